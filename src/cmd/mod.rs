@@ -1,0 +1,328 @@
+//! The command tree: argument parsing for every subcommand and dispatch to its file.
+//! Subcommands parse and print; the work happens in the domain modules.
+
+pub mod completion;
+pub mod pending;
+pub mod policy;
+pub mod version;
+
+use clap::{Args, Parser, Subcommand, ValueEnum, ValueHint};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Exit statuses, documented in the man page.
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_FAILED: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+
+const AFTER_HELP: &str = "\
+Exit status: 0 success; 1 a check or operation failed (invalid policy, denied, agent error); \
+2 usage error (bad flags or arguments).";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "knoxctl",
+    version,
+    about = "Runtime protection for Linux VMs: validate, apply and enforce KubeArmor policies",
+    long_about = "knoxctl protects a Linux host and its containers at runtime. It validates and \
+applies KubeArmor policies (KubeArmorHostPolicy for the host, KubeArmorPolicy for containers), \
+enforces them with an embedded agent (BPF-LSM, AppArmor, or fanotify), records KubeArmor-format \
+alerts, recommends hardening policies and collects a sysdump.",
+    after_help = AFTER_HELP,
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Install and start the knoxctl agent on this machine
+    Onboard {
+        #[command(subcommand)]
+        target: OnboardTarget,
+    },
+    /// Stop the agent and remove everything onboarding installed
+    Offboard {
+        #[command(subcommand)]
+        target: OffboardTarget,
+    },
+    /// Show which enforcers work on this kernel and what each can enforce
+    Probe(ProbeArgs),
+    /// Validate, apply, list, inspect and delete policies
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+    /// Recommend hardening policies from compliance templates
+    Harden {
+        #[command(subcommand)]
+        command: HardenCommand,
+    },
+    /// Query and filter recorded alerts (KubeArmor format)
+    Alerts(AlertsArgs),
+    /// Collect a diagnostic archive for bug reports
+    Sysdump(SysdumpArgs),
+    /// Run the embedded agent in the foreground
+    Agent(AgentArgs),
+    /// Print a shell completion script
+    Completion(completion::CompletionArgs),
+    /// Print version and build information
+    Version(version::VersionArgs),
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Enforcer {
+    Auto,
+    BpfLsm,
+    Apparmor,
+    Fanotify,
+    MonitorOnly,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Systemd,
+    Standalone,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum OnboardTarget {
+    /// Onboard this virtual machine or bare-metal host
+    Vm(OnboardVmArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct OnboardVmArgs {
+    /// Enforcer to use; auto probes the kernel and picks the strongest that works
+    #[arg(long, value_enum, default_value_t = Enforcer::Auto)]
+    pub enforcer: Enforcer,
+    /// Cluster name reported in alerts (ClusterName)
+    #[arg(long, value_name = "NAME", default_value = "default")]
+    pub cluster_name: String,
+    /// Extra host identity label matched by nodeSelector (repeatable)
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    /// How to run the agent; default: systemd when systemd is PID 1, else standalone
+    #[arg(long, value_enum)]
+    pub mode: Option<Mode>,
+    /// Show the plan and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum OffboardTarget {
+    /// Offboard this virtual machine or bare-metal host
+    Vm(OffboardVmArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct OffboardVmArgs {
+    /// Also remove applied policies and recorded alerts
+    #[arg(long)]
+    pub purge: bool,
+    /// Do not ask for confirmation
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TableOrJson {
+    Table,
+    Json,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TextOrJson {
+    Text,
+    Json,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum YamlOrJson {
+    Yaml,
+    Json,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Posture {
+    Audit,
+    Block,
+}
+
+#[derive(Args, Debug)]
+pub struct ProbeArgs {
+    #[arg(short, long, value_enum, default_value_t = TableOrJson::Table)]
+    pub output: TableOrJson,
+}
+
+/// Where client commands find the agent.
+#[derive(Args, Debug, Clone)]
+pub struct AgentConn {
+    /// The agent's API socket
+    #[arg(long, env = "KNOXCTL_SOCKET", value_name = "PATH", value_hint = ValueHint::FilePath,
+          default_value = "/run/knoxctl/agent.sock")]
+    pub socket: PathBuf,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PolicyCommand {
+    /// Check policy files against KubeArmor's CRD schemas and for likely mistakes
+    Validate(policy::ValidateArgs),
+    /// Show, as a table, what the normalized rule set of policy files will do
+    Explain(policy::ExplainArgs),
+    /// Apply policies through the agent (all documents or none)
+    Apply {
+        /// Policy file, directory, or - for standard input
+        #[arg(short = 'f', long = "file", value_name = "PATH", required = true, value_hint = ValueHint::AnyPath)]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        conn: AgentConn,
+    },
+    /// List applied policies
+    List {
+        #[arg(short, long, value_enum, default_value_t = TableOrJson::Table)]
+        output: TableOrJson,
+        #[command(flatten)]
+        conn: AgentConn,
+    },
+    /// Print one applied policy
+    Get {
+        /// Policy name (namespace/name for KubeArmorPolicy)
+        name: String,
+        #[arg(short, long, value_enum, default_value_t = YamlOrJson::Yaml)]
+        output: YamlOrJson,
+        #[command(flatten)]
+        conn: AgentConn,
+    },
+    /// Delete applied policies by name or by the files that define them
+    Delete {
+        /// Policy names
+        names: Vec<String>,
+        /// Delete the policies defined in these files
+        #[arg(short = 'f', long = "file", value_name = "PATH", value_hint = ValueHint::AnyPath)]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        conn: AgentConn,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Framework {
+    Nist,
+    Mitre,
+    Cis,
+    PciDss,
+    Stig,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum HardenCommand {
+    /// Recommend hardening policies for this host from compliance templates
+    Recommend {
+        /// Only templates of these frameworks (repeatable)
+        #[arg(long = "framework", value_enum)]
+        frameworks: Vec<Framework>,
+        /// Write recommended policies into this directory
+        #[arg(long, value_name = "DIR", value_hint = ValueHint::DirPath)]
+        out_dir: Option<PathBuf>,
+        #[arg(short, long, value_enum, default_value_t = TableOrJson::Table)]
+        output: TableOrJson,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct AlertsArgs {
+    #[command(subcommand)]
+    pub command: Option<AlertsCommand>,
+    /// Field=value, Field!=value, Field~regex, Field>=N (repeatable; all must hold)
+    #[arg(long = "filter", value_name = "EXPR", global = true)]
+    pub filters: Vec<String>,
+    /// Only alerts newer than this (30s, 10m, 2h, 7d)
+    #[arg(long, value_name = "DUR")]
+    pub since: Option<String>,
+    /// At most this many alerts (newest last)
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    #[arg(short, long, value_enum, default_value_t = TableOrJson::Table, global = true)]
+    pub output: TableOrJson,
+    /// Filter KubeArmor-format JSON Lines from a file (or - for stdin) instead of the store
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
+    pub from: Option<PathBuf>,
+    /// The agent's state directory (the alert store)
+    #[arg(long, env = "KNOXCTL_STATE_DIR", value_name = "DIR", value_hint = ValueHint::DirPath,
+          default_value = "/var/lib/knoxctl", global = true)]
+    pub state_dir: PathBuf,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AlertsCommand {
+    /// Follow new alerts as they arrive (JSON Lines with -o json)
+    Tail {
+        #[command(flatten)]
+        conn: AgentConn,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct SysdumpArgs {
+    /// Archive to write (default: knoxctl-sysdump-<time>.tar.gz)
+    #[arg(short = 'o', long = "output", value_name = "FILE", value_hint = ValueHint::FilePath)]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct AgentArgs {
+    /// Configuration file
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath, default_value = "/etc/knoxctl/config.yaml")]
+    pub config: PathBuf,
+    /// State directory: applied policies and the alert store
+    #[arg(long, env = "KNOXCTL_STATE_DIR", value_name = "DIR", value_hint = ValueHint::DirPath)]
+    pub state_dir: Option<PathBuf>,
+    /// API socket to listen on
+    #[arg(long, env = "KNOXCTL_SOCKET", value_name = "PATH", value_hint = ValueHint::FilePath)]
+    pub socket: Option<PathBuf>,
+    #[arg(long, value_enum)]
+    pub enforcer: Option<Enforcer>,
+    /// Extra host identity label (repeatable)
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+}
+
+/// Parses the command line and runs the command. Usage errors exit 2 (clap's convention),
+/// failed checks 1.
+pub fn run() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
+        }
+    };
+    let result = match cli.command {
+        Command::Policy { command } => policy::run(command),
+        Command::Completion(args) => completion::run(args),
+        Command::Version(args) => version::run(args),
+        Command::Onboard { .. } => pending::not_yet("onboard vm", "planned in issue #5"),
+        Command::Offboard { .. } => pending::not_yet("offboard vm", "planned in issue #5"),
+        Command::Probe(_) => pending::not_yet("probe", "planned in issue #3"),
+        Command::Harden { .. } => {
+            pending::not_yet("harden recommend", "planned; no issue filed yet")
+        }
+        Command::Alerts(_) => pending::not_yet("alerts", "planned in issue #3"),
+        Command::Sysdump(_) => pending::not_yet("sysdump", "planned in issue #5"),
+        Command::Agent(_) => pending::not_yet("agent", "planned in issue #3"),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("knoxctl: error: {e:#}");
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
+}

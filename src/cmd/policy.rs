@@ -1,0 +1,247 @@
+//! `knoxctl policy ...`: validate and explain work offline; apply/list/get/delete talk to
+//! the agent.
+
+use super::{EXIT_FAILED, PolicyCommand, Posture, TableOrJson, TextOrJson, pending};
+use crate::output::{paint, table};
+use crate::policy::files::validate_paths;
+use crate::policy::normalize::{self, Category, RuleSet};
+use crate::policy::validate::{FileReport, Options, Severity};
+use crate::policy::{Action, Policy};
+use clap::{Args, ValueHint};
+use serde::Serialize;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Args, Debug)]
+pub struct ValidateArgs {
+    /// Files, directories (searched recursively for *.yaml and *.yml) or - for stdin
+    #[arg(value_name = "PATH", required = true, value_hint = ValueHint::AnyPath)]
+    pub paths: Vec<PathBuf>,
+    /// Treat warnings (unknown fields, likely mistakes) as errors
+    #[arg(long)]
+    pub strict: bool,
+    #[arg(short, long, value_enum, default_value_t = TextOrJson::Text)]
+    pub output: TextOrJson,
+}
+
+#[derive(Args, Debug)]
+pub struct ExplainArgs {
+    /// Policy files or directories (- for stdin)
+    #[arg(short = 'f', long = "file", value_name = "PATH", required = true, value_hint = ValueHint::AnyPath)]
+    pub files: Vec<PathBuf>,
+    /// What happens to operations no Allow rule permits, in allow-list mode
+    #[arg(long, value_enum, default_value_t = Posture::Audit)]
+    pub default_posture: Posture,
+    #[arg(short, long, value_enum, default_value_t = TableOrJson::Table)]
+    pub output: TableOrJson,
+}
+
+pub fn run(command: PolicyCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        PolicyCommand::Validate(args) => validate(args),
+        PolicyCommand::Explain(args) => explain(args),
+        PolicyCommand::Apply { .. } => pending::not_yet("policy apply", "planned in issue #3"),
+        PolicyCommand::List { .. } => pending::not_yet("policy list", "planned in issue #3"),
+        PolicyCommand::Get { .. } => pending::not_yet("policy get", "planned in issue #3"),
+        PolicyCommand::Delete { .. } => pending::not_yet("policy delete", "planned in issue #3"),
+    }
+}
+
+#[derive(Serialize, Default)]
+struct Summary {
+    files: usize,
+    documents: usize,
+    valid: usize,
+    invalid: usize,
+    errors: usize,
+    warnings: usize,
+}
+
+fn summarize(reports: &[FileReport]) -> Summary {
+    let mut s = Summary {
+        files: reports.len(),
+        ..Summary::default()
+    };
+    for r in reports {
+        if r.error.is_some() {
+            s.invalid += 1;
+        }
+        s.documents += r.documents.len();
+        s.valid += r.documents.iter().filter(|d| d.valid).count();
+        s.invalid += r.documents.iter().filter(|d| !d.valid).count();
+        for d in r.diagnostics() {
+            match d.severity {
+                Severity::Error => s.errors += 1,
+                Severity::Warning => s.warnings += 1,
+            }
+        }
+    }
+    s
+}
+
+fn print_diagnostics(reports: &[FileReport], to_stderr: bool) {
+    for r in reports {
+        for d in r.diagnostics() {
+            let line = d.render(&r.path);
+            let line = match d.severity {
+                Severity::Error => {
+                    line.replacen(": error: ", &format!(": {}: ", paint("error", "1;31")), 1)
+                }
+                Severity::Warning => line.replacen(
+                    ": warning: ",
+                    &format!(": {}: ", paint("warning", "1;33")),
+                    1,
+                ),
+            };
+            if to_stderr {
+                eprintln!("{line}")
+            } else {
+                println!("{line}")
+            }
+        }
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
+    let reports = validate_paths(
+        &args.paths,
+        Options {
+            strict: args.strict,
+        },
+    );
+    let summary = summarize(&reports);
+    let ok = reports.iter().all(|r| r.valid);
+    match args.output {
+        TextOrJson::Json => {
+            let out = serde_json::json!({ "valid": ok, "strict": args.strict, "summary": summary, "files": reports });
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        }
+        TextOrJson::Text => {
+            print_diagnostics(&reports, false);
+            println!(
+                "{} in {}: {} valid, {} invalid ({}, {})",
+                plural(summary.documents, "document"),
+                plural(summary.files, "file"),
+                summary.valid,
+                summary.invalid,
+                plural(summary.errors, "error"),
+                plural(summary.warnings, "warning"),
+            );
+        }
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_FAILED)
+    })
+}
+
+fn effect(action: Action, category: Category) -> &'static str {
+    match (action, category) {
+        (Action::Block, Category::Device) => "denied, alert",
+        (Action::Block, _) => "denied (Permission denied), alert",
+        (Action::Allow, _) => "permitted",
+        (Action::Audit, _) => "permitted, alert",
+    }
+}
+
+fn posture_lines(set: &RuleSet, posture: Posture) -> Vec<String> {
+    let fate = match posture {
+        Posture::Audit => "permitted with an Audit alert (PolicyName DefaultPosture)",
+        Posture::Block => "denied with a Block alert (PolicyName DefaultPosture)",
+    };
+    let mut lines = Vec::new();
+    let a = &set.allow_list;
+    for (on, what) in [
+        (a.process_file, "process and file"),
+        (a.network, "network"),
+        (a.capabilities, "capabilities"),
+    ] {
+        if on {
+            lines.push(format!(
+                "allow-list mode for {what}: anything not allowed is {fate}"
+            ));
+        }
+    }
+    lines
+}
+
+fn explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
+    let reports = validate_paths(&args.files, Options::default());
+    if !reports.iter().all(|r| r.valid) {
+        print_diagnostics(&reports, true);
+        eprintln!("knoxctl: error: the policies above are invalid; nothing to explain");
+        return Ok(ExitCode::from(EXIT_FAILED));
+    }
+    let policies: Vec<Policy> = reports.iter().flat_map(|r| r.policies().cloned()).collect();
+    let sets = normalize::normalize(&policies);
+    match args.output {
+        TableOrJson::Json => {
+            let out: Vec<_> = sets
+                .iter()
+                .map(|s| serde_json::json!({ "ruleSet": s, "posture": posture_lines(s, args.default_posture) }))
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        }
+        TableOrJson::Table => {
+            for (i, set) in sets.iter().enumerate() {
+                if i > 0 {
+                    println!();
+                }
+                let target = set
+                    .target
+                    .as_ref()
+                    .map(|t| t.to_string())
+                    .unwrap_or_default();
+                println!("Target: {target}   policies: {}", set.policies.join(", "));
+                let mut t = table(&[
+                    "Operation",
+                    "Match",
+                    "From source",
+                    "Action",
+                    "Effect",
+                    "Flags",
+                    "Severity",
+                    "Policy",
+                ]);
+                for r in &set.rules {
+                    t.add_row(vec![
+                        r.category.to_string(),
+                        r.matcher.to_string(),
+                        r.from_source.join(", "),
+                        r.action.to_string(),
+                        effect(r.action, r.category).to_string(),
+                        r.flags(),
+                        r.severity.map(|s| s.to_string()).unwrap_or_default(),
+                        r.policy.clone(),
+                    ]);
+                }
+                println!("{t}");
+                for (name, action) in &set.presets {
+                    println!("preset {name}: {action}");
+                }
+                for line in posture_lines(set, args.default_posture) {
+                    println!("{line}");
+                }
+                for c in &set.conflicts {
+                    println!(
+                        "conflict: {} {} and {} {} match the same operations; Block wins",
+                        c.winner_policy, c.winner_field, c.loser_policy, c.loser_field
+                    );
+                }
+                if set.rules.iter().any(|r| r.category == Category::Syscall) {
+                    println!("syscall rules are audit-only: they raise alerts and never deny");
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

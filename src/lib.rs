@@ -1,0 +1,10 @@
+//! knoxctl: runtime protection for Linux VMs with KubeArmor policies.
+//!
+//! The binary is a thin shell over this library so that tests, benches and fuzz targets
+//! drive the same code as users.
+
+pub mod assets;
+pub mod cmd;
+pub mod output;
+pub mod policy;
+pub mod yaml;

@@ -1,0 +1,69 @@
+//! "Did you mean" for field names and enum values. Users paste policies from web pages,
+//! so the typical mistakes are case (`block`), a word glued to a key (`Policymetadata`),
+//! a truncated key (`Version`) and ordinary typos (`recurive`).
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.chars().enumerate() {
+        cur[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+/// The candidate the user most likely meant, if any is close enough to be worth saying.
+pub fn suggest<'a, I>(input: &str, candidates: I) -> Option<&'a str>
+where
+    I: IntoIterator<Item = &'a str>,
+{
+    let lower = input.to_lowercase();
+    let candidates: Vec<&'a str> = candidates.into_iter().collect();
+    if let Some(c) = candidates.iter().find(|c| c.to_lowercase() == lower) {
+        return Some(c);
+    }
+    // A known name glued into or cut out of the input; the longest such name is the most
+    // specific (`Policymetadata` → `metadata`, `Version` → `apiVersion`).
+    let contained = candidates
+        .iter()
+        .filter(|c| c.len() >= 4 && lower.len() >= 4)
+        .filter(|c| {
+            let c = c.to_lowercase();
+            lower.contains(&c) || c.contains(&lower)
+        })
+        .max_by_key(|c| c.len());
+    if let Some(c) = contained {
+        return Some(c);
+    }
+    let limit = (input.chars().count() / 3).clamp(1, 3);
+    candidates
+        .iter()
+        .map(|c| (levenshtein(&lower, &c.to_lowercase()), *c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::suggest;
+
+    #[test]
+    fn common_mistakes() {
+        let top = ["apiVersion", "kind", "metadata", "spec", "status"];
+        assert_eq!(suggest("Policymetadata", top), Some("metadata"));
+        assert_eq!(suggest("Version", top), Some("apiVersion"));
+        assert_eq!(suggest("sepc", top), Some("spec"));
+        assert_eq!(suggest("block", ["Allow", "Audit", "Block"]), Some("Block"));
+        assert_eq!(
+            suggest("recurive", ["recursive", "readOnly", "dir"]),
+            Some("recursive")
+        );
+        assert_eq!(suggest("zzzzzz", top), None);
+    }
+}
