@@ -233,11 +233,16 @@ struct Loader<'a> {
 
 fn syntax(e: ScanError) -> LoadError {
     let m = e.marker();
+    let pos = Pos {
+        line: m.line() as u32,
+        col: m.col() as u32 + 1,
+    };
+    // The scanner has its own flow-nesting limit (255); report it like ours.
+    if e.info().contains("recursion limit") {
+        return LoadError::TooDeep { pos };
+    }
     LoadError::Syntax {
-        pos: Pos {
-            line: m.line() as u32,
-            col: m.col() as u32 + 1,
-        },
+        pos,
         msg: e.info().to_string(),
     }
 }

@@ -4,7 +4,7 @@
 use super::{EXIT_FAILED, PolicyCommand, Posture, TableOrJson, TextOrJson, pending};
 use crate::output::{paint, table};
 use crate::policy::files::validate_paths;
-use crate::policy::normalize::{self, Category, RuleSet};
+use crate::policy::normalize::{self, Category, Rule, RuleSet};
 use crate::policy::validate::{FileReport, Options, Severity};
 use crate::policy::{Action, Policy};
 use clap::{Args, ValueHint};
@@ -144,12 +144,22 @@ fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn effect(action: Action, category: Category) -> &'static str {
-    match (action, category) {
-        (Action::Block, Category::Device) => "denied, alert",
-        (Action::Block, _) => "denied (Permission denied), alert",
-        (Action::Allow, _) => "permitted",
-        (Action::Audit, _) => "permitted, alert",
+fn effect(r: &Rule) -> String {
+    let denied = if r.category == Category::Device {
+        "denied"
+    } else {
+        "denied (Permission denied)"
+    };
+    match (r.action, r.owner_only, r.read_only) {
+        (Action::Audit, true, _) => "permitted, alert for non-owners".to_string(),
+        (Action::Audit, false, _) => "permitted, alert".to_string(),
+        // ownerOnly: "allow the owner only; otherwise block all", whatever the action.
+        (_, true, true) => format!("owner may read; writes and others {denied}, alert"),
+        (_, true, false) => format!("owner permitted; others {denied}, alert"),
+        (Action::Block, false, true) => format!("writes {denied}, reads permitted, alert"),
+        (Action::Block, false, false) => format!("{denied}, alert"),
+        (Action::Allow, false, true) => "reads permitted".to_string(),
+        (Action::Allow, false, false) => "permitted".to_string(),
     }
 }
 
@@ -218,7 +228,7 @@ fn explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
                         r.matcher.to_string(),
                         r.from_source.join(", "),
                         r.action.to_string(),
-                        effect(r.action, r.category).to_string(),
+                        effect(r),
                         r.flags(),
                         r.severity.map(|s| s.to_string()).unwrap_or_default(),
                         r.policy.clone(),

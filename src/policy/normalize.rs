@@ -41,7 +41,11 @@ impl fmt::Display for Category {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(tag = "type", rename_all = "camelCase")]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum Matcher {
     Path {
         path: String,
@@ -499,7 +503,11 @@ struct Extra {
 
 /// Who a rule set protects.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(tag = "type", rename_all = "camelCase")]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum Target {
     /// The host itself, for hosts whose identity labels match.
     Host {
@@ -754,7 +762,7 @@ mod tests {
     #[test]
     fn comma_lists_expand_and_block_wins() {
         let doc = format!(
-            "{HEAD}  capabilities:\n    matchCapabilities:\n    - capability: net_raw,CAP_SYS_ADMIN\n      fromSource: [{{path: /bin/x}}]\n  process:\n    matchPaths:\n    - path: /bin/a\n      action: Allow\n    - path: /bin/a\n      action: Block\n    - path: /bin/a\n      action: Block\n"
+            "{HEAD}  capabilities:\n    matchCapabilities:\n    - capability: net_raw,cap_sys_admin\n      fromSource: [{{path: /bin/x}}]\n  process:\n    matchPaths:\n    - path: /bin/a\n      action: Allow\n    - path: /bin/a\n      action: Block\n    - path: /bin/a\n      action: Block\n"
         );
         let set = RuleSet::from_policies(&policies(&doc));
         let caps: Vec<_> = set

@@ -754,13 +754,13 @@ pub fn check(schema: &Schema, node: &Node, field: &str, out: &mut Vec<Violation>
                     found: node.type_name(),
                 });
             };
-            if let Some(max) = max_items {
-                if list.len() > *max {
-                    push(Problem::MaxItems {
-                        len: list.len(),
-                        max: *max,
-                    });
-                }
+            if let Some(max) = max_items
+                && list.len() > *max
+            {
+                push(Problem::MaxItems {
+                    len: list.len(),
+                    max: *max,
+                });
             }
             for (i, item) in list.iter().enumerate() {
                 check(items, item, &format!("{field}[{i}]"), out);
@@ -783,21 +783,21 @@ pub fn check(schema: &Schema, node: &Node, field: &str, out: &mut Vec<Violation>
                     push(Problem::MaxLength { len, max: *max });
                 }
             }
-            if let Some(values) = one_of {
-                if !values.iter().any(|v| v == s) {
-                    push(Problem::Enum {
-                        value: s.clone(),
-                        allowed: values.clone(),
-                    });
-                }
+            if let Some(values) = one_of
+                && !values.iter().any(|v| v == s)
+            {
+                push(Problem::Enum {
+                    value: s.clone(),
+                    allowed: values.clone(),
+                });
             }
-            if let Some(p) = pattern {
-                if !p.regex.is_match(s) {
-                    push(Problem::Pattern {
-                        value: s.clone(),
-                        pattern: p.source.clone(),
-                    });
-                }
+            if let Some(p) = pattern
+                && !p.regex.is_match(s)
+            {
+                push(Problem::Pattern {
+                    value: s.clone(),
+                    pattern: p.source.clone(),
+                });
             }
         }
         Schema::Integer {
@@ -814,21 +814,21 @@ pub fn check(schema: &Schema, node: &Node, field: &str, out: &mut Vec<Violation>
                     });
                 }
             };
-            if let Some(min) = minimum {
-                if v < *min {
-                    push(Problem::Minimum {
-                        value: v,
-                        min: *min,
-                    });
-                }
+            if let Some(min) = minimum
+                && v < *min
+            {
+                push(Problem::Minimum {
+                    value: v,
+                    min: *min,
+                });
             }
-            if let Some(max) = maximum {
-                if v > *max {
-                    push(Problem::Maximum {
-                        value: v,
-                        max: *max,
-                    });
-                }
+            if let Some(max) = maximum
+                && v > *max
+            {
+                push(Problem::Maximum {
+                    value: v,
+                    max: *max,
+                });
             }
         }
         Schema::Boolean => {

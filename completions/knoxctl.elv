@@ -1,0 +1,351 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[knoxctl] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'knoxctl'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'knoxctl'= {
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand onboard 'Install and start the knoxctl agent on this machine'
+            cand offboard 'Stop the agent and remove everything onboarding installed'
+            cand probe 'Show which enforcers work on this kernel and what each can enforce'
+            cand policy 'Validate, apply, list, inspect and delete policies'
+            cand harden 'Recommend hardening policies from compliance templates'
+            cand alerts 'Query and filter recorded alerts (KubeArmor format)'
+            cand sysdump 'Collect a diagnostic archive for bug reports'
+            cand agent 'Run the embedded agent in the foreground'
+            cand completion 'Print a shell completion script'
+            cand version 'Print version and build information'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'knoxctl;onboard'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand vm 'Onboard this virtual machine or bare-metal host'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'knoxctl;onboard;vm'= {
+            cand --enforcer 'Enforcer to use; auto probes the kernel and picks the strongest that works'
+            cand --cluster-name 'Cluster name reported in alerts (ClusterName)'
+            cand --label 'Extra host identity label matched by nodeSelector (repeatable)'
+            cand --mode 'How to run the agent; default: systemd when systemd is PID 1, else standalone'
+            cand --dry-run 'Show the plan and change nothing'
+            cand -y 'Do not ask for confirmation'
+            cand --yes 'Do not ask for confirmation'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'knoxctl;onboard;help'= {
+            cand vm 'Onboard this virtual machine or bare-metal host'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'knoxctl;onboard;help;vm'= {
+        }
+        &'knoxctl;onboard;help;help'= {
+        }
+        &'knoxctl;offboard'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand vm 'Offboard this virtual machine or bare-metal host'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'knoxctl;offboard;vm'= {
+            cand --purge 'Also remove applied policies and recorded alerts'
+            cand -y 'Do not ask for confirmation'
+            cand --yes 'Do not ask for confirmation'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'knoxctl;offboard;help'= {
+            cand vm 'Offboard this virtual machine or bare-metal host'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'knoxctl;offboard;help;vm'= {
+        }
+        &'knoxctl;offboard;help;help'= {
+        }
+        &'knoxctl;probe'= {
+            cand -o 'o'
+            cand --output 'output'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'knoxctl;policy'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand validate 'Check policy files against KubeArmor''s CRD schemas and for likely mistakes'
+            cand explain 'Show, as a table, what the normalized rule set of policy files will do'
+            cand apply 'Apply policies through the agent (all documents or none)'
+            cand list 'List applied policies'
+            cand get 'Print one applied policy'
+            cand delete 'Delete applied policies by name or by the files that define them'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'knoxctl;policy;validate'= {
+            cand -o 'o'
+            cand --output 'output'
+            cand --strict 'Treat warnings (unknown fields, likely mistakes) as errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'knoxctl;policy;explain'= {
+            cand -f 'Policy files or directories (- for stdin)'
+            cand --file 'Policy files or directories (- for stdin)'
+            cand --default-posture 'What happens to operations no Allow rule permits, in allow-list mode'
+            cand -o 'o'
+            cand --output 'output'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'knoxctl;policy;apply'= {
+            cand -f 'Policy file, directory, or - for standard input'
+            cand --file 'Policy file, directory, or - for standard input'
+            cand --socket 'The agent''s API socket'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'knoxctl;policy;list'= {
+            cand -o 'o'
+            cand --output 'output'
+            cand --socket 'The agent''s API socket'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'knoxctl;policy;get'= {
+            cand -o 'o'
+            cand --output 'output'
+            cand --socket 'The agent''s API socket'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'knoxctl;policy;delete'= {
+            cand -f 'Delete the policies defined in these files'
+            cand --file 'Delete the policies defined in these files'
+            cand --socket 'The agent''s API socket'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'knoxctl;policy;help'= {
+            cand validate 'Check policy files against KubeArmor''s CRD schemas and for likely mistakes'
+            cand explain 'Show, as a table, what the normalized rule set of policy files will do'
+            cand apply 'Apply policies through the agent (all documents or none)'
+            cand list 'List applied policies'
+            cand get 'Print one applied policy'
+            cand delete 'Delete applied policies by name or by the files that define them'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'knoxctl;policy;help;validate'= {
+        }
+        &'knoxctl;policy;help;explain'= {
+        }
+        &'knoxctl;policy;help;apply'= {
+        }
+        &'knoxctl;policy;help;list'= {
+        }
+        &'knoxctl;policy;help;get'= {
+        }
+        &'knoxctl;policy;help;delete'= {
+        }
+        &'knoxctl;policy;help;help'= {
+        }
+        &'knoxctl;harden'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand recommend 'Recommend hardening policies for this host from compliance templates'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'knoxctl;harden;recommend'= {
+            cand --framework 'Only templates of these frameworks (repeatable)'
+            cand --out-dir 'Write recommended policies into this directory'
+            cand -o 'o'
+            cand --output 'output'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'knoxctl;harden;help'= {
+            cand recommend 'Recommend hardening policies for this host from compliance templates'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'knoxctl;harden;help;recommend'= {
+        }
+        &'knoxctl;harden;help;help'= {
+        }
+        &'knoxctl;alerts'= {
+            cand --filter 'Field=value, Field!=value, Field~regex, Field>=N (repeatable; all must hold)'
+            cand --since 'Only alerts newer than this (30s, 10m, 2h, 7d)'
+            cand --limit 'At most this many alerts (newest last)'
+            cand -o 'o'
+            cand --output 'output'
+            cand --from 'Filter KubeArmor-format JSON Lines from a file (or - for stdin) instead of the store'
+            cand --state-dir 'The agent''s state directory (the alert store)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand tail 'Follow new alerts as they arrive (JSON Lines with -o json)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'knoxctl;alerts;tail'= {
+            cand --socket 'The agent''s API socket'
+            cand --filter 'Field=value, Field!=value, Field~regex, Field>=N (repeatable; all must hold)'
+            cand -o 'o'
+            cand --output 'output'
+            cand --state-dir 'The agent''s state directory (the alert store)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'knoxctl;alerts;help'= {
+            cand tail 'Follow new alerts as they arrive (JSON Lines with -o json)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'knoxctl;alerts;help;tail'= {
+        }
+        &'knoxctl;alerts;help;help'= {
+        }
+        &'knoxctl;sysdump'= {
+            cand -o 'Archive to write (default: knoxctl-sysdump-<time>.tar.gz)'
+            cand --output 'Archive to write (default: knoxctl-sysdump-<time>.tar.gz)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'knoxctl;agent'= {
+            cand --config 'Configuration file'
+            cand --state-dir 'State directory: applied policies and the alert store'
+            cand --socket 'API socket to listen on'
+            cand --enforcer 'enforcer'
+            cand --label 'Extra host identity label (repeatable)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'knoxctl;completion'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'knoxctl;version'= {
+            cand -o 'o'
+            cand --output 'output'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'knoxctl;help'= {
+            cand onboard 'Install and start the knoxctl agent on this machine'
+            cand offboard 'Stop the agent and remove everything onboarding installed'
+            cand probe 'Show which enforcers work on this kernel and what each can enforce'
+            cand policy 'Validate, apply, list, inspect and delete policies'
+            cand harden 'Recommend hardening policies from compliance templates'
+            cand alerts 'Query and filter recorded alerts (KubeArmor format)'
+            cand sysdump 'Collect a diagnostic archive for bug reports'
+            cand agent 'Run the embedded agent in the foreground'
+            cand completion 'Print a shell completion script'
+            cand version 'Print version and build information'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'knoxctl;help;onboard'= {
+            cand vm 'Onboard this virtual machine or bare-metal host'
+        }
+        &'knoxctl;help;onboard;vm'= {
+        }
+        &'knoxctl;help;offboard'= {
+            cand vm 'Offboard this virtual machine or bare-metal host'
+        }
+        &'knoxctl;help;offboard;vm'= {
+        }
+        &'knoxctl;help;probe'= {
+        }
+        &'knoxctl;help;policy'= {
+            cand validate 'Check policy files against KubeArmor''s CRD schemas and for likely mistakes'
+            cand explain 'Show, as a table, what the normalized rule set of policy files will do'
+            cand apply 'Apply policies through the agent (all documents or none)'
+            cand list 'List applied policies'
+            cand get 'Print one applied policy'
+            cand delete 'Delete applied policies by name or by the files that define them'
+        }
+        &'knoxctl;help;policy;validate'= {
+        }
+        &'knoxctl;help;policy;explain'= {
+        }
+        &'knoxctl;help;policy;apply'= {
+        }
+        &'knoxctl;help;policy;list'= {
+        }
+        &'knoxctl;help;policy;get'= {
+        }
+        &'knoxctl;help;policy;delete'= {
+        }
+        &'knoxctl;help;harden'= {
+            cand recommend 'Recommend hardening policies for this host from compliance templates'
+        }
+        &'knoxctl;help;harden;recommend'= {
+        }
+        &'knoxctl;help;alerts'= {
+            cand tail 'Follow new alerts as they arrive (JSON Lines with -o json)'
+        }
+        &'knoxctl;help;alerts;tail'= {
+        }
+        &'knoxctl;help;sysdump'= {
+        }
+        &'knoxctl;help;agent'= {
+        }
+        &'knoxctl;help;completion'= {
+        }
+        &'knoxctl;help;version'= {
+        }
+        &'knoxctl;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

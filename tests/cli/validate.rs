@@ -1,0 +1,190 @@
+//! `knoxctl policy validate`: diagnostics format, strictness, inputs, exit codes, JSON.
+
+use super::*;
+
+const SEED: &str = "accuknox-block-pkg-mgmt-tools.yaml";
+
+#[test]
+fn seed_policy_warns_at_line_3_with_suggestion_and_passes() {
+    let path = example(SEED);
+    let out = run(&["policy", "validate", path.to_str().unwrap()]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let expected = format!(
+        "{}:3:1: warning: Policymetadata: unknown field (the API server drops it) (did you mean 'metadata'?)",
+        path.display()
+    );
+    assert!(text.lines().any(|l| l == expected), "{text}");
+    assert!(
+        text.contains("1 document in 1 file: 1 valid, 0 invalid (0 errors, 1 warning)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn seed_policy_fails_under_strict() {
+    let path = example(SEED);
+    let out = run(&["policy", "validate", "--strict", path.to_str().unwrap()]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(":3:1: error: Policymetadata: unknown field"),
+        "{text}"
+    );
+}
+
+#[test]
+fn errors_name_file_line_field_and_hint() {
+    let s = Scratch::new("validate-errors");
+    let p = s.write(
+        "bad.yaml",
+        "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorHostPolicy\nmetadata:\n  name: bad\nspec:\n  nodeSelector:\n    matchLabels: {kubearmor.io/hostname: '*'}\n  severity: 11\n  action: block\n  process:\n    matchDirectories:\n    - dir: /usr/bin\n      recurive: true\n  file:\n    matchPaths:\n    - path: /etc/\n",
+    );
+    let out = run(&["policy", "validate", p.to_str().unwrap()]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let f = p.display();
+    for want in [
+        format!("{f}:8:13: error: spec.severity: 11 is above the maximum 10"),
+        format!(
+            "{f}:9:11: error: spec.action: 'block' is not an accepted value (did you mean 'Block'?)"
+        ),
+        format!(
+            "{f}:12:12: error: spec.process.matchDirectories[0].dir: '/usr/bin' is not a directory: dir must start and end with '/' (write '/usr/bin/')"
+        ),
+        format!(
+            "{f}:13:7: warning: spec.process.matchDirectories[0].recurive: unknown field (the API server drops it) (did you mean 'recursive'?)"
+        ),
+        format!(
+            "{f}:16:13: error: spec.file.matchPaths[0].path: '/etc/' is not an absolute file path (a path ending in '/' is a directory: use matchDirectories with dir)"
+        ),
+    ] {
+        assert!(
+            text.lines().any(|l| l == want),
+            "missing line:\n{want}\nin:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn multi_document_stdin_and_type_errors() {
+    let input = b"apiVersion: security.kubearmor.com/v1\nkind: KubeArmorPolicy\nmetadata: {name: ok}\nspec:\n  selector: {matchLabels: {app: x}}\n  process:\n    matchPaths: [{path: /bin/sh}]\n---\napiVersion: security.kubearmor.com/v1\nkind: KubeArmorPolicy\nmetadata: {name: two}\nspec:\n  severity: \"5\"\n  file:\n    matchPaths:\n    - path: /etc/x\n      readOnly: \"true\"\n---\n";
+    let out = run_stdin(&["policy", "validate", "-"], input);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("<stdin>:13:13: error: spec.severity: expected integer, found string (write the number without quotes)"), "{text}");
+    assert!(text.contains("<stdin>:17:17: error: spec.file.matchPaths[0].readOnly: expected boolean, found string (write true or false without quotes)"), "{text}");
+    assert!(
+        text.contains("2 documents in 1 file: 1 valid, 1 invalid"),
+        "{text}"
+    );
+}
+
+#[test]
+fn directories_are_searched_recursively_for_yaml() {
+    let s = Scratch::new("validate-dir");
+    let good = std::fs::read(example("host-process-block-path.yaml")).unwrap();
+    s.write("a/one.yaml", &good);
+    s.write("a/b/two.YML", &good);
+    s.write("a/readme.txt", "not yaml");
+    let out = run(&["policy", "validate", s.0.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("2 documents in 2 files: 2 valid"),
+        "{}",
+        stdout(&out)
+    );
+
+    let empty = Scratch::new("validate-empty-dir");
+    let out = run(&["policy", "validate", empty.0.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("no *.yaml or *.yml files in this directory"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn missing_file_fails_with_its_name() {
+    let out = run(&["policy", "validate", "/nonexistent/policy.yaml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("/nonexistent/policy.yaml:1:1: error: cannot read: No such file"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn json_report_is_machine_readable() {
+    let path = example(SEED);
+    let out = run(&[
+        "policy",
+        "validate",
+        "-o",
+        "json",
+        "--strict",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    assert_eq!(v["valid"], false);
+    assert_eq!(v["summary"]["documents"], 1);
+    let d = &v["files"][0]["documents"][0];
+    assert_eq!(d["kind"], "KubeArmorHostPolicy");
+    assert_eq!(d["name"], "block-pkg-mgmt-tools");
+    assert_eq!(d["diagnostics"][0]["line"], 3);
+    assert_eq!(d["diagnostics"][0]["column"], 1);
+    assert_eq!(d["diagnostics"][0]["field"], "Policymetadata");
+    assert_eq!(d["diagnostics"][0]["severity"], "error");
+    assert_eq!(d["diagnostics"][0]["hint"], "did you mean 'metadata'?");
+}
+
+#[test]
+fn semantic_checks_catch_what_the_crd_cannot() {
+    let s = Scratch::new("validate-semantic");
+    let p = s.write(
+        "p.yaml",
+        "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorHostPolicy\nmetadata: {name: sem}\nspec:\n  nodeSelector: {matchLabels: {}}\n  process:\n    matchPaths:\n    - path: /usr/bin/apt\n      action: Allow\n    - path: /usr/bin/apt\n    - ownerOnly: true\n  network:\n    matchProtocols:\n    - protocol: xtcp\n      fromSource: [{path: /usr/bin/curl}]\n",
+    );
+    let out = run(&["policy", "validate", p.to_str().unwrap()]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "warnings only: {text}");
+    for want in [
+        "spec.nodeSelector.matchLabels: empty: this policy selects no host",
+        "spec.process.matchPaths[0]: Allow conflicts with Block of spec.process.matchPaths[1] at line 10: Block wins",
+        "spec.process.matchPaths[2]: rule has neither path nor execname: it matches nothing",
+        "spec.network.matchProtocols[0].protocol: 'xtcp' passes the CRD's pattern but is not a protocol",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+    let strict = run(&["policy", "validate", "--strict", p.to_str().unwrap()]);
+    assert_eq!(strict.status.code(), Some(1));
+}
+
+#[test]
+fn non_kubearmor_and_misspelt_kinds() {
+    let out = run_stdin(
+        &["policy", "validate", "-"],
+        b"apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: x}\n",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains(
+            "<stdin>:2:7: error: kind: not a KubeArmor policy (kind CiliumNetworkPolicy)"
+        ),
+        "{}",
+        stdout(&out)
+    );
+    let out = run_stdin(
+        &["policy", "validate", "-"],
+        b"apiVersion: security.kubearmor.com/v1\nkind: KubeArmorHostpolicy\nmetadata: {name: x}\n",
+    );
+    assert!(
+        stdout(&out)
+            .contains("unknown kind 'KubeArmorHostpolicy' (did you mean 'KubeArmorHostPolicy'?)"),
+        "{}",
+        stdout(&out)
+    );
+}
