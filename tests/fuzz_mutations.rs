@@ -23,9 +23,41 @@ impl Rng {
 }
 
 const TOKENS: &[&[u8]] = &[
-    b"\n", b": ", b"- ", b"[", b"]", b"{", b"}", b"&a ", b"*a", b"!!str ", b"!!int ", b"? ", b"|\n", b">-\n",
-    b"'", b"\"", b"#", b"---\n", b"...\n", b"\t", b"\x00", b"\xff", b"~", b"null", b"yes", b"0x1F", b"1e9999",
-    b"-9223372036854775809", b"<<: *a\n", b"%YAML 1.2\n", b"\\u0000", b"/", b"//", b"**", b",",
+    b"\n",
+    b": ",
+    b"- ",
+    b"[",
+    b"]",
+    b"{",
+    b"}",
+    b"&a ",
+    b"*a",
+    b"!!str ",
+    b"!!int ",
+    b"? ",
+    b"|\n",
+    b">-\n",
+    b"'",
+    b"\"",
+    b"#",
+    b"---\n",
+    b"...\n",
+    b"\t",
+    b"\x00",
+    b"\xff",
+    b"~",
+    b"null",
+    b"yes",
+    b"0x1F",
+    b"1e9999",
+    b"-9223372036854775809",
+    b"<<: *a\n",
+    b"%YAML 1.2\n",
+    b"\\u0000",
+    b"/",
+    b"//",
+    b"**",
+    b",",
 ];
 
 fn mutate(rng: &mut Rng, input: &[u8], corpus: &[Vec<u8>]) -> Vec<u8> {
@@ -54,8 +86,14 @@ fn mutate(rng: &mut Rng, input: &[u8], corpus: &[Vec<u8>]) -> Vec<u8> {
             }
             4 if !v.is_empty() => {
                 // Duplicate a line: duplicate keys, repeated rules.
-                let start = v[..at.min(v.len())].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-                let end = v[start..].iter().position(|&b| b == b'\n').map_or(v.len(), |i| start + i + 1);
+                let start = v[..at.min(v.len())]
+                    .iter()
+                    .rposition(|&b| b == b'\n')
+                    .map_or(0, |i| i + 1);
+                let end = v[start..]
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .map_or(v.len(), |i| start + i + 1);
                 let line = v[start..end].to_vec();
                 v.splice(end..end, line);
             }
@@ -73,7 +111,10 @@ fn mutants_never_panic_or_hang() {
         .map(|e| std::fs::read(e.unwrap().path()).unwrap())
         .collect();
     corpus.sort();
-    let iterations: usize = std::env::var("KNOXCTL_FUZZ_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
+    let iterations: usize = std::env::var("KNOXCTL_FUZZ_ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut slowest = Duration::ZERO;
     let mut verdicts = [0usize; 2];
@@ -81,15 +122,25 @@ fn mutants_never_panic_or_hang() {
         let seed = &corpus[rng.below(corpus.len())];
         let input = mutate(&mut rng, seed, &corpus);
         let start = Instant::now();
-        let result = std::panic::catch_unwind(|| validate_bytes("mutant.yaml", &input, Options::default()));
+        let result =
+            std::panic::catch_unwind(|| validate_bytes("mutant.yaml", &input, Options::default()));
         let took = start.elapsed();
         slowest = slowest.max(took);
         match result {
             Ok(r) => verdicts[usize::from(r.valid)] += 1,
-            Err(_) => panic!("iteration {i} panicked on input {:?}", String::from_utf8_lossy(&input)),
+            Err(_) => panic!(
+                "iteration {i} panicked on input {:?}",
+                String::from_utf8_lossy(&input)
+            ),
         }
         assert!(took < Duration::from_secs(1), "iteration {i} took {took:?}");
     }
-    eprintln!("{iterations} mutants: {} valid, {} invalid, slowest {slowest:?}", verdicts[1], verdicts[0]);
-    assert!(verdicts[0] > 0 && verdicts[1] > 0, "mutations should produce both verdicts");
+    eprintln!(
+        "{iterations} mutants: {} valid, {} invalid, slowest {slowest:?}",
+        verdicts[1], verdicts[0]
+    );
+    assert!(
+        verdicts[0] > 0 && verdicts[1] > 0,
+        "mutations should produce both verdicts"
+    );
 }

@@ -5,6 +5,7 @@
 //! checks, with positions) → [`Policy`] → [`normalize::RuleSet`] per target.
 
 pub mod files;
+pub mod matcher;
 pub mod model;
 pub mod normalize;
 pub mod schema;

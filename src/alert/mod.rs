@@ -1,0 +1,119 @@
+//! Alerts in KubeArmor's format (the `feeder.Alert` message as JSON): what users filter,
+//! store, stream and forward. Field names and value formats are KubeArmor's exactly, so
+//! logs exported from KubeArmor (`karmor logs --json`) and ours are interchangeable.
+
+pub mod filter;
+pub mod store;
+
+use serde::{Deserialize, Serialize};
+
+/// One alert or log record. Empty strings and zero numbers are omitted from JSON, as
+/// KubeArmor's protobuf-JSON output omits default values.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Alert {
+    /// Seconds since the epoch.
+    #[serde(rename = "Timestamp", skip_serializing_if = "is_zero")]
+    pub timestamp: i64,
+    /// RFC 3339 with nanoseconds, UTC (`2024-05-28T17:33:52.123456789Z`).
+    #[serde(rename = "UpdatedTime", skip_serializing_if = "String::is_empty")]
+    pub updated_time: String,
+    #[serde(rename = "ClusterName", skip_serializing_if = "String::is_empty")]
+    pub cluster_name: String,
+    #[serde(rename = "HostName", skip_serializing_if = "String::is_empty")]
+    pub host_name: String,
+    #[serde(rename = "NamespaceName", skip_serializing_if = "String::is_empty")]
+    pub namespace_name: String,
+    #[serde(rename = "PodName", skip_serializing_if = "String::is_empty")]
+    pub pod_name: String,
+    #[serde(rename = "Labels", skip_serializing_if = "String::is_empty")]
+    pub labels: String,
+    #[serde(rename = "ContainerID", skip_serializing_if = "String::is_empty")]
+    pub container_id: String,
+    #[serde(rename = "ContainerName", skip_serializing_if = "String::is_empty")]
+    pub container_name: String,
+    #[serde(rename = "ContainerImage", skip_serializing_if = "String::is_empty")]
+    pub container_image: String,
+    #[serde(rename = "HostPPID", skip_serializing_if = "is_zero_i32")]
+    pub host_ppid: i32,
+    #[serde(rename = "HostPID", skip_serializing_if = "is_zero_i32")]
+    pub host_pid: i32,
+    #[serde(rename = "PPID", skip_serializing_if = "is_zero_i32")]
+    pub ppid: i32,
+    #[serde(rename = "PID", skip_serializing_if = "is_zero_i32")]
+    pub pid: i32,
+    /// Always serialized: uid 0 (root) is the interesting case.
+    #[serde(rename = "UID")]
+    pub uid: i32,
+    #[serde(rename = "ParentProcessName", skip_serializing_if = "String::is_empty")]
+    pub parent_process_name: String,
+    #[serde(rename = "ProcessName", skip_serializing_if = "String::is_empty")]
+    pub process_name: String,
+    #[serde(rename = "PolicyName", skip_serializing_if = "String::is_empty")]
+    pub policy_name: String,
+    /// A number as a string ("10"), as KubeArmor sends it.
+    #[serde(rename = "Severity", skip_serializing_if = "String::is_empty")]
+    pub severity: String,
+    /// Comma-joined.
+    #[serde(rename = "Tags", skip_serializing_if = "String::is_empty")]
+    pub tags: String,
+    #[serde(rename = "ATags", skip_serializing_if = "Vec::is_empty")]
+    pub atags: Vec<String>,
+    #[serde(rename = "Message", skip_serializing_if = "String::is_empty")]
+    pub message: String,
+    /// MatchedHostPolicy, MatchedPolicy, SystemEvent, HostLog, ContainerLog.
+    #[serde(rename = "Type", skip_serializing_if = "String::is_empty")]
+    pub kind: String,
+    /// The command line of the acting process (or, for process operations on the host,
+    /// the parent's executable, as KubeArmor reports it).
+    #[serde(rename = "Source", skip_serializing_if = "String::is_empty")]
+    pub source: String,
+    /// Process, File, Network, Capabilities, Syscall, Device, AlertThreshold.
+    #[serde(rename = "Operation", skip_serializing_if = "String::is_empty")]
+    pub operation: String,
+    #[serde(rename = "Resource", skip_serializing_if = "String::is_empty")]
+    pub resource: String,
+    /// `syscall=SYS_EXECVE`, `syscall=SYS_OPENAT fd=-100 flags=O_WRONLY|O_CREAT`, ...
+    #[serde(rename = "Data", skip_serializing_if = "String::is_empty")]
+    pub data: String,
+    /// BPFLSM, AppArmor, fanotify, eBPF Monitor.
+    #[serde(rename = "Enforcer", skip_serializing_if = "String::is_empty")]
+    pub enforcer: String,
+    /// Allow, Audit, Block, Audit (Block), Audit (Allow).
+    #[serde(rename = "Action", skip_serializing_if = "String::is_empty")]
+    pub action: String,
+    /// What the process really got: Passed, Permission denied, Operation not permitted.
+    #[serde(rename = "Result", skip_serializing_if = "String::is_empty")]
+    pub result: String,
+    #[serde(rename = "Cwd", skip_serializing_if = "String::is_empty")]
+    pub cwd: String,
+    /// `pts2`; empty without a controlling terminal.
+    #[serde(rename = "TTY", skip_serializing_if = "String::is_empty")]
+    pub tty: String,
+}
+
+fn is_zero(v: &i64) -> bool {
+    *v == 0
+}
+
+fn is_zero_i32(v: &i32) -> bool {
+    *v == 0
+}
+
+/// The `Result` text for a syscall return value, as KubeArmor words it.
+pub fn result_text(retval: i64) -> String {
+    match retval {
+        r if r >= 0 => "Passed".to_string(),
+        -1 => "Operation not permitted".to_string(),
+        -2 => "No such file or directory".to_string(),
+        -13 => "Permission denied".to_string(),
+        r => {
+            let msg = std::io::Error::from_raw_os_error((-r) as i32).to_string();
+            // "Permission denied (os error 13)" → "Permission denied"
+            match msg.rfind(" (os error") {
+                Some(i) => msg[..i].to_string(),
+                None => format!("Unknown ({r})"),
+            }
+        }
+    }
+}
