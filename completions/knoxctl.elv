@@ -91,6 +91,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
         &'knoxctl;probe'= {
             cand -o 'o'
             cand --output 'output'
+            cand --socket 'The agent''s API socket'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'

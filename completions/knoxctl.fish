@@ -68,6 +68,7 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand offboard; and __fish_see
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand offboard; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand probe" -s o -l output -r -f -a "table\t''
 json\t''"
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand probe" -l socket -d 'The agent\'s API socket' -r -F
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand probe" -s h -l help -d 'Print help'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand probe" -s V -l version -d 'Print version'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and not __fish_seen_subcommand_from validate explain apply list get delete help" -s h -l help -d 'Print help'

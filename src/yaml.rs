@@ -530,6 +530,98 @@ fn resolve_float(text: &str) -> Option<f64> {
     clean.parse::<f64>().ok()
 }
 
+/// A string that reads back as the same string when written plain (unquoted).
+fn plain_safe(s: &str) -> bool {
+    !s.is_empty()
+        && resolve_plain(s).is_none()
+        && !s.starts_with(|c: char| "-?:,[]{}#&*!|>'\"%@` ".contains(c))
+        && !s.ends_with([' ', ':'])
+        && !s.contains(": ")
+        && !s.contains(" #")
+        && !s.chars().any(|c| c.is_control())
+}
+
+fn scalar(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) if plain_safe(s) => s.clone(),
+        // JSON string escapes are valid YAML double-quoted escapes.
+        serde_json::Value::String(s) => serde_json::Value::String(s.clone()).to_string(),
+        other => other.to_string(),
+    }
+}
+
+fn emit(v: &serde_json::Value, indent: usize, out: &mut String) {
+    use serde_json::Value as J;
+    let pad = " ".repeat(indent);
+    match v {
+        J::Object(map) => {
+            for (k, val) in map {
+                out.push_str(&pad);
+                out.push_str(&scalar(&J::String(k.clone())));
+                out.push(':');
+                emit_child(val, indent, out);
+            }
+        }
+        J::Array(items) => {
+            for item in items {
+                out.push_str(&pad);
+                out.push('-');
+                match item {
+                    J::Object(m) if !m.is_empty() => {
+                        // First key on the dash line, the rest aligned under it.
+                        let mut inner = String::new();
+                        emit(item, indent + 2, &mut inner);
+                        out.push(' ');
+                        out.push_str(inner.trim_start());
+                    }
+                    _ => emit_child(item, indent, out),
+                }
+            }
+        }
+        other => {
+            out.push_str(&pad);
+            out.push_str(&scalar(other));
+            out.push('\n');
+        }
+    }
+}
+
+fn emit_child(v: &serde_json::Value, indent: usize, out: &mut String) {
+    use serde_json::Value as J;
+    match v {
+        J::Object(m) if !m.is_empty() => {
+            out.push('\n');
+            emit(v, indent + 2, out);
+        }
+        J::Array(a) if !a.is_empty() => {
+            out.push('\n');
+            emit(v, indent, out);
+        }
+        J::Object(_) => out.push_str(" {}\n"),
+        J::Array(_) => out.push_str(" []\n"),
+        other => {
+            out.push(' ');
+            out.push_str(&scalar(other));
+            out.push('\n');
+        }
+    }
+}
+
+/// Block-style YAML for a JSON value (`policy get -o yaml`, written configs). Reads back
+/// through [`load_str`] as the same value.
+pub fn to_yaml(v: &serde_json::Value) -> String {
+    let mut out = String::new();
+    match v {
+        serde_json::Value::Object(m) if !m.is_empty() => emit(v, 0, &mut out),
+        serde_json::Value::Array(a) if !a.is_empty() => emit(v, 0, &mut out),
+        other => {
+            out.push_str(&scalar(other));
+            out.push('\n');
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -609,6 +701,20 @@ mod tests {
             load_str("? [a]\n: 1\n"),
             Err(LoadError::ComplexKey { .. })
         ));
+    }
+
+    #[test]
+    fn yaml_round_trips() {
+        let v = serde_json::json!({
+            "apiVersion": "security.kubearmor.com/v1",
+            "metadata": {"name": "x", "labels": {}},
+            "spec": {"severity": 5, "tags": ["NIST", "yes", "a: b", "", "-x", "1.5"], "empty": [],
+                     "process": {"matchPaths": [{"path": "/bin/a", "fromSource": [{"path": "/bin/b"}]}, {"path": "/bin/c"}]},
+                     "message": "line\nbreak", "flag": true}
+        });
+        let text = to_yaml(&v);
+        let back = load_str(&text).unwrap().remove(0).root.to_json();
+        assert_eq!(back, v, "{text}");
     }
 
     #[test]

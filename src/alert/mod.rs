@@ -117,3 +117,48 @@ pub fn result_text(retval: i64) -> String {
         }
     }
 }
+
+/// `2024-05-28T17:33:52.123456789Z` for a time since the epoch (UTC, proleptic Gregorian),
+/// KubeArmor's UpdatedTime format.
+pub fn format_rfc3339(secs: i64, nanos: u32) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339() {
+        assert_eq!(format_rfc3339(0, 0), "1970-01-01T00:00:00.000000000Z");
+        assert_eq!(
+            format_rfc3339(1_716_918_832, 5),
+            "2024-05-28T17:53:52.000000005Z"
+        );
+    }
+
+    #[test]
+    fn results() {
+        assert_eq!(result_text(0), "Passed");
+        assert_eq!(result_text(-13), "Permission denied");
+        assert_eq!(result_text(-1), "Operation not permitted");
+    }
+}

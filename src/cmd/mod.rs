@@ -1,11 +1,14 @@
 //! The command tree: argument parsing for every subcommand and dispatch to its file.
 //! Subcommands parse and print; the work happens in the domain modules.
 
+pub mod agent;
 pub mod completion;
 pub mod pending;
 pub mod policy;
+pub mod probe;
 pub mod version;
 
+use crate::agent::config::EnforcerChoice;
 use clap::{Args, Parser, Subcommand, ValueEnum, ValueHint};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -73,15 +76,6 @@ pub enum Command {
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Enforcer {
-    Auto,
-    BpfLsm,
-    Apparmor,
-    Fanotify,
-    MonitorOnly,
-}
-
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
     Systemd,
     Standalone,
@@ -96,8 +90,8 @@ pub enum OnboardTarget {
 #[derive(Args, Debug)]
 pub struct OnboardVmArgs {
     /// Enforcer to use; auto probes the kernel and picks the strongest that works
-    #[arg(long, value_enum, default_value_t = Enforcer::Auto)]
-    pub enforcer: Enforcer,
+    #[arg(long, value_enum, default_value_t = EnforcerChoice::Auto)]
+    pub enforcer: EnforcerChoice,
     /// Cluster name reported in alerts (ClusterName)
     #[arg(long, value_name = "NAME", default_value = "default")]
     pub cluster_name: String,
@@ -159,6 +153,8 @@ pub enum Posture {
 pub struct ProbeArgs {
     #[arg(short, long, value_enum, default_value_t = TableOrJson::Table)]
     pub output: TableOrJson,
+    #[command(flatten)]
+    pub conn: AgentConn,
 }
 
 /// Where client commands find the agent.
@@ -288,7 +284,7 @@ pub struct AgentArgs {
     #[arg(long, env = "KNOXCTL_SOCKET", value_name = "PATH", value_hint = ValueHint::FilePath)]
     pub socket: Option<PathBuf>,
     #[arg(long, value_enum)]
-    pub enforcer: Option<Enforcer>,
+    pub enforcer: Option<EnforcerChoice>,
     /// Extra host identity label (repeatable)
     #[arg(long = "label", value_name = "KEY=VALUE")]
     pub labels: Vec<String>,
@@ -310,18 +306,26 @@ pub fn run() -> ExitCode {
         Command::Version(args) => version::run(args),
         Command::Onboard { .. } => pending::not_yet("onboard vm", "planned in issue #5"),
         Command::Offboard { .. } => pending::not_yet("offboard vm", "planned in issue #5"),
-        Command::Probe(_) => pending::not_yet("probe", "planned in issue #3"),
+        Command::Probe(args) => probe::run(args),
         Command::Harden { .. } => {
             pending::not_yet("harden recommend", "planned; no issue filed yet")
         }
         Command::Alerts(_) => pending::not_yet("alerts", "planned in issue #3"),
         Command::Sysdump(_) => pending::not_yet("sysdump", "planned in issue #5"),
-        Command::Agent(_) => pending::not_yet("agent", "planned in issue #3"),
+        Command::Agent(args) => agent::run(args),
     };
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("knoxctl: error: {e:#}");
+            // Causes whose text the message already contains are not repeated.
+            let mut msg = e.to_string();
+            for cause in e.chain().skip(1) {
+                let c = cause.to_string();
+                if !msg.contains(&c) {
+                    msg = format!("{msg}: {c}");
+                }
+            }
+            eprintln!("knoxctl: error: {msg}");
             ExitCode::from(EXIT_FAILED)
         }
     }

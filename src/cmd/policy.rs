@@ -1,9 +1,10 @@
 //! `knoxctl policy ...`: validate and explain work offline; apply/list/get/delete talk to
 //! the agent.
 
-use super::{EXIT_FAILED, PolicyCommand, Posture, TableOrJson, TextOrJson, pending};
+use super::{AgentConn, EXIT_FAILED, PolicyCommand, Posture, TableOrJson, TextOrJson, YamlOrJson};
+use crate::agent::api::{self, Request, Response, SourceFile};
 use crate::output::{paint, table};
-use crate::policy::files::validate_paths;
+use crate::policy::files::{read_inputs, validate_input, validate_paths};
 use crate::policy::normalize::{self, Category, Rule, RuleSet};
 use crate::policy::validate::{FileReport, Options, Severity};
 use crate::policy::{Action, Policy};
@@ -40,10 +41,10 @@ pub fn run(command: PolicyCommand) -> anyhow::Result<ExitCode> {
     match command {
         PolicyCommand::Validate(args) => validate(args),
         PolicyCommand::Explain(args) => explain(args),
-        PolicyCommand::Apply { .. } => pending::not_yet("policy apply", "planned in issue #3"),
-        PolicyCommand::List { .. } => pending::not_yet("policy list", "planned in issue #3"),
-        PolicyCommand::Get { .. } => pending::not_yet("policy get", "planned in issue #3"),
-        PolicyCommand::Delete { .. } => pending::not_yet("policy delete", "planned in issue #3"),
+        PolicyCommand::Apply { files, conn } => apply(&files, &conn),
+        PolicyCommand::List { output, conn } => list(output, &conn),
+        PolicyCommand::Get { name, output, conn } => get(&name, output, &conn),
+        PolicyCommand::Delete { names, files, conn } => delete(names, &files, &conn),
     }
 }
 
@@ -252,6 +253,163 @@ fn explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+const API_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Sends a request; agent-side refusals become errors with the agent's message.
+fn call(conn: &AgentConn, request: &Request) -> anyhow::Result<Response> {
+    match api::call(&conn.socket, request, API_TIMEOUT)? {
+        Response::Error { code, message } => anyhow::bail!("{message} ({code})"),
+        r => Ok(r),
+    }
+}
+
+/// Reads and validates the files locally, so mistakes are reported even without an agent
+/// and nothing is sent unless every document is valid.
+fn read_valid(paths: &[PathBuf]) -> anyhow::Result<Result<Vec<SourceFile>, ExitCode>> {
+    let inputs = read_inputs(paths);
+    let reports: Vec<FileReport> = inputs
+        .iter()
+        .map(|i| validate_input(i, Options::default()))
+        .collect();
+    if !reports.iter().all(|r| r.valid) {
+        print_diagnostics(&reports, true);
+        eprintln!("knoxctl: error: invalid policies; nothing was applied");
+        return Ok(Err(ExitCode::from(EXIT_FAILED)));
+    }
+    Ok(Ok(inputs
+        .into_iter()
+        .filter_map(|i| {
+            i.bytes.ok().map(|b| SourceFile {
+                path: i.label,
+                content: String::from_utf8_lossy(&b).into_owned(),
+            })
+        })
+        .collect()))
+}
+
+fn apply(paths: &[PathBuf], conn: &AgentConn) -> anyhow::Result<ExitCode> {
+    let files = match read_valid(paths)? {
+        Ok(f) => f,
+        Err(code) => return Ok(code),
+    };
+    match call(conn, &Request::Apply { files })? {
+        Response::Applied { results, warnings } => {
+            for w in warnings {
+                eprintln!("{w}");
+            }
+            for r in results {
+                println!(
+                    "{}/{} {}: {}",
+                    r.kind.to_lowercase(),
+                    r.name,
+                    r.outcome,
+                    r.effect
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Response::Invalid { diagnostics } => {
+            for d in diagnostics {
+                eprintln!("{d}");
+            }
+            eprintln!("knoxctl: error: invalid policies; nothing was applied");
+            Ok(ExitCode::from(EXIT_FAILED))
+        }
+        other => anyhow::bail!("unexpected response from the agent: {other:?}"),
+    }
+}
+
+fn delete(names: Vec<String>, paths: &[PathBuf], conn: &AgentConn) -> anyhow::Result<ExitCode> {
+    let files = if paths.is_empty() {
+        Vec::new()
+    } else {
+        match read_valid(paths)? {
+            Ok(f) => f,
+            Err(code) => return Ok(code),
+        }
+    };
+    if names.is_empty() && files.is_empty() {
+        eprintln!("knoxctl: error: give policy names or -f FILE");
+        return Ok(ExitCode::from(super::EXIT_USAGE));
+    }
+    match call(conn, &Request::Delete { names, files })? {
+        Response::Deleted { names } => {
+            for n in names {
+                println!("{n} deleted");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        other => anyhow::bail!("unexpected response from the agent: {other:?}"),
+    }
+}
+
+fn format_time(secs: i64) -> String {
+    crate::alert::format_rfc3339(secs, 0)
+        .split('.')
+        .next()
+        .unwrap_or_default()
+        .to_string()
+        + "Z"
+}
+
+fn list(output: TableOrJson, conn: &AgentConn) -> anyhow::Result<ExitCode> {
+    let Response::Policies { items } = call(conn, &Request::List)? else {
+        anyhow::bail!("unexpected response from the agent");
+    };
+    match output {
+        TableOrJson::Json => println!("{}", serde_json::to_string_pretty(&items)?),
+        TableOrJson::Table => {
+            if items.is_empty() {
+                println!("no policies applied");
+                return Ok(ExitCode::SUCCESS);
+            }
+            let mut t = table(&[
+                "Name",
+                "Kind",
+                "Action",
+                "Rules",
+                "On this host",
+                "Applied",
+                "Source",
+            ]);
+            for p in items {
+                t.add_row(vec![
+                    p.name,
+                    p.kind,
+                    p.action,
+                    p.rules.to_string(),
+                    if p.applies_here {
+                        "yes".into()
+                    } else {
+                        "no".into()
+                    },
+                    format_time(p.applied_at),
+                    p.source,
+                ]);
+            }
+            println!("{t}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn get(name: &str, output: YamlOrJson, conn: &AgentConn) -> anyhow::Result<ExitCode> {
+    let Response::Policy { policy } = call(
+        conn,
+        &Request::Get {
+            name: name.to_string(),
+        },
+    )?
+    else {
+        anyhow::bail!("unexpected response from the agent");
+    };
+    match output {
+        YamlOrJson::Json => println!("{}", serde_json::to_string_pretty(&policy)?),
+        YamlOrJson::Yaml => print!("{}", crate::yaml::to_yaml(&policy)),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -6,6 +6,7 @@
 //! /sys/kernel/security/lsm), see [`probe`].
 
 pub mod fanotify;
+pub mod monitor_only;
 
 use crate::policy::normalize::RuleSet;
 use crate::procfs::ProcessInfo;
@@ -170,4 +171,152 @@ pub trait Enforcer: Send {
     /// Stops enforcing and releases every kernel object (marks, programs, profiles).
     /// Pending permission events are answered (allowed) first.
     fn stop(&mut self);
+}
+
+/// Facts about the kernel's LSM stack, for probe reasons.
+fn active_lsms() -> String {
+    // securityfs may not be mounted (containers, minimal VMs); mounting it is harmless.
+    let path = "/sys/kernel/security/lsm";
+    if std::fs::metadata(path).is_err() {
+        let _ = std::process::Command::new("mount")
+            .args(["-t", "securityfs", "securityfs", "/sys/kernel/security"])
+            .output();
+    }
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+fn not_available(backend: Backend, reason: String) -> ProbeResult {
+    ProbeResult {
+        backend,
+        usable: false,
+        reason,
+        coverage: Op::ALL
+            .iter()
+            .map(|&op| Coverage {
+                op,
+                level: Level::None,
+                note: String::new(),
+            })
+            .collect(),
+    }
+}
+
+/// BPF-LSM is the strongest backend; its loader arrives with issue #4. Until then the
+/// probe says what the kernel offers, so users know what to expect.
+pub fn probe_bpf_lsm() -> ProbeResult {
+    let lsms = active_lsms();
+    let kernel = if lsms.split(',').any(|l| l == "bpf") {
+        format!("the kernel lists bpf among its LSMs ({lsms})")
+    } else {
+        format!("bpf is not in the kernel's active LSMs ({lsms}); boot with lsm=...,bpf")
+    };
+    not_available(
+        Backend::BpfLsm,
+        format!("the BPF-LSM enforcer is not in this build yet; {kernel}"),
+    )
+}
+
+pub fn probe_apparmor() -> ProbeResult {
+    let lsms = active_lsms();
+    let reason = if lsms.split(',').any(|l| l == "apparmor") {
+        "AppArmor is active, but the AppArmor enforcer is not in this build yet".to_string()
+    } else {
+        format!("AppArmor is not active in this kernel (active LSMs: {lsms})")
+    };
+    not_available(Backend::Apparmor, reason)
+}
+
+pub fn probe_monitor_only() -> ProbeResult {
+    let coverage = Op::ALL
+        .iter()
+        .map(|&op| Coverage {
+            op,
+            level: match op {
+                Op::Exec | Op::FileRead | Op::FileWrite | Op::Create | Op::Network => {
+                    Level::AuditOnly
+                }
+                _ => Level::None,
+            },
+            note: "alerted by the eBPF monitor, never denied".to_string(),
+        })
+        .collect();
+    ProbeResult {
+        backend: Backend::MonitorOnly,
+        usable: true,
+        reason: "always available".to_string(),
+        coverage,
+    }
+}
+
+/// Every backend, strongest first, each actually tried.
+pub fn probe_all() -> Vec<ProbeResult> {
+    vec![
+        probe_bpf_lsm(),
+        probe_apparmor(),
+        fanotify::probe(),
+        probe_monitor_only(),
+    ]
+}
+
+/// The enforcer the agent runs, and why it was chosen.
+pub struct Selected {
+    pub enforcer: Box<dyn Enforcer>,
+    pub reason: String,
+}
+
+/// Starts the requested backend, or with `auto` the strongest one that works here.
+/// Enforcement decisions are sent on `events`.
+pub fn select(
+    choice: crate::agent::config::EnforcerChoice,
+    posture: crate::agent::config::PostureValue,
+    events: std::sync::mpsc::SyncSender<EnforcerEvent>,
+) -> Result<Selected, EnforceError> {
+    use crate::agent::config::EnforcerChoice as C;
+    let start_fanotify = |events| -> Result<Box<dyn Enforcer>, EnforceError> {
+        Ok(Box::new(fanotify::FanotifyEnforcer::start(
+            events, posture,
+        )?))
+    };
+    match choice {
+        C::MonitorOnly => Ok(Selected {
+            enforcer: Box::new(monitor_only::MonitorOnly),
+            reason: "requested with --enforcer monitor-only".into(),
+        }),
+        C::Fanotify => Ok(Selected {
+            enforcer: start_fanotify(events)?,
+            reason: "requested with --enforcer fanotify".into(),
+        }),
+        C::BpfLsm => Err(EnforceError::Unsupported {
+            backend: Backend::BpfLsm,
+            reason: probe_bpf_lsm().reason,
+        }),
+        C::Apparmor => Err(EnforceError::Unsupported {
+            backend: Backend::Apparmor,
+            reason: probe_apparmor().reason,
+        }),
+        C::Auto => {
+            let mut skipped = Vec::new();
+            for p in [probe_bpf_lsm(), probe_apparmor()] {
+                skipped.push(format!("{}: {}", p.backend, p.reason));
+            }
+            match start_fanotify(events) {
+                Ok(e) => Ok(Selected {
+                    enforcer: e,
+                    reason: format!("auto: fanotify works here ({})", skipped.join("; ")),
+                }),
+                Err(err) => {
+                    skipped.push(err.to_string());
+                    Ok(Selected {
+                        enforcer: Box::new(monitor_only::MonitorOnly),
+                        reason: format!(
+                            "auto: no enforcer works here, monitoring only ({})",
+                            skipped.join("; ")
+                        ),
+                    })
+                }
+            }
+        }
+    }
 }

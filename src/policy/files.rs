@@ -28,29 +28,16 @@ fn too_large(label: &str, size: u64) -> FileReport {
 }
 
 /// Reads at most the size limit, so a 50 MB (or endless) input costs nothing.
-fn read_limited(mut r: impl Read, label: &str, opts: Options) -> FileReport {
+fn read_limited(mut r: impl Read, label: &str) -> Result<Vec<u8>, FileReport> {
     let mut buf = Vec::new();
     match r
         .by_ref()
         .take(MAX_FILE_BYTES as u64 + 1)
         .read_to_end(&mut buf)
     {
-        Ok(_) if buf.len() > MAX_FILE_BYTES => too_large(label, buf.len() as u64),
-        Ok(_) => validate::validate_bytes(label, &buf, opts),
-        Err(e) => io_failure(label, format!("cannot read: {e}")),
-    }
-}
-
-fn validate_file(path: &Path, opts: Options) -> FileReport {
-    let label = path.display().to_string();
-    match std::fs::metadata(path) {
-        Ok(m) if m.len() > MAX_FILE_BYTES as u64 => return too_large(&label, m.len()),
-        Ok(_) => {}
-        Err(e) => return io_failure(&label, format!("cannot read: {e}")),
-    }
-    match std::fs::File::open(path) {
-        Ok(f) => read_limited(f, &label, opts),
-        Err(e) => io_failure(&label, format!("cannot read: {e}")),
+        Ok(_) if buf.len() > MAX_FILE_BYTES => Err(too_large(label, buf.len() as u64)),
+        Ok(_) => Ok(buf),
+        Err(e) => Err(io_failure(label, format!("cannot read: {e}"))),
     }
 }
 
@@ -76,30 +63,73 @@ fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Validates every input: a file, a directory (recursively), or `-` for standard input.
-pub fn validate_paths(paths: &[PathBuf], opts: Options) -> Vec<FileReport> {
-    let mut reports = Vec::new();
+/// One input as read: its label (path or `<stdin>`) and its bytes, or the report saying
+/// why it could not be read.
+pub struct Input {
+    pub label: String,
+    pub bytes: Result<Vec<u8>, FileReport>,
+}
+
+fn read_file(path: &Path) -> Input {
+    let label = path.display().to_string();
+    let bytes = match std::fs::metadata(path) {
+        Ok(m) if m.len() > MAX_FILE_BYTES as u64 => Err(too_large(&label, m.len())),
+        Ok(_) => std::fs::File::open(path)
+            .map_err(|e| io_failure(&label, format!("cannot read: {e}")))
+            .and_then(|f| read_limited(f, &label)),
+        Err(e) => Err(io_failure(&label, format!("cannot read: {e}"))),
+    };
+    Input { label, bytes }
+}
+
+/// Reads every input: a file, a directory (its *.yaml/*.yml, recursively), or `-` for
+/// standard input.
+pub fn read_inputs(paths: &[PathBuf]) -> Vec<Input> {
+    let mut inputs = Vec::new();
     for p in paths {
         if p.as_os_str() == "-" {
-            reports.push(read_limited(std::io::stdin().lock(), "<stdin>", opts));
+            let bytes = read_limited(std::io::stdin().lock(), "<stdin>");
+            inputs.push(Input {
+                label: "<stdin>".to_string(),
+                bytes,
+            });
             continue;
         }
+        let label = p.display().to_string();
         if p.is_dir() {
             let mut files = Vec::new();
             match yaml_files(p, &mut files) {
-                Err(e) => reports.push(io_failure(
-                    &p.display().to_string(),
-                    format!("cannot read directory: {e}"),
-                )),
-                Ok(()) if files.is_empty() => reports.push(io_failure(
-                    &p.display().to_string(),
-                    "no *.yaml or *.yml files in this directory".to_string(),
-                )),
-                Ok(()) => reports.extend(files.iter().map(|f| validate_file(f, opts))),
+                Err(e) => inputs.push(Input {
+                    label: label.clone(),
+                    bytes: Err(io_failure(&label, format!("cannot read directory: {e}"))),
+                }),
+                Ok(()) if files.is_empty() => inputs.push(Input {
+                    label: label.clone(),
+                    bytes: Err(io_failure(
+                        &label,
+                        "no *.yaml or *.yml files in this directory".to_string(),
+                    )),
+                }),
+                Ok(()) => inputs.extend(files.iter().map(|f| read_file(f))),
             }
         } else {
-            reports.push(validate_file(p, opts));
+            inputs.push(read_file(p));
         }
     }
-    reports
+    inputs
+}
+
+pub fn validate_input(input: &Input, opts: Options) -> FileReport {
+    match &input.bytes {
+        Ok(b) => validate::validate_bytes(&input.label, b, opts),
+        Err(report) => report.clone(),
+    }
+}
+
+/// Validates every input (see [`read_inputs`]).
+pub fn validate_paths(paths: &[PathBuf], opts: Options) -> Vec<FileReport> {
+    read_inputs(paths)
+        .iter()
+        .map(|i| validate_input(i, opts))
+        .collect()
 }

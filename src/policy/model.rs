@@ -7,6 +7,10 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Action {
     Allow,
@@ -56,9 +60,9 @@ pub struct PathRule {
     pub path: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub execname: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub read_only: bool,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub owner_only: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pts: Option<bool>,
@@ -74,11 +78,11 @@ pub struct PathRule {
 #[serde(rename_all = "camelCase")]
 pub struct DirRule {
     pub dir: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub recursive: bool,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub read_only: bool,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub owner_only: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pts: Option<bool>,
@@ -92,9 +96,9 @@ pub struct DirRule {
 #[serde(rename_all = "camelCase")]
 pub struct PatternRule {
     pub pattern: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub read_only: bool,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub owner_only: bool,
     #[serde(flatten)]
     pub info: Info,
@@ -178,7 +182,7 @@ pub struct SyscallRule {
     pub syscall: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub recursive: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub from_source: Vec<Source>,

@@ -1,0 +1,184 @@
+//! The agent's local API: one JSON request and one JSON response per connection, each a
+//! single line, over a Unix socket that only root (or the configured group) may use. The
+//! server checks the peer's credentials (SO_PEERCRED), not only the socket's file mode.
+
+use serde::{Deserialize, Serialize};
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::Duration;
+
+/// Requests larger than this are refused (a policy bundle is at most a few MiB).
+pub const MAX_REQUEST_BYTES: usize = 32 * 1024 * 1024;
+
+/// A policy file as the client read it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SourceFile {
+    pub path: String,
+    pub content: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "camelCase")]
+pub enum Request {
+    /// Validate and apply every document of every file, or nothing.
+    Apply {
+        files: Vec<SourceFile>,
+    },
+    /// Delete by name (`name` or `namespace/name`) and/or by the policies the files define.
+    Delete {
+        names: Vec<String>,
+        files: Vec<SourceFile>,
+    },
+    List,
+    Get {
+        name: String,
+    },
+    Status,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplyResult {
+    pub kind: String,
+    pub name: String,
+    /// created, configured, unchanged.
+    pub outcome: String,
+    /// Where it takes effect here: `enforced on this host (fanotify)`, `selects another
+    /// host`, `stored: container enforcement is not available yet`.
+    pub effect: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicySummary {
+    pub kind: String,
+    pub name: String,
+    pub action: String,
+    pub rules: usize,
+    pub applies_here: bool,
+    pub applied_at: i64,
+    pub source: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Status {
+    pub version: String,
+    pub pid: u32,
+    pub hostname: String,
+    pub enforcer: String,
+    pub enforcer_reason: String,
+    pub policies: usize,
+    pub host_rules: usize,
+    pub unenforceable: Vec<String>,
+    pub alerts_stored: u64,
+    pub alerts_dropped: u64,
+    pub enforcer_events_dropped: u64,
+    pub monitor_received: u64,
+    pub monitor_lost_in_kernel: u64,
+    pub monitor_dropped_in_userspace: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "camelCase")]
+pub enum Response {
+    Applied {
+        results: Vec<ApplyResult>,
+        warnings: Vec<String>,
+    },
+    /// Validation failed: nothing was applied. Lines in `PATH:LINE:COL: ...` form.
+    Invalid {
+        diagnostics: Vec<String>,
+    },
+    Deleted {
+        names: Vec<String>,
+    },
+    Policies {
+        items: Vec<PolicySummary>,
+    },
+    Policy {
+        policy: serde_json::Value,
+    },
+    Status {
+        status: Status,
+    },
+    /// `forbidden`, `not-found`, `bad-request`, `failed`.
+    Error {
+        code: String,
+        message: String,
+    },
+}
+
+impl Response {
+    pub fn error(code: &str, message: impl Into<String>) -> Response {
+        Response::Error {
+            code: code.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error(
+        "cannot reach the knoxctl agent at {socket}: {source} (is it running? start it with \
+         `knoxctl agent` or `knoxctl onboard vm`, or point --socket/KNOXCTL_SOCKET at it)"
+    )]
+    Connect {
+        socket: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "permission denied on {socket}: the knoxctl API is for root (or the configured API \
+         group); run with sudo"
+    )]
+    Permission { socket: String },
+    #[error("talking to the agent at {socket}: {source}")]
+    Io {
+        socket: String,
+        source: std::io::Error,
+    },
+    #[error("the agent sent a malformed response: {0}")]
+    Protocol(String),
+}
+
+/// Sends one request and waits for its response.
+pub fn call(socket: &Path, request: &Request, timeout: Duration) -> Result<Response, ClientError> {
+    let name = socket.display().to_string();
+    let mut stream = UnixStream::connect(socket).map_err(|source| match source.kind() {
+        std::io::ErrorKind::PermissionDenied => ClientError::Permission {
+            socket: name.clone(),
+        },
+        _ => ClientError::Connect {
+            socket: name.clone(),
+            source,
+        },
+    })?;
+    let io = |source| ClientError::Io {
+        socket: name.clone(),
+        source,
+    };
+    stream.set_read_timeout(Some(timeout)).map_err(io)?;
+    let mut line = serde_json::to_vec(request).expect("request serializes");
+    line.push(b'\n');
+    // The agent may answer (e.g. "forbidden") and close before reading the request: the
+    // answer is still there to read, so a failed write is not the end.
+    if let Err(e) = stream.write_all(&line) {
+        if !matches!(
+            e.kind(),
+            std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+        ) {
+            return Err(io(e));
+        }
+    }
+    let mut reader = BufReader::new(stream);
+    let mut reply = String::new();
+    reader.read_line(&mut reply).map_err(io)?;
+    if reply.is_empty() {
+        return Err(ClientError::Protocol(
+            "connection closed without a response".into(),
+        ));
+    }
+    serde_json::from_str(&reply).map_err(|e| ClientError::Protocol(e.to_string()))
+}

@@ -1,0 +1,194 @@
+//! The agent's configuration: /etc/knoxctl/config.yaml, overridden by command-line flags.
+//! Errors name the file, the line and the key.
+
+use crate::yaml::{self, Pos, Value};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub const DEFAULT_CONFIG: &str = "/etc/knoxctl/config.yaml";
+pub const DEFAULT_SOCKET: &str = "/run/knoxctl/agent.sock";
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/knoxctl";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum EnforcerChoice {
+    Auto,
+    BpfLsm,
+    Apparmor,
+    Fanotify,
+    MonitorOnly,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PostureValue {
+    Audit,
+    Block,
+}
+
+/// What happens, in allow-list mode, to operations no Allow rule permits (KubeArmor's
+/// hostDefault*Posture; its default is audit).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Postures {
+    pub file: PostureValue,
+    pub network: PostureValue,
+    pub capabilities: PostureValue,
+}
+
+impl Default for Postures {
+    fn default() -> Self {
+        Postures {
+            file: PostureValue::Audit,
+            network: PostureValue::Audit,
+            capabilities: PostureValue::Audit,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct AlertRetention {
+    pub max_age_days: u64,
+    pub max_rows: u64,
+}
+
+impl Default for AlertRetention {
+    fn default() -> Self {
+        AlertRetention {
+            max_age_days: 30,
+            max_rows: 5_000_000,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct Config {
+    /// ClusterName in alerts.
+    pub cluster_name: String,
+    /// Extra host identity labels for nodeSelector matching.
+    pub labels: BTreeMap<String, String>,
+    pub enforcer: EnforcerChoice,
+    pub socket: PathBuf,
+    pub state_dir: PathBuf,
+    /// A group whose members may use the API besides root.
+    pub api_group: Option<String>,
+    pub default_posture: Postures,
+    pub alerts: AlertRetention,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            cluster_name: "default".to_string(),
+            labels: BTreeMap::new(),
+            enforcer: EnforcerChoice::Auto,
+            socket: PathBuf::from(DEFAULT_SOCKET),
+            state_dir: PathBuf::from(DEFAULT_STATE_DIR),
+            api_group: None,
+            default_posture: Postures::default(),
+            alerts: AlertRetention::default(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}:{pos}: {msg}")]
+    Invalid { path: String, pos: Pos, msg: String },
+}
+
+impl Config {
+    /// Reads `path`. A missing file at the default location means "all defaults"; a missing
+    /// file the user named is an error.
+    pub fn load(path: &Path, explicit: bool) -> Result<Config, ConfigError> {
+        let label = path.display().to_string();
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+                return Ok(Config::default());
+            }
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: label,
+                    source,
+                });
+            }
+        };
+        Config::parse(&label, &bytes)
+    }
+
+    pub fn parse(label: &str, bytes: &[u8]) -> Result<Config, ConfigError> {
+        let invalid = |pos, msg: String| ConfigError::Invalid {
+            path: label.to_string(),
+            pos,
+            msg,
+        };
+        let docs = yaml::load_bytes(bytes)
+            .map_err(|e| invalid(e.pos().unwrap_or_default(), e.to_string()))?;
+        let Some(doc) = docs.into_iter().find(|d| d.root.value != Value::Null) else {
+            return Ok(Config::default());
+        };
+        serde_json::from_value(doc.root.to_json()).map_err(|e| {
+            let msg = e.to_string();
+            // serde names the key (`unknown field `x``); point at its line.
+            let key = msg.split('`').nth(1).unwrap_or("");
+            let pos = find_key(&doc.root, key).unwrap_or(doc.root.pos);
+            invalid(pos, msg)
+        })
+    }
+
+    /// The configuration as YAML, for `onboard` to write and `sysdump` to collect.
+    pub fn to_yaml(&self) -> String {
+        yaml::to_yaml(&serde_json::to_value(self).expect("config serializes"))
+    }
+}
+
+fn find_key(node: &yaml::Node, key: &str) -> Option<Pos> {
+    match &node.value {
+        Value::Map(entries) => entries.iter().find_map(|e| {
+            if e.key == key {
+                Some(e.key_pos)
+            } else {
+                find_key(&e.value, key)
+            }
+        }),
+        Value::Seq(items) => items.iter().find_map(|n| find_key(n, key)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_reports_positions() {
+        let c = Config::parse(
+            "c.yaml",
+            b"clusterName: lab\nlabels: {env: prod}\nenforcer: fanotify\n",
+        )
+        .unwrap();
+        assert_eq!(c.cluster_name, "lab");
+        assert_eq!(c.enforcer, EnforcerChoice::Fanotify);
+        assert_eq!(c.labels["env"], "prod");
+        let e = Config::parse("c.yaml", b"clusterName: lab\nenforcr: auto\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("c.yaml:2:1: unknown field `enforcr`"), "{e}");
+        let round = Config::parse("c.yaml", c.to_yaml().as_bytes()).unwrap();
+        assert_eq!(round, c);
+        assert_eq!(
+            Config::load(Path::new("/nonexistent/knoxctl.yaml"), false).unwrap(),
+            Config::default()
+        );
+        assert!(Config::load(Path::new("/nonexistent/knoxctl.yaml"), true).is_err());
+    }
+}

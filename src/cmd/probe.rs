@@ -1,0 +1,121 @@
+//! `knoxctl probe`: which enforcers work on this kernel (each one actually tried), what
+//! each can enforce, and — when an agent answers — what it is doing and what it dropped.
+
+use super::{EXIT_FAILED, ProbeArgs, TableOrJson};
+use crate::agent::api::{self, Request, Response};
+use crate::enforce::{Backend, Level, Op, probe_all};
+use crate::output::table;
+use std::process::ExitCode;
+use std::time::Duration;
+
+fn level(l: Level) -> &'static str {
+    match l {
+        Level::Enforced => "enforced",
+        Level::AuditOnly => "audit only",
+        Level::None => "-",
+    }
+}
+
+fn op_name(op: Op) -> &'static str {
+    match op {
+        Op::Exec => "exec",
+        Op::FileRead => "file read",
+        Op::FileWrite => "file write",
+        Op::Create => "create",
+        Op::Unlink => "unlink",
+        Op::Rename => "rename",
+        Op::Network => "network",
+        Op::Capabilities => "capabilities",
+    }
+}
+
+pub fn run(args: ProbeArgs) -> anyhow::Result<ExitCode> {
+    let results = probe_all();
+    let auto = results
+        .iter()
+        .find(|r| r.usable && r.backend != Backend::MonitorOnly)
+        .map(|r| r.backend);
+    let monitor = crate::monitor::probe().map_err(|e| e.to_string());
+    let status = match api::call(&args.conn.socket, &Request::Status, Duration::from_secs(5)) {
+        Ok(Response::Status { status }) => Some(status),
+        _ => None,
+    };
+    match args.output {
+        TableOrJson::Json => {
+            let out = serde_json::json!({
+                "enforcers": results,
+                "selected": auto.map(|b| b.to_string()).unwrap_or_else(|| "monitor-only".into()),
+                "enforcementAvailable": auto.is_some(),
+                "monitor": { "usable": monitor.is_ok(), "reason": monitor.as_ref().err() },
+                "agent": status,
+            });
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        }
+        TableOrJson::Table => {
+            let mut t = table(&["Enforcer", "Works here", "Auto picks", "Why"]);
+            for r in &results {
+                let picked = Some(r.backend) == auto
+                    || (auto.is_none() && r.backend == Backend::MonitorOnly);
+                t.add_row(vec![
+                    r.backend.to_string(),
+                    if r.usable { "yes".into() } else { "no".into() },
+                    if picked { "<-".into() } else { String::new() },
+                    r.reason.clone(),
+                ]);
+            }
+            println!("{t}");
+            let mut header = vec!["Operation"];
+            let names: Vec<String> = results.iter().map(|r| r.backend.to_string()).collect();
+            header.extend(names.iter().map(String::as_str));
+            let mut m = table(&header);
+            for op in Op::ALL {
+                let mut row = vec![op_name(op).to_string()];
+                for r in &results {
+                    row.push(
+                        r.coverage
+                            .iter()
+                            .find(|c| c.op == op)
+                            .map(|c| level(c.level))
+                            .unwrap_or("-")
+                            .to_string(),
+                    );
+                }
+                m.add_row(row);
+            }
+            println!("{m}");
+            match &monitor {
+                Ok(()) => {
+                    println!("eBPF monitor: works (exec, file and network events; Audit alerts)")
+                }
+                Err(e) => println!("eBPF monitor: not usable: {e}"),
+            }
+            match &status {
+                Some(s) => {
+                    println!(
+                        "agent (pid {}): enforcer {}, {} policies, {} host rules; alerts stored {}, dropped {}; \
+                         monitor events {} (lost in kernel {}, dropped {}); enforcer events dropped {}",
+                        s.pid,
+                        s.enforcer,
+                        s.policies,
+                        s.host_rules,
+                        s.alerts_stored,
+                        s.alerts_dropped,
+                        s.monitor_received,
+                        s.monitor_lost_in_kernel,
+                        s.monitor_dropped_in_userspace,
+                        s.enforcer_events_dropped
+                    );
+                    for u in &s.unenforceable {
+                        println!("  observed only: {u}");
+                    }
+                }
+                None => println!("agent: not running at {}", args.conn.socket.display()),
+            }
+        }
+    }
+    Ok(if auto.is_some() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_FAILED)
+    })
+}

@@ -1,0 +1,446 @@
+//! The agent end to end, as root on this machine: each test runs its own agent as a child
+//! process with its own state directory and socket, and kills it in a guard even when the
+//! test fails, so nothing it enforces outlives the test.
+
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_knoxctl"));
+    c.env("NO_COLOR", "1")
+        .env_remove("KNOXCTL_SOCKET")
+        .env_remove("KNOXCTL_STATE_DIR");
+    c
+}
+
+pub struct Agent {
+    pub dir: PathBuf,
+    pub socket: PathBuf,
+    pub state: PathBuf,
+    child: Option<Child>,
+    enforcer: String,
+}
+
+impl Agent {
+    pub fn start(tag: &str, enforcer: &str) -> Agent {
+        let dir = std::env::temp_dir().join(format!("knoxctl-agent-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::write(dir.join("config.yaml"), "clusterName: test\n").unwrap();
+        let mut a = Agent {
+            socket: dir.join("agent.sock"),
+            state: dir.join("state"),
+            dir,
+            child: None,
+            enforcer: enforcer.to_string(),
+        };
+        a.spawn();
+        a
+    }
+
+    pub fn spawn(&mut self) {
+        let log = std::fs::File::create(self.dir.join("agent.log")).unwrap();
+        let child = bin()
+            .args(["agent", "--config"])
+            .arg(self.dir.join("config.yaml"))
+            .arg("--state-dir")
+            .arg(&self.state)
+            .arg("--socket")
+            .arg(&self.socket)
+            .args(["--enforcer", &self.enforcer])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start agent");
+        self.child = Some(child);
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(20) {
+            if std::os::unix::net::UnixStream::connect(&self.socket).is_ok() {
+                return;
+            }
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("agent exited with {status}: {}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("agent did not listen within 20 s: {}", self.log());
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("agent.log")).unwrap_or_default()
+    }
+
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM and wait: the clean shutdown path.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(10) {
+                if c.try_wait().unwrap().is_some() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn cli(&self, args: &[&str]) -> Output {
+        bin()
+            .args(args)
+            .env("KNOXCTL_SOCKET", &self.socket)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    pub fn write(&self, name: &str, content: &str) -> PathBuf {
+        let p = self.dir.join(name);
+        std::fs::write(&p, content).unwrap();
+        p
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn out(o: &Output) -> String {
+    format!(
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn example(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/policies")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+#[test]
+fn apply_list_get_delete_through_the_agent() {
+    let a = Agent::start("crud", "monitor-only");
+    let o = a.cli(&[
+        "policy",
+        "apply",
+        "-f",
+        &example("host-process-block-path.yaml"),
+        "-f",
+        &example("accuknox-file-integrity-monitoring.yaml"),
+    ]);
+    assert!(o.status.success(), "{}", out(&o));
+    let text = stdout(&o);
+    assert!(
+        text.contains(
+            "kubearmorhostpolicy/host-block-recon-tools created: on this host (monitor-only)"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("kubearmorpolicy/container_namespace/harden-file-integrity-monitoring created: stored; container enforcement is not available"), "{text}");
+
+    let again = a.cli(&[
+        "policy",
+        "apply",
+        "-f",
+        &example("host-process-block-path.yaml"),
+    ]);
+    assert!(
+        stdout(&again).contains("host-block-recon-tools unchanged"),
+        "{}",
+        out(&again)
+    );
+
+    let list = a.cli(&["policy", "list", "-o", "json"]);
+    let items: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    let names: Vec<&str> = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            "container_namespace/harden-file-integrity-monitoring",
+            "host-block-recon-tools"
+        ]
+    );
+    assert_eq!(items[1]["appliesHere"], true);
+    assert_eq!(items[1]["rules"], 5);
+
+    let get = a.cli(&["policy", "get", "host-block-recon-tools", "-o", "yaml"]);
+    let yaml = stdout(&get);
+    assert!(
+        yaml.starts_with("apiVersion: security.kubearmor.com/v1\nkind: KubeArmorHostPolicy\n"),
+        "{yaml}"
+    );
+    assert!(yaml.contains("    - path: /usr/bin/nmap\n"), "{yaml}");
+    // What get prints is itself a valid policy.
+    let p = a.write("got.yaml", &yaml);
+    assert!(
+        bin()
+            .args(["policy", "validate", "--strict"])
+            .arg(&p)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let json = a.cli(&[
+        "policy",
+        "get",
+        "harden-file-integrity-monitoring",
+        "-o",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["metadata"]["namespace"], "container_namespace");
+
+    let missing = a.cli(&["policy", "get", "nope"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        stderr(&missing).contains("no applied policy named 'nope'"),
+        "{}",
+        out(&missing)
+    );
+
+    let del = a.cli(&[
+        "policy",
+        "delete",
+        "-f",
+        &example("host-process-block-path.yaml"),
+    ]);
+    assert!(
+        stdout(&del).contains("host-block-recon-tools deleted"),
+        "{}",
+        out(&del)
+    );
+    let del = a.cli(&["policy", "delete", "harden-file-integrity-monitoring"]);
+    assert!(del.status.success(), "{}", out(&del));
+    assert!(stdout(&a.cli(&["policy", "list"])).contains("no policies applied"));
+}
+
+#[test]
+fn apply_is_all_or_nothing() {
+    let a = Agent::start("atomic", "monitor-only");
+    let good = std::fs::read_to_string(example("host-process-block-path.yaml")).unwrap();
+    let bad = "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorHostPolicy\nmetadata: {name: bad}\nspec:\n  process:\n    matchPaths: [{path: relative/path}]\n";
+    let f = a.write("mixed.yaml", &format!("{good}\n---\n{bad}"));
+    let o = a.cli(&["policy", "apply", "-f", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    assert!(
+        stderr(&o).contains("spec.nodeSelector: required field is missing"),
+        "{}",
+        out(&o)
+    );
+    assert!(stderr(&o).contains("nothing was applied"), "{}", out(&o));
+    assert!(stdout(&a.cli(&["policy", "list"])).contains("no policies applied"));
+
+    let twice = a.write("twice.yaml", &format!("{good}\n---\n{good}"));
+    let o = a.cli(&["policy", "apply", "-f", twice.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("policy 'host-block-recon-tools' is defined twice"),
+        "{}",
+        out(&o)
+    );
+
+    let o = a.cli(&["policy", "delete", "nope", "host-block-recon-tools"]);
+    assert_eq!(o.status.code(), Some(1), "unknown names delete nothing");
+}
+
+#[test]
+fn policies_survive_sigkill_and_restart() {
+    let mut a = Agent::start("restart", "monitor-only");
+    let o = a.cli(&[
+        "policy",
+        "apply",
+        "-f",
+        &example("host-process-block-path.yaml"),
+    ]);
+    assert!(o.status.success(), "{}", out(&o));
+    a.kill9();
+    a.spawn();
+    let list = stdout(&a.cli(&["policy", "list"]));
+    assert!(list.contains("host-block-recon-tools"), "{list}");
+    assert!(
+        a.log()
+            .contains("policies restored policies=1 host_rules=5"),
+        "{}",
+        a.log()
+    );
+}
+
+#[test]
+fn one_agent_per_state_dir_and_socket() {
+    let a = Agent::start("single", "monitor-only");
+    let o = bin()
+        .args(["agent", "--enforcer", "monitor-only", "--config"])
+        .arg(a.dir.join("config.yaml"))
+        .arg("--state-dir")
+        .arg(&a.state)
+        .arg("--socket")
+        .arg(a.dir.join("other.sock"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("another knoxctl agent is running with state directory"),
+        "{}",
+        out(&o)
+    );
+    let o = bin()
+        .args(["agent", "--enforcer", "monitor-only", "--config"])
+        .arg(a.dir.join("config.yaml"))
+        .arg("--state-dir")
+        .arg(a.dir.join("state2"))
+        .arg("--socket")
+        .arg(&a.socket)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("another knoxctl agent is already listening on"),
+        "{}",
+        out(&o)
+    );
+}
+
+#[test]
+fn bad_config_names_file_and_line() {
+    let dir = std::env::temp_dir().join(format!("knoxctl-agent-badcfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("config.yaml");
+    std::fs::write(&cfg, "clusterName: x\nenforcr: fanotify\n").unwrap();
+    let o = bin()
+        .arg("agent")
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--state-dir")
+        .arg(dir.join("s"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains(&format!("{}:2:1: unknown field `enforcr`", cfg.display())),
+        "{}",
+        out(&o)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn non_root_users_are_refused() {
+    let a = Agent::start("nonroot", "monitor-only");
+    let as_nobody = |args: &[&str]| {
+        bin()
+            .args(args)
+            .env("KNOXCTL_SOCKET", &a.socket)
+            .uid(65534)
+            .gid(65534)
+            .output()
+            .unwrap()
+    };
+    // The socket file is root-only...
+    let o = as_nobody(&["policy", "list"]);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    assert!(stderr(&o).contains("permission denied on"), "{}", out(&o));
+    // ...and even when its mode is opened up, the agent checks the peer's credentials.
+    std::fs::set_permissions(&a.socket, std::fs::Permissions::from_mode(0o666)).unwrap();
+    for args in [
+        vec!["policy", "list"],
+        vec!["policy", "delete", "x"],
+        vec!["policy", "apply", "-f", "-"],
+    ] {
+        let o = if args.contains(&"-") {
+            let mut c = bin()
+                .args(&args)
+                .env("KNOXCTL_SOCKET", &a.socket)
+                .uid(65534)
+                .gid(65534)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            use std::io::Write;
+            let policy = std::fs::read(example("host-process-block-path.yaml")).unwrap();
+            c.stdin.take().unwrap().write_all(&policy).unwrap();
+            c.wait_with_output().unwrap()
+        } else {
+            as_nobody(&args)
+        };
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", out(&o));
+        assert!(
+            stderr(&o)
+                .contains("uid 65534 may not use the knoxctl API: it is for root (forbidden)"),
+            "{args:?}: {}",
+            out(&o)
+        );
+    }
+    assert!(
+        stdout(&a.cli(&["policy", "list"])).contains("no policies applied"),
+        "root still can"
+    );
+}
+
+#[test]
+fn clients_say_when_no_agent_runs() {
+    let o = bin()
+        .args(["policy", "list", "--socket", "/nonexistent/agent.sock"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("cannot reach the knoxctl agent at /nonexistent/agent.sock"),
+        "{}",
+        out(&o)
+    );
+    // Validation still happens locally first.
+    let o = bin()
+        .args([
+            "policy",
+            "apply",
+            "--socket",
+            "/nonexistent/agent.sock",
+            "-f",
+            "-",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("<stdin>:1:1: error: no YAML documents in this file"),
+        "{}",
+        out(&o)
+    );
+}
