@@ -5,6 +5,7 @@
 pub mod api;
 pub mod config;
 pub mod core;
+pub mod pipeline;
 pub mod server;
 pub mod state;
 
@@ -52,7 +53,7 @@ pub fn load_config(o: &Overrides) -> anyhow::Result<Config> {
 
 /// Holds an exclusive lock on the state directory for the agent's lifetime, so two agents
 /// never enforce from (and write) the same state.
-struct StateLock(std::fs::File);
+struct StateLock(#[allow(dead_code)] std::fs::File);
 
 fn lock_state(dir: &std::path::Path) -> anyhow::Result<StateLock> {
     use anyhow::Context;
