@@ -160,6 +160,9 @@ pub struct ApplyReport {
     pub enforced: Vec<usize>,
     /// Rules the backend cannot enforce, with the reason (reported to users, never silent).
     pub unenforceable: Vec<(usize, String)>,
+    /// Limits that concern the rule set rather than one rule, or only part of a rule
+    /// (the default posture's reach, watched-directory bounds, conditions not evaluated).
+    pub notes: Vec<String>,
 }
 
 /// A running enforcer. `apply` replaces the whole rule set atomically from the kernel's
