@@ -161,6 +161,9 @@ pub struct ApplyReport {
     pub enforced: Vec<usize>,
     /// Rules the backend cannot enforce, with the reason (reported to users, never silent).
     pub unenforceable: Vec<(usize, String)>,
+    /// Limits that concern the rule set rather than one rule, or only part of a rule
+    /// (the default posture's reach, watched-directory bounds, conditions not evaluated).
+    pub notes: Vec<String>,
 }
 
 /// A running enforcer. `apply` replaces the whole rule set atomically from the kernel's
@@ -274,6 +277,10 @@ pub fn select(
     events: std::sync::mpsc::SyncSender<EnforcerEvent>,
 ) -> Result<Selected, EnforceError> {
     use crate::agent::config::EnforcerChoice as C;
+    let posture = match posture {
+        crate::agent::config::PostureValue::Audit => fanotify::Posture::Audit,
+        crate::agent::config::PostureValue::Block => fanotify::Posture::Block,
+    };
     let start_fanotify = |events| -> Result<Box<dyn Enforcer>, EnforceError> {
         Ok(Box::new(fanotify::FanotifyEnforcer::start(
             events, posture,

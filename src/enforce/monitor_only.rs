@@ -30,6 +30,7 @@ impl Enforcer for MonitorOnly {
         Ok(ApplyReport {
             enforced: Vec::new(),
             unenforceable,
+            notes: Vec::new(),
         })
     }
 

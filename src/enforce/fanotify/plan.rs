@@ -1,0 +1,583 @@
+//! Which marks a rule set needs, and what it cannot get from fanotify.
+//!
+//! Marks are chosen so that file activity no rule is about raises no event: an inode mark
+//! on each rule path, a directory mark with `FAN_EVENT_ON_CHILD` for directory rules
+//! (plus every subdirectory of a recursive rule, up to a bound), the nearest directory
+//! for glob rules, and whole-filesystem exec marks only where nothing narrower can see
+//! the operation (allow-list mode, `execname`, a recursive process rule past the bound).
+//! Filesystem-wide marks are never used for opens: they would make every open on the host
+//! wait for the agent.
+
+use super::{Options, sys};
+use crate::enforce::ApplyReport;
+use crate::policy::Action;
+use crate::policy::matcher::{CompiledRules, Glob, GlobBase};
+use crate::policy::normalize::{Category, Matcher, RuleSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::os::fd::RawFd;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+const EXEC: u64 = libc::FAN_OPEN_EXEC_PERM;
+const OPEN: u64 = libc::FAN_OPEN_PERM;
+
+/// Filesystems where nothing can be executed or permission events are refused.
+const PSEUDO_FS: &[&str] = &[
+    "proc",
+    "sysfs",
+    "cgroup",
+    "cgroup2",
+    "devpts",
+    "securityfs",
+    "debugfs",
+    "tracefs",
+    "bpf",
+    "mqueue",
+    "pstore",
+    "configfs",
+    "fusectl",
+    "efivarfs",
+    "binfmt_misc",
+    "autofs",
+    "nsfs",
+    "rpc_pipefs",
+    "selinuxfs",
+    "hugetlbfs",
+];
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Target {
+    Inode(PathBuf),
+    /// A whole filesystem, named by any path on it.
+    Filesystem(u64),
+}
+
+#[derive(Default)]
+struct RulePlan {
+    /// Without at least one of these the rule is not enforced.
+    primary: BTreeSet<Target>,
+    /// Extra coverage (subdirectories of a recursive rule).
+    secondary: BTreeSet<Target>,
+}
+
+pub(super) struct Plan {
+    inodes: BTreeMap<PathBuf, u64>,
+    filesystems: BTreeMap<u64, PathBuf>,
+    rules: BTreeMap<usize, RulePlan>,
+    unenforceable: Vec<(usize, String)>,
+    notes: Vec<String>,
+    dir_budget: usize,
+    max_dir_marks: usize,
+}
+
+impl Plan {
+    pub fn build(set: &RuleSet, compiled: &CompiledRules, opts: &Options) -> Plan {
+        let mut plan = Plan {
+            inodes: BTreeMap::new(),
+            filesystems: BTreeMap::new(),
+            rules: BTreeMap::new(),
+            unenforceable: Vec::new(),
+            notes: Vec::new(),
+            dir_budget: opts.max_dir_marks,
+            max_dir_marks: opts.max_dir_marks,
+        };
+        let mut everywhere: Vec<usize> = Vec::new();
+        let mut has_path_rules = false;
+        let mut has_recursive = false;
+        for (i, r) in set.rules.iter().enumerate() {
+            if r.action == Action::Audit {
+                // Audited in userspace from the monitor's events; never given to the kernel.
+                continue;
+            }
+            match r.category {
+                Category::Process | Category::File => {}
+                Category::Syscall => continue,
+                other => {
+                    plan.unenforceable.push((
+                        i,
+                        format!(
+                            "fanotify only sees file opens and execs; {other} rules need the BPF-LSM or AppArmor backend"
+                        ),
+                    ));
+                    continue;
+                }
+            }
+            if !r.allowed_args.is_empty() {
+                plan.unenforceable.push((
+                    i,
+                    "allowedArgs cannot be checked: at the permission event the new argument list is not visible".into(),
+                ));
+                continue;
+            }
+            if let Some((_, e)) = compiled.invalid().iter().find(|(j, _)| *j == i) {
+                plan.unenforceable.push((i, e.clone()));
+                continue;
+            }
+            if r.pts.is_some() {
+                plan.notes.push(format!(
+                    "rule {i} ({}): pts is not evaluated by fanotify; the rule applies with or without a terminal",
+                    r.field
+                ));
+            }
+            let process = r.category == Category::Process;
+            let mask = if process { EXEC } else { OPEN };
+            plan.rules.entry(i).or_default();
+            match &r.matcher {
+                Matcher::Path { path } => {
+                    has_path_rules = true;
+                    plan.path(i, Path::new(path), mask, process)
+                }
+                Matcher::Execname { .. } => everywhere.push(i),
+                Matcher::Directory { dir, recursive } => {
+                    has_recursive |= *recursive;
+                    let depth = if *recursive { None } else { Some(0) };
+                    plan.dir(i, Path::new(dir), depth, mask, process)
+                }
+                Matcher::Pattern { pattern } => {
+                    let Ok(glob) = Glob::new(pattern) else {
+                        continue;
+                    };
+                    for base in glob.bases() {
+                        match base {
+                            GlobBase::Path(p) => plan.path(i, Path::new(&p), mask, process),
+                            GlobBase::Dir { dir, depth } => {
+                                has_recursive |= depth.is_none();
+                                let dir = if dir.is_empty() { "/".into() } else { dir };
+                                plan.dir(i, Path::new(&dir), depth, mask, process)
+                            }
+                        }
+                    }
+                }
+                _ => {
+                    plan.rules.remove(&i);
+                    plan.unenforceable
+                        .push((i, "not a process or file matcher".into()));
+                }
+            }
+        }
+
+        let allow_list = set.allow_list.process_file;
+        if allow_list || !everywhere.is_empty() {
+            let fss = filesystems(opts.exec_scope.as_deref());
+            let targets: BTreeSet<Target> = fss
+                .iter()
+                .map(|(dev, _)| Target::Filesystem(*dev))
+                .collect();
+            for (dev, path) in fss {
+                plan.filesystems.entry(dev).or_insert(path);
+            }
+            for i in &everywhere {
+                plan.rules
+                    .entry(*i)
+                    .or_default()
+                    .primary
+                    .extend(targets.iter().cloned());
+            }
+            if let Some(scope) = &opts.exec_scope {
+                plan.notes.push(format!(
+                    "execs are checked only on the filesystems of {}: execs elsewhere are {}",
+                    scope
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    if allow_list {
+                        "not given the default posture"
+                    } else {
+                        "not matched against execname rules"
+                    }
+                ));
+            }
+            plan.notes.push(
+                "filesystems mounted after this apply get no exec mark until the next apply".into(),
+            );
+        }
+        if allow_list {
+            plan.notes.push(format!(
+                "allow-list mode (process and file): every exec waits for the agent and unlisted ones get the default posture ({}); \
+                 file opens are only checked on the paths and directories of file rules, so the default posture does not reach \
+                 other files (that would take a filesystem-wide open mark, which makes every open on the host wait for the agent)",
+                compiled.posture()
+            ));
+        }
+        if has_path_rules {
+            plan.notes.push(
+                "marks follow inodes: a rule path replaced by a new file (rename over it, package upgrade) is covered again at the next apply"
+                    .into(),
+            );
+        }
+        if has_recursive {
+            plan.notes.push(
+                "subdirectories created after this apply are not watched until the next apply"
+                    .into(),
+            );
+        }
+        plan
+    }
+
+    fn add_inode(&mut self, rule: usize, path: &Path, mask: u64, primary: bool) {
+        *self.inodes.entry(path.to_path_buf()).or_default() |= mask;
+        let r = self.rules.entry(rule).or_default();
+        let t = Target::Inode(path.to_path_buf());
+        if primary {
+            r.primary.insert(t);
+        } else {
+            r.secondary.insert(t);
+        }
+    }
+
+    fn path(&mut self, rule: usize, path: &Path, mask: u64, process: bool) {
+        match std::fs::metadata(path) {
+            Ok(md) => {
+                let ondir = if md.is_dir() && !process {
+                    libc::FAN_ONDIR
+                } else {
+                    0
+                };
+                self.add_inode(rule, path, mask | ondir, true)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let parent = path.parent().filter(|p| p.is_dir());
+                match parent {
+                    Some(parent) => {
+                        self.notes.push(format!(
+                            "{} does not exist: its directory {} is watched so the file is covered once created there",
+                            path.display(),
+                            parent.display()
+                        ));
+                        self.add_inode(rule, parent, mask | libc::FAN_EVENT_ON_CHILD, true)
+                    }
+                    None => self.unenforceable.push((
+                        rule,
+                        format!(
+                            "{}: neither the path nor its directory exists",
+                            path.display()
+                        ),
+                    )),
+                }
+            }
+            Err(e) => self
+                .unenforceable
+                .push((rule, format!("{}: {e}", path.display()))),
+        }
+    }
+
+    /// Marks `dir` and, down to `depth` levels (`None`: all), its subdirectories.
+    fn dir(&mut self, rule: usize, dir: &Path, depth: Option<usize>, mask: u64, process: bool) {
+        if !dir.is_dir() {
+            self.unenforceable.push((
+                rule,
+                format!("{}: not an existing directory", dir.display()),
+            ));
+            return;
+        }
+        let mask = mask | libc::FAN_EVENT_ON_CHILD | if process { 0 } else { libc::FAN_ONDIR };
+        self.add_inode(rule, dir, mask, true);
+        if depth == Some(0) {
+            return;
+        }
+        // Breadth first, so that the bound keeps the shallow levels.
+        let mut queue = VecDeque::from([(dir.to_path_buf(), 0usize)]);
+        let mut overflow = false;
+        while let Some((d, level)) = queue.pop_front() {
+            if depth.is_some_and(|max| level >= max) {
+                continue;
+            }
+            let Ok(entries) = std::fs::read_dir(&d) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                // file_type does not follow symlinks, so links cannot make the walk loop.
+                if !e.file_type().is_ok_and(|t| t.is_dir()) {
+                    continue;
+                }
+                let sub = e.path();
+                if self.inodes.contains_key(&sub) {
+                    self.add_inode(rule, &sub, mask, false);
+                } else if self.dir_budget == 0 {
+                    overflow = true;
+                    break;
+                } else {
+                    self.dir_budget -= 1;
+                    self.add_inode(rule, &sub, mask, false);
+                }
+                queue.push_back((sub, level + 1));
+            }
+            if overflow {
+                break;
+            }
+        }
+        if !overflow {
+            return;
+        }
+        if process {
+            // Exec marks on a whole filesystem are affordable: execs are rare and cached.
+            if let Ok(md) = std::fs::metadata(dir) {
+                self.filesystems
+                    .entry(md.dev())
+                    .or_insert_with(|| dir.to_path_buf());
+                self.rules
+                    .entry(rule)
+                    .or_default()
+                    .primary
+                    .insert(Target::Filesystem(md.dev()));
+                self.notes.push(format!(
+                    "{} has more than {} subdirectories: execs on its whole filesystem are checked instead",
+                    dir.display(),
+                    self.max_dir_marks
+                ));
+            }
+        } else {
+            self.notes.push(format!(
+                "{} has more than {} subdirectories: files in the unwatched deeper ones are not protected (narrow the rule or raise the bound)",
+                dir.display(),
+                self.max_dir_marks
+            ));
+        }
+    }
+
+    /// Adds every mark to `group` and reports what the kernel now enforces.
+    pub fn apply(self, group: RawFd) -> ApplyReport {
+        let mut failed: BTreeMap<Target, String> = BTreeMap::new();
+        for (path, mask) in &self.inodes {
+            if let Err(e) = sys::mark(group, libc::FAN_MARK_ADD, *mask, path) {
+                failed.insert(Target::Inode(path.clone()), e.to_string());
+            }
+        }
+        for (dev, path) in &self.filesystems {
+            let flags = libc::FAN_MARK_ADD | libc::FAN_MARK_FILESYSTEM;
+            if let Err(e) = sys::mark(group, flags, EXEC, path) {
+                failed.insert(Target::Filesystem(*dev), format!("{}: {e}", path.display()));
+            }
+        }
+        let describe = |t: &Target| match t {
+            Target::Inode(p) => p.display().to_string(),
+            Target::Filesystem(_) => String::new(),
+        };
+        let mut report = ApplyReport {
+            enforced: Vec::new(),
+            unenforceable: self.unenforceable,
+            notes: self.notes,
+        };
+        for (rule, rp) in &self.rules {
+            let errors: Vec<String> = rp
+                .primary
+                .iter()
+                .filter_map(|t| failed.get(t).map(|e| format!("{} {e}", describe(t))))
+                .collect();
+            if rp.primary.is_empty() {
+                // Nothing to mark (the reason is already in unenforceable).
+                continue;
+            }
+            if errors.len() == rp.primary.len() {
+                report.unenforceable.push((
+                    *rule,
+                    format!("the kernel refused the mark: {}", errors.join("; ").trim()),
+                ));
+                continue;
+            }
+            report.enforced.push(*rule);
+            if !errors.is_empty() {
+                report.notes.push(format!(
+                    "rule {rule}: some marks were refused: {}",
+                    errors.join("; ").trim()
+                ));
+            }
+            let lost = rp
+                .secondary
+                .iter()
+                .filter(|t| failed.contains_key(t))
+                .count();
+            if lost > 0 {
+                report.notes.push(format!(
+                    "rule {rule}: {lost} subdirectories could not be watched"
+                ));
+            }
+        }
+        report.unenforceable.sort_by_key(|(i, _)| *i);
+        report
+    }
+
+    /// Inode marks planned, for tests and diagnostics.
+    #[cfg(test)]
+    pub fn inode_marks(&self) -> &BTreeMap<PathBuf, u64> {
+        &self.inodes
+    }
+}
+
+/// One path per filesystem (by device) on which an exec mark should go: the filesystems
+/// of `scope`, or every mounted filesystem that can hold executables.
+pub(super) fn filesystems(scope: Option<&[PathBuf]>) -> Vec<(u64, PathBuf)> {
+    let mut out: BTreeMap<u64, PathBuf> = BTreeMap::new();
+    if let Some(scope) = scope {
+        for p in scope {
+            if let Ok(md) = std::fs::metadata(p) {
+                out.entry(md.dev()).or_insert_with(|| p.clone());
+            }
+        }
+        return out.into_iter().collect();
+    }
+    let Ok(text) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return Vec::new();
+    };
+    for line in text.lines() {
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
+        let Some(fstype) = right.split(' ').next() else {
+            continue;
+        };
+        if PSEUDO_FS.contains(&fstype) {
+            continue;
+        }
+        let Some(mount) = left.split(' ').nth(4) else {
+            continue;
+        };
+        let mount = PathBuf::from(unescape_mountinfo(mount));
+        // The device number in mountinfo can differ from st_dev (btrfs subvolumes);
+        // stat says what the kernel will mark.
+        if let Ok(md) = std::fs::metadata(&mount) {
+            out.entry(md.dev()).or_insert(mount);
+        }
+    }
+    out.into_iter().collect()
+}
+
+/// mountinfo escapes space, tab, newline and backslash as `\ooo`.
+fn unescape_mountinfo(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::matcher::Posture;
+    use crate::policy::validate::{Options as VOptions, validate_bytes};
+
+    const HEAD: &str = "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorHostPolicy\nmetadata: {name: p}\nspec:\n  nodeSelector: {matchLabels: {kubearmor.io/hostname: '*'}}\n";
+
+    fn set(body: &str) -> RuleSet {
+        let doc = format!("{HEAD}{body}");
+        let r = validate_bytes("t.yaml", doc.as_bytes(), VOptions::default());
+        assert!(r.valid, "{:?}", r.diagnostics().collect::<Vec<_>>());
+        RuleSet::from_policies(&r.policies().cloned().collect::<Vec<_>>())
+    }
+
+    fn plan(body: &str, max_dir_marks: usize) -> Plan {
+        let s = set(body);
+        let c = CompiledRules::new(&s, Posture::Audit);
+        let mut opts = Options::new(Posture::Audit);
+        opts.max_dir_marks = max_dir_marks;
+        Plan::build(&s, &c, &opts)
+    }
+
+    fn tree() -> PathBuf {
+        let base = std::env::temp_dir().join(format!(
+            "knoxctl-plan-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&base);
+        std::fs::create_dir_all(base.join("a/b/c")).unwrap();
+        std::fs::create_dir_all(base.join("d")).unwrap();
+        std::fs::write(base.join("f"), b"x").unwrap();
+        base
+    }
+
+    #[test]
+    fn directory_rules_mark_the_tree_within_the_bound() {
+        let base = tree();
+        let b = base.display();
+        let p = plan(
+            &format!("  file:\n    matchDirectories:\n    - dir: {b}/\n      recursive: true\n"),
+            100,
+        );
+        let marks = p.inode_marks();
+        assert_eq!(marks.len(), 5, "{marks:?}");
+        let m = marks[&base.join("a/b/c")];
+        assert_eq!(
+            m,
+            libc::FAN_OPEN_PERM | libc::FAN_EVENT_ON_CHILD | libc::FAN_ONDIR
+        );
+        let small = plan(
+            &format!("  process:\n    matchDirectories:\n    - dir: {b}/\n      recursive: true\n"),
+            1,
+        );
+        assert_eq!(small.inode_marks().len(), 2);
+        assert_eq!(
+            small.filesystems.len(),
+            1,
+            "past the bound, exec falls back to the filesystem"
+        );
+        let flat = plan(
+            &format!("  file:\n    matchDirectories:\n    - dir: {b}/\n"),
+            100,
+        );
+        assert_eq!(flat.inode_marks().len(), 1);
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn missing_paths_watch_their_directory() {
+        let base = tree();
+        let b = base.display();
+        let p = plan(
+            &format!(
+                "  process:\n    matchPaths:\n    - path: {b}/not-yet\n    - path: {b}/x/y/z\n"
+            ),
+            100,
+        );
+        assert_eq!(
+            p.inode_marks()[&base],
+            libc::FAN_OPEN_EXEC_PERM | libc::FAN_EVENT_ON_CHILD
+        );
+        assert_eq!(p.unenforceable.len(), 1);
+        assert_eq!(p.unenforceable[0].0, 1);
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn globs_mark_their_base_directory_and_depth() {
+        let base = tree();
+        let b = base.display();
+        let p = plan(
+            &format!("  file:\n    matchPatterns:\n    - pattern: {b}/*/x\n"),
+            100,
+        );
+        let marks: Vec<_> = p.inode_marks().keys().cloned().collect();
+        assert_eq!(marks, vec![base.clone(), base.join("a"), base.join("d")]);
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn other_categories_are_reported_not_dropped() {
+        let p = plan(
+            "  capabilities:\n    matchCapabilities:\n    - capability: net_raw\n      fromSource: [{path: /bin/ping}]\n  process:\n    matchPaths:\n    - path: /bin/true\n      action: Audit\n",
+            100,
+        );
+        assert_eq!(p.unenforceable.len(), 1);
+        assert!(p.unenforceable[0].1.contains("BPF-LSM"));
+        assert!(p.inode_marks().is_empty(), "audit rules get no mark");
+    }
+
+    #[test]
+    fn mountinfo_escapes() {
+        assert_eq!(unescape_mountinfo("/mnt/a\\040b"), "/mnt/a b");
+        assert_eq!(unescape_mountinfo("/plain"), "/plain");
+    }
+}

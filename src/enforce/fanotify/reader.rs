@@ -1,0 +1,790 @@
+//! The event loop of one fanotify group: read permission events, decide with the
+//! compiled rules, answer the kernel, then report.
+//!
+//! Rules of the loop, each of which prevents a hang of the host:
+//! - every permission event gets an answer, also when deciding fails or panics;
+//! - this thread never opens a file that could be marked: it reads the event fd it was
+//!   given, /proc (where the kernel refuses permission events) and nothing else;
+//! - events caused by any thread of the agent itself are allowed at once;
+//! - facts for alerts are read while the process is still parked, and the alert is sent
+//!   with `try_send` after the answer, so a slow consumer can never stall the kernel.
+//!
+//! Errors while deciding resolve the way an operation no rule matched would: allowed
+//! outside allow-list mode, the default posture inside it (counted in `errors`). An
+//! open whose flags cannot be read counts as a write (only `readOnly` restrictions can
+//! tell the difference, and they should fail closed).
+
+use super::sys::{self, ProcPath};
+use crate::enforce::{Backend, EnforcerEvent, Operation};
+use crate::policy::matcher::{CompiledRules, Decision, FastMap, Posture, Subject, Verdict};
+use crate::procfs::{self, ProcessInfo};
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::mpsc::{SyncSender, TrySendError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+pub(super) const RUNNING: u8 = 0;
+/// Replaced by a newer group: marks are gone, decide what is still queued, then exit.
+pub(super) const RETIRE: u8 = 1;
+/// Enforcement ends: allow what is still queued, then exit.
+pub(super) const STOP: u8 = 2;
+
+/// How long a retiring or stopping reader waits for stragglers: events that passed the
+/// mark check just before the marks were flushed.
+const DRAIN_QUIET: i32 = 20;
+const CACHE_CAP: usize = 16 * 1024;
+const INTERP_CAP: usize = 4096;
+/// The ELF interpreter is opened within the same execve, microseconds after the binary.
+const INTERP_WINDOW: Duration = Duration::from_secs(5);
+
+#[derive(Default)]
+pub(super) struct Counters {
+    pub events: AtomicU64,
+    pub allowed: AtomicU64,
+    pub denied: AtomicU64,
+    pub own: AtomicU64,
+    pub errors: AtomicU64,
+    pub dropped_alerts: AtomicU64,
+    pub cache_hits: AtomicU64,
+    pub overflows: AtomicU64,
+}
+
+fn bump(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
+/// What every group of one enforcer shares.
+pub(super) struct Shared {
+    pub counters: Counters,
+    pub deny_response: u32,
+    pub deny_result: &'static str,
+    pub own_pid: i32,
+    pub events: SyncSender<EnforcerEvent>,
+}
+
+pub(super) struct Control {
+    state: AtomicU8,
+    wake: sys::EventFd,
+}
+
+impl Control {
+    pub fn new() -> io::Result<Control> {
+        Ok(Control {
+            state: AtomicU8::new(RUNNING),
+            wake: sys::EventFd::new()?,
+        })
+    }
+
+    pub fn set(&self, state: u8) {
+        self.state.store(state, Ordering::SeqCst);
+        self.wake.signal();
+    }
+}
+
+pub(super) fn spawn(
+    fan: Arc<OwnedFd>,
+    ctl: Arc<Control>,
+    rules: Arc<CompiledRules>,
+    shared: Arc<Shared>,
+) -> io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("knox-fanotify".into())
+        .spawn(move || {
+            Reader {
+                fan,
+                ctl,
+                rules,
+                shared,
+                cache: FastMap::default(),
+                interps: FastMap::default(),
+                link: Vec::new(),
+                scratch: Vec::new(),
+            }
+            .run()
+        })
+}
+
+const CLASS_EXEC: u8 = 0;
+const CLASS_READ: u8 = 1;
+const CLASS_WRITE: u8 = 2;
+
+/// The file as it is now: a change of content, owner, mode or links moves ctime.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct Key {
+    dev: u64,
+    ino: u64,
+    ctime: i64,
+    ctime_ns: i64,
+    class: u8,
+}
+
+impl Key {
+    fn of(st: &libc::stat, class: u8) -> Key {
+        Key {
+            dev: st.st_dev,
+            ino: st.st_ino,
+            ctime: st.st_ctime,
+            ctime_ns: st.st_ctime_nsec,
+            class,
+        }
+    }
+}
+
+/// A decision for one file reached through one path (rules are about paths, and hard
+/// links or bind mounts give an inode several), and for one source when a rule's
+/// `fromSource` took part.
+struct Cached {
+    path: Box<str>,
+    source: Option<Box<str>>,
+    verdict: Verdict,
+    interp: Option<Box<str>>,
+}
+
+struct Expected {
+    dev: u64,
+    ino: u64,
+    at: Instant,
+}
+
+/// Lazily read facts about the parked thread.
+struct Facts {
+    tid: i32,
+    exec: bool,
+    status: Option<Option<(i32, i32, u32)>>,
+    source: Option<String>,
+    used_source: bool,
+    used_uid: bool,
+}
+
+impl Facts {
+    fn new(tid: i32, exec: bool) -> Facts {
+        Facts {
+            tid,
+            exec,
+            status: None,
+            source: None,
+            used_source: false,
+            used_uid: false,
+        }
+    }
+
+    fn status(&mut self) -> Option<(i32, i32, u32)> {
+        *self
+            .status
+            .get_or_insert_with(|| sys::thread_status(self.tid))
+    }
+}
+
+impl Subject for Facts {
+    fn source(&mut self) -> &str {
+        self.used_source = true;
+        if self.source.is_none() {
+            // Exec: the parent's executable, as KubeArmor's BPF-LSM (the thread is still
+            // running the old image, usually the parent's own). Open: the thread's own.
+            let pid = if self.exec {
+                self.status().map(|s| s.1).unwrap_or(0)
+            } else {
+                self.tid
+            };
+            let mut buf = Vec::new();
+            let s = if pid > 0 && sys::readlink(&ProcPath::new(pid, "exe"), &mut buf).is_ok() {
+                String::from_utf8_lossy(&buf).into_owned()
+            } else {
+                String::new()
+            };
+            self.source = Some(s);
+        }
+        self.source.as_deref().unwrap_or_default()
+    }
+
+    fn uid(&mut self) -> u32 {
+        self.used_uid = true;
+        // Unknown uid: nobody owns a file as u32::MAX, so ownerOnly fails closed.
+        self.status().map(|s| s.2).unwrap_or(u32::MAX)
+    }
+}
+
+/// How a file was being opened, from the parked syscall.
+struct OpenCall {
+    nr: i64,
+    dirfd: i32,
+    flags: Option<u64>,
+}
+
+const SYS_EXECVE: i64 = libc::SYS_execve;
+const SYS_EXECVEAT: i64 = libc::SYS_execveat;
+
+impl OpenCall {
+    fn read(tid: i32) -> OpenCall {
+        let Some(s) = sys::parked_syscall(tid) else {
+            return OpenCall {
+                nr: -1,
+                dirfd: 0,
+                flags: None,
+            };
+        };
+        let dirfd = s.args[0] as u32 as i32;
+        let flags = match s.nr {
+            libc::SYS_open => Some(s.args[1]),
+            libc::SYS_openat => Some(s.args[2]),
+            libc::SYS_open_by_handle_at => Some(s.args[2]),
+            libc::SYS_creat => Some((libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC) as u64),
+            libc::SYS_openat2 => {
+                // struct open_how starts with the u64 flags.
+                let mut b = [0u8; 8];
+                match sys::read_mem(tid, s.args[2], &mut b) {
+                    Ok(8) => Some(u64::from_ne_bytes(b)),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        OpenCall {
+            nr: s.nr,
+            dirfd,
+            flags,
+        }
+    }
+
+    fn is_exec(&self) -> bool {
+        matches!(self.nr, SYS_EXECVE | SYS_EXECVEAT | libc::SYS_uselib)
+    }
+
+    fn writes(&self) -> bool {
+        if self.is_exec() {
+            // The kernel opening a binary or library to run it reads it.
+            return false;
+        }
+        match self.flags {
+            Some(f) => {
+                f & libc::O_ACCMODE as u64 != libc::O_RDONLY as u64
+                    || f & (libc::O_APPEND | libc::O_TRUNC | libc::O_CREAT) as u64 != 0
+            }
+            None => true,
+        }
+    }
+
+    fn render(&self) -> String {
+        let flags = || render_flags(self.flags.unwrap_or(0));
+        match self.nr {
+            libc::SYS_open => format!("syscall=SYS_OPEN flags={}", flags()),
+            libc::SYS_openat => format!("syscall=SYS_OPENAT fd={} flags={}", self.dirfd, flags()),
+            libc::SYS_openat2 if self.flags.is_some() => {
+                format!("syscall=SYS_OPENAT2 fd={} flags={}", self.dirfd, flags())
+            }
+            libc::SYS_openat2 => format!("syscall=SYS_OPENAT2 fd={}", self.dirfd),
+            libc::SYS_creat => format!("syscall=SYS_CREAT flags={}", flags()),
+            libc::SYS_open_by_handle_at => {
+                format!("syscall=SYS_OPEN_BY_HANDLE_AT flags={}", flags())
+            }
+            SYS_EXECVE => "syscall=SYS_EXECVE".into(),
+            SYS_EXECVEAT => "syscall=SYS_EXECVEAT".into(),
+            libc::SYS_uselib => "syscall=SYS_USELIB".into(),
+            n if n >= 0 => format!("syscall={n}"),
+            _ => "syscall=unknown".into(),
+        }
+    }
+}
+
+/// Open flags as KubeArmor prints them: the access mode, then the other flags in bit order.
+pub(super) fn render_flags(f: u64) -> String {
+    let sync = (libc::O_SYNC & !libc::O_DSYNC) as u64;
+    let tmpfile = (libc::O_TMPFILE & !libc::O_DIRECTORY) as u64;
+    let names: [(u64, &str); 17] = [
+        (libc::O_CREAT as u64, "O_CREAT"),
+        (libc::O_EXCL as u64, "O_EXCL"),
+        (libc::O_NOCTTY as u64, "O_NOCTTY"),
+        (libc::O_TRUNC as u64, "O_TRUNC"),
+        (libc::O_APPEND as u64, "O_APPEND"),
+        (libc::O_NONBLOCK as u64, "O_NONBLOCK"),
+        (libc::O_DSYNC as u64, "O_DSYNC"),
+        (libc::O_ASYNC as u64, "O_ASYNC"),
+        (libc::O_DIRECT as u64, "O_DIRECT"),
+        (libc::O_LARGEFILE as u64, "O_LARGEFILE"),
+        (libc::O_DIRECTORY as u64, "O_DIRECTORY"),
+        (libc::O_NOFOLLOW as u64, "O_NOFOLLOW"),
+        (libc::O_NOATIME as u64, "O_NOATIME"),
+        (libc::O_CLOEXEC as u64, "O_CLOEXEC"),
+        (sync, "O_SYNC"),
+        (libc::O_PATH as u64, "O_PATH"),
+        (tmpfile, "O_TMPFILE"),
+    ];
+    let mut out = String::from(match f & libc::O_ACCMODE as u64 {
+        0 => "O_RDONLY",
+        1 => "O_WRONLY",
+        2 => "O_RDWR",
+        _ => "O_ACCMODE",
+    });
+    for (bit, name) in names {
+        if f & bit == 0 {
+            continue;
+        }
+        // O_SYNC and O_TMPFILE include O_DSYNC and O_DIRECTORY: print the composite only.
+        if (bit == libc::O_DSYNC as u64 && f & sync != 0)
+            || (bit == libc::O_DIRECTORY as u64 && f & tmpfile != 0)
+        {
+            continue;
+        }
+        out.push('|');
+        out.push_str(name);
+    }
+    out
+}
+
+struct Alert {
+    operation: Operation,
+    resource: String,
+    data: String,
+    rule: Option<usize>,
+    action: &'static str,
+}
+
+#[derive(Default)]
+struct Outcome {
+    deny: bool,
+    alerts: Vec<Alert>,
+}
+
+impl Outcome {
+    fn add(
+        &mut self,
+        v: &Verdict,
+        operation: Operation,
+        resource: &str,
+        data: impl FnOnce() -> String,
+    ) {
+        self.deny |= v.decision.denies();
+        let mut found: Vec<(Option<usize>, &'static str)> = Vec::new();
+        match v.decision {
+            Decision::Deny { rule } => found.push((Some(rule), "Block")),
+            Decision::DefaultPosture(Posture::Block) => found.push((None, "Block")),
+            Decision::DefaultPosture(Posture::Audit) => found.push((None, "Audit")),
+            Decision::Allow { .. } | Decision::Pass => {}
+        }
+        found.extend(v.audits.iter().map(|&r| (Some(r), "Audit")));
+        if found.is_empty() {
+            return;
+        }
+        let data = data();
+        for (rule, action) in found {
+            self.alerts.push(Alert {
+                operation,
+                resource: resource.to_string(),
+                data: data.clone(),
+                rule,
+                action,
+            });
+        }
+    }
+}
+
+#[repr(C, align(8))]
+struct EventBuf([u8; 8192]);
+
+struct Reader {
+    fan: Arc<OwnedFd>,
+    ctl: Arc<Control>,
+    rules: Arc<CompiledRules>,
+    shared: Arc<Shared>,
+    cache: FastMap<Key, Vec<Rc<Cached>>>,
+    /// Per thread: the ELF interpreter its exec, allowed a moment ago, will load next.
+    interps: FastMap<i32, Expected>,
+    link: Vec<u8>,
+    scratch: Vec<u8>,
+}
+
+impl Reader {
+    fn run(mut self) {
+        let mut buf = Box::new(EventBuf([0; 8192]));
+        let fan = self.fan.as_raw_fd();
+        let mut state = RUNNING;
+        loop {
+            let timeout = if state == RUNNING { -1 } else { DRAIN_QUIET };
+            let (ready, woken) = match sys::poll2(fan, self.ctl.wake.fd(), timeout) {
+                Ok(r) => r,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => {
+                    bump(&self.shared.counters.errors);
+                    (true, false)
+                }
+            };
+            if woken {
+                self.ctl.wake.clear();
+                state = self.ctl.state.load(Ordering::SeqCst);
+            }
+            if state != RUNNING && !ready && !woken {
+                return;
+            }
+            loop {
+                match sys::read(fan, &mut buf.0) {
+                    Ok(0) => break,
+                    Ok(n) => self.batch(&buf.0[..n], state == STOP),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(_) => {
+                        // The kernel could not hand over one event (e.g. no fd for it);
+                        // it answered that event itself.
+                        bump(&self.shared.counters.errors);
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    fn batch(&mut self, buf: &[u8], allow_all: bool) {
+        let meta_len = std::mem::size_of::<libc::fanotify_event_metadata>();
+        let mut off = 0;
+        while off + meta_len <= buf.len() {
+            // SAFETY: at least meta_len bytes remain; read_unaligned has no alignment need.
+            let meta: libc::fanotify_event_metadata =
+                unsafe { std::ptr::read_unaligned(buf[off..].as_ptr().cast()) };
+            let len = meta.event_len as usize;
+            if len < meta_len || off + len > buf.len() {
+                break;
+            }
+            let handled = catch_unwind(AssertUnwindSafe(|| self.handle(&meta, allow_all)));
+            if handled.is_err() {
+                // handle() answers before anything that could panic after deciding; a
+                // panic here only lost an alert. Start from a clean cache.
+                bump(&self.shared.counters.errors);
+                self.cache.clear();
+            }
+            off += len;
+        }
+    }
+
+    fn handle(&mut self, meta: &libc::fanotify_event_metadata, allow_all: bool) {
+        let shared = self.shared.clone();
+        let counters = &shared.counters;
+        if meta.mask & libc::FAN_Q_OVERFLOW != 0 {
+            bump(&counters.overflows);
+            return;
+        }
+        if meta.fd < 0 {
+            bump(&counters.errors);
+            return;
+        }
+        // SAFETY: the kernel installed this fd for us; nothing else owns it.
+        let fd = unsafe { OwnedFd::from_raw_fd(meta.fd) };
+        let perm = meta.mask & (libc::FAN_OPEN_PERM | libc::FAN_OPEN_EXEC_PERM);
+        if perm == 0 {
+            return;
+        }
+        bump(&counters.events);
+        if meta.vers != libc::FANOTIFY_METADATA_VERSION {
+            bump(&counters.errors);
+            self.answer(fd.as_raw_fd(), true);
+            return;
+        }
+        if allow_all || sys::is_thread_of(shared.own_pid, meta.pid) {
+            bump(&counters.own);
+            self.answer(fd.as_raw_fd(), true);
+            return;
+        }
+        let tid = meta.pid;
+        let outcome =
+            match catch_unwind(AssertUnwindSafe(|| self.decide(fd.as_raw_fd(), perm, tid))) {
+                Ok(o) => o,
+                Err(_) => {
+                    bump(&counters.errors);
+                    self.cache.clear();
+                    let mut o = Outcome::default();
+                    o.add(&self.unmatched(), Operation::File, "", String::new);
+                    o
+                }
+            };
+        // Read while the process is parked: once answered it may exit.
+        let process = (!outcome.alerts.is_empty()).then(|| process_facts(tid));
+        let result = self.answer(fd.as_raw_fd(), !outcome.deny);
+        drop(fd);
+        let Some(process) = process else {
+            return;
+        };
+        let timestamp_ns = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        for a in outcome.alerts {
+            let ev = EnforcerEvent {
+                backend: Backend::Fanotify,
+                operation: a.operation,
+                resource: a.resource,
+                data: a.data,
+                rule: a.rule,
+                action: a.action.to_string(),
+                result: result.to_string(),
+                process: process.clone(),
+                timestamp_ns,
+            };
+            match shared.events.try_send(ev) {
+                Ok(()) => {}
+                Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                    bump(&counters.dropped_alerts)
+                }
+            }
+        }
+    }
+
+    /// Answers the kernel; returns what the process got.
+    fn answer(&self, event_fd: RawFd, allow: bool) -> &'static str {
+        let fan = self.fan.as_raw_fd();
+        let counters = &self.shared.counters;
+        if allow {
+            if sys::respond(fan, event_fd, libc::FAN_ALLOW).is_err() {
+                bump(&counters.errors);
+            }
+            bump(&counters.allowed);
+            return "Passed";
+        }
+        bump(&counters.denied);
+        match sys::respond(fan, event_fd, self.shared.deny_response) {
+            Ok(()) => self.shared.deny_result,
+            Err(e)
+                if e.raw_os_error() == Some(libc::EINVAL)
+                    && self.shared.deny_response != libc::FAN_DENY =>
+            {
+                // The kernel took back its custom-errno support: plain FAN_DENY is EPERM.
+                bump(&counters.errors);
+                if sys::respond(fan, event_fd, libc::FAN_DENY).is_err() {
+                    bump(&counters.errors);
+                }
+                "Operation not permitted"
+            }
+            Err(_) => {
+                // ENOENT: the waiter is gone (killed); nothing got through.
+                bump(&counters.errors);
+                self.shared.deny_result
+            }
+        }
+    }
+
+    /// The verdict for an operation no rule could be matched against.
+    fn unmatched(&self) -> Verdict {
+        Verdict {
+            decision: if self.rules.allow_list() {
+                Decision::DefaultPosture(self.rules.posture())
+            } else {
+                Decision::Pass
+            },
+            audits: Vec::new(),
+        }
+    }
+
+    fn decide(&mut self, fd: RawFd, perm: u64, tid: i32) -> Outcome {
+        let mut out = Outcome::default();
+        let Ok(st) = sys::fstat(fd) else {
+            bump(&self.shared.counters.errors);
+            out.add(&self.unmatched(), Operation::File, "", String::new);
+            return out;
+        };
+        if perm & libc::FAN_OPEN_EXEC_PERM != 0 {
+            self.decide_exec(fd, tid, &st, &mut out);
+        }
+        if perm & libc::FAN_OPEN_PERM != 0 {
+            self.decide_open(fd, tid, &st, &mut out);
+        }
+        out
+    }
+
+    fn decide_exec(&mut self, fd: RawFd, tid: i32, st: &libc::stat, out: &mut Outcome) {
+        if self.take_interpreter(tid, st) {
+            // The loader named by a binary we just allowed: loaded like a library, not an
+            // exec of its own (KubeArmor's bprm_check hook does not see it either).
+            return;
+        }
+        let rules = self.rules.clone();
+        let owner = st.st_uid;
+        let mut facts = Facts::new(tid, true);
+        let cached = self.lookup(Key::of(st, CLASS_EXEC), fd, &mut facts, true, |p, f| {
+            rules.exec(p, owner, f)
+        });
+        let Some(c) = cached else {
+            bump(&self.shared.counters.errors);
+            out.add(&self.unmatched(), Operation::Process, "", || exec_data(tid));
+            return;
+        };
+        if c.verdict.decision.denies() {
+            self.interps.remove(&tid);
+        } else if let Some(interp) = &c.interp {
+            self.expect_interpreter(tid, interp);
+        }
+        out.add(&c.verdict, Operation::Process, &c.path, || exec_data(tid));
+    }
+
+    fn decide_open(&mut self, fd: RawFd, tid: i32, st: &libc::stat, out: &mut Outcome) {
+        let call = OpenCall::read(tid);
+        let write = call.writes();
+        let class = if write { CLASS_WRITE } else { CLASS_READ };
+        let rules = self.rules.clone();
+        let owner = st.st_uid;
+        let mut facts = Facts::new(tid, false);
+        let cached = self.lookup(Key::of(st, class), fd, &mut facts, false, |p, f| {
+            rules.open(p, write, owner, f)
+        });
+        let Some(c) = cached else {
+            bump(&self.shared.counters.errors);
+            out.add(&self.unmatched(), Operation::File, "", || call.render());
+            return;
+        };
+        out.add(&c.verdict, Operation::File, &c.path, || call.render());
+    }
+
+    /// The cached decision for this file, path and (when it mattered) source, or a fresh one.
+    fn lookup(
+        &mut self,
+        key: Key,
+        fd: RawFd,
+        facts: &mut Facts,
+        want_interp: bool,
+        eval: impl FnOnce(&str, &mut Facts) -> Verdict,
+    ) -> Option<Rc<Cached>> {
+        sys::readlink(&ProcPath::self_fd(fd), &mut self.link).ok()?;
+        if let Some(list) = self.cache.get(&key) {
+            for c in list {
+                if c.path.as_bytes() != self.link.as_slice() {
+                    continue;
+                }
+                let hit = match &c.source {
+                    None => true,
+                    Some(s) => facts.source() == &**s,
+                };
+                if hit {
+                    bump(&self.shared.counters.cache_hits);
+                    return Some(c.clone());
+                }
+            }
+        }
+        let path: Box<str> = String::from_utf8_lossy(&self.link).into();
+        let verdict = eval(&path, facts);
+        let interp = if want_interp && !verdict.decision.denies() {
+            sys::elf_interpreter(fd)
+        } else {
+            None
+        };
+        let source = facts.used_source.then(|| Box::from(facts.source()));
+        let cached = Rc::new(Cached {
+            path,
+            source,
+            verdict,
+            interp,
+        });
+        // A decision that looked at the uid holds for that uid only: not cached.
+        if !facts.used_uid {
+            if self.cache.len() >= CACHE_CAP {
+                self.cache.clear();
+            }
+            let list = self.cache.entry(key).or_default();
+            if list.len() >= 16 {
+                list.clear();
+            }
+            list.push(cached.clone());
+        }
+        Some(cached)
+    }
+
+    fn expect_interpreter(&mut self, tid: i32, interp: &str) {
+        // The loader path is in the process's root (a container's, maybe).
+        let root = ProcPath::new(tid, "root");
+        let root = root.as_bytes_with_nul();
+        self.scratch.clear();
+        self.scratch.extend_from_slice(&root[..root.len() - 1]);
+        self.scratch.extend_from_slice(interp.as_bytes());
+        self.scratch.push(0);
+        let Ok(st) = sys::stat_c(&self.scratch) else {
+            return;
+        };
+        if self.interps.len() >= INTERP_CAP {
+            self.interps.retain(|_, e| e.at.elapsed() < INTERP_WINDOW);
+            if self.interps.len() >= INTERP_CAP {
+                self.interps.clear();
+            }
+        }
+        self.interps.insert(
+            tid,
+            Expected {
+                dev: st.st_dev,
+                ino: st.st_ino,
+                at: Instant::now(),
+            },
+        );
+    }
+
+    fn take_interpreter(&mut self, tid: i32, st: &libc::stat) -> bool {
+        match self.interps.get(&tid) {
+            Some(e) if e.dev == st.st_dev && e.ino == st.st_ino => {
+                let fresh = e.at.elapsed() < INTERP_WINDOW;
+                self.interps.remove(&tid);
+                fresh
+            }
+            _ => false,
+        }
+    }
+}
+
+fn exec_data(tid: i32) -> String {
+    match sys::parked_syscall(tid) {
+        Some(s) if s.nr == SYS_EXECVEAT => "syscall=SYS_EXECVEAT".into(),
+        _ => "syscall=SYS_EXECVE".into(),
+    }
+}
+
+/// The acting process (its thread group, not the thread) as alerts describe it.
+fn process_facts(tid: i32) -> ProcessInfo {
+    let tgid = sys::thread_status(tid).map(|s| s.0).unwrap_or(tid);
+    procfs::process_info(tgid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_render_like_kubearmor() {
+        let f = |v: i32| render_flags(v as u64);
+        assert_eq!(f(libc::O_RDONLY | libc::O_CLOEXEC), "O_RDONLY|O_CLOEXEC");
+        assert_eq!(f(libc::O_WRONLY | libc::O_CREAT), "O_WRONLY|O_CREAT");
+        assert_eq!(
+            f(libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND),
+            "O_WRONLY|O_CREAT|O_APPEND"
+        );
+        assert_eq!(f(libc::O_RDWR | libc::O_SYNC), "O_RDWR|O_SYNC");
+        assert_eq!(f(libc::O_RDWR | libc::O_TMPFILE), "O_RDWR|O_TMPFILE");
+        assert_eq!(
+            f(libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NONBLOCK),
+            "O_RDONLY|O_NONBLOCK|O_DIRECTORY"
+        );
+    }
+
+    #[test]
+    fn writes_are_what_can_change_the_file() {
+        let call = |nr, flags| OpenCall {
+            nr,
+            dirfd: -100,
+            flags,
+        };
+        let o = |f: i32| Some(f as u64);
+        assert!(!call(libc::SYS_openat, o(libc::O_RDONLY)).writes());
+        assert!(call(libc::SYS_openat, o(libc::O_WRONLY)).writes());
+        assert!(call(libc::SYS_openat, o(libc::O_RDWR)).writes());
+        assert!(call(libc::SYS_openat, o(libc::O_RDONLY | libc::O_TRUNC)).writes());
+        assert!(call(libc::SYS_openat, o(libc::O_RDONLY | libc::O_CREAT)).writes());
+        assert!(call(libc::SYS_open, o(libc::O_WRONLY | libc::O_APPEND)).writes());
+        assert!(!call(libc::SYS_execve, None).writes());
+        assert!(call(-1, None).writes(), "unknown flags fail closed");
+        assert_eq!(
+            call(
+                libc::SYS_openat,
+                o(libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC)
+            )
+            .render(),
+            "syscall=SYS_OPENAT fd=-100 flags=O_WRONLY|O_CREAT|O_TRUNC"
+        );
+        assert_eq!(call(libc::SYS_execve, None).render(), "syscall=SYS_EXECVE");
+    }
+}
