@@ -101,6 +101,10 @@ impl Node {
             Value::Null => J::Null,
             Value::Bool(b) => J::Bool(*b),
             Value::Int(i) => J::from(*i),
+            // Go's JSON encoding writes 5.0 as 5, which is what the API server validates.
+            Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.007_199_254_740_992e15 => {
+                J::from(*f as i64)
+            }
             Value::Float(f) => serde_json::Number::from_f64(*f)
                 .map(J::Number)
                 .unwrap_or(J::Null),
@@ -219,6 +223,9 @@ enum Frame {
         anchor: usize,
         entries: Vec<Entry>,
         pending_key: Option<(String, Pos)>,
+        /// Key positions, built once a mapping is large enough that scanning would be
+        /// quadratic (hostile files with 100,000 keys).
+        index: Option<std::collections::HashMap<String, Pos>>,
     },
 }
 
@@ -299,7 +306,7 @@ impl<'a> Loader<'a> {
                         pos,
                     };
                     self.count(1, pos)?;
-                    self.remember(anchor, &node);
+                    self.remember(anchor, &node)?;
                     self.push_node(node, &mut root, true, style)?;
                 }
                 Event::Alias(id) => {
@@ -335,6 +342,7 @@ impl<'a> Loader<'a> {
                         anchor,
                         entries: Vec::new(),
                         pending_key: None,
+                        index: None,
                     });
                 }
                 Event::SequenceEnd | Event::MappingEnd => {
@@ -344,7 +352,7 @@ impl<'a> Loader<'a> {
                                 value: Value::Seq(items),
                                 pos,
                             };
-                            self.remember(anchor, &n);
+                            self.remember(anchor, &n)?;
                             n
                         }
                         Some(Frame::Map {
@@ -357,7 +365,7 @@ impl<'a> Loader<'a> {
                                 value: Value::Map(entries),
                                 pos,
                             };
-                            self.remember(anchor, &n);
+                            self.remember(anchor, &n)?;
                             n
                         }
                         None => continue,
@@ -385,10 +393,14 @@ impl<'a> Loader<'a> {
         }
     }
 
-    fn remember(&mut self, anchor: usize, node: &Node) {
+    /// Keeps a copy of an anchored node for its aliases. Copies count against the node
+    /// budget, so nested anchors cannot multiply memory unnoticed.
+    fn remember(&mut self, anchor: usize, node: &Node) -> Result<(), LoadError> {
         if anchor != 0 {
+            self.count(node_count(node), node.pos)?;
             self.anchors.push((anchor, node.clone()));
         }
+        Ok(())
     }
 
     fn push_node(
@@ -404,15 +416,28 @@ impl<'a> Loader<'a> {
             Some(Frame::Map {
                 entries,
                 pending_key,
+                index,
                 ..
             }) => match pending_key.take() {
                 Some((key, key_pos)) => {
-                    if let Some(first) = entries.iter().find(|e| e.key == key) {
+                    let first = match index {
+                        Some(ix) => ix.get(&key).copied(),
+                        None => entries.iter().find(|e| e.key == key).map(|e| e.key_pos),
+                    };
+                    if let Some(first) = first {
                         return Err(LoadError::DuplicateKey {
                             key,
                             pos: key_pos,
-                            first: first.key_pos,
+                            first,
                         });
+                    }
+                    if let Some(ix) = index {
+                        ix.insert(key.clone(), key_pos);
+                    } else if entries.len() >= 32 {
+                        let mut ix: std::collections::HashMap<String, Pos> =
+                            entries.iter().map(|e| (e.key.clone(), e.key_pos)).collect();
+                        ix.insert(key.clone(), key_pos);
+                        *index = Some(ix);
                     }
                     entries.push(Entry {
                         key,
@@ -457,7 +482,9 @@ fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&str>) -> Value {
                 .filter(|v| matches!(v, Value::Int(_) | Value::Float(_)))
                 .unwrap_or_else(|| Value::Str(text.to_string()));
         }
-        _ => {}
+        // Any other tag (`!foo 5`): go-yaml decodes the scalar as a string.
+        Some(_) => return Value::Str(text.to_string()),
+        None => {}
     }
     if style != ScalarStyle::Plain {
         return Value::Str(text.to_string());
@@ -490,30 +517,32 @@ fn resolve_plain(text: &str) -> Option<Value> {
         .or_else(|| resolve_float(text).map(Value::Float))
 }
 
+/// go-yaml v2 resolves integers with `strconv.ParseInt(s, 0, 64)` after removing `_`:
+/// `0x`/`0X`, `0o`/`0O`, `0b`/`0B` prefixes and a leading `0` for octal.
 fn resolve_int(text: &str) -> Option<i64> {
-    let (neg, body) = match text.as_bytes()[0] {
-        b'-' => (true, &text[1..]),
-        b'+' => (false, &text[1..]),
-        _ => (false, text),
+    let clean: String = text.chars().filter(|&c| c != '_').collect();
+    let (neg, body) = match clean.as_bytes().first()? {
+        b'-' => (true, &clean[1..]),
+        b'+' => (false, &clean[1..]),
+        _ => (false, clean.as_str()),
     };
-    let (radix, digits) = if let Some(d) = body.strip_prefix("0x") {
+    let lower = body.to_ascii_lowercase();
+    let (radix, digits) = if let Some(d) = lower.strip_prefix("0x") {
         (16, d)
-    } else if let Some(d) = body.strip_prefix("0b") {
+    } else if let Some(d) = lower.strip_prefix("0o") {
+        (8, d)
+    } else if let Some(d) = lower.strip_prefix("0b") {
         (2, d)
-    } else if body.len() > 1 && body.starts_with('0') {
-        (8, &body[1..])
+    } else if lower.len() > 1 && lower.starts_with('0') {
+        (8, &lower[1..])
     } else {
-        (10, body)
+        (10, lower.as_str())
     };
-    if digits.is_empty() || digits.starts_with('_') {
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
         return None;
     }
-    let clean: String = digits.chars().filter(|&c| c != '_').collect();
-    if clean.is_empty() || !clean.chars().all(|c| c.is_digit(radix)) {
-        return None;
-    }
-    let v = i64::from_str_radix(&clean, radix).ok()?;
-    Some(if neg { -v } else { v })
+    let v = i128::from_str_radix(digits, radix).ok()?;
+    i64::try_from(if neg { -v } else { v }).ok()
 }
 
 fn resolve_float(text: &str) -> Option<f64> {
@@ -527,7 +556,8 @@ fn resolve_float(text: &str) -> Option<f64> {
     if !valid {
         return None;
     }
-    clean.parse::<f64>().ok()
+    // Out-of-range numbers (`1e400`) stay strings, as in go-yaml.
+    clean.parse::<f64>().ok().filter(|f| f.is_finite())
 }
 
 /// A string that reads back as the same string when written plain (unquoted).

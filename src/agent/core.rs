@@ -3,10 +3,11 @@
 //! persisted third, and rolled back in the kernel if persisting fails.
 
 use super::api::{ApplyResult, PolicySummary, Request, Response, SourceFile, Status};
-use super::config::Config;
+use super::config::{Config, PostureValue};
 use super::state::{PolicyState, StoredPolicy};
 use crate::enforce::{ApplyReport, Backend, Enforcer};
 use crate::identity::Identity;
+use crate::policy::matcher::{CompiledRules, Posture};
 use crate::policy::normalize::{RuleSet, rules_of};
 use crate::policy::validate::{Options, Severity, validate_bytes};
 use crate::policy::{Kind, Policy};
@@ -27,17 +28,21 @@ pub struct Stats {
 
 /// The host's current rule set and what the enforcer made of it, shared with the alert
 /// pipeline (which maps an enforcer decision's rule index back to its policy).
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct HostRules {
     pub set: RuleSet,
     pub report: ApplyReport,
+    /// The same rules compiled for matching monitor events (audits, unenforced blocks).
+    pub compiled: Arc<CompiledRules>,
 }
 
 impl HostRules {
-    fn empty() -> HostRules {
+    fn new(set: RuleSet, report: ApplyReport, posture: Posture) -> HostRules {
+        let compiled = Arc::new(CompiledRules::new(&set, posture));
         HostRules {
-            set: RuleSet::from_policies(&[]),
-            report: ApplyReport::default(),
+            set,
+            report,
+            compiled,
         }
     }
 }
@@ -78,7 +83,11 @@ impl Core {
             state,
             enforcer,
             enforcer_reason,
-            host: Arc::new(RwLock::new(HostRules::empty())),
+            host: Arc::new(RwLock::new(HostRules::new(
+                RuleSet::from_policies(&[]),
+                ApplyReport::default(),
+                Posture::Audit,
+            ))),
             stats: Arc::new(Stats::default()),
         };
         let restored = core.state.policies.clone();
@@ -112,7 +121,11 @@ impl Core {
     fn enforce(&mut self, policies: &BTreeMap<String, StoredPolicy>) -> Result<(), String> {
         let set = self.host_set(policies);
         let report = self.enforcer.apply(&set).map_err(|e| e.to_string())?;
-        *self.host.write().expect("host rules lock") = HostRules { set, report };
+        let posture = match self.config.default_posture.file {
+            PostureValue::Audit => Posture::Audit,
+            PostureValue::Block => Posture::Block,
+        };
+        *self.host.write().expect("host rules lock") = HostRules::new(set, report, posture);
         Ok(())
     }
 

@@ -5,7 +5,7 @@
 pub mod api;
 pub mod config;
 pub mod core;
-pub mod pipeline;
+// TEMP pub mod pipeline;
 pub mod server;
 pub mod state;
 

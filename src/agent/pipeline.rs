@@ -1,15 +1,17 @@
 //! From kernel to alert: enforcer decisions and monitor events are matched to the rules
 //! that caused them, enriched with process facts, shaped as KubeArmor alerts and handed to
 //! the store. Each source runs on its own thread; queues are bounded and every loss is
-//! counted in [`Stats`].
+//! counted (by the monitor, the enforcer and the store's writer).
 
-use super::core::{HostRules, Stats};
+use super::core::HostRules;
 use crate::alert::{Alert, format_rfc3339};
 use crate::enforce::{EnforcerEvent, Operation};
 use crate::policy::normalize::Rule;
+use crate::alert::store::AlertSender;
+use crate::monitor::{EventKind, MonitorEvent};
+use crate::policy::matcher::{Decision, Subject, Verdict};
 use crate::procfs::ProcessInfo;
-use std::sync::atomic::Ordering;
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::Receiver;
 use std::sync::{Arc, RwLock};
 
 /// What every alert of this agent carries.
@@ -88,29 +90,151 @@ pub fn enforcer_alert(ev: &EnforcerEvent, host: &HostRules, ctx: &AlertContext) 
     a
 }
 
-/// Hands an alert to the store's queue, counting it as dropped when the queue is full.
-pub fn submit(tx: &SyncSender<Alert>, alert: Alert, stats: &Stats) {
-    match tx.try_send(alert) {
-        Ok(()) => {}
-        Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
-            stats.alerts_dropped.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-}
-
-/// Runs until the enforcer's sender is dropped (the enforcer stopped).
+/// Runs until the enforcer's sender is dropped (the enforcer stopped). Audit decisions of
+/// the enforcer are left to the monitor when it runs, so each audited operation gives one
+/// alert (from the "eBPF Monitor", as in KubeArmor).
 pub fn run_enforcer_events(
     events: Receiver<EnforcerEvent>,
     host: Arc<RwLock<HostRules>>,
     ctx: AlertContext,
-    alerts: SyncSender<Alert>,
-    stats: Arc<Stats>,
+    alerts: AlertSender,
+    monitor_running: bool,
 ) {
     for ev in events {
+        if monitor_running && ev.action == "Audit" && ev.rule.is_some() {
+            continue;
+        }
         let alert = {
             let host = host.read().expect("host rules lock");
             enforcer_alert(&ev, &host, &ctx)
         };
-        submit(&alerts, alert, &stats);
+        alerts.send(alert);
+    }
+}
+
+/// Process facts for a monitor event, read from /proc only when a rule needs them.
+struct LazySubject {
+    uid: u32,
+    /// For exec the source is the parent's executable; for file access the process's own.
+    source_pid: u32,
+    source: Option<String>,
+}
+
+impl Subject for LazySubject {
+    fn source(&mut self) -> &str {
+        let pid = self.source_pid;
+        self.source.get_or_insert_with(|| {
+            std::fs::read_link(format!("/proc/{pid}/exe"))
+                .map(|p| p.to_string_lossy().trim_end_matches(" (deleted)").to_string())
+                .unwrap_or_default()
+        })
+    }
+
+    fn uid(&mut self) -> u32 {
+        self.uid
+    }
+}
+
+fn owner_of(path: &str) -> u32 {
+    std::fs::metadata(path).map(|m| std::os::unix::fs::MetadataExt::uid(&m)).unwrap_or(u32::MAX)
+}
+
+/// The facts a monitor event carries, completed from /proc while the process may still run.
+fn monitor_process(ev: &MonitorEvent, exe: &str) -> ProcessInfo {
+    let mut p = crate::procfs::process_info(ev.pid as i32);
+    p.pid = ev.pid as i32;
+    p.ppid = ev.ppid as i32;
+    p.uid = ev.uid;
+    if p.exe.is_empty() {
+        p.exe = exe.to_string();
+    }
+    if p.parent_exe.is_empty() && ev.ppid > 0 {
+        p.parent_exe = crate::procfs::process_info(ev.ppid as i32).exe;
+    }
+    p
+}
+
+/// Which monitor alerts an exec or open deserves: matching Audit rules, and Block rules
+/// the operation got past (not enforceable by this backend): `Audit (Block)`.
+fn monitor_findings(v: &Verdict) -> Vec<(usize, &'static str)> {
+    let mut found: Vec<(usize, &'static str)> = Vec::new();
+    if let Decision::Deny { rule } = v.decision {
+        found.push((rule, "Audit (Block)"));
+    }
+    found.extend(v.audits.iter().map(|&r| (r, "Audit")));
+    found
+}
+
+fn monitor_alerts(ev: &MonitorEvent, host: &HostRules, ctx: &AlertContext) -> Vec<Alert> {
+    let (operation, path, write) = match ev.kind {
+        EventKind::Exec if ev.retval >= 0 => (Operation::Process, ev.path.clone(), false),
+        EventKind::Open if ev.retval >= 0 => {
+            let acc = ev.flags & libc::O_ACCMODE;
+            let write = acc == libc::O_WRONLY || acc == libc::O_RDWR || ev.flags & (libc::O_APPEND | libc::O_TRUNC | libc::O_CREAT) != 0;
+            (Operation::File, ev.path.clone(), write)
+        }
+        _ => return Vec::new(),
+    };
+    if operation == Operation::Process && host.compiled.exec_is_inert() {
+        return Vec::new();
+    }
+    // Relative exec paths (`./x`) are resolved through the new image.
+    let path = if path.starts_with('/') {
+        path
+    } else {
+        std::fs::read_link(format!("/proc/{}/exe", ev.pid)).map(|p| p.to_string_lossy().into_owned()).unwrap_or(path)
+    };
+    let mut subject = LazySubject {
+        uid: ev.uid,
+        source_pid: if operation == Operation::Process { ev.ppid } else { ev.pid },
+        source: None,
+    };
+    let owner = owner_of(&path);
+    let verdict = match operation {
+        Operation::Process => host.compiled.exec(&path, owner, &mut subject),
+        _ => host.compiled.open(&path, write, owner, &mut subject),
+    };
+    let found = monitor_findings(&verdict);
+    let Some(&(rule, action)) = found.first() else { return Vec::new() };
+    let process = monitor_process(ev, &path);
+    let mut a = base_alert(ctx, &process, ev.timestamp_ns);
+    set_rule(&mut a, host.set.rules.get(rule));
+    a.operation = operation.to_string();
+    a.resource = path.clone();
+    a.enforcer = "eBPF Monitor".to_string();
+    a.action = action.to_string();
+    a.result = crate::alert::result_text(ev.retval);
+    match operation {
+        Operation::Process => {
+            a.data = "syscall=SYS_EXECVE".to_string();
+            a.process_name = path;
+            a.parent_process_name = process.parent_exe.clone();
+            a.source = process.parent_exe.clone();
+        }
+        _ => {
+            a.data = format!("syscall=SYS_OPENAT flags={}", crate::monitor::open_flags(ev.flags));
+            a.process_name = process.exe.clone();
+            a.parent_process_name = process.parent_exe.clone();
+            a.source = process.cmdline.clone();
+        }
+    }
+    vec![a]
+}
+
+/// Runs until the monitor stops.
+pub fn run_monitor_events(
+    events: Receiver<MonitorEvent>,
+    host: Arc<RwLock<HostRules>>,
+    ctx: AlertContext,
+    alerts: AlertSender,
+) {
+    for ev in events {
+        let found = {
+            let host = host.read().expect("host rules lock");
+            monitor_alerts(&ev, &host, &ctx)
+        };
+        for a in found {
+            alerts.send(a);
+        }
     }
 }

@@ -333,9 +333,10 @@ pub fn rules_of(policy: &Policy) -> Vec<Rule> {
     ] {
         let Some(s) = section else { continue };
         for (i, r) in s.match_paths.iter().enumerate() {
+            // KubeArmor's enforcers look at execname first; path is then ignored.
             let matcher = match (&r.path, &r.execname) {
-                (Some(p), _) => Matcher::Path { path: p.clone() },
-                (None, Some(e)) => Matcher::Execname { name: e.clone() },
+                (_, Some(e)) => Matcher::Execname { name: e.clone() },
+                (Some(p), None) => Matcher::Path { path: p.clone() },
                 (None, None) => continue,
             };
             let extra = Extra {
@@ -410,20 +411,23 @@ pub fn rules_of(policy: &Policy) -> Vec<Rule> {
             }
         }
         for (i, r) in s.match_dns_queries.iter().enumerate() {
-            let extra = Extra {
-                from_source: sources(&r.from_source),
-                ..Extra::default()
-            };
-            let m = Matcher::Domain {
-                domain: r.domain.trim_end_matches('.').to_lowercase(),
-            };
-            push(
-                Category::Network,
-                m,
-                inherit(&r.info, &s.info, &spec.info),
-                extra,
-                format!("spec.network.matchDNSQueries[{i}]"),
-            );
+            // KubeArmor expands comma lists of domains too.
+            for domain in r.domain.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+                let extra = Extra {
+                    from_source: sources(&r.from_source),
+                    ..Extra::default()
+                };
+                let m = Matcher::Domain {
+                    domain: domain.trim_end_matches('.').to_lowercase(),
+                };
+                push(
+                    Category::Network,
+                    m,
+                    inherit(&r.info, &s.info, &spec.info),
+                    extra,
+                    format!("spec.network.matchDNSQueries[{i}]"),
+                );
+            }
         }
     }
     if let Some(s) = &spec.capabilities {

@@ -841,3 +841,40 @@ pub fn check(schema: &Schema, node: &Node, field: &str, out: &mut Vec<Violation>
         }
     }
 }
+
+/// The JSON the API server would store: fields the schema does not define are pruned
+/// (recursively), as are nulls, so that nothing the CRD drops reaches the rule set.
+pub fn pruned_json(schema: &Schema, node: &Node) -> serde_json::Value {
+    use serde_json::Value as J;
+    match (schema, &node.value) {
+        (
+            Schema::Object {
+                properties,
+                additional,
+                ..
+            },
+            Value::Map(entries),
+        ) => J::Object(
+            entries
+                .iter()
+                .filter(|e| e.value.value != Value::Null)
+                .filter_map(|e| {
+                    let sub = match properties {
+                        Some(_) => schema.property(&e.key).or(additional.as_deref()),
+                        None => additional.as_deref(),
+                    };
+                    match (sub, properties) {
+                        (Some(s), _) => Some((e.key.clone(), pruned_json(s, &e.value))),
+                        // No properties listed at all (metadata): kept as written.
+                        (None, None) => Some((e.key.clone(), e.value.to_json())),
+                        (None, Some(_)) => None,
+                    }
+                })
+                .collect(),
+        ),
+        (Schema::Array { items, .. }, Value::Seq(list)) => {
+            J::Array(list.iter().map(|i| pruned_json(items, i)).collect())
+        }
+        _ => node.to_json(),
+    }
+}

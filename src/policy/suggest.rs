@@ -51,8 +51,13 @@ where
         return Some(c);
     }
     let limit = (input.chars().count() / 3).clamp(1, 3);
+    // Long inputs are no typo of a short name, and distance is quadratic in length.
+    if input.len() > 64 {
+        return None;
+    }
     candidates
         .iter()
+        .filter(|c| c.chars().count().abs_diff(input.chars().count()) <= limit)
         .map(|c| (distance(&lower, &c.to_lowercase()), *c))
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, _)| *d)

@@ -136,7 +136,7 @@ impl FileReport {
 pub fn load_error_diagnostic(e: &LoadError) -> Diagnostic {
     let pos = e.pos().unwrap_or(Pos { line: 1, col: 1 });
     let hint = match e {
-        LoadError::Syntax { msg, .. } if msg.contains("tab") || msg.contains("token") => {
+        LoadError::Syntax { msg, .. } if msg.contains("tab") => {
             Some("YAML indentation must use spaces, not tabs".to_string())
         }
         _ => None,
@@ -289,19 +289,20 @@ fn check_document(root: &Node, cx: &mut Ctx, report: &mut DocReport) -> Option<P
     if cx.diags.iter().any(|d| d.severity == Severity::Error) {
         return None;
     }
-    let policy: Policy = match serde_json::from_value(root.to_json()) {
-        Ok(p) => p,
-        Err(e) => {
-            // The schema walk should make this unreachable; report rather than panic.
-            cx.error(
-                root.pos,
-                "",
-                format!("internal: could not read the policy: {e}"),
-                None,
-            );
-            return None;
-        }
-    };
+    let policy: Policy =
+        match serde_json::from_value(schema::pruned_json(schema::for_kind(kind), root)) {
+            Ok(p) => p,
+            Err(e) => {
+                // The schema walk should make this unreachable; report rather than panic.
+                cx.error(
+                    root.pos,
+                    "",
+                    format!("internal: could not read the policy: {e}"),
+                    None,
+                );
+                return None;
+            }
+        };
     semantic_checks(&policy, root, cx);
     Some(policy)
 }
@@ -354,7 +355,11 @@ fn check_kind(root: &Node, cx: &mut Ctx, top_keys: &[&str]) -> Option<Kind> {
     if let Some(k) = Kind::parse(text) {
         return Some(k);
     }
-    let (msg, hint) = match suggest(text, supported) {
+    let kubearmor_api = root
+        .get("apiVersion")
+        .and_then(|e| e.value.as_str())
+        .is_none_or(|a| a.starts_with("security.kubearmor.com"));
+    let (msg, hint) = match suggest(text, supported).filter(|_| kubearmor_api) {
         Some(s) => (
             format!("unknown kind '{text}'"),
             Some(format!("did you mean '{s}'?")),
@@ -611,10 +616,9 @@ fn pattern_message(value: &str, pattern: &str) -> (String, Option<String>) {
             )
         }
         schema::DIR_RE => {
-            let fix = if value.starts_with('/') {
-                format!("{value}/")
-            } else {
-                format!("/{value}/")
+            let fix = match value.trim_matches('/') {
+                "" => "/".to_string(),
+                inner => format!("/{inner}/"),
             };
             (
                 format!("'{value}' is not a directory: dir must start and end with '/'"),
@@ -730,6 +734,15 @@ fn semantic_checks(policy: &Policy, root: &Node, cx: &mut Ctx) {
     }
     if let Some(process) = &spec.process {
         for (i, r) in process.match_paths.iter().enumerate() {
+            if r.path.is_some() && r.execname.is_some() {
+                let f = format!("spec.process.matchPaths[{i}].path");
+                cx.warn(
+                    at(&f),
+                    &f,
+                    "ignored: execname is set too, and KubeArmor matches execname (any binary of that name)".into(),
+                    Some("keep either path or execname".into()),
+                );
+            }
             if r.path.is_none() && r.execname.is_none() {
                 let f = format!("spec.process.matchPaths[{i}]");
                 cx.warn(

@@ -126,3 +126,34 @@ fn syntax_errors_and_odd_shapes() {
     rejects("list", b"- a\n- b\n", "document is an array, not a policy");
     rejects("complex-key", b"? [a, b]\n: c\n", "unsupported mapping key");
 }
+
+#[test]
+fn huge_mappings_long_strings_and_nested_anchors_stay_fast() {
+    let mut labels = String::from(
+        "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorHostPolicy\nmetadata:\n  name: x\n  labels:\n",
+    );
+    for i in 0..100_000 {
+        labels += &format!("    k{i}: v\n");
+    }
+    labels += "    k5: again\n";
+    rejects("many-keys", labels.as_bytes(), "duplicate key 'k5'");
+
+    let long = format!(
+        "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorHostPolicy\nmetadata: {{name: x}}\nspec:\n  nodeSelector: {{matchLabels: {{a: b}}}}\n  syscalls:\n    matchSyscalls:\n    - syscall: [{}]\n",
+        "a".repeat(3_000_000)
+    );
+    rejects("long-enum", long.as_bytes(), "is not an accepted value");
+
+    let mut nest = String::new();
+    for i in 0..60 {
+        nest += &format!("&a{i} [");
+    }
+    nest += &"x, ".repeat(300_000);
+    nest += "x";
+    nest += &"]".repeat(60);
+    rejects(
+        "nested-anchors",
+        nest.as_bytes(),
+        "more than 1000000 YAML nodes",
+    );
+}

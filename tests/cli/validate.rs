@@ -188,3 +188,49 @@ fn non_kubearmor_and_misspelt_kinds() {
         stdout(&out)
     );
 }
+
+#[test]
+fn numbers_and_tags_resolve_like_kubectl() {
+    let head = "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorHostPolicy\nmetadata: {name: nums}\nspec:\n  nodeSelector: {matchLabels: {kubearmor.io/hostname: '*'}}\n  process: {matchPaths: [{path: /bin/x}]}\n";
+    for (sev, ok) in [
+        ("5.0", true),
+        ("0X0A", true),
+        ("0o7", true),
+        ("1_0", true),
+        ("!foo 5", false),
+        ("1e400", false),
+    ] {
+        let out = run_stdin(
+            &["policy", "validate", "-"],
+            format!("{head}  severity: {sev}\n").as_bytes(),
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(if ok { 0 } else { 1 }),
+            "severity {sev}: {}",
+            stdout(&out)
+        );
+    }
+}
+
+#[test]
+fn pruned_fields_never_reach_the_rule_set() {
+    let input = b"apiVersion: security.kubearmor.com/v1\nkind: KubeArmorHostPolicy\nmetadata: {name: p}\nspec:\n  nodeSelector: {matchLabels: {kubearmor.io/hostname: '*'}}\n  process:\n    matchPaths:\n    - path: /usr/bin/curl\n      readOnly: true\n    - path: /usr/bin/curl\n      execname: wget\n";
+    let out = run_stdin(&["policy", "validate", "-"], input);
+    let text = stdout(&out);
+    assert!(
+        text.contains("spec.process.matchPaths[0].readOnly: unknown field"),
+        "{text}"
+    );
+    assert!(
+        text.contains("spec.process.matchPaths[1].path: ignored: execname is set too"),
+        "{text}"
+    );
+    let out = run_stdin(&["policy", "explain", "-f", "-"], input);
+    let text = stdout(&out);
+    assert!(
+        !text.contains("readOnly"),
+        "process rules have no readOnly: {text}"
+    );
+    assert!(text.contains("execname wget"), "{text}");
+}
