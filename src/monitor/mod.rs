@@ -34,9 +34,11 @@ static OBJECT: &[u8] = aya::include_bytes_aligned!("bpf/monitor.bpf.o");
 /// a short path takes ~100 bytes), i.e. well over a second of a heavy exec storm.
 pub const DEFAULT_RING_BYTES: u32 = 8 << 20;
 
-/// How long the reader sleeps in poll(2) without data. Only bounds how stale the
-/// boot-time-to-epoch offset may get; stop() wakes the reader through an eventfd.
-const POLL_TIMEOUT_MS: i32 = 1000;
+/// How long the reader sleeps in poll(2): the latency of an event, since the programs
+/// wake the reader only when a quarter of the ring buffer is unread (see `submit` in
+/// monitor.bpf.c: a wakeup per event costs more than the event itself). stop() wakes
+/// the reader at once through an eventfd.
+const POLL_TIMEOUT_MS: i32 = 10;
 
 // Indexes of the `config` array map (CFG_* in monitor.bpf.c).
 const CONFIG_EXEC: u32 = 0;

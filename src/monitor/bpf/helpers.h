@@ -24,6 +24,12 @@
 
 #define BPF_ANY 0
 
+/* bpf_ringbuf_output flags and bpf_ringbuf_query selectors. */
+#define BPF_RB_NO_WAKEUP 1
+#define BPF_RB_FORCE_WAKEUP 2
+#define BPF_RB_AVAIL_DATA 0
+#define BPF_RB_RING_SIZE 1
+
 static void *(*bpf_map_lookup_elem)(void *map, const void *key) = (void *)1;
 static long (*bpf_map_update_elem)(void *map, const void *key, const void *value,
 				   __u64 flags) = (void *)2;
@@ -40,6 +46,7 @@ static long (*bpf_probe_read_kernel_str)(void *dst, __u32 size,
 					 const void *unsafe_ptr) = (void *)115;
 static __u64 (*bpf_ktime_get_boot_ns)(void) = (void *)125;
 static long (*bpf_ringbuf_output)(void *ringbuf, void *data, __u64 size, __u64 flags) = (void *)130;
+static __u64 (*bpf_ringbuf_query)(void *ringbuf, __u64 flags) = (void *)134;
 
 /*
  * Reads one kernel field through bpf_probe_read_kernel. The field's address is computed
