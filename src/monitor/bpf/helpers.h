@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The BPF helper declarations and map-definition macros monitor.bpf.c uses, spelled out
+ * here (same ids and signatures as libbpf's bpf_helper_defs.h) instead of included from
+ * libbpf-dev: the compiled object then depends only on the clang version, not on which
+ * libbpf headers happen to be installed, and stays byte-for-byte reproducible.
+ */
+#ifndef KNOXCTL_HELPERS_H
+#define KNOXCTL_HELPERS_H
+
+#define SEC(name) __attribute__((section(name), used))
+#define __always_inline inline __attribute__((always_inline))
+#define true 1
+#define false 0
+#define __uint(name, val) int (*name)[val]
+#define __type(name, val) typeof(val) *name
+
+/* enum bpf_map_type (include/uapi/linux/bpf.h). */
+#define BPF_MAP_TYPE_HASH 1
+#define BPF_MAP_TYPE_ARRAY 2
+#define BPF_MAP_TYPE_PERCPU_ARRAY 6
+#define BPF_MAP_TYPE_LRU_HASH 9
+#define BPF_MAP_TYPE_RINGBUF 27
+
+#define BPF_ANY 0
+
+/* bpf_ringbuf_output flags and bpf_ringbuf_query selectors. */
+#define BPF_RB_NO_WAKEUP 1
+#define BPF_RB_FORCE_WAKEUP 2
+#define BPF_RB_AVAIL_DATA 0
+#define BPF_RB_RING_SIZE 1
+
+static void *(*bpf_map_lookup_elem)(void *map, const void *key) = (void *)1;
+static long (*bpf_map_update_elem)(void *map, const void *key, const void *value,
+				   __u64 flags) = (void *)2;
+static long (*bpf_map_delete_elem)(void *map, const void *key) = (void *)3;
+static __u64 (*bpf_get_current_pid_tgid)(void) = (void *)14;
+static __u64 (*bpf_get_current_uid_gid)(void) = (void *)15;
+static long (*bpf_get_current_comm)(void *buf, __u32 size_of_buf) = (void *)16;
+static __u64 (*bpf_get_current_task)(void) = (void *)35;
+static long (*bpf_probe_read_user)(void *dst, __u32 size, const void *unsafe_ptr) = (void *)112;
+static long (*bpf_probe_read_kernel)(void *dst, __u32 size, const void *unsafe_ptr) = (void *)113;
+static long (*bpf_probe_read_user_str)(void *dst, __u32 size,
+				       const void *unsafe_ptr) = (void *)114;
+static long (*bpf_probe_read_kernel_str)(void *dst, __u32 size,
+					 const void *unsafe_ptr) = (void *)115;
+static __u64 (*bpf_ktime_get_boot_ns)(void) = (void *)125;
+static long (*bpf_ringbuf_output)(void *ringbuf, void *data, __u64 size, __u64 flags) = (void *)130;
+static __u64 (*bpf_ringbuf_query)(void *ringbuf, __u64 flags) = (void *)134;
+
+/*
+ * Reads one kernel field through bpf_probe_read_kernel. The field's address is computed
+ * under __builtin_preserve_access_index, so the offsets become CO-RE relocations; a failed
+ * read yields zero.
+ */
+#define READ_KERN(field)                                                                   \
+	({                                                                                 \
+		typeof(field) __v;                                                         \
+		__builtin_memset(&__v, 0, sizeof(__v));                                    \
+		bpf_probe_read_kernel(&__v, sizeof(__v),                                   \
+				      __builtin_preserve_access_index(&(field)));          \
+		__v;                                                                       \
+	})
+
+#endif
