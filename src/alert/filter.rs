@@ -288,9 +288,10 @@ pub enum FilterErrorKind {
 fn did_you_mean(s: &Option<&'static str>) -> String {
     match s {
         Some(s) => format!(" (did you mean '{s}'?)"),
-        None => String::from(
-            "; fields are KubeArmor's alert fields, e.g. PolicyName, Action, Operation, Resource, ProcessName, Severity",
-        ),
+        None => {
+            let names: Vec<&str> = Field::ALL.iter().map(|f| f.name()).collect();
+            format!("; the fields are {}", names.join(", "))
+        }
     }
 }
 
@@ -546,7 +547,7 @@ mod tests {
         assert!(s.starts_with("invalid filter 'Polcyname=x': unknown field 'Polcyname'"));
         assert!(s.contains("did you mean 'PolicyName'?"), "{s}");
         assert!(e("Sevrity>=5").contains("did you mean 'Severity'?"));
-        assert!(e("Zzzz=1").contains("fields are KubeArmor's alert fields"));
+        assert!(e("Zzzz=1").contains("the fields are Timestamp, UpdatedTime, ClusterName"));
         assert!(e("Resource>=5").contains("Resource is text"));
         assert!(e("PID=abc").contains("PID is numeric, so 'abc' must be an integer"));
         assert!(e("Timestamp>=yesterday").contains("seconds since the epoch"));
