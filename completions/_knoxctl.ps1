@@ -253,7 +253,7 @@ Register-ArgumentCompleter -Native -CommandName 'knoxctl' -ScriptBlock {
         'knoxctl;alerts' {
             [CompletionResult]::new('--filter', '--filter', [CompletionResultType]::ParameterName, 'Field=value, Field!=value, Field~regex, Field>=N (repeatable; all must hold)')
             [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Only alerts newer than this (30s, 10m, 2h, 7d)')
-            [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'At most this many alerts (newest last)')
+            [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'At most this many alerts (newest last); a table shows the newest 1000 unless set')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'o')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'output')
             [CompletionResult]::new('--from', '--from', [CompletionResultType]::ParameterName, 'Filter KubeArmor-format JSON Lines from a file (or - for stdin) instead of the store')

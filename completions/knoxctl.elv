@@ -218,7 +218,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
         &'knoxctl;alerts'= {
             cand --filter 'Field=value, Field!=value, Field~regex, Field>=N (repeatable; all must hold)'
             cand --since 'Only alerts newer than this (30s, 10m, 2h, 7d)'
-            cand --limit 'At most this many alerts (newest last)'
+            cand --limit 'At most this many alerts (newest last); a table shows the newest 1000 unless set'
             cand -o 'o'
             cand --output 'output'
             cand --from 'Filter KubeArmor-format JSON Lines from a file (or - for stdin) instead of the store'

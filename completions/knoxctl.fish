@@ -135,7 +135,7 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail help" -l filter -d 'Field=value, Field!=value, Field~regex, Field>=N (repeatable; all must hold)' -r
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail help" -l since -d 'Only alerts newer than this (30s, 10m, 2h, 7d)' -r
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail help" -l limit -d 'At most this many alerts (newest last)' -r
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail help" -l limit -d 'At most this many alerts (newest last); a table shows the newest 1000 unless set' -r
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail help" -s o -l output -r -f -a "table\t''
 json\t''"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail help" -l from -d 'Filter KubeArmor-format JSON Lines from a file (or - for stdin) instead of the store' -r -F

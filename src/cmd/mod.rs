@@ -2,6 +2,7 @@
 //! Subcommands parse and print; the work happens in the domain modules.
 
 pub mod agent;
+pub mod alerts;
 pub mod completion;
 pub mod pending;
 pub mod policy;
@@ -242,7 +243,7 @@ pub struct AlertsArgs {
     /// Only alerts newer than this (30s, 10m, 2h, 7d)
     #[arg(long, value_name = "DUR")]
     pub since: Option<String>,
-    /// At most this many alerts (newest last)
+    /// At most this many alerts (newest last); a table shows the newest 1000 unless set
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
     #[arg(short, long, value_enum, default_value_t = TableOrJson::Table, global = true)]
@@ -310,7 +311,7 @@ pub fn run() -> ExitCode {
         Command::Harden { .. } => {
             pending::not_yet("harden recommend", "planned; no issue filed yet")
         }
-        Command::Alerts(_) => pending::not_yet("alerts", "planned in issue #3"),
+        Command::Alerts(args) => alerts::run(args),
         Command::Sysdump(_) => pending::not_yet("sysdump", "planned in issue #5"),
         Command::Agent(args) => agent::run(args),
     };

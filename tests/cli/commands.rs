@@ -78,8 +78,6 @@ fn commands_not_yet_built_say_so_and_fail() {
             &["harden", "recommend"],
             "'harden recommend' is not available",
         ),
-        (&["alerts"], "'alerts' is not available"),
-        (&["alerts", "tail"], "'alerts' is not available"),
         (&["sysdump"], "'sysdump' is not available"),
     ];
     for (args, want) in cases {

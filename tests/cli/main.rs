@@ -1,5 +1,6 @@
 //! CLI tests: run the built `knoxctl` binary as users do and check what they see.
 
+mod alerts;
 mod assets;
 mod commands;
 mod examples;

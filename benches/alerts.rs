@@ -1,0 +1,320 @@
+//! Alert store throughput: how fast the agent's writer ingests alerts, and how fast
+//! `knoxctl alerts --filter ...` answers over a large store compared with `jq` selecting the
+//! same alerts from the same data as JSON Lines.
+//!
+//! Run: `cargo bench --bench alerts` (KNOXCTL_BENCH_ALERTS=N changes the 1,000,000 alerts;
+//! needs ~2 GB in the temp directory, removed afterwards). Prints one line per measurement.
+//! The alerts imitate the AccuKnox VM-hardening samples: a few busy policies, many quiet ones,
+//! KubeArmor's field vocabularies and sizes (~650 bytes of JSON each).
+
+use knoxctl::alert::Alert;
+use knoxctl::alert::filter::Filter;
+use knoxctl::alert::store::{AlertWriter, Query, Retention, Store};
+use std::io::{BufWriter, Read, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+fn mix(mut x: u64) -> u64 {
+    // splitmix64: deterministic, well spread.
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+const DISCOVERY: [&str; 5] = [
+    "/bin/ps",
+    "/usr/bin/ps",
+    "/usr/bin/pgrep",
+    "/usr/bin/top",
+    "/usr/bin/htop",
+];
+const PKG: [&str; 4] = [
+    "/usr/bin/apt",
+    "/usr/bin/apt-get",
+    "/usr/bin/dpkg",
+    "/usr/bin/snap",
+];
+
+fn alert(i: u64, n: u64, start: i64, span: i64) -> Alert {
+    let h = mix(i);
+    let ts = start + (i as i64 * span) / n as i64;
+    let host_pid = 10_000 + (h % 200_000) as i32;
+    let host = if h & 1 == 0 {
+        "ubuntu-2gb-hel1-1"
+    } else {
+        "ubuntu-2gb-hel1-2"
+    };
+    let mut a = Alert {
+        timestamp: ts,
+        updated_time: format!(
+            "{}.{:09}Z",
+            knoxctl::cmd::alerts::format_time(ts).trim_end_matches('Z'),
+            h % 1_000_000_000
+        ),
+        cluster_name: "wsl-ubuntu".into(),
+        host_name: host.into(),
+        host_pid,
+        host_ppid: host_pid - 1 - (h % 50) as i32,
+        pid: host_pid,
+        uid: if h % 4 == 0 { 1000 } else { 0 },
+        parent_process_name: "/usr/bin/bash".into(),
+        kind: "MatchedHostPolicy".into(),
+        cwd: "/root/".into(),
+        tty: format!("pts{}", h % 4),
+        ..Alert::default()
+    };
+    let p = (h >> 8) % 100;
+    if p == 0 {
+        let bin = PKG[((h >> 16) % 4) as usize];
+        a.policy_name = "block-pkg-mgmt-tools".into();
+        a.severity = "10".into();
+        a.tags = "NIST,NIST_800-53_CM-7(4),SI-4,process,NIST_800-53_SI-4".into();
+        a.message = format!("{} was attempted to be executed", &bin[9..]);
+        a.operation = "Process".into();
+        a.process_name = bin.into();
+        a.resource = bin.into();
+        a.source = "/usr/bin/bash".into();
+        a.data = "syscall=SYS_EXECVE".into();
+        a.enforcer = "AppArmor".into();
+        a.action = "Block".into();
+        a.result = "Permission denied".into();
+    } else if p <= 30 {
+        a.kind = "MatchedPolicy".into();
+        a.namespace_name = "container_namespace".into();
+        a.pod_name = "ubuntu".into();
+        a.container_name = "ubuntu".into();
+        a.container_image = "ubuntu:20.04".into();
+        a.container_id = format!("{:064x}", mix(h % 16));
+        a.labels =
+            "org.opencontainers.image.ref.name=ubuntu,org.opencontainers.image.version=20.04"
+                .into();
+        a.pid = (h % 400) as i32 + 2;
+        a.ppid = 1;
+        a.policy_name = "file-integrity-monitoring".into();
+        a.severity = "1".into();
+        a.tags = "NIST,NIST_800-53_AU-2,NIST_800-53_SI-4,MITRE,MITRE_T1036_masquerading".into();
+        a.message = "Detected and prevented compromise to File integrity".into();
+        a.operation = "File".into();
+        a.process_name = "/usr/bin/touch".into();
+        a.resource = format!(
+            "/usr/lib/x86_64-linux-gnu/lib{}.so.{}",
+            (h >> 20) % 900,
+            h % 7
+        );
+        a.source = format!("/usr/bin/touch {}", a.resource);
+        a.data = "syscall=SYS_OPENAT fd=-100 flags=O_WRONLY|O_CREAT|O_NOCTTY|O_NONBLOCK".into();
+        a.enforcer = "AppArmor".into();
+        a.action = "Block".into();
+        a.result = "Permission denied".into();
+        a.cwd = "/".into();
+    } else if p <= 60 {
+        let bin = DISCOVERY[((h >> 16) % 5) as usize];
+        a.policy_name = "discovery-process-discovery".into();
+        a.severity = "5".into();
+        a.tags = "MITRE,Discovery".into();
+        a.message = "Someone accessed running process".into();
+        a.operation = "Process".into();
+        a.process_name = bin.into();
+        a.resource = bin.into();
+        a.source = "/usr/bin/bash".into();
+        a.data = "syscall=SYS_EXECVE".into();
+        a.enforcer = "eBPF Monitor".into();
+        a.action = "Audit".into();
+        a.result = "Passed".into();
+    } else {
+        // Many quiet policies auditing file reads; /etc/shadow and /etc/passwd among them.
+        let k = (h >> 16) % 37;
+        let file = match (h >> 24) % 50 {
+            0 => "/etc/shadow".to_string(),
+            1 => "/etc/passwd".to_string(),
+            f => format!("/var/lib/app{k}/data-{f}.db"),
+        };
+        a.policy_name = format!("ksp-audit-files-{k}");
+        a.severity = ((k % 10) + 1).to_string();
+        a.tags = "PCI_DSS,CIS".into();
+        a.message = "sensitive file read".into();
+        a.operation = "File".into();
+        a.process_name = "/usr/bin/cat".into();
+        a.resource = file.clone();
+        a.source = format!("/usr/bin/cat {file}");
+        a.data = "syscall=SYS_OPENAT fd=-100 flags=O_RDONLY|O_CLOEXEC".into();
+        a.enforcer = "eBPF Monitor".into();
+        a.action = "Audit".into();
+        a.result = "Passed".into();
+    }
+    a
+}
+
+fn rss_kib(key: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(key))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn dir_size(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// Runs a command with stdout piped, counts its output lines; returns (seconds, lines).
+fn timed_lines(cmd: &mut Command) -> (f64, usize) {
+    let start = Instant::now();
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn");
+    let mut out = child.stdout.take().unwrap();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut lines = 0;
+    loop {
+        let n = out.read(&mut buf).expect("read output");
+        if n == 0 {
+            break;
+        }
+        lines += buf[..n].iter().filter(|&&b| b == b'\n').count();
+    }
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{cmd:?} failed: {status}");
+    (start.elapsed().as_secs_f64(), lines)
+}
+
+fn best_of(runs: usize, mut f: impl FnMut() -> (f64, usize)) -> (f64, usize) {
+    (0..runs)
+        .map(|_| f())
+        .min_by(|a, b| a.0.total_cmp(&b.0))
+        .unwrap()
+}
+
+fn main() {
+    let n: u64 = std::env::var("KNOXCTL_BENCH_ALERTS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
+    let dir = std::env::temp_dir().join(format!("knoxctl-bench-alerts-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let span = 6 * 86_400;
+    let start_ts = now - span;
+
+    // Ingest: one producer, as the agent's event loop, that waits on a full queue instead
+    // of losing alerts, so the rate measured is the writer's.
+    let keep_all = Retention {
+        max_age: Duration::from_secs(30 * 86_400),
+        max_rows: n,
+    };
+    let rss_before = rss_kib("VmRSS:");
+    let t = Instant::now();
+    let (writer, tx) = AlertWriter::spawn(&dir, keep_all).unwrap();
+    for i in 0..n {
+        assert!(tx.send_wait(alert(i, n, start_ts, span)));
+    }
+    drop(tx);
+    let peak = rss_kib("VmHWM:");
+    let stats = writer.shutdown();
+    let secs = t.elapsed().as_secs_f64();
+    assert_eq!(stats.stored, n, "{stats:?}");
+    println!(
+        "alerts/ingest: {:.0} alerts/s ({n} alerts in {secs:.2} s, {} batches; peak RSS {} MiB, +{} MiB over the start; store {} MiB)",
+        n as f64 / secs,
+        stats.batches,
+        peak / 1024,
+        peak.saturating_sub(rss_before) / 1024,
+        dir_size(&dir) >> 20,
+    );
+
+    // The same alerts as JSON Lines, exported through the query path.
+    let jsonl = dir.join("alerts.jsonl");
+    let store = Store::open_readonly(&dir).unwrap();
+    let t = Instant::now();
+    {
+        let mut w = BufWriter::with_capacity(1 << 20, std::fs::File::create(&jsonl).unwrap());
+        store
+            .query_each(&Query::default(), |_, alert| {
+                serde_json::to_writer(&mut w, alert)?;
+                w.write_all(b"\n")?;
+                Ok::<_, anyhow::Error>(())
+            })
+            .unwrap();
+        w.flush().unwrap();
+    }
+    println!(
+        "alerts/export: {n} alerts as JSON Lines in {:.2} s ({} MiB)",
+        t.elapsed().as_secs_f64(),
+        std::fs::metadata(&jsonl).unwrap().len() >> 20
+    );
+
+    let have_jq = Command::new("jq").arg("--version").output().is_ok();
+    if !have_jq {
+        println!("alerts/jq: skipped, jq is not installed (apt-get install jq)");
+    }
+    let cases = [
+        (
+            "selective",
+            "PolicyName=block-pkg-mgmt-tools",
+            r#"select(.PolicyName == "block-pkg-mgmt-tools")"#,
+        ),
+        (
+            "regex",
+            "Resource~^/etc/(shadow|passwd)$",
+            r#"select(.Resource | test("^/etc/(shadow|passwd)$"))"#,
+        ),
+    ];
+    for (name, filter, jq) in cases {
+        let q = Query {
+            filters: vec![Filter::parse(filter).unwrap()],
+            ..Query::default()
+        };
+        let (lib_secs, lib_n) = best_of(5, || {
+            let t = Instant::now();
+            let mut count = 0usize;
+            store
+                .query_each(&q, |_, _| {
+                    count += 1;
+                    Ok::<_, knoxctl::alert::store::StoreError>(())
+                })
+                .unwrap();
+            (t.elapsed().as_secs_f64(), count)
+        });
+        let (cli_secs, cli_n) = best_of(5, || {
+            timed_lines(
+                Command::new(env!("CARGO_BIN_EXE_knoxctl"))
+                    .args(["alerts", "-o", "json", "--filter", filter, "--state-dir"])
+                    .arg(&dir),
+            )
+        });
+        assert_eq!(lib_n, cli_n);
+        print!(
+            "alerts/query/{name} `{filter}`: knoxctl alerts {:.3} s ({cli_n} alerts; {:.3} s in-process)",
+            cli_secs, lib_secs
+        );
+        if have_jq {
+            let (jq_secs, jq_n) = timed_lines(Command::new("jq").arg("-c").arg(jq).arg(&jsonl));
+            assert_eq!(jq_n, cli_n, "jq and knoxctl selected different alerts");
+            print!(
+                "; jq {jq_secs:.2} s ({jq_n} alerts); knoxctl is {:.0}x faster",
+                jq_secs / cli_secs
+            );
+        }
+        println!();
+    }
+    drop(store);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

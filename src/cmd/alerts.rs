@@ -1,0 +1,494 @@
+//! `knoxctl alerts`: filter recorded alerts from the store (read directly, so it works while
+//! the agent is stopped) or KubeArmor JSON Lines from `--from`, and print them as a table or
+//! JSON Lines; `knoxctl alerts tail` follows the store as the agent writes.
+//!
+//! `--from` reads one alert per line. A bad line (not JSON, not an object, too long) is
+//! reported with its line number and skipped; the other lines are still filtered and printed,
+//! and the exit status is 1 so that a pipeline notices. With `-o json`, matching input lines
+//! are passed through unchanged, so fields knoxctl does not model (Owner, EventData, ...)
+//! survive.
+
+use super::{AlertsArgs, AlertsCommand, EXIT_FAILED, EXIT_USAGE, TableOrJson};
+use crate::alert::Alert;
+use crate::alert::filter::{Filter, all_match, parse_duration};
+use crate::alert::store::{Query, Store, StoreError};
+use crate::output::table;
+use anyhow::Context;
+use std::collections::VecDeque;
+use std::io::{BufRead, BufWriter, Write};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Rows a table shows when `--limit` is not given; a million-row table helps nobody.
+const TABLE_DEFAULT_LIMIT: usize = 1000;
+/// Longest accepted `--from` line; KubeArmor alerts are about a kilobyte.
+const MAX_LINE: usize = 1 << 20;
+/// Bad `--from` lines reported one by one before only counting.
+const MAX_REPORTED: usize = 20;
+/// How often `alerts tail` looks for new alerts.
+const TAIL_POLL: Duration = Duration::from_millis(200);
+
+pub fn run(args: AlertsArgs) -> anyhow::Result<ExitCode> {
+    let filters = match args
+        .filters
+        .iter()
+        .map(|e| Filter::parse(e))
+        .collect::<Result<Vec<_>, _>>()
+    {
+        Ok(f) => f,
+        Err(e) => return usage(&format!("--filter: {e}")),
+    };
+    let since = match args.since.as_deref().map(parse_duration).transpose() {
+        Ok(d) => d.map(|d| now_epoch().saturating_sub(d.as_secs() as i64)),
+        Err(e) => return usage(&format!("--since: {e}")),
+    };
+    let query = Query {
+        filters,
+        since,
+        limit: args.limit,
+    };
+    match (&args.command, &args.from) {
+        (Some(AlertsCommand::Tail { .. }), Some(_)) => usage(
+            "--from cannot be combined with 'tail': tail follows the alert store; \
+             to follow a KubeArmor stream, pipe it: karmor logs --json | knoxctl alerts --from -",
+        ),
+        // The socket flag of `tail` is unused: the store is read directly, like `alerts`.
+        (Some(AlertsCommand::Tail { .. }), None) => tail(&args.state_dir, query, args.output),
+        (None, Some(from)) => from_lines(from, query, args.output),
+        (None, None) => from_store(&args.state_dir, query, args.output),
+    }
+}
+
+fn usage(msg: &str) -> anyhow::Result<ExitCode> {
+    eprintln!("knoxctl: error: {msg}");
+    eprintln!("For more information, try 'knoxctl alerts --help'.");
+    Ok(ExitCode::from(EXIT_USAGE))
+}
+
+fn now_epoch() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn open_store(state_dir: &Path) -> anyhow::Result<Store> {
+    match Store::open_readonly(state_dir) {
+        Err(StoreError::Missing { path }) => anyhow::bail!(
+            "no alert store at {}: the agent has recorded no alerts in {} yet. Is the agent \
+             running with this state directory? Point --state-dir (or KNOXCTL_STATE_DIR) at the \
+             agent's state directory, or filter exported KubeArmor logs with --from FILE.",
+            path.display(),
+            state_dir.display()
+        ),
+        other => Ok(other?),
+    }
+}
+
+fn from_store(state_dir: &Path, mut query: Query, output: TableOrJson) -> anyhow::Result<ExitCode> {
+    let store = open_store(state_dir)?;
+    let out = std::io::stdout();
+    match output {
+        TableOrJson::Json => {
+            let mut w = BufWriter::with_capacity(1 << 16, out.lock());
+            store.query_each(&query, |_, alert| {
+                serde_json::to_writer(&mut w, alert)?;
+                w.write_all(b"\n")?;
+                Ok::<_, anyhow::Error>(())
+            })?;
+            w.flush()?;
+        }
+        TableOrJson::Table => {
+            let capped = query.limit.is_none();
+            if capped {
+                query.limit = Some(TABLE_DEFAULT_LIMIT + 1);
+            }
+            let mut alerts = store.query(&query)?;
+            let more = capped && alerts.len() > TABLE_DEFAULT_LIMIT;
+            if more {
+                alerts.remove(0);
+            }
+            print_table(&alerts)?;
+            if more {
+                eprintln!(
+                    "knoxctl: showing the newest {TABLE_DEFAULT_LIMIT} matching alerts; \
+                     use --limit N or -o json for more"
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `2024-05-28T17:33:52Z` from epoch seconds (UTC, the zone KubeArmor's UpdatedTime uses).
+pub fn format_time(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+const TABLE_HEADER: [&str; 8] = [
+    "TIME",
+    "POLICY",
+    "ACTION",
+    "OPERATION",
+    "RESOURCE",
+    "PROCESS",
+    "RESULT",
+    "SEVERITY",
+];
+
+fn row(a: &Alert) -> [String; 8] {
+    [
+        format_time(a.timestamp),
+        a.policy_name.clone(),
+        a.action.clone(),
+        a.operation.clone(),
+        a.resource.clone(),
+        a.process_name.clone(),
+        a.result.clone(),
+        a.severity.clone(),
+    ]
+}
+
+fn print_table(alerts: &[Alert]) -> anyhow::Result<()> {
+    if alerts.is_empty() {
+        // On stderr, like kubectl's "No resources found": stdout stays empty for scripts.
+        eprintln!("No alerts match.");
+        return Ok(());
+    }
+    let mut t = table(&TABLE_HEADER);
+    for a in alerts {
+        t.add_row(row(a).to_vec());
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{t}")?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Reads one line of at most `max` bytes into `buf` (without the newline). Returns None at
+/// the end of input, Some(false) for an over-long line (whose rest is skipped).
+fn read_line_limited(
+    r: &mut impl BufRead,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<Option<bool>> {
+    buf.clear();
+    let mut too_long = false;
+    let mut any = false;
+    loop {
+        let chunk = match r.fill_buf() {
+            Ok(c) => c,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if chunk.is_empty() {
+            return Ok(if any { Some(!too_long) } else { None });
+        }
+        any = true;
+        let (part, used, done) = match chunk.iter().position(|&b| b == b'\n') {
+            Some(i) => (&chunk[..i], i + 1, true),
+            None => (chunk, chunk.len(), false),
+        };
+        if !too_long {
+            if buf.len() + part.len() > max {
+                too_long = true;
+                buf.clear();
+            } else {
+                buf.extend_from_slice(part);
+            }
+        }
+        r.consume(used);
+        if done {
+            return Ok(Some(!too_long));
+        }
+    }
+}
+
+/// Fields KubeArmor's protobuf-JSON may carry as strings (int64 in proto3 JSON) that the
+/// alert holds as numbers.
+const NUMERIC_FIELDS: [&str; 6] = ["Timestamp", "HostPPID", "HostPID", "PPID", "PID", "UID"];
+
+/// Parses one KubeArmor alert. Exact first (the common case, and fast); failing that, the
+/// spellings other KubeArmor exporters use: numbers as strings, Severity as a number, nulls.
+pub fn parse_alert(line: &[u8]) -> Result<Alert, serde_json::Error> {
+    let first = match serde_json::from_slice::<Alert>(line) {
+        Ok(a) => return Ok(a),
+        Err(e) => e,
+    };
+    let Ok(serde_json::Value::Object(mut map)) = serde_json::from_slice(line) else {
+        return Err(first);
+    };
+    map.retain(|_, v| !v.is_null());
+    for (k, v) in map.iter_mut() {
+        if NUMERIC_FIELDS.contains(&k.as_str()) {
+            if let Some(n) = v.as_str().and_then(|s| s.trim().parse::<i64>().ok()) {
+                *v = n.into();
+            }
+        } else if k == "Severity" && v.is_number() {
+            *v = v.to_string().into();
+        }
+    }
+    serde_json::from_value(serde_json::Value::Object(map)).map_err(|_| first)
+}
+
+fn from_lines(from: &Path, query: Query, output: TableOrJson) -> anyhow::Result<ExitCode> {
+    let stdin = from == Path::new("-");
+    let name = if stdin {
+        "<stdin>".to_string()
+    } else {
+        from.display().to_string()
+    };
+    let input: Box<dyn std::io::Read> = if stdin {
+        Box::new(std::io::stdin())
+    } else {
+        Box::new(std::fs::File::open(from).with_context(|| format!("cannot read {name}"))?)
+    };
+    let mut reader = std::io::BufReader::with_capacity(1 << 16, input);
+    let stream = output == TableOrJson::Json && query.limit.is_none();
+    let keep = match output {
+        TableOrJson::Json => query.limit.unwrap_or(usize::MAX),
+        TableOrJson::Table => query.limit.unwrap_or(TABLE_DEFAULT_LIMIT),
+    };
+    let mut out = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    // The newest `keep` matches, oldest first: input order is taken as chronological.
+    let mut kept: VecDeque<(Alert, Vec<u8>)> = VecDeque::new();
+    let mut matched = 0usize;
+    let mut bad = 0usize;
+    let mut buf = Vec::new();
+    let mut lineno = 0usize;
+    loop {
+        let status = read_line_limited(&mut reader, &mut buf, MAX_LINE)
+            .with_context(|| format!("cannot read {name}"))?;
+        let Some(fits) = status else { break };
+        lineno += 1;
+        let mut line = buf.as_slice();
+        if lineno == 1 {
+            line = line.strip_prefix(b"\xef\xbb\xbf").unwrap_or(line);
+        }
+        let line = line.trim_ascii();
+        let problem = if !fits {
+            Some(format!("line longer than {} MiB", MAX_LINE >> 20))
+        } else if line.is_empty() {
+            continue;
+        } else {
+            match parse_alert(line) {
+                Ok(alert) => {
+                    if query.since.is_none_or(|s| alert.timestamp >= s)
+                        && all_match(&query.filters, &alert)
+                    {
+                        matched += 1;
+                        if stream {
+                            out.write_all(line)?;
+                            out.write_all(b"\n")?;
+                            // Keep a live stream (`karmor logs --json | ...`) live.
+                            if reader.buffer().is_empty() {
+                                out.flush()?;
+                            }
+                        } else if keep > 0 {
+                            if kept.len() == keep {
+                                kept.pop_front();
+                            }
+                            kept.push_back((alert, line.to_vec()));
+                        }
+                    }
+                    None
+                }
+                Err(e) => {
+                    let hint = if line == b"{" {
+                        " (this looks like indented JSON; give one alert per line, as \
+                         `karmor logs --json` prints them)"
+                    } else {
+                        ""
+                    };
+                    Some(format!("not a KubeArmor alert: {e}{hint}"))
+                }
+            }
+        };
+        if let Some(p) = problem {
+            bad += 1;
+            if bad <= MAX_REPORTED {
+                out.flush()?;
+                eprintln!("knoxctl: {name}:{lineno}: skipped: {p}");
+            }
+        }
+    }
+    match output {
+        TableOrJson::Json => {
+            for (_, line) in &kept {
+                out.write_all(line)?;
+                out.write_all(b"\n")?;
+            }
+            out.flush()?;
+        }
+        TableOrJson::Table => {
+            drop(out);
+            let alerts: Vec<Alert> = kept.into_iter().map(|(a, _)| a).collect();
+            print_table(&alerts)?;
+            if query.limit.is_none() && matched > TABLE_DEFAULT_LIMIT {
+                eprintln!(
+                    "knoxctl: showing the last {TABLE_DEFAULT_LIMIT} of {matched} matching \
+                     alerts; use --limit N or -o json for more"
+                );
+            }
+        }
+    }
+    if bad > 0 {
+        eprintln!(
+            "knoxctl: {name}: {bad} of {lineno} lines skipped (not KubeArmor alerts in JSON Lines)"
+        );
+        return Ok(ExitCode::from(EXIT_FAILED));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_interrupt(_: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::Relaxed);
+}
+
+/// One line per alert for a stream, where a table's column widths cannot be known.
+fn tail_line(a: &Alert) -> String {
+    let [
+        time,
+        policy,
+        action,
+        operation,
+        resource,
+        process,
+        result,
+        severity,
+    ] = row(a);
+    format!(
+        "{time}  {action:<13} {operation:<12} {policy}  {resource}  {process}  {result}  {}",
+        if severity.is_empty() {
+            String::new()
+        } else {
+            format!("severity={severity}")
+        }
+    )
+    .trim_end()
+    .to_string()
+}
+
+fn tail(state_dir: &Path, query: Query, output: TableOrJson) -> anyhow::Result<ExitCode> {
+    let store = open_store(state_dir)?;
+    // SIGINT/SIGTERM end the loop between polls, so output is flushed and the exit is 0.
+    // SIGPIPE keeps its default (set in main): a closed pipe ends the process quietly.
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(
+            libc::SIGINT,
+            on_interrupt as extern "C" fn(libc::c_int) as libc::sighandler_t,
+        );
+        libc::signal(
+            libc::SIGTERM,
+            on_interrupt as extern "C" fn(libc::c_int) as libc::sighandler_t,
+        );
+    }
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    let print = |a: &Alert, out: &mut BufWriter<std::io::StdoutLock>| -> anyhow::Result<()> {
+        match output {
+            TableOrJson::Json => {
+                serde_json::to_writer(&mut *out, a)?;
+                out.write_all(b"\n")?;
+            }
+            TableOrJson::Table => writeln!(out, "{}", tail_line(a))?,
+        }
+        Ok(())
+    };
+    let mut last = store.last_id()?;
+    // With --since or --limit, show the matching backlog first, as `tail -n` does.
+    if query.since.is_some() || query.limit.is_some() {
+        store.query_each(&query, |id, a| {
+            if id <= last {
+                print(a, &mut out)?;
+            }
+            Ok::<_, anyhow::Error>(())
+        })?;
+        out.flush()?;
+    }
+    let follow = Query {
+        filters: query.filters,
+        since: None,
+        limit: None,
+    };
+    while !INTERRUPTED.load(Ordering::Relaxed) {
+        loop {
+            let before = last;
+            last = store.for_each_after(last, 4096, |_, a| {
+                if all_match(&follow.filters, a) {
+                    print(a, &mut out)?;
+                }
+                Ok::<_, anyhow::Error>(())
+            })?;
+            if last - before < 4096 {
+                break;
+            }
+        }
+        out.flush()?;
+        std::thread::sleep(TAIL_POLL);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_utc_rfc3339() {
+        assert_eq!(format_time(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_time(1716918832), "2024-05-28T17:53:52Z");
+        assert_eq!(format_time(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(format_time(-1), "1969-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn lenient_parsing_of_other_exporters() {
+        let a = parse_alert(
+            br#"{"Timestamp":"1716918832","PID":"7","Severity":5,"Tags":null,"Action":"Block"}"#,
+        )
+        .unwrap();
+        assert_eq!(a.timestamp, 1716918832);
+        assert_eq!(a.pid, 7);
+        assert_eq!(a.severity, "5");
+        assert_eq!(a.action, "Block");
+        assert!(parse_alert(b"[1,2]").is_err());
+        assert!(parse_alert(br#"{"PID":"x"}"#).is_err());
+    }
+
+    #[test]
+    fn long_lines_are_cut_not_buffered() {
+        let input = format!("{}\nshort\n{}", "x".repeat(100), "y".repeat(5));
+        let mut r = std::io::BufReader::with_capacity(8, input.as_bytes());
+        let mut buf = Vec::new();
+        assert_eq!(
+            read_line_limited(&mut r, &mut buf, 10).unwrap(),
+            Some(false)
+        );
+        assert_eq!(read_line_limited(&mut r, &mut buf, 10).unwrap(), Some(true));
+        assert_eq!(buf, b"short");
+        assert_eq!(read_line_limited(&mut r, &mut buf, 10).unwrap(), Some(true));
+        assert_eq!(buf, b"yyyyy");
+        assert_eq!(read_line_limited(&mut r, &mut buf, 10).unwrap(), None);
+    }
+}

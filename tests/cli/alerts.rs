@@ -1,0 +1,668 @@
+//! `knoxctl alerts`: a state directory filled through the agent's writer (alerts shaped like
+//! the AccuKnox VM-hardening samples), queried by the binary; `--from` files and stdin;
+//! usage errors; retention and drop counting; `alerts tail`.
+
+use super::*;
+use knoxctl::alert::Alert;
+use knoxctl::alert::store::{AlertWriter, Retention, Store, WriterOptions};
+use std::io::{BufRead, BufReader};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+const KEEP_ALL: Retention = Retention {
+    max_age: Duration::from_secs(3650 * 86_400),
+    max_rows: u64::MAX,
+};
+
+/// `apt` blocked on the host (AppArmor), as on the AccuKnox page.
+fn apt_blocked(ts: i64) -> Alert {
+    Alert {
+        timestamp: ts,
+        cluster_name: "wsl-ubuntu".into(),
+        host_name: "ubuntu-2gb-hel1-1".into(),
+        host_pid: 15117,
+        host_ppid: 15043,
+        pid: 15117,
+        uid: 0,
+        parent_process_name: "/usr/bin/bash".into(),
+        process_name: "/usr/bin/apt".into(),
+        policy_name: "block-pkg-mgmt-tools".into(),
+        severity: "10".into(),
+        tags: "NIST,NIST_800-53_CM-7(4),SI-4,process,NIST_800-53_SI-4".into(),
+        message: "apt was attempted to be executed".into(),
+        kind: "MatchedHostPolicy".into(),
+        source: "/usr/bin/bash".into(),
+        operation: "Process".into(),
+        resource: "/usr/bin/apt".into(),
+        data: "syscall=SYS_EXECVE".into(),
+        enforcer: "AppArmor".into(),
+        action: "Block".into(),
+        result: "Permission denied".into(),
+        cwd: "/root/".into(),
+        tty: "pts2".into(),
+        ..Alert::default()
+    }
+}
+
+/// A write under /usr/lib blocked in a container (file integrity monitoring).
+fn fim_blocked(ts: i64) -> Alert {
+    Alert {
+        timestamp: ts,
+        cluster_name: "wsl-ubuntu".into(),
+        host_name: "ubuntu-2gb-hel1-2".into(),
+        namespace_name: "container_namespace".into(),
+        pod_name: "ubuntu".into(),
+        labels: "org.opencontainers.image.ref.name=ubuntu".into(),
+        container_id: "013ea36d4d47dd15521795cacb4a638b38e3ab5d62b6b917f4dc14c8d9591f55".into(),
+        container_name: "ubuntu".into(),
+        container_image: "ubuntu:20.04".into(),
+        host_pid: 129898,
+        host_ppid: 129853,
+        pid: 12,
+        ppid: 1,
+        uid: 0,
+        parent_process_name: "/usr/bin/bash".into(),
+        process_name: "/usr/bin/touch".into(),
+        policy_name: "file-integrity-monitoring".into(),
+        severity: "1".into(),
+        tags: "NIST,NIST_800-53_AU-2,NIST_800-53_SI-4,MITRE,MITRE_T1036_masquerading".into(),
+        atags: vec!["NIST".into(), "MITRE".into()],
+        message: "Detected and prevented compromise to File integrity".into(),
+        kind: "MatchedPolicy".into(),
+        source: "/usr/bin/touch /usr/lib/test_file".into(),
+        operation: "File".into(),
+        resource: "/usr/lib/test_file".into(),
+        data: "syscall=SYS_OPENAT fd=-100 flags=O_WRONLY|O_CREAT|O_NOCTTY|O_NONBLOCK".into(),
+        enforcer: "AppArmor".into(),
+        action: "Block".into(),
+        result: "Permission denied".into(),
+        cwd: "/".into(),
+        tty: "pts0".into(),
+        ..Alert::default()
+    }
+}
+
+/// `ps` audited on the host (eBPF Monitor).
+fn ps_audited(ts: i64, uid: i32) -> Alert {
+    Alert {
+        timestamp: ts,
+        cluster_name: "wsl-ubuntu".into(),
+        host_name: "ubuntu-2gb-hel1-2".into(),
+        host_pid: 130034,
+        host_ppid: 130025,
+        pid: 130034,
+        uid,
+        parent_process_name: "/usr/bin/bash".into(),
+        process_name: "/usr/bin/ps".into(),
+        policy_name: "discovery-process-discovery".into(),
+        severity: "5".into(),
+        tags: "MITRE,Discovery".into(),
+        message: "Someone accessed running process".into(),
+        kind: "MatchedHostPolicy".into(),
+        source: "/usr/bin/bash".into(),
+        operation: "Process".into(),
+        resource: "/usr/bin/ps".into(),
+        data: "syscall=SYS_EXECVE".into(),
+        enforcer: "eBPF Monitor".into(),
+        action: "Audit".into(),
+        result: "Passed".into(),
+        cwd: "/root/".into(),
+        tty: "pts1".into(),
+        ..Alert::default()
+    }
+}
+
+/// Six alerts over the last three hours, oldest first.
+fn samples() -> Vec<Alert> {
+    let t = now();
+    vec![
+        ps_audited(t - 3 * 3600, 0),
+        apt_blocked(t - 2 * 3600),
+        fim_blocked(t - 1800),
+        ps_audited(t - 600, 1000),
+        apt_blocked(t - 60),
+        ps_audited(t - 5, 0),
+    ]
+}
+
+/// A state directory whose store the agent's writer filled with `alerts`.
+fn state_with(tag: &str, alerts: &[Alert], retention: Retention) -> Scratch {
+    let dir = Scratch::new(tag);
+    let (writer, tx) = AlertWriter::spawn(&dir.0, retention).unwrap();
+    for a in alerts {
+        assert!(tx.send(a.clone()));
+    }
+    let stats = writer.shutdown();
+    assert_eq!(stats.stored as usize, alerts.len());
+    dir
+}
+
+fn alerts_json(state: &Path, args: &[&str]) -> Vec<Alert> {
+    let mut all = vec![
+        "alerts",
+        "-o",
+        "json",
+        "--state-dir",
+        state.to_str().unwrap(),
+    ];
+    all.extend_from_slice(args);
+    let out = run(&all);
+    assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+    stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+/// Indexes into `samples()` of the alerts a query returned.
+fn which(state: &Path, args: &[&str]) -> Vec<usize> {
+    let all = samples();
+    alerts_json(state, args)
+        .iter()
+        .map(|a| {
+            all.iter()
+                .position(|s| {
+                    s.policy_name == a.policy_name
+                        && s.timestamp.abs_diff(a.timestamp) < 3
+                        && s.uid == a.uid
+                        && s.resource == a.resource
+                })
+                .unwrap_or_else(|| panic!("unexpected alert {a:?}"))
+        })
+        .collect()
+}
+
+#[test]
+fn each_filter_operator() {
+    let s = state_with("alerts-ops", &samples(), KEEP_ALL);
+    let f = |e: &str| which(&s.0, &["--filter", e]);
+    assert_eq!(f("PolicyName=block-pkg-mgmt-tools"), [1, 4]);
+    assert_eq!(f("Action!=Block"), [0, 3, 5]);
+    assert_eq!(f("Resource~^/usr/(lib|bin/apt)"), [1, 2, 4]);
+    assert_eq!(f("Severity>=5"), [0, 1, 3, 4, 5]);
+    assert_eq!(f("Severity>5"), [1, 4]);
+    assert_eq!(f("Severity<=1"), [2]);
+    assert_eq!(f("Severity<5"), [2]);
+    assert_eq!(f("UID>0"), [3]);
+    assert_eq!(f("PID<100"), [2]);
+    assert_eq!(f("ContainerName=ubuntu"), [2]);
+    assert_eq!(f("ATags=MITRE"), [2]);
+    assert_eq!(f("Message~(?i)SOMEONE"), [0, 3, 5]);
+    assert_eq!(f("Enforcer=eBPF Monitor"), [0, 3, 5]);
+    assert_eq!(f("PolicyName=no-such-policy"), Vec::<usize>::new());
+}
+
+#[test]
+fn field_names_are_case_insensitive_and_filters_and_together() {
+    let s = state_with("alerts-and", &samples(), KEEP_ALL);
+    assert_eq!(
+        which(&s.0, &["--filter", "policyname=block-pkg-mgmt-tools"]),
+        [1, 4]
+    );
+    assert_eq!(
+        which(&s.0, &["--filter", "ACTION=Audit", "--filter", "uid=0"]),
+        [0, 5]
+    );
+    assert_eq!(
+        which(
+            &s.0,
+            &[
+                "--filter",
+                "operation=Process",
+                "--filter",
+                "Action=Block",
+                "--filter",
+                "hostpid>=15117"
+            ]
+        ),
+        [1, 4]
+    );
+    assert_eq!(
+        which(
+            &s.0,
+            &[
+                "--filter",
+                "Type=MatchedHostPolicy",
+                "--filter",
+                "Severity>5",
+                "--filter",
+                "Resource~ps$"
+            ]
+        ),
+        Vec::<usize>::new()
+    );
+}
+
+#[test]
+fn since_and_limit() {
+    let s = state_with("alerts-since", &samples(), KEEP_ALL);
+    assert_eq!(which(&s.0, &["--since", "1h"]), [2, 3, 4, 5]);
+    assert_eq!(which(&s.0, &["--since", "15m"]), [3, 4, 5]);
+    assert_eq!(which(&s.0, &["--since", "2m"]), [4, 5]);
+    assert_eq!(which(&s.0, &["--since", "7d"]), [0, 1, 2, 3, 4, 5]);
+    // The newest N, oldest first.
+    assert_eq!(which(&s.0, &["--limit", "2"]), [4, 5]);
+    assert_eq!(
+        which(&s.0, &["--limit", "2", "--filter", "Action=Audit"]),
+        [3, 5]
+    );
+    assert_eq!(
+        which(&s.0, &["--limit", "1", "--filter", "Resource~apt"]),
+        [4]
+    );
+    assert_eq!(
+        which(
+            &s.0,
+            &["--limit", "10", "--since", "1h", "--filter", "Action=Block"]
+        ),
+        [2, 4]
+    );
+    assert_eq!(which(&s.0, &["--limit", "0"]), Vec::<usize>::new());
+}
+
+#[test]
+fn json_lines_parse_back_to_the_same_alerts() {
+    let all = samples();
+    let s = state_with("alerts-json", &all, KEEP_ALL);
+    assert_eq!(alerts_json(&s.0, &[]), all);
+    // KubeArmor's field names, one compact object per line.
+    let out = run(&[
+        "alerts",
+        "-o",
+        "json",
+        "--state-dir",
+        s.0.to_str().unwrap(),
+        "--limit",
+        "1",
+    ]);
+    let line = stdout(&out);
+    assert_eq!(line.lines().count(), 1);
+    for key in [
+        "\"Timestamp\":",
+        "\"PolicyName\":\"discovery-process-discovery\"",
+        "\"UID\":0",
+        "\"HostPID\":130034",
+        "\"Severity\":\"5\"",
+    ] {
+        assert!(line.contains(key), "{key} in {line}");
+    }
+}
+
+#[test]
+fn table_has_the_useful_columns() {
+    let s = state_with("alerts-table", &samples(), KEEP_ALL);
+    let out = run(&[
+        "alerts",
+        "--state-dir",
+        s.0.to_str().unwrap(),
+        "--filter",
+        "Action=Block",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    for col in [
+        "TIME",
+        "POLICY",
+        "ACTION",
+        "OPERATION",
+        "RESOURCE",
+        "PROCESS",
+        "RESULT",
+        "SEVERITY",
+    ] {
+        assert!(text.contains(col), "{col} missing:\n{text}");
+    }
+    assert!(text.contains("block-pkg-mgmt-tools") && text.contains("/usr/lib/test_file"));
+    assert!(text.contains("Permission denied"));
+    assert!(!text.contains("discovery-process-discovery"));
+    assert_eq!(text.matches("block-pkg-mgmt-tools").count(), 2);
+    assert!(!text.contains('\x1b'));
+    // Oldest first; times in UTC.
+    assert!(text.find("block-pkg-mgmt-tools").unwrap() < text.find("file-integrity").unwrap());
+    assert!(text.contains('T') && text.contains("Z "), "{text}");
+    // Nothing matches: a note on stderr, nothing on stdout, still success.
+    let out = run(&[
+        "alerts",
+        "--state-dir",
+        s.0.to_str().unwrap(),
+        "--filter",
+        "PolicyName=none",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stdout(&out).is_empty());
+    assert!(stderr(&out).contains("No alerts match"));
+}
+
+/// Lines as KubeArmor prints them: the AccuKnox sample (with the fields AccuKnox adds), and
+/// the proto3-JSON spelling with numbers as strings.
+fn jsonl() -> String {
+    let t = now();
+    let mut sample = serde_json::to_value(apt_blocked(t - 60)).unwrap();
+    sample["cluster_id"] = "27273".into();
+    sample["component_name"] = "kubearmor".into();
+    let mut proto = serde_json::to_value(ps_audited(t - 10, 0)).unwrap();
+    proto["Timestamp"] = (t - 10).to_string().into();
+    proto["HostPID"] = "130034".into();
+    format!(
+        "{}\n\n{}\r\n{}\n{}\n",
+        serde_json::to_string(&ps_audited(t - 7200, 0)).unwrap(),
+        serde_json::to_string(&sample).unwrap(),
+        serde_json::to_string(&fim_blocked(t - 30)).unwrap(),
+        serde_json::to_string(&proto).unwrap(),
+    )
+}
+
+#[test]
+fn from_a_file_and_from_stdin() {
+    let dir = Scratch::new("alerts-from");
+    let file = dir.write("alerts.jsonl", jsonl());
+    let file = file.to_str().unwrap();
+    // No store needed: --from never looks at the state directory.
+    let nowhere = dir.0.join("no-state");
+    let nowhere = nowhere.to_str().unwrap();
+    let out = run(&[
+        "alerts",
+        "--state-dir",
+        nowhere,
+        "--from",
+        file,
+        "-o",
+        "json",
+        "--filter",
+        "Action=Block",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2);
+    // Matching lines pass through unchanged, AccuKnox's extra fields included.
+    assert!(
+        lines[0].contains("\"cluster_id\":\"27273\""),
+        "{}",
+        lines[0]
+    );
+    let a: Alert = serde_json::from_str(lines[1]).unwrap();
+    assert_eq!(a.policy_name, "file-integrity-monitoring");
+
+    // Numbers spelled as strings are understood; --since and --limit apply.
+    let out = run_stdin(
+        &[
+            "alerts",
+            "--from",
+            "-",
+            "--filter",
+            "hostpid=130034",
+            "--since",
+            "1h",
+            "-o",
+            "json",
+        ],
+        jsonl().as_bytes(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out).lines().count(), 1);
+    let out = run_stdin(
+        &["alerts", "--from", "-", "--limit", "1"],
+        jsonl().as_bytes(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("discovery-process-discovery"));
+    assert!(!stdout(&out).contains("block-pkg-mgmt-tools"));
+}
+
+#[test]
+fn from_reports_bad_lines_and_keeps_going() {
+    let dir = Scratch::new("alerts-bad-lines");
+    let input = format!(
+        "{}not json\n[1,2]\n{{\"PID\":\"many\"}}\n{{\n{}",
+        serde_json::to_string(&apt_blocked(now())).unwrap() + "\n",
+        jsonl()
+    );
+    let file = dir.write("mixed.jsonl", input);
+    let out = run(&["alerts", "--from", file.to_str().unwrap(), "-o", "json"]);
+    assert_eq!(out.status.code(), Some(1), "bad lines must fail the run");
+    assert_eq!(stdout(&out).lines().count(), 5, "good lines still printed");
+    let err = stderr(&out);
+    for want in [
+        "mixed.jsonl:2: skipped",
+        "mixed.jsonl:3: skipped",
+        "mixed.jsonl:4: skipped",
+        "mixed.jsonl:5: skipped",
+        "indented JSON",
+        "4 of 10 lines skipped",
+    ] {
+        assert!(err.contains(want), "{want} missing:\n{err}");
+    }
+    let out = run(&[
+        "alerts",
+        "--from",
+        dir.0.join("absent.jsonl").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("cannot read"), "{}", stderr(&out));
+}
+
+#[test]
+fn bad_expressions_are_usage_errors() {
+    let s = state_with("alerts-usage", &samples(), KEEP_ALL);
+    let dir = s.0.to_str().unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--filter", "Polcyname=x"],
+            "invalid filter 'Polcyname=x': unknown field 'Polcyname' (did you mean 'PolicyName'?)",
+        ),
+        (
+            &["--filter", "PolicyName"],
+            "no operator after 'PolicyName'",
+        ),
+        (
+            &["--filter", "Resource>=3"],
+            "'>=' compares numbers, and Resource is text",
+        ),
+        (
+            &["--filter", "PID=abc"],
+            "PID is numeric, so 'abc' must be an integer",
+        ),
+        (
+            &["--filter", "Resource~("],
+            "invalid filter 'Resource~(': bad regular expression",
+        ),
+        (&["--filter", "=x"], "no field name before '='"),
+        (
+            &["--filter", "Action=Block", "--filter", "Sevrity>3"],
+            "did you mean 'Severity'?",
+        ),
+        (
+            &["--since", "10"],
+            "invalid duration '10': the unit is missing",
+        ),
+        (&["--since", "yesterday"], "invalid duration 'yesterday'"),
+        (
+            &["--from", "x.jsonl", "tail"],
+            "--from cannot be combined with 'tail'",
+        ),
+    ];
+    for (args, want) in cases {
+        let mut all = vec!["alerts", "--state-dir", dir];
+        all.extend_from_slice(args);
+        let out = run(&all);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(want), "{args:?}: {}", stderr(&out));
+        assert!(stdout(&out).is_empty(), "{args:?}");
+    }
+    // clap's own usage errors are 2 as well.
+    assert_eq!(run(&["alerts", "--limit", "many"]).status.code(), Some(2));
+}
+
+#[test]
+fn a_missing_store_says_where_and_what_to_do() {
+    let dir = Scratch::new("alerts-missing");
+    for sub in [&[][..], &["tail"][..]] {
+        let mut args = vec!["alerts", "--state-dir", dir.0.to_str().unwrap()];
+        args.extend_from_slice(sub);
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!(
+                "no alert store at {}",
+                dir.0.join("alerts.db").display()
+            )),
+            "{err}"
+        );
+        assert!(
+            err.contains("recorded no alerts") && err.contains("--state-dir"),
+            "{err}"
+        );
+        assert!(err.contains("KNOXCTL_STATE_DIR"), "{err}");
+    }
+    // The environment variable works as --state-dir does.
+    let s = state_with("alerts-env", &samples(), KEEP_ALL);
+    let out = bin()
+        .args(["alerts", "-o", "json"])
+        .env("KNOXCTL_STATE_DIR", &s.0)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out).lines().count(), 6);
+}
+
+#[test]
+fn retention_prunes_by_age_and_count() {
+    let t = now();
+    let mut alerts = vec![apt_blocked(t - 3 * 86_400), fim_blocked(t - 2 * 86_400)];
+    for i in 0..5 {
+        alerts.push(ps_audited(t - 100 + i, i as i32));
+    }
+    let retention = Retention {
+        max_age: Duration::from_secs(86_400),
+        max_rows: 3,
+    };
+    let s = state_with("alerts-retention", &alerts, retention);
+    let left = alerts_json(&s.0, &[]);
+    assert_eq!(left, alerts[4..].to_vec());
+    // The age limit alone.
+    let s = state_with(
+        "alerts-retention-age",
+        &alerts,
+        Retention {
+            max_age: Duration::from_secs(86_400),
+            max_rows: 1000,
+        },
+    );
+    assert_eq!(alerts_json(&s.0, &[]), alerts[2..].to_vec());
+}
+
+#[test]
+fn a_full_queue_drops_and_counts() {
+    let dir = Scratch::new("alerts-dropped");
+    let options = WriterOptions {
+        capacity: 4,
+        max_batch: 4,
+        ..WriterOptions::default()
+    };
+    let (writer, tx) = AlertWriter::spawn_with(&dir.0, KEEP_ALL, options).unwrap();
+    // Another connection holds the write lock, so the writer stalls in its commit while
+    // the producer keeps sending.
+    let blocker = rusqlite::Connection::open(dir.0.join("alerts.db")).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let sent = 1000;
+    let accepted = (0..sent).filter(|i| tx.send(ps_audited(now(), *i))).count();
+    blocker.execute_batch("COMMIT").unwrap();
+    let stats = writer.shutdown();
+    assert!(accepted <= 12, "accepted {accepted}");
+    assert_eq!(
+        stats.dropped as usize,
+        sent as usize - accepted,
+        "{stats:?}"
+    );
+    assert_eq!(stats.stored as usize, accepted, "{stats:?}");
+    assert_eq!(stats.failed, 0);
+    let stored = alerts_json(&dir.0, &[]);
+    assert_eq!(stored.len(), accepted);
+    assert_eq!(
+        Store::open_readonly(&dir.0).unwrap().count().unwrap() as usize,
+        accepted
+    );
+}
+
+struct Tail {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Tail {
+    fn start(state: &Scratch, args: &[&str]) -> Tail {
+        let mut child = bin()
+            .args(["alerts", "--state-dir", state.0.to_str().unwrap()])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = child.stdout.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for l in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(l).is_err() {
+                    break;
+                }
+            }
+        });
+        Tail { child, lines }
+    }
+
+    fn next(&self) -> Option<String> {
+        self.lines.recv_timeout(Duration::from_secs(10)).ok()
+    }
+
+    fn interrupt(mut self) -> std::process::ExitStatus {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGINT);
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "tail did not stop on SIGINT");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+#[test]
+fn tail_follows_new_alerts_and_stops_on_sigint() {
+    let t = now();
+    let s = state_with(
+        "alerts-tail",
+        &[apt_blocked(t - 100), ps_audited(t - 50, 0)],
+        KEEP_ALL,
+    );
+    let follow = Tail::start(&s, &["tail", "-o", "json", "--filter", "Action=Block"]);
+    let backlog = Tail::start(&s, &["--limit", "1", "tail", "-o", "json"]);
+    // With --limit the newest alert comes first; without it only new ones.
+    let first: Alert = serde_json::from_str(&backlog.next().unwrap()).unwrap();
+    assert_eq!(first.policy_name, "discovery-process-discovery");
+    std::thread::sleep(Duration::from_millis(500));
+    let (writer, tx) = AlertWriter::spawn(&s.0, KEEP_ALL).unwrap();
+    assert!(tx.send(ps_audited(t, 7)));
+    assert!(tx.send(fim_blocked(t)));
+    writer.shutdown();
+    let got: Alert = serde_json::from_str(&follow.next().unwrap()).unwrap();
+    assert_eq!(got, fim_blocked(t), "the Audit alert is filtered out");
+    let got: Alert = serde_json::from_str(&backlog.next().unwrap()).unwrap();
+    assert_eq!(got, ps_audited(t, 7));
+    let got: Alert = serde_json::from_str(&backlog.next().unwrap()).unwrap();
+    assert_eq!(got, fim_blocked(t));
+    assert_eq!(follow.interrupt().code(), Some(0));
+    assert_eq!(backlog.interrupt().code(), Some(0));
+}
