@@ -147,7 +147,9 @@ fn package_managers_are_blocked_and_alerted() {
     );
 
     // Deleted: apt runs, and no new alerts appear.
-    let before = alerts(&agent, &["PolicyName=block-pkg-mgmt-tools"]).len();
+    // Both denials (before and after the restart) are in the store before we count.
+    let before = wait_alerts(&agent, &["PolicyName=block-pkg-mgmt-tools"], 2).len();
+    assert_eq!(before, 2, "one alert per denial");
     let o = agent.cli(&["policy", "delete", "block-pkg-mgmt-tools"]);
     assert!(o.status.success(), "{}", out(&o));
     assert!(runs("/usr/bin/apt"), "apt runs after delete");

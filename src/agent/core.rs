@@ -12,19 +12,7 @@ use crate::policy::normalize::{RuleSet, rules_of};
 use crate::policy::validate::{Options, Severity, validate_bytes};
 use crate::policy::{Kind, Policy};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-
-/// Counters the pipeline threads update and `status` reports.
-#[derive(Default)]
-pub struct Stats {
-    pub alerts_stored: AtomicU64,
-    pub alerts_dropped: AtomicU64,
-    pub enforcer_events_dropped: AtomicU64,
-    pub monitor_received: AtomicU64,
-    pub monitor_lost_in_kernel: AtomicU64,
-    pub monitor_dropped_in_userspace: AtomicU64,
-}
 
 /// The host's current rule set and what the enforcer made of it, shared with the alert
 /// pipeline (which maps an enforcer decision's rule index back to its policy).
@@ -55,7 +43,10 @@ pub struct Core {
     enforcer: Box<dyn Enforcer>,
     enforcer_reason: String,
     pub host: Arc<RwLock<HostRules>>,
-    pub stats: Arc<Stats>,
+    /// Fills the counters other components own (store, monitor) into `status`.
+    pub status_source: Option<Box<dyn Fn(&mut Status) + Send>>,
+    /// Told about every new host rule set (the monitor follows what rules need).
+    pub on_rules: Option<Box<dyn Fn(&HostRules) + Send>>,
 }
 
 fn now() -> i64 {
@@ -88,7 +79,8 @@ impl Core {
                 ApplyReport::default(),
                 Posture::Audit,
             ))),
-            stats: Arc::new(Stats::default()),
+            status_source: None,
+            on_rules: None,
         };
         let restored = core.state.policies.clone();
         core.enforce(&restored)
@@ -125,7 +117,11 @@ impl Core {
             PostureValue::Audit => Posture::Audit,
             PostureValue::Block => Posture::Block,
         };
-        *self.host.write().expect("host rules lock") = HostRules::new(set, report, posture);
+        let rules = HostRules::new(set, report, posture);
+        if let Some(tell) = &self.on_rules {
+            tell(&rules);
+        }
+        *self.host.write().expect("host rules lock") = rules;
         Ok(())
     }
 
@@ -371,8 +367,7 @@ impl Core {
 
     pub fn status(&self) -> Status {
         let host = self.host.read().expect("host rules lock");
-        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        Status {
+        let mut status = Status {
             version: env!("CARGO_PKG_VERSION").to_string(),
             pid: std::process::id(),
             hostname: self.hostname.clone(),
@@ -391,13 +386,13 @@ impl Core {
                         .map(|r| format!("{} {} ({}): {why}", r.category, r.matcher, r.policy))
                 })
                 .collect(),
-            alerts_stored: load(&self.stats.alerts_stored),
-            alerts_dropped: load(&self.stats.alerts_dropped),
-            enforcer_events_dropped: load(&self.stats.enforcer_events_dropped),
-            monitor_received: load(&self.stats.monitor_received),
-            monitor_lost_in_kernel: load(&self.stats.monitor_lost_in_kernel),
-            monitor_dropped_in_userspace: load(&self.stats.monitor_dropped_in_userspace),
+            enforcer_events_dropped: self.enforcer.dropped_events(),
+            ..Status::default()
+        };
+        if let Some(fill) = &self.status_source {
+            fill(&mut status);
         }
+        status
     }
 
     /// Stops enforcing (answering any pending permission events) before the agent exits.

@@ -5,14 +5,17 @@
 pub mod api;
 pub mod config;
 pub mod core;
-// TEMP pub mod pipeline;
+pub mod pipeline;
 pub mod server;
 pub mod state;
 
+use crate::alert::store::{AlertWriter, Retention};
+use crate::monitor::{Monitor, MonitorConfig};
 use config::{Config, EnforcerChoice};
 use std::os::unix::io::AsRawFd;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// Enforcer decisions waiting for the alert pipeline; beyond this they are counted and
 /// dropped rather than holding the kernel's permission events.
@@ -100,7 +103,31 @@ pub fn run(overrides: Overrides) -> anyhow::Result<()> {
     let selected = crate::enforce::select(config.enforcer, config.default_posture.file, events_tx)?;
     tracing::info!(enforcer = %selected.enforcer.backend(), reason = %selected.reason, "enforcer selected");
     let hostname = crate::identity::hostname();
-    let core = core::Core::start(
+    let ctx = pipeline::AlertContext {
+        cluster_name: config.cluster_name.clone(),
+        host_name: hostname.clone(),
+    };
+    let retention = Retention {
+        max_age: Duration::from_secs(config.alerts.max_age_days.saturating_mul(86_400)),
+        max_rows: config.alerts.max_rows,
+    };
+    let (writer, alerts) = AlertWriter::spawn(&config.state_dir, retention)?;
+
+    // The monitor starts with exec events only; `follow_rules` switches families on as
+    // policies need them, so an idle host pays nothing for file-open tracing.
+    let monitor = match Monitor::start(MonitorConfig {
+        exec: true,
+        files: false,
+        network: false,
+        ..MonitorConfig::default()
+    }) {
+        Ok((m, rx)) => Some((Arc::new(m), rx)),
+        Err(e) => {
+            tracing::warn!(error = %e, "eBPF monitor unavailable: no Audit alerts from it");
+            None
+        }
+    };
+    let mut core = core::Core::start(
         config.clone(),
         hostname,
         state,
@@ -108,6 +135,48 @@ pub fn run(overrides: Overrides) -> anyhow::Result<()> {
         selected.reason,
     )
     .map_err(anyhow::Error::msg)?;
+    let mut threads = Vec::new();
+    let monitor_handle = monitor.as_ref().map(|(m, _)| m.clone());
+    if let Some(m) = &monitor_handle {
+        follow_rules(m, &core.host.read().expect("host rules lock"));
+        let m = m.clone();
+        core.on_rules = Some(Box::new(move |rules| follow_rules(&m, rules)));
+    }
+    {
+        let writer_stats = writer.stats_handle();
+        let m = monitor_handle.clone();
+        core.status_source = Some(Box::new(move |s| {
+            let w = writer_stats();
+            s.alerts_stored = w.stored;
+            s.alerts_dropped = w.dropped + w.failed;
+            if let Some(m) = &m {
+                let ms = m.stats();
+                s.monitor_received = ms.received;
+                s.monitor_lost_in_kernel = ms.lost_in_kernel;
+                s.monitor_dropped_in_userspace = ms.dropped_in_userspace;
+            }
+        }));
+    }
+    if let Some((_, rx)) = monitor {
+        let (host, ctx, alerts) = (core.host.clone(), ctx.clone(), alerts.clone());
+        threads.push(
+            std::thread::Builder::new()
+                .name("monitor-events".into())
+                .spawn(move || pipeline::run_monitor_events(rx, host, ctx, alerts))?,
+        );
+    }
+    {
+        let (host, ctx, alerts) = (core.host.clone(), ctx.clone(), alerts.clone());
+        let monitor_running = monitor_handle.is_some();
+        threads.push(
+            std::thread::Builder::new()
+                .name("enforcer-events".into())
+                .spawn(move || {
+                    pipeline::run_enforcer_events(events_rx, host, ctx, alerts, monitor_running)
+                })?,
+        );
+    }
+    drop(alerts);
     tracing::info!(
         policies = core.status().policies,
         host_rules = core.status().host_rules,
@@ -142,6 +211,40 @@ pub fn run(overrides: Overrides) -> anyhow::Result<()> {
         anyhow::Ok(())
     })?;
     tracing::info!("stopping");
-    core.lock().expect("core lock").shutdown();
+    let mut core = Arc::try_unwrap(core)
+        .ok()
+        .expect("no request in flight after the server stopped")
+        .into_inner()
+        .expect("core lock");
+    // The enforcer answers what is pending and drops its event sender; the monitor stops;
+    // then the pipeline threads see their queues close and the writer flushes the rest.
+    core.shutdown();
+    drop(core);
+    if let Some(m) = monitor_handle {
+        match Arc::try_unwrap(m) {
+            Ok(m) => m.stop(),
+            Err(_) => tracing::warn!("monitor still shared at shutdown"),
+        }
+    }
+    for t in threads {
+        let _ = t.join();
+    }
+    let stats = writer.shutdown();
+    tracing::info!(
+        stored = stats.stored,
+        dropped = stats.dropped,
+        "alerts flushed"
+    );
     Ok(())
+}
+
+/// Turns monitor families on only when some host rule needs what they see.
+fn follow_rules(monitor: &Monitor, rules: &core::HostRules) {
+    use crate::policy::normalize::Category;
+    let has = |c: Category| rules.set.rules.iter().any(|r| r.category == c);
+    let files = has(Category::File);
+    let network = has(Category::Network);
+    if let Err(e) = monitor.set_families(true, files, network) {
+        tracing::warn!(error = %e, "cannot switch monitor families");
+    }
 }

@@ -4,12 +4,12 @@
 //! counted (by the monitor, the enforcer and the store's writer).
 
 use super::core::HostRules;
+use crate::alert::store::AlertSender;
 use crate::alert::{Alert, format_rfc3339};
 use crate::enforce::{EnforcerEvent, Operation};
-use crate::policy::normalize::Rule;
-use crate::alert::store::AlertSender;
 use crate::monitor::{EventKind, MonitorEvent};
 use crate::policy::matcher::{Decision, Subject, Verdict};
+use crate::policy::normalize::Rule;
 use crate::procfs::ProcessInfo;
 use std::sync::mpsc::Receiver;
 use std::sync::{Arc, RwLock};
@@ -125,7 +125,11 @@ impl Subject for LazySubject {
         let pid = self.source_pid;
         self.source.get_or_insert_with(|| {
             std::fs::read_link(format!("/proc/{pid}/exe"))
-                .map(|p| p.to_string_lossy().trim_end_matches(" (deleted)").to_string())
+                .map(|p| {
+                    p.to_string_lossy()
+                        .trim_end_matches(" (deleted)")
+                        .to_string()
+                })
                 .unwrap_or_default()
         })
     }
@@ -136,7 +140,9 @@ impl Subject for LazySubject {
 }
 
 fn owner_of(path: &str) -> u32 {
-    std::fs::metadata(path).map(|m| std::os::unix::fs::MetadataExt::uid(&m)).unwrap_or(u32::MAX)
+    std::fs::metadata(path)
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
+        .unwrap_or(u32::MAX)
 }
 
 /// The facts a monitor event carries, completed from /proc while the process may still run.
@@ -170,7 +176,9 @@ fn monitor_alerts(ev: &MonitorEvent, host: &HostRules, ctx: &AlertContext) -> Ve
         EventKind::Exec if ev.retval >= 0 => (Operation::Process, ev.path.clone(), false),
         EventKind::Open if ev.retval >= 0 => {
             let acc = ev.flags & libc::O_ACCMODE;
-            let write = acc == libc::O_WRONLY || acc == libc::O_RDWR || ev.flags & (libc::O_APPEND | libc::O_TRUNC | libc::O_CREAT) != 0;
+            let write = acc == libc::O_WRONLY
+                || acc == libc::O_RDWR
+                || ev.flags & (libc::O_APPEND | libc::O_TRUNC | libc::O_CREAT) != 0;
             (Operation::File, ev.path.clone(), write)
         }
         _ => return Vec::new(),
@@ -182,11 +190,17 @@ fn monitor_alerts(ev: &MonitorEvent, host: &HostRules, ctx: &AlertContext) -> Ve
     let path = if path.starts_with('/') {
         path
     } else {
-        std::fs::read_link(format!("/proc/{}/exe", ev.pid)).map(|p| p.to_string_lossy().into_owned()).unwrap_or(path)
+        std::fs::read_link(format!("/proc/{}/exe", ev.pid))
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or(path)
     };
     let mut subject = LazySubject {
         uid: ev.uid,
-        source_pid: if operation == Operation::Process { ev.ppid } else { ev.pid },
+        source_pid: if operation == Operation::Process {
+            ev.ppid
+        } else {
+            ev.pid
+        },
         source: None,
     };
     let owner = owner_of(&path);
@@ -195,7 +209,9 @@ fn monitor_alerts(ev: &MonitorEvent, host: &HostRules, ctx: &AlertContext) -> Ve
         _ => host.compiled.open(&path, write, owner, &mut subject),
     };
     let found = monitor_findings(&verdict);
-    let Some(&(rule, action)) = found.first() else { return Vec::new() };
+    let Some(&(rule, action)) = found.first() else {
+        return Vec::new();
+    };
     let process = monitor_process(ev, &path);
     let mut a = base_alert(ctx, &process, ev.timestamp_ns);
     set_rule(&mut a, host.set.rules.get(rule));
@@ -212,7 +228,10 @@ fn monitor_alerts(ev: &MonitorEvent, host: &HostRules, ctx: &AlertContext) -> Ve
             a.source = process.parent_exe.clone();
         }
         _ => {
-            a.data = format!("syscall=SYS_OPENAT flags={}", crate::monitor::open_flags(ev.flags));
+            a.data = format!(
+                "syscall=SYS_OPENAT flags={}",
+                crate::monitor::open_flags(ev.flags)
+            );
             a.process_name = process.exe.clone();
             a.parent_process_name = process.parent_exe.clone();
             a.source = process.cmdline.clone();

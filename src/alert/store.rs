@@ -1132,6 +1132,12 @@ impl AlertWriter {
         self.counters.snapshot()
     }
 
+    /// A way to read the counters from another thread while the writer runs.
+    pub fn stats_handle(&self) -> impl Fn() -> StoreStats + Send + Sync + 'static {
+        let counters = self.counters.clone();
+        move || counters.snapshot()
+    }
+
     /// Commits everything queued so far, applies retention and stops the thread. Alerts sent
     /// afterwards are counted as dropped.
     pub fn shutdown(mut self) -> StoreStats {

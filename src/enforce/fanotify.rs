@@ -203,6 +203,10 @@ impl FanotifyEnforcer {
 }
 
 impl Enforcer for FanotifyEnforcer {
+    fn dropped_events(&self) -> u64 {
+        self.stats().dropped_alerts
+    }
+
     fn backend(&self) -> Backend {
         Backend::Fanotify
     }

@@ -174,6 +174,10 @@ pub trait Enforcer: Send {
     /// Stops enforcing and releases every kernel object (marks, programs, profiles).
     /// Pending permission events are answered (allowed) first.
     fn stop(&mut self);
+    /// Decisions not reported because the alert queue was full.
+    fn dropped_events(&self) -> u64 {
+        0
+    }
 }
 
 /// Facts about the kernel's LSM stack, for probe reasons.
