@@ -512,9 +512,12 @@ fn tiny_ring_counts_kernel_losses() {
     for w in workers {
         w.join().unwrap();
     }
-    let stats = settled(&mon);
+    settled(&mon);
+    // Draining the full channel lets the reader deliver more (other processes' events), so
+    // the counters are read after the drain: everything delivered was counted as received.
     let delivered = rx.try_iter().count() as u64;
-    assert_eq!(delivered, stats.received);
+    let stats = mon.stats();
+    assert!(delivered <= stats.received, "{delivered} delivered, {stats:?}");
     let total = stats.received + stats.lost_in_kernel + stats.dropped_in_userspace;
     eprintln!("tiny ring: {RUNS} execs; {stats:?}");
     assert!(total >= 2 * RUNS as u64, "{stats:?}");
