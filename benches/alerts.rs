@@ -253,6 +253,11 @@ fn main() {
     let (writer, tx) = AlertWriter::spawn(&dir, keep_all).unwrap();
     // The writer thread's CPU time, sampled until it exits.
     let sampler = std::thread::spawn(|| {
+        // The thread names itself once running.
+        let t = Instant::now();
+        while thread_cpu("alert-writer").is_none() && t.elapsed() < Duration::from_secs(2) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
         let mut last = 0.0;
         while let Some(cpu) = thread_cpu("alert-writer") {
             last = cpu;

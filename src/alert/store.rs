@@ -1146,6 +1146,7 @@ impl AlertWriter {
             .map_err(|e| store.err(e))?;
         let checkpoint_stop = Arc::new(AtomicBool::new(false));
         let flag = checkpoint_stop.clone();
+        let flag_on_error = checkpoint_stop.clone();
         let checkpointer = std::thread::Builder::new()
             .name("alert-checkpoint".into())
             .spawn(move || checkpoint_loop(checkpoint_conn, flag))
@@ -1165,7 +1166,12 @@ impl AlertWriter {
         let handle = std::thread::Builder::new()
             .name("alert-writer".into())
             .spawn(move || worker.run())
-            .map_err(StoreError::Thread)?;
+            .map_err(|e| {
+                // The worker (and with it the checkpointer's handle) is gone; stop that
+                // thread too.
+                flag_on_error.store(true, Ordering::Relaxed);
+                StoreError::Thread(e)
+            })?;
         Ok((
             AlertWriter {
                 handle: Some(handle),
