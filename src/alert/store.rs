@@ -214,6 +214,16 @@ pub enum StoreError {
     Corrupt { path: PathBuf, detail: String },
     #[error("cannot start the alert writer thread: {0}")]
     Thread(std::io::Error),
+    #[error(
+        "the alert store {} is already open for writing by another process (is another agent running?)",
+        .path.display()
+    )]
+    Locked { path: PathBuf },
+    #[error("cannot lock the alert store {}: {source}", .path.display())]
+    Lock {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// How long alerts are kept. Both limits apply; deleted pages are reused, so the file stops
@@ -254,6 +264,8 @@ pub struct Store {
     intern: Option<HashMap<String, i64>>,
     /// Reader: dictionary id → text; ids are dense, and loaded as far as needed.
     names: RefCell<Vec<String>>,
+    /// Writer: `alerts.db.lock`, held with flock(2) while the store is open for writing.
+    _lock: Option<std::fs::File>,
 }
 
 fn sql_op(op: Op) -> &'static str {
@@ -329,25 +341,60 @@ impl Store {
             last_id: 0,
             intern: None,
             names: RefCell::new(Vec::new()),
+            _lock: None,
         }
     }
 
     /// Opens the store for writing, creating the state directory and database if needed.
+    /// Only one process may write: the writer numbers alerts and keeps the dictionary in
+    /// memory, so a second writer would collide with it.
     pub fn open(state_dir: &Path) -> Result<Store, StoreError> {
         std::fs::create_dir_all(state_dir).map_err(|source| StoreError::CreateDir {
             path: state_dir.to_path_buf(),
             source,
         })?;
         let path = Self::db_path(state_dir);
+        let lock = Self::lock(&path)?;
         let conn = Connection::open(&path).map_err(|source| StoreError::Sqlite {
             path: path.clone(),
             source,
         })?;
         let mut store = Store::new(path, conn);
+        store._lock = Some(lock);
         store.setup_writer().map_err(|e| store.err(e))?;
         store.check_schema()?;
         store.last_id = store.read_last_id()?;
         Ok(store)
+    }
+
+    fn lock(db: &Path) -> Result<std::fs::File, StoreError> {
+        use std::os::fd::AsRawFd;
+        let mut name = db.as_os_str().to_owned();
+        name.push(".lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&name)
+            .map_err(|source| StoreError::Lock {
+                path: db.to_path_buf(),
+                source,
+            })?;
+        // SAFETY: flock on a descriptor this function owns; released when the file closes.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            let source = std::io::Error::last_os_error();
+            return Err(if source.kind() == std::io::ErrorKind::WouldBlock {
+                StoreError::Locked {
+                    path: db.to_path_buf(),
+                }
+            } else {
+                StoreError::Lock {
+                    path: db.to_path_buf(),
+                    source,
+                }
+            });
+        }
+        Ok(file)
     }
 
     fn setup_writer(&mut self) -> rusqlite::Result<()> {
@@ -360,8 +407,9 @@ impl Store {
         self.conn
             .query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
         self.conn.pragma_update(None, "synchronous", "NORMAL")?;
-        // 64 MiB of page cache keeps the index pages that inserts touch in memory.
-        self.conn.pragma_update(None, "cache_size", -65_536)?;
+        // 16 MiB of page cache holds the index pages that inserts touch (few: the indexes
+        // grow at their ends or at a few hot spots).
+        self.conn.pragma_update(None, "cache_size", -16_384)?;
         let version: i64 = self
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -504,7 +552,7 @@ impl Store {
                 // Consecutive alerts mostly share their text: compare before hashing.
                 for (k, get) in INTERNED.iter().enumerate() {
                     let s = get(a);
-                    if !prev.is_some_and(|p| get(p) == s) {
+                    if prev.is_none_or(|p| get(p) != s) {
                         ids[k] = sid(s)?;
                     }
                 }
@@ -986,7 +1034,7 @@ pub struct WriterOptions {
 impl Default for WriterOptions {
     fn default() -> Self {
         WriterOptions {
-            capacity: 65_536,
+            capacity: 16_384,
             max_batch: 8_192,
             flush_interval: Duration::from_millis(100),
             prune_interval: Duration::from_secs(10),
@@ -1098,6 +1146,7 @@ impl AlertWriter {
             .map_err(|e| store.err(e))?;
         let checkpoint_stop = Arc::new(AtomicBool::new(false));
         let flag = checkpoint_stop.clone();
+        let flag_on_error = checkpoint_stop.clone();
         let checkpointer = std::thread::Builder::new()
             .name("alert-checkpoint".into())
             .spawn(move || checkpoint_loop(checkpoint_conn, flag))
@@ -1117,7 +1166,12 @@ impl AlertWriter {
         let handle = std::thread::Builder::new()
             .name("alert-writer".into())
             .spawn(move || worker.run())
-            .map_err(StoreError::Thread)?;
+            .map_err(|e| {
+                // The worker (and with it the checkpointer's handle) is gone; stop that
+                // thread too.
+                flag_on_error.store(true, Ordering::Relaxed);
+                StoreError::Thread(e)
+            })?;
         Ok((
             AlertWriter {
                 handle: Some(handle),
@@ -1465,6 +1519,18 @@ mod tests {
             Store::open(&dir),
             Err(StoreError::NotAStore { .. })
         ));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn one_writer_at_a_time() {
+        let dir = scratch("lock");
+        let first = Store::open(&dir).unwrap();
+        assert!(matches!(Store::open(&dir), Err(StoreError::Locked { .. })));
+        // Readers are not writers.
+        Store::open_readonly(&dir).unwrap();
+        drop(first);
+        Store::open(&dir).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
