@@ -19,7 +19,7 @@ use std::time::Duration;
 
 /// Enforcer decisions waiting for the alert pipeline; beyond this they are counted and
 /// dropped rather than holding the kernel's permission events.
-const EVENT_QUEUE: usize = 65_536;
+const EVENT_QUEUE: usize = 8_192;
 
 /// Flags that override the configuration file.
 #[derive(Clone, Debug, Default)]
@@ -119,6 +119,8 @@ pub fn run(overrides: Overrides) -> anyhow::Result<()> {
         exec: true,
         files: false,
         network: false,
+        // Preallocated: every slot is resident memory. Beyond it, events are counted as dropped.
+        channel_capacity: 16_384,
         ..MonitorConfig::default()
     }) {
         Ok((m, rx)) => Some((Arc::new(m), rx)),
