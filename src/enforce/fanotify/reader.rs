@@ -601,9 +601,14 @@ impl Reader {
         let rules = self.rules.clone();
         let owner = st.st_uid;
         let mut facts = Facts::new(tid, true);
-        let cached = self.lookup(Key::of(st, CLASS_EXEC), fd, &mut facts, true, |p, f| {
-            rules.exec(p, owner, f)
-        });
+        let cached = self.lookup(
+            Key::of(st, CLASS_EXEC),
+            fd,
+            &mut facts,
+            true,
+            false,
+            |p, f| rules.exec(p, owner, f),
+        );
         let Some(c) = cached else {
             bump(&self.shared.counters.errors);
             out.add(&self.unmatched(), Operation::Process, "", || exec_data(tid));
@@ -618,13 +623,17 @@ impl Reader {
     }
 
     fn decide_open(&mut self, fd: RawFd, tid: i32, st: &libc::stat, out: &mut Outcome) {
+        // The path first: it gives the thread time to park before its syscall is read.
+        if sys::readlink(&ProcPath::self_fd(fd), &mut self.link).is_err() {
+            self.link.clear();
+        }
         let call = OpenCall::read(tid);
         let write = call.writes();
         let class = if write { CLASS_WRITE } else { CLASS_READ };
         let rules = self.rules.clone();
         let owner = st.st_uid;
         let mut facts = Facts::new(tid, false);
-        let cached = self.lookup(Key::of(st, class), fd, &mut facts, false, |p, f| {
+        let cached = self.lookup(Key::of(st, class), fd, &mut facts, false, true, |p, f| {
             rules.open(p, write, owner, f)
         });
         let Some(c) = cached else {
@@ -642,9 +651,15 @@ impl Reader {
         fd: RawFd,
         facts: &mut Facts,
         want_interp: bool,
+        have_path: bool,
         eval: impl FnOnce(&str, &mut Facts) -> Verdict,
     ) -> Option<Rc<Cached>> {
-        sys::readlink(&ProcPath::self_fd(fd), &mut self.link).ok()?;
+        if !have_path {
+            sys::readlink(&ProcPath::self_fd(fd), &mut self.link).ok()?;
+        }
+        if self.link.is_empty() {
+            return None;
+        }
         if let Some(list) = self.cache.get(&key) {
             for c in list {
                 if c.path.as_bytes() != self.link.as_slice() {
