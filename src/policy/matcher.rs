@@ -732,6 +732,14 @@ impl CompiledRules {
         self.evaluate(&self.file, path, write, owner, subject)
     }
 
+    /// Whether the answer for an open of `path` can depend on reading vs writing (some
+    /// candidate rule has `readOnly`). When not, callers can skip finding out.
+    pub fn open_depends_on_write(&self, path: &str) -> bool {
+        let mut depends = false;
+        self.file.for_each_match(path, |e| depends |= e.read_only);
+        depends
+    }
+
     pub fn allow_list(&self) -> bool {
         self.allow_list
     }
@@ -1139,6 +1147,8 @@ mod tests {
             c.open("/var/x", false, 0, &mut root("")).audits.capacity(),
             0
         );
+        assert!(c.open_depends_on_write("/etc/hosts"));
+        assert!(!c.open_depends_on_write("/etc/shadow"));
     }
 
     #[test]

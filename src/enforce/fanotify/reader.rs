@@ -623,12 +623,19 @@ impl Reader {
     }
 
     fn decide_open(&mut self, fd: RawFd, tid: i32, st: &libc::stat, out: &mut Outcome) {
-        // The path first: it gives the thread time to park before its syscall is read.
+        // The path first: it decides whether the flags matter, and gives the thread
+        // time to park before its syscall is read.
         if sys::readlink(&ProcPath::self_fd(fd), &mut self.link).is_err() {
             self.link.clear();
         }
-        let call = OpenCall::read(tid);
-        let write = call.writes();
+        let needs_flags = match std::str::from_utf8(&self.link) {
+            Ok(p) => self.rules.open_depends_on_write(p),
+            Err(_) => true,
+        };
+        // Without a readOnly candidate, reads and writes get the same answer; the flags
+        // are then read only if an alert needs them.
+        let call = needs_flags.then(|| OpenCall::read(tid));
+        let write = call.as_ref().is_some_and(OpenCall::writes);
         let class = if write { CLASS_WRITE } else { CLASS_READ };
         let rules = self.rules.clone();
         let owner = st.st_uid;
@@ -636,12 +643,13 @@ impl Reader {
         let cached = self.lookup(Key::of(st, class), fd, &mut facts, false, true, |p, f| {
             rules.open(p, write, owner, f)
         });
+        let data = || call.unwrap_or_else(|| OpenCall::read(tid)).render();
         let Some(c) = cached else {
             bump(&self.shared.counters.errors);
-            out.add(&self.unmatched(), Operation::File, "", || call.render());
+            out.add(&self.unmatched(), Operation::File, "", data);
             return;
         };
-        out.add(&c.verdict, Operation::File, &c.path, || call.render());
+        out.add(&c.verdict, Operation::File, &c.path, data);
     }
 
     /// The cached decision for this file, path and (when it mattered) source, or a fresh one.
