@@ -217,10 +217,11 @@ fn main() {
     exec_round(&tiny, 50);
     open_loop(&unrelated, 10_000);
 
-    let exec_n = 200;
+    let exec_n = 300;
     let open_n = 200_000;
-    let (mut exec_off, mut exec_on, mut open_off, mut open_on, mut open_else) =
-        (vec![], vec![], vec![], vec![], vec![]);
+    // Exec and open in separate loops: each side is measured right after the same kind
+    // of switch (apply or stop), and nothing else runs between switch and measurement.
+    let (mut exec_off, mut exec_on) = (vec![], vec![]);
     for round in 0..ROUNDS {
         // Alternate which side goes first, so drift in background load hits both.
         for on in [round % 2 == 0, round % 2 != 0] {
@@ -228,10 +229,20 @@ fn main() {
                 let report = enf.apply(&hundred).unwrap();
                 assert_eq!(report.enforced.len(), 100);
                 exec_on.push(exec_round(&tiny, exec_n));
-                open_on.push(open_loop(&unrelated, open_n));
             } else {
                 enf.stop();
                 exec_off.push(exec_round(&tiny, exec_n));
+            }
+        }
+    }
+    let (mut open_off, mut open_on, mut open_else) = (vec![], vec![], vec![]);
+    for round in 0..ROUNDS {
+        for on in [round % 2 == 0, round % 2 != 0] {
+            if on {
+                enf.apply(&hundred).unwrap();
+                open_on.push(open_loop(&unrelated, open_n));
+            } else {
+                enf.stop();
                 open_off.push(open_loop(&unrelated, open_n));
             }
         }
