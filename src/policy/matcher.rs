@@ -566,13 +566,6 @@ struct Table {
 }
 
 impl Table {
-    fn is_empty(&self) -> bool {
-        self.exact.is_empty()
-            && self.names.is_empty()
-            && self.dirs.is_empty()
-            && self.globs.is_empty()
-    }
-
     fn for_each_match(&self, path: &str, mut f: impl FnMut(&Entry)) {
         if let Some(v) = self.exact.get(path) {
             v.iter().for_each(&mut f);
@@ -746,11 +739,6 @@ impl CompiledRules {
 
     pub fn posture(&self) -> Posture {
         self.posture
-    }
-
-    /// No process rule and no allow-list mode: execs can never be refused or reported.
-    pub fn exec_is_inert(&self) -> bool {
-        self.process.is_empty() && !self.allow_list
     }
 
     /// Patterns that did not compile, with the reason.

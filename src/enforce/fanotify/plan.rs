@@ -63,6 +63,10 @@ struct RulePlan {
 pub(super) struct Plan {
     inodes: BTreeMap<PathBuf, u64>,
     filesystems: BTreeMap<u64, PathBuf>,
+    /// The filesystems marked so that every exec is seen (allow-list mode).
+    exec_everywhere: bool,
+    /// Devices of pseudo filesystems, which directory walks do not enter.
+    pseudo: Option<BTreeSet<u64>>,
     rules: BTreeMap<usize, RulePlan>,
     unenforceable: Vec<(usize, String)>,
     notes: Vec<String>,
@@ -75,6 +79,8 @@ impl Plan {
         let mut plan = Plan {
             inodes: BTreeMap::new(),
             filesystems: BTreeMap::new(),
+            exec_everywhere: false,
+            pseudo: None,
             rules: BTreeMap::new(),
             unenforceable: Vec::new(),
             notes: Vec::new(),
@@ -159,6 +165,19 @@ impl Plan {
         let allow_list = set.allow_list.process_file;
         if allow_list || !everywhere.is_empty() {
             let fss = filesystems(opts.exec_scope.as_deref());
+            plan.exec_everywhere = allow_list;
+            if fss.is_empty() {
+                let why = "no filesystem to put a whole-filesystem exec mark on (check exec_scope)";
+                for i in &everywhere {
+                    plan.rules.remove(i);
+                    plan.unenforceable.push((*i, why.into()));
+                }
+                if allow_list {
+                    plan.notes.push(format!(
+                        "allow-list mode: the default posture is not applied to execs: {why}"
+                    ));
+                }
+            }
             let targets: BTreeSet<Target> = fss
                 .iter()
                 .map(|(dev, _)| Target::Filesystem(*dev))
@@ -292,6 +311,13 @@ impl Plan {
                     continue;
                 }
                 let sub = e.path();
+                // /proc, /sys and the like refuse permission events and hold many
+                // directories: never spend the bound on them.
+                if std::fs::symlink_metadata(&sub)
+                    .is_ok_and(|md| self.pseudo_devs().contains(&md.dev()))
+                {
+                    continue;
+                }
                 if self.inodes.contains_key(&sub) {
                     self.add_inode(rule, &sub, mask, false);
                 } else if self.dir_budget == 0 {
@@ -336,6 +362,16 @@ impl Plan {
         }
     }
 
+    fn pseudo_devs(&mut self) -> &BTreeSet<u64> {
+        self.pseudo.get_or_insert_with(|| {
+            mounts()
+                .into_iter()
+                .filter(|(fstype, _)| PSEUDO_FS.contains(&fstype.as_str()))
+                .filter_map(|(_, mount)| std::fs::metadata(mount).ok().map(|m| m.dev()))
+                .collect()
+        })
+    }
+
     /// Adds every mark to `group` and reports what the kernel now enforces.
     pub fn apply(self, group: RawFd) -> ApplyReport {
         let mut failed: BTreeMap<Target, String> = BTreeMap::new();
@@ -344,10 +380,14 @@ impl Plan {
                 failed.insert(Target::Inode(path.clone()), e.to_string());
             }
         }
+        let mut fs_marked = 0;
         for (dev, path) in &self.filesystems {
             let flags = libc::FAN_MARK_ADD | libc::FAN_MARK_FILESYSTEM;
-            if let Err(e) = sys::mark(group, flags, EXEC, path) {
-                failed.insert(Target::Filesystem(*dev), format!("{}: {e}", path.display()));
+            match sys::mark(group, flags, EXEC, path) {
+                Ok(()) => fs_marked += 1,
+                Err(e) => {
+                    failed.insert(Target::Filesystem(*dev), format!("{}: {e}", path.display()));
+                }
             }
         }
         let describe = |t: &Target| match t {
@@ -359,6 +399,21 @@ impl Plan {
             unenforceable: self.unenforceable,
             notes: self.notes,
         };
+        if self.exec_everywhere && !self.filesystems.is_empty() && fs_marked == 0 {
+            let errors: Vec<&String> = failed
+                .iter()
+                .filter(|(t, _)| matches!(t, Target::Filesystem(_)))
+                .map(|(_, e)| e)
+                .collect();
+            report.notes.push(format!(
+                "allow-list mode: the default posture is not applied to execs: every whole-filesystem exec mark was refused ({})",
+                errors
+                    .iter()
+                    .map(|e| e.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ));
+        }
         for (rule, rp) in &self.rules {
             let errors: Vec<String> = rp
                 .primary
@@ -417,23 +472,10 @@ pub(super) fn filesystems(scope: Option<&[PathBuf]>) -> Vec<(u64, PathBuf)> {
         }
         return out.into_iter().collect();
     }
-    let Ok(text) = std::fs::read_to_string("/proc/self/mountinfo") else {
-        return Vec::new();
-    };
-    for line in text.lines() {
-        let Some((left, right)) = line.split_once(" - ") else {
-            continue;
-        };
-        let Some(fstype) = right.split(' ').next() else {
-            continue;
-        };
-        if PSEUDO_FS.contains(&fstype) {
+    for (fstype, mount) in mounts() {
+        if PSEUDO_FS.contains(&fstype.as_str()) {
             continue;
         }
-        let Some(mount) = left.split(' ').nth(4) else {
-            continue;
-        };
-        let mount = PathBuf::from(unescape_mountinfo(mount));
         // The device number in mountinfo can differ from st_dev (btrfs subvolumes);
         // stat says what the kernel will mark.
         if let Ok(md) = std::fs::metadata(&mount) {
@@ -441,6 +483,21 @@ pub(super) fn filesystems(scope: Option<&[PathBuf]>) -> Vec<(u64, PathBuf)> {
         }
     }
     out.into_iter().collect()
+}
+
+/// `(filesystem type, mount point)` of every mount this process sees.
+fn mounts() -> Vec<(String, PathBuf)> {
+    let Ok(text) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return Vec::new();
+    };
+    text.lines()
+        .filter_map(|line| {
+            let (left, right) = line.split_once(" - ")?;
+            let fstype = right.split(' ').next()?;
+            let mount = left.split(' ').nth(4)?;
+            Some((fstype.to_string(), PathBuf::from(unescape_mountinfo(mount))))
+        })
+        .collect()
 }
 
 /// mountinfo escapes space, tab, newline and backslash as `\ooo`.
@@ -573,6 +630,21 @@ mod tests {
         assert_eq!(p.unenforceable.len(), 1);
         assert!(p.unenforceable[0].1.contains("BPF-LSM"));
         assert!(p.inode_marks().is_empty(), "audit rules get no mark");
+    }
+
+    #[test]
+    fn walks_skip_pseudo_filesystems() {
+        let p = plan(
+            "  file:\n    matchDirectories:\n    - dir: /\n      recursive: true\n",
+            200,
+        );
+        let marks = p.inode_marks();
+        assert!(marks.contains_key(Path::new("/")));
+        assert!(!marks.contains_key(Path::new("/proc/self")), "{marks:?}");
+        assert!(
+            !marks.keys().any(|k| k.starts_with("/proc/") || k.starts_with("/sys/")),
+            "{marks:?}"
+        );
     }
 
     #[test]
