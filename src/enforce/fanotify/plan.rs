@@ -68,6 +68,9 @@ pub(super) struct Plan {
     /// Devices of pseudo filesystems, which directory walks do not enter.
     pseudo: Option<BTreeSet<u64>>,
     rules: BTreeMap<usize, RulePlan>,
+    /// Targets of a rule that could not be planned; the rule is unenforceable only if
+    /// nothing else of it could be.
+    problems: BTreeMap<usize, Vec<String>>,
     unenforceable: Vec<(usize, String)>,
     notes: Vec<String>,
     dir_budget: usize,
@@ -82,6 +85,7 @@ impl Plan {
             exec_everywhere: false,
             pseudo: None,
             rules: BTreeMap::new(),
+            problems: BTreeMap::new(),
             unenforceable: Vec::new(),
             notes: Vec::new(),
             dir_budget: opts.max_dir_marks,
@@ -266,28 +270,26 @@ impl Plan {
                         ));
                         self.add_inode(rule, parent, mask | libc::FAN_EVENT_ON_CHILD, true)
                     }
-                    None => self.unenforceable.push((
+                    None => self.problem(
                         rule,
                         format!(
                             "{}: neither the path nor its directory exists",
                             path.display()
                         ),
-                    )),
+                    ),
                 }
             }
-            Err(e) => self
-                .unenforceable
-                .push((rule, format!("{}: {e}", path.display()))),
+            Err(e) => self.problem(rule, format!("{}: {e}", path.display())),
         }
     }
 
     /// Marks `dir` and, down to `depth` levels (`None`: all), its subdirectories.
     fn dir(&mut self, rule: usize, dir: &Path, depth: Option<usize>, mask: u64, process: bool) {
         if !dir.is_dir() {
-            self.unenforceable.push((
+            self.problem(
                 rule,
                 format!("{}: not an existing directory", dir.display()),
-            ));
+            );
             return;
         }
         let mask = mask | libc::FAN_EVENT_ON_CHILD | if process { 0 } else { libc::FAN_ONDIR };
@@ -362,6 +364,10 @@ impl Plan {
         }
     }
 
+    fn problem(&mut self, rule: usize, what: String) {
+        self.problems.entry(rule).or_default().push(what);
+    }
+
     fn pseudo_devs(&mut self) -> &BTreeSet<u64> {
         self.pseudo.get_or_insert_with(|| {
             mounts()
@@ -420,15 +426,23 @@ impl Plan {
                 .iter()
                 .filter_map(|t| failed.get(t).map(|e| format!("{} {e}", describe(t))))
                 .collect();
-            if rp.primary.is_empty() {
-                // Nothing to mark (the reason is already in unenforceable).
-                continue;
-            }
+            let problems = self
+                .problems
+                .get(rule)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
             if errors.len() == rp.primary.len() {
-                report.unenforceable.push((
-                    *rule,
-                    format!("the kernel refused the mark: {}", errors.join("; ").trim()),
-                ));
+                let mut why: Vec<String> = problems.to_vec();
+                if !errors.is_empty() {
+                    why.push(format!(
+                        "the kernel refused the mark: {}",
+                        errors.join("; ").trim()
+                    ));
+                }
+                if why.is_empty() {
+                    why.push("nothing to mark".into());
+                }
+                report.unenforceable.push((*rule, why.join("; ")));
                 continue;
             }
             report.enforced.push(*rule);
@@ -436,6 +450,12 @@ impl Plan {
                 report.notes.push(format!(
                     "rule {rule}: some marks were refused: {}",
                     errors.join("; ").trim()
+                ));
+            }
+            if !problems.is_empty() {
+                report.notes.push(format!(
+                    "rule {rule}: partly covered: {}",
+                    problems.join("; ")
                 ));
             }
             let lost = rp
@@ -603,8 +623,8 @@ mod tests {
             p.inode_marks()[&base],
             libc::FAN_OPEN_EXEC_PERM | libc::FAN_EVENT_ON_CHILD
         );
-        assert_eq!(p.unenforceable.len(), 1);
-        assert_eq!(p.unenforceable[0].0, 1);
+        assert_eq!(p.problems.len(), 1);
+        assert!(p.problems.contains_key(&1));
         std::fs::remove_dir_all(&base).unwrap();
     }
 
@@ -618,6 +638,17 @@ mod tests {
         );
         let marks: Vec<_> = p.inode_marks().keys().cloned().collect();
         assert_eq!(marks, vec![base.clone(), base.join("a"), base.join("d")]);
+        // One alternative's directory is missing: the rest still counts.
+        let p = plan(
+            &format!("  file:\n    matchPatterns:\n    - pattern: {b}/{{a,zzz}}/*\n"),
+            100,
+        );
+        assert_eq!(
+            p.inode_marks().keys().collect::<Vec<_>>(),
+            vec![&base.join("a")]
+        );
+        assert_eq!(p.problems[&0].len(), 1, "{:?}", p.problems);
+        assert!(p.unenforceable.is_empty());
         std::fs::remove_dir_all(&base).unwrap();
     }
 
@@ -642,7 +673,9 @@ mod tests {
         assert!(marks.contains_key(Path::new("/")));
         assert!(!marks.contains_key(Path::new("/proc/self")), "{marks:?}");
         assert!(
-            !marks.keys().any(|k| k.starts_with("/proc/") || k.starts_with("/sys/")),
+            !marks
+                .keys()
+                .any(|k| k.starts_with("/proc/") || k.starts_with("/sys/")),
             "{marks:?}"
         );
     }

@@ -450,8 +450,8 @@ impl Reader {
             }
             let handled = catch_unwind(AssertUnwindSafe(|| self.handle(&meta, allow_all)));
             if handled.is_err() {
-                // handle() answers before anything that could panic after deciding; a
-                // panic here only lost an alert. Start from a clean cache.
+                // handle() guards everything before its answer, so a panic here came
+                // after it and only lost an alert. Start from a clean cache.
                 bump(&self.shared.counters.errors);
                 self.cache.clear();
             }
@@ -503,8 +503,19 @@ impl Reader {
                     o
                 }
             };
-        // Read while the process is parked: once answered it may exit.
-        let process = (!outcome.alerts.is_empty()).then(|| process_facts(tid));
+        // Read while the process is parked: once answered it may exit. Nothing between
+        // here and the answer may unwind past it.
+        let process = if outcome.alerts.is_empty() {
+            None
+        } else {
+            Some(catch_unwind(|| process_facts(tid)).unwrap_or_else(|_| {
+                bump(&counters.errors);
+                ProcessInfo {
+                    pid: tid,
+                    ..ProcessInfo::default()
+                }
+            }))
+        };
         let result = self.answer(fd.as_raw_fd(), !outcome.deny);
         drop(fd);
         let Some(process) = process else {
