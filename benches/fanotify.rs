@@ -1,9 +1,11 @@
 //! What fanotify enforcement costs: operations no rule is about should not notice it, and
 //! operations that do raise an event pay one round trip to the agent.
 //!
-//! Run as root: `cargo bench --bench fanotify`. Each measurement alternates rounds with
-//! and without the enforcer (so drift from other load hits both sides) and reports the
-//! median round:
+//! Run as root: `cargo bench --bench fanotify`. The overhead measurements run many short
+//! pairs of adjacent segments, without and with the enforcer (which one goes first
+//! alternates), and report the median of the per-pair ratios with its interquartile
+//! range: on a shared 2-CPU VM, background load and host preemption move whole seconds
+//! of measurement by more than the effect being measured, and pairing cancels that.
 //! - exec: fork+exec+wait of a copy of /bin/true, no enforcer vs 100 path rules loaded
 //!   (blocking other binaries: the measured one raises no event). Target ratio <= 1.05.
 //! - open: open()+close() of an unrelated file on the same filesystem as the marked
@@ -32,6 +34,8 @@ use std::sync::mpsc::sync_channel;
 use std::time::Instant;
 
 const ROUNDS: usize = 11;
+const PAIRS: usize = 31;
+const EXEC_PAIRS: usize = 81;
 
 /// Wall and CPU nanoseconds. CPU time (this process and its waited-for children) is what
 /// the kernel spent on our behalf, which stays comparable when other load on the
@@ -80,11 +84,27 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Medians of wall and CPU cost over rounds.
-fn medians(v: &[Cost]) -> Cost {
-    Cost {
-        wall: median(v.iter().map(|c| c.wall).collect()),
-        cpu: median(v.iter().map(|c| c.cpu).collect()),
+/// Median and interquartile range of `on[i] / off[i]`.
+fn ratios(off: &[f64], on: &[f64]) -> (f64, f64, f64) {
+    let mut r: Vec<f64> = off.iter().zip(on).map(|(a, b)| b / a).collect();
+    r.sort_by(|a, b| a.total_cmp(b));
+    (r[r.len() / 2], r[r.len() / 4], r[r.len() * 3 / 4])
+}
+
+fn print_ratio(off: &[Cost], on: &[Cost], unit: &str, scale: f64) {
+    let m = |v: &[Cost], f: fn(&Cost) -> f64| median(v.iter().map(f).collect()) / scale;
+    for (kind, f) in [
+        ("wall", (|c: &Cost| c.wall) as fn(&Cost) -> f64),
+        ("cpu ", |c: &Cost| c.cpu),
+    ] {
+        let a: Vec<f64> = off.iter().map(f).collect();
+        let b: Vec<f64> = on.iter().map(f).collect();
+        let (med, q1, q3) = ratios(&a, &b);
+        println!(
+            "  {kind} {:.1} {unit} vs {:.1} {unit}: ratio {med:.3} (IQR {q1:.3}-{q3:.3})",
+            m(off, f),
+            m(on, f),
+        );
     }
 }
 
@@ -217,14 +237,13 @@ fn main() {
     exec_round(&tiny, 50);
     open_loop(&unrelated, 10_000);
 
-    let exec_n = 300;
-    let open_n = 200_000;
+    let exec_n = 50;
+    let open_n = 100_000;
     // Exec and open in separate loops: each side is measured right after the same kind
     // of switch (apply or stop), and nothing else runs between switch and measurement.
     let (mut exec_off, mut exec_on) = (vec![], vec![]);
-    for round in 0..ROUNDS {
-        // Alternate which side goes first, so drift in background load hits both.
-        for on in [round % 2 == 0, round % 2 != 0] {
+    for pair in 0..EXEC_PAIRS {
+        for on in [pair % 2 == 0, pair % 2 != 0] {
             if on {
                 let report = enf.apply(&hundred).unwrap();
                 assert_eq!(report.enforced.len(), 100);
@@ -236,8 +255,8 @@ fn main() {
         }
     }
     let (mut open_off, mut open_on, mut open_else) = (vec![], vec![], vec![]);
-    for round in 0..ROUNDS {
-        for on in [round % 2 == 0, round % 2 != 0] {
+    for pair in 0..PAIRS {
+        for on in [pair % 2 == 0, pair % 2 != 0] {
             if on {
                 enf.apply(&hundred).unwrap();
                 open_on.push(open_loop(&unrelated, open_n));
@@ -251,33 +270,18 @@ fn main() {
             open_else.push(open_loop(&unrelated, open_n));
         }
     }
-    let (eoff, eon) = (medians(&exec_off), medians(&exec_on));
-    let (ooff, oon) = (medians(&open_off), medians(&open_on));
     println!(
-        "exec (fork+exec+wait of a /bin/true copy), no enforcer vs 100 path rules (target ratio <= 1.05):\n  wall {:.1} us vs {:.1} us, ratio {:.3}\n  cpu  {:.1} us vs {:.1} us, ratio {:.3} (this process and its children)",
-        eoff.wall / 1000.0,
-        eon.wall / 1000.0,
-        eon.wall / eoff.wall,
-        eoff.cpu / 1000.0,
-        eon.cpu / 1000.0,
-        eon.cpu / eoff.cpu
+        "exec (fork+exec+wait of a /bin/true copy), no enforcer vs 100 path rules (target ratio <= 1.05):"
     );
+    print_ratio(&exec_off, &exec_on, "us", 1000.0);
     println!(
-        "open+close of an unrelated file, no enforcer vs 100 path rules on its filesystem (target ratio 1.00):\n  wall {:.0} ns vs {:.0} ns, ratio {:.3}\n  cpu  {:.1} ns vs {:.1} ns, ratio {:.3}",
-        ooff.wall,
-        oon.wall,
-        oon.wall / ooff.wall,
-        ooff.cpu,
-        oon.cpu,
-        oon.cpu / ooff.cpu
+        "open+close of an unrelated file, no enforcer vs 100 path rules on its filesystem (target ratio 1.00):"
     );
+    print_ratio(&open_off, &open_on, "ns", 1.0);
     if !open_else.is_empty() {
-        let oelse = medians(&open_else);
-        println!(
-            "  with the 100 rules on another filesystem (/dev/shm) instead: cpu {:.1} ns, ratio {:.3}",
-            oelse.cpu,
-            oelse.cpu / ooff.cpu
-        );
+        println!("  the same 100 rules on another filesystem (/dev/shm) instead:");
+        let off = &open_off[..open_else.len()];
+        print_ratio(off, &open_else, "ns", 1.0);
     }
 
     let (mut ev_exec_off, mut ev_exec_on, mut ev_open_off, mut ev_open_on) =

@@ -249,6 +249,7 @@ fn text(b: &[u8]) -> String {
 fn probe_reports_usable_and_honest_coverage() {
     require_fanotify!();
     let p = probe();
+    eprintln!("probe: {}", p.reason);
     assert!(p.usable, "{}", p.reason);
     assert!(p.reason.contains("EPERM"), "{}", p.reason);
     let level = |op| p.coverage.iter().find(|c| c.op == op).unwrap().level;
@@ -725,6 +726,7 @@ fn allow_list_with_block_posture_denies_unlisted_binaries() {
     assert!(run(&bed.unlisted).unwrap().success());
     let mut g = bed.guard(Posture::Block);
     let report = g.apply(&bed.allow_policy(""));
+    eprintln!("allow-list report: {report:#?}");
     assert_eq!(report.enforced, vec![0], "{report:?}");
     assert!(
         report.notes.iter().any(|n| n.contains("allow-list")),

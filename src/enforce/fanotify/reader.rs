@@ -12,7 +12,9 @@
 //! Errors while deciding resolve the way an operation no rule matched would: allowed
 //! outside allow-list mode, the default posture inside it (counted in `errors`). An
 //! open whose flags cannot be read counts as a write (only `readOnly` restrictions can
-//! tell the difference, and they should fail closed).
+//! tell the difference, and they should fail closed). The flags come from the parked
+//! syscall: `fcntl(F_GETFL)` on the event fd would only show the flags this backend gave
+//! `fanotify_init`, because the kernel opens a file of its own for each event.
 
 use super::sys::{self, ProcPath};
 use crate::enforce::{Backend, EnforcerEvent, Operation};
