@@ -13,14 +13,15 @@ use knoxctl::policy::normalize::{RuleSet, normalize};
 use knoxctl::policy::validate::{Options as ValidateOptions, validate_bytes};
 use std::ffi::CString;
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::{Receiver, sync_channel};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 const NOBODY: u32 = 65534;
@@ -123,10 +124,59 @@ impl Drop for Tmpfs {
     }
 }
 
-fn copy_exe(from: &str, to: &Path) -> PathBuf {
-    fs::copy(from, to).unwrap();
+/// Tests run as threads of one process. A child forked by one test holds every fd that
+/// was open at that moment until it execs, including another test's half-written
+/// executable, whose exec then fails with ETXTBSY. Executables are written, and children
+/// spawned, under this lock.
+static SPAWN: Mutex<()> = Mutex::new(());
+
+fn spawn_lock() -> MutexGuard<'static, ()> {
+    SPAWN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write_exe(to: &Path, content: &[u8]) -> PathBuf {
+    let _g = spawn_lock();
+    fs::write(to, content).unwrap();
     fs::set_permissions(to, fs::Permissions::from_mode(0o755)).unwrap();
     to.to_path_buf()
+}
+
+fn copy_exe(from: &str, to: &Path) -> PathBuf {
+    write_exe(to, &fs::read(from).unwrap())
+}
+
+/// Spawns under the lock (spawn returns once the child has exec'd or failed). ETXTBSY is
+/// retried: a deny from the enforcer is EPERM, never ETXTBSY, and under heavy machine
+/// load a write fd was still seen in flight after the lock's protection.
+fn spawn(cmd: &mut Command) -> io::Result<Child> {
+    for _ in 0..50 {
+        let r = {
+            let _g = spawn_lock();
+            cmd.spawn()
+        };
+        match r {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            r => return r,
+        }
+    }
+    cmd.spawn()
+}
+
+fn status(cmd: &mut Command) -> io::Result<ExitStatus> {
+    spawn(cmd.stdin(Stdio::null()))?.wait()
+}
+
+fn output(cmd: &mut Command) -> Output {
+    spawn(
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    )
+    .unwrap()
+    .wait_with_output()
+    .unwrap()
 }
 
 /// The enforcer and its alert channel; stopping on drop undoes every block.
@@ -176,11 +226,11 @@ impl Drop for Guard {
     }
 }
 
-fn run(path: &Path) -> io::Result<std::process::ExitStatus> {
-    Command::new(path).stdin(Stdio::null()).status()
+fn run(path: &Path) -> io::Result<ExitStatus> {
+    status(&mut Command::new(path))
 }
 
-fn assert_denied(r: io::Result<std::process::ExitStatus>, what: &str) {
+fn assert_denied(r: io::Result<ExitStatus>, what: &str) {
     match r {
         Err(e) => assert_eq!(e.raw_os_error(), Some(libc::EPERM), "{what}: {e}"),
         Ok(s) => panic!("{what} ran ({s}) but should have been refused"),
@@ -188,12 +238,7 @@ fn assert_denied(r: io::Result<std::process::ExitStatus>, what: &str) {
 }
 
 fn sh(script: &str) -> Output {
-    Command::new("/bin/sh")
-        .arg("-c")
-        .arg(script)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
+    output(Command::new("/bin/sh").arg("-c").arg(script))
 }
 
 fn text(b: &[u8]) -> String {
@@ -204,6 +249,7 @@ fn text(b: &[u8]) -> String {
 fn probe_reports_usable_and_honest_coverage() {
     require_fanotify!();
     let p = probe();
+    eprintln!("probe: {}", p.reason);
     assert!(p.usable, "{}", p.reason);
     assert!(p.reason.contains("EPERM"), "{}", p.reason);
     let level = |op| p.coverage.iter().find(|c| c.op == op).unwrap().level;
@@ -240,12 +286,13 @@ fn blocked_binary_cannot_start_and_is_reported() {
     assert!(run(Path::new("/bin/true")).unwrap().success());
 
     // The exec'ing process is the shell itself (exec builtin): its pid is known.
-    let child = Command::new("/bin/sh")
-        .arg("-c")
-        .arg(format!("exec {}", blocked.display()))
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn(
+        Command::new("/bin/sh")
+            .arg("-c")
+            .arg(format!("exec {}", blocked.display()))
+            .stderr(Stdio::piped()),
+    )
+    .unwrap();
     let pid = child.id() as i32;
     let out = child.wait_with_output().unwrap();
     assert!(!out.status.success());
@@ -287,7 +334,7 @@ fn own_process_is_never_blocked() {
     assert_eq!(fs::read(&secret).unwrap(), b"s");
     assert!(g.enf.stats().own >= 1);
     // Anyone else is refused.
-    let out = Command::new("cat").arg(&secret).output().unwrap();
+    let out = output(Command::new("cat").arg(&secret));
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("Operation not permitted"));
 }
@@ -309,7 +356,7 @@ fn read_only_directory_allows_reads_and_denies_writes() {
         ),
     ));
 
-    let out = Command::new("cat").arg(&file).output().unwrap();
+    let out = output(Command::new("cat").arg(&file));
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(out.stdout, b"hello\n");
 
@@ -376,15 +423,10 @@ fn owner_only_lets_only_the_owner_in() {
             key.display()
         ),
     ));
-    let as_owner = Command::new("cat")
-        .arg(&key)
-        .uid(NOBODY)
-        .gid(NOBODY)
-        .output()
-        .unwrap();
+    let as_owner = output(Command::new("cat").arg(&key).uid(NOBODY).gid(NOBODY));
     assert!(as_owner.status.success(), "{}", text(&as_owner.stderr));
     assert_eq!(as_owner.stdout, b"k");
-    let as_root = Command::new("cat").arg(&key).output().unwrap();
+    let as_root = output(Command::new("cat").arg(&key));
     assert!(!as_root.status.success(), "root is not the owner");
     let ev = g.event(|e| e.resource == key.display().to_string());
     assert_eq!(ev.process.uid, 0);
@@ -416,11 +458,11 @@ fn from_source_blocks_only_under_the_listed_parent() {
     assert_eq!(ev.process.parent_exe, "/usr/bin/dash");
     // Started by bash (if present) it runs.
     if Path::new("/bin/bash").exists() {
-        let out = Command::new("/bin/bash")
-            .arg("-c")
-            .arg(format!("{}; echo rc=$?", tool.display()))
-            .output()
-            .unwrap();
+        let out = output(
+            Command::new("/bin/bash")
+                .arg("-c")
+                .arg(format!("{}; echo rc=$?", tool.display())),
+        );
         assert_eq!(text(&out.stdout).trim(), "rc=0");
     }
 }
@@ -507,16 +549,17 @@ fn apply_swaps_without_an_unblocked_window() {
     g.apply(&rules_a);
     // A shell keeps trying x while the rule set flips between A and B.
     let stop = dir.path("stop");
-    let hammer = Command::new("/bin/sh")
-        .arg("-c")
-        .arg(format!(
-            "i=0; while [ ! -e {} ]; do {} 2>/dev/null && echo RAN; i=$((i+1)); done; echo DONE $i",
-            stop.display(),
-            x.display()
-        ))
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let hammer = spawn(
+        Command::new("/bin/sh")
+            .arg("-c")
+            .arg(format!(
+                "i=0; while [ ! -e {} ]; do {} 2>/dev/null && echo RAN; i=$((i+1)); done; echo DONE $i",
+                stop.display(),
+                x.display()
+            ))
+            .stdout(Stdio::piped()),
+    )
+    .unwrap();
     std::thread::sleep(Duration::from_millis(50));
     let before = g.enf.stats().denied;
     for i in 0..40 {
@@ -557,24 +600,10 @@ fn stop_leaves_everything_allowed() {
         ),
     ));
     assert_denied(run(&x), "x");
-    assert!(
-        !Command::new("cat")
-            .arg(&f)
-            .output()
-            .unwrap()
-            .status
-            .success()
-    );
+    assert!(!output(Command::new("cat").arg(&f)).status.success());
     g.enf.stop();
     assert!(run(&x).unwrap().success());
-    assert!(
-        Command::new("cat")
-            .arg(&f)
-            .output()
-            .unwrap()
-            .status
-            .success()
-    );
+    assert!(output(Command::new("cat").arg(&f)).status.success());
     g.enf.stop();
     // A stopped enforcer can be given rules again.
     g.apply(&policy(
@@ -629,10 +658,7 @@ fn with_interpreter(dest: &Path, interp: &str) -> PathBuf {
     let mut new = interp.as_bytes().to_vec();
     new.resize(old.len(), 0);
     bin[at..at + old.len()].copy_from_slice(&new);
-    let mut f = fs::File::create(dest).unwrap();
-    f.write_all(&bin).unwrap();
-    fs::set_permissions(dest, fs::Permissions::from_mode(0o755)).unwrap();
-    dest.to_path_buf()
+    write_exe(dest, &bin)
 }
 
 /// Allow-list mode needs every exec: a whole-filesystem exec mark. Limited to a private
@@ -660,13 +686,8 @@ impl AllowListBed {
             N.fetch_add(1, Ordering::Relaxed)
         ));
         let mnt = Tmpfs::mount(&root);
-        let loader = root.join("ld");
-        fs::copy(
-            fs::canonicalize("/lib64/ld-linux-x86-64.so.2").unwrap(),
-            &loader,
-        )
-        .unwrap();
-        fs::set_permissions(&loader, fs::Permissions::from_mode(0o755)).unwrap();
+        let real_loader = fs::canonicalize("/lib64/ld-linux-x86-64.so.2").unwrap();
+        let loader = copy_exe(real_loader.to_str().unwrap(), &root.join("ld"));
         let interp = loader.display().to_string();
         Some(AllowListBed {
             allowed: with_interpreter(&root.join("allowed"), &interp),
@@ -705,6 +726,7 @@ fn allow_list_with_block_posture_denies_unlisted_binaries() {
     assert!(run(&bed.unlisted).unwrap().success());
     let mut g = bed.guard(Posture::Block);
     let report = g.apply(&bed.allow_policy(""));
+    eprintln!("allow-list report: {report:#?}");
     assert_eq!(report.enforced, vec![0], "{report:?}");
     assert!(
         report.notes.iter().any(|n| n.contains("allow-list")),
@@ -721,15 +743,14 @@ fn allow_list_with_block_posture_denies_unlisted_binaries() {
     assert_eq!(ev.result, "Operation not permitted");
     // Running the loader directly is an exec of its own, and it is not listed.
     assert_denied(
-        Command::new(&bed.loader).arg("--version").status(),
+        status(Command::new(&bed.loader).arg("--version")),
         "the loader run directly",
     );
     // Outside the watched filesystem nothing changes.
     assert!(run(Path::new("/bin/true")).unwrap().success());
     // A script's interpreter is an exec too (as KubeArmor's bprm_check sees it).
     let script = bed.root.join("script");
-    fs::write(&script, format!("#!{}\n", bed.allowed.display())).unwrap();
-    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    write_exe(&script, format!("#!{}\n", bed.allowed.display()).as_bytes());
     assert_denied(run(&script), "an unlisted script");
     g.apply(&bed.allow_policy(&format!("    - path: {}\n", script.display())));
     assert!(
@@ -737,8 +758,10 @@ fn allow_list_with_block_posture_denies_unlisted_binaries() {
         "listed script, listed interpreter"
     );
     let unlisted_interp = bed.root.join("script2");
-    fs::write(&unlisted_interp, format!("#!{}\n", bed.unlisted.display())).unwrap();
-    fs::set_permissions(&unlisted_interp, fs::Permissions::from_mode(0o755)).unwrap();
+    write_exe(
+        &unlisted_interp,
+        format!("#!{}\n", bed.unlisted.display()).as_bytes(),
+    );
     g.apply(&bed.allow_policy(&format!("    - path: {}\n", unlisted_interp.display())));
     assert_denied(
         run(&unlisted_interp),

@@ -23,6 +23,10 @@
 //!   refuses it). Alerts report the errno the process actually got.
 //! - If the agent dies, the kernel closes the group and allows every waiting and later
 //!   operation (fail open). Run the agent under a supervisor.
+//! - Internal errors never leave an event unanswered. They resolve as an operation no
+//!   rule matched: allowed, or the default posture in allow-list mode (counted in
+//!   [`Stats::errors`]). Open flags that cannot be read count as a write, so `readOnly`
+//!   fails closed. stop() allows whatever is still queued.
 //! - Allow-list mode can check every exec (whole-filesystem exec marks) but not every
 //!   open: a filesystem-wide open mark would make every open on the host wait for the
 //!   agent. The report says so.

@@ -157,7 +157,18 @@ enum Tok {
 /// backtracks and never allocates.
 #[derive(Clone, Debug)]
 pub struct Glob {
-    alternatives: Box<[Box<[Tok]>]>,
+    alternatives: Box<[Alternative]>,
+}
+
+/// One brace alternative: its literal head is compared as a string, so a path outside
+/// it costs one `starts_with`, and the NFA runs on the rest.
+#[derive(Clone, Debug)]
+struct Alternative {
+    prefix: Box<str>,
+    toks: Box<[Tok]>,
+    /// The tokens after the prefix, and a bit per star among them.
+    rest: usize,
+    stars: u128,
 }
 
 /// Where a glob's matches can live, for backends that must watch directories.
@@ -176,10 +187,31 @@ impl Glob {
         let mut alternatives = Vec::new();
         for alt in expand_braces(&chars)? {
             let toks = tokenize(&alt)?;
-            if toks.len() > MAX_TOKENS {
+            let lit = toks
+                .iter()
+                .position(|t| !matches!(t, Tok::Lit(_)))
+                .unwrap_or(toks.len());
+            if toks.len() - lit > MAX_TOKENS {
                 return Err(GlobError::TooLong(MAX_TOKENS));
             }
-            alternatives.push(toks.into_boxed_slice());
+            let prefix: String = toks[..lit]
+                .iter()
+                .map(|t| match t {
+                    Tok::Lit(c) => *c,
+                    _ => unreachable!("only literal tokens precede lit"),
+                })
+                .collect();
+            let stars = toks[lit..]
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| matches!(t, Tok::Star | Tok::DStar))
+                .fold(0u128, |m, (i, _)| m | (1 << i));
+            alternatives.push(Alternative {
+                prefix: prefix.into(),
+                toks: toks.into_boxed_slice(),
+                rest: lit,
+                stars,
+            });
         }
         Ok(Glob {
             alternatives: alternatives.into_boxed_slice(),
@@ -187,14 +219,17 @@ impl Glob {
     }
 
     pub fn matches(&self, path: &str) -> bool {
-        self.alternatives.iter().any(|t| nfa_match(t, path))
+        self.alternatives.iter().any(|a| {
+            path.strip_prefix(&*a.prefix)
+                .is_some_and(|rest| nfa_match(&a.toks[a.rest..], a.stars, rest))
+        })
     }
 
     /// One base per brace alternative.
     pub fn bases(&self) -> Vec<GlobBase> {
         self.alternatives
             .iter()
-            .map(|toks| {
+            .map(|Alternative { toks, .. }| {
                 let lit_len = toks
                     .iter()
                     .position(|t| !matches!(t, Tok::Lit(_)))
@@ -361,19 +396,21 @@ fn tokenize(chars: &[char]) -> Result<Vec<Tok>, GlobError> {
     Ok(out)
 }
 
-/// Adds the states reachable without input: a star can match nothing.
-fn closure(mut set: u128, toks: &[Tok]) -> u128 {
-    for (i, t) in toks.iter().enumerate() {
-        if set & (1 << i) != 0 && matches!(t, Tok::Star | Tok::DStar) {
-            set |= 1 << (i + 1);
+/// Adds the states reachable without input: a star can match nothing. `stars` has a
+/// bit per star token.
+fn closure(mut set: u128, stars: u128) -> u128 {
+    loop {
+        let more = (set & stars) << 1;
+        if more & !set == 0 {
+            return set;
         }
+        set |= more;
     }
-    set
 }
 
-fn nfa_match(toks: &[Tok], s: &str) -> bool {
+fn nfa_match(toks: &[Tok], stars: u128, s: &str) -> bool {
     let n = toks.len();
-    let mut cur = closure(1, toks);
+    let mut cur = closure(1, stars);
     for c in s.chars() {
         let mut next = 0u128;
         let mut bits = cur;
@@ -397,7 +434,7 @@ fn nfa_match(toks: &[Tok], s: &str) -> bool {
                 _ => {}
             }
         }
-        cur = closure(next, toks);
+        cur = closure(next, stars);
         if cur == 0 {
             return false;
         }
@@ -529,13 +566,6 @@ struct Table {
 }
 
 impl Table {
-    fn is_empty(&self) -> bool {
-        self.exact.is_empty()
-            && self.names.is_empty()
-            && self.dirs.is_empty()
-            && self.globs.is_empty()
-    }
-
     fn for_each_match(&self, path: &str, mut f: impl FnMut(&Entry)) {
         if let Some(v) = self.exact.get(path) {
             v.iter().for_each(&mut f);
@@ -695,17 +725,20 @@ impl CompiledRules {
         self.evaluate(&self.file, path, write, owner, subject)
     }
 
+    /// Whether the answer for an open of `path` can depend on reading vs writing (some
+    /// candidate rule has `readOnly`). When not, callers can skip finding out.
+    pub fn open_depends_on_write(&self, path: &str) -> bool {
+        let mut depends = false;
+        self.file.for_each_match(path, |e| depends |= e.read_only);
+        depends
+    }
+
     pub fn allow_list(&self) -> bool {
         self.allow_list
     }
 
     pub fn posture(&self) -> Posture {
         self.posture
-    }
-
-    /// No process rule and no allow-list mode: execs can never be refused or reported.
-    pub fn exec_is_inert(&self) -> bool {
-        self.process.is_empty() && !self.allow_list
     }
 
     /// Patterns that did not compile, with the reason.
@@ -1102,6 +1135,8 @@ mod tests {
             c.open("/var/x", false, 0, &mut root("")).audits.capacity(),
             0
         );
+        assert!(c.open_depends_on_write("/etc/hosts"));
+        assert!(!c.open_depends_on_write("/etc/shadow"));
     }
 
     #[test]

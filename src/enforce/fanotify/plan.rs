@@ -63,7 +63,14 @@ struct RulePlan {
 pub(super) struct Plan {
     inodes: BTreeMap<PathBuf, u64>,
     filesystems: BTreeMap<u64, PathBuf>,
+    /// The filesystems marked so that every exec is seen (allow-list mode).
+    exec_everywhere: bool,
+    /// Devices of pseudo filesystems, which directory walks do not enter.
+    pseudo: Option<BTreeSet<u64>>,
     rules: BTreeMap<usize, RulePlan>,
+    /// Targets of a rule that could not be planned; the rule is unenforceable only if
+    /// nothing else of it could be.
+    problems: BTreeMap<usize, Vec<String>>,
     unenforceable: Vec<(usize, String)>,
     notes: Vec<String>,
     dir_budget: usize,
@@ -75,7 +82,10 @@ impl Plan {
         let mut plan = Plan {
             inodes: BTreeMap::new(),
             filesystems: BTreeMap::new(),
+            exec_everywhere: false,
+            pseudo: None,
             rules: BTreeMap::new(),
+            problems: BTreeMap::new(),
             unenforceable: Vec::new(),
             notes: Vec::new(),
             dir_budget: opts.max_dir_marks,
@@ -159,6 +169,19 @@ impl Plan {
         let allow_list = set.allow_list.process_file;
         if allow_list || !everywhere.is_empty() {
             let fss = filesystems(opts.exec_scope.as_deref());
+            plan.exec_everywhere = allow_list;
+            if fss.is_empty() {
+                let why = "no filesystem to put a whole-filesystem exec mark on (check exec_scope)";
+                for i in &everywhere {
+                    plan.rules.remove(i);
+                    plan.unenforceable.push((*i, why.into()));
+                }
+                if allow_list {
+                    plan.notes.push(format!(
+                        "allow-list mode: the default posture is not applied to execs: {why}"
+                    ));
+                }
+            }
             let targets: BTreeSet<Target> = fss
                 .iter()
                 .map(|(dev, _)| Target::Filesystem(*dev))
@@ -247,28 +270,26 @@ impl Plan {
                         ));
                         self.add_inode(rule, parent, mask | libc::FAN_EVENT_ON_CHILD, true)
                     }
-                    None => self.unenforceable.push((
+                    None => self.problem(
                         rule,
                         format!(
                             "{}: neither the path nor its directory exists",
                             path.display()
                         ),
-                    )),
+                    ),
                 }
             }
-            Err(e) => self
-                .unenforceable
-                .push((rule, format!("{}: {e}", path.display()))),
+            Err(e) => self.problem(rule, format!("{}: {e}", path.display())),
         }
     }
 
     /// Marks `dir` and, down to `depth` levels (`None`: all), its subdirectories.
     fn dir(&mut self, rule: usize, dir: &Path, depth: Option<usize>, mask: u64, process: bool) {
         if !dir.is_dir() {
-            self.unenforceable.push((
+            self.problem(
                 rule,
                 format!("{}: not an existing directory", dir.display()),
-            ));
+            );
             return;
         }
         let mask = mask | libc::FAN_EVENT_ON_CHILD | if process { 0 } else { libc::FAN_ONDIR };
@@ -292,6 +313,13 @@ impl Plan {
                     continue;
                 }
                 let sub = e.path();
+                // /proc, /sys and the like refuse permission events and hold many
+                // directories: never spend the bound on them.
+                if std::fs::symlink_metadata(&sub)
+                    .is_ok_and(|md| self.pseudo_devs().contains(&md.dev()))
+                {
+                    continue;
+                }
                 if self.inodes.contains_key(&sub) {
                     self.add_inode(rule, &sub, mask, false);
                 } else if self.dir_budget == 0 {
@@ -336,6 +364,20 @@ impl Plan {
         }
     }
 
+    fn problem(&mut self, rule: usize, what: String) {
+        self.problems.entry(rule).or_default().push(what);
+    }
+
+    fn pseudo_devs(&mut self) -> &BTreeSet<u64> {
+        self.pseudo.get_or_insert_with(|| {
+            mounts()
+                .into_iter()
+                .filter(|(fstype, _)| PSEUDO_FS.contains(&fstype.as_str()))
+                .filter_map(|(_, mount)| std::fs::metadata(mount).ok().map(|m| m.dev()))
+                .collect()
+        })
+    }
+
     /// Adds every mark to `group` and reports what the kernel now enforces.
     pub fn apply(self, group: RawFd) -> ApplyReport {
         let mut failed: BTreeMap<Target, String> = BTreeMap::new();
@@ -344,10 +386,14 @@ impl Plan {
                 failed.insert(Target::Inode(path.clone()), e.to_string());
             }
         }
+        let mut fs_marked = 0;
         for (dev, path) in &self.filesystems {
             let flags = libc::FAN_MARK_ADD | libc::FAN_MARK_FILESYSTEM;
-            if let Err(e) = sys::mark(group, flags, EXEC, path) {
-                failed.insert(Target::Filesystem(*dev), format!("{}: {e}", path.display()));
+            match sys::mark(group, flags, EXEC, path) {
+                Ok(()) => fs_marked += 1,
+                Err(e) => {
+                    failed.insert(Target::Filesystem(*dev), format!("{}: {e}", path.display()));
+                }
             }
         }
         let describe = |t: &Target| match t {
@@ -359,21 +405,44 @@ impl Plan {
             unenforceable: self.unenforceable,
             notes: self.notes,
         };
+        if self.exec_everywhere && !self.filesystems.is_empty() && fs_marked == 0 {
+            let errors: Vec<&String> = failed
+                .iter()
+                .filter(|(t, _)| matches!(t, Target::Filesystem(_)))
+                .map(|(_, e)| e)
+                .collect();
+            report.notes.push(format!(
+                "allow-list mode: the default posture is not applied to execs: every whole-filesystem exec mark was refused ({})",
+                errors
+                    .iter()
+                    .map(|e| e.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ));
+        }
         for (rule, rp) in &self.rules {
             let errors: Vec<String> = rp
                 .primary
                 .iter()
                 .filter_map(|t| failed.get(t).map(|e| format!("{} {e}", describe(t))))
                 .collect();
-            if rp.primary.is_empty() {
-                // Nothing to mark (the reason is already in unenforceable).
-                continue;
-            }
+            let problems = self
+                .problems
+                .get(rule)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
             if errors.len() == rp.primary.len() {
-                report.unenforceable.push((
-                    *rule,
-                    format!("the kernel refused the mark: {}", errors.join("; ").trim()),
-                ));
+                let mut why: Vec<String> = problems.to_vec();
+                if !errors.is_empty() {
+                    why.push(format!(
+                        "the kernel refused the mark: {}",
+                        errors.join("; ").trim()
+                    ));
+                }
+                if why.is_empty() {
+                    why.push("nothing to mark".into());
+                }
+                report.unenforceable.push((*rule, why.join("; ")));
                 continue;
             }
             report.enforced.push(*rule);
@@ -381,6 +450,12 @@ impl Plan {
                 report.notes.push(format!(
                     "rule {rule}: some marks were refused: {}",
                     errors.join("; ").trim()
+                ));
+            }
+            if !problems.is_empty() {
+                report.notes.push(format!(
+                    "rule {rule}: partly covered: {}",
+                    problems.join("; ")
                 ));
             }
             let lost = rp
@@ -417,23 +492,10 @@ pub(super) fn filesystems(scope: Option<&[PathBuf]>) -> Vec<(u64, PathBuf)> {
         }
         return out.into_iter().collect();
     }
-    let Ok(text) = std::fs::read_to_string("/proc/self/mountinfo") else {
-        return Vec::new();
-    };
-    for line in text.lines() {
-        let Some((left, right)) = line.split_once(" - ") else {
-            continue;
-        };
-        let Some(fstype) = right.split(' ').next() else {
-            continue;
-        };
-        if PSEUDO_FS.contains(&fstype) {
+    for (fstype, mount) in mounts() {
+        if PSEUDO_FS.contains(&fstype.as_str()) {
             continue;
         }
-        let Some(mount) = left.split(' ').nth(4) else {
-            continue;
-        };
-        let mount = PathBuf::from(unescape_mountinfo(mount));
         // The device number in mountinfo can differ from st_dev (btrfs subvolumes);
         // stat says what the kernel will mark.
         if let Ok(md) = std::fs::metadata(&mount) {
@@ -441,6 +503,21 @@ pub(super) fn filesystems(scope: Option<&[PathBuf]>) -> Vec<(u64, PathBuf)> {
         }
     }
     out.into_iter().collect()
+}
+
+/// `(filesystem type, mount point)` of every mount this process sees.
+fn mounts() -> Vec<(String, PathBuf)> {
+    let Ok(text) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return Vec::new();
+    };
+    text.lines()
+        .filter_map(|line| {
+            let (left, right) = line.split_once(" - ")?;
+            let fstype = right.split(' ').next()?;
+            let mount = left.split(' ').nth(4)?;
+            Some((fstype.to_string(), PathBuf::from(unescape_mountinfo(mount))))
+        })
+        .collect()
 }
 
 /// mountinfo escapes space, tab, newline and backslash as `\ooo`.
@@ -546,8 +623,8 @@ mod tests {
             p.inode_marks()[&base],
             libc::FAN_OPEN_EXEC_PERM | libc::FAN_EVENT_ON_CHILD
         );
-        assert_eq!(p.unenforceable.len(), 1);
-        assert_eq!(p.unenforceable[0].0, 1);
+        assert_eq!(p.problems.len(), 1);
+        assert!(p.problems.contains_key(&1));
         std::fs::remove_dir_all(&base).unwrap();
     }
 
@@ -561,6 +638,17 @@ mod tests {
         );
         let marks: Vec<_> = p.inode_marks().keys().cloned().collect();
         assert_eq!(marks, vec![base.clone(), base.join("a"), base.join("d")]);
+        // One alternative's directory is missing: the rest still counts.
+        let p = plan(
+            &format!("  file:\n    matchPatterns:\n    - pattern: {b}/{{a,zzz}}/*\n"),
+            100,
+        );
+        assert_eq!(
+            p.inode_marks().keys().collect::<Vec<_>>(),
+            vec![&base.join("a")]
+        );
+        assert_eq!(p.problems[&0].len(), 1, "{:?}", p.problems);
+        assert!(p.unenforceable.is_empty());
         std::fs::remove_dir_all(&base).unwrap();
     }
 
@@ -573,6 +661,23 @@ mod tests {
         assert_eq!(p.unenforceable.len(), 1);
         assert!(p.unenforceable[0].1.contains("BPF-LSM"));
         assert!(p.inode_marks().is_empty(), "audit rules get no mark");
+    }
+
+    #[test]
+    fn walks_skip_pseudo_filesystems() {
+        let p = plan(
+            "  file:\n    matchDirectories:\n    - dir: /\n      recursive: true\n",
+            200,
+        );
+        let marks = p.inode_marks();
+        assert!(marks.contains_key(Path::new("/")));
+        assert!(!marks.contains_key(Path::new("/proc/self")), "{marks:?}");
+        assert!(
+            !marks
+                .keys()
+                .any(|k| k.starts_with("/proc/") || k.starts_with("/sys/")),
+            "{marks:?}"
+        );
     }
 
     #[test]

@@ -12,7 +12,9 @@
 //! Errors while deciding resolve the way an operation no rule matched would: allowed
 //! outside allow-list mode, the default posture inside it (counted in `errors`). An
 //! open whose flags cannot be read counts as a write (only `readOnly` restrictions can
-//! tell the difference, and they should fail closed).
+//! tell the difference, and they should fail closed). The flags come from the parked
+//! syscall: `fcntl(F_GETFL)` on the event fd would only show the flags this backend gave
+//! `fanotify_init`, because the kernel opens a file of its own for each event.
 
 use super::sys::{self, ProcPath};
 use crate::enforce::{Backend, EnforcerEvent, Operation};
@@ -450,8 +452,8 @@ impl Reader {
             }
             let handled = catch_unwind(AssertUnwindSafe(|| self.handle(&meta, allow_all)));
             if handled.is_err() {
-                // handle() answers before anything that could panic after deciding; a
-                // panic here only lost an alert. Start from a clean cache.
+                // handle() guards everything before its answer, so a panic here came
+                // after it and only lost an alert. Start from a clean cache.
                 bump(&self.shared.counters.errors);
                 self.cache.clear();
             }
@@ -482,7 +484,11 @@ impl Reader {
             self.answer(fd.as_raw_fd(), true);
             return;
         }
-        if allow_all || sys::is_thread_of(shared.own_pid, meta.pid) {
+        if allow_all {
+            self.answer(fd.as_raw_fd(), true);
+            return;
+        }
+        if sys::is_thread_of(shared.own_pid, meta.pid) {
             bump(&counters.own);
             self.answer(fd.as_raw_fd(), true);
             return;
@@ -499,8 +505,19 @@ impl Reader {
                     o
                 }
             };
-        // Read while the process is parked: once answered it may exit.
-        let process = (!outcome.alerts.is_empty()).then(|| process_facts(tid));
+        // Read while the process is parked: once answered it may exit. Nothing between
+        // here and the answer may unwind past it.
+        let process = if outcome.alerts.is_empty() {
+            None
+        } else {
+            Some(catch_unwind(|| process_facts(tid)).unwrap_or_else(|_| {
+                bump(&counters.errors);
+                ProcessInfo {
+                    pid: tid,
+                    ..ProcessInfo::default()
+                }
+            }))
+        };
         let result = self.answer(fd.as_raw_fd(), !outcome.deny);
         drop(fd);
         let Some(process) = process else {
@@ -601,9 +618,14 @@ impl Reader {
         let rules = self.rules.clone();
         let owner = st.st_uid;
         let mut facts = Facts::new(tid, true);
-        let cached = self.lookup(Key::of(st, CLASS_EXEC), fd, &mut facts, true, |p, f| {
-            rules.exec(p, owner, f)
-        });
+        let cached = self.lookup(
+            Key::of(st, CLASS_EXEC),
+            fd,
+            &mut facts,
+            true,
+            false,
+            |p, f| rules.exec(p, owner, f),
+        );
         let Some(c) = cached else {
             bump(&self.shared.counters.errors);
             out.add(&self.unmatched(), Operation::Process, "", || exec_data(tid));
@@ -618,21 +640,33 @@ impl Reader {
     }
 
     fn decide_open(&mut self, fd: RawFd, tid: i32, st: &libc::stat, out: &mut Outcome) {
-        let call = OpenCall::read(tid);
-        let write = call.writes();
+        // The path first: it decides whether the flags matter, and gives the thread
+        // time to park before its syscall is read.
+        if sys::readlink(&ProcPath::self_fd(fd), &mut self.link).is_err() {
+            self.link.clear();
+        }
+        let needs_flags = match std::str::from_utf8(&self.link) {
+            Ok(p) => self.rules.open_depends_on_write(p),
+            Err(_) => true,
+        };
+        // Without a readOnly candidate, reads and writes get the same answer; the flags
+        // are then read only if an alert needs them.
+        let call = needs_flags.then(|| OpenCall::read(tid));
+        let write = call.as_ref().is_some_and(OpenCall::writes);
         let class = if write { CLASS_WRITE } else { CLASS_READ };
         let rules = self.rules.clone();
         let owner = st.st_uid;
         let mut facts = Facts::new(tid, false);
-        let cached = self.lookup(Key::of(st, class), fd, &mut facts, false, |p, f| {
+        let cached = self.lookup(Key::of(st, class), fd, &mut facts, false, true, |p, f| {
             rules.open(p, write, owner, f)
         });
+        let data = || call.unwrap_or_else(|| OpenCall::read(tid)).render();
         let Some(c) = cached else {
             bump(&self.shared.counters.errors);
-            out.add(&self.unmatched(), Operation::File, "", || call.render());
+            out.add(&self.unmatched(), Operation::File, "", data);
             return;
         };
-        out.add(&c.verdict, Operation::File, &c.path, || call.render());
+        out.add(&c.verdict, Operation::File, &c.path, data);
     }
 
     /// The cached decision for this file, path and (when it mattered) source, or a fresh one.
@@ -642,9 +676,15 @@ impl Reader {
         fd: RawFd,
         facts: &mut Facts,
         want_interp: bool,
+        have_path: bool,
         eval: impl FnOnce(&str, &mut Facts) -> Verdict,
     ) -> Option<Rc<Cached>> {
-        sys::readlink(&ProcPath::self_fd(fd), &mut self.link).ok()?;
+        if !have_path {
+            sys::readlink(&ProcPath::self_fd(fd), &mut self.link).ok()?;
+        }
+        if self.link.is_empty() {
+            return None;
+        }
         if let Some(list) = self.cache.get(&key) {
             for c in list {
                 if c.path.as_bytes() != self.link.as_slice() {

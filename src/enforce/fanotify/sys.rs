@@ -8,6 +8,7 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 /// `FAN_DENY_ERRNO(err)` from linux/fanotify.h (6.14+; the kernel accepts it only from
 /// pre-content groups and only for a short list of errnos).
@@ -259,9 +260,20 @@ pub struct Syscall {
 }
 
 pub fn parked_syscall(tid: i32) -> Option<Syscall> {
+    let path = ProcPath::new(tid, "syscall");
     let mut buf = [0u8; 256];
-    let n = read_proc(&ProcPath::new(tid, "syscall"), &mut buf).ok()?;
-    parse_syscall(&buf[..n])
+    // The kernel queues the event and wakes us just before the thread goes to sleep;
+    // until it sleeps procfs answers "running". It parks within microseconds, so a
+    // short bounded wait is enough (past it the caller treats the flags as unknown).
+    let deadline = Instant::now() + Duration::from_millis(20);
+    loop {
+        let n = read_proc(&path, &mut buf).ok()?;
+        if buf[..n].starts_with(b"running") && Instant::now() < deadline {
+            std::thread::yield_now();
+            continue;
+        }
+        return parse_syscall(&buf[..n]);
+    }
 }
 
 pub fn parse_syscall(text: &[u8]) -> Option<Syscall> {
