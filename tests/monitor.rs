@@ -518,7 +518,10 @@ fn tiny_ring_counts_kernel_losses() {
     // the counters are read after the drain: everything delivered was counted as received.
     let delivered = rx.try_iter().count() as u64;
     let stats = mon.stats();
-    assert!(delivered <= stats.received, "{delivered} delivered, {stats:?}");
+    assert!(
+        delivered <= stats.received,
+        "{delivered} delivered, {stats:?}"
+    );
     let total = stats.received + stats.lost_in_kernel + stats.dropped_in_userspace;
     eprintln!("tiny ring: {RUNS} execs; {stats:?}");
     assert!(total >= 2 * RUNS as u64, "{stats:?}");

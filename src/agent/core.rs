@@ -8,7 +8,7 @@ use super::state::{PolicyState, StoredPolicy};
 use crate::enforce::{ApplyReport, Backend, Enforcer};
 use crate::identity::Identity;
 use crate::policy::matcher::{CompiledRules, Posture};
-use crate::policy::normalize::{RuleSet, rules_of};
+use crate::policy::normalize::{Category, RuleSet, rules_of};
 use crate::policy::validate::{Options, Severity, validate_bytes};
 use crate::policy::{Kind, Policy};
 use std::collections::BTreeMap;
@@ -22,15 +22,20 @@ pub struct HostRules {
     pub report: ApplyReport,
     /// The same rules compiled for matching monitor events (audits, unenforced blocks).
     pub compiled: Arc<CompiledRules>,
+    /// No process rule and no allow-list mode: exec events need no matching at all.
+    pub exec_inert: bool,
 }
 
 impl HostRules {
     fn new(set: RuleSet, report: ApplyReport, posture: Posture) -> HostRules {
         let compiled = Arc::new(CompiledRules::new(&set, posture));
+        let exec_inert =
+            !compiled.allow_list() && !set.rules.iter().any(|r| r.category == Category::Process);
         HostRules {
             set,
             report,
             compiled,
+            exec_inert,
         }
     }
 }
@@ -147,7 +152,11 @@ impl Core {
 
     pub fn handle(&mut self, request: Request) -> Response {
         match request {
-            Request::Apply { files } => self.apply(files),
+            Request::Apply { files } => {
+                let r = self.apply(files);
+                super::release_free_memory();
+                r
+            }
             Request::Delete { names, files } => self.delete(names, files),
             Request::List => self.list(),
             Request::Get { name } => self.get(&name),

@@ -183,7 +183,7 @@ fn monitor_alerts(ev: &MonitorEvent, host: &HostRules, ctx: &AlertContext) -> Ve
         }
         _ => return Vec::new(),
     };
-    if operation == Operation::Process && host.compiled.exec_is_inert() {
+    if operation == Operation::Process && host.exec_inert {
         return Vec::new();
     }
     // Relative exec paths (`./x`) are resolved through the new image.
