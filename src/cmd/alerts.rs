@@ -123,24 +123,8 @@ fn from_store(state_dir: &Path, mut query: Query, output: TableOrJson) -> anyhow
 
 /// `2024-05-28T17:33:52Z` from epoch seconds (UTC, the zone KubeArmor's UpdatedTime uses).
 pub fn format_time(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    let full = crate::alert::format_rfc3339(secs, 0);
+    format!("{}Z", full.split('.').next().unwrap_or_default())
 }
 
 const TABLE_HEADER: [&str; 8] = [

@@ -347,15 +347,6 @@ fn delete(names: Vec<String>, paths: &[PathBuf], conn: &AgentConn) -> anyhow::Re
     }
 }
 
-fn format_time(secs: i64) -> String {
-    crate::alert::format_rfc3339(secs, 0)
-        .split('.')
-        .next()
-        .unwrap_or_default()
-        .to_string()
-        + "Z"
-}
-
 fn list(output: TableOrJson, conn: &AgentConn) -> anyhow::Result<ExitCode> {
     let Response::Policies { items } = call(conn, &Request::List)? else {
         anyhow::bail!("unexpected response from the agent");
@@ -387,7 +378,7 @@ fn list(output: TableOrJson, conn: &AgentConn) -> anyhow::Result<ExitCode> {
                     } else {
                         "no".into()
                     },
-                    format_time(p.applied_at),
+                    super::alerts::format_time(p.applied_at),
                     p.source,
                 ]);
             }
