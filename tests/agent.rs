@@ -222,15 +222,18 @@ fn bad_config_names_file_and_line() {
 #[test]
 fn non_root_users_are_refused() {
     let a = Agent::start("nonroot", "monitor-only");
-    let as_nobody = |args: &[&str]| {
-        bin()
-            .args(args)
+    // The checkout may sit where uid 65534 cannot enter: run a copy from the test's dir.
+    let exe = a.dir.join("knoxctl");
+    std::fs::copy(env!("CARGO_BIN_EXE_knoxctl"), &exe).unwrap();
+    let nobody = || {
+        let mut c = std::process::Command::new(&exe);
+        c.env("NO_COLOR", "1")
             .env("KNOXCTL_SOCKET", &a.socket)
             .uid(65534)
-            .gid(65534)
-            .output()
-            .unwrap()
+            .gid(65534);
+        c
     };
+    let as_nobody = |args: &[&str]| nobody().args(args).output().unwrap();
     // The socket file is root-only...
     let o = as_nobody(&["policy", "list"]);
     assert_eq!(o.status.code(), Some(1), "{}", out(&o));
@@ -243,11 +246,8 @@ fn non_root_users_are_refused() {
         vec!["policy", "apply", "-f", "-"],
     ] {
         let o = if args.contains(&"-") {
-            let mut c = bin()
+            let mut c = nobody()
                 .args(&args)
-                .env("KNOXCTL_SOCKET", &a.socket)
-                .uid(65534)
-                .gid(65534)
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
