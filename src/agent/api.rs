@@ -164,13 +164,13 @@ pub fn call(socket: &Path, request: &Request, timeout: Duration) -> Result<Respo
     line.push(b'\n');
     // The agent may answer (e.g. "forbidden") and close before reading the request: the
     // answer is still there to read, so a failed write is not the end.
-    if let Err(e) = stream.write_all(&line) {
-        if !matches!(
+    if let Err(e) = stream.write_all(&line)
+        && !matches!(
             e.kind(),
             std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
-        ) {
-            return Err(io(e));
-        }
+        )
+    {
+        return Err(io(e));
     }
     let mut reader = BufReader::new(stream);
     let mut reply = String::new();

@@ -40,6 +40,11 @@ impl HostRules {
     }
 }
 
+/// Fills counters owned elsewhere (store, monitor) into a status.
+pub type StatusSource = Box<dyn Fn(&mut Status) + Send>;
+/// Called with every new host rule set.
+pub type RulesListener = Box<dyn Fn(&HostRules) + Send>;
+
 pub struct Core {
     pub config: Config,
     pub hostname: String,
@@ -49,9 +54,9 @@ pub struct Core {
     enforcer_reason: String,
     pub host: Arc<RwLock<HostRules>>,
     /// Fills the counters other components own (store, monitor) into `status`.
-    pub status_source: Option<Box<dyn Fn(&mut Status) + Send>>,
+    pub status_source: Option<StatusSource>,
     /// Told about every new host rule set (the monitor follows what rules need).
-    pub on_rules: Option<Box<dyn Fn(&HostRules) + Send>>,
+    pub on_rules: Option<RulesListener>,
 }
 
 fn now() -> i64 {
