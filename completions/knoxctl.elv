@@ -125,8 +125,8 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand --default-posture 'What happens to operations no Allow rule permits, in allow-list mode'
             cand -o 'o'
             cand --output 'output'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
         }

@@ -86,11 +86,11 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from validate" -s h -l help -d 'Print help'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from validate" -s V -l version -d 'Print version'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from explain" -s f -l file -d 'Policy files or directories (- for stdin)' -r -F
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from explain" -l default-posture -d 'What happens to operations no Allow rule permits, in allow-list mode' -r -f -a "audit\t''
-block\t''"
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from explain" -l default-posture -d 'What happens to operations no Allow rule permits, in allow-list mode' -r -f -a "audit\t'Permit and alert (KubeArmor\'s default)'
+block\t'Deny'"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from explain" -s o -l output -r -f -a "table\t''
 json\t''"
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from explain" -s h -l help -d 'Print help'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from explain" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from explain" -s V -l version -d 'Print version'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from apply" -s f -l file -d 'Policy file, directory, or - for standard input' -r -F
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from apply" -l socket -d 'The agent\'s API socket' -r -F

@@ -20,29 +20,24 @@ pub enum EnforcerChoice {
     MonitorOnly,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PostureValue {
-    Audit,
-    Block,
-}
+pub use crate::policy::matcher::Posture;
 
 /// What happens, in allow-list mode, to operations no Allow rule permits (KubeArmor's
 /// hostDefault*Posture; its default is audit).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Postures {
-    pub file: PostureValue,
-    pub network: PostureValue,
-    pub capabilities: PostureValue,
+    pub file: Posture,
+    pub network: Posture,
+    pub capabilities: Posture,
 }
 
 impl Default for Postures {
     fn default() -> Self {
         Postures {
-            file: PostureValue::Audit,
-            network: PostureValue::Audit,
-            capabilities: PostureValue::Audit,
+            file: Posture::Audit,
+            network: Posture::Audit,
+            capabilities: Posture::Audit,
         }
     }
 }

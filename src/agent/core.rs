@@ -3,7 +3,7 @@
 //! persisted third, and rolled back in the kernel if persisting fails.
 
 use super::api::{ApplyResult, PolicySummary, Request, Response, SourceFile, Status};
-use super::config::{Config, PostureValue};
+use super::config::Config;
 use super::state::{PolicyState, StoredPolicy};
 use crate::enforce::{ApplyReport, Backend, Enforcer};
 use crate::identity::Identity;
@@ -123,10 +123,7 @@ impl Core {
     fn enforce(&mut self, policies: &BTreeMap<String, StoredPolicy>) -> Result<(), String> {
         let set = self.host_set(policies);
         let report = self.enforcer.apply(&set).map_err(|e| e.to_string())?;
-        let posture = match self.config.default_posture.file {
-            PostureValue::Audit => Posture::Audit,
-            PostureValue::Block => Posture::Block,
-        };
+        let posture = self.config.default_posture.file;
         let rules = HostRules::new(set, report, posture);
         if let Some(tell) = &self.on_rules {
             tell(&rules);

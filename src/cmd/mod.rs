@@ -144,11 +144,7 @@ pub enum YamlOrJson {
     Json,
 }
 
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Posture {
-    Audit,
-    Block,
-}
+pub use crate::policy::matcher::Posture;
 
 #[derive(Args, Debug)]
 pub struct ProbeArgs {

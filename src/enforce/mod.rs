@@ -277,14 +277,10 @@ pub struct Selected {
 /// Enforcement decisions are sent on `events`.
 pub fn select(
     choice: crate::agent::config::EnforcerChoice,
-    posture: crate::agent::config::PostureValue,
+    posture: crate::policy::matcher::Posture,
     events: std::sync::mpsc::SyncSender<EnforcerEvent>,
 ) -> Result<Selected, EnforceError> {
     use crate::agent::config::EnforcerChoice as C;
-    let posture = match posture {
-        crate::agent::config::PostureValue::Audit => fanotify::Posture::Audit,
-        crate::agent::config::PostureValue::Block => fanotify::Posture::Block,
-    };
     let start_fanotify = |events| -> Result<Box<dyn Enforcer>, EnforceError> {
         Ok(Box::new(fanotify::FanotifyEnforcer::start(
             events, posture,
