@@ -107,7 +107,12 @@ pub fn run(overrides: Overrides) -> anyhow::Result<()> {
     let state = state::PolicyState::open(&config.state_dir)?;
     let access = server::Access::for_group(config.api_group.as_deref())?;
     let (events_tx, events_rx) = std::sync::mpsc::sync_channel(EVENT_QUEUE);
-    let selected = crate::enforce::select(config.enforcer, config.default_posture.file, events_tx)?;
+    let selected = crate::enforce::select(
+        config.enforcer,
+        &config.default_posture,
+        &config.bpf_pin_dir,
+        events_tx,
+    )?;
     tracing::info!(enforcer = %selected.enforcer.backend(), reason = %selected.reason, "enforcer selected");
     let hostname = crate::identity::hostname();
     let ctx = pipeline::AlertContext {
