@@ -145,18 +145,19 @@ done
 # copy_path PATH: PATH into the tree at the same place. Symlinks stay symlinks (an LSM
 # sees the file an exec resolves to, so the VM must resolve like the host), and what they
 # point to is copied too.
+# Builtins where possible: this runs for every library, and --cmd should stay quick.
 copy_path() {
   local p=$1 target next
   if [ -e "$root$p" ] || [ -L "$root$p" ]; then
     return 0
   fi
-  mkdir -p "$root$(dirname "$p")"
+  [ -d "$root${p%/*}" ] || mkdir -p "$root${p%/*}"
   if [ -L "$p" ]; then
     target=$(readlink "$p")
     ln -s "$target" "$root$p"
     case $target in
       /*) next=$target ;;
-      *) next=$(dirname "$p")/$target ;;
+      *) next=${p%/*}/$target ;;
     esac
     copy_path "$(realpath -s "$next")"
   elif [ -d "$p" ]; then
@@ -166,14 +167,17 @@ copy_path() {
   fi
 }
 
-# copy_libs PATH: the shared libraries the loader would map for PATH.
+# copy_libs PATH...: the shared libraries the loader would map for these files, with one
+# ldd for all of them.
 copy_libs() {
   local lib
-  # ldd fails on static binaries and non-ELF files: they need no libraries.
+  # ldd complains about static binaries and non-ELF files: they need no libraries. With
+  # several files it heads each list with "FILE:".
   while read -r lib <&4; do
     copy_path "$lib"
-  done 4< <(ldd "$1" 2>/dev/null </dev/null \
-    | awk '$2 == "=>" && $3 ~ /^\// { print $3; next } $1 ~ /^\// { print $1 }' || true)
+  done 4< <(ldd "$@" 2>/dev/null </dev/null \
+    | awk '/:$/ { next } $2 == "=>" && $3 ~ /^\// { print $3; next } $1 ~ /^\// { print $1 }' \
+    | sort -u || true)
 }
 
 busybox=$(command -v busybox || echo /bin/busybox)
@@ -183,9 +187,9 @@ if ldd "$busybox" >/dev/null 2>&1; then
 fi
 
 cp "$knoxctl" "$root/usr/local/bin/knoxctl"
-copy_libs "$knoxctl"
+files=("$knoxctl")
 
-# fd 3: cp and ldd must not eat the list from stdin.
+# fd 3: nothing in the loop may read the list from stdin.
 while read -r line <&3; do
   line=${line%%#*}
   line=${line//[[:space:]]/}
@@ -195,10 +199,10 @@ while read -r line <&3; do
     continue
   fi
   copy_path "$line"
-  copy_libs "$line"
+  files+=("$line")
 done 3<"$repo/tests/vm/binaries.txt"
 
-for p in "${extra[@]}"; do
+for p in ${extra[@]+"${extra[@]}"}; do
   [ -e "$p" ] || { echo "run.sh: --add $p: no such file" >&2; exit 2; }
   p=$(realpath -s "$p")
   if [ -d "$p" ]; then
@@ -206,14 +210,16 @@ for p in "${extra[@]}"; do
     cp -a "$p/." "$root$p/"
   else
     copy_path "$p"
-    copy_libs "$p"
+    files+=("$p")
   fi
 done
+copy_libs "${files[@]}"
 
 cp "$busybox" "$root/bin/busybox"
 # Applets fill in every command the host binaries above do not provide, except busybox's
 # package managers: a policy blocking /usr/bin/rpm (AccuKnox's does) would otherwise mark
 # busybox itself and deny every applet, which no Debian host would see.
+links=()
 while read -r applet; do
   case ${applet##*/} in
     dpkg | dpkg-deb | rpm | rpm2cpio) continue ;;
@@ -222,9 +228,11 @@ while read -r applet; do
     case $applet in
       */*) [ -d "$root/${applet%/*}" ] || mkdir -p "$root/${applet%/*}" ;;
     esac
-    ln -s /bin/busybox "$root/$applet"
+    links+=("$root/$applet")
   fi
 done < <("$busybox" --list-full)
+# One process for some 400 links (perl-base is Essential on Debian; ln would fork each).
+perl -e 'for (@ARGV) { symlink("/bin/busybox", $_) or die "symlink $_: $!\n" }' "${links[@]}"
 
 mkdir -p "$root/proc" "$root/sys" "$root/dev" "$root/run" "$root/tmp" "$root/root" \
   "$root/home/knox" "$root/etc/default" "$root/etc/apt/apt.conf.d" \
