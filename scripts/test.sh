@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# bash drives the committed completion script in the completion tests.
-packages=(bash clang llvm libbpf-dev)
+# bash drives the committed completion script in the completion tests; qemu, busybox-static
+# and cpio boot the VM that tests/vm.rs runs its scenarios in (BPF-LSM, AppArmor).
+packages=(bash clang llvm libbpf-dev qemu-system-x86 busybox-static cpio)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
