@@ -178,7 +178,10 @@ pub fn run(overrides: Overrides) -> anyhow::Result<()> {
             }
         }));
     }
-    if let Some((_, rx)) = monitor {
+    // `_` would leave the Arc inside `monitor` alive to the end of run(), and the monitor
+    // could then never be stopped at shutdown.
+    if let Some((handle, rx)) = monitor {
+        drop(handle);
         let (host, ctx, alerts) = (core.host.clone(), ctx.clone(), alerts.clone());
         threads.push(
             std::thread::Builder::new()
