@@ -259,3 +259,14 @@ expect_no_alert() {
 alert_count() {
   alerts_json "$@" | wc -l | tr -d ' '
 }
+
+# lsm_reset: end BPF-LSM enforcement (remove its pins, as `offboard` does).
+lsm_reset() {
+  rm -rf /sys/fs/bpf/knoxctl
+}
+
+# lsm_links: how many BPF-LSM links are attached (bpftool), on stdout. knoxctl's are
+# the only LSM programs in the VM.
+lsm_links() {
+  bpftool link show 2>/dev/null | grep -c 'lsm_mac' || true
+}

@@ -61,6 +61,9 @@ for script in /knox/scenarios/*.sh; do
   kill -KILL -"$watchdog" 2>/dev/null
   # Whatever the scenario left behind (a background agent) must not leak into the next one.
   kill -KILL -"$pid" 2>/dev/null
+  # Neither may enforcement: BPF-LSM programs stay attached, by design, after the agent is
+  # gone, for as long as their pins exist (what `offboard` removes).
+  rm -rf /sys/fs/bpf/knoxctl
   # The output pipe ends when its last writer is gone; give up after 5 s (a leftover that
   # escaped the process group), the result matters more than the tail of the output.
   i=0

@@ -40,7 +40,7 @@ pub const T_NET: u32 = 0x4;
 pub const T_CAP: u32 = 0x8;
 pub const T_NAMES: u32 = 0x10;
 pub const T_INODES: u32 = 0x20;
-pub const T_ALIASES: u32 = 0x40;
+pub const T_APPLETS: u32 = 0x40;
 pub const T_ALLOW_PROC_FILE: u32 = 0x100;
 pub const T_ALLOW_NET: u32 = 0x200;
 pub const T_ALLOW_CAP: u32 = 0x400;
@@ -83,6 +83,8 @@ pub struct Compiled {
     pub inodes: BTreeMap<(u32, u32, u64), (Option<u32>, Rules)>,
     /// (scope, basename) → rules.
     pub names: BTreeMap<(u32, String), Rules>,
+    /// (scope, dev, ino of a multi-call binary, applet name) → rules.
+    pub applets: BTreeMap<(u32, u32, u64, String), Rules>,
     /// (scope, protocol code or capability number) → rules.
     pub nums: BTreeMap<(u32, u32), Rules>,
     pub target_flags: u32,
@@ -353,7 +355,19 @@ pub fn compile(set: &RuleSet, posture_block: (bool, bool, bool), resolve: Resolv
                             anchors.push((Anchor::Exact(canon.clone()), slot));
                         }
                     } else {
-                        c.target_flags |= T_ALIASES;
+                        // The kernel sees the binary's name: match (its inode, the name
+                        // the caller used) instead.
+                        if let Some((dev, ino, _)) = facts.inode {
+                            c.target_flags |= T_APPLETS | T_PROCESS;
+                            c.applets
+                                .entry((scope(target, KIND_PROCESS), dev, ino, basename(path).to_string()))
+                                .or_default()
+                                .slots
+                                .push(Slot {
+                                    flags: slot.flags | SL_ALWAYS,
+                                    ..slot
+                                });
+                        }
                         c.enforced.push(idx);
                         continue;
                     }
@@ -466,9 +480,6 @@ pub fn compile(set: &RuleSet, posture_block: (bool, bool, bool), resolve: Resolv
         }
         c.enforced.push(idx);
     }
-    if c.target_flags & T_ALIASES != 0 {
-        c.target_flags |= T_PROCESS;
-    }
     lpm_entries(&proc_anchors, scope(target, KIND_PROCESS), &mut c.paths);
     lpm_entries(&file_anchors, scope(target, KIND_FILE), &mut c.paths);
     if !inode_rules.is_empty() {
@@ -547,6 +558,7 @@ pub fn compile(set: &RuleSet, posture_block: (bool, bool, bool), resolve: Resolv
         .paths
         .values_mut()
         .chain(c.names.values_mut())
+        .chain(c.applets.values_mut())
         .chain(c.nums.values_mut())
         .chain(c.inodes.values_mut().map(|(_, r)| r));
     for r in all {
@@ -679,27 +691,26 @@ mod tests {
         assert_eq!(kernel(&c, KIND_PROCESS, "/usr/bin/apt", false).0, Some(0));
         assert_eq!(kernel(&c, KIND_PROCESS, "/bin/apt", false).0, Some(0));
         assert_eq!(kernel(&c, KIND_PROCESS, "/usr/bin/busybox", false).0, None);
-        assert_eq!(kernel(&c, KIND_PROCESS, "/bin/ls", false).0, Some(1));
         assert!(c.inodes.contains_key(&(0, 8, 42)));
         assert!(!c.inodes.keys().any(|k| k.2 == 43), "busybox's inode must not be blocked");
-        assert_ne!(c.target_flags & T_ALIASES, 0);
+        assert!(c.applets.contains_key(&(0, 8, 43, "ls".to_string())));
+        assert_ne!(c.target_flags & T_APPLETS, 0);
         assert_eq!(c.enforced, vec![0, 1]);
     }
 
     #[test]
     fn sources_become_membership_entries() {
-        let s = set("  process:\n    matchPaths:\n    - path: /usr/bin/date\n      fromSource:\n      - path: /usr/bin/bash\n      - dir: /opt/\n        recursive: true\n  action: Block\n");
+        let s = set("  process:\n    matchPaths:\n    - path: /usr/bin/date\n      fromSource:\n      - path: /usr/bin/bash\n  action: Block\n");
         let c = compile(&s, (false, false, false), &none);
         let slot = &c.paths[&(0, b"/usr/bin/date\0".to_vec())].slots[0];
         assert_eq!(slot.src_set, 1);
-        assert!(c.sources.contains_key(&(1, b"/usr/bin/bash\0".to_vec())));
-        let opt = &c.sources[&(1, b"/opt/".to_vec())];
-        assert_eq!(opt.slots[0].flags & (SL_CHILD | SL_DEEPER), SL_CHILD | SL_DEEPER);
+        let member = &c.sources[&(1, b"/usr/bin/bash\0".to_vec())];
+        assert_ne!(member.slots[0].flags & SL_ALWAYS, 0);
     }
 
     #[test]
     fn network_capabilities_and_unenforceable_rules() {
-        let s = set("  network:\n    matchProtocols:\n    - protocol: icmp\n  capabilities:\n    matchCapabilities:\n    - capability: net_raw\n  file:\n    matchPatterns:\n    - pattern: /tmp/*.sh\n  action: Block\n");
+        let s = set("  network:\n    matchProtocols:\n    - protocol: icmp\n      fromSource: [{path: /bin/ping}]\n  capabilities:\n    matchCapabilities:\n    - capability: net_raw\n      fromSource: [{path: /bin/ping}]\n  file:\n    matchPatterns:\n    - pattern: /tmp/*.sh\n  action: Block\n");
         let c = compile(&s, (false, false, false), &none);
         assert!(c.nums.contains_key(&(scope(0, KIND_NET), 3)));
         assert!(c.nums.contains_key(&(scope(0, KIND_CAP), 13)));

@@ -65,7 +65,7 @@
 #define T_CAP 0x8
 #define T_NAMES 0x10 /* some execname rule exists */
 #define T_INODES 0x20 /* some exact-path rule has an inode entry */
-#define T_ALIASES 0x40 /* some process rule names a symlink to a multi-call binary */
+#define T_APPLETS 0x40 /* some process rule names a symlink to a multi-call binary */
 #define T_ALLOW_PROC_FILE 0x100 /* allow-list mode for process and file rules */
 #define T_ALLOW_NET 0x200
 #define T_ALLOW_CAP 0x400
@@ -254,6 +254,23 @@ struct {
 	__type(value, struct rules);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } knox_nums SEC(".maps");
+
+/* Rules on a symlink to a multi-call binary (`/usr/bin/wget` → busybox): (scope, the
+ * binary's device and inode, the applet name). */
+struct applet_key {
+	__u32 scope;
+	__u32 dev;
+	__u64 ino;
+	char name[NAME_KEY];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct applet_key);
+	__type(value, struct rules);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} knox_applets SEC(".maps");
 
 /* Target id by mount namespace inode; everything not listed is the host (target 0), so
  * `unshare -m` cannot escape host rules. */
@@ -768,28 +785,37 @@ static long last_slash(__u32 i, struct scan_ctx *c)
 }
 
 /*
- * A rule on `/bin/ls` where /bin/ls is a symlink to busybox: the kernel resolves the exec
- * to /bin/busybox, so the rule is matched against the name the caller asked for.
- * Uses walks[1], so the executable is walked again if a fromSource rule needs it.
+ * A rule on `/usr/bin/wget` where that is a symlink to busybox: the kernel resolves the
+ * exec to busybox, and busybox picks the applet from the name it was run by. So the rule
+ * is matched as (this very binary, run under this name): any symlink or hard link
+ * spelling of the applet matches, other applets and other programs named wget do not.
+ * Uses walks[1] (the executable is walked again if a fromSource rule needs it).
  */
-static __always_inline void match_alias(struct decision *d, struct subject *s,
-					const char *filename, __u32 owner)
+static __always_inline void match_applet(struct decision *d, struct subject *s,
+					 const char *filename, struct inode *inode, __u32 owner)
 {
 	struct walk *fw = walk_buf(1);
-	if (!fw || !filename)
+	if (!fw || !filename || !inode)
 		return;
-	long n = bpf_probe_read_kernel_str(fw->buf, KEY_PATH, filename);
+	long n = bpf_probe_read_kernel_str(fw->buf, PATH_BUF, filename);
 	s->exe_state = 0;
-	if (n < 2 || n >= KEY_PATH || fw->buf[0] != '/')
+	if (n < 2)
 		return;
 	struct scan_ctx sc = { .len = n - 1 };
-	bpf_loop(KEY_PATH, last_slash, &sc, 0);
-	__u32 parent_len = sc.parent_len;
-	fw->off = 0;
-	fw->len = n - 1;
-	fw->parent_len = parent_len;
-	evaluate(d, lookup_path(&knox_paths, scope_of(s, KIND_PROCESS), fw), parent_len, false,
-		 owner, s);
+	bpf_loop(PATH_BUF, last_slash, &sc, 0);
+	__u64 len = n - 1 - sc.parent_len;
+	if (len == 0 || len > NAME_KEY - 1)
+		return;
+	struct super_block *sb = READ_KERN(inode->i_sb);
+	struct applet_key k;
+	__builtin_memset(&k, 0, sizeof(k));
+	k.scope = scope_of(s, KIND_PROCESS);
+	k.dev = READ_KERN(sb->s_dev);
+	k.ino = READ_KERN(inode->i_ino);
+	barrier_var(len);
+	len &= NAME_KEY - 1;
+	bpf_probe_read_kernel(k.name, len, &fw->buf[sc.parent_len & (PATH_BUF - 1)]);
+	evaluate(d, bpf_map_lookup_elem(&knox_applets, &k), ~0U, false, owner, s);
 }
 
 /* ---- hooks: process ---- */
@@ -810,8 +836,8 @@ int knox_bprm_check(__u64 *ctx)
 	struct decision d = {};
 	match_path(&d, &s, KIND_PROCESS, w, inode, false);
 	match_name(&d, &s, w, inode_owner(inode));
-	if (s.tflags & T_ALIASES)
-		match_alias(&d, &s, READ_KERN(bprm->filename), inode_owner(inode));
+	if (s.tflags & T_APPLETS)
+		match_applet(&d, &s, READ_KERN(bprm->filename), inode, inode_owner(inode));
 	return conclude(&s, &d, T_ALLOW_PROC_FILE, T_BLOCK_PROC_FILE, OP_EXEC, w, 0, 0, EACCES,
 			false);
 }

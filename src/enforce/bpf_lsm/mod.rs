@@ -131,6 +131,15 @@ struct NameKey {
 
 #[repr(C)]
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct AppletKey {
+    scope: u32,
+    dev: u32,
+    ino: u64,
+    name: [u8; compile::NAME_KEY],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct NumKey {
     scope: u32,
     num: u32,
@@ -160,6 +169,7 @@ unsafe impl aya::Pod for InodeKey {}
 unsafe impl aya::Pod for InodeRules {}
 unsafe impl aya::Pod for NameKey {}
 unsafe impl aya::Pod for NumKey {}
+unsafe impl aya::Pod for AppletKey {}
 unsafe impl aya::Pod for TargetRaw {}
 unsafe impl aya::Pod for ConfigRaw {}
 
@@ -192,12 +202,28 @@ fn path_key_id(k: &Key<PathData>) -> (u32, Vec<u8>) {
     (d.scope, d.path[..n.min(compile::KEY_PATH)].to_vec())
 }
 
-fn name_key(scope: u32, name: &str) -> NameKey {
+fn name_bytes(name: &str) -> [u8; compile::NAME_KEY] {
     let mut n = [0u8; compile::NAME_KEY];
     let b = name.as_bytes();
     let len = b.len().min(compile::NAME_KEY - 1);
     n[..len].copy_from_slice(&b[..len]);
-    NameKey { scope, name: n }
+    n
+}
+
+fn name_key(scope: u32, name: &str) -> NameKey {
+    NameKey {
+        scope,
+        name: name_bytes(name),
+    }
+}
+
+fn applet_key(&(scope, dev, ino, ref name): &(u32, u32, u64, String)) -> AppletKey {
+    AppletKey {
+        scope,
+        dev,
+        ino,
+        name: name_bytes(name),
+    }
 }
 
 fn err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> EnforceError {
@@ -416,6 +442,7 @@ struct Maps {
     sources: LpmTrie<MapData, PathData, RulesRaw>,
     inodes: HashMap<MapData, InodeKey, InodeRules>,
     names: HashMap<MapData, NameKey, RulesRaw>,
+    applets: HashMap<MapData, AppletKey, RulesRaw>,
     nums: HashMap<MapData, NumKey, RulesRaw>,
     targets: HashMap<MapData, u32, TargetRaw>,
     lost: PerCpuArray<MapData, u64>,
@@ -486,6 +513,7 @@ impl BpfLsmEnforcer {
             sources: take(&mut ebpf, "knox_sources")?,
             inodes: take(&mut ebpf, "knox_inodes")?,
             names: take(&mut ebpf, "knox_names")?,
+            applets: take(&mut ebpf, "knox_applets")?,
             nums: take(&mut ebpf, "knox_nums")?,
             targets: take(&mut ebpf, "knox_targets")?,
             lost: take(&mut ebpf, "knox_lost")?,
@@ -582,6 +610,11 @@ impl BpfLsmEnforcer {
                 .insert(name_key(*scope, name), raw_rules(r), 0)
                 .map_err(werr("knox_names"))?;
         }
+        for (k, r) in &c.applets {
+            m.applets
+                .insert(applet_key(k), raw_rules(r), 0)
+                .map_err(werr("knox_applets"))?;
+        }
         for ((scope, num), r) in &c.nums {
             let k = NumKey {
                 scope: *scope,
@@ -639,6 +672,16 @@ impl BpfLsmEnforcer {
             .collect();
         for k in stale {
             let _ = m.names.remove(&k);
+        }
+        let want: BTreeSet<AppletKey> = c.applets.keys().map(applet_key).collect();
+        let stale: Vec<AppletKey> = m
+            .applets
+            .keys()
+            .filter_map(Result::ok)
+            .filter(|k| !want.contains(k))
+            .collect();
+        for k in stale {
+            let _ = m.applets.remove(&k);
         }
         let want: BTreeSet<NumKey> = c
             .nums
@@ -708,8 +751,8 @@ impl Enforcer for BpfLsmEnforcer {
         let c = compile::compile(rules, self.posture, &facts);
         self.write(&c)?;
         let mut notes = c.notes.clone();
-        if c.target_flags & compile::T_ALIASES != 0 {
-            notes.push("rules on symlinks to multi-call binaries (busybox applets) match the name the program was run by; `busybox APPLET` itself is not matched".into());
+        if c.target_flags & compile::T_APPLETS != 0 {
+            notes.push("rules on symlinks to multi-call binaries (busybox applets) match that binary run under the applet's name, whatever the path; `busybox APPLET` (the name as an argument) is not matched".into());
         }
         notes.push(format!(
             "enforcement is pinned in {} and continues while the agent is down; `knoxctl offboard vm` removes it",
