@@ -22,7 +22,7 @@ expect_denied "Permission denied" dpkg --version
 [ "$(lsm_links)" = "$links" ] || fail "links changed while no agent ran: $(lsm_links) vs $links"
 
 # A restart while a loop keeps trying apt: not one attempt may get through.
-( i=0; while [ $i -lt 400 ]; do apt --version >/dev/null 2>&1 && echo RAN; i=$((i + 1)); done ) >loop.out &
+( i=0; while [ $i -lt 150 ]; do apt --version >/dev/null 2>&1 && echo RAN; i=$((i + 1)); done ) >loop.out &
 loop=$!
 start_agent --enforcer bpf-lsm
 wait "$loop"
