@@ -10,7 +10,9 @@
 //!   Directory rules of D's ancestors.
 //!
 //! Semantics are those of src/policy/matcher.rs (the reference, used by the other
-//! backends); tests below compare the two on the same rule sets.
+//! backends; tests below compare the two on the same rule sets), with one difference
+//! taken from KubeArmor's own BPF-LSM enforcer: allow-list mode is per category, so
+//! process Allow rules leave file opens alone (the matcher puts both in allow-list mode).
 
 use crate::policy::Action;
 use crate::policy::normalize::{Category, Matcher, Rule, RuleSet};
@@ -41,7 +43,8 @@ pub const T_CAP: u32 = 0x8;
 pub const T_NAMES: u32 = 0x10;
 pub const T_INODES: u32 = 0x20;
 pub const T_APPLETS: u32 = 0x40;
-pub const T_ALLOW_PROC_FILE: u32 = 0x100;
+pub const T_ALLOW_PROC: u32 = 0x100;
+pub const T_ALLOW_FILE: u32 = 0x800;
 pub const T_ALLOW_NET: u32 = 0x200;
 pub const T_ALLOW_CAP: u32 = 0x400;
 pub const T_BLOCK_PROC_FILE: u32 = 0x1000;
@@ -533,13 +536,24 @@ pub fn compile(set: &RuleSet, posture_block: (bool, bool, bool), resolve: Resolv
             c.sources.insert(k, r);
         }
     }
-    let allow = &set.allow_list;
-    if allow.process_file {
-        c.target_flags |= T_ALLOW_PROC_FILE | T_PROCESS | T_FILE;
-        if posture_block.0 {
-            c.target_flags |= T_BLOCK_PROC_FILE;
-        }
+    // Allow-list mode per category, as KubeArmor's BPF-LSM enforcer keys it (101 process,
+    // 102 file, 103 network, 104 capabilities): process Allow rules do not put every file
+    // open on the host under the default posture. Process and file share the posture value.
+    let allows = |cat: Category| {
+        set.rules
+            .iter()
+            .any(|r| r.category == cat && r.action == Action::Allow)
+    };
+    if allows(Category::Process) {
+        c.target_flags |= T_ALLOW_PROC | T_PROCESS;
     }
+    if allows(Category::File) {
+        c.target_flags |= T_ALLOW_FILE | T_FILE;
+    }
+    if c.target_flags & (T_ALLOW_PROC | T_ALLOW_FILE) != 0 && posture_block.0 {
+        c.target_flags |= T_BLOCK_PROC_FILE;
+    }
+    let allow = &set.allow_list;
     if allow.network {
         c.target_flags |= T_ALLOW_NET | T_NET;
         if posture_block.1 {
@@ -669,7 +683,8 @@ mod tests {
         assert_eq!(kernel(&c, KIND_PROCESS, "/usr/local/bin/x", false).1, Some(1));
         // Deeper than the non-recursive Allow: only the recursive Block.
         assert_eq!(kernel(&c, KIND_PROCESS, "/usr/local/bin/a/b", false), (Some(0), None));
-        assert_ne!(c.target_flags & T_ALLOW_PROC_FILE, 0);
+        assert_ne!(c.target_flags & T_ALLOW_PROC, 0);
+        assert_eq!(c.target_flags & T_ALLOW_FILE, 0, "process Allow rules leave files alone");
         assert_ne!(c.target_flags & T_BLOCK_PROC_FILE, 0);
     }
 

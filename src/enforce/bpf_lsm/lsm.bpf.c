@@ -66,10 +66,11 @@
 #define T_NAMES 0x10 /* some execname rule exists */
 #define T_INODES 0x20 /* some exact-path rule has an inode entry */
 #define T_APPLETS 0x40 /* some process rule names a symlink to a multi-call binary */
-#define T_ALLOW_PROC_FILE 0x100 /* allow-list mode for process and file rules */
+#define T_ALLOW_PROC 0x100 /* allow-list mode for process rules */
+#define T_ALLOW_FILE 0x800 /* allow-list mode for file rules */
 #define T_ALLOW_NET 0x200
 #define T_ALLOW_CAP 0x400
-#define T_BLOCK_PROC_FILE 0x1000 /* default posture block (else audit) */
+#define T_BLOCK_PROC_FILE 0x1000 /* default posture block (else audit): the file posture */
 #define T_BLOCK_NET 0x2000
 #define T_BLOCK_CAP 0x4000
 
@@ -838,7 +839,7 @@ int knox_bprm_check(__u64 *ctx)
 	match_name(&d, &s, w, inode_owner(inode));
 	if (s.tflags & T_APPLETS)
 		match_applet(&d, &s, READ_KERN(bprm->filename), inode, inode_owner(inode));
-	return conclude(&s, &d, T_ALLOW_PROC_FILE, T_BLOCK_PROC_FILE, OP_EXEC, w, 0, 0, EACCES,
+	return conclude(&s, &d, T_ALLOW_PROC, T_BLOCK_PROC_FILE, OP_EXEC, w, 0, 0, EACCES,
 			false);
 }
 
@@ -904,7 +905,7 @@ int knox_file_open(__u64 *ctx)
 	bool write = mode & FMODE_WRITE;
 	struct decision d = {};
 	match_path(&d, &s, KIND_FILE, w, READ_KERN(file->f_inode), write);
-	return conclude(&s, &d, T_ALLOW_PROC_FILE, T_BLOCK_PROC_FILE, OP_OPEN, w,
+	return conclude(&s, &d, T_ALLOW_FILE, T_BLOCK_PROC_FILE, OP_OPEN, w,
 			READ_KERN(file->f_flags), 0, EACCES, false);
 }
 
@@ -926,12 +927,12 @@ static __always_inline int name_change(struct path *dir, struct dentry *dentry, 
 		struct decision d = {};
 		evaluate(&d, lookup_path(&knox_paths, scope_of(&s, KIND_FILE), w), w->parent_len,
 			 true, inode_owner(inode), &s);
-		return conclude(&s, &d, T_ALLOW_PROC_FILE, T_BLOCK_PROC_FILE, op, w, arg, 0,
+		return conclude(&s, &d, T_ALLOW_FILE, T_BLOCK_PROC_FILE, op, w, arg, 0,
 				EACCES, false);
 	}
 	struct decision d = {};
 	match_path(&d, &s, KIND_FILE, w, inode, true);
-	return conclude(&s, &d, T_ALLOW_PROC_FILE, T_BLOCK_PROC_FILE, op, w, arg, 0, EACCES,
+	return conclude(&s, &d, T_ALLOW_FILE, T_BLOCK_PROC_FILE, op, w, arg, 0, EACCES,
 			false);
 }
 

@@ -825,7 +825,13 @@ fn read_loop(
     loop {
         let last = stopping.load(Ordering::SeqCst);
         let offset = boot_to_epoch_offset();
+        let mut drained = 0u32;
         while let Some(item) = ring.next() {
+            drained += 1;
+            // A flood must not keep a stopping agent draining forever.
+            if last && drained > 1 << 16 {
+                break;
+            }
             let Some(ev) = decode(&item, offset) else {
                 continue;
             };
