@@ -306,3 +306,42 @@ fn clients_say_when_no_agent_runs() {
         out(&o)
     );
 }
+
+/// This host lists `bpf` among its LSMs but refuses BPF programs on LSM hooks (see
+/// ../shared/docs/machine-notes.md): the probe must say why, `auto` must fall back to
+/// fanotify, and asking for bpf-lsm explicitly must fail clearly instead of running
+/// without enforcement. (BPF-LSM itself is proven in the VM: tests/vm.rs.)
+#[test]
+fn bpf_lsm_unusable_here_is_explained_and_auto_falls_back() {
+    let o = bin().args(["probe", "-o", "json"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let backends = v["enforcers"].as_array().expect("enforcers array");
+    let lsm = backends
+        .iter()
+        .find(|b| b["backend"] == "bpf-lsm")
+        .expect("bpf-lsm in the probe");
+    assert_eq!(lsm["usable"], false, "{lsm}");
+    let reason = lsm["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("LSM") && reason.len() > 40,
+        "the reason must say what the kernel refused: {reason}"
+    );
+
+    let auto = Agent::start("auto-fallback", "auto");
+    let o = auto.cli(&["probe", "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["agent"]["enforcer"], "fanotify", "{}", out(&o));
+
+    let dir = std::env::temp_dir().join(format!("knoxctl-lsm-refused-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let o = bin()
+        .args(["agent", "--enforcer", "bpf-lsm", "--state-dir"])
+        .arg(&dir)
+        .arg("--socket")
+        .arg(dir.join("s.sock"))
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    assert!(stderr(&o).contains("bpf-lsm"), "{}", out(&o));
+}

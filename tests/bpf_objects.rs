@@ -58,15 +58,20 @@ fn committed_objects_match_their_sources() {
         String::from_utf8_lossy(&build.stderr)
     );
 
-    let src = repo().join("src/monitor/bpf");
-    let committed = objects(&src);
+    // Every object next to its source: the monitor's and the BPF-LSM enforcer's.
+    let mut committed = Vec::new();
+    for dir in ["src/monitor/bpf", "src/enforce/bpf_lsm"] {
+        let found = objects(&repo().join(dir));
+        assert!(!found.is_empty(), "no *.bpf.o in {dir}");
+        committed.extend(found);
+    }
+    committed.sort_by_key(|p| p.file_name().unwrap().to_owned());
     let rebuilt = objects(&out_dir.0);
     let names = |v: &[PathBuf]| -> Vec<String> {
         v.iter()
             .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
             .collect()
     };
-    assert!(!committed.is_empty(), "no *.bpf.o in {}", src.display());
     assert_eq!(
         names(&committed),
         names(&rebuilt),

@@ -566,6 +566,7 @@ struct decision {
 	__u32 deny; /* rule + 1 */
 	__u32 allow;
 	__u32 audit;
+	__u32 seen; /* some map entry matched (even if none of its rules applied) */
 };
 
 static __always_inline void note(__u32 *slot, __u32 rule)
@@ -637,6 +638,7 @@ static __always_inline void evaluate(struct decision *d, struct rules *r, __u32 
 	struct rules *buf = bpf_map_lookup_elem(&knox_rules_buf, &zero);
 	if (!r || !buf)
 		return;
+	d->seen = 1;
 	__builtin_memcpy(buf, r, sizeof(*buf));
 	struct eval_ctx c = {
 		.s = *s,
@@ -819,6 +821,93 @@ static __always_inline void match_applet(struct decision *d, struct subject *s,
 	evaluate(d, bpf_map_lookup_elem(&knox_applets, &k), ~0U, false, owner, s);
 }
 
+/* ---- the miss cache ----
+ *
+ * Most operations match no rule at all, and finding that out costs a path walk and
+ * three lookups. The answer "no entry matched this file" depends only on the file's
+ * name and identity and the rules, so it is remembered per (dentry, its parent, its
+ * name, mount, inode, the task's root, kind), tagged with the rules' generation and a
+ * global epoch. The epoch moves whenever a path could change meaning without the key
+ * changing: a rename, an unlink or rmdir (a freed dentry's address is soon reused), a
+ * mount, an unmount, a moved mount. Only misses are cached: a file that matched is
+ * evaluated in full every time (its decision can depend on the process, the owner, the
+ * open mode).
+ */
+struct cache_key {
+	__u64 dentry;
+	__u64 parent;
+	__u64 hash_len;
+	__u64 mnt;
+	__u64 inode;
+	__u64 root;
+	__u32 kind;
+	__u32 target;
+};
+
+struct cache_val {
+	__u32 generation;
+	__u32 epoch;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct cache_key);
+	__type(value, struct cache_val);
+} knox_miss_cache SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} knox_epoch SEC(".maps");
+
+static __always_inline __u32 epoch_now(void)
+{
+	__u32 zero = 0;
+	__u32 *e = bpf_map_lookup_elem(&knox_epoch, &zero);
+	return e ? *e : 0;
+}
+
+static __always_inline void epoch_bump(void)
+{
+	__u32 zero = 0;
+	__u32 *e = bpf_map_lookup_elem(&knox_epoch, &zero);
+	if (e)
+		__sync_fetch_and_add(e, 1);
+}
+
+static __always_inline void cache_key_of(struct cache_key *k, struct file *file,
+					 struct subject *s, __u32 kind)
+{
+	struct dentry *d = READ_KERN(file->f_path.dentry);
+	struct task_struct *task = s->task;
+	struct fs_struct *fs = READ_KERN(task->fs);
+	__builtin_memset(k, 0, sizeof(*k));
+	k->dentry = (__u64)d;
+	k->parent = (__u64)READ_KERN(d->d_parent);
+	k->hash_len = READ_KERN(d->d_name.hash_len);
+	k->mnt = (__u64)READ_KERN(file->f_path.mnt);
+	k->inode = (__u64)READ_KERN(file->f_inode);
+	k->root = (__u64)READ_KERN(fs->root.dentry);
+	k->kind = kind;
+	k->target = s->target;
+}
+
+static __always_inline bool cache_hit(struct cache_key *k, struct subject *s)
+{
+	struct cache_val *v = bpf_map_lookup_elem(&knox_miss_cache, k);
+	return v && v->generation == s->generation && v->epoch == epoch_now();
+}
+
+/* `epoch` is read before the evaluation: a change during it leaves a stale tag. */
+static __always_inline void cache_miss(struct cache_key *k, struct subject *s, __u32 epoch)
+{
+	struct cache_val v = { .generation = s->generation, .epoch = epoch };
+	bpf_map_update_elem(&knox_miss_cache, k, &v, BPF_ANY);
+}
+
 /* ---- hooks: process ---- */
 
 SEC("lsm/bprm_check_security")
@@ -830,6 +919,15 @@ int knox_bprm_check(__u64 *ctx)
 	if (ret || !subject_init(&s) || !(s.tflags & T_PROCESS))
 		return ret;
 	struct file *file = READ_KERN(bprm->file);
+	/* Applet rules depend on the name the caller used, not on the file: no caching. */
+	bool cacheable = file && !(s.tflags & (T_APPLETS | T_ALLOW_PROC));
+	struct cache_key ck;
+	__u32 epoch = epoch_now();
+	if (cacheable) {
+		cache_key_of(&ck, file, &s, KIND_PROCESS);
+		if (cache_hit(&ck, &s))
+			return 0;
+	}
 	struct walk *w = walk_file(0, file, s.task);
 	if (!w)
 		return 0;
@@ -839,6 +937,8 @@ int knox_bprm_check(__u64 *ctx)
 	match_name(&d, &s, w, inode_owner(inode));
 	if (s.tflags & T_APPLETS)
 		match_applet(&d, &s, READ_KERN(bprm->filename), inode, inode_owner(inode));
+	if (cacheable && !d.seen)
+		cache_miss(&ck, &s, epoch);
 	return conclude(&s, &d, T_ALLOW_PROC, T_BLOCK_PROC_FILE, OP_EXEC, w, 0, 0, EACCES,
 			false);
 }
@@ -853,6 +953,12 @@ static __always_inline int exec_mapping(struct file *file, __u32 prot)
 	struct subject s;
 	if (!file || !(prot & PROT_EXEC) || !subject_init(&s) || !(s.tflags & T_PROCESS))
 		return 0;
+	/* Only denials count here, so allow-list mode does not matter. */
+	struct cache_key ck;
+	__u32 epoch = epoch_now();
+	cache_key_of(&ck, file, &s, KIND_PROCESS);
+	if (cache_hit(&ck, &s))
+		return 0;
 	struct walk *w = walk_file(0, file, s.task);
 	if (!w)
 		return 0;
@@ -860,6 +966,8 @@ static __always_inline int exec_mapping(struct file *file, __u32 prot)
 	struct decision d = {};
 	match_path(&d, &s, KIND_PROCESS, w, inode, false);
 	match_name(&d, &s, w, inode_owner(inode));
+	if (!d.seen)
+		cache_miss(&ck, &s, epoch);
 	if (!d.deny)
 		return 0;
 	report(&s, OP_MMAP, V_DENY, d.deny, w, prot, 0);
@@ -899,12 +1007,23 @@ int knox_file_open(__u64 *ctx)
 	/* The exec itself is a process rule's business. */
 	if (mode & FMODE_EXEC)
 		return 0;
+	/* In allow-list mode a miss is still reported (the default posture): no caching. */
+	bool cacheable = !(s.tflags & T_ALLOW_FILE);
+	struct cache_key ck;
+	__u32 epoch = epoch_now();
+	if (cacheable) {
+		cache_key_of(&ck, file, &s, KIND_FILE);
+		if (cache_hit(&ck, &s))
+			return 0;
+	}
 	struct walk *w = walk_file(0, file, s.task);
 	if (!w)
 		return 0;
 	bool write = mode & FMODE_WRITE;
 	struct decision d = {};
 	match_path(&d, &s, KIND_FILE, w, READ_KERN(file->f_inode), write);
+	if (cacheable && !d.seen)
+		cache_miss(&ck, &s, epoch);
 	return conclude(&s, &d, T_ALLOW_FILE, T_BLOCK_PROC_FILE, OP_OPEN, w,
 			READ_KERN(file->f_flags), 0, EACCES, false);
 }
@@ -954,14 +1073,24 @@ SEC("lsm/path_unlink")
 int knox_path_unlink(__u64 *ctx)
 {
 	int ret = (int)ctx[2];
-	return ret ? ret : name_change((void *)ctx[0], (void *)ctx[1], OP_UNLINK, 0);
+	if (ret)
+		return ret;
+	ret = name_change((void *)ctx[0], (void *)ctx[1], OP_UNLINK, 0);
+	if (!ret)
+		epoch_bump();
+	return ret;
 }
 
 SEC("lsm/path_rmdir")
 int knox_path_rmdir(__u64 *ctx)
 {
 	int ret = (int)ctx[2];
-	return ret ? ret : name_change((void *)ctx[0], (void *)ctx[1], OP_RMDIR, 0);
+	if (ret)
+		return ret;
+	ret = name_change((void *)ctx[0], (void *)ctx[1], OP_RMDIR, 0);
+	if (!ret)
+		epoch_bump();
+	return ret;
 }
 
 SEC("lsm/path_symlink")
@@ -981,7 +1110,38 @@ int knox_path_rename(__u64 *ctx)
 	ret = name_change((void *)ctx[0], (void *)ctx[1], OP_RENAME, 0);
 	if (ret)
 		return ret;
-	return name_change((void *)ctx[2], (void *)ctx[3], OP_RENAME, 1);
+	ret = name_change((void *)ctx[2], (void *)ctx[3], OP_RENAME, 1);
+	if (!ret)
+		epoch_bump();
+	return ret;
+}
+
+/* Mount changes move whole trees to other paths: forget every cached miss. */
+SEC("lsm/sb_mount")
+int knox_sb_mount(__u64 *ctx)
+{
+	int ret = (int)ctx[5];
+	if (!ret)
+		epoch_bump();
+	return ret;
+}
+
+SEC("lsm/sb_umount")
+int knox_sb_umount(__u64 *ctx)
+{
+	int ret = (int)ctx[2];
+	if (!ret)
+		epoch_bump();
+	return ret;
+}
+
+SEC("lsm/move_mount")
+int knox_move_mount(__u64 *ctx)
+{
+	int ret = (int)ctx[2];
+	if (!ret)
+		epoch_bump();
+	return ret;
 }
 
 SEC("lsm/path_link")

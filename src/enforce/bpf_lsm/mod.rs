@@ -58,6 +58,9 @@ const HOOKS: &[(&str, &str)] = &[
     ("knox_socket_connect", "socket_connect"),
     ("knox_socket_accept", "socket_accept"),
     ("knox_capable", "capable"),
+    ("knox_sb_mount", "sb_mount"),
+    ("knox_sb_umount", "sb_umount"),
+    ("knox_move_mount", "move_mount"),
 ];
 
 // Event layout (struct event in lsm.bpf.c).
@@ -295,6 +298,14 @@ fn verifier_error(e: aya::programs::ProgramError) -> String {
     match &e {
         aya::programs::ProgramError::LoadError { io_error, verifier_log } => {
             let log = verifier_log.to_string();
+            if log.trim().is_empty() {
+                // Seen on kernels that list bpf among their LSMs but refuse BPF
+                // trampolines (fentry/LSM attachment) outright.
+                return format!(
+                    "the kernel refused the program before verifying it ({io_error}, no verifier log): \
+                     this kernel does not let BPF programs attach to LSM hooks"
+                );
+            }
             let tail: Vec<&str> = log.lines().rev().take(12).collect();
             let tail: Vec<&str> = tail.into_iter().rev().collect();
             format!("{io_error}; verifier: {}", tail.join(" | "))
