@@ -173,7 +173,11 @@ pub fn run(overrides: Overrides) -> anyhow::Result<()> {
             }
         }));
     }
-    if let Some((_, rx)) = monitor {
+    // Bound, not `_`: a `_` pattern leaves this reference in `monitor` until the function
+    // returns, so shutdown would find the monitor still shared, never stop it, and wait
+    // forever for its event thread.
+    if let Some((shared, rx)) = monitor {
+        drop(shared);
         let (host, ctx, alerts) = (core.host.clone(), ctx.clone(), alerts.clone());
         threads.push(
             std::thread::Builder::new()
