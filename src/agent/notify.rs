@@ -18,7 +18,9 @@ pub struct Notifier {
 
 impl Notifier {
     pub fn from_env() -> Notifier {
-        let addr = std::env::var("NOTIFY_SOCKET").ok().filter(|s| !s.is_empty());
+        let addr = std::env::var("NOTIFY_SOCKET")
+            .ok()
+            .filter(|s| !s.is_empty());
         // WATCHDOG_PID names the process systemd watches; a child that inherited the
         // variables (the agent runs none today) must not ping on its parent's behalf.
         let for_us = std::env::var("WATCHDOG_PID")

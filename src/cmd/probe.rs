@@ -32,9 +32,7 @@ fn op_name(op: Op) -> &'static str {
 pub fn run(args: ProbeArgs) -> anyhow::Result<ExitCode> {
     let report = probe_report();
     let results = &report.enforcers;
-    let auto = report
-        .enforcement_available
-        .then_some(report.selected);
+    let auto = report.enforcement_available.then_some(report.selected);
     let status = match api::call(&args.conn.socket, &Request::Status, Duration::from_secs(5)) {
         Ok(Response::Status { status }) => Some(status),
         _ => None,
