@@ -151,7 +151,7 @@ pub struct OnboardVmArgs {
     #[arg(long, value_name = "NAME", default_value = "default")]
     pub cluster_name: String,
     /// Extra host identity label matched by nodeSelector (repeatable)
-    #[arg(long = "label", value_name = "KEY=VALUE")]
+    #[arg(long = "label", value_name = "KEY=VALUE", value_parser = label_arg)]
     pub labels: Vec<String>,
     /// How to run the agent; default: systemd when systemd is PID 1, else standalone
     #[arg(long, value_enum)]
@@ -162,22 +162,12 @@ pub struct OnboardVmArgs {
     /// Do not ask for confirmation
     #[arg(long, short = 'y')]
     pub yes: bool,
-    #[command(flatten)]
-    pub root: RootArg,
 }
 
-/// Installs under a prefix instead of the real paths (tests, staging). Hidden: a user who
-/// onboards a host wants the real paths.
-#[derive(Args, Debug, Clone)]
-pub struct RootArg {
-    #[arg(long = "root", env = crate::onboard::paths::ROOT_ENV, value_name = "DIR", hide = true)]
-    pub root: Option<PathBuf>,
-}
-
-impl RootArg {
-    pub fn paths(&self) -> crate::onboard::Paths {
-        crate::onboard::Paths::from_root(self.root.as_deref())
-    }
+/// A malformed label is a usage error (exit 2), caught before anything is probed.
+fn label_arg(s: &str) -> Result<String, String> {
+    crate::identity::parse_labels(&[s.to_string()])?;
+    Ok(s.to_string())
 }
 
 #[derive(Subcommand, Debug)]
@@ -195,8 +185,6 @@ pub struct OffboardVmArgs {
     /// Do not ask for confirmation
     #[arg(long, short = 'y')]
     pub yes: bool,
-    #[command(flatten)]
-    pub root: RootArg,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -343,8 +331,6 @@ pub struct SysdumpArgs {
     /// How many of the newest alerts to include
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub alerts: usize,
-    #[command(flatten)]
-    pub root: RootArg,
 }
 
 #[derive(Args, Debug)]

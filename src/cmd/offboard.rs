@@ -38,7 +38,7 @@ fn print_plan(p: &offboard::OffboardPlan) {
 }
 
 pub fn run(args: OffboardVmArgs) -> anyhow::Result<ExitCode> {
-    let paths = args.root.paths();
+    let paths = crate::onboard::Paths::from_env();
     must_be_root(&paths, "offboard vm")?;
     let plan = offboard::plan(&paths, args.purge);
     if plan.nothing_to_do() {

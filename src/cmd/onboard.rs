@@ -130,7 +130,7 @@ fn print_plan(p: &Plan) {
 }
 
 pub fn run(args: OnboardVmArgs) -> anyhow::Result<ExitCode> {
-    let paths = args.root.paths();
+    let paths = crate::onboard::Paths::from_env();
     if !args.dry_run {
         must_be_root(&paths, "onboard vm")?;
     }

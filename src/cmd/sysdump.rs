@@ -8,7 +8,7 @@ use anyhow::Context;
 use std::process::ExitCode;
 
 pub fn run(args: SysdumpArgs) -> anyhow::Result<ExitCode> {
-    let paths = args.root.paths();
+    let paths = crate::onboard::Paths::from_env();
     let output = args
         .output
         .unwrap_or_else(|| sysdump::default_file_name().into());

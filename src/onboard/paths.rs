@@ -9,7 +9,8 @@
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
-/// The environment variable (and hidden `--root` flag) that prefixes every path.
+/// The environment variable that prefixes every path. Only an environment variable, not
+/// a flag: it is for tests and staging, and should not show up in help or completions.
 pub const ROOT_ENV: &str = "KNOXCTL_ROOT";
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -64,9 +65,14 @@ impl Paths {
         }
     }
 
-    /// From `--root`/`KNOXCTL_ROOT` if given, else the real paths.
     pub fn from_root(root: Option<&Path>) -> Paths {
         Paths::under(root.unwrap_or(Path::new("/")))
+    }
+
+    /// Under `KNOXCTL_ROOT` if it is set (and not empty), else the real paths.
+    pub fn from_env() -> Paths {
+        let root = std::env::var_os(ROOT_ENV).map(PathBuf::from);
+        Paths::from_root(root.as_deref())
     }
 
     /// Whether these are the host's real paths (systemd can only manage those).

@@ -85,9 +85,10 @@ pub fn render_unit(paths: &Paths) -> String {
     format!(
         r#"# Installed by `knoxctl onboard vm`; `knoxctl offboard vm` removes it. Re-running
 # onboarding rewrites this file: put local changes in a drop-in (`systemctl edit knoxctl`).
+# Documentation: `knoxctl onboard vm --help` (no Documentation=man:... as onboarding
+# installs no man pages; they are in the source tree's man/).
 [Unit]
 Description=knoxctl agent: runtime protection with KubeArmor policies
-Documentation=man:knoxctl-agent(1) man:knoxctl-onboard-vm(1)
 After=local-fs.target
 
 [Service]
