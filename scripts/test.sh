@@ -4,8 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# bash drives the committed completion script in the completion tests.
-packages=(bash clang llvm libbpf-dev)
+# bash drives the committed completion script in the completion tests; systemd provides
+# systemd-analyze (the onboarding unit is verified with it) and tmux drives the onboarding
+# prompt in a real terminal.
+packages=(bash clang llvm libbpf-dev systemd tmux)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
