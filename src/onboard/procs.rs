@@ -25,16 +25,24 @@ impl Proc {
         self.cmdline.get(1).is_some_and(|a| a == "agent")
     }
 
-    /// Whether this is the agent of the installation at `paths`: started from its binary
-    /// or with its configuration file (other agents, e.g. tests', use their own).
+    /// Whether this is the agent of the installation at `paths`: an agent reading its
+    /// configuration file (named with --config, or the default one when none is named).
+    /// Other agents, e.g. tests' or one run by hand with its own file, are not touched even
+    /// when started from the same binary.
     pub fn belongs_to(&self, paths: &Paths) -> bool {
-        let config = paths.config.to_string_lossy();
-        self.is_agent()
-            && (Path::new(&self.exe) == paths.bin
-                || self
-                    .cmdline
-                    .windows(2)
-                    .any(|w| w[0] == "--config" && w[1] == config))
+        if !self.is_agent() {
+            return false;
+        }
+        let mut config = None;
+        let mut args = self.cmdline.iter().skip(2);
+        while let Some(a) = args.next() {
+            if a == "--config" {
+                config = args.next().map(String::as_str);
+            } else if let Some(v) = a.strip_prefix("--config=") {
+                config = Some(v);
+            }
+        }
+        Path::new(config.unwrap_or(crate::agent::config::DEFAULT_CONFIG)) == paths.config
     }
 
     /// Exited but not yet reaped: it holds no file, mark or program any more. (Orphans
@@ -274,33 +282,24 @@ mod tests {
     #[test]
     fn tells_agents_of_an_installation_apart() {
         let paths = Paths::under(Path::new("/tmp/k"));
-        let p = |exe: &str, args: &[&str]| Proc {
+        let p = |args: &[&str]| Proc {
             pid: 1,
             state: 'S',
-            exe: exe.into(),
+            exe: "/tmp/k/usr/local/bin/knoxctl".into(),
             cmdline: args.iter().map(|s| s.to_string()).collect(),
             fanotify_fds: 0,
         };
-        assert!(p("/tmp/k/usr/local/bin/knoxctl", &["knoxctl", "agent"]).belongs_to(&paths));
+        let config = "/tmp/k/etc/knoxctl/config.yaml";
+        assert!(p(&["knoxctl", "agent", "--config", config]).belongs_to(&paths));
+        assert!(p(&["knoxctl", "agent", &format!("--config={config}")]).belongs_to(&paths));
+        assert!(!p(&["knoxctl", "agent", "--config", "/tmp/t/c.yaml"]).belongs_to(&paths));
         assert!(
-            p(
-                "/x/knoxctl",
-                &[
-                    "knoxctl",
-                    "agent",
-                    "--config",
-                    "/tmp/k/etc/knoxctl/config.yaml"
-                ]
-            )
-            .belongs_to(&paths)
+            !p(&["knoxctl", "agent"]).belongs_to(&paths),
+            "the default file is not this one"
         );
-        assert!(
-            !p(
-                "/x/knoxctl",
-                &["knoxctl", "agent", "--config", "/tmp/t/c.yaml"]
-            )
-            .belongs_to(&paths)
-        );
-        assert!(!p("/tmp/k/usr/local/bin/knoxctl", &["knoxctl", "probe"]).belongs_to(&paths));
+        assert!(!p(&["knoxctl", "probe", "--config", config]).belongs_to(&paths));
+        let real = Paths::from_root(None);
+        assert!(p(&["knoxctl", "agent"]).belongs_to(&real));
+        assert!(p(&["knoxctl", "agent", "--config", "/etc/knoxctl/config.yaml"]).belongs_to(&real));
     }
 }

@@ -28,6 +28,11 @@ pub fn running_pid(paths: &Paths) -> Option<i32> {
 /// directory, stdin from /dev/null and stdout/stderr appended to the log. Returns its pid,
 /// also written to the pid file.
 pub fn start(paths: &Paths) -> Result<i32, Error> {
+    // Nothing rotates the log in standalone mode: keep one previous generation, rotated
+    // when the agent starts.
+    if std::fs::metadata(&paths.log).is_ok_and(|m| m.len() > LOG_ROTATE_BYTES) {
+        let _ = std::fs::rename(&paths.log, paths.log.with_extension("log.1"));
+    }
     let mut log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -82,6 +87,9 @@ pub fn stop(paths: &Paths, pid: Option<i32>) -> Vec<procs::Stopped> {
     let _ = std::fs::remove_file(&paths.pid_file);
     stopped
 }
+
+/// A log larger than this is moved to `agent.log.1` when the agent starts.
+const LOG_ROTATE_BYTES: u64 = 32 << 20;
 
 /// Written to the log before each start, so that the lines of one run can be found.
 pub const LOG_MARK: &str = "---- knoxctl onboard: starting the agent";
