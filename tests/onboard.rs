@@ -472,6 +472,34 @@ fn onboard_enforce_and_offboard_on_the_real_paths() {
         "apt: {denied}"
     );
 
+    // A pinned BPF object where the BPF-LSM enforcer pins its own: offboarding must
+    // remove it from bpffs (the enforcer itself cannot run on this kernel).
+    let pinned = paths.bpf_pin.join("links/knoxctl_test");
+    let have_bpftool = Command::new("bpftool").arg("version").output().is_ok();
+    if have_bpftool {
+        std::fs::create_dir_all(pinned.parent().unwrap()).unwrap();
+        let o = Command::new("bpftool")
+            .args(["map", "create"])
+            .arg(&pinned)
+            .args([
+                "type",
+                "array",
+                "key",
+                "4",
+                "value",
+                "4",
+                "entries",
+                "1",
+                "name",
+                "knoxctl_test",
+            ])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "bpftool map create: {}", out(&o));
+    } else {
+        eprintln!("*** bpftool not installed: offboarding's bpffs removal is not exercised ***");
+    }
+
     // A sysdump of the real installation, while it enforces.
     let dump = work.join("dump.tar.gz");
     let t = Instant::now();
@@ -482,6 +510,18 @@ fn onboard_enforce_and_offboard_on_the_real_paths() {
     assert!(
         String::from_utf8_lossy(&files["policies/policies.json"]).contains("block-pkg-mgmt-tools")
     );
+    if have_bpftool {
+        assert!(
+            String::from_utf8_lossy(&files["enforcer/bpf-pins.txt"]).contains("knoxctl_test"),
+            "the pin is listed"
+        );
+        let maps: serde_json::Value =
+            serde_json::from_slice(&files["enforcer/bpftool-map.json"]).unwrap();
+        assert!(
+            maps["knoxctl"].to_string().contains("knoxctl_test"),
+            "the pinned map is among knoxctl's: {maps}"
+        );
+    }
 
     let t = Instant::now();
     let off = ok(&["offboard", "vm", "--purge", "--yes"], None);

@@ -143,6 +143,38 @@ fn offboard_of_nothing_is_a_no_op_and_needs_yes_otherwise() {
     assert!(!root.join("etc/knoxctl").exists());
 }
 
+#[test]
+fn offboard_unloads_apparmor_profiles_and_says_when_one_stays() {
+    // A stand-in for securityfs: the profile is "unloaded" by writing its name to .remove,
+    // but this file does not make it go away, so offboarding must notice and fail.
+    let s = Scratch::new("offboard-aa");
+    let root = s.0.join("root");
+    s.write("root/etc/knoxctl/config.yaml", "clusterName: lab\n");
+    let aa = "root/sys/kernel/security/apparmor";
+    s.write(
+        &format!("{aa}/profiles"),
+        "knoxctl-host (enforce)\n/usr/bin/man (enforce)\n",
+    );
+    let remove = s.write(&format!("{aa}/.remove"), "");
+    let o = under(&root, &["offboard", "vm", "--yes"]);
+    assert_eq!(o.status.code(), Some(1), "{}", out_text(&o));
+    assert!(
+        stdout(&o).contains("unload AppArmor profile knoxctl-host"),
+        "{}",
+        out_text(&o)
+    );
+    assert_eq!(std::fs::read_to_string(&remove).unwrap(), "knoxctl-host");
+    assert!(
+        stderr(&o).contains("AppArmor profile knoxctl-host is still loaded"),
+        "{}",
+        out_text(&o)
+    );
+    assert!(
+        !root.join("etc/knoxctl").exists(),
+        "the rest is still removed"
+    );
+}
+
 fn out_text(o: &Output) -> String {
     format!("{}{}", stdout(o), stderr(o))
 }
