@@ -72,6 +72,8 @@ pub struct Config {
     pub api_group: Option<String>,
     pub default_posture: Postures,
     pub alerts: AlertRetention,
+    /// Where the BPF-LSM enforcer pins its programs and maps (on bpffs).
+    pub bpf_pin_dir: PathBuf,
 }
 
 impl Default for Config {
@@ -85,6 +87,7 @@ impl Default for Config {
             api_group: None,
             default_posture: Postures::default(),
             alerts: AlertRetention::default(),
+            bpf_pin_dir: PathBuf::from(crate::enforce::bpf_lsm::DEFAULT_PIN_DIR),
         }
     }
 }

@@ -24,11 +24,19 @@ pub struct HostRules {
     pub compiled: Arc<CompiledRules>,
     /// No process rule and no allow-list mode: exec events need no matching at all.
     pub exec_inert: bool,
+    /// Rules whose every decision, audits included, the enforcer reports itself (BPF-LSM
+    /// sees each operation in the kernel); the monitor stays quiet about them.
+    pub enforcer_reports: std::collections::BTreeSet<usize>,
 }
 
 impl HostRules {
-    fn new(set: RuleSet, report: ApplyReport, posture: Posture) -> HostRules {
+    fn new(set: RuleSet, report: ApplyReport, posture: Posture, backend: Backend) -> HostRules {
         let compiled = Arc::new(CompiledRules::new(&set, posture));
+        let enforcer_reports = if backend == Backend::BpfLsm {
+            report.enforced.iter().copied().collect()
+        } else {
+            Default::default()
+        };
         let exec_inert =
             !compiled.allow_list() && !set.rules.iter().any(|r| r.category == Category::Process);
         HostRules {
@@ -36,6 +44,7 @@ impl HostRules {
             report,
             compiled,
             exec_inert,
+            enforcer_reports,
         }
     }
 }
@@ -77,6 +86,7 @@ impl Core {
         enforcer_reason: String,
     ) -> Result<Core, String> {
         let identity = Identity::host(&hostname, &config.labels);
+        let backend = enforcer.backend();
         let mut core = Core {
             config,
             hostname,
@@ -88,6 +98,7 @@ impl Core {
                 RuleSet::from_policies(&[]),
                 ApplyReport::default(),
                 Posture::Audit,
+                backend,
             ))),
             status_source: None,
             on_rules: None,
@@ -124,7 +135,7 @@ impl Core {
         let set = self.host_set(policies);
         let report = self.enforcer.apply(&set).map_err(|e| e.to_string())?;
         let posture = self.config.default_posture.file;
-        let rules = HostRules::new(set, report, posture);
+        let rules = HostRules::new(set, report, posture, self.enforcer.backend());
         if let Some(tell) = &self.on_rules {
             tell(&rules);
         }

@@ -108,7 +108,12 @@ pub fn run(overrides: Overrides) -> anyhow::Result<()> {
     let state = state::PolicyState::open(&config.state_dir)?;
     let access = server::Access::for_group(config.api_group.as_deref())?;
     let (events_tx, events_rx) = std::sync::mpsc::sync_channel(EVENT_QUEUE);
-    let selected = crate::enforce::select(config.enforcer, config.default_posture.file, events_tx)?;
+    let selected = crate::enforce::select(
+        config.enforcer,
+        &config.default_posture,
+        &config.bpf_pin_dir,
+        events_tx,
+    )?;
     tracing::info!(enforcer = %selected.enforcer.backend(), reason = %selected.reason, "enforcer selected");
     let hostname = crate::identity::hostname();
     let ctx = pipeline::AlertContext {
@@ -174,11 +179,10 @@ pub fn run(overrides: Overrides) -> anyhow::Result<()> {
             }
         }));
     }
-    // Bound, not `_`: a `_` pattern leaves this reference in `monitor` until the function
-    // returns, so shutdown would find the monitor still shared, never stop it, and wait
-    // forever for its event thread.
-    if let Some((shared, rx)) = monitor {
-        drop(shared);
+    // `_` would leave the Arc inside `monitor` alive to the end of run(), and the monitor
+    // could then never be stopped at shutdown.
+    if let Some((handle, rx)) = monitor {
+        drop(handle);
         let (host, ctx, alerts) = (core.host.clone(), ctx.clone(), alerts.clone());
         threads.push(
             std::thread::Builder::new()

@@ -101,11 +101,14 @@ pub fn run_enforcer_events(
     monitor_running: bool,
 ) {
     for ev in events {
-        if monitor_running && ev.action == "Audit" && ev.rule.is_some() {
-            continue;
-        }
         let alert = {
             let host = host.read().expect("host rules lock");
+            if monitor_running
+                && ev.action == "Audit"
+                && ev.rule.is_some_and(|r| !host.enforcer_reports.contains(&r))
+            {
+                continue;
+            }
             enforcer_alert(&ev, &host, &ctx)
         };
         alerts.send(alert);
@@ -208,7 +211,8 @@ fn monitor_alerts(ev: &MonitorEvent, host: &HostRules, ctx: &AlertContext) -> Ve
         Operation::Process => host.compiled.exec(&path, owner, &mut subject),
         _ => host.compiled.open(&path, write, owner, &mut subject),
     };
-    let found = monitor_findings(&verdict);
+    let mut found = monitor_findings(&verdict);
+    found.retain(|(rule, _)| !host.enforcer_reports.contains(rule));
     let Some(&(rule, action)) = found.first() else {
         return Vec::new();
     };

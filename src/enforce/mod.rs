@@ -5,6 +5,7 @@
 //! Backends are chosen by probing what this kernel really allows (loading, not reading
 //! /sys/kernel/security/lsm), see [`probe`].
 
+pub mod bpf_lsm;
 pub mod fanotify;
 pub mod monitor_only;
 
@@ -210,19 +211,9 @@ fn not_available(backend: Backend, reason: String) -> ProbeResult {
     }
 }
 
-/// BPF-LSM is the strongest backend; its loader arrives with issue #4. Until then the
-/// probe says what the kernel offers, so users know what to expect.
+/// BPF-LSM is the strongest backend: tried by loading its programs (not attaching).
 pub fn probe_bpf_lsm() -> ProbeResult {
-    let lsms = active_lsms();
-    let kernel = if lsms.split(',').any(|l| l == "bpf") {
-        format!("the kernel lists bpf among its LSMs ({lsms})")
-    } else {
-        format!("bpf is not in the kernel's active LSMs ({lsms}); boot with lsm=...,bpf")
-    };
-    not_available(
-        Backend::BpfLsm,
-        format!("the BPF-LSM enforcer is not in this build yet; {kernel}"),
-    )
+    bpf_lsm::probe()
 }
 
 pub fn probe_apparmor() -> ProbeResult {
@@ -315,13 +306,24 @@ pub struct Selected {
 /// Enforcement decisions are sent on `events`.
 pub fn select(
     choice: crate::agent::config::EnforcerChoice,
-    posture: crate::policy::matcher::Posture,
+    postures: &crate::agent::config::Postures,
+    pin_dir: &std::path::Path,
     events: std::sync::mpsc::SyncSender<EnforcerEvent>,
 ) -> Result<Selected, EnforceError> {
     use crate::agent::config::EnforcerChoice as C;
+    let file_posture = postures.file;
     let start_fanotify = |events| -> Result<Box<dyn Enforcer>, EnforceError> {
         Ok(Box::new(fanotify::FanotifyEnforcer::start(
-            events, posture,
+            events,
+            file_posture,
+        )?))
+    };
+    let lsm_postures = (postures.file, postures.network, postures.capabilities);
+    let start_bpf_lsm = |events| -> Result<Box<dyn Enforcer>, EnforceError> {
+        Ok(Box::new(bpf_lsm::BpfLsmEnforcer::start(
+            events,
+            lsm_postures,
+            pin_dir,
         )?))
     };
     match choice {
@@ -333,9 +335,9 @@ pub fn select(
             enforcer: start_fanotify(events)?,
             reason: "requested with --enforcer fanotify".into(),
         }),
-        C::BpfLsm => Err(EnforceError::Unsupported {
-            backend: Backend::BpfLsm,
-            reason: probe_bpf_lsm().reason,
+        C::BpfLsm => Ok(Selected {
+            enforcer: start_bpf_lsm(events)?,
+            reason: "requested with --enforcer bpf-lsm".into(),
         }),
         C::Apparmor => Err(EnforceError::Unsupported {
             backend: Backend::Apparmor,
@@ -343,9 +345,17 @@ pub fn select(
         }),
         C::Auto => {
             let mut skipped = Vec::new();
-            for p in [probe_bpf_lsm(), probe_apparmor()] {
-                skipped.push(format!("{}: {}", p.backend, p.reason));
+            match start_bpf_lsm(events.clone()) {
+                Ok(e) => {
+                    return Ok(Selected {
+                        enforcer: e,
+                        reason: "auto: BPF-LSM works here (the strongest backend)".into(),
+                    });
+                }
+                Err(e) => skipped.push(e.to_string()),
             }
+            let p = probe_apparmor();
+            skipped.push(format!("{}: {}", p.backend, p.reason));
             match start_fanotify(events) {
                 Ok(e) => Ok(Selected {
                     enforcer: e,

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * The few kernel types monitor.bpf.c reads, written by hand instead of the multi-megabyte
+ * The few kernel types knoxctl's BPF programs (the monitor, the BPF-LSM enforcer) read, written by hand instead of the multi-megabyte
  * `bpftool btf dump` output. Every struct carries preserve_access_index, so clang records
  * each field access as a CO-RE relocation and the loader (aya) rewrites the offsets from
  * the running kernel's BTF: the layouts below only have to name the right fields, not
@@ -23,6 +23,8 @@ typedef __u32 __be32;
 typedef __u16 umode_t;
 typedef int pid_t;
 typedef _Bool bool;
+typedef __u32 dev_t;
+typedef unsigned int fmode_t;
 
 #pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
 
@@ -34,13 +36,99 @@ struct signal_struct {
 	atomic_t live;
 };
 
+typedef struct {
+	__u32 val;
+} kuid_t;
+
+struct super_block {
+	dev_t s_dev;
+};
+
 struct inode {
 	umode_t i_mode;
+	kuid_t i_uid;
+	struct super_block *i_sb;
+	unsigned long i_ino;
+	__u32 i_generation;
+};
+
+/* The kernel nests hash and len in an anonymous struct inside an anonymous union. */
+struct qstr {
+	union {
+		struct {
+			__u32 hash;
+			__u32 len;
+		};
+		__u64 hash_len;
+	};
+	const unsigned char *name;
+};
+
+struct dentry {
+	struct dentry *d_parent;
+	struct qstr d_name;
+	struct inode *d_inode;
+};
+
+struct vfsmount {
+	struct dentry *mnt_root;
+};
+
+/* fs/mount.h: the vfsmount is embedded in a struct mount. */
+struct mount {
+	struct mount *mnt_parent;
+	struct dentry *mnt_mountpoint;
+	struct vfsmount mnt;
+};
+
+struct path {
+	struct vfsmount *mnt;
+	struct dentry *dentry;
 };
 
 struct file {
+	struct path f_path;
 	void *private_data;
 	struct inode *f_inode;
+	unsigned int f_flags;
+	fmode_t f_mode;
+};
+
+struct fs_struct {
+	struct path root;
+};
+
+/* Since 5.x the mm's fields sit in an anonymous struct (before a flexible cpu bitmap). */
+struct mm_struct {
+	struct {
+		struct file *exe_file;
+	};
+};
+
+struct ns_common {
+	unsigned int inum;
+};
+
+struct mnt_namespace {
+	struct ns_common ns;
+};
+
+struct nsproxy {
+	struct mnt_namespace *mnt_ns;
+};
+
+struct cred {
+	kuid_t uid;
+	kuid_t euid;
+};
+
+struct linux_binprm {
+	struct file *file;
+	const char *filename;
+};
+
+struct vm_area_struct {
+	struct file *vm_file;
 };
 
 struct fdtable {
@@ -56,8 +144,13 @@ struct task_struct {
 	int exit_code;
 	pid_t pid;
 	pid_t tgid;
+	__u64 start_time;
 	struct task_struct *real_parent;
+	struct task_struct *group_leader;
+	struct mm_struct *mm;
+	struct fs_struct *fs;
 	struct files_struct *files;
+	struct nsproxy *nsproxy;
 	struct signal_struct *signal;
 };
 

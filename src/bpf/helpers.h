@@ -20,7 +20,13 @@
 #define BPF_MAP_TYPE_ARRAY 2
 #define BPF_MAP_TYPE_PERCPU_ARRAY 6
 #define BPF_MAP_TYPE_LRU_HASH 9
+#define BPF_MAP_TYPE_LPM_TRIE 11
 #define BPF_MAP_TYPE_RINGBUF 27
+
+/* Map flags; LPM tries must be created with BPF_F_NO_PREALLOC. */
+#define BPF_F_NO_PREALLOC 1
+/* `pinning` value: the loader pins the map under its name and reuses a pinned one. */
+#define LIBBPF_PIN_BY_NAME 1
 
 #define BPF_ANY 0
 
@@ -47,6 +53,11 @@ static long (*bpf_probe_read_kernel_str)(void *dst, __u32 size,
 static __u64 (*bpf_ktime_get_boot_ns)(void) = (void *)125;
 static long (*bpf_ringbuf_output)(void *ringbuf, void *data, __u64 size, __u64 flags) = (void *)130;
 static __u64 (*bpf_ringbuf_query)(void *ringbuf, __u64 flags) = (void *)134;
+static long (*bpf_send_signal)(__u32 sig) = (void *)109;
+/* Runs callback(i, ctx) up to nr_loops times (until it returns 1); the verifier checks
+ * the callback once instead of every iteration (Linux 5.17). */
+static long (*bpf_loop)(__u32 nr_loops, void *callback_fn, void *callback_ctx,
+			__u64 flags) = (void *)181;
 
 /*
  * Reads one kernel field through bpf_probe_read_kernel. The field's address is computed
@@ -61,5 +72,11 @@ static __u64 (*bpf_ringbuf_query)(void *ringbuf, __u64 flags) = (void *)134;
 				      __builtin_preserve_access_index(&(field)));          \
 		__v;                                                                       \
 	})
+
+/* Keeps clang from narrowing or reordering a bounds-masked value before the verifier sees it. */
+#define barrier_var(var) asm volatile("" : "+r"(var))
+
+/* The byte offset of a field in the running kernel (a CO-RE relocation). */
+#define FIELD_OFFSET(type, field) __builtin_preserve_field_info(((type *)0)->field, 0)
 
 #endif

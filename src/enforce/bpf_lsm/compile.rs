@@ -1,0 +1,750 @@
+//! Rule set → the BPF-LSM program's map entries. Pure (the file system is consulted only
+//! through the `Resolve` callback), so every translation is unit-tested on any kernel.
+//!
+//! The kernel side does one longest-prefix lookup per path (see lsm.bpf.c), so each
+//! stored entry must already hold every rule that applies to what it covers:
+//! - an exact entry `P\0` holds the rules matching the path P itself (its Path rules,
+//!   the Directory rules P is in, a Directory rule naming P itself), flagged ALWAYS;
+//! - a directory entry `D/` holds, for paths below D whose longest stored prefix is D/,
+//!   D's own Directory rules (children; deeper too when recursive) and the recursive
+//!   Directory rules of D's ancestors.
+//!
+//! Semantics are those of src/policy/matcher.rs (the reference, used by the other
+//! backends; tests below compare the two on the same rule sets), with one difference
+//! taken from KubeArmor's own BPF-LSM enforcer: allow-list mode is per category, so
+//! process Allow rules leave file opens alone (the matcher puts both in allow-list mode).
+
+use crate::policy::Action;
+use crate::policy::normalize::{Category, Matcher, Rule, RuleSet};
+use std::collections::{BTreeMap, BTreeSet};
+
+pub const KEY_PATH: usize = 252;
+pub const NAME_KEY: usize = 64;
+pub const MAX_SLOTS: usize = 8;
+
+pub const KIND_PROCESS: u32 = 0;
+pub const KIND_FILE: u32 = 1;
+pub const KIND_NET: u32 = 2;
+pub const KIND_CAP: u32 = 3;
+
+pub const SL_DENY: u16 = 0x1;
+pub const SL_ALLOW: u16 = 0x2;
+pub const SL_AUDIT: u16 = 0x4;
+pub const SL_READ_ONLY: u16 = 0x8;
+pub const SL_OWNER_ONLY: u16 = 0x10;
+pub const SL_ALWAYS: u16 = 0x20;
+pub const SL_CHILD: u16 = 0x40;
+pub const SL_DEEPER: u16 = 0x80;
+
+pub const T_PROCESS: u32 = 0x1;
+pub const T_FILE: u32 = 0x2;
+pub const T_NET: u32 = 0x4;
+pub const T_CAP: u32 = 0x8;
+pub const T_NAMES: u32 = 0x10;
+pub const T_INODES: u32 = 0x20;
+pub const T_APPLETS: u32 = 0x40;
+pub const T_ALLOW_PROC: u32 = 0x100;
+pub const T_ALLOW_FILE: u32 = 0x800;
+pub const T_ALLOW_NET: u32 = 0x200;
+pub const T_ALLOW_CAP: u32 = 0x400;
+pub const T_BLOCK_PROC_FILE: u32 = 0x1000;
+pub const T_BLOCK_NET: u32 = 0x2000;
+pub const T_BLOCK_CAP: u32 = 0x4000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Slot {
+    pub rule: u32,
+    pub flags: u16,
+    pub src_set: u16,
+}
+
+/// The rules of one map entry; `len` is the entry's path length (directory entries).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Rules {
+    pub len: u32,
+    pub slots: Vec<Slot>,
+}
+
+/// What the file system says about a rule's path.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PathFacts {
+    /// The path with symlinks resolved, when it exists and differs.
+    pub canonical: Option<String>,
+    /// (device as the kernel encodes it, inode, generation if the file system reports one).
+    pub inode: Option<(u32, u64, Option<u32>)>,
+}
+
+pub type Resolve<'a> = &'a dyn Fn(&str) -> PathFacts;
+
+#[derive(Clone, Debug, Default)]
+pub struct Compiled {
+    /// (scope, key bytes: `path\0` or `dir/`) → rules, for the `knox_paths` LPM trie.
+    pub paths: BTreeMap<(u32, Vec<u8>), Rules>,
+    /// (set id, key bytes) → membership flags in slot 0, for `knox_sources`.
+    pub sources: BTreeMap<(u32, Vec<u8>), Rules>,
+    /// (scope, dev, ino) → (generation to check, rules).
+    pub inodes: BTreeMap<(u32, u32, u64), (Option<u32>, Rules)>,
+    /// (scope, basename) → rules.
+    pub names: BTreeMap<(u32, String), Rules>,
+    /// (scope, dev, ino of a multi-call binary, applet name) → rules.
+    pub applets: BTreeMap<(u32, u32, u64, String), Rules>,
+    /// (scope, protocol code or capability number) → rules.
+    pub nums: BTreeMap<(u32, u32), Rules>,
+    pub target_flags: u32,
+    /// Rule indexes the kernel enforces.
+    pub enforced: Vec<usize>,
+    pub unenforceable: Vec<(usize, String)>,
+    pub notes: Vec<String>,
+}
+
+/// Protocol name → `nets` code (P_* in lsm.bpf.c).
+pub fn proto_code(p: &str) -> Option<u32> {
+    Some(match p {
+        "tcp" => 1,
+        "udp" => 2,
+        "icmp" => 3,
+        "icmpv6" => 4,
+        "raw" => 5,
+        "sctp" => 6,
+        "stream" => 7,
+        "dgram" => 8,
+        "rdm" => 9,
+        "seqpacket" => 10,
+        "dccp" => 11,
+        "packet" => 12,
+        "all" => 13,
+        _ => return None,
+    })
+}
+
+pub fn proto_name(code: u32) -> &'static str {
+    [
+        "", "tcp", "udp", "icmp", "icmpv6", "raw", "sctp", "stream", "dgram", "rdm",
+        "seqpacket", "dccp", "packet", "all",
+    ]
+    .get(code as usize)
+    .copied()
+    .unwrap_or("")
+}
+
+/// Capability name (lowercase, no `cap_`) → its number: the schema lists them in the
+/// kernel's order.
+pub fn cap_number(c: &str) -> Option<u32> {
+    crate::policy::schema::CAPABILITIES
+        .iter()
+        .position(|&n| n == c)
+        .map(|i| i as u32)
+}
+
+pub fn cap_name(n: u32) -> String {
+    crate::policy::schema::CAPABILITIES
+        .get(n as usize)
+        .map(|c| format!("CAP_{}", c.to_uppercase()))
+        .unwrap_or_else(|| format!("CAP_{n}"))
+}
+
+pub fn scope(target: u32, kind: u32) -> u32 {
+    (target << 2) | kind
+}
+
+fn basename(p: &str) -> &str {
+    p.rsplit('/').next().unwrap_or(p)
+}
+
+/// A rule's matcher reduced to what the path tables understand.
+#[derive(Clone, Debug)]
+enum Anchor {
+    Exact(String),
+    /// Without trailing slash; `""` is the root.
+    Dir { dir: String, recursive: bool },
+}
+
+impl Anchor {
+    /// Whether it matches the path `p` (the matcher's semantics: a directory matches
+    /// itself, its direct children, and with `recursive` anything below).
+    fn matches(&self, p: &str) -> bool {
+        match self {
+            Anchor::Exact(x) => x == p,
+            Anchor::Dir { dir, recursive } => {
+                if p == dir || (dir.is_empty() && p == "/") {
+                    return true;
+                }
+                let Some(rest) = p.strip_prefix(dir.as_str()).and_then(|r| r.strip_prefix('/'))
+                else {
+                    return false;
+                };
+                !rest.is_empty() && (*recursive || !rest.contains('/'))
+            }
+        }
+    }
+}
+
+/// Builds LPM entries for a list of anchors with a payload slot each; `flags` of the
+/// payload are replaced by the ALWAYS/CHILD/DEEPER applicability.
+fn lpm_entries(
+    anchors: &[(Anchor, Slot)],
+    scope: u32,
+    out: &mut BTreeMap<(u32, Vec<u8>), Rules>,
+) {
+    let mut exact: BTreeSet<String> = BTreeSet::new();
+    let mut dirs: BTreeSet<String> = BTreeSet::new();
+    for (a, _) in anchors {
+        match a {
+            Anchor::Exact(p) => {
+                exact.insert(p.clone());
+            }
+            Anchor::Dir { dir, .. } => {
+                dirs.insert(dir.clone());
+                exact.insert(if dir.is_empty() { "/".into() } else { dir.clone() });
+            }
+        }
+    }
+    for p in &exact {
+        let slots = anchors
+            .iter()
+            .filter(|(a, _)| a.matches(p))
+            .map(|(_, s)| Slot {
+                flags: s.flags | SL_ALWAYS,
+                ..*s
+            })
+            .collect();
+        let mut key = p.as_bytes().to_vec();
+        key.push(0);
+        out.insert(
+            (scope, key),
+            Rules {
+                len: p.len() as u32,
+                slots,
+            },
+        );
+    }
+    for d in &dirs {
+        let mut slots = Vec::new();
+        for (a, s) in anchors {
+            let Anchor::Dir { dir, recursive } = a else {
+                continue;
+            };
+            let below = d == dir
+                || dir.is_empty()
+                || d.strip_prefix(dir.as_str()).is_some_and(|r| r.starts_with('/'));
+            if !below {
+                continue;
+            }
+            let applies = if d == dir {
+                SL_CHILD | if *recursive { SL_DEEPER } else { 0 }
+            } else if *recursive {
+                SL_CHILD | SL_DEEPER
+            } else {
+                continue;
+            };
+            slots.push(Slot {
+                flags: s.flags | applies,
+                ..*s
+            });
+        }
+        let key = format!("{d}/").into_bytes();
+        out.insert(
+            (scope, key.clone()),
+            Rules {
+                len: key.len() as u32,
+                slots,
+            },
+        );
+    }
+}
+
+fn action_flags(rule: &Rule) -> u16 {
+    let mut f = match rule.action {
+        Action::Block => SL_DENY,
+        Action::Allow => SL_ALLOW,
+        Action::Audit => SL_AUDIT,
+    };
+    if rule.read_only {
+        f |= SL_READ_ONLY;
+    }
+    if rule.owner_only {
+        f |= SL_OWNER_ONLY;
+    }
+    f
+}
+
+/// Fewer slots, same decision: unconditional rules of the same action on one entry
+/// decide the same way, so only the lowest rule index (the one reported) is kept.
+fn squeeze(rules: &mut Rules) {
+    rules.slots.sort();
+    let mut seen: BTreeSet<(u16, u16)> = BTreeSet::new();
+    rules.slots.retain(|s| {
+        let conditional = s.flags & (SL_READ_ONLY | SL_OWNER_ONLY) != 0;
+        conditional || seen.insert((s.flags, s.src_set))
+    });
+}
+
+/// Compiles the host's rule set (target 0). `posture_block` is the default posture of
+/// each allow-list category: (process+file, network, capabilities).
+pub fn compile(set: &RuleSet, posture_block: (bool, bool, bool), resolve: Resolve) -> Compiled {
+    let target = 0;
+    let mut c = Compiled::default();
+    let mut source_sets: BTreeMap<Vec<String>, u16> = BTreeMap::new();
+    let mut proc_anchors: Vec<(Anchor, Slot)> = Vec::new();
+    let mut file_anchors: Vec<(Anchor, Slot)> = Vec::new();
+    let mut inode_rules: BTreeMap<(u32, u32, u64), (Option<u32>, Rules)> = BTreeMap::new();
+
+    for (idx, rule) in set.rules.iter().enumerate() {
+        let unenforceable = |why: &str| (idx, why.to_string());
+        match rule.category {
+            Category::Syscall => {
+                c.unenforceable
+                    .push(unenforceable("syscall rules are audited by the monitor, not enforced"));
+                continue;
+            }
+            Category::Device => {
+                c.unenforceable
+                    .push(unenforceable("USB device rules are not enforced by bpf-lsm"));
+                continue;
+            }
+            _ => {}
+        }
+        if !rule.allowed_args.is_empty() {
+            c.unenforceable.push(unenforceable(
+                "allowedArgs: bpf-lsm matches the executable, not its arguments",
+            ));
+            continue;
+        }
+        if rule.pts.is_some() {
+            c.unenforceable
+                .push(unenforceable("pts: bpf-lsm does not evaluate the terminal condition"));
+            continue;
+        }
+        let src_set = if rule.from_source.is_empty() {
+            0
+        } else {
+            let next = source_sets.len() as u16 + 1;
+            *source_sets.entry(rule.from_source.clone()).or_insert(next)
+        };
+        let slot = Slot {
+            rule: idx as u32,
+            flags: action_flags(rule),
+            src_set,
+        };
+        let kind = match rule.category {
+            Category::Process => KIND_PROCESS,
+            Category::File => KIND_FILE,
+            Category::Network => KIND_NET,
+            _ => KIND_CAP,
+        };
+        let anchors = match rule.category {
+            Category::Process => &mut proc_anchors,
+            _ => &mut file_anchors,
+        };
+        match &rule.matcher {
+            Matcher::Path { path } => {
+                if path.len() > KEY_PATH - 1 {
+                    c.unenforceable.push(unenforceable(&format!(
+                        "path longer than {} bytes",
+                        KEY_PATH - 1
+                    )));
+                    continue;
+                }
+                anchors.push((Anchor::Exact(path.clone()), slot));
+                let facts = resolve(path);
+                if let Some(canon) = &facts.canonical {
+                    // Opening a symlink opens its target, and `/bin/apt` → `/usr/bin/apt`
+                    // (a directory symlink) names the same program; `/bin/ls` → `/bin/busybox` names one applet of a multi-call
+                    // binary, which the kernel then sees under the binary's name: matched
+                    // by the name the caller used instead (T_ALIASES), never by blocking
+                    // the whole binary.
+                    if rule.category == Category::File || basename(canon) == basename(path) {
+                        if canon.len() <= KEY_PATH - 1 {
+                            anchors.push((Anchor::Exact(canon.clone()), slot));
+                        }
+                    } else {
+                        // The kernel sees the binary's name: match (its inode, the name
+                        // the caller used) instead.
+                        if let Some((dev, ino, _)) = facts.inode {
+                            c.target_flags |= T_APPLETS | T_PROCESS;
+                            c.applets
+                                .entry((scope(target, KIND_PROCESS), dev, ino, basename(path).to_string()))
+                                .or_default()
+                                .slots
+                                .push(Slot {
+                                    flags: slot.flags | SL_ALWAYS,
+                                    ..slot
+                                });
+                        }
+                        c.enforced.push(idx);
+                        continue;
+                    }
+                }
+                if let Some((dev, ino, generation)) = facts.inode {
+                    let e = inode_rules
+                        .entry((scope(target, kind), dev, ino))
+                        .or_insert((generation, Rules::default()));
+                    e.1.slots.push(Slot {
+                        flags: slot.flags | SL_ALWAYS,
+                        ..slot
+                    });
+                }
+            }
+            Matcher::Directory { dir, recursive } => {
+                let d = dir.trim_end_matches('/').to_string();
+                if d.len() + 1 > KEY_PATH {
+                    c.unenforceable.push(unenforceable(&format!(
+                        "directory longer than {} bytes",
+                        KEY_PATH - 1
+                    )));
+                    continue;
+                }
+                anchors.push((
+                    Anchor::Dir {
+                        dir: d.clone(),
+                        recursive: *recursive,
+                    },
+                    slot,
+                ));
+                if let Some(canon) = resolve(&d).canonical {
+                    let canon = canon.trim_end_matches('/').to_string();
+                    if canon != d && canon.len() < KEY_PATH {
+                        anchors.push((
+                            Anchor::Dir {
+                                dir: canon,
+                                recursive: *recursive,
+                            },
+                            slot,
+                        ));
+                    }
+                }
+            }
+            Matcher::Execname { name } => {
+                if name.len() > NAME_KEY - 1 {
+                    c.unenforceable.push(unenforceable(&format!(
+                        "execname longer than {} bytes",
+                        NAME_KEY - 1
+                    )));
+                    continue;
+                }
+                c.target_flags |= T_NAMES;
+                c.names
+                    .entry((scope(target, KIND_PROCESS), name.clone()))
+                    .or_default()
+                    .slots
+                    .push(Slot {
+                        flags: slot.flags | SL_ALWAYS,
+                        ..slot
+                    });
+            }
+            Matcher::Pattern { .. } => {
+                c.unenforceable.push(unenforceable(
+                    "matchPatterns (globs) are not enforced by bpf-lsm yet; the monitor audits them",
+                ));
+                continue;
+            }
+            Matcher::Protocol { protocol } => {
+                let Some(code) = proto_code(protocol) else {
+                    c.unenforceable.push(unenforceable("unknown protocol"));
+                    continue;
+                };
+                c.target_flags |= T_NET;
+                c.nums
+                    .entry((scope(target, KIND_NET), code))
+                    .or_default()
+                    .slots
+                    .push(Slot {
+                        flags: slot.flags | SL_ALWAYS,
+                        ..slot
+                    });
+            }
+            Matcher::Capability { capability } => {
+                let Some(n) = cap_number(capability) else {
+                    c.unenforceable.push(unenforceable("unknown capability"));
+                    continue;
+                };
+                c.target_flags |= T_CAP;
+                c.nums
+                    .entry((scope(target, KIND_CAP), n))
+                    .or_default()
+                    .slots
+                    .push(Slot {
+                        flags: slot.flags | SL_ALWAYS,
+                        ..slot
+                    });
+            }
+            Matcher::Domain { .. } => {
+                c.unenforceable.push(unenforceable(
+                    "DNS rules are not enforced by bpf-lsm (no LSM hook sees DNS names)",
+                ));
+                continue;
+            }
+            Matcher::Syscall { .. } | Matcher::Device { .. } => continue,
+        }
+        match rule.category {
+            Category::Process => c.target_flags |= T_PROCESS,
+            Category::File => c.target_flags |= T_FILE,
+            _ => {}
+        }
+        c.enforced.push(idx);
+    }
+    lpm_entries(&proc_anchors, scope(target, KIND_PROCESS), &mut c.paths);
+    lpm_entries(&file_anchors, scope(target, KIND_FILE), &mut c.paths);
+    if !inode_rules.is_empty() {
+        c.target_flags |= T_INODES;
+    }
+    c.inodes = inode_rules;
+    for (sources, id) in &source_sets {
+        let mut anchors = Vec::new();
+        for s in sources {
+            let a = if let Some(d) = s.strip_suffix("**") {
+                Anchor::Dir {
+                    dir: d.trim_end_matches('/').into(),
+                    recursive: true,
+                }
+            } else if s.ends_with('/') {
+                Anchor::Dir {
+                    dir: s.trim_end_matches('/').into(),
+                    recursive: false,
+                }
+            } else {
+                Anchor::Exact(s.clone())
+            };
+            let canon = match &a {
+                Anchor::Exact(p) => resolve(p).canonical.map(Anchor::Exact),
+                Anchor::Dir { dir, recursive } => resolve(dir).canonical.map(|c| Anchor::Dir {
+                    dir: c.trim_end_matches('/').into(),
+                    recursive: *recursive,
+                }),
+            };
+            let member = Slot {
+                rule: 0,
+                flags: 0,
+                src_set: *id,
+            };
+            anchors.push((a, member));
+            anchors.extend(canon.map(|a| (a, member)));
+        }
+        let mut entries = BTreeMap::new();
+        lpm_entries(&anchors, u32::from(*id), &mut entries);
+        // Membership is one set of flags: the union of what matched.
+        for (k, mut r) in entries {
+            let flags = r.slots.iter().fold(0, |f, s| f | s.flags);
+            if flags == 0 {
+                continue;
+            }
+            r.slots = vec![Slot {
+                rule: 0,
+                flags,
+                src_set: *id,
+            }];
+            c.sources.insert(k, r);
+        }
+    }
+    // Allow-list mode per category, as KubeArmor's BPF-LSM enforcer keys it (101 process,
+    // 102 file, 103 network, 104 capabilities): process Allow rules do not put every file
+    // open on the host under the default posture. Process and file share the posture value.
+    let allows = |cat: Category| {
+        set.rules
+            .iter()
+            .any(|r| r.category == cat && r.action == Action::Allow)
+    };
+    if allows(Category::Process) {
+        c.target_flags |= T_ALLOW_PROC | T_PROCESS;
+    }
+    if allows(Category::File) {
+        c.target_flags |= T_ALLOW_FILE | T_FILE;
+    }
+    if c.target_flags & (T_ALLOW_PROC | T_ALLOW_FILE) != 0 && posture_block.0 {
+        c.target_flags |= T_BLOCK_PROC_FILE;
+    }
+    let allow = &set.allow_list;
+    if allow.network {
+        c.target_flags |= T_ALLOW_NET | T_NET;
+        if posture_block.1 {
+            c.target_flags |= T_BLOCK_NET;
+        }
+    }
+    if allow.capabilities {
+        c.target_flags |= T_ALLOW_CAP | T_CAP;
+        if posture_block.2 {
+            c.target_flags |= T_BLOCK_CAP;
+        }
+    }
+    // Entries with more rules than the kernel evaluates: keep the decision, then report.
+    let mut overflow: BTreeSet<usize> = BTreeSet::new();
+    let all = c
+        .paths
+        .values_mut()
+        .chain(c.names.values_mut())
+        .chain(c.applets.values_mut())
+        .chain(c.nums.values_mut())
+        .chain(c.inodes.values_mut().map(|(_, r)| r));
+    for r in all {
+        squeeze(r);
+        if r.slots.len() > MAX_SLOTS {
+            overflow.extend(r.slots[MAX_SLOTS..].iter().map(|s| s.rule as usize));
+            r.slots.truncate(MAX_SLOTS);
+        }
+    }
+    for idx in overflow {
+        c.enforced.retain(|&i| i != idx);
+        c.unenforceable.push((
+            idx,
+            format!("more than {MAX_SLOTS} rules apply to one of its paths; this one is not evaluated there"),
+        ));
+    }
+    c.enforced.sort_unstable();
+    c.enforced.dedup();
+    c.unenforceable.sort();
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::validate::{Options, validate_bytes};
+
+    const HEAD: &str = "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorHostPolicy\nmetadata: {name: p}\nspec:\n  nodeSelector: {matchLabels: {kubearmor.io/hostname: '*'}}\n";
+
+    fn set(body: &str) -> RuleSet {
+        let doc = format!("{HEAD}{body}");
+        let r = validate_bytes("t.yaml", doc.as_bytes(), Options::default());
+        assert!(r.valid, "{:?}", r.diagnostics().collect::<Vec<_>>());
+        let policies: Vec<_> = r.policies().cloned().collect();
+        RuleSet::from_policies(&policies)
+    }
+
+    fn none(_: &str) -> PathFacts {
+        PathFacts::default()
+    }
+
+    /// What the kernel program would decide for a path: the same lookup and slot
+    /// evaluation as lsm.bpf.c, in Rust. Returns (deny rule, allow rule, audit rule).
+    fn kernel(c: &Compiled, kind: u32, path: &str, write: bool) -> (Option<u32>, Option<u32>) {
+        let sc = scope(0, kind);
+        let mut key = path.as_bytes().to_vec();
+        key.push(0);
+        let best = c
+            .paths
+            .iter()
+            .filter(|((s, k), _)| *s == sc && key.starts_with(k))
+            .max_by_key(|((_, k), _)| k.len());
+        let parent_len = path.rfind('/').map(|i| i + 1).unwrap_or(0) as u32;
+        let (mut deny, mut allow) = (None::<u32>, None::<u32>);
+        if let Some((_, r)) = best {
+            for s in &r.slots {
+                let applies = s.flags & SL_ALWAYS != 0
+                    || (s.flags & SL_CHILD != 0 && parent_len == r.len)
+                    || (s.flags & SL_DEEPER != 0 && parent_len > r.len);
+                if !applies || s.flags & SL_AUDIT != 0 {
+                    continue;
+                }
+                let d = if s.flags & SL_READ_ONLY != 0 {
+                    write
+                } else {
+                    s.flags & SL_ALLOW == 0
+                };
+                let slot = if d { &mut deny } else { &mut allow };
+                *slot = Some(slot.map_or(s.rule, |x: u32| x.min(s.rule)));
+            }
+        }
+        (deny, allow)
+    }
+
+    #[test]
+    fn exact_and_directory_rules_agree_with_the_matcher() {
+        let s = set("  file:\n    matchPaths:\n    - path: /etc/shadow\n    matchDirectories:\n    - dir: /usr/lib/\n      recursive: true\n      readOnly: true\n    - dir: /var/\n  action: Block\n");
+        let c = compile(&s, (false, false, false), &none);
+        let m = crate::policy::matcher::CompiledRules::new(&s, crate::policy::matcher::Posture::Audit);
+        for (path, write) in [
+            ("/etc/shadow", false),
+            ("/etc/shadow2", false),
+            ("/etc", false),
+            ("/usr/lib/x", true),
+            ("/usr/lib/x", false),
+            ("/usr/lib/a/b/c", true),
+            ("/usr/lib", true),
+            ("/usr/libx", true),
+            ("/var/log", false),
+            ("/var/log/syslog", false),
+            ("/var", false),
+        ] {
+            let want = m
+                .open(path, write, 0, &mut crate::policy::matcher::Known { source: "", uid: 0 })
+                .decision
+                .denies();
+            let got = kernel(&c, KIND_FILE, path, write).0.is_some();
+            assert_eq!(got, want, "{path} write={write}");
+        }
+    }
+
+    #[test]
+    fn nested_directories_keep_ancestor_rules() {
+        let s = set("  process:\n    matchDirectories:\n    - dir: /usr/\n      recursive: true\n      action: Block\n    - dir: /usr/local/bin/\n      action: Allow\n");
+        let c = compile(&s, (true, false, false), &none);
+        // /usr/local/bin/x is under both: Block wins.
+        assert_eq!(kernel(&c, KIND_PROCESS, "/usr/local/bin/x", false).0, Some(0));
+        assert_eq!(kernel(&c, KIND_PROCESS, "/usr/local/bin/x", false).1, Some(1));
+        // Deeper than the non-recursive Allow: only the recursive Block.
+        assert_eq!(kernel(&c, KIND_PROCESS, "/usr/local/bin/a/b", false), (Some(0), None));
+        assert_ne!(c.target_flags & T_ALLOW_PROC, 0);
+        assert_eq!(c.target_flags & T_ALLOW_FILE, 0, "process Allow rules leave files alone");
+        assert_ne!(c.target_flags & T_BLOCK_PROC_FILE, 0);
+    }
+
+    #[test]
+    fn symlinked_directories_are_indexed_under_both_spellings_but_applets_are_not() {
+        let s = set("  process:\n    matchPaths:\n    - path: /bin/apt\n    - path: /bin/ls\n  action: Block\n");
+        let resolve = |p: &str| match p {
+            "/bin/apt" => PathFacts {
+                canonical: Some("/usr/bin/apt".into()),
+                inode: Some((8, 42, Some(7))),
+            },
+            "/bin/ls" => PathFacts {
+                canonical: Some("/usr/bin/busybox".into()),
+                inode: Some((8, 43, None)),
+            },
+            _ => PathFacts::default(),
+        };
+        let c = compile(&s, (false, false, false), &resolve);
+        assert_eq!(kernel(&c, KIND_PROCESS, "/usr/bin/apt", false).0, Some(0));
+        assert_eq!(kernel(&c, KIND_PROCESS, "/bin/apt", false).0, Some(0));
+        assert_eq!(kernel(&c, KIND_PROCESS, "/usr/bin/busybox", false).0, None);
+        assert!(c.inodes.contains_key(&(0, 8, 42)));
+        assert!(!c.inodes.keys().any(|k| k.2 == 43), "busybox's inode must not be blocked");
+        assert!(c.applets.contains_key(&(0, 8, 43, "ls".to_string())));
+        assert_ne!(c.target_flags & T_APPLETS, 0);
+        assert_eq!(c.enforced, vec![0, 1]);
+    }
+
+    #[test]
+    fn sources_become_membership_entries() {
+        let s = set("  process:\n    matchPaths:\n    - path: /usr/bin/date\n      fromSource:\n      - path: /usr/bin/bash\n  action: Block\n");
+        let c = compile(&s, (false, false, false), &none);
+        let slot = &c.paths[&(0, b"/usr/bin/date\0".to_vec())].slots[0];
+        assert_eq!(slot.src_set, 1);
+        let member = &c.sources[&(1, b"/usr/bin/bash\0".to_vec())];
+        assert_ne!(member.slots[0].flags & SL_ALWAYS, 0);
+    }
+
+    #[test]
+    fn network_capabilities_and_unenforceable_rules() {
+        let s = set("  network:\n    matchProtocols:\n    - protocol: icmp\n      fromSource: [{path: /bin/ping}]\n  capabilities:\n    matchCapabilities:\n    - capability: net_raw\n      fromSource: [{path: /bin/ping}]\n  file:\n    matchPatterns:\n    - pattern: /tmp/*.sh\n  action: Block\n");
+        let c = compile(&s, (false, false, false), &none);
+        assert!(c.nums.contains_key(&(scope(0, KIND_NET), 3)));
+        assert!(c.nums.contains_key(&(scope(0, KIND_CAP), 13)));
+        assert_eq!(c.unenforceable.len(), 1);
+        assert!(c.unenforceable[0].1.contains("matchPatterns"));
+        assert_ne!(c.target_flags & (T_NET | T_CAP), 0);
+    }
+
+    #[test]
+    fn many_unconditional_rules_on_one_path_are_squeezed() {
+        let mut body = String::from("  file:\n    matchPaths:\n");
+        for _ in 0..12 {
+            body.push_str("    - path: /etc/shadow\n");
+        }
+        body.push_str("  action: Block\n");
+        let s = set(&body);
+        let c = compile(&s, (false, false, false), &none);
+        let r = &c.paths[&(scope(0, KIND_FILE), b"/etc/shadow\0".to_vec())];
+        assert_eq!(r.slots.len(), 1);
+        assert_eq!(r.slots[0].rule, 0);
+    }
+}

@@ -1,0 +1,1146 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * knoxctl's BPF-LSM enforcer: LSM programs that deny what the host's rules block, in the
+ * kernel, before the operation happens. src/enforce/bpf_lsm.rs loads this object
+ * (committed as lsm.bpf.o, rebuilt by scripts/build-bpf.sh), fills the rule maps from the
+ * normalized rule set and pins everything in bpffs, so enforcement outlives the agent.
+ *
+ * Matching is done on the path the kernel resolved (the file the operation really acts
+ * on), rebuilt by walking dentries and mounts up to the task's root: symlinks, `//`,
+ * `/./` and relative names cannot dodge a rule. Hard links and bind mounts are caught
+ * by a second lookup keyed by inode for exact-path rules.
+ *
+ * Rule maps (all keyed by a "scope" = target << 2 | kind, so the host and each
+ * container have their own rules, and process and file rules never mix):
+ * - `paths`, an LPM trie: exact paths are stored NUL-terminated, directories with their
+ *   trailing '/'. One lookup of "path\0" yields the longest stored prefix; userspace
+ *   merged into each entry every rule that applies below it, with a flag saying whether
+ *   it applies to direct children, deeper descendants, or (exact entries) always.
+ * - `inodes`: exact-path rules by (scope, device, inode).
+ * - `names`: execname rules by (scope, basename).
+ * - `nets`, `caps`: protocol and capability rules.
+ * - `sources`: fromSource sets, an LPM trie keyed like `paths` with the set id as scope.
+ * Each matched entry carries up to MAX_SLOTS rules; the decision combines them as
+ * src/policy/matcher.rs does (Block wins, readOnly/ownerOnly restrict, Audit only
+ * reports, allow-list mode falls to the default posture).
+ */
+#include "vmlinux.h"
+#include "helpers.h"
+
+#define EACCES 13
+#define EPERM 1
+
+#define PATH_BUF 4096 /* the walked path, written backwards into a 2*PATH_BUF buffer */
+#define NAME_MAX 255
+#define MAX_DEPTH 64 /* components walked; deeper paths are reported as truncated */
+#define KEY_PATH 252 /* LPM data is at most 256 bytes: 4 for the scope, 252 of path */
+#define NAME_KEY 64
+#define MAX_SLOTS 8
+#define TASK_COMM_LEN 16
+
+#define FMODE_WRITE 0x2
+#define FMODE_EXEC 0x20
+#define PROT_EXEC 0x4
+
+/* Rule kinds, the low two bits of a scope. */
+#define KIND_PROCESS 0
+#define KIND_FILE 1
+#define KIND_NET 2
+#define KIND_CAP 3
+
+/* slot.flags */
+#define SL_DENY 0x1 /* Block */
+#define SL_ALLOW 0x2
+#define SL_AUDIT 0x4
+#define SL_READ_ONLY 0x8
+#define SL_OWNER_ONLY 0x10
+#define SL_ALWAYS 0x20 /* applies to the path looked up (exact entries) */
+#define SL_CHILD 0x40 /* applies when the path is a direct child of the entry */
+#define SL_DEEPER 0x80 /* applies when the path is further below */
+
+/* target.flags */
+#define T_PROCESS 0x1 /* some process rule exists */
+#define T_FILE 0x2
+#define T_NET 0x4
+#define T_CAP 0x8
+#define T_NAMES 0x10 /* some execname rule exists */
+#define T_INODES 0x20 /* some exact-path rule has an inode entry */
+#define T_APPLETS 0x40 /* some process rule names a symlink to a multi-call binary */
+#define T_ALLOW_PROC 0x100 /* allow-list mode for process rules */
+#define T_ALLOW_FILE 0x800 /* allow-list mode for file rules */
+#define T_ALLOW_NET 0x200
+#define T_ALLOW_CAP 0x400
+#define T_BLOCK_PROC_FILE 0x1000 /* default posture block (else audit): the file posture */
+#define T_BLOCK_NET 0x2000
+#define T_BLOCK_CAP 0x4000
+
+/* Operations, in events; mirrored by `OP_*` in bpf_lsm.rs. */
+#define OP_EXEC 1
+#define OP_OPEN 2
+#define OP_MMAP 3
+#define OP_CREATE 4
+#define OP_MKDIR 5
+#define OP_UNLINK 6
+#define OP_RMDIR 7
+#define OP_RENAME 8
+#define OP_LINK 9
+#define OP_SYMLINK 10
+#define OP_CHMOD 11
+#define OP_CHOWN 12
+#define OP_TRUNCATE 13
+#define OP_SOCKET 14
+#define OP_CONNECT 15
+#define OP_ACCEPT 16
+#define OP_CAPABLE 17
+
+/* Verdicts, in events. */
+#define V_DENY 1 /* denied by a rule (rule set) or by the default posture (rule 0) */
+#define V_AUDIT 2 /* allowed; an Audit rule matched */
+#define V_POSTURE_AUDIT 3 /* allowed; allow-list mode and no rule allowed it */
+
+/* Network protocol codes, `nets` keys; mirrored by `proto_code` in bpf_lsm.rs. */
+#define P_TCP 1
+#define P_UDP 2
+#define P_ICMP 3
+#define P_ICMPV6 4
+#define P_RAW 5
+#define P_SCTP 6
+#define P_STREAM 7
+#define P_DGRAM 8
+#define P_RDM 9
+#define P_SEQPACKET 10
+#define P_DCCP 11
+#define P_PACKET 12
+#define P_ALL 13
+
+#define AF_INET 2
+#define AF_INET6 10
+#define AF_PACKET 17
+#define SOCK_STREAM 1
+#define SOCK_DGRAM 2
+#define SOCK_RAW 3
+#define SOCK_RDM 4
+#define SOCK_SEQPACKET 5
+#define SOCK_TYPE_MASK 0xf
+#define IPPROTO_ICMP 1
+#define IPPROTO_TCP 6
+#define IPPROTO_UDP 17
+#define IPPROTO_DCCP 33
+#define IPPROTO_ICMPV6 58
+#define IPPROTO_SCTP 132
+
+#define CAP_OPT_NOAUDIT 0x2
+
+struct slot {
+	__u32 rule; /* index in the rule set */
+	__u16 flags; /* SL_* */
+	__u16 src_set; /* fromSource set id, 0 = any source */
+};
+
+struct rules {
+	__u32 len; /* bytes of the entry's path (prefix), for SL_CHILD/SL_DEEPER */
+	__u32 nslots;
+	struct slot slots[MAX_SLOTS];
+};
+
+struct path_key {
+	__u32 prefixlen; /* bits, counting the scope */
+	__u32 scope;
+	char path[KEY_PATH];
+};
+
+struct inode_key {
+	__u32 scope;
+	__u32 dev;
+	__u64 ino;
+};
+
+struct inode_rules {
+	__u32 generation;
+	__u32 check_generation;
+	struct rules rules;
+};
+
+struct name_key {
+	__u32 scope;
+	char name[NAME_KEY];
+};
+
+struct num_key {
+	__u32 scope;
+	__u32 num; /* protocol code or capability number */
+};
+
+struct target {
+	__u32 flags; /* T_* */
+	__u32 generation; /* bumped by every apply; echoed in events */
+};
+
+struct config {
+	__u32 agent_tgid; /* exempt: the agent itself (with its start time: pids are reused) */
+	__u32 pad;
+	__u64 agent_start;
+};
+
+/* An event; the header is EVENT_HDR bytes, then path_len bytes of path. */
+struct event {
+	__u64 ts_ns;
+	__u32 tgid;
+	__u32 tid;
+	__u32 ppid;
+	__u32 uid;
+	__u32 rule; /* rule index + 1; 0: the default posture */
+	__u32 generation;
+	__u32 target;
+	__u32 arg; /* open flags, mmap prot, capability, (family << 16 | type) */
+	__u32 arg2; /* socket protocol */
+	__u8 op;
+	__u8 verdict;
+	__u16 path_len; /* bytes of path, without NUL */
+	char comm[TASK_COMM_LEN];
+	char path[PATH_BUF];
+};
+#define EVENT_HDR __builtin_offsetof(struct event, path)
+_Static_assert(EVENT_HDR == 64, "struct event header layout is part of the ABI");
+
+/* The path walked for an operation: written backwards, so `off` is where it starts. */
+struct walk {
+	__u32 off;
+	__u32 len;
+	__u32 parent_len; /* bytes up to and including the last '/' */
+	__u32 truncated;
+	char buf[2 * PATH_BUF];
+};
+
+/* ---- maps; all pinned by name, so a restarted agent finds the live rules ---- */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct path_key);
+	__type(value, struct rules);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} knox_paths SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct path_key);
+	__type(value, struct rules);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} knox_sources SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct inode_key);
+	__type(value, struct inode_rules);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} knox_inodes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct name_key);
+	__type(value, struct rules);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} knox_names SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct num_key);
+	__type(value, struct rules);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} knox_nums SEC(".maps");
+
+/* Rules on a symlink to a multi-call binary (`/usr/bin/wget` → busybox): (scope, the
+ * binary's device and inode, the applet name). */
+struct applet_key {
+	__u32 scope;
+	__u32 dev;
+	__u64 ino;
+	char name[NAME_KEY];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct applet_key);
+	__type(value, struct rules);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} knox_applets SEC(".maps");
+
+/* Target id by mount namespace inode; everything not listed is the host (target 0), so
+ * `unshare -m` cannot escape host rules. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} knox_ns_targets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, struct target);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} knox_targets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct config);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} knox_config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} knox_events SEC(".maps");
+
+/* Decisions not reported because the ring was full (the agent was down or slow). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} knox_lost SEC(".maps");
+
+/* Scratch space, too big for the 512-byte stack: [0] the operation's path, [1] the
+ * task's executable (for fromSource). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct walk);
+} knox_walks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct event);
+} knox_event_buf SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct path_key);
+} knox_key_buf SEC(".maps");
+
+/* ---- the acting task ---- */
+
+/* Scalars only: it is copied into bpf_loop contexts. */
+struct subject {
+	struct task_struct *task;
+	__u32 target;
+	__u32 tflags; /* the target's T_* flags */
+	__u32 generation;
+	__u32 uid;
+	int exe_state; /* 0: not walked yet, 1: walked into walks[1], -1: unavailable */
+};
+
+/* Returns false when the task is exempt or its target has no rules. */
+static __always_inline bool subject_init(struct subject *s)
+{
+	__u32 zero = 0;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct config *c = bpf_map_lookup_elem(&knox_config, &zero);
+	if (c && c->agent_tgid == tgid) {
+		struct task_struct *leader = READ_KERN(task->group_leader);
+		if (READ_KERN(leader->start_time) == c->agent_start)
+			return false;
+	}
+	struct nsproxy *ns = READ_KERN(task->nsproxy);
+	struct mnt_namespace *mnt_ns = READ_KERN(ns->mnt_ns);
+	__u32 inum = READ_KERN(mnt_ns->ns.inum);
+	__u32 *target = bpf_map_lookup_elem(&knox_ns_targets, &inum);
+	s->target = target ? *target : 0;
+	struct target *t = bpf_map_lookup_elem(&knox_targets, &s->target);
+	if (!t || !t->flags)
+		return false;
+	s->tflags = t->flags;
+	s->generation = t->generation;
+	s->task = task;
+	s->uid = (__u32)bpf_get_current_uid_gid();
+	s->exe_state = 0;
+	return true;
+}
+
+static __always_inline __u32 scope_of(struct subject *s, __u32 kind)
+{
+	return (s->target << 2) | kind;
+}
+
+/* ---- path walking ---- */
+
+static __always_inline struct walk *walk_buf(__u32 i)
+{
+	return bpf_map_lookup_elem(&knox_walks, &i);
+}
+
+/* The walk's state between bpf_loop iterations; kernel pointers are kept as numbers
+ * (every dereference goes through bpf_probe_read_kernel anyway). */
+struct walk_ctx {
+	__u64 dentry;
+	__u64 vmnt;
+	__u64 mnt;
+	__u64 root_dentry;
+	__u64 root_mnt;
+	__u64 mnt_off;
+	__u32 idx; /* which walks[] buffer */
+	__u32 off;
+	__u32 last;
+	__u32 first;
+	__u32 truncated;
+};
+
+/* One step up: a path component, or a crossing from a mount's root to its mount point. */
+static long walk_step(__u32 i, struct walk_ctx *c)
+{
+	struct walk *w = walk_buf(c->idx);
+	if (!w)
+		return 1;
+	struct dentry *dentry = (struct dentry *)c->dentry;
+	struct vfsmount *vmnt = (struct vfsmount *)c->vmnt;
+	struct mount *mnt = (struct mount *)c->mnt;
+	if (c->dentry == c->root_dentry && c->vmnt == c->root_mnt)
+		return 1;
+	struct dentry *mnt_root = READ_KERN(vmnt->mnt_root);
+	if (dentry == mnt_root) {
+		struct mount *parent = READ_KERN(mnt->mnt_parent);
+		if (parent == mnt)
+			return 1; /* the top of the mount tree */
+		c->dentry = (__u64)READ_KERN(mnt->mnt_mountpoint);
+		c->mnt = (__u64)parent;
+		c->vmnt = (__u64)parent + c->mnt_off;
+		return 0;
+	}
+	struct dentry *up = READ_KERN(dentry->d_parent);
+	if (up == dentry)
+		return 1; /* the root of a detached tree */
+	struct qstr name = READ_KERN(dentry->d_name);
+	__u64 len = name.len;
+	if (len > NAME_MAX)
+		len = NAME_MAX;
+	__u32 off = c->off;
+	if (off <= len + 1) {
+		c->truncated = 1;
+		return 1;
+	}
+	off -= len;
+	barrier_var(len);
+	len &= NAME_MAX;
+	bpf_probe_read_kernel(&w->buf[off & (PATH_BUF - 1)], len, name.name);
+	off -= 1;
+	w->buf[off & (PATH_BUF - 1)] = '/';
+	c->off = off;
+	if (c->first) {
+		c->last = len;
+		c->first = 0;
+	}
+	c->dentry = (__u64)up;
+	return 0;
+}
+
+/*
+ * Writes the path of (mnt, dentry) as seen from the task's root into walks[idx], like
+ * d_path but bounded: at most MAX_DEPTH steps and PATH_BUF bytes (beyond: truncated,
+ * and the path starts at the deepest component that fit).
+ */
+static __always_inline struct walk *walk_path(__u32 idx, struct vfsmount *vmnt,
+					      struct dentry *dentry, struct task_struct *task)
+{
+	struct walk *w = walk_buf(idx);
+	if (!w)
+		return 0;
+	struct fs_struct *fs = READ_KERN(task->fs);
+	__u64 mnt_off = FIELD_OFFSET(struct mount, mnt);
+	struct walk_ctx c = {
+		.dentry = (__u64)dentry,
+		.vmnt = (__u64)vmnt,
+		.mnt = (__u64)vmnt - mnt_off,
+		.root_dentry = (__u64)READ_KERN(fs->root.dentry),
+		.root_mnt = (__u64)READ_KERN(fs->root.mnt),
+		.mnt_off = mnt_off,
+		.idx = idx,
+		.off = PATH_BUF,
+		.first = 1,
+	};
+	long steps = bpf_loop(MAX_DEPTH, walk_step, &c, 0);
+	__u32 off = c.off;
+	if (off == PATH_BUF) {
+		off -= 1;
+		w->buf[off & (PATH_BUF - 1)] = '/';
+	}
+	w->truncated = c.truncated || steps >= MAX_DEPTH;
+	w->off = off;
+	w->len = PATH_BUF - off;
+	w->parent_len = w->len - c.last;
+	return w;
+}
+
+static __always_inline struct walk *walk_file(__u32 i, struct file *file,
+					      struct task_struct *task)
+{
+	if (!file)
+		return 0;
+	struct vfsmount *mnt = READ_KERN(file->f_path.mnt);
+	struct dentry *d = READ_KERN(file->f_path.dentry);
+	return walk_path(i, mnt, d, task);
+}
+
+static __always_inline struct walk *walk_dentry(__u32 i, struct path *dir,
+						struct dentry *d, struct task_struct *task)
+{
+	if (!dir)
+		return 0;
+	struct vfsmount *mnt = READ_KERN(dir->mnt);
+	return walk_path(i, mnt, d, task);
+}
+
+/* ---- rule lookups ---- */
+
+/* LPM lookup of the walked path (NUL-terminated) in `trie` under `scope`. */
+static __always_inline struct rules *lookup_path(void *trie, __u32 scope, struct walk *w)
+{
+	__u32 zero = 0;
+	struct path_key *k = bpf_map_lookup_elem(&knox_key_buf, &zero);
+	if (!k)
+		return 0;
+	__u32 len = w->len;
+	if (len > KEY_PATH - 1)
+		len = KEY_PATH - 1; /* longer paths can still match directory prefixes */
+	k->scope = scope;
+	bpf_probe_read_kernel(k->path, len & 0xff, &w->buf[w->off & (PATH_BUF - 1)]);
+	k->path[len & 0xff] = 0;
+	/* The NUL counts only when the whole path fit: then exact entries can match. */
+	__u32 bytes = w->len <= KEY_PATH - 1 ? len + 1 : len;
+	k->prefixlen = 32 + 8 * bytes;
+	return bpf_map_lookup_elem(trie, k);
+}
+
+/* Whether the task's executable is in fromSource set `set`. */
+static __always_inline bool source_in(struct subject *s, __u16 set)
+{
+	struct walk *w = walk_buf(1);
+	if (!w)
+		return false;
+	if (s->exe_state == 0) {
+		/* READ_KERN takes kernel types only: a local struct in the access path would be
+		 * relocated against the kernel's BTF too, and fail. */
+		struct task_struct *task = s->task;
+		struct mm_struct *mm = READ_KERN(task->mm);
+		struct file *exe = mm ? READ_KERN(mm->exe_file) : 0;
+		if (!exe) {
+			s->exe_state = -1;
+		} else {
+			walk_file(1, exe, s->task);
+			s->exe_state = 1;
+		}
+	}
+	if (s->exe_state < 0)
+		return false;
+	struct rules *r = lookup_path(&knox_sources, set, w);
+	if (!r)
+		return false;
+	__u16 f = r->nslots ? r->slots[0].flags : 0;
+	if (f & SL_ALWAYS)
+		return true;
+	if ((f & SL_CHILD) && w->parent_len == r->len)
+		return true;
+	return (f & SL_DEEPER) && w->parent_len > r->len;
+}
+
+struct decision {
+	__u32 deny; /* rule + 1 */
+	__u32 allow;
+	__u32 audit;
+};
+
+static __always_inline void note(__u32 *slot, __u32 rule)
+{
+	if (*slot == 0 || rule + 1 < *slot)
+		*slot = rule + 1;
+}
+
+/* Per-CPU copy of the entry being evaluated, read by the bpf_loop callback. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct rules);
+} knox_rules_buf SEC(".maps");
+
+struct eval_ctx {
+	struct subject s;
+	struct decision d;
+	__u32 parent_len;
+	__u32 owner;
+	__u32 write;
+};
+
+/* One rule of the entry: does it apply, and what does it say. */
+static long eval_slot(__u32 i, struct eval_ctx *c)
+{
+	__u32 zero = 0;
+	struct rules *r = bpf_map_lookup_elem(&knox_rules_buf, &zero);
+	if (!r || i >= r->nslots || i >= MAX_SLOTS)
+		return 1;
+	__u64 k = i;
+	barrier_var(k); /* keep the mask: clang knows i < MAX_SLOTS, the verifier does not */
+	k &= MAX_SLOTS - 1;
+	struct slot sl = r->slots[k];
+	bool applies = (sl.flags & SL_ALWAYS) ||
+		       ((sl.flags & SL_CHILD) && c->parent_len == r->len) ||
+		       ((sl.flags & SL_DEEPER) && c->parent_len != ~0U && c->parent_len > r->len);
+	if (!applies)
+		return 0;
+	if (sl.src_set && !source_in(&c->s, sl.src_set))
+		return 0;
+	bool deny;
+	if (sl.flags & SL_OWNER_ONLY)
+		deny = c->s.uid != c->owner || ((sl.flags & SL_READ_ONLY) && c->write);
+	else if (sl.flags & SL_READ_ONLY)
+		deny = c->write;
+	else
+		deny = !(sl.flags & SL_ALLOW);
+	if (sl.flags & SL_AUDIT) {
+		if (deny)
+			note(&c->d.audit, sl.rule);
+	} else if (deny) {
+		note(&c->d.deny, sl.rule);
+	} else {
+		note(&c->d.allow, sl.rule);
+	}
+	return 0;
+}
+
+/*
+ * Applies one matched entry's rules to the operation. `parent_len` is the operation
+ * path's, or ~0 for entries that always apply (inode, name and number entries).
+ */
+static __always_inline void evaluate(struct decision *d, struct rules *r, __u32 parent_len,
+				     bool write, __u32 owner, struct subject *s)
+{
+	__u32 zero = 0;
+	struct rules *buf = bpf_map_lookup_elem(&knox_rules_buf, &zero);
+	if (!r || !buf)
+		return;
+	__builtin_memcpy(buf, r, sizeof(*buf));
+	struct eval_ctx c = {
+		.s = *s,
+		.d = *d,
+		.parent_len = parent_len,
+		.owner = owner,
+		.write = write,
+	};
+	bpf_loop(MAX_SLOTS, eval_slot, &c, 0);
+	*d = c.d;
+	s->exe_state = c.s.exe_state;
+}
+
+/* ---- events ---- */
+
+static __always_inline void report(struct subject *s, __u8 op, __u8 verdict, __u32 rule,
+				   struct walk *w, __u32 arg, __u32 arg2)
+{
+	__u32 zero = 0;
+	struct event *e = bpf_map_lookup_elem(&knox_event_buf, &zero);
+	if (!e)
+		return;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct task_struct *task = s->task;
+	struct task_struct *parent = READ_KERN(task->real_parent);
+	e->ts_ns = bpf_ktime_get_boot_ns();
+	e->tgid = pid_tgid >> 32;
+	e->tid = (__u32)pid_tgid;
+	e->ppid = READ_KERN(parent->tgid);
+	e->uid = s->uid;
+	e->rule = rule;
+	e->generation = s->generation;
+	e->target = s->target;
+	e->arg = arg;
+	e->arg2 = arg2;
+	e->op = op;
+	e->verdict = verdict;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	__u32 len = 0;
+	if (w) {
+		len = w->len;
+		if (len > PATH_BUF - 1)
+			len = PATH_BUF - 1;
+		bpf_probe_read_kernel(e->path, len & (PATH_BUF - 1),
+				      &w->buf[w->off & (PATH_BUF - 1)]);
+	}
+	e->path_len = len;
+	__u64 size = EVENT_HDR + (len & (PATH_BUF - 1));
+	if (bpf_ringbuf_output(&knox_events, e, size, 0) != 0) {
+		__u64 *n = bpf_map_lookup_elem(&knox_lost, &zero);
+		if (n)
+			*n += 1;
+	}
+}
+
+/*
+ * Turns a combined decision into the hook's return value, reporting it. `allow_flag` and
+ * `block_flag` are the target's allow-list and posture bits for the category; `errno` is
+ * what a denied caller gets.
+ */
+static __always_inline int conclude(struct subject *s, struct decision *d, __u32 allow_flag,
+				    __u32 block_flag, __u8 op, struct walk *w, __u32 arg,
+				    __u32 arg2, int err, bool quiet)
+{
+	if (d->deny) {
+		if (!quiet)
+			report(s, op, V_DENY, d->deny, w, arg, arg2);
+		return -err;
+	}
+	if (!d->allow && (s->tflags & allow_flag)) {
+		if (s->tflags & block_flag) {
+			if (!quiet)
+				report(s, op, V_DENY, 0, w, arg, arg2);
+			return -err;
+		}
+		if (!quiet)
+			report(s, op, V_POSTURE_AUDIT, 0, w, arg, arg2);
+		return 0;
+	}
+	if (d->audit && !quiet)
+		report(s, op, V_AUDIT, d->audit, w, arg, arg2);
+	return 0;
+}
+
+static __always_inline __u32 inode_owner(struct inode *inode)
+{
+	if (!inode)
+		return 0;
+	kuid_t uid = READ_KERN(inode->i_uid);
+	return uid.val;
+}
+
+/* Rules that match the walked path `w` of a kind (process or file), plus inode rules. */
+static __always_inline void match_path(struct decision *d, struct subject *s, __u32 kind,
+				       struct walk *w, struct inode *inode, bool write)
+{
+	__u32 owner = inode_owner(inode);
+	__u32 scope = scope_of(s, kind);
+	evaluate(d, lookup_path(&knox_paths, scope, w), w->parent_len, write, owner, s);
+	if (inode && (s->tflags & T_INODES)) {
+		struct super_block *sb = READ_KERN(inode->i_sb);
+		struct inode_key k = {
+			.scope = scope,
+			.dev = READ_KERN(sb->s_dev),
+			.ino = READ_KERN(inode->i_ino),
+		};
+		struct inode_rules *ir = bpf_map_lookup_elem(&knox_inodes, &k);
+		if (ir && (!ir->check_generation ||
+			   ir->generation == READ_KERN(inode->i_generation)))
+			evaluate(d, &ir->rules, ~0U, write, owner, s);
+	}
+}
+
+/* execname rules: the basename of the walked path. */
+static __always_inline void match_name(struct decision *d, struct subject *s, struct walk *w,
+				       __u32 owner)
+{
+	if (!(s->tflags & T_NAMES))
+		return;
+	struct name_key k;
+	__builtin_memset(&k, 0, sizeof(k));
+	k.scope = scope_of(s, KIND_PROCESS);
+	__u64 n = w->len - w->parent_len;
+	if (n == 0 || n > NAME_KEY - 1)
+		return;
+	barrier_var(n); /* else clang drops the mask, knowing n < NAME_KEY */
+	n &= NAME_KEY - 1;
+	bpf_probe_read_kernel(k.name, n, &w->buf[(w->off + w->parent_len) & (PATH_BUF - 1)]);
+	evaluate(d, bpf_map_lookup_elem(&knox_names, &k), ~0U, false, owner, s);
+}
+
+struct scan_ctx {
+	__u32 len;
+	__u32 parent_len;
+};
+
+/* Finds the last '/' of walks[1]'s string: parent_len is the index after it. */
+static long last_slash(__u32 i, struct scan_ctx *c)
+{
+	__u32 one = 1;
+	struct walk *w = bpf_map_lookup_elem(&knox_walks, &one);
+	if (!w || i >= c->len)
+		return 1;
+	if (w->buf[i & (PATH_BUF - 1)] == '/')
+		c->parent_len = i + 1;
+	return 0;
+}
+
+/*
+ * A rule on `/usr/bin/wget` where that is a symlink to busybox: the kernel resolves the
+ * exec to busybox, and busybox picks the applet from the name it was run by. So the rule
+ * is matched as (this very binary, run under this name): any symlink or hard link
+ * spelling of the applet matches, other applets and other programs named wget do not.
+ * Uses walks[1] (the executable is walked again if a fromSource rule needs it).
+ */
+static __always_inline void match_applet(struct decision *d, struct subject *s,
+					 const char *filename, struct inode *inode, __u32 owner)
+{
+	struct walk *fw = walk_buf(1);
+	if (!fw || !filename || !inode)
+		return;
+	long n = bpf_probe_read_kernel_str(fw->buf, PATH_BUF, filename);
+	s->exe_state = 0;
+	if (n < 2)
+		return;
+	struct scan_ctx sc = { .len = n - 1 };
+	bpf_loop(PATH_BUF, last_slash, &sc, 0);
+	__u64 len = n - 1 - sc.parent_len;
+	if (len == 0 || len > NAME_KEY - 1)
+		return;
+	struct super_block *sb = READ_KERN(inode->i_sb);
+	struct applet_key k;
+	__builtin_memset(&k, 0, sizeof(k));
+	k.scope = scope_of(s, KIND_PROCESS);
+	k.dev = READ_KERN(sb->s_dev);
+	k.ino = READ_KERN(inode->i_ino);
+	barrier_var(len);
+	len &= NAME_KEY - 1;
+	bpf_probe_read_kernel(k.name, len, &fw->buf[sc.parent_len & (PATH_BUF - 1)]);
+	evaluate(d, bpf_map_lookup_elem(&knox_applets, &k), ~0U, false, owner, s);
+}
+
+/* ---- hooks: process ---- */
+
+SEC("lsm/bprm_check_security")
+int knox_bprm_check(__u64 *ctx)
+{
+	struct linux_binprm *bprm = (void *)ctx[0];
+	int ret = (int)ctx[1];
+	struct subject s;
+	if (ret || !subject_init(&s) || !(s.tflags & T_PROCESS))
+		return ret;
+	struct file *file = READ_KERN(bprm->file);
+	struct walk *w = walk_file(0, file, s.task);
+	if (!w)
+		return 0;
+	struct inode *inode = READ_KERN(file->f_inode);
+	struct decision d = {};
+	match_path(&d, &s, KIND_PROCESS, w, inode, false);
+	match_name(&d, &s, w, inode_owner(inode));
+	if (s.tflags & T_APPLETS)
+		match_applet(&d, &s, READ_KERN(bprm->filename), inode, inode_owner(inode));
+	return conclude(&s, &d, T_ALLOW_PROC, T_BLOCK_PROC_FILE, OP_EXEC, w, 0, 0, EACCES,
+			false);
+}
+
+/*
+ * Mapping a file executable is running it: `ld-linux-x86-64.so.2 /usr/bin/apt` never
+ * execs apt. Only rules that deny count here (the default posture and audits would fire
+ * for every shared library).
+ */
+static __always_inline int exec_mapping(struct file *file, __u32 prot)
+{
+	struct subject s;
+	if (!file || !(prot & PROT_EXEC) || !subject_init(&s) || !(s.tflags & T_PROCESS))
+		return 0;
+	struct walk *w = walk_file(0, file, s.task);
+	if (!w)
+		return 0;
+	struct inode *inode = READ_KERN(file->f_inode);
+	struct decision d = {};
+	match_path(&d, &s, KIND_PROCESS, w, inode, false);
+	match_name(&d, &s, w, inode_owner(inode));
+	if (!d.deny)
+		return 0;
+	report(&s, OP_MMAP, V_DENY, d.deny, w, prot, 0);
+	return -EACCES;
+}
+
+SEC("lsm/mmap_file")
+int knox_mmap_file(__u64 *ctx)
+{
+	int ret = (int)ctx[4];
+	if (ret)
+		return ret;
+	return exec_mapping((struct file *)ctx[0], (__u32)ctx[2]);
+}
+
+SEC("lsm/file_mprotect")
+int knox_file_mprotect(__u64 *ctx)
+{
+	struct vm_area_struct *vma = (void *)ctx[0];
+	int ret = (int)ctx[3];
+	if (ret)
+		return ret;
+	return exec_mapping(READ_KERN(vma->vm_file), (__u32)ctx[2]);
+}
+
+/* ---- hooks: files ---- */
+
+SEC("lsm/file_open")
+int knox_file_open(__u64 *ctx)
+{
+	struct file *file = (void *)ctx[0];
+	int ret = (int)ctx[1];
+	struct subject s;
+	if (ret || !subject_init(&s) || !(s.tflags & T_FILE))
+		return ret;
+	fmode_t mode = READ_KERN(file->f_mode);
+	/* The exec itself is a process rule's business. */
+	if (mode & FMODE_EXEC)
+		return 0;
+	struct walk *w = walk_file(0, file, s.task);
+	if (!w)
+		return 0;
+	bool write = mode & FMODE_WRITE;
+	struct decision d = {};
+	match_path(&d, &s, KIND_FILE, w, READ_KERN(file->f_inode), write);
+	return conclude(&s, &d, T_ALLOW_FILE, T_BLOCK_PROC_FILE, OP_OPEN, w,
+			READ_KERN(file->f_flags), 0, EACCES, false);
+}
+
+/* A change to the name `dentry` in `dir`: a write for file rules. */
+static __always_inline int name_change(struct path *dir, struct dentry *dentry, __u8 op,
+				       __u32 arg)
+{
+	struct subject s;
+	if (!subject_init(&s) || !(s.tflags & T_FILE))
+		return 0;
+	struct walk *w = walk_dentry(0, dir, dentry, s.task);
+	if (!w)
+		return 0;
+	struct inode *inode = READ_KERN(dentry->d_inode);
+	if (!inode) {
+		/* Not created yet: the owner is the directory's. */
+		struct dentry *parent = READ_KERN(dentry->d_parent);
+		inode = READ_KERN(parent->d_inode);
+		struct decision d = {};
+		evaluate(&d, lookup_path(&knox_paths, scope_of(&s, KIND_FILE), w), w->parent_len,
+			 true, inode_owner(inode), &s);
+		return conclude(&s, &d, T_ALLOW_FILE, T_BLOCK_PROC_FILE, op, w, arg, 0,
+				EACCES, false);
+	}
+	struct decision d = {};
+	match_path(&d, &s, KIND_FILE, w, inode, true);
+	return conclude(&s, &d, T_ALLOW_FILE, T_BLOCK_PROC_FILE, op, w, arg, 0, EACCES,
+			false);
+}
+
+SEC("lsm/path_mknod")
+int knox_path_mknod(__u64 *ctx)
+{
+	int ret = (int)ctx[4];
+	return ret ? ret : name_change((void *)ctx[0], (void *)ctx[1], OP_CREATE, (__u32)ctx[2]);
+}
+
+SEC("lsm/path_mkdir")
+int knox_path_mkdir(__u64 *ctx)
+{
+	int ret = (int)ctx[3];
+	return ret ? ret : name_change((void *)ctx[0], (void *)ctx[1], OP_MKDIR, (__u32)ctx[2]);
+}
+
+SEC("lsm/path_unlink")
+int knox_path_unlink(__u64 *ctx)
+{
+	int ret = (int)ctx[2];
+	return ret ? ret : name_change((void *)ctx[0], (void *)ctx[1], OP_UNLINK, 0);
+}
+
+SEC("lsm/path_rmdir")
+int knox_path_rmdir(__u64 *ctx)
+{
+	int ret = (int)ctx[2];
+	return ret ? ret : name_change((void *)ctx[0], (void *)ctx[1], OP_RMDIR, 0);
+}
+
+SEC("lsm/path_symlink")
+int knox_path_symlink(__u64 *ctx)
+{
+	int ret = (int)ctx[3];
+	return ret ? ret : name_change((void *)ctx[0], (void *)ctx[1], OP_SYMLINK, 0);
+}
+
+/* Both names of a rename or link are written: the source disappears (or gains a name). */
+SEC("lsm/path_rename")
+int knox_path_rename(__u64 *ctx)
+{
+	int ret = (int)ctx[5];
+	if (ret)
+		return ret;
+	ret = name_change((void *)ctx[0], (void *)ctx[1], OP_RENAME, 0);
+	if (ret)
+		return ret;
+	return name_change((void *)ctx[2], (void *)ctx[3], OP_RENAME, 1);
+}
+
+SEC("lsm/path_link")
+int knox_path_link(__u64 *ctx)
+{
+	struct dentry *old = (void *)ctx[0];
+	struct path *new_dir = (void *)ctx[1];
+	int ret = (int)ctx[3];
+	if (ret)
+		return ret;
+	/* The old name lives in the same mount as the new one (links never cross mounts). */
+	ret = name_change(new_dir, old, OP_LINK, 0);
+	if (ret)
+		return ret;
+	return name_change(new_dir, (void *)ctx[2], OP_LINK, 1);
+}
+
+static __always_inline int path_write(struct path *path, __u8 op, __u32 arg)
+{
+	struct dentry *d = READ_KERN(path->dentry);
+	return name_change(path, d, op, arg);
+}
+
+SEC("lsm/path_chmod")
+int knox_path_chmod(__u64 *ctx)
+{
+	int ret = (int)ctx[2];
+	return ret ? ret : path_write((void *)ctx[0], OP_CHMOD, (__u32)ctx[1]);
+}
+
+SEC("lsm/path_chown")
+int knox_path_chown(__u64 *ctx)
+{
+	int ret = (int)ctx[3];
+	return ret ? ret : path_write((void *)ctx[0], OP_CHOWN, 0);
+}
+
+SEC("lsm/path_truncate")
+int knox_path_truncate(__u64 *ctx)
+{
+	int ret = (int)ctx[1];
+	return ret ? ret : path_write((void *)ctx[0], OP_TRUNCATE, 0);
+}
+
+/* ---- hooks: network ---- */
+
+static __always_inline void match_num(struct decision *d, struct subject *s, __u32 kind,
+				      __u32 num)
+{
+	struct num_key k = { .scope = scope_of(s, kind), .num = num };
+	evaluate(d, bpf_map_lookup_elem(&knox_nums, &k), ~0U, false, 0, s);
+}
+
+/* Every protocol name a socket answers to (`tcp`, `stream`, `all`, ...). */
+static __always_inline int socket_check(int family, int type, int protocol, __u8 op)
+{
+	struct subject s;
+	if (!subject_init(&s) || !(s.tflags & T_NET))
+		return 0;
+	if (family != AF_INET && family != AF_INET6 && family != AF_PACKET)
+		return 0; /* unix and netlink sockets are local IPC, as in KubeArmor */
+	type &= SOCK_TYPE_MASK;
+	struct decision d = {};
+	if (family == AF_PACKET) {
+		match_num(&d, &s, KIND_NET, P_PACKET);
+	} else {
+		__u32 specific = 0, by_type = 0;
+		switch (type) {
+		case SOCK_STREAM:
+			by_type = P_STREAM;
+			specific = protocol == IPPROTO_SCTP ? P_SCTP : P_TCP;
+			break;
+		case SOCK_DGRAM:
+			by_type = P_DGRAM;
+			if (protocol == IPPROTO_ICMP)
+				specific = P_ICMP;
+			else if (protocol == IPPROTO_ICMPV6)
+				specific = P_ICMPV6;
+			else if (protocol == IPPROTO_DCCP)
+				specific = P_DCCP;
+			else
+				specific = P_UDP;
+			break;
+		case SOCK_RAW:
+			by_type = P_RAW;
+			if (protocol == IPPROTO_ICMP)
+				specific = P_ICMP;
+			else if (protocol == IPPROTO_ICMPV6)
+				specific = P_ICMPV6;
+			break;
+		case SOCK_SEQPACKET:
+			by_type = P_SEQPACKET;
+			if (protocol == IPPROTO_SCTP)
+				specific = P_SCTP;
+			break;
+		case SOCK_RDM:
+			by_type = P_RDM;
+			break;
+		}
+		if (specific)
+			match_num(&d, &s, KIND_NET, specific);
+		if (by_type)
+			match_num(&d, &s, KIND_NET, by_type);
+	}
+	match_num(&d, &s, KIND_NET, P_ALL);
+	return conclude(&s, &d, T_ALLOW_NET, T_BLOCK_NET, op, 0, (family << 16) | type, protocol,
+			EACCES, false);
+}
+
+SEC("lsm/socket_create")
+int knox_socket_create(__u64 *ctx)
+{
+	int ret = (int)ctx[4];
+	if (ret || (int)ctx[3] /* kern */)
+		return ret;
+	return socket_check((int)ctx[0], (int)ctx[1], (int)ctx[2], OP_SOCKET);
+}
+
+static __always_inline int socket_use(struct socket *sock, __u8 op)
+{
+	struct sock *sk = READ_KERN(sock->sk);
+	if (!sk)
+		return 0;
+	int family = READ_KERN(sk->__sk_common.skc_family);
+	int type = READ_KERN(sk->sk_type);
+	int protocol = READ_KERN(sk->sk_protocol);
+	return socket_check(family, type, protocol, op);
+}
+
+SEC("lsm/socket_connect")
+int knox_socket_connect(__u64 *ctx)
+{
+	int ret = (int)ctx[3];
+	return ret ? ret : socket_use((void *)ctx[0], OP_CONNECT);
+}
+
+SEC("lsm/socket_accept")
+int knox_socket_accept(__u64 *ctx)
+{
+	int ret = (int)ctx[2];
+	return ret ? ret : socket_use((void *)ctx[0], OP_ACCEPT);
+}
+
+/* ---- hooks: capabilities ---- */
+
+SEC("lsm/capable")
+int knox_capable(__u64 *ctx)
+{
+	int cap = (int)ctx[2];
+	__u32 opts = (__u32)ctx[3];
+	int ret = (int)ctx[4];
+	struct subject s;
+	if (ret || !subject_init(&s) || !(s.tflags & T_CAP))
+		return ret;
+	struct decision d = {};
+	match_num(&d, &s, KIND_CAP, cap);
+	/* Checks the kernel itself does not audit (probing, not acting) are not reported. */
+	return conclude(&s, &d, T_ALLOW_CAP, T_BLOCK_CAP, OP_CAPABLE, 0, cap, 0, EPERM,
+			opts & CAP_OPT_NOAUDIT);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

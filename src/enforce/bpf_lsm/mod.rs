@@ -1,0 +1,989 @@
+//! BPF-LSM backend: loads lsm.bpf.c's programs (committed as lsm.bpf.o) on the kernel's
+//! LSM hooks, fills their rule maps from the host's rule set ([`compile`]), and turns
+//! their ring buffer records into [`EnforcerEvent`]s. Denials happen in the kernel and
+//! return EACCES ("Permission denied"), as KubeArmor's users know it.
+//!
+//! Owns the backend's lifecycle and what lives in bpffs under the pin directory
+//! (default [`DEFAULT_PIN_DIR`]): every map (pinned by name) and one link per hook.
+//! Enforcement therefore survives the agent: a killed or stopped agent leaves the
+//! programs attached with the last rules; a restarted agent re-adopts them (same
+//! program: the pinned link is kept; a new build: the new link is attached before the
+//! old one is unpinned, so there is never a moment without a program on the hook).
+//! `knoxctl offboard vm` removes the directory, which detaches everything
+//! ([`remove_pins`]).
+
+pub mod compile;
+
+use super::{
+    ApplyReport, Backend, Coverage, EnforceError, Enforcer, EnforcerEvent, Level, Op, Operation,
+    ProbeResult,
+};
+use crate::policy::matcher::Posture;
+use crate::policy::normalize::RuleSet;
+use aya::maps::lpm_trie::{Key, LpmTrie};
+use aya::maps::{Array, HashMap, MapData, PerCpuArray, RingBuf};
+use aya::programs::Lsm;
+use aya::programs::links::{FdLink, PinnedLink};
+use aya::{Btf, Ebpf, EbpfLoader};
+use compile::{Compiled, PathFacts, Rules};
+use std::collections::BTreeSet;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{SyncSender, TrySendError};
+use std::thread::JoinHandle;
+
+pub const DEFAULT_PIN_DIR: &str = "/sys/fs/bpf/knoxctl";
+
+static OBJECT: &[u8] = aya::include_bytes_aligned!("lsm.bpf.o");
+
+/// (program in lsm.bpf.c, LSM hook).
+const HOOKS: &[(&str, &str)] = &[
+    ("knox_bprm_check", "bprm_check_security"),
+    ("knox_mmap_file", "mmap_file"),
+    ("knox_file_mprotect", "file_mprotect"),
+    ("knox_file_open", "file_open"),
+    ("knox_path_mknod", "path_mknod"),
+    ("knox_path_mkdir", "path_mkdir"),
+    ("knox_path_unlink", "path_unlink"),
+    ("knox_path_rmdir", "path_rmdir"),
+    ("knox_path_symlink", "path_symlink"),
+    ("knox_path_rename", "path_rename"),
+    ("knox_path_link", "path_link"),
+    ("knox_path_chmod", "path_chmod"),
+    ("knox_path_chown", "path_chown"),
+    ("knox_path_truncate", "path_truncate"),
+    ("knox_socket_create", "socket_create"),
+    ("knox_socket_connect", "socket_connect"),
+    ("knox_socket_accept", "socket_accept"),
+    ("knox_capable", "capable"),
+];
+
+// Event layout (struct event in lsm.bpf.c).
+const EVENT_HDR: usize = 64;
+const OP_EXEC: u8 = 1;
+const OP_OPEN: u8 = 2;
+const OP_MMAP: u8 = 3;
+const OP_CREATE: u8 = 4;
+const OP_MKDIR: u8 = 5;
+const OP_UNLINK: u8 = 6;
+const OP_RMDIR: u8 = 7;
+const OP_RENAME: u8 = 8;
+const OP_LINK: u8 = 9;
+const OP_SYMLINK: u8 = 10;
+const OP_CHMOD: u8 = 11;
+const OP_CHOWN: u8 = 12;
+const OP_TRUNCATE: u8 = 13;
+const OP_SOCKET: u8 = 14;
+const OP_CONNECT: u8 = 15;
+const OP_ACCEPT: u8 = 16;
+const OP_CAPABLE: u8 = 17;
+const V_DENY: u8 = 1;
+const V_AUDIT: u8 = 2;
+const V_POSTURE_AUDIT: u8 = 3;
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct SlotRaw {
+    rule: u32,
+    flags: u16,
+    src_set: u16,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct RulesRaw {
+    len: u32,
+    nslots: u32,
+    slots: [SlotRaw; compile::MAX_SLOTS],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct PathData {
+    scope: u32,
+    path: [u8; compile::KEY_PATH],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct InodeKey {
+    scope: u32,
+    dev: u32,
+    ino: u64,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct InodeRules {
+    generation: u32,
+    check_generation: u32,
+    rules: RulesRaw,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct NameKey {
+    scope: u32,
+    name: [u8; compile::NAME_KEY],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct AppletKey {
+    scope: u32,
+    dev: u32,
+    ino: u64,
+    name: [u8; compile::NAME_KEY],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct NumKey {
+    scope: u32,
+    num: u32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct TargetRaw {
+    flags: u32,
+    generation: u32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct ConfigRaw {
+    agent_tgid: u32,
+    pad: u32,
+    agent_start: u64,
+}
+
+// SAFETY: all are repr(C) plain integers/arrays without padding holes that matter to the
+// kernel (it copies the declared sizes, which match lsm.bpf.c's structs).
+unsafe impl aya::Pod for SlotRaw {}
+unsafe impl aya::Pod for RulesRaw {}
+unsafe impl aya::Pod for PathData {}
+unsafe impl aya::Pod for InodeKey {}
+unsafe impl aya::Pod for InodeRules {}
+unsafe impl aya::Pod for NameKey {}
+unsafe impl aya::Pod for NumKey {}
+unsafe impl aya::Pod for AppletKey {}
+unsafe impl aya::Pod for TargetRaw {}
+unsafe impl aya::Pod for ConfigRaw {}
+
+fn raw_rules(r: &Rules) -> RulesRaw {
+    let mut out = RulesRaw {
+        len: r.len,
+        nslots: r.slots.len().min(compile::MAX_SLOTS) as u32,
+        ..RulesRaw::default()
+    };
+    for (i, s) in r.slots.iter().take(compile::MAX_SLOTS).enumerate() {
+        out.slots[i] = SlotRaw {
+            rule: s.rule,
+            flags: s.flags,
+            src_set: s.src_set,
+        };
+    }
+    out
+}
+
+fn path_key(scope: u32, bytes: &[u8]) -> Key<PathData> {
+    let mut path = [0u8; compile::KEY_PATH];
+    let n = bytes.len().min(compile::KEY_PATH);
+    path[..n].copy_from_slice(&bytes[..n]);
+    Key::new(32 + 8 * n as u32, PathData { scope, path })
+}
+
+fn path_key_id(k: &Key<PathData>) -> (u32, Vec<u8>) {
+    let d = k.data();
+    let n = ((k.prefix_len().saturating_sub(32)) / 8) as usize;
+    (d.scope, d.path[..n.min(compile::KEY_PATH)].to_vec())
+}
+
+fn name_bytes(name: &str) -> [u8; compile::NAME_KEY] {
+    let mut n = [0u8; compile::NAME_KEY];
+    let b = name.as_bytes();
+    let len = b.len().min(compile::NAME_KEY - 1);
+    n[..len].copy_from_slice(&b[..len]);
+    n
+}
+
+fn name_key(scope: u32, name: &str) -> NameKey {
+    NameKey {
+        scope,
+        name: name_bytes(name),
+    }
+}
+
+fn applet_key(&(scope, dev, ino, ref name): &(u32, u32, u64, String)) -> AppletKey {
+    AppletKey {
+        scope,
+        dev,
+        ino,
+        name: name_bytes(name),
+    }
+}
+
+fn err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> EnforceError {
+    let context = context.into();
+    move |source| EnforceError::Io {
+        backend: Backend::BpfLsm,
+        context,
+        source,
+    }
+}
+
+fn other(context: impl Into<String>, e: impl std::fmt::Display) -> EnforceError {
+    EnforceError::Io {
+        backend: Backend::BpfLsm,
+        context: context.into(),
+        source: std::io::Error::other(e.to_string()),
+    }
+}
+
+/// Mounts bpffs on /sys/fs/bpf when nothing is mounted there (minimal VMs, containers).
+fn ensure_bpffs() -> Result<(), EnforceError> {
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    if mounts
+        .lines()
+        .any(|l| l.split_whitespace().nth(1) == Some("/sys/fs/bpf") && l.contains(" bpf "))
+    {
+        return Ok(());
+    }
+    let out = std::process::Command::new("mount")
+        .args(["-t", "bpf", "bpf", "/sys/fs/bpf"])
+        .output()
+        .map_err(err("mount -t bpf bpf /sys/fs/bpf"))?;
+    if !out.status.success() {
+        return Err(other(
+            "mount -t bpf bpf /sys/fs/bpf",
+            String::from_utf8_lossy(&out.stderr).trim(),
+        ));
+    }
+    Ok(())
+}
+
+fn lsm_active() -> (bool, String) {
+    let lsms = super::active_lsms();
+    (lsms.split(',').any(|l| l == "bpf"), lsms)
+}
+
+/// Loads the object with its maps pinned under `pin_dir` and every program verified.
+fn load(pin_dir: &Path, btf: &Btf) -> Result<Ebpf, EnforceError> {
+    std::fs::create_dir_all(pin_dir).map_err(err(format!("creating {}", pin_dir.display())))?;
+    let mut ebpf = EbpfLoader::new()
+        .btf(Some(btf))
+        .default_map_pin_directory(pin_dir)
+        .load(OBJECT)
+        .map_err(|e| other("loading lsm.bpf.o", e))?;
+    for (name, hook) in HOOKS {
+        let p: &mut Lsm = ebpf
+            .program_mut(name)
+            .ok_or_else(|| other("lsm.bpf.o", format!("no program {name}")))?
+            .try_into()
+            .map_err(|e| other(format!("program {name}"), e))?;
+        p.load(hook, btf)
+            .map_err(|e| other(format!("loading the {hook} program"), verifier_error(e)))?;
+    }
+    Ok(ebpf)
+}
+
+/// The verifier's log is long; its last lines say what failed.
+fn verifier_error(e: aya::programs::ProgramError) -> String {
+    match &e {
+        aya::programs::ProgramError::LoadError { io_error, verifier_log } => {
+            let log = verifier_log.to_string();
+            let tail: Vec<&str> = log.lines().rev().take(12).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            format!("{io_error}; verifier: {}", tail.join(" | "))
+        }
+        _ => e.to_string(),
+    }
+}
+
+/// Loads the programs into a scratch pin directory without attaching them: proves the
+/// kernel accepts them here, changes nothing.
+fn try_probe() -> Result<String, String> {
+    let (active, lsms) = lsm_active();
+    if !active {
+        return Err(format!(
+            "bpf is not in the kernel's active LSMs ({lsms}); boot with lsm=...,bpf (e.g. add it to GRUB_CMDLINE_LINUX)"
+        ));
+    }
+    let btf = Btf::from_sys_fs().map_err(|e| format!("no kernel BTF (/sys/kernel/btf/vmlinux): {e}"))?;
+    ensure_bpffs().map_err(|e| e.to_string())?;
+    let dir = PathBuf::from(format!("/sys/fs/bpf/knoxctl-probe-{}", std::process::id()));
+    let result = load(&dir, &btf).map(drop);
+    let _ = std::fs::remove_dir_all(&dir);
+    result.map_err(|e| e.to_string())?;
+    Ok(format!(
+        "the kernel verified all {} LSM programs (active LSMs: {lsms})",
+        HOOKS.len()
+    ))
+}
+
+pub fn probe() -> ProbeResult {
+    let (usable, reason) = match try_probe() {
+        Ok(r) => (true, r),
+        Err(r) => (false, r),
+    };
+    ProbeResult {
+        backend: Backend::BpfLsm,
+        usable,
+        reason,
+        coverage: coverage(usable),
+    }
+}
+
+fn coverage(usable: bool) -> Vec<Coverage> {
+    Op::ALL
+        .iter()
+        .map(|&op| {
+            let (level, note) = if !usable {
+                (Level::None, "BPF-LSM programs cannot run on this kernel")
+            } else {
+                match op {
+                    Op::Exec => (
+                        Level::Enforced,
+                        "bprm_check_security on the resolved file (symlinks, hard links, //, /./ cannot dodge it); mmap/mprotect PROT_EXEC stops loader tricks",
+                    ),
+                    Op::FileRead | Op::FileWrite => {
+                        (Level::Enforced, "file_open, on the resolved path and inode")
+                    }
+                    Op::Create => (
+                        Level::Enforced,
+                        "path_mknod/path_mkdir/path_symlink: the file is never created",
+                    ),
+                    Op::Unlink => (Level::Enforced, "path_unlink/path_rmdir"),
+                    Op::Rename => (
+                        Level::Enforced,
+                        "path_rename/path_link: both names are checked",
+                    ),
+                    Op::Network => (
+                        Level::Enforced,
+                        "socket_create/connect/accept by protocol (DNS rules are not enforced)",
+                    ),
+                    Op::Capabilities => (Level::Enforced, "capable()"),
+                }
+            };
+            Coverage {
+                op,
+                level,
+                note: note.to_string(),
+            }
+        })
+        .collect()
+}
+
+/// Detaches every program and frees every map of an enforcer pinned in `dir`: what
+/// remains pinned is all that keeps them alive once no agent runs.
+pub fn remove_pins(dir: &Path) -> std::io::Result<()> {
+    match std::fs::remove_dir_all(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        r => r,
+    }
+}
+
+/// The start time of this process in clock ticks since boot (/proc/self/stat field 22),
+/// compared by the kernel side with start_boottime: the agent is exempt only while it
+/// is this very process, not whoever gets its pid later.
+fn own_start_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    after
+        .split_whitespace()
+        .nth(19)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The kernel's encoding of a device number (MKDEV: major << 20 | minor), as in
+/// `super_block.s_dev`.
+fn kernel_dev(dev: u64) -> u32 {
+    let major = libc::major(dev);
+    let minor = libc::minor(dev);
+    (major << 20) | minor
+}
+
+/// FS_IOC_GETVERSION: the inode generation, where the file system keeps one (ext4, xfs,
+/// btrfs); it tells a reused inode number from the file a rule meant.
+fn generation(path: &str) -> Option<u32> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .or_else(|_| std::fs::File::open(path))
+        .ok()?;
+    let mut g: libc::c_long = 0;
+    const FS_IOC_GETVERSION: libc::c_ulong = 0x8008_7601;
+    // SAFETY: the ioctl writes one long into g.
+    let rc = unsafe { libc::ioctl(f.as_raw_fd(), FS_IOC_GETVERSION as _, &mut g) };
+    (rc == 0).then_some(g as u32)
+}
+
+fn facts(path: &str) -> PathFacts {
+    use std::os::unix::fs::MetadataExt;
+    let canonical = std::fs::canonicalize(path)
+        .ok()
+        .map(|p| p.to_string_lossy().into_owned())
+        .filter(|c| c != path);
+    let inode = std::fs::metadata(path).ok().filter(|m| m.is_file()).map(|m| {
+        let real = canonical.as_deref().unwrap_or(path);
+        (kernel_dev(m.dev()), m.ino(), generation(real))
+    });
+    PathFacts { canonical, inode }
+}
+
+struct Maps {
+    paths: LpmTrie<MapData, PathData, RulesRaw>,
+    sources: LpmTrie<MapData, PathData, RulesRaw>,
+    inodes: HashMap<MapData, InodeKey, InodeRules>,
+    names: HashMap<MapData, NameKey, RulesRaw>,
+    applets: HashMap<MapData, AppletKey, RulesRaw>,
+    nums: HashMap<MapData, NumKey, RulesRaw>,
+    targets: HashMap<MapData, u32, TargetRaw>,
+    lost: PerCpuArray<MapData, u64>,
+}
+
+fn take<T: TryFrom<aya::maps::Map>>(ebpf: &mut Ebpf, name: &str) -> Result<T, EnforceError>
+where
+    T::Error: std::fmt::Display,
+{
+    let m = ebpf
+        .take_map(name)
+        .ok_or_else(|| other("lsm.bpf.o", format!("no map {name}")))?;
+    T::try_from(m).map_err(|e| other(format!("map {name}"), e))
+}
+
+pub struct BpfLsmEnforcer {
+    maps: Maps,
+    pin_dir: PathBuf,
+    posture: (bool, bool, bool),
+    generation: u32,
+    stopping: Arc<AtomicBool>,
+    wake: Option<OwnedFd>,
+    reader: Option<JoinHandle<()>>,
+    dropped: Arc<AtomicU64>,
+    /// Kept so the programs stay loaded while the agent runs (the links are pinned).
+    _ebpf: Ebpf,
+}
+
+/// Default postures per allow-list category: (process+file, network, capabilities).
+pub type Postures = (Posture, Posture, Posture);
+
+impl BpfLsmEnforcer {
+    pub fn start(
+        events: SyncSender<EnforcerEvent>,
+        postures: Postures,
+        pin_dir: &Path,
+    ) -> Result<BpfLsmEnforcer, EnforceError> {
+        let (active, lsms) = lsm_active();
+        if !active {
+            return Err(EnforceError::Unsupported {
+                backend: Backend::BpfLsm,
+                reason: format!("bpf is not in the kernel's active LSMs ({lsms})"),
+            });
+        }
+        let btf = Btf::from_sys_fs().map_err(|e| EnforceError::Unsupported {
+            backend: Backend::BpfLsm,
+            reason: format!("no kernel BTF: {e}"),
+        })?;
+        ensure_bpffs()?;
+        let mut ebpf = load(pin_dir, &btf).map_err(|e| EnforceError::Unsupported {
+            backend: Backend::BpfLsm,
+            reason: e.to_string(),
+        })?;
+        // Exempt the agent before any rule could touch it.
+        {
+            let mut config: Array<MapData, ConfigRaw> = take(&mut ebpf, "knox_config")?;
+            let c = ConfigRaw {
+                agent_tgid: std::process::id(),
+                pad: 0,
+                agent_start: own_start_ticks(),
+            };
+            config
+                .set(0, c, 0)
+                .map_err(|e| other("writing knox_config", e))?;
+        }
+        let maps = Maps {
+            paths: take(&mut ebpf, "knox_paths")?,
+            sources: take(&mut ebpf, "knox_sources")?,
+            inodes: take(&mut ebpf, "knox_inodes")?,
+            names: take(&mut ebpf, "knox_names")?,
+            applets: take(&mut ebpf, "knox_applets")?,
+            nums: take(&mut ebpf, "knox_nums")?,
+            targets: take(&mut ebpf, "knox_targets")?,
+            lost: take(&mut ebpf, "knox_lost")?,
+        };
+        let generation = maps
+            .targets
+            .get(&0, 0)
+            .map(|t| t.generation)
+            .unwrap_or(0);
+        let ring: RingBuf<MapData> = take(&mut ebpf, "knox_events")?;
+        attach_all(&mut ebpf, pin_dir)?;
+
+        let stopping = Arc::new(AtomicBool::new(false));
+        // SAFETY: eventfd returns a new descriptor or -1.
+        let wake_fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        if wake_fd < 0 {
+            return Err(err("eventfd")(std::io::Error::last_os_error()));
+        }
+        // SAFETY: wake_fd is a fresh descriptor we own.
+        let wake = unsafe { OwnedFd::from_raw_fd(wake_fd) };
+        let dropped = Arc::new(AtomicU64::new(0));
+        let reader = {
+            let stopping = stopping.clone();
+            let dropped = dropped.clone();
+            let wake = wake.try_clone().map_err(err("dup eventfd"))?;
+            std::thread::Builder::new()
+                .name("bpf-lsm-events".into())
+                .spawn(move || read_loop(ring, events, &stopping, &wake, &dropped))
+                .map_err(err("spawning the event reader"))?
+        };
+        let p = |x: Posture| x == Posture::Block;
+        Ok(BpfLsmEnforcer {
+            maps,
+            pin_dir: pin_dir.to_path_buf(),
+            posture: (p(postures.0), p(postures.1), p(postures.2)),
+            generation,
+            stopping,
+            wake: Some(wake),
+            reader: Some(reader),
+            dropped,
+            _ebpf: ebpf,
+        })
+    }
+
+    /// Lost in the kernel because the ring buffer was full.
+    pub fn lost_in_kernel(&self) -> u64 {
+        self.maps
+            .lost
+            .get(&0, 0)
+            .map(|v| v.iter().sum())
+            .unwrap_or(0)
+    }
+
+    fn write(&mut self, c: &Compiled) -> Result<(), EnforceError> {
+        let m = &mut self.maps;
+        let werr = |what: &str| {
+            let what = what.to_string();
+            move |e: aya::maps::MapError| other(format!("writing {what}"), e)
+        };
+        // 1. While old and new entries coexist, the target enables both.
+        let old = m.targets.get(&0, 0).map(|t| t.flags).unwrap_or(0);
+        self.generation = self.generation.wrapping_add(1);
+        let both = TargetRaw {
+            flags: old | (c.target_flags & 0xff),
+            generation: self.generation,
+        };
+        m.targets.insert(0, both, 0).map_err(werr("knox_targets"))?;
+        // 2. New and changed entries (each update is atomic for the kernel).
+        for ((scope, bytes), r) in &c.sources {
+            m.sources
+                .insert(&path_key(*scope, bytes), raw_rules(r), 0)
+                .map_err(werr("knox_sources"))?;
+        }
+        for ((scope, bytes), r) in &c.paths {
+            m.paths
+                .insert(&path_key(*scope, bytes), raw_rules(r), 0)
+                .map_err(werr("knox_paths"))?;
+        }
+        for ((scope, dev, ino), (generation, r)) in &c.inodes {
+            let k = InodeKey {
+                scope: *scope,
+                dev: *dev,
+                ino: *ino,
+            };
+            let v = InodeRules {
+                generation: generation.unwrap_or(0),
+                check_generation: u32::from(generation.is_some()),
+                rules: raw_rules(r),
+            };
+            m.inodes.insert(k, v, 0).map_err(werr("knox_inodes"))?;
+        }
+        for ((scope, name), r) in &c.names {
+            m.names
+                .insert(name_key(*scope, name), raw_rules(r), 0)
+                .map_err(werr("knox_names"))?;
+        }
+        for (k, r) in &c.applets {
+            m.applets
+                .insert(applet_key(k), raw_rules(r), 0)
+                .map_err(werr("knox_applets"))?;
+        }
+        for ((scope, num), r) in &c.nums {
+            let k = NumKey {
+                scope: *scope,
+                num: *num,
+            };
+            m.nums.insert(k, raw_rules(r), 0).map_err(werr("knox_nums"))?;
+        }
+        // 3. The new target flags (allow-list and posture bits switch here, atomically).
+        let t = TargetRaw {
+            flags: c.target_flags,
+            generation: self.generation,
+        };
+        m.targets.insert(0, t, 0).map_err(werr("knox_targets"))?;
+        // 4. Entries of rules that are gone, including those a previous agent left.
+        let want_paths: BTreeSet<(u32, Vec<u8>)> = c.paths.keys().cloned().collect();
+        let stale: Vec<Key<PathData>> = m
+            .paths
+            .keys()
+            .filter_map(Result::ok)
+            .filter(|k| !want_paths.contains(&path_key_id(k)))
+            .collect();
+        for k in stale {
+            let _ = m.paths.remove(&k);
+        }
+        let want_sources: BTreeSet<(u32, Vec<u8>)> = c.sources.keys().cloned().collect();
+        let stale: Vec<Key<PathData>> = m
+            .sources
+            .keys()
+            .filter_map(Result::ok)
+            .filter(|k| !want_sources.contains(&path_key_id(k)))
+            .collect();
+        for k in stale {
+            let _ = m.sources.remove(&k);
+        }
+        let want: BTreeSet<InodeKey> = c
+            .inodes
+            .keys()
+            .map(|&(scope, dev, ino)| InodeKey { scope, dev, ino })
+            .collect();
+        let stale: Vec<InodeKey> = m
+            .inodes
+            .keys()
+            .filter_map(Result::ok)
+            .filter(|k| !want.contains(k))
+            .collect();
+        for k in stale {
+            let _ = m.inodes.remove(&k);
+        }
+        let want: BTreeSet<NameKey> = c.names.keys().map(|(s, n)| name_key(*s, n)).collect();
+        let stale: Vec<NameKey> = m
+            .names
+            .keys()
+            .filter_map(Result::ok)
+            .filter(|k| !want.contains(k))
+            .collect();
+        for k in stale {
+            let _ = m.names.remove(&k);
+        }
+        let want: BTreeSet<AppletKey> = c.applets.keys().map(applet_key).collect();
+        let stale: Vec<AppletKey> = m
+            .applets
+            .keys()
+            .filter_map(Result::ok)
+            .filter(|k| !want.contains(k))
+            .collect();
+        for k in stale {
+            let _ = m.applets.remove(&k);
+        }
+        let want: BTreeSet<NumKey> = c
+            .nums
+            .keys()
+            .map(|&(scope, num)| NumKey { scope, num })
+            .collect();
+        let stale: Vec<NumKey> = m
+            .nums
+            .keys()
+            .filter_map(Result::ok)
+            .filter(|k| !want.contains(k))
+            .collect();
+        for k in stale {
+            let _ = m.nums.remove(&k);
+        }
+        Ok(())
+    }
+}
+
+/// Attaches each program, or keeps the pinned link of an identical one.
+fn attach_all(ebpf: &mut Ebpf, pin_dir: &Path) -> Result<(), EnforceError> {
+    for (name, hook) in HOOKS {
+        let p: &mut Lsm = ebpf
+            .program_mut(name)
+            .and_then(|p| p.try_into().ok())
+            .ok_or_else(|| other("lsm.bpf.o", format!("no LSM program {name}")))?;
+        let pin = pin_dir.join(format!("link_{hook}"));
+        let tag = p.info().map(|i| i.tag()).ok();
+        let pinned_tag = PinnedLink::from_pin(&pin).ok().and_then(|l| {
+            let fd: FdLink = l.into();
+            let prog_id = fd.info().ok()?.program_id();
+            aya::programs::loaded_programs()
+                .filter_map(Result::ok)
+                .find(|i| i.id() == prog_id)
+                .map(|i| i.tag())
+        });
+        if tag.is_some() && tag == pinned_tag {
+            tracing::debug!(hook, "adopted the pinned BPF-LSM program");
+            continue;
+        }
+        let id = p
+            .attach()
+            .map_err(|e| other(format!("attaching to {hook}"), e))?;
+        let link: FdLink = p
+            .take_link(id)
+            .map_err(|e| other(format!("link of {hook}"), e))?
+            .into();
+        // The new link is live before the old pin goes: no gap on the hook.
+        if pin.exists() {
+            std::fs::remove_file(&pin).map_err(err(format!("unpinning {}", pin.display())))?;
+        }
+        let pinned = link
+            .pin(&pin)
+            .map_err(|e| other(format!("pinning {}", pin.display()), e))?;
+        // Dropping the handle closes our descriptor; the pin keeps the link attached.
+        drop(pinned);
+    }
+    Ok(())
+}
+
+impl Enforcer for BpfLsmEnforcer {
+    fn backend(&self) -> Backend {
+        Backend::BpfLsm
+    }
+
+    fn apply(&mut self, rules: &RuleSet) -> Result<ApplyReport, EnforceError> {
+        let c = compile::compile(rules, self.posture, &facts);
+        self.write(&c)?;
+        let mut notes = c.notes.clone();
+        if c.target_flags & compile::T_APPLETS != 0 {
+            notes.push("rules on symlinks to multi-call binaries (busybox applets) match that binary run under the applet's name, whatever the path; `busybox APPLET` (the name as an argument) is not matched".into());
+        }
+        notes.push(format!(
+            "enforcement is pinned in {} and continues while the agent is down; `knoxctl offboard vm` removes it",
+            self.pin_dir.display()
+        ));
+        Ok(ApplyReport {
+            enforced: c.enforced,
+            unenforceable: c.unenforceable,
+            notes,
+        })
+    }
+
+    /// Stops reporting. The programs stay attached with the last rules (pinned): that is
+    /// the point of this backend; `remove_pins` ends enforcement.
+    fn stop(&mut self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        if let Some(w) = &self.wake {
+            let one: u64 = 1;
+            // SAFETY: writes 8 bytes from `one` to our eventfd.
+            unsafe { libc::write(w.as_raw_fd(), (&one as *const u64).cast(), 8) };
+        }
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+    }
+
+    fn dropped_events(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed) + self.lost_in_kernel()
+    }
+}
+
+impl Drop for BpfLsmEnforcer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn boot_to_epoch_offset() -> i128 {
+    let read = |clock| {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: ts is a valid, writable timespec.
+        unsafe { libc::clock_gettime(clock, &mut ts) };
+        ts.tv_sec as i128 * 1_000_000_000 + ts.tv_nsec as i128
+    };
+    read(libc::CLOCK_REALTIME) - read(libc::CLOCK_BOOTTIME)
+}
+
+fn read_loop(
+    mut ring: RingBuf<MapData>,
+    tx: SyncSender<EnforcerEvent>,
+    stopping: &AtomicBool,
+    wake: &OwnedFd,
+    dropped: &AtomicU64,
+) {
+    let mut fds = [
+        libc::pollfd {
+            fd: ring.as_fd().as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: wake.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+    ];
+    loop {
+        let last = stopping.load(Ordering::SeqCst);
+        let offset = boot_to_epoch_offset();
+        let mut drained = 0u32;
+        while let Some(item) = ring.next() {
+            drained += 1;
+            // A flood must not keep a stopping agent draining forever.
+            if last && drained > 1 << 16 {
+                break;
+            }
+            let Some(ev) = decode(&item, offset) else {
+                continue;
+            };
+            match tx.try_send(ev) {
+                Ok(()) => {}
+                Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                    dropped.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        if last {
+            return;
+        }
+        // SAFETY: fds is a valid array of two pollfd.
+        let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 200) };
+        if rc < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_ne_bytes(b[at..at + 4].try_into().unwrap())
+}
+
+fn open_flags_text(flags: u32) -> String {
+    crate::monitor::open_flags(flags as i32)
+}
+
+fn family_name(f: u32) -> String {
+    match f {
+        2 => "AF_INET".into(),
+        10 => "AF_INET6".into(),
+        17 => "AF_PACKET".into(),
+        n => n.to_string(),
+    }
+}
+
+fn type_name(t: u32) -> String {
+    match t {
+        1 => "SOCK_STREAM".into(),
+        2 => "SOCK_DGRAM".into(),
+        3 => "SOCK_RAW".into(),
+        4 => "SOCK_RDM".into(),
+        5 => "SOCK_SEQPACKET".into(),
+        n => n.to_string(),
+    }
+}
+
+/// One ring buffer record → an enforcer event (None if malformed).
+fn decode(b: &[u8], offset: i128) -> Option<EnforcerEvent> {
+    if b.len() < EVENT_HDR {
+        return None;
+    }
+    let ts = u64::from_ne_bytes(b[0..8].try_into().unwrap()) as i128 + offset;
+    let tgid = u32_at(b, 8);
+    let ppid = u32_at(b, 16);
+    let uid = u32_at(b, 20);
+    let rule = u32_at(b, 24);
+    let arg = u32_at(b, 36);
+    let arg2 = u32_at(b, 40);
+    let op = b[44];
+    let verdict = b[45];
+    let path_len = (u16::from_ne_bytes([b[46], b[47]]) as usize).min(b.len() - EVENT_HDR);
+    let comm = {
+        let c = &b[48..64];
+        let end = c.iter().position(|&x| x == 0).unwrap_or(c.len());
+        String::from_utf8_lossy(&c[..end]).into_owned()
+    };
+    let path = String::from_utf8_lossy(&b[EVENT_HDR..EVENT_HDR + path_len]).into_owned();
+    let (operation, resource, data) = match op {
+        OP_EXEC => (Operation::Process, path, "lsm=SECURITY_BPRM_CHECK".to_string()),
+        OP_MMAP => (
+            Operation::Process,
+            path,
+            "lsm=SECURITY_MMAP_FILE prot=PROT_EXEC".to_string(),
+        ),
+        OP_OPEN => (
+            Operation::File,
+            path,
+            format!("lsm=SECURITY_FILE_OPEN flags={}", open_flags_text(arg)),
+        ),
+        OP_CREATE | OP_MKDIR | OP_UNLINK | OP_RMDIR | OP_RENAME | OP_LINK | OP_SYMLINK
+        | OP_CHMOD | OP_CHOWN | OP_TRUNCATE => {
+            let hook = match op {
+                OP_CREATE => "SECURITY_PATH_MKNOD",
+                OP_MKDIR => "SECURITY_PATH_MKDIR",
+                OP_UNLINK => "SECURITY_PATH_UNLINK",
+                OP_RMDIR => "SECURITY_PATH_RMDIR",
+                OP_RENAME => "SECURITY_PATH_RENAME",
+                OP_LINK => "SECURITY_PATH_LINK",
+                OP_SYMLINK => "SECURITY_PATH_SYMLINK",
+                OP_CHMOD => "SECURITY_PATH_CHMOD",
+                OP_CHOWN => "SECURITY_PATH_CHOWN",
+                _ => "SECURITY_PATH_TRUNCATE",
+            };
+            let data = match op {
+                OP_RENAME | OP_LINK if arg == 1 => format!("lsm={hook} name=new"),
+                OP_RENAME | OP_LINK => format!("lsm={hook} name=old"),
+                _ => format!("lsm={hook}"),
+            };
+            (Operation::File, path, data)
+        }
+        OP_SOCKET | OP_CONNECT | OP_ACCEPT => {
+            let hook = match op {
+                OP_SOCKET => "SOCKET_CREATE",
+                OP_CONNECT => "SOCKET_CONNECT",
+                _ => "SOCKET_ACCEPT",
+            };
+            let resource = format!(
+                "domain={} type={} protocol={}",
+                family_name(arg >> 16),
+                type_name(arg & 0xffff),
+                arg2
+            );
+            (Operation::Network, resource.clone(), format!("lsm={hook} {resource}"))
+        }
+        OP_CAPABLE => {
+            let cap = compile::cap_name(arg);
+            (Operation::Capabilities, cap.clone(), format!("lsm=CAPABLE cap={cap}"))
+        }
+        _ => return None,
+    };
+    let (action, result, rule) = match verdict {
+        V_DENY => {
+            let result = if op == OP_CAPABLE {
+                "Operation not permitted"
+            } else {
+                "Permission denied"
+            };
+            ("Block", result, rule.checked_sub(1))
+        }
+        V_AUDIT => ("Audit", "Passed", rule.checked_sub(1)),
+        V_POSTURE_AUDIT => ("Audit", "Passed", None),
+        _ => return None,
+    };
+    let mut process = crate::procfs::process_info(tgid as i32);
+    if process.exe.is_empty() {
+        // Gone already: keep what the kernel told us.
+        process.ppid = ppid as i32;
+        process.uid = uid;
+        process.exe = comm.clone();
+    }
+    Some(EnforcerEvent {
+        backend: Backend::BpfLsm,
+        operation,
+        resource,
+        data,
+        rule: rule.map(|r| r as usize),
+        action: action.to_string(),
+        result: result.to_string(),
+        process,
+        timestamp_ns: ts.max(0) as u128,
+    })
+}
