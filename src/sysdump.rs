@@ -87,6 +87,7 @@ struct Ctx {
     paths: Paths,
     socket: PathBuf,
     state_dir: PathBuf,
+    bpf_pin: PathBuf,
     mode: Mode,
     status: Result<api::Status, String>,
     agent_pids: Vec<i32>,
@@ -103,6 +104,9 @@ impl Ctx {
         let state_dir = config
             .as_ref()
             .map_or(paths.state_dir.clone(), |c| c.state_dir.clone());
+        let bpf_pin = config
+            .as_ref()
+            .map_or(paths.bpf_pin.clone(), |c| c.bpf_pin_dir.clone());
         let mode = Receipt::load(&paths).map(|r| r.mode).unwrap_or(
             if paths.unit.exists() && systemd::is_pid1() {
                 Mode::Systemd
@@ -126,6 +130,7 @@ impl Ctx {
             paths,
             socket,
             state_dir,
+            bpf_pin,
             mode,
             status,
             agent_pids,
@@ -547,7 +552,7 @@ fn policies_from_agent(socket: &Path) -> Result<Vec<serde_json::Value>, String> 
 }
 
 fn bpf_pins(c: &Ctx) -> Got {
-    let root = &c.paths.bpf_pin;
+    let root = &c.bpf_pin;
     if !root.exists() {
         return Got::Data(
             format!(
@@ -606,7 +611,7 @@ fn bpftool(c: &Ctx, what: &str) -> Got {
             }
         })
         .collect();
-    let pin_root = c.paths.bpf_pin.to_string_lossy().to_string();
+    let pin_root = c.bpf_pin.to_string_lossy().to_string();
     let ours: Vec<&serde_json::Value> = all
         .iter()
         .filter(|o| {

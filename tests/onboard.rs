@@ -627,6 +627,23 @@ fn a_changed_flag_restarts_the_agent_and_the_same_flags_do_not() {
         "{text}"
     );
 
+    // Pins a BPF-LSM agent left behind would go on enforcing next to fanotify: removed.
+    std::fs::create_dir_all(&p.paths.bpf_pin).unwrap();
+    std::fs::write(p.paths.bpf_pin.join("link_bprm_check_security"), "").unwrap();
+    let flags = [
+        "onboard",
+        "vm",
+        "--yes",
+        "--cluster-name",
+        "lab2",
+        "--label",
+        "env=ci",
+    ];
+    let o = p.ok(&flags);
+    assert!(o.contains("bpf pins") && o.contains("remove "), "{o}");
+    assert!(!p.paths.bpf_pin.exists());
+    assert!(p.ok(&flags).starts_with("already onboarded, nothing to do"));
+
     // A dead agent is noticed and started again.
     let pid = p.pid();
     procs::terminate(pid, Duration::from_secs(10));

@@ -20,10 +20,10 @@ fn print_plan(p: &offboard::OffboardPlan) {
     for a in &p.agents {
         println!("  stop agent pid {}: {}", a.pid, a.cmdline.join(" "));
     }
-    if p.bpf_pin {
+    for pin in &p.bpf_pins {
         println!(
             "  remove pinned BPF objects {} (detaches BPF-LSM programs)",
-            p.paths.bpf_pin.display()
+            pin.display()
         );
     }
     for name in &p.apparmor_profiles {

@@ -103,6 +103,14 @@ fn print_plan(p: &Plan) {
             f.path.display()
         );
     }
+    if let Some(pins) = &p.stale_pins {
+        println!(
+            "  {} remove  {} — pinned BPF-LSM programs {} will not use",
+            label("bpf pins"),
+            pins.display(),
+            p.backend
+        );
+    }
     let how = match p.mode {
         crate::onboard::Mode::Systemd => format!(
             "as {} ({})",

@@ -30,7 +30,9 @@ pub struct OffboardPlan {
     pub systemd: bool,
     /// Running agents of this installation.
     pub agents: Vec<procs::Proc>,
-    pub bpf_pin: bool,
+    /// Existing BPF pin directories: this installation's, and the one its configuration
+    /// names if that was edited to point elsewhere.
+    pub bpf_pins: Vec<PathBuf>,
     pub apparmor_profiles: Vec<String>,
     /// Existing paths that will be removed.
     pub remove: Vec<Item>,
@@ -41,7 +43,7 @@ pub struct OffboardPlan {
 impl OffboardPlan {
     pub fn nothing_to_do(&self) -> bool {
         self.agents.is_empty()
-            && !self.bpf_pin
+            && self.bpf_pins.is_empty()
             && self.apparmor_profiles.is_empty()
             && self.remove.is_empty()
     }
@@ -61,6 +63,19 @@ pub fn apparmor_profiles(paths: &Paths) -> Vec<String> {
         .filter(|n| n.starts_with(APPARMOR_PREFIX))
         .map(str::to_string)
         .collect()
+}
+
+/// This installation's BPF pin directory, and the configured one if it differs. The
+/// configuration is read before it is removed, so later calls find only the first.
+fn pin_dirs(paths: &Paths) -> Vec<PathBuf> {
+    let mut dirs = vec![paths.bpf_pin.clone()];
+    if let Ok(c) = crate::agent::config::Config::load(&paths.config, false)
+        && c.bpf_pin_dir != paths.bpf_pin
+        && paths.is_real()
+    {
+        dirs.push(c.bpf_pin_dir);
+    }
+    dirs
 }
 
 /// Every agent of this installation: the pid file's, the one answering on its socket, and
@@ -134,7 +149,7 @@ pub fn plan(paths: &Paths, purge: bool) -> OffboardPlan {
         receipt,
         systemd,
         agents: running_agents(paths),
-        bpf_pin: exists(&paths.bpf_pin),
+        bpf_pins: pin_dirs(paths).into_iter().filter(|p| exists(p)).collect(),
         apparmor_profiles: apparmor_profiles(paths),
         remove,
         keep,
@@ -209,12 +224,13 @@ pub fn execute(plan: &OffboardPlan, progress: &mut dyn FnMut(&str)) -> Report {
     }
 
     progress("detaching enforcers");
-    if plan.bpf_pin {
-        // Unlinking a pinned link detaches its program; unlinking pinned programs and maps
-        // frees them once no process holds them (the agent is gone).
+    for pin in &plan.bpf_pins {
+        // Pinned links keep BPF-LSM programs attached after the agent exits (a restarted
+        // agent re-adopts them). Unlinking a pinned link detaches its program; unlinking
+        // pinned maps frees them once no process holds them (the agent is gone).
         report.step(
-            format!("remove pinned BPF objects {}", paths.bpf_pin.display()),
-            remove_path(&paths.bpf_pin).map_err(|e| e.to_string()),
+            format!("remove pinned BPF objects {}", pin.display()),
+            crate::enforce::bpf_lsm::remove_pins(pin).map_err(|e| e.to_string()),
         );
     }
     for name in &plan.apparmor_profiles {
@@ -267,6 +283,17 @@ pub fn execute(plan: &OffboardPlan, progress: &mut dyn FnMut(&str)) -> Report {
             super::write_atomic(&paths.receipt, &kept.to_bytes(), 0o644).map_err(|e| e.to_string()),
         );
     }
+    // Under a prefix, the agent created the pin directory's parents too (the real ones
+    // are the kernel's): a prefixed root keeps nothing knoxctl put there.
+    if !paths.is_real() {
+        let mut dir = paths.bpf_pin.parent();
+        while let Some(d) = dir.filter(|d| *d != paths.root) {
+            if std::fs::remove_dir(d).is_err() {
+                break;
+            }
+            dir = d.parent();
+        }
+    }
     // Directories onboarding created, innermost first, if nothing else lives in them now.
     if let Some(r) = &plan.receipt {
         let mut dirs = r.created_dirs.clone();
@@ -303,8 +330,10 @@ pub fn leftovers(plan: &OffboardPlan) -> Vec<String> {
             ));
         }
     }
-    if paths.bpf_pin.symlink_metadata().is_ok() {
-        left.push(format!("{} still exists", paths.bpf_pin.display()));
+    for pin in pin_dirs(paths) {
+        if pin.symlink_metadata().is_ok() {
+            left.push(format!("{} still exists", pin.display()));
+        }
     }
     for name in apparmor_profiles(paths) {
         left.push(format!("AppArmor profile {name} is still loaded"));

@@ -92,6 +92,10 @@ pub struct Plan {
     /// The agent running now, if any.
     pub running_pid: Option<i32>,
     pub previous_receipt: Option<Receipt>,
+    /// BPF-LSM pins the planned enforcer will not use. Pinned programs stay attached
+    /// without an agent, so they would go on enforcing stale rules next to the new
+    /// enforcer: removed once the old agent has stopped.
+    pub stale_pins: Option<PathBuf>,
 }
 
 impl Plan {
@@ -102,6 +106,7 @@ impl Plan {
             && self.files.iter().all(|f| f.change == Change::Keep)
             && self.dirs.iter().all(|d| d.change == Change::Keep)
             && self.previous_receipt.is_some()
+            && self.stale_pins.is_none()
     }
 
     /// Steps `execute` will report, for a progress bar.
@@ -218,7 +223,8 @@ pub fn resolve_enforcer(
 }
 
 /// The configuration onboarding writes: the existing one (keys it has no flag for stay
-/// as they are) with the flags and this installation's paths.
+/// as they are) with the flags and this installation's paths (a prefixed installation
+/// must never pin BPF objects where a real one does: its offboarding would remove them).
 pub fn desired_config(existing: Option<&Config>, req: &Request, paths: &Paths) -> Config {
     let mut c = existing.cloned().unwrap_or_default();
     c.cluster_name = req.cluster_name.clone();
@@ -226,6 +232,7 @@ pub fn desired_config(existing: Option<&Config>, req: &Request, paths: &Paths) -
     c.enforcer = req.enforcer;
     c.socket = paths.socket.clone();
     c.state_dir = paths.state_dir.clone();
+    c.bpf_pin_dir = paths.bpf_pin.clone();
     c
 }
 
@@ -376,7 +383,21 @@ pub fn plan(req: &Request, paths: &Paths, probes: &[ProbeResult]) -> Result<Plan
         }
         (None, Some(_), Some(_)) => AgentAction::Nothing,
     };
+    let runs_bpf_lsm = status
+        .as_ref()
+        .is_some_and(|s| s.enforcer == Backend::BpfLsm.to_string());
+    // Only pinned links (`link_<hook>`) keep programs attached; maps alone (an `auto`
+    // agent that tried BPF-LSM and fell back leaves some) enforce nothing.
+    let pinned_links = std::fs::read_dir(&paths.bpf_pin).is_ok_and(|d| {
+        d.flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("link_"))
+    });
+    let stale_pins = (backend != Backend::BpfLsm
+        && pinned_links
+        && !(runs_bpf_lsm && agent == AgentAction::Nothing))
+        .then(|| paths.bpf_pin.clone());
     Ok(Plan {
+        stale_pins,
         paths: paths.clone(),
         mode,
         mode_reason,
@@ -443,15 +464,25 @@ pub fn execute(plan: &Plan, progress: &mut dyn FnMut(&str)) -> Result<Outcome, E
     if let Some(from) = plan.switch_from {
         stop_mode(from, paths)?;
     }
+    match (&plan.agent, plan.mode) {
+        (AgentAction::Nothing, _) => {}
+        (_, Mode::Standalone) => {
+            standalone::stop(paths, plan.running_pid);
+        }
+        (AgentAction::Restart(_), Mode::Systemd) => {
+            systemd::systemctl(&["stop", systemd::UNIT_NAME])?;
+        }
+        (AgentAction::Start, Mode::Systemd) => {}
+    }
+    if let Some(pins) = &plan.stale_pins {
+        crate::enforce::bpf_lsm::remove_pins(pins).map_err(Error::io("removing", pins))?;
+    }
     let started = plan.agent != AgentAction::Nothing;
     progress("starting the agent");
     let expect_pid = match (&plan.agent, plan.mode) {
         (AgentAction::Nothing, _) => plan.running_pid,
-        (_, Mode::Standalone) => {
-            standalone::stop(paths, plan.running_pid);
-            Some(standalone::start(paths)?)
-        }
-        (action, Mode::Systemd) => {
+        (_, Mode::Standalone) => Some(standalone::start(paths)?),
+        (_, Mode::Systemd) => {
             if plan
                 .files
                 .iter()
@@ -460,12 +491,7 @@ pub fn execute(plan: &Plan, progress: &mut dyn FnMut(&str)) -> Result<Outcome, E
                 systemd::systemctl(&["daemon-reload"])?;
             }
             systemd::systemctl(&["enable", "--quiet", systemd::UNIT_NAME])?;
-            let verb = if *action == AgentAction::Start {
-                "start"
-            } else {
-                "restart"
-            };
-            systemd::systemctl(&[verb, systemd::UNIT_NAME])?;
+            systemd::systemctl(&["start", systemd::UNIT_NAME])?;
             systemd::main_pid()
         }
     };
@@ -665,5 +691,6 @@ mod tests {
         assert_eq!(c.enforcer, EnforcerChoice::Fanotify);
         assert_eq!(c.socket, paths.socket);
         assert_eq!(c.state_dir, paths.state_dir);
+        assert_eq!(c.bpf_pin_dir, paths.bpf_pin);
     }
 }
