@@ -392,6 +392,7 @@ fn onboard_enforce_and_offboard_on_the_real_paths() {
         preserved: Preserved::take(&paths),
     };
     let work = scratch("real");
+    let _work = RemoveOnDrop(work.clone());
     let bin_existed = paths.bin.exists();
     let before = snapshot(&paths);
 
@@ -562,7 +563,6 @@ fn onboard_enforce_and_offboard_on_the_real_paths() {
         Vec::<String>::new(),
         "the host is not as before"
     );
-    let _ = std::fs::remove_dir_all(&work);
     eprintln!(
         "timings: onboard {:.2} s, sysdump {:.2} s ({size} bytes), offboard --purge {:.2} s",
         onboard_time.as_secs_f64(),
