@@ -802,26 +802,29 @@ fn the_agent_tells_systemd_it_is_ready_alive_and_stopping() {
     use std::os::unix::net::{UnixDatagram, UnixStream};
     let _serial = serial();
     let dir = scratch("notify");
+    let _cleanup = RemoveOnDrop(dir.clone());
     let notify = UnixDatagram::bind(dir.join("notify.sock")).unwrap();
     notify
         .set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
     std::fs::write(dir.join("config.yaml"), "clusterName: t\n").unwrap();
     let log = std::fs::File::create(dir.join("agent.log")).unwrap();
-    let mut agent = bin()
-        .args(["agent", "--config"])
-        .arg(dir.join("config.yaml"))
-        .arg("--state-dir")
-        .arg(dir.join("state"))
-        .arg("--socket")
-        .arg(dir.join("agent.sock"))
-        .args(["--enforcer", "monitor-only"])
-        .env("NOTIFY_SOCKET", dir.join("notify.sock"))
-        .env("WATCHDOG_USEC", "400000")
-        .stdin(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
+    let mut agent = KillOnDrop(
+        bin()
+            .args(["agent", "--config"])
+            .arg(dir.join("config.yaml"))
+            .arg("--state-dir")
+            .arg(dir.join("state"))
+            .arg("--socket")
+            .arg(dir.join("agent.sock"))
+            .args(["--enforcer", "monitor-only"])
+            .env("NOTIFY_SOCKET", dir.join("notify.sock"))
+            .env("WATCHDOG_USEC", "400000")
+            .stdin(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
     let recv = || {
         let mut buf = [0u8; 256];
         let n = notify.recv(&mut buf).expect("a notification");
@@ -843,7 +846,7 @@ fn the_agent_tells_systemd_it_is_ready_alive_and_stopping() {
         pings >= 4,
         "{pings} watchdog pings in a second at WATCHDOG_USEC=400000"
     );
-    unsafe { libc::kill(agent.id() as i32, libc::SIGTERM) };
+    unsafe { libc::kill(agent.0.id() as i32, libc::SIGTERM) };
     loop {
         let m = recv();
         if m == "STOPPING=1" {
@@ -853,7 +856,7 @@ fn the_agent_tells_systemd_it_is_ready_alive_and_stopping() {
     }
     let t = Instant::now();
     let status = loop {
-        if let Some(s) = agent.try_wait().unwrap() {
+        if let Some(s) = agent.0.try_wait().unwrap() {
             break s;
         }
         assert!(
@@ -867,7 +870,6 @@ fn the_agent_tells_systemd_it_is_ready_alive_and_stopping() {
         "{}",
         std::fs::read_to_string(dir.join("agent.log")).unwrap()
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -924,6 +926,16 @@ fn generated_unit_passes_systemd_analyze_verify() {
             file.display(),
             out(&o)
         );
+    }
+}
+
+/// Kills a child agent when the test ends, passed or not.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
