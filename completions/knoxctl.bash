@@ -1362,7 +1362,7 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__sysdump)
-            opts="-o -h -V --output --help --version"
+            opts="-o -h -V --output --alerts --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1396,6 +1396,10 @@ _knoxctl() {
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o filenames
                     fi
+                    return 0
+                    ;;
+                --alerts)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)

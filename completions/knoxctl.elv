@@ -50,8 +50,8 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand --dry-run 'Show the plan and change nothing'
             cand -y 'Do not ask for confirmation'
             cand --yes 'Do not ask for confirmation'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
         }
@@ -72,11 +72,11 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'knoxctl;offboard;vm'= {
-            cand --purge 'Also remove applied policies and recorded alerts'
+            cand --purge 'Also remove applied policies, recorded alerts and the agent''s log'
             cand -y 'Do not ask for confirmation'
             cand --yes 'Do not ask for confirmation'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
         }
@@ -92,8 +92,8 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand -o 'o'
             cand --output 'output'
             cand --socket 'The agent''s API socket'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
         }
@@ -250,10 +250,11 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
         &'knoxctl;alerts;help;help'= {
         }
         &'knoxctl;sysdump'= {
-            cand -o 'Archive to write (default: knoxctl-sysdump-<time>.tar.gz)'
-            cand --output 'Archive to write (default: knoxctl-sysdump-<time>.tar.gz)'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -o 'Archive to write (default: knoxctl-sysdump-<hostname>-<UTC time>.tar.gz here)'
+            cand --output 'Archive to write (default: knoxctl-sysdump-<hostname>-<UTC time>.tar.gz here)'
+            cand --alerts 'How many of the newest alerts to include'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
         }

@@ -48,11 +48,11 @@ fanotify\t''
 monitor-only\t''"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand onboard; and __fish_seen_subcommand_from vm" -l cluster-name -d 'Cluster name reported in alerts (ClusterName)' -r
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand onboard; and __fish_seen_subcommand_from vm" -l label -d 'Extra host identity label matched by nodeSelector (repeatable)' -r
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand onboard; and __fish_seen_subcommand_from vm" -l mode -d 'How to run the agent; default: systemd when systemd is PID 1, else standalone' -r -f -a "systemd\t''
-standalone\t''"
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand onboard; and __fish_seen_subcommand_from vm" -l mode -d 'How to run the agent; default: systemd when systemd is PID 1, else standalone' -r -f -a "systemd\t'A hardened systemd service (restarted on failure, watchdog)'
+standalone\t'A detached process with a pid file and a log file (hosts without systemd)'"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand onboard; and __fish_seen_subcommand_from vm" -l dry-run -d 'Show the plan and change nothing'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand onboard; and __fish_seen_subcommand_from vm" -s y -l yes -d 'Do not ask for confirmation'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand onboard; and __fish_seen_subcommand_from vm" -s h -l help -d 'Print help'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand onboard; and __fish_seen_subcommand_from vm" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand onboard; and __fish_seen_subcommand_from vm" -s V -l version -d 'Print version'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand onboard; and __fish_seen_subcommand_from help" -f -a "vm" -d 'Onboard this virtual machine or bare-metal host'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand onboard; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -60,16 +60,16 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand offboard; and not __fish
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand offboard; and not __fish_seen_subcommand_from vm help" -s V -l version -d 'Print version'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand offboard; and not __fish_seen_subcommand_from vm help" -f -a "vm" -d 'Offboard this virtual machine or bare-metal host'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand offboard; and not __fish_seen_subcommand_from vm help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand offboard; and __fish_seen_subcommand_from vm" -l purge -d 'Also remove applied policies and recorded alerts'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand offboard; and __fish_seen_subcommand_from vm" -l purge -d 'Also remove applied policies, recorded alerts and the agent\'s log'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand offboard; and __fish_seen_subcommand_from vm" -s y -l yes -d 'Do not ask for confirmation'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand offboard; and __fish_seen_subcommand_from vm" -s h -l help -d 'Print help'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand offboard; and __fish_seen_subcommand_from vm" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand offboard; and __fish_seen_subcommand_from vm" -s V -l version -d 'Print version'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand offboard; and __fish_seen_subcommand_from help" -f -a "vm" -d 'Offboard this virtual machine or bare-metal host'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand offboard; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand probe" -s o -l output -r -f -a "table\t''
 json\t''"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand probe" -l socket -d 'The agent\'s API socket' -r -F
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand probe" -s h -l help -d 'Print help'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand probe" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand probe" -s V -l version -d 'Print version'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and not __fish_seen_subcommand_from validate explain apply list get delete help" -s h -l help -d 'Print help'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and not __fish_seen_subcommand_from validate explain apply list get delete help" -s V -l version -d 'Print version'
@@ -153,8 +153,9 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from tail" -s V -l version -d 'Print version'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from help" -f -a "tail" -d 'Follow new alerts as they arrive (JSON Lines with -o json)'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand sysdump" -s o -l output -d 'Archive to write (default: knoxctl-sysdump-<time>.tar.gz)' -r -F
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand sysdump" -s h -l help -d 'Print help'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand sysdump" -s o -l output -d 'Archive to write (default: knoxctl-sysdump-<hostname>-<UTC time>.tar.gz here)' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand sysdump" -l alerts -d 'How many of the newest alerts to include' -r
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand sysdump" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand sysdump" -s V -l version -d 'Print version'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand agent" -l config -d 'Configuration file' -r -F
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand agent" -l state-dir -d 'State directory: applied policies and the alert store' -r -f -a "(__fish_complete_directories)"

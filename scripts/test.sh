@@ -5,8 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # bash drives the committed completion script in the completion tests; qemu, busybox-static
-# and cpio boot the VM that tests/vm.rs runs its scenarios in (BPF-LSM, AppArmor).
-packages=(bash clang llvm libbpf-dev qemu-system-x86 busybox-static cpio)
+# and cpio boot the VM that tests/vm.rs runs its scenarios in (BPF-LSM, AppArmor); systemd
+# provides systemd-analyze (the onboarding unit is verified with it) and tmux drives the
+# onboarding prompt in a real terminal.
+packages=(bash clang llvm libbpf-dev qemu-system-x86 busybox-static cpio systemd tmux)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

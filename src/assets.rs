@@ -40,10 +40,10 @@ const EXIT_STATUS: &str = r#".SH "EXIT STATUS"
 Success: every policy valid, the operation done.
 .TP
 \fB1\fR
-A check or an operation failed: an invalid policy, an agent or kernel error, a command not available in this build.
+A check or an operation failed: an invalid policy, an agent or kernel error, no enforcer usable here (probe), something offboarding could not remove, a command not available in this build.
 .TP
 \fB2\fR
-Usage error: unknown flags, missing or malformed arguments.
+Usage error: unknown flags, missing or malformed arguments, or a command that changes the host (onboard, offboard) run without a terminal to confirm on and without \-\-yes.
 "#;
 
 const ENVIRONMENT: &str = r#".SH ENVIRONMENT
@@ -53,6 +53,9 @@ Path of the agent's API socket (default /run/knoxctl/agent.sock).
 .TP
 \fBKNOXCTL_STATE_DIR\fR
 The agent's state directory (default /var/lib/knoxctl).
+.TP
+\fBKNOXCTL_ROOT\fR
+For tests and staging: onboard, offboard and sysdump work below this directory instead of /etc, /var, /run, /usr/local/bin and /sys (never managed by systemd).
 .TP
 \fBNO_COLOR\fR
 When set, output is never coloured.

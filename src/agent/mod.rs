@@ -5,6 +5,7 @@
 pub mod api;
 pub mod config;
 pub mod core;
+pub mod notify;
 pub mod pipeline;
 pub mod server;
 pub mod state;
@@ -213,9 +214,16 @@ pub fn run(overrides: Overrides) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the runtime")?;
+    let notifier = notify::Notifier::from_env();
     runtime.block_on(async {
         let listener = server::bind(&config.socket, &access)?;
         tracing::info!(socket = %config.socket.display(), "listening");
+        // Ready only now: policies were enforced before the API opened, so a unit ordered
+        // after knoxctl.service starts on a protected host.
+        notifier.notify("READY=1");
+        if let Some(every) = notifier.watchdog_interval() {
+            tokio::spawn(watchdog(notifier.clone(), every, Arc::downgrade(&core)));
+        }
         let shutdown = async {
             use tokio::signal::unix::{SignalKind, signal};
             let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
@@ -236,6 +244,7 @@ pub fn run(overrides: Overrides) -> anyhow::Result<()> {
         anyhow::Ok(())
     })?;
     tracing::info!("stopping");
+    notifier.notify("STOPPING=1");
     let mut core = Arc::try_unwrap(core)
         .ok()
         .expect("no request in flight after the server stopped")
@@ -261,6 +270,32 @@ pub fn run(overrides: Overrides) -> anyhow::Result<()> {
         "alerts flushed"
     );
     Ok(())
+}
+
+/// Pings systemd's watchdog while the event loop runs and the core can be taken. Ticks
+/// come four times per timeout and a tick pings only when the core is free, so an agent
+/// whose core stays locked (a deadlock, a wedged enforcer) for most of the timeout stops
+/// pinging and is restarted; a poisoned core (a request panicked) never pings again.
+/// It holds the core weakly: shutdown takes the core back once the server stops.
+async fn watchdog(
+    notifier: notify::Notifier,
+    every: Duration,
+    core: std::sync::Weak<Mutex<core::Core>>,
+) {
+    let mut tick = tokio::time::interval(every / 2);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(core) = core.upgrade() else { return };
+        match core.try_lock() {
+            Ok(_) => notifier.notify("WATCHDOG=1"),
+            Err(std::sync::TryLockError::WouldBlock) => {}
+            Err(std::sync::TryLockError::Poisoned(_)) => {
+                tracing::error!("the agent core is poisoned: no more watchdog pings");
+                return;
+            }
+        }
+    }
 }
 
 /// Turns monitor families on only when some host rule needs what they see.

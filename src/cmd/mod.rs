@@ -4,9 +4,12 @@
 pub mod agent;
 pub mod alerts;
 pub mod completion;
+pub mod offboard;
+pub mod onboard;
 pub mod pending;
 pub mod policy;
 pub mod probe;
+pub mod sysdump;
 pub mod version;
 
 use crate::agent::config::EnforcerChoice;
@@ -53,6 +56,7 @@ pub enum Command {
         target: OffboardTarget,
     },
     /// Show which enforcers work on this kernel and what each can enforce
+    #[command(long_about = PROBE_ABOUT)]
     Probe(ProbeArgs),
     /// Validate, apply, list, inspect and delete policies
     Policy {
@@ -67,6 +71,7 @@ pub enum Command {
     /// Query and filter recorded alerts (KubeArmor format)
     Alerts(AlertsArgs),
     /// Collect a diagnostic archive for bug reports
+    #[command(long_about = SYSDUMP_ABOUT)]
     Sysdump(SysdumpArgs),
     /// Run the embedded agent in the foreground
     Agent(AgentArgs),
@@ -76,15 +81,64 @@ pub enum Command {
     Version(version::VersionArgs),
 }
 
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
-    Systemd,
-    Standalone,
-}
+pub use crate::onboard::Mode;
+
+const PROBE_ABOUT: &str = "\
+Shows which enforcers work on this kernel (each one is actually tried: a test fanotify group \
+denies a test open, BPF programs are loaded), which one `--enforcer auto` picks, what each can \
+enforce (enforced, audit only, or nothing, per operation), whether the eBPF monitor loads, and, \
+when an agent answers, what it is enforcing and what it dropped.
+
+Exit status: 0 when some enforcer makes the kernel deny what policies block; 1 when only \
+monitoring (audit alerts) is possible here. -o json prints the same report as one JSON \
+document (enforcers, selected, enforcementAvailable, monitor, agent).";
+
+const ONBOARD_ABOUT: &str = "\
+Installs and starts the knoxctl agent on this host, offline, in one command. It probes the \
+kernel, shows the plan (each file and directory it will write, the enforcer and mode it \
+picked and why), asks for confirmation, then: copies this executable to \
+/usr/local/bin/knoxctl, writes /etc/knoxctl/config.yaml (keys it has no flag for are kept), \
+creates /var/lib/knoxctl, and runs the agent: as a hardened systemd service \
+(knoxctl.service: restarts, watchdog, sandbox, only the capabilities it needs) where systemd \
+is PID 1, else standalone (a detached process; log /var/log/knoxctl/agent.log, pid file \
+/run/knoxctl/agent.pid; nothing restarts it). It ends when the agent answers on \
+/run/knoxctl/agent.sock.
+
+Running it again changes nothing when nothing changed (no restart); a changed flag rewrites \
+the configuration and restarts the agent. `knoxctl offboard vm` undoes it.
+
+Confirmation: asked on a terminal; --yes skips it; without a terminal and without --yes \
+nothing is done and the exit status is 2. --dry-run shows the plan and changes nothing.";
+
+const OFFBOARD_ABOUT: &str = "\
+Stops the agent (systemctl, or SIGTERM through the pid file and SIGKILL after 15 s), detaches \
+every enforcer (removes the BPF pin directory /sys/fs/bpf/knoxctl, unloads AppArmor \
+profiles named knoxctl-*; fanotify marks go with the agent process), removes the service, \
+the configuration, the runtime directory and the binary if onboarding installed it, and \
+then checks, by reading /proc, bpffs and securityfs, that nothing is left. Applied \
+policies, alerts and the log stay unless --purge is given.
+
+Confirmation follows the same rules as onboard: asked on a terminal, skipped with --yes, \
+refused (exit status 2) without a terminal. Exit status 1 when something could not be \
+removed; the message says what is left.";
+
+const SYSDUMP_ABOUT: &str = "\
+Writes one .tar.gz for bug reports, with or without a running agent: the probe report, \
+kernel and OS facts (uname, os-release, kernel command line, LSMs, lockdown, BTF, the \
+kernel's BPF/LSM/fanotify config options), the configuration with secrets redacted (every \
+key containing token, secret, password or key), the onboarding receipt and systemd unit, \
+the applied policies (from the agent, else from the state directory), the agent's status and \
+the last 500 lines of its log, knoxctl's BPF programs, links, maps and pins, AppArmor \
+profiles and fanotify marks, the newest alerts as JSON Lines, and manifest.json listing \
+every item with its status (ok, failed, skipped), error and size.
+
+An item that cannot be collected is recorded as failed and the rest is still written. Exit \
+status: 0 when the archive was written (its path is printed), 1 when it could not be.";
 
 #[derive(Subcommand, Debug)]
 pub enum OnboardTarget {
     /// Onboard this virtual machine or bare-metal host
+    #[command(long_about = ONBOARD_ABOUT)]
     Vm(OnboardVmArgs),
 }
 
@@ -97,7 +151,7 @@ pub struct OnboardVmArgs {
     #[arg(long, value_name = "NAME", default_value = "default")]
     pub cluster_name: String,
     /// Extra host identity label matched by nodeSelector (repeatable)
-    #[arg(long = "label", value_name = "KEY=VALUE")]
+    #[arg(long = "label", value_name = "KEY=VALUE", value_parser = label_arg)]
     pub labels: Vec<String>,
     /// How to run the agent; default: systemd when systemd is PID 1, else standalone
     #[arg(long, value_enum)]
@@ -110,15 +164,22 @@ pub struct OnboardVmArgs {
     pub yes: bool,
 }
 
+/// A malformed label is a usage error (exit 2), caught before anything is probed.
+fn label_arg(s: &str) -> Result<String, String> {
+    crate::identity::parse_labels(&[s.to_string()])?;
+    Ok(s.to_string())
+}
+
 #[derive(Subcommand, Debug)]
 pub enum OffboardTarget {
     /// Offboard this virtual machine or bare-metal host
+    #[command(long_about = OFFBOARD_ABOUT)]
     Vm(OffboardVmArgs),
 }
 
 #[derive(Args, Debug)]
 pub struct OffboardVmArgs {
-    /// Also remove applied policies and recorded alerts
+    /// Also remove applied policies, recorded alerts and the agent's log
     #[arg(long)]
     pub purge: bool,
     /// Do not ask for confirmation
@@ -264,9 +325,12 @@ pub enum AlertsCommand {
 
 #[derive(Args, Debug)]
 pub struct SysdumpArgs {
-    /// Archive to write (default: knoxctl-sysdump-<time>.tar.gz)
+    /// Archive to write (default: knoxctl-sysdump-<hostname>-<UTC time>.tar.gz here)
     #[arg(short = 'o', long = "output", value_name = "FILE", value_hint = ValueHint::FilePath)]
     pub output: Option<PathBuf>,
+    /// How many of the newest alerts to include
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub alerts: usize,
 }
 
 #[derive(Args, Debug)]
@@ -301,14 +365,18 @@ pub fn run() -> ExitCode {
         Command::Policy { command } => policy::run(command),
         Command::Completion(args) => completion::run(args),
         Command::Version(args) => version::run(args),
-        Command::Onboard { .. } => pending::not_yet("onboard vm", "planned in issue #5"),
-        Command::Offboard { .. } => pending::not_yet("offboard vm", "planned in issue #5"),
+        Command::Onboard {
+            target: OnboardTarget::Vm(args),
+        } => onboard::run(args),
+        Command::Offboard {
+            target: OffboardTarget::Vm(args),
+        } => offboard::run(args),
         Command::Probe(args) => probe::run(args),
         Command::Harden { .. } => {
             pending::not_yet("harden recommend", "planned; no issue filed yet")
         }
         Command::Alerts(args) => alerts::run(args),
-        Command::Sysdump(_) => pending::not_yet("sysdump", "planned in issue #5"),
+        Command::Sysdump(args) => sysdump::run(args),
         Command::Agent(args) => agent::run(args),
     };
     match result {

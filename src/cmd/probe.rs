@@ -3,7 +3,7 @@
 
 use super::{EXIT_FAILED, ProbeArgs, TableOrJson};
 use crate::agent::api::{self, Request, Response};
-use crate::enforce::{Backend, Level, Op, probe_all};
+use crate::enforce::{Backend, Level, Op, probe_report};
 use crate::output::table;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -30,30 +30,22 @@ fn op_name(op: Op) -> &'static str {
 }
 
 pub fn run(args: ProbeArgs) -> anyhow::Result<ExitCode> {
-    let results = probe_all();
-    let auto = results
-        .iter()
-        .find(|r| r.usable && r.backend != Backend::MonitorOnly)
-        .map(|r| r.backend);
-    let monitor = crate::monitor::probe().map_err(|e| e.to_string());
+    let report = probe_report();
+    let results = &report.enforcers;
+    let auto = report.enforcement_available.then_some(report.selected);
     let status = match api::call(&args.conn.socket, &Request::Status, Duration::from_secs(5)) {
         Ok(Response::Status { status }) => Some(status),
         _ => None,
     };
     match args.output {
         TableOrJson::Json => {
-            let out = serde_json::json!({
-                "enforcers": results,
-                "selected": auto.map(|b| b.to_string()).unwrap_or_else(|| "monitor-only".into()),
-                "enforcementAvailable": auto.is_some(),
-                "monitor": { "usable": monitor.is_ok(), "reason": monitor.as_ref().err() },
-                "agent": status,
-            });
+            let mut out = serde_json::to_value(&report)?;
+            out["agent"] = serde_json::to_value(&status)?;
             println!("{}", serde_json::to_string_pretty(&out)?);
         }
         TableOrJson::Table => {
             let mut t = table(&["Enforcer", "Works here", "Auto picks", "Why"]);
-            for r in &results {
+            for r in results {
                 let picked = Some(r.backend) == auto
                     || (auto.is_none() && r.backend == Backend::MonitorOnly);
                 t.add_row(vec![
@@ -70,7 +62,7 @@ pub fn run(args: ProbeArgs) -> anyhow::Result<ExitCode> {
             let mut m = table(&header);
             for op in Op::ALL {
                 let mut row = vec![op_name(op).to_string()];
-                for r in &results {
+                for r in results {
                     row.push(
                         r.coverage
                             .iter()
@@ -83,11 +75,11 @@ pub fn run(args: ProbeArgs) -> anyhow::Result<ExitCode> {
                 m.add_row(row);
             }
             println!("{m}");
-            match &monitor {
-                Ok(()) => {
+            match &report.monitor.reason {
+                None => {
                     println!("eBPF monitor: works (exec, file and network events; Audit alerts)")
                 }
-                Err(e) => println!("eBPF monitor: not usable: {e}"),
+                Some(e) => println!("eBPF monitor: not usable: {e}"),
             }
             match &status {
                 Some(s) => {

@@ -258,6 +258,44 @@ pub fn probe_all() -> Vec<ProbeResult> {
     ]
 }
 
+/// What `knoxctl probe -o json` and sysdump report: every backend tried, which one `auto`
+/// picks, and whether the eBPF monitor loads.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProbeReport {
+    pub enforcers: Vec<ProbeResult>,
+    /// What `--enforcer auto` picks here.
+    pub selected: Backend,
+    /// Whether some backend makes the kernel deny (not only audit).
+    pub enforcement_available: bool,
+    pub monitor: MonitorProbe,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct MonitorProbe {
+    pub usable: bool,
+    pub reason: Option<String>,
+}
+
+/// Tries every backend and the monitor.
+pub fn probe_report() -> ProbeReport {
+    let enforcers = probe_all();
+    let auto = enforcers
+        .iter()
+        .find(|r| r.usable && r.backend != Backend::MonitorOnly)
+        .map(|r| r.backend);
+    let monitor = crate::monitor::probe().map_err(|e| e.to_string());
+    ProbeReport {
+        selected: auto.unwrap_or(Backend::MonitorOnly),
+        enforcement_available: auto.is_some(),
+        enforcers,
+        monitor: MonitorProbe {
+            usable: monitor.is_ok(),
+            reason: monitor.err(),
+        },
+    }
+}
+
 /// The enforcer the agent runs, and why it was chosen.
 pub struct Selected {
     pub enforcer: Box<dyn Enforcer>,

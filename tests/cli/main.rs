@@ -6,6 +6,7 @@ mod commands;
 mod examples;
 mod explain;
 mod hostile;
+mod onboard;
 mod validate;
 
 use std::io::Write;

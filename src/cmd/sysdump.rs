@@ -1,0 +1,44 @@
+//! `knoxctl sysdump`: writes the diagnostic archive and prints its path and what could not
+//! be collected. The work is in `crate::sysdump`.
+
+use super::SysdumpArgs;
+use super::onboard::progress_bar;
+use crate::sysdump::{self, ItemStatus};
+use anyhow::Context;
+use std::process::ExitCode;
+
+pub fn run(args: SysdumpArgs) -> anyhow::Result<ExitCode> {
+    let paths = crate::onboard::Paths::from_env();
+    let output = args
+        .output
+        .unwrap_or_else(|| sysdump::default_file_name().into());
+    let bar = progress_bar(sysdump::item_count());
+    let result = sysdump::write(&paths, args.alerts, &output, &mut |item| {
+        bar.set_message(item.to_string());
+        bar.inc(1);
+    });
+    bar.finish_and_clear();
+    let written = result.context("sysdump failed; pass -o with a writable path")?;
+    for item in &written.manifest.items {
+        if item.status == ItemStatus::Failed {
+            eprintln!(
+                "knoxctl: could not collect {}: {}",
+                item.name,
+                item.error.as_deref().unwrap_or("")
+            );
+        }
+    }
+    let ok = written
+        .manifest
+        .items
+        .iter()
+        .filter(|i| i.status == ItemStatus::Ok)
+        .count();
+    eprintln!(
+        "knoxctl: {ok} of {} items collected ({} bytes); attach this file to the bug report:",
+        written.manifest.items.len(),
+        written.bytes
+    );
+    println!("{}", written.path.display());
+    Ok(ExitCode::SUCCESS)
+}
