@@ -388,6 +388,15 @@ fn coverage(usable: bool) -> Vec<Coverage> {
         .collect()
 }
 
+/// Whether programs pinned in `dir` are attached (enforcing), as opposed to leftover maps.
+fn has_links(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries
+            .filter_map(Result::ok)
+            .any(|e| e.file_name().to_string_lossy().starts_with("link_"))
+    })
+}
+
 /// Detaches every program and frees every map of an enforcer pinned in `dir`: what
 /// remains pinned is all that keeps them alive once no agent runs.
 pub fn remove_pins(dir: &Path) -> std::io::Result<()> {
@@ -503,9 +512,17 @@ impl BpfLsmEnforcer {
             reason: format!("no kernel BTF: {e}"),
         })?;
         ensure_bpffs()?;
-        let mut ebpf = load(pin_dir, &btf).map_err(|e| EnforceError::Unsupported {
-            backend: Backend::BpfLsm,
-            reason: e.to_string(),
+        let enforcing_before = has_links(pin_dir);
+        let mut ebpf = load(pin_dir, &btf).map_err(|e| {
+            // Loading pins the maps before the kernel gets to refuse a program: leave no
+            // such debris behind when nothing was enforcing from there.
+            if !enforcing_before {
+                let _ = remove_pins(pin_dir);
+            }
+            EnforceError::Unsupported {
+                backend: Backend::BpfLsm,
+                reason: e.to_string(),
+            }
         })?;
         // Exempt the agent before any rule could touch it.
         {
