@@ -54,6 +54,8 @@ static __u64 (*bpf_ktime_get_boot_ns)(void) = (void *)125;
 static long (*bpf_ringbuf_output)(void *ringbuf, void *data, __u64 size, __u64 flags) = (void *)130;
 static __u64 (*bpf_ringbuf_query)(void *ringbuf, __u64 flags) = (void *)134;
 static long (*bpf_send_signal)(__u32 sig) = (void *)109;
+/* The current task as a BTF pointer: its fields can be read with plain loads (5.11). */
+static struct task_struct *(*bpf_get_current_task_btf)(void) = (void *)158;
 /* Runs callback(i, ctx) up to nr_loops times (until it returns 1); the verifier checks
  * the callback once instead of every iteration (Linux 5.17). */
 static long (*bpf_loop)(__u32 nr_loops, void *callback_fn, void *callback_ctx,

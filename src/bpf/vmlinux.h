@@ -145,6 +145,7 @@ struct task_struct {
 	pid_t pid;
 	pid_t tgid;
 	__u64 start_time;
+	__u64 start_boottime;
 	struct task_struct *real_parent;
 	struct task_struct *group_leader;
 	struct mm_struct *mm;

@@ -178,8 +178,10 @@ struct target {
 
 struct config {
 	__u32 agent_tgid; /* exempt: the agent itself (with its start time: pids are reused) */
-	__u32 pad;
+	__u32 ns_per_tick; /* 1e9 / USER_HZ: agent_start is in /proc/PID/stat's clock ticks */
 	__u64 agent_start;
+	__u32 containers; /* container targets are registered in knox_ns_targets */
+	__u32 pad;
 };
 
 /* An event; the header is EVENT_HDR bytes, then path_len bytes of path. */
@@ -283,8 +285,9 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } knox_ns_targets SEC(".maps");
 
+/* An array, not a hash: the verifier inlines array lookups, and every hook starts here. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1024);
 	__type(key, __u32);
 	__type(value, struct target);
@@ -345,7 +348,6 @@ struct subject {
 	__u32 target;
 	__u32 tflags; /* the target's T_* flags */
 	__u32 generation;
-	__u32 uid;
 	int exe_state; /* 0: not walked yet, 1: walked into walks[1], -1: unavailable */
 };
 
@@ -353,26 +355,25 @@ struct subject {
 static __always_inline bool subject_init(struct subject *s)
 {
 	__u32 zero = 0;
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	/* A BTF pointer: the hot path reads through it with plain loads, no helper calls. */
+	struct task_struct *task = bpf_get_current_task_btf();
 	struct config *c = bpf_map_lookup_elem(&knox_config, &zero);
-	if (c && c->agent_tgid == tgid) {
-		struct task_struct *leader = READ_KERN(task->group_leader);
-		if (READ_KERN(leader->start_time) == c->agent_start)
-			return false;
+	if (c && c->agent_tgid == task->tgid && c->ns_per_tick &&
+	    task->group_leader->start_boottime / c->ns_per_tick == c->agent_start)
+		return false;
+	__u32 target = 0;
+	if (c && c->containers) {
+		__u32 inum = task->nsproxy->mnt_ns->ns.inum;
+		__u32 *t = bpf_map_lookup_elem(&knox_ns_targets, &inum);
+		target = t ? *t : 0;
 	}
-	struct nsproxy *ns = READ_KERN(task->nsproxy);
-	struct mnt_namespace *mnt_ns = READ_KERN(ns->mnt_ns);
-	__u32 inum = READ_KERN(mnt_ns->ns.inum);
-	__u32 *target = bpf_map_lookup_elem(&knox_ns_targets, &inum);
-	s->target = target ? *target : 0;
+	s->target = target;
 	struct target *t = bpf_map_lookup_elem(&knox_targets, &s->target);
 	if (!t || !t->flags)
 		return false;
 	s->tflags = t->flags;
 	s->generation = t->generation;
 	s->task = task;
-	s->uid = (__u32)bpf_get_current_uid_gid();
 	s->exe_state = 0;
 	return true;
 }
@@ -509,6 +510,44 @@ static __always_inline struct walk *walk_dentry(__u32 i, struct path *dir,
 	return walk_path(i, mnt, d, task);
 }
 
+/* ---- lookup keys (the miss cache's is explained with the cache) ---- */
+
+struct cache_key {
+	__u64 dentry;
+	__u64 parent;
+	__u64 hash_len;
+	__u64 mnt;
+	__u64 inode;
+	__u64 root;
+	__u32 kind;
+	__u32 target;
+};
+
+struct cache_val {
+	__u32 generation;
+	__u32 epoch;
+};
+
+/* Lookup keys live here, not on the 512-byte stack that three call frames share. */
+struct keys {
+	struct cache_key ck;
+	struct name_key nk;
+	struct applet_key ak;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct keys);
+} knox_keys SEC(".maps");
+
+static __always_inline struct keys *keys_buf(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&knox_keys, &zero);
+}
+
 /* ---- rule lookups ---- */
 
 /* LPM lookup of the walked path (NUL-terminated) in `trie` under `scope`. */
@@ -611,7 +650,8 @@ static long eval_slot(__u32 i, struct eval_ctx *c)
 		return 0;
 	bool deny;
 	if (sl.flags & SL_OWNER_ONLY)
-		deny = c->s.uid != c->owner || ((sl.flags & SL_READ_ONLY) && c->write);
+		deny = (__u32)bpf_get_current_uid_gid() != c->owner ||
+		       ((sl.flags & SL_READ_ONLY) && c->write);
 	else if (sl.flags & SL_READ_ONLY)
 		deny = c->write;
 	else
@@ -668,7 +708,7 @@ static __always_inline void report(struct subject *s, __u8 op, __u8 verdict, __u
 	e->tgid = pid_tgid >> 32;
 	e->tid = (__u32)pid_tgid;
 	e->ppid = READ_KERN(parent->tgid);
-	e->uid = s->uid;
+	e->uid = (__u32)bpf_get_current_uid_gid();
 	e->rule = rule;
 	e->generation = s->generation;
 	e->target = s->target;
@@ -758,16 +798,19 @@ static __always_inline void match_name(struct decision *d, struct subject *s, st
 {
 	if (!(s->tflags & T_NAMES))
 		return;
-	struct name_key k;
-	__builtin_memset(&k, 0, sizeof(k));
-	k.scope = scope_of(s, KIND_PROCESS);
+	struct keys *kb = keys_buf();
+	if (!kb)
+		return;
+	struct name_key *k = &kb->nk;
+	__builtin_memset(k, 0, sizeof(*k));
+	k->scope = scope_of(s, KIND_PROCESS);
 	__u64 n = w->len - w->parent_len;
 	if (n == 0 || n > NAME_KEY - 1)
 		return;
 	barrier_var(n); /* else clang drops the mask, knowing n < NAME_KEY */
 	n &= NAME_KEY - 1;
-	bpf_probe_read_kernel(k.name, n, &w->buf[(w->off + w->parent_len) & (PATH_BUF - 1)]);
-	evaluate(d, bpf_map_lookup_elem(&knox_names, &k), ~0U, false, owner, s);
+	bpf_probe_read_kernel(k->name, n, &w->buf[(w->off + w->parent_len) & (PATH_BUF - 1)]);
+	evaluate(d, bpf_map_lookup_elem(&knox_names, k), ~0U, false, owner, s);
 }
 
 struct scan_ctx {
@@ -810,15 +853,18 @@ static __always_inline void match_applet(struct decision *d, struct subject *s,
 	if (len == 0 || len > NAME_KEY - 1)
 		return;
 	struct super_block *sb = READ_KERN(inode->i_sb);
-	struct applet_key k;
-	__builtin_memset(&k, 0, sizeof(k));
-	k.scope = scope_of(s, KIND_PROCESS);
-	k.dev = READ_KERN(sb->s_dev);
-	k.ino = READ_KERN(inode->i_ino);
+	struct keys *kb = keys_buf();
+	if (!kb)
+		return;
+	struct applet_key *k = &kb->ak;
+	__builtin_memset(k, 0, sizeof(*k));
+	k->scope = scope_of(s, KIND_PROCESS);
+	k->dev = READ_KERN(sb->s_dev);
+	k->ino = READ_KERN(inode->i_ino);
 	barrier_var(len);
 	len &= NAME_KEY - 1;
-	bpf_probe_read_kernel(k.name, len, &fw->buf[sc.parent_len & (PATH_BUF - 1)]);
-	evaluate(d, bpf_map_lookup_elem(&knox_applets, &k), ~0U, false, owner, s);
+	bpf_probe_read_kernel(k->name, len, &fw->buf[sc.parent_len & (PATH_BUF - 1)]);
+	evaluate(d, bpf_map_lookup_elem(&knox_applets, k), ~0U, false, owner, s);
 }
 
 /* ---- the miss cache ----
@@ -833,21 +879,6 @@ static __always_inline void match_applet(struct decision *d, struct subject *s,
  * evaluated in full every time (its decision can depend on the process, the owner, the
  * open mode).
  */
-struct cache_key {
-	__u64 dentry;
-	__u64 parent;
-	__u64 hash_len;
-	__u64 mnt;
-	__u64 inode;
-	__u64 root;
-	__u32 kind;
-	__u32 target;
-};
-
-struct cache_val {
-	__u32 generation;
-	__u32 epoch;
-};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -878,25 +909,30 @@ static __always_inline void epoch_bump(void)
 		__sync_fetch_and_add(e, 1);
 }
 
-static __always_inline void cache_key_of(struct cache_key *k, struct file *file,
-					 struct subject *s, __u32 kind)
+static __always_inline struct cache_key *cache_key_of(struct file *file, struct subject *s,
+						       __u32 kind)
 {
-	struct dentry *d = READ_KERN(file->f_path.dentry);
-	struct task_struct *task = s->task;
-	struct fs_struct *fs = READ_KERN(task->fs);
-	__builtin_memset(k, 0, sizeof(*k));
+	struct keys *kb = keys_buf();
+	if (!kb)
+		return 0;
+	struct cache_key *k = &kb->ck;
+	struct dentry *d = file->f_path.dentry;
 	k->dentry = (__u64)d;
-	k->parent = (__u64)READ_KERN(d->d_parent);
-	k->hash_len = READ_KERN(d->d_name.hash_len);
-	k->mnt = (__u64)READ_KERN(file->f_path.mnt);
-	k->inode = (__u64)READ_KERN(file->f_inode);
-	k->root = (__u64)READ_KERN(fs->root.dentry);
+	k->parent = (__u64)d->d_parent;
+	/* Two loads: the verifier checks BTF loads per member, hash and len are separate. */
+	k->hash_len = ((__u64)d->d_name.len << 32) | d->d_name.hash;
+	k->mnt = (__u64)file->f_path.mnt;
+	k->inode = (__u64)file->f_inode;
+	k->root = (__u64)s->task->fs->root.dentry;
 	k->kind = kind;
 	k->target = s->target;
+	return k;
 }
 
 static __always_inline bool cache_hit(struct cache_key *k, struct subject *s)
 {
+	if (!k)
+		return false;
 	struct cache_val *v = bpf_map_lookup_elem(&knox_miss_cache, k);
 	return v && v->generation == s->generation && v->epoch == epoch_now();
 }
@@ -904,6 +940,8 @@ static __always_inline bool cache_hit(struct cache_key *k, struct subject *s)
 /* `epoch` is read before the evaluation: a change during it leaves a stale tag. */
 static __always_inline void cache_miss(struct cache_key *k, struct subject *s, __u32 epoch)
 {
+	if (!k)
+		return;
 	struct cache_val v = { .generation = s->generation, .epoch = epoch };
 	bpf_map_update_elem(&knox_miss_cache, k, &v, BPF_ANY);
 }
@@ -918,14 +956,14 @@ int knox_bprm_check(__u64 *ctx)
 	struct subject s;
 	if (ret || !subject_init(&s) || !(s.tflags & T_PROCESS))
 		return ret;
-	struct file *file = READ_KERN(bprm->file);
+	struct file *file = bprm->file; /* a BTF pointer, as the hook's arguments are */
 	/* Applet rules depend on the name the caller used, not on the file: no caching. */
 	bool cacheable = file && !(s.tflags & (T_APPLETS | T_ALLOW_PROC));
-	struct cache_key ck;
+	struct cache_key *ck = 0;
 	__u32 epoch = epoch_now();
 	if (cacheable) {
-		cache_key_of(&ck, file, &s, KIND_PROCESS);
-		if (cache_hit(&ck, &s))
+		ck = cache_key_of(file, &s, KIND_PROCESS);
+		if (cache_hit(ck, &s))
 			return 0;
 	}
 	struct walk *w = walk_file(0, file, s.task);
@@ -938,7 +976,7 @@ int knox_bprm_check(__u64 *ctx)
 	if (s.tflags & T_APPLETS)
 		match_applet(&d, &s, READ_KERN(bprm->filename), inode, inode_owner(inode));
 	if (cacheable && !d.seen)
-		cache_miss(&ck, &s, epoch);
+		cache_miss(ck, &s, epoch);
 	return conclude(&s, &d, T_ALLOW_PROC, T_BLOCK_PROC_FILE, OP_EXEC, w, 0, 0, EACCES,
 			false);
 }
@@ -954,10 +992,9 @@ static __always_inline int exec_mapping(struct file *file, __u32 prot)
 	if (!file || !(prot & PROT_EXEC) || !subject_init(&s) || !(s.tflags & T_PROCESS))
 		return 0;
 	/* Only denials count here, so allow-list mode does not matter. */
-	struct cache_key ck;
 	__u32 epoch = epoch_now();
-	cache_key_of(&ck, file, &s, KIND_PROCESS);
-	if (cache_hit(&ck, &s))
+	struct cache_key *ck = cache_key_of(file, &s, KIND_PROCESS);
+	if (cache_hit(ck, &s))
 		return 0;
 	struct walk *w = walk_file(0, file, s.task);
 	if (!w)
@@ -967,7 +1004,7 @@ static __always_inline int exec_mapping(struct file *file, __u32 prot)
 	match_path(&d, &s, KIND_PROCESS, w, inode, false);
 	match_name(&d, &s, w, inode_owner(inode));
 	if (!d.seen)
-		cache_miss(&ck, &s, epoch);
+		cache_miss(ck, &s, epoch);
 	if (!d.deny)
 		return 0;
 	report(&s, OP_MMAP, V_DENY, d.deny, w, prot, 0);
@@ -990,7 +1027,7 @@ int knox_file_mprotect(__u64 *ctx)
 	int ret = (int)ctx[3];
 	if (ret)
 		return ret;
-	return exec_mapping(READ_KERN(vma->vm_file), (__u32)ctx[2]);
+	return exec_mapping(vma->vm_file, (__u32)ctx[2]);
 }
 
 /* ---- hooks: files ---- */
@@ -1009,11 +1046,11 @@ int knox_file_open(__u64 *ctx)
 		return 0;
 	/* In allow-list mode a miss is still reported (the default posture): no caching. */
 	bool cacheable = !(s.tflags & T_ALLOW_FILE);
-	struct cache_key ck;
+	struct cache_key *ck = 0;
 	__u32 epoch = epoch_now();
 	if (cacheable) {
-		cache_key_of(&ck, file, &s, KIND_FILE);
-		if (cache_hit(&ck, &s))
+		ck = cache_key_of(file, &s, KIND_FILE);
+		if (cache_hit(ck, &s))
 			return 0;
 	}
 	struct walk *w = walk_file(0, file, s.task);
@@ -1023,7 +1060,7 @@ int knox_file_open(__u64 *ctx)
 	struct decision d = {};
 	match_path(&d, &s, KIND_FILE, w, READ_KERN(file->f_inode), write);
 	if (cacheable && !d.seen)
-		cache_miss(&ck, &s, epoch);
+		cache_miss(ck, &s, epoch);
 	return conclude(&s, &d, T_ALLOW_FILE, T_BLOCK_PROC_FILE, OP_OPEN, w,
 			READ_KERN(file->f_flags), 0, EACCES, false);
 }

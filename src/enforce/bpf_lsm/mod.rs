@@ -159,8 +159,10 @@ struct TargetRaw {
 #[derive(Clone, Copy, Default)]
 struct ConfigRaw {
     agent_tgid: u32,
-    pad: u32,
+    ns_per_tick: u32,
     agent_start: u64,
+    containers: u32,
+    pad: u32,
 }
 
 // SAFETY: all are repr(C) plain integers/arrays without padding holes that matter to the
@@ -464,7 +466,7 @@ struct Maps {
     names: HashMap<MapData, NameKey, RulesRaw>,
     applets: HashMap<MapData, AppletKey, RulesRaw>,
     nums: HashMap<MapData, NumKey, RulesRaw>,
-    targets: HashMap<MapData, u32, TargetRaw>,
+    targets: Array<MapData, TargetRaw>,
     lost: PerCpuArray<MapData, u64>,
 }
 
@@ -527,10 +529,14 @@ impl BpfLsmEnforcer {
         // Exempt the agent before any rule could touch it.
         {
             let mut config: Array<MapData, ConfigRaw> = take(&mut ebpf, "knox_config")?;
+            // SAFETY: sysconf has no preconditions.
+            let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u32;
             let c = ConfigRaw {
                 agent_tgid: std::process::id(),
-                pad: 0,
+                ns_per_tick: 1_000_000_000 / hz,
                 agent_start: own_start_ticks(),
+                containers: 0,
+                pad: 0,
             };
             config
                 .set(0, c, 0)
@@ -608,7 +614,7 @@ impl BpfLsmEnforcer {
             flags: old | (c.target_flags & 0xff),
             generation: self.generation,
         };
-        m.targets.insert(0, both, 0).map_err(werr("knox_targets"))?;
+        m.targets.set(0, both, 0).map_err(werr("knox_targets"))?;
         // 2. New and changed entries (each update is atomic for the kernel).
         for ((scope, bytes), r) in &c.sources {
             m.sources
@@ -655,7 +661,7 @@ impl BpfLsmEnforcer {
             flags: c.target_flags,
             generation: self.generation,
         };
-        m.targets.insert(0, t, 0).map_err(werr("knox_targets"))?;
+        m.targets.set(0, t, 0).map_err(werr("knox_targets"))?;
         // 4. Entries of rules that are gone, including those a previous agent left.
         let want_paths: BTreeSet<(u32, Vec<u8>)> = c.paths.keys().cloned().collect();
         let stale: Vec<Key<PathData>> = m
