@@ -27,6 +27,8 @@ pub struct HostRules {
     /// Rules whose every decision, audits included, the enforcer reports itself (BPF-LSM
     /// sees each operation in the kernel); the monitor stays quiet about them.
     pub enforcer_reports: std::collections::BTreeSet<usize>,
+    /// The enforcer reports from the kernel (BPF-LSM), not only what it denies.
+    pub kernel_reports: bool,
 }
 
 impl HostRules {
@@ -45,6 +47,7 @@ impl HostRules {
             compiled,
             exec_inert,
             enforcer_reports,
+            kernel_reports: backend == Backend::BpfLsm,
         }
     }
 }

@@ -301,10 +301,20 @@ async fn watchdog(
 /// Turns monitor families on only when some host rule needs what they see.
 fn follow_rules(monitor: &Monitor, rules: &core::HostRules) {
     use crate::policy::normalize::Category;
-    let has = |c: Category| rules.set.rules.iter().any(|r| r.category == c);
+    // Rules the enforcer reports itself (BPF-LSM sees every operation in the kernel) need
+    // no monitor events: tracing every open for them would only double the cost.
+    let has = |c: Category| {
+        rules
+            .set
+            .rules
+            .iter()
+            .enumerate()
+            .any(|(i, r)| r.category == c && !rules.enforcer_reports.contains(&i))
+    };
+    let exec = !rules.kernel_reports || has(Category::Process);
     let files = has(Category::File);
     let network = has(Category::Network);
-    if let Err(e) = monitor.set_families(true, files, network) {
+    if let Err(e) = monitor.set_families(exec, files, network) {
         tracing::warn!(error = %e, "cannot switch monitor families");
     }
 }
