@@ -6,6 +6,13 @@
 //!
 //! `cargo test --release --test vm [SUBSTRING]` runs the scenarios whose name contains
 //! SUBSTRING. KNOXCTL_SKIP_VM=1 skips the VM (loudly) where qemu cannot run.
+//!
+//! KubeArmor's own test corpus (read at test time from `$KNOXCTL_CONFORMANCE_DIR` or
+//! `../shared/conformance`, never copied into the repo) goes into the VM at the same path
+//! (`run.sh --add`), and the scenarios find it through the kernel command line
+//! (`knox_conformance=DIR`, which the kernel hands to init as an environment variable);
+//! without it those scenarios skip, loudly. Their `kubearmor ... passed` count lines are
+//! repeated after the per-scenario results, so CI logs show how much of the corpus passes.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -75,6 +82,55 @@ fn scenarios(repo: &Path) -> Vec<String> {
     names
 }
 
+/// The parts of KubeArmor's repository (under the conformance dir) the VM scenarios read:
+/// the host scenario corpus, the non-k8s host policy suite, and the examples the corpus's
+/// broken symlinks were meant to point to.
+const CONFORMANCE_SUBTREES: &[&str] = &[
+    "kubearmor/tests/k8s_env/host_scenarios",
+    "kubearmor/tests/nonk8s_env/host_policy",
+    "kubearmor/policies/examples/host-security-policies",
+];
+
+/// `run.sh` arguments that put the conformance corpus into the VM and tell the scenarios
+/// where it is, or why not (a loud line; the scenarios then skip).
+fn conformance_args(repo: &Path) -> Result<Vec<String>, String> {
+    let dir = std::env::var_os("KNOXCTL_CONFORMANCE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo.join("../shared/conformance"));
+    if !dir.join("kubearmor/tests").is_dir() {
+        return Err(format!(
+            "KubeArmor's conformance corpus not found at {} (set KNOXCTL_CONFORMANCE_DIR)",
+            dir.display()
+        ));
+    }
+    let dir = std::fs::canonicalize(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let text = dir.to_str().unwrap_or_default();
+    // A kernel command-line value: no blanks, quotes or control characters.
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_graphic() && b != b'"') {
+        return Err(format!(
+            "the conformance dir {} cannot be passed on the kernel command line (blanks, quotes or non-ASCII in its path)",
+            dir.display()
+        ));
+    }
+    let mut args = Vec::new();
+    for sub in CONFORMANCE_SUBTREES {
+        let p = dir.join(sub);
+        if p.is_dir() {
+            args.push("--add".to_string());
+            args.push(p.display().to_string());
+        }
+    }
+    args.push("--append".to_string());
+    args.push(format!("knox_conformance={text}"));
+    Ok(args)
+}
+
+/// The count lines conformance scenarios print (`kubearmor host scenarios: 30/34 passed`).
+fn count_lines(log: &str) -> impl Iterator<Item = &str> {
+    log.lines()
+        .filter(|l| l.starts_with("kubearmor ") && l.ends_with(" passed"))
+}
+
 fn on_path(program: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
@@ -140,6 +196,9 @@ fn main() -> ExitCode {
         .arg("--knoxctl")
         .arg(&knoxctl)
         .arg("--brief")
+        // The whole batch, host side: KubeArmor's corpus (20-, 21-) made it longer than
+        // run.sh's default 900 s allows on a busy machine.
+        .args(["--timeout", "1800"])
         .env("KNOX_VM_DIR", &vm_dir);
     // A libtest filter becomes a batch of exactly the chosen scenarios.
     if chosen.len() < all.len() {
@@ -152,6 +211,12 @@ fn main() -> ExitCode {
                 .expect("copy a scenario");
         }
         cmd.arg("--scenarios").arg(&dir);
+    }
+    match conformance_args(repo) {
+        Ok(args) => {
+            cmd.args(args);
+        }
+        Err(why) => println!("*** {why}: the kubearmor-* VM scenarios will SKIP ***"),
     }
     let status = match cmd.status() {
         Ok(s) => s,
@@ -211,6 +276,20 @@ fn main() -> ExitCode {
             format!("scripts/vm/run.sh exited with {status}"),
         ));
         println!("test vm::_vm ... FAILED");
+    }
+
+    // How much of KubeArmor's own corpus passed, whatever the scenarios' verdicts.
+    let mut counts = Vec::new();
+    for name in &order {
+        if let Ok(log) = std::fs::read_to_string(vm_dir.join("out").join(format!("{name}.log"))) {
+            counts.extend(count_lines(&log).map(|l| format!("{}: {l}", test_name(name))));
+        }
+    }
+    if !counts.is_empty() {
+        println!();
+        for l in &counts {
+            println!("{l}");
+        }
     }
 
     if !failures.is_empty() {

@@ -4,13 +4,14 @@
 #
 # Usage: scripts/vm/run.sh --knoxctl PATH [--scenarios DIR] [--only SUBSTRING]
 #          [--cmd 'shell commands'] [--timeout SECS] [--scenario-timeout SECS]
-#          [--add HOST-PATH]... [--append 'kernel args'] [--smp N] [--brief] [--verbose]
+#          [--add HOST-PATH]... [--append 'kernel args']... [--smp N] [--brief] [--verbose]
 #
 #   --cmd       run these commands (lib.sh loaded) as the only scenario, print their output
 #   --timeout   the whole VM, host side (default 900); --scenario-timeout: each scenario
 #               inside the VM (default 120; a `# knox-timeout: SECS` line overrides it)
 #   --add       also copy this host file or directory (and its libraries) into the VM
-#   --append    extra kernel command line (e.g. a different lsm=...)
+#   --append    extra kernel command line (e.g. a different lsm=...; repeatable). Unknown
+#               NAME=VALUE words reach init, the runner and the scenarios as variables
 #   --brief     print only results live (and --cmd's output at the end)
 #   --verbose   also print the console's kernel lines
 #
@@ -24,7 +25,7 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 vm_dir=${KNOX_VM_DIR:-$repo/target/vm}
 
 usage() {
-  sed -n '5,16s/^# \{0,1\}//p' "$0" >&2
+  sed -n '5,17s/^# \{0,1\}//p' "$0" >&2
   exit 2
 }
 
@@ -50,7 +51,7 @@ while [ $# -gt 0 ]; do
     --scenario-timeout) scenario_timeout=${2:?--scenario-timeout needs seconds}; shift 2 ;;
     --smp) smp=${2:?--smp needs a count}; shift 2 ;;
     --add) extra+=("${2:?--add needs a path}"); shift 2 ;;
-    --append) append=${2?--append needs kernel arguments}; shift 2 ;;
+    --append) append=${append:+$append }${2?--append needs kernel arguments}; shift 2 ;;
     --brief) brief=1; shift ;;
     --verbose) verbose=1; shift ;;
     -h | --help) usage ;;

@@ -270,3 +270,215 @@ lsm_reset() {
 lsm_links() {
   bpftool link show 2>/dev/null | grep -c 'lsm_mac' || true
 }
+
+# ---- KubeArmor's own test corpus (the kubearmor-* scenarios) ---------------------------
+#
+# The corpus is read where it is, never copied into the repo: tests/vm.rs copies the parts
+# it needs into the VM at their host path (`run.sh --add`) and names the conformance dir on
+# the kernel command line (`knox_conformance=DIR`, which reaches init, the runner and the
+# scenarios as an environment variable). Each expectation is one case:
+#   CASE <id> PASS|FAIL|KNOWN <why>
+# then one count line, `kubearmor <what>: P/T passed`, which tests/vm.rs repeats in the
+# test summary. A scenario lists its intended differences from KubeArmor in
+# `known_differences` (lines `<id>: <reason>`): a listed case that fails is KNOWN and does
+# not fail the scenario; a listed case that passes does (the list must stay true).
+known_differences=${known_differences:-}
+KA_TOTAL=0
+KA_PASSED=0
+KA_KNOWN=0
+KA_FAILED=0
+KA_STALE=
+KA_ERRORS=
+KA_PID=
+KA_SINCE=
+
+# ka_corpus: sets KA_DIR to the conformance dir in the VM, or skips the scenario loudly.
+ka_corpus() {
+  KA_DIR=${knox_conformance:-}
+  if [ -z "$KA_DIR" ] || [ ! -d "$KA_DIR/kubearmor" ]; then
+    printf '%s\n' "*** KubeArmor's conformance corpus is not in this VM (knox_conformance='$KA_DIR'):" \
+      "*** tests/vm.rs passes it when \$KNOXCTL_CONFORMANCE_DIR or ../shared/conformance exists." \
+      "*** NOTHING of KubeArmor's corpus was checked. ***"
+    skip "KubeArmor's conformance corpus is not in the VM (no \$KNOXCTL_CONFORMANCE_DIR or ../shared/conformance on the host)"
+  fi
+}
+
+# ka_field FILE KEY: the value of `KEY: value` in a KubeArmor cmd file (first match,
+# surrounding blanks trimmed), as KubeArmor's test runner reads it.
+ka_field() {
+  sed -n "s/^$2:[[:space:]]*//p" "$1" | sed -n '1s/[[:space:]]*$//p'
+}
+
+# ka_policy_name FILE: metadata.name (KubeArmor's runner: the first `name:` line).
+ka_policy_name() {
+  sed -n 's/^[[:space:]]*name:[[:space:]]*//p' "$1" | sed -n "1{s/[[:space:]]*\$//;s/^[\"']//;s/[\"']\$//;p;}"
+}
+
+# ka_regex TEXT: TEXT as a regular expression matching it literally (for `Field~`).
+ka_regex() {
+  printf '%s\n' "$1" | sed 's/[][\\.*+?(){}|^$]/\\&/g'
+}
+
+# ka_nap: a short pause; returns at once if a policy under test denies `sleep`.
+ka_nap() {
+  sleep "${1:-0.2}" 2>/dev/null || true
+}
+
+# ka_run CMD [ARGS...]: like _knox_run (KNOX_OUT, KNOX_RC, the log), and KA_PID is the
+# process that ran CMD, so alerts can be traced to it. The shell forks and the child execs
+# CMD itself: no helper process whose own exec a policy could deny.
+ka_run() {
+  KNOX_RC=0
+  # A lower bound for the alerts' Timestamp (a second early, for clock rounding): the store
+  # answers a bounded query from its index. Empty when a policy under test denies `date`.
+  KA_SINCE=$(date +%s 2>/dev/null) || KA_SINCE=
+  "$@" >ka-run.out 2>&1 </dev/null &
+  KA_PID=$!
+  wait "$KA_PID" || KNOX_RC=$?
+  KNOX_OUT=$(while IFS= read -r l || [ -n "$l" ]; do printf '%s\n' "$l"; done <ka-run.out)
+  printf '$ %s   (pid %s)\n' "$*" "$KA_PID"
+  if [ -n "$KNOX_OUT" ]; then
+    _knox_indent "$KNOX_OUT"
+  fi
+  if [ "$KNOX_RC" -ne 0 ]; then
+    printf '  (exit %s)\n' "$KNOX_RC"
+  fi
+}
+
+# ka_alerts_of PID FILTER...: the alerts matching every FILTER raised by process PID or by
+# a child of it.
+ka_alerts_of() {
+  local pid=$1
+  shift
+  if [ "$pid" = "$KA_PID" ] && [ -n "$KA_SINCE" ]; then
+    set -- "$@" "Timestamp>=$((KA_SINCE - 1))"
+  fi
+  alerts_json "$@" "PID=$pid"
+  alerts_json "$@" "PPID=$pid"
+}
+
+# ka_uptime: whole seconds since boot, in KA_UPTIME (builtins only: a policy under test may
+# deny `date`).
+ka_uptime() {
+  local up rest
+  read -r up rest </proc/uptime
+  KA_UPTIME=${up%%.*}
+}
+
+# ka_alert_seen PID FILTER...: whether such an alert arrives within KNOX_ALERT_WAIT
+# seconds (printed when it does). Never ends the scenario.
+ka_alert_seen() {
+  local pid=$1 out deadline
+  shift
+  ka_uptime
+  deadline=$((KA_UPTIME + KNOX_ALERT_WAIT))
+  while :; do
+    out=$(ka_alerts_of "$pid" "$@" 2>&1) || true
+    if [ -n "$out" ]; then
+      printf 'alerts from pid %s matching %s:\n' "$pid" "$*"
+      _knox_indent "$out"
+      return 0
+    fi
+    ka_uptime
+    [ "$KA_UPTIME" -lt "$deadline" ] || break
+    ka_nap
+  done
+  printf 'no alert from pid %s matching %s within %s s; from any process since it ran:\n' \
+    "$pid" "$*" "$KNOX_ALERT_WAIT"
+  if [ "$pid" = "$KA_PID" ] && [ -n "$KA_SINCE" ]; then
+    set -- "$@" "Timestamp>=$((KA_SINCE - 1))"
+  fi
+  out=$(alerts_json "$@" 2>&1 | tail -n 3) || true
+  _knox_indent "${out:-(none)}"
+  return 1
+}
+
+# ka_alert_absent PID FILTER...: after one batch interval (1 s), whether no such alert
+# exists (printed when one does).
+ka_alert_absent() {
+  local pid=$1 out
+  shift
+  ka_nap 1
+  out=$(ka_alerts_of "$pid" "$@" 2>&1) || true
+  [ -z "$out" ] && return 0
+  printf 'unexpected alerts from pid %s matching %s:\n' "$pid" "$*"
+  _knox_indent "$out"
+  return 1
+}
+
+# ka_agent_status: the agent's counters (the `agent` line of `knoxctl probe`) in KA_STATUS.
+ka_agent_status() {
+  KA_STATUS=$("$KNOXCTL" probe 2>/dev/null | grep '^agent' || true)
+}
+
+# ka_settle: waits, up to 60 s, until the agent has stored every alert it had queued (two
+# readings of its counter a second apart agree), so that a burst of alerts one policy
+# caused is not still being processed when the next case looks for its own alert.
+ka_settle() {
+  local prev=none n i=0
+  while [ "$i" -lt 60 ]; do
+    ka_agent_status
+    n=$(printf '%s\n' "$KA_STATUS" | sed -n 's/.*alerts stored \([0-9]*\).*/\1/p')
+    if [ "$n" = "$prev" ]; then
+      log "agent settled after ${i} s: $KA_STATUS"
+      return 0
+    fi
+    prev=$n
+    ka_nap 1
+    i=$((i + 1))
+  done
+  log "agent still storing alerts after 60 s: $KA_STATUS"
+}
+
+# ka_begin ID: starts a case; ka_good WHAT records a held expectation, ka_bad WHY a failed
+# one; ka_end reports the case.
+ka_begin() {
+  KA_ID=$1
+  KA_WHY=
+  KA_NOTES=
+  printf -- '--- case %s\n' "$1"
+}
+
+ka_good() {
+  KA_NOTES=${KA_NOTES:+$KA_NOTES; }$*
+}
+
+ka_bad() {
+  KA_WHY=${KA_WHY:+$KA_WHY; }$*
+}
+
+ka_end() {
+  local known
+  known=$(printf '%s\n' "$known_differences" | sed -n "s|^[[:space:]]*$KA_ID:[[:space:]]*||p" | head -n 1)
+  KA_TOTAL=$((KA_TOTAL + 1))
+  if [ -z "$KA_WHY" ]; then
+    KA_PASSED=$((KA_PASSED + 1))
+    printf 'CASE %s PASS %s\n' "$KA_ID" "$KA_NOTES"
+    if [ -n "$known" ]; then
+      KA_STALE="${KA_STALE:+$KA_STALE, }$KA_ID"
+    fi
+  elif [ -n "$known" ]; then
+    KA_KNOWN=$((KA_KNOWN + 1))
+    printf 'CASE %s KNOWN %s (known difference: %s)\n' "$KA_ID" "$KA_WHY" "$known"
+  else
+    KA_FAILED=$((KA_FAILED + 1))
+    printf 'CASE %s FAIL %s\n' "$KA_ID" "$KA_WHY"
+  fi
+}
+
+# ka_error WHY: something outside the cases went wrong (a policy that would not go away):
+# the scenario fails whatever the cases say.
+ka_error() {
+  printf 'ERROR: %s\n' "$*"
+  KA_ERRORS=${KA_ERRORS:+$KA_ERRORS; }$*
+}
+
+# ka_summary WHAT: the count line, then the verdict: PASS only if every case passed or is
+# a listed known difference, and every listed difference still differs.
+ka_summary() {
+  printf '\nkubearmor %s: %s/%s passed\n' "$1" "$KA_PASSED" "$KA_TOTAL"
+  printf '# %s passed, %s known differences, %s failed\n' "$KA_PASSED" "$KA_KNOWN" "$KA_FAILED"
+  [ -z "$KA_ERRORS" ] || fail "$KA_ERRORS"
+  [ "$KA_FAILED" -eq 0 ] || fail "$KA_FAILED of $KA_TOTAL KubeArmor cases failed (CASE ... FAIL lines)"
+  [ -z "$KA_STALE" ] || fail "listed as known differences but passed (update known_differences): $KA_STALE"
+}
