@@ -64,6 +64,8 @@ for script in /knox/scenarios/*.sh; do
   # Neither may enforcement: BPF-LSM programs stay attached, by design, after the agent is
   # gone, for as long as their pins exist (what `offboard` removes).
   rm -rf /sys/fs/bpf/knoxctl
+  # And the agent's state: the next scenario's agent would restore these policies.
+  rm -rf /run/knox-state /run/knox.sock /run/knox-agent.yaml
   # The output pipe ends when its last writer is gone; give up after 5 s (a leftover that
   # escaped the process group), the result matters more than the tail of the output.
   i=0

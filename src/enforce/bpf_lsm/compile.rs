@@ -354,7 +354,7 @@ pub fn compile(set: &RuleSet, posture_block: (bool, bool, bool), resolve: Resolv
                     // by the name the caller used instead (T_ALIASES), never by blocking
                     // the whole binary.
                     if rule.category == Category::File || basename(canon) == basename(path) {
-                        if canon.len() <= KEY_PATH - 1 {
+                        if canon.len() < KEY_PATH {
                             anchors.push((Anchor::Exact(canon.clone()), slot));
                         }
                     } else {
