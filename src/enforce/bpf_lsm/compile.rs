@@ -119,8 +119,20 @@ pub fn proto_code(p: &str) -> Option<u32> {
 
 pub fn proto_name(code: u32) -> &'static str {
     [
-        "", "tcp", "udp", "icmp", "icmpv6", "raw", "sctp", "stream", "dgram", "rdm",
-        "seqpacket", "dccp", "packet", "all",
+        "",
+        "tcp",
+        "udp",
+        "icmp",
+        "icmpv6",
+        "raw",
+        "sctp",
+        "stream",
+        "dgram",
+        "rdm",
+        "seqpacket",
+        "dccp",
+        "packet",
+        "all",
     ]
     .get(code as usize)
     .copied()
@@ -156,7 +168,10 @@ fn basename(p: &str) -> &str {
 enum Anchor {
     Exact(String),
     /// Without trailing slash; `""` is the root.
-    Dir { dir: String, recursive: bool },
+    Dir {
+        dir: String,
+        recursive: bool,
+    },
 }
 
 impl Anchor {
@@ -169,7 +184,9 @@ impl Anchor {
                 if p == dir || (dir.is_empty() && p == "/") {
                     return true;
                 }
-                let Some(rest) = p.strip_prefix(dir.as_str()).and_then(|r| r.strip_prefix('/'))
+                let Some(rest) = p
+                    .strip_prefix(dir.as_str())
+                    .and_then(|r| r.strip_prefix('/'))
                 else {
                     return false;
                 };
@@ -181,11 +198,7 @@ impl Anchor {
 
 /// Builds LPM entries for a list of anchors with a payload slot each; `flags` of the
 /// payload are replaced by the ALWAYS/CHILD/DEEPER applicability.
-fn lpm_entries(
-    anchors: &[(Anchor, Slot)],
-    scope: u32,
-    out: &mut BTreeMap<(u32, Vec<u8>), Rules>,
-) {
+fn lpm_entries(anchors: &[(Anchor, Slot)], scope: u32, out: &mut BTreeMap<(u32, Vec<u8>), Rules>) {
     let mut exact: BTreeSet<String> = BTreeSet::new();
     let mut dirs: BTreeSet<String> = BTreeSet::new();
     for (a, _) in anchors {
@@ -195,7 +208,11 @@ fn lpm_entries(
             }
             Anchor::Dir { dir, .. } => {
                 dirs.insert(dir.clone());
-                exact.insert(if dir.is_empty() { "/".into() } else { dir.clone() });
+                exact.insert(if dir.is_empty() {
+                    "/".into()
+                } else {
+                    dir.clone()
+                });
             }
         }
     }
@@ -226,7 +243,8 @@ fn lpm_entries(
             };
             let below = d == dir
                 || dir.is_empty()
-                || d.strip_prefix(dir.as_str()).is_some_and(|r| r.starts_with('/'));
+                || d.strip_prefix(dir.as_str())
+                    .is_some_and(|r| r.starts_with('/'));
             if !below {
                 continue;
             }
@@ -293,13 +311,15 @@ pub fn compile(set: &RuleSet, posture_block: (bool, bool, bool), resolve: Resolv
         let unenforceable = |why: &str| (idx, why.to_string());
         match rule.category {
             Category::Syscall => {
-                c.unenforceable
-                    .push(unenforceable("syscall rules are audited by the monitor, not enforced"));
+                c.unenforceable.push(unenforceable(
+                    "syscall rules are audited by the monitor, not enforced",
+                ));
                 continue;
             }
             Category::Device => {
-                c.unenforceable
-                    .push(unenforceable("USB device rules are not enforced by bpf-lsm"));
+                c.unenforceable.push(unenforceable(
+                    "USB device rules are not enforced by bpf-lsm",
+                ));
                 continue;
             }
             _ => {}
@@ -311,8 +331,9 @@ pub fn compile(set: &RuleSet, posture_block: (bool, bool, bool), resolve: Resolv
             continue;
         }
         if rule.pts.is_some() {
-            c.unenforceable
-                .push(unenforceable("pts: bpf-lsm does not evaluate the terminal condition"));
+            c.unenforceable.push(unenforceable(
+                "pts: bpf-lsm does not evaluate the terminal condition",
+            ));
             continue;
         }
         let src_set = if rule.from_source.is_empty() {
@@ -363,7 +384,12 @@ pub fn compile(set: &RuleSet, posture_block: (bool, bool, bool), resolve: Resolv
                         if let Some((dev, ino, _)) = facts.inode {
                             c.target_flags |= T_APPLETS | T_PROCESS;
                             c.applets
-                                .entry((scope(target, KIND_PROCESS), dev, ino, basename(path).to_string()))
+                                .entry((
+                                    scope(target, KIND_PROCESS),
+                                    dev,
+                                    ino,
+                                    basename(path).to_string(),
+                                ))
                                 .or_default()
                                 .slots
                                 .push(Slot {
@@ -649,9 +675,12 @@ mod tests {
 
     #[test]
     fn exact_and_directory_rules_agree_with_the_matcher() {
-        let s = set("  file:\n    matchPaths:\n    - path: /etc/shadow\n    matchDirectories:\n    - dir: /usr/lib/\n      recursive: true\n      readOnly: true\n    - dir: /var/\n  action: Block\n");
+        let s = set(
+            "  file:\n    matchPaths:\n    - path: /etc/shadow\n    matchDirectories:\n    - dir: /usr/lib/\n      recursive: true\n      readOnly: true\n    - dir: /var/\n  action: Block\n",
+        );
         let c = compile(&s, (false, false, false), &none);
-        let m = crate::policy::matcher::CompiledRules::new(&s, crate::policy::matcher::Posture::Audit);
+        let m =
+            crate::policy::matcher::CompiledRules::new(&s, crate::policy::matcher::Posture::Audit);
         for (path, write) in [
             ("/etc/shadow", false),
             ("/etc/shadow2", false),
@@ -666,7 +695,12 @@ mod tests {
             ("/var", false),
         ] {
             let want = m
-                .open(path, write, 0, &mut crate::policy::matcher::Known { source: "", uid: 0 })
+                .open(
+                    path,
+                    write,
+                    0,
+                    &mut crate::policy::matcher::Known { source: "", uid: 0 },
+                )
                 .decision
                 .denies();
             let got = kernel(&c, KIND_FILE, path, write).0.is_some();
@@ -676,21 +710,38 @@ mod tests {
 
     #[test]
     fn nested_directories_keep_ancestor_rules() {
-        let s = set("  process:\n    matchDirectories:\n    - dir: /usr/\n      recursive: true\n      action: Block\n    - dir: /usr/local/bin/\n      action: Allow\n");
+        let s = set(
+            "  process:\n    matchDirectories:\n    - dir: /usr/\n      recursive: true\n      action: Block\n    - dir: /usr/local/bin/\n      action: Allow\n",
+        );
         let c = compile(&s, (true, false, false), &none);
         // /usr/local/bin/x is under both: Block wins.
-        assert_eq!(kernel(&c, KIND_PROCESS, "/usr/local/bin/x", false).0, Some(0));
-        assert_eq!(kernel(&c, KIND_PROCESS, "/usr/local/bin/x", false).1, Some(1));
+        assert_eq!(
+            kernel(&c, KIND_PROCESS, "/usr/local/bin/x", false).0,
+            Some(0)
+        );
+        assert_eq!(
+            kernel(&c, KIND_PROCESS, "/usr/local/bin/x", false).1,
+            Some(1)
+        );
         // Deeper than the non-recursive Allow: only the recursive Block.
-        assert_eq!(kernel(&c, KIND_PROCESS, "/usr/local/bin/a/b", false), (Some(0), None));
+        assert_eq!(
+            kernel(&c, KIND_PROCESS, "/usr/local/bin/a/b", false),
+            (Some(0), None)
+        );
         assert_ne!(c.target_flags & T_ALLOW_PROC, 0);
-        assert_eq!(c.target_flags & T_ALLOW_FILE, 0, "process Allow rules leave files alone");
+        assert_eq!(
+            c.target_flags & T_ALLOW_FILE,
+            0,
+            "process Allow rules leave files alone"
+        );
         assert_ne!(c.target_flags & T_BLOCK_PROC_FILE, 0);
     }
 
     #[test]
     fn symlinked_directories_are_indexed_under_both_spellings_but_applets_are_not() {
-        let s = set("  process:\n    matchPaths:\n    - path: /bin/apt\n    - path: /bin/ls\n  action: Block\n");
+        let s = set(
+            "  process:\n    matchPaths:\n    - path: /bin/apt\n    - path: /bin/ls\n  action: Block\n",
+        );
         let resolve = |p: &str| match p {
             "/bin/apt" => PathFacts {
                 canonical: Some("/usr/bin/apt".into()),
@@ -707,7 +758,10 @@ mod tests {
         assert_eq!(kernel(&c, KIND_PROCESS, "/bin/apt", false).0, Some(0));
         assert_eq!(kernel(&c, KIND_PROCESS, "/usr/bin/busybox", false).0, None);
         assert!(c.inodes.contains_key(&(0, 8, 42)));
-        assert!(!c.inodes.keys().any(|k| k.2 == 43), "busybox's inode must not be blocked");
+        assert!(
+            !c.inodes.keys().any(|k| k.2 == 43),
+            "busybox's inode must not be blocked"
+        );
         assert!(c.applets.contains_key(&(0, 8, 43, "ls".to_string())));
         assert_ne!(c.target_flags & T_APPLETS, 0);
         assert_eq!(c.enforced, vec![0, 1]);
@@ -715,7 +769,9 @@ mod tests {
 
     #[test]
     fn sources_become_membership_entries() {
-        let s = set("  process:\n    matchPaths:\n    - path: /usr/bin/date\n      fromSource:\n      - path: /usr/bin/bash\n  action: Block\n");
+        let s = set(
+            "  process:\n    matchPaths:\n    - path: /usr/bin/date\n      fromSource:\n      - path: /usr/bin/bash\n  action: Block\n",
+        );
         let c = compile(&s, (false, false, false), &none);
         let slot = &c.paths[&(0, b"/usr/bin/date\0".to_vec())].slots[0];
         assert_eq!(slot.src_set, 1);
@@ -725,7 +781,9 @@ mod tests {
 
     #[test]
     fn network_capabilities_and_unenforceable_rules() {
-        let s = set("  network:\n    matchProtocols:\n    - protocol: icmp\n      fromSource: [{path: /bin/ping}]\n  capabilities:\n    matchCapabilities:\n    - capability: net_raw\n      fromSource: [{path: /bin/ping}]\n  file:\n    matchPatterns:\n    - pattern: /tmp/*.sh\n  action: Block\n");
+        let s = set(
+            "  network:\n    matchProtocols:\n    - protocol: icmp\n      fromSource: [{path: /bin/ping}]\n  capabilities:\n    matchCapabilities:\n    - capability: net_raw\n      fromSource: [{path: /bin/ping}]\n  file:\n    matchPatterns:\n    - pattern: /tmp/*.sh\n  action: Block\n",
+        );
         let c = compile(&s, (false, false, false), &none);
         assert!(c.nums.contains_key(&(scope(0, KIND_NET), 3)));
         assert!(c.nums.contains_key(&(scope(0, KIND_CAP), 13)));

@@ -298,7 +298,10 @@ fn load(pin_dir: &Path, btf: &Btf) -> Result<Ebpf, EnforceError> {
 /// The verifier's log is long; its last lines say what failed.
 fn verifier_error(e: aya::programs::ProgramError) -> String {
     match &e {
-        aya::programs::ProgramError::LoadError { io_error, verifier_log } => {
+        aya::programs::ProgramError::LoadError {
+            io_error,
+            verifier_log,
+        } => {
             let log = verifier_log.to_string();
             if log.trim().is_empty() {
                 // Seen on kernels that list bpf among their LSMs but refuse BPF
@@ -325,7 +328,8 @@ fn try_probe() -> Result<String, String> {
             "bpf is not in the kernel's active LSMs ({lsms}); boot with lsm=...,bpf (e.g. add it to GRUB_CMDLINE_LINUX)"
         ));
     }
-    let btf = Btf::from_sys_fs().map_err(|e| format!("no kernel BTF (/sys/kernel/btf/vmlinux): {e}"))?;
+    let btf =
+        Btf::from_sys_fs().map_err(|e| format!("no kernel BTF (/sys/kernel/btf/vmlinux): {e}"))?;
     ensure_bpffs().map_err(|e| e.to_string())?;
     let dir = PathBuf::from(format!("/sys/fs/bpf/knoxctl-probe-{}", std::process::id()));
     let result = load(&dir, &btf).map(drop);
@@ -452,10 +456,13 @@ fn facts(path: &str) -> PathFacts {
         .ok()
         .map(|p| p.to_string_lossy().into_owned())
         .filter(|c| c != path);
-    let inode = std::fs::metadata(path).ok().filter(|m| m.is_file()).map(|m| {
-        let real = canonical.as_deref().unwrap_or(path);
-        (kernel_dev(m.dev()), m.ino(), generation(real))
-    });
+    let inode = std::fs::metadata(path)
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| {
+            let real = canonical.as_deref().unwrap_or(path);
+            (kernel_dev(m.dev()), m.ino(), generation(real))
+        });
     PathFacts { canonical, inode }
 }
 
@@ -552,11 +559,7 @@ impl BpfLsmEnforcer {
             targets: take(&mut ebpf, "knox_targets")?,
             lost: take(&mut ebpf, "knox_lost")?,
         };
-        let generation = maps
-            .targets
-            .get(&0, 0)
-            .map(|t| t.generation)
-            .unwrap_or(0);
+        let generation = maps.targets.get(&0, 0).map(|t| t.generation).unwrap_or(0);
         let ring: RingBuf<MapData> = take(&mut ebpf, "knox_events")?;
         attach_all(&mut ebpf, pin_dir)?;
 
@@ -654,7 +657,9 @@ impl BpfLsmEnforcer {
                 scope: *scope,
                 num: *num,
             };
-            m.nums.insert(k, raw_rules(r), 0).map_err(werr("knox_nums"))?;
+            m.nums
+                .insert(k, raw_rules(r), 0)
+                .map_err(werr("knox_nums"))?;
         }
         // 3. The new target flags (allow-list and posture bits switch here, atomically).
         let t = TargetRaw {
@@ -937,7 +942,11 @@ fn decode(b: &[u8], offset: i128) -> Option<EnforcerEvent> {
     };
     let path = String::from_utf8_lossy(&b[EVENT_HDR..EVENT_HDR + path_len]).into_owned();
     let (operation, resource, data) = match op {
-        OP_EXEC => (Operation::Process, path, "lsm=SECURITY_BPRM_CHECK".to_string()),
+        OP_EXEC => (
+            Operation::Process,
+            path,
+            "lsm=SECURITY_BPRM_CHECK".to_string(),
+        ),
         OP_MMAP => (
             Operation::Process,
             path,
@@ -981,11 +990,19 @@ fn decode(b: &[u8], offset: i128) -> Option<EnforcerEvent> {
                 type_name(arg & 0xffff),
                 arg2
             );
-            (Operation::Network, resource.clone(), format!("lsm={hook} {resource}"))
+            (
+                Operation::Network,
+                resource.clone(),
+                format!("lsm={hook} {resource}"),
+            )
         }
         OP_CAPABLE => {
             let cap = compile::cap_name(arg);
-            (Operation::Capabilities, cap.clone(), format!("lsm=CAPABLE cap={cap}"))
+            (
+                Operation::Capabilities,
+                cap.clone(),
+                format!("lsm=CAPABLE cap={cap}"),
+            )
         }
         _ => return None,
     };
