@@ -819,7 +819,7 @@ fn load_error(program: &str, e: &aya::programs::ProgramError) -> MonitorError {
 }
 
 /// CLOCK_REALTIME - CLOCK_BOOTTIME, to turn bpf_ktime_get_boot_ns() into epoch time.
-fn boot_to_epoch_offset() -> i128 {
+pub(crate) fn boot_to_epoch_offset() -> i128 {
     let read = |clock| {
         let mut ts = libc::timespec {
             tv_sec: 0,

@@ -829,19 +829,6 @@ impl Drop for BpfLsmEnforcer {
     }
 }
 
-fn boot_to_epoch_offset() -> i128 {
-    let read = |clock| {
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: ts is a valid, writable timespec.
-        unsafe { libc::clock_gettime(clock, &mut ts) };
-        ts.tv_sec as i128 * 1_000_000_000 + ts.tv_nsec as i128
-    };
-    read(libc::CLOCK_REALTIME) - read(libc::CLOCK_BOOTTIME)
-}
-
 fn read_loop(
     mut ring: RingBuf<MapData>,
     tx: SyncSender<EnforcerEvent>,
@@ -863,7 +850,7 @@ fn read_loop(
     ];
     loop {
         let last = stopping.load(Ordering::SeqCst);
-        let offset = boot_to_epoch_offset();
+        let offset = crate::monitor::boot_to_epoch_offset();
         let mut drained = 0u32;
         while let Some(item) = ring.next() {
             drained += 1;
