@@ -332,16 +332,7 @@ fn init_error(e: &io::Error) -> String {
 /// marks a temporary file with `FAN_OPEN_EXEC_PERM|FAN_OPEN_PERM`, denies a real open of
 /// it, tries a whole-filesystem exec mark, and checks which errno a deny can carry.
 pub fn probe() -> ProbeResult {
-    let (usable, reason) = match try_probe() {
-        Ok(r) => (true, r),
-        Err(r) => (false, r),
-    };
-    ProbeResult {
-        backend: Backend::Fanotify,
-        usable,
-        reason,
-        coverage: coverage(usable),
-    }
+    ProbeResult::tried(Backend::Fanotify, try_probe(), coverage)
 }
 
 fn coverage(usable: bool) -> Vec<Coverage> {

@@ -101,6 +101,24 @@ pub struct ProbeResult {
     pub coverage: Vec<Coverage>,
 }
 
+impl ProbeResult {
+    /// The result of really trying a backend: `Ok` says why it works, `Err` why not;
+    /// `coverage` gives the matrix for either case.
+    pub fn tried(
+        backend: Backend,
+        attempt: Result<String, String>,
+        coverage: fn(bool) -> Vec<Coverage>,
+    ) -> ProbeResult {
+        let usable = attempt.is_ok();
+        ProbeResult {
+            backend,
+            usable,
+            reason: attempt.unwrap_or_else(|e| e),
+            coverage: coverage(usable),
+        }
+    }
+}
+
 /// `Process` or `File`, as in the alert's `Operation` field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum Operation {

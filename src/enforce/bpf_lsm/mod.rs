@@ -342,16 +342,7 @@ fn try_probe() -> Result<String, String> {
 }
 
 pub fn probe() -> ProbeResult {
-    let (usable, reason) = match try_probe() {
-        Ok(r) => (true, r),
-        Err(r) => (false, r),
-    };
-    ProbeResult {
-        backend: Backend::BpfLsm,
-        usable,
-        reason,
-        coverage: coverage(usable),
-    }
+    ProbeResult::tried(Backend::BpfLsm, try_probe(), coverage)
 }
 
 fn coverage(usable: bool) -> Vec<Coverage> {
@@ -668,24 +659,12 @@ impl BpfLsmEnforcer {
         };
         m.targets.set(0, t, 0).map_err(werr("knox_targets"))?;
         // 4. Entries of rules that are gone, including those a previous agent left.
-        let want_paths: BTreeSet<(u32, Vec<u8>)> = c.paths.keys().cloned().collect();
-        let stale: Vec<Key<PathData>> = m
-            .paths
-            .keys()
-            .filter_map(Result::ok)
-            .filter(|k| !want_paths.contains(&path_key_id(k)))
-            .collect();
-        for k in stale {
+        let want: BTreeSet<(u32, Vec<u8>)> = c.paths.keys().cloned().collect();
+        for k in stale(m.paths.keys(), |k| want.contains(&path_key_id(k))) {
             let _ = m.paths.remove(&k);
         }
-        let want_sources: BTreeSet<(u32, Vec<u8>)> = c.sources.keys().cloned().collect();
-        let stale: Vec<Key<PathData>> = m
-            .sources
-            .keys()
-            .filter_map(Result::ok)
-            .filter(|k| !want_sources.contains(&path_key_id(k)))
-            .collect();
-        for k in stale {
+        let want: BTreeSet<(u32, Vec<u8>)> = c.sources.keys().cloned().collect();
+        for k in stale(m.sources.keys(), |k| want.contains(&path_key_id(k))) {
             let _ = m.sources.remove(&k);
         }
         let want: BTreeSet<InodeKey> = c
@@ -693,33 +672,15 @@ impl BpfLsmEnforcer {
             .keys()
             .map(|&(scope, dev, ino)| InodeKey { scope, dev, ino })
             .collect();
-        let stale: Vec<InodeKey> = m
-            .inodes
-            .keys()
-            .filter_map(Result::ok)
-            .filter(|k| !want.contains(k))
-            .collect();
-        for k in stale {
+        for k in stale(m.inodes.keys(), |k| want.contains(k)) {
             let _ = m.inodes.remove(&k);
         }
         let want: BTreeSet<NameKey> = c.names.keys().map(|(s, n)| name_key(*s, n)).collect();
-        let stale: Vec<NameKey> = m
-            .names
-            .keys()
-            .filter_map(Result::ok)
-            .filter(|k| !want.contains(k))
-            .collect();
-        for k in stale {
+        for k in stale(m.names.keys(), |k| want.contains(k)) {
             let _ = m.names.remove(&k);
         }
         let want: BTreeSet<AppletKey> = c.applets.keys().map(applet_key).collect();
-        let stale: Vec<AppletKey> = m
-            .applets
-            .keys()
-            .filter_map(Result::ok)
-            .filter(|k| !want.contains(k))
-            .collect();
-        for k in stale {
+        for k in stale(m.applets.keys(), |k| want.contains(k)) {
             let _ = m.applets.remove(&k);
         }
         let want: BTreeSet<NumKey> = c
@@ -727,17 +688,20 @@ impl BpfLsmEnforcer {
             .keys()
             .map(|&(scope, num)| NumKey { scope, num })
             .collect();
-        let stale: Vec<NumKey> = m
-            .nums
-            .keys()
-            .filter_map(Result::ok)
-            .filter(|k| !want.contains(k))
-            .collect();
-        for k in stale {
+        for k in stale(m.nums.keys(), |k| want.contains(k)) {
             let _ = m.nums.remove(&k);
         }
         Ok(())
     }
+}
+
+/// The keys a map holds that the new rules do not want; collected first, because the map
+/// cannot be changed while its keys are being iterated.
+fn stale<K>(
+    keys: impl Iterator<Item = Result<K, aya::maps::MapError>>,
+    wanted: impl Fn(&K) -> bool,
+) -> Vec<K> {
+    keys.filter_map(Result::ok).filter(|k| !wanted(k)).collect()
 }
 
 /// Attaches each program, or keeps the pinned link of an identical one.
