@@ -139,8 +139,10 @@ pub enum GlobError {
 const MAX_ALTERNATIVES: usize = 256;
 const MAX_TOKENS: usize = 127;
 
+/// One element of a glob, exposed for backends that compile globs into their own
+/// automaton (the BPF-LSM enforcer builds a byte-level DFA from these).
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum Tok {
+pub enum Tok {
     Lit(char),
     /// `?`: one character other than `/`.
     One,
@@ -148,6 +150,7 @@ enum Tok {
     Star,
     /// `**`: any run of characters.
     DStar,
+    /// `[...]` (`negated`: `[^...]`); never matches `/`.
     Class {
         negated: bool,
         ranges: Box<[(char, char)]>,
@@ -225,6 +228,11 @@ impl Glob {
             path.strip_prefix(&*a.prefix)
                 .is_some_and(|rest| nfa_match(&a.toks[a.rest..], a.stars, rest))
         })
+    }
+
+    /// Each brace alternative's whole token list (`{a,b}` is already expanded).
+    pub fn alternatives(&self) -> impl Iterator<Item = &[Tok]> {
+        self.alternatives.iter().map(|a| &*a.toks)
     }
 
     /// One base per brace alternative.
@@ -781,7 +789,7 @@ impl CompiledRules {
 }
 
 /// The pattern with its literal directory prefix resolved, when that changes it.
-fn resolved_pattern(pattern: &str, resolve: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+pub fn resolved_pattern(pattern: &str, resolve: &dyn Fn(&str) -> Option<String>) -> Option<String> {
     let meta = pattern.find(['*', '?', '[', '{', '\\'])?;
     let cut = pattern[..meta].rfind('/')?;
     if cut == 0 {

@@ -14,7 +14,9 @@
 //! taken from KubeArmor's own BPF-LSM enforcer: allow-list mode is per category, so
 //! process Allow rules leave file opens alone (the matcher puts both in allow-list mode).
 
+use super::glob::{self, Dfa};
 use crate::policy::Action;
+use crate::policy::matcher::{Glob, resolved_pattern};
 use crate::policy::normalize::{Category, Matcher, Rule, RuleSet};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -50,6 +52,15 @@ pub const T_ALLOW_CAP: u32 = 0x400;
 pub const T_BLOCK_PROC_FILE: u32 = 0x1000;
 pub const T_BLOCK_NET: u32 = 0x2000;
 pub const T_BLOCK_CAP: u32 = 0x4000;
+pub const T_GLOB_PROC: u32 = 0x8000;
+pub const T_GLOB_FILE: u32 = 0x10000;
+/// Flags that enable a kind of lookup; while an apply swaps entries, the target enables
+/// the old and the new ones.
+pub const T_ENABLE: u32 = 0xff | T_GLOB_PROC | T_GLOB_FILE;
+
+/// DFA rows in one half of the kernel's table (lsm.bpf.c's GLOB_ROWS / 2): an apply
+/// writes the half no live scope points at, then switches the scopes over.
+pub const GLOB_HALF: usize = 4096;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Slot {
@@ -90,11 +101,20 @@ pub struct Compiled {
     pub applets: BTreeMap<(u32, u32, u64, String), Rules>,
     /// (scope, protocol code or capability number) → rules.
     pub nums: BTreeMap<(u32, u32), Rules>,
+    /// scope → its matchPatterns as one automaton.
+    pub globs: BTreeMap<u32, GlobTable>,
     pub target_flags: u32,
     /// Rule indexes the kernel enforces.
     pub enforced: Vec<usize>,
     pub unenforceable: Vec<(usize, String)>,
     pub notes: Vec<String>,
+}
+
+/// The patterns of one scope: the automaton and the rules of each accepting state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GlobTable {
+    pub dfa: Dfa,
+    pub accept: BTreeMap<u16, Rules>,
 }
 
 /// Protocol name → `nets` code (P_* in lsm.bpf.c).
@@ -306,6 +326,8 @@ pub fn compile(set: &RuleSet, posture_block: (bool, bool, bool), resolve: Resolv
     let mut proc_anchors: Vec<(Anchor, Slot)> = Vec::new();
     let mut file_anchors: Vec<(Anchor, Slot)> = Vec::new();
     let mut inode_rules: BTreeMap<(u32, u32, u64), (Option<u32>, Rules)> = BTreeMap::new();
+    let mut proc_globs: Vec<(usize, Glob, Slot)> = Vec::new();
+    let mut file_globs: Vec<(usize, Glob, Slot)> = Vec::new();
 
     for (idx, rule) in set.rules.iter().enumerate() {
         let unenforceable = |why: &str| (idx, why.to_string());
@@ -458,11 +480,24 @@ pub fn compile(set: &RuleSet, posture_block: (bool, bool, bool), resolve: Resolv
                         ..slot
                     });
             }
-            Matcher::Pattern { .. } => {
-                c.unenforceable.push(unenforceable(
-                    "matchPatterns (globs) are not enforced by bpf-lsm yet; the monitor audits them",
-                ));
-                continue;
+            Matcher::Pattern { pattern } => {
+                let globs = match rule.category {
+                    Category::Process => &mut proc_globs,
+                    _ => &mut file_globs,
+                };
+                match Glob::new(pattern) {
+                    Ok(g) => globs.push((idx, g, slot)),
+                    Err(e) => {
+                        c.unenforceable
+                            .push(unenforceable(&format!("pattern: {e}")));
+                        continue;
+                    }
+                }
+                // `/bin/*` also names what is in /usr/bin when /bin is a symlink to it.
+                let alias = resolved_pattern(pattern, &|p: &str| resolve(p).canonical);
+                if let Some(Ok(g)) = alias.map(|a| Glob::new(&a)) {
+                    globs.push((idx, g, slot));
+                }
             }
             Matcher::Protocol { protocol } => {
                 let Some(code) = proto_code(protocol) else {
@@ -508,6 +543,50 @@ pub fn compile(set: &RuleSet, posture_block: (bool, bool, bool), resolve: Resolv
             _ => {}
         }
         c.enforced.push(idx);
+    }
+    let mut budget = GLOB_HALF;
+    for (kind, globs, flag) in [
+        (KIND_PROCESS, &proc_globs, T_GLOB_PROC),
+        (KIND_FILE, &file_globs, T_GLOB_FILE),
+    ] {
+        if globs.is_empty() {
+            continue;
+        }
+        let pairs: Vec<(usize, &Glob)> = globs
+            .iter()
+            .enumerate()
+            .map(|(i, (_, g, _))| (i, g))
+            .collect();
+        match glob::build(&pairs, budget) {
+            Ok(dfa) => {
+                budget -= dfa.rows.len();
+                let accept = dfa
+                    .accept
+                    .iter()
+                    .map(|(&state, who)| {
+                        let slots = who
+                            .iter()
+                            .map(|&i| Slot {
+                                flags: globs[i].2.flags | SL_ALWAYS,
+                                ..globs[i].2
+                            })
+                            .collect();
+                        (state, Rules { len: 0, slots })
+                    })
+                    .collect();
+                c.globs
+                    .insert(scope(target, kind), GlobTable { dfa, accept });
+                c.target_flags |= flag;
+            }
+            Err(e) => {
+                // All or nothing: a partial automaton would silently skip some patterns.
+                let gone: BTreeSet<usize> = globs.iter().map(|(idx, _, _)| *idx).collect();
+                c.enforced.retain(|i| !gone.contains(i));
+                for idx in gone {
+                    c.unenforceable.push((idx, format!("matchPatterns: {e}")));
+                }
+            }
+        }
     }
     lpm_entries(&proc_anchors, scope(target, KIND_PROCESS), &mut c.paths);
     lpm_entries(&file_anchors, scope(target, KIND_FILE), &mut c.paths);
@@ -600,7 +679,8 @@ pub fn compile(set: &RuleSet, posture_block: (bool, bool, bool), resolve: Resolv
         .chain(c.names.values_mut())
         .chain(c.applets.values_mut())
         .chain(c.nums.values_mut())
-        .chain(c.inodes.values_mut().map(|(_, r)| r));
+        .chain(c.inodes.values_mut().map(|(_, r)| r))
+        .chain(c.globs.values_mut().flat_map(|g| g.accept.values_mut()));
     for r in all {
         squeeze(r);
         if r.slots.len() > MAX_SLOTS {
@@ -787,9 +867,93 @@ mod tests {
         let c = compile(&s, (false, false, false), &none);
         assert!(c.nums.contains_key(&(scope(0, KIND_NET), 3)));
         assert!(c.nums.contains_key(&(scope(0, KIND_CAP), 13)));
-        assert_eq!(c.unenforceable.len(), 1);
-        assert!(c.unenforceable[0].1.contains("matchPatterns"));
+        assert!(c.unenforceable.is_empty(), "{:?}", c.unenforceable);
         assert_ne!(c.target_flags & (T_NET | T_CAP), 0);
+        assert_ne!(c.target_flags & T_GLOB_FILE, 0);
+    }
+
+    #[test]
+    fn patterns_become_one_automaton_per_scope_that_agrees_with_the_matcher() {
+        let s = set(
+            "  process:\n    matchPatterns:\n    - pattern: /usr/bin/*apt*\n  file:\n    matchPatterns:\n    - pattern: /tmp/*\n    - pattern: /etc/**/*.key\n      readOnly: true\n      action: Allow\n    - pattern: /tmp/[ab]*\n      action: Audit\n  action: Block\n",
+        );
+        let c = compile(&s, (false, false, false), &none);
+        assert_eq!(c.enforced, vec![0, 1, 2, 3]);
+        assert_ne!(c.target_flags & T_GLOB_PROC, 0);
+        let m =
+            crate::policy::matcher::CompiledRules::new(&s, crate::policy::matcher::Posture::Audit);
+        let rules_at = |kind: u32, path: &str| -> Vec<Slot> {
+            let t = &c.globs[&scope(0, kind)];
+            let mut state = 1usize;
+            for &b in path.as_bytes() {
+                state = usize::from(t.dfa.rows[state][usize::from(t.dfa.classes[usize::from(b)])]);
+            }
+            t.accept
+                .get(&(state as u16))
+                .map(|r| r.slots.clone())
+                .unwrap_or_default()
+        };
+        for (path, write) in [
+            ("/tmp/x", false),
+            ("/tmp/a1", true),
+            ("/tmp/x/y", false),
+            ("/etc/ssl/private/a.key", false),
+            ("/etc/ssl/private/a.key", true),
+            ("/etc/a.key", true),
+        ] {
+            let v = m.open(
+                path,
+                write,
+                0,
+                &mut crate::policy::matcher::Known { source: "", uid: 0 },
+            );
+            let slots = rules_at(KIND_FILE, path);
+            let denies = slots.iter().any(|s| {
+                s.flags & SL_AUDIT == 0
+                    && if s.flags & SL_READ_ONLY != 0 {
+                        write
+                    } else {
+                        s.flags & SL_ALLOW == 0
+                    }
+            });
+            assert_eq!(denies, v.decision.denies(), "{path} write={write}");
+            let audited = slots.iter().any(|s| s.flags & SL_AUDIT != 0);
+            assert_eq!(audited, !v.audits.is_empty(), "{path}");
+        }
+        assert_eq!(rules_at(KIND_PROCESS, "/usr/bin/apt-get")[0].rule, 0);
+        assert!(rules_at(KIND_PROCESS, "/usr/sbin/apt").is_empty());
+    }
+
+    #[test]
+    fn a_pattern_under_a_symlinked_directory_also_covers_its_target() {
+        let s = set("  process:\n    matchPatterns:\n    - pattern: /bin/*apt*\n  action: Block\n");
+        let resolve = |p: &str| match p {
+            "/bin" => PathFacts {
+                canonical: Some("/usr/bin".into()),
+                inode: None,
+            },
+            _ => PathFacts::default(),
+        };
+        let c = compile(&s, (false, false, false), &resolve);
+        let d = &c.globs[&scope(0, KIND_PROCESS)].dfa;
+        assert_eq!(d.matches(b"/usr/bin/apt"), &[1]);
+        assert_eq!(d.matches(b"/bin/apt"), &[0]);
+    }
+
+    #[test]
+    fn patterns_the_kernel_cannot_express_are_reported_not_half_loaded() {
+        let s = set(
+            "  file:\n    matchPatterns:\n    - pattern: /x/[^é]\n    - pattern: /tmp/*\n  action: Block\n",
+        );
+        let c = compile(&s, (false, false, false), &none);
+        assert!(c.globs.is_empty());
+        assert_eq!(c.unenforceable.len(), 2);
+        assert!(
+            c.unenforceable[0].1.contains("non-ASCII"),
+            "{:?}",
+            c.unenforceable
+        );
+        assert!(c.enforced.is_empty());
     }
 
     #[test]

@@ -20,6 +20,8 @@
  * - `names`: execname rules by (scope, basename).
  * - `nets`, `caps`: protocol and capability rules.
  * - `sources`: fromSource sets, an LPM trie keyed like `paths` with the set id as scope.
+ * - `glob_*`: matchPatterns, all of a scope's globs compiled into one DFA over bytes
+ *   (bpf_lsm/glob.rs): one table row per state, one lookup per path byte.
  * Each matched entry carries up to MAX_SLOTS rules; the decision combines them as
  * src/policy/matcher.rs does (Block wins, readOnly/ownerOnly restrict, Audit only
  * reports, allow-list mode falls to the default posture).
@@ -73,6 +75,8 @@
 #define T_BLOCK_PROC_FILE 0x1000 /* default posture block (else audit): the file posture */
 #define T_BLOCK_NET 0x2000
 #define T_BLOCK_CAP 0x4000
+#define T_GLOB_PROC 0x8000 /* process matchPatterns exist: run the automaton */
+#define T_GLOB_FILE 0x10000
 
 /* Operations, in events; mirrored by `OP_*` in bpf_lsm.rs. */
 #define OP_EXEC 1
@@ -771,6 +775,117 @@ static __always_inline __u32 inode_owner(struct inode *inode)
 	return uid.val;
 }
 
+/* ---- matchPatterns ----
+ *
+ * A scope's DFA is `nstates` rows of `glob_rows` from `base`; bytes map to columns
+ * through `classes`. State 0 is dead, 1 the start. The rows table has two halves: an
+ * apply writes the half no scope points at, then replaces the scope entries (hash
+ * updates are atomic), so a lookup never sees half-written rows.
+ */
+#define GLOB_CLASSES 64
+#define GLOB_ROWS 8192
+
+struct glob_scope {
+	__u32 base;
+	__u32 nstates;
+	__u8 classes[256];
+};
+
+struct glob_row {
+	__u16 next[GLOB_CLASSES];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct glob_scope);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} knox_glob_scopes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, GLOB_ROWS);
+	__type(key, __u32);
+	__type(value, struct glob_row);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} knox_glob_rows SEC(".maps");
+
+/* Rules of the accepting states, by base + state. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, GLOB_ROWS);
+	__type(key, __u32);
+	__type(value, struct rules);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} knox_glob_accept SEC(".maps");
+
+/* The scope entry being run, copied once: a per-CPU array lookup per byte is inlined,
+ * a hash lookup is not. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct glob_scope);
+} knox_glob_buf SEC(".maps");
+
+struct glob_ctx {
+	__u32 state;
+	__u32 base;
+	__u32 nstates;
+	__u32 off;
+	__u32 len;
+};
+
+/* One byte of walks[0]'s path through the automaton; stops when no pattern can match. */
+static long glob_step(__u32 i, struct glob_ctx *c)
+{
+	__u32 zero = 0;
+	struct walk *w = walk_buf(0);
+	struct glob_scope *g = bpf_map_lookup_elem(&knox_glob_buf, &zero);
+	if (!w || !g || i >= c->len)
+		return 1;
+	__u8 b = w->buf[(c->off + i) & (PATH_BUF - 1)];
+	__u32 row = c->base + c->state;
+	struct glob_row *r = bpf_map_lookup_elem(&knox_glob_rows, &row);
+	if (!r) {
+		c->state = 0;
+		return 1;
+	}
+	__u32 next = r->next[g->classes[b] & (GLOB_CLASSES - 1)];
+	c->state = next < c->nstates ? next : 0;
+	return c->state == 0;
+}
+
+/* Pattern rules of a kind matching walks[0]'s path `w`. */
+static __always_inline void match_glob(struct decision *d, struct subject *s, __u32 kind,
+				       struct walk *w, bool write, __u32 owner)
+{
+	__u32 flag = kind == KIND_PROCESS ? T_GLOB_PROC : T_GLOB_FILE;
+	/* A truncated path lacks its beginning: no pattern can be matched against it. */
+	if (!(s->tflags & flag) || w->truncated)
+		return;
+	__u32 zero = 0;
+	__u32 scope = scope_of(s, kind);
+	struct glob_scope *live = bpf_map_lookup_elem(&knox_glob_scopes, &scope);
+	struct glob_scope *g = bpf_map_lookup_elem(&knox_glob_buf, &zero);
+	if (!live || !g)
+		return;
+	__builtin_memcpy(g, live, sizeof(*g));
+	struct glob_ctx c = {
+		.state = 1,
+		.base = g->base,
+		.nstates = g->nstates,
+		.off = w->off,
+		.len = w->len,
+	};
+	bpf_loop(PATH_BUF, glob_step, &c, 0);
+	if (!c.state)
+		return;
+	__u32 key = c.base + c.state;
+	evaluate(d, bpf_map_lookup_elem(&knox_glob_accept, &key), ~0U, write, owner, s);
+}
+
 /* Rules that match the walked path `w` of a kind (process or file), plus inode rules. */
 static __always_inline void match_path(struct decision *d, struct subject *s, __u32 kind,
 				       struct walk *w, struct inode *inode, bool write)
@@ -778,6 +893,7 @@ static __always_inline void match_path(struct decision *d, struct subject *s, __
 	__u32 owner = inode_owner(inode);
 	__u32 scope = scope_of(s, kind);
 	evaluate(d, lookup_path(&knox_paths, scope, w), w->parent_len, write, owner, s);
+	match_glob(d, s, kind, w, write, owner);
 	if (inode && (s->tflags & T_INODES)) {
 		struct super_block *sb = READ_KERN(inode->i_sb);
 		struct inode_key k = {
@@ -1081,8 +1197,10 @@ static __always_inline int name_change(struct path *dir, struct dentry *dentry, 
 		struct dentry *parent = READ_KERN(dentry->d_parent);
 		inode = READ_KERN(parent->d_inode);
 		struct decision d = {};
+		__u32 owner = inode_owner(inode);
 		evaluate(&d, lookup_path(&knox_paths, scope_of(&s, KIND_FILE), w), w->parent_len,
-			 true, inode_owner(inode), &s);
+			 true, owner, &s);
+		match_glob(&d, &s, KIND_FILE, w, true, owner);
 		return conclude(&s, &d, T_ALLOW_FILE, T_BLOCK_PROC_FILE, op, w, arg, 0,
 				EACCES, false);
 	}

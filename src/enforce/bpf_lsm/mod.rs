@@ -13,6 +13,7 @@
 //! ([`remove_pins`]).
 
 pub mod compile;
+pub mod glob;
 
 use super::{
     ApplyReport, Backend, Coverage, EnforceError, Enforcer, EnforcerEvent, Level, Op, Operation,
@@ -156,6 +157,20 @@ struct TargetRaw {
 }
 
 #[repr(C)]
+#[derive(Clone, Copy)]
+struct GlobScopeRaw {
+    base: u32,
+    nstates: u32,
+    classes: [u8; 256],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct GlobRowRaw {
+    next: [u16; glob::GLOB_CLASSES],
+}
+
+#[repr(C)]
 #[derive(Clone, Copy, Default)]
 struct ConfigRaw {
     agent_tgid: u32,
@@ -177,6 +192,8 @@ unsafe impl aya::Pod for NumKey {}
 unsafe impl aya::Pod for AppletKey {}
 unsafe impl aya::Pod for TargetRaw {}
 unsafe impl aya::Pod for ConfigRaw {}
+unsafe impl aya::Pod for GlobScopeRaw {}
+unsafe impl aya::Pod for GlobRowRaw {}
 
 fn raw_rules(r: &Rules) -> RulesRaw {
     let mut out = RulesRaw {
@@ -466,6 +483,9 @@ struct Maps {
     nums: HashMap<MapData, NumKey, RulesRaw>,
     targets: Array<MapData, TargetRaw>,
     lost: PerCpuArray<MapData, u64>,
+    glob_scopes: HashMap<MapData, u32, GlobScopeRaw>,
+    glob_rows: Array<MapData, GlobRowRaw>,
+    glob_accept: HashMap<MapData, u32, RulesRaw>,
 }
 
 fn take<T: TryFrom<aya::maps::Map>>(ebpf: &mut Ebpf, name: &str) -> Result<T, EnforceError>
@@ -549,6 +569,9 @@ impl BpfLsmEnforcer {
             nums: take(&mut ebpf, "knox_nums")?,
             targets: take(&mut ebpf, "knox_targets")?,
             lost: take(&mut ebpf, "knox_lost")?,
+            glob_scopes: take(&mut ebpf, "knox_glob_scopes")?,
+            glob_rows: take(&mut ebpf, "knox_glob_rows")?,
+            glob_accept: take(&mut ebpf, "knox_glob_accept")?,
         };
         let generation = maps.targets.get(&0, 0).map(|t| t.generation).unwrap_or(0);
         let ring: RingBuf<MapData> = take(&mut ebpf, "knox_events")?;
@@ -605,7 +628,7 @@ impl BpfLsmEnforcer {
         let old = m.targets.get(&0, 0).map(|t| t.flags).unwrap_or(0);
         self.generation = self.generation.wrapping_add(1);
         let both = TargetRaw {
-            flags: old | (c.target_flags & 0xff),
+            flags: old | (c.target_flags & compile::T_ENABLE),
             generation: self.generation,
         };
         m.targets.set(0, both, 0).map_err(werr("knox_targets"))?;
@@ -652,6 +675,43 @@ impl BpfLsmEnforcer {
                 .insert(k, raw_rules(r), 0)
                 .map_err(werr("knox_nums"))?;
         }
+        // Patterns: rows into the half of the table no live scope uses, then the scopes.
+        let live_half = m
+            .glob_scopes
+            .iter()
+            .filter_map(Result::ok)
+            .any(|(_, g)| g.base as usize >= compile::GLOB_HALF);
+        let mut base = if live_half { 0 } else { compile::GLOB_HALF };
+        // What an older apply left in this half is unreachable now, but would not be once
+        // a scope points here: an accepting entry for a state that no longer accepts.
+        let half = base..base + compile::GLOB_HALF;
+        for k in stale(m.glob_accept.keys(), |k| !half.contains(&(*k as usize))) {
+            let _ = m.glob_accept.remove(&k);
+        }
+        let mut accept_keys = BTreeSet::new();
+        for (scope, t) in &c.globs {
+            for (i, row) in t.dfa.rows.iter().enumerate() {
+                m.glob_rows
+                    .set((base + i) as u32, GlobRowRaw { next: *row }, 0)
+                    .map_err(werr("knox_glob_rows"))?;
+            }
+            for (state, r) in &t.accept {
+                let k = (base + usize::from(*state)) as u32;
+                m.glob_accept
+                    .insert(k, raw_rules(r), 0)
+                    .map_err(werr("knox_glob_accept"))?;
+                accept_keys.insert(k);
+            }
+            let g = GlobScopeRaw {
+                base: base as u32,
+                nstates: t.dfa.rows.len() as u32,
+                classes: t.dfa.classes,
+            };
+            m.glob_scopes
+                .insert(*scope, g, 0)
+                .map_err(werr("knox_glob_scopes"))?;
+            base += t.dfa.rows.len();
+        }
         // 3. The new target flags (allow-list and posture bits switch here, atomically).
         let t = TargetRaw {
             flags: c.target_flags,
@@ -690,6 +750,12 @@ impl BpfLsmEnforcer {
             .collect();
         for k in stale(m.nums.keys(), |k| want.contains(k)) {
             let _ = m.nums.remove(&k);
+        }
+        for k in stale(m.glob_scopes.keys(), |k| c.globs.contains_key(k)) {
+            let _ = m.glob_scopes.remove(&k);
+        }
+        for k in stale(m.glob_accept.keys(), |k| accept_keys.contains(k)) {
+            let _ = m.glob_accept.remove(&k);
         }
         Ok(())
     }

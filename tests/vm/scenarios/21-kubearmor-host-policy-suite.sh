@@ -21,8 +21,6 @@
 # policies as the CRD does (kubectl apply would refuse these too); KubeArmor's non-k8s
 # gRPC path skips that validation.
 known_differences='
-enforcement/tmp-pattern: not implemented: matchPatterns (globs) are not enforced by the BPF-LSM enforcer (reported unenforceable at apply time; KubeArmor'"'"'s own BPF-LSM ignores them too, the suite runs on AppArmor)
-enforcement/apt-pattern-block: not implemented: matchPatterns (globs) are not enforced by the BPF-LSM enforcer (reported unenforceable at apply time; KubeArmor'"'"'s own BPF-LSM ignores them too, the suite runs on AppArmor)
 enforcement/unlink-syscall-audit: not implemented: syscalls rules (audit-only in KubeArmor) raise no alerts, the eBPF monitor traces exec, open and network calls only, not unlink (the policy also names /home/ while the It unlinks /tmp/dummy)
 enforcement/udp-audit: semantic difference: the policy is refused as the CRD refuses it (a host matchProtocols rule requires fromSource)
 enforcement/usr-bin-dir-recursive-block: semantic difference: the policy is refused as the CRD refuses it (dir: /usr/bin must end with a slash)
