@@ -4,7 +4,8 @@
 #
 # Usage: scripts/vm/run.sh --knoxctl PATH [--scenarios DIR] [--only SUBSTRING]
 #          [--cmd 'shell commands'] [--timeout SECS] [--scenario-timeout SECS]
-#          [--add HOST-PATH]... [--append 'kernel args']... [--smp N] [--brief] [--verbose]
+#          [--add HOST-PATH]... [--append 'kernel args']... [--smp N] [--icount SHIFT]
+#          [--brief] [--verbose]
 #
 #   --cmd       run these commands (lib.sh loaded) as the only scenario, print their output
 #   --timeout   the whole VM, host side (default 900); --scenario-timeout: each scenario
@@ -12,6 +13,9 @@
 #   --add       also copy this host file or directory (and its libraries) into the VM
 #   --append    extra kernel command line (e.g. a different lsm=...; repeatable). Unknown
 #               NAME=VALUE words reach init, the runner and the scenarios as variables
+#   --icount    count instructions instead of real time: the guest's clock advances 2^SHIFT
+#               ns per emulated instruction (qemu -icount shift=SHIFT,sleep=off), so timings
+#               inside the VM are deterministic whatever else the host is doing (benchmarks)
 #   --brief     print only results live (and --cmd's output at the end)
 #   --verbose   also print the console's kernel lines
 #
@@ -25,7 +29,7 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 vm_dir=${KNOX_VM_DIR:-$repo/target/vm}
 
 usage() {
-  sed -n '5,17s/^# \{0,1\}//p' "$0" >&2
+  sed -n '5,21s/^# \{0,1\}//p' "$0" >&2
   exit 2
 }
 
@@ -37,6 +41,7 @@ have_cmd=0
 timeout=900
 scenario_timeout=120
 smp=1
+icount=
 extra=()
 append=
 brief=0
@@ -50,6 +55,7 @@ while [ $# -gt 0 ]; do
     --timeout) timeout=${2:?--timeout needs seconds}; shift 2 ;;
     --scenario-timeout) scenario_timeout=${2:?--scenario-timeout needs seconds}; shift 2 ;;
     --smp) smp=${2:?--smp needs a count}; shift 2 ;;
+    --icount) icount=${2:?--icount needs a shift}; shift 2 ;;
     --add) extra+=("${2:?--add needs a path}"); shift 2 ;;
     --append) append=${append:+$append }${2?--append needs kernel arguments}; shift 2 ;;
     --brief) brief=1; shift ;;
@@ -61,8 +67,8 @@ done
 [ -n "$knoxctl" ] || { echo "run.sh: --knoxctl PATH is required" >&2; usage; }
 [ -x "$knoxctl" ] || { echo "run.sh: $knoxctl is not an executable" >&2; exit 2; }
 knoxctl=$(readlink -f "$knoxctl")
-case $timeout$scenario_timeout$smp in
-  *[!0-9]*) echo "run.sh: --timeout, --scenario-timeout and --smp take whole numbers" >&2; exit 2 ;;
+case $timeout$scenario_timeout$smp$icount in
+  *[!0-9]*) echo "run.sh: --timeout, --scenario-timeout, --smp and --icount take whole numbers" >&2; exit 2 ;;
 esac
 
 say() { echo "vm: $*" >&2; }
@@ -293,6 +299,10 @@ fi
 qemu=(qemu-system-x86_64 -accel "$accel" -cpu max -smp "$smp" -m 1024 -nographic -no-reboot
   -nic none -kernel "$kernel" -initrd "$initrd"
   -append "console=ttyS0 quiet panic=-1 lsm=landlock,lockdown,yama,apparmor,bpf knox_timeout=$scenario_timeout${append:+ $append}")
+if [ -n "$icount" ]; then
+  [ "$smp" -eq 1 ] || { echo "run.sh: --icount needs --smp 1" >&2; exit 2; }
+  qemu+=(-icount "shift=$icount,sleep=off")
+fi
 
 # Terminal control sequences (the firmware and the kernel reset the "screen") and the
 # serial line's CRs, which would hide a marker at the start of a line.

@@ -22,6 +22,7 @@
 #define BPF_MAP_TYPE_LRU_HASH 9
 #define BPF_MAP_TYPE_LPM_TRIE 11
 #define BPF_MAP_TYPE_RINGBUF 27
+#define BPF_MAP_TYPE_INODE_STORAGE 28
 
 /* Map flags; LPM tries must be created with BPF_F_NO_PREALLOC. */
 #define BPF_F_NO_PREALLOC 1
@@ -56,6 +57,11 @@ static __u64 (*bpf_ringbuf_query)(void *ringbuf, __u64 flags) = (void *)134;
 static long (*bpf_send_signal)(__u32 sig) = (void *)109;
 /* The current task as a BTF pointer: its fields can be read with plain loads (5.11). */
 static struct task_struct *(*bpf_get_current_task_btf)(void) = (void *)158;
+/* The value of an inode storage map on `inode` (created with BPF_LOCAL_STORAGE_GET_F_CREATE);
+ * lives as long as the inode does (5.10, BPF-LSM programs). */
+static void *(*bpf_inode_storage_get)(void *map, void *inode, void *value,
+				      __u64 flags) = (void *)145;
+#define BPF_LOCAL_STORAGE_GET_F_CREATE 1
 /* Runs callback(i, ctx) up to nr_loops times (until it returns 1); the verifier checks
  * the callback once instead of every iteration (Linux 5.17). */
 static long (*bpf_loop)(__u32 nr_loops, void *callback_fn, void *callback_ctx,

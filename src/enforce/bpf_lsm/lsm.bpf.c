@@ -186,6 +186,7 @@ struct config {
 	__u64 agent_start;
 	__u32 containers; /* container targets are registered in knox_ns_targets */
 	__u32 pad;
+	__u64 seed; /* keys the miss cache's hash; random per agent start */
 };
 
 /* An event; the header is EVENT_HDR bytes, then path_len bytes of path. */
@@ -514,27 +515,10 @@ static __always_inline struct walk *walk_dentry(__u32 i, struct path *dir,
 	return walk_path(i, mnt, d, task);
 }
 
-/* ---- lookup keys (the miss cache's is explained with the cache) ---- */
-
-struct cache_key {
-	__u64 dentry;
-	__u64 parent;
-	__u64 hash_len;
-	__u64 mnt;
-	__u64 inode;
-	__u64 root;
-	__u32 kind;
-	__u32 target;
-};
-
-struct cache_val {
-	__u32 generation;
-	__u32 epoch;
-};
+/* ---- lookup keys ---- */
 
 /* Lookup keys live here, not on the 512-byte stack that three call frames share. */
 struct keys {
-	struct cache_key ck;
 	struct name_key nk;
 	struct applet_key ak;
 };
@@ -987,20 +971,28 @@ static __always_inline void match_applet(struct decision *d, struct subject *s,
  *
  * Most operations match no rule at all, and finding that out costs a path walk and
  * three lookups. The answer "no entry matched this file" depends only on the file's
- * name and identity and the rules, so it is remembered per (dentry, its parent, its
- * name, mount, inode, the task's root, kind), tagged with the rules' generation and a
- * global epoch. The epoch moves whenever a path could change meaning without the key
- * changing: a rename, an unlink or rmdir (a freed dentry's address is soon reused), a
- * mount, an unmount, a moved mount. Only misses are cached: a file that matched is
- * evaluated in full every time (its decision can depend on the process, the owner, the
- * open mode).
+ * name and identity and the rules, so it is remembered on the inode itself (inode
+ * storage: no hashing of a big key, no LRU bookkeeping, freed with the inode) as one
+ * 64-bit word per kind: a keyed hash of (dentry, its parent, its name, mount, the task's
+ * root, target, the rules' generation, a global epoch). One word is written and read
+ * atomically, so concurrent updates cannot leave a half-written entry; a stale or
+ * different identity simply does not compare equal (a false match needs a 64-bit
+ * collision under a per-start random key the caller cannot see). The epoch moves
+ * whenever a path could change meaning without the identity changing: a rename, an
+ * unlink or rmdir (a freed dentry's address is soon reused), a mount, an unmount, a
+ * moved mount. Only misses are cached: a file that matched is evaluated in full every
+ * time (its decision can depend on the process, the owner, the open mode).
  */
 
+struct miss_entry {
+	__u64 hash[2]; /* [KIND_PROCESS], [KIND_FILE] */
+};
+
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct cache_key);
-	__type(value, struct cache_val);
+	__uint(type, BPF_MAP_TYPE_INODE_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct miss_entry);
 } knox_miss_cache SEC(".maps");
 
 struct {
@@ -1025,41 +1017,58 @@ static __always_inline void epoch_bump(void)
 		__sync_fetch_and_add(e, 1);
 }
 
-static __always_inline struct cache_key *cache_key_of(struct file *file, struct subject *s,
-						       __u32 kind)
+/* One round of a multiply-xorshift mix (the finalizer of MurmurHash3's 64-bit variant). */
+static __always_inline __u64 mix(__u64 h, __u64 v)
 {
-	struct keys *kb = keys_buf();
-	if (!kb)
-		return 0;
-	struct cache_key *k = &kb->ck;
-	struct dentry *d = file->f_path.dentry;
-	k->dentry = (__u64)d;
-	k->parent = (__u64)d->d_parent;
-	/* Two loads: the verifier checks BTF loads per member, hash and len are separate. */
-	k->hash_len = ((__u64)d->d_name.len << 32) | d->d_name.hash;
-	k->mnt = (__u64)file->f_path.mnt;
-	k->inode = (__u64)file->f_inode;
-	k->root = (__u64)s->task->fs->root.dentry;
-	k->kind = kind;
-	k->target = s->target;
-	return k;
+	h ^= v;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	return h;
 }
 
-static __always_inline bool cache_hit(struct cache_key *k, struct subject *s)
+/*
+ * A kernel pointer as a number: the verifier refuses arithmetic on pointers except
+ * pointer minus pointer, which (for a privileged loader) yields a plain scalar. The map's
+ * address is constant, so the difference identifies the object as well as its address.
+ */
+#define PTR_ID(p) ((__u64)(p) - (__u64)&knox_config)
+
+/* The identity of `file` as seen by this task under the current rules; never 0. */
+static __always_inline __u64 miss_hash(struct file *file, struct subject *s, __u32 kind,
+				       __u32 epoch)
 {
-	if (!k)
-		return false;
-	struct cache_val *v = bpf_map_lookup_elem(&knox_miss_cache, k);
-	return v && v->generation == s->generation && v->epoch == epoch_now();
+	__u32 zero = 0;
+	struct config *c = bpf_map_lookup_elem(&knox_config, &zero);
+	struct dentry *d = file->f_path.dentry;
+	__u64 h = c ? c->seed : 0;
+	h = mix(h, PTR_ID(d));
+	h = mix(h, PTR_ID(d->d_parent));
+	/* Two loads: the verifier checks BTF loads per member, hash and len are separate. */
+	h = mix(h, ((__u64)d->d_name.len << 32) | d->d_name.hash);
+	h = mix(h, PTR_ID(file->f_path.mnt));
+	h = mix(h, PTR_ID(s->task->fs->root.dentry));
+	h = mix(h, ((__u64)s->target << 32) | s->generation);
+	h = mix(h, ((__u64)epoch << 32) | kind);
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return h | 1;
+}
+
+static __always_inline bool cache_hit(struct file *file, struct subject *s, __u32 kind,
+				      __u32 epoch)
+{
+	struct miss_entry *e = bpf_inode_storage_get(&knox_miss_cache, file->f_inode, 0, 0);
+	return e && e->hash[kind & 1] == miss_hash(file, s, kind, epoch);
 }
 
 /* `epoch` is read before the evaluation: a change during it leaves a stale tag. */
-static __always_inline void cache_miss(struct cache_key *k, struct subject *s, __u32 epoch)
+static __always_inline void cache_miss(struct file *file, struct subject *s, __u32 kind,
+				       __u32 epoch)
 {
-	if (!k)
-		return;
-	struct cache_val v = { .generation = s->generation, .epoch = epoch };
-	bpf_map_update_elem(&knox_miss_cache, k, &v, BPF_ANY);
+	struct miss_entry *e = bpf_inode_storage_get(&knox_miss_cache, file->f_inode, 0,
+						     BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (e)
+		e->hash[kind & 1] = miss_hash(file, s, kind, epoch);
 }
 
 /* ---- hooks: process ---- */
@@ -1075,13 +1084,9 @@ int knox_bprm_check(__u64 *ctx)
 	struct file *file = bprm->file; /* a BTF pointer, as the hook's arguments are */
 	/* Applet rules depend on the name the caller used, not on the file: no caching. */
 	bool cacheable = file && !(s.tflags & (T_APPLETS | T_ALLOW_PROC));
-	struct cache_key *ck = 0;
 	__u32 epoch = epoch_now();
-	if (cacheable) {
-		ck = cache_key_of(file, &s, KIND_PROCESS);
-		if (cache_hit(ck, &s))
-			return 0;
-	}
+	if (cacheable && cache_hit(file, &s, KIND_PROCESS, epoch))
+		return 0;
 	struct walk *w = walk_file(0, file, s.task);
 	if (!w)
 		return 0;
@@ -1092,7 +1097,7 @@ int knox_bprm_check(__u64 *ctx)
 	if (s.tflags & T_APPLETS)
 		match_applet(&d, &s, READ_KERN(bprm->filename), inode, inode_owner(inode));
 	if (cacheable && !d.seen)
-		cache_miss(ck, &s, epoch);
+		cache_miss(file, &s, KIND_PROCESS, epoch);
 	return conclude(&s, &d, T_ALLOW_PROC, T_BLOCK_PROC_FILE, OP_EXEC, w, 0, 0, EACCES,
 			false);
 }
@@ -1109,8 +1114,7 @@ static __always_inline int exec_mapping(struct file *file, __u32 prot)
 		return 0;
 	/* Only denials count here, so allow-list mode does not matter. */
 	__u32 epoch = epoch_now();
-	struct cache_key *ck = cache_key_of(file, &s, KIND_PROCESS);
-	if (cache_hit(ck, &s))
+	if (cache_hit(file, &s, KIND_PROCESS, epoch))
 		return 0;
 	struct walk *w = walk_file(0, file, s.task);
 	if (!w)
@@ -1120,7 +1124,7 @@ static __always_inline int exec_mapping(struct file *file, __u32 prot)
 	match_path(&d, &s, KIND_PROCESS, w, inode, false);
 	match_name(&d, &s, w, inode_owner(inode));
 	if (!d.seen)
-		cache_miss(ck, &s, epoch);
+		cache_miss(file, &s, KIND_PROCESS, epoch);
 	if (!d.deny)
 		return 0;
 	report(&s, OP_MMAP, V_DENY, d.deny, w, prot, 0);
@@ -1156,19 +1160,15 @@ int knox_file_open(__u64 *ctx)
 	struct subject s;
 	if (ret || !subject_init(&s) || !(s.tflags & T_FILE))
 		return ret;
-	fmode_t mode = READ_KERN(file->f_mode);
+	fmode_t mode = file->f_mode;
 	/* The exec itself is a process rule's business. */
 	if (mode & FMODE_EXEC)
 		return 0;
 	/* In allow-list mode a miss is still reported (the default posture): no caching. */
 	bool cacheable = !(s.tflags & T_ALLOW_FILE);
-	struct cache_key *ck = 0;
 	__u32 epoch = epoch_now();
-	if (cacheable) {
-		ck = cache_key_of(file, &s, KIND_FILE);
-		if (cache_hit(ck, &s))
-			return 0;
-	}
+	if (cacheable && cache_hit(file, &s, KIND_FILE, epoch))
+		return 0;
 	struct walk *w = walk_file(0, file, s.task);
 	if (!w)
 		return 0;
@@ -1176,7 +1176,7 @@ int knox_file_open(__u64 *ctx)
 	struct decision d = {};
 	match_path(&d, &s, KIND_FILE, w, READ_KERN(file->f_inode), write);
 	if (cacheable && !d.seen)
-		cache_miss(ck, &s, epoch);
+		cache_miss(file, &s, KIND_FILE, epoch);
 	return conclude(&s, &d, T_ALLOW_FILE, T_BLOCK_PROC_FILE, OP_OPEN, w,
 			READ_KERN(file->f_flags), 0, EACCES, false);
 }

@@ -178,6 +178,7 @@ struct ConfigRaw {
     agent_start: u64,
     containers: u32,
     pad: u32,
+    seed: u64,
 }
 
 // SAFETY: all are repr(C) plain integers/arrays without padding holes that matter to the
@@ -423,6 +424,23 @@ pub fn remove_pins(dir: &Path) -> std::io::Result<()> {
 /// The start time of this process in clock ticks since boot (/proc/self/stat field 22),
 /// compared by the kernel side with start_boottime: the agent is exempt only while it
 /// is this very process, not whoever gets its pid later.
+/// The miss cache's hash key: unknown to the processes whose file identities it hashes.
+fn random_seed() -> u64 {
+    let mut b = [0u8; 8];
+    // SAFETY: getrandom writes at most b.len() bytes into b.
+    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), 0) };
+    if n == b.len() as isize {
+        u64::from_ne_bytes(b)
+    } else {
+        // Early boot without entropy: still unpredictable enough from outside the agent.
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0)
+            ^ u64::from(std::process::id()).rotate_left(32)
+    }
+}
+
 fn own_start_ticks() -> u64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
@@ -555,6 +573,7 @@ impl BpfLsmEnforcer {
                 agent_start: own_start_ticks(),
                 containers: 0,
                 pad: 0,
+                seed: random_seed(),
             };
             config
                 .set(0, c, 0)
