@@ -10,11 +10,12 @@
 //!   with `try_send` after the answer, so a slow consumer can never stall the kernel.
 //!
 //! Errors while deciding resolve the way an operation no rule matched would: allowed
-//! outside allow-list mode, the default posture inside it (counted in `errors`). An
-//! open whose flags cannot be read counts as a write (only `readOnly` restrictions can
-//! tell the difference, and they should fail closed). The flags come from the parked
-//! syscall: `fcntl(F_GETFL)` on the event fd would only show the flags this backend gave
-//! `fanotify_init`, because the kernel opens a file of its own for each event.
+//! unless its category (exec or open) is in allow-list mode, the default posture then
+//! (counted in `errors`). An open whose flags cannot be read counts as a write (only
+//! `readOnly` restrictions can tell the difference, and they should fail closed). The
+//! flags come from the parked syscall: `fcntl(F_GETFL)` on the event fd would only show
+//! the flags this backend gave `fanotify_init`, because the kernel opens a file of its
+//! own for each event.
 
 use super::sys::{self, ProcPath};
 use crate::enforce::{Backend, EnforcerEvent, Operation};
@@ -501,7 +502,8 @@ impl Reader {
                     bump(&counters.errors);
                     self.cache.clear();
                     let mut o = Outcome::default();
-                    o.add(&self.unmatched(), Operation::File, "", String::new);
+                    let exec = perm & libc::FAN_OPEN_EXEC_PERM != 0;
+                    o.add(&self.unmatched(exec), operation(exec), "", String::new);
                     o
                 }
             };
@@ -581,14 +583,10 @@ impl Reader {
         }
     }
 
-    /// The verdict for an operation no rule could be matched against.
-    fn unmatched(&self) -> Verdict {
+    /// The verdict for an exec (`exec`) or open no rule could be matched against.
+    fn unmatched(&self, exec: bool) -> Verdict {
         Verdict {
-            decision: if self.rules.allow_list() {
-                Decision::DefaultPosture(self.rules.posture())
-            } else {
-                Decision::Pass
-            },
+            decision: self.rules.unmatched(exec),
             audits: Vec::new(),
         }
     }
@@ -597,7 +595,8 @@ impl Reader {
         let mut out = Outcome::default();
         let Ok(st) = sys::fstat(fd) else {
             bump(&self.shared.counters.errors);
-            out.add(&self.unmatched(), Operation::File, "", String::new);
+            let exec = perm & libc::FAN_OPEN_EXEC_PERM != 0;
+            out.add(&self.unmatched(exec), operation(exec), "", String::new);
             return out;
         };
         if perm & libc::FAN_OPEN_EXEC_PERM != 0 {
@@ -628,7 +627,9 @@ impl Reader {
         );
         let Some(c) = cached else {
             bump(&self.shared.counters.errors);
-            out.add(&self.unmatched(), Operation::Process, "", || exec_data(tid));
+            out.add(&self.unmatched(true), Operation::Process, "", || {
+                exec_data(tid)
+            });
             return;
         };
         if c.verdict.decision.denies() {
@@ -663,7 +664,7 @@ impl Reader {
         let data = || call.unwrap_or_else(|| OpenCall::read(tid)).render();
         let Some(c) = cached else {
             bump(&self.shared.counters.errors);
-            out.add(&self.unmatched(), Operation::File, "", data);
+            out.add(&self.unmatched(false), Operation::File, "", data);
             return;
         };
         out.add(&c.verdict, Operation::File, &c.path, data);
@@ -764,6 +765,14 @@ impl Reader {
             }
             _ => false,
         }
+    }
+}
+
+fn operation(exec: bool) -> Operation {
+    if exec {
+        Operation::Process
+    } else {
+        Operation::File
     }
 }
 
