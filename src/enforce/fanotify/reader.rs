@@ -15,7 +15,9 @@
 //! `readOnly` restrictions can tell the difference, and they should fail closed). The
 //! flags come from the parked syscall: `fcntl(F_GETFL)` on the event fd would only show
 //! the flags this backend gave `fanotify_init`, because the kernel opens a file of its
-//! own for each event.
+//! own for each event. The same syscall tells the kernel's open of a program it is
+//! about to run from a real open: file allow-list mode leaves the former to the
+//! process rules.
 
 use super::sys::{self, ProcPath};
 use crate::enforce::{Backend, EnforcerEvent, Operation};
@@ -652,7 +654,7 @@ impl Reader {
         };
         // Without a readOnly candidate, reads and writes get the same answer; the flags
         // are then read only if an alert needs them.
-        let call = needs_flags.then(|| OpenCall::read(tid));
+        let mut call = needs_flags.then(|| OpenCall::read(tid));
         let write = call.as_ref().is_some_and(OpenCall::writes);
         let class = if write { CLASS_WRITE } else { CLASS_READ };
         let rules = self.rules.clone();
@@ -661,13 +663,28 @@ impl Reader {
         let cached = self.lookup(Key::of(st, class), fd, &mut facts, false, true, |p, f| {
             rules.open(p, write, owner, f)
         });
-        let data = || call.unwrap_or_else(|| OpenCall::read(tid)).render();
         let Some(c) = cached else {
             bump(&self.shared.counters.errors);
+            let data = || call.unwrap_or_else(|| OpenCall::read(tid)).render();
             out.add(&self.unmatched(false), Operation::File, "", data);
             return;
         };
-        out.add(&c.verdict, Operation::File, &c.path, data);
+        // An exec raises an open event too (on the program and on its interpreter) where
+        // file rules put marks. That open is the exec, which file allow-list mode leaves
+        // to the process rules, as the BPF-LSM enforcer's file_open hook does: a program
+        // no file rule allows still runs. Asked only of misses, which alert anyway.
+        let exec_miss = matches!(c.verdict.decision, Decision::DefaultPosture(_))
+            && call.get_or_insert_with(|| OpenCall::read(tid)).is_exec();
+        let data = || call.unwrap_or_else(|| OpenCall::read(tid)).render();
+        if exec_miss {
+            let pass = Verdict {
+                decision: Decision::Pass,
+                audits: c.verdict.audits.clone(),
+            };
+            out.add(&pass, Operation::File, &c.path, data);
+        } else {
+            out.add(&c.verdict, Operation::File, &c.path, data);
+        }
     }
 
     /// The cached decision for this file, path and (when it mattered) source, or a fresh one.
