@@ -797,6 +797,147 @@ fn allow_list_with_audit_posture_reports_and_permits() {
     );
 }
 
+/// `cat` (outside the bed's exec scope, so its own exec is not in question) reading `path`.
+fn cat(path: &Path) -> Output {
+    output(Command::new("cat").arg(path))
+}
+
+fn assert_read_denied(out: &Output, what: &str) {
+    assert!(!out.status.success(), "{what} was read");
+    assert!(
+        text(&out.stderr).contains("Operation not permitted"),
+        "{what}: {}",
+        text(&out.stderr)
+    );
+}
+
+/// Allow-list mode is per category: listing binaries with a block posture puts execs in
+/// allow-list mode and leaves file opens alone, even the opens this backend watches for
+/// a file rule. (When process and file shared the mode, reading `notes.txt` below got
+/// the default posture and was denied.)
+#[test]
+fn process_allow_list_leaves_file_opens_alone() {
+    require_fanotify!();
+    let Some(bed) = AllowListBed::new() else {
+        return;
+    };
+    let data = bed.root.join("data");
+    fs::create_dir(&data).unwrap();
+    let key = data.join("site.key");
+    let notes = data.join("notes.txt");
+    let elsewhere = bed.root.join("readme");
+    for f in [&key, &notes, &elsewhere] {
+        fs::write(f, b"text\n").unwrap();
+    }
+    let mut g = bed.guard(Posture::Block);
+    let report = g.apply(&policy(
+        "list-binaries",
+        &format!(
+            "  process:\n    matchPaths:\n    - path: {}\n      action: Allow\n  file:\n    matchPatterns:\n    - pattern: {}/*.key\n      action: Block\n",
+            bed.allowed.display(),
+            data.display()
+        ),
+    ));
+    assert_eq!(report.enforced, vec![0, 1], "{report:?}");
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.starts_with("process allow-list mode")),
+        "{report:?}"
+    );
+    assert!(
+        !report
+            .notes
+            .iter()
+            .any(|n| n.starts_with("file allow-list mode")),
+        "{report:?}"
+    );
+
+    assert!(run(&bed.allowed).unwrap().success(), "the listed binary");
+    assert_denied(run(&bed.unlisted), "an unlisted binary");
+    let ev = g.event(|e| e.resource == bed.unlisted.display().to_string());
+    assert_eq!((ev.rule, ev.action.as_str()), (None, "Block"));
+
+    // The pattern's directory is watched for opens: its Block rule still holds...
+    assert_read_denied(&cat(&key), "the blocked key");
+    // ...and a file no rule mentions, in that same directory or anywhere else, is read.
+    for f in [&notes, &elsewhere, Path::new("/etc/hostname")] {
+        let out = cat(f);
+        assert!(
+            out.status.success(),
+            "{} was refused: {}",
+            f.display(),
+            text(&out.stderr)
+        );
+    }
+    let notes_path = notes.display().to_string();
+    let rest = g.drain();
+    assert!(
+        rest.iter().all(|e| e.resource != notes_path),
+        "no default-posture alert for an unlisted file: {rest:#?}"
+    );
+}
+
+/// The reverse: listing files puts opens in allow-list mode, and no exec (not even one
+/// whose open the file rules watch) gets the default posture. (When process and file
+/// shared the mode, every unlisted binary here was denied.)
+#[test]
+fn file_allow_list_leaves_execs_alone() {
+    require_fanotify!();
+    let Some(bed) = AllowListBed::new() else {
+        return;
+    };
+    let open = bed.root.join("open");
+    let other = bed.root.join("other");
+    fs::create_dir(&open).unwrap();
+    fs::create_dir(&other).unwrap();
+    let listed = open.join("listed.txt");
+    let unlisted = other.join("notes.txt");
+    fs::write(&listed, b"listed\n").unwrap();
+    fs::write(&unlisted, b"unlisted\n").unwrap();
+    // A program in a directory a file rule watches: exec'ing it raises an open event too.
+    let tool = with_interpreter(&other.join("tool"), &bed.loader.display().to_string());
+    let mut g = bed.guard(Posture::Block);
+    let report = g.apply(&policy(
+        "list-files",
+        &format!(
+            "  file:\n    matchDirectories:\n    - dir: {}/\n      action: Allow\n    matchPatterns:\n    - pattern: {}/*.key\n      action: Block\n",
+            open.display(),
+            other.display()
+        ),
+    ));
+    assert_eq!(report.enforced, vec![0, 1], "{report:?}");
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.starts_with("file allow-list mode")),
+        "{report:?}"
+    );
+
+    // Execs are left to the (absent) process rules.
+    assert!(run(&bed.unlisted).unwrap().success(), "an unlisted binary");
+    assert!(
+        run(&tool).unwrap().success(),
+        "a binary in a watched directory"
+    );
+    // Opens: the listed directory is readable; a watched file no rule allows gets the
+    // default posture.
+    let out = cat(&listed);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_read_denied(&cat(&unlisted), "an unlisted file in a watched directory");
+    let ev = g.event(|e| e.resource == unlisted.display().to_string());
+    assert_eq!(ev.operation, Operation::File);
+    assert_eq!((ev.rule, ev.action.as_str()), (None, "Block"));
+    let tool_path = tool.display().to_string();
+    let rest = g.drain();
+    assert!(
+        rest.iter().all(|e| e.resource != tool_path),
+        "the exec's own open gets no default posture: {rest:#?}"
+    );
+}
+
 #[test]
 fn unenforceable_rules_are_reported() {
     require_fanotify!();

@@ -22,7 +22,7 @@ pub struct HostRules {
     pub report: ApplyReport,
     /// The same rules compiled for matching monitor events (audits, unenforced blocks).
     pub compiled: Arc<CompiledRules>,
-    /// No process rule and no allow-list mode: exec events need no matching at all.
+    /// No process rule and execs not in allow-list mode: exec events need no matching.
     pub exec_inert: bool,
     /// Rules whose every decision, audits included, the enforcer reports itself (BPF-LSM
     /// sees each operation in the kernel); the monitor stays quiet about them.
@@ -39,8 +39,8 @@ impl HostRules {
         } else {
             Default::default()
         };
-        let exec_inert =
-            !compiled.allow_list() && !set.rules.iter().any(|r| r.category == Category::Process);
+        let exec_inert = !compiled.exec_allow_list()
+            && !set.rules.iter().any(|r| r.category == Category::Process);
         HostRules {
             set,
             report,

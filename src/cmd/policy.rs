@@ -171,8 +171,10 @@ fn posture_lines(set: &RuleSet, posture: Posture) -> Vec<String> {
     };
     let mut lines = Vec::new();
     let a = &set.allow_list;
+    // Per category: a process Allow rule does not put file opens in allow-list mode.
     for (on, what) in [
-        (a.process_file, "process and file"),
+        (a.process, "process"),
+        (a.file, "file"),
         (a.network, "network"),
         (a.capabilities, "capabilities"),
     ] {

@@ -24,12 +24,15 @@
 //! - If the agent dies, the kernel closes the group and allows every waiting and later
 //!   operation (fail open). Run the agent under a supervisor.
 //! - Internal errors never leave an event unanswered. They resolve as an operation no
-//!   rule matched: allowed, or the default posture in allow-list mode (counted in
-//!   [`Stats::errors`]). Open flags that cannot be read count as a write, so `readOnly`
-//!   fails closed. stop() allows whatever is still queued.
-//! - Allow-list mode can check every exec (whole-filesystem exec marks) but not every
-//!   open: a filesystem-wide open mark would make every open on the host wait for the
-//!   agent. The report says so.
+//!   rule matched: allowed, or the default posture when that operation's category (exec
+//!   or open) is in allow-list mode (counted in [`Stats::errors`]). Open flags that
+//!   cannot be read count as a write, so `readOnly` fails closed. stop() allows whatever
+//!   is still queued.
+//! - Allow-list mode is per category (see [`crate::policy::matcher`]). Process allow-list
+//!   mode checks every exec (whole-filesystem exec marks); file allow-list mode cannot
+//!   check every open, since a filesystem-wide open mark would make every open on the
+//!   host wait for the agent, so its default posture reaches only the opens that file
+//!   rules' marks see. The report says so.
 
 mod plan;
 mod reader;
@@ -58,7 +61,7 @@ pub struct Options {
     /// What allow-list mode does with operations no rule allows.
     pub default_posture: Posture,
     /// Filesystems (named by a path on each) that get whole-filesystem exec marks when a
-    /// rule must see every exec (allow-list mode, `execname`). `None`: every mounted
+    /// rule must see every exec (process allow-list mode, `execname`). `None`: every mounted
     /// filesystem that can hold programs. Like fapolicyd's `watch_fs`.
     pub exec_scope: Option<Vec<PathBuf>>,
     /// At most this many subdirectories are marked for recursive directory rules (inode
@@ -464,7 +467,7 @@ fn try_probe() -> Result<String, String> {
         }
         Err(_) => return Err("the probe's opener thread panicked".into()),
     }
-    // Whole-filesystem exec marks (allow-list mode, execname). Removed at once; any exec
+    // Whole-filesystem exec marks (process allow-list mode, execname). Removed at once; any exec
     // caught in between is allowed below.
     let dir = std::env::temp_dir();
     let fs_flags = libc::FAN_MARK_FILESYSTEM;
@@ -482,10 +485,11 @@ fn try_probe() -> Result<String, String> {
                 &dir,
             );
             answer_all(&group, libc::FAN_ALLOW);
-            "whole-filesystem exec marks work (allow-list mode and execname rules)".to_string()
+            "whole-filesystem exec marks work (process allow-list mode and execname rules)"
+                .to_string()
         }
         Err(e) => format!(
-            "whole-filesystem exec marks are refused ({e}): allow-list mode and execname rules cannot be enforced"
+            "whole-filesystem exec marks are refused ({e}): process allow-list mode and execname rules cannot be enforced"
         ),
     };
     drop(group);

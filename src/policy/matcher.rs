@@ -21,8 +21,10 @@
 //! - `ownerOnly`: the file's owner is allowed (reads only, with `readOnly`), everybody
 //!   else denied, whatever the action.
 //! - A denying match beats an allowing one (Block wins).
-//! - Any Allow rule puts process and file together in allow-list mode: what no rule
-//!   allows gets the default posture.
+//! - Allow-list mode is per category, as in KubeArmor's BPF-LSM enforcer: a process
+//!   Allow rule puts execs in allow-list mode, a file Allow rule file opens; in that mode
+//!   what no rule of the category allows gets the default posture, which process and
+//!   file share (the file posture). Listing a few binaries leaves file opens alone.
 //! - Audit rules never change the decision; they are reported when they match an
 //!   operation that a Block rule with the same flags would deny (so an audited
 //!   `readOnly` rule reports writes, an audited `ownerOnly` rule reports non-owners).
@@ -568,6 +570,8 @@ impl Entry {
 
 #[derive(Default)]
 struct Table {
+    /// Some Allow rule of this category exists: unmatched operations get the posture.
+    allow_list: bool,
     exact: FastMap<Box<str>, Vec<Entry>>,
     names: FastMap<Box<str>, Vec<Entry>>,
     /// Keyed by the directory without its trailing slash (`""` for `/`).
@@ -635,7 +639,6 @@ pub struct CompileOptions<'a> {
 pub struct CompiledRules {
     process: Table,
     file: Table,
-    allow_list: bool,
     posture: Posture,
     invalid: Vec<(usize, String)>,
 }
@@ -647,9 +650,14 @@ impl CompiledRules {
 
     pub fn with_options(set: &RuleSet, posture: Posture, opts: &CompileOptions) -> CompiledRules {
         let mut out = CompiledRules {
-            process: Table::default(),
-            file: Table::default(),
-            allow_list: set.allow_list.process_file,
+            process: Table {
+                allow_list: set.allow_list.process,
+                ..Table::default()
+            },
+            file: Table {
+                allow_list: set.allow_list.file,
+                ..Table::default()
+            },
             posture,
             invalid: Vec::new(),
         };
@@ -743,8 +751,29 @@ impl CompiledRules {
         depends
     }
 
-    pub fn allow_list(&self) -> bool {
-        self.allow_list
+    /// Whether execs are in allow-list mode (some process Allow rule exists).
+    pub fn exec_allow_list(&self) -> bool {
+        self.process.allow_list
+    }
+
+    /// Whether file opens are in allow-list mode (some file Allow rule exists).
+    pub fn open_allow_list(&self) -> bool {
+        self.file.allow_list
+    }
+
+    /// The answer for an exec (`exec`) or open that no rule could be matched against
+    /// (its path or facts were unreadable): what a miss gets in that category.
+    pub fn unmatched(&self, exec: bool) -> Decision {
+        let table = if exec { &self.process } else { &self.file };
+        Self::miss(table, self.posture)
+    }
+
+    fn miss(table: &Table, posture: Posture) -> Decision {
+        if table.allow_list {
+            Decision::DefaultPosture(posture)
+        } else {
+            Decision::Pass
+        }
     }
 
     pub fn posture(&self) -> Posture {
@@ -781,8 +810,7 @@ impl CompiledRules {
         let decision = match (deny, allow) {
             (Some(rule), _) => Decision::Deny { rule },
             (None, Some(rule)) => Decision::Allow { rule },
-            (None, None) if self.allow_list => Decision::DefaultPosture(self.posture),
-            (None, None) => Decision::Pass,
+            (None, None) => Self::miss(table, self.posture),
         };
         Verdict { decision, audits }
     }
@@ -1094,11 +1122,6 @@ mod tests {
         let d = exec(&block, "/usr/bin/cat", "");
         assert_eq!(d, Decision::DefaultPosture(Posture::Block));
         assert!(d.denies());
-        // Process and file share the posture: a process Allow rule covers file opens too.
-        assert_eq!(
-            read(&block, "/etc/passwd"),
-            Decision::DefaultPosture(Posture::Block)
-        );
         let audit = CompiledRules::new(&set(body), Posture::Audit);
         let d = exec(&audit, "/usr/bin/cat", "");
         assert_eq!(d, Decision::DefaultPosture(Posture::Audit));
@@ -1121,6 +1144,80 @@ mod tests {
         // Without an Allow rule the posture has no effect.
         let none = compile("  process:\n    matchPaths:\n    - path: /usr/bin/ls\n");
         assert_eq!(exec(&none, "/usr/bin/cat", ""), Decision::Pass);
+    }
+
+    #[test]
+    fn allow_list_mode_is_per_category() {
+        let proc_allow =
+            "  process:\n    matchPaths:\n    - path: /usr/bin/ls\n      action: Allow\n";
+        // A file rule that matches nothing here (another source): the open is a miss.
+        let file_block = "  file:\n    matchPaths:\n    - path: /etc/shadow\n      fromSource:\n      - path: /usr/bin/passwd\n      action: Block\n";
+        let file_allow = "  file:\n    matchPaths:\n    - path: /etc/hosts\n      action: Allow\n";
+
+        // Process Allow: execs are allow-listed, file opens keep their block-list meaning.
+        let c = compile(&format!("{proc_allow}{file_block}"));
+        assert!(c.exec_allow_list() && !c.open_allow_list());
+        assert_eq!(
+            exec(&c, "/usr/bin/cat", ""),
+            Decision::DefaultPosture(Posture::Block)
+        );
+        assert_eq!(read(&c, "/etc/passwd"), Decision::Pass);
+        assert_eq!(read(&c, "/etc/shadow"), Decision::Pass);
+        assert_eq!(write(&c, "/etc/shadow"), Decision::Pass);
+        assert_eq!(
+            c.open("/etc/shadow", false, 0, &mut root("/usr/bin/passwd"))
+                .decision,
+            Decision::Deny { rule: 1 }
+        );
+        assert_eq!(c.unmatched(true), Decision::DefaultPosture(Posture::Block));
+        assert_eq!(c.unmatched(false), Decision::Pass);
+
+        // File Allow: opens are allow-listed, execs are not.
+        let c = compile(file_allow);
+        assert!(!c.exec_allow_list() && c.open_allow_list());
+        assert_eq!(read(&c, "/etc/hosts"), Decision::Allow { rule: 0 });
+        assert_eq!(
+            read(&c, "/etc/passwd"),
+            Decision::DefaultPosture(Posture::Block)
+        );
+        assert_eq!(exec(&c, "/usr/bin/cat", ""), Decision::Pass);
+        assert_eq!(c.unmatched(true), Decision::Pass);
+        assert_eq!(c.unmatched(false), Decision::DefaultPosture(Posture::Block));
+
+        // Both: each category on its own rules, with the one shared posture.
+        let both = set(&format!("{proc_allow}{file_allow}"));
+        let c = CompiledRules::new(&both, Posture::Audit);
+        assert_eq!(exec(&c, "/usr/bin/ls", ""), Decision::Allow { rule: 0 });
+        assert_eq!(read(&c, "/etc/hosts"), Decision::Allow { rule: 1 });
+        assert_eq!(
+            exec(&c, "/usr/bin/cat", ""),
+            Decision::DefaultPosture(Posture::Audit)
+        );
+        assert_eq!(
+            read(&c, "/etc/passwd"),
+            Decision::DefaultPosture(Posture::Audit)
+        );
+        // A process rule's path is not allowed as a file by it (nor the reverse).
+        assert_eq!(
+            read(&c, "/usr/bin/ls"),
+            Decision::DefaultPosture(Posture::Audit)
+        );
+        assert_eq!(
+            exec(&c, "/etc/hosts", ""),
+            Decision::DefaultPosture(Posture::Audit)
+        );
+
+        // An Allow rule that lost to a Block rule on the same path still switches its
+        // category, as in KubeArmor.
+        let c = compile(
+            "  process:\n    matchPaths:\n    - path: /usr/bin/ls\n      action: Allow\n    - path: /usr/bin/ls\n      action: Block\n",
+        );
+        assert_eq!(exec(&c, "/usr/bin/ls", ""), Decision::Deny { rule: 0 });
+        assert_eq!(
+            exec(&c, "/usr/bin/cat", ""),
+            Decision::DefaultPosture(Posture::Block)
+        );
+        assert_eq!(read(&c, "/etc/passwd"), Decision::Pass);
     }
 
     #[test]

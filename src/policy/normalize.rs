@@ -599,11 +599,16 @@ impl fmt::Display for Target {
 }
 
 /// Which categories are in allow-list mode (some Allow rule exists) for a target.
+///
+/// Per category, as KubeArmor's BPF-LSM enforcer keys it: process Allow rules put execs
+/// in allow-list mode and leave file opens alone, file Allow rules the reverse. Listing
+/// a few binaries must not put every file open on the host under the default posture.
+/// Process and file still share one posture value (the file posture).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AllowList {
-    /// Process and file share one posture, as in KubeArmor.
-    pub process_file: bool,
+    pub process: bool,
+    pub file: bool,
     pub network: bool,
     pub capabilities: bool,
 }
@@ -665,9 +670,12 @@ impl RuleSet {
             }
         }
         let all: Vec<Rule> = policies.iter().flat_map(rules_of).collect();
+        // Before conflicts are resolved: an Allow rule that loses to a Block rule still
+        // switches its category, as in KubeArmor (the Allow is seen, then overwritten).
         for r in all.iter().filter(|r| r.action == Action::Allow) {
             match r.category {
-                Category::Process | Category::File => set.allow_list.process_file = true,
+                Category::Process => set.allow_list.process = true,
+                Category::File => set.allow_list.file = true,
                 Category::Network => set.allow_list.network = true,
                 Category::Capabilities => set.allow_list.capabilities = true,
                 Category::Syscall | Category::Device => {}
@@ -785,8 +793,29 @@ mod tests {
         assert_eq!(procs[0].action, Action::Block);
         assert_eq!(set.conflicts.len(), 1);
         assert_eq!(set.duplicates.len(), 1);
-        assert!(set.allow_list.process_file);
+        assert!(set.allow_list.process);
+        assert!(
+            !set.allow_list.file,
+            "a process Allow rule leaves files alone"
+        );
         assert!(!set.allow_list.network);
+    }
+
+    #[test]
+    fn allow_list_mode_is_per_category() {
+        let of =
+            |body: &str| RuleSet::from_policies(&policies(&format!("{HEAD}{body}"))).allow_list;
+        let file = of("  file:\n    matchPaths:\n    - path: /etc/x\n      action: Allow\n");
+        assert!(file.file && !file.process);
+        let both = of(
+            "  process:\n    matchPaths:\n    - path: /bin/a\n      action: Allow\n  file:\n    matchPaths:\n    - path: /etc/x\n      action: Allow\n",
+        );
+        assert!(both.process && both.file && !both.network && !both.capabilities);
+        // Block and Audit rules switch nothing.
+        let none = of(
+            "  process:\n    matchPaths:\n    - path: /bin/a\n  file:\n    matchPaths:\n    - path: /etc/x\n      action: Audit\n",
+        );
+        assert_eq!(none, AllowList::default());
     }
 
     #[test]

@@ -69,7 +69,10 @@ fn table_output_shows_targets_effects_and_postures() {
         text.contains("| /usr/bin/bash | /usr/sbin/nginx | Block  |"),
         "{text}"
     );
-    assert!(text.contains("allow-list mode for process and file: anything not allowed is permitted with an Audit alert (PolicyName DefaultPosture)"), "{text}");
+    // The example has process and file Allow rules: each category is in allow-list mode
+    // on its own line (allow-list mode is per category).
+    assert!(text.contains("allow-list mode for process: anything not allowed is permitted with an Audit alert (PolicyName DefaultPosture)"), "{text}");
+    assert!(text.contains("allow-list mode for file: anything not allowed is permitted with an Audit alert (PolicyName DefaultPosture)"), "{text}");
     let block = run(&[
         "policy",
         "explain",
@@ -82,6 +85,50 @@ fn table_output_shows_targets_effects_and_postures() {
         stdout(&block).contains("anything not allowed is denied with a Block alert"),
         "{}",
         stdout(&block)
+    );
+}
+
+#[test]
+fn allow_list_mode_is_per_category() {
+    let s = Scratch::new("explain-allow-list");
+    let head = "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorHostPolicy\nmetadata: {name: p}\nspec:\n  nodeSelector: {matchLabels: {kubearmor.io/hostname: '*'}}\n  action: Allow\n";
+    let explain = |name: &str, body: &str| {
+        let f = s.write(name, format!("{head}{body}"));
+        let out = run(&["policy", "explain", "-o", "json", "-f", f.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (
+            v[0]["ruleSet"]["allowList"].clone(),
+            v[0]["posture"].clone(),
+        )
+    };
+    let (list, lines) = explain(
+        "process.yaml",
+        "  process:\n    matchPaths: [{path: /usr/sbin/nginx}]\n",
+    );
+    assert_eq!(
+        list,
+        serde_json::json!({"process": true, "file": false, "network": false, "capabilities": false})
+    );
+    assert_eq!(
+        lines,
+        serde_json::json!([
+            "allow-list mode for process: anything not allowed is permitted with an Audit alert (PolicyName DefaultPosture)"
+        ])
+    );
+    let (list, lines) = explain(
+        "file.yaml",
+        "  file:\n    matchPaths: [{path: /etc/hosts}]\n",
+    );
+    assert_eq!(list["process"], false);
+    assert_eq!(list["file"], true);
+    assert_eq!(lines.as_array().unwrap().len(), 1);
+    assert!(
+        lines[0]
+            .as_str()
+            .unwrap()
+            .starts_with("allow-list mode for file:"),
+        "{lines}"
     );
 }
 

@@ -4,9 +4,10 @@
 //! on each rule path, a directory mark with `FAN_EVENT_ON_CHILD` for directory rules
 //! (plus every subdirectory of a recursive rule, up to a bound), the nearest directory
 //! for glob rules, and whole-filesystem exec marks only where nothing narrower can see
-//! the operation (allow-list mode, `execname`, a recursive process rule past the bound).
-//! Filesystem-wide marks are never used for opens: they would make every open on the host
-//! wait for the agent.
+//! the operation (process allow-list mode, `execname`, a recursive process rule past the
+//! bound). Filesystem-wide marks are never used for opens: they would make every open on
+//! the host wait for the agent. So file allow-list mode gives its default posture only to
+//! the opens that file rules' marks see anyway (reported with every apply).
 
 use super::{Options, sys};
 use crate::enforce::ApplyReport;
@@ -63,7 +64,7 @@ struct RulePlan {
 pub(super) struct Plan {
     inodes: BTreeMap<PathBuf, u64>,
     filesystems: BTreeMap<u64, PathBuf>,
-    /// The filesystems marked so that every exec is seen (allow-list mode).
+    /// The filesystems marked so that every exec is seen (process allow-list mode).
     exec_everywhere: bool,
     /// Devices of pseudo filesystems, which directory walks do not enter.
     pseudo: Option<BTreeSet<u64>>,
@@ -166,19 +167,20 @@ impl Plan {
             }
         }
 
-        let allow_list = set.allow_list.process_file;
-        if allow_list || !everywhere.is_empty() {
+        // Only process Allow rules need every exec seen; file Allow rules leave execs alone.
+        let exec_allow_list = compiled.exec_allow_list();
+        if exec_allow_list || !everywhere.is_empty() {
             let fss = filesystems(opts.exec_scope.as_deref());
-            plan.exec_everywhere = allow_list;
+            plan.exec_everywhere = exec_allow_list;
             if fss.is_empty() {
                 let why = "no filesystem to put a whole-filesystem exec mark on (check exec_scope)";
                 for i in &everywhere {
                     plan.rules.remove(i);
                     plan.unenforceable.push((*i, why.into()));
                 }
-                if allow_list {
+                if exec_allow_list {
                     plan.notes.push(format!(
-                        "allow-list mode: the default posture is not applied to execs: {why}"
+                        "process allow-list mode: the default posture is not applied to execs: {why}"
                     ));
                 }
             }
@@ -204,7 +206,7 @@ impl Plan {
                         .map(|p| p.display().to_string())
                         .collect::<Vec<_>>()
                         .join(", "),
-                    if allow_list {
+                    if exec_allow_list {
                         "not given the default posture"
                     } else {
                         "not matched against execname rules"
@@ -215,12 +217,29 @@ impl Plan {
                 "filesystems mounted after this apply get no exec mark until the next apply".into(),
             );
         }
-        if allow_list {
+        let open_allow_list = compiled.open_allow_list();
+        if exec_allow_list {
             plan.notes.push(format!(
-                "allow-list mode (process and file): every exec waits for the agent and unlisted ones get the default posture ({}); \
-                 file opens are only checked on the paths and directories of file rules, so the default posture does not reach \
-                 other files (that would take a filesystem-wide open mark, which makes every open on the host wait for the agent)",
-                compiled.posture()
+                "process allow-list mode: every exec waits for the agent and unlisted ones get the default posture ({}){}",
+                compiled.posture(),
+                if open_allow_list {
+                    ""
+                } else {
+                    "; file opens are not put in allow-list mode (no file Allow rule)"
+                }
+            ));
+        }
+        if open_allow_list {
+            plan.notes.push(format!(
+                "file allow-list mode: opens no file rule allows get the default posture ({}) only on the paths and \
+                 directories of file rules, the only opens watched; other files are not checked (that would take a \
+                 filesystem-wide open mark, which makes every open on the host wait for the agent){}",
+                compiled.posture(),
+                if exec_allow_list {
+                    ""
+                } else {
+                    "; execs are not put in allow-list mode (no process Allow rule)"
+                }
             ));
         }
         if has_path_rules {
@@ -412,7 +431,7 @@ impl Plan {
                 .map(|(_, e)| e)
                 .collect();
             report.notes.push(format!(
-                "allow-list mode: the default posture is not applied to execs: every whole-filesystem exec mark was refused ({})",
+                "process allow-list mode: the default posture is not applied to execs: every whole-filesystem exec mark was refused ({})",
                 errors
                     .iter()
                     .map(|e| e.as_str())
@@ -678,6 +697,51 @@ mod tests {
                 .any(|k| k.starts_with("/proc/") || k.starts_with("/sys/")),
             "{marks:?}"
         );
+    }
+
+    #[test]
+    fn allow_list_marks_follow_the_category() {
+        let base = tree();
+        let b = base.display();
+        let build = |body: &str| {
+            let s = set(body);
+            let c = CompiledRules::new(&s, Posture::Block);
+            let mut opts = Options::new(Posture::Block);
+            opts.exec_scope = Some(vec![base.clone()]);
+            Plan::build(&s, &c, &opts)
+        };
+        let proc_allow =
+            format!("  process:\n    matchPaths:\n    - path: {b}/f\n      action: Allow\n");
+        let file_allow =
+            format!("  file:\n    matchDirectories:\n    - dir: {b}/d/\n      action: Allow\n");
+        let has = |p: &Plan, s: &str| p.notes.iter().any(|n| n.starts_with(s));
+
+        // Process Allow: every exec is seen; no open mark anywhere.
+        let p = build(&proc_allow);
+        assert!(p.exec_everywhere);
+        assert_eq!(p.filesystems.len(), 1);
+        assert!(
+            p.inode_marks().values().all(|m| m & OPEN == 0),
+            "{:?}",
+            p.inode_marks()
+        );
+        assert!(has(&p, "process allow-list mode") && !has(&p, "file allow-list mode"));
+
+        // File Allow: only the rule's directory is watched, and execs are left alone.
+        let p = build(&file_allow);
+        assert!(!p.exec_everywhere);
+        assert!(p.filesystems.is_empty(), "no whole-filesystem exec mark");
+        assert!(
+            p.inode_marks().values().all(|m| m & EXEC == 0),
+            "{:?}",
+            p.inode_marks()
+        );
+        assert!(has(&p, "file allow-list mode") && !has(&p, "process allow-list mode"));
+
+        let p = build(&format!("{proc_allow}{file_allow}"));
+        assert!(p.exec_everywhere);
+        assert!(has(&p, "process allow-list mode") && has(&p, "file allow-list mode"));
+        std::fs::remove_dir_all(&base).unwrap();
     }
 
     #[test]

@@ -10,11 +10,14 @@
 //!   with `try_send` after the answer, so a slow consumer can never stall the kernel.
 //!
 //! Errors while deciding resolve the way an operation no rule matched would: allowed
-//! outside allow-list mode, the default posture inside it (counted in `errors`). An
-//! open whose flags cannot be read counts as a write (only `readOnly` restrictions can
-//! tell the difference, and they should fail closed). The flags come from the parked
-//! syscall: `fcntl(F_GETFL)` on the event fd would only show the flags this backend gave
-//! `fanotify_init`, because the kernel opens a file of its own for each event.
+//! unless its category (exec or open) is in allow-list mode, the default posture then
+//! (counted in `errors`). An open whose flags cannot be read counts as a write (only
+//! `readOnly` restrictions can tell the difference, and they should fail closed). The
+//! flags come from the parked syscall: `fcntl(F_GETFL)` on the event fd would only show
+//! the flags this backend gave `fanotify_init`, because the kernel opens a file of its
+//! own for each event. The same syscall tells the kernel's open of a program it is
+//! about to run from a real open: file allow-list mode leaves the former to the
+//! process rules.
 
 use super::sys::{self, ProcPath};
 use crate::enforce::{Backend, EnforcerEvent, Operation};
@@ -501,7 +504,8 @@ impl Reader {
                     bump(&counters.errors);
                     self.cache.clear();
                     let mut o = Outcome::default();
-                    o.add(&self.unmatched(), Operation::File, "", String::new);
+                    let exec = perm & libc::FAN_OPEN_EXEC_PERM != 0;
+                    o.add(&self.unmatched(exec), operation(exec), "", String::new);
                     o
                 }
             };
@@ -581,14 +585,10 @@ impl Reader {
         }
     }
 
-    /// The verdict for an operation no rule could be matched against.
-    fn unmatched(&self) -> Verdict {
+    /// The verdict for an exec (`exec`) or open no rule could be matched against.
+    fn unmatched(&self, exec: bool) -> Verdict {
         Verdict {
-            decision: if self.rules.allow_list() {
-                Decision::DefaultPosture(self.rules.posture())
-            } else {
-                Decision::Pass
-            },
+            decision: self.rules.unmatched(exec),
             audits: Vec::new(),
         }
     }
@@ -597,7 +597,8 @@ impl Reader {
         let mut out = Outcome::default();
         let Ok(st) = sys::fstat(fd) else {
             bump(&self.shared.counters.errors);
-            out.add(&self.unmatched(), Operation::File, "", String::new);
+            let exec = perm & libc::FAN_OPEN_EXEC_PERM != 0;
+            out.add(&self.unmatched(exec), operation(exec), "", String::new);
             return out;
         };
         if perm & libc::FAN_OPEN_EXEC_PERM != 0 {
@@ -628,7 +629,9 @@ impl Reader {
         );
         let Some(c) = cached else {
             bump(&self.shared.counters.errors);
-            out.add(&self.unmatched(), Operation::Process, "", || exec_data(tid));
+            out.add(&self.unmatched(true), Operation::Process, "", || {
+                exec_data(tid)
+            });
             return;
         };
         if c.verdict.decision.denies() {
@@ -651,7 +654,7 @@ impl Reader {
         };
         // Without a readOnly candidate, reads and writes get the same answer; the flags
         // are then read only if an alert needs them.
-        let call = needs_flags.then(|| OpenCall::read(tid));
+        let mut call = needs_flags.then(|| OpenCall::read(tid));
         let write = call.as_ref().is_some_and(OpenCall::writes);
         let class = if write { CLASS_WRITE } else { CLASS_READ };
         let rules = self.rules.clone();
@@ -660,13 +663,28 @@ impl Reader {
         let cached = self.lookup(Key::of(st, class), fd, &mut facts, false, true, |p, f| {
             rules.open(p, write, owner, f)
         });
-        let data = || call.unwrap_or_else(|| OpenCall::read(tid)).render();
         let Some(c) = cached else {
             bump(&self.shared.counters.errors);
-            out.add(&self.unmatched(), Operation::File, "", data);
+            let data = || call.unwrap_or_else(|| OpenCall::read(tid)).render();
+            out.add(&self.unmatched(false), Operation::File, "", data);
             return;
         };
-        out.add(&c.verdict, Operation::File, &c.path, data);
+        // An exec raises an open event too (on the program and on its interpreter) where
+        // file rules put marks. That open is the exec, which file allow-list mode leaves
+        // to the process rules, as the BPF-LSM enforcer's file_open hook does: a program
+        // no file rule allows still runs. Asked only of misses, which alert anyway.
+        let exec_miss = matches!(c.verdict.decision, Decision::DefaultPosture(_))
+            && call.get_or_insert_with(|| OpenCall::read(tid)).is_exec();
+        let data = || call.unwrap_or_else(|| OpenCall::read(tid)).render();
+        if exec_miss {
+            let pass = Verdict {
+                decision: Decision::Pass,
+                audits: c.verdict.audits.clone(),
+            };
+            out.add(&pass, Operation::File, &c.path, data);
+        } else {
+            out.add(&c.verdict, Operation::File, &c.path, data);
+        }
     }
 
     /// The cached decision for this file, path and (when it mattered) source, or a fresh one.
@@ -764,6 +782,14 @@ impl Reader {
             }
             _ => false,
         }
+    }
+}
+
+fn operation(exec: bool) -> Operation {
+    if exec {
+        Operation::Process
+    } else {
+        Operation::File
     }
 }
 
