@@ -10,9 +10,8 @@
 //!   Directory rules of D's ancestors.
 //!
 //! Semantics are those of src/policy/matcher.rs (the reference, used by the other
-//! backends; tests below compare the two on the same rule sets), with one difference
-//! taken from KubeArmor's own BPF-LSM enforcer: allow-list mode is per category, so
-//! process Allow rules leave file opens alone (the matcher puts both in allow-list mode).
+//! backends; tests below compare the two on the same rule sets), allow-list mode per
+//! category included.
 
 use super::glob::{self, Dfa};
 use crate::policy::Action;
@@ -644,21 +643,18 @@ pub fn compile(set: &RuleSet, posture_block: (bool, bool, bool), resolve: Resolv
     // Allow-list mode per category, as KubeArmor's BPF-LSM enforcer keys it (101 process,
     // 102 file, 103 network, 104 capabilities): process Allow rules do not put every file
     // open on the host under the default posture. Process and file share the posture value.
-    let allows = |cat: Category| {
-        set.rules
-            .iter()
-            .any(|r| r.category == cat && r.action == Action::Allow)
-    };
-    if allows(Category::Process) {
+    // An Allow rule that lost a conflict to a Block still switches its category, as in
+    // KubeArmor: the rule set's flags say so, not the surviving rules.
+    let allow = &set.allow_list;
+    if allow.process {
         c.target_flags |= T_ALLOW_PROC | T_PROCESS;
     }
-    if allows(Category::File) {
+    if allow.file {
         c.target_flags |= T_ALLOW_FILE | T_FILE;
     }
     if c.target_flags & (T_ALLOW_PROC | T_ALLOW_FILE) != 0 && posture_block.0 {
         c.target_flags |= T_BLOCK_PROC_FILE;
     }
-    let allow = &set.allow_list;
     if allow.network {
         c.target_flags |= T_ALLOW_NET | T_NET;
         if posture_block.1 {
