@@ -185,7 +185,7 @@ struct config {
 	__u32 ns_per_tick; /* 1e9 / USER_HZ: agent_start is in /proc/PID/stat's clock ticks */
 	__u64 agent_start;
 	__u32 containers; /* container targets are registered in knox_ns_targets */
-	__u32 pad;
+	__u32 epoch; /* the miss cache's epoch, bumped by renames, unlinks and mounts */
 	__u64 seed; /* keys the miss cache's hash; random per agent start */
 };
 
@@ -354,20 +354,26 @@ struct subject {
 	__u32 tflags; /* the target's T_* flags */
 	__u32 generation;
 	int exe_state; /* 0: not walked yet, 1: walked into walks[1], -1: unavailable */
+	__u64 seed; /* the miss cache's key */
+	__u32 epoch; /* the epoch when the operation began */
+	__u32 pad;
 };
 
-/* Returns false when the task is exempt or its target has no rules. */
-static __always_inline bool subject_init(struct subject *s)
+/*
+ * The acting task, its target and that target's rules. Returns false when the target has
+ * no rules. Does not check whether the task is the agent: the miss cache is consulted
+ * first (a hit allows, as the exemption would), then subject_exempt().
+ */
+static __always_inline bool subject_begin(struct subject *s)
 {
 	__u32 zero = 0;
 	/* A BTF pointer: the hot path reads through it with plain loads, no helper calls. */
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct config *c = bpf_map_lookup_elem(&knox_config, &zero);
-	if (c && c->agent_tgid == task->tgid && c->ns_per_tick &&
-	    task->group_leader->start_boottime / c->ns_per_tick == c->agent_start)
+	if (!c)
 		return false;
 	__u32 target = 0;
-	if (c && c->containers) {
+	if (c->containers) {
 		__u32 inum = task->nsproxy->mnt_ns->ns.inum;
 		__u32 *t = bpf_map_lookup_elem(&knox_ns_targets, &inum);
 		target = t ? *t : 0;
@@ -380,7 +386,26 @@ static __always_inline bool subject_init(struct subject *s)
 	s->generation = t->generation;
 	s->task = task;
 	s->exe_state = 0;
+	s->seed = c->seed;
+	/* Read before any evaluation: a change during it leaves a stale cache tag. */
+	s->epoch = c->epoch;
 	return true;
+}
+
+/* Whether the task is the agent itself (by tgid and start time: pids are reused). */
+static __always_inline bool subject_exempt(struct subject *s)
+{
+	__u32 zero = 0;
+	struct task_struct *task = s->task;
+	struct config *c = bpf_map_lookup_elem(&knox_config, &zero);
+	return c && c->agent_tgid == task->tgid && c->ns_per_tick &&
+	       task->group_leader->start_boottime / c->ns_per_tick == c->agent_start;
+}
+
+/* Returns false when the task is exempt or its target has no rules. */
+static __always_inline bool subject_init(struct subject *s)
+{
+	return subject_begin(s) && !subject_exempt(s);
 }
 
 static __always_inline __u32 scope_of(struct subject *s, __u32 kind)
@@ -971,59 +996,36 @@ static __always_inline void match_applet(struct decision *d, struct subject *s,
  *
  * Most operations match no rule at all, and finding that out costs a path walk and
  * three lookups. The answer "no entry matched this file" depends only on the file's
- * name and identity and the rules, so it is remembered on the inode itself (inode
- * storage: no hashing of a big key, no LRU bookkeeping, freed with the inode) as one
- * 64-bit word per kind: a keyed hash of (dentry, its parent, its name, mount, the task's
- * root, target, the rules' generation, a global epoch). One word is written and read
- * atomically, so concurrent updates cannot leave a half-written entry; a stale or
- * different identity simply does not compare equal (a false match needs a 64-bit
- * collision under a per-start random key the caller cannot see). The epoch moves
+ * identity and the rules, so it is remembered as a keyed 64-bit hash of (inode, dentry,
+ * its parent, its name's hash, mount, the task's root, target, the rules' generation, a
+ * global epoch, kind) in a direct-mapped table indexed by that same hash:
+ * a hit costs one inlined array lookup (inode storage, a helper call, costs more than
+ * everything else on this path) and one compare. Slots are single words, written and
+ * read atomically, so concurrent updates cannot leave a half-written entry; two
+ * identities sharing a slot simply evict each other, and a false hit needs a 64-bit
+ * collision under a per-start random key the caller cannot see. The epoch moves
  * whenever a path could change meaning without the identity changing: a rename, an
  * unlink or rmdir (a freed dentry's address is soon reused), a mount, an unmount, a
  * moved mount. Only misses are cached: a file that matched is evaluated in full every
  * time (its decision can depend on the process, the owner, the open mode).
  */
-
-struct miss_entry {
-	__u64 hash[2]; /* [KIND_PROCESS], [KIND_FILE] */
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_INODE_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct miss_entry);
-} knox_miss_cache SEC(".maps");
+#define MISS_SLOTS 65536 /* the top 16 bits of the hash pick the slot */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, MISS_SLOTS);
 	__type(key, __u32);
-	__type(value, __u32);
-} knox_epoch SEC(".maps");
+	__type(value, __u64);
+} knox_miss_cache SEC(".maps");
 
-static __always_inline __u32 epoch_now(void)
-{
-	__u32 zero = 0;
-	__u32 *e = bpf_map_lookup_elem(&knox_epoch, &zero);
-	return e ? *e : 0;
-}
-
+/* Writing the configuration (an agent start) resets the epoch, but also the seed: no entry
+ * cached before matches afterwards. */
 static __always_inline void epoch_bump(void)
 {
 	__u32 zero = 0;
-	__u32 *e = bpf_map_lookup_elem(&knox_epoch, &zero);
-	if (e)
-		__sync_fetch_and_add(e, 1);
-}
-
-/* One round of a multiply-xorshift mix (the finalizer of MurmurHash3's 64-bit variant). */
-static __always_inline __u64 mix(__u64 h, __u64 v)
-{
-	h ^= v;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	return h;
+	struct config *c = bpf_map_lookup_elem(&knox_config, &zero);
+	if (c)
+		__sync_fetch_and_add(&c->epoch, 1);
 }
 
 /*
@@ -1033,42 +1035,45 @@ static __always_inline __u64 mix(__u64 h, __u64 v)
  */
 #define PTR_ID(p) ((__u64)(p) - (__u64)&knox_config)
 
-/* The identity of `file` as seen by this task under the current rules; never 0. */
-static __always_inline __u64 miss_hash(struct file *file, struct subject *s, __u32 kind,
-				       __u32 epoch)
+#define MIX 0x9e3779b97f4a7c15ULL
+
+/* The identity of `file` as seen by this task under the current rules; never 0. Each
+ * step (xor, then multiply by an odd constant) is a bijection of the running value. */
+static __always_inline __u64 miss_hash(struct file *file, struct subject *s, __u32 kind)
 {
-	__u32 zero = 0;
-	struct config *c = bpf_map_lookup_elem(&knox_config, &zero);
 	struct dentry *d = file->f_path.dentry;
-	__u64 h = c ? c->seed : 0;
-	h = mix(h, PTR_ID(d));
-	h = mix(h, PTR_ID(d->d_parent));
-	/* Two loads: the verifier checks BTF loads per member, hash and len are separate. */
-	h = mix(h, ((__u64)d->d_name.len << 32) | d->d_name.hash);
-	h = mix(h, PTR_ID(file->f_path.mnt));
-	h = mix(h, PTR_ID(s->task->fs->root.dentry));
-	h = mix(h, ((__u64)s->target << 32) | s->generation);
-	h = mix(h, ((__u64)epoch << 32) | kind);
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	h ^= h >> 33;
+	__u64 h = s->seed;
+	/* The dentry implies the inode while it is positive (unlink bumps the epoch). */
+	h = (h ^ PTR_ID(d)) * MIX;
+	h = (h ^ PTR_ID(d->d_parent)) * MIX;
+	h = (h ^ d->d_name.hash) * MIX;
+	h = (h ^ PTR_ID(file->f_path.mnt)) * MIX;
+	h = (h ^ PTR_ID(s->task->fs->root.dentry)) * MIX;
+	h = (h ^ (((__u64)s->target << 32) | s->generation)) * MIX;
+	h = (h ^ (((__u64)s->epoch << 32) | kind)) * MIX;
 	return h | 1;
 }
 
-static __always_inline bool cache_hit(struct file *file, struct subject *s, __u32 kind,
-				      __u32 epoch)
+/* The slot comes from the top bits: a multiply carries every input bit upwards only. */
+static __always_inline __u64 *miss_slot(__u64 h)
 {
-	struct miss_entry *e = bpf_inode_storage_get(&knox_miss_cache, file->f_inode, 0, 0);
-	return e && e->hash[kind & 1] == miss_hash(file, s, kind, epoch);
+	__u32 i = h >> 48;
+	return bpf_map_lookup_elem(&knox_miss_cache, &i);
 }
 
-/* `epoch` is read before the evaluation: a change during it leaves a stale tag. */
-static __always_inline void cache_miss(struct file *file, struct subject *s, __u32 kind,
-				       __u32 epoch)
+static __always_inline bool cache_hit(struct file *file, struct subject *s, __u32 kind)
 {
-	struct miss_entry *e = bpf_inode_storage_get(&knox_miss_cache, file->f_inode, 0,
-						     BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (e)
-		e->hash[kind & 1] = miss_hash(file, s, kind, epoch);
+	__u64 h = miss_hash(file, s, kind);
+	__u64 *slot = miss_slot(h);
+	return slot && *slot == h;
+}
+
+static __always_inline void cache_miss(struct file *file, struct subject *s, __u32 kind)
+{
+	__u64 h = miss_hash(file, s, kind);
+	__u64 *slot = miss_slot(h);
+	if (slot)
+		*slot = h;
 }
 
 /* ---- hooks: process ---- */
@@ -1079,13 +1084,12 @@ int knox_bprm_check(__u64 *ctx)
 	struct linux_binprm *bprm = (void *)ctx[0];
 	int ret = (int)ctx[1];
 	struct subject s;
-	if (ret || !subject_init(&s) || !(s.tflags & T_PROCESS))
+	if (ret || !subject_begin(&s) || !(s.tflags & T_PROCESS))
 		return ret;
 	struct file *file = bprm->file; /* a BTF pointer, as the hook's arguments are */
 	/* Applet rules depend on the name the caller used, not on the file: no caching. */
 	bool cacheable = file && !(s.tflags & (T_APPLETS | T_ALLOW_PROC));
-	__u32 epoch = epoch_now();
-	if (cacheable && cache_hit(file, &s, KIND_PROCESS, epoch))
+	if ((cacheable && cache_hit(file, &s, KIND_PROCESS)) || subject_exempt(&s))
 		return 0;
 	struct walk *w = walk_file(0, file, s.task);
 	if (!w)
@@ -1097,7 +1101,7 @@ int knox_bprm_check(__u64 *ctx)
 	if (s.tflags & T_APPLETS)
 		match_applet(&d, &s, READ_KERN(bprm->filename), inode, inode_owner(inode));
 	if (cacheable && !d.seen)
-		cache_miss(file, &s, KIND_PROCESS, epoch);
+		cache_miss(file, &s, KIND_PROCESS);
 	return conclude(&s, &d, T_ALLOW_PROC, T_BLOCK_PROC_FILE, OP_EXEC, w, 0, 0, EACCES,
 			false);
 }
@@ -1110,11 +1114,10 @@ int knox_bprm_check(__u64 *ctx)
 static __always_inline int exec_mapping(struct file *file, __u32 prot)
 {
 	struct subject s;
-	if (!file || !(prot & PROT_EXEC) || !subject_init(&s) || !(s.tflags & T_PROCESS))
+	if (!file || !(prot & PROT_EXEC) || !subject_begin(&s) || !(s.tflags & T_PROCESS))
 		return 0;
 	/* Only denials count here, so allow-list mode does not matter. */
-	__u32 epoch = epoch_now();
-	if (cache_hit(file, &s, KIND_PROCESS, epoch))
+	if (cache_hit(file, &s, KIND_PROCESS) || subject_exempt(&s))
 		return 0;
 	struct walk *w = walk_file(0, file, s.task);
 	if (!w)
@@ -1124,7 +1127,7 @@ static __always_inline int exec_mapping(struct file *file, __u32 prot)
 	match_path(&d, &s, KIND_PROCESS, w, inode, false);
 	match_name(&d, &s, w, inode_owner(inode));
 	if (!d.seen)
-		cache_miss(file, &s, KIND_PROCESS, epoch);
+		cache_miss(file, &s, KIND_PROCESS);
 	if (!d.deny)
 		return 0;
 	report(&s, OP_MMAP, V_DENY, d.deny, w, prot, 0);
@@ -1158,16 +1161,16 @@ int knox_file_open(__u64 *ctx)
 	struct file *file = (void *)ctx[0];
 	int ret = (int)ctx[1];
 	struct subject s;
-	if (ret || !subject_init(&s) || !(s.tflags & T_FILE))
+	if (ret || !subject_begin(&s) || !(s.tflags & T_FILE))
 		return ret;
-	fmode_t mode = file->f_mode;
-	/* The exec itself is a process rule's business. */
-	if (mode & FMODE_EXEC)
-		return 0;
 	/* In allow-list mode a miss is still reported (the default posture): no caching. */
 	bool cacheable = !(s.tflags & T_ALLOW_FILE);
-	__u32 epoch = epoch_now();
-	if (cacheable && cache_hit(file, &s, KIND_FILE, epoch))
+	if ((cacheable && cache_hit(file, &s, KIND_FILE)) || subject_exempt(&s))
+		return 0;
+	fmode_t mode = file->f_mode;
+	/* The exec itself is a process rule's business (never cached as a file miss: a miss
+	 * is only recorded below). */
+	if (mode & FMODE_EXEC)
 		return 0;
 	struct walk *w = walk_file(0, file, s.task);
 	if (!w)
@@ -1176,7 +1179,7 @@ int knox_file_open(__u64 *ctx)
 	struct decision d = {};
 	match_path(&d, &s, KIND_FILE, w, READ_KERN(file->f_inode), write);
 	if (cacheable && !d.seen)
-		cache_miss(file, &s, KIND_FILE, epoch);
+		cache_miss(file, &s, KIND_FILE);
 	return conclude(&s, &d, T_ALLOW_FILE, T_BLOCK_PROC_FILE, OP_OPEN, w,
 			READ_KERN(file->f_flags), 0, EACCES, false);
 }

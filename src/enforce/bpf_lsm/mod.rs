@@ -177,7 +177,7 @@ struct ConfigRaw {
     ns_per_tick: u32,
     agent_start: u64,
     containers: u32,
-    pad: u32,
+    epoch: u32,
     seed: u64,
 }
 
@@ -572,7 +572,7 @@ impl BpfLsmEnforcer {
                 ns_per_tick: 1_000_000_000 / hz,
                 agent_start: own_start_ticks(),
                 containers: 0,
-                pad: 0,
+                epoch: 0,
                 seed: random_seed(),
             };
             config
