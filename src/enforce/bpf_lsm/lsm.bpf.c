@@ -77,6 +77,7 @@
 #define T_BLOCK_CAP 0x4000
 #define T_GLOB_PROC 0x8000 /* process matchPatterns exist: run the automaton */
 #define T_GLOB_FILE 0x10000
+#define T_CONTAINERS 0x20000 /* host entry only: container targets are in knox_ns_targets */
 
 /* Operations, in events; mirrored by `OP_*` in bpf_lsm.rs. */
 #define OP_EXEC 1
@@ -184,10 +185,17 @@ struct config {
 	__u32 agent_tgid; /* exempt: the agent itself (with its start time: pids are reused) */
 	__u32 ns_per_tick; /* 1e9 / USER_HZ: agent_start is in /proc/PID/stat's clock ticks */
 	__u64 agent_start;
-	__u32 containers; /* container targets are registered in knox_ns_targets */
-	__u32 epoch; /* the miss cache's epoch, bumped by renames, unlinks and mounts */
-	__u64 seed; /* keys the miss cache's hash; random per agent start */
 };
+
+/*
+ * The miss cache's key and epoch (see the cache below): globals, not map entries, so the
+ * hot path reads them with one load each instead of a lookup. They belong to one loaded
+ * copy of the programs, as the cache does: a restarted agent that adopts the pinned
+ * programs keeps theirs. The seed is set by the loader (random per load), the epoch is
+ * bumped by renames, unlinks and mounts.
+ */
+const volatile __u64 knox_seed = 0;
+__u32 knox_epoch = 0;
 
 /* An event; the header is EVENT_HDR bytes, then path_len bytes of path. */
 struct event {
@@ -369,26 +377,30 @@ static __always_inline bool subject_begin(struct subject *s)
 	__u32 zero = 0;
 	/* A BTF pointer: the hot path reads through it with plain loads, no helper calls. */
 	struct task_struct *task = bpf_get_current_task_btf();
-	struct config *c = bpf_map_lookup_elem(&knox_config, &zero);
-	if (!c)
+	/* The host's entry first: with no container registered it is the only lookup. */
+	s->target = 0;
+	struct target *t = bpf_map_lookup_elem(&knox_targets, &zero);
+	if (!t)
 		return false;
-	__u32 target = 0;
-	if (c->containers) {
+	if (t->flags & T_CONTAINERS) {
 		__u32 inum = task->nsproxy->mnt_ns->ns.inum;
-		__u32 *t = bpf_map_lookup_elem(&knox_ns_targets, &inum);
-		target = t ? *t : 0;
+		__u32 *id = bpf_map_lookup_elem(&knox_ns_targets, &inum);
+		if (id && *id) {
+			s->target = *id;
+			t = bpf_map_lookup_elem(&knox_targets, &s->target);
+			if (!t)
+				return false;
+		}
 	}
-	s->target = target;
-	struct target *t = bpf_map_lookup_elem(&knox_targets, &s->target);
-	if (!t || !t->flags)
+	if (!(t->flags & ~T_CONTAINERS))
 		return false;
 	s->tflags = t->flags;
 	s->generation = t->generation;
 	s->task = task;
 	s->exe_state = 0;
-	s->seed = c->seed;
+	s->seed = knox_seed;
 	/* Read before any evaluation: a change during it leaves a stale cache tag. */
-	s->epoch = c->epoch;
+	s->epoch = *(volatile __u32 *)&knox_epoch;
 	return true;
 }
 
@@ -1018,14 +1030,9 @@ struct {
 	__type(value, __u64);
 } knox_miss_cache SEC(".maps");
 
-/* Writing the configuration (an agent start) resets the epoch, but also the seed: no entry
- * cached before matches afterwards. */
 static __always_inline void epoch_bump(void)
 {
-	__u32 zero = 0;
-	struct config *c = bpf_map_lookup_elem(&knox_config, &zero);
-	if (c)
-		__sync_fetch_and_add(&c->epoch, 1);
+	__sync_fetch_and_add(&knox_epoch, 1);
 }
 
 /*

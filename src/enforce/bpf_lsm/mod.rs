@@ -176,9 +176,6 @@ struct ConfigRaw {
     agent_tgid: u32,
     ns_per_tick: u32,
     agent_start: u64,
-    containers: u32,
-    epoch: u32,
-    seed: u64,
 }
 
 // SAFETY: all are repr(C) plain integers/arrays without padding holes that matter to the
@@ -296,8 +293,10 @@ fn lsm_active() -> (bool, String) {
 /// Loads the object with its maps pinned under `pin_dir` and every program verified.
 fn load(pin_dir: &Path, btf: &Btf) -> Result<Ebpf, EnforceError> {
     std::fs::create_dir_all(pin_dir).map_err(err(format!("creating {}", pin_dir.display())))?;
+    let seed = random_seed();
     let mut ebpf = EbpfLoader::new()
         .btf(Some(btf))
+        .override_global("knox_seed", &seed, true)
         .default_map_pin_directory(pin_dir)
         .load(OBJECT)
         .map_err(|e| other("loading lsm.bpf.o", e))?;
@@ -571,9 +570,6 @@ impl BpfLsmEnforcer {
                 agent_tgid: std::process::id(),
                 ns_per_tick: 1_000_000_000 / hz,
                 agent_start: own_start_ticks(),
-                containers: 0,
-                epoch: 0,
-                seed: random_seed(),
             };
             config
                 .set(0, c, 0)
