@@ -24,35 +24,11 @@ fn for_this_host(agent: &Agent, example_name: &str) -> std::path::PathBuf {
 }
 
 fn alerts(agent: &Agent, filters: &[&str]) -> Vec<serde_json::Value> {
-    let mut args = vec![
-        "alerts".to_string(),
-        "-o".into(),
-        "json".into(),
-        "--state-dir".into(),
-    ];
-    args.push(agent.state.display().to_string());
-    for f in filters {
-        args.push("--filter".into());
-        args.push(f.to_string());
-    }
-    let o = bin().args(&args).output().unwrap();
-    assert!(o.status.success(), "{}", out(&o));
-    stdout(&o)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("JSON line"))
-        .collect()
+    agent.alerts(filters)
 }
 
-/// Alerts are written in batches: wait until `want` of them match.
 fn wait_alerts(agent: &Agent, filters: &[&str], want: usize) -> Vec<serde_json::Value> {
-    let start = Instant::now();
-    loop {
-        let got = alerts(agent, filters);
-        if got.len() >= want || start.elapsed() > Duration::from_secs(10) {
-            return got;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    agent.wait_alerts(filters, want)
 }
 
 fn denied(path: &str) -> Option<i32> {

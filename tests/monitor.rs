@@ -8,7 +8,9 @@
 //! reported is performed and awaited; the ring buffer is ordered, so once the sentinel's
 //! event has arrived, X's event would have arrived before it.
 
-use knoxctl::monitor::{self, EventKind, Monitor, MonitorConfig, MonitorEvent, open_flags};
+use knoxctl::monitor::{
+    self, EventKind, Monitor, MonitorConfig, MonitorEvent, SyscallWatch, open_flags,
+};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -120,7 +122,12 @@ fn sync(rx: &Receiver<MonitorEvent>, seen: &mut Vec<MonitorEvent>) {
 #[test]
 fn probe_works_here() {
     let _serial = serial();
-    monitor::probe().unwrap();
+    let outcome = monitor::probe().unwrap();
+    assert_eq!(
+        outcome.syscalls,
+        Ok(()),
+        "syscall events work on this kernel"
+    );
 }
 
 #[test]
@@ -408,6 +415,174 @@ fn families_switch_off_and_on() {
     wait_for(&rx, &mut seen, "exec after switching back on", |e| {
         e.kind == EventKind::Exec && e.pid == third
     });
+    drop(mon);
+}
+
+fn watch(name: &str, exe: bool) -> SyscallWatch {
+    SyscallWatch {
+        name: name.into(),
+        exe,
+    }
+}
+
+fn cstr(p: &Path) -> std::ffi::CString {
+    std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap()
+}
+
+/// The event of syscall `nr` made by thread `tid` on `path`.
+fn syscall_event(
+    rx: &Receiver<MonitorEvent>,
+    seen: &mut Vec<MonitorEvent>,
+    nr: i64,
+    tid: u32,
+    path: &str,
+) -> MonitorEvent {
+    wait_for(rx, seen, &format!("syscall {nr} on {path}"), |e| {
+        e.kind == EventKind::Syscall
+            && e.tid == tid
+            && e.syscall.as_ref().is_some_and(|d| d.nr == nr as u32)
+            && e.path == path
+    })
+}
+
+fn paths(e: &MonitorEvent) -> Vec<(String, bool)> {
+    e.syscall
+        .as_ref()
+        .unwrap()
+        .paths
+        .iter()
+        .flatten()
+        .map(|p| (p.path.clone(), p.complete))
+        .collect()
+}
+
+#[test]
+fn named_syscalls_report_results_and_absolute_paths() {
+    let _serial = serial();
+    // Exec events only for sync()'s sentinel.
+    let (mon, rx) = start(config(true, false, false));
+    let mut seen = Vec::new();
+    let untraced = mon
+        .set_syscalls(&[
+            watch("unlink", false),
+            watch("unlinkat", true),
+            watch("renameat2", false),
+            watch("chdir", false),
+            // A syscall this kernel does not implement has no tracepoint.
+            watch("afs_syscall", false),
+        ])
+        .unwrap();
+    assert_eq!(
+        untraced.iter().map(|u| u.name.as_str()).collect::<Vec<_>>(),
+        ["afs_syscall"],
+        "{untraced:?}"
+    );
+    assert!(
+        untraced[0].reason.contains("sys_enter_afs_syscall"),
+        "{untraced:?}"
+    );
+    let dir = TempDir::new("syscalls");
+    let real = std::fs::canonicalize(&dir.0).unwrap();
+    let tid = gettid();
+
+    // Absolute path, success; then the same path again: ENOENT.
+    let a = real.join("a");
+    std::fs::write(&a, "x").unwrap();
+    assert_eq!(unsafe { libc::unlink(cstr(&a).as_ptr()) }, 0);
+    let ok = syscall_event(&rx, &mut seen, libc::SYS_unlink, tid, &s(&a));
+    assert_eq!(ok.retval, 0, "{ok:#?}");
+    assert_eq!(ok.pid, std::process::id(), "{ok:#?}");
+    assert_eq!(paths(&ok), [(s(&a), true)], "{ok:#?}");
+    assert_eq!(ok.syscall.as_ref().unwrap().exe, None, "not asked for");
+    assert_eq!(unsafe { libc::unlink(cstr(&a).as_ptr()) }, -1);
+    let failed = syscall_event(&rx, &mut seen, libc::SYS_unlink, tid, &s(&a));
+    assert_eq!(failed.retval, -(libc::ENOENT as i64), "{failed:#?}");
+
+    // Relative to a dirfd, through "." and "..": resolved and normalized; the executable
+    // comes with it (asked for).
+    std::fs::create_dir(real.join("sub")).unwrap();
+    let b = real.join("b");
+    std::fs::write(&b, "x").unwrap();
+    let dirfd = std::fs::File::open(real.join("sub")).unwrap();
+    let rel = std::ffi::CString::new("./../b").unwrap();
+    assert_eq!(
+        unsafe { libc::unlinkat(std::os::fd::AsRawFd::as_raw_fd(&dirfd), rel.as_ptr(), 0) },
+        0
+    );
+    let at = syscall_event(&rx, &mut seen, libc::SYS_unlinkat, tid, &s(&b));
+    assert_eq!(at.retval, 0, "{at:#?}");
+    let me = std::fs::read_link("/proc/self/exe").unwrap();
+    assert_eq!(
+        at.syscall.as_ref().unwrap().exe.as_deref(),
+        Some(s(&me).as_str()),
+        "{at:#?}"
+    );
+
+    // Relative to the cwd of a process that is gone by the time the event is read.
+    let c = real.join("c");
+    std::fs::write(&c, "x").unwrap();
+    let status = Command::new("/usr/bin/unlink")
+        .arg("c")
+        .current_dir(&real)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let child = wait_for(&rx, &mut seen, "unlink of a relative path", |e| {
+        e.kind == EventKind::Syscall && e.comm == "unlink" && e.path == s(&c)
+    });
+    assert_ne!(child.pid, std::process::id(), "{child:#?}");
+    assert_eq!(child.retval, 0, "{child:#?}");
+
+    // Two paths, each relative to its own dirfd (AT_FDCWD: the cwd).
+    let d = real.join("d");
+    std::fs::write(&d, "x").unwrap();
+    let e_path = real.join("sub/e");
+    let (old, new) = (cstr(&d), std::ffi::CString::new("e").unwrap());
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            libc::AT_FDCWD,
+            old.as_ptr(),
+            std::os::fd::AsRawFd::as_raw_fd(&dirfd),
+            new.as_ptr(),
+            0,
+        )
+    };
+    assert_eq!(rc, 0);
+    let renamed = syscall_event(&rx, &mut seen, libc::SYS_renameat2, tid, &s(&d));
+    assert_eq!(
+        paths(&renamed),
+        [(s(&d), true), (s(&e_path), true)],
+        "{renamed:#?}"
+    );
+
+    // chdir to a relative path: reported as the directory it moved to.
+    let status = Command::new("/bin/sh")
+        .args(["-c", "cd sub"])
+        .current_dir(&real)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    wait_for(&rx, &mut seen, "chdir into sub", |e| {
+        e.kind == EventKind::Syscall
+            && e.syscall.as_ref().unwrap().nr == libc::SYS_chdir as u32
+            && e.path == s(&real.join("sub"))
+    });
+
+    // Syscalls nobody named are not reported; after set_syscalls(&[]) none are.
+    let f = real.join("f");
+    std::fs::create_dir(&f).unwrap();
+    std::fs::remove_dir(&f).unwrap();
+    mon.set_syscalls(&[]).unwrap();
+    let g = real.join("g");
+    std::fs::write(&g, "x").unwrap();
+    assert_eq!(unsafe { libc::unlink(cstr(&g).as_ptr()) }, 0);
+    sync(&rx, &mut seen);
+    let leaked: Vec<_> = seen
+        .iter()
+        .filter(|e| e.kind == EventKind::Syscall && (e.path == s(&f) || e.path == s(&g)))
+        .collect();
+    assert!(leaked.is_empty(), "unwanted syscall events: {leaked:#?}");
     drop(mon);
 }
 

@@ -72,6 +72,9 @@ pub struct Status {
     pub policies: usize,
     pub host_rules: usize,
     pub unenforceable: Vec<String>,
+    /// Syscall rules (audit-only) that raise no alerts here, and why.
+    #[serde(default)]
+    pub unaudited: Vec<String>,
     pub alerts_stored: u64,
     pub alerts_dropped: u64,
     pub enforcer_events_dropped: u64,

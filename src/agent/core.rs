@@ -9,6 +9,7 @@ use crate::enforce::{ApplyReport, Backend, Enforcer};
 use crate::identity::Identity;
 use crate::policy::matcher::{CompiledRules, Posture};
 use crate::policy::normalize::{Category, RuleSet, rules_of};
+use crate::policy::syscall_rules::SyscallRules;
 use crate::policy::validate::{Options, Severity, validate_bytes};
 use crate::policy::{Kind, Policy};
 use std::collections::BTreeMap;
@@ -29,6 +30,11 @@ pub struct HostRules {
     pub enforcer_reports: std::collections::BTreeSet<usize>,
     /// The enforcer reports from the kernel (BPF-LSM), not only what it denies.
     pub kernel_reports: bool,
+    /// The syscall rules, matched against the monitor's syscall events.
+    pub syscalls: Arc<SyscallRules>,
+    /// Syscall rules that raise no alerts (or not for every syscall they name), and why:
+    /// no monitor, or a syscall the monitor cannot trace here.
+    pub unaudited: Vec<(usize, String)>,
 }
 
 impl HostRules {
@@ -41,6 +47,14 @@ impl HostRules {
         };
         let exec_inert = !compiled.exec_allow_list()
             && !set.rules.iter().any(|r| r.category == Category::Process);
+        let syscalls = Arc::new(SyscallRules::new(&set));
+        let unaudited = set
+            .rules
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.category == Category::Syscall)
+            .map(|(i, _)| (i, NO_MONITOR.to_string()))
+            .collect();
         HostRules {
             set,
             report,
@@ -48,14 +62,20 @@ impl HostRules {
             exec_inert,
             enforcer_reports,
             kernel_reports: backend == Backend::BpfLsm,
+            syscalls,
+            unaudited,
         }
     }
 }
 
+/// Why syscall rules raise no alerts until a monitor says otherwise.
+const NO_MONITOR: &str = "the eBPF monitor is not running (see the agent log)";
+
 /// Fills counters owned elsewhere (store, monitor) into a status.
 pub type StatusSource = Box<dyn Fn(&mut Status) + Send>;
-/// Called with every new host rule set.
-pub type RulesListener = Box<dyn Fn(&HostRules) + Send>;
+/// Called with every new host rule set (the monitor follows what rules need); returns the
+/// syscall rules it cannot audit, and why.
+pub type RulesListener = Box<dyn Fn(&HostRules) -> Vec<(usize, String)> + Send>;
 
 pub struct Core {
     pub config: Config,
@@ -67,8 +87,8 @@ pub struct Core {
     pub host: Arc<RwLock<HostRules>>,
     /// Fills the counters other components own (store, monitor) into `status`.
     pub status_source: Option<StatusSource>,
-    /// Told about every new host rule set (the monitor follows what rules need).
-    pub on_rules: Option<RulesListener>,
+    /// Told about every new host rule set (see [`Core::follow_rules`]).
+    on_rules: Option<RulesListener>,
 }
 
 fn now() -> i64 {
@@ -138,12 +158,21 @@ impl Core {
         let set = self.host_set(policies);
         let report = self.enforcer.apply(&set).map_err(|e| e.to_string())?;
         let posture = self.config.default_posture.file;
-        let rules = HostRules::new(set, report, posture, self.enforcer.backend());
+        let mut rules = HostRules::new(set, report, posture, self.enforcer.backend());
         if let Some(tell) = &self.on_rules {
-            tell(&rules);
+            rules.unaudited = tell(&rules);
         }
         *self.host.write().expect("host rules lock") = rules;
         Ok(())
+    }
+
+    /// From now on, `tell` hears of every new host rule set, starting with the current
+    /// one; what it cannot audit is reported by `status` and `policy apply`. Without a
+    /// listener (no monitor), syscall rules are reported as not audited.
+    pub fn follow_rules(&mut self, tell: RulesListener) {
+        let unaudited = tell(&self.host.read().expect("host rules lock"));
+        self.host.write().expect("host rules lock").unaudited = unaudited;
+        self.on_rules = Some(tell);
     }
 
     /// Enforces and persists `next`, or leaves everything as it was.
@@ -219,18 +248,46 @@ impl Core {
         match p.kind {
             Kind::KubeArmorHostPolicy if self.applies_here(p) => {
                 let host = self.host.read().expect("host rules lock");
+                let ours = |i: usize| host.set.rules.get(i).filter(|r| r.policy == p.key());
+                let (mut other, mut syscalls) = (0, 0);
+                for r in host.set.rules.iter().filter(|r| r.policy == p.key()) {
+                    if r.category == Category::Syscall {
+                        syscalls += 1;
+                    } else {
+                        other += 1;
+                    }
+                }
+                // Syscall rules are audit-only everywhere: whether they are audited is the
+                // monitor's business, whatever the enforcer says of them.
                 let skipped = host
                     .report
                     .unenforceable
                     .iter()
-                    .filter(|(i, _)| host.set.rules.get(*i).is_some_and(|r| r.policy == p.key()))
+                    .filter(|(i, _)| ours(*i).is_some_and(|r| r.category != Category::Syscall))
                     .count();
-                match skipped {
+                let unaudited = host
+                    .unaudited
+                    .iter()
+                    .filter(|(i, _)| ours(*i).is_some())
+                    .count();
+                let enforced = match skipped {
                     0 => format!("enforced on this host ({})", self.backend()),
                     n => format!(
                         "on this host ({}); {n} rule(s) observed only, see `knoxctl probe`",
                         self.backend()
                     ),
+                };
+                let audited = match unaudited {
+                    0 => format!("{syscalls} syscall rule(s) audited by the eBPF monitor"),
+                    n => format!(
+                        "{n} of {syscalls} syscall rule(s) raise no alerts here, see `knoxctl probe`"
+                    ),
+                };
+                match (other, syscalls) {
+                    (_, 0) => enforced,
+                    (0, _) if unaudited == 0 => format!("audited on this host: {audited}"),
+                    (0, _) => format!("on this host; {audited}"),
+                    _ => format!("{enforced}; {audited}"),
                 }
             }
             Kind::KubeArmorHostPolicy => format!(
@@ -392,6 +449,12 @@ impl Core {
 
     pub fn status(&self) -> Status {
         let host = self.host.read().expect("host rules lock");
+        let describe = |i: usize, why: &str| {
+            host.set
+                .rules
+                .get(i)
+                .map(|r| format!("{} {} ({}): {why}", r.category, r.matcher, r.policy))
+        };
         let mut status = Status {
             version: env!("CARGO_PKG_VERSION").to_string(),
             pid: std::process::id(),
@@ -404,12 +467,18 @@ impl Core {
                 .report
                 .unenforceable
                 .iter()
-                .filter_map(|(i, why)| {
+                .filter(|(i, _)| {
                     host.set
                         .rules
                         .get(*i)
-                        .map(|r| format!("{} {} ({}): {why}", r.category, r.matcher, r.policy))
+                        .is_some_and(|r| r.category != Category::Syscall)
                 })
+                .filter_map(|(i, why)| describe(*i, why))
+                .collect(),
+            unaudited: host
+                .unaudited
+                .iter()
+                .filter_map(|(i, why)| describe(*i, why))
                 .collect(),
             enforcer_events_dropped: self.enforcer.dropped_events(),
             ..Status::default()

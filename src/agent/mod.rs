@@ -11,7 +11,7 @@ pub mod server;
 pub mod state;
 
 use crate::alert::store::{AlertWriter, Retention, WriterOptions};
-use crate::monitor::{Monitor, MonitorConfig};
+use crate::monitor::{Monitor, MonitorConfig, SyscallWatch, Untraced};
 use config::{Config, EnforcerChoice};
 use std::os::unix::io::AsRawFd;
 use std::path::PathBuf;
@@ -160,9 +160,8 @@ pub fn run(overrides: Overrides) -> anyhow::Result<()> {
     let mut threads = Vec::new();
     let monitor_handle = monitor.as_ref().map(|(m, _)| m.clone());
     if let Some(m) = &monitor_handle {
-        follow_rules(m, &core.host.read().expect("host rules lock"));
         let m = m.clone();
-        core.on_rules = Some(Box::new(move |rules| follow_rules(&m, rules)));
+        core.follow_rules(Box::new(move |rules| follow_rules(&m, rules)));
     }
     {
         let writer_stats = writer.stats_handle();
@@ -298,8 +297,9 @@ async fn watchdog(
     }
 }
 
-/// Turns monitor families on only when some host rule needs what they see.
-fn follow_rules(monitor: &Monitor, rules: &core::HostRules) {
+/// Turns monitor families on, and traces syscalls, only when some host rule needs what
+/// they see. Returns the syscall rules the monitor cannot audit, and why.
+fn follow_rules(monitor: &Monitor, rules: &core::HostRules) -> Vec<(usize, String)> {
     use crate::policy::normalize::Category;
     // Rules the enforcer reports itself (BPF-LSM sees every operation in the kernel) need
     // no monitor events: tracing every open for them would only double the cost.
@@ -317,6 +317,44 @@ fn follow_rules(monitor: &Monitor, rules: &core::HostRules) {
     if let Err(e) = monitor.set_families(exec, files, network) {
         tracing::warn!(error = %e, "cannot switch monitor families");
     }
+    // With the executable always: fromSource needs it, and so do the alert's ProcessName
+    // and Source when the caller has exited before its event is read (`unlink FILE` has).
+    let watch: Vec<SyscallWatch> = rules
+        .syscalls
+        .names()
+        .into_iter()
+        .map(|name| SyscallWatch {
+            name: name.to_string(),
+            exe: true,
+        })
+        .collect();
+    let untraced = match monitor.set_syscalls(&watch) {
+        Ok(untraced) => untraced,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot switch the monitor's syscalls");
+            watch
+                .iter()
+                .map(|w| Untraced {
+                    name: w.name.clone(),
+                    reason: e.to_string(),
+                })
+                .collect()
+        }
+    };
+    let mut unaudited: std::collections::BTreeMap<usize, Vec<String>> = Default::default();
+    for u in &untraced {
+        tracing::warn!(syscall = %u.name, reason = %u.reason, "syscall not traced: its rules raise no alerts");
+        for rule in rules.syscalls.rules_naming(&u.name) {
+            unaudited
+                .entry(rule)
+                .or_default()
+                .push(format!("{}: {}", u.name, u.reason));
+        }
+    }
+    unaudited
+        .into_iter()
+        .map(|(rule, why)| (rule, format!("not traced here: {}", why.join("; "))))
+        .collect()
 }
 
 /// Loading BPF objects parses the kernel's BTF and an apply validates whole files: megabytes

@@ -8,7 +8,7 @@ use crate::alert::store::AlertSender;
 use crate::alert::{Alert, format_rfc3339};
 use crate::enforce::{EnforcerEvent, Operation};
 use crate::monitor::{EventKind, MonitorEvent};
-use crate::policy::matcher::{Decision, Subject, Verdict};
+use crate::policy::matcher::{Decision, Known, Subject, Verdict};
 use crate::policy::normalize::Rule;
 use crate::procfs::ProcessInfo;
 use std::sync::mpsc::Receiver;
@@ -176,6 +176,7 @@ fn monitor_findings(v: &Verdict) -> Vec<(usize, &'static str)> {
 
 fn monitor_alerts(ev: &MonitorEvent, host: &HostRules, ctx: &AlertContext) -> Vec<Alert> {
     let (operation, path, write) = match ev.kind {
+        EventKind::Syscall => return syscall_alert(ev, host, ctx).into_iter().collect(),
         EventKind::Exec if ev.retval >= 0 => (Operation::Process, ev.path.clone(), false),
         EventKind::Open if ev.retval >= 0 => {
             let acc = ev.flags & libc::O_ACCMODE;
@@ -242,6 +243,75 @@ fn monitor_alerts(ev: &MonitorEvent, host: &HostRules, ctx: &AlertContext) -> Ve
         }
     }
     vec![a]
+}
+
+/// The names of a two-path syscall's paths, for `Data`.
+fn path_names(syscall: &str) -> (&'static str, &'static str) {
+    match syscall {
+        "pivot_root" => ("new_root", "put_old"),
+        _ => ("oldpath", "newpath"),
+    }
+}
+
+/// A syscall event as the alert of the first syscall rule it matches: always Audit, from
+/// the eBPF Monitor, with KubeArmor's `Data: syscall=SYS_<NAME>` (the syscall the kernel
+/// saw: `rm` reports SYS_UNLINKAT, `unlink` SYS_UNLINK).
+fn syscall_alert(ev: &MonitorEvent, host: &HostRules, ctx: &AlertContext) -> Option<Alert> {
+    let detail = ev.syscall.as_ref()?;
+    let name = crate::policy::syscalls::name(detail.nr)?;
+    let complete: Vec<Option<&str>> = detail
+        .paths
+        .iter()
+        .map(|p| p.as_ref().filter(|p| p.complete).map(|p| p.path.as_str()))
+        .collect();
+    // The executable comes with the event, read in the kernel (the caller may be gone
+    // before /proc could be read); /proc only when the kernel could not read it.
+    let found = match &detail.exe {
+        Some(exe) => host.syscalls.first_match(
+            name,
+            &complete,
+            &mut Known {
+                source: exe,
+                uid: ev.uid,
+            },
+        ),
+        None => host.syscalls.first_match(
+            name,
+            &complete,
+            &mut LazySubject {
+                uid: ev.uid,
+                source_pid: ev.pid,
+                source: None,
+            },
+        ),
+    }?;
+    let resource = match found.path {
+        Some(i) => detail.paths[i].as_ref().map(|p| p.path.clone()),
+        None => detail.paths.iter().flatten().next().map(|p| p.path.clone()),
+    }
+    .unwrap_or_default();
+    let mut data = format!("syscall=SYS_{}", name.to_ascii_uppercase());
+    if let [Some(old), Some(new)] = &detail.paths {
+        let (o, n) = path_names(name);
+        data.push_str(&format!(" {o}={} {n}={}", old.path, new.path));
+    }
+    let process = monitor_process(ev, detail.exe.as_deref().unwrap_or_default());
+    let mut a = base_alert(ctx, &process, ev.timestamp_ns);
+    set_rule(&mut a, host.set.rules.get(found.rule));
+    a.operation = "Syscall".to_string();
+    a.resource = resource;
+    a.data = data;
+    a.enforcer = "eBPF Monitor".to_string();
+    a.action = "Audit".to_string();
+    a.result = crate::alert::result_text(ev.retval);
+    a.process_name = process.exe.clone();
+    a.parent_process_name = process.parent_exe.clone();
+    a.source = if process.cmdline.is_empty() {
+        process.exe.clone()
+    } else {
+        process.cmdline.clone()
+    };
+    Some(a)
 }
 
 /// Runs until the monitor stops.

@@ -75,11 +75,15 @@ pub fn run(args: ProbeArgs) -> anyhow::Result<ExitCode> {
                 m.add_row(row);
             }
             println!("{m}");
-            match &report.monitor.reason {
-                None => {
-                    println!("eBPF monitor: works (exec, file and network events; Audit alerts)")
-                }
-                Some(e) => println!("eBPF monitor: not usable: {e}"),
+            match (&report.monitor.reason, &report.monitor.syscalls_reason) {
+                (None, None) => println!(
+                    "eBPF monitor: works (exec, file, network and syscall events; Audit alerts)"
+                ),
+                (None, Some(s)) => println!(
+                    "eBPF monitor: works (exec, file and network events; Audit alerts); \
+                     syscall events not usable, syscall rules raise no alerts: {s}"
+                ),
+                (Some(e), _) => println!("eBPF monitor: not usable: {e}"),
             }
             match &status {
                 Some(s) => {
@@ -99,6 +103,9 @@ pub fn run(args: ProbeArgs) -> anyhow::Result<ExitCode> {
                     );
                     for u in &s.unenforceable {
                         println!("  observed only: {u}");
+                    }
+                    for u in &s.unaudited {
+                        println!("  not audited: {u}");
                     }
                 }
                 None => println!("agent: not running at {}", args.conn.socket.display()),

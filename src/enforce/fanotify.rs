@@ -364,11 +364,11 @@ fn coverage(usable: bool) -> Vec<Coverage> {
                     ),
                     Op::Unlink => (
                         Level::AuditOnly,
-                        "fanotify has no permission event for unlink; the eBPF monitor reports it",
+                        "fanotify has no permission event for unlink: file rules neither stop nor report it; a syscalls rule on unlink/unlinkat/rmdir audits it (eBPF monitor)",
                     ),
                     Op::Rename => (
                         Level::AuditOnly,
-                        "fanotify has no permission event for rename; the eBPF monitor reports it",
+                        "fanotify has no permission event for rename: file rules neither stop nor report it; a syscalls rule on rename/renameat/renameat2 audits it (eBPF monitor)",
                     ),
                     Op::Network => (Level::None, "fanotify sees files only"),
                     Op::Capabilities => (Level::None, "fanotify sees files only"),

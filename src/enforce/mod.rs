@@ -293,6 +293,12 @@ pub struct ProbeReport {
 pub struct MonitorProbe {
     pub usable: bool,
     pub reason: Option<String>,
+    /// Syscall events, which syscall rules need: the kernel may refuse their programs
+    /// while the rest of the monitor works.
+    #[serde(rename = "syscallsUsable")]
+    pub syscalls_usable: bool,
+    #[serde(rename = "syscallsReason")]
+    pub syscalls_reason: Option<String>,
 }
 
 /// Tries every backend and the monitor.
@@ -303,6 +309,10 @@ pub fn probe_report() -> ProbeReport {
         .find(|r| r.usable && r.backend != Backend::MonitorOnly)
         .map(|r| r.backend);
     let monitor = crate::monitor::probe().map_err(|e| e.to_string());
+    let syscalls = match &monitor {
+        Ok(outcome) => outcome.syscalls.clone(),
+        Err(e) => Err(e.clone()),
+    };
     ProbeReport {
         selected: auto.unwrap_or(Backend::MonitorOnly),
         enforcement_available: auto.is_some(),
@@ -310,6 +320,8 @@ pub fn probe_report() -> ProbeReport {
         monitor: MonitorProbe {
             usable: monitor.is_ok(),
             reason: monitor.err(),
+            syscalls_usable: syscalls.is_ok(),
+            syscalls_reason: syscalls.err(),
         },
     }
 }

@@ -1,21 +1,25 @@
 //! The eBPF monitor: tracepoint programs (C, compiled with clang; objects committed next to
-//! their sources) that report exec/exit/fork, file opens and network connect/accept/bind
-//! through a ring buffer. It feeds Audit alerts and enriches enforcer alerts.
+//! their sources) that report exec/exit/fork, file opens, network connect/accept/bind and
+//! the syscalls that syscall rules name through a ring buffer. It feeds Audit alerts and
+//! enriches enforcer alerts.
 //!
 //! This module owns loading `bpf/monitor.bpf.o` (embedded in the binary, so `cargo build`
 //! needs no clang; `scripts/build-bpf.sh` regenerates it), attaching its programs, the
 //! reader thread that decodes the ring buffer into [`MonitorEvent`]s, and the in-kernel
-//! switches (which families are reported, which pids are ignored).
+//! switches (which families are reported, which syscalls, which pids are ignored).
 //!
 //! Back-pressure never grows memory: the kernel drops into a per-CPU counter when the ring
 //! buffer is full, and the reader drops into a counter when the bounded channel to the
 //! agent is full; [`Monitor::stats`] reports both.
+
+mod syscalls;
 
 use aya::maps::{Array, HashMap, MapData, PerCpuArray, RingBuf};
 use aya::programs::tp_btf::BtfTracePointLink;
 use aya::programs::trace_point::TracePointLink;
 use aya::programs::{BtfTracePoint, TracePoint};
 use aya::{Btf, Ebpf, EbpfLoader};
+use std::collections::BTreeMap;
 use std::error::Error as _;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -53,6 +57,18 @@ const KIND_OPEN: u32 = 4;
 const KIND_CONNECT: u32 = 5;
 const KIND_ACCEPT: u32 = 6;
 const KIND_BIND: u32 = 7;
+const KIND_SYSCALL: u32 = 8;
+
+/// Entries of the `syscalls` map (SC_MAX in monitor.bpf.c).
+const SC_MAX: u32 = 512;
+
+// `str_flags` of syscall events (SCS_* in monitor.bpf.c), per string i.
+const fn scs_truncated(i: usize) -> u16 {
+    1 << i
+}
+const fn scs_relative(i: usize) -> u16 {
+    0x10 << i
+}
 
 /// Size of `struct event` before its variable-length path (checked by a static assert in
 /// the C source).
@@ -255,6 +271,7 @@ pub enum EventKind {
     Connect,
     Accept,
     Bind,
+    Syscall,
 }
 
 impl EventKind {
@@ -267,6 +284,7 @@ impl EventKind {
             KIND_CONNECT => EventKind::Connect,
             KIND_ACCEPT => EventKind::Accept,
             KIND_BIND => EventKind::Bind,
+            KIND_SYSCALL => EventKind::Syscall,
             _ => return None,
         })
     }
@@ -282,6 +300,7 @@ impl fmt::Display for EventKind {
             EventKind::Connect => "connect",
             EventKind::Accept => "accept",
             EventKind::Bind => "bind",
+            EventKind::Syscall => "syscall",
         })
     }
 }
@@ -301,6 +320,8 @@ impl fmt::Display for EventKind {
 /// - `Connect`/`Bind`: the caller's address, `retval` 0 or -errno (a non-blocking connect
 ///   gives -EINPROGRESS). `Accept`: the peer's address, `retval` the new fd or -errno.
 ///   For AF_UNIX, `path` holds the socket path (`@name` for abstract sockets).
+/// - `Syscall`: a syscall named with [`Monitor::set_syscalls`]; `retval` its result (what
+///   it returned, or -errno), `syscall` its number and objects, `path` its first object.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MonitorEvent {
     pub kind: EventKind,
@@ -322,6 +343,48 @@ pub struct MonitorEvent {
     pub family: u16,
     pub sock_type: u16,
     pub protocol: u16,
+    /// `Syscall` events only.
+    pub syscall: Option<SyscallDetail>,
+}
+
+/// What a `Syscall` event adds to the common fields.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SyscallDetail {
+    /// The syscall's number (see [`crate::policy::syscalls::name`]).
+    pub nr: u32,
+    /// The objects of a syscall that takes paths or acts on an fd: its path, and the second
+    /// one of rename, link, pivot_root (new name, put_old). How each is resolved to an
+    /// absolute path, and what is not resolved, is told at the top of monitor.bpf.c's
+    /// syscall section.
+    pub paths: [Option<SyscallPath>; 2],
+    /// The caller's executable, when [`SyscallWatch::exe`] asked for it.
+    pub exe: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SyscallPath {
+    /// Absolute and lexically normalized (no `//`, `.` or `..`) when `complete`.
+    pub path: String,
+    /// False when the path was truncated (deeper than 64 components or longer than
+    /// PATH_MAX), or stayed relative because its directory could not be resolved.
+    pub complete: bool,
+}
+
+/// A syscall the monitor is to report.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SyscallWatch {
+    /// The x86-64 name, as KubeArmor's syscall enum spells it (`unlink`).
+    pub name: String,
+    /// Whether its events carry the caller's executable (read in the kernel: the process
+    /// may be gone by the time userspace could read /proc/PID/exe).
+    pub exe: bool,
+}
+
+/// A syscall [`Monitor::set_syscalls`] could not trace, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Untraced {
+    pub name: String,
+    pub reason: String,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -402,6 +465,13 @@ struct Kernel {
     ignore: HashMap<MapData, u32, u8>,
     /// Attached links, per family (indexed like `config`).
     links: [Vec<Link>; 3],
+    /// What the syscall programs report, by syscall number.
+    syscalls: Array<MapData, syscalls::Shape>,
+    /// The enter and exit links of each traced syscall.
+    syscall_links: BTreeMap<u32, Vec<Link>>,
+    /// Whether the kernel accepted the syscall programs (they need bpf_loop, Linux 5.17);
+    /// without them the other families still work.
+    syscall_support: Result<(), String>,
 }
 
 impl Kernel {
@@ -471,6 +541,128 @@ impl Kernel {
         }
         self.links[family as usize] = links;
         Ok(())
+    }
+
+    /// Makes the syscall programs report exactly `watch`; returns what cannot be traced.
+    ///
+    /// Newly named syscalls get their tracepoints attached first and their `syscalls`
+    /// entry written second; syscalls no longer named are switched off in the map first
+    /// and detached second, so what is reported changes at once for the kernel.
+    fn set_syscalls(&mut self, watch: &[SyscallWatch]) -> Result<Vec<Untraced>, MonitorError> {
+        let mut untraced = Vec::new();
+        let mut wanted: BTreeMap<u32, (syscalls::Shape, &str)> = BTreeMap::new();
+        for w in watch {
+            let untrace = |reason: String| Untraced {
+                name: w.name.clone(),
+                reason,
+            };
+            let nr = match crate::policy::syscalls::number(&w.name) {
+                Some(nr) if nr < SC_MAX => nr,
+                Some(_) => {
+                    untraced.push(untrace("its number is beyond the monitor's table".into()));
+                    continue;
+                }
+                None if cfg!(target_arch = "x86_64") => {
+                    untraced.push(untrace("not an x86-64 syscall".into()));
+                    continue;
+                }
+                None => {
+                    untraced.push(untrace(
+                        "syscall rules name x86-64 syscalls; this machine numbers them differently"
+                            .into(),
+                    ));
+                    continue;
+                }
+            };
+            if let Err(reason) = &self.syscall_support {
+                untraced.push(untrace(format!(
+                    "the kernel refused the monitor's syscall programs: {reason}"
+                )));
+                continue;
+            }
+            let mut shape = syscalls::shape_of(&w.name);
+            shape.flags |= syscalls::SCF_ON;
+            if w.exe {
+                shape.flags |= syscalls::SCF_EXE;
+            }
+            wanted
+                .entry(nr)
+                .and_modify(|(s, _)| s.flags |= shape.flags)
+                .or_insert((shape, w.name.as_str()));
+        }
+        let new: Vec<(u32, &str)> = wanted
+            .iter()
+            .filter(|(nr, _)| !self.syscall_links.contains_key(nr))
+            .map(|(&nr, &(_, name))| (nr, name))
+            .collect();
+        for (nr, name) in new {
+            match self.attach_syscall(name) {
+                Ok(links) => {
+                    self.syscall_links.insert(nr, links);
+                }
+                Err(reason) => {
+                    wanted.remove(&nr);
+                    untraced.push(Untraced {
+                        name: name.to_string(),
+                        reason,
+                    });
+                }
+            }
+        }
+        for (&nr, (shape, _)) in &wanted {
+            self.syscalls
+                .set(nr, shape, 0)
+                .map_err(map_err("syscalls"))?;
+        }
+        let gone: Vec<u32> = self
+            .syscall_links
+            .keys()
+            .filter(|nr| !wanted.contains_key(nr))
+            .copied()
+            .collect();
+        let mut links = Vec::new();
+        for nr in gone {
+            self.syscalls
+                .set(nr, syscalls::Shape::default(), 0)
+                .map_err(map_err("syscalls"))?;
+            links.extend(self.syscall_links.remove(&nr).unwrap_or_default());
+        }
+        detach_all(links);
+        Ok(untraced)
+    }
+
+    /// Attaches the generic syscall programs to the tracepoints of syscall `name`.
+    fn attach_syscall(&mut self, name: &str) -> Result<Vec<Link>, String> {
+        let Some(tp) = syscalls::tracepoint_names(name).into_iter().find(|tp| {
+            tracepoint_exists("syscalls", &format!("sys_enter_{tp}"))
+                && tracepoint_exists("syscalls", &format!("sys_exit_{tp}"))
+        }) else {
+            return Err(format!(
+                "this kernel has no syscalls:sys_enter_{name} tracepoint (the syscall is not \
+                 implemented here, or not traceable)"
+            ));
+        };
+        let mut links = Vec::new();
+        // Exit first: an entry recorded by sc_enter always finds its exit program.
+        for (program, event) in [("sc_exit", "exit"), ("sc_enter", "enter")] {
+            let tracepoint = format!("sys_{event}_{tp}");
+            let err = |e: &dyn std::error::Error| {
+                format!("attaching {program} to syscalls/{tracepoint}: {}", chain(e))
+            };
+            let program: &mut TracePoint = self
+                .ebpf
+                .program_mut(program)
+                .ok_or_else(|| format!("{program} missing from the object"))?
+                .try_into()
+                .map_err(|e: aya::programs::ProgramError| err(&e))?;
+            let id = program
+                .attach("syscalls", &tracepoint)
+                .map_err(|e| err(&e))?;
+            links.push(Link::TracePoint(
+                program.take_link(id).map_err(|e| err(&e))?,
+            ));
+        }
+        Ok(links)
     }
 }
 
@@ -542,6 +734,10 @@ impl Monitor {
         // Every program is verified now, even those of families that are off, so that a
         // program this kernel rejects fails start() rather than a later set_families().
         load_all(&mut ebpf, &btf)?;
+        let syscall_support = load_syscall_programs(&mut ebpf).map_err(|e| {
+            tracing::warn!(error = %e, "eBPF monitor: no syscall events on this kernel");
+            verifier_verdict(&e.to_string())
+        });
 
         let config_map =
             Array::try_from(take_map(&mut ebpf, "config")?).map_err(map_err("config"))?;
@@ -554,12 +750,17 @@ impl Monitor {
         }
         let lost = PerCpuArray::try_from(take_map(&mut ebpf, "lost")?).map_err(map_err("lost"))?;
         let ring = RingBuf::try_from(take_map(&mut ebpf, "events")?).map_err(map_err("events"))?;
+        let syscalls_map =
+            Array::try_from(take_map(&mut ebpf, "syscalls")?).map_err(map_err("syscalls"))?;
 
         let mut kernel = Kernel {
             ebpf,
             config: config_map,
             ignore,
             links: Default::default(),
+            syscalls: syscalls_map,
+            syscall_links: BTreeMap::new(),
+            syscall_support,
         };
         kernel.set_families([config.exec, config.files, config.network])?;
 
@@ -614,6 +815,26 @@ impl Monitor {
         }
     }
 
+    /// Reports exactly the syscalls in `watch` from now on (none: every syscall program is
+    /// detached, costing nothing). Returns the ones that cannot be traced here, and why;
+    /// the others are traced even then.
+    pub fn set_syscalls(&self, watch: &[SyscallWatch]) -> Result<Vec<Untraced>, MonitorError> {
+        let mut kernel = self.kernel.lock().unwrap_or_else(|p| p.into_inner());
+        match kernel.as_mut() {
+            Some(kernel) => kernel.set_syscalls(watch),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Whether this kernel runs the syscall programs (the reason when it does not).
+    pub fn syscall_support(&self) -> Result<(), String> {
+        let kernel = self.kernel.lock().unwrap_or_else(|p| p.into_inner());
+        match kernel.as_ref() {
+            Some(kernel) => kernel.syscall_support.clone(),
+            None => Err("the monitor is stopped".into()),
+        }
+    }
+
     /// Stops reporting the activity of process `pid` (a host tgid).
     pub fn ignore_pid(&self, pid: u32) -> Result<(), MonitorError> {
         let mut kernel = self.kernel.lock().unwrap_or_else(|p| p.into_inner());
@@ -653,7 +874,13 @@ impl Monitor {
             .unwrap_or_else(|p| p.into_inner())
             .take();
         if let Some(mut kernel) = kernel {
-            detach_all(kernel.links.iter_mut().flat_map(std::mem::take).collect());
+            let mut links: Vec<Link> = kernel.links.iter_mut().flat_map(std::mem::take).collect();
+            links.extend(
+                std::mem::take(&mut kernel.syscall_links)
+                    .into_values()
+                    .flatten(),
+            );
+            detach_all(links);
         }
         self.stopping.store(true, Ordering::SeqCst);
         let one: u64 = 1;
@@ -679,9 +906,17 @@ impl Drop for Monitor {
     }
 }
 
-/// Loads and attaches every program, checks that an event of our own reaches userspace
-/// (an open of /dev/null), and detaches: tells whether the monitor works on this host.
-pub fn probe() -> Result<(), MonitorError> {
+/// What [`probe`] found beyond "the monitor works".
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProbeOutcome {
+    /// Whether syscall events (syscall rules) work, or why not.
+    pub syscalls: Result<(), String>,
+}
+
+/// Loads and attaches every program, checks that events of our own reach userspace (an
+/// open of /dev/null; a getppid for syscall events), and detaches: tells whether the
+/// monitor works on this host.
+pub fn probe() -> Result<ProbeOutcome, MonitorError> {
     let config = MonitorConfig {
         exec: true,
         files: true,
@@ -691,31 +926,70 @@ pub fn probe() -> Result<(), MonitorError> {
     };
     let (monitor, rx) = Monitor::start_with_ring_size(config, 1 << 16)?;
     let tid = gettid();
-    let deadline = Instant::now() + Duration::from_secs(2);
-    let mut seen = false;
-    // Retried: on a busy host the small ring or channel may drop our event.
-    'retry: while Instant::now() < deadline {
-        let _ = std::fs::File::open("/dev/null");
-        let round = Instant::now() + Duration::from_millis(100);
-        while let Some(left) = round.checked_duration_since(Instant::now()) {
-            match rx.recv_timeout(left) {
-                Ok(ev) if ev.kind == EventKind::Open && ev.tid == tid && ev.path == "/dev/null" => {
-                    seen = true;
-                    break 'retry;
+    let open_seen = await_own_event(
+        &rx,
+        tid,
+        &|| {
+            let _ = std::fs::File::open("/dev/null");
+        },
+        &|ev| ev.kind == EventKind::Open && ev.path == "/dev/null",
+    );
+    let syscalls =
+        match monitor.set_syscalls(&[SyscallWatch {
+            name: "getppid".into(),
+            exe: false,
+        }]) {
+            Ok(untraced) if !untraced.is_empty() => Err(untraced[0].reason.clone()),
+            Ok(_) => {
+                // SAFETY: getppid has no preconditions.
+                let call = || unsafe {
+                    libc::getppid();
+                };
+                let is_getppid = |ev: &MonitorEvent| {
+                    ev.kind == EventKind::Syscall
+                        && ev.syscall.as_ref().map(|d| d.nr)
+                            == crate::policy::syscalls::number("getppid")
+                };
+                if await_own_event(&rx, tid, &call, &is_getppid) {
+                    Ok(())
+                } else {
+                    Err("programs attached, but no syscall event reached the ring buffer within 2 s"
+                    .into())
                 }
-                Ok(_) => {}
-                Err(_) => break,
             }
-        }
-    }
+            Err(e) => Err(e.to_string()),
+        };
     monitor.stop();
-    if seen {
-        Ok(())
+    if open_seen {
+        Ok(ProbeOutcome { syscalls })
     } else {
         Err(MonitorError::Unsupported(
             "programs attached, but no event reached the ring buffer within 2 s".into(),
         ))
     }
+}
+
+/// Calls `act` until an event of thread `tid` that `want` accepts arrives, for up to 2 s;
+/// retried because on a busy host the probe's small ring or channel may drop the event.
+fn await_own_event(
+    rx: &Receiver<MonitorEvent>,
+    tid: u32,
+    act: &dyn Fn(),
+    want: &dyn Fn(&MonitorEvent) -> bool,
+) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < deadline {
+        act();
+        let round = Instant::now() + Duration::from_millis(100);
+        while let Some(left) = round.checked_duration_since(Instant::now()) {
+            match rx.recv_timeout(left) {
+                Ok(ev) if ev.tid == tid && want(&ev) => return true,
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+    }
+    false
 }
 
 fn gettid() -> u32 {
@@ -791,6 +1065,42 @@ fn load_all(ebpf: &mut Ebpf, btf: &Btf) -> Result<(), MonitorError> {
         }
     }
     Ok(())
+}
+
+/// Loads the generic syscall programs, which mod.rs attaches per syscall (not in
+/// PROGRAMS): a kernel that refuses them (bpf_loop is Linux 5.17) still runs the rest.
+fn load_syscall_programs(ebpf: &mut Ebpf) -> Result<(), MonitorError> {
+    for name in ["sc_enter", "sc_exit"] {
+        let program: &mut TracePoint = ebpf
+            .program_mut(name)
+            .ok_or_else(|| MonitorError::Load(format!("program {name} missing from the object")))?
+            .try_into()
+            .map_err(|e| load_error(name, &e))?;
+        program.load().map_err(|e| load_error(name, &e))?;
+    }
+    Ok(())
+}
+
+/// A load error without the verifier's log (hundreds of lines, logged once at start) but
+/// its last finding, which says why the program was refused.
+fn verifier_verdict(message: &str) -> String {
+    let Some((head, log)) = message.split_once("Verifier output:") else {
+        return message.to_string();
+    };
+    let verdict = log
+        .lines()
+        .map(str::trim)
+        .rfind(|l| {
+            !l.is_empty()
+                && !l.starts_with("verification time")
+                && !l.starts_with("stack depth")
+                && !l.starts_with("processed ")
+        })
+        .unwrap_or("(no log)");
+    format!(
+        "{}verifier: {verdict}",
+        head.trim_end().trim_end_matches('.').to_string() + ". "
+    )
 }
 
 fn tracepoint_exists(category: &str, name: &str) -> bool {
@@ -924,7 +1234,19 @@ fn decode(b: &[u8], offset: i128) -> Option<MonitorEvent> {
         _ => None,
     };
     let path_len = (u32_at(b, 80) as usize).min(b.len() - EVENT_HDR_SIZE);
+    let payload = &b[EVENT_HDR_SIZE..EVENT_HDR_SIZE + path_len];
     let ts = u64_at(b, 0) as i128 + offset;
+    let syscall = (kind == EventKind::Syscall).then(|| decode_syscall(b, payload));
+    let path = match &syscall {
+        Some(d) => d
+            .paths
+            .iter()
+            .flatten()
+            .next()
+            .map(|p| p.path.clone())
+            .unwrap_or_default(),
+        None => c_string(payload),
+    };
     Some(MonitorEvent {
         kind,
         timestamp_ns: ts.max(0) as u128,
@@ -939,8 +1261,48 @@ fn decode(b: &[u8], offset: i128) -> Option<MonitorEvent> {
         protocol: u16_at(b, 44),
         addr,
         comm: c_string(&b[64..80]),
-        path: c_string(&b[EVENT_HDR_SIZE..EVENT_HDR_SIZE + path_len]),
+        path,
+        syscall,
     })
+}
+
+/// The syscall part of a record: `str_len` and `str_flags` (where network events have
+/// their address), and up to three strings in `payload`. A length running past the
+/// payload makes that string and the ones after it absent.
+fn decode_syscall(b: &[u8], payload: &[u8]) -> SyscallDetail {
+    let flags = u16_at(b, 46);
+    let mut at = 0;
+    let mut strings: [Option<(String, u16)>; 3] = Default::default();
+    for (i, slot) in strings.iter_mut().enumerate() {
+        let n = u16_at(b, 40 + 2 * i) as usize;
+        if n == 0 {
+            continue;
+        }
+        let Some(raw) = payload.get(at..at + n) else {
+            break;
+        };
+        at += n;
+        *slot = Some((c_string(raw), flags & (scs_truncated(i) | scs_relative(i))));
+    }
+    let [first, second, exe] = strings;
+    let path = |s: Option<(String, u16)>| {
+        s.map(|(p, problems)| {
+            let complete = problems == 0 && p.starts_with('/');
+            SyscallPath {
+                path: if complete {
+                    crate::policy::syscall_rules::normalize_path(&p)
+                } else {
+                    p
+                },
+                complete,
+            }
+        })
+    };
+    SyscallDetail {
+        nr: u32_at(b, 28),
+        paths: [path(first), path(second)],
+        exe: exe.map(|(p, _)| p),
+    }
 }
 
 /// Open flags rendered as KubeArmor renders them in alert `Data`
@@ -1035,6 +1397,76 @@ mod tests {
             b.push(0);
         }
         b
+    }
+
+    fn syscall_record(nr: u32, strings: &[&[u8]], flags: u16) -> Vec<u8> {
+        let payload: Vec<u8> = strings.concat();
+        let mut b = record(KIND_SYSCALL, 0, &[], 0, &payload);
+        b[28..32].copy_from_slice(&nr.to_ne_bytes());
+        for (i, s) in strings.iter().enumerate() {
+            b[40 + 2 * i..42 + 2 * i].copy_from_slice(&(s.len() as u16).to_ne_bytes());
+        }
+        b[46..48].copy_from_slice(&flags.to_ne_bytes());
+        b
+    }
+
+    #[test]
+    fn decodes_syscall_records() {
+        // renameat2: two paths (the first lexically normalized), then the executable.
+        let r = syscall_record(316, &[b"/tmp/./a/../b\0", b"/tmp/c\0", b"/usr/bin/mv\0"], 0);
+        let e = decode(&r, 0).unwrap();
+        assert_eq!(e.kind, EventKind::Syscall);
+        assert_eq!(e.path, "/tmp/b");
+        let d = e.syscall.unwrap();
+        assert_eq!(d.nr, 316);
+        let path = |p: &str, complete| {
+            Some(SyscallPath {
+                path: p.into(),
+                complete,
+            })
+        };
+        assert_eq!(d.paths, [path("/tmp/b", true), path("/tmp/c", true)]);
+        assert_eq!(d.exe.as_deref(), Some("/usr/bin/mv"));
+
+        // No first path, an unresolved relative second one, a truncated executable.
+        let r = syscall_record(
+            87,
+            &[b"", b"rel\0", b"/x\0"],
+            scs_relative(1) | scs_truncated(2),
+        );
+        let d = decode(&r, 0).unwrap().syscall.unwrap();
+        assert_eq!(d.paths, [None, path("rel", false)]);
+        assert_eq!(d.exe.as_deref(), Some("/x"));
+
+        // A truncated path is kept as written, and marked.
+        let r = syscall_record(87, &[b"/a/b\0"], scs_truncated(0));
+        assert_eq!(
+            decode(&r, 0).unwrap().syscall.unwrap().paths[0],
+            path("/a/b", false)
+        );
+
+        // Lengths running past the payload: those strings are absent.
+        let mut r = syscall_record(87, &[b"/a\0"], 0);
+        r[42..44].copy_from_slice(&100u16.to_ne_bytes());
+        let d = decode(&r, 0).unwrap().syscall.unwrap();
+        assert_eq!(d.paths, [path("/a", true), None]);
+        // Other kinds carry no syscall part.
+        assert!(
+            decode(&record(KIND_OPEN, 0, &[], 0, b"/etc\0"), 0)
+                .unwrap()
+                .syscall
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn verifier_logs_shrink_to_their_verdict() {
+        let long = "program sc_enter: the BPF_PROG_LOAD syscall returned Permission denied (os error 13). Verifier output: 0: R1=ctx() R10=fp0\n78: (79) r2 = *(u64 *)(r2 +0)\ndereference of modified ctx ptr R2 off=32 disallowed\nverification time 446 usec\nstack depth 152+0\nprocessed 42 insns\n";
+        assert_eq!(
+            verifier_verdict(long),
+            "program sc_enter: the BPF_PROG_LOAD syscall returned Permission denied (os error 13). verifier: dereference of modified ctx ptr R2 off=32 disallowed"
+        );
+        assert_eq!(verifier_verdict("no BTF"), "no BTF");
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod model;
 pub mod normalize;
 pub mod schema;
 pub mod suggest;
+pub mod syscall_rules;
 pub mod syscalls;
 pub mod validate;
 

@@ -235,12 +235,20 @@ fn inherit(
 }
 
 fn sources(list: &[Source]) -> Vec<String> {
+    // A `dir` is a directory whether or not it ends with a slash (KubeArmor appends one).
+    let dir = |d: &str| {
+        if d.ends_with('/') {
+            d.to_string()
+        } else {
+            format!("{d}/")
+        }
+    };
     let mut v: Vec<String> = list
         .iter()
         .filter_map(|s| match (&s.path, &s.dir) {
             (Some(p), _) => Some(p.clone()),
-            (None, Some(d)) if s.recursive == Some(true) => Some(format!("{d}**")),
-            (None, Some(d)) => Some(d.clone()),
+            (None, Some(d)) if s.recursive == Some(true) => Some(format!("{}**", dir(d))),
+            (None, Some(d)) => Some(dir(d)),
             _ => None,
         })
         .collect();

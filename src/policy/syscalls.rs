@@ -337,3 +337,45 @@ pub const SYSCALLS: &[&str] = &[
     "io_pgetevents",
     "rseq",
 ];
+
+/// The number of syscall `name` on this machine. KubeArmor's names are x86-64's and
+/// [`SYSCALLS`] is in x86-64 order (index = number, checked against the kernel headers);
+/// other architectures number their syscalls differently and get `None`.
+pub fn number(name: &str) -> Option<u32> {
+    if !cfg!(target_arch = "x86_64") {
+        return None;
+    }
+    SYSCALLS.iter().position(|n| *n == name).map(|i| i as u32)
+}
+
+/// The name of syscall number `nr` on this machine (see [`number`]).
+pub fn name(nr: u32) -> Option<&'static str> {
+    if !cfg!(target_arch = "x86_64") {
+        return None;
+    }
+    SYSCALLS.get(nr as usize).copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn numbers_are_the_x86_64_ones() {
+        for (name, nr) in [
+            ("read", 0),
+            ("execve", libc::SYS_execve),
+            ("unlink", libc::SYS_unlink),
+            ("unlinkat", libc::SYS_unlinkat),
+            ("renameat2", libc::SYS_renameat2),
+            ("exit_group", libc::SYS_exit_group),
+            ("rseq", libc::SYS_rseq),
+        ] {
+            assert_eq!(number(name), Some(nr as u32), "{name}");
+            assert_eq!(self::name(nr as u32), Some(name));
+        }
+        assert_eq!(number("nope"), None);
+        assert_eq!(self::name(335), None);
+    }
+}

@@ -112,6 +112,39 @@ impl Agent {
         std::fs::write(&p, content).unwrap();
         p
     }
+
+    /// The stored alerts matching every `--filter`, oldest first.
+    pub fn alerts(&self, filters: &[&str]) -> Vec<serde_json::Value> {
+        let mut args = vec![
+            "alerts".to_string(),
+            "-o".into(),
+            "json".into(),
+            "--state-dir".into(),
+        ];
+        args.push(self.state.display().to_string());
+        for f in filters {
+            args.push("--filter".into());
+            args.push(f.to_string());
+        }
+        let o = bin().args(&args).output().unwrap();
+        assert!(o.status.success(), "{}", out(&o));
+        stdout(&o)
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("JSON line"))
+            .collect()
+    }
+
+    /// Alerts are written in batches: waits (up to 10 s) until `want` of them match.
+    pub fn wait_alerts(&self, filters: &[&str], want: usize) -> Vec<serde_json::Value> {
+        let start = Instant::now();
+        loop {
+            let got = self.alerts(filters);
+            if got.len() >= want || start.elapsed() > Duration::from_secs(10) {
+                return got;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
 }
 
 impl Drop for Agent {

@@ -331,12 +331,8 @@ pub fn compile(set: &RuleSet, posture_block: (bool, bool, bool), resolve: Resolv
     for (idx, rule) in set.rules.iter().enumerate() {
         let unenforceable = |why: &str| (idx, why.to_string());
         match rule.category {
-            Category::Syscall => {
-                c.unenforceable.push(unenforceable(
-                    "syscall rules are audited by the monitor, not enforced",
-                ));
-                continue;
-            }
+            // Audit-only in KubeArmor: the eBPF monitor raises them, the agent says whether it can.
+            Category::Syscall => continue,
             Category::Device => {
                 c.unenforceable.push(unenforceable(
                     "USB device rules are not enforced by bpf-lsm",

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * knoxctl's eBPF monitor: tracepoint programs reporting process (exec, exit, fork), file
- * (open) and network (connect, accept, bind) events to userspace through one ring buffer.
+ * (open), network (connect, accept, bind) events and the syscalls that syscall rules name
+ * to userspace through one ring buffer.
  * src/monitor/mod.rs loads this object (committed as monitor.bpf.o, rebuilt by
  * scripts/build-bpf.sh) and decodes `struct event`; the two must agree on its layout.
  *
@@ -42,12 +43,21 @@
 #define EV_CONNECT 5
 #define EV_ACCEPT 6
 #define EV_BIND 7
+#define EV_SYSCALL 8
 
 /* Indexes into `config`; mirrored by `CONFIG_*` in mod.rs. */
 #define CFG_EXEC 0
 #define CFG_FILES 1
 #define CFG_NETWORK 2
 #define CFG_LEN 4
+
+/*
+ * Bytes of `path` in the scratch event. A syscall event holds up to three strings of at
+ * most PATH_MAX each (two paths and the executable, see sc_emit); the rest is room for the
+ * verifier: a string written at an offset below 16 KiB (STR_OFF_MASK) may be PATH_MAX long.
+ */
+#define EVENT_BUF (4 * PATH_MAX + PATH_MAX)
+#define STR_OFF_MASK (4 * PATH_MAX - 1)
 
 /*
  * One event. The fixed header is EVENT_HDR_SIZE bytes; only `path_len` bytes of `path`
@@ -60,17 +70,28 @@ struct event {
 	__u32 ppid;
 	__u32 tid;
 	__u32 uid;
-	__s32 flags;
+	__s32 flags; /* open/exec flags; EV_SYSCALL: the syscall number */
 	__s64 retval;
-	__u16 family;
-	__u16 sock_type;
-	__u16 protocol;
-	__u16 port; /* host byte order */
-	__u8 addr[16]; /* IPv4 in the first 4 bytes, network byte order */
+	union {
+		struct {
+			__u16 family;
+			__u16 sock_type;
+			__u16 protocol;
+			__u16 port; /* host byte order */
+			__u8 addr[16]; /* IPv4 in the first 4 bytes, network byte order */
+		};
+		/* EV_SYSCALL: `path` holds up to three NUL-terminated strings, in this order:
+		 * the syscall's path, its second path (rename, link...), the executable. */
+		struct {
+			__u16 str_len[3]; /* bytes of each, NUL included; 0 when absent */
+			__u16 str_flags; /* SCS_* */
+			__u8 unused[16];
+		};
+	};
 	char comm[TASK_COMM_LEN];
 	__u32 path_len; /* bytes of path, including its NUL; 0 without a path */
 	__u32 has_addr; /* addr and port are set */
-	char path[PATH_MAX];
+	char path[EVENT_BUF];
 };
 
 #define EVENT_HDR_SIZE __builtin_offsetof(struct event, path)
@@ -207,8 +228,8 @@ static __always_inline void set_path_len(struct event *e, long n)
 static __always_inline void submit(struct event *e)
 {
 	__u64 len = e->path_len;
-	if (len > PATH_MAX)
-		len = PATH_MAX;
+	if (len > EVENT_BUF)
+		len = EVENT_BUF;
 	__u64 size = EVENT_HDR_SIZE + len;
 	/* A record takes an 8-byte header plus the data, rounded up to 8 bytes. */
 	__u64 record = (size + 8 + 7) & ~7ULL;
@@ -598,6 +619,490 @@ SEC("tracepoint/syscalls/sys_exit_accept4")
 int exit_accept4(struct sys_exit_ctx *ctx)
 {
 	return accept_exit(ctx);
+}
+
+/* ---- syscalls named by syscall rules ---- */
+
+/*
+ * Why per-syscall tracepoints (syscalls/sys_enter_<name>, sys_exit_<name>), with one
+ * generic pair of programs that mod.rs attaches to the tracepoints of each syscall a rule
+ * names, rather than raw_syscalls/sys_enter and sys_exit: the kernel runs a program
+ * attached to raw_syscalls on every syscall of the host, and fills its record (number and
+ * six arguments) first, just for the program to look the number up and return. The
+ * per-syscall events sit behind one kernel handler that tests a bitmap of the enabled
+ * syscalls before doing anything, so a syscall no rule names costs one bit test and no
+ * program run (and that handler already runs whenever the monitor traces exec or open).
+ * The `syscalls` map below is the switch the programs obey: mod.rs fills it before
+ * attaching and clears it before detaching (a detach waits for an RCU grace period), so
+ * what is reported changes at once, as with `config`.
+ *
+ * What the event carries: the syscall number, its return value, and for syscalls that
+ * take a path or act on an fd, the object's absolute path. The path string is read at
+ * exit, as for opens; a relative path is completed in the kernel, at exit, with the path
+ * of the directory it is relative to (the cwd, or the dirfd's file), rebuilt from dentries
+ * and mounts up to the task's root like d_path: the process may be gone before userspace
+ * could read /proc/PID/cwd. Not resolved: symlinks and "." or ".." inside the string (the
+ * agent collapses them lexically; a ".." after a symlink is then wrong), and a syscall
+ * whose dirfd is not open (it failed with EBADF) keeps its relative path, flagged. A path
+ * walked deeper than MAX_DEPTH components, or longer than PATH_MAX, is flagged truncated.
+ * After a successful exec the caller's memory is gone: the path is then the new
+ * executable's, as the kernel resolved it. After a successful chdir/fchdir the cwd has
+ * already moved: the path is the new cwd. 32-bit (compat) syscalls are not reported:
+ * the kernel fires no syscalls:* event for them.
+ */
+
+#define SC_MAX 512 /* entries of `syscalls`: x86-64 syscall numbers are below 512 */
+#define ARG_NONE 0xff
+#define AT_FDCWD -100
+#define NAME_MAX 255
+#define MAX_DEPTH 64 /* path components walked; deeper paths are flagged truncated */
+
+/* sc_shape.flags; mirrored by SCF_* in mod.rs. */
+#define SCF_ON 0x1 /* report this syscall */
+#define SCF_AT_ENTRY 0x2 /* never returns (exit, exit_group): reported at entry, as passed */
+#define SCF_EXE 0x4 /* add the caller's executable (a rule filters on fromSource) */
+#define SCF_CWD 0x8 /* chdir, fchdir: on success the object is the new cwd */
+#define SCF_EXEC 0x10 /* execve, execveat: on success the object is the new executable */
+
+/* str_flags, per string i (0: path, 1: second path, 2: executable); mirrored in mod.rs. */
+#define SCS_TRUNCATED(i) (0x1 << (i))
+#define SCS_RELATIVE(i) (0x10 << (i)) /* its directory could not be resolved */
+
+/*
+ * Where a syscall's objects are, filled by mod.rs per syscall number: up to two paths,
+ * each a user string in argument path[i] relative to the fd in argument dirfd[i] (the cwd
+ * when ARG_NONE), or, without a path argument, the file open on dirfd[i] itself (fchmod).
+ */
+struct sc_shape {
+	__u8 flags;
+	__u8 path[2];
+	__u8 dirfd[2];
+	__u8 pad[3];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SC_MAX);
+	__type(key, __u32);
+	__type(value, struct sc_shape);
+} syscalls SEC(".maps");
+
+#define SLOT_NONE 0
+#define SLOT_PATH 1 /* a user string relative to fd (AT_FDCWD: the cwd) */
+#define SLOT_FD 2 /* the file open on fd */
+
+/* What sc_enter saw, for sc_exit. */
+struct sc_pending {
+	__u64 ptr[2];
+	__s32 fd[2];
+	__u32 nr;
+	__u8 flags;
+	__u8 kind[2];
+	__u8 pad;
+};
+
+/*
+ * Per thread, the reported syscall in flight. Separate from `pending`: the same syscall
+ * (openat) may be both a file event and a named syscall, and the two pairs of programs
+ * run in no fixed order.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct sc_pending);
+} sc_pending SEC(".maps");
+
+/*
+ * A path being rebuilt backwards from its last component, ending at buf[PATH_MAX]. The
+ * walk's position lives here rather than in the bpf_loop context on the stack: read from
+ * a map value, it is a plain number to the verifier, which can then check the step
+ * callback once instead of once per position (the 6.x verifiers, which follow callbacks
+ * until their states repeat, otherwise give up after a million instructions).
+ */
+struct walk {
+	char buf[2 * PATH_MAX];
+	__u32 off; /* where the path starts */
+	__u32 truncated;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct walk);
+} walks SEC(".maps");
+
+/*
+ * The cwd, which vmlinux.h does not declare: a CO-RE flavor (the loader drops the ___
+ * suffix when it matches the kernel's fs_struct), so the header shared with the BPF-LSM
+ * enforcer, and its object, stay as they are.
+ */
+struct fs_struct___mon {
+	struct path pwd;
+} __attribute__((preserve_access_index));
+
+static __always_inline struct walk *walk_buf(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&walks, &zero);
+}
+
+/* The walk's state between bpf_loop iterations; kernel pointers kept as numbers. */
+struct walk_ctx {
+	__u64 dentry;
+	__u64 vmnt;
+	__u64 mnt;
+	__u64 root_dentry;
+	__u64 root_mnt;
+	__u64 mnt_off;
+};
+
+/* One step up: a path component, or a crossing from a mount's root to its mount point. */
+static long walk_step(__u32 i, struct walk_ctx *c)
+{
+	struct walk *w = walk_buf();
+	if (!w)
+		return 1;
+	struct dentry *dentry = (struct dentry *)c->dentry;
+	struct vfsmount *vmnt = (struct vfsmount *)c->vmnt;
+	struct mount *mnt = (struct mount *)c->mnt;
+	if (c->dentry == c->root_dentry && c->vmnt == c->root_mnt)
+		return 1;
+	struct dentry *mnt_root = READ_KERN(vmnt->mnt_root);
+	if (dentry == mnt_root) {
+		struct mount *parent = READ_KERN(mnt->mnt_parent);
+		if (parent == mnt || !parent)
+			return 1; /* the top of the mount tree */
+		c->dentry = (__u64)READ_KERN(mnt->mnt_mountpoint);
+		c->mnt = (__u64)parent;
+		c->vmnt = (__u64)parent + c->mnt_off;
+		return 0;
+	}
+	struct dentry *up = READ_KERN(dentry->d_parent);
+	if (up == dentry || !up)
+		return 1; /* the root of a detached tree */
+	struct qstr name = READ_KERN(dentry->d_name);
+	__u64 len = name.len;
+	if (len > NAME_MAX)
+		len = NAME_MAX;
+	__u32 off = w->off;
+	if (off > PATH_MAX || off <= len + 1) {
+		w->truncated = 1;
+		return 1;
+	}
+	off -= len;
+	barrier_var(len);
+	len &= NAME_MAX;
+	bpf_probe_read_kernel(&w->buf[off & (PATH_MAX - 1)], len, name.name);
+	off -= 1;
+	w->buf[off & (PATH_MAX - 1)] = '/';
+	w->off = off;
+	c->dentry = (__u64)up;
+	return 0;
+}
+
+/*
+ * Rebuilds the path of (mnt, dentry) as seen from the task's root into walks[0], ending
+ * at buf[PATH_MAX]; returns where it starts, or -1 without a dentry. Bounded like the
+ * BPF-LSM enforcer's walk: MAX_DEPTH steps and PATH_MAX bytes, beyond which the path
+ * starts at the deepest component that fit and *truncated is set.
+ */
+static __always_inline long walk(struct vfsmount *vmnt, struct dentry *dentry,
+				 struct task_struct *task, __u32 *truncated)
+{
+	struct walk *w = walk_buf();
+	if (!w || !vmnt || !dentry)
+		return -1;
+	struct fs_struct *fs = READ_KERN(task->fs);
+	__u64 mnt_off = FIELD_OFFSET(struct mount, mnt);
+	struct walk_ctx c = {
+		.dentry = (__u64)dentry,
+		.vmnt = (__u64)vmnt,
+		.mnt = (__u64)vmnt - mnt_off,
+		.root_dentry = (__u64)READ_KERN(fs->root.dentry),
+		.root_mnt = (__u64)READ_KERN(fs->root.mnt),
+		.mnt_off = mnt_off,
+	};
+	w->off = PATH_MAX;
+	w->truncated = 0;
+	long steps = bpf_loop(MAX_DEPTH, walk_step, &c, 0);
+	__u32 off = *(volatile __u32 *)&w->off;
+	if (off >= PATH_MAX) {
+		off = PATH_MAX - 1;
+		w->buf[off] = '/';
+	}
+	if (w->truncated || steps >= MAX_DEPTH)
+		*truncated = 1;
+	return off;
+}
+
+/* Copies the walked path starting at buf[start] to e->path[off]; returns its length. */
+static __always_inline __u32 put_walked(struct event *e, __u32 off, long start)
+{
+	struct walk *w = walk_buf();
+	if (!w)
+		return 0;
+	__u32 s = start & (PATH_MAX - 1);
+	__u32 len = PATH_MAX - s;
+	bpf_probe_read_kernel(&e->path[off & STR_OFF_MASK], len, &w->buf[s]);
+	return len;
+}
+
+/* The file open on fd in the current task, or NULL. */
+static __always_inline struct file *file_of(__s64 fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct files_struct *files = READ_KERN(task->files);
+	struct fdtable *fdt = READ_KERN(files->fdt);
+	__u32 max_fds = READ_KERN(fdt->max_fds);
+	if (fd < 0 || fd >= max_fds)
+		return 0;
+	struct file **fds = READ_KERN(fdt->fd);
+	struct file *file = 0;
+	bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
+	return file;
+}
+
+static __always_inline struct path cwd_of(struct task_struct *task)
+{
+	struct fs_struct___mon *fs = (void *)READ_KERN(task->fs);
+	return READ_KERN(fs->pwd);
+}
+
+static __always_inline struct path exe_of(struct task_struct *task)
+{
+	struct mm_struct *mm = READ_KERN(task->mm);
+	struct file *f = READ_KERN(mm->exe_file);
+	return READ_KERN(f->f_path);
+}
+
+static __always_inline struct path file_path(__s32 fd)
+{
+	struct path none = {};
+	struct file *f = file_of(fd);
+	if (!f)
+		return none;
+	return READ_KERN(f->f_path);
+}
+
+/*
+ * Writes string i at e->path[off]: the absolute path of a slot's object, `base` being the
+ * directory a relative path is relative to (SLOT_PATH) or the object itself (SLOT_FD).
+ * Returns its size with the NUL, 0 when the slot has no object.
+ */
+static __always_inline __u32 put_slot(struct event *e, __u32 off, __u32 i, __u8 kind, __u64 ptr,
+				      __s32 fd, struct path base, struct task_struct *task)
+{
+	char first = 0;
+	if (kind == SLOT_NONE)
+		return 0;
+	if (kind == SLOT_PATH) {
+		if (bpf_probe_read_user(&first, 1, (void *)ptr) != 0) {
+			/* No string (utimensat(fd, NULL), fanotify_mark): the fd's file. */
+			if (fd == AT_FDCWD)
+				return 0;
+			kind = SLOT_FD;
+		} else if (first == '/') {
+			long n = bpf_probe_read_user_str(&e->path[off & STR_OFF_MASK], PATH_MAX,
+							 (void *)ptr);
+			return n > 0 ? n : 0;
+		}
+	}
+	__u32 truncated = 0;
+	long start = walk(base.mnt, base.dentry, task, &truncated);
+	__u32 len = 0;
+	if (start >= 0) {
+		len = put_walked(e, off, start);
+		if (truncated)
+			e->str_flags |= SCS_TRUNCATED(i);
+	} else {
+		if (kind == SLOT_FD)
+			return 0;
+		e->str_flags |= SCS_RELATIVE(i);
+	}
+	/* The fd's own file, or an empty path (AT_EMPTY_PATH): the directory itself. */
+	if (kind == SLOT_FD || first == 0) {
+		e->path[(off + len) & STR_OFF_MASK] = 0;
+		return len + 1;
+	}
+	if (len) {
+		e->path[(off + len) & STR_OFF_MASK] = '/';
+		len += 1;
+	}
+	long n = bpf_probe_read_user_str(&e->path[(off + len) & STR_OFF_MASK], PATH_MAX,
+					 (void *)ptr);
+	if (n <= 0) {
+		e->path[(off + len) & STR_OFF_MASK] = 0;
+		n = 1;
+	}
+	__u32 total = len + n;
+	if (total > PATH_MAX) {
+		e->path[(off + PATH_MAX - 1) & STR_OFF_MASK] = 0;
+		e->str_flags |= SCS_TRUNCATED(i);
+		total = PATH_MAX;
+	}
+	return total;
+}
+
+/* The directory slot i's path is relative to, or its object: the cwd, or the fd's file. */
+static __always_inline struct path slot_base(struct sc_pending *p, __u32 i,
+					     struct task_struct *task)
+{
+	return p->fd[i] == AT_FDCWD ? cwd_of(task) : file_path(p->fd[i]);
+}
+
+/*
+ * Where string i goes: after the ones before it. Read back from the event (a map value):
+ * the verifier then knows the offset only by its mask, and does not explore the rest of
+ * the program once per way the strings before could have been written.
+ */
+static __always_inline __u32 str_end(struct event *e, __u32 i)
+{
+	__u32 end = 0;
+	if (i > 0)
+		end += *(volatile __u16 *)&e->str_len[0];
+	if (i > 1)
+		end += *(volatile __u16 *)&e->str_len[1];
+	return end;
+}
+
+static __always_inline void sc_emit(struct sc_pending *p, __s64 ret)
+{
+	struct event *e = new_event(EV_SYSCALL);
+	if (!e)
+		return;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	e->flags = p->nr;
+	e->retval = ret;
+	__u8 kind = p->kind[0];
+	struct path base;
+	if (ret == 0 && (p->flags & (SCF_EXEC | SCF_CWD))) {
+		kind = SLOT_FD;
+		base = (p->flags & SCF_EXEC) ? exe_of(task) : cwd_of(task);
+	} else {
+		base = slot_base(p, 0, task);
+	}
+	e->str_len[0] = put_slot(e, 0, 0, kind, p->ptr[0], p->fd[0], base, task);
+	if (p->kind[1] != SLOT_NONE)
+		e->str_len[1] = put_slot(e, str_end(e, 1), 1, p->kind[1], p->ptr[1], p->fd[1],
+					 slot_base(p, 1, task), task);
+	if (p->flags & SCF_EXE)
+		e->str_len[2] =
+			put_slot(e, str_end(e, 2), 2, SLOT_FD, 0, 0, exe_of(task), task);
+	e->path_len = str_end(e, 3) + *(volatile __u16 *)&e->str_len[2];
+	submit(e);
+}
+
+/* exit and exit_group: no return value to wait for, and no path. */
+static __always_inline void sc_emit_entry(__u32 nr, __u8 flags)
+{
+	struct event *e = new_event(EV_SYSCALL);
+	if (!e)
+		return;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	e->flags = nr;
+	if (flags & SCF_EXE)
+		e->str_len[2] = put_slot(e, 0, 2, SLOT_FD, 0, 0, exe_of(task), task);
+	e->path_len = e->str_len[2];
+	submit(e);
+}
+
+/* The syscall's six argument slots. */
+struct sys_args {
+	__u64 a[6];
+};
+
+/*
+ * Copied with a helper rather than loaded from the context: the kernel refuses to attach a
+ * program to a tracepoint whose record is shorter than the furthest context offset the
+ * program loads (unlink's record has one argument), and this one program serves every
+ * syscall. Slots past the syscall's own arguments hold whatever the buffer held; the
+ * shapes never point at them.
+ */
+static __always_inline void read_args(struct sys_enter_ctx *ctx, struct sys_args *args)
+{
+	void *from = (void *)ctx + __builtin_offsetof(struct sys_enter_ctx, args);
+	if (bpf_probe_read_kernel(args->a, sizeof(args->a), from) != 0)
+		__builtin_memset(args->a, 0, sizeof(args->a));
+}
+
+/* Argument i, chosen by comparisons: older verifiers refuse a variable stack index. */
+static __always_inline __u64 sys_arg(struct sys_args *args, __u8 i)
+{
+	__u64 v = 0;
+	if (i == 0)
+		v = args->a[0];
+	else if (i == 1)
+		v = args->a[1];
+	else if (i == 2)
+		v = args->a[2];
+	else if (i == 3)
+		v = args->a[3];
+	else if (i == 4)
+		v = args->a[4];
+	else if (i == 5)
+		v = args->a[5];
+	barrier_var(v);
+	return v;
+}
+
+static __always_inline void sc_slot(struct sys_args *args, struct sc_pending *p, __u32 i,
+				    __u8 path, __u8 dirfd)
+{
+	if (path != ARG_NONE) {
+		p->kind[i] = SLOT_PATH;
+		p->ptr[i] = sys_arg(args, path);
+	} else if (dirfd != ARG_NONE) {
+		p->kind[i] = SLOT_FD;
+	} else {
+		return;
+	}
+	p->fd[i] = dirfd == ARG_NONE ? AT_FDCWD : (__s32)sys_arg(args, dirfd);
+}
+
+/* Attached by mod.rs to syscalls/sys_enter_<name> of each syscall a rule names. */
+SEC("tracepoint")
+int sc_enter(struct sys_enter_ctx *ctx)
+{
+	__u32 nr = ctx->nr;
+	struct sc_shape *s = bpf_map_lookup_elem(&syscalls, &nr);
+	if (!s || !(s->flags & SCF_ON) || ignored())
+		return 0;
+	struct sys_args args;
+	read_args(ctx, &args);
+	struct sc_pending p = {};
+	p.nr = nr;
+	p.flags = s->flags;
+	sc_slot(&args, &p, 0, s->path[0], s->dirfd[0]);
+	sc_slot(&args, &p, 1, s->path[1], s->dirfd[1]);
+	if (p.flags & SCF_AT_ENTRY) {
+		sc_emit_entry(nr, p.flags);
+		return 0;
+	}
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	bpf_map_update_elem(&sc_pending, &tid, &p, BPF_ANY);
+	return 0;
+}
+
+/*
+ * Attached to syscalls/sys_exit_<name> of the same syscalls. An exec by a thread other than
+ * the leader changes the tid before this runs: it is not reported (its entry ages out).
+ */
+SEC("tracepoint")
+int sc_exit(struct sys_exit_ctx *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct sc_pending *pp = bpf_map_lookup_elem(&sc_pending, &tid);
+	if (!pp)
+		return 0;
+	struct sc_pending p = *pp;
+	bpf_map_delete_elem(&sc_pending, &tid);
+	/* An entry left by a syscall whose exit was missed (its program attached meanwhile). */
+	if (p.nr != (__u32)ctx->nr)
+		return 0;
+	sc_emit(&p, ctx->ret);
+	return 0;
 }
 
 /* GPL-compatible: bpf_probe_read_* and bpf_get_current_task are GPL-only helpers. */

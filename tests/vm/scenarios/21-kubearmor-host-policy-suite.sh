@@ -21,7 +21,7 @@
 # policies as the CRD does (kubectl apply would refuse these too); KubeArmor's non-k8s
 # gRPC path skips that validation.
 known_differences='
-enforcement/unlink-syscall-audit: not implemented: syscalls rules (audit-only in KubeArmor) raise no alerts, the eBPF monitor traces exec, open and network calls only, not unlink (the policy also names /home/ while the It unlinks /tmp/dummy)
+enforcement/unlink-syscall-audit: semantic difference: the policy audits unlink under /home/ (recursive) and the It unlinks /tmp/dummy, which is not under it; KubeArmor passes only because its host policy matcher drops syscalls.matchPaths[].path (UpdateHostSecurityPolicies builds the SyscallMatchPathType without Path, so every unlink on the host matches); knoxctl honours the path (an unlink under /home/ does alert, checked in the case)
 enforcement/udp-audit: semantic difference: the policy is refused as the CRD refuses it (a host matchProtocols rule requires fromSource)
 enforcement/usr-bin-dir-recursive-block: semantic difference: the policy is refused as the CRD refuses it (dir: /usr/bin must end with a slash)
 '
@@ -155,6 +155,16 @@ if send_policy hsp-audit-syscall.yaml; then
   ka_run touch /tmp/dummy
   ka_run unlink /tmp/dummy
   target_alert Operation=Syscall PolicyName=hsp-audit-syscall
+  # Beyond the suite: the same policy audits an unlink under /home/, so the difference
+  # listed above is the path and nothing else. Not part of the case: it fails the scenario.
+  mkdir -p /home/knox-syscall
+  ka_run touch /home/knox-syscall/dummy
+  ka_run unlink /home/knox-syscall/dummy
+  if ! ka_alert_seen "$KA_PID" Operation=Syscall PolicyName=hsp-audit-syscall \
+    Resource=/home/knox-syscall/dummy Data=syscall=SYS_UNLINK Result=Passed Severity=7 \
+    "Message=Unlink used" Action=Audit "Enforcer=eBPF Monitor"; then
+    ka_error "an unlink under /home/ raised no Syscall alert from hsp-audit-syscall"
+  fi
 fi
 done_it
 
