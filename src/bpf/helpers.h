@@ -62,6 +62,8 @@ static struct task_struct *(*bpf_get_current_task_btf)(void) = (void *)158;
 static void *(*bpf_inode_storage_get)(void *map, void *inode, void *value,
 				      __u64 flags) = (void *)145;
 #define BPF_LOCAL_STORAGE_GET_F_CREATE 1
+/* The task's saved user registers (5.15). */
+static struct pt_regs *(*bpf_task_pt_regs)(struct task_struct *task) = (void *)175;
 /* Runs callback(i, ctx) up to nr_loops times (until it returns 1); the verifier checks
  * the callback once instead of every iteration (Linux 5.17). */
 static long (*bpf_loop)(__u32 nr_loops, void *callback_fn, void *callback_ctx,

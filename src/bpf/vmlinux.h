@@ -122,6 +122,13 @@ struct cred {
 	kuid_t euid;
 };
 
+/* x86-64's saved user registers: the syscall number and its arguments. */
+struct pt_regs {
+	unsigned long dx;
+	unsigned long si;
+	unsigned long orig_ax;
+};
+
 struct linux_binprm {
 	struct file *file;
 	const char *filename;

@@ -968,39 +968,101 @@ static long last_slash(__u32 i, struct scan_ctx *c)
 }
 
 /*
- * A rule on `/usr/bin/wget` where that is a symlink to busybox: the kernel resolves the
- * exec to busybox, and busybox picks the applet from the name it was run by. So the rule
- * is matched as (this very binary, run under this name): any symlink or hard link
- * spelling of the applet matches, other applets and other programs named wget do not.
- * Uses walks[1] (the executable is walked again if a fromSource rule needs it).
+ * Copies the basename of the string at `p` (a user pointer when `user`, else a kernel
+ * one) into `out`, zero-padded to NAME_KEY. Returns false when there is none or it is
+ * too long to be a key. Uses walks[1].
  */
-static __always_inline void match_applet(struct decision *d, struct subject *s,
-					 const char *filename, struct inode *inode, __u32 owner)
+static __always_inline bool basename_into(char *out, const char *p, bool user)
 {
 	struct walk *fw = walk_buf(1);
-	if (!fw || !filename || !inode)
-		return;
-	long n = bpf_probe_read_kernel_str(fw->buf, PATH_BUF, filename);
-	s->exe_state = 0;
+	if (!fw || !p)
+		return false;
+	long n = user ? bpf_probe_read_user_str(fw->buf, PATH_BUF, p)
+		      : bpf_probe_read_kernel_str(fw->buf, PATH_BUF, p);
 	if (n < 2)
-		return;
+		return false;
 	struct scan_ctx sc = { .len = n - 1 };
 	bpf_loop(PATH_BUF, last_slash, &sc, 0);
 	__u64 len = n - 1 - sc.parent_len;
 	if (len == 0 || len > NAME_KEY - 1)
-		return;
-	struct super_block *sb = READ_KERN(inode->i_sb);
+		return false;
+	__builtin_memset(out, 0, NAME_KEY);
+	barrier_var(len);
+	len &= NAME_KEY - 1;
+	bpf_probe_read_kernel(out, len, &fw->buf[sc.parent_len & (PATH_BUF - 1)]);
+	return true;
+}
+
+/* execve's or execveat's argv, from the caller's saved registers (x86-64 syscalls). */
+static __always_inline const char *const *exec_argv(struct task_struct *task)
+{
+	struct pt_regs *regs = bpf_task_pt_regs(task);
+	if (!regs)
+		return 0;
+	long nr = regs->orig_ax;
+	if (nr == 59) /* execve(filename, argv, envp) */
+		return (const char *const *)regs->si;
+	if (nr == 322) /* execveat(dirfd, filename, argv, envp, flags) */
+		return (const char *const *)regs->dx;
+	return 0;
+}
+
+/* Whether `name` (NAME_KEY bytes, zero-padded) is the basename of walks[0]'s path `w`. */
+static __always_inline bool is_binary_name(const char *name, struct walk *w, char *scratch)
+{
+	__u64 n = w->len - w->parent_len;
+	if (n == 0 || n > NAME_KEY - 1)
+		return false;
+	__builtin_memset(scratch, 0, NAME_KEY);
+	barrier_var(n);
+	n &= NAME_KEY - 1;
+	bpf_probe_read_kernel(scratch, n, &w->buf[(w->off + w->parent_len) & (PATH_BUF - 1)]);
+	const __u32 *a = (const __u32 *)name, *b = (const __u32 *)scratch;
+	__u32 diff = 0;
+#pragma unroll
+	for (int i = 0; i < NAME_KEY / 4; i++)
+		diff |= a[i] ^ b[i];
+	return diff == 0;
+}
+
+/*
+ * A rule on `/usr/bin/wget` where that is a symlink to busybox: the kernel resolves the
+ * exec to busybox, and busybox picks the applet from the name it was run by. So the rule
+ * is matched as (this very binary, run under this name): any symlink or hard link
+ * spelling of the applet matches, other applets and other programs named wget do not.
+ * The name is looked for where busybox looks: the path the caller executed, argv[0]
+ * (`exec -a wget /bin/busybox`), and argv[1] when argv[0] is the binary's own name
+ * (`busybox wget`). argv is read from the caller's memory, which the kernel has already
+ * copied: a second thread rewriting it at that moment could race the check (the copy in
+ * the new program's stack is not readable from this hook).
+ * Uses walks[1] (the executable is walked again if a fromSource rule needs it).
+ */
+static __always_inline void match_applet(struct decision *d, struct subject *s,
+					 const char *filename, struct inode *inode, __u32 owner,
+					 struct walk *w)
+{
 	struct keys *kb = keys_buf();
-	if (!kb)
+	if (!kb || !inode)
 		return;
 	struct applet_key *k = &kb->ak;
-	__builtin_memset(k, 0, sizeof(*k));
+	struct super_block *sb = READ_KERN(inode->i_sb);
 	k->scope = scope_of(s, KIND_PROCESS);
 	k->dev = READ_KERN(sb->s_dev);
 	k->ino = READ_KERN(inode->i_ino);
-	barrier_var(len);
-	len &= NAME_KEY - 1;
-	bpf_probe_read_kernel(k->name, len, &fw->buf[sc.parent_len & (PATH_BUF - 1)]);
+	s->exe_state = 0;
+	if (basename_into(k->name, filename, false))
+		evaluate(d, bpf_map_lookup_elem(&knox_applets, k), ~0U, false, owner, s);
+	const char *const *argv = exec_argv(s->task);
+	if (!argv)
+		return;
+	const char *arg = 0;
+	if (bpf_probe_read_user(&arg, sizeof(arg), &argv[0]) || !basename_into(k->name, arg, true))
+		return;
+	if (is_binary_name(k->name, w, kb->nk.name)) {
+		if (bpf_probe_read_user(&arg, sizeof(arg), &argv[1]) ||
+		    !basename_into(k->name, arg, true))
+			return;
+	}
 	evaluate(d, bpf_map_lookup_elem(&knox_applets, k), ~0U, false, owner, s);
 }
 
@@ -1106,7 +1168,7 @@ int knox_bprm_check(__u64 *ctx)
 	match_path(&d, &s, KIND_PROCESS, w, inode, false);
 	match_name(&d, &s, w, inode_owner(inode));
 	if (s.tflags & T_APPLETS)
-		match_applet(&d, &s, READ_KERN(bprm->filename), inode, inode_owner(inode));
+		match_applet(&d, &s, READ_KERN(bprm->filename), inode, inode_owner(inode), w);
 	if (cacheable && !d.seen)
 		cache_miss(file, &s, KIND_PROCESS);
 	return conclude(&s, &d, T_ALLOW_PROC, T_BLOCK_PROC_FILE, OP_EXEC, w, 0, 0, EACCES,

@@ -54,6 +54,16 @@ ln -s /bin/busybox /tmp/wget
 expect_denied "Permission denied" /tmp/wget --help
 expect_ok /usr/bin/seq 1 2
 expect_ok /bin/busybox true
+# Busybox picks the applet from argv, not from the file: `busybox wget`, and argv[0]
+# set to the applet's name by the caller, are the same applet.
+expect_denied "Permission denied" busybox wget --help
+expect_denied "Permission denied" /bin/busybox wget --help
+expect_denied "Permission denied" bash -c 'exec -a wget /bin/busybox --help'
+# An argument that happens to be the applet's name is only an argument.
+expect_output '^wget$' busybox echo wget
+expect_output '^wget$' busybox basename /tmp/wget
+ln -s /bin/busybox /tmp/echo
+expect_output '^wget$' /tmp/echo wget
 # Everything else runs.
 expect_output '^Linux' uname -s
 
