@@ -420,9 +420,6 @@ pub fn remove_pins(dir: &Path) -> std::io::Result<()> {
     }
 }
 
-/// The start time of this process in clock ticks since boot (/proc/self/stat field 22),
-/// compared by the kernel side with start_boottime: the agent is exempt only while it
-/// is this very process, not whoever gets its pid later.
 /// The miss cache's hash key: unknown to the processes whose file identities it hashes.
 fn random_seed() -> u64 {
     let mut b = [0u8; 8];
@@ -440,6 +437,9 @@ fn random_seed() -> u64 {
     }
 }
 
+/// The start time of this process in clock ticks since boot (/proc/self/stat field 22),
+/// compared by the kernel side with start_boottime: the agent is exempt only while it
+/// is this very process, not whoever gets its pid later.
 fn own_start_ticks() -> u64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
