@@ -454,8 +454,8 @@ int exit_openat2(struct sys_exit_ctx *ctx)
 
 /* ---- network: connect, accept, accept4, bind ---- */
 
-/* The socket behind fd in the current task, or NULL if fd is not a socket. */
-static __always_inline struct socket *socket_of(__s64 fd)
+/* The file open on fd in the current task, or NULL. */
+static __always_inline struct file *file_of(__s64 fd)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct files_struct *files = READ_KERN(task->files);
@@ -466,6 +466,13 @@ static __always_inline struct socket *socket_of(__s64 fd)
 	struct file **fds = READ_KERN(fdt->fd);
 	struct file *file = 0;
 	bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
+	return file;
+}
+
+/* The socket behind fd in the current task, or NULL if fd is not a socket. */
+static __always_inline struct socket *socket_of(__s64 fd)
+{
+	struct file *file = file_of(fd);
 	if (!file)
 		return 0;
 	struct inode *inode = READ_KERN(file->f_inode);
@@ -847,21 +854,6 @@ static __always_inline __u32 put_walked(struct event *e, __u32 off, long start)
 	__u32 len = PATH_MAX - s;
 	bpf_probe_read_kernel(&e->path[off & STR_OFF_MASK], len, &w->buf[s]);
 	return len;
-}
-
-/* The file open on fd in the current task, or NULL. */
-static __always_inline struct file *file_of(__s64 fd)
-{
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct files_struct *files = READ_KERN(task->files);
-	struct fdtable *fdt = READ_KERN(files->fdt);
-	__u32 max_fds = READ_KERN(fdt->max_fds);
-	if (fd < 0 || fd >= max_fds)
-		return 0;
-	struct file **fds = READ_KERN(fdt->fd);
-	struct file *file = 0;
-	bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
-	return file;
 }
 
 static __always_inline struct path cwd_of(struct task_struct *task)
