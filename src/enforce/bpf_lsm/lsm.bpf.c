@@ -28,6 +28,7 @@
  */
 #include "vmlinux.h"
 #include "helpers.h"
+#include "walk.h"
 
 #define EACCES 13
 #define EPERM 1
@@ -432,15 +433,9 @@ static __always_inline struct walk *walk_buf(__u32 i)
 	return bpf_map_lookup_elem(&knox_walks, &i);
 }
 
-/* The walk's state between bpf_loop iterations; kernel pointers are kept as numbers
- * (every dereference goes through bpf_probe_read_kernel anyway). */
+/* The walk's state between bpf_loop iterations. */
 struct walk_ctx {
-	__u64 dentry;
-	__u64 vmnt;
-	__u64 mnt;
-	__u64 root_dentry;
-	__u64 root_mnt;
-	__u64 mnt_off;
+	struct walk_pos pos;
 	__u32 idx; /* which walks[] buffer */
 	__u32 off;
 	__u32 last;
@@ -454,25 +449,10 @@ static long walk_step(__u32 i, struct walk_ctx *c)
 	struct walk *w = walk_buf(c->idx);
 	if (!w)
 		return 1;
-	struct dentry *dentry = (struct dentry *)c->dentry;
-	struct vfsmount *vmnt = (struct vfsmount *)c->vmnt;
-	struct mount *mnt = (struct mount *)c->mnt;
-	if (c->dentry == c->root_dentry && c->vmnt == c->root_mnt)
-		return 1;
-	struct dentry *mnt_root = READ_KERN(vmnt->mnt_root);
-	if (dentry == mnt_root) {
-		struct mount *parent = READ_KERN(mnt->mnt_parent);
-		if (parent == mnt)
-			return 1; /* the top of the mount tree */
-		c->dentry = (__u64)READ_KERN(mnt->mnt_mountpoint);
-		c->mnt = (__u64)parent;
-		c->vmnt = (__u64)parent + c->mnt_off;
-		return 0;
-	}
-	struct dentry *up = READ_KERN(dentry->d_parent);
-	if (up == dentry)
-		return 1; /* the root of a detached tree */
-	struct qstr name = READ_KERN(dentry->d_name);
+	struct qstr name;
+	int step = walk_up(&c->pos, &name);
+	if (step != WALK_NAME)
+		return step == WALK_DONE;
 	__u64 len = name.len;
 	if (len > NAME_MAX)
 		len = NAME_MAX;
@@ -492,7 +472,6 @@ static long walk_step(__u32 i, struct walk_ctx *c)
 		c->last = len;
 		c->first = 0;
 	}
-	c->dentry = (__u64)up;
 	return 0;
 }
 
@@ -507,19 +486,12 @@ static __always_inline struct walk *walk_path(__u32 idx, struct vfsmount *vmnt,
 	struct walk *w = walk_buf(idx);
 	if (!w)
 		return 0;
-	struct fs_struct *fs = READ_KERN(task->fs);
-	__u64 mnt_off = FIELD_OFFSET(struct mount, mnt);
 	struct walk_ctx c = {
-		.dentry = (__u64)dentry,
-		.vmnt = (__u64)vmnt,
-		.mnt = (__u64)vmnt - mnt_off,
-		.root_dentry = (__u64)READ_KERN(fs->root.dentry),
-		.root_mnt = (__u64)READ_KERN(fs->root.mnt),
-		.mnt_off = mnt_off,
 		.idx = idx,
 		.off = PATH_BUF,
 		.first = 1,
 	};
+	walk_start(&c.pos, vmnt, dentry, task);
 	long steps = bpf_loop(MAX_DEPTH, walk_step, &c, 0);
 	__u32 off = c.off;
 	if (off == PATH_BUF) {

@@ -19,6 +19,7 @@
  */
 #include "vmlinux.h"
 #include "helpers.h"
+#include "walk.h"
 
 #define PATH_MAX 4096
 #define TASK_COMM_LEN 16
@@ -755,41 +756,16 @@ static __always_inline struct walk *walk_buf(void)
 	return bpf_map_lookup_elem(&walks, &zero);
 }
 
-/* The walk's state between bpf_loop iterations; kernel pointers kept as numbers. */
-struct walk_ctx {
-	__u64 dentry;
-	__u64 vmnt;
-	__u64 mnt;
-	__u64 root_dentry;
-	__u64 root_mnt;
-	__u64 mnt_off;
-};
-
 /* One step up: a path component, or a crossing from a mount's root to its mount point. */
-static long walk_step(__u32 i, struct walk_ctx *c)
+static long walk_step(__u32 i, struct walk_pos *p)
 {
 	struct walk *w = walk_buf();
 	if (!w)
 		return 1;
-	struct dentry *dentry = (struct dentry *)c->dentry;
-	struct vfsmount *vmnt = (struct vfsmount *)c->vmnt;
-	struct mount *mnt = (struct mount *)c->mnt;
-	if (c->dentry == c->root_dentry && c->vmnt == c->root_mnt)
-		return 1;
-	struct dentry *mnt_root = READ_KERN(vmnt->mnt_root);
-	if (dentry == mnt_root) {
-		struct mount *parent = READ_KERN(mnt->mnt_parent);
-		if (parent == mnt || !parent)
-			return 1; /* the top of the mount tree */
-		c->dentry = (__u64)READ_KERN(mnt->mnt_mountpoint);
-		c->mnt = (__u64)parent;
-		c->vmnt = (__u64)parent + c->mnt_off;
-		return 0;
-	}
-	struct dentry *up = READ_KERN(dentry->d_parent);
-	if (up == dentry || !up)
-		return 1; /* the root of a detached tree */
-	struct qstr name = READ_KERN(dentry->d_name);
+	struct qstr name;
+	int step = walk_up(p, &name);
+	if (step != WALK_NAME)
+		return step == WALK_DONE;
 	__u64 len = name.len;
 	if (len > NAME_MAX)
 		len = NAME_MAX;
@@ -805,7 +781,6 @@ static long walk_step(__u32 i, struct walk_ctx *c)
 	off -= 1;
 	w->buf[off & (PATH_MAX - 1)] = '/';
 	w->off = off;
-	c->dentry = (__u64)up;
 	return 0;
 }
 
@@ -821,16 +796,8 @@ static __always_inline long walk(struct vfsmount *vmnt, struct dentry *dentry,
 	struct walk *w = walk_buf();
 	if (!w || !vmnt || !dentry)
 		return -1;
-	struct fs_struct *fs = READ_KERN(task->fs);
-	__u64 mnt_off = FIELD_OFFSET(struct mount, mnt);
-	struct walk_ctx c = {
-		.dentry = (__u64)dentry,
-		.vmnt = (__u64)vmnt,
-		.mnt = (__u64)vmnt - mnt_off,
-		.root_dentry = (__u64)READ_KERN(fs->root.dentry),
-		.root_mnt = (__u64)READ_KERN(fs->root.mnt),
-		.mnt_off = mnt_off,
-	};
+	struct walk_pos c;
+	walk_start(&c, vmnt, dentry, task);
 	w->off = PATH_MAX;
 	w->truncated = 0;
 	long steps = bpf_loop(MAX_DEPTH, walk_step, &c, 0);
