@@ -480,8 +480,10 @@ impl Hasher for Fnv {
 
 pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
 
+/// A normalized `fromSource` entry (`/bin/x`, `/bin/` or `/bin/**`, see normalize.rs), as
+/// every consumer of source executables matches it.
 #[derive(Clone, Debug)]
-enum SourceMatch {
+pub(crate) enum SourceMatch {
     Exact(Box<str>),
     /// `dir` without trailing slash.
     Dir {
@@ -491,7 +493,7 @@ enum SourceMatch {
 }
 
 impl SourceMatch {
-    fn parse(s: &str) -> SourceMatch {
+    pub(crate) fn parse(s: &str) -> SourceMatch {
         if let Some(d) = s.strip_suffix("**") {
             SourceMatch::Dir {
                 dir: d.trim_end_matches('/').into(),
@@ -507,7 +509,7 @@ impl SourceMatch {
         }
     }
 
-    fn matches(&self, source: &str) -> bool {
+    pub(crate) fn matches(&self, source: &str) -> bool {
         match self {
             SourceMatch::Exact(p) => **p == *source,
             SourceMatch::Dir { dir, recursive } => in_dir(source, dir, *recursive),
@@ -516,11 +518,9 @@ impl SourceMatch {
 }
 
 /// `path` is in `dir` (no trailing slash): a direct child, or any descendant.
-fn in_dir(path: &str, dir: &str, recursive: bool) -> bool {
-    let Some(rest) = path.strip_prefix(dir) else {
-        return false;
-    };
-    let Some(rest) = rest.strip_prefix('/') else {
+/// `path` is below `dir` (no trailing slash): a direct child, or any descendant.
+pub(crate) fn in_dir(path: &str, dir: &str, recursive: bool) -> bool {
+    let Some(rest) = path.strip_prefix(dir).and_then(|r| r.strip_prefix('/')) else {
         return false;
     };
     !rest.is_empty() && (recursive || !rest.contains('/'))

@@ -17,7 +17,7 @@
 //! directory itself only, and its host matcher drops `matchPaths[].path` altogether
 //! (every call of the syscall matches); see tests/vm/scenarios/21-*.sh.
 
-use super::matcher::Subject;
+use super::matcher::{SourceMatch, Subject, in_dir};
 use super::normalize::{Category, Matcher, RuleSet};
 use std::collections::{BTreeSet, HashMap};
 
@@ -76,46 +76,6 @@ impl PathMatch {
             PathMatch::Dir { dir, recursive } => {
                 path.trim_end_matches('/') == dir || in_dir(path, dir, *recursive)
             }
-        }
-    }
-}
-
-/// `path` is below `dir` (no trailing slash): a direct child, or any descendant.
-fn in_dir(path: &str, dir: &str, recursive: bool) -> bool {
-    let Some(rest) = path.strip_prefix(dir).and_then(|r| r.strip_prefix('/')) else {
-        return false;
-    };
-    !rest.is_empty() && (recursive || !rest.contains('/'))
-}
-
-#[derive(Clone, Debug, PartialEq)]
-enum SourceMatch {
-    Exact(String),
-    Dir { dir: String, recursive: bool },
-}
-
-impl SourceMatch {
-    /// A normalized `fromSource` entry: `/bin/x`, `/bin/` or `/bin/**` (see normalize.rs).
-    fn parse(s: &str) -> SourceMatch {
-        if let Some(d) = s.strip_suffix("**") {
-            SourceMatch::Dir {
-                dir: d.trim_end_matches('/').to_string(),
-                recursive: true,
-            }
-        } else if s.ends_with('/') {
-            SourceMatch::Dir {
-                dir: s.trim_end_matches('/').to_string(),
-                recursive: false,
-            }
-        } else {
-            SourceMatch::Exact(s.to_string())
-        }
-    }
-
-    fn matches(&self, source: &str) -> bool {
-        match self {
-            SourceMatch::Exact(p) => p == source,
-            SourceMatch::Dir { dir, recursive } => in_dir(source, dir, *recursive),
         }
     }
 }
