@@ -98,6 +98,12 @@ fn now() -> i64 {
         .unwrap_or(0)
 }
 
+/// A request the core refuses, as the answer to send back (boxed: a `Response` is large,
+/// and the happy path should not pay for moving one).
+type Refusal = Box<Response>;
+/// Parsed policies with the file each came from, and the validator's warnings.
+type Parsed = (Vec<(Policy, String)>, Vec<String>);
+
 impl Core {
     /// Adopts the persisted policies and enforces them before the API opens, so that a
     /// restarted agent protects the host before it answers anyone.
@@ -176,21 +182,21 @@ impl Core {
     }
 
     /// Enforces and persists `next`, or leaves everything as it was.
-    fn commit(&mut self, next: BTreeMap<String, StoredPolicy>) -> Result<(), Response> {
+    fn commit(&mut self, next: BTreeMap<String, StoredPolicy>) -> Result<(), Refusal> {
         let previous = self.state.policies.clone();
         if let Err(e) = self.enforce(&next) {
             let _ = self.enforce(&previous);
-            return Err(Response::error(
+            return Err(Box::new(Response::error(
                 "failed",
                 format!("the enforcer refused the change, nothing applied: {e}"),
-            ));
+            )));
         }
         if let Err(e) = self.state.replace(next) {
             let _ = self.enforce(&previous);
-            return Err(Response::error(
+            return Err(Box::new(Response::error(
                 "failed",
                 format!("cannot persist the change, nothing applied: {e}"),
-            ));
+            )));
         }
         Ok(())
     }
@@ -212,7 +218,7 @@ impl Core {
     }
 
     /// Validates every file; on any error returns the diagnostics instead of policies.
-    fn parse(files: &[SourceFile]) -> Result<(Vec<(Policy, String)>, Vec<String>), Response> {
+    fn parse(files: &[SourceFile]) -> Result<Parsed, Refusal> {
         let mut policies = Vec::new();
         let mut errors = Vec::new();
         let mut warnings = Vec::new();
@@ -238,9 +244,9 @@ impl Core {
         if errors.is_empty() {
             Ok((policies, warnings))
         } else {
-            Err(Response::Invalid {
+            Err(Box::new(Response::Invalid {
                 diagnostics: errors,
-            })
+            }))
         }
     }
 
@@ -301,7 +307,7 @@ impl Core {
     fn apply(&mut self, files: Vec<SourceFile>) -> Response {
         let (parsed, warnings) = match Self::parse(&files) {
             Ok(p) => p,
-            Err(r) => return r,
+            Err(r) => return *r,
         };
         if parsed.is_empty() {
             return Response::error("bad-request", "no policies to apply");
@@ -328,7 +334,7 @@ impl Core {
             outcomes.push((policy, outcome));
         }
         if let Err(r) = self.commit(next) {
-            return r;
+            return *r;
         }
         let results = outcomes
             .iter()
@@ -344,7 +350,7 @@ impl Core {
     }
 
     /// `name` as stored, or a bare name that matches exactly one namespaced policy.
-    fn resolve(&self, name: &str) -> Result<String, Response> {
+    fn resolve(&self, name: &str) -> Result<String, Refusal> {
         if self.state.policies.contains_key(name) {
             return Ok(name.to_string());
         }
@@ -357,11 +363,11 @@ impl Core {
             .collect();
         match matches.as_slice() {
             [one] => Ok((*one).clone()),
-            [] => Err(Response::error(
+            [] => Err(Box::new(Response::error(
                 "not-found",
                 format!("no applied policy named '{name}' (see `knoxctl policy list`)"),
-            )),
-            many => Err(Response::error(
+            ))),
+            many => Err(Box::new(Response::error(
                 "bad-request",
                 format!(
                     "'{name}' is ambiguous: {}; use namespace/name",
@@ -370,7 +376,7 @@ impl Core {
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
-            )),
+            ))),
         }
     }
 
@@ -379,18 +385,18 @@ impl Core {
         for n in &names {
             match self.resolve(n) {
                 Ok(k) => keys.push(k),
-                Err(r) => return r,
+                Err(r) => return *r,
             }
         }
         if !files.is_empty() {
             let (parsed, _) = match Self::parse(&files) {
                 Ok(p) => p,
-                Err(r) => return r,
+                Err(r) => return *r,
             };
             for (p, _) in parsed {
                 match self.resolve(&p.key()) {
                     Ok(k) => keys.push(k),
-                    Err(r) => return r,
+                    Err(r) => return *r,
                 }
             }
         }
@@ -407,7 +413,7 @@ impl Core {
             next.remove(k);
         }
         if let Err(r) = self.commit(next) {
-            return r;
+            return *r;
         }
         tracing::info!(policies = keys.len(), "deleted");
         Response::Deleted { names: keys }
@@ -443,7 +449,7 @@ impl Core {
                 policy: serde_json::to_value(&self.state.policies[&k].policy)
                     .expect("policy serializes"),
             },
-            Err(r) => r,
+            Err(r) => *r,
         }
     }
 

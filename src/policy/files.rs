@@ -5,8 +5,8 @@ use crate::yaml::{LoadError, MAX_FILE_BYTES};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-fn io_failure(label: &str, msg: String) -> FileReport {
-    FileReport::failed(
+fn io_failure(label: &str, msg: String) -> Box<FileReport> {
+    Box::new(FileReport::failed(
         label,
         Diagnostic {
             severity: Severity::Error,
@@ -16,19 +16,22 @@ fn io_failure(label: &str, msg: String) -> FileReport {
             message: msg,
             hint: None,
         },
-    )
+    ))
 }
 
-fn too_large(label: &str, size: u64) -> FileReport {
+fn too_large(label: &str, size: u64) -> Box<FileReport> {
     let e = LoadError::TooLarge {
         size,
         limit: MAX_FILE_BYTES,
     };
-    FileReport::failed(label, validate::load_error_diagnostic(&e))
+    Box::new(FileReport::failed(
+        label,
+        validate::load_error_diagnostic(&e),
+    ))
 }
 
 /// Reads at most the size limit, so a 50 MB (or endless) input costs nothing.
-fn read_limited(mut r: impl Read, label: &str) -> Result<Vec<u8>, FileReport> {
+fn read_limited(mut r: impl Read, label: &str) -> Result<Vec<u8>, Box<FileReport>> {
     let mut buf = Vec::new();
     match r
         .by_ref()
@@ -67,7 +70,7 @@ fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 /// why it could not be read.
 pub struct Input {
     pub label: String,
-    pub bytes: Result<Vec<u8>, FileReport>,
+    pub bytes: Result<Vec<u8>, Box<FileReport>>,
 }
 
 fn read_file(path: &Path) -> Input {
@@ -122,7 +125,7 @@ pub fn read_inputs(paths: &[PathBuf]) -> Vec<Input> {
 pub fn validate_input(input: &Input, opts: Options) -> FileReport {
     match &input.bytes {
         Ok(b) => validate::validate_bytes(&input.label, b, opts),
-        Err(report) => report.clone(),
+        Err(report) => (**report).clone(),
     }
 }
 
