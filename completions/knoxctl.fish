@@ -155,6 +155,8 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand sysdump" -s o -l output -d 'Archive to write (default: knoxctl-sysdump-<hostname>-<UTC time>.tar.gz here)' -r -F
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand sysdump" -l alerts -d 'How many of the newest alerts to include' -r
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand sysdump" -l socket -d 'The agent\'s API socket (default: the one in the onboarded configuration)' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand sysdump" -l state-dir -d 'The agent\'s state directory (default: the one in the onboarded configuration)' -r -f -a "(__fish_complete_directories)"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand sysdump" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand sysdump" -s V -l version -d 'Print version'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand agent" -l config -d 'Configuration file' -r -F
@@ -166,6 +168,7 @@ apparmor\t''
 fanotify\t''
 monitor-only\t''"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand agent" -l label -d 'Extra host identity label (repeatable)' -r
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand agent" -l supervise -d 'Keep the agent running: start it as a child and restart it whenever it exits (how standalone mode runs it; records restarts in supervisor.json next to the socket)'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand agent" -s h -l help -d 'Print help'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand agent" -s V -l version -d 'Print version'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand completion" -s h -l help -d 'Print help'

@@ -94,16 +94,29 @@ struct Ctx {
     alerts: usize,
 }
 
+/// Which agent to report on when it is not the onboarded one (`--socket`, `--state-dir`).
+#[derive(Clone, Debug, Default)]
+pub struct Target {
+    pub socket: Option<PathBuf>,
+    pub state_dir: Option<PathBuf>,
+}
+
 impl Ctx {
-    fn new(paths: Paths, alerts: usize) -> Ctx {
-        // The configuration says where the socket and the state are, if it parses.
-        let config = Config::load(&paths.config, false).ok();
-        let socket = config
-            .as_ref()
-            .map_or(paths.socket.clone(), |c| c.socket.clone());
-        let state_dir = config
-            .as_ref()
-            .map_or(paths.state_dir.clone(), |c| c.state_dir.clone());
+    fn new(paths: Paths, target: &Target, alerts: usize) -> Ctx {
+        // The configuration says where the socket and the state are, if there is one that
+        // parses; without one, the installation's own paths (under KNOXCTL_ROOT, if set),
+        // never the defaults of the real host.
+        let config = Config::load(&paths.config, true).ok();
+        let socket = target.socket.clone().unwrap_or_else(|| {
+            config
+                .as_ref()
+                .map_or(paths.socket.clone(), |c| c.socket.clone())
+        });
+        let state_dir = target.state_dir.clone().unwrap_or_else(|| {
+            config
+                .as_ref()
+                .map_or(paths.state_dir.clone(), |c| c.state_dir.clone())
+        });
         let bpf_pin = config
             .as_ref()
             .map_or(paths.bpf_pin.clone(), |c| c.bpf_pin_dir.clone());
@@ -165,6 +178,7 @@ const ITEMS: &[(&str, &str, Collector)] = &[
     ("systemd unit", "config/knoxctl.service", unit),
     ("agent status", "agent/status.json", status),
     ("agent log", "agent/log.txt", log),
+    ("supervisor record", "agent/supervisor.json", supervisor),
     ("knoxctl processes", "agent/processes.json", processes),
     ("applied policies", "policies/policies.json", policies),
     ("BPF pins", "enforcer/bpf-pins.txt", bpf_pins),
@@ -209,11 +223,12 @@ pub struct Written {
 /// that a failed run leaves no partial archive behind).
 pub fn write(
     paths: &Paths,
+    target: &Target,
     alerts: usize,
     output: &Path,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Written, SysdumpError> {
-    let ctx = Ctx::new(paths.clone(), alerts);
+    let ctx = Ctx::new(paths.clone(), target, alerts);
     let mut manifest = Manifest {
         knoxctl_version: env!("CARGO_PKG_VERSION"),
         hostname: crate::identity::hostname(),
@@ -495,6 +510,29 @@ fn log(c: &Ctx) -> Got {
             Ok(s) => Got::From(s.into_bytes(), c.paths.log.display().to_string()),
             Err(e) => Got::Fail(format!("{}: {e}", c.paths.log.display())),
         },
+    }
+}
+
+/// Standalone mode's supervisor: how often it restarted the agent and why the last one
+/// ended. Read even when the supervisor is gone (then it says so).
+fn supervisor(c: &Ctx) -> Got {
+    let path = crate::onboard::supervisor::record_path(&c.socket);
+    match std::fs::read(&path) {
+        Ok(b) => {
+            let running = serde_json::from_slice::<crate::onboard::supervisor::Record>(&b)
+                .is_ok_and(|r| procs::is_running(r.supervisor_pid as i32));
+            let from = if running {
+                path.display().to_string()
+            } else {
+                format!("{} (that supervisor is no longer running)", path.display())
+            };
+            Got::From(b, from)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Got::Skip(format!(
+            "no {}: the agent is not supervised (systemd mode, or not onboarded)",
+            path.display()
+        )),
+        Err(e) => Got::Fail(format!("{}: {e}", path.display())),
     }
 }
 

@@ -273,7 +273,9 @@ impl Preserved {
             paths.bin.clone(),
             paths.unit.clone(),
         ];
-        let agents = procs::agents_of(paths);
+        let mut agents = procs::agents_of(paths);
+        // A supervisor would restart an agent stopped before it.
+        agents.sort_by_key(|a| !a.is_supervisor());
         if candidates.iter().all(|c| c.symlink_metadata().is_err()) && agents.is_empty() {
             return p;
         }
@@ -1105,7 +1107,17 @@ fn sysdump_collects_everything_redacted_with_and_without_the_agent() {
     assert_eq!(items["applied policies"]["source"], "agent");
     assert!(String::from_utf8_lossy(&files["policies/policies.json"]).contains("block-true-copy"));
     let status: serde_json::Value = serde_json::from_slice(&files["agent/status.json"]).unwrap();
-    assert_eq!(status["pid"], p.pid());
+    let agent_pid = status["pid"].as_u64().unwrap() as u32;
+    assert!(
+        knoxctl::onboard::standalone::is_same_agent(p.pid(), agent_pid),
+        "the agent {agent_pid} is the supervisor {}'s child",
+        p.pid()
+    );
+    let record: serde_json::Value =
+        serde_json::from_slice(&files["agent/supervisor.json"]).unwrap();
+    assert_eq!(record["supervisorPid"], p.pid());
+    assert_eq!(record["agentPid"], agent_pid);
+    assert_eq!(record["restarts"], 0);
     assert!(String::from_utf8_lossy(&files["enforcer/fanotify.txt"]).contains("fanotify flags:"));
     assert!(String::from_utf8_lossy(&files["agent/log.txt"]).contains("listening"));
     let alerts = String::from_utf8_lossy(&files["alerts/alerts.jsonl"]).into_owned();
@@ -1163,4 +1175,130 @@ fn sysdump_collects_everything_redacted_with_and_without_the_agent() {
         "sysdump with the agent running: {:.2} s, {size} bytes",
         took.as_secs_f64()
     );
+}
+
+/// The pid of the agent answering on `socket`.
+fn agent_pid(socket: &Path) -> Option<u32> {
+    knoxctl::onboard::plan::agent_status(socket, Duration::from_secs(2)).map(|s| s.pid)
+}
+
+#[test]
+fn standalone_supervisor_restarts_a_killed_agent_and_enforcement_comes_back() {
+    let _serial = serial();
+    let p = Prefixed::new("supervise");
+    p.ok(&["onboard", "vm", "--yes", "--enforcer", "fanotify"]);
+    let supervisor = p.pid();
+    let blocked = p.dir.join("blocked-true");
+    std::fs::copy("/usr/bin/true", &blocked).unwrap();
+    let policy = p.dir.join("p.yaml");
+    std::fs::write(
+        &policy,
+        format!(
+            "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorHostPolicy\nmetadata: {{name: block-true-copy}}\nspec:\n  nodeSelector: {{matchLabels: {{kubearmor.io/hostname: '*'}}}}\n  process: {{matchPaths: [{{path: {}}}]}}\n  action: Block\n",
+            blocked.display()
+        ),
+    )
+    .unwrap();
+    let socket = p.paths.socket.to_str().unwrap();
+    let o = run(
+        &[
+            "policy",
+            "apply",
+            "-f",
+            policy.to_str().unwrap(),
+            "--socket",
+            socket,
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    let blocked = blocked.to_str().unwrap();
+    assert_eq!(exec_errno(blocked), Some(libc::EPERM));
+
+    // Two crashes in a row: each is restarted, each new agent enforces again.
+    for round in 1..=2u64 {
+        let first = agent_pid(&p.paths.socket).expect("the agent answers");
+        assert_eq!(procs::parent(first as i32), Some(supervisor));
+        let t = Instant::now();
+        // SAFETY: kill(2) on the agent's pid, just read from its own status.
+        unsafe { libc::kill(first as i32, libc::SIGKILL) };
+        let mut gap = None;
+        while t.elapsed() < Duration::from_secs(30) {
+            if exec_errno(blocked) == Some(libc::EPERM) {
+                gap = Some(t.elapsed());
+                break;
+            }
+        }
+        let gap = gap.expect("enforcement came back within 30 s");
+        // Policies are enforced before the API opens: the answer may come a moment later.
+        let next = loop {
+            match agent_pid(&p.paths.socket) {
+                Some(pid) if pid != first => break pid,
+                _ if t.elapsed() > Duration::from_secs(30) => panic!("no new agent answers"),
+                _ => std::thread::sleep(Duration::from_millis(20)),
+            }
+        };
+        assert_eq!(procs::parent(next as i32), Some(supervisor));
+        assert_eq!(p.pid(), supervisor, "the supervisor itself did not change");
+        eprintln!(
+            "round {round}: SIGKILL -> blocked again in {:.3} s",
+            gap.as_secs_f64()
+        );
+
+        let o = run(&["probe", "--socket", socket], None);
+        let text = stdout(&o);
+        let times = if round == 1 { "1 time;" } else { "2 times;" };
+        assert!(
+            text.contains(&format!("standalone supervisor (pid {supervisor}"))
+                && text.contains(&format!("restarted the agent {times}"))
+                && text.contains(&format!("last: pid {first} killed by signal 9 (SIGKILL)")),
+            "{text}"
+        );
+        let o = run(&["probe", "-o", "json", "--socket", socket], None);
+        let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        assert_eq!(v["supervisor"]["restarts"], round, "{v}");
+        assert_eq!(v["supervisor"]["agentPid"], next, "{v}");
+        assert_eq!(v["supervisor"]["lastExit"]["pid"], first, "{v}");
+    }
+    let log = std::fs::read_to_string(&p.paths.log).unwrap();
+    assert_eq!(
+        log.matches("supervisor: the agent ended (killed by signal 9 (SIGKILL)); restarting it")
+            .count(),
+        2,
+        "{log}"
+    );
+
+    // The restarted agent is still this installation's: onboarding has nothing to do.
+    let again = p.ok(&["onboard", "vm", "--yes", "--enforcer", "fanotify"]);
+    assert!(
+        again.starts_with("already onboarded, nothing to do"),
+        "{again}"
+    );
+    assert_eq!(p.pid(), supervisor);
+
+    // sysdump reports the restarts.
+    let dump = p.dir.join("d.tar.gz");
+    let o = run(&["sysdump", "-o", dump.to_str().unwrap()], Some(&p.root));
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    let (_, files) = read_sysdump(&dump);
+    let record: serde_json::Value =
+        serde_json::from_slice(&files["agent/supervisor.json"]).unwrap();
+    assert_eq!(record["restarts"], 2);
+
+    // Stopping the supervisor stops its agent for good: offboarding leaves nothing, and
+    // nothing comes back.
+    let agent = agent_pid(&p.paths.socket).unwrap();
+    p.ok(&["offboard", "vm", "--yes"]);
+    assert!(!procs::is_running(supervisor) && !procs::is_running(agent as i32));
+    // The agent was stopped as systemd would stop it (SIGTERM: pending alerts flushed),
+    // not killed with its supervisor.
+    let log = std::fs::read_to_string(&p.paths.log).unwrap();
+    let tail = &log[log.rfind("restarting it").unwrap()..];
+    assert!(
+        tail.contains("alerts flushed") && tail.contains("supervisor: stopped"),
+        "{tail}"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(leftover_processes(&p.paths), Vec::<String>::new());
+    assert_eq!(exec_errno(blocked), None, "no longer blocked");
 }

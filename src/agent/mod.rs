@@ -86,7 +86,7 @@ fn lock_state(dir: &std::path::Path) -> anyhow::Result<StateLock> {
     Ok(StateLock(f))
 }
 
-fn init_logging() {
+pub fn init_logging() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("KNOXCTL_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     use std::io::IsTerminal;

@@ -331,6 +331,12 @@ pub struct SysdumpArgs {
     /// How many of the newest alerts to include
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub alerts: usize,
+    /// The agent's API socket (default: the one in the onboarded configuration)
+    #[arg(long, env = "KNOXCTL_SOCKET", value_name = "PATH", value_hint = ValueHint::FilePath)]
+    pub socket: Option<PathBuf>,
+    /// The agent's state directory (default: the one in the onboarded configuration)
+    #[arg(long, env = "KNOXCTL_STATE_DIR", value_name = "DIR", value_hint = ValueHint::DirPath)]
+    pub state_dir: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -349,6 +355,10 @@ pub struct AgentArgs {
     /// Extra host identity label (repeatable)
     #[arg(long = "label", value_name = "KEY=VALUE")]
     pub labels: Vec<String>,
+    /// Keep the agent running: start it as a child and restart it whenever it exits (how
+    /// standalone mode runs it; records restarts in supervisor.json next to the socket)
+    #[arg(long)]
+    pub supervise: bool,
 }
 
 /// Parses the command line and runs the command. Usage errors exit 2 (clap's convention),

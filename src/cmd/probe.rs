@@ -4,6 +4,7 @@
 use super::{EXIT_FAILED, ProbeArgs, TableOrJson};
 use crate::agent::api::{self, Request, Response};
 use crate::enforce::{Backend, Level, Op, probe_report};
+use crate::onboard::supervisor;
 use crate::output::table;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -29,18 +30,43 @@ fn op_name(op: Op) -> &'static str {
     }
 }
 
+/// `supervisor (pid 7): restarted the agent 2 times; last: pid 9 killed by signal 9
+/// (SIGKILL) at ... after 12.3 s, restarted after 0 ms`.
+fn supervisor_line(r: &supervisor::Record) -> String {
+    let mut line = format!(
+        "standalone supervisor (pid {}, since {}): restarted the agent {} time{}",
+        r.supervisor_pid,
+        r.started_at,
+        r.restarts,
+        if r.restarts == 1 { "" } else { "s" }
+    );
+    if let Some(e) = &r.last_exit {
+        line.push_str(&format!(
+            "; last: pid {} {} at {} after {:.1} s, restarted after {} ms",
+            e.pid, e.how, e.at, e.ran_secs, e.restart_delay_ms
+        ));
+    }
+    if r.agent_pid == 0 {
+        line.push_str("; no agent running now (waiting to restart it)");
+    }
+    line
+}
+
 pub fn run(args: ProbeArgs) -> anyhow::Result<ExitCode> {
     let report = probe_report();
     let results = &report.enforcers;
     let auto = report.enforcement_available.then_some(report.selected);
-    let status = match api::call(&args.conn.socket, &Request::Status, Duration::from_secs(5)) {
-        Ok(Response::Status { status }) => Some(status),
+    let reached = api::call(&args.conn.socket, &Request::Status, Duration::from_secs(5));
+    let status = match &reached {
+        Ok(Response::Status { status }) => Some(status.clone()),
         _ => None,
     };
+    let supervisor = supervisor::record_for(&args.conn.socket);
     match args.output {
         TableOrJson::Json => {
             let mut out = serde_json::to_value(&report)?;
             out["agent"] = serde_json::to_value(&status)?;
+            out["supervisor"] = serde_json::to_value(&supervisor)?;
             println!("{}", serde_json::to_string_pretty(&out)?);
         }
         TableOrJson::Table => {
@@ -108,7 +134,24 @@ pub fn run(args: ProbeArgs) -> anyhow::Result<ExitCode> {
                         println!("  not audited: {u}");
                     }
                 }
-                None => println!("agent: not running at {}", args.conn.socket.display()),
+                None => match &reached {
+                    Err(e @ api::ClientError::Permission { .. }) => {
+                        println!("agent: cannot tell: {e} (for an accurate report)")
+                    }
+                    Err(api::ClientError::Connect { source, .. })
+                        if source.kind() == std::io::ErrorKind::NotFound =>
+                    {
+                        println!(
+                            "agent: not running at {} (no socket)",
+                            args.conn.socket.display()
+                        )
+                    }
+                    Err(e) => println!("agent: not answering: {e}"),
+                    Ok(other) => println!("agent: unexpected answer: {other:?}"),
+                },
+            }
+            if let Some(r) = &supervisor {
+                println!("{}", supervisor_line(r));
             }
         }
     }

@@ -13,7 +13,11 @@ pub fn run(args: SysdumpArgs) -> anyhow::Result<ExitCode> {
         .output
         .unwrap_or_else(|| sysdump::default_file_name().into());
     let bar = progress_bar(sysdump::item_count());
-    let result = sysdump::write(&paths, args.alerts, &output, &mut |item| {
+    let target = sysdump::Target {
+        socket: args.socket,
+        state_dir: args.state_dir,
+    };
+    let result = sysdump::write(&paths, &target, args.alerts, &output, &mut |item| {
         bar.set_message(item.to_string());
         bar.inc(1);
     });

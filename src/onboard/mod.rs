@@ -13,6 +13,7 @@ pub mod paths;
 pub mod plan;
 pub mod procs;
 pub mod standalone;
+pub mod supervisor;
 pub mod systemd;
 
 use serde::{Deserialize, Serialize};

@@ -97,6 +97,8 @@ fn running_agents(paths: &Paths) -> Vec<procs::Proc> {
             agents.push(p);
         }
     }
+    // A supervisor restarts an agent stopped before it: supervisors go first.
+    agents.sort_by_key(|p| (!p.is_supervisor(), p.pid));
     agents
 }
 

@@ -345,7 +345,10 @@ pub fn plan(req: &Request, paths: &Paths, probes: &[ProbeResult]) -> Result<Plan
         None
     };
     let standalone_pid = standalone::running_pid(paths).or_else(|| {
-        procs::agents_of(paths)
+        let mut agents = procs::agents_of(paths);
+        // Without the pid file, the supervisor stands for its agent.
+        agents.sort_by_key(|p| !p.is_supervisor());
+        agents
             .into_iter()
             .map(|p| p.pid)
             .find(|&p| Some(p) != systemd_pid)
@@ -356,10 +359,8 @@ pub fn plan(req: &Request, paths: &Paths, probes: &[ProbeResult]) -> Result<Plan
         Mode::Systemd => (systemd_pid, standalone_pid.map(|_| Mode::Standalone)),
     };
     if let Some(s) = &status
-        && ![standalone_pid, systemd_pid]
-            .iter()
-            .flatten()
-            .any(|&p| p as u32 == s.pid)
+        && !standalone_pid.is_some_and(|p| standalone::is_same_agent(p, s.pid))
+        && systemd_pid.is_none_or(|p| p as u32 != s.pid)
     {
         return Err(Error::ForeignAgent {
             pid: s.pid,
@@ -568,7 +569,10 @@ fn wait_ready(plan: &Plan, pid: Option<i32>) -> Result<Status, Error> {
     };
     loop {
         if let Some(s) = agent_status(&paths.socket, Duration::from_secs(2))
-            && pid.is_none_or(|p| p as u32 == s.pid)
+            && pid.is_none_or(|p| match plan.mode {
+                Mode::Standalone => standalone::is_same_agent(p, s.pid),
+                Mode::Systemd => p as u32 == s.pid,
+            })
         {
             return Ok(s);
         }

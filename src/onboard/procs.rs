@@ -25,6 +25,12 @@ impl Proc {
         self.cmdline.get(1).is_some_and(|a| a == "agent")
     }
 
+    /// `knoxctl agent ... --supervise`: the standalone supervisor, which restarts its
+    /// agent when that is stopped alone, so it is stopped first.
+    pub fn is_supervisor(&self) -> bool {
+        self.is_agent() && self.cmdline.iter().any(|a| a == "--supervise")
+    }
+
     /// Whether this is the agent of the installation at `paths`: an agent reading its
     /// configuration file (named with --config, or the default one when none is named).
     /// Other agents, e.g. tests' or one run by hand with its own file, are not touched even
@@ -72,6 +78,17 @@ pub fn state(pid: i32) -> Option<char> {
         .filter_map(|t| stat_state(&format!("{}/stat", t.path().display())))
         .find(|c| !matches!(c, 'Z' | 'X'));
     Some(live.unwrap_or(leader))
+}
+
+/// The parent of `pid`, from /proc/PID/stat.
+pub fn parent(pid: i32) -> Option<i32> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After "pid (comm) ": the state letter, then the parent's pid.
+    s[s.rfind(')')? + 1..]
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 /// Whether `pid` exists and has not exited (a zombie has).

@@ -1,7 +1,8 @@
 //! Standalone mode, for hosts where systemd is not PID 1 (containers' hosts, minimal VMs,
-//! CI): the agent runs detached in its own session, its output goes to a log file and its
-//! pid to a pid file. Nothing restarts it if it dies; `knoxctl onboard vm` does, and says
-//! so when it finds it gone.
+//! CI): the supervisor (`knoxctl agent --supervise`, [`super::supervisor`]) runs detached in
+//! its own session and keeps the agent running as its child; their output goes to a log
+//! file and the supervisor's pid to the pid file. If the supervisor itself is killed,
+//! `knoxctl onboard vm` starts a new one, and says so when it finds it gone.
 
 use super::Error;
 use super::paths::Paths;
@@ -11,8 +12,8 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
-/// The pid in the pid file, if that process is running and is this installation's agent
-/// (a stale pid file may name a pid that now belongs to something else).
+/// The pid in the pid file (the supervisor's), if that process is running and is this
+/// installation's (a stale pid file may name a pid that now belongs to something else).
 pub fn running_pid(paths: &Paths) -> Option<i32> {
     let pid: i32 = std::fs::read_to_string(&paths.pid_file)
         .ok()?
@@ -23,10 +24,10 @@ pub fn running_pid(paths: &Paths) -> Option<i32> {
     (!p.is_zombie() && p.belongs_to(paths)).then_some(pid)
 }
 
-/// Starts `<bin> agent --config <config>` detached: a new session (no controlling
-/// terminal, untouched by the caller's hangup or Ctrl-C), the root directory as working
-/// directory, stdin from /dev/null and stdout/stderr appended to the log. Returns its pid,
-/// also written to the pid file.
+/// Starts `<bin> agent --config <config> --supervise` detached: a new session (no
+/// controlling terminal, untouched by the caller's hangup or Ctrl-C), the root directory as
+/// working directory, stdin from /dev/null and stdout/stderr appended to the log. Returns
+/// the supervisor's pid, also written to the pid file.
 pub fn start(paths: &Paths) -> Result<i32, Error> {
     // Nothing rotates the log in standalone mode: keep one previous generation, rotated
     // when the agent starts.
@@ -45,6 +46,7 @@ pub fn start(paths: &Paths) -> Result<i32, Error> {
     cmd.arg("agent")
         .arg("--config")
         .arg(&paths.config)
+        .arg("--supervise")
         .current_dir("/")
         .stdin(Stdio::null())
         .stdout(log)
@@ -75,8 +77,8 @@ pub fn start(paths: &Paths) -> Result<i32, Error> {
     Ok(pid)
 }
 
-/// Stops `pid` (an agent found by its command line) and the agent named by the pid file,
-/// and removes the pid file.
+/// Stops `pid` (an agent found by its command line) and the supervisor named by the pid
+/// file (which stops its agent first), and removes the pid file.
 pub fn stop(paths: &Paths, pid: Option<i32>) -> Vec<procs::Stopped> {
     let mut pids: Vec<i32> = pid.into_iter().chain(running_pid(paths)).collect();
     pids.dedup();
@@ -101,4 +103,10 @@ pub fn last_run_log(paths: &Paths, n: usize) -> String {
         Some(i) => tail[i..].to_string(),
         None => tail,
     }
+}
+
+/// Whether `agent_pid` (the pid an agent reports in its status) is the supervisor `pid` or
+/// its child.
+pub fn is_same_agent(pid: i32, agent_pid: u32) -> bool {
+    pid as u32 == agent_pid || procs::parent(agent_pid as i32) == Some(pid)
 }
