@@ -1,24 +1,78 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (.ci/run calls this). Run as root on Debian.
-# Installs the Debian packages the tests need, then runs every test target.
+#
+# 1. Installs the Debian packages the tests need (a fresh machine has only the Rust
+#    toolchain and the base image; a missing tool is a failure in the tests, never a skip).
+# 2. Builds, runs clippy with warnings as errors, and every test target (cargo test
+#    --no-fail-fast: one failing target does not hide the others' results).
+# 3. Runs the CLI and agent tests a second time with the host in the other state: if an
+#    onboarded agent answers on the default paths (README's first command), with it hidden;
+#    if none does, with one onboarded for the duration (scripts/test-agent-states.sh).
+#
+# Ends with one line `suite: N passed, M failed` counting every test of every run, and exits
+# non-zero when anything failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# bash drives the committed completion script in the completion tests; qemu, busybox-static
-# and cpio boot the VM that tests/vm.rs runs its scenarios in (BPF-LSM, AppArmor); systemd
-# provides systemd-analyze (the onboarding unit is verified with it) and tmux drives the
-# onboarding prompt in a real terminal.
-packages=(bash clang llvm libbpf-dev qemu-system-x86 busybox-static cpio systemd tmux)
+# What each package is for:
+#   bash                the completion tests drive the committed bash completion script
+#   clang llvm libbpf-dev  tests/bpf_objects.rs rebuilds the BPF objects and compares them
+#   bpftool             sysdump's BPF items, and the VM scenarios inspect BPF-LSM links
+#   qemu-system-x86 busybox-static cpio  the VM that tests/vm.rs boots (BPF-LSM, AppArmor)
+#   mmdebstrap          the Debian root file system the systemd-PID-1 VM boots
+#   systemd             systemd-analyze verify for the onboarding unit
+#   tmux                the onboarding prompt, answered in a real terminal
+#   util-linux          unshare (the second pass hides an onboarded agent)
+packages=(bash clang llvm libbpf-dev bpftool qemu-system-x86 busybox-static cpio mmdebstrap
+  systemd tmux util-linux)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
+  echo "test.sh: installing ${missing[*]}" >&2
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+  # No recommends: qemu's alone pull in a desktop's worth of GUI libraries.
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# Every prerequisite is installed above: a test that finds one missing fails instead of
+# skipping (tests/common/mod.rs, prerequisite).
+export KNOXCTL_TEST_STRICT=1
+
+log=$(mktemp -t knoxctl-test.XXXXXX)
+trap 'rm -f "$log"' EXIT
+status=0
+step() {
+  local name=$1 t0 rc
+  shift
+  t0=$(date +%s)
+  echo "test.sh: ---- $name ----" >&2
+  set +e
+  "$@" 2>&1 | tee -a "$log"
+  rc=${PIPESTATUS[0]}
+  set -e
+  echo "test.sh: $name: $([ "$rc" -eq 0 ] && echo ok || echo "FAILED (exit $rc)") in $(($(date +%s) - t0)) s" >&2
+  [ "$rc" -eq 0 ] || status=1
+  return 0
+}
 
 # Conformance inputs (KubeArmor's CRDs and corpora) are read from ../shared/conformance
 # unless KNOXCTL_CONFORMANCE_DIR says otherwise; the tests say loudly when they are absent.
 cargo build --release --locked
-cargo test --release --locked
+step clippy cargo clippy --release --locked --all-targets -- -D warnings
+step "cargo test" cargo test --release --locked --no-fail-fast
+step "CLI and agent tests, other agent state" scripts/test-agent-states.sh
+
+# Every libtest summary line, plus the VM targets' own (same format).
+read -r passed failed < <(awk '
+  /^test result: / {
+    for (i = 1; i <= NF; i++) {
+      if ($(i) ~ /^passed;?$/) p += $(i - 1)
+      if ($(i) ~ /^failed;?$/) f += $(i - 1)
+    }
+  }
+  END { print p + 0, f + 0 }' "$log")
+[ "$status" -eq 0 ] || [ "$failed" -gt 0 ] || failed=1
+echo "suite: $passed passed, $failed failed"
+exit "$status"

@@ -54,8 +54,10 @@ fn runs(path: &str) -> bool {
 
 #[test]
 fn package_managers_are_blocked_and_alerted() {
-    if !std::path::Path::new("/usr/bin/apt").exists() {
-        eprintln!("*** SKIPPED: /usr/bin/apt not on this machine ***");
+    if !common::prerequisite(
+        std::path::Path::new("/usr/bin/apt").exists(),
+        "/usr/bin/apt not on this machine",
+    ) {
         return;
     }
     let mut agent = Agent::start("pkg", "fanotify");

@@ -7,6 +7,8 @@
 //! never leaves a block behind. Blocks only ever concern files these tests create; the
 //! allow-list tests, which must see every exec, are confined to a private tmpfs.
 
+mod common;
+
 use knoxctl::enforce::fanotify::{FanotifyEnforcer, Options, Posture, probe};
 use knoxctl::enforce::{ApplyReport, Enforcer, EnforcerEvent, Level, Op, Operation};
 use knoxctl::policy::normalize::{RuleSet, normalize};
@@ -28,15 +30,14 @@ const NOBODY: u32 = 65534;
 
 fn can_run() -> bool {
     // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("skipped: fanotify permission events need root");
+    if !common::prerequisite(
+        unsafe { libc::geteuid() } == 0,
+        "fanotify permission events need root",
+    ) {
         return false;
     }
     let p = probe();
-    if !p.usable {
-        eprintln!("skipped: fanotify unusable here: {}", p.reason);
-    }
-    p.usable
+    common::prerequisite(p.usable, &format!("fanotify unusable here: {}", p.reason))
 }
 
 macro_rules! require_fanotify {
@@ -674,8 +675,10 @@ struct AllowListBed {
 
 impl AllowListBed {
     fn new() -> Option<AllowListBed> {
-        if !Path::new("/lib64/ld-linux-x86-64.so.2").exists() {
-            eprintln!("skipped: needs the x86-64 loader at /lib64/ld-linux-x86-64.so.2");
+        if !common::prerequisite(
+            Path::new("/lib64/ld-linux-x86-64.so.2").exists(),
+            "needs the x86-64 loader at /lib64/ld-linux-x86-64.so.2",
+        ) {
             return None;
         }
         static N: AtomicU32 = AtomicU32::new(0);

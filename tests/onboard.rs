@@ -385,8 +385,10 @@ impl Drop for RealHost {
 #[test]
 fn onboard_enforce_and_offboard_on_the_real_paths() {
     let _serial = serial();
-    if !Path::new("/usr/bin/apt").exists() {
-        eprintln!("*** SKIPPED: /usr/bin/apt is not on this machine ***");
+    if !common::prerequisite(
+        Path::new("/usr/bin/apt").exists(),
+        "/usr/bin/apt is not on this machine",
+    ) {
         return;
     }
     let paths = Paths::from_root(None);
@@ -478,7 +480,10 @@ fn onboard_enforce_and_offboard_on_the_real_paths() {
     // A pinned BPF object where the BPF-LSM enforcer pins its own: offboarding must
     // remove it from bpffs (the enforcer itself cannot run on this kernel).
     let pinned = paths.bpf_pin.join("links/knoxctl_test");
-    let have_bpftool = Command::new("bpftool").arg("version").output().is_ok();
+    let have_bpftool = common::prerequisite(
+        Command::new("bpftool").arg("version").output().is_ok(),
+        "bpftool not installed (Debian package bpftool): offboarding's bpffs removal is not exercised",
+    );
     if have_bpftool {
         std::fs::create_dir_all(pinned.parent().unwrap()).unwrap();
         let o = Command::new("bpftool")
@@ -499,8 +504,6 @@ fn onboard_enforce_and_offboard_on_the_real_paths() {
             .output()
             .unwrap();
         assert!(o.status.success(), "bpftool map create: {}", out(&o));
-    } else {
-        eprintln!("*** bpftool not installed: offboarding's bpffs removal is not exercised ***");
     }
 
     // A sysdump of the real installation, while it enforces.

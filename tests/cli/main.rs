@@ -1,5 +1,8 @@
 //! CLI tests: run the built `knoxctl` binary as users do and check what they see.
 
+#[path = "../common/mod.rs"]
+mod common;
+
 mod alerts;
 mod assets;
 mod commands;
