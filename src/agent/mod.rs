@@ -130,6 +130,17 @@ pub fn run(overrides: Overrides) -> anyhow::Result<()> {
     };
     let (writer, alerts) = AlertWriter::spawn_with(&config.state_dir, retention, writer_options)?;
 
+    // Enforcement first: after a crash or a restart, every millisecond before the
+    // persisted policies are enforced again is a window in which nothing is blocked; the
+    // monitor's alerts can wait for it.
+    let mut core = core::Core::start(
+        config.clone(),
+        hostname,
+        state,
+        selected.enforcer,
+        selected.reason,
+    )
+    .map_err(anyhow::Error::msg)?;
     // The monitor starts with exec events only; `follow_rules` switches families on as
     // policies need them, so an idle host pays nothing for file-open tracing.
     let monitor = match Monitor::start_with_ring_size(
@@ -149,14 +160,6 @@ pub fn run(overrides: Overrides) -> anyhow::Result<()> {
             None
         }
     };
-    let mut core = core::Core::start(
-        config.clone(),
-        hostname,
-        state,
-        selected.enforcer,
-        selected.reason,
-    )
-    .map_err(anyhow::Error::msg)?;
     let mut threads = Vec::new();
     let monitor_handle = monitor.as_ref().map(|(m, _)| m.clone());
     if let Some(m) = &monitor_handle {

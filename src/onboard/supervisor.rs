@@ -27,8 +27,10 @@ use std::time::{Duration, Instant};
 pub const RECORD_FILE: &str = "supervisor.json";
 
 /// An agent that ran this long before it exited counts as having run well: the next
-/// restart is immediate again.
-const STABLE_AFTER: Duration = Duration::from_secs(30);
+/// restart is immediate again. An agent starts in well under a second; one that dies
+/// sooner than this is failing at or just after start, where retrying at once only burns
+/// the CPU.
+const STABLE_AFTER: Duration = Duration::from_secs(10);
 /// The delay after the second quick failure in a row; it doubles with each further one.
 const FIRST_DELAY: Duration = Duration::from_millis(250);
 const MAX_DELAY: Duration = Duration::from_secs(30);
