@@ -66,8 +66,9 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand offboard; and __fish_see
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand offboard; and __fish_seen_subcommand_from vm" -s V -l version -d 'Print version'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand offboard; and __fish_seen_subcommand_from help" -f -a "vm" -d 'Offboard this virtual machine or bare-metal host'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand offboard; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand probe" -s o -l output -r -f -a "table\t''
-json\t''"
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand probe" -s o -l output -r -f -a "table\t'Columns that fit the terminal (long values cut with …; whole values when piped)'
+wide\t'Every column, whole values, even on a terminal'
+json\t'JSON (JSON Lines for alerts)'"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand probe" -l socket -d 'The agent\'s API socket' -r -F
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand probe" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand probe" -s V -l version -d 'Print version'
@@ -88,18 +89,20 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from explain" -s f -l file -d 'Policy files or directories (- for stdin)' -r -F
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from explain" -l default-posture -d 'What happens to operations no Allow rule permits, in allow-list mode' -r -f -a "audit\t'Permit and alert (KubeArmor\'s default)'
 block\t'Deny'"
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from explain" -s o -l output -r -f -a "table\t''
-json\t''"
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from explain" -s o -l output -r -f -a "table\t'Columns that fit the terminal (long values cut with …; whole values when piped)'
+wide\t'Every column, whole values, even on a terminal'
+json\t'JSON (JSON Lines for alerts)'"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from explain" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from explain" -s V -l version -d 'Print version'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from apply" -s f -l file -d 'Policy file, directory, or - for standard input' -r -F
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from apply" -l socket -d 'The agent\'s API socket' -r -F
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from apply" -s h -l help -d 'Print help'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from apply" -s V -l version -d 'Print version'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from list" -s o -l output -r -f -a "table\t''
-json\t''"
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from list" -s o -l output -r -f -a "table\t'Columns that fit the terminal (long values cut with …; whole values when piped)'
+wide\t'Every column, whole values, even on a terminal'
+json\t'JSON (JSON Lines for alerts)'"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from list" -l socket -d 'The agent\'s API socket' -r -F
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from get" -s o -l output -r -f -a "yaml\t''
 json\t''"
@@ -127,29 +130,32 @@ cis\t''
 pci-dss\t''
 stig\t''"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -l out-dir -d 'Write recommended policies into this directory' -r -f -a "(__fish_complete_directories)"
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -s o -l output -r -f -a "table\t''
-json\t''"
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -s h -l help -d 'Print help'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -s o -l output -r -f -a "table\t'Columns that fit the terminal (long values cut with …; whole values when piped)'
+wide\t'Every column, whole values, even on a terminal'
+json\t'JSON (JSON Lines for alerts)'"
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -s V -l version -d 'Print version'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from help" -f -a "recommend" -d 'Recommend hardening policies for this host from compliance templates'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail help" -l filter -d 'Field=value, Field!=value, Field~regex, Field>=N (repeatable; all must hold)' -r
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail help" -l since -d 'Only alerts newer than this (30s, 10m, 2h, 7d)' -r
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail help" -l limit -d 'At most this many alerts (newest last); a table shows the newest 1000 unless set' -r
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail help" -s o -l output -r -f -a "table\t''
-json\t''"
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail help" -s o -l output -r -f -a "table\t'Columns that fit the terminal (long values cut with …; whole values when piped)'
+wide\t'Every column, whole values, even on a terminal'
+json\t'JSON (JSON Lines for alerts)'"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail help" -l from -d 'Filter KubeArmor-format JSON Lines from a file (or - for stdin) instead of the store' -r -F
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail help" -l state-dir -d 'The agent\'s state directory (the alert store)' -r -f -a "(__fish_complete_directories)"
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail help" -s h -l help -d 'Print help'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail help" -s V -l version -d 'Print version'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail help" -f -a "tail" -d 'Follow new alerts as they arrive (JSON Lines with -o json)'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from tail" -l socket -d 'The agent\'s API socket' -r -F
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from tail" -l filter -d 'Field=value, Field!=value, Field~regex, Field>=N (repeatable; all must hold)' -r
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from tail" -s o -l output -r -f -a "table\t''
-json\t''"
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from tail" -s o -l output -r -f -a "table\t'Columns that fit the terminal (long values cut with …; whole values when piped)'
+wide\t'Every column, whole values, even on a terminal'
+json\t'JSON (JSON Lines for alerts)'"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from tail" -l state-dir -d 'The agent\'s state directory (the alert store)' -r -f -a "(__fish_complete_directories)"
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from tail" -s h -l help -d 'Print help'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from tail" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from tail" -s V -l version -d 'Print version'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from help" -f -a "tail" -d 'Follow new alerts as they arrive (JSON Lines with -o json)'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

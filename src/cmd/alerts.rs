@@ -99,7 +99,7 @@ fn from_store(state_dir: &Path, mut query: Query, output: TableOrJson) -> anyhow
             })?;
             w.flush()?;
         }
-        TableOrJson::Table => {
+        TableOrJson::Table | TableOrJson::Wide => {
             let capped = query.limit.is_none();
             if capped {
                 query.limit = Some(TABLE_DEFAULT_LIMIT + 1);
@@ -109,7 +109,7 @@ fn from_store(state_dir: &Path, mut query: Query, output: TableOrJson) -> anyhow
             if more {
                 alerts.remove(0);
             }
-            print_table(&alerts)?;
+            print_table(&alerts, output == TableOrJson::Table)?;
             if more {
                 eprintln!(
                     "knoxctl: showing the newest {TABLE_DEFAULT_LIMIT} matching alerts; \
@@ -127,39 +127,56 @@ pub fn format_time(secs: i64) -> String {
     format!("{}Z", full.split('.').next().unwrap_or_default())
 }
 
-const TABLE_HEADER: [&str; 8] = [
+/// The default table: what a person scans first, narrow enough for 80 columns. `-o wide`
+/// adds the rest.
+const TABLE_HEADER: [&str; 6] = [
     "TIME",
-    "POLICY",
     "ACTION",
     "OPERATION",
+    "POLICY",
     "RESOURCE",
     "PROCESS",
-    "RESULT",
-    "SEVERITY",
 ];
+const WIDE_HEADER: [&str; 5] = ["RESULT", "SEVERITY", "HOST PID", "UID", "HOST"];
 
-fn row(a: &Alert) -> [String; 8] {
-    [
+fn row(a: &Alert, wide: bool) -> Vec<String> {
+    let mut r = vec![
         format_time(a.timestamp),
-        a.policy_name.clone(),
         a.action.clone(),
         a.operation.clone(),
+        a.policy_name.clone(),
         a.resource.clone(),
         a.process_name.clone(),
-        a.result.clone(),
-        a.severity.clone(),
-    ]
+    ];
+    if wide {
+        r.extend([
+            a.result.clone(),
+            a.severity.clone(),
+            a.host_pid.to_string(),
+            a.uid.to_string(),
+            a.host_name.clone(),
+        ]);
+    }
+    r
 }
 
-fn print_table(alerts: &[Alert]) -> anyhow::Result<()> {
+fn print_table(alerts: &[Alert], fit: bool) -> anyhow::Result<()> {
     if alerts.is_empty() {
         // On stderr, like kubectl's "No resources found": stdout stays empty for scripts.
         eprintln!("No alerts match.");
         return Ok(());
     }
-    let mut t = table(&TABLE_HEADER);
+    let mut header = TABLE_HEADER.to_vec();
+    if !fit {
+        header.extend(WIDE_HEADER);
+    }
+    let mut t = table(&header);
+    t.pin(&["TIME", "ACTION", "OPERATION"]);
+    if !fit {
+        t.whole();
+    }
     for a in alerts {
-        t.add_row(row(a).to_vec());
+        t.add_row(row(a, !fit));
     }
     let mut out = std::io::stdout().lock();
     writeln!(out, "{t}")?;
@@ -249,7 +266,7 @@ fn from_lines(from: &Path, query: Query, output: TableOrJson) -> anyhow::Result<
     let stream = output == TableOrJson::Json && query.limit.is_none();
     let keep = match output {
         TableOrJson::Json => query.limit.unwrap_or(usize::MAX),
-        TableOrJson::Table => query.limit.unwrap_or(TABLE_DEFAULT_LIMIT),
+        TableOrJson::Table | TableOrJson::Wide => query.limit.unwrap_or(TABLE_DEFAULT_LIMIT),
     };
     let mut out = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     // The newest `keep` matches, oldest first: input order is taken as chronological.
@@ -322,10 +339,10 @@ fn from_lines(from: &Path, query: Query, output: TableOrJson) -> anyhow::Result<
             }
             out.flush()?;
         }
-        TableOrJson::Table => {
+        TableOrJson::Table | TableOrJson::Wide => {
             drop(out);
             let alerts: Vec<Alert> = kept.into_iter().map(|(a, _)| a).collect();
-            print_table(&alerts)?;
+            print_table(&alerts, output == TableOrJson::Table)?;
             if query.limit.is_none() && matched > TABLE_DEFAULT_LIMIT {
                 eprintln!(
                     "knoxctl: showing the last {TABLE_DEFAULT_LIMIT} of {matched} matching \
@@ -349,28 +366,30 @@ extern "C" fn on_interrupt(_: libc::c_int) {
     INTERRUPTED.store(true, Ordering::Relaxed);
 }
 
-/// One line per alert for a stream, where a table's column widths cannot be known.
-fn tail_line(a: &Alert) -> String {
-    let [
-        time,
-        policy,
-        action,
-        operation,
-        resource,
-        process,
-        result,
-        severity,
-    ] = row(a);
-    format!(
-        "{time}  {action:<13} {operation:<12} {policy}  {resource}  {process}  {result}  {}",
-        if severity.is_empty() {
-            String::new()
-        } else {
-            format!("severity={severity}")
+/// One line per alert for a stream, where a table's column widths cannot be known: the
+/// table's columns in the table's order, the short ones padded to their usual widths.
+fn tail_line(a: &Alert, wide: bool) -> String {
+    let r = row(a, wide);
+    tail_format(&r.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+fn tail_format(cells: &[&str]) -> String {
+    // TIME is always 20 wide; ACTION and OPERATION get the width of their longest usual
+    // values ("Audit (Block)", "Operation").
+    const PAD: [usize; 3] = [20, 13, 9];
+    let mut line = String::new();
+    for (i, c) in cells.iter().enumerate() {
+        let c = if c.is_empty() { "-" } else { c };
+        line.push_str(c);
+        if i + 1 < cells.len() {
+            let w = PAD.get(i).copied().unwrap_or(0);
+            line.extend(std::iter::repeat_n(
+                ' ',
+                w.saturating_sub(c.chars().count()) + 3,
+            ));
         }
-    )
-    .trim_end()
-    .to_string()
+    }
+    line
 }
 
 fn tail(state_dir: &Path, query: Query, output: TableOrJson) -> anyhow::Result<ExitCode> {
@@ -395,10 +414,20 @@ fn tail(state_dir: &Path, query: Query, output: TableOrJson) -> anyhow::Result<E
                 serde_json::to_writer(&mut *out, a)?;
                 out.write_all(b"\n")?;
             }
-            TableOrJson::Table => writeln!(out, "{}", tail_line(a))?,
+            TableOrJson::Table | TableOrJson::Wide => {
+                writeln!(out, "{}", tail_line(a, output == TableOrJson::Wide))?
+            }
         }
         Ok(())
     };
+    if let Some(fit) = output.table() {
+        let mut header = TABLE_HEADER.to_vec();
+        if !fit {
+            header.extend(WIDE_HEADER);
+        }
+        writeln!(out, "{}", tail_format(&header))?;
+        out.flush()?;
+    }
     let mut last = store.last_id()?;
     // With --since or --limit, show the matching backlog first, as `tail -n` does.
     if query.since.is_some() || query.limit.is_some() {

@@ -189,8 +189,23 @@ pub struct OffboardVmArgs {
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TableOrJson {
+    /// Columns that fit the terminal (long values cut with …; whole values when piped)
     Table,
+    /// Every column, whole values, even on a terminal
+    Wide,
+    /// JSON (JSON Lines for alerts)
     Json,
+}
+
+impl TableOrJson {
+    /// Whether this is one of the table formats, and whether values may be cut to fit.
+    pub fn table(self) -> Option<bool> {
+        match self {
+            TableOrJson::Table => Some(true),
+            TableOrJson::Wide => Some(false),
+            TableOrJson::Json => None,
+        }
+    }
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -204,7 +204,7 @@ fn explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
                 .collect();
             println!("{}", serde_json::to_string_pretty(&out)?);
         }
-        TableOrJson::Table => {
+        TableOrJson::Table | TableOrJson::Wide => {
             for (i, set) in sets.iter().enumerate() {
                 if i > 0 {
                     println!();
@@ -236,6 +236,9 @@ fn explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
                         r.severity.map(|s| s.to_string()).unwrap_or_default(),
                         r.policy.clone(),
                     ]);
+                }
+                if args.output == TableOrJson::Wide {
+                    t.whole();
                 }
                 println!("{t}");
                 for (name, action) in &set.presets {
@@ -355,7 +358,7 @@ fn list(output: TableOrJson, conn: &AgentConn) -> anyhow::Result<ExitCode> {
     };
     match output {
         TableOrJson::Json => println!("{}", serde_json::to_string_pretty(&items)?),
-        TableOrJson::Table => {
+        TableOrJson::Table | TableOrJson::Wide => {
             if items.is_empty() {
                 println!("no policies applied");
                 return Ok(ExitCode::SUCCESS);
@@ -383,6 +386,10 @@ fn list(output: TableOrJson, conn: &AgentConn) -> anyhow::Result<ExitCode> {
                     super::alerts::format_time(p.applied_at),
                     p.source,
                 ]);
+            }
+            t.pin(&["Kind", "Action", "Rules", "On this host", "Applied"]);
+            if output == TableOrJson::Wide {
+                t.whole();
             }
             println!("{t}");
         }

@@ -69,8 +69,13 @@ pub fn run(args: ProbeArgs) -> anyhow::Result<ExitCode> {
             out["supervisor"] = serde_json::to_value(&supervisor)?;
             println!("{}", serde_json::to_string_pretty(&out)?);
         }
-        TableOrJson::Table => {
+        TableOrJson::Table | TableOrJson::Wide => {
+            let fit = args.output == TableOrJson::Table;
             let mut t = table(&["Enforcer", "Works here", "Auto picks", "Why"]);
+            t.pin(&["Enforcer", "Works here", "Auto picks"]);
+            if !fit {
+                t.whole();
+            }
             for r in results {
                 let picked = Some(r.backend) == auto
                     || (auto.is_none() && r.backend == Backend::MonitorOnly);
@@ -86,6 +91,9 @@ pub fn run(args: ProbeArgs) -> anyhow::Result<ExitCode> {
             let names: Vec<String> = results.iter().map(|r| r.backend.to_string()).collect();
             header.extend(names.iter().map(String::as_str));
             let mut m = table(&header);
+            if !fit {
+                m.whole();
+            }
             for op in Op::ALL {
                 let mut row = vec![op_name(op).to_string()];
                 for r in results {

@@ -306,20 +306,49 @@ fn table_has_the_useful_columns() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
-    for col in [
-        "TIME",
-        "POLICY",
-        "ACTION",
-        "OPERATION",
-        "RESOURCE",
-        "PROCESS",
-        "RESULT",
-        "SEVERITY",
-    ] {
-        assert!(text.contains(col), "{col} missing:\n{text}");
-    }
+    assert_eq!(
+        table_cells(text.lines().next().unwrap()),
+        [
+            "TIME",
+            "ACTION",
+            "OPERATION",
+            "POLICY",
+            "RESOURCE",
+            "PROCESS"
+        ],
+        "{text}"
+    );
     assert!(text.contains("block-pkg-mgmt-tools") && text.contains("/usr/lib/test_file"));
-    assert!(text.contains("Permission denied"));
+    // -o wide: the result, severity and who, too.
+    let wide = run(&[
+        "alerts",
+        "--state-dir",
+        s.0.to_str().unwrap(),
+        "--filter",
+        "Action=Block",
+        "-o",
+        "wide",
+    ]);
+    assert_eq!(wide.status.code(), Some(0), "{}", stderr(&wide));
+    let wide = stdout(&wide);
+    assert_eq!(
+        table_cells(wide.lines().next().unwrap()),
+        [
+            "TIME",
+            "ACTION",
+            "OPERATION",
+            "POLICY",
+            "RESOURCE",
+            "PROCESS",
+            "RESULT",
+            "SEVERITY",
+            "HOST PID",
+            "UID",
+            "HOST"
+        ],
+        "{wide}"
+    );
+    assert!(wide.contains("Permission denied"));
     assert!(!text.contains("discovery-process-discovery"));
     assert_eq!(text.matches("block-pkg-mgmt-tools").count(), 2);
     assert!(!text.contains('\x1b'));
@@ -665,4 +694,130 @@ fn tail_follows_new_alerts_and_stops_on_sigint() {
     assert_eq!(got, fim_blocked(t));
     assert_eq!(follow.interrupt().code(), Some(0));
     assert_eq!(backlog.interrupt().code(), Some(0));
+
+    // The table form: the same header and column order as `alerts`, one line per alert.
+    let table = Tail::start(&s, &["--limit", "1", "tail"]);
+    let header = table.next().unwrap();
+    assert_eq!(
+        table_cells(&header),
+        [
+            "TIME",
+            "ACTION",
+            "OPERATION",
+            "POLICY",
+            "RESOURCE",
+            "PROCESS"
+        ],
+        "{header}"
+    );
+    let line = table.next().unwrap();
+    let cells = table_cells(&line);
+    assert_eq!(
+        &cells[1..],
+        [
+            "Block",
+            "File",
+            "file-integrity-monitoring",
+            "/usr/lib/test_file",
+            "/usr/bin/touch"
+        ],
+        "{line}"
+    );
+    assert_eq!(table.interrupt().code(), Some(0));
+}
+
+/// Runs `command` in a terminal `cols` columns wide (a detached tmux session on a private
+/// server) and returns the screen once `done` appears, each terminal-wrapped line joined
+/// back to the line it belongs to (`capture-pane -J`).
+fn on_terminal(cols: u16, command: &str, done: &str) -> String {
+    let server = format!("knoxctl-cli-{}-{cols}", std::process::id());
+    let tmux = |args: &[&str]| {
+        std::process::Command::new("tmux")
+            .args(["-L", &server])
+            .args(args)
+            .output()
+            .expect("tmux is installed (Debian package tmux)")
+    };
+    struct Kill<'a>(&'a dyn Fn(&[&str]) -> Output);
+    impl Drop for Kill<'_> {
+        fn drop(&mut self) {
+            (self.0)(&["kill-server"]);
+        }
+    }
+    let _kill = Kill(&tmux);
+    let cols = cols.to_string();
+    let o = tmux(&[
+        "new-session",
+        "-d",
+        "-x",
+        &cols,
+        "-y",
+        "50",
+        "-s",
+        "t",
+        &format!("env -u COLUMNS {command}; echo {done}; sleep 60"),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let start = std::time::Instant::now();
+    loop {
+        let o = tmux(&["capture-pane", "-p", "-J", "-t", "t"]);
+        let screen = String::from_utf8_lossy(&o.stdout).into_owned();
+        if screen.contains(done) {
+            return screen;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "never finished:\n{screen}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn tables_never_split_a_value_on_an_80_column_terminal() {
+    let dir = Scratch::new("alerts-tty");
+    let mut long = fim_blocked(now() - 30);
+    long.resource =
+        "/usr/lib/x86_64-linux-gnu/some/deeply/nested/library/path/libexample.so.1.2.3".into();
+    let mut input = jsonl();
+    input.push_str(&serde_json::to_string(&long).unwrap());
+    input.push('\n');
+    let file = dir.write("alerts.jsonl", input);
+    let cmd = format!(
+        "NO_COLOR=1 {} alerts --from {}",
+        env!("CARGO_BIN_EXE_knoxctl"),
+        file.display()
+    );
+    let screen = on_terminal(80, &cmd, "KNOX-DONE");
+    let lines: Vec<&str> = screen
+        .lines()
+        .skip_while(|l| !l.starts_with("TIME"))
+        .take_while(|l| !l.contains("KNOX-DONE"))
+        .collect();
+    assert_eq!(lines.len(), 6, "a header and one line per alert:\n{screen}");
+    for l in &lines {
+        assert!(l.chars().count() <= 80, "wider than the terminal: {l:?}");
+    }
+    let header = table_cells(lines[0]);
+    assert_eq!(header[0], "TIME");
+    for l in &lines[1..] {
+        let cells = table_cells(l);
+        assert_eq!(cells.len(), header.len(), "{l:?}");
+        // Timestamps are never cut: 2026-12-06T08:55:14.123456Z.
+        assert!(cells[0].ends_with('Z') && !cells[0].contains('…'), "{l:?}");
+    }
+    assert!(
+        lines
+            .iter()
+            .any(|l| table_cells(l)[4].starts_with("/usr/lib/") && table_cells(l)[4].ends_with('…')),
+        "the long path is cut with an ellipsis:\n{screen}"
+    );
+
+    // Piped: the same command prints whole values.
+    let out = run(&["alerts", "--from", file.to_str().unwrap()]);
+    assert!(
+        stdout(&out).contains(&long.resource),
+        "piped output is never cut: {}",
+        stdout(&out)
+    );
 }

@@ -59,6 +59,33 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// Whether a table row of `text` (columns separated by 3 or more spaces) has these cells,
+/// in this order, side by side; `""` stands for an empty cell (`-`).
+pub fn has_row(text: &str, cells: &[&str]) -> bool {
+    let want: Vec<&str> = cells
+        .iter()
+        .map(|c| if c.is_empty() { "-" } else { *c })
+        .collect();
+    text.lines().any(|l| {
+        let got = table_cells(l);
+        got.windows(want.len()).any(|w| w == want.as_slice())
+    })
+}
+
+/// The cells of one table line.
+pub fn table_cells(line: &str) -> Vec<&str> {
+    let mut cells = Vec::new();
+    let mut rest = line.trim_end();
+    while let Some(i) = rest.find("   ") {
+        cells.push(rest[..i].trim());
+        rest = rest[i..].trim_start();
+    }
+    if !rest.is_empty() {
+        cells.push(rest);
+    }
+    cells
+}
+
 pub fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
