@@ -141,6 +141,17 @@ impl Field {
             .find(|f| f.name().eq_ignore_ascii_case(name))
     }
 
+    /// The values a field can have, for fields KubeArmor fills from a fixed set: a filter
+    /// value is matched against them whatever its case (`Action=block`), and one outside
+    /// them is refused.
+    pub fn values(self) -> Option<&'static [&'static str]> {
+        match self {
+            Field::Action => Some(&["Block", "Audit", "Allow", "Audit (Block)"]),
+            Field::Operation => Some(&["Process", "File", "Network", "Capabilities", "Syscall"]),
+            _ => None,
+        }
+    }
+
     /// Fields compared as integers and allowed with `<`, `<=`, `>`, `>=`.
     pub fn is_numeric(self) -> bool {
         matches!(
@@ -205,6 +216,8 @@ pub enum Op {
     Eq,
     Ne,
     Regex,
+    /// `!~`: the value does not match the regular expression (no element does, for lists).
+    NotRegex,
     Ge,
     Le,
     Gt,
@@ -217,6 +230,7 @@ impl Op {
             Op::Eq => "=",
             Op::Ne => "!=",
             Op::Regex => "~",
+            Op::NotRegex => "!~",
             Op::Ge => ">=",
             Op::Le => "<=",
             Op::Gt => ">",
@@ -233,7 +247,7 @@ impl Op {
             Op::Le => ord != Greater,
             Op::Gt => ord == Greater,
             Op::Lt => ord == Less,
-            Op::Regex => unreachable!("regex is not an ordering"),
+            Op::Regex | Op::NotRegex => unreachable!("regex is not an ordering"),
         }
     }
 }
@@ -264,25 +278,46 @@ pub struct FilterError {
 
 #[derive(Debug, thiserror::Error)]
 pub enum FilterErrorKind {
-    #[error("empty expression; expected FIELD=VALUE, FIELD!=VALUE, FIELD~REGEX or FIELD>=N")]
+    #[error(
+        "empty expression; expected FIELD=VALUE, FIELD!=VALUE, FIELD~REGEX, FIELD!~REGEX or FIELD>=N"
+    )]
     Empty,
     #[error("no field name before '{0}'; expected FIELD{0}VALUE, e.g. PolicyName{0}...")]
     MissingField(&'static str),
-    #[error("no operator after '{field}'; expected one of = != ~ >= <= > < (e.g. {field}=VALUE)")]
+    #[error(
+        "no operator after '{field}'; expected one of = == != ~ !~ >= <= > < (e.g. {field}=VALUE)"
+    )]
     MissingOperator { field: String },
+    #[error(
+        "{field} has no value '{value}'; its values are {} (case does not matter)",
+        .values.join(", ")
+    )]
+    UnknownValue {
+        field: Field,
+        value: String,
+        values: &'static [&'static str],
+    },
     #[error("unknown field '{name}'{}", did_you_mean(.suggestion))]
     UnknownField {
         name: String,
         suggestion: Option<&'static str>,
     },
     #[error(
-        "'{op}' compares numbers, and {field} is text; use = != or ~ (numeric fields: Timestamp, PID, PPID, HostPID, HostPPID, UID, Severity)"
+        "'{op}' compares numbers, and {field} is text; use = != ~ or !~ (numeric fields: Timestamp, PID, PPID, HostPID, HostPPID, UID, Severity)"
     )]
     NotNumeric { field: Field, op: &'static str },
     #[error("{field} is numeric, so '{value}' must be an integer{}", if *.field == Field::Timestamp { " (seconds since the epoch; see also --since)" } else { "" })]
     NotAnInteger { field: Field, value: String },
     #[error("bad regular expression: {0}")]
     BadRegex(String),
+}
+
+/// Whether `s` begins with a known field name followed by an operator (after a comma,
+/// that starts a new expression).
+fn starts_expression(s: &str) -> bool {
+    let s = s.trim_start();
+    let end = s.find(['=', '!', '~', '<', '>']).unwrap_or(s.len());
+    end > 0 && end < s.len() && Field::from_name(s[..end].trim()).is_some()
 }
 
 fn did_you_mean(s: &Option<&'static str>) -> String {
@@ -296,9 +331,28 @@ fn did_you_mean(s: &Option<&'static str>) -> String {
 }
 
 impl Filter {
-    /// Parses `Field<op>value`. The operator is the first of `= != ~ >= <= > <` in the text;
-    /// everything after it is the value, taken verbatim (spaces and further `=` included), so
-    /// `Message=Someone accessed running process` and `Data=flags=O_RDONLY` work.
+    /// Parses one `--filter` argument: one `Field<op>value`, or several joined by commas as
+    /// kubectl's field selectors are (`PolicyName=a,Action=Block`: all must hold). A comma
+    /// separates expressions only where a known field name and an operator follow it, so a
+    /// value keeps its commas (`Data=flags=O_RDONLY,O_CLOEXEC`).
+    pub fn parse_all(expr: &str) -> Result<Vec<Filter>, FilterError> {
+        let mut parts: Vec<&str> = Vec::new();
+        let mut start = 0;
+        for (i, _) in expr.match_indices(',') {
+            if starts_expression(&expr[i + 1..]) {
+                parts.push(&expr[start..i]);
+                start = i + 1;
+            }
+        }
+        parts.push(&expr[start..]);
+        parts.into_iter().map(Filter::parse).collect()
+    }
+
+    /// Parses `Field<op>value`. The operator is the first of `= == != ~ !~ >= <= > <` in the
+    /// text; everything after it is the value (spaces around it trimmed, further `=` kept),
+    /// so `Message=Someone accessed running process` and `Data=flags=O_RDONLY` work. Values of
+    /// fields with a fixed set of values (Action, Operation) match whatever their case, and
+    /// a value outside the set is an error rather than a query that can never match.
     pub fn parse(expr: &str) -> Result<Filter, FilterError> {
         let err = |kind| FilterError {
             expr: expr.to_string(),
@@ -314,7 +368,11 @@ impl Filter {
             }));
         };
         let (name, rest) = (expr[..pos].trim(), &expr[pos..]);
-        const OPS: [(&str, Op); 7] = [
+        const OPS: [(&str, Op); 9] = [
+            // `==` as in kubectl's field selectors; before `=`, so that it is not `=` with a
+            // value starting with `=`.
+            ("==", Op::Eq),
+            ("!~", Op::NotRegex),
             ("!=", Op::Ne),
             (">=", Op::Ge),
             ("<=", Op::Le),
@@ -332,7 +390,7 @@ impl Filter {
         if name.is_empty() {
             return Err(err(FilterErrorKind::MissingField(symbol)));
         }
-        let value = &rest[symbol.len()..];
+        let value = rest[symbol.len()..].trim();
         let Some(field) = Field::from_name(name) else {
             return Err(err(FilterErrorKind::UnknownField {
                 name: name.to_string(),
@@ -344,7 +402,7 @@ impl Filter {
             }));
         };
         let operand = match op {
-            Op::Regex => Operand::Regex(
+            Op::Regex | Op::NotRegex => Operand::Regex(
                 Regex::new(value).map_err(|e| err(FilterErrorKind::BadRegex(e.to_string())))?,
             ),
             _ if field.is_numeric() => match value.trim().parse::<i64>() {
@@ -356,7 +414,19 @@ impl Filter {
                     }));
                 }
             },
-            Op::Eq | Op::Ne => Operand::Text(value.to_string()),
+            Op::Eq | Op::Ne => match field.values() {
+                Some(values) => match values.iter().find(|v| v.eq_ignore_ascii_case(value)) {
+                    Some(v) => Operand::Text(v.to_string()),
+                    None => {
+                        return Err(err(FilterErrorKind::UnknownValue {
+                            field,
+                            value: value.to_string(),
+                            values,
+                        }));
+                    }
+                },
+                None => Operand::Text(value.to_string()),
+            },
             _ => return Err(err(FilterErrorKind::NotNumeric { field, op: symbol })),
         };
         Ok(Filter { field, op, operand })
@@ -369,9 +439,13 @@ impl Filter {
     /// Evaluates the filter on one field value; the store calls this with column values.
     pub fn matches_value(&self, v: FieldValue<'_>) -> bool {
         match (&self.operand, v) {
-            (Operand::Regex(re), FieldValue::Str(s)) => re.is_match(s),
-            (Operand::Regex(re), FieldValue::Int(n)) => re.is_match(&n.to_string()),
-            (Operand::Regex(re), FieldValue::List(l)) => l.iter().any(|s| re.is_match(s)),
+            (Operand::Regex(re), FieldValue::Str(s)) => re.is_match(s) == (self.op == Op::Regex),
+            (Operand::Regex(re), FieldValue::Int(n)) => {
+                re.is_match(&n.to_string()) == (self.op == Op::Regex)
+            }
+            (Operand::Regex(re), FieldValue::List(l)) => {
+                l.iter().any(|s| re.is_match(s)) == (self.op == Op::Regex)
+            }
             (Operand::Int(want), FieldValue::Int(n)) => self.op.holds(n.cmp(want)),
             // Severity: a number carried as a string.
             (Operand::Int(want), FieldValue::Str(s)) => match s.trim().parse::<i64>() {
@@ -511,10 +585,12 @@ mod tests {
     }
 
     #[test]
-    fn field_names_are_case_insensitive_and_values_verbatim() {
+    fn field_names_are_case_insensitive_and_free_text_values_verbatim() {
         assert!(m("policyname=block-pkg-mgmt-tools"));
         assert!(m("ACTION=Block"));
-        assert!(!m("action=block"));
+        // Action has a fixed set of values: case does not matter there; elsewhere it does.
+        assert!(m("action=block"));
+        assert!(!m("PolicyName=Block-pkg-mgmt-tools"));
         assert!(m("action~(?i)^block$"));
         assert!(m("Message=apt was attempted to be executed"));
         let f = Filter::parse("hostpid>=1").unwrap();
@@ -571,6 +647,42 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("unit is missing")
+        );
+    }
+
+    #[test]
+    fn kubectl_habits_work_or_are_refused_loudly() {
+        let a = alert();
+        let all = |e: &str| Filter::parse_all(e).unwrap().iter().all(|f| f.matches(&a));
+        // `==`, spaces around the operator and value, and case in fixed-set fields.
+        assert!(all("PolicyName==block-pkg-mgmt-tools"));
+        assert!(all("Resource = /usr/bin/apt"));
+        assert!(all("Action=block") && all("action=BLOCK") && all("Operation=process"));
+        assert!(!all("Action=Audit"));
+        // A comma between expressions is AND; inside a value it stays.
+        assert_eq!(
+            Filter::parse_all("PolicyName=block-pkg-mgmt-tools,Action=Block")
+                .unwrap()
+                .len(),
+            2
+        );
+        assert!(all("PolicyName=block-pkg-mgmt-tools,Action=Block"));
+        assert!(!all("PolicyName=block-pkg-mgmt-tools, Action=Audit"));
+        let f = Filter::parse_all("Data=flags=O_RDONLY,O_CLOEXEC").unwrap();
+        assert_eq!(f.len(), 1);
+        assert!(matches!(f[0].operand, Operand::Text(ref s) if s == "flags=O_RDONLY,O_CLOEXEC"));
+        // A negated regex.
+        assert!(all("Resource!~^/tmp/") && !all("Resource!~apt$"));
+        assert!(all("ATags!~^PCI") && !all("ATags!~NIST"));
+        // Numeric fields accept == too.
+        assert!(all("Severity==10"));
+        // A value a fixed-set field never has is an error, not an empty answer.
+        let e = Filter::parse("Action=Blocked").unwrap_err().to_string();
+        assert!(
+            e.contains(
+                "Action has no value 'Blocked'; its values are Block, Audit, Allow, Audit (Block)"
+            ),
+            "{e}"
         );
     }
 }

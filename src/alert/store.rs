@@ -277,7 +277,7 @@ fn sql_op(op: Op) -> &'static str {
         Op::Le => "<=",
         Op::Gt => ">",
         Op::Lt => "<",
-        Op::Regex => unreachable!("regex filters are evaluated in Rust"),
+        Op::Regex | Op::NotRegex => unreachable!("regex filters are evaluated in Rust"),
     }
 }
 
@@ -800,10 +800,12 @@ impl Store {
                         .filter(|(_, s)| re.is_match(s))
                         .map(|(i, _)| i.to_string())
                         .collect();
-                    conds.push(if ids.is_empty() {
-                        "0".to_string()
-                    } else {
-                        format!("a.{col} IN ({})", ids.join(","))
+                    let negated = f.op == Op::NotRegex;
+                    conds.push(match (ids.is_empty(), negated) {
+                        (true, false) => "0".to_string(),
+                        (true, true) => "1".to_string(),
+                        (false, false) => format!("a.{col} IN ({})", ids.join(",")),
+                        (false, true) => format!("a.{col} NOT IN ({})", ids.join(",")),
                     });
                 }
                 (Kind::Text, Operand::Text(s)) if f.field != Field::ATags => {
@@ -1445,6 +1447,11 @@ mod tests {
             &["PID<10", "HostName!=host-1"],
             &["Timestamp>1717000300", "Timestamp<=1717000500"],
             &["ProcessName~ps$", "Severity<5", "Message~7"],
+            &["Resource!~^/usr/"],
+            &["PolicyName!~pkg", "Message!~7"],
+            &["ATags!~MITRE"],
+            &["Severity!~^1"],
+            &["HostName!~nothing-matches-this"],
         ];
         for filters in exprs {
             for limit in [None, Some(0), Some(1), Some(7), Some(5000)] {

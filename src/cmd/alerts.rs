@@ -34,10 +34,10 @@ pub fn run(args: AlertsArgs) -> anyhow::Result<ExitCode> {
     let filters = match args
         .filters
         .iter()
-        .map(|e| Filter::parse(e))
-        .collect::<Result<Vec<_>, _>>()
+        .map(|e| Filter::parse_all(e))
+        .collect::<Result<Vec<Vec<_>>, _>>()
     {
-        Ok(f) => f,
+        Ok(f) => f.into_iter().flatten().collect(),
         Err(e) => return usage(&format!("--filter: {e}")),
     };
     let since = match args.since.as_deref().map(parse_duration).transpose() {

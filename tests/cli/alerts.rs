@@ -499,6 +499,10 @@ fn bad_expressions_are_usage_errors() {
             "PID is numeric, so 'abc' must be an integer",
         ),
         (
+            &["--filter", "Action=Blocked"],
+            "Action has no value 'Blocked'; its values are Block, Audit, Allow, Audit (Block)",
+        ),
+        (
             &["--filter", "Resource~("],
             "invalid filter 'Resource~(': bad regular expression",
         ),
@@ -820,4 +824,23 @@ fn tables_never_split_a_value_on_an_80_column_terminal() {
         "piped output is never cut: {}",
         stdout(&out)
     );
+}
+
+#[test]
+fn filters_written_as_kubectl_users_write_them() {
+    let s = state_with("alerts-kubectl", &samples(), KEEP_ALL);
+    let blocked_apt = which(&s.0, &["--filter", "PolicyName=block-pkg-mgmt-tools"]);
+    assert_eq!(blocked_apt.len(), 2);
+    for f in [
+        "PolicyName==block-pkg-mgmt-tools",
+        "PolicyName = block-pkg-mgmt-tools",
+        "PolicyName=block-pkg-mgmt-tools,Action=block",
+        "policyname=block-pkg-mgmt-tools, operation=PROCESS",
+    ] {
+        assert_eq!(which(&s.0, &["--filter", f]), blocked_apt, "{f}");
+    }
+    // A negated regex: everything but the package-manager alerts.
+    let rest = which(&s.0, &["--filter", "PolicyName!~^block-pkg"]);
+    assert_eq!(rest.len(), samples().len() - 2);
+    assert!(rest.iter().all(|i| !blocked_apt.contains(i)));
 }
