@@ -112,7 +112,7 @@ LimitNOFILE=65536
 UMask=0077
 
 # Sandbox. The whole file system is read-only for the agent except its state, its
-# runtime directory and the BPF filesystem it pins programs in.
+# runtime directory and the BPF filesystem it pins programs in (below).
 ProtectSystem=strict
 ReadWritePaths={state_dir}
 ReadWritePaths=-/sys/fs/bpf
@@ -124,9 +124,16 @@ ProtectHome=read-only
 # make the agent mark its own copies instead of the files policies name.
 PrivateTmp=no
 PrivateDevices=no
-# Read-only /proc/sys and /sys (bpffs is re-opened above), no module loading, no kernel
-# log, no cgroup writes, no clock changes.
-ProtectKernelTunables=yes
+# Read-only kernel tunables, spelled out instead of ProtectKernelTunables=yes: that option
+# also makes /sys/fs/bpf read-only, more specifically than ReadWritePaths= can undo
+# (measured under systemd 252: the BPF-LSM enforcer failed with "creating
+# /sys/fs/bpf/knoxctl: Read-only file system" and the agent fell back to fanotify). These
+# are the same paths; /sys/fs/bpf (pins) and AppArmor's securityfs directory (loading
+# and removing profiles, what CAP_MAC_ADMIN is for) are re-opened after them.
+ReadOnlyPaths=/sys -/proc/sys -/proc/sysrq-trigger -/proc/latency_stats -/proc/acpi -/proc/timer_stats -/proc/fs -/proc/irq
+ReadWritePaths=-/sys/kernel/security/apparmor
+ProtectKernelTunables=no
+# No module loading, no kernel log, no cgroup writes, no clock changes.
 ProtectKernelModules=yes
 ProtectKernelLogs=yes
 ProtectControlGroups=yes
@@ -210,6 +217,10 @@ mod tests {
             );
         }
         assert!(!unit.contains("CapabilityBoundingSet=CAP_NET_ADMIN"));
+        // ProtectKernelTunables=yes would make the pin directory read-only.
+        assert!(unit.contains("ProtectKernelTunables=no\n"));
+        assert!(unit.contains("ReadOnlyPaths=/sys "));
+        assert!(unit.contains("ReadWritePaths=-/sys/fs/bpf\n"));
         let t = render_unit(&Paths::under(Path::new("/tmp/k")));
         assert!(t.contains("ReadWritePaths=-/tmp/k/run/knoxctl\n"));
         assert!(!t.contains("RuntimeDirectory="));
