@@ -136,7 +136,8 @@ fn main() -> ExitCode {
     // rather than fail deep inside it.
     // SAFETY: geteuid has no failure mode.
     let root = unsafe { libc::geteuid() } == 0;
-    if !root && !(on_path("qemu-system-x86_64") && on_path("mmdebstrap")) {
+    let tools = on_path("qemu-system-x86_64") && on_path("mmdebstrap");
+    if !(root || tools) {
         eprintln!(
             "error: qemu-system-x86_64 or mmdebstrap is not installed, so the systemd VM test cannot run.\n\
              Install them (Debian, as root): apt-get install -y qemu-system-x86 mmdebstrap cpio\n\

@@ -1,4 +1,5 @@
 #!/bin/sh
+# shellcheck shell=dash
 # `knoxctl onboard vm` in systemd mode under a real systemd as PID 1 (the Debian 12 guest
 # scripts/vm/systemd.sh boots): for each enforcer the unit must support (auto, which is
 # BPF-LSM in this VM, and fanotify), onboarding installs and starts the hardened unit, the
@@ -124,7 +125,6 @@ check_boot() {
   expect_ok systemd-analyze time
   expect_output 'bpf' cat /sys/kernel/security/lsm
   expect_output '^knox-vm$' hostname
-  expect_ok "$KNOXCTL" probe
 }
 
 # The unit's sandbox as the kernel sees it on the agent: the bounding set is exactly the
@@ -132,6 +132,8 @@ check_boot() {
 # mount namespace with / and /sys read-only but the BPF filesystem writable.
 check_sandbox() {
   local pid=$1 mask=0 cap n bnd
+  # One capability a line, no blanks: words are lines.
+  # shellcheck disable=SC2013
   for cap in $(sed -n 's/^CapabilityBoundingSet=//p' "$UNIT_FILE"); do
     case $cap in
       CAP_CHOWN) n=0 ;;
@@ -249,7 +251,7 @@ check_watchdog() {
 }
 
 check_restart() {
-  local e=$1 msg pid0 n0 pid t_kill since t_answer= t_enforce= t i=0
+  local e=$1 msg pid0 n0 pid t_kill since t_started='' t_answer='' t_enforce='' t i=0
   requires "${e}_onboard"
   requires "${e}_enforce"
   msg=$(denial_message "$e")
@@ -264,31 +266,33 @@ check_restart() {
     apt_denied "$msg" || fail "apt ran while the BPF-LSM agent was dead: the pinned links do not enforce"
     log "apt still denied with no agent running ($(($(now_ms) - t_kill)) ms after the kill)"
   fi
+  # Each round costs a few hundred ms under TCG (systemctl, an exec, a knoxctl call) and
+  # takes the one vCPU from the agent verifying its BPF programs: poll every 0.25 s, ask
+  # the agent only once its socket exists. The times are that coarse.
   while [ -z "$t_answer" ] || [ -z "$t_enforce" ]; do
-    if [ -z "$t_enforce" ] && apt_denied "$msg"; then
-      pid=$(prop MainPID)
-      if [ "$e" = auto ] || { [ "$pid" != "$pid0" ] && [ "$pid" != 0 ]; }; then
-        t_enforce=$(now_ms)
-      fi
+    pid=$(prop MainPID)
+    if [ -z "$t_started" ] && [ "$pid" != "$pid0" ] && [ "$pid" != 0 ]; then
+      t_started=$(now_ms)
     fi
-    if [ -z "$t_answer" ]; then
-      pid=$(prop MainPID)
-      if [ "$pid" != "$pid0" ] && [ "$pid" != 0 ] &&
-        "$KNOXCTL" policy list >/dev/null 2>&1; then
-        t_answer=$(now_ms)
-      fi
+    # fanotify: only a new agent's denial counts (the dying one may still answer).
+    if [ -z "$t_enforce" ] && { [ "$e" = auto ] || [ -n "$t_started" ]; } && apt_denied "$msg"; then
+      t_enforce=$(now_ms)
+    fi
+    if [ -z "$t_answer" ] && [ -n "$t_started" ] && [ -S "$KNOX_SOCKET" ] &&
+      "$KNOXCTL" policy list >/dev/null 2>&1; then
+      t_answer=$(now_ms)
     fi
     i=$((i + 1))
-    [ "$i" -le 1200 ] || { agent_log; fail "the agent was not back within 60 s (answers: ${t_answer:-no}, enforces: ${t_enforce:-no})"; }
-    sleep 0.05
+    [ "$i" -le 480 ] || { agent_log; fail "the agent was not back after 480 polls (answers: ${t_answer:-no}, enforces: ${t_enforce:-no})"; }
+    sleep 0.25
   done
   pid=$(prop MainPID)
   expect_output '^active$' systemctl is-active "$UNIT"
   [ "$pid" != "$pid0" ] || fail "MainPID is still $pid0"
   [ "$(prop NRestarts)" = $((n0 + 1)) ] || fail "NRestarts is $(prop NRestarts), expected $((n0 + 1))"
   log "new MainPID $pid, NRestarts $(prop NRestarts)"
-  t=$(awk -v a="$t_answer" -v b="$t_enforce" -v k="$t_kill" \
-    'BEGIN { printf "kill->agent answers %.2f s, kill->enforcement back %.2f s", (a - k) / 1000, (b - k) / 1000 }')
+  t=$(awk -v s="$t_started" -v a="$t_answer" -v b="$t_enforce" -v k="$t_kill" \
+    'BEGIN { printf "kill->new MainPID %.2f s, kill->agent answers %.2f s, kill->enforcement back %.2f s", (s - k) / 1000, (a - k) / 1000, (b - k) / 1000 }')
   printf 'TIMING %s (%s, RestartSec=2): %s\n' "$e" "$(backend_of "$e")" "$t"
   if [ "$e" = auto ]; then
     log "BPF-LSM: enforcement never lapsed (pinned links); 'back' is the first poll"
@@ -298,6 +302,7 @@ check_restart() {
   expect_alert PolicyName=$POLICY_NAME Action=Block "Timestamp>=$((since - 1))"
   check_sandbox "$pid"
   echo "$pid" >"$SD/pid.$e"
+  agent_log
 }
 
 check_noop() {
@@ -315,7 +320,7 @@ check_noop() {
 # Offboarding without --purge after the auto round (the state stays, as the receipt
 # says), with --purge after the last one (nothing at all stays).
 check_offboard() {
-  local e=$1 purge= receipt d msg left
+  local e=$1 purge='' receipt d msg left
   [ "$e" = "${ENFORCERS##* }" ] && purge=--purge
   msg=$(denial_message "$e")
   receipt=$SD/receipt.$e
@@ -334,6 +339,8 @@ check_offboard() {
   done
   if [ -f "$receipt" ]; then
     log "receipt: $(tr -d '\n' <"$receipt")"
+    # Onboarding's own paths: no blanks.
+    # shellcheck disable=SC2013
     for d in $(sed -n '/"createdDirs"/,/]/s/^ *"\(\/[^"]*\)".*/\1/p' "$receipt"); do
       if [ -e "$d" ] && { [ -n "$purge" ] || [ "$d" != "$KNOX_STATE" ]; }; then
         fail "$d (created by onboarding, per the receipt) is still there"
