@@ -100,7 +100,11 @@ ExecStart={bin} agent --config {config}
 Restart=always
 RestartSec=2
 WatchdogSec={WATCHDOG_SEC}
-TimeoutStartSec=90
+# Starting verifies every BPF program before READY=1 (a second or two on real hardware).
+# In the systemd VM test (one emulated CPU on a busy 2-core host) a restart after kill -9
+# reached READY=1 87 s after it began: at 90 s systemd would have killed it mid-verification
+# and started it again, over and over, on any host that slow.
+TimeoutStartSec=180
 TimeoutStopSec=30
 # SIGTERM reaches the agent alone first: it answers pending permission events (processes
 # blocked in open/exec) and flushes alerts before it exits.
@@ -127,9 +131,10 @@ PrivateDevices=no
 # Read-only kernel tunables, spelled out instead of ProtectKernelTunables=yes: that option
 # also makes /sys/fs/bpf read-only, more specifically than ReadWritePaths= can undo
 # (measured under systemd 252: the BPF-LSM enforcer failed with "creating
-# /sys/fs/bpf/knoxctl: Read-only file system" and the agent fell back to fanotify). These
-# are the same paths; /sys/fs/bpf (pins) and AppArmor's securityfs directory (loading
-# and removing profiles, what CAP_MAC_ADMIN is for) are re-opened after them.
+# /sys/fs/bpf/knoxctl: Read-only file system" and `auto` fell back to fanotify). These are
+# the paths that option covers; /sys/fs/bpf (pins, above) and AppArmor's securityfs
+# directory (loading and removing profiles, what CAP_MAC_ADMIN is for) stay writable.
+# tracefs stays read-only: attaching the monitor's tracepoints only reads their ids.
 ReadOnlyPaths=/sys -/proc/sys -/proc/sysrq-trigger -/proc/latency_stats -/proc/acpi -/proc/timer_stats -/proc/fs -/proc/irq
 ReadWritePaths=-/sys/kernel/security/apparmor
 ProtectKernelTunables=no

@@ -266,13 +266,16 @@ check_restart() {
     apt_denied "$msg" || fail "apt ran while the BPF-LSM agent was dead: the pinned links do not enforce"
     log "apt still denied with no agent running ($(($(now_ms) - t_kill)) ms after the kill)"
   fi
-  # Each round costs a few hundred ms under TCG (systemctl, an exec, a knoxctl call) and
-  # takes the one vCPU from the agent verifying its BPF programs: poll every 0.25 s, ask
-  # the agent only once its socket exists. The times are that coarse.
+  # A round costs a few hundred ms under TCG (systemctl, an exec, a knoxctl call) taken
+  # from the one vCPU the agent verifies its BPF programs on: poll every 0.25 s, ask
+  # systemd only until the new MainPID shows, the agent only once its socket exists. The
+  # times are that coarse.
   while [ -z "$t_answer" ] || [ -z "$t_enforce" ]; do
-    pid=$(prop MainPID)
-    if [ -z "$t_started" ] && [ "$pid" != "$pid0" ] && [ "$pid" != 0 ]; then
-      t_started=$(now_ms)
+    if [ -z "$t_started" ]; then
+      pid=$(prop MainPID)
+      if [ "$pid" != "$pid0" ] && [ "$pid" != 0 ]; then
+        t_started=$(now_ms)
+      fi
     fi
     # fanotify: only a new agent's denial counts (the dying one may still answer).
     if [ -z "$t_enforce" ] && { [ "$e" = auto ] || [ -n "$t_started" ]; } && apt_denied "$msg"; then
@@ -320,12 +323,16 @@ check_noop() {
 # Offboarding without --purge after the auto round (the state stays, as the receipt
 # says), with --purge after the last one (nothing at all stays).
 check_offboard() {
-  local e=$1 purge='' receipt d msg left
+  local e=$1 purge='' receipt d msg left t
   [ "$e" = "${ENFORCERS##* }" ] && purge=--purge
   msg=$(denial_message "$e")
   receipt=$SD/receipt.$e
   [ -f "$receipt" ] || cp "$KNOX_STATE/onboard.json" "$receipt" 2>/dev/null || true
+  t=$(now_ms)
   expect_output 'offboarded:' timeout 120 "$KNOXCTL" offboard vm --yes $purge
+  log "offboarding took $(($(now_ms) - t)) ms"
+  # How the agent stopped (SIGTERM answered, or systemd's SIGKILL after TimeoutStopSec=).
+  agent_log
   [ ! -e "$UNIT_FILE" ] || fail "$UNIT_FILE is still there"
   [ ! -e "/etc/systemd/system/multi-user.target.wants/$UNIT" ] || fail "the unit is still enabled"
   expect_ok systemctl daemon-reload
