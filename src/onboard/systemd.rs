@@ -100,7 +100,11 @@ ExecStart={bin} agent --config {config}
 Restart=always
 RestartSec=2
 WatchdogSec={WATCHDOG_SEC}
-TimeoutStartSec=90
+# Starting verifies every BPF program before READY=1 (a second or two on real hardware).
+# In the systemd VM test (one emulated CPU on a busy 2-core host) a restart after kill -9
+# reached READY=1 87 s after it began: at 90 s systemd would have killed it mid-verification
+# and started it again, over and over, on any host that slow.
+TimeoutStartSec=180
 TimeoutStopSec=30
 # SIGTERM reaches the agent alone first: it answers pending permission events (processes
 # blocked in open/exec) and flushes alerts before it exits.
@@ -112,7 +116,7 @@ LimitNOFILE=65536
 UMask=0077
 
 # Sandbox. The whole file system is read-only for the agent except its state, its
-# runtime directory and the BPF filesystem it pins programs in.
+# runtime directory and the BPF filesystem it pins programs in (below).
 ProtectSystem=strict
 ReadWritePaths={state_dir}
 ReadWritePaths=-/sys/fs/bpf
@@ -124,9 +128,17 @@ ProtectHome=read-only
 # make the agent mark its own copies instead of the files policies name.
 PrivateTmp=no
 PrivateDevices=no
-# Read-only /proc/sys and /sys (bpffs is re-opened above), no module loading, no kernel
-# log, no cgroup writes, no clock changes.
-ProtectKernelTunables=yes
+# Read-only kernel tunables, spelled out instead of ProtectKernelTunables=yes: that option
+# also makes /sys/fs/bpf read-only, more specifically than ReadWritePaths= can undo
+# (measured under systemd 252: the BPF-LSM enforcer failed with "creating
+# /sys/fs/bpf/knoxctl: Read-only file system" and `auto` fell back to fanotify). These are
+# the paths that option covers; /sys/fs/bpf (pins, above) and AppArmor's securityfs
+# directory (loading and removing profiles, what CAP_MAC_ADMIN is for) stay writable.
+# tracefs stays read-only: attaching the monitor's tracepoints only reads their ids.
+ReadOnlyPaths=/sys -/proc/sys -/proc/sysrq-trigger -/proc/latency_stats -/proc/acpi -/proc/timer_stats -/proc/fs -/proc/irq
+ReadWritePaths=-/sys/kernel/security/apparmor
+ProtectKernelTunables=no
+# No module loading, no kernel log, no cgroup writes, no clock changes.
 ProtectKernelModules=yes
 ProtectKernelLogs=yes
 ProtectControlGroups=yes
@@ -210,6 +222,10 @@ mod tests {
             );
         }
         assert!(!unit.contains("CapabilityBoundingSet=CAP_NET_ADMIN"));
+        // ProtectKernelTunables=yes would make the pin directory read-only.
+        assert!(unit.contains("ProtectKernelTunables=no\n"));
+        assert!(unit.contains("ReadOnlyPaths=/sys "));
+        assert!(unit.contains("ReadWritePaths=-/sys/fs/bpf\n"));
         let t = render_unit(&Paths::under(Path::new("/tmp/k")));
         assert!(t.contains("ReadWritePaths=-/tmp/k/run/knoxctl\n"));
         assert!(!t.contains("RuntimeDirectory="));
