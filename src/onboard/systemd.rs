@@ -90,6 +90,7 @@ pub fn render_unit(paths: &Paths) -> String {
 [Unit]
 Description=knoxctl agent: runtime protection with KubeArmor policies
 After=local-fs.target
+StartLimitIntervalSec=0
 
 [Service]
 # The agent says READY=1 once the persisted policies are enforced and its API listens,
@@ -97,8 +98,13 @@ After=local-fs.target
 Type=notify
 NotifyAccess=main
 ExecStart={bin} agent --config {config}
+# Nothing is enforced between a crash and the next agent's start (with fanotify; BPF-LSM
+# programs stay pinned and keep enforcing): restart almost at once, and never give up, as a
+# protection that stopped for good after a few crashes is worse than a crash loop, which
+# NRestarts and the journal show. (systemd 254's RestartSteps= would add a backoff; Debian 12
+# has 252.)
 Restart=always
-RestartSec=2
+RestartSec=250ms
 WatchdogSec={WATCHDOG_SEC}
 # Starting verifies every BPF program before READY=1 (a second or two on real hardware).
 # In the systemd VM test (one emulated CPU on a busy 2-core host) a restart after kill -9
@@ -214,6 +220,7 @@ mod tests {
         assert!(unit.contains("RuntimeDirectory=knoxctl\n"));
         assert!(unit.contains("ReadWritePaths=/var/lib/knoxctl\n"));
         assert!(unit.contains("Restart=always\n") && unit.contains("WatchdogSec=30\n"));
+        assert!(unit.contains("RestartSec=250ms\n") && unit.contains("StartLimitIntervalSec=0\n"));
         for (cap, _) in CAPABILITIES {
             assert!(unit.contains(&format!("# {cap}: ")), "{cap}");
             assert!(
