@@ -227,3 +227,28 @@ pub fn call(socket: &Path, request: &Request, timeout: Duration) -> Result<Respo
     }
     serde_json::from_str(&reply).map_err(|e| ClientError::Protocol(e.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Clients and agents of the previous version still understand each other where it is
+    /// safe: their requests and responses parse, and a dry run is an op an older agent
+    /// refuses rather than a flag it would ignore (and apply).
+    #[test]
+    fn previous_versions_messages_still_parse() {
+        let r: Request = serde_json::from_str(r#"{"op":"delete","names":["x"],"files":[]}"#)
+            .expect("a delete without `all`");
+        assert!(matches!(r, Request::Delete { all: false, .. }));
+        let r: Response = serde_json::from_str(r#"{"result":"deleted","names":["x"]}"#)
+            .expect("a deletion without `failed`");
+        assert!(matches!(r, Response::Deleted { failed, .. } if failed.is_empty()));
+        let r: Response = serde_json::from_str(
+            r#"{"result":"applied","results":[{"kind":"KubeArmorHostPolicy","name":"x","outcome":"created","effect":""}],"warnings":[]}"#,
+        )
+        .expect("a result without `id`");
+        assert!(matches!(r, Response::Applied { results, .. } if results[0].id.is_empty()));
+        let dry = serde_json::to_value(Request::DryRunApply { files: vec![] }).unwrap();
+        assert_eq!(dry["op"], "dryRunApply");
+    }
+}
