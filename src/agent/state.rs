@@ -82,6 +82,19 @@ fn migrate_v1(policies: Vec<StoredPolicy>) -> BTreeMap<PolicyId, StoredPolicy> {
     out
 }
 
+/// Writes a file only root reads, and syncs it.
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io(path))?;
+    f.write_all(bytes).map_err(io(path))?;
+    f.sync_all().map_err(io(path))
+}
+
 pub struct PolicyState {
     dir: PathBuf,
     pub policies: BTreeMap<PolicyId, StoredPolicy>,
@@ -115,7 +128,7 @@ impl PolicyState {
             1 => {
                 let migrated = migrate_v1(disk.policies);
                 let backup = state_dir.join(V1_BACKUP);
-                std::fs::write(&backup, &bytes).map_err(io(&backup))?;
+                write_private(&backup, &bytes)?;
                 state.replace(migrated)?;
                 tracing::info!(
                     policies = state.policies.len(),
@@ -155,15 +168,7 @@ impl PolicyState {
             policies: policies.values().cloned().collect(),
         };
         let bytes = serde_json::to_vec_pretty(&disk).expect("policies serialize");
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(io(&tmp))?;
-        f.write_all(&bytes).map_err(io(&tmp))?;
-        f.sync_all().map_err(io(&tmp))?;
+        write_private(&tmp, &bytes)?;
         std::fs::rename(&tmp, &path).map_err(io(&path))?;
         std::fs::File::open(&self.dir)
             .and_then(|d| d.sync_all())
@@ -259,6 +264,12 @@ mod tests {
         assert_eq!(c.applied_at, 5);
         assert_eq!(c.policy.metadata.namespace.as_deref(), Some("default"));
         assert_eq!(std::fs::read(dir.join(V1_BACKUP)).unwrap(), v1_bytes);
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join(V1_BACKUP))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "as private as policies.json");
         let disk: serde_json::Value =
             serde_json::from_slice(&std::fs::read(dir.join(FILE)).unwrap()).unwrap();
         assert_eq!(disk["version"], 2, "migrated on open");

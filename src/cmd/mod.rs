@@ -442,6 +442,12 @@ pub fn report(e: &anyhow::Error) {
             msg = format!("{msg}: {c}");
         }
     }
+    error(&msg);
+}
+
+/// One error line, for commands that report a failure and go on (or choose their exit
+/// status) rather than return an `Err`.
+pub fn error(msg: &str) {
     eprintln!("knoxctl: error: {msg}");
 }
 

@@ -209,7 +209,7 @@ fn explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
     let reports = validate_paths(&args.files, Options::default());
     if !reports.iter().all(|r| r.valid) {
         print_diagnostics(&reports, true);
-        eprintln!("knoxctl: error: the policies above are invalid; nothing to explain");
+        super::error("the policies above are invalid; nothing to explain");
         return Ok(ExitCode::from(EXIT_FAILED));
     }
     let policies: Vec<Policy> = reports.iter().flat_map(|r| r.policies().cloned()).collect();
@@ -296,7 +296,7 @@ fn read_valid(paths: &[PathBuf], refused: &str) -> Result<(Vec<SourceFile>, Vec<
     let reports = validate_inputs(&inputs, Options::default());
     if !reports.iter().all(|r| r.valid) {
         print_diagnostics(&reports, true);
-        eprintln!("knoxctl: error: invalid policies; {refused}");
+        super::error(&format!("invalid policies; {refused}"));
         return Err(());
     }
     let policies = reports.iter().flat_map(|r| r.policies().cloned()).collect();
@@ -349,7 +349,7 @@ fn apply(paths: &[PathBuf], dry_run: bool, conn: &AgentConn) -> anyhow::Result<E
             for d in diagnostics {
                 eprintln!("{d}");
             }
-            eprintln!("knoxctl: error: invalid policies; nothing was applied");
+            super::error("invalid policies; nothing was applied");
             Ok(ExitCode::from(EXIT_FAILED))
         }
         other => anyhow::bail!("unexpected response from the agent: {other:?}"),
@@ -390,7 +390,7 @@ fn delete(args: DeleteArgs, paths: &[PathBuf], conn: &AgentConn) -> anyhow::Resu
                     continue;
                 }
                 ok = false;
-                eprintln!("knoxctl: error: {}", f.message);
+                super::error(&f.message);
             }
             if all && names.is_empty() {
                 eprintln!("knoxctl: no policies applied; nothing to delete");
@@ -405,7 +405,7 @@ fn delete(args: DeleteArgs, paths: &[PathBuf], conn: &AgentConn) -> anyhow::Resu
             for d in diagnostics {
                 eprintln!("{d}");
             }
-            eprintln!("knoxctl: error: invalid policies; nothing was deleted");
+            super::error("invalid policies; nothing was deleted");
             Ok(ExitCode::from(EXIT_FAILED))
         }
         other => anyhow::bail!("unexpected response from the agent: {other:?}"),
