@@ -18,6 +18,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
     }
     var completions = [
         &'knoxctl'= {
+            cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -35,6 +36,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'knoxctl;onboard'= {
+            cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -47,6 +49,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand --cluster-name 'Cluster name reported in alerts (ClusterName)'
             cand --label 'Extra host identity label matched by nodeSelector (repeatable)'
             cand --mode 'How to run the agent; default: systemd when systemd is PID 1, else standalone'
+            cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
             cand --dry-run 'Show the plan and change nothing'
             cand -y 'Do not ask for confirmation'
             cand --yes 'Do not ask for confirmation'
@@ -64,6 +67,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
         &'knoxctl;onboard;help;help'= {
         }
         &'knoxctl;offboard'= {
+            cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -72,6 +76,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'knoxctl;offboard;vm'= {
+            cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
             cand --purge 'Also remove applied policies, recorded alerts and the agent''s log'
             cand -y 'Do not ask for confirmation'
             cand --yes 'Do not ask for confirmation'
@@ -91,13 +96,14 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
         &'knoxctl;probe'= {
             cand -o 'o'
             cand --output 'output'
-            cand --socket 'The agent''s API socket'
+            cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
         }
         &'knoxctl;policy'= {
+            cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -105,14 +111,16 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand validate 'Check policy files against KubeArmor''s CRD schemas and for likely mistakes'
             cand explain 'Show, as a table, what the normalized rule set of policy files will do'
             cand apply 'Apply policies through the agent (all documents or none)'
+            cand diff 'Show what apply would change, as a unified diff per policy'
             cand list 'List applied policies'
             cand get 'Print one applied policy'
-            cand delete 'Delete applied policies by name or by the files that define them'
+            cand delete 'Delete applied policies by name, by the files that define them, or all'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'knoxctl;policy;validate'= {
             cand -o 'o'
             cand --output 'output'
+            cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
             cand --strict 'Treat warnings (unknown fields, likely mistakes) as errors'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -125,6 +133,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand --default-posture 'What happens to operations no Allow rule permits, in allow-list mode'
             cand -o 'o'
             cand --output 'output'
+            cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -133,16 +142,26 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
         &'knoxctl;policy;apply'= {
             cand -f 'Policy file, directory, or - for standard input'
             cand --file 'Policy file, directory, or - for standard input'
-            cand --socket 'The agent''s API socket'
+            cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --dry-run 'Say what would be created, configured or left unchanged; change nothing'
             cand -h 'Print help'
             cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'knoxctl;policy;diff'= {
+            cand -f 'Policy file, directory, or - for standard input'
+            cand --file 'Policy file, directory, or - for standard input'
+            cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
         }
         &'knoxctl;policy;list'= {
             cand -o 'o'
             cand --output 'output'
-            cand --socket 'The agent''s API socket'
+            cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -151,7 +170,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
         &'knoxctl;policy;get'= {
             cand -o 'o'
             cand --output 'output'
-            cand --socket 'The agent''s API socket'
+            cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -160,7 +179,10 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
         &'knoxctl;policy;delete'= {
             cand -f 'Delete the policies defined in these files'
             cand --file 'Delete the policies defined in these files'
-            cand --socket 'The agent''s API socket'
+            cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --all 'Delete every applied policy'
+            cand --ignore-not-found 'A policy that is not applied is not an error'
+            cand --dry-run 'Say what would be deleted; change nothing'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -170,9 +192,10 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand validate 'Check policy files against KubeArmor''s CRD schemas and for likely mistakes'
             cand explain 'Show, as a table, what the normalized rule set of policy files will do'
             cand apply 'Apply policies through the agent (all documents or none)'
+            cand diff 'Show what apply would change, as a unified diff per policy'
             cand list 'List applied policies'
             cand get 'Print one applied policy'
-            cand delete 'Delete applied policies by name or by the files that define them'
+            cand delete 'Delete applied policies by name, by the files that define them, or all'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'knoxctl;policy;help;validate'= {
@@ -180,6 +203,8 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
         &'knoxctl;policy;help;explain'= {
         }
         &'knoxctl;policy;help;apply'= {
+        }
+        &'knoxctl;policy;help;diff'= {
         }
         &'knoxctl;policy;help;list'= {
         }
@@ -190,6 +215,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
         &'knoxctl;policy;help;help'= {
         }
         &'knoxctl;harden'= {
+            cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -202,6 +228,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand --out-dir 'Write recommended policies into this directory'
             cand -o 'o'
             cand --output 'output'
+            cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -223,6 +250,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand --output 'output'
             cand --from 'Filter KubeArmor-format JSON Lines from a file (or - for stdin) instead of the store'
             cand --state-dir 'The agent''s state directory (the alert store)'
+            cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -231,11 +259,11 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'knoxctl;alerts;tail'= {
-            cand --socket 'The agent''s API socket'
             cand --filter 'Field=value, Field!=value, Field~regex, Field>=N (repeatable; all must hold)'
             cand -o 'o'
             cand --output 'output'
             cand --state-dir 'The agent''s state directory (the alert store)'
+            cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -253,8 +281,8 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand -o 'Archive to write (default: knoxctl-sysdump-<hostname>-<UTC time>.tar.gz here)'
             cand --output 'Archive to write (default: knoxctl-sysdump-<hostname>-<UTC time>.tar.gz here)'
             cand --alerts 'How many of the newest alerts to include'
-            cand --socket 'The agent''s API socket (default: the one in the onboarded configuration)'
             cand --state-dir 'The agent''s state directory (default: the one in the onboarded configuration)'
+            cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -263,9 +291,9 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
         &'knoxctl;agent'= {
             cand --config 'Configuration file'
             cand --state-dir 'State directory: applied policies and the alert store'
-            cand --socket 'API socket to listen on'
             cand --enforcer 'enforcer'
             cand --label 'Extra host identity label (repeatable)'
+            cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
             cand --supervise 'Keep the agent running: start it as a child and restart it whenever it exits (how standalone mode runs it; records restarts in supervisor.json next to the socket)'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -273,6 +301,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand --version 'Print version'
         }
         &'knoxctl;completion'= {
+            cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -281,6 +310,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
         &'knoxctl;version'= {
             cand -o 'o'
             cand --output 'output'
+            cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -315,15 +345,18 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand validate 'Check policy files against KubeArmor''s CRD schemas and for likely mistakes'
             cand explain 'Show, as a table, what the normalized rule set of policy files will do'
             cand apply 'Apply policies through the agent (all documents or none)'
+            cand diff 'Show what apply would change, as a unified diff per policy'
             cand list 'List applied policies'
             cand get 'Print one applied policy'
-            cand delete 'Delete applied policies by name or by the files that define them'
+            cand delete 'Delete applied policies by name, by the files that define them, or all'
         }
         &'knoxctl;help;policy;validate'= {
         }
         &'knoxctl;help;policy;explain'= {
         }
         &'knoxctl;help;policy;apply'= {
+        }
+        &'knoxctl;help;policy;diff'= {
         }
         &'knoxctl;help;policy;list'= {
         }

@@ -18,15 +18,13 @@ fn apply_list_get_delete_through_the_agent() {
         "-f",
         &example("accuknox-file-integrity-monitoring.yaml"),
     ]);
-    assert!(o.status.success(), "{}", out(&o));
-    let text = stdout(&o);
-    assert!(
-        text.contains(
-            "kubearmorhostpolicy/host-block-recon-tools created: on this host (monitor-only)"
-        ),
-        "{text}"
+    assert_output(
+        &o,
+        0,
+        "kubearmorhostpolicy/host-block-recon-tools created: on this host (monitor-only); 5 rule(s) observed only, see `knoxctl probe`\n\
+         kubearmorpolicy/container_namespace/harden-file-integrity-monitoring created: stored; container enforcement is not available in this build yet\n",
+        "",
     );
-    assert!(text.contains("kubearmorpolicy/container_namespace/harden-file-integrity-monitoring created: stored; container enforcement is not available"), "{text}");
 
     let again = a.cli(&[
         "policy",
@@ -34,10 +32,11 @@ fn apply_list_get_delete_through_the_agent() {
         "-f",
         &example("host-process-block-path.yaml"),
     ]);
-    assert!(
-        stdout(&again).contains("host-block-recon-tools unchanged"),
-        "{}",
-        out(&again)
+    assert_output(
+        &again,
+        0,
+        "kubearmorhostpolicy/host-block-recon-tools unchanged: on this host (monitor-only); 5 rule(s) observed only, see `knoxctl probe`\n",
+        "",
     );
 
     let list = a.cli(&["policy", "list", "-o", "json"]);
@@ -57,6 +56,11 @@ fn apply_list_get_delete_through_the_agent() {
     );
     assert_eq!(items[1]["appliesHere"], true);
     assert_eq!(items[1]["rules"], 5);
+    assert_eq!(items[1]["id"], "kubearmorhostpolicy/host-block-recon-tools");
+    assert_eq!(
+        items[0]["id"],
+        "kubearmorpolicy/container_namespace/harden-file-integrity-monitoring"
+    );
 
     let get = a.cli(&["policy", "get", "host-block-recon-tools", "-o", "yaml"]);
     let yaml = stdout(&get);
@@ -87,11 +91,11 @@ fn apply_list_get_delete_through_the_agent() {
     assert_eq!(v["metadata"]["namespace"], "container_namespace");
 
     let missing = a.cli(&["policy", "get", "nope"]);
-    assert_eq!(missing.status.code(), Some(1));
-    assert!(
-        stderr(&missing).contains("no applied policy named 'nope'"),
-        "{}",
-        out(&missing)
+    assert_output(
+        &missing,
+        1,
+        "",
+        "knoxctl: error: no applied policy named 'nope' (see `knoxctl policy list`)\n",
     );
 
     let del = a.cli(&[
@@ -100,14 +104,20 @@ fn apply_list_get_delete_through_the_agent() {
         "-f",
         &example("host-process-block-path.yaml"),
     ]);
-    assert!(
-        stdout(&del).contains("host-block-recon-tools deleted"),
-        "{}",
-        out(&del)
+    assert_output(
+        &del,
+        0,
+        "kubearmorhostpolicy/host-block-recon-tools deleted\n",
+        "",
     );
     let del = a.cli(&["policy", "delete", "harden-file-integrity-monitoring"]);
-    assert!(del.status.success(), "{}", out(&del));
-    assert!(stdout(&a.cli(&["policy", "list"])).contains("no policies applied"));
+    assert_output(
+        &del,
+        0,
+        "kubearmorpolicy/container_namespace/harden-file-integrity-monitoring deleted\n",
+        "",
+    );
+    assert_output(&a.cli(&["policy", "list"]), 0, "no policies applied\n", "");
 }
 
 #[test]
@@ -130,13 +140,13 @@ fn apply_is_all_or_nothing() {
     let o = a.cli(&["policy", "apply", "-f", twice.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        stderr(&o).contains("policy 'host-block-recon-tools' is defined twice"),
+        stderr(&o).contains(
+            "error: metadata.name: kubearmorhostpolicy/host-block-recon-tools is defined twice (first at "
+        ),
         "{}",
         out(&o)
     );
-
-    let o = a.cli(&["policy", "delete", "nope", "host-block-recon-tools"]);
-    assert_eq!(o.status.code(), Some(1), "unknown names delete nothing");
+    assert!(stdout(&a.cli(&["policy", "list"])).contains("no policies applied"));
 }
 
 #[test]
@@ -262,8 +272,9 @@ fn non_root_users_are_refused() {
         };
         assert_eq!(o.status.code(), Some(1), "{args:?}: {}", out(&o));
         assert!(
-            stderr(&o)
-                .contains("uid 65534 may not use the knoxctl API: it is for root (forbidden)"),
+            stderr(&o).ends_with(
+                "knoxctl: error: uid 65534 may not use the knoxctl API: it is for root\n"
+            ),
             "{args:?}: {}",
             out(&o)
         );
@@ -344,4 +355,341 @@ fn bpf_lsm_unusable_here_is_explained_and_auto_falls_back() {
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(o.status.code(), Some(1), "{}", out(&o));
     assert!(stderr(&o).contains("bpf-lsm"), "{}", out(&o));
+}
+
+const SAME_NAME: &str = "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorHostPolicy\nmetadata: {name: same}\nspec:\n  nodeSelector: {matchLabels: {kubearmor.io/hostname: '*'}}\n  process: {matchPaths: [{path: /usr/bin/nmap}]}\n";
+const SAME_NAME_OTHER_KINDS: &str = "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorClusterPolicy\nmetadata: {name: same}\nspec:\n  process: {matchPaths: [{path: /bin/c}]}\n---\napiVersion: security.kubearmor.com/v1\nkind: KubeArmorPolicy\nmetadata: {name: same}\nspec:\n  selector: {matchLabels: {app: a}}\n  process: {matchPaths: [{path: /bin/k}]}\n";
+
+fn assert_output(o: &std::process::Output, code: i32, stdout_is: &str, stderr_is: &str) {
+    assert_eq!(
+        (o.status.code(), stdout(o).as_str(), stderr(o).as_str()),
+        (Some(code), stdout_is, stderr_is)
+    );
+}
+
+fn ids(a: &Agent) -> Vec<String> {
+    let o = a.cli(&["policy", "list", "-o", "json"]);
+    assert!(o.status.success(), "{}", out(&o));
+    let items: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    items
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn each_kind_has_its_own_names_and_printed_ids_are_accepted_back() {
+    let a = Agent::start("kinds", "monitor-only");
+    let host = a.write("host.yaml", SAME_NAME);
+    let others = a.write("others.yaml", SAME_NAME_OTHER_KINDS);
+    let o = a.cli(&["policy", "apply", "-f", host.to_str().unwrap()]);
+    assert_output(
+        &o,
+        0,
+        "kubearmorhostpolicy/same created: on this host (monitor-only); 1 rule(s) observed only, see `knoxctl probe`\n",
+        "",
+    );
+    let o = a.cli(&["policy", "apply", "-f", others.to_str().unwrap()]);
+    assert_output(
+        &o,
+        0,
+        "kubearmorclusterpolicy/same created: stored; container enforcement is not available in this build yet\n\
+         kubearmorpolicy/default/same created: stored; container enforcement is not available in this build yet\n",
+        "",
+    );
+    assert_eq!(
+        ids(&a),
+        [
+            "kubearmorpolicy/default/same",
+            "kubearmorhostpolicy/same",
+            "kubearmorclusterpolicy/same"
+        ]
+    );
+    let table = stdout(&a.cli(&["policy", "list"]));
+    assert!(
+        table.contains("| kubearmorhostpolicy/same ") && table.starts_with("| Policy "),
+        "{table}"
+    );
+
+    // Every printed id, and the short and case-insensitive forms, finds its policy.
+    for (reference, kind) in [
+        ("kubearmorhostpolicy/same", "KubeArmorHostPolicy"),
+        ("hsp/same", "KubeArmorHostPolicy"),
+        ("HostPolicy/same", "KubeArmorHostPolicy"),
+        ("kubearmorclusterpolicy/same", "KubeArmorClusterPolicy"),
+        ("csp/same", "KubeArmorClusterPolicy"),
+        ("kubearmorpolicy/default/same", "KubeArmorPolicy"),
+        ("ksp/same", "KubeArmorPolicy"),
+        ("default/same", "KubeArmorPolicy"),
+    ] {
+        let o = a.cli(&["policy", "get", reference, "-o", "json"]);
+        assert_eq!(o.status.code(), Some(0), "{reference}: {}", out(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["kind"], kind, "{reference}");
+    }
+    // The namespace-less KubeArmorPolicy is stored in `default`, as kubectl would.
+    let o = a.cli(&["policy", "get", "ksp/same"]);
+    assert!(
+        stdout(&o).contains("metadata:\n  name: same\n  namespace: default\n"),
+        "{}",
+        out(&o)
+    );
+
+    let o = a.cli(&["policy", "get", "same"]);
+    assert_output(
+        &o,
+        1,
+        "",
+        "knoxctl: error: 'same' is ambiguous: it names kubearmorpolicy/default/same, kubearmorhostpolicy/same, kubearmorclusterpolicy/same; use one of these\n",
+    );
+    let o = a.cli(&["policy", "get", "hsp/nope"]);
+    assert_output(
+        &o,
+        1,
+        "",
+        "knoxctl: error: no applied policy 'hsp/nope' (kubearmorhostpolicy nope) (see `knoxctl policy list`)\n",
+    );
+    let o = a.cli(&["policy", "get", "hsp/ns/same"]);
+    assert_output(
+        &o,
+        1,
+        "",
+        "knoxctl: error: KubeArmorHostPolicy is cluster-scoped and has no namespace: write kubearmorhostpolicy/same\n",
+    );
+
+    // Deleting the cluster policy by its printed id leaves the host policy alone.
+    let o = a.cli(&["policy", "delete", "kubearmorclusterpolicy/same"]);
+    assert_output(&o, 0, "kubearmorclusterpolicy/same deleted\n", "");
+    assert_eq!(
+        ids(&a),
+        ["kubearmorpolicy/default/same", "kubearmorhostpolicy/same"]
+    );
+    let o = a.cli(&["policy", "delete", "-f", others.to_str().unwrap()]);
+    assert_output(
+        &o,
+        1,
+        "kubearmorpolicy/default/same deleted\n",
+        &format!(
+            "knoxctl: error: kubearmorclusterpolicy/same (from {}) is not applied\n",
+            others.display()
+        ),
+    );
+    let o = a.cli(&["policy", "delete", "same"]);
+    assert_output(&o, 0, "kubearmorhostpolicy/same deleted\n", "");
+}
+
+#[test]
+fn delete_removes_what_exists_and_reports_each_missing_one() {
+    let a = Agent::start("partial-delete", "monitor-only");
+    let host = a.write("host.yaml", SAME_NAME);
+    let others = a.write("others.yaml", SAME_NAME_OTHER_KINDS);
+    for f in [&host, &others] {
+        assert!(
+            a.cli(&["policy", "apply", "-f", f.to_str().unwrap()])
+                .status
+                .success()
+        );
+    }
+    let o = a.cli(&["policy", "delete", "hsp/same", "nosuch", "ns/other"]);
+    assert_output(
+        &o,
+        1,
+        "kubearmorhostpolicy/same deleted\n",
+        "knoxctl: error: no applied policy named 'nosuch' (see `knoxctl policy list`)\n\
+         knoxctl: error: no applied policy 'ns/other' (read as kubearmorpolicy/ns/other: 'ns' is not a kind) (see `knoxctl policy list`)\n",
+    );
+    assert_eq!(
+        ids(&a),
+        [
+            "kubearmorpolicy/default/same",
+            "kubearmorclusterpolicy/same"
+        ]
+    );
+
+    // --ignore-not-found forgives missing policies, never ambiguous ones.
+    let o = a.cli(&["policy", "delete", "--ignore-not-found", "nosuch", "same"]);
+    assert_output(
+        &o,
+        1,
+        "",
+        "knoxctl: error: 'same' is ambiguous: it names kubearmorpolicy/default/same, kubearmorclusterpolicy/same; use one of these\n",
+    );
+    let o = a.cli(&[
+        "policy",
+        "delete",
+        "--ignore-not-found",
+        "nosuch",
+        "csp/same",
+    ]);
+    assert_output(&o, 0, "kubearmorclusterpolicy/same deleted\n", "");
+
+    // --dry-run says what --all would delete and deletes nothing.
+    assert!(
+        a.cli(&["policy", "apply", "-f", host.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let o = a.cli(&["policy", "delete", "--all", "--dry-run"]);
+    assert_output(
+        &o,
+        0,
+        "kubearmorpolicy/default/same deleted (dry run)\nkubearmorhostpolicy/same deleted (dry run)\n",
+        "",
+    );
+    assert_eq!(ids(&a).len(), 2);
+    let o = a.cli(&["policy", "delete", "--all"]);
+    assert_output(
+        &o,
+        0,
+        "kubearmorpolicy/default/same deleted\nkubearmorhostpolicy/same deleted\n",
+        "",
+    );
+    assert!(ids(&a).is_empty());
+    let o = a.cli(&["policy", "delete", "--all"]);
+    assert_output(
+        &o,
+        0,
+        "",
+        "knoxctl: no policies applied; nothing to delete\n",
+    );
+}
+
+#[test]
+fn dry_run_and_diff_show_what_apply_would_do_and_change_nothing() {
+    let a = Agent::start("dry-run", "monitor-only");
+    let host = a.write("host.yaml", SAME_NAME);
+    let others = a.write("others.yaml", SAME_NAME_OTHER_KINDS);
+    let (host_p, others_p) = (host.to_str().unwrap(), others.to_str().unwrap());
+    let o = a.cli(&["policy", "apply", "--dry-run", "-f", host_p]);
+    assert_output(&o, 0, "kubearmorhostpolicy/same created (dry run)\n", "");
+    assert!(ids(&a).is_empty(), "a dry run applies nothing");
+
+    let o = a.cli(&["policy", "diff", "-f", host_p]);
+    assert_output(
+        &o,
+        1,
+        "--- /dev/null\n+++ kubearmorhostpolicy/same (file)\n@@ -0,0 +1,11 @@\n\
+         +apiVersion: security.kubearmor.com/v1\n+kind: KubeArmorHostPolicy\n+metadata:\n+  name: same\n\
+         +spec:\n+  nodeSelector:\n+    matchLabels:\n+      kubearmor.io/hostname: \"*\"\n+  process:\n\
+         +    matchPaths:\n+    - path: /usr/bin/nmap\n",
+        "",
+    );
+
+    assert!(a.cli(&["policy", "apply", "-f", host_p]).status.success());
+    let o = a.cli(&["policy", "diff", "-f", host_p]);
+    assert_output(&o, 0, "", "");
+    let o = a.cli(&["policy", "apply", "--dry-run", "-f", host_p, "-f", others_p]);
+    assert_output(
+        &o,
+        0,
+        "kubearmorhostpolicy/same unchanged (dry run)\n\
+         kubearmorclusterpolicy/same created (dry run)\n\
+         kubearmorpolicy/default/same created (dry run)\n",
+        "",
+    );
+
+    let changed = a.write(
+        "host.yaml",
+        &SAME_NAME.replace("/usr/bin/nmap", "/usr/bin/ncat"),
+    );
+    let o = a.cli(&["policy", "diff", "-f", changed.to_str().unwrap()]);
+    assert_output(
+        &o,
+        1,
+        &[
+            "--- kubearmorhostpolicy/same (applied)",
+            "+++ kubearmorhostpolicy/same (file)",
+            "@@ -8,4 +8,4 @@",
+            "       kubearmor.io/hostname: \"*\"",
+            "   process:",
+            "     matchPaths:",
+            "-    - path: /usr/bin/nmap",
+            "+    - path: /usr/bin/ncat",
+            "",
+        ]
+        .join("\n"),
+        "",
+    );
+    let o = a.cli(&[
+        "policy",
+        "apply",
+        "--dry-run",
+        "-f",
+        changed.to_str().unwrap(),
+    ]);
+    assert_output(&o, 0, "kubearmorhostpolicy/same configured (dry run)\n", "");
+    let o = a.cli(&["policy", "get", "hsp/same"]);
+    assert!(stdout(&o).contains("/usr/bin/nmap"), "{}", out(&o));
+}
+
+/// policies.json as knoxctl 0.1.0 (format version 1) wrote it: a namespace-less
+/// KubeArmorPolicy kept no namespace, and nothing stored the key.
+const V1_STATE: &str = r#"{
+  "version": 1,
+  "policies": [
+    {
+      "policy": {
+        "apiVersion": "security.kubearmor.com/v1",
+        "kind": "KubeArmorPolicy",
+        "metadata": {"name": "web"},
+        "spec": {"selector": {"matchLabels": {"app": "web"}}, "process": {"matchPaths": [{"path": "/bin/k"}]}}
+      },
+      "appliedAt": 1700000000,
+      "source": "web.yaml"
+    },
+    {
+      "policy": {
+        "apiVersion": "security.kubearmor.com/v1",
+        "kind": "KubeArmorHostPolicy",
+        "metadata": {"name": "block-nmap"},
+        "spec": {"nodeSelector": {"matchLabels": {"kubearmor.io/hostname": "*"}}, "process": {"matchPaths": [{"path": "/usr/bin/nmap"}]}}
+      },
+      "appliedAt": 1700000001,
+      "source": "host.yaml"
+    }
+  ]
+}"#;
+
+#[test]
+fn a_version_1_state_directory_is_migrated_when_the_agent_starts() {
+    let mut a = Agent::new("v1-state", "monitor-only");
+    std::fs::create_dir_all(&a.state).unwrap();
+    std::fs::write(a.state.join("policies.json"), V1_STATE).unwrap();
+    a.spawn();
+    assert_eq!(
+        ids(&a),
+        [
+            "kubearmorpolicy/default/web",
+            "kubearmorhostpolicy/block-nmap"
+        ]
+    );
+    assert!(
+        a.log()
+            .contains("policy state migrated from format version 1 to 2"),
+        "{}",
+        a.log()
+    );
+    assert_eq!(
+        std::fs::read_to_string(a.state.join("policies.json.v1")).unwrap(),
+        V1_STATE,
+        "the original is kept"
+    );
+    let disk: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(a.state.join("policies.json")).unwrap()).unwrap();
+    assert_eq!(disk["version"], 2);
+    assert_eq!(
+        disk["policies"][0]["policy"]["metadata"]["namespace"],
+        "default"
+    );
+    assert_eq!(disk["policies"][0]["appliedAt"], 1700000000);
+    // The old `namespace/name` form still finds the migrated policy.
+    let o = a.cli(&["policy", "delete", "default/web"]);
+    assert_output(&o, 0, "kubearmorpolicy/default/web deleted\n", "");
+    // Restarted, it reads version 2 and migrates nothing.
+    a.stop();
+    a.spawn();
+    assert_eq!(ids(&a), ["kubearmorhostpolicy/block-nmap"]);
+    assert!(!a.log().contains("migrated"), "{}", a.log());
 }

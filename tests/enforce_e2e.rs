@@ -256,3 +256,121 @@ fn exec_flood_keeps_memory_bounded_and_accounts_for_every_event() {
 fn alerts_count(agent: &Agent) -> u64 {
     alerts(agent, &["PolicyName=audit-true"]).len() as u64
 }
+
+/// Review finding #1: a KubeArmorClusterPolicy or a namespace-less KubeArmorPolicy with the
+/// name of an applied KubeArmorHostPolicy used to replace it, and its blocking stopped. Kinds
+/// have their own names now: the host policy keeps blocking through both applies, a restart
+/// and the deletion of the others, until it is deleted itself.
+#[test]
+fn host_policy_keeps_blocking_when_other_kinds_use_its_name() {
+    let mut agent = Agent::start("same-name", "fanotify");
+    let ktrue = agent.dir.join("ktrue");
+    std::fs::copy("/usr/bin/true", &ktrue).unwrap();
+    let ktrue = ktrue.to_str().unwrap().to_string();
+    let host = knoxctl::identity::hostname();
+    let block = agent.write(
+        "block.yaml",
+        &format!(
+            "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorHostPolicy\nmetadata: {{name: ux-block-ktrue}}\nspec:\n  nodeSelector: {{matchLabels: {{kubearmor.io/hostname: {host}}}}}\n  action: Block\n  process:\n    matchPaths: [{{path: {ktrue}}}]\n"
+        ),
+    );
+    let clash = agent.write(
+        "clash.yaml",
+        &format!(
+            "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorClusterPolicy\nmetadata: {{name: ux-block-ktrue}}\nspec:\n  action: Audit\n  process:\n    matchPaths: [{{path: {ktrue}}}]\n"
+        ),
+    );
+    let nameless = agent.write(
+        "ksp.yaml",
+        &format!(
+            "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorPolicy\nmetadata: {{name: ux-block-ktrue}}\nspec:\n  selector: {{matchLabels: {{app: web}}}}\n  action: Audit\n  process:\n    matchPaths: [{{path: {ktrue}}}]\n"
+        ),
+    );
+    let apply = |f: &std::path::Path| agent.cli(&["policy", "apply", "-f", f.to_str().unwrap()]);
+    let o = apply(&block);
+    assert_eq!(
+        (o.status.code(), stdout(&o), stderr(&o)),
+        (
+            Some(0),
+            "kubearmorhostpolicy/ux-block-ktrue created: enforced on this host (fanotify)\n".into(),
+            String::new()
+        )
+    );
+    assert!(denied(&ktrue).is_some(), "blocked by the host policy");
+    assert!(runs("/usr/bin/true"), "the original still runs");
+
+    let o = apply(&clash);
+    assert_eq!(
+        (o.status.code(), stdout(&o), stderr(&o)),
+        (
+            Some(0),
+            "kubearmorclusterpolicy/ux-block-ktrue created: stored; container enforcement is not available in this build yet\n".into(),
+            String::new()
+        ),
+        "created beside the host policy, not 'configured' over it"
+    );
+    assert!(
+        denied(&ktrue).is_some(),
+        "still blocked after the cluster policy"
+    );
+    let o = apply(&nameless);
+    assert_eq!(
+        (o.status.code(), stdout(&o), stderr(&o)),
+        (
+            Some(0),
+            "kubearmorpolicy/default/ux-block-ktrue created: stored; container enforcement is not available in this build yet\n".into(),
+            String::new()
+        )
+    );
+    assert!(
+        denied(&ktrue).is_some(),
+        "still blocked after the KubeArmorPolicy; log:\n{}",
+        agent.log()
+    );
+
+    // Restored after a crash: all three, and the host policy still blocks.
+    agent.kill9();
+    agent.spawn();
+    assert!(
+        denied(&ktrue).is_some(),
+        "blocked after restart; log:\n{}",
+        agent.log()
+    );
+    let list = stdout(&agent.cli(&["policy", "list"]));
+    for id in [
+        "kubearmorhostpolicy/ux-block-ktrue",
+        "kubearmorclusterpolicy/ux-block-ktrue",
+        "kubearmorpolicy/default/ux-block-ktrue",
+    ] {
+        assert!(list.contains(id), "{id}: {list}");
+    }
+
+    let o = agent.cli(&[
+        "policy",
+        "delete",
+        "kubearmorclusterpolicy/ux-block-ktrue",
+        "kubearmorpolicy/default/ux-block-ktrue",
+    ]);
+    assert_eq!(
+        (o.status.code(), stdout(&o), stderr(&o)),
+        (
+            Some(0),
+            "kubearmorpolicy/default/ux-block-ktrue deleted\nkubearmorclusterpolicy/ux-block-ktrue deleted\n".into(),
+            String::new()
+        )
+    );
+    assert!(
+        denied(&ktrue).is_some(),
+        "the host policy was not deleted with them"
+    );
+    let o = agent.cli(&["policy", "delete", "ux-block-ktrue"]);
+    assert_eq!(
+        (o.status.code(), stdout(&o), stderr(&o)),
+        (
+            Some(0),
+            "kubearmorhostpolicy/ux-block-ktrue deleted\n".into(),
+            String::new()
+        )
+    );
+    assert!(runs(&ktrue), "runs once the host policy is deleted");
+}

@@ -235,8 +235,7 @@ fn main() -> ExitCode {
         for (name, reason) in &failures {
             println!("---- {} ----", test_name(name));
             println!("{reason}");
-            if let Ok(out) = std::fs::read_to_string(dir.join("out").join(format!("{name}.log")))
-            {
+            if let Ok(out) = std::fs::read_to_string(dir.join("out").join(format!("{name}.log"))) {
                 print!("{out}");
             }
             println!();

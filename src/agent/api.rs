@@ -25,12 +25,30 @@ pub enum Request {
     Apply {
         files: Vec<SourceFile>,
     },
-    /// Delete by name (`name` or `namespace/name`) and/or by the policies the files define.
+    /// What `Apply` would do (each outcome), changing nothing. An op of its own rather than a
+    /// flag on `Apply`: an agent that predates it refuses the request instead of ignoring the
+    /// flag and applying.
+    DryRunApply {
+        files: Vec<SourceFile>,
+    },
+    /// Delete by reference (see [`crate::policy::id::Reference`]), by the policies the files
+    /// define, or all. What exists is deleted; each reference that names nothing (or more
+    /// than one policy) is reported in `Deleted::failed`.
     Delete {
         names: Vec<String>,
         files: Vec<SourceFile>,
+        #[serde(default)]
+        all: bool,
+    },
+    /// What `Delete` would do, changing nothing (an op of its own, as `DryRunApply`).
+    DryRunDelete {
+        names: Vec<String>,
+        files: Vec<SourceFile>,
+        #[serde(default)]
+        all: bool,
     },
     List,
+    /// One policy by reference (see [`crate::policy::id::Reference`]).
     Get {
         name: String,
     },
@@ -41,7 +59,11 @@ pub enum Request {
 #[serde(rename_all = "camelCase")]
 pub struct ApplyResult {
     pub kind: String,
+    /// `namespace/name` or `name` (what versions before `id` printed).
     pub name: String,
+    /// `kind/name` or `kind/namespace/name`: what to print, and what `get` and `delete` take.
+    #[serde(default)]
+    pub id: String,
     /// created, configured, unchanged.
     pub outcome: String,
     /// Where it takes effect here: `enforced on this host (fanotify)`, `selects another
@@ -53,12 +75,28 @@ pub struct ApplyResult {
 #[serde(rename_all = "camelCase")]
 pub struct PolicySummary {
     pub kind: String,
+    /// `namespace/name` or `name` (what versions before `id` printed).
     pub name: String,
+    /// `kind/name` or `kind/namespace/name`: what `get` and `delete` take.
+    #[serde(default)]
+    pub id: String,
     pub action: String,
     pub rules: usize,
     pub applies_here: bool,
     pub applied_at: i64,
     pub source: String,
+}
+
+/// A delete reference that named no single applied policy.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NotDeleted {
+    /// As the user gave it, or the id a file defines.
+    pub reference: String,
+    /// `not-found` (what `--ignore-not-found` forgives) or `bad-request` (ambiguous or
+    /// malformed).
+    pub code: String,
+    pub message: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -94,8 +132,12 @@ pub enum Response {
     Invalid {
         diagnostics: Vec<String>,
     },
+    /// The ids deleted (or, for a dry run, that would be), and the references that named
+    /// no single policy.
     Deleted {
         names: Vec<String>,
+        #[serde(default)]
+        failed: Vec<NotDeleted>,
     },
     Policies {
         items: Vec<PolicySummary>,
@@ -184,4 +226,29 @@ pub fn call(socket: &Path, request: &Request, timeout: Duration) -> Result<Respo
         ));
     }
     serde_json::from_str(&reply).map_err(|e| ClientError::Protocol(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Clients and agents of the previous version still understand each other where it is
+    /// safe: their requests and responses parse, and a dry run is an op an older agent
+    /// refuses rather than a flag it would ignore (and apply).
+    #[test]
+    fn previous_versions_messages_still_parse() {
+        let r: Request = serde_json::from_str(r#"{"op":"delete","names":["x"],"files":[]}"#)
+            .expect("a delete without `all`");
+        assert!(matches!(r, Request::Delete { all: false, .. }));
+        let r: Response = serde_json::from_str(r#"{"result":"deleted","names":["x"]}"#)
+            .expect("a deletion without `failed`");
+        assert!(matches!(r, Response::Deleted { failed, .. } if failed.is_empty()));
+        let r: Response = serde_json::from_str(
+            r#"{"result":"applied","results":[{"kind":"KubeArmorHostPolicy","name":"x","outcome":"created","effect":""}],"warnings":[]}"#,
+        )
+        .expect("a result without `id`");
+        assert!(matches!(r, Response::Applied { results, .. } if results[0].id.is_empty()));
+        let dry = serde_json::to_value(Request::DryRunApply { files: vec![] }).unwrap();
+        assert_eq!(dry["op"], "dryRunApply");
+    }
 }

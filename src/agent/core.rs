@@ -2,17 +2,18 @@
 //! that holds it. Every change is all-or-nothing: validated first, enforced second,
 //! persisted third, and rolled back in the kernel if persisting fails.
 
-use super::api::{ApplyResult, PolicySummary, Request, Response, SourceFile, Status};
+use super::api::{ApplyResult, NotDeleted, PolicySummary, Request, Response, SourceFile, Status};
 use super::config::Config;
 use super::state::{PolicyState, StoredPolicy};
 use crate::enforce::{ApplyReport, Backend, Enforcer};
 use crate::identity::Identity;
+use crate::policy::id::{self, ResolveError};
 use crate::policy::matcher::{CompiledRules, Posture};
 use crate::policy::normalize::{Category, RuleSet, rules_of};
 use crate::policy::syscall_rules::SyscallRules;
-use crate::policy::validate::{Options, Severity, validate_bytes};
-use crate::policy::{Kind, Policy};
-use std::collections::BTreeMap;
+use crate::policy::validate::{self, Options, Severity, validate_bytes};
+use crate::policy::{Kind, Policy, PolicyId};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, RwLock};
 
 /// The host's current rule set and what the enforcer made of it, shared with the alert
@@ -150,7 +151,7 @@ impl Core {
                 .is_some_and(|s| self.identity.matches(&s.match_labels))
     }
 
-    fn host_set(&self, policies: &BTreeMap<String, StoredPolicy>) -> RuleSet {
+    fn host_set(&self, policies: &BTreeMap<PolicyId, StoredPolicy>) -> RuleSet {
         let here: Vec<Policy> = policies
             .values()
             .map(|s| s.policy.clone())
@@ -160,7 +161,7 @@ impl Core {
     }
 
     /// Gives the enforcer the host rule set of `policies` and publishes it.
-    fn enforce(&mut self, policies: &BTreeMap<String, StoredPolicy>) -> Result<(), String> {
+    fn enforce(&mut self, policies: &BTreeMap<PolicyId, StoredPolicy>) -> Result<(), String> {
         let set = self.host_set(policies);
         let report = self.enforcer.apply(&set).map_err(|e| e.to_string())?;
         let posture = self.config.default_posture.file;
@@ -182,7 +183,7 @@ impl Core {
     }
 
     /// Enforces and persists `next`, or leaves everything as it was.
-    fn commit(&mut self, next: BTreeMap<String, StoredPolicy>) -> Result<(), Refusal> {
+    fn commit(&mut self, next: BTreeMap<PolicyId, StoredPolicy>) -> Result<(), Refusal> {
         let previous = self.state.policies.clone();
         if let Err(e) = self.enforce(&next) {
             let _ = self.enforce(&previous);
@@ -204,11 +205,17 @@ impl Core {
     pub fn handle(&mut self, request: Request) -> Response {
         match request {
             Request::Apply { files } => {
-                let r = self.apply(files);
+                let r = self.apply(files, false);
                 super::release_free_memory();
                 r
             }
-            Request::Delete { names, files } => self.delete(names, files),
+            Request::DryRunApply { files } => {
+                let r = self.apply(files, true);
+                super::release_free_memory();
+                r
+            }
+            Request::Delete { names, files, all } => self.delete(names, files, all, false),
+            Request::DryRunDelete { names, files, all } => self.delete(names, files, all, true),
             Request::List => self.list(),
             Request::Get { name } => self.get(&name),
             Request::Status => Response::Status {
@@ -217,29 +224,29 @@ impl Core {
         }
     }
 
-    /// Validates every file; on any error returns the diagnostics instead of policies.
+    /// Validates every file, together (a policy defined twice is an error); on any error
+    /// returns the diagnostics instead of policies. Policies come back as they are stored
+    /// ([`Policy::defaulted`]).
     fn parse(files: &[SourceFile]) -> Result<Parsed, Refusal> {
+        let mut reports: Vec<_> = files
+            .iter()
+            .map(|f| validate_bytes(&f.path, f.content.as_bytes(), Options::default()))
+            .collect();
+        validate::check_duplicates(&mut reports);
         let mut policies = Vec::new();
         let mut errors = Vec::new();
         let mut warnings = Vec::new();
-        for f in files {
-            let report = validate_bytes(&f.path, f.content.as_bytes(), Options::default());
-            for d in report.diagnostics() {
+        for r in &reports {
+            for d in r.diagnostics() {
                 match d.severity {
-                    Severity::Error => errors.push(d.render(&f.path)),
-                    Severity::Warning => warnings.push(d.render(&f.path)),
+                    Severity::Error => errors.push(d.render(&r.path)),
+                    Severity::Warning => warnings.push(d.render(&r.path)),
                 }
             }
-            policies.extend(report.policies().map(|p| (p.clone(), f.path.clone())));
-        }
-        let mut seen: BTreeMap<String, &str> = BTreeMap::new();
-        for (p, path) in &policies {
-            if let Some(first) = seen.insert(p.key(), path) {
-                errors.push(format!(
-                    "{path}: policy '{}' is defined twice (also in {first})",
-                    p.key()
-                ));
-            }
+            policies.extend(
+                r.policies()
+                    .map(|p| (p.clone().defaulted(), r.path.clone())),
+            );
         }
         if errors.is_empty() {
             Ok((policies, warnings))
@@ -304,7 +311,7 @@ impl Core {
         }
     }
 
-    fn apply(&mut self, files: Vec<SourceFile>) -> Response {
+    fn apply(&mut self, files: Vec<SourceFile>, dry_run: bool) -> Response {
         let (parsed, warnings) = match Self::parse(&files) {
             Ok(p) => p,
             Err(r) => return *r,
@@ -315,15 +322,15 @@ impl Core {
         let mut next = self.state.policies.clone();
         let mut outcomes = Vec::new();
         for (policy, source) in parsed {
-            let key = policy.key();
-            let outcome = match next.get(&key) {
+            let id = policy.id();
+            let outcome = match next.get(&id) {
                 None => "created",
                 Some(old) if old.policy == policy => "unchanged",
                 Some(_) => "configured",
             };
             if outcome != "unchanged" {
                 next.insert(
-                    key,
+                    id,
                     StoredPolicy {
                         policy: policy.clone(),
                         applied_at: now(),
@@ -333,7 +340,7 @@ impl Core {
             }
             outcomes.push((policy, outcome));
         }
-        if let Err(r) = self.commit(next) {
+        if !dry_run && let Err(r) = self.commit(next) {
             return *r;
         }
         let results = outcomes
@@ -341,51 +348,66 @@ impl Core {
             .map(|(p, outcome)| ApplyResult {
                 kind: p.kind.as_str().to_string(),
                 name: p.key(),
+                id: p.id().to_string(),
                 outcome: outcome.to_string(),
-                effect: self.effect(p),
+                // Where a dry run would take effect is only known once enforced.
+                effect: if dry_run {
+                    String::new()
+                } else {
+                    self.effect(p)
+                },
             })
             .collect();
-        tracing::info!(policies = outcomes.len(), "applied");
+        if !dry_run {
+            tracing::info!(policies = outcomes.len(), "applied");
+        }
         Response::Applied { results, warnings }
     }
 
-    /// `name` as stored, or a bare name that matches exactly one namespaced policy.
-    fn resolve(&self, name: &str) -> Result<String, Refusal> {
-        if self.state.policies.contains_key(name) {
-            return Ok(name.to_string());
-        }
-        let matches: Vec<&String> = self
-            .state
-            .policies
-            .iter()
-            .filter(|(_, s)| s.policy.metadata.name == name)
-            .map(|(k, _)| k)
-            .collect();
-        match matches.as_slice() {
-            [one] => Ok((*one).clone()),
-            [] => Err(Box::new(Response::error(
-                "not-found",
-                format!("no applied policy named '{name}' (see `knoxctl policy list`)"),
-            ))),
-            many => Err(Box::new(Response::error(
-                "bad-request",
-                format!(
-                    "'{name}' is ambiguous: {}; use namespace/name",
-                    many.iter()
-                        .map(|s| s.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            ))),
+    /// The applied policy `reference` names (see [`crate::policy::id::Reference`]).
+    fn resolve(&self, reference: &str) -> Result<PolicyId, ResolveError> {
+        id::resolve(reference, self.state.policies.keys())
+    }
+
+    /// A reference that names no single policy, as a delete reports it.
+    fn unresolved(reference: &str, e: ResolveError) -> NotDeleted {
+        let code = match e {
+            ResolveError::NotFound(_) => "not-found",
+            _ => "bad-request",
+        };
+        NotDeleted {
+            reference: reference.to_string(),
+            code: code.to_string(),
+            message: e.to_string(),
         }
     }
 
-    fn delete(&mut self, names: Vec<String>, files: Vec<SourceFile>) -> Response {
-        let mut keys = Vec::new();
+    /// Deletes what the references, the files and `all` name and exists; reports each
+    /// reference that names no single policy. Nothing is deleted when a file is invalid.
+    fn delete(
+        &mut self,
+        names: Vec<String>,
+        files: Vec<SourceFile>,
+        all: bool,
+        dry_run: bool,
+    ) -> Response {
+        if names.is_empty() && files.is_empty() && !all {
+            return Response::error(
+                "bad-request",
+                "nothing to delete: give policy names, -f FILE or --all",
+            );
+        }
+        let mut ids = BTreeSet::new();
+        let mut failed = Vec::new();
+        if all {
+            ids.extend(self.state.policies.keys().cloned());
+        }
         for n in &names {
             match self.resolve(n) {
-                Ok(k) => keys.push(k),
-                Err(r) => return *r,
+                Ok(id) => {
+                    ids.insert(id);
+                }
+                Err(e) => failed.push(Self::unresolved(n, e)),
             }
         }
         if !files.is_empty() {
@@ -393,30 +415,33 @@ impl Core {
                 Ok(p) => p,
                 Err(r) => return *r,
             };
-            for (p, _) in parsed {
-                match self.resolve(&p.key()) {
-                    Ok(k) => keys.push(k),
-                    Err(r) => return *r,
+            for (p, source) in parsed {
+                let id = p.id();
+                if self.state.policies.contains_key(&id) {
+                    ids.insert(id);
+                } else {
+                    failed.push(NotDeleted {
+                        reference: id.to_string(),
+                        code: "not-found".into(),
+                        message: format!("{id} (from {source}) is not applied"),
+                    });
                 }
             }
         }
-        if keys.is_empty() {
-            return Response::error(
-                "bad-request",
-                "nothing to delete: give policy names or -f FILE",
-            );
+        if !dry_run && !ids.is_empty() {
+            let mut next = self.state.policies.clone();
+            for id in &ids {
+                next.remove(id);
+            }
+            if let Err(r) = self.commit(next) {
+                return *r;
+            }
+            tracing::info!(policies = ids.len(), "deleted");
         }
-        keys.sort();
-        keys.dedup();
-        let mut next = self.state.policies.clone();
-        for k in &keys {
-            next.remove(k);
+        Response::Deleted {
+            names: ids.iter().map(|i| i.to_string()).collect(),
+            failed,
         }
-        if let Err(r) = self.commit(next) {
-            return *r;
-        }
-        tracing::info!(policies = keys.len(), "deleted");
-        Response::Deleted { names: keys }
     }
 
     fn list(&self) -> Response {
@@ -427,6 +452,7 @@ impl Core {
             .map(|s| PolicySummary {
                 kind: s.policy.kind.as_str().to_string(),
                 name: s.policy.key(),
+                id: s.policy.id().to_string(),
                 action: s
                     .policy
                     .spec
@@ -445,11 +471,14 @@ impl Core {
 
     fn get(&self, name: &str) -> Response {
         match self.resolve(name) {
-            Ok(k) => Response::Policy {
-                policy: serde_json::to_value(&self.state.policies[&k].policy)
+            Ok(id) => Response::Policy {
+                policy: serde_json::to_value(&self.state.policies[&id].policy)
                     .expect("policy serializes"),
             },
-            Err(r) => *r,
+            Err(e) => {
+                let r = Self::unresolved(name, e);
+                Response::error(&r.code, r.message)
+            }
         }
     }
 

@@ -8,12 +8,12 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-pub fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: AgentArgs, socket: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let config_given = args.config.as_os_str() != crate::agent::config::DEFAULT_CONFIG;
     let overrides = Overrides {
         config: config_given.then_some(args.config),
         state_dir: args.state_dir,
-        socket: args.socket,
+        socket,
         enforcer: args.enforcer,
         labels: args.labels,
     };

@@ -50,12 +50,12 @@ pub fn run(args: AlertsArgs) -> anyhow::Result<ExitCode> {
         limit: args.limit,
     };
     match (&args.command, &args.from) {
-        (Some(AlertsCommand::Tail { .. }), Some(_)) => usage(
+        (Some(AlertsCommand::Tail), Some(_)) => usage(
             "--from cannot be combined with 'tail': tail follows the alert store; \
              to follow a KubeArmor stream, pipe it: karmor logs --json | knoxctl alerts --from -",
         ),
-        // The socket flag of `tail` is unused: the store is read directly, like `alerts`.
-        (Some(AlertsCommand::Tail { .. }), None) => tail(&args.state_dir, query, args.output),
+        // The store is read directly, like `alerts`: the global --socket plays no part.
+        (Some(AlertsCommand::Tail), None) => tail(&args.state_dir, query, args.output),
         (None, Some(from)) => from_lines(from, query, args.output),
         (None, None) => from_store(&args.state_dir, query, args.output),
     }

@@ -39,6 +39,11 @@ alerts, recommends hardening policies and collects a sysdump.",
     propagate_version = true
 )]
 pub struct Cli {
+    /// The agent's API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`,
+    /// the one in the onboarded configuration]
+    #[arg(long, global = true, env = "KNOXCTL_SOCKET", value_name = "PATH",
+          value_hint = ValueHint::FilePath)]
+    pub socket: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -226,18 +231,38 @@ pub use crate::policy::matcher::Posture;
 pub struct ProbeArgs {
     #[arg(short, long, value_enum, default_value_t = TableOrJson::Table)]
     pub output: TableOrJson,
-    #[command(flatten)]
-    pub conn: AgentConn,
 }
 
-/// Where client commands find the agent.
-#[derive(Args, Debug, Clone)]
+/// Where client commands find the agent: the global `--socket`, else the default path.
+#[derive(Debug, Clone)]
 pub struct AgentConn {
-    /// The agent's API socket
-    #[arg(long, env = "KNOXCTL_SOCKET", value_name = "PATH", value_hint = ValueHint::FilePath,
-          default_value = "/run/knoxctl/agent.sock")]
     pub socket: PathBuf,
 }
+
+impl AgentConn {
+    pub const DEFAULT_SOCKET: &str = "/run/knoxctl/agent.sock";
+
+    fn new(socket: Option<PathBuf>) -> AgentConn {
+        AgentConn {
+            socket: socket.unwrap_or_else(|| PathBuf::from(Self::DEFAULT_SOCKET)),
+        }
+    }
+}
+
+const POLICY_REF: &str = "Policies are named as apply and list print them: KIND/NAME for host and \
+cluster policies (kubearmorhostpolicy/NAME), KIND/NAMESPACE/NAME for KubeArmorPolicy \
+(kubearmorpolicy/NAMESPACE/NAME). Kinds are case-insensitive and have short forms: ksp \
+(kubearmorpolicy), hsp or hostpolicy (kubearmorhostpolicy), csp or clusterpolicy \
+(kubearmorclusterpolicy). A bare NAME, KIND/NAME for KubeArmorPolicy, or NAMESPACE/NAME \
+is accepted when exactly one applied policy matches; otherwise the error lists the candidates.";
+
+const DIFF_ABOUT: &str = "\
+Shows what `policy apply` would change: for each policy of the files, a unified diff of the \
+applied policy (--- side, /dev/null when it is not applied) and the file's (+++ side), as \
+YAML. Nothing is changed.
+
+Exit status, as kubectl diff: 0 no differences; 1 differences; 2 an error (invalid files, no \
+agent).";
 
 #[derive(Subcommand, Debug)]
 pub enum PolicyCommand {
@@ -250,34 +275,50 @@ pub enum PolicyCommand {
         /// Policy file, directory, or - for standard input
         #[arg(short = 'f', long = "file", value_name = "PATH", required = true, value_hint = ValueHint::AnyPath)]
         files: Vec<PathBuf>,
-        #[command(flatten)]
-        conn: AgentConn,
+        /// Say what would be created, configured or left unchanged; change nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Show what apply would change, as a unified diff per policy
+    #[command(long_about = DIFF_ABOUT)]
+    Diff {
+        /// Policy file, directory, or - for standard input
+        #[arg(short = 'f', long = "file", value_name = "PATH", required = true, value_hint = ValueHint::AnyPath)]
+        files: Vec<PathBuf>,
     },
     /// List applied policies
     List {
         #[arg(short, long, value_enum, default_value_t = TableOrJson::Table)]
         output: TableOrJson,
-        #[command(flatten)]
-        conn: AgentConn,
     },
     /// Print one applied policy
+    #[command(after_help = POLICY_REF)]
     Get {
-        /// Policy name (namespace/name for KubeArmorPolicy)
+        /// The policy: KIND/NAME, KIND/NAMESPACE/NAME, or NAME when unambiguous
+        #[arg(value_name = "POLICY")]
         name: String,
         #[arg(short, long, value_enum, default_value_t = YamlOrJson::Yaml)]
         output: YamlOrJson,
-        #[command(flatten)]
-        conn: AgentConn,
     },
-    /// Delete applied policies by name or by the files that define them
+    /// Delete applied policies by name, by the files that define them, or all
+    #[command(after_help = POLICY_REF)]
     Delete {
-        /// Policy names
+        /// Policies: KIND/NAME, KIND/NAMESPACE/NAME, or NAME when unambiguous. Those that
+        /// exist are deleted; each missing one is reported (exit status 1)
+        #[arg(value_name = "POLICY", required_unless_present_any = ["files", "all"])]
         names: Vec<String>,
         /// Delete the policies defined in these files
         #[arg(short = 'f', long = "file", value_name = "PATH", value_hint = ValueHint::AnyPath)]
         files: Vec<PathBuf>,
-        #[command(flatten)]
-        conn: AgentConn,
+        /// Delete every applied policy
+        #[arg(long, conflicts_with_all = ["names", "files"])]
+        all: bool,
+        /// A policy that is not applied is not an error
+        #[arg(long)]
+        ignore_not_found: bool,
+        /// Say what would be deleted; change nothing
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -332,10 +373,7 @@ pub struct AlertsArgs {
 #[derive(Subcommand, Debug)]
 pub enum AlertsCommand {
     /// Follow new alerts as they arrive (JSON Lines with -o json)
-    Tail {
-        #[command(flatten)]
-        conn: AgentConn,
-    },
+    Tail,
 }
 
 #[derive(Args, Debug)]
@@ -346,9 +384,6 @@ pub struct SysdumpArgs {
     /// How many of the newest alerts to include
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub alerts: usize,
-    /// The agent's API socket (default: the one in the onboarded configuration)
-    #[arg(long, env = "KNOXCTL_SOCKET", value_name = "PATH", value_hint = ValueHint::FilePath)]
-    pub socket: Option<PathBuf>,
     /// The agent's state directory (default: the one in the onboarded configuration)
     #[arg(long, env = "KNOXCTL_STATE_DIR", value_name = "DIR", value_hint = ValueHint::DirPath)]
     pub state_dir: Option<PathBuf>,
@@ -362,9 +397,6 @@ pub struct AgentArgs {
     /// State directory: applied policies and the alert store
     #[arg(long, env = "KNOXCTL_STATE_DIR", value_name = "DIR", value_hint = ValueHint::DirPath)]
     pub state_dir: Option<PathBuf>,
-    /// API socket to listen on
-    #[arg(long, env = "KNOXCTL_SOCKET", value_name = "PATH", value_hint = ValueHint::FilePath)]
-    pub socket: Option<PathBuf>,
     #[arg(long, value_enum)]
     pub enforcer: Option<EnforcerChoice>,
     /// Extra host identity label (repeatable)
@@ -379,6 +411,7 @@ pub struct AgentArgs {
 /// Parses the command line and runs the command. Usage errors exit 2 (clap's convention),
 /// failed checks 1.
 pub fn run() -> ExitCode {
+    drop_empty_env();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -386,8 +419,9 @@ pub fn run() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
         }
     };
+    let conn = AgentConn::new(cli.socket.clone());
     let result = match cli.command {
-        Command::Policy { command } => policy::run(command),
+        Command::Policy { command } => policy::run(command, &conn),
         Command::Completion(args) => completion::run(args),
         Command::Version(args) => version::run(args),
         Command::Onboard {
@@ -396,27 +430,49 @@ pub fn run() -> ExitCode {
         Command::Offboard {
             target: OffboardTarget::Vm(args),
         } => offboard::run(args),
-        Command::Probe(args) => probe::run(args),
+        Command::Probe(args) => probe::run(args, &conn),
         Command::Harden { .. } => {
             pending::not_yet("harden recommend", "planned; no issue filed yet")
         }
         Command::Alerts(args) => alerts::run(args),
-        Command::Sysdump(args) => sysdump::run(args),
-        Command::Agent(args) => agent::run(args),
+        Command::Sysdump(args) => sysdump::run(args, cli.socket),
+        Command::Agent(args) => agent::run(args, cli.socket),
     };
     match result {
         Ok(code) => code,
         Err(e) => {
-            // Causes whose text the message already contains are not repeated.
-            let mut msg = e.to_string();
-            for cause in e.chain().skip(1) {
-                let c = cause.to_string();
-                if !msg.contains(&c) {
-                    msg = format!("{msg}: {c}");
-                }
-            }
-            eprintln!("knoxctl: error: {msg}");
+            report(&e);
             ExitCode::from(EXIT_FAILED)
+        }
+    }
+}
+
+/// Prints an error and its causes as one `knoxctl: error:` line; causes whose text the
+/// message already contains are not repeated.
+pub fn report(e: &anyhow::Error) {
+    let mut msg = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !msg.contains(&c) {
+            msg = format!("{msg}: {c}");
+        }
+    }
+    error(&msg);
+}
+
+/// One error line, for commands that report a failure and go on (or choose their exit
+/// status) rather than return an `Err`.
+pub fn error(msg: &str) {
+    eprintln!("knoxctl: error: {msg}");
+}
+
+/// An empty `KNOXCTL_SOCKET=` or `KNOXCTL_STATE_DIR=` counts as unset, as a shell user
+/// clearing a variable for one command means it, rather than as an empty path.
+fn drop_empty_env() {
+    for var in ["KNOXCTL_SOCKET", "KNOXCTL_STATE_DIR"] {
+        if std::env::var_os(var).is_some_and(|v| v.is_empty()) {
+            // SAFETY: `run` is called from `main` before any other thread exists.
+            unsafe { std::env::remove_var(var) };
         }
     }
 }

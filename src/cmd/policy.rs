@@ -1,10 +1,12 @@
-//! `knoxctl policy ...`: validate and explain work offline; apply/list/get/delete talk to
-//! the agent.
+//! `knoxctl policy ...`: validate and explain work offline; apply/diff/list/get/delete talk
+//! to the agent. Every policy is printed as its [`crate::policy::PolicyId`]
+//! (`kubearmorhostpolicy/NAME`, `kubearmorpolicy/NAMESPACE/NAME`), which get and delete
+//! take back.
 
 use super::{AgentConn, EXIT_FAILED, PolicyCommand, Posture, TableOrJson, TextOrJson, YamlOrJson};
 use crate::agent::api::{self, Request, Response, SourceFile};
-use crate::output::{paint, table};
-use crate::policy::files::{read_inputs, validate_input, validate_paths};
+use crate::output::{paint, table, unified_diff};
+use crate::policy::files::{read_inputs, validate_inputs, validate_paths};
 use crate::policy::normalize::{self, Category, Rule, RuleSet};
 use crate::policy::validate::{FileReport, Options, Severity};
 use crate::policy::{Action, Policy};
@@ -37,14 +39,30 @@ pub struct ExplainArgs {
     pub output: TableOrJson,
 }
 
-pub fn run(command: PolicyCommand) -> anyhow::Result<ExitCode> {
+pub fn run(command: PolicyCommand, conn: &AgentConn) -> anyhow::Result<ExitCode> {
     match command {
         PolicyCommand::Validate(args) => validate(args),
         PolicyCommand::Explain(args) => explain(args),
-        PolicyCommand::Apply { files, conn } => apply(&files, &conn),
-        PolicyCommand::List { output, conn } => list(output, &conn),
-        PolicyCommand::Get { name, output, conn } => get(&name, output, &conn),
-        PolicyCommand::Delete { names, files, conn } => delete(names, &files, &conn),
+        PolicyCommand::Apply { files, dry_run } => apply(&files, dry_run, conn),
+        PolicyCommand::Diff { files } => diff(&files, conn),
+        PolicyCommand::List { output } => list(output, conn),
+        PolicyCommand::Get { name, output } => get(&name, output, conn),
+        PolicyCommand::Delete {
+            names,
+            files,
+            all,
+            ignore_not_found,
+            dry_run,
+        } => delete(
+            DeleteArgs {
+                names,
+                all,
+                ignore_not_found,
+                dry_run,
+            },
+            &files,
+            conn,
+        ),
     }
 }
 
@@ -191,7 +209,7 @@ fn explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
     let reports = validate_paths(&args.files, Options::default());
     if !reports.iter().all(|r| r.valid) {
         print_diagnostics(&reports, true);
-        eprintln!("knoxctl: error: the policies above are invalid; nothing to explain");
+        super::error("the policies above are invalid; nothing to explain");
         return Ok(ExitCode::from(EXIT_FAILED));
     }
     let policies: Vec<Policy> = reports.iter().flat_map(|r| r.policies().cloned()).collect();
@@ -264,28 +282,28 @@ fn explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
 
 const API_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// Sends a request; agent-side refusals become errors with the agent's message.
+/// Sends a request; agent-side refusals become errors with the agent's message (its code
+/// is for programs, not people).
 fn call(conn: &AgentConn, request: &Request) -> anyhow::Result<Response> {
     match api::call(&conn.socket, request, API_TIMEOUT)? {
-        Response::Error { code, message } => anyhow::bail!("{message} ({code})"),
+        Response::Error { message, .. } => anyhow::bail!("{message}"),
         r => Ok(r),
     }
 }
 
 /// Reads and validates the files locally, so mistakes are reported even without an agent
-/// and nothing is sent unless every document is valid.
-fn read_valid(paths: &[PathBuf]) -> anyhow::Result<Result<Vec<SourceFile>, ExitCode>> {
+/// and nothing is sent unless every document is valid; `refused` ends the error line
+/// ("nothing was applied").
+fn read_valid(paths: &[PathBuf], refused: &str) -> Result<(Vec<SourceFile>, Vec<Policy>), ()> {
     let inputs = read_inputs(paths);
-    let reports: Vec<FileReport> = inputs
-        .iter()
-        .map(|i| validate_input(i, Options::default()))
-        .collect();
+    let reports = validate_inputs(&inputs, Options::default());
     if !reports.iter().all(|r| r.valid) {
         print_diagnostics(&reports, true);
-        eprintln!("knoxctl: error: invalid policies; nothing was applied");
-        return Ok(Err(ExitCode::from(EXIT_FAILED)));
+        super::error(&format!("invalid policies; {refused}"));
+        return Err(());
     }
-    Ok(Ok(inputs
+    let policies = reports.iter().flat_map(|r| r.policies().cloned()).collect();
+    let files = inputs
         .into_iter()
         .filter_map(|i| {
             i.bytes.ok().map(|b| SourceFile {
@@ -293,27 +311,40 @@ fn read_valid(paths: &[PathBuf]) -> anyhow::Result<Result<Vec<SourceFile>, ExitC
                 content: String::from_utf8_lossy(&b).into_owned(),
             })
         })
-        .collect()))
+        .collect();
+    Ok((files, policies))
 }
 
-fn apply(paths: &[PathBuf], conn: &AgentConn) -> anyhow::Result<ExitCode> {
-    let files = match read_valid(paths)? {
-        Ok(f) => f,
-        Err(code) => return Ok(code),
+/// The printed identity of a result; agents before `id` existed sent only kind and name.
+fn shown(id: String, kind: &str, name: &str) -> String {
+    if id.is_empty() {
+        format!("{}/{name}", kind.to_lowercase())
+    } else {
+        id
+    }
+}
+
+fn apply(paths: &[PathBuf], dry_run: bool, conn: &AgentConn) -> anyhow::Result<ExitCode> {
+    let Ok((files, _)) = read_valid(paths, "nothing was applied") else {
+        return Ok(ExitCode::from(EXIT_FAILED));
     };
-    match call(conn, &Request::Apply { files })? {
+    let request = if dry_run {
+        Request::DryRunApply { files }
+    } else {
+        Request::Apply { files }
+    };
+    match call(conn, &request)? {
         Response::Applied { results, warnings } => {
             for w in warnings {
                 eprintln!("{w}");
             }
             for r in results {
-                println!(
-                    "{}/{} {}: {}",
-                    r.kind.to_lowercase(),
-                    r.name,
-                    r.outcome,
-                    r.effect
-                );
+                let id = shown(r.id, &r.kind, &r.name);
+                if dry_run {
+                    println!("{id} {} (dry run)", r.outcome);
+                } else {
+                    println!("{id} {}: {}", r.outcome, r.effect);
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -321,35 +352,119 @@ fn apply(paths: &[PathBuf], conn: &AgentConn) -> anyhow::Result<ExitCode> {
             for d in diagnostics {
                 eprintln!("{d}");
             }
-            eprintln!("knoxctl: error: invalid policies; nothing was applied");
+            super::error("invalid policies; nothing was applied");
             Ok(ExitCode::from(EXIT_FAILED))
         }
         other => anyhow::bail!("unexpected response from the agent: {other:?}"),
     }
 }
 
-fn delete(names: Vec<String>, paths: &[PathBuf], conn: &AgentConn) -> anyhow::Result<ExitCode> {
+struct DeleteArgs {
+    names: Vec<String>,
+    all: bool,
+    ignore_not_found: bool,
+    dry_run: bool,
+}
+
+fn delete(args: DeleteArgs, paths: &[PathBuf], conn: &AgentConn) -> anyhow::Result<ExitCode> {
     let files = if paths.is_empty() {
         Vec::new()
     } else {
-        match read_valid(paths)? {
-            Ok(f) => f,
-            Err(code) => return Ok(code),
+        match read_valid(paths, "nothing was deleted") {
+            Ok((files, _)) => files,
+            Err(()) => return Ok(ExitCode::from(EXIT_FAILED)),
         }
     };
-    if names.is_empty() && files.is_empty() {
-        eprintln!("knoxctl: error: give policy names or -f FILE");
-        return Ok(ExitCode::from(super::EXIT_USAGE));
-    }
-    match call(conn, &Request::Delete { names, files })? {
-        Response::Deleted { names } => {
-            for n in names {
-                println!("{n} deleted");
+    let (names, all) = (args.names, args.all);
+    let request = if args.dry_run {
+        Request::DryRunDelete { names, files, all }
+    } else {
+        Request::Delete { names, files, all }
+    };
+    match call(conn, &request)? {
+        Response::Deleted { names, failed } => {
+            let suffix = if args.dry_run { " (dry run)" } else { "" };
+            for n in &names {
+                println!("{n} deleted{suffix}");
             }
-            Ok(ExitCode::SUCCESS)
+            let mut ok = true;
+            for f in failed {
+                if f.code == "not-found" && args.ignore_not_found {
+                    continue;
+                }
+                ok = false;
+                super::error(&f.message);
+            }
+            if all && names.is_empty() {
+                eprintln!("knoxctl: no policies applied; nothing to delete");
+            }
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(EXIT_FAILED)
+            })
+        }
+        Response::Invalid { diagnostics } => {
+            for d in diagnostics {
+                eprintln!("{d}");
+            }
+            super::error("invalid policies; nothing was deleted");
+            Ok(ExitCode::from(EXIT_FAILED))
         }
         other => anyhow::bail!("unexpected response from the agent: {other:?}"),
     }
+}
+
+/// Exit status of `diff` when it could not compare, as kubectl diff (>1).
+const EXIT_DIFF_ERROR: u8 = 2;
+
+fn diff(paths: &[PathBuf], conn: &AgentConn) -> anyhow::Result<ExitCode> {
+    let Ok((_, policies)) = read_valid(paths, "nothing to compare") else {
+        return Ok(ExitCode::from(EXIT_DIFF_ERROR));
+    };
+    match diff_policies(&policies, conn) {
+        Ok(true) => Ok(ExitCode::from(EXIT_FAILED)),
+        Ok(false) => Ok(ExitCode::SUCCESS),
+        Err(e) => {
+            super::report(&e);
+            Ok(ExitCode::from(EXIT_DIFF_ERROR))
+        }
+    }
+}
+
+/// Prints a diff per policy that apply would change; true when there was one.
+fn diff_policies(policies: &[Policy], conn: &AgentConn) -> anyhow::Result<bool> {
+    let mut changed = false;
+    for p in policies {
+        let p = p.clone().defaulted();
+        let id = p.id();
+        let request = Request::Get {
+            name: id.to_string(),
+        };
+        let applied: Option<Policy> = match api::call(&conn.socket, &request, API_TIMEOUT)? {
+            Response::Policy { policy } => Some(serde_json::from_value(policy).map_err(|e| {
+                anyhow::anyhow!("the agent sent {id} in a form this knoxctl cannot read: {e}")
+            })?),
+            Response::Error { code, .. } if code == "not-found" => None,
+            Response::Error { message, .. } => anyhow::bail!("{message}"),
+            other => anyhow::bail!("unexpected response from the agent: {other:?}"),
+        };
+        if applied.as_ref() == Some(&p) {
+            continue;
+        }
+        changed = true;
+        let yaml =
+            |p: &Policy| crate::yaml::to_yaml(&serde_json::to_value(p).expect("policy serializes"));
+        let (old, old_label) = match &applied {
+            Some(a) => (yaml(a), format!("{id} (applied)")),
+            None => (String::new(), "/dev/null".to_string()),
+        };
+        print!(
+            "{}",
+            unified_diff(&old, &yaml(&p), &old_label, &format!("{id} (file)"))
+        );
+    }
+    Ok(changed)
 }
 
 fn list(output: TableOrJson, conn: &AgentConn) -> anyhow::Result<ExitCode> {
@@ -364,8 +479,7 @@ fn list(output: TableOrJson, conn: &AgentConn) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             let mut t = table(&[
-                "Name",
-                "Kind",
+                "Policy",
                 "Action",
                 "Rules",
                 "On this host",
@@ -374,8 +488,7 @@ fn list(output: TableOrJson, conn: &AgentConn) -> anyhow::Result<ExitCode> {
             ]);
             for p in items {
                 t.add_row(vec![
-                    p.name,
-                    p.kind,
+                    shown(p.id, &p.kind, &p.name),
                     p.action,
                     p.rules.to_string(),
                     if p.applies_here {

@@ -1,7 +1,7 @@
 //! `knoxctl probe`: which enforcers work on this kernel (each one actually tried), what
 //! each can enforce, and — when an agent answers — what it is doing and what it dropped.
 
-use super::{EXIT_FAILED, ProbeArgs, TableOrJson};
+use super::{AgentConn, EXIT_FAILED, ProbeArgs, TableOrJson};
 use crate::agent::api::{self, Request, Response};
 use crate::enforce::{Backend, Level, Op, probe_report};
 use crate::onboard::supervisor;
@@ -52,16 +52,16 @@ fn supervisor_line(r: &supervisor::Record) -> String {
     line
 }
 
-pub fn run(args: ProbeArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: ProbeArgs, conn: &AgentConn) -> anyhow::Result<ExitCode> {
     let report = probe_report();
     let results = &report.enforcers;
     let auto = report.enforcement_available.then_some(report.selected);
-    let reached = api::call(&args.conn.socket, &Request::Status, Duration::from_secs(5));
+    let reached = api::call(&conn.socket, &Request::Status, Duration::from_secs(5));
     let status = match &reached {
         Ok(Response::Status { status }) => Some(status.clone()),
         _ => None,
     };
-    let supervisor = supervisor::record_for(&args.conn.socket);
+    let supervisor = supervisor::record_for(&conn.socket);
     match args.output {
         TableOrJson::Json => {
             let mut out = serde_json::to_value(&report)?;
@@ -151,7 +151,7 @@ pub fn run(args: ProbeArgs) -> anyhow::Result<ExitCode> {
                     {
                         println!(
                             "agent: not running at {} (no socket)",
-                            args.conn.socket.display()
+                            conn.socket.display()
                         )
                     }
                     Err(e) => println!("agent: not answering: {e}"),

@@ -7,14 +7,14 @@ use crate::sysdump::{self, ItemStatus};
 use anyhow::Context;
 use std::process::ExitCode;
 
-pub fn run(args: SysdumpArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: SysdumpArgs, socket: Option<std::path::PathBuf>) -> anyhow::Result<ExitCode> {
     let paths = crate::onboard::Paths::from_env();
     let output = args
         .output
         .unwrap_or_else(|| sysdump::default_file_name().into());
     let bar = progress_bar(sysdump::item_count());
     let target = sysdump::Target {
-        socket: args.socket,
+        socket,
         state_dir: args.state_dir,
     };
     let result = sysdump::write(&paths, &target, args.alerts, &output, &mut |item| {

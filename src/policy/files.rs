@@ -129,10 +129,15 @@ pub fn validate_input(input: &Input, opts: Options) -> FileReport {
     }
 }
 
-/// Validates every input (see [`read_inputs`]).
+/// Validates every input (see [`read_inputs`]), together: a policy defined twice across
+/// them is an error.
 pub fn validate_paths(paths: &[PathBuf], opts: Options) -> Vec<FileReport> {
-    read_inputs(paths)
-        .iter()
-        .map(|i| validate_input(i, opts))
-        .collect()
+    validate_inputs(&read_inputs(paths), opts)
+}
+
+/// Validates inputs already read, together (see [`validate_paths`]).
+pub fn validate_inputs(inputs: &[Input], opts: Options) -> Vec<FileReport> {
+    let mut reports: Vec<FileReport> = inputs.iter().map(|i| validate_input(i, opts)).collect();
+    validate::check_duplicates(&mut reports);
+    reports
 }

@@ -5,6 +5,7 @@
 //! checks, with positions) → [`Policy`] → [`normalize::RuleSet`] per target.
 
 pub mod files;
+pub mod id;
 pub mod matcher;
 pub mod model;
 pub mod normalize;
@@ -14,6 +15,7 @@ pub mod syscall_rules;
 pub mod syscalls;
 pub mod validate;
 
+pub use id::{PolicyId, Reference};
 pub use model::*;
 
 use serde::{Deserialize, Serialize};

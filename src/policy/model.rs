@@ -3,6 +3,7 @@
 //! dropped here, as the API server prunes them.
 
 use super::Kind;
+use super::id::PolicyId;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -299,12 +300,27 @@ pub struct Policy {
 }
 
 impl Policy {
-    /// `namespace/name` for namespaced kinds, `name` otherwise: the key under which a policy
-    /// is stored and shown.
+    /// `namespace/name` for namespaced kinds, `name` otherwise: the label rules carry (in
+    /// `explain` and, its last part, in alerts' PolicyName). Not an identity: a host and a
+    /// cluster policy may share it (see [`Policy::id`]).
     pub fn key(&self) -> String {
         match (&self.metadata.namespace, self.kind.namespaced()) {
             (Some(ns), true) => format!("{ns}/{}", self.metadata.name),
             _ => self.metadata.name.clone(),
         }
+    }
+
+    /// What the policy is stored and found under.
+    pub fn id(&self) -> PolicyId {
+        PolicyId::of(self)
+    }
+
+    /// The policy as the agent stores it, as the API server would: a KubeArmorPolicy
+    /// without a namespace is in `default`, and cluster-scoped kinds lose the namespace the
+    /// validator already warned is ignored. Comparing stored policies with files needs this
+    /// on both sides.
+    pub fn defaulted(mut self) -> Policy {
+        self.metadata.namespace = self.id().namespace;
+        self
     }
 }

@@ -98,6 +98,9 @@ pub struct DocReport {
     pub diagnostics: Vec<Diagnostic>,
     #[serde(skip)]
     pub policy: Option<Policy>,
+    /// Where `metadata.name` is, for reports about the policy as a whole.
+    #[serde(skip)]
+    pub name_pos: Option<Pos>,
 }
 
 /// The verdict on one file: either it could not be read as YAML at all (`error`), or a
@@ -130,6 +133,40 @@ impl FileReport {
 
     pub fn policies(&self) -> impl Iterator<Item = &Policy> {
         self.documents.iter().filter_map(|d| d.policy.as_ref())
+    }
+}
+
+/// Refuses every document that defines a policy (same kind, namespace and name) an earlier
+/// document of `reports` already defines, in the same file or another: apply refuses such a
+/// set as a whole, so validate must fail it too, with both places.
+pub fn check_duplicates(reports: &mut [FileReport]) {
+    let mut seen: std::collections::HashMap<super::PolicyId, String> = Default::default();
+    for r in reports.iter_mut() {
+        for d in &mut r.documents {
+            let Some(p) = &d.policy else { continue };
+            let id = p.id();
+            let pos = d.name_pos.unwrap_or(Pos {
+                line: d.line,
+                col: 1,
+            });
+            let here = format!("{}:{}:{}", r.path, pos.line.max(1), pos.col.max(1));
+            match seen.get(&id) {
+                None => {
+                    seen.insert(id, here);
+                }
+                Some(first) => {
+                    d.diagnostics.push(Diagnostic::new(
+                        Severity::Error,
+                        pos,
+                        "metadata.name",
+                        format!("{id} is defined twice (first at {first})"),
+                    ).hint(Some("each kind, namespace and name may appear once; rename one or remove it".into())));
+                    d.valid = false;
+                    d.policy = None;
+                    r.valid = false;
+                }
+            }
+        }
     }
 }
 
@@ -212,6 +249,10 @@ pub fn validate_document(doc: &Document, opts: Options) -> DocReport {
         valid: false,
         diagnostics: Vec::new(),
         policy: None,
+        name_pos: root
+            .get("metadata")
+            .and_then(|m| m.value.get("name"))
+            .map(|n| n.value.pos),
     };
     let policy = check_document(root, &mut cx, &mut report);
     report.valid = !cx.diags.iter().any(|d| d.severity == Severity::Error);

@@ -9,6 +9,7 @@ mod commands;
 mod examples;
 mod explain;
 mod hostile;
+mod identity;
 mod onboard;
 mod validate;
 

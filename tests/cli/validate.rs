@@ -85,7 +85,12 @@ fn directories_are_searched_recursively_for_yaml() {
     let s = Scratch::new("validate-dir");
     let good = std::fs::read(example("host-process-block-path.yaml")).unwrap();
     s.write("a/one.yaml", &good);
-    s.write("a/b/two.YML", &good);
+    // Another name: the same policy twice would be a duplicate.
+    let other = String::from_utf8(good.clone()).unwrap().replace(
+        "name: host-block-recon-tools",
+        "name: host-block-recon-tools-2",
+    );
+    s.write("a/b/two.YML", other);
     s.write("a/readme.txt", "not yaml");
     let out = run(&["policy", "validate", s.0.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));

@@ -44,20 +44,26 @@ pub struct Agent {
 
 impl Agent {
     pub fn start(tag: &str, enforcer: &str) -> Agent {
+        let mut a = Agent::new(tag, enforcer);
+        a.spawn();
+        a
+    }
+
+    /// An agent's directories and configuration, not started yet (for tests that prepare
+    /// its state directory first); `spawn` starts it.
+    pub fn new(tag: &str, enforcer: &str) -> Agent {
         let dir = std::env::temp_dir().join(format!("knoxctl-agent-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
         std::fs::write(dir.join("config.yaml"), "clusterName: test\n").unwrap();
-        let mut a = Agent {
+        Agent {
             socket: dir.join("agent.sock"),
             state: dir.join("state"),
             dir,
             child: None,
             enforcer: enforcer.to_string(),
-        };
-        a.spawn();
-        a
+        }
     }
 
     pub fn spawn(&mut self) {
