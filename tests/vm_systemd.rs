@@ -9,60 +9,20 @@
 //! KNOXCTL_SKIP_VM=1 skips the VM, loudly. The restart gaps the scenario measured
 //! (`TIMING` lines) are repeated after the results.
 
+#[path = "vm/libtest.rs"]
+mod libtest;
+
+use libtest::{Args, on_path, parse_args, summary};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
-
-struct Args {
-    filters: Vec<String>,
-    skips: Vec<String>,
-    exact: bool,
-    list: bool,
-    bench: bool,
-}
-
-/// The libtest arguments cargo may pass; those that change nothing here are accepted and
-/// ignored, so that `cargo test -- --nocapture` and friends work.
-fn parse_args() -> Args {
-    let mut a = Args {
-        filters: Vec::new(),
-        skips: Vec::new(),
-        exact: false,
-        list: false,
-        bench: false,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        match arg.as_str() {
-            "--list" => a.list = true,
-            "--exact" => a.exact = true,
-            "--bench" => a.bench = true,
-            "--skip" => a.skips.extend(it.next()),
-            "--test-threads" | "--color" | "--format" | "--logfile" | "--shuffle-seed" | "-Z" => {
-                it.next();
-            }
-            s if s.starts_with("--skip=") => a.skips.push(s["--skip=".len()..].to_string()),
-            s if s.starts_with('-') => {}
-            s => a.filters.push(s.to_string()),
-        }
-    }
-    a
-}
 
 fn test_name(check: &str) -> String {
     format!("vm_systemd::{check}")
 }
 
 fn selected(args: &Args, check: &str) -> bool {
-    let name = test_name(check);
-    let hit = |f: &String| {
-        if args.exact {
-            name == *f || check == f
-        } else {
-            name.contains(f.as_str())
-        }
-    };
-    (args.filters.is_empty() || args.filters.iter().any(hit)) && !args.skips.iter().any(hit)
+    args.selects(&test_name(check), check)
 }
 
 /// The check names, from the scenario itself (`scenario.sh --list`), so that a check the
@@ -83,18 +43,6 @@ fn checks(repo: &Path) -> Result<Vec<String>, String> {
         .lines()
         .map(str::to_string)
         .collect())
-}
-
-fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
-}
-
-fn summary(passed: usize, failed: usize, ignored: usize, filtered: usize) -> String {
-    let verdict = if failed == 0 { "ok" } else { "FAILED" };
-    format!(
-        "test result: {verdict}. {passed} passed; {failed} failed; {ignored} ignored; 0 measured; {filtered} filtered out"
-    )
 }
 
 fn main() -> ExitCode {
