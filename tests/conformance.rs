@@ -111,8 +111,15 @@ fn schemas_equal_the_crds() {
     }
 }
 
+/// Each file on its own: the corpora are independent examples (many reuse a policy name),
+/// not one set to apply together, and the CRD judges each document alone. (`validate_paths`
+/// would also refuse the same identity defined in two files, as `policy apply` does.)
 fn validate_dir(dir: &Path) -> Vec<FileReport> {
-    knoxctl::policy::files::validate_paths(&[dir.to_path_buf()], Options::default())
+    use knoxctl::policy::files::{read_inputs, validate_input};
+    read_inputs(&[dir.to_path_buf()])
+        .iter()
+        .map(|i| validate_input(i, Options::default()))
+        .collect()
 }
 
 fn error_fields(doc: &knoxctl::policy::validate::DocReport) -> BTreeSet<String> {
