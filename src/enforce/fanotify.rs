@@ -9,8 +9,10 @@
 //! Every apply() creates a new fanotify group with its own reader thread, adds all the
 //! marks the new rules need, and only then retires the previous group. While both exist
 //! an operation waits for both answers and a deny from either wins, so a rule present
-//! before and after the apply is never off. Retiring removes the old marks, decides what
-//! is already queued with the old rules, and closes the group. Decision caches belong
+//! before and after the apply is never off. Retiring removes the old marks, waits until
+//! every event that passed them is in the old group's queue (`sys::mark_barrier`),
+//! decides those with the old rules, and only then closes the group: the kernel allows
+//! whatever is still on its way to a group that closes. Decision caches belong
 //! to a group, so every apply starts with an empty one.
 //!
 //! Limits of the mechanism, reported in [`probe`] and in each [`ApplyReport`]:
@@ -138,10 +140,16 @@ impl Group {
             return;
         };
         sys::flush_marks(self.fd.as_raw_fd());
-        self.ctl.set(state);
+        // Closing the group allows whatever is still on its way to it. A retiring group
+        // must first see every event that passed its marks; a stopping one allows them
+        // all anyway.
+        let quiet = if state == reader::STOP || sys::mark_barrier() {
+            0
+        } else {
+            reader::DRAIN_QUIET
+        };
+        self.ctl.set(state, quiet);
         let _ = thread.join();
-        // The fd closes when the last Arc goes (here): the kernel allows anything that
-        // slipped in after the drain.
     }
 }
 

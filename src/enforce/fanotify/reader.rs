@@ -28,7 +28,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::Rc;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU8, AtomicU64, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -39,13 +39,12 @@ pub(super) const RETIRE: u8 = 1;
 /// Enforcement ends: allow what is still queued, then exit.
 pub(super) const STOP: u8 = 2;
 
-/// How long a retiring or stopping reader waits for stragglers: events that passed the
-/// mark check just before the marks were flushed. Whatever reaches the group after this
-/// is allowed by the kernel when the group closes. 20 ms was once too short on a loaded
-/// 2-core machine (an exec ran during an apply, tests/fanotify.rs
-/// apply_swaps_without_an_unblocked_window): a preempted delivery can take longer. This
-/// narrows that window; closing it for certain is left to the enforcer's next rework.
-const DRAIN_QUIET: i32 = 100;
+/// How long a retiring reader waits for stragglers (events that passed the mark check
+/// just before the marks were removed) when the enforcer could not wait for them for
+/// certain (`sys::mark_barrier` failed, e.g. at the fanotify group limit). Whatever
+/// reaches the group after this is allowed by the kernel when the group closes; 20 ms
+/// was once too short on a loaded 2-core machine.
+pub(super) const DRAIN_QUIET: i32 = 100;
 const CACHE_CAP: usize = 16 * 1024;
 const INTERP_CAP: usize = 4096;
 /// The ELF interpreter is opened within the same execve, microseconds after the binary.
@@ -78,6 +77,9 @@ pub(super) struct Shared {
 
 pub(super) struct Control {
     state: AtomicU8,
+    /// Milliseconds a retiring or stopping reader waits for more events once its queue is
+    /// empty.
+    quiet_ms: AtomicI32,
     wake: sys::EventFd,
 }
 
@@ -85,11 +87,15 @@ impl Control {
     pub fn new() -> io::Result<Control> {
         Ok(Control {
             state: AtomicU8::new(RUNNING),
+            quiet_ms: AtomicI32::new(DRAIN_QUIET),
             wake: sys::EventFd::new()?,
         })
     }
 
-    pub fn set(&self, state: u8) {
+    /// Tells the reader to leave `RUNNING`; it exits once its queue has been empty for
+    /// `quiet_ms`.
+    pub fn set(&self, state: u8, quiet_ms: i32) {
+        self.quiet_ms.store(quiet_ms, Ordering::SeqCst);
         self.state.store(state, Ordering::SeqCst);
         self.wake.signal();
     }
@@ -413,7 +419,11 @@ impl Reader {
         let fan = self.fan.as_raw_fd();
         let mut state = RUNNING;
         loop {
-            let timeout = if state == RUNNING { -1 } else { DRAIN_QUIET };
+            let timeout = if state == RUNNING {
+                -1
+            } else {
+                self.ctl.quiet_ms.load(Ordering::SeqCst)
+            };
             let (ready, woken) = match sys::poll2(fan, self.ctl.wake.fd(), timeout) {
                 Ok(r) => r,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

@@ -49,6 +49,46 @@ pub fn mark(group: RawFd, flags: libc::c_uint, mask: u64, path: &Path) -> io::Re
     Ok(())
 }
 
+/// Returns once no task can still be delivering an event through a mark that was removed
+/// before the call; false if it could not make sure (the caller must then fall back to
+/// waiting).
+///
+/// A task looks marks up and queues its event to their groups inside one read-side
+/// section of the kernel's `fsnotify_mark_srcu`; removing a mark does not wait for those
+/// sections. Closing a group does (`fsnotify_destroy_group` flushes the mark reaper, which
+/// calls `synchronize_srcu`), but it first stops queueing, and a permission event that
+/// cannot be queued is allowed. So this closes a throwaway group with one mark of its
+/// own instead: when its close returns, every event headed for the removed marks sits in
+/// its group's queue, where the reader decides it.
+pub fn mark_barrier() -> bool {
+    // SAFETY: plain syscall; the returned fd is owned below.
+    let fd = unsafe {
+        libc::fanotify_init(
+            libc::FAN_CLASS_NOTIF | libc::FAN_CLOEXEC | libc::FAN_NONBLOCK,
+            libc::O_RDONLY as libc::c_uint,
+        )
+    };
+    if fd < 0 {
+        return false;
+    }
+    // SAFETY: fd was just returned by the kernel and nothing else owns it.
+    let group = unsafe { OwnedFd::from_raw_fd(fd) };
+    // FAN_ACCESS without FAN_ONDIR on a directory: an attached mark that never fires.
+    if mark(
+        group.as_raw_fd(),
+        libc::FAN_MARK_ADD,
+        libc::FAN_ACCESS,
+        Path::new("/"),
+    )
+    .is_err()
+    {
+        return false;
+    }
+    // The last close of a file runs its release before close() returns to user space.
+    drop(group);
+    true
+}
+
 /// Removes every mark of the group, so no new event is queued to it.
 pub fn flush_marks(group: RawFd) {
     for kind in [
