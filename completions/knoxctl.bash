@@ -218,7 +218,7 @@ _knoxctl() {
 
     case "${cmd}" in
         knoxctl)
-            opts="-h -V --socket --help --version onboard offboard probe policy harden alerts sysdump agent completion version help"
+            opts="-h -V --socket --no-headers --help --version onboard offboard probe policy harden alerts sysdump agent completion version help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -247,7 +247,7 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__agent)
-            opts="-h -V --config --state-dir --enforcer --label --supervise --socket --help --version"
+            opts="-h -V --config --state-dir --enforcer --label --supervise --socket --no-headers --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -306,7 +306,7 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__alerts)
-            opts="-o -h -V --filter --since --limit --output --from --state-dir --socket --help --version tail help"
+            opts="-o -h -V --filter --since --until --limit --output --from --state-dir --socket --no-headers --help --version tail help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -320,16 +320,20 @@ _knoxctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --until)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --limit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
                     return 0
                     ;;
                 --from)
@@ -419,7 +423,7 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__alerts__subcmd__tail)
-            opts="-o -h -V --filter --output --state-dir --socket --help --version"
+            opts="-o -h -V --filter --output --state-dir --socket --no-headers --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -430,11 +434,11 @@ _knoxctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
                     return 0
                     ;;
                 --state-dir)
@@ -467,7 +471,7 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__completion)
-            opts="-h -V --socket --help --version bash elvish fish powershell zsh"
+            opts="-h -V --socket --no-headers --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -496,7 +500,7 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__harden)
-            opts="-h -V --socket --help --version recommend help"
+            opts="-h -V --socket --no-headers --help --version recommend help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -567,7 +571,7 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__harden__subcmd__recommend)
-            opts="-o -h -V --framework --out-dir --output --socket --help --version"
+            opts="-o -h -V --framework --out-dir --output --socket --no-headers --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -585,11 +589,11 @@ _knoxctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
                     return 0
                     ;;
                 --socket)
@@ -937,7 +941,7 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__offboard)
-            opts="-h -V --socket --help --version vm help"
+            opts="-h -V --socket --no-headers --help --version vm help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1008,7 +1012,7 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__offboard__subcmd__vm)
-            opts="-y -h -V --purge --yes --socket --help --version"
+            opts="-y -h -V --purge --yes --socket --no-headers --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1037,7 +1041,7 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__onboard)
-            opts="-h -V --socket --help --version vm help"
+            opts="-h -V --socket --no-headers --help --version vm help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1108,7 +1112,7 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__onboard__subcmd__vm)
-            opts="-y -h -V --enforcer --cluster-name --label --mode --dry-run --yes --socket --help --version"
+            opts="-y -h -V --enforcer --cluster-name --label --mode --dry-run --yes --socket --no-headers --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1153,7 +1157,7 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__policy)
-            opts="-h -V --socket --help --version validate explain apply diff list get delete help"
+            opts="-h -V --socket --no-headers --help --version validate explain apply diff list get delete help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1182,7 +1186,7 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__policy__subcmd__apply)
-            opts="-f -h -V --file --dry-run --socket --help --version"
+            opts="-f -o -h -V --file --dry-run --output --socket --no-headers --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1194,6 +1198,14 @@ _knoxctl() {
                     ;;
                 -f)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "text name" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "text name" -- "${cur}"))
                     return 0
                     ;;
                 --socket)
@@ -1219,7 +1231,7 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__policy__subcmd__delete)
-            opts="-f -h -V --file --all --ignore-not-found --dry-run --socket --help --version"
+            opts="-f -o -h -V --file --all --ignore-not-found --dry-run --output --socket --no-headers --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1231,6 +1243,14 @@ _knoxctl() {
                     ;;
                 -f)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "text name" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "text name" -- "${cur}"))
                     return 0
                     ;;
                 --socket)
@@ -1256,7 +1276,7 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__policy__subcmd__diff)
-            opts="-f -h -V --file --socket --help --version"
+            opts="-f -h -V --file --socket --no-headers --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1293,7 +1313,7 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__policy__subcmd__explain)
-            opts="-f -o -h -V --file --default-posture --output --socket --help --version"
+            opts="-f -o -h -V --file --default-posture --output --socket --no-headers --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1312,11 +1332,11 @@ _knoxctl() {
                     return 0
                     ;;
                 --output)
-                    COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
                     return 0
                     ;;
                 --socket)
@@ -1342,18 +1362,18 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__policy__subcmd__get)
-            opts="-o -h -V --output --socket --help --version"
+            opts="-o -h -V --output --socket --no-headers --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --output)
-                    COMPREPLY=($(compgen -W "yaml json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "yaml json name" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "yaml json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "yaml json name" -- "${cur}"))
                     return 0
                     ;;
                 --socket)
@@ -1505,18 +1525,18 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__policy__subcmd__list)
-            opts="-o -h -V --output --socket --help --version"
+            opts="-o -h -V --output --socket --no-headers --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --output)
-                    COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json yaml name" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json yaml name" -- "${cur}"))
                     return 0
                     ;;
                 --socket)
@@ -1542,7 +1562,7 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__policy__subcmd__validate)
-            opts="-o -h -V --strict --output --socket --help --version"
+            opts="-o -h -V --strict --output --socket --no-headers --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1579,18 +1599,18 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__probe)
-            opts="-o -h -V --output --socket --help --version"
+            opts="-o -h -V --output --socket --no-headers --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --output)
-                    COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
                     return 0
                     ;;
                 -o)
-                    COMPREPLY=($(compgen -W "table wide json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
                     return 0
                     ;;
                 --socket)
@@ -1616,7 +1636,7 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__sysdump)
-            opts="-o -h -V --output --alerts --state-dir --socket --help --version"
+            opts="-o -h -V --output --alerts --state-dir --socket --no-headers --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1686,7 +1706,7 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__version)
-            opts="-o -h -V --output --socket --help --version"
+            opts="-o -h -V --output --socket --no-headers --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -19,6 +19,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
     var completions = [
         &'knoxctl'= {
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --no-headers 'Print tables without their header line'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -37,6 +38,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
         }
         &'knoxctl;onboard'= {
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --no-headers 'Print tables without their header line'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -53,6 +55,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand --dry-run 'Show the plan and change nothing'
             cand -y 'Do not ask for confirmation'
             cand --yes 'Do not ask for confirmation'
+            cand --no-headers 'Print tables without their header line'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -68,6 +71,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
         }
         &'knoxctl;offboard'= {
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --no-headers 'Print tables without their header line'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -80,6 +84,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand --purge 'Also remove applied policies, recorded alerts and the agent''s log'
             cand -y 'Do not ask for confirmation'
             cand --yes 'Do not ask for confirmation'
+            cand --no-headers 'Print tables without their header line'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -97,6 +102,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand -o 'o'
             cand --output 'output'
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --no-headers 'Print tables without their header line'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -104,6 +110,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
         }
         &'knoxctl;policy'= {
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --no-headers 'Print tables without their header line'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -122,8 +129,9 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand --output 'output'
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
             cand --strict 'Treat warnings (unknown fields, likely mistakes) as errors'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand --no-headers 'Print tables without their header line'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
         }
@@ -134,6 +142,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand -o 'o'
             cand --output 'output'
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --no-headers 'Print tables without their header line'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -142,10 +151,13 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
         &'knoxctl;policy;apply'= {
             cand -f 'Policy file, directory, or - for standard input'
             cand --file 'Policy file, directory, or - for standard input'
+            cand -o 'o'
+            cand --output 'output'
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
             cand --dry-run 'Say what would be created, configured or left unchanged; change nothing'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand --no-headers 'Print tables without their header line'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
         }
@@ -153,6 +165,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand -f 'Policy file, directory, or - for standard input'
             cand --file 'Policy file, directory, or - for standard input'
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --no-headers 'Print tables without their header line'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -162,6 +175,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand -o 'o'
             cand --output 'output'
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --no-headers 'Print tables without their header line'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -171,20 +185,24 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand -o 'o'
             cand --output 'output'
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand --no-headers 'Print tables without their header line'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
         }
         &'knoxctl;policy;delete'= {
             cand -f 'Delete the policies defined in these files'
             cand --file 'Delete the policies defined in these files'
+            cand -o 'o'
+            cand --output 'output'
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
             cand --all 'Delete every applied policy'
             cand --ignore-not-found 'A policy that is not applied is not an error'
             cand --dry-run 'Say what would be deleted; change nothing'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand --no-headers 'Print tables without their header line'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
         }
@@ -216,6 +234,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
         }
         &'knoxctl;harden'= {
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --no-headers 'Print tables without their header line'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -229,6 +248,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand -o 'o'
             cand --output 'output'
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --no-headers 'Print tables without their header line'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -244,13 +264,15 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
         }
         &'knoxctl;alerts'= {
             cand --filter 'Field=value, Field!=value, Field~regex, Field>=N (repeatable; all must hold)'
-            cand --since 'Only alerts newer than this (30s, 10m, 2h, 7d)'
+            cand --since 'Only alerts at or after this: a duration back from now (30s, 10m, 1h30m, 7d) or a time (2026-12-06T08:54:00Z, 2026-12-06 09:54:00+01:00, 2026-12-06)'
+            cand --until 'Only alerts at or before this (same forms as --since)'
             cand --limit 'At most this many alerts (newest last); a table shows the newest 1000 unless set'
             cand -o 'o'
             cand --output 'output'
             cand --from 'Filter KubeArmor-format JSON Lines from a file (or - for stdin) instead of the store'
             cand --state-dir 'The agent''s state directory (the alert store)'
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --no-headers 'Print tables without their header line'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -264,6 +286,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand --output 'output'
             cand --state-dir 'The agent''s state directory (the alert store)'
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --no-headers 'Print tables without their header line'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -283,6 +306,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand --alerts 'How many of the newest alerts to include'
             cand --state-dir 'The agent''s state directory (default: the one in the onboarded configuration)'
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --no-headers 'Print tables without their header line'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -295,6 +319,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand --label 'Extra host identity label (repeatable)'
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
             cand --supervise 'Keep the agent running: start it as a child and restart it whenever it exits (how standalone mode runs it; records restarts in supervisor.json next to the socket)'
+            cand --no-headers 'Print tables without their header line'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -302,6 +327,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
         }
         &'knoxctl;completion'= {
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --no-headers 'Print tables without their header line'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -311,8 +337,9 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand -o 'o'
             cand --output 'output'
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand --no-headers 'Print tables without their header line'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
         }

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_knoxctl_global_optspecs
-    string join \n socket= h/help V/version
+    string join \n socket= no-headers h/help V/version
 end
 
 function __fish_knoxctl_needs_command
@@ -25,6 +25,7 @@ function __fish_knoxctl_using_subcommand
 end
 
 complete -c knoxctl -n "__fish_knoxctl_needs_command" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
+complete -c knoxctl -n "__fish_knoxctl_needs_command" -l no-headers -d 'Print tables without their header line'
 complete -c knoxctl -n "__fish_knoxctl_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c knoxctl -n "__fish_knoxctl_needs_command" -s V -l version -d 'Print version'
 complete -c knoxctl -n "__fish_knoxctl_needs_command" -f -a "onboard" -d 'Install and start the knoxctl agent on this machine'
@@ -39,6 +40,7 @@ complete -c knoxctl -n "__fish_knoxctl_needs_command" -f -a "completion" -d 'Pri
 complete -c knoxctl -n "__fish_knoxctl_needs_command" -f -a "version" -d 'Print version and build information'
 complete -c knoxctl -n "__fish_knoxctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand onboard; and not __fish_seen_subcommand_from vm help" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand onboard; and not __fish_seen_subcommand_from vm help" -l no-headers -d 'Print tables without their header line'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand onboard; and not __fish_seen_subcommand_from vm help" -s h -l help -d 'Print help'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand onboard; and not __fish_seen_subcommand_from vm help" -s V -l version -d 'Print version'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand onboard; and not __fish_seen_subcommand_from vm help" -f -a "vm" -d 'Onboard this virtual machine or bare-metal host'
@@ -55,11 +57,13 @@ standalone\t'A detached process with a pid file and a log file (hosts without sy
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand onboard; and __fish_seen_subcommand_from vm" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand onboard; and __fish_seen_subcommand_from vm" -l dry-run -d 'Show the plan and change nothing'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand onboard; and __fish_seen_subcommand_from vm" -s y -l yes -d 'Do not ask for confirmation'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand onboard; and __fish_seen_subcommand_from vm" -l no-headers -d 'Print tables without their header line'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand onboard; and __fish_seen_subcommand_from vm" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand onboard; and __fish_seen_subcommand_from vm" -s V -l version -d 'Print version'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand onboard; and __fish_seen_subcommand_from help" -f -a "vm" -d 'Onboard this virtual machine or bare-metal host'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand onboard; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand offboard; and not __fish_seen_subcommand_from vm help" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand offboard; and not __fish_seen_subcommand_from vm help" -l no-headers -d 'Print tables without their header line'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand offboard; and not __fish_seen_subcommand_from vm help" -s h -l help -d 'Print help'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand offboard; and not __fish_seen_subcommand_from vm help" -s V -l version -d 'Print version'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand offboard; and not __fish_seen_subcommand_from vm help" -f -a "vm" -d 'Offboard this virtual machine or bare-metal host'
@@ -67,17 +71,21 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand offboard; and not __fish
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand offboard; and __fish_seen_subcommand_from vm" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand offboard; and __fish_seen_subcommand_from vm" -l purge -d 'Also remove applied policies, recorded alerts and the agent\'s log'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand offboard; and __fish_seen_subcommand_from vm" -s y -l yes -d 'Do not ask for confirmation'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand offboard; and __fish_seen_subcommand_from vm" -l no-headers -d 'Print tables without their header line'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand offboard; and __fish_seen_subcommand_from vm" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand offboard; and __fish_seen_subcommand_from vm" -s V -l version -d 'Print version'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand offboard; and __fish_seen_subcommand_from help" -f -a "vm" -d 'Offboard this virtual machine or bare-metal host'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand offboard; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand probe" -s o -l output -r -f -a "table\t'Columns that fit the terminal (long values cut with …; whole values when piped)'
 wide\t'Every column, whole values, even on a terminal'
-json\t'JSON (JSON Lines for alerts)'"
+json\t'JSON (JSON Lines for alerts)'
+yaml\t'YAML (one document per alert for alerts)'"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand probe" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand probe" -l no-headers -d 'Print tables without their header line'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand probe" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand probe" -s V -l version -d 'Print version'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and not __fish_seen_subcommand_from validate explain apply diff list get delete help" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and not __fish_seen_subcommand_from validate explain apply diff list get delete help" -l no-headers -d 'Print tables without their header line'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and not __fish_seen_subcommand_from validate explain apply diff list get delete help" -s h -l help -d 'Print help'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and not __fish_seen_subcommand_from validate explain apply diff list get delete help" -s V -l version -d 'Print version'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and not __fish_seen_subcommand_from validate explain apply diff list get delete help" -f -a "validate" -d 'Check policy files against KubeArmor\'s CRD schemas and for likely mistakes'
@@ -88,47 +96,62 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and not __fish_s
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and not __fish_seen_subcommand_from validate explain apply diff list get delete help" -f -a "get" -d 'Print one applied policy'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and not __fish_seen_subcommand_from validate explain apply diff list get delete help" -f -a "delete" -d 'Delete applied policies by name, by the files that define them, or all'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and not __fish_seen_subcommand_from validate explain apply diff list get delete help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from validate" -s o -l output -r -f -a "text\t''
-json\t''"
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from validate" -s o -l output -r -f -a "text\t'Text for people'
+json\t'JSON'"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from validate" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from validate" -l strict -d 'Treat warnings (unknown fields, likely mistakes) as errors'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from validate" -s h -l help -d 'Print help'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from validate" -l no-headers -d 'Print tables without their header line'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from validate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from validate" -s V -l version -d 'Print version'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from explain" -s f -l file -d 'Policy files or directories (- for stdin)' -r -F
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from explain" -l default-posture -d 'What happens to operations no Allow rule permits, in allow-list mode' -r -f -a "audit\t'Permit and alert (KubeArmor\'s default)'
 block\t'Deny'"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from explain" -s o -l output -r -f -a "table\t'Columns that fit the terminal (long values cut with …; whole values when piped)'
 wide\t'Every column, whole values, even on a terminal'
-json\t'JSON (JSON Lines for alerts)'"
+json\t'JSON (JSON Lines for alerts)'
+yaml\t'YAML (one document per alert for alerts)'"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from explain" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from explain" -l no-headers -d 'Print tables without their header line'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from explain" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from explain" -s V -l version -d 'Print version'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from apply" -s f -l file -d 'Policy file, directory, or - for standard input' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from apply" -s o -l output -r -f -a "text\t'One line per policy: its identifier, what happened and its effect here'
+name\t'Only the identifiers of the policies changed (KIND/NAME, KIND/NAMESPACE/NAME)'"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from apply" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from apply" -l dry-run -d 'Say what would be created, configured or left unchanged; change nothing'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from apply" -s h -l help -d 'Print help'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from apply" -l no-headers -d 'Print tables without their header line'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from apply" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from apply" -s V -l version -d 'Print version'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from diff" -s f -l file -d 'Policy file, directory, or - for standard input' -r -F
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from diff" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from diff" -l no-headers -d 'Print tables without their header line'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from diff" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from diff" -s V -l version -d 'Print version'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from list" -s o -l output -r -f -a "table\t'Columns that fit the terminal (long values cut with …; whole values when piped)'
 wide\t'Every column, whole values, even on a terminal'
-json\t'JSON (JSON Lines for alerts)'"
+json\t'JSON'
+yaml\t'YAML'
+name\t'One KIND/NAME (KIND/NAMESPACE/NAME) per line, as get and delete take it'"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from list" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from list" -l no-headers -d 'Print tables without their header line'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from get" -s o -l output -r -f -a "yaml\t''
-json\t''"
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from get" -s o -l output -r -f -a "yaml\t'The policy as YAML'
+json\t'The policy as JSON'
+name\t'Only its KIND/NAME (KIND/NAMESPACE/NAME)'"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from get" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from get" -s h -l help -d 'Print help'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from get" -l no-headers -d 'Print tables without their header line'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from get" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from get" -s V -l version -d 'Print version'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from delete" -s f -l file -d 'Delete the policies defined in these files' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from delete" -s o -l output -r -f -a "text\t'One line per policy: its identifier, what happened and its effect here'
+name\t'Only the identifiers of the policies changed (KIND/NAME, KIND/NAMESPACE/NAME)'"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from delete" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from delete" -l all -d 'Delete every applied policy'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from delete" -l ignore-not-found -d 'A policy that is not applied is not an error'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from delete" -l dry-run -d 'Say what would be deleted; change nothing'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from delete" -l no-headers -d 'Print tables without their header line'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from delete" -s V -l version -d 'Print version'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "validate" -d 'Check policy files against KubeArmor\'s CRD schemas and for likely mistakes'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "explain" -d 'Show, as a table, what the normalized rule set of policy files will do'
@@ -139,6 +162,7 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Delete applied policies by name, by the files that define them, or all'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and not __fish_seen_subcommand_from recommend help" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and not __fish_seen_subcommand_from recommend help" -l no-headers -d 'Print tables without their header line'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and not __fish_seen_subcommand_from recommend help" -s h -l help -d 'Print help'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and not __fish_seen_subcommand_from recommend help" -s V -l version -d 'Print version'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and not __fish_seen_subcommand_from recommend help" -f -a "recommend" -d 'Recommend hardening policies for this host from compliance templates'
@@ -151,21 +175,26 @@ stig\t''"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -l out-dir -d 'Write recommended policies into this directory' -r -f -a "(__fish_complete_directories)"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -s o -l output -r -f -a "table\t'Columns that fit the terminal (long values cut with …; whole values when piped)'
 wide\t'Every column, whole values, even on a terminal'
-json\t'JSON (JSON Lines for alerts)'"
+json\t'JSON (JSON Lines for alerts)'
+yaml\t'YAML (one document per alert for alerts)'"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -l no-headers -d 'Print tables without their header line'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -s V -l version -d 'Print version'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from help" -f -a "recommend" -d 'Recommend hardening policies for this host from compliance templates'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail help" -l filter -d 'Field=value, Field!=value, Field~regex, Field>=N (repeatable; all must hold)' -r
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail help" -l since -d 'Only alerts newer than this (30s, 10m, 2h, 7d)' -r
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail help" -l since -d 'Only alerts at or after this: a duration back from now (30s, 10m, 1h30m, 7d) or a time (2026-12-06T08:54:00Z, 2026-12-06 09:54:00+01:00, 2026-12-06)' -r
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail help" -l until -d 'Only alerts at or before this (same forms as --since)' -r
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail help" -l limit -d 'At most this many alerts (newest last); a table shows the newest 1000 unless set' -r
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail help" -s o -l output -r -f -a "table\t'Columns that fit the terminal (long values cut with …; whole values when piped)'
 wide\t'Every column, whole values, even on a terminal'
-json\t'JSON (JSON Lines for alerts)'"
+json\t'JSON (JSON Lines for alerts)'
+yaml\t'YAML (one document per alert for alerts)'"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail help" -l from -d 'Filter KubeArmor-format JSON Lines from a file (or - for stdin) instead of the store' -r -F
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail help" -l state-dir -d 'The agent\'s state directory (the alert store)' -r -f -a "(__fish_complete_directories)"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail help" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail help" -l no-headers -d 'Print tables without their header line'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail help" -s V -l version -d 'Print version'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail help" -f -a "tail" -d 'Follow new alerts as they arrive (JSON Lines with -o json)'
@@ -173,9 +202,11 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_s
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from tail" -l filter -d 'Field=value, Field!=value, Field~regex, Field>=N (repeatable; all must hold)' -r
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from tail" -s o -l output -r -f -a "table\t'Columns that fit the terminal (long values cut with …; whole values when piped)'
 wide\t'Every column, whole values, even on a terminal'
-json\t'JSON (JSON Lines for alerts)'"
+json\t'JSON (JSON Lines for alerts)'
+yaml\t'YAML (one document per alert for alerts)'"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from tail" -l state-dir -d 'The agent\'s state directory (the alert store)' -r -f -a "(__fish_complete_directories)"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from tail" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from tail" -l no-headers -d 'Print tables without their header line'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from tail" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from tail" -s V -l version -d 'Print version'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from help" -f -a "tail" -d 'Follow new alerts as they arrive (JSON Lines with -o json)'
@@ -184,6 +215,7 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand sysdump" -s o -l output 
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand sysdump" -l alerts -d 'How many of the newest alerts to include' -r
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand sysdump" -l state-dir -d 'The agent\'s state directory (default: the one in the onboarded configuration)' -r -f -a "(__fish_complete_directories)"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand sysdump" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand sysdump" -l no-headers -d 'Print tables without their header line'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand sysdump" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand sysdump" -s V -l version -d 'Print version'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand agent" -l config -d 'Configuration file' -r -F
@@ -196,15 +228,18 @@ monitor-only\t''"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand agent" -l label -d 'Extra host identity label (repeatable)' -r
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand agent" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand agent" -l supervise -d 'Keep the agent running: start it as a child and restart it whenever it exits (how standalone mode runs it; records restarts in supervisor.json next to the socket)'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand agent" -l no-headers -d 'Print tables without their header line'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand agent" -s h -l help -d 'Print help'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand agent" -s V -l version -d 'Print version'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand completion" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand completion" -l no-headers -d 'Print tables without their header line'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand completion" -s h -l help -d 'Print help'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand completion" -s V -l version -d 'Print version'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand version" -s o -l output -r -f -a "text\t''
-json\t''"
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand version" -s o -l output -r -f -a "text\t'Text for people'
+json\t'JSON'"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand version" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand version" -s h -l help -d 'Print help'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand version" -l no-headers -d 'Print tables without their header line'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand version" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand version" -s V -l version -d 'Print version'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and not __fish_seen_subcommand_from onboard offboard probe policy harden alerts sysdump agent completion version help" -f -a "onboard" -d 'Install and start the knoxctl agent on this machine'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and not __fish_seen_subcommand_from onboard offboard probe policy harden alerts sysdump agent completion version help" -f -a "offboard" -d 'Stop the agent and remove everything onboarding installed'

@@ -8,6 +8,18 @@
 //! value prints as `-`, so every row has the same number of fields.
 
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// `--no-headers`: one switch for the whole process, set once from the command line.
+static NO_HEADERS: AtomicBool = AtomicBool::new(false);
+
+pub fn set_no_headers(on: bool) {
+    NO_HEADERS.store(on, Ordering::Relaxed);
+}
+
+pub fn no_headers() -> bool {
+    NO_HEADERS.load(Ordering::Relaxed)
+}
 
 pub fn color_enabled() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
@@ -39,6 +51,8 @@ pub struct Table {
     width: Option<usize>,
     /// Columns never cut: values that mean nothing in part (times, actions, names of kinds).
     pinned: Vec<bool>,
+    /// Whether the header line is printed (and counts for the widths).
+    headers: bool,
 }
 
 pub fn table(header: &[&str]) -> Table {
@@ -47,6 +61,7 @@ pub fn table(header: &[&str]) -> Table {
         rows: Vec::new(),
         width: terminal_width(),
         pinned: vec![false; header.len()],
+        headers: !no_headers(),
     }
 }
 
@@ -65,6 +80,12 @@ impl Table {
     /// Whole values in every column, whatever the terminal (`-o wide`).
     pub fn whole(&mut self) -> &mut Table {
         self.fit(None)
+    }
+
+    /// Print the header line or not (default: unless `--no-headers`).
+    pub fn headers(&mut self, on: bool) -> &mut Table {
+        self.headers = on;
+        self
     }
 
     /// Never cut the columns with these headers (case-insensitive).
@@ -98,11 +119,12 @@ impl Table {
         let header: Vec<String> = (0..ncols)
             .map(|i| self.header.get(i).cloned().unwrap_or_default())
             .collect();
+        let shown_header = self.headers.then_some(&header);
         let mut widths: Vec<usize> = (0..ncols)
             .map(|i| {
                 body.iter()
+                    .chain(shown_header)
                     .map(|r| chars(&r[i]))
-                    .chain([chars(&header[i])])
                     .max()
                     .unwrap_or(0)
             })
@@ -119,7 +141,8 @@ impl Table {
                 .collect();
             shrink(&mut widths, &floor, limit);
         }
-        std::iter::once(&header)
+        shown_header
+            .into_iter()
             .chain(body.iter())
             .map(|r| render_row(r, &widths))
             .collect()

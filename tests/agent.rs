@@ -117,7 +117,62 @@ fn apply_list_get_delete_through_the_agent() {
         "kubearmorpolicy/container_namespace/harden-file-integrity-monitoring deleted\n",
         "",
     );
-    assert_output(&a.cli(&["policy", "list"]), 0, "no policies applied\n", "");
+    assert_output(&a.cli(&["policy", "list"]), 0, "", "No policies applied.\n");
+}
+
+/// The script-facing formats: identifiers that round-trip, documents with readable times,
+/// tables without headers.
+#[test]
+fn output_formats_for_scripts() {
+    let a = Agent::start("formats", "monitor-only");
+    let file = example("host-process-block-path.yaml");
+    let id = "kubearmorhostpolicy/host-block-recon-tools\n";
+    assert_output(
+        &a.cli(&["policy", "apply", "-f", &file, "-o", "name"]),
+        0,
+        id,
+        "",
+    );
+    assert_output(&a.cli(&["policy", "list", "-o", "name"]), 0, id, "");
+    assert_output(
+        &a.cli(&["policy", "get", id.trim(), "-o", "name"]),
+        0,
+        id,
+        "",
+    );
+    let o = a.cli(&["policy", "list", "--no-headers"]);
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    assert_eq!(stdout(&o).lines().count(), 1, "{}", out(&o));
+    assert!(
+        stdout(&o).starts_with("kubearmorhostpolicy/host-block-recon-tools   Block   "),
+        "{}",
+        out(&o)
+    );
+    let o = a.cli(&["policy", "list", "-o", "json"]);
+    let items: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let at = items[0]["appliedAt"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        at.len() == 20 && at.ends_with('Z') && at.as_bytes()[10] == b'T',
+        "appliedAt as RFC 3339, as the table shows it: {items}"
+    );
+    let o = a.cli(&["policy", "list", "-o", "yml"]);
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    assert!(
+        stdout(&o).contains(&format!("appliedAt: {at}"))
+            || stdout(&o).contains(&format!("appliedAt: '{at}'")),
+        "{}",
+        out(&o)
+    );
+    assert_output(
+        &a.cli(&["policy", "delete", "--all", "-o", "name"]),
+        0,
+        id,
+        "",
+    );
+    assert_output(&a.cli(&["policy", "list", "-o", "name"]), 0, "", "");
 }
 
 #[test]
@@ -134,7 +189,7 @@ fn apply_is_all_or_nothing() {
         out(&o)
     );
     assert!(stderr(&o).contains("nothing was applied"), "{}", out(&o));
-    assert!(stdout(&a.cli(&["policy", "list"])).contains("no policies applied"));
+    assert!(stderr(&a.cli(&["policy", "list"])).contains("No policies applied."));
 
     let twice = a.write("twice.yaml", &format!("{good}\n---\n{good}"));
     let o = a.cli(&["policy", "apply", "-f", twice.to_str().unwrap()]);
@@ -146,7 +201,7 @@ fn apply_is_all_or_nothing() {
         "{}",
         out(&o)
     );
-    assert!(stdout(&a.cli(&["policy", "list"])).contains("no policies applied"));
+    assert!(stderr(&a.cli(&["policy", "list"])).contains("No policies applied."));
 }
 
 #[test]
@@ -280,7 +335,7 @@ fn non_root_users_are_refused() {
         );
     }
     assert!(
-        stdout(&a.cli(&["policy", "list"])).contains("no policies applied"),
+        stderr(&a.cli(&["policy", "list"])).contains("No policies applied."),
         "root still can"
     );
 }

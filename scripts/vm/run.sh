@@ -9,7 +9,7 @@
 #
 #   --cmd       run these commands (lib.sh loaded) as the only scenario, print their output
 #   --timeout   the whole VM, host side (default 900); --scenario-timeout: each scenario
-#               inside the VM (default 120; a `# knox-timeout: SECS` line overrides it)
+#               inside the VM (default 300; a `# knox-timeout: SECS` line overrides it)
 #   --add       also copy this host file or directory (and its libraries) into the VM
 #   --append    extra kernel command line (e.g. a different lsm=...; repeatable). Unknown
 #               NAME=VALUE words reach init, the runner and the scenarios as variables
@@ -39,7 +39,7 @@ only=
 cmd=
 have_cmd=0
 timeout=900
-scenario_timeout=120
+scenario_timeout=300
 smp=1
 icount=
 extra=()

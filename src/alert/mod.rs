@@ -142,9 +142,87 @@ pub fn format_rfc3339(secs: i64, nanos: u32) -> String {
     )
 }
 
+/// Epoch seconds of an RFC 3339 time (`2026-12-06T08:54:00Z`, `...08:54:00.5+01:00`, a
+/// space for the `T`), or of a date alone (`2026-12-06`, midnight UTC). Fractions of a
+/// second are dropped. None when it is not one.
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let num = |t: &str| -> Option<i64> {
+        (!t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| t.parse().ok())
+            .flatten()
+    };
+    let (date, rest) = match s.find(['T', 't', ' ']) {
+        Some(i) => (&s[..i], Some(&s[i + 1..])),
+        None => (s, None),
+    };
+    let mut d = date.splitn(3, '-');
+    let (y, m, day) = (num(d.next()?)?, num(d.next()?)?, num(d.next()?)?);
+    if date.len() != 10 || !(1..=12).contains(&m) || !(1..=31).contains(&day) {
+        return None;
+    }
+    // Days-from-civil (Howard Hinnant's algorithm), the inverse of format_rfc3339's.
+    let (yy, mm) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
+    let era = yy.div_euclid(400);
+    let yoe = yy - era * 400;
+    let doy = (153 * mm + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let Some(rest) = rest else {
+        return Some(days * 86_400);
+    };
+    let (clock, offset) = match rest.find(['Z', 'z', '+', '-']) {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => return None,
+    };
+    let clock = clock.split('.').next()?;
+    let mut c = clock.splitn(3, ':');
+    let (h, mi, sec) = (num(c.next()?)?, num(c.next()?)?, num(c.next()?)?);
+    if clock.len() != 8 || h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    let offset_secs = match offset {
+        "Z" | "z" => 0,
+        o => {
+            let sign = if o.starts_with('-') { -1 } else { 1 };
+            let (oh, om) = o[1..].split_once(':')?;
+            if oh.len() != 2 || om.len() != 2 {
+                return None;
+            }
+            sign * (num(oh)? * 3600 + num(om)? * 60)
+        }
+    };
+    Some(days * 86_400 + h * 3600 + mi * 60 + sec - offset_secs)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_rfc3339_back() {
+        for secs in [0, 1_717_000_432, 1_796_547_240, 951_782_400] {
+            let text = format_rfc3339(secs, 123);
+            assert_eq!(parse_rfc3339(&text), Some(secs), "{text}");
+        }
+        assert_eq!(parse_rfc3339("2026-12-06T08:54:00Z"), Some(1_796_547_240));
+        assert_eq!(
+            parse_rfc3339("2026-12-06 09:54:00+01:00"),
+            Some(1_796_547_240)
+        );
+        assert_eq!(parse_rfc3339("2026-12-06"), Some(1_796_515_200));
+        for bad in [
+            "",
+            "2026-13-01",
+            "2026-12-06T08:54Z",
+            "2026-12-06T08:54:00",
+            "90",
+            "1h",
+            "2026-1-6",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn rfc3339() {

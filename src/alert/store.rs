@@ -246,12 +246,13 @@ impl Default for Retention {
     }
 }
 
-/// Which alerts a query returns: all filters hold, Timestamp ≥ `since` (epoch seconds), and
-/// of those the newest `limit`, in chronological order.
+/// Which alerts a query returns: all filters hold, `since` ≤ Timestamp ≤ `until` (epoch
+/// seconds), and of those the newest `limit`, in chronological order.
 #[derive(Debug, Default)]
 pub struct Query {
     pub filters: Vec<Filter>,
     pub since: Option<i64>,
+    pub until: Option<i64>,
     pub limit: Option<usize>,
 }
 
@@ -772,6 +773,10 @@ impl Store {
         if let Some(since) = q.since {
             conds.push("a.ts >= ?".to_string());
             params.push(Value::Integer(since));
+        }
+        if let Some(until) = q.until {
+            conds.push("a.ts <= ?".to_string());
+            params.push(Value::Integer(until));
         }
         for f in &q.filters {
             let col = column(f.field);
@@ -1417,6 +1422,7 @@ mod tests {
             .iter()
             .enumerate()
             .filter(|(_, a)| q.since.is_none_or(|s| a.timestamp >= s))
+            .filter(|(_, a)| q.until.is_none_or(|u| a.timestamp <= u))
             .filter(|(_, a)| q.filters.iter().all(|f| f.matches(a)))
             .collect();
         v.sort_by_key(|(i, a)| (a.timestamp, *i));
@@ -1455,16 +1461,26 @@ mod tests {
         ];
         for filters in exprs {
             for limit in [None, Some(0), Some(1), Some(7), Some(5000)] {
-                for since in [None, Some(1_717_000_400)] {
+                for (since, until) in [
+                    (None, None),
+                    (Some(1_717_000_400), None),
+                    (None, Some(1_717_000_550)),
+                    (Some(1_717_000_400), Some(1_717_000_550)),
+                ] {
                     let q = Query {
                         filters: filters.iter().map(|e| Filter::parse(e).unwrap()).collect(),
                         since,
+                        until,
                         limit,
                     };
                     let got = store.query(&q).unwrap();
                     let want = expected(&all, &q);
-                    assert_eq!(got.len(), want.len(), "{filters:?} {limit:?} {since:?}");
-                    assert!(got == want, "{filters:?} {limit:?} {since:?}");
+                    assert_eq!(
+                        got.len(),
+                        want.len(),
+                        "{filters:?} {limit:?} {since:?} {until:?}"
+                    );
+                    assert!(got == want, "{filters:?} {limit:?} {since:?} {until:?}");
                 }
             }
         }
@@ -1479,8 +1495,8 @@ mod tests {
         let store = Store::open(&dir).unwrap();
         let q = Query {
             filters: vec![Filter::parse("PolicyName=x").unwrap()],
-            since: None,
             limit: Some(10),
+            ..Query::default()
         };
         let plan = store.plan(&q).unwrap();
         assert!(plan.in_rust.is_empty());

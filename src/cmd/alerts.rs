@@ -8,14 +8,15 @@
 //! are passed through unchanged, so fields knoxctl does not model (Owner, EventData, ...)
 //! survive.
 
-use super::{AlertsArgs, AlertsCommand, EXIT_FAILED, EXIT_USAGE, TableOrJson};
+use super::{AgentConn, AlertsArgs, AlertsCommand, EXIT_FAILED, EXIT_USAGE, TableOrJson};
+use crate::agent::api::{self, Request};
 use crate::alert::Alert;
 use crate::alert::filter::{Filter, all_match, parse_duration};
 use crate::alert::store::{Query, Store, StoreError};
 use crate::output::table;
 use anyhow::Context;
 use std::collections::VecDeque;
-use std::io::{BufRead, BufWriter, Write};
+use std::io::{BufRead, BufWriter, Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,7 +31,7 @@ const MAX_REPORTED: usize = 20;
 /// How often `alerts tail` looks for new alerts.
 const TAIL_POLL: Duration = Duration::from_millis(200);
 
-pub fn run(args: AlertsArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: AlertsArgs, conn: &AgentConn) -> anyhow::Result<ExitCode> {
     let filters = match args
         .filters
         .iter()
@@ -40,13 +41,38 @@ pub fn run(args: AlertsArgs) -> anyhow::Result<ExitCode> {
         Ok(f) => f.into_iter().flatten().collect(),
         Err(e) => return usage(&format!("--filter: {e}")),
     };
-    let since = match args.since.as_deref().map(parse_duration).transpose() {
-        Ok(d) => d.map(|d| now_epoch().saturating_sub(d.as_secs() as i64)),
+    let now = now_epoch();
+    let since = match args
+        .since
+        .as_deref()
+        .map(|s| parse_time(s, now))
+        .transpose()
+    {
+        Ok(t) => t,
         Err(e) => return usage(&format!("--since: {e}")),
     };
+    let until = match args
+        .until
+        .as_deref()
+        .map(|s| parse_time(s, now))
+        .transpose()
+    {
+        Ok(t) => t,
+        Err(e) => return usage(&format!("--until: {e}")),
+    };
+    if let (Some(s), Some(u)) = (since, until)
+        && s > u
+    {
+        return usage(&format!(
+            "--since ({}) is after --until ({}): no alert can match",
+            format_time(s),
+            format_time(u)
+        ));
+    }
     let query = Query {
         filters,
         since,
+        until,
         limit: args.limit,
     };
     match (&args.command, &args.from) {
@@ -54,10 +80,57 @@ pub fn run(args: AlertsArgs) -> anyhow::Result<ExitCode> {
             "--from cannot be combined with 'tail': tail follows the alert store; \
              to follow a KubeArmor stream, pipe it: karmor logs --json | knoxctl alerts --from -",
         ),
-        // The store is read directly, like `alerts`: the global --socket plays no part.
-        (Some(AlertsCommand::Tail), None) => tail(&args.state_dir, query, args.output),
+        (Some(AlertsCommand::Tail), None) => {
+            if query.until.is_some() {
+                return usage("--until cannot be combined with 'tail', which follows new alerts");
+            }
+            warn_if_no_agent(conn, &args.state_dir);
+            tail(&args.state_dir, query, args.output)
+        }
         (None, Some(from)) => from_lines(from, query, args.output),
         (None, None) => from_store(&args.state_dir, query, args.output),
+    }
+}
+
+/// `--since`/`--until`: a duration back from `now`, or an RFC 3339 time or date.
+fn parse_time(s: &str, now: i64) -> Result<i64, String> {
+    let t = s.trim();
+    if let Some(rest) = t.strip_prefix('-') {
+        return Err(format!(
+            "'{s}': durations already count back from now; write {rest}"
+        ));
+    }
+    if let Some(secs) = crate::alert::parse_rfc3339(t) {
+        return Ok(secs);
+    }
+    match parse_duration(t) {
+        Ok(d) => Ok(now.saturating_sub(d.as_secs() as i64)),
+        // Something that starts like a date is meant as one.
+        Err(_)
+            if t.len() >= 4
+                && t.as_bytes()[..4].iter().all(u8::is_ascii_digit)
+                && t.contains('-') =>
+        {
+            Err(format!(
+                "'{s}' is not a time: use RFC 3339 (2026-12-06T08:54:00Z, \
+                 2026-12-06T09:54:00+01:00) or a date (2026-12-06)"
+            ))
+        }
+        Err(e) => Err(format!(
+            "{e}; give a duration (30s, 10m, 1h30m, 7d) or a time (2026-12-06T08:54:00Z)"
+        )),
+    }
+}
+
+/// `alerts tail` reads the store, not the agent: when no agent answers, no new alert will
+/// arrive, which a silent tail would hide.
+fn warn_if_no_agent(conn: &AgentConn, state_dir: &Path) {
+    if let Err(e) = api::call(&conn.socket, &Request::Status, Duration::from_secs(2)) {
+        eprintln!(
+            "knoxctl: warning: {e}. Following the alert store in {} anyway; new alerts \
+             appear only while an agent records into it.",
+            state_dir.display()
+        );
     }
 }
 
@@ -82,21 +155,47 @@ fn open_store(state_dir: &Path) -> anyhow::Result<Store> {
             path.display(),
             state_dir.display()
         ),
+        Err(e) if is_permission(&e) => Err(anyhow::Error::new(e).context(format!(
+            "the alert store in {} is readable by root only; run with sudo",
+            state_dir.display()
+        ))),
         other => Ok(other?),
     }
+}
+
+fn is_permission(e: &StoreError) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::PermissionDenied
+        {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
+/// One alert as a JSON line or a YAML document (`---` first, so a stream of them is one
+/// valid multi-document YAML file).
+fn write_doc(w: &mut impl Write, alert: &Alert, output: TableOrJson) -> anyhow::Result<()> {
+    if output == TableOrJson::Yaml {
+        w.write_all(b"---\n")?;
+        w.write_all(crate::yaml::to_yaml(&serde_json::to_value(alert)?).as_bytes())?;
+    } else {
+        serde_json::to_writer(&mut *w, alert)?;
+        w.write_all(b"\n")?;
+    }
+    Ok(())
 }
 
 fn from_store(state_dir: &Path, mut query: Query, output: TableOrJson) -> anyhow::Result<ExitCode> {
     let store = open_store(state_dir)?;
     let out = std::io::stdout();
     match output {
-        TableOrJson::Json => {
+        TableOrJson::Json | TableOrJson::Yaml => {
             let mut w = BufWriter::with_capacity(1 << 16, out.lock());
-            store.query_each(&query, |_, alert| {
-                serde_json::to_writer(&mut w, alert)?;
-                w.write_all(b"\n")?;
-                Ok::<_, anyhow::Error>(())
-            })?;
+            store.query_each(&query, |_, alert| write_doc(&mut w, alert, output))?;
             w.flush()?;
         }
         TableOrJson::Table | TableOrJson::Wide => {
@@ -250,6 +349,44 @@ pub fn parse_alert(line: &[u8]) -> Result<Alert, serde_json::Error> {
     serde_json::from_value(serde_json::Value::Object(map)).map_err(|_| first)
 }
 
+type Input = std::io::BufReader<Box<dyn std::io::Read>>;
+
+/// Input read whole when it is JSON documents rather than JSON Lines.
+const MAX_DOCUMENT: u64 = 256 << 20;
+
+/// What `--from` kept: the newest matches (input order is taken as chronological), each
+/// with the JSON text passed through by `-o json`.
+struct Matches {
+    query: Query,
+    stream: bool,
+    keep: usize,
+    kept: VecDeque<(Alert, Vec<u8>)>,
+    matched: usize,
+}
+
+impl Matches {
+    /// Keeps or streams one alert that parsed; `raw` is its JSON text.
+    fn offer(&mut self, alert: Alert, raw: &[u8], out: &mut impl Write) -> std::io::Result<()> {
+        if !(self.query.since.is_none_or(|s| alert.timestamp >= s)
+            && self.query.until.is_none_or(|u| alert.timestamp <= u)
+            && all_match(&self.query.filters, &alert))
+        {
+            return Ok(());
+        }
+        self.matched += 1;
+        if self.stream {
+            out.write_all(raw)?;
+            out.write_all(b"\n")?;
+        } else if self.keep > 0 {
+            if self.kept.len() == self.keep {
+                self.kept.pop_front();
+            }
+            self.kept.push_back((alert, raw.to_vec()));
+        }
+        Ok(())
+    }
+}
+
 fn from_lines(from: &Path, query: Query, output: TableOrJson) -> anyhow::Result<ExitCode> {
     let stdin = from == Path::new("-");
     let name = if stdin {
@@ -263,20 +400,145 @@ fn from_lines(from: &Path, query: Query, output: TableOrJson) -> anyhow::Result<
         Box::new(std::fs::File::open(from).with_context(|| format!("cannot read {name}"))?)
     };
     let mut reader = std::io::BufReader::with_capacity(1 << 16, input);
-    let stream = output == TableOrJson::Json && query.limit.is_none();
     let keep = match output {
-        TableOrJson::Json => query.limit.unwrap_or(usize::MAX),
+        TableOrJson::Json | TableOrJson::Yaml => query.limit.unwrap_or(usize::MAX),
         TableOrJson::Table | TableOrJson::Wide => query.limit.unwrap_or(TABLE_DEFAULT_LIMIT),
     };
+    let mut m = Matches {
+        stream: output == TableOrJson::Json && query.limit.is_none(),
+        query,
+        keep,
+        kept: VecDeque::new(),
+        matched: 0,
+    };
     let mut out = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-    // The newest `keep` matches, oldest first: input order is taken as chronological.
-    let mut kept: VecDeque<(Alert, Vec<u8>)> = VecDeque::new();
-    let mut matched = 0usize;
+    let (bad, total, unit) =
+        if is_document(&mut reader).with_context(|| format!("cannot read {name}"))? {
+            let (bad, total) = from_documents(&mut reader, &name, &mut m, &mut out)?;
+            (bad, total, "alerts")
+        } else {
+            let (bad, total) = from_json_lines(&mut reader, &name, &mut m, &mut out)?;
+            (bad, total, "lines")
+        };
+    match output {
+        TableOrJson::Json | TableOrJson::Yaml => {
+            for (alert, raw) in &m.kept {
+                if output == TableOrJson::Json {
+                    out.write_all(raw)?;
+                    out.write_all(b"\n")?;
+                } else {
+                    write_doc(&mut out, alert, output)?;
+                }
+            }
+            out.flush()?;
+        }
+        TableOrJson::Table | TableOrJson::Wide => {
+            drop(out);
+            let mut alerts: Vec<Alert> = m.kept.into_iter().map(|(a, _)| a).collect();
+            // Exports are not always in time order (several nodes, merged files); a table is
+            // read top to bottom as a timeline.
+            alerts.sort_by_key(|a| (a.timestamp, a.updated_time.clone()));
+            print_table(&alerts, output == TableOrJson::Table)?;
+            if m.query.limit.is_none() && m.matched > TABLE_DEFAULT_LIMIT {
+                eprintln!(
+                    "knoxctl: showing the last {TABLE_DEFAULT_LIMIT} of {} matching \
+                     alerts; use --limit N or -o json for more",
+                    m.matched
+                );
+            }
+        }
+    }
+    if bad > 0 {
+        eprintln!("knoxctl: {name}: {bad} of {total} {unit} skipped (not KubeArmor alerts)");
+        return Ok(ExitCode::from(EXIT_FAILED));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Whether the input is JSON documents (a JSON array, or objects spread over several
+/// lines as `jq .` prints them) rather than one alert per line. Looks at the first line
+/// only, without consuming it.
+fn is_document(reader: &mut impl BufRead) -> std::io::Result<bool> {
+    let buf = reader.fill_buf()?;
+    let buf = buf.strip_prefix(b"\xef\xbb\xbf").unwrap_or(buf);
+    let start = buf.trim_ascii_start();
+    let first_line = start
+        .split(|&b| b == b'\n')
+        .next()
+        .unwrap_or_default()
+        .trim_ascii();
+    Ok(start.first() == Some(&b'[') || first_line == b"{")
+}
+
+/// Reads the whole input as a sequence of JSON values; each object, or each element of an
+/// array, is one alert. Returns (bad alerts, alerts seen).
+fn from_documents(
+    reader: &mut Input,
+    name: &str,
+    m: &mut Matches,
+    out: &mut impl Write,
+) -> anyhow::Result<(usize, usize)> {
+    let mut all = Vec::new();
+    std::io::Read::take(reader, MAX_DOCUMENT + 1)
+        .read_to_end(&mut all)
+        .with_context(|| format!("cannot read {name}"))?;
+    anyhow::ensure!(
+        all.len() as u64 <= MAX_DOCUMENT,
+        "{name} is larger than {} MiB of JSON; export JSON Lines (`karmor logs --json`) to \
+         filter a stream of any size",
+        MAX_DOCUMENT >> 20
+    );
+    let body = all.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&all);
+    let (mut bad, mut total) = (0, 0);
+    for value in serde_json::Deserializer::from_slice(body).into_iter::<serde_json::Value>() {
+        let value = match value {
+            Ok(v) => v,
+            Err(e) => {
+                bad += 1;
+                eprintln!(
+                    "knoxctl: {name}:{}:{}: not JSON, the rest is skipped: {e}",
+                    e.line(),
+                    e.column()
+                );
+                break;
+            }
+        };
+        let items = match value {
+            serde_json::Value::Array(items) => items,
+            other => vec![other],
+        };
+        for item in items {
+            total += 1;
+            let raw = serde_json::to_vec(&item)?;
+            match parse_alert(&raw) {
+                Ok(alert) => m.offer(alert, &raw, out)?,
+                Err(e) => {
+                    bad += 1;
+                    if bad <= MAX_REPORTED {
+                        eprintln!(
+                            "knoxctl: {name}: alert {total}: skipped: not a KubeArmor alert: {e}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+    Ok((bad, total))
+}
+
+/// One alert per line (`karmor logs --json`, the agent's own export). Returns (bad
+/// lines, lines read).
+fn from_json_lines(
+    reader: &mut Input,
+    name: &str,
+    m: &mut Matches,
+    out: &mut BufWriter<std::io::StdoutLock>,
+) -> anyhow::Result<(usize, usize)> {
     let mut bad = 0usize;
     let mut buf = Vec::new();
     let mut lineno = 0usize;
     loop {
-        let status = read_line_limited(&mut reader, &mut buf, MAX_LINE)
+        let status = read_line_limited(reader, &mut buf, MAX_LINE)
             .with_context(|| format!("cannot read {name}"))?;
         let Some(fits) = status else { break };
         lineno += 1;
@@ -292,28 +554,20 @@ fn from_lines(from: &Path, query: Query, output: TableOrJson) -> anyhow::Result<
         } else {
             match parse_alert(line) {
                 Ok(alert) => {
-                    if query.since.is_none_or(|s| alert.timestamp >= s)
-                        && all_match(&query.filters, &alert)
-                    {
-                        matched += 1;
-                        if stream {
-                            out.write_all(line)?;
-                            out.write_all(b"\n")?;
-                            // Keep a live stream (`karmor logs --json | ...`) live.
-                            if reader.buffer().is_empty() {
-                                out.flush()?;
-                            }
-                        } else if keep > 0 {
-                            if kept.len() == keep {
-                                kept.pop_front();
-                            }
-                            kept.push_back((alert, line.to_vec()));
-                        }
+                    m.offer(alert, line, out)?;
+                    // Keep a live stream (`karmor logs --json | ...`) live.
+                    if m.stream && reader.buffer().is_empty() {
+                        out.flush()?;
                     }
                     None
                 }
                 Err(e) => {
-                    let hint = if line == b"{" {
+                    let hint = if line.starts_with(b"== Alert") || line.starts_with(b"== Log") {
+                        " (this is the text `karmor logs` prints; run `karmor logs --json` for \
+                         one JSON alert per line)"
+                    } else if line == b"{" {
+                        // Indented JSON after JSON Lines: a whole file of it is read as
+                        // documents, a mix cannot be.
                         " (this looks like indented JSON; give one alert per line, as \
                          `karmor logs --json` prints them)"
                     } else {
@@ -331,33 +585,7 @@ fn from_lines(from: &Path, query: Query, output: TableOrJson) -> anyhow::Result<
             }
         }
     }
-    match output {
-        TableOrJson::Json => {
-            for (_, line) in &kept {
-                out.write_all(line)?;
-                out.write_all(b"\n")?;
-            }
-            out.flush()?;
-        }
-        TableOrJson::Table | TableOrJson::Wide => {
-            drop(out);
-            let alerts: Vec<Alert> = kept.into_iter().map(|(a, _)| a).collect();
-            print_table(&alerts, output == TableOrJson::Table)?;
-            if query.limit.is_none() && matched > TABLE_DEFAULT_LIMIT {
-                eprintln!(
-                    "knoxctl: showing the last {TABLE_DEFAULT_LIMIT} of {matched} matching \
-                     alerts; use --limit N or -o json for more"
-                );
-            }
-        }
-    }
-    if bad > 0 {
-        eprintln!(
-            "knoxctl: {name}: {bad} of {lineno} lines skipped (not KubeArmor alerts in JSON Lines)"
-        );
-        return Ok(ExitCode::from(EXIT_FAILED));
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok((bad, lineno))
 }
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -410,17 +638,14 @@ fn tail(state_dir: &Path, query: Query, output: TableOrJson) -> anyhow::Result<E
     let mut out = BufWriter::new(std::io::stdout().lock());
     let print = |a: &Alert, out: &mut BufWriter<std::io::StdoutLock>| -> anyhow::Result<()> {
         match output {
-            TableOrJson::Json => {
-                serde_json::to_writer(&mut *out, a)?;
-                out.write_all(b"\n")?;
-            }
+            TableOrJson::Json | TableOrJson::Yaml => write_doc(out, a, output)?,
             TableOrJson::Table | TableOrJson::Wide => {
                 writeln!(out, "{}", tail_line(a, output == TableOrJson::Wide))?
             }
         }
         Ok(())
     };
-    if let Some(fit) = output.table() {
+    if let Some(fit) = output.table().filter(|_| !crate::output::no_headers()) {
         let mut header = TABLE_HEADER.to_vec();
         if !fit {
             header.extend(WIDE_HEADER);
@@ -441,8 +666,7 @@ fn tail(state_dir: &Path, query: Query, output: TableOrJson) -> anyhow::Result<E
     }
     let follow = Query {
         filters: query.filters,
-        since: None,
-        limit: None,
+        ..Query::default()
     };
     while !INTERRUPTED.load(Ordering::Relaxed) {
         loop {

@@ -44,6 +44,9 @@ pub struct Cli {
     #[arg(long, global = true, env = "KNOXCTL_SOCKET", value_name = "PATH",
           value_hint = ValueHint::FilePath)]
     pub socket: Option<PathBuf>,
+    /// Print tables without their header line
+    #[arg(long, global = true)]
+    pub no_headers: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -200,6 +203,9 @@ pub enum TableOrJson {
     Wide,
     /// JSON (JSON Lines for alerts)
     Json,
+    /// YAML (one document per alert for alerts)
+    #[value(alias = "yml")]
+    Yaml,
 }
 
 impl TableOrJson {
@@ -208,21 +214,54 @@ impl TableOrJson {
         match self {
             TableOrJson::Table => Some(true),
             TableOrJson::Wide => Some(false),
-            TableOrJson::Json => None,
+            TableOrJson::Json | TableOrJson::Yaml => None,
         }
     }
 }
 
+/// `policy list`: the table formats, documents, or only the identifiers.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TextOrJson {
-    Text,
+pub enum ListOutput {
+    /// Columns that fit the terminal (long values cut with …; whole values when piped)
+    Table,
+    /// Every column, whole values, even on a terminal
+    Wide,
+    /// JSON
     Json,
+    /// YAML
+    #[value(alias = "yml")]
+    Yaml,
+    /// One KIND/NAME (KIND/NAMESPACE/NAME) per line, as get and delete take it
+    Name,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum YamlOrJson {
-    Yaml,
+pub enum TextOrJson {
+    /// Text for people
+    Text,
+    /// JSON
     Json,
+}
+
+/// `policy get`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum YamlOrJson {
+    /// The policy as YAML
+    #[value(alias = "yml")]
+    Yaml,
+    /// The policy as JSON
+    Json,
+    /// Only its KIND/NAME (KIND/NAMESPACE/NAME)
+    Name,
+}
+
+/// `policy apply` and `policy delete`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChangeOutput {
+    /// One line per policy: its identifier, what happened and its effect here
+    Text,
+    /// Only the identifiers of the policies changed (KIND/NAME, KIND/NAMESPACE/NAME)
+    Name,
 }
 
 pub use crate::policy::matcher::Posture;
@@ -278,6 +317,8 @@ pub enum PolicyCommand {
         /// Say what would be created, configured or left unchanged; change nothing
         #[arg(long)]
         dry_run: bool,
+        #[arg(short, long, value_enum, default_value_t = ChangeOutput::Text)]
+        output: ChangeOutput,
     },
     /// Show what apply would change, as a unified diff per policy
     #[command(long_about = DIFF_ABOUT)]
@@ -288,8 +329,8 @@ pub enum PolicyCommand {
     },
     /// List applied policies
     List {
-        #[arg(short, long, value_enum, default_value_t = TableOrJson::Table)]
-        output: TableOrJson,
+        #[arg(short, long, value_enum, default_value_t = ListOutput::Table)]
+        output: ListOutput,
     },
     /// Print one applied policy
     #[command(after_help = POLICY_REF)]
@@ -319,6 +360,8 @@ pub enum PolicyCommand {
         /// Say what would be deleted; change nothing
         #[arg(long)]
         dry_run: bool,
+        #[arg(short, long, value_enum, default_value_t = ChangeOutput::Text)]
+        output: ChangeOutput,
     },
 }
 
@@ -353,9 +396,13 @@ pub struct AlertsArgs {
     /// Field=value, Field!=value, Field~regex, Field>=N (repeatable; all must hold)
     #[arg(long = "filter", value_name = "EXPR", global = true)]
     pub filters: Vec<String>,
-    /// Only alerts newer than this (30s, 10m, 2h, 7d)
-    #[arg(long, value_name = "DUR")]
+    /// Only alerts at or after this: a duration back from now (30s, 10m, 1h30m, 7d) or a
+    /// time (2026-12-06T08:54:00Z, 2026-12-06 09:54:00+01:00, 2026-12-06)
+    #[arg(long, value_name = "DUR|TIME", allow_hyphen_values = true)]
     pub since: Option<String>,
+    /// Only alerts at or before this (same forms as --since)
+    #[arg(long, value_name = "DUR|TIME", allow_hyphen_values = true)]
+    pub until: Option<String>,
     /// At most this many alerts (newest last); a table shows the newest 1000 unless set
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
@@ -419,6 +466,7 @@ pub fn run() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
         }
     };
+    crate::output::set_no_headers(cli.no_headers);
     let conn = AgentConn::new(cli.socket.clone());
     let result = match cli.command {
         Command::Policy { command } => policy::run(command, &conn),
@@ -434,7 +482,7 @@ pub fn run() -> ExitCode {
         Command::Harden { .. } => {
             pending::not_yet("harden recommend", "planned; no issue filed yet")
         }
-        Command::Alerts(args) => alerts::run(args),
+        Command::Alerts(args) => alerts::run(args, &conn),
         Command::Sysdump(args) => sysdump::run(args, cli.socket),
         Command::Agent(args) => agent::run(args, cli.socket),
     };

@@ -3,7 +3,10 @@
 //! (`kubearmorhostpolicy/NAME`, `kubearmorpolicy/NAMESPACE/NAME`), which get and delete
 //! take back.
 
-use super::{AgentConn, EXIT_FAILED, PolicyCommand, Posture, TableOrJson, TextOrJson, YamlOrJson};
+use super::{
+    AgentConn, ChangeOutput, EXIT_FAILED, ListOutput, PolicyCommand, Posture, TableOrJson,
+    TextOrJson, YamlOrJson,
+};
 use crate::agent::api::{self, Request, Response, SourceFile};
 use crate::output::{paint, table, unified_diff};
 use crate::policy::files::{read_inputs, validate_inputs, validate_paths};
@@ -43,7 +46,11 @@ pub fn run(command: PolicyCommand, conn: &AgentConn) -> anyhow::Result<ExitCode>
     match command {
         PolicyCommand::Validate(args) => validate(args),
         PolicyCommand::Explain(args) => explain(args),
-        PolicyCommand::Apply { files, dry_run } => apply(&files, dry_run, conn),
+        PolicyCommand::Apply {
+            files,
+            dry_run,
+            output,
+        } => apply(&files, dry_run, output, conn),
         PolicyCommand::Diff { files } => diff(&files, conn),
         PolicyCommand::List { output } => list(output, conn),
         PolicyCommand::Get { name, output } => get(&name, output, conn),
@@ -53,11 +60,13 @@ pub fn run(command: PolicyCommand, conn: &AgentConn) -> anyhow::Result<ExitCode>
             all,
             ignore_not_found,
             dry_run,
+            output,
         } => delete(
             DeleteArgs {
                 names,
                 all,
                 ignore_not_found,
+                output,
                 dry_run,
             },
             &files,
@@ -215,12 +224,16 @@ fn explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
     let policies: Vec<Policy> = reports.iter().flat_map(|r| r.policies().cloned()).collect();
     let sets = normalize::normalize(&policies);
     match args.output {
-        TableOrJson::Json => {
+        TableOrJson::Json | TableOrJson::Yaml => {
             let out: Vec<_> = sets
                 .iter()
                 .map(|s| serde_json::json!({ "ruleSet": s, "posture": posture_lines(s, args.default_posture) }))
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&out)?);
+            if args.output == TableOrJson::Json {
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else {
+                print!("{}", crate::yaml::to_yaml(&serde_json::Value::Array(out)));
+            }
         }
         TableOrJson::Table | TableOrJson::Wide => {
             for (i, set) in sets.iter().enumerate() {
@@ -324,7 +337,12 @@ fn shown(id: String, kind: &str, name: &str) -> String {
     }
 }
 
-fn apply(paths: &[PathBuf], dry_run: bool, conn: &AgentConn) -> anyhow::Result<ExitCode> {
+fn apply(
+    paths: &[PathBuf],
+    dry_run: bool,
+    output: ChangeOutput,
+    conn: &AgentConn,
+) -> anyhow::Result<ExitCode> {
     let Ok((files, _)) = read_valid(paths, "nothing was applied") else {
         return Ok(ExitCode::from(EXIT_FAILED));
     };
@@ -340,7 +358,9 @@ fn apply(paths: &[PathBuf], dry_run: bool, conn: &AgentConn) -> anyhow::Result<E
             }
             for r in results {
                 let id = shown(r.id, &r.kind, &r.name);
-                if dry_run {
+                if output == ChangeOutput::Name {
+                    println!("{id}");
+                } else if dry_run {
                     println!("{id} {} (dry run)", r.outcome);
                 } else {
                     println!("{id} {}: {}", r.outcome, r.effect);
@@ -363,6 +383,7 @@ struct DeleteArgs {
     names: Vec<String>,
     all: bool,
     ignore_not_found: bool,
+    output: ChangeOutput,
     dry_run: bool,
 }
 
@@ -385,7 +406,11 @@ fn delete(args: DeleteArgs, paths: &[PathBuf], conn: &AgentConn) -> anyhow::Resu
         Response::Deleted { names, failed } => {
             let suffix = if args.dry_run { " (dry run)" } else { "" };
             for n in &names {
-                println!("{n} deleted{suffix}");
+                if args.output == ChangeOutput::Name {
+                    println!("{n}");
+                } else {
+                    println!("{n} deleted{suffix}");
+                }
             }
             let mut ok = true;
             for f in failed {
@@ -467,15 +492,30 @@ fn diff_policies(policies: &[Policy], conn: &AgentConn) -> anyhow::Result<bool> 
     Ok(changed)
 }
 
-fn list(output: TableOrJson, conn: &AgentConn) -> anyhow::Result<ExitCode> {
+fn list(output: ListOutput, conn: &AgentConn) -> anyhow::Result<ExitCode> {
     let Response::Policies { items } = call(conn, &Request::List)? else {
         anyhow::bail!("unexpected response from the agent");
     };
+    // Times as the table prints them (RFC 3339, as kubectl's timestamps), not epoch seconds.
+    let documents = || -> anyhow::Result<serde_json::Value> {
+        let mut v = serde_json::to_value(&items)?;
+        for (item, p) in v.as_array_mut().into_iter().flatten().zip(&items) {
+            item["appliedAt"] = super::alerts::format_time(p.applied_at).into();
+        }
+        Ok(v)
+    };
     match output {
-        TableOrJson::Json => println!("{}", serde_json::to_string_pretty(&items)?),
-        TableOrJson::Table | TableOrJson::Wide => {
+        ListOutput::Json => println!("{}", serde_json::to_string_pretty(&documents()?)?),
+        ListOutput::Yaml => print!("{}", crate::yaml::to_yaml(&documents()?)),
+        ListOutput::Name => {
+            for p in items {
+                println!("{}", shown(p.id, &p.kind, &p.name));
+            }
+        }
+        ListOutput::Table | ListOutput::Wide => {
             if items.is_empty() {
-                println!("no policies applied");
+                // On stderr, like kubectl's "No resources found": stdout stays empty.
+                eprintln!("No policies applied.");
                 return Ok(ExitCode::SUCCESS);
             }
             let mut t = table(&[
@@ -501,7 +541,7 @@ fn list(output: TableOrJson, conn: &AgentConn) -> anyhow::Result<ExitCode> {
                 ]);
             }
             t.pin(&["Kind", "Action", "Rules", "On this host", "Applied"]);
-            if output == TableOrJson::Wide {
+            if output == ListOutput::Wide {
                 t.whole();
             }
             println!("{t}");
@@ -523,6 +563,28 @@ fn get(name: &str, output: YamlOrJson, conn: &AgentConn) -> anyhow::Result<ExitC
     match output {
         YamlOrJson::Json => println!("{}", serde_json::to_string_pretty(&policy)?),
         YamlOrJson::Yaml => print!("{}", crate::yaml::to_yaml(&policy)),
+        YamlOrJson::Name => println!("{}", policy_id(&policy)),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The identifier of a policy the agent sent back, as `list` prints it.
+fn policy_id(policy: &serde_json::Value) -> String {
+    match serde_json::from_value::<Policy>(policy.clone()) {
+        Ok(p) => crate::policy::id::PolicyId::of(&p.defaulted()).to_string(),
+        Err(_) => {
+            let field = |path: &[&str]| {
+                path.iter()
+                    .try_fold(policy, |v, k| v.get(k))
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            format!(
+                "{}/{}",
+                field(&["kind"]).to_lowercase(),
+                field(&["metadata", "name"])
+            )
+        }
+    }
 }

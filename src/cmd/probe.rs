@@ -63,11 +63,15 @@ pub fn run(args: ProbeArgs, conn: &AgentConn) -> anyhow::Result<ExitCode> {
     };
     let supervisor = supervisor::record_for(&conn.socket);
     match args.output {
-        TableOrJson::Json => {
+        TableOrJson::Json | TableOrJson::Yaml => {
             let mut out = serde_json::to_value(&report)?;
             out["agent"] = serde_json::to_value(&status)?;
             out["supervisor"] = serde_json::to_value(&supervisor)?;
-            println!("{}", serde_json::to_string_pretty(&out)?);
+            if args.output == TableOrJson::Json {
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else {
+                print!("{}", crate::yaml::to_yaml(&out));
+            }
         }
         TableOrJson::Table | TableOrJson::Wide => {
             let fit = args.output == TableOrJson::Table;

@@ -844,3 +844,180 @@ fn filters_written_as_kubectl_users_write_them() {
     assert_eq!(rest.len(), samples().len() - 2);
     assert!(rest.iter().all(|i| !blocked_apt.contains(i)));
 }
+
+#[test]
+fn since_and_until_take_durations_and_times() {
+    let s = state_with("alerts-until", &samples(), KEEP_ALL);
+    assert_eq!(which(&s.0, &["--until", "15m"]), [0, 1, 2]);
+    assert_eq!(which(&s.0, &["--since", "1h", "--until", "2m"]), [2, 3]);
+    // The same bounds as times, in UTC and with an offset.
+    let at = |ago: i64| knoxctl::alert::format_rfc3339(now() - ago, 0);
+    assert_eq!(which(&s.0, &["--since", &at(3600)]), [2, 3, 4, 5]);
+    let local = at(900).replace('Z', "+00:00").replace('T', " ");
+    assert_eq!(which(&s.0, &["--until", &local]), [0, 1, 2]);
+    // kubectl/journalctl habits that cannot mean anything else get a pointed answer.
+    for (args, want) in [
+        (
+            &["--since", "-5m"][..],
+            "durations already count back from now; write 5m",
+        ),
+        (
+            &["--since", "2026-13-06"][..],
+            "is not a time: use RFC 3339",
+        ),
+        (&["--since", "5m", "--until", "1h"][..], "is after --until"),
+        (
+            &["--until", "1h", "tail"][..],
+            "--until cannot be combined with 'tail'",
+        ),
+    ] {
+        let mut all = vec!["alerts", "--state-dir", s.0.to_str().unwrap()];
+        all.extend_from_slice(args);
+        let out = run(&all);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(want), "{args:?}: {}", stderr(&out));
+        assert!(stdout(&out).is_empty());
+    }
+}
+
+#[test]
+fn from_reads_json_documents_and_points_karmor_text_to_json() {
+    let dir = Scratch::new("alerts-documents");
+    let t = now();
+    // `jq .` output of an export: an array, and objects spread over lines, newest first.
+    let newest_first = [
+        fim_blocked(t - 30),
+        apt_blocked(t - 60),
+        ps_audited(t - 90, 0),
+    ];
+    let array = dir.write(
+        "array.json",
+        serde_json::to_string_pretty(&newest_first).unwrap(),
+    );
+    let objects = dir.write(
+        "objects.json",
+        newest_first
+            .iter()
+            .map(|a| serde_json::to_string_pretty(a).unwrap())
+            .collect::<Vec<_>>()
+            .join("\n"),
+    );
+    for file in [&array, &objects] {
+        let out = run(&["alerts", "--from", file.to_str().unwrap(), "--no-headers"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let policies: Vec<String> = stdout(&out)
+            .lines()
+            .map(|l| table_cells(l)[3].to_string())
+            .collect();
+        // A table is a timeline: oldest first, whatever the file's order; no header.
+        assert_eq!(
+            policies,
+            [
+                "discovery-process-discovery",
+                "block-pkg-mgmt-tools",
+                "file-integrity-monitoring"
+            ],
+            "{}",
+            stdout(&out)
+        );
+        let out = run(&[
+            "alerts",
+            "--from",
+            file.to_str().unwrap(),
+            "-o",
+            "json",
+            "--filter",
+            "Action=Block",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let got: Vec<Alert> = stdout(&out)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(got, [fim_blocked(t - 30), apt_blocked(t - 60)]);
+    }
+    // A broken document: where, and a failure status.
+    let broken = dir.write("broken.json", "[\n {\"Timestamp\": 1,\n");
+    let out = run(&["alerts", "--from", broken.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("broken.json:3:"), "{}", stderr(&out));
+    // `karmor logs` without --json.
+    let text = dir.write(
+        "karmor.txt",
+        "== Alert / 2023-01-27 14:37:46.139197 ==\nClusterName: default\nHostName: vm\n",
+    );
+    let out = run(&["alerts", "--from", text.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("run `karmor logs --json`"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn yaml_documents_and_tables_without_headers() {
+    let s = state_with("alerts-yaml", &samples(), KEEP_ALL);
+    let state = s.0.to_str().unwrap();
+    let out = run(&["alerts", "--state-dir", state, "-o", "yaml", "--limit", "2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert_eq!(text.matches("---\n").count(), 2, "{text}");
+    assert!(text.contains("PolicyName: "), "{text}");
+    let out = run(&["alerts", "--state-dir", state, "--no-headers"]);
+    assert_eq!(stdout(&out).lines().count(), 6, "{}", stdout(&out));
+    assert!(!stdout(&out).contains("TIME"), "{}", stdout(&out));
+}
+
+#[test]
+fn tail_says_when_no_agent_answers() {
+    let s = state_with("alerts-tail-noagent", &samples(), KEEP_ALL);
+    let socket = s.0.join("no-agent.sock");
+    let mut child = bin()
+        .args([
+            "--socket",
+            socket.to_str().unwrap(),
+            "alerts",
+            "--state-dir",
+        ])
+        .arg(&s.0)
+        .arg("tail")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        line.contains("warning: cannot reach the knoxctl agent at")
+            && line.contains(socket.to_str().unwrap())
+            && line.contains("Following the alert store in"),
+        "{line}"
+    );
+}
+
+#[test]
+fn non_root_users_get_the_sudo_hint() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let s = state_with("alerts-nonroot", &samples(), KEEP_ALL);
+    // As onboarding leaves it: the state directory is root's alone.
+    std::fs::set_permissions(&s.0, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let exe = s.0.parent().unwrap().join("knoxctl-alerts-nonroot");
+    std::fs::copy(env!("CARGO_BIN_EXE_knoxctl"), &exe).unwrap();
+    let out = std::process::Command::new(&exe)
+        .args(["alerts", "--state-dir"])
+        .arg(&s.0)
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&exe);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("run with sudo"), "{}", stderr(&out));
+}
