@@ -21,7 +21,7 @@ fn apply_list_get_delete_through_the_agent() {
     assert_output(
         &o,
         0,
-        "kubearmorhostpolicy/host-block-recon-tools created: on this host (monitor-only); 5 rule(s) observed only, see `knoxctl probe`\n\
+        "kubearmorhostpolicy/host-block-recon-tools created: on this host (monitor-only); 5 rule(s) observed only (alerted, not blocked), see `knoxctl probe`\n\
          kubearmorpolicy/container_namespace/harden-file-integrity-monitoring created: stored; container enforcement is not available in this build yet\n",
         "",
     );
@@ -35,7 +35,7 @@ fn apply_list_get_delete_through_the_agent() {
     assert_output(
         &again,
         0,
-        "kubearmorhostpolicy/host-block-recon-tools unchanged: on this host (monitor-only); 5 rule(s) observed only, see `knoxctl probe`\n",
+        "kubearmorhostpolicy/host-block-recon-tools unchanged: on this host (monitor-only); 5 rule(s) observed only (alerted, not blocked), see `knoxctl probe`\n",
         "",
     );
 
@@ -443,7 +443,7 @@ fn each_kind_has_its_own_names_and_printed_ids_are_accepted_back() {
     assert_output(
         &o,
         0,
-        "kubearmorhostpolicy/same created: on this host (monitor-only); 1 rule(s) observed only, see `knoxctl probe`\n",
+        "kubearmorhostpolicy/same created: on this host (monitor-only); 1 rule(s) observed only (alerted, not blocked), see `knoxctl probe`\n",
         "",
     );
     let o = a.cli(&["policy", "apply", "-f", others.to_str().unwrap()]);
@@ -750,4 +750,56 @@ fn a_version_1_state_directory_is_migrated_when_the_agent_starts() {
     a.spawn();
     assert_eq!(ids(&a), ["kubearmorhostpolicy/block-nmap"]);
     assert!(!a.log().contains("migrated"), "{}", a.log());
+}
+
+/// apply and probe give one answer per rule: blocked, observed only (the eBPF monitor
+/// alerts), or neither — a capability rule is not "observed" by anything here.
+#[test]
+fn apply_and_probe_agree_on_what_is_observed() {
+    let a = Agent::start("observed", "monitor-only");
+    let f = a.write(
+        "caps.yaml",
+        "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorHostPolicy\nmetadata: {name: caps}\nspec:\n  nodeSelector: {matchLabels: {kubearmor.io/hostname: '*'}}\n  process: {matchPaths: [{path: /usr/bin/nmap}]}\n  capabilities: {matchCapabilities: [{capability: net_raw, fromSource: [{path: /usr/bin/ping}]}]}\n  action: Block\n",
+    );
+    assert_output(
+        &a.cli(&["policy", "apply", "-f", f.to_str().unwrap()]),
+        0,
+        "kubearmorhostpolicy/caps created: on this host (monitor-only); 1 rule(s) observed only (alerted, not blocked); 1 rule(s) neither blocked nor alerted, see `knoxctl probe`\n",
+        "",
+    );
+    let o = a.cli(&["probe"]);
+    let text = stdout(&o);
+    assert!(
+        text.contains("  observed only (alerted, not blocked): Process /usr/bin/nmap"),
+        "{}",
+        out(&o)
+    );
+    assert!(
+        text.contains("  neither blocked nor alerted: Capabilities"),
+        "{}",
+        out(&o)
+    );
+    let o = a.cli(&["probe", "-o", "json"]);
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let monitor_only = report["enforcers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["backend"] == "monitor-only")
+        .unwrap();
+    let caps = monitor_only["coverage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["op"] == "capabilities")
+        .unwrap();
+    assert_eq!(caps["level"], "none", "{caps}");
+    assert!(
+        caps["note"]
+            .as_str()
+            .unwrap()
+            .contains("neither block nor alert"),
+        "{caps}"
+    );
+    assert_eq!(report["agent"]["unprotected"].as_array().unwrap().len(), 1);
 }

@@ -109,7 +109,13 @@ pub struct Status {
     pub enforcer_reason: String,
     pub policies: usize,
     pub host_rules: usize,
+    /// Rules the enforcer cannot enforce that the eBPF monitor still alerts on (`Audit
+    /// (Block)`), and why.
     pub unenforceable: Vec<String>,
+    /// Rules neither enforced nor alerted on here (no enforcer or monitor event sees their
+    /// operation), and why.
+    #[serde(default)]
+    pub unprotected: Vec<String>,
     /// Syscall rules (audit-only) that raise no alerts here, and why.
     #[serde(default)]
     pub unaudited: Vec<String>,

@@ -272,24 +272,41 @@ impl Core {
                 }
                 // Syscall rules are audit-only everywhere: whether they are audited is the
                 // monitor's business, whatever the enforcer says of them.
-                let skipped = host
-                    .report
-                    .unenforceable
-                    .iter()
-                    .filter(|(i, _)| ours(*i).is_some_and(|r| r.category != Category::Syscall))
-                    .count();
+                let skipped = |observed: bool| {
+                    host.report
+                        .unenforceable
+                        .iter()
+                        .filter(|(i, _)| {
+                            ours(*i).is_some_and(|r| {
+                                r.category != Category::Syscall
+                                    && monitor_sees(r.category) == observed
+                            })
+                        })
+                        .count()
+                };
+                let (observed, unprotected) = (skipped(true), skipped(false));
                 let unaudited = host
                     .unaudited
                     .iter()
                     .filter(|(i, _)| ours(*i).is_some())
                     .count();
-                let enforced = match skipped {
+                let mut enforced = match observed + unprotected {
                     0 => format!("enforced on this host ({})", self.backend()),
-                    n => format!(
-                        "on this host ({}); {n} rule(s) observed only, see `knoxctl probe`",
-                        self.backend()
-                    ),
+                    _ => format!("on this host ({})", self.backend()),
                 };
+                if observed > 0 {
+                    enforced.push_str(&format!(
+                        "; {observed} rule(s) observed only (alerted, not blocked)"
+                    ));
+                }
+                if unprotected > 0 {
+                    enforced.push_str(&format!(
+                        "; {unprotected} rule(s) neither blocked nor alerted"
+                    ));
+                }
+                if observed + unprotected > 0 {
+                    enforced.push_str(", see `knoxctl probe`");
+                }
                 let audited = match unaudited {
                     0 => format!("{syscalls} syscall rule(s) audited by the eBPF monitor"),
                     n => format!(
@@ -490,6 +507,19 @@ impl Core {
                 .get(i)
                 .map(|r| format!("{} {} ({}): {why}", r.category, r.matcher, r.policy))
         };
+        // Syscall rules are audit-only everywhere; they are reported as unaudited or not.
+        let skipped = |observed: bool| -> Vec<String> {
+            host.report
+                .unenforceable
+                .iter()
+                .filter(|(i, _)| {
+                    host.set.rules.get(*i).is_some_and(|r| {
+                        r.category != Category::Syscall && monitor_sees(r.category) == observed
+                    })
+                })
+                .filter_map(|(i, why)| describe(*i, why))
+                .collect()
+        };
         let mut status = Status {
             version: env!("CARGO_PKG_VERSION").to_string(),
             pid: std::process::id(),
@@ -498,18 +528,8 @@ impl Core {
             enforcer_reason: self.enforcer_reason.clone(),
             policies: self.state.policies.len(),
             host_rules: host.set.rules.len(),
-            unenforceable: host
-                .report
-                .unenforceable
-                .iter()
-                .filter(|(i, _)| {
-                    host.set
-                        .rules
-                        .get(*i)
-                        .is_some_and(|r| r.category != Category::Syscall)
-                })
-                .filter_map(|(i, why)| describe(*i, why))
-                .collect(),
+            unenforceable: skipped(true),
+            unprotected: skipped(false),
             unaudited: host
                 .unaudited
                 .iter()
@@ -528,4 +548,13 @@ impl Core {
     pub fn shutdown(&mut self) {
         self.enforcer.stop();
     }
+}
+
+/// Whether the eBPF monitor raises an alert for an operation of this category that the
+/// enforcer cannot stop (what `probe` shows as the monitor-only backend's coverage).
+fn monitor_sees(category: Category) -> bool {
+    matches!(
+        category,
+        Category::Process | Category::File | Category::Network
+    )
 }

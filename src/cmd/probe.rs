@@ -140,7 +140,10 @@ pub fn run(args: ProbeArgs, conn: &AgentConn) -> anyhow::Result<ExitCode> {
                         s.enforcer_events_dropped
                     );
                     for u in &s.unenforceable {
-                        println!("  observed only: {u}");
+                        println!("  observed only (alerted, not blocked): {u}");
+                    }
+                    for u in &s.unprotected {
+                        println!("  neither blocked nor alerted: {u}");
                     }
                     for u in &s.unaudited {
                         println!("  not audited: {u}");

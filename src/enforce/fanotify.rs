@@ -378,8 +378,14 @@ fn coverage(usable: bool) -> Vec<Coverage> {
                         Level::AuditOnly,
                         "fanotify has no permission event for rename: file rules neither stop nor report it; a syscalls rule on rename/renameat/renameat2 audits it (eBPF monitor)",
                     ),
-                    Op::Network => (Level::None, "fanotify sees files only"),
-                    Op::Capabilities => (Level::None, "fanotify sees files only"),
+                    Op::Network => (
+                        Level::AuditOnly,
+                        "fanotify sees files only: the eBPF monitor alerts on network rules, nothing denies them",
+                    ),
+                    Op::Capabilities => (
+                        Level::None,
+                        "neither fanotify nor the eBPF monitor sees capability checks: capability rules neither block nor alert",
+                    ),
                 }
             };
             Coverage {

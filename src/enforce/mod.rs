@@ -255,7 +255,12 @@ pub fn probe_monitor_only() -> ProbeResult {
                 }
                 _ => Level::None,
             },
-            note: "alerted by the eBPF monitor, never denied".to_string(),
+            note: match op {
+                Op::Capabilities => "the eBPF monitor has no capability events: capability rules neither block nor alert",
+                Op::Unlink | Op::Rename => "file rules neither stop nor report it; a syscalls rule on it is audited by the eBPF monitor",
+                _ => "alerted by the eBPF monitor, never denied",
+            }
+            .to_string(),
         })
         .collect();
     ProbeResult {
