@@ -141,10 +141,14 @@ Register-ArgumentCompleter -Native -CommandName 'knoxctl' -ScriptBlock {
             break
         }
         'knoxctl;policy;validate' {
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Policy file, directory (searched recursively for *.yaml and *.yml, hidden entries skipped), or - for standard input; repeatable')
+            [CompletionResult]::new('--filename', '--filename', [CompletionResultType]::ParameterName, 'Policy file, directory (searched recursively for *.yaml and *.yml, hidden entries skipped), or - for standard input; repeatable')
+            [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Policy file, directory (searched recursively for *.yaml and *.yml, hidden entries skipped), or - for standard input; repeatable')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'o')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'output')
             [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]')
             [CompletionResult]::new('--strict', '--strict', [CompletionResultType]::ParameterName, 'Treat warnings (unknown fields, likely mistakes) as errors')
+            [CompletionResult]::new('--skip-other-kinds', '--skip-other-kinds', [CompletionResultType]::ParameterName, 'Skip documents that are not KubeArmor policies (a Deployment next to the policies)')
             [CompletionResult]::new('--no-headers', '--no-headers', [CompletionResultType]::ParameterName, 'Print tables without their header line')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -153,12 +157,14 @@ Register-ArgumentCompleter -Native -CommandName 'knoxctl' -ScriptBlock {
             break
         }
         'knoxctl;policy;explain' {
-            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Policy files or directories (- for stdin)')
-            [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Policy files or directories (- for stdin)')
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Policy file, directory (searched recursively for *.yaml and *.yml, hidden entries skipped), or - for standard input; repeatable')
+            [CompletionResult]::new('--filename', '--filename', [CompletionResultType]::ParameterName, 'Policy file, directory (searched recursively for *.yaml and *.yml, hidden entries skipped), or - for standard input; repeatable')
+            [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Policy file, directory (searched recursively for *.yaml and *.yml, hidden entries skipped), or - for standard input; repeatable')
             [CompletionResult]::new('--default-posture', '--default-posture', [CompletionResultType]::ParameterName, 'What happens to operations no Allow rule permits, in allow-list mode')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'o')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'output')
             [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]')
+            [CompletionResult]::new('--skip-other-kinds', '--skip-other-kinds', [CompletionResultType]::ParameterName, 'Skip documents that are not KubeArmor policies')
             [CompletionResult]::new('--no-headers', '--no-headers', [CompletionResultType]::ParameterName, 'Print tables without their header line')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -167,11 +173,13 @@ Register-ArgumentCompleter -Native -CommandName 'knoxctl' -ScriptBlock {
             break
         }
         'knoxctl;policy;apply' {
-            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Policy file, directory, or - for standard input')
-            [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Policy file, directory, or - for standard input')
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Policy file, directory (searched recursively for *.yaml and *.yml, hidden entries skipped), or - for standard input; repeatable')
+            [CompletionResult]::new('--filename', '--filename', [CompletionResultType]::ParameterName, 'Policy file, directory (searched recursively for *.yaml and *.yml, hidden entries skipped), or - for standard input; repeatable')
+            [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Policy file, directory (searched recursively for *.yaml and *.yml, hidden entries skipped), or - for standard input; repeatable')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'o')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'output')
             [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]')
+            [CompletionResult]::new('--skip-other-kinds', '--skip-other-kinds', [CompletionResultType]::ParameterName, 'Skip documents that are not KubeArmor policies (other manifests in a directory)')
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Say what would be created, configured or left unchanged; change nothing')
             [CompletionResult]::new('--no-headers', '--no-headers', [CompletionResultType]::ParameterName, 'Print tables without their header line')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -181,9 +189,11 @@ Register-ArgumentCompleter -Native -CommandName 'knoxctl' -ScriptBlock {
             break
         }
         'knoxctl;policy;diff' {
-            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Policy file, directory, or - for standard input')
-            [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Policy file, directory, or - for standard input')
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Policy file, directory (searched recursively for *.yaml and *.yml, hidden entries skipped), or - for standard input; repeatable')
+            [CompletionResult]::new('--filename', '--filename', [CompletionResultType]::ParameterName, 'Policy file, directory (searched recursively for *.yaml and *.yml, hidden entries skipped), or - for standard input; repeatable')
+            [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Policy file, directory (searched recursively for *.yaml and *.yml, hidden entries skipped), or - for standard input; repeatable')
             [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]')
+            [CompletionResult]::new('--skip-other-kinds', '--skip-other-kinds', [CompletionResultType]::ParameterName, 'Skip documents that are not KubeArmor policies (other manifests in a directory)')
             [CompletionResult]::new('--no-headers', '--no-headers', [CompletionResultType]::ParameterName, 'Print tables without their header line')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -214,8 +224,9 @@ Register-ArgumentCompleter -Native -CommandName 'knoxctl' -ScriptBlock {
             break
         }
         'knoxctl;policy;delete' {
-            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Delete the policies defined in these files')
-            [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Delete the policies defined in these files')
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Delete the policies defined in these files (or directories, or - for stdin)')
+            [CompletionResult]::new('--filename', '--filename', [CompletionResultType]::ParameterName, 'Delete the policies defined in these files (or directories, or - for stdin)')
+            [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Delete the policies defined in these files (or directories, or - for stdin)')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'o')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'output')
             [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]')
@@ -343,8 +354,8 @@ Register-ArgumentCompleter -Native -CommandName 'knoxctl' -ScriptBlock {
             break
         }
         'knoxctl;sysdump' {
-            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Archive to write (default: knoxctl-sysdump-<hostname>-<UTC time>.tar.gz here)')
-            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Archive to write (default: knoxctl-sysdump-<hostname>-<UTC time>.tar.gz here)')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Archive to write, or a directory to write it in (default: knoxctl-sysdump-<hostname>-<UTC time>.tar.gz here)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Archive to write, or a directory to write it in (default: knoxctl-sysdump-<hostname>-<UTC time>.tar.gz here)')
             [CompletionResult]::new('--alerts', '--alerts', [CompletionResultType]::ParameterName, 'How many of the newest alerts to include')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The agent''s state directory (default: the one in the onboarded configuration)')
             [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]')

@@ -1186,12 +1186,16 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__policy__subcmd__apply)
-            opts="-f -o -h -V --file --dry-run --output --socket --no-headers --help --version"
+            opts="-f -o -h -V --file --filename --skip-other-kinds --dry-run --output --socket --no-headers --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --filename)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1231,12 +1235,16 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__policy__subcmd__delete)
-            opts="-f -o -h -V --file --all --ignore-not-found --dry-run --output --socket --no-headers --help --version"
+            opts="-f -o -h -V --file --filename --all --ignore-not-found --dry-run --output --socket --no-headers --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --filename)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1276,12 +1284,16 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__policy__subcmd__diff)
-            opts="-f -h -V --file --socket --no-headers --help --version"
+            opts="-f -h -V --file --filename --skip-other-kinds --socket --no-headers --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --filename)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1313,12 +1325,16 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__policy__subcmd__explain)
-            opts="-f -o -h -V --file --default-posture --output --socket --no-headers --help --version"
+            opts="-f -o -h -V --file --filename --skip-other-kinds --default-posture --output --socket --no-headers --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --filename)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1562,12 +1578,24 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__policy__subcmd__validate)
-            opts="-o -h -V --strict --output --socket --no-headers --help --version"
+            opts="-f -o -h -V --file --filename --strict --skip-other-kinds --output --socket --no-headers --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --filename)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0

@@ -125,10 +125,14 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'knoxctl;policy;validate'= {
+            cand -f 'Policy file, directory (searched recursively for *.yaml and *.yml, hidden entries skipped), or - for standard input; repeatable'
+            cand --filename 'Policy file, directory (searched recursively for *.yaml and *.yml, hidden entries skipped), or - for standard input; repeatable'
+            cand --file 'Policy file, directory (searched recursively for *.yaml and *.yml, hidden entries skipped), or - for standard input; repeatable'
             cand -o 'o'
             cand --output 'output'
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
             cand --strict 'Treat warnings (unknown fields, likely mistakes) as errors'
+            cand --skip-other-kinds 'Skip documents that are not KubeArmor policies (a Deployment next to the policies)'
             cand --no-headers 'Print tables without their header line'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
@@ -136,12 +140,14 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand --version 'Print version'
         }
         &'knoxctl;policy;explain'= {
-            cand -f 'Policy files or directories (- for stdin)'
-            cand --file 'Policy files or directories (- for stdin)'
+            cand -f 'Policy file, directory (searched recursively for *.yaml and *.yml, hidden entries skipped), or - for standard input; repeatable'
+            cand --filename 'Policy file, directory (searched recursively for *.yaml and *.yml, hidden entries skipped), or - for standard input; repeatable'
+            cand --file 'Policy file, directory (searched recursively for *.yaml and *.yml, hidden entries skipped), or - for standard input; repeatable'
             cand --default-posture 'What happens to operations no Allow rule permits, in allow-list mode'
             cand -o 'o'
             cand --output 'output'
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --skip-other-kinds 'Skip documents that are not KubeArmor policies'
             cand --no-headers 'Print tables without their header line'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
@@ -149,11 +155,13 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand --version 'Print version'
         }
         &'knoxctl;policy;apply'= {
-            cand -f 'Policy file, directory, or - for standard input'
-            cand --file 'Policy file, directory, or - for standard input'
+            cand -f 'Policy file, directory (searched recursively for *.yaml and *.yml, hidden entries skipped), or - for standard input; repeatable'
+            cand --filename 'Policy file, directory (searched recursively for *.yaml and *.yml, hidden entries skipped), or - for standard input; repeatable'
+            cand --file 'Policy file, directory (searched recursively for *.yaml and *.yml, hidden entries skipped), or - for standard input; repeatable'
             cand -o 'o'
             cand --output 'output'
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --skip-other-kinds 'Skip documents that are not KubeArmor policies (other manifests in a directory)'
             cand --dry-run 'Say what would be created, configured or left unchanged; change nothing'
             cand --no-headers 'Print tables without their header line'
             cand -h 'Print help (see more with ''--help'')'
@@ -162,9 +170,11 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand --version 'Print version'
         }
         &'knoxctl;policy;diff'= {
-            cand -f 'Policy file, directory, or - for standard input'
-            cand --file 'Policy file, directory, or - for standard input'
+            cand -f 'Policy file, directory (searched recursively for *.yaml and *.yml, hidden entries skipped), or - for standard input; repeatable'
+            cand --filename 'Policy file, directory (searched recursively for *.yaml and *.yml, hidden entries skipped), or - for standard input; repeatable'
+            cand --file 'Policy file, directory (searched recursively for *.yaml and *.yml, hidden entries skipped), or - for standard input; repeatable'
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --skip-other-kinds 'Skip documents that are not KubeArmor policies (other manifests in a directory)'
             cand --no-headers 'Print tables without their header line'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
@@ -192,8 +202,9 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand --version 'Print version'
         }
         &'knoxctl;policy;delete'= {
-            cand -f 'Delete the policies defined in these files'
-            cand --file 'Delete the policies defined in these files'
+            cand -f 'Delete the policies defined in these files (or directories, or - for stdin)'
+            cand --filename 'Delete the policies defined in these files (or directories, or - for stdin)'
+            cand --file 'Delete the policies defined in these files (or directories, or - for stdin)'
             cand -o 'o'
             cand --output 'output'
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
@@ -301,8 +312,8 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
         &'knoxctl;alerts;help;help'= {
         }
         &'knoxctl;sysdump'= {
-            cand -o 'Archive to write (default: knoxctl-sysdump-<hostname>-<UTC time>.tar.gz here)'
-            cand --output 'Archive to write (default: knoxctl-sysdump-<hostname>-<UTC time>.tar.gz here)'
+            cand -o 'Archive to write, or a directory to write it in (default: knoxctl-sysdump-<hostname>-<UTC time>.tar.gz here)'
+            cand --output 'Archive to write, or a directory to write it in (default: knoxctl-sysdump-<hostname>-<UTC time>.tar.gz here)'
             cand --alerts 'How many of the newest alerts to include'
             cand --state-dir 'The agent''s state directory (default: the one in the onboarded configuration)'
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'

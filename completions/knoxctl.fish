@@ -96,14 +96,16 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and not __fish_s
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and not __fish_seen_subcommand_from validate explain apply diff list get delete help" -f -a "get" -d 'Print one applied policy'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and not __fish_seen_subcommand_from validate explain apply diff list get delete help" -f -a "delete" -d 'Delete applied policies by name, by the files that define them, or all'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and not __fish_seen_subcommand_from validate explain apply diff list get delete help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from validate" -s f -l filename -l file -d 'Policy file, directory (searched recursively for *.yaml and *.yml, hidden entries skipped), or - for standard input; repeatable' -r -F
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from validate" -s o -l output -r -f -a "text\t'Text for people'
 json\t'JSON'"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from validate" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from validate" -l strict -d 'Treat warnings (unknown fields, likely mistakes) as errors'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from validate" -l skip-other-kinds -d 'Skip documents that are not KubeArmor policies (a Deployment next to the policies)'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from validate" -l no-headers -d 'Print tables without their header line'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from validate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from validate" -s V -l version -d 'Print version'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from explain" -s f -l file -d 'Policy files or directories (- for stdin)' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from explain" -s f -l filename -l file -d 'Policy file, directory (searched recursively for *.yaml and *.yml, hidden entries skipped), or - for standard input; repeatable' -r -F
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from explain" -l default-posture -d 'What happens to operations no Allow rule permits, in allow-list mode' -r -f -a "audit\t'Permit and alert (KubeArmor\'s default)'
 block\t'Deny'"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from explain" -s o -l output -r -f -a "table\t'Columns that fit the terminal (long values cut with …; whole values when piped)'
@@ -111,19 +113,22 @@ wide\t'Every column, whole values, even on a terminal'
 json\t'JSON (JSON Lines for alerts)'
 yaml\t'YAML (one document per alert for alerts)'"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from explain" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from explain" -l skip-other-kinds -d 'Skip documents that are not KubeArmor policies'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from explain" -l no-headers -d 'Print tables without their header line'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from explain" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from explain" -s V -l version -d 'Print version'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from apply" -s f -l file -d 'Policy file, directory, or - for standard input' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from apply" -s f -l filename -l file -d 'Policy file, directory (searched recursively for *.yaml and *.yml, hidden entries skipped), or - for standard input; repeatable' -r -F
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from apply" -s o -l output -r -f -a "text\t'One line per policy: its identifier, what happened and its effect here'
 name\t'Only the identifiers of the policies changed (KIND/NAME, KIND/NAMESPACE/NAME)'"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from apply" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from apply" -l skip-other-kinds -d 'Skip documents that are not KubeArmor policies (other manifests in a directory)'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from apply" -l dry-run -d 'Say what would be created, configured or left unchanged; change nothing'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from apply" -l no-headers -d 'Print tables without their header line'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from apply" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from apply" -s V -l version -d 'Print version'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from diff" -s f -l file -d 'Policy file, directory, or - for standard input' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from diff" -s f -l filename -l file -d 'Policy file, directory (searched recursively for *.yaml and *.yml, hidden entries skipped), or - for standard input; repeatable' -r -F
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from diff" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from diff" -l skip-other-kinds -d 'Skip documents that are not KubeArmor policies (other manifests in a directory)'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from diff" -l no-headers -d 'Print tables without their header line'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from diff" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from diff" -s V -l version -d 'Print version'
@@ -143,7 +148,7 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from get" -l no-headers -d 'Print tables without their header line'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from get" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from get" -s V -l version -d 'Print version'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from delete" -s f -l file -d 'Delete the policies defined in these files' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from delete" -s f -l filename -l file -d 'Delete the policies defined in these files (or directories, or - for stdin)' -r -F
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from delete" -s o -l output -r -f -a "text\t'One line per policy: its identifier, what happened and its effect here'
 name\t'Only the identifiers of the policies changed (KIND/NAME, KIND/NAMESPACE/NAME)'"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from delete" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
@@ -211,7 +216,7 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from tail" -s V -l version -d 'Print version'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from help" -f -a "tail" -d 'Follow new alerts as they arrive (JSON Lines with -o json)'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand sysdump" -s o -l output -d 'Archive to write (default: knoxctl-sysdump-<hostname>-<UTC time>.tar.gz here)' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand sysdump" -s o -l output -d 'Archive to write, or a directory to write it in (default: knoxctl-sysdump-<hostname>-<UTC time>.tar.gz here)' -r -F
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand sysdump" -l alerts -d 'How many of the newest alerts to include' -r
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand sysdump" -l state-dir -d 'The agent\'s state directory (default: the one in the onboarded configuration)' -r -f -a "(__fish_complete_directories)"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand sysdump" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F

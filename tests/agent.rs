@@ -803,3 +803,33 @@ fn apply_and_probe_agree_on_what_is_observed() {
     );
     assert_eq!(report["agent"]["unprotected"].as_array().unwrap().len(), 1);
 }
+
+/// `apply DIR` (positional, as karmor) with other manifests beside the policies.
+#[test]
+fn apply_skips_other_kinds_when_asked() {
+    let a = Agent::start("skipkinds", "monitor-only");
+    let dir = a.dir.join("manifests");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(
+        example("host-process-block-path.yaml"),
+        dir.join("policy.yaml"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("deploy.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec: {}\n",
+    )
+    .unwrap();
+    let d = dir.to_str().unwrap();
+    let o = a.cli(&["policy", "apply", d]);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    assert!(stderr(&o).contains("nothing was applied"), "{}", out(&o));
+    let o = a.cli(&["policy", "apply", d, "--skip-other-kinds", "-o", "name"]);
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    assert_eq!(stdout(&o), "kubearmorhostpolicy/host-block-recon-tools\n");
+    assert!(
+        stderr(&o).contains("skipped: not a KubeArmor policy (kind Deployment)"),
+        "{}",
+        out(&o)
+    );
+}

@@ -24,12 +24,17 @@ pub enum Request {
     /// Validate and apply every document of every file, or nothing.
     Apply {
         files: Vec<SourceFile>,
+        /// Skip documents of other APIs instead of refusing (`--skip-other-kinds`).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        skip_other_kinds: bool,
     },
     /// What `Apply` would do (each outcome), changing nothing. An op of its own rather than a
     /// flag on `Apply`: an agent that predates it refuses the request instead of ignoring the
     /// flag and applying.
     DryRunApply {
         files: Vec<SourceFile>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        skip_other_kinds: bool,
     },
     /// Delete by reference (see [`crate::policy::id::Reference`]), by the policies the files
     /// define, or all. What exists is deleted; each reference that names nothing (or more
@@ -254,7 +259,11 @@ mod tests {
         )
         .expect("a result without `id`");
         assert!(matches!(r, Response::Applied { results, .. } if results[0].id.is_empty()));
-        let dry = serde_json::to_value(Request::DryRunApply { files: vec![] }).unwrap();
+        let dry = serde_json::to_value(Request::DryRunApply {
+            files: vec![],
+            skip_other_kinds: false,
+        })
+        .unwrap();
         assert_eq!(dry["op"], "dryRunApply");
     }
 }

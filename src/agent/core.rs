@@ -204,13 +204,19 @@ impl Core {
 
     pub fn handle(&mut self, request: Request) -> Response {
         match request {
-            Request::Apply { files } => {
-                let r = self.apply(files, false);
+            Request::Apply {
+                files,
+                skip_other_kinds,
+            } => {
+                let r = self.apply(files, false, skip_other_kinds);
                 super::release_free_memory();
                 r
             }
-            Request::DryRunApply { files } => {
-                let r = self.apply(files, true);
+            Request::DryRunApply {
+                files,
+                skip_other_kinds,
+            } => {
+                let r = self.apply(files, true, skip_other_kinds);
                 super::release_free_memory();
                 r
             }
@@ -227,10 +233,14 @@ impl Core {
     /// Validates every file, together (a policy defined twice is an error); on any error
     /// returns the diagnostics instead of policies. Policies come back as they are stored
     /// ([`Policy::defaulted`]).
-    fn parse(files: &[SourceFile]) -> Result<Parsed, Refusal> {
+    fn parse(files: &[SourceFile], skip_other_kinds: bool) -> Result<Parsed, Refusal> {
+        let opts = Options {
+            skip_other_kinds,
+            ..Options::default()
+        };
         let mut reports: Vec<_> = files
             .iter()
-            .map(|f| validate_bytes(&f.path, f.content.as_bytes(), Options::default()))
+            .map(|f| validate_bytes(&f.path, f.content.as_bytes(), opts))
             .collect();
         validate::check_duplicates(&mut reports);
         let mut policies = Vec::new();
@@ -328,8 +338,8 @@ impl Core {
         }
     }
 
-    fn apply(&mut self, files: Vec<SourceFile>, dry_run: bool) -> Response {
-        let (parsed, warnings) = match Self::parse(&files) {
+    fn apply(&mut self, files: Vec<SourceFile>, dry_run: bool, skip_other_kinds: bool) -> Response {
+        let (parsed, warnings) = match Self::parse(&files, skip_other_kinds) {
             Ok(p) => p,
             Err(r) => return *r,
         };
@@ -428,7 +438,7 @@ impl Core {
             }
         }
         if !files.is_empty() {
-            let (parsed, _) = match Self::parse(&files) {
+            let (parsed, _) = match Self::parse(&files, true) {
                 Ok(p) => p,
                 Err(r) => return *r,
             };

@@ -303,6 +303,27 @@ YAML. Nothing is changed.
 Exit status, as kubectl diff: 0 no differences; 1 differences; 2 an error (invalid files, no \
 agent).";
 
+/// Where policies are read from, one convention for every command that reads them:
+/// `-f/--filename` as kubectl takes it, positional paths as karmor does, or both.
+#[derive(Args, Debug)]
+#[group(required = true, multiple = true)]
+pub struct PolicyFiles {
+    /// Policy file, directory (searched recursively for *.yaml and *.yml, hidden entries
+    /// skipped), or - for standard input; repeatable
+    #[arg(short = 'f', long = "filename", visible_alias = "file", value_name = "PATH",
+          value_hint = ValueHint::AnyPath)]
+    pub filename: Vec<PathBuf>,
+    /// The same as -f
+    #[arg(value_name = "PATH", value_hint = ValueHint::AnyPath)]
+    pub paths: Vec<PathBuf>,
+}
+
+impl PolicyFiles {
+    pub fn all(&self) -> Vec<PathBuf> {
+        self.filename.iter().chain(&self.paths).cloned().collect()
+    }
+}
+
 #[derive(Subcommand, Debug)]
 pub enum PolicyCommand {
     /// Check policy files against KubeArmor's CRD schemas and for likely mistakes
@@ -311,9 +332,11 @@ pub enum PolicyCommand {
     Explain(policy::ExplainArgs),
     /// Apply policies through the agent (all documents or none)
     Apply {
-        /// Policy file, directory, or - for standard input
-        #[arg(short = 'f', long = "file", value_name = "PATH", required = true, value_hint = ValueHint::AnyPath)]
-        files: Vec<PathBuf>,
+        #[command(flatten)]
+        files: PolicyFiles,
+        /// Skip documents that are not KubeArmor policies (other manifests in a directory)
+        #[arg(long)]
+        skip_other_kinds: bool,
         /// Say what would be created, configured or left unchanged; change nothing
         #[arg(long)]
         dry_run: bool,
@@ -323,9 +346,11 @@ pub enum PolicyCommand {
     /// Show what apply would change, as a unified diff per policy
     #[command(long_about = DIFF_ABOUT)]
     Diff {
-        /// Policy file, directory, or - for standard input
-        #[arg(short = 'f', long = "file", value_name = "PATH", required = true, value_hint = ValueHint::AnyPath)]
-        files: Vec<PathBuf>,
+        #[command(flatten)]
+        files: PolicyFiles,
+        /// Skip documents that are not KubeArmor policies (other manifests in a directory)
+        #[arg(long)]
+        skip_other_kinds: bool,
     },
     /// List applied policies
     List {
@@ -348,8 +373,9 @@ pub enum PolicyCommand {
         /// exist are deleted; each missing one is reported (exit status 1)
         #[arg(value_name = "POLICY", required_unless_present_any = ["files", "all"])]
         names: Vec<String>,
-        /// Delete the policies defined in these files
-        #[arg(short = 'f', long = "file", value_name = "PATH", value_hint = ValueHint::AnyPath)]
+        /// Delete the policies defined in these files (or directories, or - for stdin)
+        #[arg(short = 'f', long = "filename", visible_alias = "file", value_name = "PATH",
+              value_hint = ValueHint::AnyPath)]
         files: Vec<PathBuf>,
         /// Delete every applied policy
         #[arg(long, conflicts_with_all = ["names", "files"])]
@@ -425,7 +451,8 @@ pub enum AlertsCommand {
 
 #[derive(Args, Debug)]
 pub struct SysdumpArgs {
-    /// Archive to write (default: knoxctl-sysdump-<hostname>-<UTC time>.tar.gz here)
+    /// Archive to write, or a directory to write it in (default:
+    /// knoxctl-sysdump-<hostname>-<UTC time>.tar.gz here)
     #[arg(short = 'o', long = "output", value_name = "FILE", value_hint = ValueHint::FilePath)]
     pub output: Option<PathBuf>,
     /// How many of the newest alerts to include

@@ -4,8 +4,8 @@
 //! take back.
 
 use super::{
-    AgentConn, ChangeOutput, EXIT_FAILED, ListOutput, PolicyCommand, Posture, TableOrJson,
-    TextOrJson, YamlOrJson,
+    AgentConn, ChangeOutput, EXIT_FAILED, ListOutput, PolicyCommand, PolicyFiles, Posture,
+    TableOrJson, TextOrJson, YamlOrJson,
 };
 use crate::agent::api::{self, Request, Response, SourceFile};
 use crate::output::{paint, table, unified_diff};
@@ -13,28 +13,32 @@ use crate::policy::files::{read_inputs, validate_inputs, validate_paths};
 use crate::policy::normalize::{self, Category, Rule, RuleSet};
 use crate::policy::validate::{FileReport, Options, Severity};
 use crate::policy::{Action, Policy};
-use clap::{Args, ValueHint};
+use clap::Args;
 use serde::Serialize;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Args, Debug)]
 pub struct ValidateArgs {
-    /// Files, directories (searched recursively for *.yaml and *.yml) or - for stdin
-    #[arg(value_name = "PATH", required = true, value_hint = ValueHint::AnyPath)]
-    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub files: PolicyFiles,
     /// Treat warnings (unknown fields, likely mistakes) as errors
     #[arg(long)]
     pub strict: bool,
+    /// Skip documents that are not KubeArmor policies (a Deployment next to the policies)
+    #[arg(long)]
+    pub skip_other_kinds: bool,
     #[arg(short, long, value_enum, default_value_t = TextOrJson::Text)]
     pub output: TextOrJson,
 }
 
 #[derive(Args, Debug)]
 pub struct ExplainArgs {
-    /// Policy files or directories (- for stdin)
-    #[arg(short = 'f', long = "file", value_name = "PATH", required = true, value_hint = ValueHint::AnyPath)]
-    pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub files: PolicyFiles,
+    /// Skip documents that are not KubeArmor policies
+    #[arg(long)]
+    pub skip_other_kinds: bool,
     /// What happens to operations no Allow rule permits, in allow-list mode
     #[arg(long, value_enum, default_value_t = Posture::Audit)]
     pub default_posture: Posture,
@@ -48,10 +52,14 @@ pub fn run(command: PolicyCommand, conn: &AgentConn) -> anyhow::Result<ExitCode>
         PolicyCommand::Explain(args) => explain(args),
         PolicyCommand::Apply {
             files,
+            skip_other_kinds,
             dry_run,
             output,
-        } => apply(&files, dry_run, output, conn),
-        PolicyCommand::Diff { files } => diff(&files, conn),
+        } => apply(&files.all(), skip_other_kinds, dry_run, output, conn),
+        PolicyCommand::Diff {
+            files,
+            skip_other_kinds,
+        } => diff(&files.all(), skip_other_kinds, conn),
         PolicyCommand::List { output } => list(output, conn),
         PolicyCommand::Get { name, output } => get(&name, output, conn),
         PolicyCommand::Delete {
@@ -140,9 +148,10 @@ fn plural(n: usize, word: &str) -> String {
 
 fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
     let reports = validate_paths(
-        &args.paths,
+        &args.files.all(),
         Options {
             strict: args.strict,
+            skip_other_kinds: args.skip_other_kinds,
         },
     );
     let summary = summarize(&reports);
@@ -215,7 +224,11 @@ fn posture_lines(set: &RuleSet, posture: Posture) -> Vec<String> {
 }
 
 fn explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
-    let reports = validate_paths(&args.files, Options::default());
+    let opts = Options {
+        skip_other_kinds: args.skip_other_kinds,
+        ..Options::default()
+    };
+    let reports = validate_paths(&args.files.all(), opts);
     if !reports.iter().all(|r| r.valid) {
         print_diagnostics(&reports, true);
         super::error("the policies above are invalid; nothing to explain");
@@ -307,9 +320,17 @@ fn call(conn: &AgentConn, request: &Request) -> anyhow::Result<Response> {
 /// Reads and validates the files locally, so mistakes are reported even without an agent
 /// and nothing is sent unless every document is valid; `refused` ends the error line
 /// ("nothing was applied").
-fn read_valid(paths: &[PathBuf], refused: &str) -> Result<(Vec<SourceFile>, Vec<Policy>), ()> {
+fn read_valid(
+    paths: &[PathBuf],
+    skip_other_kinds: bool,
+    refused: &str,
+) -> Result<(Vec<SourceFile>, Vec<Policy>), ()> {
     let inputs = read_inputs(paths);
-    let reports = validate_inputs(&inputs, Options::default());
+    let opts = Options {
+        skip_other_kinds,
+        ..Options::default()
+    };
+    let reports = validate_inputs(&inputs, opts);
     if !reports.iter().all(|r| r.valid) {
         print_diagnostics(&reports, true);
         super::error(&format!("invalid policies; {refused}"));
@@ -339,17 +360,24 @@ fn shown(id: String, kind: &str, name: &str) -> String {
 
 fn apply(
     paths: &[PathBuf],
+    skip_other_kinds: bool,
     dry_run: bool,
     output: ChangeOutput,
     conn: &AgentConn,
 ) -> anyhow::Result<ExitCode> {
-    let Ok((files, _)) = read_valid(paths, "nothing was applied") else {
+    let Ok((files, _)) = read_valid(paths, skip_other_kinds, "nothing was applied") else {
         return Ok(ExitCode::from(EXIT_FAILED));
     };
     let request = if dry_run {
-        Request::DryRunApply { files }
+        Request::DryRunApply {
+            files,
+            skip_other_kinds,
+        }
     } else {
-        Request::Apply { files }
+        Request::Apply {
+            files,
+            skip_other_kinds,
+        }
     };
     match call(conn, &request)? {
         Response::Applied { results, warnings } => {
@@ -391,7 +419,7 @@ fn delete(args: DeleteArgs, paths: &[PathBuf], conn: &AgentConn) -> anyhow::Resu
     let files = if paths.is_empty() {
         Vec::new()
     } else {
-        match read_valid(paths, "nothing was deleted") {
+        match read_valid(paths, true, "nothing was deleted") {
             Ok((files, _)) => files,
             Err(()) => return Ok(ExitCode::from(EXIT_FAILED)),
         }
@@ -443,8 +471,8 @@ fn delete(args: DeleteArgs, paths: &[PathBuf], conn: &AgentConn) -> anyhow::Resu
 /// Exit status of `diff` when it could not compare, as kubectl diff (>1).
 const EXIT_DIFF_ERROR: u8 = 2;
 
-fn diff(paths: &[PathBuf], conn: &AgentConn) -> anyhow::Result<ExitCode> {
-    let Ok((_, policies)) = read_valid(paths, "nothing to compare") else {
+fn diff(paths: &[PathBuf], skip_other_kinds: bool, conn: &AgentConn) -> anyhow::Result<ExitCode> {
+    let Ok((_, policies)) = read_valid(paths, skip_other_kinds, "nothing to compare") else {
         return Ok(ExitCode::from(EXIT_DIFF_ERROR));
     };
     match diff_policies(&policies, conn) {

@@ -9,9 +9,17 @@ use std::process::ExitCode;
 
 pub fn run(args: SysdumpArgs, socket: Option<std::path::PathBuf>) -> anyhow::Result<ExitCode> {
     let paths = crate::onboard::Paths::from_env();
-    let output = args
-        .output
-        .unwrap_or_else(|| sysdump::default_file_name().into());
+    // A directory (existing, or written with a trailing slash) gets the default name
+    // inside it, as `cp FILE DIR/` would.
+    let output = match args.output {
+        None => sysdump::default_file_name().into(),
+        Some(p) if p.is_dir() || p.as_os_str().as_encoded_bytes().ends_with(b"/") => {
+            std::fs::create_dir_all(&p)
+                .with_context(|| format!("cannot create the directory {}", p.display()))?;
+            p.join(sysdump::default_file_name())
+        }
+        Some(p) => p,
+    };
     let bar = progress_bar(sysdump::item_count());
     let target = sysdump::Target {
         socket,

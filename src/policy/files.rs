@@ -50,9 +50,12 @@ fn is_yaml(path: &Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"))
 }
 
-/// `*.yaml`/`*.yml` below `dir`, sorted, without following symlinked directories (no loops).
+/// `*.yaml`/`*.yml` below `dir`, sorted, without following symlinked directories (no loops)
+/// and without hidden entries (`.git/`, editor backups), as ripgrep walks a tree; a hidden
+/// file named on the command line is still read.
 fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+    entries.retain(|e| !e.file_name().as_encoded_bytes().starts_with(b"."));
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
         let ty = e.file_type()?;

@@ -82,6 +82,9 @@ impl Diagnostic {
 pub struct Options {
     /// Unknown fields and semantic warnings become errors.
     pub strict: bool,
+    /// Documents of other APIs (a Deployment next to the policies) are skipped with a
+    /// warning instead of failing the file.
+    pub skip_other_kinds: bool,
 }
 
 /// The verdict on one YAML document.
@@ -409,9 +412,25 @@ fn check_kind(root: &Node, cx: &mut Ctx, top_keys: &[&str]) -> Option<Kind> {
             "KubeArmorNetworkPolicy is not supported by knoxctl".to_string(),
             Some(format!("supported kinds: {}", supported.join(", "))),
         ),
+        None if cx.opts.skip_other_kinds && !kubearmor_api => {
+            // Never promoted by --strict: skipping was asked for.
+            cx.diags.push(
+                Diagnostic::new(
+                    Severity::Warning,
+                    entry.value.pos,
+                    "kind",
+                    format!("skipped: not a KubeArmor policy (kind {text})"),
+                )
+                .hint(None),
+            );
+            return None;
+        }
         None => (
             format!("not a KubeArmor policy (kind {text})"),
-            Some(format!("knoxctl handles {}", supported.join(", "))),
+            Some(format!(
+                "knoxctl handles {}; --skip-other-kinds skips other manifests",
+                supported.join(", ")
+            )),
         ),
     };
     cx.error(entry.value.pos, "kind", msg, hint);

@@ -70,7 +70,7 @@ fn completions_offer_files_for_f_and_enum_values_for_flags() {
         .expect("apply section");
     let apply = &apply[..apply.find(";;\n").unwrap()];
     assert!(
-        apply.contains("--file)") && apply.contains("compgen -f"),
+        apply.contains("--filename)") && apply.contains("compgen -f"),
         "{apply}"
     );
     assert!(bash.contains("auto bpf-lsm apparmor fanotify monitor-only"));

@@ -269,6 +269,33 @@ fn sysdump_defaults_to_a_named_file_here_and_fails_only_when_it_cannot_write() {
         "{name}"
     );
     assert!(s.0.join(&name).is_file());
+    // A directory, existing or new with a trailing slash, gets the named file inside.
+    for dir in ["dumps", "new-dumps/"] {
+        std::fs::create_dir_all(s.0.join("dumps")).unwrap();
+        let o = under(
+            &s.0.join("root"),
+            &[
+                "sysdump",
+                "--alerts",
+                "0",
+                "-o",
+                s.0.join(dir).to_str().unwrap(),
+            ],
+        );
+        assert_eq!(o.status.code(), Some(0), "{dir}: {}", stderr(&o));
+        let path = std::path::PathBuf::from(stdout(&o).trim());
+        assert!(path.is_file(), "{dir}: {}", path.display());
+        assert_eq!(path.parent().unwrap(), s.0.join(dir.trim_end_matches('/')));
+        assert!(
+            path.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("knoxctl-sysdump-"),
+            "{}",
+            path.display()
+        );
+    }
     let o = under(
         &s.0.join("root"),
         &["sysdump", "-o", "/nonexistent-dir/knoxctl/x.tar.gz"],

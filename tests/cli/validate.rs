@@ -239,3 +239,97 @@ fn pruned_fields_never_reach_the_rule_set() {
     );
     assert!(text.contains("execname wget"), "{text}");
 }
+
+/// One way to pass files everywhere: -f/--filename (kubectl) and positional paths (karmor).
+#[test]
+fn every_file_reading_command_takes_f_and_positional_paths() {
+    let file = example("host-process-block-path.yaml");
+    let file = file.to_str().unwrap();
+    for args in [
+        vec!["policy", "validate", file],
+        vec!["policy", "validate", "-f", file],
+        vec!["policy", "validate", "--filename", file],
+        vec!["policy", "validate", "--file", file],
+        vec!["policy", "explain", file],
+        vec!["policy", "explain", "-f", file],
+    ] {
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+    }
+    // apply and diff parse the same way (they then need an agent: exit 1 or 2, never a
+    // usage error about the path).
+    for cmd in ["apply", "diff"] {
+        for how in [&["-f", file][..], &[file][..]] {
+            let mut args = vec!["--socket", "/nonexistent/agent.sock", "policy", cmd];
+            args.extend_from_slice(how);
+            let out = run(&args);
+            assert!(
+                !stderr(&out).contains("unexpected argument"),
+                "{args:?}: {}",
+                stderr(&out)
+            );
+            assert!(
+                stderr(&out).contains("cannot reach the knoxctl agent"),
+                "{args:?}: {}",
+                stderr(&out)
+            );
+        }
+    }
+    let out = run(&["policy", "validate"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("--filename <PATH>"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// A policy directory in a repository: hidden entries (.git/) are not read, and other
+/// manifests fail the run unless --skip-other-kinds says to skip them.
+#[test]
+fn hidden_entries_and_other_kinds_in_directories() {
+    let s = Scratch::new("validate-skip");
+    let good = std::fs::read(example("host-process-block-path.yaml")).unwrap();
+    s.write("policies/block.yaml", &good);
+    s.write("policies/.git/old.yaml", "kind: [broken");
+    s.write("policies/.hidden.yaml", "kind: [broken");
+    let dir = s.0.join("policies");
+    let dir = dir.to_str().unwrap();
+    let out = run(&["policy", "validate", dir]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("1 document in 1 file"),
+        "{}",
+        stdout(&out)
+    );
+    s.write(
+        "policies/deploy.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec: {}\n",
+    );
+    let out = run(&["policy", "validate", dir]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("not a KubeArmor policy (kind Deployment)")
+            && stdout(&out).contains("--skip-other-kinds"),
+        "{}",
+        stdout(&out)
+    );
+    for extra in [&[][..], &["--strict"][..]] {
+        let mut args = vec!["policy", "validate", dir, "--skip-other-kinds"];
+        args.extend_from_slice(extra);
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(0), "{extra:?}: {}", stdout(&out));
+        assert!(
+            stdout(&out).contains("skipped: not a KubeArmor policy (kind Deployment)"),
+            "{}",
+            stdout(&out)
+        );
+    }
+    // A misspelt KubeArmor kind is never skipped.
+    s.write(
+        "policies/typo.yaml",
+        "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorHostPolicyy\nmetadata: {name: t}\nspec: {}\n",
+    );
+    let out = run(&["policy", "validate", dir, "--skip-other-kinds"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+}
