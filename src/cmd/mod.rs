@@ -33,8 +33,9 @@ Exit status: 0 success; 1 a check or operation failed (invalid policy, denied, a
     about = "Runtime protection for Linux VMs: validate, apply and enforce KubeArmor policies",
     long_about = "knoxctl protects a Linux host and its containers at runtime. It validates and \
 applies KubeArmor policies (KubeArmorHostPolicy for the host, KubeArmorPolicy for containers), \
-enforces them with an embedded agent (BPF-LSM, AppArmor, or fanotify), records KubeArmor-format \
-alerts, recommends hardening policies and collects a sysdump.",
+enforces them with an embedded agent (BPF-LSM or fanotify; AppArmor: not yet available), records \
+KubeArmor-format alerts and collects a sysdump. Recommending hardening policies (harden) is not \
+yet available.",
     after_help = AFTER_HELP,
     propagate_version = true
 )]
@@ -68,7 +69,7 @@ pub enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
-    /// Recommend hardening policies from compliance templates
+    /// Recommend hardening policies from compliance templates (not yet available)
     Harden {
         #[command(subcommand)]
         command: HardenCommand,
@@ -333,7 +334,8 @@ pub enum Framework {
 
 #[derive(Subcommand, Debug)]
 pub enum HardenCommand {
-    /// Recommend hardening policies for this host from compliance templates
+    /// Recommend hardening policies for this host from compliance templates (not yet
+    /// available)
     Recommend {
         /// Only templates of these frameworks (repeatable)
         #[arg(long = "framework", value_enum)]
@@ -431,9 +433,13 @@ pub fn run() -> ExitCode {
             target: OffboardTarget::Vm(args),
         } => offboard::run(args),
         Command::Probe(args) => probe::run(args, &conn),
-        Command::Harden { .. } => {
-            pending::not_yet("harden recommend", "planned; no issue filed yet")
-        }
+        Command::Harden {
+            command: HardenCommand::Recommend { output, .. },
+        } => pending::not_yet(
+            "harden recommend",
+            "planned; no issue filed yet",
+            output == TableOrJson::Json,
+        ),
         Command::Alerts(args) => alerts::run(args),
         Command::Sysdump(args) => sysdump::run(args, cli.socket),
         Command::Agent(args) => agent::run(args, cli.socket),
