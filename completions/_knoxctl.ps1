@@ -30,7 +30,7 @@ Register-ArgumentCompleter -Native -CommandName 'knoxctl' -ScriptBlock {
             [CompletionResult]::new('offboard', 'offboard', [CompletionResultType]::ParameterValue, 'Stop the agent and remove everything onboarding installed')
             [CompletionResult]::new('probe', 'probe', [CompletionResultType]::ParameterValue, 'Show which enforcers work on this kernel and what each can enforce')
             [CompletionResult]::new('policy', 'policy', [CompletionResultType]::ParameterValue, 'Validate, apply, list, inspect and delete policies')
-            [CompletionResult]::new('harden', 'harden', [CompletionResultType]::ParameterValue, 'Recommend hardening policies from compliance templates')
+            [CompletionResult]::new('harden', 'harden', [CompletionResultType]::ParameterValue, 'Recommend hardening policies from compliance templates (not yet available)')
             [CompletionResult]::new('alerts', 'alerts', [CompletionResultType]::ParameterValue, 'Query and filter recorded alerts (KubeArmor format)')
             [CompletionResult]::new('sysdump', 'sysdump', [CompletionResultType]::ParameterValue, 'Collect a diagnostic archive for bug reports')
             [CompletionResult]::new('agent', 'agent', [CompletionResultType]::ParameterValue, 'Run the embedded agent in the foreground')
@@ -252,7 +252,7 @@ Register-ArgumentCompleter -Native -CommandName 'knoxctl' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('recommend', 'recommend', [CompletionResultType]::ParameterValue, 'Recommend hardening policies for this host from compliance templates')
+            [CompletionResult]::new('recommend', 'recommend', [CompletionResultType]::ParameterValue, 'Recommend hardening policies for this host from compliance templates (not yet available)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -269,7 +269,7 @@ Register-ArgumentCompleter -Native -CommandName 'knoxctl' -ScriptBlock {
             break
         }
         'knoxctl;harden;help' {
-            [CompletionResult]::new('recommend', 'recommend', [CompletionResultType]::ParameterValue, 'Recommend hardening policies for this host from compliance templates')
+            [CompletionResult]::new('recommend', 'recommend', [CompletionResultType]::ParameterValue, 'Recommend hardening policies for this host from compliance templates (not yet available)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -367,7 +367,7 @@ Register-ArgumentCompleter -Native -CommandName 'knoxctl' -ScriptBlock {
             [CompletionResult]::new('offboard', 'offboard', [CompletionResultType]::ParameterValue, 'Stop the agent and remove everything onboarding installed')
             [CompletionResult]::new('probe', 'probe', [CompletionResultType]::ParameterValue, 'Show which enforcers work on this kernel and what each can enforce')
             [CompletionResult]::new('policy', 'policy', [CompletionResultType]::ParameterValue, 'Validate, apply, list, inspect and delete policies')
-            [CompletionResult]::new('harden', 'harden', [CompletionResultType]::ParameterValue, 'Recommend hardening policies from compliance templates')
+            [CompletionResult]::new('harden', 'harden', [CompletionResultType]::ParameterValue, 'Recommend hardening policies from compliance templates (not yet available)')
             [CompletionResult]::new('alerts', 'alerts', [CompletionResultType]::ParameterValue, 'Query and filter recorded alerts (KubeArmor format)')
             [CompletionResult]::new('sysdump', 'sysdump', [CompletionResultType]::ParameterValue, 'Collect a diagnostic archive for bug reports')
             [CompletionResult]::new('agent', 'agent', [CompletionResultType]::ParameterValue, 'Run the embedded agent in the foreground')
@@ -425,7 +425,7 @@ Register-ArgumentCompleter -Native -CommandName 'knoxctl' -ScriptBlock {
             break
         }
         'knoxctl;help;harden' {
-            [CompletionResult]::new('recommend', 'recommend', [CompletionResultType]::ParameterValue, 'Recommend hardening policies for this host from compliance templates')
+            [CompletionResult]::new('recommend', 'recommend', [CompletionResultType]::ParameterValue, 'Recommend hardening policies for this host from compliance templates (not yet available)')
             break
         }
         'knoxctl;help;harden;recommend' {

@@ -27,7 +27,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand offboard 'Stop the agent and remove everything onboarding installed'
             cand probe 'Show which enforcers work on this kernel and what each can enforce'
             cand policy 'Validate, apply, list, inspect and delete policies'
-            cand harden 'Recommend hardening policies from compliance templates'
+            cand harden 'Recommend hardening policies from compliance templates (not yet available)'
             cand alerts 'Query and filter recorded alerts (KubeArmor format)'
             cand sysdump 'Collect a diagnostic archive for bug reports'
             cand agent 'Run the embedded agent in the foreground'
@@ -220,7 +220,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand --help 'Print help'
             cand -V 'Print version'
             cand --version 'Print version'
-            cand recommend 'Recommend hardening policies for this host from compliance templates'
+            cand recommend 'Recommend hardening policies for this host from compliance templates (not yet available)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'knoxctl;harden;recommend'= {
@@ -235,7 +235,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand --version 'Print version'
         }
         &'knoxctl;harden;help'= {
-            cand recommend 'Recommend hardening policies for this host from compliance templates'
+            cand recommend 'Recommend hardening policies for this host from compliance templates (not yet available)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'knoxctl;harden;help;recommend'= {
@@ -321,7 +321,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand offboard 'Stop the agent and remove everything onboarding installed'
             cand probe 'Show which enforcers work on this kernel and what each can enforce'
             cand policy 'Validate, apply, list, inspect and delete policies'
-            cand harden 'Recommend hardening policies from compliance templates'
+            cand harden 'Recommend hardening policies from compliance templates (not yet available)'
             cand alerts 'Query and filter recorded alerts (KubeArmor format)'
             cand sysdump 'Collect a diagnostic archive for bug reports'
             cand agent 'Run the embedded agent in the foreground'
@@ -365,7 +365,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
         &'knoxctl;help;policy;delete'= {
         }
         &'knoxctl;help;harden'= {
-            cand recommend 'Recommend hardening policies for this host from compliance templates'
+            cand recommend 'Recommend hardening policies for this host from compliance templates (not yet available)'
         }
         &'knoxctl;help;harden;recommend'= {
         }
