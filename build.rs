@@ -75,8 +75,10 @@ fn git_info(dir: &Path) -> Option<(String, bool)> {
     }
     for name in watch {
         // A missing file would make Cargo rerun this script on every build.
-        if let Some(path) = git(dir, &["rev-parse", "--path-format=absolute", "--git-path", &name])
-            && Path::new(&path).exists()
+        if let Some(path) = git(
+            dir,
+            &["rev-parse", "--path-format=absolute", "--git-path", &name],
+        ) && Path::new(&path).exists()
         {
             println!("cargo:rerun-if-changed={path}");
         }

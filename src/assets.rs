@@ -36,7 +36,10 @@ pub fn completion(shell: Shell) -> Vec<u8> {
 /// applied policies. `_knoxctl_dynamic` answers the cases it knows and hands the rest to
 /// clap's `_knoxctl`, and is registered in its place.
 fn bash_dynamic() -> String {
-    let fields: Vec<String> = Field::ALL.iter().map(|f| format!("{}=", f.name())).collect();
+    let fields: Vec<String> = Field::ALL
+        .iter()
+        .map(|f| format!("{}=", f.name()))
+        .collect();
     BASH_DYNAMIC.replace("@FIELDS@", &fields.join(" "))
 }
 
@@ -176,41 +179,83 @@ pub const EXAMPLES: &[(&str, &[(&str, &str)])] = &[
     (
         "knoxctl",
         &[
-            ("Install and start the agent on this host (shows the plan and asks first):", "sudo knoxctl onboard vm"),
-            ("Check policy files before applying them:", "knoxctl policy validate examples/policies/"),
-            ("Apply every policy in a directory:", "sudo knoxctl policy apply -f examples/policies/"),
-            ("Show what was blocked in the last hour:", "sudo knoxctl alerts --filter 'Action=Block' --since 1h"),
-            ("Show which enforcers work on this kernel:", "sudo knoxctl probe"),
+            (
+                "Install and start the agent on this host (shows the plan and asks first):",
+                "sudo knoxctl onboard vm",
+            ),
+            (
+                "Check policy files before applying them:",
+                "knoxctl policy validate examples/policies/",
+            ),
+            (
+                "Apply every policy in a directory:",
+                "sudo knoxctl policy apply -f examples/policies/",
+            ),
+            (
+                "Show what was blocked in the last hour:",
+                "sudo knoxctl alerts --filter 'Action=Block' --since 1h",
+            ),
+            (
+                "Show which enforcers work on this kernel:",
+                "sudo knoxctl probe",
+            ),
         ],
     ),
     (
         "knoxctl-agent",
         &[
-            ("Run the agent in the foreground with the onboarded configuration:", "sudo knoxctl agent --config /etc/knoxctl/config.yaml"),
-            ("Run a private agent with its own state directory and socket:", "sudo knoxctl agent --state-dir ./state --socket ./agent.sock --enforcer fanotify"),
+            (
+                "Run the agent in the foreground with the onboarded configuration:",
+                "sudo knoxctl agent --config /etc/knoxctl/config.yaml",
+            ),
+            (
+                "Run a private agent with its own state directory and socket:",
+                "sudo knoxctl agent --state-dir ./state --socket ./agent.sock --enforcer fanotify",
+            ),
         ],
     ),
     (
         "knoxctl-alerts",
         &[
-            ("What was blocked in the last hour:", "sudo knoxctl alerts --filter 'Action=Block' --since 1h"),
-            ("One policy's alerts as JSON Lines (KubeArmor fields):", "sudo knoxctl alerts --filter 'PolicyName=block-pkg-mgmt-tools' -o json"),
-            ("Several conditions in one filter (all must hold), at most 20 alerts:", "sudo knoxctl alerts --filter 'Operation=Process,Resource!~^/usr/bin/' --limit 20"),
-            ("Filter a file of alerts saved by karmor logs --json:", "knoxctl alerts --from karmor-logs.jsonl --filter 'Resource~^/etc/' --filter 'Severity>=5'"),
+            (
+                "What was blocked in the last hour:",
+                "sudo knoxctl alerts --filter 'Action=Block' --since 1h",
+            ),
+            (
+                "One policy's alerts as JSON Lines (KubeArmor fields):",
+                "sudo knoxctl alerts --filter 'PolicyName=block-pkg-mgmt-tools' -o json",
+            ),
+            (
+                "Several conditions in one filter (all must hold), at most 20 alerts:",
+                "sudo knoxctl alerts --filter 'Operation=Process,Resource!~^/usr/bin/' --limit 20",
+            ),
+            (
+                "Filter a file of alerts saved by karmor logs --json:",
+                "knoxctl alerts --from karmor-logs.jsonl --filter 'Resource~^/etc/' --filter 'Severity>=5'",
+            ),
         ],
     ),
     (
         "knoxctl-alerts-tail",
         &[
             ("Follow new alerts:", "sudo knoxctl alerts tail"),
-            ("Follow blocked operations only, as JSON Lines:", "sudo knoxctl alerts tail --filter 'Action=Block' -o json"),
+            (
+                "Follow blocked operations only, as JSON Lines:",
+                "sudo knoxctl alerts tail --filter 'Action=Block' -o json",
+            ),
         ],
     ),
     (
         "knoxctl-completion",
         &[
-            ("Install bash completion for the current user:", "knoxctl completion bash > ~/.local/share/bash-completion/completions/knoxctl"),
-            ("Install fish completion for the current user:", "knoxctl completion fish > ~/.config/fish/completions/knoxctl.fish"),
+            (
+                "Install bash completion for the current user:",
+                "knoxctl completion bash > ~/.local/share/bash-completion/completions/knoxctl",
+            ),
+            (
+                "Install fish completion for the current user:",
+                "knoxctl completion fish > ~/.config/fish/completions/knoxctl.fish",
+            ),
         ],
     ),
     (
@@ -229,31 +274,55 @@ pub const EXAMPLES: &[(&str, &[(&str, &str)])] = &[
     ),
     (
         "knoxctl-offboard",
-        &[("Remove knoxctl from this host, keeping policies, alerts and the log:", "sudo knoxctl offboard vm")],
+        &[(
+            "Remove knoxctl from this host, keeping policies, alerts and the log:",
+            "sudo knoxctl offboard vm",
+        )],
     ),
     (
         "knoxctl-offboard-vm",
         &[
-            ("Remove knoxctl from this host (shows what it removes and asks first):", "sudo knoxctl offboard vm"),
-            ("Remove everything, policies and alerts too, without asking:", "sudo knoxctl offboard vm --purge --yes"),
+            (
+                "Remove knoxctl from this host (shows what it removes and asks first):",
+                "sudo knoxctl offboard vm",
+            ),
+            (
+                "Remove everything, policies and alerts too, without asking:",
+                "sudo knoxctl offboard vm --purge --yes",
+            ),
         ],
     ),
     (
         "knoxctl-onboard",
-        &[("Install and start the agent on this host:", "sudo knoxctl onboard vm")],
+        &[(
+            "Install and start the agent on this host:",
+            "sudo knoxctl onboard vm",
+        )],
     ),
     (
         "knoxctl-onboard-vm",
         &[
-            ("Show the plan and change nothing:", "sudo knoxctl onboard vm --dry-run"),
-            ("Onboard without asking, with a cluster name and a label for nodeSelector:", "sudo knoxctl onboard vm --yes --cluster-name lab --label env=prod"),
-            ("Choose the enforcer and the mode yourself:", "sudo knoxctl onboard vm --enforcer fanotify --mode standalone"),
+            (
+                "Show the plan and change nothing:",
+                "sudo knoxctl onboard vm --dry-run",
+            ),
+            (
+                "Onboard without asking, with a cluster name and a label for nodeSelector:",
+                "sudo knoxctl onboard vm --yes --cluster-name lab --label env=prod",
+            ),
+            (
+                "Choose the enforcer and the mode yourself:",
+                "sudo knoxctl onboard vm --enforcer fanotify --mode standalone",
+            ),
         ],
     ),
     (
         "knoxctl-policy",
         &[
-            ("Validate, apply and list policies:", "knoxctl policy validate examples/policies/"),
+            (
+                "Validate, apply and list policies:",
+                "knoxctl policy validate examples/policies/",
+            ),
             ("", "sudo knoxctl policy apply -f examples/policies/"),
             ("", "sudo knoxctl policy list"),
         ],
@@ -261,17 +330,35 @@ pub const EXAMPLES: &[(&str, &[(&str, &str)])] = &[
     (
         "knoxctl-policy-apply",
         &[
-            ("Apply every policy in a directory (all documents or none):", "sudo knoxctl policy apply -f examples/policies/"),
-            ("Say what would be created, configured or left unchanged:", "sudo knoxctl policy apply --dry-run -f examples/policies/accuknox-block-pkg-mgmt-tools.yaml"),
-            ("Apply again what an agent printed, from standard input:", "sudo knoxctl policy get hsp/block-pkg-mgmt-tools -o yaml | sudo knoxctl policy apply -f -"),
+            (
+                "Apply every policy in a directory (all documents or none):",
+                "sudo knoxctl policy apply -f examples/policies/",
+            ),
+            (
+                "Say what would be created, configured or left unchanged:",
+                "sudo knoxctl policy apply --dry-run -f examples/policies/accuknox-block-pkg-mgmt-tools.yaml",
+            ),
+            (
+                "Apply again what an agent printed, from standard input:",
+                "sudo knoxctl policy get hsp/block-pkg-mgmt-tools -o yaml | sudo knoxctl policy apply -f -",
+            ),
         ],
     ),
     (
         "knoxctl-policy-delete",
         &[
-            ("Delete one host policy:", "sudo knoxctl policy delete hsp/block-pkg-mgmt-tools"),
-            ("Delete the policies a directory defines, those not applied included:", "sudo knoxctl policy delete -f examples/policies/ --ignore-not-found"),
-            ("Say what deleting everything would delete:", "sudo knoxctl policy delete --all --dry-run"),
+            (
+                "Delete one host policy:",
+                "sudo knoxctl policy delete hsp/block-pkg-mgmt-tools",
+            ),
+            (
+                "Delete the policies a directory defines, those not applied included:",
+                "sudo knoxctl policy delete -f examples/policies/ --ignore-not-found",
+            ),
+            (
+                "Say what deleting everything would delete:",
+                "sudo knoxctl policy delete --all --dry-run",
+            ),
         ],
     ),
     (
@@ -284,15 +371,27 @@ pub const EXAMPLES: &[(&str, &[(&str, &str)])] = &[
     (
         "knoxctl-policy-explain",
         &[
-            ("What a policy's rules will do, per target:", "knoxctl policy explain -f examples/policies/host-process-block-path.yaml"),
-            ("The same for a directory, as JSON:", "knoxctl policy explain -f examples/policies/ -o json"),
+            (
+                "What a policy's rules will do, per target:",
+                "knoxctl policy explain -f examples/policies/host-process-block-path.yaml",
+            ),
+            (
+                "The same for a directory, as JSON:",
+                "knoxctl policy explain -f examples/policies/ -o json",
+            ),
         ],
     ),
     (
         "knoxctl-policy-get",
         &[
-            ("Print an applied host policy as YAML:", "sudo knoxctl policy get hsp/block-pkg-mgmt-tools"),
-            ("The same as JSON, with the full kind name:", "sudo knoxctl policy get kubearmorhostpolicy/block-pkg-mgmt-tools -o json"),
+            (
+                "Print an applied host policy as YAML:",
+                "sudo knoxctl policy get hsp/block-pkg-mgmt-tools",
+            ),
+            (
+                "The same as JSON, with the full kind name:",
+                "sudo knoxctl policy get kubearmorhostpolicy/block-pkg-mgmt-tools -o json",
+            ),
         ],
     ),
     (
@@ -305,23 +404,44 @@ pub const EXAMPLES: &[(&str, &[(&str, &str)])] = &[
     (
         "knoxctl-policy-validate",
         &[
-            ("Validate a directory, recursively:", "knoxctl policy validate examples/policies/"),
-            ("Fail on warnings too, and report as JSON (for CI):", "knoxctl policy validate --strict -o json examples/policies/accuknox-block-pkg-mgmt-tools.yaml"),
-            ("Validate standard input:", "cat policy.yaml | knoxctl policy validate -"),
+            (
+                "Validate a directory, recursively:",
+                "knoxctl policy validate examples/policies/",
+            ),
+            (
+                "Fail on warnings too, and report as JSON (for CI):",
+                "knoxctl policy validate --strict -o json examples/policies/accuknox-block-pkg-mgmt-tools.yaml",
+            ),
+            (
+                "Validate standard input:",
+                "cat policy.yaml | knoxctl policy validate -",
+            ),
         ],
     ),
     (
         "knoxctl-probe",
         &[
-            ("Which enforcers work here and what each can enforce:", "sudo knoxctl probe"),
-            ("The same report as one JSON document:", "sudo knoxctl probe -o json"),
+            (
+                "Which enforcers work here and what each can enforce:",
+                "sudo knoxctl probe",
+            ),
+            (
+                "The same report as one JSON document:",
+                "sudo knoxctl probe -o json",
+            ),
         ],
     ),
     (
         "knoxctl-sysdump",
         &[
-            ("Write a bug-report archive into the current directory:", "sudo knoxctl sysdump"),
-            ("Name the archive and include fewer alerts:", "sudo knoxctl sysdump -o /tmp/knoxctl-sysdump.tar.gz --alerts 100"),
+            (
+                "Write a bug-report archive into the current directory:",
+                "sudo knoxctl sysdump",
+            ),
+            (
+                "Name the archive and include fewer alerts:",
+                "sudo knoxctl sysdump -o /tmp/knoxctl-sysdump.tar.gz --alerts 100",
+            ),
         ],
     ),
     (
@@ -335,7 +455,10 @@ pub const EXAMPLES: &[(&str, &[(&str, &str)])] = &[
 
 /// Pages related to a page beyond its parent, children and siblings.
 const RELATED: &[(&str, &[&str])] = &[
-    ("knoxctl-onboard-vm", &["knoxctl-offboard-vm", "knoxctl-probe"]),
+    (
+        "knoxctl-onboard-vm",
+        &["knoxctl-offboard-vm", "knoxctl-probe"],
+    ),
     ("knoxctl-offboard-vm", &["knoxctl-onboard-vm"]),
     ("knoxctl-alerts", &["knoxctl-policy-apply"]),
     ("knoxctl-policy-apply", &["knoxctl-alerts"]),
@@ -379,9 +502,13 @@ fn filter_section() -> String {
     );
     for op in Op::ALL {
         let meaning = match op {
-            Op::Eq => "equal (also written ==): exact text, or the number for numeric fields; for ATags, any tag is equal",
+            Op::Eq => {
+                "equal (also written ==): exact text, or the number for numeric fields; for ATags, any tag is equal"
+            }
             Op::Ne => "not equal; for ATags, no tag is equal",
-            Op::Regex => "matches the regular expression, unanchored (Rust regex syntax; (?i) for case\\-insensitive)",
+            Op::Regex => {
+                "matches the regular expression, unanchored (Rust regex syntax; (?i) for case\\-insensitive)"
+            }
             Op::NotRegex => "does not match the regular expression",
             Op::Ge => "greater than or equal (numeric fields only)",
             Op::Le => "less than or equal (numeric fields only)",
@@ -500,7 +627,9 @@ fn man_page(cmd: &Command, page: &str, parent: Option<(&str, &Command)>) -> Vec<
     } else if let Some(after) = cmd.get_after_help().filter(|_| parent.is_some()) {
         // `policy get` and `delete` explain how policies are named there. (The top page's
         // after-help is the exit status summary, which has its own section.)
-        out.extend_from_slice(format!(".SH DESCRIPTION\n{}\n", roff(&after.to_string())).as_bytes());
+        out.extend_from_slice(
+            format!(".SH DESCRIPTION\n{}\n", roff(&after.to_string())).as_bytes(),
+        );
     }
     if cmd.get_arguments().any(|a| !a.is_hide_set()) {
         man.render_options_section(&mut out).expect("write to vec");
@@ -530,7 +659,12 @@ fn collect_man(
 ) {
     out.push((format!("{page}.1"), man_page(cmd, page, parent)));
     for sub in subcommands(cmd) {
-        collect_man(sub, &format!("{page}-{}", sub.get_name()), Some((page, cmd)), out);
+        collect_man(
+            sub,
+            &format!("{page}-{}", sub.get_name()),
+            Some((page, cmd)),
+            out,
+        );
     }
 }
 

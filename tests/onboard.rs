@@ -710,7 +710,10 @@ fn onboarding_installs_completions_and_man_pages_and_offboarding_removes_them() 
         Some(completion("zsh")),
         "zsh completion installed"
     );
-    assert!(!p.paths.fish_completion.exists(), "fish is not installed here");
+    assert!(
+        !p.paths.fish_completion.exists(),
+        "fish is not installed here"
+    );
     assert!(!p.root.join("usr/share/fish").exists());
     let pages = knoxctl::assets::man_pages();
     assert!(pages.len() > 20);
@@ -724,16 +727,25 @@ fn onboarding_installs_completions_and_man_pages_and_offboarding_removes_them() 
 
     // Again: nothing to do.
     let again = p.ok(&["onboard", "vm", "--yes"]);
-    assert!(again.starts_with("already onboarded, nothing to do"), "{again}");
+    assert!(
+        again.starts_with("already onboarded, nothing to do"),
+        "{again}"
+    );
 
     // A changed page is rewritten, and the agent, which does not read it, keeps running.
     let page = p.paths.man_dir.join("knoxctl-alerts.1");
     std::fs::write(&page, "stale").unwrap();
     std::fs::remove_file(&p.paths.bash_completion).unwrap();
     let o = p.ok(&["onboard", "vm", "--yes"]);
-    assert!(o.contains("man pages     update") && o.contains("1 changed"), "{o}");
+    assert!(
+        o.contains("man pages     update") && o.contains("1 changed"),
+        "{o}"
+    );
     assert!(o.contains("completion    create"), "{o}");
-    assert!(o.contains(&format!("agent         keep    pid {pid}")), "{o}");
+    assert!(
+        o.contains(&format!("agent         keep    pid {pid}")),
+        "{o}"
+    );
     assert_eq!(p.pid(), pid, "not restarted");
     assert_ne!(std::fs::read(&page).unwrap(), b"stale");
     assert!(p.paths.bash_completion.exists());
@@ -743,7 +755,10 @@ fn onboarding_installs_completions_and_man_pages_and_offboarding_removes_them() 
     assert!(off.contains("offboarded:"), "{off}");
     assert!(!p.paths.bash_completion.exists() && !p.paths.zsh_completion.exists());
     assert_eq!(p.paths.man_pages(), Vec::<PathBuf>::new());
-    assert!(!p.paths.man_dir.exists(), "created by onboarding, removed when empty");
+    assert!(
+        !p.paths.man_dir.exists(),
+        "created by onboarding, removed when empty"
+    );
     assert!(!p.paths.zsh_completion.parent().unwrap().exists());
     assert!(
         p.root.join("usr/share/bash-completion").is_dir(),

@@ -10,7 +10,8 @@ use std::process::ExitCode;
 /// with `json` also a JSON object on stdout, since a script that asked for JSON parses
 /// stdout and must not get an empty document.
 pub fn not_yet(command: &str, planned: &str, json: bool) -> anyhow::Result<ExitCode> {
-    let msg = format!("'{command}' is not available in this build yet ({planned}); nothing was done");
+    let msg =
+        format!("'{command}' is not available in this build yet ({planned}); nothing was done");
     super::error(&msg);
     if json {
         println!(
@@ -48,9 +49,8 @@ pub fn karmor_habit(args: &[std::ffi::OsString]) -> Option<ExitCode> {
         }
     };
     let &(typed, knoxctl, note) = KARMOR_HABITS.iter().find(|(t, _, _)| *t == command)?;
-    let msg = format!(
-        "unrecognized subcommand '{typed}': did you mean `knoxctl {knoxctl}`? ({note})"
-    );
+    let msg =
+        format!("unrecognized subcommand '{typed}': did you mean `knoxctl {knoxctl}`? ({note})");
     let _ = Cli::command()
         .error(clap::error::ErrorKind::InvalidSubcommand, msg)
         .print();

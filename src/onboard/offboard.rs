@@ -268,7 +268,11 @@ pub fn execute(plan: &OffboardPlan, progress: &mut dyn FnMut(&str)) -> Report {
         let failed: Vec<String> = plan
             .man_pages
             .iter()
-            .filter_map(|p| remove_path(p).err().map(|e| format!("{}: {e}", p.display())))
+            .filter_map(|p| {
+                remove_path(p)
+                    .err()
+                    .map(|e| format!("{}: {e}", p.display()))
+            })
             .collect();
         report.step(
             format!(
@@ -430,7 +434,12 @@ mod tests {
         assert!(!plan.nothing_to_do());
         assert_eq!(plan.man_pages.len(), 2, "{:?}", plan.man_pages);
         let left = leftovers(&plan).join("\n");
-        for f in ["completions/knoxctl", "knoxctl.fish", "man1/knoxctl.1", "knoxctl-gone.1"] {
+        for f in [
+            "completions/knoxctl",
+            "knoxctl.fish",
+            "man1/knoxctl.1",
+            "knoxctl-gone.1",
+        ] {
             assert!(left.contains(f), "{f} not reported as left:\n{left}");
         }
         let report = execute(&plan, &mut |_| {});

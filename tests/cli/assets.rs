@@ -142,42 +142,79 @@ fn every_man_page_has_examples_and_real_cross_references() {
     let names: Vec<&str> = pages.iter().map(|(n, _)| n.as_str()).collect();
     for (name, text) in &pages {
         let examples = section(text, "EXAMPLES").unwrap_or_else(|| panic!("{name}: no EXAMPLES"));
-        assert!(examples.contains("\\fBknoxctl ") || examples.contains("\\fBsudo knoxctl ") || examples.contains("| knoxctl "), "{name}: {examples}");
+        assert!(
+            examples.contains("\\fBknoxctl ")
+                || examples.contains("\\fBsudo knoxctl ")
+                || examples.contains("| knoxctl "),
+            "{name}: {examples}"
+        );
         assert!(section(text, "EXIT STATUS").is_some(), "{name}");
         let see_also = section(text, "SEE ALSO").unwrap_or_else(|| panic!("{name}: no SEE ALSO"));
         // Every reference is a page that exists (knoxctl-help(1) never did).
         let refs: Vec<String> = see_also
             .split(", ")
-            .map(|r| r.trim().replace("\\fB", "").replace("\\fR(1)", "").replace("\\-", "-"))
+            .map(|r| {
+                r.trim()
+                    .replace("\\fB", "")
+                    .replace("\\fR(1)", "")
+                    .replace("\\-", "-")
+            })
             .collect();
         assert!(!refs.is_empty(), "{name}");
         for r in &refs {
-            assert!(names.contains(&format!("{r}.1").as_str()), "{name} refers to missing {r}(1)");
+            assert!(
+                names.contains(&format!("{r}.1").as_str()),
+                "{name} refers to missing {r}(1)"
+            );
         }
         if *name != "knoxctl.1" {
             assert!(refs.iter().any(|r| r == "knoxctl"), "{name}: no knoxctl(1)");
             let parent = name.trim_end_matches(".1").rsplit_once('-').unwrap().0;
-            assert!(refs.iter().any(|r| r == parent), "{name}: no parent {parent}(1)");
+            assert!(
+                refs.iter().any(|r| r == parent),
+                "{name}: no parent {parent}(1)"
+            );
         }
-        assert!(!text.contains("help(1)"), "{name} lists the help pseudo-command");
+        assert!(
+            !text.contains("help(1)"),
+            "{name} lists the help pseudo-command"
+        );
         if let Some(subs) = section(text, "SUBCOMMANDS") {
             for line in subs.lines().filter(|l| l.ends_with("(1)")) {
                 let page = line.replace("\\-", "-").replace("(1)", ".1");
-                assert!(names.contains(&page.as_str()), "{name}: SUBCOMMANDS names {line}");
+                assert!(
+                    names.contains(&page.as_str()),
+                    "{name}: SUBCOMMANDS names {line}"
+                );
             }
         }
         // DESCRIPTION, when there is one, says more than NAME.
-        let about = section(text, "NAME").unwrap().lines().last().unwrap_or_default();
+        let about = section(text, "NAME")
+            .unwrap()
+            .lines()
+            .last()
+            .unwrap_or_default();
         let about = about.split_once(" \\- ").map_or("", |(_, a)| a);
         if let Some(desc) = section(text, "DESCRIPTION") {
             let desc: Vec<&str> = desc.lines().filter(|l| !l.starts_with('.')).collect();
-            assert!(desc.len() > 1 || desc.first() != Some(&about), "{name}: DESCRIPTION repeats NAME");
+            assert!(
+                desc.len() > 1 || desc.first() != Some(&about),
+                "{name}: DESCRIPTION repeats NAME"
+            );
         }
     }
     // Siblings refer to each other.
-    let apply = &pages.iter().find(|(n, _)| n == "knoxctl-policy-apply.1").unwrap().1;
+    let apply = &pages
+        .iter()
+        .find(|(n, _)| n == "knoxctl-policy-apply.1")
+        .unwrap()
+        .1;
     let see_also = section(apply, "SEE ALSO").unwrap();
-    for r in ["knoxctl\\-policy\\fR(1)", "knoxctl\\-policy\\-validate\\fR(1)", "knoxctl\\-policy\\-delete\\fR(1)"] {
+    for r in [
+        "knoxctl\\-policy\\fR(1)",
+        "knoxctl\\-policy\\-validate\\fR(1)",
+        "knoxctl\\-policy\\-delete\\fR(1)",
+    ] {
         assert!(see_also.contains(r), "{r}: {see_also}");
     }
 }
@@ -233,11 +270,14 @@ fn every_example_is_a_command_line_knoxctl_accepts() {
                     panic!("{page}: `{line}` does not parse:\n{e}");
                 }
                 checked += 1;
-                ran_the_page |= words[1..].starts_with(
-                    &command.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-                );
+                ran_the_page |= words[1..]
+                    .starts_with(&command.iter().map(|s| s.to_string()).collect::<Vec<_>>());
             }
-            assert!(ran_the_page, "{page}: `{line}` does not run knoxctl {}", command.join(" "));
+            assert!(
+                ran_the_page,
+                "{page}: `{line}` does not run knoxctl {}",
+                command.join(" ")
+            );
         }
     }
     assert!(checked >= 40, "{checked}");
@@ -247,7 +287,10 @@ fn every_example_is_a_command_line_knoxctl_accepts() {
         "{alerts}"
     );
     let apply = std::fs::read_to_string(repo().join("man/knoxctl-policy-apply.1")).unwrap();
-    assert!(apply.contains("knoxctl policy apply \\-f examples/policies/"), "{apply}");
+    assert!(
+        apply.contains("knoxctl policy apply \\-f examples/policies/"),
+        "{apply}"
+    );
 }
 
 #[test]
@@ -256,15 +299,26 @@ fn the_alerts_page_lists_every_filter_field_and_operator() {
     let page = std::fs::read_to_string(repo().join("man/knoxctl-alerts.1")).unwrap();
     let filters = section(&page, "FILTER EXPRESSIONS").expect("FILTER EXPRESSIONS section");
     for f in Field::ALL {
-        assert!(filters.contains(f.name()), "{} missing:\n{filters}", f.name());
+        assert!(
+            filters.contains(f.name()),
+            "{} missing:\n{filters}",
+            f.name()
+        );
     }
     for op in Op::ALL {
         let listed = format!(".TP\n\\fB{}\\fR\n", op.symbol().replace('-', "\\-"));
-        assert!(filters.contains(&listed), "{} missing:\n{filters}", op.symbol());
+        assert!(
+            filters.contains(&listed),
+            "{} missing:\n{filters}",
+            op.symbol()
+        );
         // What the page lists, the parser takes.
         Filter::parse(&format!("PID{}1", op.symbol())).unwrap();
     }
-    for values in ["Block, Audit, Allow", "Process, File, Network, Capabilities, Syscall"] {
+    for values in [
+        "Block, Audit, Allow",
+        "Process, File, Network, Capabilities, Syscall",
+    ] {
         assert!(filters.contains(values), "{values}");
     }
 }
@@ -274,17 +328,36 @@ fn environment_is_listed_where_it_matters() {
     let page = |name: &str| std::fs::read_to_string(repo().join("man").join(name)).unwrap();
     let env = |name: &str| section(&page(name), "ENVIRONMENT").map(str::to_string);
     let top = env("knoxctl.1").expect("the top page lists the environment");
-    for v in ["KNOXCTL_SOCKET", "KNOXCTL_STATE_DIR", "KNOXCTL_ROOT", "NO_COLOR"] {
+    for v in [
+        "KNOXCTL_SOCKET",
+        "KNOXCTL_STATE_DIR",
+        "KNOXCTL_ROOT",
+        "NO_COLOR",
+    ] {
         assert!(top.contains(v), "{v}");
     }
-    for name in ["knoxctl-version.1", "knoxctl-completion.1", "knoxctl-policy-validate.1"] {
+    for name in [
+        "knoxctl-version.1",
+        "knoxctl-completion.1",
+        "knoxctl-policy-validate.1",
+    ] {
         assert_eq!(env(name), None, "{name} reads no environment");
     }
     let list = env("knoxctl-policy-list.1").unwrap();
-    assert!(list.contains("KNOXCTL_SOCKET") && !list.contains("KNOXCTL_ROOT"), "{list}");
+    assert!(
+        list.contains("KNOXCTL_SOCKET") && !list.contains("KNOXCTL_ROOT"),
+        "{list}"
+    );
     let alerts = env("knoxctl-alerts.1").unwrap();
-    assert!(alerts.contains("KNOXCTL_STATE_DIR") && !alerts.contains("KNOXCTL_SOCKET"), "{alerts}");
-    assert!(env("knoxctl-onboard-vm.1").unwrap().contains("KNOXCTL_ROOT"));
+    assert!(
+        alerts.contains("KNOXCTL_STATE_DIR") && !alerts.contains("KNOXCTL_SOCKET"),
+        "{alerts}"
+    );
+    assert!(
+        env("knoxctl-onboard-vm.1")
+            .unwrap()
+            .contains("KNOXCTL_ROOT")
+    );
 }
 
 /// Runs the committed bash script: `lines` is bash that sets COMP_WORDS and COMP_CWORD,
@@ -294,7 +367,10 @@ fn bash_complete(path_dir: Option<&Path>, calls: &[&str]) -> Option<Vec<String>>
     if !crate::common::prerequisite(have_bash, "bash not installed (Debian package bash)") {
         return None;
     }
-    let mut script = format!("source {}\n", repo().join("completions/knoxctl.bash").display());
+    let mut script = format!(
+        "source {}\n",
+        repo().join("completions/knoxctl.bash").display()
+    );
     for call in calls {
         script.push_str(&format!(
             "{call}; _knoxctl_dynamic knoxctl \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"; echo \"${{COMPREPLY[*]}}\"\n"
@@ -339,7 +415,10 @@ fn bash_completes_applied_policy_names_and_filter_fields() {
     ) else {
         return;
     };
-    assert_eq!(lines[0], "kubearmorhostpolicy/block-pkg kubearmorpolicy/shop/web-allowlist");
+    assert_eq!(
+        lines[0],
+        "kubearmorhostpolicy/block-pkg kubearmorpolicy/shop/web-allowlist"
+    );
     assert_eq!(lines[1], "kubearmorpolicy/shop/web-allowlist");
     assert_eq!(
         lines[2], "kubearmorhostpolicy/block-pkg kubearmorpolicy/shop/web-allowlist",
@@ -349,7 +428,11 @@ fn bash_completes_applied_policy_names_and_filter_fields() {
     assert_eq!(lines[4], "PodName= PolicyName=");
     assert_eq!(lines[5], "ATags= Action=");
     let fields: Vec<&str> = lines[6].split(' ').collect();
-    assert_eq!(fields.len(), knoxctl::alert::filter::Field::ALL.len(), "{fields:?}");
+    assert_eq!(
+        fields.len(),
+        knoxctl::alert::filter::Field::ALL.len(),
+        "{fields:?}"
+    );
     assert!(fields.iter().all(|f| f.ends_with('=')), "{fields:?}");
     assert_eq!(lines[7], "policy", "the rest is clap's");
     let calls = std::fs::read_to_string(s.0.join("calls")).unwrap();

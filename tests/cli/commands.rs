@@ -80,7 +80,10 @@ fn version_text_and_json() {
         "{target}"
     );
     let rustc = v["rustc"].as_str().unwrap();
-    assert!(rustc.starts_with("rustc 1.") || rustc == "unknown", "{rustc}");
+    assert!(
+        rustc.starts_with("rustc 1.") || rustc == "unknown",
+        "{rustc}"
+    );
 
     // The text says the same.
     let dirty = match v["gitDirty"].as_bool() {
@@ -102,9 +105,18 @@ fn version_text_and_json() {
 #[test]
 fn build_dates_are_utc_calendar_dates() {
     assert_eq!(build_script::format_utc(0), "1970-01-01T00:00:00Z");
-    assert_eq!(build_script::format_utc(951_827_696), "2000-02-29T12:34:56Z");
-    assert_eq!(build_script::format_utc(1_796_515_199), "2026-12-05T23:59:59Z");
-    assert_eq!(build_script::format_utc(4_107_542_400), "2100-03-01T00:00:00Z");
+    assert_eq!(
+        build_script::format_utc(951_827_696),
+        "2000-02-29T12:34:56Z"
+    );
+    assert_eq!(
+        build_script::format_utc(1_796_515_199),
+        "2026-12-05T23:59:59Z"
+    );
+    assert_eq!(
+        build_script::format_utc(4_107_542_400),
+        "2100-03-01T00:00:00Z"
+    );
 }
 
 #[test]
@@ -131,7 +143,13 @@ fn karmor_habits_get_a_hint() {
         assert!(!text.contains("logs"), "{script} offers logs");
     }
     // A policy or an option value named logs is not the command.
-    let out = run(&["policy", "get", "logs", "--socket", "/nonexistent/agent.sock"]);
+    let out = run(&[
+        "policy",
+        "get",
+        "logs",
+        "--socket",
+        "/nonexistent/agent.sock",
+    ]);
     assert!(!stderr(&out).contains("did you mean"), "{}", stderr(&out));
 
     let out = run(&["completion", "tcsh"]);
@@ -179,8 +197,15 @@ fn commands_not_yet_built_say_so_and_fail() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(&out)));
     assert_eq!(v["available"], false);
-    assert!(v["error"].as_str().unwrap().contains("not available"), "{v}");
-    assert!(stderr(&out).starts_with("knoxctl: error: "), "{}", stderr(&out));
+    assert!(
+        v["error"].as_str().unwrap().contains("not available"),
+        "{v}"
+    );
+    assert!(
+        stderr(&out).starts_with("knoxctl: error: "),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -197,14 +222,23 @@ fn help_marks_what_this_build_cannot_do() {
         "{long}"
     );
     assert!(!long.contains("AppArmor, or fanotify"), "{long}");
-    for args in [&["harden", "--help"][..], &["harden", "recommend", "--help"][..]] {
+    for args in [
+        &["harden", "--help"][..],
+        &["harden", "recommend", "--help"][..],
+    ] {
         let text = stdout(&run(args)).replace('\n', " ");
         let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
         assert!(text.contains("(not yet available)"), "{args:?}: {text}");
     }
     let page = std::fs::read_to_string(repo().join("man/knoxctl.1")).unwrap();
-    assert!(page.contains("compliance templates (not yet available)"), "{page}");
-    assert!(page.contains("BPF\\-LSM or fanotify; AppArmor: not yet available"), "{page}");
+    assert!(
+        page.contains("compliance templates (not yet available)"),
+        "{page}"
+    );
+    assert!(
+        page.contains("BPF\\-LSM or fanotify; AppArmor: not yet available"),
+        "{page}"
+    );
 }
 
 #[test]
