@@ -220,7 +220,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand --help 'Print help'
             cand -V 'Print version'
             cand --version 'Print version'
-            cand recommend 'Recommend hardening policies for this host from compliance templates (not yet available)'
+            cand recommend 'Recommend hardening policies for this host from compliance templates'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'knoxctl;harden;recommend'= {
@@ -235,7 +235,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand --version 'Print version'
         }
         &'knoxctl;harden;help'= {
-            cand recommend 'Recommend hardening policies for this host from compliance templates (not yet available)'
+            cand recommend 'Recommend hardening policies for this host from compliance templates'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'knoxctl;harden;help;recommend'= {
@@ -365,7 +365,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
         &'knoxctl;help;policy;delete'= {
         }
         &'knoxctl;help;harden'= {
-            cand recommend 'Recommend hardening policies for this host from compliance templates (not yet available)'
+            cand recommend 'Recommend hardening policies for this host from compliance templates'
         }
         &'knoxctl;help;harden;recommend'= {
         }

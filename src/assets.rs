@@ -624,9 +624,14 @@ fn man_page(cmd: &Command, page: &str, parent: Option<(&str, &Command)>) -> Vec<
     if cmd.get_long_about().is_some() {
         man.render_description_section(&mut out)
             .expect("write to vec");
-    } else if let Some(after) = cmd.get_after_help().filter(|_| parent.is_some()) {
-        // `policy get` and `delete` explain how policies are named there. (The top page's
-        // after-help is the exit status summary, which has its own section.)
+    } else if let Some(after) = cmd
+        .get_before_help()
+        .or(cmd.get_after_help())
+        .filter(|_| parent.is_some())
+    {
+        // `harden recommend` says it is not available yet; `policy get` and `delete` explain
+        // how policies are named. (The top page's after-help is the exit status summary,
+        // which has its own section.)
         out.extend_from_slice(
             format!(".SH DESCRIPTION\n{}\n", roff(&after.to_string())).as_bytes(),
         );

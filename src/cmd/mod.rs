@@ -70,6 +70,9 @@ pub enum Command {
         command: PolicyCommand,
     },
     /// Recommend hardening policies from compliance templates (not yet available)
+    #[command(mut_subcommand("recommend", |c: clap::Command| c.before_help(
+        "Not yet available: this build reports so and exits 1."
+    )))]
     Harden {
         #[command(subcommand)]
         command: HardenCommand,
@@ -334,8 +337,7 @@ pub enum Framework {
 
 #[derive(Subcommand, Debug)]
 pub enum HardenCommand {
-    /// Recommend hardening policies for this host from compliance templates (not yet
-    /// available)
+    /// Recommend hardening policies for this host from compliance templates
     Recommend {
         /// Only templates of these frameworks (repeatable)
         #[arg(long = "framework", value_enum)]
