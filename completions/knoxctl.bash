@@ -471,7 +471,7 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__completion)
-            opts="-h -V --socket --no-headers --help --version bash elvish fish powershell zsh"
+            opts="-h -V --socket --no-headers --help --version bash zsh fish powershell elvish"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1777,4 +1777,52 @@ if [[ "${BASH_VERSINFO[0]}" -eq 4 && "${BASH_VERSINFO[1]}" -ge 4 || "${BASH_VERS
     complete -F _knoxctl -o nosort -o bashdefault -o default knoxctl
 else
     complete -F _knoxctl -o bashdefault -o default knoxctl
+fi
+
+# Hand-written (src/assets.rs): applied policy names for `policy get` and `policy delete`,
+# asked of the agent with `knoxctl policy list -o name` (silent when it is not reachable),
+# and alert fields for `alerts --filter`.
+_knoxctl_dynamic() {
+    local cur="${COMP_WORDS[COMP_CWORD]}" prev="" i w socket="" skip=""
+    local -a words=()
+    if (( COMP_CWORD > 0 )); then
+        prev="${COMP_WORDS[COMP_CWORD-1]}"
+    fi
+    # The command words before the cursor, without options and their values.
+    for (( i = 1; i < COMP_CWORD; i++ )); do
+        w="${COMP_WORDS[i]}"
+        if [[ -n "$skip" ]]; then
+            [[ "$skip" == --socket ]] && socket="$w"
+            skip=""
+            continue
+        fi
+        case "$w" in
+            --socket|--filter|--since|--limit|-o|--output|--from|--state-dir|-f|--file|--config|--enforcer|--label|--mode|--cluster-name|--alerts|--framework|--out-dir|--default-posture)
+                skip="$w" ;;
+            --socket=*) socket="${w#--socket=}" ;;
+            -*) ;;
+            *) words+=("$w") ;;
+        esac
+    done
+    if [[ "${words[0]}" == alerts && "$prev" == --filter ]]; then
+        COMPREPLY=( $(compgen -W "Timestamp= UpdatedTime= ClusterName= HostName= NamespaceName= PodName= Labels= ContainerID= ContainerName= ContainerImage= HostPPID= HostPID= PPID= PID= UID= ParentProcessName= ProcessName= PolicyName= Severity= Tags= ATags= Message= Type= Source= Operation= Resource= Data= Enforcer= Action= Result= Cwd= TTY=" -- "$cur") )
+        if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+            compopt -o nospace
+        fi
+        return 0
+    fi
+    if [[ "${words[0]}" == policy && ( "${words[1]}" == get || "${words[1]}" == delete ) \
+          && "$cur" != -* && -z "$skip" ]]; then
+        local names
+        names="$("${COMP_WORDS[0]}" ${socket:+--socket "$socket"} policy list -o name 2>/dev/null)"
+        COMPREPLY=( $(compgen -W "$names" -- "$cur") )
+        return 0
+    fi
+    _knoxctl "$@"
+}
+
+if [[ "${BASH_VERSINFO[0]}" -eq 4 && "${BASH_VERSINFO[1]}" -ge 4 || "${BASH_VERSINFO[0]}" -gt 4 ]]; then
+    complete -F _knoxctl_dynamic -o nosort -o bashdefault -o default knoxctl
+else
+    complete -F _knoxctl_dynamic -o bashdefault -o default knoxctl
 fi

@@ -5,5 +5,9 @@ fn main() -> std::process::ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(code) = knoxctl::cmd::pending::karmor_habit(&args) {
+        return code;
+    }
     knoxctl::cmd::run()
 }

@@ -106,6 +106,10 @@ fn snapshot(paths: &Paths) -> BTreeMap<String, String> {
         paths.bin.parent().unwrap().to_path_buf(),
         paths.unit.parent().unwrap().to_path_buf(),
         paths.bpf_pin.clone(),
+        paths.man_dir.clone(),
+        paths.bash_completion.clone(),
+        paths.zsh_completion.clone(),
+        paths.fish_completion.clone(),
     ];
     for root in roots {
         let mut stack = vec![root.clone()];
@@ -266,13 +270,17 @@ impl Preserved {
             moved: Vec::new(),
             onboard_args: None,
         };
-        let candidates = [
+        let mut candidates = vec![
             paths.config_dir.clone(),
             paths.state_dir.clone(),
             paths.log_dir.clone(),
             paths.bin.clone(),
             paths.unit.clone(),
+            paths.bash_completion.clone(),
+            paths.zsh_completion.clone(),
+            paths.fish_completion.clone(),
         ];
+        candidates.extend(paths.man_pages());
         let mut agents = procs::agents_of(paths);
         // A supervisor would restart an agent stopped before it.
         agents.sort_by_key(|a| !a.is_supervisor());
@@ -430,6 +438,11 @@ fn onboard_enforce_and_offboard_on_the_real_paths() {
     assert!(procs::is_running(pid));
     let config = std::fs::read(&paths.config).unwrap();
     assert!(String::from_utf8_lossy(&config).contains("socket: /run/knoxctl/agent.sock"));
+    assert_eq!(
+        std::fs::read(paths.man_dir.join("knoxctl.1")).ok(),
+        Some(knoxctl::assets::man_pages()[0].1.clone()),
+        "man knoxctl works"
+    );
 
     // Again, same flags: nothing to do, nothing restarted, not one byte rewritten.
     let settled = snapshot(&paths);
@@ -555,9 +568,13 @@ fn onboard_enforce_and_offboard_on_the_real_paths() {
         &paths.log_dir,
         &paths.unit,
         &paths.bpf_pin,
+        &paths.bash_completion,
+        &paths.zsh_completion,
+        &paths.fish_completion,
     ] {
         assert!(p.symlink_metadata().is_err(), "{} remains", p.display());
     }
+    assert_eq!(paths.man_pages(), Vec::<PathBuf>::new(), "man pages remain");
     assert_eq!(
         paths.bin.exists(),
         bin_existed,
@@ -663,6 +680,90 @@ fn a_changed_flag_restarts_the_agent_and_the_same_flags_do_not() {
     ]);
     assert!(o.contains("agent         start"), "{o}");
     assert!(procs::is_running(p.pid()));
+}
+
+#[test]
+fn onboarding_installs_completions_and_man_pages_and_offboarding_removes_them() {
+    let _serial = serial();
+    let p = Prefixed::new("docs");
+    // bash-completion and zsh are installed under this root; fish is not.
+    for dir in ["usr/share/bash-completion", "usr/share/zsh"] {
+        std::fs::create_dir_all(p.root.join(dir)).unwrap();
+    }
+    let first = p.ok(&["onboard", "vm", "--yes"]);
+    assert!(first.contains("man pages"), "{first}");
+    let pid = p.pid();
+
+    // Rendered from the binary: what `knoxctl completion` prints, and every page.
+    let completion = |shell: &str| {
+        let o = run(&["completion", shell], None);
+        assert!(o.status.success());
+        o.stdout
+    };
+    assert_eq!(
+        std::fs::read(&p.paths.bash_completion).ok(),
+        Some(completion("bash")),
+        "bash completion installed"
+    );
+    assert_eq!(
+        std::fs::read(&p.paths.zsh_completion).ok(),
+        Some(completion("zsh")),
+        "zsh completion installed"
+    );
+    assert!(
+        !p.paths.fish_completion.exists(),
+        "fish is not installed here"
+    );
+    assert!(!p.root.join("usr/share/fish").exists());
+    let pages = knoxctl::assets::man_pages();
+    assert!(pages.len() > 20);
+    for (name, text) in &pages {
+        assert_eq!(
+            std::fs::read(p.paths.man_dir.join(name)).ok().as_ref(),
+            Some(text),
+            "{name} installed"
+        );
+    }
+
+    // Again: nothing to do.
+    let again = p.ok(&["onboard", "vm", "--yes"]);
+    assert!(
+        again.starts_with("already onboarded, nothing to do"),
+        "{again}"
+    );
+
+    // A changed page is rewritten, and the agent, which does not read it, keeps running.
+    let page = p.paths.man_dir.join("knoxctl-alerts.1");
+    std::fs::write(&page, "stale").unwrap();
+    std::fs::remove_file(&p.paths.bash_completion).unwrap();
+    let o = p.ok(&["onboard", "vm", "--yes"]);
+    assert!(
+        o.contains("man pages     update") && o.contains("1 changed"),
+        "{o}"
+    );
+    assert!(o.contains("completion    create"), "{o}");
+    assert!(
+        o.contains(&format!("agent         keep    pid {pid}")),
+        "{o}"
+    );
+    assert_eq!(p.pid(), pid, "not restarted");
+    assert_ne!(std::fs::read(&page).unwrap(), b"stale");
+    assert!(p.paths.bash_completion.exists());
+
+    // Offboarding removes them, and the directories onboarding created for them.
+    let off = p.ok(&["offboard", "vm", "--yes"]);
+    assert!(off.contains("offboarded:"), "{off}");
+    assert!(!p.paths.bash_completion.exists() && !p.paths.zsh_completion.exists());
+    assert_eq!(p.paths.man_pages(), Vec::<PathBuf>::new());
+    assert!(
+        !p.paths.man_dir.exists(),
+        "created by onboarding, removed when empty"
+    );
+    assert!(!p.paths.zsh_completion.parent().unwrap().exists());
+    assert!(
+        p.root.join("usr/share/bash-completion").is_dir(),
+        "not onboarding's to remove"
+    );
 }
 
 /// A terminal driven through tmux, on a private tmux server.

@@ -225,6 +225,18 @@ pub enum Op {
 }
 
 impl Op {
+    /// Every operator (the man page lists them from here).
+    pub const ALL: [Op; 8] = [
+        Op::Eq,
+        Op::Ne,
+        Op::Regex,
+        Op::NotRegex,
+        Op::Ge,
+        Op::Le,
+        Op::Gt,
+        Op::Lt,
+    ];
+
     pub fn symbol(self) -> &'static str {
         match self {
             Op::Eq => "=",

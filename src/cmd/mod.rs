@@ -33,8 +33,9 @@ Exit status: 0 success; 1 a check or operation failed (invalid policy, denied, a
     about = "Runtime protection for Linux VMs: validate, apply and enforce KubeArmor policies",
     long_about = "knoxctl protects a Linux host and its containers at runtime. It validates and \
 applies KubeArmor policies (KubeArmorHostPolicy for the host, KubeArmorPolicy for containers), \
-enforces them with an embedded agent (BPF-LSM, AppArmor, or fanotify), records KubeArmor-format \
-alerts, recommends hardening policies and collects a sysdump.",
+enforces them with an embedded agent (BPF-LSM or fanotify; AppArmor: not yet available), records \
+KubeArmor-format alerts and collects a sysdump. Recommending hardening policies (harden) is not \
+yet available.",
     after_help = AFTER_HELP,
     propagate_version = true
 )]
@@ -71,7 +72,10 @@ pub enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
-    /// Recommend hardening policies from compliance templates
+    /// Recommend hardening policies from compliance templates (not yet available)
+    #[command(mut_subcommand("recommend", |c: clap::Command| c.before_help(
+        "Not yet available: this build reports so and exits 1."
+    )))]
     Harden {
         #[command(subcommand)]
         command: HardenCommand,
@@ -106,10 +110,11 @@ Installs and starts the knoxctl agent on this host, offline, in one command. It 
 kernel, shows the plan (each file and directory it will write, the enforcer and mode it \
 picked and why), asks for confirmation, then: copies this executable to \
 /usr/local/bin/knoxctl, writes /etc/knoxctl/config.yaml (keys it has no flag for are kept), \
-creates /var/lib/knoxctl, and runs the agent: as a hardened systemd service \
+creates /var/lib/knoxctl, installs the man pages (/usr/local/share/man/man1) and shell \
+completions for the shells installed here, and runs the agent: as a hardened systemd service \
 (knoxctl.service: restarts, watchdog, sandbox, only the capabilities it needs) where systemd \
-is PID 1, else standalone (a detached process; log /var/log/knoxctl/agent.log, pid file \
-/run/knoxctl/agent.pid; nothing restarts it). It ends when the agent answers on \
+is PID 1, else standalone (a detached supervisor restarts the agent whenever it exits; log \
+/var/log/knoxctl/agent.log, pid file /run/knoxctl/agent.pid). It ends when the agent answers on \
 /run/knoxctl/agent.sock.
 
 Running it again changes nothing when nothing changed (no restart); a changed flag rewrites \
@@ -122,8 +127,8 @@ const OFFBOARD_ABOUT: &str = "\
 Stops the agent (systemctl, or SIGTERM through the pid file and SIGKILL after 15 s), detaches \
 every enforcer (removes the BPF pin directory /sys/fs/bpf/knoxctl, unloads AppArmor \
 profiles named knoxctl-*; fanotify marks go with the agent process), removes the service, \
-the configuration, the runtime directory and the binary if onboarding installed it, and \
-then checks, by reading /proc, bpffs and securityfs, that nothing is left. Applied \
+the configuration, the runtime directory, the man pages and completions, and the binary if \
+onboarding installed it, and then checks, by reading /proc, bpffs and securityfs, that nothing is left. Applied \
 policies, alerts and the log stay unless --purge is given.
 
 Confirmation follows the same rules as onboard: asked on a terminal, skipped with --yes, \
@@ -506,9 +511,13 @@ pub fn run() -> ExitCode {
             target: OffboardTarget::Vm(args),
         } => offboard::run(args),
         Command::Probe(args) => probe::run(args, &conn),
-        Command::Harden { .. } => {
-            pending::not_yet("harden recommend", "planned; no issue filed yet")
-        }
+        Command::Harden {
+            command: HardenCommand::Recommend { output, .. },
+        } => pending::not_yet(
+            "harden recommend",
+            "planned; no issue filed yet",
+            output == TableOrJson::Json,
+        ),
         Command::Alerts(args) => alerts::run(args, &conn),
         Command::Sysdump(args) => sysdump::run(args, cli.socket),
         Command::Agent(args) => agent::run(args, cli.socket),

@@ -32,6 +32,13 @@ fn print_plan(p: &offboard::OffboardPlan) {
     for i in &p.remove {
         println!("  remove {} — {}", i.path.display(), i.what);
     }
+    if !p.man_pages.is_empty() {
+        println!(
+            "  remove {}/knoxctl*.1 — {} man pages",
+            p.paths.man_dir.display(),
+            p.man_pages.len()
+        );
+    }
     for i in &p.keep {
         println!("  keep   {} — {}", i.path.display(), i.what);
     }

@@ -3,7 +3,7 @@
 
 use super::{EXIT_FAILED, EXIT_USAGE, OnboardVmArgs};
 use crate::enforce::Backend;
-use crate::onboard::plan::{self, AgentAction, Change, Content, Plan};
+use crate::onboard::plan::{self, AgentAction, Change, Content, FilePlan, MAN_PAGE, Plan};
 use crate::output::paint;
 use anyhow::Context;
 use std::io::IsTerminal;
@@ -90,7 +90,10 @@ fn print_plan(p: &Plan) {
             d.what
         );
     }
-    for f in &p.files {
+    // The man pages are one line: the directory, how many, and how many change.
+    let (man, files): (Vec<&FilePlan>, Vec<&FilePlan>) =
+        p.files.iter().partition(|f| f.what == MAN_PAGE);
+    for f in files {
         let detail = match (&f.content, f.change) {
             (Content::CopyOf(src), Change::Keep) => format!(" (already {})", src.display()),
             (Content::CopyOf(src), _) => format!(" (copy of {})", src.display()),
@@ -101,6 +104,29 @@ fn print_plan(p: &Plan) {
             label(f.what),
             f.change,
             f.path.display()
+        );
+    }
+    if let Some(first) = man.first() {
+        let changing = man.iter().filter(|f| f.change != Change::Keep).count();
+        let change = if changing == 0 {
+            Change::Keep
+        } else if man.iter().all(|f| f.change == Change::Create) {
+            Change::Create
+        } else {
+            Change::Update
+        };
+        let dir = first.path.parent().unwrap_or(&p.paths.root);
+        println!(
+            "  {} {:<7} {}/knoxctl*.1 ({} pages{})",
+            label("man pages"),
+            change,
+            dir.display(),
+            man.len(),
+            if change == Change::Update {
+                format!(", {changing} changed")
+            } else {
+                String::new()
+            }
         );
     }
     if let Some(pins) = &p.stale_pins {
@@ -226,7 +252,8 @@ pub fn run(args: OnboardVmArgs) -> anyhow::Result<ExitCode> {
          knoxctl policy list                   # what is applied\n  \
          knoxctl alerts                        # what was blocked or audited\n  \
          knoxctl probe                         # what this kernel can enforce\n  \
-         knoxctl harden recommend              # hardening policies for this host (coming)\n  \
+         man knoxctl                           # the manual, one page per command (man knoxctl-alerts)\n  \
+         knoxctl harden recommend              # hardening policies for this host (not yet available)\n  \
          knoxctl offboard vm                   # undo all of this"
     );
     Ok(ExitCode::SUCCESS)

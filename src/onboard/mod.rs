@@ -1,5 +1,6 @@
 //! Onboarding and offboarding this host: everything `knoxctl onboard vm` installs (the
-//! binary, the configuration, the state directories, the service) and everything
+//! binary, the configuration, the state directories, the service, shell completions and man
+//! pages) and everything
 //! `knoxctl offboard vm` removes again, including the kernel objects a stopped agent could
 //! leave behind (pinned BPF programs, AppArmor profiles).
 //!

@@ -36,6 +36,8 @@ pub struct OffboardPlan {
     pub apparmor_profiles: Vec<String>,
     /// Existing paths that will be removed.
     pub remove: Vec<Item>,
+    /// knoxctl's man pages in the man directory, removed in one step.
+    pub man_pages: Vec<PathBuf>,
     /// Existing paths that stay, and why.
     pub keep: Vec<Item>,
 }
@@ -46,6 +48,7 @@ impl OffboardPlan {
             && self.bpf_pins.is_empty()
             && self.apparmor_profiles.is_empty()
             && self.remove.is_empty()
+            && self.man_pages.is_empty()
     }
 
     pub fn step_count(&self) -> u64 {
@@ -118,6 +121,11 @@ pub fn plan(paths: &Paths, purge: bool) -> OffboardPlan {
     add(&mut remove, &paths.unit, "systemd unit");
     add(&mut remove, &paths.config_dir, "configuration");
     add(&mut remove, &paths.run_dir, "API socket and pid file");
+    // Completions and man pages document a knoxctl that is going away, whether or not
+    // onboarding installed the binary; their names are knoxctl's own.
+    for c in paths.completions() {
+        add(&mut remove, c.path, "shell completion");
+    }
     if receipt.as_ref().is_some_and(|r| r.binary_installed) {
         add(&mut remove, &paths.bin, "binary installed by onboarding");
     } else {
@@ -155,6 +163,7 @@ pub fn plan(paths: &Paths, purge: bool) -> OffboardPlan {
         apparmor_profiles: apparmor_profiles(paths),
         remove,
         keep,
+        man_pages: paths.man_pages(),
     }
 }
 
@@ -255,6 +264,29 @@ pub fn execute(plan: &OffboardPlan, progress: &mut dyn FnMut(&str)) -> Report {
             remove_path(&item.path).map_err(|e| e.to_string()),
         );
     }
+    if !plan.man_pages.is_empty() {
+        let failed: Vec<String> = plan
+            .man_pages
+            .iter()
+            .filter_map(|p| {
+                remove_path(p)
+                    .err()
+                    .map(|e| format!("{}: {e}", p.display()))
+            })
+            .collect();
+        report.step(
+            format!(
+                "remove {} man pages from {}",
+                plan.man_pages.len(),
+                paths.man_dir.display()
+            ),
+            if failed.is_empty() {
+                Ok(())
+            } else {
+                Err(failed.join("; "))
+            },
+        );
+    }
     if plan.systemd {
         for args in [
             &["daemon-reload"][..],
@@ -345,6 +377,16 @@ pub fn leftovers(plan: &OffboardPlan) -> Vec<String> {
             left.push(format!("{} still exists", item.path.display()));
         }
     }
+    // Looked up again rather than taken from the plan: a page that appeared meanwhile is
+    // left behind too.
+    for c in paths.completions() {
+        if c.path.symlink_metadata().is_ok() && !plan.remove.iter().any(|i| i.path == c.path) {
+            left.push(format!("{} still exists", c.path.display()));
+        }
+    }
+    for page in paths.man_pages() {
+        left.push(format!("{} still exists", page.display()));
+    }
     if plan.systemd && systemd::is_active() {
         left.push(format!("{} is still active", systemd::UNIT_NAME));
     }
@@ -371,5 +413,40 @@ mod tests {
         );
         std::fs::remove_dir_all(&root).unwrap();
         assert!(apparmor_profiles(&paths).is_empty());
+    }
+
+    #[test]
+    fn completions_and_man_pages_are_removed_and_checked() {
+        let root = std::env::temp_dir().join(format!("knoxctl-docs-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let paths = Paths::under(&root);
+        for f in [
+            &paths.bash_completion,
+            &paths.fish_completion,
+            &paths.man_dir.join("knoxctl.1"),
+            &paths.man_dir.join("knoxctl-gone.1"),
+            &paths.man_dir.join("other.1"),
+        ] {
+            std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+            std::fs::write(f, "x").unwrap();
+        }
+        let plan = plan(&paths, false);
+        assert!(!plan.nothing_to_do());
+        assert_eq!(plan.man_pages.len(), 2, "{:?}", plan.man_pages);
+        let left = leftovers(&plan).join("\n");
+        for f in [
+            "completions/knoxctl",
+            "knoxctl.fish",
+            "man1/knoxctl.1",
+            "knoxctl-gone.1",
+        ] {
+            assert!(left.contains(f), "{f} not reported as left:\n{left}");
+        }
+        let report = execute(&plan, &mut |_| {});
+        assert!(report.ok(), "{report:?}");
+        assert!(!paths.bash_completion.exists() && !paths.fish_completion.exists());
+        assert!(paths.man_pages().is_empty());
+        assert!(paths.man_dir.join("other.1").exists(), "not knoxctl's");
+        std::fs::remove_dir_all(&root).unwrap();
     }
 }

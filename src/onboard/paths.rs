@@ -36,6 +36,20 @@ pub struct Paths {
     pub bpf_pin: PathBuf,
     /// AppArmor's securityfs directory (`profiles`, `.remove`).
     pub apparmor: PathBuf,
+    pub bash_completion: PathBuf,
+    pub zsh_completion: PathBuf,
+    pub fish_completion: PathBuf,
+    /// Where the man pages go (`knoxctl.1`, `knoxctl-*.1`).
+    pub man_dir: PathBuf,
+}
+
+/// A shell's completion script: where it goes, and the directory whose presence says the
+/// shell (and its completion loading) is installed.
+#[derive(Clone, Debug)]
+pub struct CompletionPath<'a> {
+    pub shell: clap_complete::Shell,
+    pub path: &'a Path,
+    pub installed_if: PathBuf,
 }
 
 impl Paths {
@@ -61,6 +75,10 @@ impl Paths {
             log: at("var/log/knoxctl/agent.log"),
             bpf_pin: at("sys/fs/bpf/knoxctl"),
             apparmor: at("sys/kernel/security/apparmor"),
+            bash_completion: at("usr/share/bash-completion/completions/knoxctl"),
+            zsh_completion: at("usr/local/share/zsh/site-functions/_knoxctl"),
+            fish_completion: at("usr/share/fish/vendor_completions.d/knoxctl.fish"),
+            man_dir: at("usr/local/share/man/man1"),
             root,
         }
     }
@@ -78,6 +96,55 @@ impl Paths {
     /// Whether these are the host's real paths (systemd can only manage those).
     pub fn is_real(&self) -> bool {
         self.root == Path::new("/")
+    }
+
+    /// The completion scripts onboarding installs, each only where its shell is installed:
+    /// a script for an absent shell is clutter nobody reads, and creating a shell's own
+    /// directory (`/usr/share/fish`) would claim a package's place. The bash script goes
+    /// where the bash-completion package loads scripts on demand (it owns
+    /// /usr/share/bash-completion); zsh's goes to /usr/local/share/zsh/site-functions, which
+    /// is in zsh's default fpath but which no package creates, so it is created when zsh is
+    /// installed (/usr/share/zsh); fish's goes to vendor_completions.d, in fish's default
+    /// completion path (/usr/share/fish). Man pages need no such test: man-db searches
+    /// /usr/local/share/man by default, and pages cost nothing where no man is installed.
+    pub fn completions(&self) -> [CompletionPath<'_>; 3] {
+        use clap_complete::Shell;
+        [
+            CompletionPath {
+                shell: Shell::Bash,
+                path: &self.bash_completion,
+                installed_if: self.root.join("usr/share/bash-completion"),
+            },
+            CompletionPath {
+                shell: Shell::Zsh,
+                path: &self.zsh_completion,
+                installed_if: self.root.join("usr/share/zsh"),
+            },
+            CompletionPath {
+                shell: Shell::Fish,
+                path: &self.fish_completion,
+                installed_if: self.root.join("usr/share/fish"),
+            },
+        ]
+    }
+
+    /// Whether `name` is one of knoxctl's man pages (`knoxctl.1`, `knoxctl-*.1`): offboarding
+    /// removes every one in `man_dir`, also those of commands a newer binary no longer has.
+    pub fn is_man_page(name: &str) -> bool {
+        name == "knoxctl.1" || (name.starts_with("knoxctl-") && name.ends_with(".1"))
+    }
+
+    /// knoxctl's man pages now in `man_dir`, sorted.
+    pub fn man_pages(&self) -> Vec<PathBuf> {
+        let mut pages: Vec<PathBuf> = std::fs::read_dir(&self.man_dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| Paths::is_man_page(&e.file_name().to_string_lossy()))
+            .map(|e| e.path())
+            .collect();
+        pages.sort();
+        pages
     }
 
     /// The directories onboarding owns (created by it, removed by offboarding), with what
@@ -118,6 +185,13 @@ mod tests {
             Path::new("/tmp/x/etc/systemd/system/knoxctl.service")
         );
         assert_eq!(t.bpf_pin, Path::new("/tmp/x/sys/fs/bpf/knoxctl"));
+        assert_eq!(
+            real.bash_completion,
+            Path::new("/usr/share/bash-completion/completions/knoxctl")
+        );
+        assert_eq!(t.man_dir, Path::new("/tmp/x/usr/local/share/man/man1"));
+        assert!(Paths::is_man_page("knoxctl.1") && Paths::is_man_page("knoxctl-policy-get.1"));
+        assert!(!Paths::is_man_page("knoxctlx.1") && !Paths::is_man_page("knoxctl-x.1.gz"));
         assert_eq!(Paths::under(Path::new("")), real);
     }
 }

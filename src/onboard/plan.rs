@@ -57,7 +57,13 @@ pub struct FilePlan {
     pub change: Change,
     pub content: Content,
     pub mode: u32,
+    /// The agent reads it, so a change restarts the agent (not so for completions and man
+    /// pages).
+    pub agent_reads: bool,
 }
+
+/// `FilePlan::what` of the man pages, which the plan shows as one line.
+pub const MAN_PAGE: &str = "man page";
 
 #[derive(Clone, Debug)]
 pub struct DirPlan {
@@ -150,8 +156,8 @@ pub fn resolve_mode(
         )),
         None => Ok((
             Mode::Standalone,
-            "systemd is not PID 1 here (no /run/systemd/system): a detached agent with a pid \
-             file and a log file; nothing restarts it if it dies"
+            "systemd is not PID 1 here (no /run/systemd/system): a detached supervisor that \
+             restarts the agent when it exits, with a pid file and a log file"
                 .into(),
         )),
     }
@@ -256,6 +262,39 @@ fn file_change(path: &Path, wanted: &[u8]) -> Change {
     }
 }
 
+/// Shell completions (for the shells installed here, see `Paths::completions`) and man
+/// pages, rendered from this binary rather than copied from a source tree, so that they
+/// describe the commands of the binary being installed.
+fn docs(paths: &Paths) -> Vec<FilePlan> {
+    let mut files = Vec::new();
+    for c in paths.completions() {
+        if !c.installed_if.is_dir() {
+            continue;
+        }
+        let script = crate::assets::completion(c.shell);
+        files.push(FilePlan {
+            what: "completion",
+            path: c.path.to_path_buf(),
+            change: file_change(c.path, &script),
+            content: Content::Bytes(script),
+            mode: 0o644,
+            agent_reads: false,
+        });
+    }
+    for (name, page) in crate::assets::man_pages() {
+        let path = paths.man_dir.join(name);
+        files.push(FilePlan {
+            what: MAN_PAGE,
+            change: file_change(&path, &page),
+            path,
+            content: Content::Bytes(page),
+            mode: 0o644,
+            agent_reads: false,
+        });
+    }
+    files
+}
+
 /// Asks the agent at `socket` for its status.
 pub fn agent_status(socket: &Path, timeout: Duration) -> Option<Status> {
     match api::call(socket, &ApiRequest::Status, timeout) {
@@ -317,6 +356,7 @@ pub fn plan(req: &Request, paths: &Paths, probes: &[ProbeResult]) -> Result<Plan
             change: bin_change,
             content: Content::CopyOf(exe),
             mode: 0o755,
+            agent_reads: true,
         },
         FilePlan {
             what: "configuration",
@@ -324,6 +364,7 @@ pub fn plan(req: &Request, paths: &Paths, probes: &[ProbeResult]) -> Result<Plan
             change: config_change,
             content: Content::Bytes(config.to_yaml().into_bytes()),
             mode: 0o600,
+            agent_reads: true,
         },
     ];
     if mode == Mode::Systemd {
@@ -334,8 +375,10 @@ pub fn plan(req: &Request, paths: &Paths, probes: &[ProbeResult]) -> Result<Plan
             change: file_change(&paths.unit, unit.as_bytes()),
             content: Content::Bytes(unit.into_bytes()),
             mode: 0o644,
+            agent_reads: true,
         });
     }
+    files.extend(docs(paths));
 
     // What runs now, and in which mode. A standalone agent is found by its pid file, or
     // by its command line when the pid file is gone.
@@ -369,7 +412,7 @@ pub fn plan(req: &Request, paths: &Paths, probes: &[ProbeResult]) -> Result<Plan
     }
     let changed: Vec<&str> = files
         .iter()
-        .filter(|f| f.change != Change::Keep)
+        .filter(|f| f.change != Change::Keep && f.agent_reads)
         .map(|f| f.what)
         .collect();
     let agent = match (switch_from, running_pid, &status) {

@@ -35,20 +35,133 @@ fn help_lists_the_whole_product() {
 #[test]
 fn version_text_and_json() {
     let out = run(&["version"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
-        stdout(&out),
+        lines[0],
         format!(
-            "knoxctl {} (policies: security.kubearmor.com/v1)\n",
+            "knoxctl {} (policies: security.kubearmor.com/v1)",
             env!("CARGO_PKG_VERSION")
         )
     );
     let v: serde_json::Value =
         serde_json::from_slice(&run(&["version", "-o", "json"]).stdout).unwrap();
     assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(v["policyApiVersion"], "security.kubearmor.com/v1");
+
+    // The commit: this checkout's HEAD when git can say, else "unknown".
+    let commit = v["gitCommit"].as_str().unwrap();
+    let head = Command::new("git")
+        .arg("-C")
+        .arg(repo())
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| stdout(&o).trim().to_string());
+    match &head {
+        Some(head) => assert_eq!(commit, head, "built from HEAD"),
+        None => assert_eq!(commit, "unknown"),
+    }
+    assert!(
+        v["gitDirty"].is_boolean() || (v["gitDirty"].is_null() && commit == "unknown"),
+        "{v}"
+    );
+    let date = v["buildDate"].as_str().unwrap();
+    let shape: String = date
+        .chars()
+        .map(|c| if c.is_ascii_digit() { 'N' } else { c })
+        .collect();
+    assert_eq!(shape, "NNNN-NN-NNTNN:NN:NNZ", "{date}");
+    let target = v["target"].as_str().unwrap();
+    assert!(
+        target.starts_with(std::env::consts::ARCH) && target.contains("-linux"),
+        "{target}"
+    );
+    let rustc = v["rustc"].as_str().unwrap();
+    assert!(
+        rustc.starts_with("rustc 1.") || rustc == "unknown",
+        "{rustc}"
+    );
+
+    // The text says the same.
+    let dirty = match v["gitDirty"].as_bool() {
+        Some(true) => " (uncommitted changes)",
+        Some(false) => "",
+        None => " (tree state unknown)",
+    };
+    assert_eq!(lines[1], format!("commit:  {commit}{dirty}"));
+    assert_eq!(lines[2], format!("built:   {date}"));
+    assert_eq!(lines[3], format!("target:  {target}"));
+    assert_eq!(lines[4], format!("rustc:   {rustc}"));
     assert_eq!(
         stdout(&run(&["--version"])),
         format!("knoxctl {}\n", env!("CARGO_PKG_VERSION"))
     );
+}
+
+/// build.rs's date formatting, which honours SOURCE_DATE_EPOCH.
+#[test]
+fn build_dates_are_utc_calendar_dates() {
+    assert_eq!(build_script::format_utc(0), "1970-01-01T00:00:00Z");
+    assert_eq!(
+        build_script::format_utc(951_827_696),
+        "2000-02-29T12:34:56Z"
+    );
+    assert_eq!(
+        build_script::format_utc(1_796_515_199),
+        "2026-12-05T23:59:59Z"
+    );
+    assert_eq!(
+        build_script::format_utc(4_107_542_400),
+        "2100-03-01T00:00:00Z"
+    );
+}
+
+#[test]
+fn karmor_habits_get_a_hint() {
+    for args in [
+        vec!["logs"],
+        vec!["logs", "--json", "--namespace", "x"],
+        vec!["--socket", "/tmp/x.sock", "logs"],
+    ] {
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: a usage error");
+        let err = stderr(&out);
+        assert!(
+            err.contains("unrecognized subcommand 'logs': did you mean `knoxctl alerts`?"),
+            "{err}"
+        );
+        assert!(err.contains("knoxctl alerts tail"), "{err}");
+        assert!(stdout(&out).is_empty());
+    }
+    let help = stdout(&run(&["--help"]));
+    assert!(!help.contains("logs"), "the hint is not a command:\n{help}");
+    for script in ["knoxctl.bash", "_knoxctl", "knoxctl.fish"] {
+        let text = std::fs::read_to_string(repo().join("completions").join(script)).unwrap();
+        assert!(!text.contains("logs"), "{script} offers logs");
+    }
+    // A policy or an option value named logs is not the command.
+    let out = run(&[
+        "policy",
+        "get",
+        "logs",
+        "--socket",
+        "/nonexistent/agent.sock",
+    ]);
+    assert!(!stderr(&out).contains("did you mean"), "{}", stderr(&out));
+
+    let out = run(&["completion", "tcsh"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("no completion script for shell 'tcsh'")
+            && err.contains("the supported shells are bash, zsh, fish, powershell, elvish"),
+        "{err}"
+    );
+    assert!(!err.contains("similar"), "tcsh is not zsh: {err}");
+    assert_eq!(run(&["completion", "ZSH"]).status.code(), Some(0));
 }
 
 #[test]
@@ -71,11 +184,70 @@ fn commands_not_yet_built_say_so_and_fail() {
     let out = run(&["harden", "recommend"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).contains("'harden recommend' is not available"),
+        stderr(&out)
+            .starts_with("knoxctl: error: 'harden recommend' is not available in this build yet"),
         "{}",
         stderr(&out)
     );
     assert!(stdout(&out).is_empty(), "printed output");
+
+    // A script that asked for JSON gets a JSON document saying so.
+    let out = run(&["harden", "recommend", "-o", "json", "--framework", "cis"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(&out)));
+    assert_eq!(v["available"], false);
+    assert!(
+        v["error"].as_str().unwrap().contains("not available"),
+        "{v}"
+    );
+    assert!(
+        stderr(&out).starts_with("knoxctl: error: "),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn help_marks_what_this_build_cannot_do() {
+    let short = stdout(&run(&["-h"]));
+    let harden = short
+        .lines()
+        .find(|l| l.trim_start().starts_with("harden "))
+        .unwrap_or_else(|| panic!("{short}"));
+    assert!(harden.ends_with("(not yet available)"), "{harden}");
+    let long = stdout(&run(&["--help"])).replace('\n', " ");
+    assert!(
+        long.contains("BPF-LSM or fanotify; AppArmor: not yet available"),
+        "{long}"
+    );
+    assert!(!long.contains("AppArmor, or fanotify"), "{long}");
+    let harden = stdout(&run(&["harden", "--help"]));
+    assert!(
+        harden.starts_with(
+            "Recommend hardening policies from compliance templates (not yet available)"
+        ),
+        "{harden}"
+    );
+    let recommend = stdout(&run(&["harden", "recommend", "--help"]));
+    assert!(
+        recommend.starts_with("Not yet available: this build reports so and exits 1."),
+        "{recommend}"
+    );
+    let page = std::fs::read_to_string(repo().join("man/knoxctl-harden-recommend.1")).unwrap();
+    assert!(
+        page.contains(".SH DESCRIPTION\nNot yet available: this build reports so and exits 1."),
+        "{page}"
+    );
+    let page = std::fs::read_to_string(repo().join("man/knoxctl.1")).unwrap();
+    assert!(
+        page.contains("compliance templates (not yet available)"),
+        "{page}"
+    );
+    assert!(
+        page.contains("BPF\\-LSM or fanotify; AppArmor: not yet available"),
+        "{page}"
+    );
 }
 
 #[test]

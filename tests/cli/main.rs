@@ -3,6 +3,11 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+// build.rs, for its date formatting; its `main` only runs as the build script.
+#[path = "../../build.rs"]
+#[allow(dead_code)]
+mod build_script;
+
 mod alerts;
 mod assets;
 mod commands;

@@ -70,7 +70,75 @@ fn dry_run_shows_the_plan_and_changes_nothing() {
     ] {
         assert!(text.contains(want), "{want:?} missing:\n{text}");
     }
+    let pages = knoxctl::assets::man_pages().len();
+    let man = format!(
+        "man pages     create {}/usr/local/share/man/man1/knoxctl*.1 ({pages} pages)",
+        root.display()
+    );
+    assert!(text.contains(&man), "{man:?} missing:\n{text}");
+    assert!(
+        !text.contains("completion "),
+        "no shell is installed under the root:\n{text}"
+    );
     assert!(!root.exists(), "nothing created: {:?}", tree(&root));
+}
+
+#[test]
+fn completions_are_planned_for_the_shells_installed() {
+    let s = Scratch::new("onboard-shells");
+    let root = s.0.join("root");
+    // bash-completion and fish are installed; zsh is not.
+    for dir in ["usr/share/bash-completion", "usr/share/fish"] {
+        std::fs::create_dir_all(root.join(dir)).unwrap();
+    }
+    let before = tree(&root);
+    let o = under(&root, &["onboard", "vm", "--dry-run"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    for path in [
+        "usr/share/bash-completion/completions/knoxctl",
+        "usr/share/fish/vendor_completions.d/knoxctl.fish",
+    ] {
+        let want = format!("completion    create {}", root.join(path).display());
+        assert!(text.contains(&want), "{want:?} missing:\n{text}");
+    }
+    assert!(!text.contains("_knoxctl"), "zsh is not installed:\n{text}");
+    assert_eq!(tree(&root), before, "a dry run changes nothing");
+}
+
+#[test]
+fn offboard_removes_completions_and_man_pages() {
+    let s = Scratch::new("offboard-docs");
+    let root = s.0.join("root");
+    let man1 = "root/usr/local/share/man/man1";
+    for f in [
+        "root/usr/share/bash-completion/completions/knoxctl",
+        "root/usr/local/share/zsh/site-functions/_knoxctl",
+        "root/usr/share/fish/vendor_completions.d/knoxctl.fish",
+        &format!("{man1}/knoxctl.1"),
+        &format!("{man1}/knoxctl-alerts.1"),
+        // A page of a command an older knoxctl had.
+        &format!("{man1}/knoxctl-gone.1"),
+    ] {
+        s.write(f, "x");
+    }
+    let other = s.write(&format!("{man1}/ls.1"), "not knoxctl's");
+    let o = under(&root, &["offboard", "vm", "--yes"]);
+    assert_eq!(o.status.code(), Some(0), "{}", out_text(&o));
+    let text = stdout(&o);
+    assert!(
+        text.contains("remove ")
+            && text.contains("usr/share/bash-completion/completions/knoxctl — shell completion"),
+        "{text}"
+    );
+    assert!(text.contains("knoxctl*.1 — 3 man pages"), "{text}");
+    assert!(text.contains("offboarded:"), "{text}");
+    let left: Vec<String> = tree(&root)
+        .into_iter()
+        .filter(|p| p[root.display().to_string().len()..].contains("knoxctl"))
+        .collect();
+    assert_eq!(left, Vec::<String>::new());
+    assert!(other.exists(), "other pages stay");
 }
 
 #[test]
