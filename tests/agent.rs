@@ -833,3 +833,30 @@ fn apply_skips_other_kinds_when_asked() {
         out(&o)
     );
 }
+
+/// A host policy for another host says which labels this host has, and the label key it
+/// probably meant.
+#[test]
+fn a_policy_for_another_host_shows_this_hosts_labels() {
+    let a = Agent::start("labels", "monitor-only");
+    let f = a.write(
+        "other.yaml",
+        "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorHostPolicy\nmetadata: {name: other}\nspec:\n  nodeSelector: {matchLabels: {kubernetes.io/hostname: elsewhere}}\n  process: {matchPaths: [{path: /usr/bin/nmap}]}\n  action: Block\n",
+    );
+    let o = a.cli(&["policy", "apply", "-f", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    let host = knoxctl::identity::hostname();
+    assert!(
+        stdout(&o).contains(&format!(
+            "does not select this host ({host}; labels: kubearmor.io/hostname={host})"
+        )),
+        "{}",
+        out(&o)
+    );
+    assert!(
+        stdout(&o)
+            .contains("label 'kubernetes.io/hostname': did you mean 'kubearmor.io/hostname'?"),
+        "{}",
+        out(&o)
+    );
+}

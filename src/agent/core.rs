@@ -151,6 +151,37 @@ impl Core {
                 .is_some_and(|s| self.identity.matches(&s.match_labels))
     }
 
+    /// Why a host policy does not apply here: this host's labels, and the selector key the
+    /// policy probably meant when it names none of them.
+    fn not_selected(&self, p: &Policy) -> String {
+        let labels = &self.identity.labels;
+        let shown: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let mut msg = format!(
+            "stored; its nodeSelector does not select this host ({}; labels: {})",
+            self.hostname,
+            shown.join(", ")
+        );
+        let wanted = p.spec.node_selector.as_ref().map(|s| &s.match_labels);
+        for key in wanted.into_iter().flat_map(|m| m.keys()) {
+            if labels.contains_key(key) {
+                continue;
+            }
+            // The same name under another prefix (`kubernetes.io/hostname`) is the usual slip.
+            let base = |k: &str| k.rsplit('/').next().unwrap_or(k).to_string();
+            let same_name = labels
+                .keys()
+                .find(|l| base(l) == base(key))
+                .map(String::as_str);
+            let close = same_name.or_else(|| {
+                crate::policy::suggest::suggest(key, labels.keys().map(String::as_str))
+            });
+            if let Some(close) = close {
+                msg.push_str(&format!("; label '{key}': did you mean '{close}'?"));
+            }
+        }
+        msg
+    }
+
     fn host_set(&self, policies: &BTreeMap<PolicyId, StoredPolicy>) -> RuleSet {
         let here: Vec<Policy> = policies
             .values()
@@ -330,10 +361,7 @@ impl Core {
                     _ => format!("{enforced}; {audited}"),
                 }
             }
-            Kind::KubeArmorHostPolicy => format!(
-                "stored; its nodeSelector does not select this host ({})",
-                self.hostname
-            ),
+            Kind::KubeArmorHostPolicy => self.not_selected(p),
             _ => "stored; container enforcement is not available in this build yet".to_string(),
         }
     }
