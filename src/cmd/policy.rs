@@ -181,12 +181,20 @@ fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// Printed under a table with a denying rule: which errno a process sees is the enforcer's
+/// choice, not the policy's.
+const DENIED_NOTE: &str = "denied: the call fails with EACCES (Permission denied) under BPF-LSM \
+and with EPERM (Operation not permitted) under fanotify; `knoxctl probe` shows what each \
+enforcer can deny on this host";
+
 fn effect(r: &Rule) -> String {
-    let denied = if r.category == Category::Device {
-        "denied"
-    } else {
-        "denied (Permission denied)"
-    };
+    let denied = "denied";
+    if !r.allowed_args.is_empty() && r.action == Action::Block {
+        return format!(
+            "denied unless its arguments are exactly: {}, alert",
+            r.allowed_args.join(" ")
+        );
+    }
     match (r.action, r.owner_only, r.read_only) {
         (Action::Audit, true, _) => "permitted, alert for non-owners".to_string(),
         (Action::Audit, false, _) => "permitted, alert".to_string(),
@@ -285,6 +293,9 @@ fn explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
                     t.whole();
                 }
                 println!("{t}");
+                if set.rules.iter().any(|r| effect(r).contains("denied")) {
+                    println!("{DENIED_NOTE}");
+                }
                 for (name, action) in &set.presets {
                     println!("preset {name}: {action}");
                 }

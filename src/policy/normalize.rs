@@ -204,7 +204,7 @@ impl Rule {
             f.push(format!("pts={p}"));
         }
         if !self.allowed_args.is_empty() {
-            f.push(format!("args={}", self.allowed_args.join(" ")));
+            f.push(format!("allowedArgs={}", self.allowed_args.join(",")));
         }
         f.join(" ")
     }

@@ -52,10 +52,18 @@ fn each_rule_kind_explains_as_intended() {
         ("host-process-execname.yaml", "execname"),
         ("host-process-dir-recursive.yaml", "(recursive)"),
         ("host-process-pattern.yaml", "glob "),
-        ("host-process-allowed-args.yaml", "args="),
+        (
+            "host-process-allowed-args.yaml",
+            "denied unless its arguments are exactly: ",
+        ),
+        ("host-process-allowed-args.yaml", "allowedArgs="),
         (
             "host-file-owneronly.yaml",
-            "owner permitted; others denied (Permission denied), alert",
+            "owner permitted; others denied, alert",
+        ),
+        (
+            "host-file-owneronly.yaml",
+            "EPERM (Operation not permitted) under fanotify",
         ),
         ("host-file-pattern.yaml", "glob /etc/*shadow*"),
         ("host-network-protocols.yaml", "protocol "),

@@ -72,7 +72,7 @@ fn table_output_shows_targets_effects_and_postures() {
                 "/usr/bin/ (recursive)",
                 "",
                 "Block",
-                "writes denied (Permission denied), reads permitted, alert",
+                "writes denied, reads permitted, alert",
                 "readOnly"
             ]
         ),
