@@ -135,7 +135,7 @@ fn warn_if_no_agent(conn: &AgentConn, state_dir: &Path) {
 }
 
 fn usage(msg: &str) -> anyhow::Result<ExitCode> {
-    eprintln!("knoxctl: error: {msg}");
+    super::error(msg);
     eprintln!("For more information, try 'knoxctl alerts --help'.");
     Ok(ExitCode::from(EXIT_USAGE))
 }

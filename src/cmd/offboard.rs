@@ -63,9 +63,9 @@ pub fn run(args: OffboardVmArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_FAILED));
         }
         Consent::NoTerminal => {
-            eprintln!(
-                "knoxctl: error: offboard vm changes this host and there is no terminal to confirm on: \
-                 pass --yes to proceed; nothing was changed"
+            super::error(
+                "offboard vm changes this host and there is no terminal to confirm on: \
+                 pass --yes to proceed; nothing was changed",
             );
             return Ok(ExitCode::from(EXIT_USAGE));
         }
@@ -101,7 +101,7 @@ pub fn run(args: OffboardVmArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
-    eprintln!("knoxctl: error: offboarding left things behind:");
+    super::error("offboarding left things behind:");
     for l in &report.leftovers {
         eprintln!("  {l}");
     }

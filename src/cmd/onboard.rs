@@ -208,9 +208,9 @@ pub fn run(args: OnboardVmArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_FAILED));
         }
         Consent::NoTerminal => {
-            eprintln!(
-                "knoxctl: error: onboard vm changes this host and there is no terminal to confirm on: \
-                 pass --yes to proceed (or --dry-run to only see the plan); nothing was changed"
+            super::error(
+                "onboard vm changes this host and there is no terminal to confirm on: \
+                 pass --yes to proceed (or --dry-run to only see the plan); nothing was changed",
             );
             return Ok(ExitCode::from(EXIT_USAGE));
         }

@@ -269,3 +269,40 @@ fn no_color_when_piped_or_asked() {
         "escape codes in piped output"
     );
 }
+
+/// One error reporter: `cmd::error` is the only place that writes the `knoxctl: error:`
+/// prefix, so every error line looks the same (a new one elsewhere would drift).
+#[test]
+fn only_the_error_reporter_prints_the_error_prefix() {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&repo().join("src"), &mut files);
+    let offenders: Vec<String> = files
+        .iter()
+        .filter(|p| !p.ends_with("src/cmd/mod.rs"))
+        .flat_map(|p| {
+            let text = std::fs::read_to_string(p).unwrap();
+            text.lines()
+                .enumerate()
+                .filter(|(_, l)| {
+                    l.contains("\"knoxctl: error") && !l.trim_start().starts_with("//")
+                })
+                .map(|(i, l)| format!("{}:{}: {}", p.display(), i + 1, l.trim()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "use cmd::error instead:\n{}",
+        offenders.join("\n")
+    );
+}
