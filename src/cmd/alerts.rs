@@ -42,23 +42,18 @@ pub fn run(args: AlertsArgs, conn: &AgentConn) -> anyhow::Result<ExitCode> {
         Err(e) => return usage(&format!("--filter: {e}")),
     };
     let now = now_epoch();
-    let since = match args
-        .since
-        .as_deref()
-        .map(|s| parse_time(s, now))
-        .transpose()
-    {
-        Ok(t) => t,
-        Err(e) => return usage(&format!("--since: {e}")),
+    let bound = |flag: &str, value: Option<&str>| {
+        value
+            .map(|s| parse_time(s, now))
+            .transpose()
+            .map_err(|e| format!("{flag}: {e}"))
     };
-    let until = match args
-        .until
-        .as_deref()
-        .map(|s| parse_time(s, now))
-        .transpose()
-    {
-        Ok(t) => t,
-        Err(e) => return usage(&format!("--until: {e}")),
+    let (since, until) = match (
+        bound("--since", args.since.as_deref()),
+        bound("--until", args.until.as_deref()),
+    ) {
+        (Ok(s), Ok(u)) => (s, u),
+        (Err(e), _) | (_, Err(e)) => return usage(&e),
     };
     if let (Some(s), Some(u)) = (since, until)
         && s > u
