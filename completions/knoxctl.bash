@@ -218,7 +218,7 @@ _knoxctl() {
 
     case "${cmd}" in
         knoxctl)
-            opts="-h -V --socket --no-headers --help --version onboard offboard probe policy harden alerts sysdump agent completion version help"
+            opts="-h -V --socket --state-dir --no-headers --help --version onboard offboard probe policy harden alerts sysdump agent completion version help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -239,6 +239,13 @@ _knoxctl() {
                     fi
                     return 0
                     ;;
+                --state-dir)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -247,7 +254,7 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__agent)
-            opts="-h -V --config --state-dir --enforcer --label --supervise --socket --no-headers --help --version"
+            opts="-h -V --config --enforcer --label --supervise --socket --state-dir --no-headers --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -265,13 +272,6 @@ _knoxctl() {
                     fi
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o filenames
-                    fi
-                    return 0
-                    ;;
-                --state-dir)
-                    COMPREPLY=()
-                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
-                        compopt -o plusdirs
                     fi
                     return 0
                     ;;
@@ -298,6 +298,13 @@ _knoxctl() {
                     fi
                     return 0
                     ;;
+                --state-dir)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -306,7 +313,7 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__alerts)
-            opts="-o -h -V --filter --since --until --limit --output --from --state-dir --socket --no-headers --help --version tail help"
+            opts="-o -h -V --filter --since --until --limit --output --from --socket --state-dir --no-headers --help --version tail help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -351,13 +358,6 @@ _knoxctl() {
                     fi
                     return 0
                     ;;
-                --state-dir)
-                    COMPREPLY=()
-                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
-                        compopt -o plusdirs
-                    fi
-                    return 0
-                    ;;
                 --socket)
                     local oldifs
                     if [ -n "${IFS+x}" ]; then
@@ -370,6 +370,13 @@ _knoxctl() {
                     fi
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
                     fi
                     return 0
                     ;;
@@ -423,7 +430,7 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__alerts__subcmd__tail)
-            opts="-o -h -V --filter --output --state-dir --socket --no-headers --help --version"
+            opts="-o -h -V --filter --output --socket --state-dir --no-headers --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -441,13 +448,6 @@ _knoxctl() {
                     COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
                     return 0
                     ;;
-                --state-dir)
-                    COMPREPLY=()
-                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
-                        compopt -o plusdirs
-                    fi
-                    return 0
-                    ;;
                 --socket)
                     local oldifs
                     if [ -n "${IFS+x}" ]; then
@@ -460,6 +460,13 @@ _knoxctl() {
                     fi
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
                     fi
                     return 0
                     ;;
@@ -471,7 +478,7 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__completion)
-            opts="-h -V --socket --no-headers --help --version bash zsh fish powershell elvish"
+            opts="-h -V --socket --state-dir --no-headers --help --version bash zsh fish powershell elvish"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -492,6 +499,13 @@ _knoxctl() {
                     fi
                     return 0
                     ;;
+                --state-dir)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -500,7 +514,7 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__harden)
-            opts="-h -V --socket --no-headers --help --version recommend help"
+            opts="-h -V --socket --state-dir --no-headers --help --version recommend help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -518,6 +532,13 @@ _knoxctl() {
                     fi
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
                     fi
                     return 0
                     ;;
@@ -571,7 +592,7 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__harden__subcmd__recommend)
-            opts="-o -h -V --framework --out-dir --output --socket --no-headers --help --version"
+            opts="-o -h -V --framework --out-dir --output --socket --state-dir --no-headers --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -608,6 +629,13 @@ _knoxctl() {
                     fi
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
                     fi
                     return 0
                     ;;
@@ -941,7 +969,7 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__offboard)
-            opts="-h -V --socket --no-headers --help --version vm help"
+            opts="-h -V --socket --state-dir --no-headers --help --version vm help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -959,6 +987,13 @@ _knoxctl() {
                     fi
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
                     fi
                     return 0
                     ;;
@@ -1012,7 +1047,7 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__offboard__subcmd__vm)
-            opts="-y -h -V --purge --yes --socket --no-headers --help --version"
+            opts="-y -h -V --purge --yes --socket --state-dir --no-headers --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1033,6 +1068,13 @@ _knoxctl() {
                     fi
                     return 0
                     ;;
+                --state-dir)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1041,7 +1083,7 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__onboard)
-            opts="-h -V --socket --no-headers --help --version vm help"
+            opts="-h -V --socket --state-dir --no-headers --help --version vm help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1059,6 +1101,13 @@ _knoxctl() {
                     fi
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
                     fi
                     return 0
                     ;;
@@ -1112,7 +1161,7 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__onboard__subcmd__vm)
-            opts="-y -h -V --enforcer --cluster-name --label --mode --dry-run --yes --socket --no-headers --help --version"
+            opts="-y -h -V --enforcer --cluster-name --label --mode --dry-run --yes --socket --state-dir --no-headers --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1149,6 +1198,13 @@ _knoxctl() {
                     fi
                     return 0
                     ;;
+                --state-dir)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1157,7 +1213,7 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__policy)
-            opts="-h -V --socket --no-headers --help --version validate explain apply diff list get delete help"
+            opts="-h -V --socket --state-dir --no-headers --help --version validate explain apply diff list get delete help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1178,6 +1234,13 @@ _knoxctl() {
                     fi
                     return 0
                     ;;
+                --state-dir)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1186,7 +1249,7 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__policy__subcmd__apply)
-            opts="-f -o -h -V --file --filename --skip-other-kinds --dry-run --output --socket --no-headers --help --version"
+            opts="-f -o -h -V --file --filename --skip-other-kinds --dry-run --output --socket --state-dir --no-headers --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1224,6 +1287,13 @@ _knoxctl() {
                     fi
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
                     fi
                     return 0
                     ;;
@@ -1235,7 +1305,7 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__policy__subcmd__delete)
-            opts="-f -o -h -V --file --filename --all --ignore-not-found --dry-run --output --socket --no-headers --help --version"
+            opts="-f -o -h -V --file --filename --all --ignore-not-found --dry-run --output --socket --state-dir --no-headers --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1276,6 +1346,13 @@ _knoxctl() {
                     fi
                     return 0
                     ;;
+                --state-dir)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1284,7 +1361,7 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__policy__subcmd__diff)
-            opts="-f -h -V --file --filename --skip-other-kinds --socket --no-headers --help --version"
+            opts="-f -h -V --file --filename --skip-other-kinds --socket --state-dir --no-headers --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1317,6 +1394,13 @@ _knoxctl() {
                     fi
                     return 0
                     ;;
+                --state-dir)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1325,7 +1409,7 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__policy__subcmd__explain)
-            opts="-f -o -h -V --file --filename --skip-other-kinds --default-posture --output --socket --no-headers --help --version"
+            opts="-f -o -h -V --file --filename --skip-other-kinds --default-posture --output --socket --state-dir --no-headers --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1370,6 +1454,13 @@ _knoxctl() {
                     fi
                     return 0
                     ;;
+                --state-dir)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1378,7 +1469,7 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__policy__subcmd__get)
-            opts="-o -h -V --output --socket --no-headers --help --version"
+            opts="-o -h -V --output --socket --state-dir --no-headers --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1404,6 +1495,13 @@ _knoxctl() {
                     fi
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
                     fi
                     return 0
                     ;;
@@ -1541,7 +1639,7 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__policy__subcmd__list)
-            opts="-o -h -V --output --socket --no-headers --help --version"
+            opts="-o -h -V --output --socket --state-dir --no-headers --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1570,6 +1668,13 @@ _knoxctl() {
                     fi
                     return 0
                     ;;
+                --state-dir)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1578,7 +1683,7 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__policy__subcmd__validate)
-            opts="-f -o -h -V --file --filename --strict --skip-other-kinds --output --socket --no-headers --help --version"
+            opts="-f -o -h -V --file --filename --strict --skip-other-kinds --output --socket --state-dir --no-headers --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1619,6 +1724,13 @@ _knoxctl() {
                     fi
                     return 0
                     ;;
+                --state-dir)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1627,7 +1739,7 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__probe)
-            opts="-o -h -V --output --socket --no-headers --help --version"
+            opts="-o -h -V --output --socket --state-dir --no-headers --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1656,6 +1768,13 @@ _knoxctl() {
                     fi
                     return 0
                     ;;
+                --state-dir)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1664,7 +1783,7 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__sysdump)
-            opts="-o -h -V --output --alerts --state-dir --socket --no-headers --help --version"
+            opts="-o -h -V --output --alerts --socket --state-dir --no-headers --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1704,13 +1823,6 @@ _knoxctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --state-dir)
-                    COMPREPLY=()
-                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
-                        compopt -o plusdirs
-                    fi
-                    return 0
-                    ;;
                 --socket)
                     local oldifs
                     if [ -n "${IFS+x}" ]; then
@@ -1726,6 +1838,13 @@ _knoxctl() {
                     fi
                     return 0
                     ;;
+                --state-dir)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1734,7 +1853,7 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__version)
-            opts="-o -h -V --output --socket --no-headers --help --version"
+            opts="-o -h -V --output --socket --state-dir --no-headers --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1760,6 +1879,13 @@ _knoxctl() {
                     fi
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
                     fi
                     return 0
                     ;;

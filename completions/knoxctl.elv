@@ -19,6 +19,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
     var completions = [
         &'knoxctl'= {
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --state-dir 'The agent''s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]'
             cand --no-headers 'Print tables without their header line'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
@@ -38,6 +39,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
         }
         &'knoxctl;onboard'= {
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --state-dir 'The agent''s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]'
             cand --no-headers 'Print tables without their header line'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -52,6 +54,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand --label 'Extra host identity label matched by nodeSelector (repeatable)'
             cand --mode 'How to run the agent; default: systemd when systemd is PID 1, else standalone'
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --state-dir 'The agent''s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]'
             cand --dry-run 'Show the plan and change nothing'
             cand -y 'Do not ask for confirmation'
             cand --yes 'Do not ask for confirmation'
@@ -71,6 +74,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
         }
         &'knoxctl;offboard'= {
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --state-dir 'The agent''s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]'
             cand --no-headers 'Print tables without their header line'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -81,6 +85,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
         }
         &'knoxctl;offboard;vm'= {
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --state-dir 'The agent''s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]'
             cand --purge 'Also remove applied policies, recorded alerts and the agent''s log'
             cand -y 'Do not ask for confirmation'
             cand --yes 'Do not ask for confirmation'
@@ -102,6 +107,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand -o 'o'
             cand --output 'output'
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --state-dir 'The agent''s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]'
             cand --no-headers 'Print tables without their header line'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
@@ -110,6 +116,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
         }
         &'knoxctl;policy'= {
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --state-dir 'The agent''s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]'
             cand --no-headers 'Print tables without their header line'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -131,6 +138,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand -o 'o'
             cand --output 'output'
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --state-dir 'The agent''s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]'
             cand --strict 'Treat warnings (unknown fields, likely mistakes) as errors'
             cand --skip-other-kinds 'Skip documents that are not KubeArmor policies (a Deployment next to the policies)'
             cand --no-headers 'Print tables without their header line'
@@ -147,6 +155,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand -o 'o'
             cand --output 'output'
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --state-dir 'The agent''s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]'
             cand --skip-other-kinds 'Skip documents that are not KubeArmor policies'
             cand --no-headers 'Print tables without their header line'
             cand -h 'Print help (see more with ''--help'')'
@@ -161,6 +170,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand -o 'o'
             cand --output 'output'
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --state-dir 'The agent''s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]'
             cand --skip-other-kinds 'Skip documents that are not KubeArmor policies (other manifests in a directory)'
             cand --dry-run 'Say what would be created, configured or left unchanged; change nothing'
             cand --no-headers 'Print tables without their header line'
@@ -174,6 +184,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand --filename 'Policy file, directory (searched recursively for *.yaml and *.yml, hidden entries skipped), or - for standard input; repeatable'
             cand --file 'Policy file, directory (searched recursively for *.yaml and *.yml, hidden entries skipped), or - for standard input; repeatable'
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --state-dir 'The agent''s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]'
             cand --skip-other-kinds 'Skip documents that are not KubeArmor policies (other manifests in a directory)'
             cand --no-headers 'Print tables without their header line'
             cand -h 'Print help (see more with ''--help'')'
@@ -185,6 +196,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand -o 'o'
             cand --output 'output'
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --state-dir 'The agent''s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]'
             cand --no-headers 'Print tables without their header line'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
@@ -195,6 +207,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand -o 'o'
             cand --output 'output'
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --state-dir 'The agent''s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]'
             cand --no-headers 'Print tables without their header line'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
@@ -208,6 +221,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand -o 'o'
             cand --output 'output'
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --state-dir 'The agent''s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]'
             cand --all 'Delete every applied policy'
             cand --ignore-not-found 'A policy that is not applied is not an error'
             cand --dry-run 'Say what would be deleted; change nothing'
@@ -245,6 +259,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
         }
         &'knoxctl;harden'= {
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --state-dir 'The agent''s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]'
             cand --no-headers 'Print tables without their header line'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -259,6 +274,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand -o 'o'
             cand --output 'output'
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --state-dir 'The agent''s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]'
             cand --no-headers 'Print tables without their header line'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
@@ -281,8 +297,8 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand -o 'o'
             cand --output 'output'
             cand --from 'Filter KubeArmor-format JSON Lines from a file (or - for stdin) instead of the store'
-            cand --state-dir 'The agent''s state directory (the alert store)'
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --state-dir 'The agent''s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]'
             cand --no-headers 'Print tables without their header line'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
@@ -295,8 +311,8 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand --filter 'Field=value, Field!=value, Field~regex, Field>=N (repeatable; all must hold)'
             cand -o 'o'
             cand --output 'output'
-            cand --state-dir 'The agent''s state directory (the alert store)'
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --state-dir 'The agent''s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]'
             cand --no-headers 'Print tables without their header line'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
@@ -315,8 +331,8 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand -o 'Archive to write, or a directory to write it in (default: knoxctl-sysdump-<hostname>-<UTC time>.tar.gz here)'
             cand --output 'Archive to write, or a directory to write it in (default: knoxctl-sysdump-<hostname>-<UTC time>.tar.gz here)'
             cand --alerts 'How many of the newest alerts to include'
-            cand --state-dir 'The agent''s state directory (default: the one in the onboarded configuration)'
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --state-dir 'The agent''s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]'
             cand --no-headers 'Print tables without their header line'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
@@ -325,10 +341,10 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
         }
         &'knoxctl;agent'= {
             cand --config 'Configuration file'
-            cand --state-dir 'State directory: applied policies and the alert store'
             cand --enforcer 'enforcer'
             cand --label 'Extra host identity label (repeatable)'
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --state-dir 'The agent''s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]'
             cand --supervise 'Keep the agent running: start it as a child and restart it whenever it exits (how standalone mode runs it; records restarts in supervisor.json next to the socket)'
             cand --no-headers 'Print tables without their header line'
             cand -h 'Print help'
@@ -338,6 +354,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
         }
         &'knoxctl;completion'= {
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --state-dir 'The agent''s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]'
             cand --no-headers 'Print tables without their header line'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -348,6 +365,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand -o 'o'
             cand --output 'output'
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --state-dir 'The agent''s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]'
             cand --no-headers 'Print tables without their header line'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'

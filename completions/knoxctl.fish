@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_knoxctl_global_optspecs
-    string join \n socket= no-headers h/help V/version
+    string join \n socket= state-dir= no-headers h/help V/version
 end
 
 function __fish_knoxctl_needs_command
@@ -25,6 +25,7 @@ function __fish_knoxctl_using_subcommand
 end
 
 complete -c knoxctl -n "__fish_knoxctl_needs_command" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
+complete -c knoxctl -n "__fish_knoxctl_needs_command" -l state-dir -d 'The agent\'s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -f -a "(__fish_complete_directories)"
 complete -c knoxctl -n "__fish_knoxctl_needs_command" -l no-headers -d 'Print tables without their header line'
 complete -c knoxctl -n "__fish_knoxctl_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c knoxctl -n "__fish_knoxctl_needs_command" -s V -l version -d 'Print version'
@@ -40,6 +41,7 @@ complete -c knoxctl -n "__fish_knoxctl_needs_command" -f -a "completion" -d 'Pri
 complete -c knoxctl -n "__fish_knoxctl_needs_command" -f -a "version" -d 'Print version and build information'
 complete -c knoxctl -n "__fish_knoxctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand onboard; and not __fish_seen_subcommand_from vm help" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand onboard; and not __fish_seen_subcommand_from vm help" -l state-dir -d 'The agent\'s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -f -a "(__fish_complete_directories)"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand onboard; and not __fish_seen_subcommand_from vm help" -l no-headers -d 'Print tables without their header line'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand onboard; and not __fish_seen_subcommand_from vm help" -s h -l help -d 'Print help'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand onboard; and not __fish_seen_subcommand_from vm help" -s V -l version -d 'Print version'
@@ -55,6 +57,7 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand onboard; and __fish_seen
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand onboard; and __fish_seen_subcommand_from vm" -l mode -d 'How to run the agent; default: systemd when systemd is PID 1, else standalone' -r -f -a "systemd\t'A hardened systemd service (restarted on failure, watchdog)'
 standalone\t'A detached process with a pid file and a log file (hosts without systemd)'"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand onboard; and __fish_seen_subcommand_from vm" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand onboard; and __fish_seen_subcommand_from vm" -l state-dir -d 'The agent\'s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -f -a "(__fish_complete_directories)"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand onboard; and __fish_seen_subcommand_from vm" -l dry-run -d 'Show the plan and change nothing'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand onboard; and __fish_seen_subcommand_from vm" -s y -l yes -d 'Do not ask for confirmation'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand onboard; and __fish_seen_subcommand_from vm" -l no-headers -d 'Print tables without their header line'
@@ -63,12 +66,14 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand onboard; and __fish_seen
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand onboard; and __fish_seen_subcommand_from help" -f -a "vm" -d 'Onboard this virtual machine or bare-metal host'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand onboard; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand offboard; and not __fish_seen_subcommand_from vm help" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand offboard; and not __fish_seen_subcommand_from vm help" -l state-dir -d 'The agent\'s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -f -a "(__fish_complete_directories)"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand offboard; and not __fish_seen_subcommand_from vm help" -l no-headers -d 'Print tables without their header line'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand offboard; and not __fish_seen_subcommand_from vm help" -s h -l help -d 'Print help'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand offboard; and not __fish_seen_subcommand_from vm help" -s V -l version -d 'Print version'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand offboard; and not __fish_seen_subcommand_from vm help" -f -a "vm" -d 'Offboard this virtual machine or bare-metal host'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand offboard; and not __fish_seen_subcommand_from vm help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand offboard; and __fish_seen_subcommand_from vm" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand offboard; and __fish_seen_subcommand_from vm" -l state-dir -d 'The agent\'s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -f -a "(__fish_complete_directories)"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand offboard; and __fish_seen_subcommand_from vm" -l purge -d 'Also remove applied policies, recorded alerts and the agent\'s log'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand offboard; and __fish_seen_subcommand_from vm" -s y -l yes -d 'Do not ask for confirmation'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand offboard; and __fish_seen_subcommand_from vm" -l no-headers -d 'Print tables without their header line'
@@ -81,10 +86,12 @@ wide\t'Every column, whole values, even on a terminal'
 json\t'JSON (JSON Lines for alerts)'
 yaml\t'YAML (one document per alert for alerts)'"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand probe" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand probe" -l state-dir -d 'The agent\'s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -f -a "(__fish_complete_directories)"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand probe" -l no-headers -d 'Print tables without their header line'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand probe" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand probe" -s V -l version -d 'Print version'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and not __fish_seen_subcommand_from validate explain apply diff list get delete help" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and not __fish_seen_subcommand_from validate explain apply diff list get delete help" -l state-dir -d 'The agent\'s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -f -a "(__fish_complete_directories)"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and not __fish_seen_subcommand_from validate explain apply diff list get delete help" -l no-headers -d 'Print tables without their header line'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and not __fish_seen_subcommand_from validate explain apply diff list get delete help" -s h -l help -d 'Print help'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and not __fish_seen_subcommand_from validate explain apply diff list get delete help" -s V -l version -d 'Print version'
@@ -100,6 +107,7 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from validate" -s o -l output -r -f -a "text\t'Text for people'
 json\t'JSON'"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from validate" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from validate" -l state-dir -d 'The agent\'s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -f -a "(__fish_complete_directories)"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from validate" -l strict -d 'Treat warnings (unknown fields, likely mistakes) as errors'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from validate" -l skip-other-kinds -d 'Skip documents that are not KubeArmor policies (a Deployment next to the policies)'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from validate" -l no-headers -d 'Print tables without their header line'
@@ -113,6 +121,7 @@ wide\t'Every column, whole values, even on a terminal'
 json\t'JSON (JSON Lines for alerts)'
 yaml\t'YAML (one document per alert for alerts)'"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from explain" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from explain" -l state-dir -d 'The agent\'s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -f -a "(__fish_complete_directories)"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from explain" -l skip-other-kinds -d 'Skip documents that are not KubeArmor policies'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from explain" -l no-headers -d 'Print tables without their header line'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from explain" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -121,6 +130,7 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from apply" -s o -l output -r -f -a "text\t'One line per policy: its identifier, what happened and its effect here'
 name\t'Only the identifiers of the policies changed (KIND/NAME, KIND/NAMESPACE/NAME)'"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from apply" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from apply" -l state-dir -d 'The agent\'s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -f -a "(__fish_complete_directories)"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from apply" -l skip-other-kinds -d 'Skip documents that are not KubeArmor policies (other manifests in a directory)'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from apply" -l dry-run -d 'Say what would be created, configured or left unchanged; change nothing'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from apply" -l no-headers -d 'Print tables without their header line'
@@ -128,6 +138,7 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from apply" -s V -l version -d 'Print version'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from diff" -s f -l filename -l file -d 'Policy file, directory (searched recursively for *.yaml and *.yml, hidden entries skipped), or - for standard input; repeatable' -r -F
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from diff" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from diff" -l state-dir -d 'The agent\'s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -f -a "(__fish_complete_directories)"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from diff" -l skip-other-kinds -d 'Skip documents that are not KubeArmor policies (other manifests in a directory)'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from diff" -l no-headers -d 'Print tables without their header line'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from diff" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -138,6 +149,7 @@ json\t'JSON'
 yaml\t'YAML'
 name\t'One KIND/NAME (KIND/NAMESPACE/NAME) per line, as get and delete take it'"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from list" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from list" -l state-dir -d 'The agent\'s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -f -a "(__fish_complete_directories)"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from list" -l no-headers -d 'Print tables without their header line'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
@@ -145,6 +157,7 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_
 json\t'The policy as JSON'
 name\t'Only its KIND/NAME (KIND/NAMESPACE/NAME)'"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from get" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from get" -l state-dir -d 'The agent\'s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -f -a "(__fish_complete_directories)"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from get" -l no-headers -d 'Print tables without their header line'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from get" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from get" -s V -l version -d 'Print version'
@@ -152,6 +165,7 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from delete" -s o -l output -r -f -a "text\t'One line per policy: its identifier, what happened and its effect here'
 name\t'Only the identifiers of the policies changed (KIND/NAME, KIND/NAMESPACE/NAME)'"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from delete" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from delete" -l state-dir -d 'The agent\'s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -f -a "(__fish_complete_directories)"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from delete" -l all -d 'Delete every applied policy'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from delete" -l ignore-not-found -d 'A policy that is not applied is not an error'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from delete" -l dry-run -d 'Say what would be deleted; change nothing'
@@ -167,6 +181,7 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Delete applied policies by name, by the files that define them, or all'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and not __fish_seen_subcommand_from recommend help" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and not __fish_seen_subcommand_from recommend help" -l state-dir -d 'The agent\'s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -f -a "(__fish_complete_directories)"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and not __fish_seen_subcommand_from recommend help" -l no-headers -d 'Print tables without their header line'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and not __fish_seen_subcommand_from recommend help" -s h -l help -d 'Print help'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and not __fish_seen_subcommand_from recommend help" -s V -l version -d 'Print version'
@@ -183,6 +198,7 @@ wide\t'Every column, whole values, even on a terminal'
 json\t'JSON (JSON Lines for alerts)'
 yaml\t'YAML (one document per alert for alerts)'"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -l state-dir -d 'The agent\'s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -f -a "(__fish_complete_directories)"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -l no-headers -d 'Print tables without their header line'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -s V -l version -d 'Print version'
@@ -197,8 +213,8 @@ wide\t'Every column, whole values, even on a terminal'
 json\t'JSON (JSON Lines for alerts)'
 yaml\t'YAML (one document per alert for alerts)'"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail help" -l from -d 'Filter KubeArmor-format JSON Lines from a file (or - for stdin) instead of the store' -r -F
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail help" -l state-dir -d 'The agent\'s state directory (the alert store)' -r -f -a "(__fish_complete_directories)"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail help" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail help" -l state-dir -d 'The agent\'s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -f -a "(__fish_complete_directories)"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail help" -l no-headers -d 'Print tables without their header line'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail help" -s V -l version -d 'Print version'
@@ -209,8 +225,8 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_
 wide\t'Every column, whole values, even on a terminal'
 json\t'JSON (JSON Lines for alerts)'
 yaml\t'YAML (one document per alert for alerts)'"
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from tail" -l state-dir -d 'The agent\'s state directory (the alert store)' -r -f -a "(__fish_complete_directories)"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from tail" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from tail" -l state-dir -d 'The agent\'s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -f -a "(__fish_complete_directories)"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from tail" -l no-headers -d 'Print tables without their header line'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from tail" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from tail" -s V -l version -d 'Print version'
@@ -218,13 +234,12 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand sysdump" -s o -l output -d 'Archive to write, or a directory to write it in (default: knoxctl-sysdump-<hostname>-<UTC time>.tar.gz here)' -r -F
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand sysdump" -l alerts -d 'How many of the newest alerts to include' -r
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand sysdump" -l state-dir -d 'The agent\'s state directory (default: the one in the onboarded configuration)' -r -f -a "(__fish_complete_directories)"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand sysdump" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand sysdump" -l state-dir -d 'The agent\'s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -f -a "(__fish_complete_directories)"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand sysdump" -l no-headers -d 'Print tables without their header line'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand sysdump" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand sysdump" -s V -l version -d 'Print version'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand agent" -l config -d 'Configuration file' -r -F
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand agent" -l state-dir -d 'State directory: applied policies and the alert store' -r -f -a "(__fish_complete_directories)"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand agent" -l enforcer -r -f -a "auto\t''
 bpf-lsm\t''
 apparmor\t''
@@ -232,17 +247,20 @@ fanotify\t''
 monitor-only\t''"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand agent" -l label -d 'Extra host identity label (repeatable)' -r
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand agent" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand agent" -l state-dir -d 'The agent\'s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -f -a "(__fish_complete_directories)"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand agent" -l supervise -d 'Keep the agent running: start it as a child and restart it whenever it exits (how standalone mode runs it; records restarts in supervisor.json next to the socket)'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand agent" -l no-headers -d 'Print tables without their header line'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand agent" -s h -l help -d 'Print help'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand agent" -s V -l version -d 'Print version'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand completion" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand completion" -l state-dir -d 'The agent\'s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -f -a "(__fish_complete_directories)"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand completion" -l no-headers -d 'Print tables without their header line'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand completion" -s h -l help -d 'Print help'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand completion" -s V -l version -d 'Print version'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand version" -s o -l output -r -f -a "text\t'Text for people'
 json\t'JSON'"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand version" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand version" -l state-dir -d 'The agent\'s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -f -a "(__fish_complete_directories)"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand version" -l no-headers -d 'Print tables without their header line'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand version" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand version" -s V -l version -d 'Print version'

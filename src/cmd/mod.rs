@@ -45,6 +45,11 @@ pub struct Cli {
     #[arg(long, global = true, env = "KNOXCTL_SOCKET", value_name = "PATH",
           value_hint = ValueHint::FilePath)]
     pub socket: Option<PathBuf>,
+    /// The agent's state directory: applied policies and the alert store [default:
+    /// /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]
+    #[arg(long, global = true, env = "KNOXCTL_STATE_DIR", value_name = "DIR",
+          value_hint = ValueHint::DirPath)]
+    pub state_dir: Option<PathBuf>,
     /// Print tables without their header line
     #[arg(long, global = true)]
     pub no_headers: bool,
@@ -285,6 +290,8 @@ pub struct AgentConn {
 
 impl AgentConn {
     pub const DEFAULT_SOCKET: &str = "/run/knoxctl/agent.sock";
+    /// Where `alerts` reads the store when no --state-dir is given.
+    pub const DEFAULT_STATE_DIR: &str = "/var/lib/knoxctl";
 
     fn new(socket: Option<PathBuf>) -> AgentConn {
         AgentConn {
@@ -442,9 +449,8 @@ pub struct AlertsArgs {
     /// Filter KubeArmor-format JSON Lines from a file (or - for stdin) instead of the store
     #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
     pub from: Option<PathBuf>,
-    /// The agent's state directory (the alert store)
-    #[arg(long, env = "KNOXCTL_STATE_DIR", value_name = "DIR", value_hint = ValueHint::DirPath,
-          default_value = "/var/lib/knoxctl", global = true)]
+    /// The alert store's directory: the global --state-dir, else the default.
+    #[arg(skip)]
     pub state_dir: PathBuf,
 }
 
@@ -463,8 +469,8 @@ pub struct SysdumpArgs {
     /// How many of the newest alerts to include
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub alerts: usize,
-    /// The agent's state directory (default: the one in the onboarded configuration)
-    #[arg(long, env = "KNOXCTL_STATE_DIR", value_name = "DIR", value_hint = ValueHint::DirPath)]
+    /// The global --state-dir (default: the one in the onboarded configuration).
+    #[arg(skip)]
     pub state_dir: Option<PathBuf>,
 }
 
@@ -473,8 +479,8 @@ pub struct AgentArgs {
     /// Configuration file
     #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath, default_value = "/etc/knoxctl/config.yaml")]
     pub config: PathBuf,
-    /// State directory: applied policies and the alert store
-    #[arg(long, env = "KNOXCTL_STATE_DIR", value_name = "DIR", value_hint = ValueHint::DirPath)]
+    /// The global --state-dir (default: the configuration's).
+    #[arg(skip)]
     pub state_dir: Option<PathBuf>,
     #[arg(long, value_enum)]
     pub enforcer: Option<EnforcerChoice>,
@@ -518,9 +524,20 @@ pub fn run() -> ExitCode {
             "planned; no issue filed yet",
             output == TableOrJson::Json,
         ),
-        Command::Alerts(args) => alerts::run(args, &conn),
-        Command::Sysdump(args) => sysdump::run(args, cli.socket),
-        Command::Agent(args) => agent::run(args, cli.socket),
+        Command::Alerts(mut args) => {
+            args.state_dir = cli
+                .state_dir
+                .unwrap_or_else(|| PathBuf::from(AgentConn::DEFAULT_STATE_DIR));
+            alerts::run(args, &conn)
+        }
+        Command::Sysdump(mut args) => {
+            args.state_dir = cli.state_dir;
+            sysdump::run(args, cli.socket)
+        }
+        Command::Agent(mut args) => {
+            args.state_dir = cli.state_dir;
+            agent::run(args, cli.socket)
+        }
     };
     match result {
         Ok(code) => code,

@@ -1021,3 +1021,19 @@ fn non_root_users_get_the_sudo_hint() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("run with sudo"), "{}", stderr(&out));
 }
+
+/// --state-dir is global, as --socket is: before or after the subcommand.
+#[test]
+fn state_dir_is_a_global_flag() {
+    let s = state_with("alerts-global-state", &samples(), KEEP_ALL);
+    let dir = s.0.to_str().unwrap();
+    for args in [
+        vec!["--state-dir", dir, "alerts", "-o", "json"],
+        vec!["alerts", "--state-dir", dir, "-o", "json"],
+        vec!["alerts", "-o", "json", "--state-dir", dir],
+    ] {
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        assert_eq!(stdout(&out).lines().count(), 6, "{args:?}");
+    }
+}
