@@ -6,9 +6,32 @@
 //! table, the widest columns are cut short with `…` (whole values with `-o json`, or when
 //! piped); piped output is never cut, so `awk`, `cut` and `grep` see whole values. An empty
 //! value prints as `-`, so every row has the same number of fields.
+//!
+//! Documents for scripts (`-o json|yaml`) are printed by `print_document`, so every
+//! command's JSON is pretty-printed the same way and its YAML comes from the same emitter.
 
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The document formats of `-o json` and `-o yaml`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Document {
+    Json,
+    Yaml,
+}
+
+/// Prints `value` on stdout as one pretty JSON document or one YAML document. JSON is
+/// serialised straight from the value, so struct fields keep their declared order.
+pub fn print_document<T: serde::Serialize + ?Sized>(
+    value: &T,
+    format: Document,
+) -> serde_json::Result<()> {
+    match format {
+        Document::Json => println!("{}", serde_json::to_string_pretty(value)?),
+        Document::Yaml => print!("{}", crate::yaml::to_yaml(&serde_json::to_value(value)?)),
+    }
+    Ok(())
+}
 
 /// `--no-headers`: one switch for the whole process, set once from the command line.
 static NO_HEADERS: AtomicBool = AtomicBool::new(false);

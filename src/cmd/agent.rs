@@ -2,13 +2,13 @@
 //! with `--supervise` the standalone supervisor that keeps one running.
 
 use super::AgentArgs;
+use super::ExitStatus;
 use crate::agent::{Overrides, load_config, run as run_agent};
 use anyhow::Context;
 use std::ffi::OsString;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
-pub fn run(args: AgentArgs, socket: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+pub fn run(args: AgentArgs, socket: Option<PathBuf>) -> anyhow::Result<ExitStatus> {
     let config_given = args.config.as_os_str() != crate::agent::config::DEFAULT_CONFIG;
     let overrides = Overrides {
         config: config_given.then_some(args.config),
@@ -21,13 +21,13 @@ pub fn run(args: AgentArgs, socket: Option<PathBuf>) -> anyhow::Result<ExitCode>
         return supervise(&overrides);
     }
     run_agent(overrides)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitStatus::Success)
 }
 
 /// Runs this same command line without `--supervise` under the supervisor. The program is
 /// the path it was started as (onboarding starts it by its absolute path), so an upgrade that
 /// replaced the binary restarts the new one rather than the deleted old file.
-fn supervise(overrides: &Overrides) -> anyhow::Result<ExitCode> {
+fn supervise(overrides: &Overrides) -> anyhow::Result<ExitStatus> {
     crate::agent::init_logging();
     // A configuration the agent would refuse is reported now, once, rather than restarted
     // forever.
@@ -42,5 +42,5 @@ fn supervise(overrides: &Overrides) -> anyhow::Result<ExitCode> {
     let record = crate::onboard::supervisor::record_path(&config.socket);
     tracing::info!(record = %record.display(), "supervisor: starting the agent");
     crate::onboard::supervisor::run(&exe, &args, &record)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitStatus::Success)
 }

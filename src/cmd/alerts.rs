@@ -8,7 +8,8 @@
 //! are passed through unchanged, so fields knoxctl does not model (Owner, EventData, ...)
 //! survive.
 
-use super::{AgentConn, AlertsArgs, AlertsCommand, EXIT_FAILED, EXIT_USAGE, TableOrJson};
+use super::ExitStatus;
+use super::{AgentConn, AlertsArgs, AlertsCommand, TableOrJson};
 use crate::agent::api::{self, Request};
 use crate::alert::Alert;
 use crate::alert::filter::{Filter, all_match, parse_duration};
@@ -18,7 +19,6 @@ use anyhow::Context;
 use std::collections::VecDeque;
 use std::io::{BufRead, BufWriter, Read, Write};
 use std::path::Path;
-use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -31,7 +31,7 @@ const MAX_REPORTED: usize = 20;
 /// How often `alerts tail` looks for new alerts.
 const TAIL_POLL: Duration = Duration::from_millis(200);
 
-pub fn run(args: AlertsArgs, conn: &AgentConn) -> anyhow::Result<ExitCode> {
+pub fn run(args: AlertsArgs, conn: &AgentConn) -> anyhow::Result<ExitStatus> {
     let filters = match args
         .filters
         .iter()
@@ -71,13 +71,15 @@ pub fn run(args: AlertsArgs, conn: &AgentConn) -> anyhow::Result<ExitCode> {
         limit: args.limit,
     };
     match (&args.command, &args.from) {
-        (Some(AlertsCommand::Tail), Some(_)) => usage(
+        (Some(AlertsCommand::Tail), Some(_)) => tail_usage(
             "--from cannot be combined with 'tail': tail follows the alert store; \
              to follow a KubeArmor stream, pipe it: karmor logs --json | knoxctl alerts --from -",
         ),
         (Some(AlertsCommand::Tail), None) => {
             if query.until.is_some() {
-                return usage("--until cannot be combined with 'tail', which follows new alerts");
+                return tail_usage(
+                    "--until cannot be combined with 'tail', which follows new alerts",
+                );
             }
             warn_if_no_agent(conn, &args.state_dir);
             tail(&args.state_dir, query, args.output)
@@ -129,10 +131,13 @@ fn warn_if_no_agent(conn: &AgentConn, state_dir: &Path) {
     }
 }
 
-fn usage(msg: &str) -> anyhow::Result<ExitCode> {
-    super::error(msg);
-    eprintln!("For more information, try 'knoxctl alerts --help'.");
-    Ok(ExitCode::from(EXIT_USAGE))
+fn usage(msg: &str) -> anyhow::Result<ExitStatus> {
+    Ok(super::usage(msg, "alerts"))
+}
+
+/// Mistakes that only `tail` can make point at tail's help.
+fn tail_usage(msg: &str) -> anyhow::Result<ExitStatus> {
+    Ok(super::usage(msg, "alerts tail"))
 }
 
 fn now_epoch() -> i64 {
@@ -184,7 +189,11 @@ fn write_doc(w: &mut impl Write, alert: &Alert, output: TableOrJson) -> anyhow::
     Ok(())
 }
 
-fn from_store(state_dir: &Path, mut query: Query, output: TableOrJson) -> anyhow::Result<ExitCode> {
+fn from_store(
+    state_dir: &Path,
+    mut query: Query,
+    output: TableOrJson,
+) -> anyhow::Result<ExitStatus> {
     let store = open_store(state_dir)?;
     let out = std::io::stdout();
     match output {
@@ -212,7 +221,7 @@ fn from_store(state_dir: &Path, mut query: Query, output: TableOrJson) -> anyhow
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitStatus::Success)
 }
 
 /// `2024-05-28T17:33:52Z` from epoch seconds (UTC, the zone KubeArmor's UpdatedTime uses).
@@ -382,7 +391,7 @@ impl Matches {
     }
 }
 
-fn from_lines(from: &Path, query: Query, output: TableOrJson) -> anyhow::Result<ExitCode> {
+fn from_lines(from: &Path, query: Query, output: TableOrJson) -> anyhow::Result<ExitStatus> {
     let stdin = from == Path::new("-");
     let name = if stdin {
         "<stdin>".to_string()
@@ -445,9 +454,9 @@ fn from_lines(from: &Path, query: Query, output: TableOrJson) -> anyhow::Result<
     }
     if bad > 0 {
         eprintln!("knoxctl: {name}: {bad} of {total} {unit} skipped (not KubeArmor alerts)");
-        return Ok(ExitCode::from(EXIT_FAILED));
+        return Ok(ExitStatus::Failure);
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitStatus::Success)
 }
 
 /// Whether the input is JSON documents (a JSON array, or objects spread over several
@@ -615,7 +624,7 @@ fn tail_format(cells: &[&str]) -> String {
     line
 }
 
-fn tail(state_dir: &Path, query: Query, output: TableOrJson) -> anyhow::Result<ExitCode> {
+fn tail(state_dir: &Path, query: Query, output: TableOrJson) -> anyhow::Result<ExitStatus> {
     let store = open_store(state_dir)?;
     // SIGINT/SIGTERM end the loop between polls, so output is flushed and the exit is 0.
     // SIGPIPE keeps its default (set in main): a closed pipe ends the process quietly.
@@ -679,7 +688,7 @@ fn tail(state_dir: &Path, query: Query, output: TableOrJson) -> anyhow::Result<E
         out.flush()?;
         std::thread::sleep(TAIL_POLL);
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitStatus::Success)
 }
 
 #[cfg(test)]

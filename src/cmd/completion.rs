@@ -1,10 +1,10 @@
 //! `knoxctl completion SHELL`: prints the completion script. The same scripts are committed
 //! under completions/ and installed by onboarding (see `crate::assets`).
 
+use super::ExitStatus;
 use clap::builder::{PossibleValue, TypedValueParser};
 use clap::{Args, ValueEnum};
 use clap_complete::Shell;
-use std::process::ExitCode;
 
 #[derive(Args, Debug)]
 pub struct CompletionArgs {
@@ -55,9 +55,9 @@ impl TypedValueParser for ShellParser {
     }
 }
 
-pub fn run(args: CompletionArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: CompletionArgs) -> anyhow::Result<ExitStatus> {
     let script = crate::assets::completion(args.shell);
     use std::io::Write;
     std::io::stdout().write_all(&script)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitStatus::Success)
 }

@@ -4,6 +4,7 @@
 pub mod agent;
 pub mod alerts;
 pub mod completion;
+mod exit;
 pub mod offboard;
 pub mod onboard;
 pub mod pending;
@@ -13,14 +14,12 @@ pub mod sysdump;
 pub mod version;
 
 use crate::agent::config::EnforcerChoice;
+use crate::output::Document;
 use clap::{Args, Parser, Subcommand, ValueEnum, ValueHint};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// Exit statuses, documented in the man page.
-pub const EXIT_OK: u8 = 0;
-pub const EXIT_FAILED: u8 = 1;
-pub const EXIT_USAGE: u8 = 2;
+pub use exit::{ExitStatus, error, report, usage};
 
 const AFTER_HELP: &str = "\
 Exit status: 0 success; 1 a check or operation failed (invalid policy, denied, agent error); \
@@ -225,6 +224,15 @@ impl TableOrJson {
             TableOrJson::Table => Some(true),
             TableOrJson::Wide => Some(false),
             TableOrJson::Json | TableOrJson::Yaml => None,
+        }
+    }
+
+    /// The document format, for the two that are not tables.
+    pub fn document(self) -> Option<Document> {
+        match self {
+            TableOrJson::Json => Some(Document::Json),
+            TableOrJson::Yaml => Some(Document::Yaml),
+            TableOrJson::Table | TableOrJson::Wide => None,
         }
     }
 }
@@ -501,7 +509,12 @@ pub fn run() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
+            return if e.use_stderr() {
+                ExitStatus::Usage
+            } else {
+                ExitStatus::Success
+            }
+            .into();
         }
     };
     crate::output::set_no_headers(cli.no_headers);
@@ -519,11 +532,7 @@ pub fn run() -> ExitCode {
         Command::Probe(args) => probe::run(args, &conn),
         Command::Harden {
             command: HardenCommand::Recommend { output, .. },
-        } => pending::not_yet(
-            "harden recommend",
-            "planned; no issue filed yet",
-            output == TableOrJson::Json,
-        ),
+        } => pending::not_yet("harden recommend", "planned", output == TableOrJson::Json),
         Command::Alerts(mut args) => {
             args.state_dir = cli
                 .state_dir
@@ -540,31 +549,12 @@ pub fn run() -> ExitCode {
         }
     };
     match result {
-        Ok(code) => code,
+        Ok(status) => status.into(),
         Err(e) => {
             report(&e);
-            ExitCode::from(EXIT_FAILED)
+            ExitStatus::Failure.into()
         }
     }
-}
-
-/// Prints an error and its causes as one `knoxctl: error:` line; causes whose text the
-/// message already contains are not repeated.
-pub fn report(e: &anyhow::Error) {
-    let mut msg = e.to_string();
-    for cause in e.chain().skip(1) {
-        let c = cause.to_string();
-        if !msg.contains(&c) {
-            msg = format!("{msg}: {c}");
-        }
-    }
-    error(&msg);
-}
-
-/// One error line, for commands that report a failure and go on (or choose their exit
-/// status) rather than return an `Err`.
-pub fn error(msg: &str) {
-    eprintln!("knoxctl: error: {msg}");
 }
 
 /// An empty `KNOXCTL_SOCKET=` or `KNOXCTL_STATE_DIR=` counts as unset, as a shell user

@@ -2,11 +2,11 @@
 //! and reports what it did and whether anything is left. The work is in
 //! `crate::onboard::offboard`.
 
+use super::ExitStatus;
+use super::OffboardVmArgs;
 use super::onboard::{Consent, confirm, must_be_root, progress_bar};
-use super::{EXIT_FAILED, EXIT_USAGE, OffboardVmArgs};
 use crate::onboard::offboard;
 use crate::output::paint;
-use std::process::ExitCode;
 
 fn print_plan(p: &offboard::OffboardPlan) {
     println!(
@@ -44,7 +44,7 @@ fn print_plan(p: &offboard::OffboardPlan) {
     }
 }
 
-pub fn run(args: OffboardVmArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: OffboardVmArgs) -> anyhow::Result<ExitStatus> {
     let paths = crate::onboard::Paths::from_env();
     must_be_root(&paths, "offboard vm")?;
     let plan = offboard::plan(&paths, args.purge);
@@ -53,21 +53,21 @@ pub fn run(args: OffboardVmArgs) -> anyhow::Result<ExitCode> {
         for i in &plan.keep {
             println!("  left in place: {} — {}", i.path.display(), i.what);
         }
-        return Ok(ExitCode::SUCCESS);
+        return Ok(ExitStatus::Success);
     }
     print_plan(&plan);
     match confirm("Offboard this host?", args.yes) {
         Consent::Given => {}
         Consent::Declined => {
             eprintln!("knoxctl: offboarding aborted; nothing was changed");
-            return Ok(ExitCode::from(EXIT_FAILED));
+            return Ok(ExitStatus::Failure);
         }
         Consent::NoTerminal => {
             super::error(
                 "offboard vm changes this host and there is no terminal to confirm on: \
                  pass --yes to proceed; nothing was changed",
             );
-            return Ok(ExitCode::from(EXIT_USAGE));
+            return Ok(ExitStatus::Usage);
         }
     }
     let bar = progress_bar(plan.step_count());
@@ -99,12 +99,12 @@ pub fn run(args: OffboardVmArgs) -> anyhow::Result<ExitCode> {
                 )
             }
         );
-        return Ok(ExitCode::SUCCESS);
+        return Ok(ExitStatus::Success);
     }
     super::error("offboarding left things behind:");
     for l in &report.leftovers {
         eprintln!("  {l}");
     }
     eprintln!("Remove them by hand (or fix the cause above and run `knoxctl offboard vm` again).");
-    Ok(ExitCode::from(EXIT_FAILED))
+    Ok(ExitStatus::Failure)
 }

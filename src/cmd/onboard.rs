@@ -1,13 +1,13 @@
 //! `knoxctl onboard vm`: prints the plan, asks for confirmation, shows progress, and ends
 //! with what runs and what to do next. The work is in `crate::onboard`.
 
-use super::{EXIT_FAILED, EXIT_USAGE, OnboardVmArgs};
+use super::ExitStatus;
+use super::OnboardVmArgs;
 use crate::enforce::Backend;
 use crate::onboard::plan::{self, AgentAction, Change, Content, FilePlan, MAN_PAGE, Plan};
 use crate::output::paint;
 use anyhow::Context;
 use std::io::IsTerminal;
-use std::process::ExitCode;
 
 /// The answer to "go ahead?".
 pub(super) enum Consent {
@@ -163,7 +163,7 @@ fn print_plan(p: &Plan) {
     }
 }
 
-pub fn run(args: OnboardVmArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: OnboardVmArgs) -> anyhow::Result<ExitStatus> {
     let paths = crate::onboard::Paths::from_env();
     if !args.dry_run {
         must_be_root(&paths, "onboard vm")?;
@@ -188,7 +188,7 @@ pub fn run(args: OnboardVmArgs) -> anyhow::Result<ExitCode> {
             plan.backend,
             paths.socket.display()
         );
-        return Ok(ExitCode::SUCCESS);
+        return Ok(ExitStatus::Success);
     }
     print_plan(&plan);
     if plan.backend == Backend::MonitorOnly {
@@ -199,20 +199,20 @@ pub fn run(args: OnboardVmArgs) -> anyhow::Result<ExitCode> {
     }
     if args.dry_run {
         println!("dry run: nothing was changed");
-        return Ok(ExitCode::SUCCESS);
+        return Ok(ExitStatus::Success);
     }
     match confirm("Onboard this host?", args.yes) {
         Consent::Given => {}
         Consent::Declined => {
             eprintln!("knoxctl: onboarding aborted; nothing was changed");
-            return Ok(ExitCode::from(EXIT_FAILED));
+            return Ok(ExitStatus::Failure);
         }
         Consent::NoTerminal => {
             super::error(
                 "onboard vm changes this host and there is no terminal to confirm on: \
                  pass --yes to proceed (or --dry-run to only see the plan); nothing was changed",
             );
-            return Ok(ExitCode::from(EXIT_USAGE));
+            return Ok(ExitStatus::Usage);
         }
     }
 
@@ -256,5 +256,5 @@ pub fn run(args: OnboardVmArgs) -> anyhow::Result<ExitCode> {
          knoxctl harden recommend              # hardening policies for this host (not yet available)\n  \
          knoxctl offboard vm                   # undo all of this"
     );
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitStatus::Success)
 }

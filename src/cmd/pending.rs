@@ -2,14 +2,14 @@
 //! fail, so that no script mistakes a missing feature for a successful run), and command
 //! names karmor users type out of habit (a usage error that names knoxctl's command).
 
-use super::{Cli, EXIT_FAILED, EXIT_USAGE};
+use super::Cli;
+use super::ExitStatus;
 use clap::CommandFactory;
-use std::process::ExitCode;
 
 /// Reports that `command` is not in this build: one `knoxctl: error:` line on stderr, and
 /// with `json` also a JSON object on stdout, since a script that asked for JSON parses
 /// stdout and must not get an empty document.
-pub fn not_yet(command: &str, planned: &str, json: bool) -> anyhow::Result<ExitCode> {
+pub fn not_yet(command: &str, planned: &str, json: bool) -> anyhow::Result<ExitStatus> {
     let msg =
         format!("'{command}' is not available in this build yet ({planned}); nothing was done");
     super::error(&msg);
@@ -19,7 +19,7 @@ pub fn not_yet(command: &str, planned: &str, json: bool) -> anyhow::Result<ExitC
             serde_json::json!({ "error": msg, "command": command, "available": false })
         );
     }
-    Ok(ExitCode::from(EXIT_FAILED))
+    Ok(ExitStatus::Failure)
 }
 
 /// karmor's command names that knoxctl spells differently, and the hint for each.
@@ -33,7 +33,7 @@ const KARMOR_HABITS: &[(&str, &str, &str)] = &[(
 /// (exit status 2) in clap's format that names knoxctl's command. Checked before clap
 /// parses, because a hidden subcommand would still be offered by the generated
 /// completion scripts and by clap's did-you-mean; None for every other command line.
-pub fn karmor_habit(args: &[std::ffi::OsString]) -> Option<ExitCode> {
+pub fn karmor_habit(args: &[std::ffi::OsString]) -> Option<std::process::ExitCode> {
     let mut words = args.iter().skip(1);
     // The command is the first word that is neither an option nor the global --socket's
     // value; any other option first (--help, -V) is clap's to answer.
@@ -54,5 +54,5 @@ pub fn karmor_habit(args: &[std::ffi::OsString]) -> Option<ExitCode> {
     let _ = Cli::command()
         .error(clap::error::ErrorKind::InvalidSubcommand, msg)
         .print();
-    Some(ExitCode::from(EXIT_USAGE))
+    Some(ExitStatus::Usage.into())
 }

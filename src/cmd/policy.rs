@@ -3,12 +3,13 @@
 //! (`kubearmorhostpolicy/NAME`, `kubearmorpolicy/NAMESPACE/NAME`), which get and delete
 //! take back.
 
+use super::ExitStatus;
 use super::{
-    AgentConn, ChangeOutput, EXIT_FAILED, ListOutput, PolicyCommand, PolicyFiles, Posture,
-    TableOrJson, TextOrJson, YamlOrJson,
+    AgentConn, ChangeOutput, ListOutput, PolicyCommand, PolicyFiles, Posture, TableOrJson,
+    TextOrJson, YamlOrJson,
 };
 use crate::agent::api::{self, Request, Response, SourceFile};
-use crate::output::{paint, table, unified_diff};
+use crate::output::{Document, paint, print_document, table, unified_diff};
 use crate::policy::files::{read_inputs, validate_inputs, validate_paths};
 use crate::policy::normalize::{self, Category, Rule, RuleSet};
 use crate::policy::validate::{FileReport, Options, Severity};
@@ -16,7 +17,6 @@ use crate::policy::{Action, Policy};
 use clap::Args;
 use serde::Serialize;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 #[derive(Args, Debug)]
 pub struct ValidateArgs {
@@ -46,7 +46,7 @@ pub struct ExplainArgs {
     pub output: TableOrJson,
 }
 
-pub fn run(command: PolicyCommand, conn: &AgentConn) -> anyhow::Result<ExitCode> {
+pub fn run(command: PolicyCommand, conn: &AgentConn) -> anyhow::Result<ExitStatus> {
     match command {
         PolicyCommand::Validate(args) => validate(args),
         PolicyCommand::Explain(args) => explain(args),
@@ -89,6 +89,8 @@ struct Summary {
     documents: usize,
     valid: usize,
     invalid: usize,
+    /// Files that could not be read as YAML at all (also counted in `invalid`).
+    unreadable: usize,
     errors: usize,
     warnings: usize,
 }
@@ -101,6 +103,7 @@ fn summarize(reports: &[FileReport]) -> Summary {
     for r in reports {
         if r.error.is_some() {
             s.invalid += 1;
+            s.unreadable += 1;
         }
         s.documents += r.documents.len();
         s.valid += r.documents.iter().filter(|d| d.valid).count();
@@ -146,7 +149,7 @@ fn plural(n: usize, word: &str) -> String {
     }
 }
 
-fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
+fn validate(args: ValidateArgs) -> anyhow::Result<ExitStatus> {
     let reports = validate_paths(
         &args.files.all(),
         Options {
@@ -163,21 +166,27 @@ fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
         }
         TextOrJson::Text => {
             print_diagnostics(&reports, false);
+            // A file that is not YAML has no documents to call valid or invalid: say so,
+            // rather than "0 documents: 1 invalid".
+            let unreadable = match summary.unreadable {
+                0 => String::new(),
+                n => format!(", {} not readable as policies", plural(n, "file")),
+            };
             println!(
-                "{} in {}: {} valid, {} invalid ({}, {})",
+                "{} in {}: {} valid, {} invalid{unreadable} ({}, {})",
                 plural(summary.documents, "document"),
                 plural(summary.files, "file"),
                 summary.valid,
-                summary.invalid,
+                summary.invalid - summary.unreadable,
                 plural(summary.errors, "error"),
                 plural(summary.warnings, "warning"),
             );
         }
     }
     Ok(if ok {
-        ExitCode::SUCCESS
+        ExitStatus::Success
     } else {
-        ExitCode::from(EXIT_FAILED)
+        ExitStatus::Failure
     })
 }
 
@@ -188,7 +197,6 @@ and with EPERM (Operation not permitted) under fanotify; `knoxctl probe` shows w
 enforcer can deny on this host";
 
 fn effect(r: &Rule) -> String {
-    let denied = "denied";
     if !r.allowed_args.is_empty() && r.action == Action::Block {
         return format!(
             "denied unless its arguments are exactly: {}, alert",
@@ -199,10 +207,10 @@ fn effect(r: &Rule) -> String {
         (Action::Audit, true, _) => "permitted, alert for non-owners".to_string(),
         (Action::Audit, false, _) => "permitted, alert".to_string(),
         // ownerOnly: "allow the owner only; otherwise block all", whatever the action.
-        (_, true, true) => format!("owner may read; writes and others {denied}, alert"),
-        (_, true, false) => format!("owner permitted; others {denied}, alert"),
-        (Action::Block, false, true) => format!("writes {denied}, reads permitted, alert"),
-        (Action::Block, false, false) => format!("{denied}, alert"),
+        (_, true, true) => "owner may read; writes and others denied, alert".to_string(),
+        (_, true, false) => "owner permitted; others denied, alert".to_string(),
+        (Action::Block, false, true) => "writes denied, reads permitted, alert".to_string(),
+        (Action::Block, false, false) => "denied, alert".to_string(),
         (Action::Allow, false, true) => "reads permitted".to_string(),
         (Action::Allow, false, false) => "permitted".to_string(),
     }
@@ -231,7 +239,7 @@ fn posture_lines(set: &RuleSet, posture: Posture) -> Vec<String> {
     lines
 }
 
-fn explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
+fn explain(args: ExplainArgs) -> anyhow::Result<ExitStatus> {
     let opts = Options {
         skip_other_kinds: args.skip_other_kinds,
         ..Options::default()
@@ -240,7 +248,7 @@ fn explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
     if !reports.iter().all(|r| r.valid) {
         print_diagnostics(&reports, true);
         super::error("the policies above are invalid; nothing to explain");
-        return Ok(ExitCode::from(EXIT_FAILED));
+        return Ok(ExitStatus::Failure);
     }
     let policies: Vec<Policy> = reports.iter().flat_map(|r| r.policies().cloned()).collect();
     let sets = normalize::normalize(&policies);
@@ -250,11 +258,7 @@ fn explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
                 .iter()
                 .map(|s| serde_json::json!({ "ruleSet": s, "posture": posture_lines(s, args.default_posture) }))
                 .collect();
-            if args.output == TableOrJson::Json {
-                println!("{}", serde_json::to_string_pretty(&out)?);
-            } else {
-                print!("{}", crate::yaml::to_yaml(&serde_json::Value::Array(out)));
-            }
+            print_document(&out, args.output.document().expect("a document format"))?;
         }
         TableOrJson::Table | TableOrJson::Wide => {
             for (i, set) in sets.iter().enumerate() {
@@ -314,7 +318,7 @@ fn explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitStatus::Success)
 }
 
 const API_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
@@ -375,9 +379,9 @@ fn apply(
     dry_run: bool,
     output: ChangeOutput,
     conn: &AgentConn,
-) -> anyhow::Result<ExitCode> {
+) -> anyhow::Result<ExitStatus> {
     let Ok((files, _)) = read_valid(paths, skip_other_kinds, "nothing was applied") else {
-        return Ok(ExitCode::from(EXIT_FAILED));
+        return Ok(ExitStatus::Failure);
     };
     let request = if dry_run {
         Request::DryRunApply {
@@ -405,14 +409,14 @@ fn apply(
                     println!("{id} {}: {}", r.outcome, r.effect);
                 }
             }
-            Ok(ExitCode::SUCCESS)
+            Ok(ExitStatus::Success)
         }
         Response::Invalid { diagnostics } => {
             for d in diagnostics {
                 eprintln!("{d}");
             }
             super::error("invalid policies; nothing was applied");
-            Ok(ExitCode::from(EXIT_FAILED))
+            Ok(ExitStatus::Failure)
         }
         other => anyhow::bail!("unexpected response from the agent: {other:?}"),
     }
@@ -426,13 +430,13 @@ struct DeleteArgs {
     dry_run: bool,
 }
 
-fn delete(args: DeleteArgs, paths: &[PathBuf], conn: &AgentConn) -> anyhow::Result<ExitCode> {
+fn delete(args: DeleteArgs, paths: &[PathBuf], conn: &AgentConn) -> anyhow::Result<ExitStatus> {
     let files = if paths.is_empty() {
         Vec::new()
     } else {
         match read_valid(paths, true, "nothing was deleted") {
             Ok((files, _)) => files,
-            Err(()) => return Ok(ExitCode::from(EXIT_FAILED)),
+            Err(()) => return Ok(ExitStatus::Failure),
         }
     };
     let (names, all) = (args.names, args.all);
@@ -463,9 +467,9 @@ fn delete(args: DeleteArgs, paths: &[PathBuf], conn: &AgentConn) -> anyhow::Resu
                 eprintln!("knoxctl: no policies applied; nothing to delete");
             }
             Ok(if ok {
-                ExitCode::SUCCESS
+                ExitStatus::Success
             } else {
-                ExitCode::from(EXIT_FAILED)
+                ExitStatus::Failure
             })
         }
         Response::Invalid { diagnostics } => {
@@ -473,25 +477,22 @@ fn delete(args: DeleteArgs, paths: &[PathBuf], conn: &AgentConn) -> anyhow::Resu
                 eprintln!("{d}");
             }
             super::error("invalid policies; nothing was deleted");
-            Ok(ExitCode::from(EXIT_FAILED))
+            Ok(ExitStatus::Failure)
         }
         other => anyhow::bail!("unexpected response from the agent: {other:?}"),
     }
 }
 
-/// Exit status of `diff` when it could not compare, as kubectl diff (>1).
-const EXIT_DIFF_ERROR: u8 = 2;
-
-fn diff(paths: &[PathBuf], skip_other_kinds: bool, conn: &AgentConn) -> anyhow::Result<ExitCode> {
+fn diff(paths: &[PathBuf], skip_other_kinds: bool, conn: &AgentConn) -> anyhow::Result<ExitStatus> {
     let Ok((_, policies)) = read_valid(paths, skip_other_kinds, "nothing to compare") else {
-        return Ok(ExitCode::from(EXIT_DIFF_ERROR));
+        return Ok(ExitStatus::Trouble);
     };
     match diff_policies(&policies, conn) {
-        Ok(true) => Ok(ExitCode::from(EXIT_FAILED)),
-        Ok(false) => Ok(ExitCode::SUCCESS),
+        Ok(true) => Ok(ExitStatus::Failure),
+        Ok(false) => Ok(ExitStatus::Success),
         Err(e) => {
             super::report(&e);
-            Ok(ExitCode::from(EXIT_DIFF_ERROR))
+            Ok(ExitStatus::Trouble)
         }
     }
 }
@@ -531,7 +532,7 @@ fn diff_policies(policies: &[Policy], conn: &AgentConn) -> anyhow::Result<bool> 
     Ok(changed)
 }
 
-fn list(output: ListOutput, conn: &AgentConn) -> anyhow::Result<ExitCode> {
+fn list(output: ListOutput, conn: &AgentConn) -> anyhow::Result<ExitStatus> {
     let Response::Policies { items } = call(conn, &Request::List)? else {
         anyhow::bail!("unexpected response from the agent");
     };
@@ -544,8 +545,8 @@ fn list(output: ListOutput, conn: &AgentConn) -> anyhow::Result<ExitCode> {
         Ok(v)
     };
     match output {
-        ListOutput::Json => println!("{}", serde_json::to_string_pretty(&documents()?)?),
-        ListOutput::Yaml => print!("{}", crate::yaml::to_yaml(&documents()?)),
+        ListOutput::Json => print_document(&documents()?, Document::Json)?,
+        ListOutput::Yaml => print_document(&documents()?, Document::Yaml)?,
         ListOutput::Name => {
             for p in items {
                 println!("{}", shown(p.id, &p.kind, &p.name));
@@ -555,7 +556,7 @@ fn list(output: ListOutput, conn: &AgentConn) -> anyhow::Result<ExitCode> {
             if items.is_empty() {
                 // On stderr, like kubectl's "No resources found": stdout stays empty.
                 eprintln!("No policies applied.");
-                return Ok(ExitCode::SUCCESS);
+                return Ok(ExitStatus::Success);
             }
             let mut t = table(&[
                 "Policy",
@@ -586,10 +587,10 @@ fn list(output: ListOutput, conn: &AgentConn) -> anyhow::Result<ExitCode> {
             println!("{t}");
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitStatus::Success)
 }
 
-fn get(name: &str, output: YamlOrJson, conn: &AgentConn) -> anyhow::Result<ExitCode> {
+fn get(name: &str, output: YamlOrJson, conn: &AgentConn) -> anyhow::Result<ExitStatus> {
     let Response::Policy { policy } = call(
         conn,
         &Request::Get {
@@ -600,11 +601,11 @@ fn get(name: &str, output: YamlOrJson, conn: &AgentConn) -> anyhow::Result<ExitC
         anyhow::bail!("unexpected response from the agent");
     };
     match output {
-        YamlOrJson::Json => println!("{}", serde_json::to_string_pretty(&policy)?),
-        YamlOrJson::Yaml => print!("{}", crate::yaml::to_yaml(&policy)),
+        YamlOrJson::Json => print_document(&policy, Document::Json)?,
+        YamlOrJson::Yaml => print_document(&policy, Document::Yaml)?,
         YamlOrJson::Name => println!("{}", policy_id(&policy)),
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitStatus::Success)
 }
 
 /// The identifier of a policy the agent sent back, as `list` prints it.

@@ -1,12 +1,12 @@
 //! `knoxctl probe`: which enforcers work on this kernel (each one actually tried), what
 //! each can enforce, and — when an agent answers — what it is doing and what it dropped.
 
-use super::{AgentConn, EXIT_FAILED, ProbeArgs, TableOrJson};
+use super::ExitStatus;
+use super::{AgentConn, ProbeArgs, TableOrJson};
 use crate::agent::api::{self, Request, Response};
 use crate::enforce::{Backend, Level, Op, probe_report};
 use crate::onboard::supervisor;
-use crate::output::table;
-use std::process::ExitCode;
+use crate::output::{print_document, table};
 use std::time::Duration;
 
 fn level(l: Level) -> &'static str {
@@ -52,7 +52,7 @@ fn supervisor_line(r: &supervisor::Record) -> String {
     line
 }
 
-pub fn run(args: ProbeArgs, conn: &AgentConn) -> anyhow::Result<ExitCode> {
+pub fn run(args: ProbeArgs, conn: &AgentConn) -> anyhow::Result<ExitStatus> {
     let report = probe_report();
     let results = &report.enforcers;
     let auto = report.enforcement_available.then_some(report.selected);
@@ -67,11 +67,7 @@ pub fn run(args: ProbeArgs, conn: &AgentConn) -> anyhow::Result<ExitCode> {
             let mut out = serde_json::to_value(&report)?;
             out["agent"] = serde_json::to_value(&status)?;
             out["supervisor"] = serde_json::to_value(&supervisor)?;
-            if args.output == TableOrJson::Json {
-                println!("{}", serde_json::to_string_pretty(&out)?);
-            } else {
-                print!("{}", crate::yaml::to_yaml(&out));
-            }
+            print_document(&out, args.output.document().expect("a document format"))?;
         }
         TableOrJson::Table | TableOrJson::Wide => {
             let fit = args.output == TableOrJson::Table;
@@ -171,8 +167,8 @@ pub fn run(args: ProbeArgs, conn: &AgentConn) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(if auto.is_some() {
-        ExitCode::SUCCESS
+        ExitStatus::Success
     } else {
-        ExitCode::from(EXIT_FAILED)
+        ExitStatus::Failure
     })
 }

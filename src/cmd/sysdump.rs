@@ -1,13 +1,13 @@
 //! `knoxctl sysdump`: writes the diagnostic archive and prints its path and what could not
 //! be collected. The work is in `crate::sysdump`.
 
+use super::ExitStatus;
 use super::SysdumpArgs;
 use super::onboard::progress_bar;
 use crate::sysdump::{self, ItemStatus};
 use anyhow::Context;
-use std::process::ExitCode;
 
-pub fn run(args: SysdumpArgs, socket: Option<std::path::PathBuf>) -> anyhow::Result<ExitCode> {
+pub fn run(args: SysdumpArgs, socket: Option<std::path::PathBuf>) -> anyhow::Result<ExitStatus> {
     let paths = crate::onboard::Paths::from_env();
     // A directory (existing, or written with a trailing slash) gets the default name
     // inside it, as `cp FILE DIR/` would.
@@ -52,5 +52,5 @@ pub fn run(args: SysdumpArgs, socket: Option<std::path::PathBuf>) -> anyhow::Res
         written.bytes
     );
     println!("{}", written.path.display());
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitStatus::Success)
 }

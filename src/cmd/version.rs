@@ -2,9 +2,9 @@
 //! tree had uncommitted changes, date, target, compiler), recorded by build.rs. Values
 //! build.rs could not find are "unknown" (JSON: null for the dirty flag).
 
+use super::ExitStatus;
 use super::TextOrJson;
 use clap::Args;
-use std::process::ExitCode;
 
 #[derive(Args, Debug)]
 pub struct VersionArgs {
@@ -19,7 +19,7 @@ pub const BUILD_DATE: &str = env!("KNOXCTL_BUILD_DATE");
 pub const TARGET: &str = env!("KNOXCTL_TARGET");
 pub const RUSTC: &str = env!("KNOXCTL_RUSTC");
 
-pub fn run(args: VersionArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: VersionArgs) -> anyhow::Result<ExitStatus> {
     let version = env!("CARGO_PKG_VERSION");
     let api = crate::policy::API_VERSION;
     let dirty = match GIT_DIRTY {
@@ -53,5 +53,5 @@ pub fn run(args: VersionArgs) -> anyhow::Result<ExitCode> {
             })
         ),
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitStatus::Success)
 }

@@ -181,7 +181,10 @@ pub fn load_error_diagnostic(e: &LoadError) -> Diagnostic {
         }
         _ => None,
     };
-    Diagnostic::new(Severity::Error, pos, "", e.to_string()).hint(hint)
+    // The diagnostic line starts with `file:line:col:`; the error's own " at line:col" would
+    // say it twice.
+    let msg = e.to_string().replacen(&format!(" at {pos}"), "", 1);
+    Diagnostic::new(Severity::Error, pos, "", msg).hint(hint)
 }
 
 /// Validates the bytes of one file (`path` is only used in the report).

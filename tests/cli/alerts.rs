@@ -877,6 +877,13 @@ fn since_and_until_take_durations_and_times() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
         assert!(stderr(&out).contains(want), "{args:?}: {}", stderr(&out));
         assert!(stdout(&out).is_empty());
+        // The pointer to help names the command whose flags were wrong.
+        let help = if args.contains(&"tail") {
+            "try 'knoxctl alerts tail --help'"
+        } else {
+            "try 'knoxctl alerts --help'"
+        };
+        assert!(stderr(&out).contains(help), "{args:?}: {}", stderr(&out));
     }
 }
 

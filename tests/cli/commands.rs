@@ -270,10 +270,11 @@ fn no_color_when_piped_or_asked() {
     );
 }
 
-/// One error reporter: `cmd::error` is the only place that writes the `knoxctl: error:`
-/// prefix, so every error line looks the same (a new one elsewhere would drift).
+/// One error reporter and one exit path: `cmd::error` (src/cmd/exit.rs) is the only place
+/// that writes the `knoxctl: error:` prefix, so every error line looks the same (a new one
+/// elsewhere would drift), and exit codes are made only from `ExitStatus` there.
 #[test]
-fn only_the_error_reporter_prints_the_error_prefix() {
+fn only_the_exit_module_prints_errors_and_makes_exit_codes() {
     fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
         for e in std::fs::read_dir(dir).unwrap() {
             let p = e.unwrap().path();
@@ -288,13 +289,17 @@ fn only_the_error_reporter_prints_the_error_prefix() {
     walk(&repo().join("src"), &mut files);
     let offenders: Vec<String> = files
         .iter()
-        .filter(|p| !p.ends_with("src/cmd/mod.rs"))
+        .filter(|p| !p.ends_with("src/cmd/exit.rs"))
         .flat_map(|p| {
             let text = std::fs::read_to_string(p).unwrap();
             text.lines()
                 .enumerate()
                 .filter(|(_, l)| {
-                    l.contains("\"knoxctl: error") && !l.trim_start().starts_with("//")
+                    (l.contains("\"knoxctl: error")
+                        || l.contains("ExitCode::from(")
+                        || l.contains("ExitCode::SUCCESS")
+                        || l.contains("ExitCode::FAILURE"))
+                        && !l.trim_start().starts_with("//")
                 })
                 .map(|(i, l)| format!("{}:{}: {}", p.display(), i + 1, l.trim()))
                 .collect::<Vec<_>>()
@@ -302,7 +307,7 @@ fn only_the_error_reporter_prints_the_error_prefix() {
         .collect();
     assert!(
         offenders.is_empty(),
-        "use cmd::error instead:\n{}",
+        "use cmd::error / cmd::ExitStatus instead:\n{}",
         offenders.join("\n")
     );
 }

@@ -83,12 +83,12 @@ fn nul_bytes_and_non_utf8() {
     rejects(
         "nul",
         b"apiVersion: v1\nkind: \x00Policy\n",
-        "input.yaml:2:7: error: NUL byte at 2:7: this is a binary file, not YAML",
+        "input.yaml:2:7: error: NUL byte: this is a binary file, not YAML",
     );
     rejects(
         "latin1",
         b"metadata:\n  name: caf\xe9\n",
-        "input.yaml:2:12: error: not UTF-8 text: invalid byte at 2:12",
+        "input.yaml:2:12: error: not UTF-8 text: invalid byte (policies must be UTF-8 YAML)",
     );
 }
 
@@ -107,17 +107,13 @@ fn duplicate_keys() {
     rejects(
         "dup",
         b"apiVersion: security.kubearmor.com/v1\nkind: KubeArmorPolicy\nkind: KubeArmorHostPolicy\n",
-        "input.yaml:3:1: error: duplicate key 'kind' at 3:1 (first set at 2:1)",
+        "input.yaml:3:1: error: duplicate key 'kind' (first set at 2:1)",
     );
 }
 
 #[test]
 fn syntax_errors_and_odd_shapes() {
-    rejects(
-        "syntax",
-        b"spec: [unclosed\n",
-        "error: YAML syntax error at",
-    );
+    rejects("syntax", b"spec: [unclosed\n", "error: YAML syntax error: ");
     rejects(
         "scalar",
         b"just a string\n",

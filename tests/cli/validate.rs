@@ -333,3 +333,36 @@ fn hidden_entries_and_other_kinds_in_directories() {
     let out = run(&["policy", "validate", dir, "--skip-other-kinds"]);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
 }
+
+/// A file that is not YAML has no documents: the summary says the file could not be read
+/// instead of "0 documents: 1 invalid", and the position is printed once.
+#[test]
+fn unreadable_files_are_counted_as_files() {
+    let s = Scratch::new("validate-unreadable");
+    let bad = s.write("bad.yaml", "kind: KubeArmorHostPolicy\nspec: [unclosed\n");
+    let good = example(SEED);
+    let out = run(&[
+        "policy",
+        "validate",
+        bad.to_str().unwrap(),
+        good.to_str().unwrap(),
+    ]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(
+            "1 document in 2 files: 1 valid, 0 invalid, 1 file not readable as policies (1 error, 1 warning)"
+        ),
+        "{text}"
+    );
+    let line = text.lines().find(|l| l.contains("bad.yaml:")).unwrap();
+    assert!(line.contains(": error: YAML syntax error: "), "{line}");
+    assert!(
+        !line.contains(" at 2:") && !line.contains(" at 3:"),
+        "{line}"
+    );
+    let out = run(&["policy", "validate", "-o", "json", bad.to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["summary"]["unreadable"], 1, "{v}");
+    assert_eq!(v["summary"]["invalid"], 1, "{v}");
+}
