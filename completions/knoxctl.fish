@@ -286,3 +286,23 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and __fish_seen_su
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "delete" -d 'Delete applied policies by name, by the files that define them, or all'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and __fish_seen_subcommand_from harden" -f -a "recommend" -d 'Recommend hardening policies for this host from compliance templates'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and __fish_seen_subcommand_from alerts" -f -a "tail" -d 'Follow new alerts as they arrive (JSON Lines with -o json)'
+
+# Hand-written (src/assets.rs): applied policy names for `policy get` and `policy delete`,
+# asked of the agent with `knoxctl policy list -o name` (silent when it is not reachable),
+# and alert fields for `alerts --filter`.
+function __fish_knoxctl_policy_names
+    set -l words (commandline -opc)
+    set -l socket
+    for i in (seq 2 (count $words))
+        switch $words[$i]
+            case --socket
+                set -l next (math $i + 1)
+                set socket --socket $words[$next]
+            case '--socket=*'
+                set socket $words[$i]
+        end
+    end
+    $words[1] $socket policy list -o name 2>/dev/null
+end
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from get delete" -f -a "(__fish_knoxctl_policy_names)" -d 'Applied policy'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts" -l filter -x -a "Timestamp= UpdatedTime= ClusterName= HostName= NamespaceName= PodName= Labels= ContainerID= ContainerName= ContainerImage= HostPPID= HostPID= PPID= PID= UID= ParentProcessName= ProcessName= PolicyName= Severity= Tags= ATags= Message= Type= Source= Operation= Resource= Data= Enforcer= Action= Result= Cwd= TTY=" -d 'Alert field'

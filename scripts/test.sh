@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # What each package is for:
-#   bash                the completion tests drive the committed bash completion script
+#   bash zsh fish       the completion tests drive the committed completion scripts
 #   clang llvm libbpf-dev  tests/bpf_objects.rs rebuilds the BPF objects and compares them
 #   bpftool             sysdump's BPF items, and the VM scenarios inspect BPF-LSM links
 #   qemu-system-x86 busybox-static cpio  the VM that tests/vm.rs boots (BPF-LSM, AppArmor)
@@ -23,7 +23,7 @@ cd "$(dirname "$0")/.."
 #   systemd             systemd-analyze verify for the onboarding unit
 #   tmux                the onboarding prompt, answered in a real terminal
 #   util-linux          unshare (the second pass hides an onboarded agent)
-packages=(bash clang llvm libbpf-dev bpftool qemu-system-x86 busybox-static cpio mmdebstrap
+packages=(bash zsh fish clang llvm libbpf-dev bpftool qemu-system-x86 busybox-static cpio mmdebstrap
   systemd tmux util-linux)
 missing=()
 for p in "${packages[@]}"; do

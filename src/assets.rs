@@ -5,7 +5,8 @@
 //!
 //! clap renders the synopsis, options and subcommands; this module adds what it cannot know:
 //! examples, cross-references, the alert filter language, the environment a command reads,
-//! and the bash completion of things only a running agent knows (applied policy names).
+//! and the bash, zsh and fish completion of things only a running agent knows (applied
+//! policy names).
 
 use crate::alert::filter::{Field, Op};
 use crate::cmd::Cli;
@@ -25,24 +26,33 @@ pub fn completion(shell: Shell) -> Vec<u8> {
     let mut cmd = Cli::command();
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut cmd, "knoxctl", &mut out);
-    if shell == Shell::Bash {
-        out.extend_from_slice(bash_dynamic().as_bytes());
+    match shell {
+        Shell::Bash => out.extend_from_slice(with_fields(BASH_DYNAMIC, " ").as_bytes()),
+        Shell::Zsh => {
+            out = zsh_dynamic(&String::from_utf8(out).expect("clap writes UTF-8")).into_bytes()
+        }
+        Shell::Fish => out.extend_from_slice(with_fields(FISH_DYNAMIC, " ").as_bytes()),
+        _ => {}
     }
     out
 }
 
-/// Completion that needs the agent or the filter language, appended to clap's bash script:
-/// clap_complete's dynamic completion is unstable, and a static script cannot know the
-/// applied policies. `_knoxctl_dynamic` answers the cases it knows and hands the rest to
-/// clap's `_knoxctl`, and is registered in its place.
-fn bash_dynamic() -> String {
+/// `@FIELDS@` in a hand-written script becomes the alert fields, each as `Field=`.
+fn with_fields(script: &str, sep: &str) -> String {
     let fields: Vec<String> = Field::ALL
         .iter()
         .map(|f| format!("{}=", f.name()))
         .collect();
-    BASH_DYNAMIC.replace("@FIELDS@", &fields.join(" "))
+    script.replace("@FIELDS@", &fields.join(sep))
 }
 
+// Completion that needs the agent or the filter language, added to clap's scripts:
+// clap_complete's dynamic completion is unstable, and a static script cannot know the
+// applied policies. Each shell asks the agent with `knoxctl policy list -o name` (passing
+// on --socket, silent when no agent answers) and offers the alert fields after --filter.
+
+/// Bash: `_knoxctl_dynamic` answers the cases it knows and hands the rest to clap's
+/// `_knoxctl`, and is registered in its place.
 const BASH_DYNAMIC: &str = r#"
 # Hand-written (src/assets.rs): applied policy names for `policy get` and `policy delete`,
 # asked of the agent with `knoxctl policy list -o name` (silent when it is not reachable),
@@ -93,6 +103,86 @@ else
 fi
 "#;
 
+/// Zsh: clap's `_arguments` specs for the policy names of `get`/`delete` and for
+/// `--filter` name `_default` (files); they are pointed at two functions defined before
+/// the script's entry point. Panics when clap's output no longer has those specs, so that
+/// the asset test notices instead of shipping a script that completes file names.
+fn zsh_dynamic(script: &str) -> String {
+    let mut names = 0;
+    let mut filters = 0;
+    let mut out = String::with_capacity(script.len() + ZSH_DYNAMIC.len());
+    for line in script.split_inclusive('\n') {
+        if (line.starts_with("':name -- The policy") || line.starts_with("'*::names -- Policies"))
+            && line.contains(":_default' ")
+        {
+            names += 1;
+            out.push_str(&line.replacen(":_default' ", ":_knoxctl_policy_names' ", 1));
+        } else if line.starts_with("'*--filter=[") && line.contains(":EXPR:_default' ") {
+            filters += 1;
+            out.push_str(&line.replacen(":EXPR:_default' ", ":EXPR:_knoxctl_filter_fields' ", 1));
+        } else {
+            if line.starts_with("if [ \"$funcstack[1]\" = \"_knoxctl\" ]") {
+                out.push_str(&with_fields(ZSH_DYNAMIC, " "));
+            }
+            out.push_str(line);
+        }
+    }
+    assert!(
+        names >= 2 && filters >= 2 && out.contains("_knoxctl_filter_fields() {"),
+        "clap's zsh script changed shape: {names} name specs, {filters} filter specs"
+    );
+    out
+}
+
+const ZSH_DYNAMIC: &str = r#"# Hand-written (src/assets.rs): applied policy names for `policy get` and `policy delete`,
+# asked of the agent with `knoxctl policy list -o name` (silent when it is not reachable),
+# and alert fields for `alerts --filter`.
+(( $+functions[_knoxctl_policy_names] )) ||
+_knoxctl_policy_names() {
+    local -a line socket names
+    local i
+    # The whole command line: _arguments has narrowed $words to the subcommand's.
+    line=(${(z)BUFFER})
+    for (( i = 2; i <= $#line; i++ )); do
+        case $line[i] in
+            --socket) socket=(--socket "${(Q)line[i+1]}") ;;
+            --socket=*) socket=("${(Q)line[i]}") ;;
+        esac
+    done
+    names=(${(f)"$(${service:-knoxctl} $socket policy list -o name 2>/dev/null)"})
+    compadd -- $names
+}
+
+(( $+functions[_knoxctl_filter_fields] )) ||
+_knoxctl_filter_fields() {
+    compadd -S '' -- @FIELDS@
+}
+
+"#;
+
+/// Fish: completions added to clap's, for the same two cases.
+const FISH_DYNAMIC: &str = r#"
+# Hand-written (src/assets.rs): applied policy names for `policy get` and `policy delete`,
+# asked of the agent with `knoxctl policy list -o name` (silent when it is not reachable),
+# and alert fields for `alerts --filter`.
+function __fish_knoxctl_policy_names
+    set -l words (commandline -opc)
+    set -l socket
+    for i in (seq 2 (count $words))
+        switch $words[$i]
+            case --socket
+                set -l next (math $i + 1)
+                set socket --socket $words[$next]
+            case '--socket=*'
+                set socket $words[$i]
+        end
+    end
+    $words[1] $socket policy list -o name 2>/dev/null
+end
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from get delete" -f -a "(__fish_knoxctl_policy_names)" -d 'Applied policy'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts" -l filter -x -a "@FIELDS@" -d 'Alert field'
+"#;
+
 /// The file name a shell's script is committed (and installed) under.
 pub fn completion_file(shell: Shell) -> &'static str {
     match shell {
@@ -114,7 +204,9 @@ Success: every policy valid, the operation done.
 A check or an operation failed: an invalid policy, an agent or kernel error, no enforcer usable here (probe), something offboarding could not remove, a command not available in this build.
 .TP
 \fB2\fR
-Usage error: unknown flags, missing or malformed arguments, or a command that changes the host (onboard, offboard) run without a terminal to confirm on and without \-\-yes.
+Usage error: unknown flags, missing or malformed arguments, or a command that changes the host (onboard, offboard) run without a terminal to confirm on and without \-\-yes. \fBpolicy diff\fR also exits 2 when it could not compare (1 means differences).
+.PP
+A command whose output pipe closes early (\fBknoxctl alerts | head\fR) stops quietly on SIGPIPE, as other Unix tools do; the shell then reports 141.
 "#;
 
 /// An environment variable, and the pages (by name) of the commands that read it.

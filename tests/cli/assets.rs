@@ -467,3 +467,143 @@ fn bash_completion_of_names_is_silent_without_an_agent() {
     assert_eq!(stdout(&out), "[]\n");
     assert_eq!(stderr(&out), "", "completion printed on the terminal");
 }
+
+/// A knoxctl that knows two applied policies (for `policy list -o name`, with or without
+/// `--socket /tmp/a.sock`) and appends each command line it was given to `calls`.
+fn fake_agent_cli(s: &Scratch) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let fake = s.write(
+        "bin/knoxctl",
+        format!(
+            "#!/bin/sh\necho \"$*\" >> {}\ncase \"$*\" in\n  'policy list -o name'|'--socket /tmp/a.sock policy list -o name'|'--socket=/tmp/a.sock policy list -o name')\n    echo kubearmorhostpolicy/block-pkg\n    echo kubearmorpolicy/shop/web-allowlist\n    exit 0 ;;\nesac\necho 'knoxctl: error: cannot reach the agent' >&2\nexit 1\n",
+            s.0.join("calls").display()
+        ),
+    );
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    fake
+}
+
+fn with_fake_on_path(cmd: &mut Command, fake: &Path) {
+    let path = std::env::var("PATH").unwrap_or_default();
+    cmd.env(
+        "PATH",
+        format!("{}:{path}", fake.parent().unwrap().display()),
+    );
+}
+
+/// fish's own completion engine (`complete -C`) on the committed script.
+#[test]
+fn fish_completes_applied_policy_names_and_filter_fields() {
+    let have = Command::new("fish").arg("--version").output().is_ok();
+    if !crate::common::prerequisite(have, "fish not installed (Debian package fish)") {
+        return;
+    }
+    let s = Scratch::new("complete-fish");
+    let fake = fake_agent_cli(&s);
+    let script = repo().join("completions/knoxctl.fish");
+    let complete = |line: &str| -> Vec<String> {
+        let mut cmd = Command::new("fish");
+        cmd.arg("--no-config")
+            .arg("-c")
+            .arg(format!("source {}; complete -C '{line}'", script.display()));
+        with_fake_on_path(&mut cmd, &fake);
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(stderr(&out), "", "completion printed on the terminal");
+        stdout(&out)
+            .lines()
+            .map(|l| l.split('\t').next().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        complete("knoxctl policy get "),
+        [
+            "kubearmorhostpolicy/block-pkg",
+            "kubearmorpolicy/shop/web-allowlist"
+        ]
+    );
+    assert_eq!(
+        complete("knoxctl --socket /tmp/a.sock policy delete kubearmorp"),
+        ["kubearmorpolicy/shop/web-allowlist"],
+        "--socket is passed on"
+    );
+    assert_eq!(
+        complete("knoxctl alerts --filter Po"),
+        ["PodName=", "PolicyName="]
+    );
+    assert_eq!(
+        complete("knoxctl alerts tail --filter ").len(),
+        knoxctl::alert::filter::Field::ALL.len()
+    );
+    let calls = std::fs::read_to_string(s.0.join("calls")).unwrap();
+    assert_eq!(
+        calls,
+        "policy list -o name\n--socket /tmp/a.sock policy list -o name\n"
+    );
+    // No agent: no names and nothing on the terminal.
+    assert!(complete("knoxctl --socket /nowhere policy get ").is_empty());
+}
+
+/// zsh: the `_arguments` specs of `get`, `delete` and `--filter` name the hand-written
+/// functions, and those functions offer what the agent and the filter language know.
+/// (compadd is replaced by a function that prints what it was given.)
+#[test]
+fn zsh_completes_applied_policy_names_and_filter_fields() {
+    let have = Command::new("zsh").arg("--version").output().is_ok();
+    if !crate::common::prerequisite(have, "zsh not installed (Debian package zsh)") {
+        return;
+    }
+    let script = repo().join("completions/_knoxctl");
+    let text = std::fs::read_to_string(&script).unwrap();
+    let spec = |prefix: &str| {
+        text.lines()
+            .filter(|l| l.starts_with(prefix))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let names = [spec("':name -- The policy"), spec("'*::names -- Policies")].concat();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(
+        names
+            .iter()
+            .all(|l| l.ends_with(":_knoxctl_policy_names' \\")),
+        "{names:?}"
+    );
+    let filters = spec("'*--filter=[");
+    assert_eq!(filters.len(), 2, "{filters:?}");
+    assert!(
+        filters
+            .iter()
+            .all(|l| l.ends_with(":EXPR:_knoxctl_filter_fields' \\"))
+    );
+
+    let s = Scratch::new("complete-zsh");
+    let fake = fake_agent_cli(&s);
+    let mut cmd = Command::new("zsh");
+    cmd.arg("-f").arg("-c").arg(format!(
+        "compdef() {{ : }}\nsource {}\n\
+         compadd() {{ while [[ $1 != -- ]]; do shift; done; shift; print -r -- \"[$*]\"; }}\n\
+         service=knoxctl\n\
+         BUFFER='knoxctl policy get '; _knoxctl_policy_names\n\
+         BUFFER='knoxctl --socket /tmp/a.sock policy delete x '; _knoxctl_policy_names\n\
+         BUFFER='knoxctl --socket /nowhere policy get '; _knoxctl_policy_names\n\
+         _knoxctl_filter_fields",
+        script.display()
+    ));
+    with_fake_on_path(&mut cmd, &fake);
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "", "completion printed on the terminal");
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    let both = "[kubearmorhostpolicy/block-pkg kubearmorpolicy/shop/web-allowlist]";
+    assert_eq!(lines[..3], [both, both, "[]"]);
+    let fields: Vec<&str> = lines[3].trim_matches(['[', ']']).split(' ').collect();
+    assert_eq!(fields.len(), knoxctl::alert::filter::Field::ALL.len());
+    assert!(fields.iter().all(|f| f.ends_with('=')), "{fields:?}");
+    let calls = std::fs::read_to_string(s.0.join("calls")).unwrap();
+    assert_eq!(
+        calls,
+        "policy list -o name\n--socket /tmp/a.sock policy list -o name\n--socket /nowhere policy list -o name\n"
+    );
+}
