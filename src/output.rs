@@ -45,9 +45,14 @@ pub fn no_headers() -> bool {
 }
 
 pub fn color_enabled() -> bool {
+    color_enabled_on(&std::io::stdout())
+}
+
+/// Colour on `stream`: only on a terminal, never with NO_COLOR or TERM=dumb.
+pub fn color_enabled_on(stream: &impl IsTerminal) -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
         && std::env::var("TERM").map_or(true, |t| t != "dumb")
-        && std::io::stdout().is_terminal()
+        && stream.is_terminal()
 }
 
 /// Wraps `text` in an ANSI colour when colour is enabled.

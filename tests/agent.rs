@@ -415,13 +415,6 @@ fn bpf_lsm_unusable_here_is_explained_and_auto_falls_back() {
 const SAME_NAME: &str = "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorHostPolicy\nmetadata: {name: same}\nspec:\n  nodeSelector: {matchLabels: {kubearmor.io/hostname: '*'}}\n  process: {matchPaths: [{path: /usr/bin/nmap}]}\n";
 const SAME_NAME_OTHER_KINDS: &str = "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorClusterPolicy\nmetadata: {name: same}\nspec:\n  process: {matchPaths: [{path: /bin/c}]}\n---\napiVersion: security.kubearmor.com/v1\nkind: KubeArmorPolicy\nmetadata: {name: same}\nspec:\n  selector: {matchLabels: {app: a}}\n  process: {matchPaths: [{path: /bin/k}]}\n";
 
-fn assert_output(o: &std::process::Output, code: i32, stdout_is: &str, stderr_is: &str) {
-    assert_eq!(
-        (o.status.code(), stdout(o).as_str(), stderr(o).as_str()),
-        (Some(code), stdout_is, stderr_is)
-    );
-}
-
 fn ids(a: &Agent) -> Vec<String> {
     let o = a.cli(&["policy", "list", "-o", "json"]);
     assert!(o.status.success(), "{}", out(&o));

@@ -74,6 +74,24 @@ pub fn usage(msg: &str, command: &str) -> ExitStatus {
     ExitStatus::Usage
 }
 
+/// A usage error clap found (or one built in clap's format): clap's message with the same
+/// `knoxctl: ` prefix as every other error line, so that one prefix marks them all; help
+/// and version requests (not errors) print as clap has them, on stdout, status 0.
+pub fn clap_error(e: &clap::Error) -> ExitStatus {
+    if !e.use_stderr() {
+        let _ = e.print();
+        return ExitStatus::Success;
+    }
+    let styled = e.render();
+    let text = if crate::output::color_enabled_on(&std::io::stderr()) {
+        styled.ansi().to_string()
+    } else {
+        styled.to_string()
+    };
+    eprint!("knoxctl: {text}");
+    ExitStatus::Usage
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

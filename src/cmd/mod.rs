@@ -19,7 +19,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum, ValueHint};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-pub use exit::{ExitStatus, error, report, usage};
+pub use exit::{ExitStatus, clap_error, error, report, usage};
 
 const AFTER_HELP: &str = "\
 Exit status: 0 success; 1 a check or operation failed (invalid policy, denied, agent error); \
@@ -507,15 +507,7 @@ pub fn run() -> ExitCode {
     drop_empty_env();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() {
-                ExitStatus::Usage
-            } else {
-                ExitStatus::Success
-            }
-            .into();
-        }
+        Err(e) => return clap_error(&e).into(),
     };
     crate::output::set_no_headers(cli.no_headers);
     let conn = AgentConn::new(cli.socket.clone());

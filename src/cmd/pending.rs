@@ -51,8 +51,6 @@ pub fn karmor_habit(args: &[std::ffi::OsString]) -> Option<std::process::ExitCod
     let &(typed, knoxctl, note) = KARMOR_HABITS.iter().find(|(t, _, _)| *t == command)?;
     let msg =
         format!("unrecognized subcommand '{typed}': did you mean `knoxctl {knoxctl}`? ({note})");
-    let _ = Cli::command()
-        .error(clap::error::ErrorKind::InvalidSubcommand, msg)
-        .print();
-    Some(ExitStatus::Usage.into())
+    let e = Cli::command().error(clap::error::ErrorKind::InvalidSubcommand, msg);
+    Some(super::clap_error(&e).into())
 }

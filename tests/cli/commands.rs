@@ -311,3 +311,80 @@ fn only_the_exit_module_prints_errors_and_makes_exit_codes() {
         offenders.join("\n")
     );
 }
+
+/// The common commands a user runs without an agent, each with exit status, stdout and
+/// stderr checked together: data on stdout, every error line on stderr under the one
+/// `knoxctl: error:` prefix (clap's usage errors too), and the documented statuses.
+#[test]
+fn common_commands_answer_with_status_stdout_and_stderr_together() {
+    let s = Scratch::new("transcripts");
+    let good = example("host-process-block-path.yaml");
+    let good = good.to_str().unwrap();
+    let bad = s.write(
+        "bad.yaml",
+        "kind: KubeArmorHostPolicy\nspec:\n  process:\n    matchPaths:\n    - path: /bin/x\n   action: Block\n",
+    );
+    let bad = bad.to_str().unwrap();
+    assert_output(
+        &run(&["policy", "validate", good]),
+        0,
+        "1 document in 1 file: 1 valid, 0 invalid (0 errors, 0 warnings)\n",
+        "",
+    );
+    assert_output(
+        &run(&["policy", "validate", bad]),
+        1,
+        &format!(
+            "{bad}:6:4: error: YAML syntax error: while parsing a block mapping, did not find expected key\n\
+             0 documents in 1 file: 0 valid, 0 invalid, 1 file not readable as policies (1 error, 0 warnings)\n"
+        ),
+        "",
+    );
+    assert_output(
+        &run(&["policy", "list", "--socket", "/nonexistent/k.sock"]),
+        1,
+        "",
+        "knoxctl: error: cannot reach the knoxctl agent at /nonexistent/k.sock: No such file or \
+         directory (os error 2) (is it running? start it with `knoxctl agent` or `knoxctl onboard \
+         vm`, or point --socket/KNOXCTL_SOCKET at it)\n",
+    );
+    assert_output(
+        &run(&["alerts", "--from", "/dev/null", "--filter", "Actio=Block"]),
+        2,
+        "",
+        "knoxctl: error: --filter: invalid filter 'Actio=Block': unknown field 'Actio' (did you \
+         mean 'Action'?)\nFor more information, try 'knoxctl alerts --help'.\n",
+    );
+    assert_output(
+        &run(&["alerts", "--from", "/dev/null"]),
+        0,
+        "",
+        "No alerts match.\n",
+    );
+    assert_output(
+        &run(&["harden", "recommend"]),
+        1,
+        "",
+        "knoxctl: error: 'harden recommend' is not available in this build yet (planned); \
+         nothing was done\n",
+    );
+    assert_output(
+        &run(&["policy", "get"]),
+        2,
+        "",
+        "knoxctl: error: the following required arguments were not provided:\n  <POLICY>\n\n\
+         Usage: knoxctl policy get <POLICY>\n\nFor more information, try '--help'.\n",
+    );
+    assert_output(
+        &run(&["logs"]),
+        2,
+        "",
+        "knoxctl: error: unrecognized subcommand 'logs': did you mean `knoxctl alerts`? \
+         (`knoxctl alerts tail` follows new alerts as `karmor logs` does)\n\n\
+         Usage: knoxctl [OPTIONS] <COMMAND>\n\nFor more information, try '--help'.\n",
+    );
+    // Help is an answer, not an error: stdout, status 0.
+    let o = run(&["policy", "--help"]);
+    assert_eq!((o.status.code(), stderr(&o).as_str()), (Some(0), ""));
+    assert!(stdout(&o).starts_with("Validate, apply, list"), "{}", stdout(&o));
+}

@@ -10,13 +10,6 @@ const KSP_NO_NS: &str = "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorP
 const KSP_DEFAULT: &str = "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorPolicy\nmetadata:\n  name: dup\n  namespace: default\nspec:\n  selector: {matchLabels: {app: b}}\n  process: {matchPaths: [{path: /bin/x}]}\n";
 const NO_AGENT: &str = "/nonexistent/knoxctl-test.sock";
 
-fn assert_output(o: &Output, code: i32, out: &str, err: &str) {
-    assert_eq!(
-        (o.status.code(), stdout(o).as_str(), stderr(o).as_str()),
-        (Some(code), out, err)
-    );
-}
-
 #[test]
 fn validate_refuses_a_policy_defined_twice_with_both_places() {
     let s = Scratch::new("dup-one-file");
@@ -189,7 +182,7 @@ fn delete_arguments_are_checked_before_anything_is_sent() {
     assert_eq!(stdout(&o), "");
     assert!(
         stderr(&o).starts_with(
-            "error: the following required arguments were not provided:\n  <POLICY>...\n"
+            "knoxctl: error: the following required arguments were not provided:\n  <POLICY>...\n"
         ),
         "{}",
         stderr(&o)
@@ -198,7 +191,7 @@ fn delete_arguments_are_checked_before_anything_is_sent() {
     assert_eq!(o.status.code(), Some(2));
     assert_eq!(stdout(&o), "");
     assert!(
-        stderr(&o).starts_with("error: the argument '--all' cannot be used with"),
+        stderr(&o).starts_with("knoxctl: error: the argument '--all' cannot be used with"),
         "{}",
         stderr(&o)
     );

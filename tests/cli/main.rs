@@ -18,6 +18,7 @@ mod identity;
 mod onboard;
 mod validate;
 
+pub use common::assert_output;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

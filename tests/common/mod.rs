@@ -178,6 +178,16 @@ impl Drop for Agent {
     }
 }
 
+/// Exit status, stdout and stderr checked together, as users meet them: a right answer on
+/// stdout with a stray warning, or the right message with the wrong status, fails.
+#[track_caller]
+pub fn assert_output(o: &Output, code: i32, stdout_is: &str, stderr_is: &str) {
+    assert_eq!(
+        (o.status.code(), stdout(o).as_str(), stderr(o).as_str()),
+        (Some(code), stdout_is, stderr_is)
+    );
+}
+
 pub fn out(o: &Output) -> String {
     format!(
         "stdout:\n{}\nstderr:\n{}",
