@@ -50,7 +50,7 @@ fn alert(i: u64, n: u64, start: i64, span: i64) -> Alert {
         timestamp: ts,
         updated_time: format!(
             "{}.{:09}Z",
-            knoxctl::cmd::alerts::format_time(ts).trim_end_matches('Z'),
+            knoxctl::output::format_time(ts).trim_end_matches('Z'),
             h % 1_000_000_000
         ),
         cluster_name: "wsl-ubuntu".into(),

@@ -1905,7 +1905,7 @@ else
     complete -F _knoxctl -o bashdefault -o default knoxctl
 fi
 
-# Hand-written (src/assets.rs): applied policy names for `policy get` and `policy delete`,
+# Hand-written (src/cmd/assets.rs): applied policy names for `policy get` and `policy delete`,
 # asked of the agent with `knoxctl policy list -o name` (silent when it is not reachable),
 # and alert fields for `alerts --filter`.
 _knoxctl_dynamic() {

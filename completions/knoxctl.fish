@@ -287,7 +287,7 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and __fish_seen_su
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and __fish_seen_subcommand_from harden" -f -a "recommend" -d 'Recommend hardening policies for this host from compliance templates'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and __fish_seen_subcommand_from alerts" -f -a "tail" -d 'Follow new alerts as they arrive (JSON Lines with -o json)'
 
-# Hand-written (src/assets.rs): applied policy names for `policy get` and `policy delete`,
+# Hand-written (src/cmd/assets.rs): applied policy names for `policy get` and `policy delete`,
 # asked of the agent with `knoxctl policy list -o name` (silent when it is not reachable),
 # and alert fields for `alerts --filter`.
 function __fish_knoxctl_policy_names

@@ -7,6 +7,9 @@
 //! piped); piped output is never cut, so `awk`, `cut` and `grep` see whole values. An empty
 //! value prints as `-`, so every row has the same number of fields.
 //!
+//! Questions (`confirm`, skipped with --yes, never asked without a terminal) and progress
+//! bars appear only on a terminal.
+//!
 //! Documents for scripts (`-o json|yaml`) are printed by `print_document`, so every
 //! command's JSON is pretty-printed the same way and its YAML comes from the same emitter.
 
@@ -361,9 +364,65 @@ pub fn unified_diff(old: &str, new: &str, old_label: &str, new_label: &str) -> S
     out
 }
 
+/// The answer to "go ahead?".
+pub enum Consent {
+    Given,
+    Declined,
+    /// No terminal to ask on and no --yes.
+    NoTerminal,
+}
+
+/// Asks on the terminal unless `yes`; never guesses when there is no terminal.
+pub fn confirm(question: &str, yes: bool) -> Consent {
+    if yes {
+        return Consent::Given;
+    }
+    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        return Consent::NoTerminal;
+    }
+    match dialoguer::Confirm::new()
+        .with_prompt(question)
+        .default(false)
+        .interact_opt()
+    {
+        Ok(Some(true)) => Consent::Given,
+        _ => Consent::Declined,
+    }
+}
+
+/// A progress bar on a terminal (stderr), nothing otherwise.
+pub fn progress_bar(steps: u64) -> indicatif::ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(steps);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} [{bar:20}] {pos}/{len} {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
+
+/// `2024-05-28T17:33:52Z` from epoch seconds: how every table shows a time (RFC 3339, UTC,
+/// the zone KubeArmor's UpdatedTime uses; kubectl's timestamps look the same).
+pub fn format_time(secs: i64) -> String {
+    let full = crate::alert::format_rfc3339(secs, 0);
+    format!("{}Z", full.split('.').next().unwrap_or_default())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_are_utc_rfc3339() {
+        assert_eq!(format_time(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_time(1716918832), "2024-05-28T17:53:52Z");
+        assert_eq!(format_time(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(format_time(-1), "1969-12-31T23:59:59Z");
+    }
 
     fn t() -> Table {
         let mut t = table(&["Time", "Policy", "Resource"]);

@@ -440,7 +440,7 @@ fn onboard_enforce_and_offboard_on_the_real_paths() {
     assert!(String::from_utf8_lossy(&config).contains("socket: /run/knoxctl/agent.sock"));
     assert_eq!(
         std::fs::read(paths.man_dir.join("knoxctl.1")).ok(),
-        Some(knoxctl::assets::man_pages()[0].1.clone()),
+        Some(knoxctl::cmd::assets::man_pages()[0].1.clone()),
         "man knoxctl works"
     );
 
@@ -715,7 +715,7 @@ fn onboarding_installs_completions_and_man_pages_and_offboarding_removes_them() 
         "fish is not installed here"
     );
     assert!(!p.root.join("usr/share/fish").exists());
-    let pages = knoxctl::assets::man_pages();
+    let pages = knoxctl::cmd::assets::man_pages();
     assert!(pages.len() > 20);
     for (name, text) in &pages {
         assert_eq!(

@@ -14,7 +14,7 @@ use crate::agent::api::{self, Request};
 use crate::alert::Alert;
 use crate::alert::filter::{Filter, all_match, parse_duration};
 use crate::alert::store::{Query, Store, StoreError};
-use crate::output::table;
+use crate::output::{format_time, table};
 use anyhow::Context;
 use std::collections::VecDeque;
 use std::io::{BufRead, BufWriter, Read, Write};
@@ -222,12 +222,6 @@ fn from_store(
         }
     }
     Ok(ExitStatus::Success)
-}
-
-/// `2024-05-28T17:33:52Z` from epoch seconds (UTC, the zone KubeArmor's UpdatedTime uses).
-pub fn format_time(secs: i64) -> String {
-    let full = crate::alert::format_rfc3339(secs, 0);
-    format!("{}Z", full.split('.').next().unwrap_or_default())
 }
 
 /// The default table: what a person scans first, narrow enough for 80 columns. `-o wide`
@@ -694,14 +688,6 @@ fn tail(state_dir: &Path, query: Query, output: TableOrJson) -> anyhow::Result<E
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn times_are_utc_rfc3339() {
-        assert_eq!(format_time(0), "1970-01-01T00:00:00Z");
-        assert_eq!(format_time(1716918832), "2024-05-28T17:53:52Z");
-        assert_eq!(format_time(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(format_time(-1), "1969-12-31T23:59:59Z");
-    }
 
     #[test]
     fn lenient_parsing_of_other_exporters() {

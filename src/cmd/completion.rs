@@ -1,5 +1,5 @@
 //! `knoxctl completion SHELL`: prints the completion script. The same scripts are committed
-//! under completions/ and installed by onboarding (see `crate::assets`).
+//! under completions/ and installed by onboarding (see `crate::cmd::assets`).
 
 use super::ExitStatus;
 use clap::builder::{PossibleValue, TypedValueParser};
@@ -30,7 +30,7 @@ impl TypedValueParser for ShellParser {
     ) -> Result<Shell, clap::Error> {
         let text = value.to_string_lossy();
         Shell::from_str(&text, true).map_err(|_| {
-            let supported: Vec<String> = crate::assets::SHELLS
+            let supported: Vec<String> = crate::cmd::assets::SHELLS
                 .iter()
                 .filter_map(|s| s.to_possible_value())
                 .map(|v| v.get_name().to_string())
@@ -48,7 +48,7 @@ impl TypedValueParser for ShellParser {
 
     fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
         Some(Box::new(
-            crate::assets::SHELLS
+            crate::cmd::assets::SHELLS
                 .iter()
                 .filter_map(|s| s.to_possible_value()),
         ))
@@ -56,7 +56,7 @@ impl TypedValueParser for ShellParser {
 }
 
 pub fn run(args: CompletionArgs) -> anyhow::Result<ExitStatus> {
-    let script = crate::assets::completion(args.shell);
+    let script = crate::cmd::assets::completion(args.shell);
     use std::io::Write;
     std::io::stdout().write_all(&script)?;
     Ok(ExitStatus::Success)

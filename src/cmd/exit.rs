@@ -6,7 +6,7 @@
 
 use std::process::ExitCode;
 
-/// The statuses documented in every man page's EXIT STATUS section (src/assets.rs).
+/// The statuses documented in every man page's EXIT STATUS section (src/cmd/assets.rs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitStatus {
     /// 0: every check passed, the operation was done.

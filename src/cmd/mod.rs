@@ -3,6 +3,7 @@
 
 pub mod agent;
 pub mod alerts;
+pub mod assets;
 pub mod completion;
 mod exit;
 pub mod offboard;

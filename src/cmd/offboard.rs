@@ -4,9 +4,9 @@
 
 use super::ExitStatus;
 use super::OffboardVmArgs;
-use super::onboard::{Consent, confirm, must_be_root, progress_bar};
+use super::onboard::must_be_root;
 use crate::onboard::offboard;
-use crate::output::paint;
+use crate::output::{Consent, confirm, paint, progress_bar};
 
 fn print_plan(p: &offboard::OffboardPlan) {
     println!(

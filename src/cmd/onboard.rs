@@ -5,50 +5,8 @@ use super::ExitStatus;
 use super::OnboardVmArgs;
 use crate::enforce::Backend;
 use crate::onboard::plan::{self, AgentAction, Change, Content, FilePlan, MAN_PAGE, Plan};
-use crate::output::paint;
+use crate::output::{Consent, confirm, paint, progress_bar};
 use anyhow::Context;
-use std::io::IsTerminal;
-
-/// The answer to "go ahead?".
-pub(super) enum Consent {
-    Given,
-    Declined,
-    /// No terminal to ask on and no --yes.
-    NoTerminal,
-}
-
-/// Asks on the terminal unless `yes`; never guesses when there is no terminal.
-pub(super) fn confirm(question: &str, yes: bool) -> Consent {
-    if yes {
-        return Consent::Given;
-    }
-    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
-        return Consent::NoTerminal;
-    }
-    match dialoguer::Confirm::new()
-        .with_prompt(question)
-        .default(false)
-        .interact_opt()
-    {
-        Ok(Some(true)) => Consent::Given,
-        _ => Consent::Declined,
-    }
-}
-
-/// A progress bar on a terminal (stderr), nothing otherwise.
-pub(super) fn progress_bar(steps: u64) -> indicatif::ProgressBar {
-    if !std::io::stderr().is_terminal() {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(steps);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} [{bar:20}] {pos}/{len} {msg}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    bar.enable_steady_tick(std::time::Duration::from_millis(120));
-    bar
-}
 
 /// ` (under DIR)` for a prefixed installation, nothing for the real one.
 pub(super) fn under(paths: &crate::onboard::Paths) -> String {
@@ -176,6 +134,10 @@ pub fn run(args: OnboardVmArgs) -> anyhow::Result<ExitStatus> {
         cluster_name: args.cluster_name,
         labels,
         mode: args.mode,
+        docs: plan::Docs {
+            completion: super::assets::completion,
+            man_pages: super::assets::man_pages,
+        },
     };
     let probes = crate::enforce::probe_all();
     let plan = plan::plan(&req, &paths, &probes)?;

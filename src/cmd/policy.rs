@@ -540,7 +540,7 @@ fn list(output: ListOutput, conn: &AgentConn) -> anyhow::Result<ExitStatus> {
     let documents = || -> anyhow::Result<serde_json::Value> {
         let mut v = serde_json::to_value(&items)?;
         for (item, p) in v.as_array_mut().into_iter().flatten().zip(&items) {
-            item["appliedAt"] = super::alerts::format_time(p.applied_at).into();
+            item["appliedAt"] = crate::output::format_time(p.applied_at).into();
         }
         Ok(v)
     };
@@ -576,7 +576,7 @@ fn list(output: ListOutput, conn: &AgentConn) -> anyhow::Result<ExitStatus> {
                     } else {
                         "no".into()
                     },
-                    super::alerts::format_time(p.applied_at),
+                    crate::output::format_time(p.applied_at),
                     p.source,
                 ]);
             }

@@ -3,7 +3,7 @@
 
 use super::ExitStatus;
 use super::SysdumpArgs;
-use super::onboard::progress_bar;
+use crate::output::progress_bar;
 use crate::sysdump::{self, ItemStatus};
 use anyhow::Context;
 

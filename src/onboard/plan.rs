@@ -24,6 +24,24 @@ pub struct Request {
     pub cluster_name: String,
     pub labels: BTreeMap<String, String>,
     pub mode: Option<Mode>,
+    pub docs: Docs,
+}
+
+/// The documentation onboarding installs next to the binary, rendered from the command tree
+/// (src/cmd/assets.rs). The command layer hands the renderers in, so that onboarding, which
+/// sits below the commands, does not import them.
+#[derive(Clone, Copy, Debug)]
+pub struct Docs {
+    pub completion: fn(clap_complete::Shell) -> Vec<u8>,
+    pub man_pages: fn() -> Vec<(String, Vec<u8>)>,
+}
+
+impl Docs {
+    /// No documentation (tests of the rest of the plan).
+    pub const NONE: Docs = Docs {
+        completion: |_| Vec::new(),
+        man_pages: Vec::new,
+    };
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -265,13 +283,16 @@ fn file_change(path: &Path, wanted: &[u8]) -> Change {
 /// Shell completions (for the shells installed here, see `Paths::completions`) and man
 /// pages, rendered from this binary rather than copied from a source tree, so that they
 /// describe the commands of the binary being installed.
-fn docs(paths: &Paths) -> Vec<FilePlan> {
+fn docs(paths: &Paths, docs: Docs) -> Vec<FilePlan> {
     let mut files = Vec::new();
     for c in paths.completions() {
         if !c.installed_if.is_dir() {
             continue;
         }
-        let script = crate::assets::completion(c.shell);
+        let script = (docs.completion)(c.shell);
+        if script.is_empty() {
+            continue;
+        }
         files.push(FilePlan {
             what: "completion",
             path: c.path.to_path_buf(),
@@ -281,7 +302,7 @@ fn docs(paths: &Paths) -> Vec<FilePlan> {
             agent_reads: false,
         });
     }
-    for (name, page) in crate::assets::man_pages() {
+    for (name, page) in (docs.man_pages)() {
         let path = paths.man_dir.join(name);
         files.push(FilePlan {
             what: MAN_PAGE,
@@ -378,7 +399,7 @@ pub fn plan(req: &Request, paths: &Paths, probes: &[ProbeResult]) -> Result<Plan
             agent_reads: true,
         });
     }
-    files.extend(docs(paths));
+    files.extend(docs(paths, req.docs));
 
     // What runs now, and in which mode. A standalone agent is found by its pid file, or
     // by its command line when the pid file is gone.
@@ -732,6 +753,7 @@ mod tests {
             cluster_name: "lab".into(),
             labels: BTreeMap::from([("env".into(), "prod".into())]),
             mode: None,
+            docs: Docs::NONE,
         };
         let c = desired_config(Some(&existing), &req, &paths);
         assert_eq!(c.api_group.as_deref(), Some("knox"));

@@ -7,7 +7,7 @@ use super::*;
 fn committed_completions_and_man_pages_are_current() {
     let update = std::env::var_os("UPDATE_ASSETS").is_some();
     let mut stale = Vec::new();
-    let rendered = knoxctl::assets::render_all();
+    let rendered = knoxctl::cmd::assets::render_all();
     for (rel, content) in &rendered {
         let path = repo().join(rel);
         if update {
@@ -252,7 +252,7 @@ fn shell_words(line: &str) -> Vec<String> {
 fn every_example_is_a_command_line_knoxctl_accepts() {
     use clap::Parser;
     let mut checked = 0;
-    for (page, examples) in knoxctl::assets::EXAMPLES {
+    for (page, examples) in knoxctl::cmd::assets::EXAMPLES {
         // knoxctl-policy-apply: its examples run `knoxctl policy apply`.
         let command: Vec<&str> = page.split('-').skip(1).collect();
         for (_, line) in *examples {

@@ -386,5 +386,9 @@ fn common_commands_answer_with_status_stdout_and_stderr_together() {
     // Help is an answer, not an error: stdout, status 0.
     let o = run(&["policy", "--help"]);
     assert_eq!((o.status.code(), stderr(&o).as_str()), (Some(0), ""));
-    assert!(stdout(&o).starts_with("Validate, apply, list"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).starts_with("Validate, apply, list"),
+        "{}",
+        stdout(&o)
+    );
 }

@@ -70,7 +70,7 @@ fn dry_run_shows_the_plan_and_changes_nothing() {
     ] {
         assert!(text.contains(want), "{want:?} missing:\n{text}");
     }
-    let pages = knoxctl::assets::man_pages().len();
+    let pages = knoxctl::cmd::assets::man_pages().len();
     let man = format!(
         "man pages     create {}/usr/local/share/man/man1/knoxctl*.1 ({pages} pages)",
         root.display()

@@ -54,7 +54,7 @@ fn with_fields(script: &str, sep: &str) -> String {
 /// Bash: `_knoxctl_dynamic` answers the cases it knows and hands the rest to clap's
 /// `_knoxctl`, and is registered in its place.
 const BASH_DYNAMIC: &str = r#"
-# Hand-written (src/assets.rs): applied policy names for `policy get` and `policy delete`,
+# Hand-written (src/cmd/assets.rs): applied policy names for `policy get` and `policy delete`,
 # asked of the agent with `knoxctl policy list -o name` (silent when it is not reachable),
 # and alert fields for `alerts --filter`.
 _knoxctl_dynamic() {
@@ -134,7 +134,7 @@ fn zsh_dynamic(script: &str) -> String {
     out
 }
 
-const ZSH_DYNAMIC: &str = r#"# Hand-written (src/assets.rs): applied policy names for `policy get` and `policy delete`,
+const ZSH_DYNAMIC: &str = r#"# Hand-written (src/cmd/assets.rs): applied policy names for `policy get` and `policy delete`,
 # asked of the agent with `knoxctl policy list -o name` (silent when it is not reachable),
 # and alert fields for `alerts --filter`.
 (( $+functions[_knoxctl_policy_names] )) ||
@@ -162,7 +162,7 @@ _knoxctl_filter_fields() {
 
 /// Fish: completions added to clap's, for the same two cases.
 const FISH_DYNAMIC: &str = r#"
-# Hand-written (src/assets.rs): applied policy names for `policy get` and `policy delete`,
+# Hand-written (src/cmd/assets.rs): applied policy names for `policy get` and `policy delete`,
 # asked of the agent with `knoxctl policy list -o name` (silent when it is not reachable),
 # and alert fields for `alerts --filter`.
 function __fish_knoxctl_policy_names
@@ -573,7 +573,7 @@ fn examples_section(page: &str) -> String {
         .iter()
         .find(|(p, _)| *p == page)
         .map(|(_, e)| *e)
-        .unwrap_or_else(|| panic!("no EXAMPLES for {page} in src/assets.rs"));
+        .unwrap_or_else(|| panic!("no EXAMPLES for {page} in src/cmd/assets.rs"));
     for (what, line) in examples {
         if !what.is_empty() {
             out.push_str(&format!(".PP\n{}\n", roff(what)));
