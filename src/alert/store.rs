@@ -40,7 +40,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -1034,7 +1034,8 @@ pub struct WriterOptions {
     pub max_batch: usize,
     /// Longest an alert waits in a partial batch before it is committed.
     pub flush_interval: Duration,
-    /// How often retention runs (also at start and at shutdown).
+    /// How often retention runs while alerts arrive (also at start and at shutdown); an
+    /// idle store, whose alerts can only age out, is pruned every `IDLE_PRUNE`.
     pub prune_interval: Duration,
 }
 
@@ -1085,10 +1086,17 @@ impl Counters {
     }
 }
 
+/// What travels to the writer thread. `Stop` comes in the queue rather than through a
+/// flag, so that an idle writer sleeps in `recv` instead of waking up to look at one.
+enum Msg {
+    Alert(Alert),
+    Stop,
+}
+
 /// The producer side of the writer's queue; clone it for each producer.
 #[derive(Clone)]
 pub struct AlertSender {
-    tx: SyncSender<Alert>,
+    tx: SyncSender<Msg>,
     counters: Arc<Counters>,
 }
 
@@ -1096,7 +1104,7 @@ impl AlertSender {
     /// Queues an alert without blocking. Returns false, and counts the alert as dropped, when
     /// the queue is full or the writer has stopped.
     pub fn send(&self, alert: Alert) -> bool {
-        match self.tx.try_send(alert) {
+        match self.tx.try_send(Msg::Alert(alert)) {
             Ok(()) => true,
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
                 self.counters.dropped.fetch_add(1, Ordering::Relaxed);
@@ -1109,7 +1117,7 @@ impl AlertSender {
     /// nothing, never for an enforcement path. Returns false (counted as dropped) when the
     /// writer has stopped.
     pub fn send_wait(&self, alert: Alert) -> bool {
-        let ok = self.tx.send(alert).is_ok();
+        let ok = self.tx.send(Msg::Alert(alert)).is_ok();
         if !ok {
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);
         }
@@ -1121,7 +1129,8 @@ impl AlertSender {
 /// flushes, but cannot report an error.
 pub struct AlertWriter {
     handle: Option<JoinHandle<()>>,
-    stop: Arc<AtomicBool>,
+    /// Sends `Stop`; behind any alert already queued, which is therefore committed.
+    stop: SyncSender<Msg>,
     counters: Arc<Counters>,
 }
 
@@ -1151,38 +1160,33 @@ impl AlertWriter {
         checkpoint_conn
             .busy_timeout(Duration::from_secs(30))
             .map_err(|e| store.err(e))?;
-        let checkpoint_stop = Arc::new(AtomicBool::new(false));
-        let flag = checkpoint_stop.clone();
-        let flag_on_error = checkpoint_stop.clone();
+        // One pending "something was committed" is enough: the checkpointer copies
+        // whatever the WAL holds by then.
+        let (committed, commits) = mpsc::sync_channel::<()>(1);
         let checkpointer = std::thread::Builder::new()
             .name("alert-checkpoint".into())
-            .spawn(move || checkpoint_loop(checkpoint_conn, flag))
+            .spawn(move || checkpoint_loop(checkpoint_conn, commits))
             .map_err(StoreError::Thread)?;
         let (tx, rx) = mpsc::sync_channel(options.capacity.max(1));
         let counters = Arc::new(Counters::default());
-        let stop = Arc::new(AtomicBool::new(false));
         let worker = Worker {
             store,
             rx,
-            stop: stop.clone(),
             counters: counters.clone(),
             retention,
             options,
-            checkpointer: Some((checkpointer, checkpoint_stop)),
+            checkpointer: Some((checkpointer, committed)),
         };
+        // If the spawn fails, the worker is dropped with the checkpointer's sender, which
+        // ends that thread too.
         let handle = std::thread::Builder::new()
             .name("alert-writer".into())
             .spawn(move || worker.run())
-            .map_err(|e| {
-                // The worker (and with it the checkpointer's handle) is gone; stop that
-                // thread too.
-                flag_on_error.store(true, Ordering::Relaxed);
-                StoreError::Thread(e)
-            })?;
+            .map_err(StoreError::Thread)?;
         Ok((
             AlertWriter {
                 handle: Some(handle),
-                stop,
+                stop: tx.clone(),
                 counters: counters.clone(),
             },
             AlertSender { tx, counters },
@@ -1207,9 +1211,10 @@ impl AlertWriter {
     }
 
     fn stop_and_join(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
         if let Some(h) = self.handle.take() {
-            // The thread looks at the flag at least every IDLE_WAKE.
+            // Waits for room in a full queue, which the writer is draining; fails only when
+            // the writer is already gone.
+            let _ = self.stop.send(Msg::Stop);
             let _ = h.join();
         }
     }
@@ -1223,12 +1228,13 @@ impl Drop for AlertWriter {
 
 struct Worker {
     store: Store,
-    rx: Receiver<Alert>,
-    stop: Arc<AtomicBool>,
+    rx: Receiver<Msg>,
     counters: Arc<Counters>,
     retention: Retention,
     options: WriterOptions,
-    checkpointer: Option<(JoinHandle<()>, Arc<AtomicBool>)>,
+    /// The checkpointer thread, and the channel that wakes it after a commit (dropped to
+    /// stop it).
+    checkpointer: Option<(JoinHandle<()>, SyncSender<()>)>,
 }
 
 /// WAL frames (8 KiB pages) beyond which the checkpointer makes the writer wait until the
@@ -1236,13 +1242,18 @@ struct Worker {
 /// up, and the WAL would grow without bound.
 const WAL_RESTART_FRAMES: i64 = 32_768;
 
-/// Copies the WAL into the database in the background until told to stop.
-fn checkpoint_loop(conn: Connection, stop: Arc<AtomicBool>) {
+/// Pause between a commit and the checkpoint it triggers: under a flood, one checkpoint
+/// per CHECKPOINT_PACE copies many batches at once.
+const CHECKPOINT_PACE: Duration = Duration::from_millis(100);
+
+/// Copies the WAL into the database in the background after commits, until the writer
+/// drops its end of `commits`. Sleeps while nothing is written.
+fn checkpoint_loop(conn: Connection, commits: Receiver<()>) {
     let checkpoint = |mode: &str| -> rusqlite::Result<i64> {
         conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| r.get(1))
     };
-    while !stop.load(Ordering::Relaxed) {
-        std::thread::sleep(Duration::from_millis(100));
+    while commits.recv().is_ok() {
+        std::thread::sleep(CHECKPOINT_PACE);
         match checkpoint("PASSIVE") {
             Ok(frames) if frames > WAL_RESTART_FRAMES => {
                 if let Err(e) = checkpoint("RESTART") {
@@ -1255,35 +1266,47 @@ fn checkpoint_loop(conn: Connection, stop: Arc<AtomicBool>) {
     }
 }
 
-/// How often an idle writer looks at the stop flag.
-const IDLE_WAKE: Duration = Duration::from_millis(50);
+/// How often an idle store is pruned: its alerts can only age out (`max_age`), which needs
+/// no hurry, and a quiet agent should stay asleep.
+const IDLE_PRUNE: Duration = Duration::from_secs(600);
 
 impl Worker {
     fn run(mut self) {
         let mut batch: Vec<Alert> = Vec::with_capacity(self.options.max_batch.min(65_536));
         self.prune();
         let mut next_prune = Instant::now() + self.options.prune_interval;
+        // Whether anything was committed since the last prune.
+        let mut written = false;
         let mut open = true;
-        while open && !self.stop.load(Ordering::Relaxed) {
-            match self.rx.recv_timeout(IDLE_WAKE) {
-                Ok(a) => batch.push(a),
+        while open {
+            let wait = next_prune.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(wait) {
+                Ok(Msg::Alert(a)) => batch.push(a),
+                Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) => open = false,
                 Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => open = false,
             }
             if !batch.is_empty() {
-                open = self.fill(&mut batch);
+                open &= self.fill(&mut batch);
                 self.commit(&mut batch);
+                written = true;
             }
             if Instant::now() >= next_prune {
                 self.prune();
-                next_prune = Instant::now() + self.options.prune_interval;
+                let pause = if written {
+                    self.options.prune_interval
+                } else {
+                    IDLE_PRUNE.max(self.options.prune_interval)
+                };
+                next_prune = Instant::now() + pause;
+                written = false;
             }
         }
         // Shutting down: commit what is already queued, without waiting for more.
         loop {
             while batch.len() < self.options.max_batch {
                 match self.rx.try_recv() {
-                    Ok(a) => batch.push(a),
+                    Ok(Msg::Alert(a)) => batch.push(a),
+                    Ok(Msg::Stop) => {}
                     Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
                 }
             }
@@ -1293,8 +1316,8 @@ impl Worker {
             self.commit(&mut batch);
         }
         self.prune();
-        if let Some((handle, stop)) = self.checkpointer.take() {
-            stop.store(true, Ordering::Relaxed);
+        if let Some((handle, committed)) = self.checkpointer.take() {
+            drop(committed);
             let _ = handle.join();
         }
         // Leave a small WAL behind: readers then find everything in the database file.
@@ -1308,26 +1331,18 @@ impl Worker {
     }
 
     /// Adds queued alerts to a started batch until it is full or its flush time comes.
-    /// Returns false when every sender is gone.
+    /// Returns false when told to stop or when every sender is gone.
     fn fill(&self, batch: &mut Vec<Alert>) -> bool {
         let deadline = Instant::now() + self.options.flush_interval;
         while batch.len() < self.options.max_batch {
-            match self.rx.try_recv() {
-                Ok(a) => {
-                    batch.push(a);
-                    continue;
-                }
-                Err(TryRecvError::Disconnected) => return false,
-                Err(TryRecvError::Empty) => {}
-            }
             let now = Instant::now();
-            if now >= deadline || self.stop.load(Ordering::Relaxed) {
+            if now >= deadline {
                 break;
             }
-            match self.rx.recv_timeout((deadline - now).min(IDLE_WAKE)) {
-                Ok(a) => batch.push(a),
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => return false,
+            match self.rx.recv_timeout(deadline - now) {
+                Ok(Msg::Alert(a)) => batch.push(a),
+                Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) => return false,
+                Err(RecvTimeoutError::Timeout) => break,
             }
         }
         true
@@ -1339,6 +1354,10 @@ impl Worker {
             Ok(_) => {
                 self.counters.stored.fetch_add(n, Ordering::Relaxed);
                 self.counters.batches.fetch_add(1, Ordering::Relaxed);
+                if let Some((_, committed)) = &self.checkpointer {
+                    // Full means a checkpoint is already pending, which copies this too.
+                    let _ = committed.try_send(());
+                }
             }
             Err(e) => {
                 self.counters.failed.fetch_add(n, Ordering::Relaxed);
