@@ -14,8 +14,9 @@
 //! category included.
 
 use super::glob::{self, Dfa};
+use crate::enforce::Postures;
 use crate::policy::Action;
-use crate::policy::matcher::{Glob, resolved_pattern};
+use crate::policy::matcher::{Glob, Posture, resolved_pattern};
 use crate::policy::normalize::{Category, Matcher, Rule, RuleSet};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -316,9 +317,9 @@ fn squeeze(rules: &mut Rules) {
     });
 }
 
-/// Compiles the host's rule set (target 0). `posture_block` is the default posture of
-/// each allow-list category: (process+file, network, capabilities).
-pub fn compile(set: &RuleSet, posture_block: (bool, bool, bool), resolve: Resolve) -> Compiled {
+/// Compiles the host's rule set (target 0) under the default posture of each allow-list
+/// category (process rules share the file posture).
+pub fn compile(set: &RuleSet, postures: &Postures, resolve: Resolve) -> Compiled {
     let target = 0;
     let mut c = Compiled::default();
     let mut source_sets: BTreeMap<Vec<String>, u16> = BTreeMap::new();
@@ -648,18 +649,18 @@ pub fn compile(set: &RuleSet, posture_block: (bool, bool, bool), resolve: Resolv
     if allow.file {
         c.target_flags |= T_ALLOW_FILE | T_FILE;
     }
-    if c.target_flags & (T_ALLOW_PROC | T_ALLOW_FILE) != 0 && posture_block.0 {
+    if c.target_flags & (T_ALLOW_PROC | T_ALLOW_FILE) != 0 && postures.file == Posture::Block {
         c.target_flags |= T_BLOCK_PROC_FILE;
     }
     if allow.network {
         c.target_flags |= T_ALLOW_NET | T_NET;
-        if posture_block.1 {
+        if postures.network == Posture::Block {
             c.target_flags |= T_BLOCK_NET;
         }
     }
     if allow.capabilities {
         c.target_flags |= T_ALLOW_CAP | T_CAP;
-        if posture_block.2 {
+        if postures.capabilities == Posture::Block {
             c.target_flags |= T_BLOCK_CAP;
         }
     }
@@ -750,7 +751,7 @@ mod tests {
         let s = set(
             "  file:\n    matchPaths:\n    - path: /etc/shadow\n    matchDirectories:\n    - dir: /usr/lib/\n      recursive: true\n      readOnly: true\n    - dir: /var/\n  action: Block\n",
         );
-        let c = compile(&s, (false, false, false), &none);
+        let c = compile(&s, &Postures::default(), &none);
         let m =
             crate::policy::matcher::CompiledRules::new(&s, crate::policy::matcher::Posture::Audit);
         for (path, write) in [
@@ -785,7 +786,14 @@ mod tests {
         let s = set(
             "  process:\n    matchDirectories:\n    - dir: /usr/\n      recursive: true\n      action: Block\n    - dir: /usr/local/bin/\n      action: Allow\n",
         );
-        let c = compile(&s, (true, false, false), &none);
+        let c = compile(
+            &s,
+            &Postures {
+                file: Posture::Block,
+                ..Postures::default()
+            },
+            &none,
+        );
         // /usr/local/bin/x is under both: Block wins.
         assert_eq!(
             kernel(&c, KIND_PROCESS, "/usr/local/bin/x", false).0,
@@ -825,7 +833,7 @@ mod tests {
             },
             _ => PathFacts::default(),
         };
-        let c = compile(&s, (false, false, false), &resolve);
+        let c = compile(&s, &Postures::default(), &resolve);
         assert_eq!(kernel(&c, KIND_PROCESS, "/usr/bin/apt", false).0, Some(0));
         assert_eq!(kernel(&c, KIND_PROCESS, "/bin/apt", false).0, Some(0));
         assert_eq!(kernel(&c, KIND_PROCESS, "/usr/bin/busybox", false).0, None);
@@ -844,7 +852,7 @@ mod tests {
         let s = set(
             "  process:\n    matchPaths:\n    - path: /usr/bin/date\n      fromSource:\n      - path: /usr/bin/bash\n  action: Block\n",
         );
-        let c = compile(&s, (false, false, false), &none);
+        let c = compile(&s, &Postures::default(), &none);
         let slot = &c.paths[&(0, b"/usr/bin/date\0".to_vec())].slots[0];
         assert_eq!(slot.src_set, 1);
         let member = &c.sources[&(1, b"/usr/bin/bash\0".to_vec())];
@@ -856,7 +864,7 @@ mod tests {
         let s = set(
             "  network:\n    matchProtocols:\n    - protocol: icmp\n      fromSource: [{path: /bin/ping}]\n  capabilities:\n    matchCapabilities:\n    - capability: net_raw\n      fromSource: [{path: /bin/ping}]\n  file:\n    matchPatterns:\n    - pattern: /tmp/*.sh\n  action: Block\n",
         );
-        let c = compile(&s, (false, false, false), &none);
+        let c = compile(&s, &Postures::default(), &none);
         assert!(c.nums.contains_key(&(scope(0, KIND_NET), 3)));
         assert!(c.nums.contains_key(&(scope(0, KIND_CAP), 13)));
         assert!(c.unenforceable.is_empty(), "{:?}", c.unenforceable);
@@ -869,7 +877,7 @@ mod tests {
         let s = set(
             "  process:\n    matchPatterns:\n    - pattern: /usr/bin/*apt*\n  file:\n    matchPatterns:\n    - pattern: /tmp/*\n    - pattern: /etc/**/*.key\n      readOnly: true\n      action: Allow\n    - pattern: /tmp/[ab]*\n      action: Audit\n  action: Block\n",
         );
-        let c = compile(&s, (false, false, false), &none);
+        let c = compile(&s, &Postures::default(), &none);
         assert_eq!(c.enforced, vec![0, 1, 2, 3]);
         assert_ne!(c.target_flags & T_GLOB_PROC, 0);
         let m =
@@ -926,7 +934,7 @@ mod tests {
             },
             _ => PathFacts::default(),
         };
-        let c = compile(&s, (false, false, false), &resolve);
+        let c = compile(&s, &Postures::default(), &resolve);
         let d = &c.globs[&scope(0, KIND_PROCESS)].dfa;
         assert_eq!(d.matches(b"/usr/bin/apt"), &[1]);
         assert_eq!(d.matches(b"/bin/apt"), &[0]);
@@ -937,7 +945,7 @@ mod tests {
         let s = set(
             "  file:\n    matchPatterns:\n    - pattern: /x/[^é]\n    - pattern: /tmp/*\n  action: Block\n",
         );
-        let c = compile(&s, (false, false, false), &none);
+        let c = compile(&s, &Postures::default(), &none);
         assert!(c.globs.is_empty());
         assert_eq!(c.unenforceable.len(), 2);
         assert!(
@@ -956,7 +964,7 @@ mod tests {
         }
         body.push_str("  action: Block\n");
         let s = set(&body);
-        let c = compile(&s, (false, false, false), &none);
+        let c = compile(&s, &Postures::default(), &none);
         let r = &c.paths[&(scope(0, KIND_FILE), b"/etc/shadow\0".to_vec())];
         assert_eq!(r.slots.len(), 1);
         assert_eq!(r.slots[0].rule, 0);

@@ -17,9 +17,8 @@ pub mod glob;
 
 use super::{
     ApplyReport, Backend, Coverage, EnforceError, Enforcer, EnforcerEvent, Level, Op, Operation,
-    ProbeResult,
+    Postures, ProbeResult,
 };
-use crate::policy::matcher::Posture;
 use crate::policy::normalize::RuleSet;
 use aya::maps::lpm_trie::{Key, LpmTrie};
 use aya::maps::{Array, HashMap, MapData, PerCpuArray, RingBuf};
@@ -518,7 +517,7 @@ where
 pub struct BpfLsmEnforcer {
     maps: Maps,
     pin_dir: PathBuf,
-    posture: (bool, bool, bool),
+    postures: Postures,
     generation: u32,
     stopping: Arc<AtomicBool>,
     wake: Option<OwnedFd>,
@@ -527,9 +526,6 @@ pub struct BpfLsmEnforcer {
     /// Kept so the programs stay loaded while the agent runs (the links are pinned).
     _ebpf: Ebpf,
 }
-
-/// Default postures per allow-list category: (process+file, network, capabilities).
-pub type Postures = (Posture, Posture, Posture);
 
 impl BpfLsmEnforcer {
     pub fn start(
@@ -610,11 +606,10 @@ impl BpfLsmEnforcer {
                 .spawn(move || read_loop(ring, events, &stopping, &wake, &dropped))
                 .map_err(err("spawning the event reader"))?
         };
-        let p = |x: Posture| x == Posture::Block;
         Ok(BpfLsmEnforcer {
             maps,
             pin_dir: pin_dir.to_path_buf(),
-            posture: (p(postures.0), p(postures.1), p(postures.2)),
+            postures,
             generation,
             stopping,
             wake: Some(wake),
@@ -831,8 +826,12 @@ impl Enforcer for BpfLsmEnforcer {
         Backend::BpfLsm
     }
 
+    fn reports_every_decision(&self) -> bool {
+        true
+    }
+
     fn apply(&mut self, rules: &RuleSet) -> Result<ApplyReport, EnforceError> {
-        let c = compile::compile(rules, self.posture, &facts);
+        let c = compile::compile(rules, &self.postures, &facts);
         self.write(&c)?;
         let mut notes = c.notes.clone();
         if c.target_flags & compile::T_APPLETS != 0 {
