@@ -139,8 +139,7 @@ pub fn run(overrides: Overrides) -> anyhow::Result<()> {
         state,
         selected.enforcer,
         selected.reason,
-    )
-    .map_err(anyhow::Error::msg)?;
+    )?;
     // The monitor starts with exec events only; `follow_rules` switches families on as
     // policies need them, so an idle host pays nothing for file-open tracing.
     let monitor = match Monitor::start_with_ring_size(
