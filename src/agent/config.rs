@@ -10,37 +10,8 @@ pub const DEFAULT_CONFIG: &str = "/etc/knoxctl/config.yaml";
 pub const DEFAULT_SOCKET: &str = "/run/knoxctl/agent.sock";
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/knoxctl";
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum EnforcerChoice {
-    Auto,
-    BpfLsm,
-    Apparmor,
-    Fanotify,
-    MonitorOnly,
-}
-
-pub use crate::policy::matcher::Posture;
-
-/// What happens, in allow-list mode, to operations no Allow rule permits (KubeArmor's
-/// hostDefault*Posture; its default is audit).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Postures {
-    pub file: Posture,
-    pub network: Posture,
-    pub capabilities: Posture,
-}
-
-impl Default for Postures {
-    fn default() -> Self {
-        Postures {
-            file: Posture::Audit,
-            network: Posture::Audit,
-            capabilities: Posture::Audit,
-        }
-    }
-}
+/// The enforcer's types, owned by `enforce`: the configuration only names them.
+pub use crate::enforce::{EnforcerChoice, Postures};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]

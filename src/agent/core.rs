@@ -1,15 +1,19 @@
 //! The agent's state machine: the applied policies, the host's rule set and the enforcer
 //! that holds it. Every change is all-or-nothing: validated first, enforced second,
 //! persisted third, and rolled back in the kernel if persisting fails.
+//!
+//! The core speaks in domain outcomes ([`Applied`], [`Deleted`], [`Effect`],
+//! [`CoreStatus`], [`Refused`]); what a client reads on the wire, prose included, is the
+//! server's business ([`super::server`]).
 
-use super::api::{ApplyResult, NotDeleted, PolicySummary, Request, Response, SourceFile, Status};
+use super::api::SourceFile;
 use super::config::Config;
-use super::state::{PolicyState, StoredPolicy};
-use crate::enforce::{ApplyReport, Backend, Enforcer};
+use super::state::{PolicyState, StateError, StoredPolicy};
+use crate::enforce::{ApplyReport, Backend, EnforceError, Enforcer};
 use crate::identity::Identity;
 use crate::policy::id::{self, ResolveError};
 use crate::policy::matcher::{CompiledRules, Posture};
-use crate::policy::normalize::{Category, RuleSet, rules_of};
+use crate::policy::normalize::{Category, Rule, RuleSet, rules_of};
 use crate::policy::syscall_rules::SyscallRules;
 use crate::policy::validate::{self, Options, Severity, validate_bytes};
 use crate::policy::{Kind, Policy, PolicyId};
@@ -39,9 +43,9 @@ pub struct HostRules {
 }
 
 impl HostRules {
-    fn new(set: RuleSet, report: ApplyReport, posture: Posture, backend: Backend) -> HostRules {
+    fn new(set: RuleSet, report: ApplyReport, posture: Posture, kernel_reports: bool) -> HostRules {
         let compiled = Arc::new(CompiledRules::new(&set, posture));
-        let enforcer_reports = if backend == Backend::BpfLsm {
+        let enforcer_reports = if kernel_reports {
             report.enforced.iter().copied().collect()
         } else {
             Default::default()
@@ -62,18 +66,52 @@ impl HostRules {
             compiled,
             exec_inert,
             enforcer_reports,
-            kernel_reports: backend == Backend::BpfLsm,
+            kernel_reports,
             syscalls,
             unaudited,
         }
     }
+
+    /// The rules the enforcer skipped, each with its reason and what still covers it.
+    /// Syscall rules are left out: they are audit-only everywhere, and whether they are
+    /// audited is the monitor's business (`unaudited`), whatever the enforcer says of them.
+    fn skipped(&self) -> impl Iterator<Item = (&Rule, &str, Cover)> {
+        self.report.unenforceable.iter().filter_map(|(i, why)| {
+            let rule = self.set.rules.get(*i)?;
+            let cover = match rule.category {
+                Category::Syscall => return None,
+                c if monitor_sees(c) => Cover::Observed,
+                _ => Cover::Unprotected,
+            };
+            Some((rule, why.as_str(), cover))
+        })
+    }
+}
+
+/// What still covers a rule the enforcer cannot enforce.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cover {
+    /// The eBPF monitor alerts on its operations (`Audit (Block)`): alerted, not blocked.
+    Observed,
+    /// Neither blocked nor alerted: no enforcer or monitor event sees its operation.
+    Unprotected,
 }
 
 /// Why syscall rules raise no alerts until a monitor says otherwise.
 const NO_MONITOR: &str = "the eBPF monitor is not running (see the agent log)";
 
+/// Counters other components own (the alert store, the monitor), reported by `status`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub alerts_stored: u64,
+    pub alerts_dropped: u64,
+    pub monitor_received: u64,
+    pub monitor_lost_in_kernel: u64,
+    pub monitor_dropped_in_userspace: u64,
+}
+
 /// Fills counters owned elsewhere (store, monitor) into a status.
-pub type StatusSource = Box<dyn Fn(&mut Status) + Send>;
+pub type StatusSource = Box<dyn Fn(&mut Counters) + Send>;
 /// Called with every new host rule set (the monitor follows what rules need); returns the
 /// syscall rules it cannot audit, and why.
 pub type RulesListener = Box<dyn Fn(&HostRules) -> Vec<(usize, String)> + Send>;
@@ -99,11 +137,181 @@ fn now() -> i64 {
         .unwrap_or(0)
 }
 
-/// A request the core refuses, as the answer to send back (boxed: a `Response` is large,
-/// and the happy path should not pay for moving one).
-type Refusal = Box<Response>;
 /// Parsed policies with the file each came from, and the validator's warnings.
 type Parsed = (Vec<(Policy, String)>, Vec<String>);
+
+/// Why the agent could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot enforce the restored policies: {0}")]
+    Restore(EnforceError),
+}
+
+/// A change the core could not make: nothing was applied, unless `rollback` says that
+/// restoring the previous policies failed too.
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    #[error("the enforcer refused the change{}: {cause}", rolled_back(.rollback))]
+    Enforce {
+        cause: EnforceError,
+        rollback: Option<EnforceError>,
+    },
+    #[error("cannot persist the change{}: {cause}", rolled_back(.rollback))]
+    Persist {
+        cause: StateError,
+        rollback: Option<EnforceError>,
+    },
+}
+
+/// "nothing applied" is a promise only a successful rollback keeps.
+fn rolled_back(rollback: &Option<EnforceError>) -> String {
+    match rollback {
+        None => ", nothing applied".to_string(),
+        Some(e) => format!(
+            " and restoring the previous policies failed ({e}): the enforcer may hold neither rule set"
+        ),
+    }
+}
+
+/// A request the core refuses.
+#[derive(Debug, thiserror::Error)]
+pub enum Refused {
+    /// Validation failed; the diagnostics in `PATH:LINE:COL: ...` form.
+    #[error("invalid policies")]
+    Invalid(Vec<String>),
+    /// The request itself makes no sense (nothing to apply or delete).
+    #[error("{0}")]
+    BadRequest(&'static str),
+    #[error(transparent)]
+    Unresolved(ResolveError),
+    #[error(transparent)]
+    Commit(CommitError),
+}
+
+/// What an apply did, or would do, to one policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change {
+    Created,
+    Configured,
+    Unchanged,
+}
+
+impl Change {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Change::Created => "created",
+            Change::Configured => "configured",
+            Change::Unchanged => "unchanged",
+        }
+    }
+}
+
+/// Where a policy takes effect on this host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// A host policy this host's nodeSelector selects.
+    Host(HostEffect),
+    /// A host policy for other hosts: stored only.
+    OtherHosts(NotSelected),
+    /// A container or cluster policy: stored, not enforced by this build.
+    Containers,
+}
+
+/// What the enforcer and the monitor make of a selected policy's rules.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostEffect {
+    pub backend: Backend,
+    /// Rules other than syscall rules.
+    pub rules: usize,
+    pub syscall_rules: usize,
+    /// Rules the enforcer skipped, by what still covers them.
+    pub observed: usize,
+    pub unprotected: usize,
+    /// Syscall rules that raise no alerts here (or not for every syscall they name).
+    pub unaudited: usize,
+}
+
+/// Why a host policy does not select this host: the host's name and labels, and for each
+/// selector key it names none of, the label it probably meant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotSelected {
+    pub hostname: String,
+    pub labels: BTreeMap<String, String>,
+    /// (selector key, the host label it probably meant).
+    pub hints: Vec<(String, String)>,
+}
+
+/// One policy of an apply.
+#[derive(Clone, Debug)]
+pub struct PolicyOutcome {
+    pub kind: Kind,
+    /// `namespace/name` or `name`.
+    pub key: String,
+    pub id: PolicyId,
+    pub change: Change,
+    /// Where it takes effect; `None` for a dry run (only known once enforced).
+    pub effect: Option<Effect>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Applied {
+    pub results: Vec<PolicyOutcome>,
+    pub warnings: Vec<String>,
+}
+
+/// Why a delete reference names no applied policy.
+#[derive(Debug)]
+pub enum Miss {
+    Unresolved(ResolveError),
+    /// A policy a file defines is not applied.
+    NotApplied {
+        source: String,
+    },
+}
+
+#[derive(Debug)]
+pub struct NotDeleted {
+    /// As the user gave it, or the id a file defines.
+    pub reference: String,
+    pub miss: Miss,
+}
+
+#[derive(Debug)]
+pub struct Deleted {
+    /// Deleted, or for a dry run, that would be.
+    pub ids: Vec<PolicyId>,
+    pub failed: Vec<NotDeleted>,
+}
+
+/// One applied policy, as `list` shows it.
+pub struct Listed<'a> {
+    pub stored: &'a StoredPolicy,
+    /// Its normalized rules.
+    pub rules: usize,
+    pub applies_here: bool,
+}
+
+/// A host rule `status` reports, and why.
+#[derive(Clone, Debug)]
+pub struct RuleNote {
+    pub rule: Rule,
+    pub why: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct CoreStatus {
+    pub hostname: String,
+    pub backend: Backend,
+    pub enforcer_reason: String,
+    pub policies: usize,
+    pub host_rules: usize,
+    /// Rules the enforcer skipped, by what still covers them.
+    pub skipped: Vec<(RuleNote, Cover)>,
+    /// Syscall rules that raise no alerts here.
+    pub unaudited: Vec<RuleNote>,
+    pub enforcer_events_dropped: u64,
+    pub counters: Counters,
+}
 
 impl Core {
     /// Adopts the persisted policies and enforces them before the API opens, so that a
@@ -114,9 +322,9 @@ impl Core {
         state: PolicyState,
         enforcer: Box<dyn Enforcer>,
         enforcer_reason: String,
-    ) -> Result<Core, String> {
+    ) -> Result<Core, StartError> {
         let identity = Identity::host(&hostname, &config.labels);
-        let backend = enforcer.backend();
+        let kernel_reports = enforcer.reports_every_decision();
         let mut core = Core {
             config,
             hostname,
@@ -128,14 +336,13 @@ impl Core {
                 RuleSet::from_policies(&[]),
                 ApplyReport::default(),
                 Posture::Audit,
-                backend,
+                kernel_reports,
             ))),
             status_source: None,
             on_rules: None,
         };
         let restored = core.state.policies.clone();
-        core.enforce(&restored)
-            .map_err(|e| format!("cannot enforce the restored policies: {e}"))?;
+        core.enforce(&restored).map_err(StartError::Restore)?;
         Ok(core)
     }
 
@@ -153,14 +360,9 @@ impl Core {
 
     /// Why a host policy does not apply here: this host's labels, and the selector key the
     /// policy probably meant when it names none of them.
-    fn not_selected(&self, p: &Policy) -> String {
+    fn not_selected(&self, p: &Policy) -> NotSelected {
         let labels = &self.identity.labels;
-        let shown: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let mut msg = format!(
-            "stored; its nodeSelector does not select this host ({}; labels: {})",
-            self.hostname,
-            shown.join(", ")
-        );
+        let mut hints = Vec::new();
         let wanted = p.spec.node_selector.as_ref().map(|s| &s.match_labels);
         for key in wanted.into_iter().flat_map(|m| m.keys()) {
             if labels.contains_key(key) {
@@ -176,10 +378,14 @@ impl Core {
                 crate::policy::suggest::suggest(key, labels.keys().map(String::as_str))
             });
             if let Some(close) = close {
-                msg.push_str(&format!("; label '{key}': did you mean '{close}'?"));
+                hints.push((key.clone(), close.to_string()));
             }
         }
-        msg
+        NotSelected {
+            hostname: self.hostname.clone(),
+            labels: labels.clone(),
+            hints,
+        }
     }
 
     fn host_set(&self, policies: &BTreeMap<PolicyId, StoredPolicy>) -> RuleSet {
@@ -192,11 +398,12 @@ impl Core {
     }
 
     /// Gives the enforcer the host rule set of `policies` and publishes it.
-    fn enforce(&mut self, policies: &BTreeMap<PolicyId, StoredPolicy>) -> Result<(), String> {
+    fn enforce(&mut self, policies: &BTreeMap<PolicyId, StoredPolicy>) -> Result<(), EnforceError> {
         let set = self.host_set(policies);
-        let report = self.enforcer.apply(&set).map_err(|e| e.to_string())?;
+        let report = self.enforcer.apply(&set)?;
         let posture = self.config.default_posture.file;
-        let mut rules = HostRules::new(set, report, posture, self.enforcer.backend());
+        let kernel_reports = self.enforcer.reports_every_decision();
+        let mut rules = HostRules::new(set, report, posture, kernel_reports);
         if let Some(tell) = &self.on_rules {
             rules.unaudited = tell(&rules);
         }
@@ -213,58 +420,33 @@ impl Core {
         self.on_rules = Some(tell);
     }
 
-    /// Enforces and persists `next`, or leaves everything as it was.
-    fn commit(&mut self, next: BTreeMap<PolicyId, StoredPolicy>) -> Result<(), Refusal> {
+    /// Enforces and persists `next`, or leaves everything as it was (and says so when
+    /// restoring the previous policies fails).
+    fn commit(&mut self, next: BTreeMap<PolicyId, StoredPolicy>) -> Result<(), CommitError> {
         let previous = self.state.policies.clone();
-        if let Err(e) = self.enforce(&next) {
-            let _ = self.enforce(&previous);
-            return Err(Box::new(Response::error(
-                "failed",
-                format!("the enforcer refused the change, nothing applied: {e}"),
-            )));
+        if let Err(cause) = self.enforce(&next) {
+            let rollback = self.restore(&previous);
+            return Err(CommitError::Enforce { cause, rollback });
         }
-        if let Err(e) = self.state.replace(next) {
-            let _ = self.enforce(&previous);
-            return Err(Box::new(Response::error(
-                "failed",
-                format!("cannot persist the change, nothing applied: {e}"),
-            )));
+        if let Err(cause) = self.state.replace(next) {
+            let rollback = self.restore(&previous);
+            return Err(CommitError::Persist { cause, rollback });
         }
         Ok(())
     }
 
-    pub fn handle(&mut self, request: Request) -> Response {
-        match request {
-            Request::Apply {
-                files,
-                skip_other_kinds,
-            } => {
-                let r = self.apply(files, false, skip_other_kinds);
-                super::release_free_memory();
-                r
-            }
-            Request::DryRunApply {
-                files,
-                skip_other_kinds,
-            } => {
-                let r = self.apply(files, true, skip_other_kinds);
-                super::release_free_memory();
-                r
-            }
-            Request::Delete { names, files, all } => self.delete(names, files, all, false),
-            Request::DryRunDelete { names, files, all } => self.delete(names, files, all, true),
-            Request::List => self.list(),
-            Request::Get { name } => self.get(&name),
-            Request::Status => Response::Status {
-                status: self.status(),
-            },
-        }
+    /// Gives the enforcer `previous` again after a failed change; the error, if that
+    /// fails too.
+    fn restore(&mut self, previous: &BTreeMap<PolicyId, StoredPolicy>) -> Option<EnforceError> {
+        let e = self.enforce(previous).err()?;
+        tracing::error!(error = %e, "cannot restore the previous policies after a failed change");
+        Some(e)
     }
 
     /// Validates every file, together (a policy defined twice is an error); on any error
     /// returns the diagnostics instead of policies. Policies come back as they are stored
     /// ([`Policy::defaulted`]).
-    fn parse(files: &[SourceFile], skip_other_kinds: bool) -> Result<Parsed, Refusal> {
+    fn parse(files: &[SourceFile], skip_other_kinds: bool) -> Result<Parsed, Refused> {
         let opts = Options {
             skip_other_kinds,
             ..Options::default()
@@ -292,98 +474,72 @@ impl Core {
         if errors.is_empty() {
             Ok((policies, warnings))
         } else {
-            Err(Box::new(Response::Invalid {
-                diagnostics: errors,
-            }))
+            Err(Refused::Invalid(errors))
         }
     }
 
-    fn effect(&self, p: &Policy) -> String {
+    /// Where `p` takes effect on this host now.
+    pub fn effect(&self, p: &Policy) -> Effect {
         match p.kind {
             Kind::KubeArmorHostPolicy if self.applies_here(p) => {
                 let host = self.host.read().expect("host rules lock");
-                let ours = |i: usize| host.set.rules.get(i).filter(|r| r.policy == p.key());
-                let (mut other, mut syscalls) = (0, 0);
-                for r in host.set.rules.iter().filter(|r| r.policy == p.key()) {
-                    if r.category == Category::Syscall {
-                        syscalls += 1;
-                    } else {
-                        other += 1;
+                let key = p.key();
+                let ours = |r: &Rule| r.policy == key;
+                let (mut rules, mut syscall_rules) = (0, 0);
+                for r in host.set.rules.iter().filter(|r| ours(r)) {
+                    match r.category {
+                        Category::Syscall => syscall_rules += 1,
+                        _ => rules += 1,
                     }
                 }
-                // Syscall rules are audit-only everywhere: whether they are audited is the
-                // monitor's business, whatever the enforcer says of them.
-                let skipped = |observed: bool| {
-                    host.report
-                        .unenforceable
-                        .iter()
-                        .filter(|(i, _)| {
-                            ours(*i).is_some_and(|r| {
-                                r.category != Category::Syscall
-                                    && monitor_sees(r.category) == observed
-                            })
-                        })
-                        .count()
-                };
-                let (observed, unprotected) = (skipped(true), skipped(false));
+                let (mut observed, mut unprotected) = (0, 0);
+                for (_, _, cover) in host.skipped().filter(|(r, _, _)| ours(r)) {
+                    match cover {
+                        Cover::Observed => observed += 1,
+                        Cover::Unprotected => unprotected += 1,
+                    }
+                }
                 let unaudited = host
                     .unaudited
                     .iter()
-                    .filter(|(i, _)| ours(*i).is_some())
+                    .filter(|(i, _)| host.set.rules.get(*i).is_some_and(ours))
                     .count();
-                let mut enforced = match observed + unprotected {
-                    0 => format!("enforced on this host ({})", self.backend()),
-                    _ => format!("on this host ({})", self.backend()),
-                };
-                if observed > 0 {
-                    enforced.push_str(&format!(
-                        "; {observed} rule(s) observed only (alerted, not blocked)"
-                    ));
-                }
-                if unprotected > 0 {
-                    enforced.push_str(&format!(
-                        "; {unprotected} rule(s) neither blocked nor alerted"
-                    ));
-                }
-                if observed + unprotected > 0 {
-                    enforced.push_str(", see `knoxctl probe`");
-                }
-                let audited = match unaudited {
-                    0 => format!("{syscalls} syscall rule(s) audited by the eBPF monitor"),
-                    n => format!(
-                        "{n} of {syscalls} syscall rule(s) raise no alerts here, see `knoxctl probe`"
-                    ),
-                };
-                match (other, syscalls) {
-                    (_, 0) => enforced,
-                    (0, _) if unaudited == 0 => format!("audited on this host: {audited}"),
-                    (0, _) => format!("on this host; {audited}"),
-                    _ => format!("{enforced}; {audited}"),
-                }
+                Effect::Host(HostEffect {
+                    backend: self.backend(),
+                    rules,
+                    syscall_rules,
+                    observed,
+                    unprotected,
+                    unaudited,
+                })
             }
-            Kind::KubeArmorHostPolicy => self.not_selected(p),
-            _ => "stored; container enforcement is not available in this build yet".to_string(),
+            Kind::KubeArmorHostPolicy => Effect::OtherHosts(self.not_selected(p)),
+            _ => Effect::Containers,
         }
     }
 
-    fn apply(&mut self, files: Vec<SourceFile>, dry_run: bool, skip_other_kinds: bool) -> Response {
-        let (parsed, warnings) = match Self::parse(&files, skip_other_kinds) {
-            Ok(p) => p,
-            Err(r) => return *r,
-        };
+    /// Validates and applies every policy of `files`, or nothing; a dry run only says what
+    /// would change.
+    pub fn apply(
+        &mut self,
+        files: Vec<SourceFile>,
+        dry_run: bool,
+        skip_other_kinds: bool,
+    ) -> Result<Applied, Refused> {
+        let (parsed, warnings) = Self::parse(&files, skip_other_kinds)?;
         if parsed.is_empty() {
-            return Response::error("bad-request", "no policies to apply");
+            return Err(Refused::BadRequest("no policies to apply"));
         }
         let mut next = self.state.policies.clone();
         let mut outcomes = Vec::new();
         for (policy, source) in parsed {
             let id = policy.id();
-            let outcome = match next.get(&id) {
-                None => "created",
-                Some(old) if old.policy == policy => "unchanged",
-                Some(_) => "configured",
+            let change = match next.get(&id) {
+                None => Change::Created,
+                Some(old) if old.policy == policy => Change::Unchanged,
+                Some(_) => Change::Configured,
             };
-            if outcome != "unchanged" {
+            if change != Change::Unchanged {
                 next.insert(
                     id,
                     StoredPolicy {
@@ -393,30 +549,26 @@ impl Core {
                     },
                 );
             }
-            outcomes.push((policy, outcome));
+            outcomes.push((policy, change));
         }
-        if !dry_run && let Err(r) = self.commit(next) {
-            return *r;
+        if !dry_run {
+            self.commit(next).map_err(Refused::Commit)?;
         }
         let results = outcomes
             .iter()
-            .map(|(p, outcome)| ApplyResult {
-                kind: p.kind.as_str().to_string(),
-                name: p.key(),
-                id: p.id().to_string(),
-                outcome: outcome.to_string(),
+            .map(|(p, change)| PolicyOutcome {
+                kind: p.kind,
+                key: p.key(),
+                id: p.id(),
+                change: *change,
                 // Where a dry run would take effect is only known once enforced.
-                effect: if dry_run {
-                    String::new()
-                } else {
-                    self.effect(p)
-                },
+                effect: (!dry_run).then(|| self.effect(p)),
             })
             .collect();
         if !dry_run {
             tracing::info!(policies = outcomes.len(), "applied");
         }
-        Response::Applied { results, warnings }
+        Ok(Applied { results, warnings })
     }
 
     /// The applied policy `reference` names (see [`crate::policy::id::Reference`]).
@@ -424,33 +576,19 @@ impl Core {
         id::resolve(reference, self.state.policies.keys())
     }
 
-    /// A reference that names no single policy, as a delete reports it.
-    fn unresolved(reference: &str, e: ResolveError) -> NotDeleted {
-        let code = match e {
-            ResolveError::NotFound(_) => "not-found",
-            _ => "bad-request",
-        };
-        NotDeleted {
-            reference: reference.to_string(),
-            code: code.to_string(),
-            message: e.to_string(),
-        }
-    }
-
     /// Deletes what the references, the files and `all` name and exists; reports each
     /// reference that names no single policy. Nothing is deleted when a file is invalid.
-    fn delete(
+    pub fn delete(
         &mut self,
         names: Vec<String>,
         files: Vec<SourceFile>,
         all: bool,
         dry_run: bool,
-    ) -> Response {
+    ) -> Result<Deleted, Refused> {
         if names.is_empty() && files.is_empty() && !all {
-            return Response::error(
-                "bad-request",
+            return Err(Refused::BadRequest(
                 "nothing to delete: give policy names, -f FILE or --all",
-            );
+            ));
         }
         let mut ids = BTreeSet::new();
         let mut failed = Vec::new();
@@ -462,14 +600,14 @@ impl Core {
                 Ok(id) => {
                     ids.insert(id);
                 }
-                Err(e) => failed.push(Self::unresolved(n, e)),
+                Err(e) => failed.push(NotDeleted {
+                    reference: n.clone(),
+                    miss: Miss::Unresolved(e),
+                }),
             }
         }
         if !files.is_empty() {
-            let (parsed, _) = match Self::parse(&files, true) {
-                Ok(p) => p,
-                Err(r) => return *r,
-            };
+            let (parsed, _) = Self::parse(&files, true)?;
             for (p, source) in parsed {
                 let id = p.id();
                 if self.state.policies.contains_key(&id) {
@@ -477,8 +615,7 @@ impl Core {
                 } else {
                     failed.push(NotDeleted {
                         reference: id.to_string(),
-                        code: "not-found".into(),
-                        message: format!("{id} (from {source}) is not applied"),
+                        miss: Miss::NotApplied { source },
                     });
                 }
             }
@@ -488,98 +625,62 @@ impl Core {
             for id in &ids {
                 next.remove(id);
             }
-            if let Err(r) = self.commit(next) {
-                return *r;
-            }
+            self.commit(next).map_err(Refused::Commit)?;
             tracing::info!(policies = ids.len(), "deleted");
         }
-        Response::Deleted {
-            names: ids.iter().map(|i| i.to_string()).collect(),
+        Ok(Deleted {
+            ids: ids.into_iter().collect(),
             failed,
-        }
+        })
     }
 
-    fn list(&self) -> Response {
-        let items = self
-            .state
+    /// The applied policies, in id order.
+    pub fn list(&self) -> Vec<Listed<'_>> {
+        self.state
             .policies
             .values()
-            .map(|s| PolicySummary {
-                kind: s.policy.kind.as_str().to_string(),
-                name: s.policy.key(),
-                id: s.policy.id().to_string(),
-                action: s
-                    .policy
-                    .spec
-                    .info
-                    .action
-                    .map(|a| a.to_string())
-                    .unwrap_or_else(|| "Block".into()),
+            .map(|s| Listed {
+                stored: s,
                 rules: rules_of(&s.policy).len(),
                 applies_here: self.applies_here(&s.policy),
-                applied_at: s.applied_at,
-                source: s.source.clone(),
             })
-            .collect();
-        Response::Policies { items }
+            .collect()
     }
 
-    fn get(&self, name: &str) -> Response {
-        match self.resolve(name) {
-            Ok(id) => Response::Policy {
-                policy: serde_json::to_value(&self.state.policies[&id].policy)
-                    .expect("policy serializes"),
-            },
-            Err(e) => {
-                let r = Self::unresolved(name, e);
-                Response::error(&r.code, r.message)
-            }
-        }
+    /// The applied policy `reference` names.
+    pub fn get(&self, reference: &str) -> Result<&Policy, Refused> {
+        let id = self.resolve(reference).map_err(Refused::Unresolved)?;
+        Ok(&self.state.policies[&id].policy)
     }
 
-    pub fn status(&self) -> Status {
+    pub fn status(&self) -> CoreStatus {
         let host = self.host.read().expect("host rules lock");
-        let describe = |i: usize, why: &str| {
-            host.set
-                .rules
-                .get(i)
-                .map(|r| format!("{} {} ({}): {why}", r.category, r.matcher, r.policy))
+        let note = |rule: &Rule, why: &str| RuleNote {
+            rule: rule.clone(),
+            why: why.to_string(),
         };
-        // Syscall rules are audit-only everywhere; they are reported as unaudited or not.
-        let skipped = |observed: bool| -> Vec<String> {
-            host.report
-                .unenforceable
-                .iter()
-                .filter(|(i, _)| {
-                    host.set.rules.get(*i).is_some_and(|r| {
-                        r.category != Category::Syscall && monitor_sees(r.category) == observed
-                    })
-                })
-                .filter_map(|(i, why)| describe(*i, why))
-                .collect()
-        };
-        let mut status = Status {
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            pid: std::process::id(),
+        let mut counters = Counters::default();
+        if let Some(fill) = &self.status_source {
+            fill(&mut counters);
+        }
+        CoreStatus {
             hostname: self.hostname.clone(),
-            enforcer: self.backend().to_string(),
+            backend: self.backend(),
             enforcer_reason: self.enforcer_reason.clone(),
             policies: self.state.policies.len(),
             host_rules: host.set.rules.len(),
-            unenforceable: skipped(true),
-            unprotected: skipped(false),
+            skipped: host
+                .skipped()
+                .map(|(r, why, cover)| (note(r, why), cover))
+                .collect(),
             unaudited: host
                 .unaudited
                 .iter()
-                .filter_map(|(i, why)| describe(*i, why))
+                .filter_map(|(i, why)| Some(note(host.set.rules.get(*i)?, why)))
                 .collect(),
             enforcer_events_dropped: self.enforcer.dropped_events(),
-            ..Status::default()
-        };
-        if let Some(fill) = &self.status_source {
-            fill(&mut status);
+            counters,
         }
-        status
     }
 
     /// Stops enforcing (answering any pending permission events) before the agent exits.

@@ -11,7 +11,7 @@ pub mod server;
 pub mod state;
 
 use crate::alert::store::{AlertWriter, Retention, WriterOptions};
-use crate::monitor::{Monitor, MonitorConfig, SyscallWatch, Untraced};
+use crate::monitor::{Monitor, MonitorConfig, MonitorEvent, SyscallWatch, Untraced};
 use config::{Config, EnforcerChoice};
 use std::os::unix::io::AsRawFd;
 use std::path::PathBuf;
@@ -99,51 +99,133 @@ pub fn init_logging() {
         .try_init();
 }
 
-/// Runs the agent in the foreground until SIGTERM or SIGINT.
+/// Runs the agent in the foreground until SIGTERM or SIGINT: build (enforce the persisted
+/// policies, start the monitor and the alert pipeline), serve the API, shut down.
 pub fn run(overrides: Overrides) -> anyhow::Result<()> {
-    use anyhow::Context;
     init_logging();
     let config = load_config(&overrides)?;
     let _lock = lock_state(&config.state_dir)?;
-    let state = state::PolicyState::open(&config.state_dir)?;
-    let access = server::Access::for_group(config.api_group.as_deref())?;
-    let (events_tx, events_rx) = std::sync::mpsc::sync_channel(EVENT_QUEUE);
-    let selected = crate::enforce::select(
-        config.enforcer,
-        &config.default_posture,
-        &config.bpf_pin_dir,
-        events_tx,
-    )?;
-    tracing::info!(enforcer = %selected.enforcer.backend(), reason = %selected.reason, "enforcer selected");
-    let hostname = crate::identity::hostname();
-    let ctx = pipeline::AlertContext {
-        cluster_name: config.cluster_name.clone(),
-        host_name: hostname.clone(),
-    };
-    let retention = Retention {
-        max_age: Duration::from_secs(config.alerts.max_age_days.saturating_mul(86_400)),
-        max_rows: config.alerts.max_rows,
-    };
-    let writer_options = WriterOptions {
-        capacity: ALERT_QUEUE,
-        ..WriterOptions::default()
-    };
-    let (writer, alerts) = AlertWriter::spawn_with(&config.state_dir, retention, writer_options)?;
+    let agent = Agent::build(&config)?;
+    let notifier = notify::Notifier::from_env();
+    let core = serve(&config, agent.access, agent.core, &notifier)?;
+    shutdown(core, agent.monitor, agent.threads, agent.writer);
+    Ok(())
+}
 
-    // Enforcement first: after a crash or a restart, every millisecond before the
-    // persisted policies are enforced again is a window in which nothing is blocked; the
-    // monitor's alerts can wait for it.
-    let mut core = core::Core::start(
-        config.clone(),
-        hostname,
-        state,
-        selected.enforcer,
-        selected.reason,
-    )
-    .map_err(anyhow::Error::msg)?;
-    // The monitor starts with exec events only; `follow_rules` switches families on as
-    // policies need them, so an idle host pays nothing for file-open tracing.
-    let monitor = match Monitor::start_with_ring_size(
+/// A started agent, before its API opens: the core enforcing the persisted policies, the
+/// monitor and the alert pipeline's threads running.
+struct Agent {
+    access: server::Access,
+    core: core::Core,
+    monitor: Option<Arc<Monitor>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+    writer: AlertWriter,
+}
+
+impl Agent {
+    fn build(config: &Config) -> anyhow::Result<Agent> {
+        let state = state::PolicyState::open(&config.state_dir)?;
+        let access = server::Access::for_group(config.api_group.as_deref())?;
+        let (events_tx, events_rx) = std::sync::mpsc::sync_channel(EVENT_QUEUE);
+        let selected = crate::enforce::select(
+            config.enforcer,
+            &config.default_posture,
+            &config.bpf_pin_dir,
+            events_tx,
+        )?;
+        tracing::info!(enforcer = %selected.enforcer.backend(), reason = %selected.reason, "enforcer selected");
+        let hostname = crate::identity::hostname();
+        let ctx = pipeline::AlertContext {
+            cluster_name: config.cluster_name.clone(),
+            host_name: hostname.clone(),
+        };
+        let retention = Retention {
+            max_age: Duration::from_secs(config.alerts.max_age_days.saturating_mul(86_400)),
+            max_rows: config.alerts.max_rows,
+        };
+        let writer_options = WriterOptions {
+            capacity: ALERT_QUEUE,
+            ..WriterOptions::default()
+        };
+        let (writer, alerts) =
+            AlertWriter::spawn_with(&config.state_dir, retention, writer_options)?;
+
+        // Enforcement first: after a crash or a restart, every millisecond before the
+        // persisted policies are enforced again is a window in which nothing is blocked; the
+        // monitor's alerts can wait for it.
+        let mut core = core::Core::start(
+            config.clone(),
+            hostname,
+            state,
+            selected.enforcer,
+            selected.reason,
+        )?;
+        let monitor = start_monitor();
+        let monitor_handle = monitor.as_ref().map(|(m, _)| m.clone());
+        if let Some(m) = &monitor_handle {
+            let m = m.clone();
+            core.follow_rules(Box::new(move |rules| follow_rules(&m, rules)));
+        }
+        {
+            let writer_stats = writer.stats_handle();
+            let m = monitor_handle.clone();
+            core.status_source = Some(Box::new(move |s| {
+                let w = writer_stats();
+                s.alerts_stored = w.stored;
+                s.alerts_dropped = w.dropped + w.failed;
+                if let Some(m) = &m {
+                    let ms = m.stats();
+                    s.monitor_received = ms.received;
+                    s.monitor_lost_in_kernel = ms.lost_in_kernel;
+                    s.monitor_dropped_in_userspace = ms.dropped_in_userspace;
+                }
+            }));
+        }
+        let mut threads = Vec::new();
+        // `_` would leave the Arc inside `monitor` alive to the end of run(), and the monitor
+        // could then never be stopped at shutdown.
+        if let Some((handle, rx)) = monitor {
+            drop(handle);
+            let (host, ctx, alerts) = (core.host.clone(), ctx.clone(), alerts.clone());
+            threads.push(
+                std::thread::Builder::new()
+                    .name("monitor-events".into())
+                    .spawn(move || pipeline::run_monitor_events(rx, host, ctx, alerts))?,
+            );
+        }
+        {
+            let (host, ctx, alerts) = (core.host.clone(), ctx.clone(), alerts.clone());
+            let monitor_running = monitor_handle.is_some();
+            threads.push(
+                std::thread::Builder::new()
+                    .name("enforcer-events".into())
+                    .spawn(move || {
+                        pipeline::run_enforcer_events(events_rx, host, ctx, alerts, monitor_running)
+                    })?,
+            );
+        }
+        drop(alerts);
+        tracing::info!(
+            policies = core.status().policies,
+            host_rules = core.status().host_rules,
+            "policies restored"
+        );
+        release_free_memory();
+        Ok(Agent {
+            access,
+            core,
+            monitor: monitor_handle,
+            threads,
+            writer,
+        })
+    }
+}
+
+/// The eBPF monitor, with exec events only: `follow_rules` switches families on as
+/// policies need them, so an idle host pays nothing for file-open tracing. `None` when
+/// this kernel refuses it (no Audit alerts from it then).
+fn start_monitor() -> Option<(Arc<Monitor>, std::sync::mpsc::Receiver<MonitorEvent>)> {
+    match Monitor::start_with_ring_size(
         MonitorConfig {
             exec: true,
             files: false,
@@ -159,64 +241,22 @@ pub fn run(overrides: Overrides) -> anyhow::Result<()> {
             tracing::warn!(error = %e, "eBPF monitor unavailable: no Audit alerts from it");
             None
         }
-    };
-    let mut threads = Vec::new();
-    let monitor_handle = monitor.as_ref().map(|(m, _)| m.clone());
-    if let Some(m) = &monitor_handle {
-        let m = m.clone();
-        core.follow_rules(Box::new(move |rules| follow_rules(&m, rules)));
     }
-    {
-        let writer_stats = writer.stats_handle();
-        let m = monitor_handle.clone();
-        core.status_source = Some(Box::new(move |s| {
-            let w = writer_stats();
-            s.alerts_stored = w.stored;
-            s.alerts_dropped = w.dropped + w.failed;
-            if let Some(m) = &m {
-                let ms = m.stats();
-                s.monitor_received = ms.received;
-                s.monitor_lost_in_kernel = ms.lost_in_kernel;
-                s.monitor_dropped_in_userspace = ms.dropped_in_userspace;
-            }
-        }));
-    }
-    // `_` would leave the Arc inside `monitor` alive to the end of run(), and the monitor
-    // could then never be stopped at shutdown.
-    if let Some((handle, rx)) = monitor {
-        drop(handle);
-        let (host, ctx, alerts) = (core.host.clone(), ctx.clone(), alerts.clone());
-        threads.push(
-            std::thread::Builder::new()
-                .name("monitor-events".into())
-                .spawn(move || pipeline::run_monitor_events(rx, host, ctx, alerts))?,
-        );
-    }
-    {
-        let (host, ctx, alerts) = (core.host.clone(), ctx.clone(), alerts.clone());
-        let monitor_running = monitor_handle.is_some();
-        threads.push(
-            std::thread::Builder::new()
-                .name("enforcer-events".into())
-                .spawn(move || {
-                    pipeline::run_enforcer_events(events_rx, host, ctx, alerts, monitor_running)
-                })?,
-        );
-    }
-    drop(alerts);
-    tracing::info!(
-        policies = core.status().policies,
-        host_rules = core.status().host_rules,
-        "policies restored"
-    );
-    release_free_memory();
-    let core = Arc::new(Mutex::new(core));
+}
 
+/// Serves the API until SIGTERM or SIGINT; hands the core back, no request in flight.
+fn serve(
+    config: &Config,
+    access: server::Access,
+    core: core::Core,
+    notifier: &notify::Notifier,
+) -> anyhow::Result<core::Core> {
+    use anyhow::Context;
+    let core = Arc::new(Mutex::new(core));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    let notifier = notify::Notifier::from_env();
     runtime.block_on(async {
         let listener = server::bind(&config.socket, &access)?;
         tracing::info!(socket = %config.socket.display(), "listening");
@@ -247,16 +287,24 @@ pub fn run(overrides: Overrides) -> anyhow::Result<()> {
     })?;
     tracing::info!("stopping");
     notifier.notify("STOPPING=1");
-    let mut core = Arc::try_unwrap(core)
+    Ok(Arc::try_unwrap(core)
         .ok()
         .expect("no request in flight after the server stopped")
         .into_inner()
-        .expect("core lock");
-    // The enforcer answers what is pending and drops its event sender; the monitor stops;
-    // then the pipeline threads see their queues close and the writer flushes the rest.
+        .expect("core lock"))
+}
+
+/// The enforcer answers what is pending and drops its event sender; the monitor stops;
+/// then the pipeline threads see their queues close and the writer flushes the rest.
+fn shutdown(
+    mut core: core::Core,
+    monitor: Option<Arc<Monitor>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+    writer: AlertWriter,
+) {
     core.shutdown();
     drop(core);
-    if let Some(m) = monitor_handle {
+    if let Some(m) = monitor {
         match Arc::try_unwrap(m) {
             Ok(m) => m.stop(),
             Err(_) => tracing::warn!("monitor still shared at shutdown"),
@@ -271,7 +319,6 @@ pub fn run(overrides: Overrides) -> anyhow::Result<()> {
         dropped = stats.dropped,
         "alerts flushed"
     );
-    Ok(())
 }
 
 /// Pings systemd's watchdog while the event loop runs and the core can be taken. Ticks

@@ -1,8 +1,13 @@
-//! The API socket: listening, authorizing each peer by its kernel-reported credentials, and
-//! handing requests to the core one at a time.
+//! The API socket: listening, authorizing each peer by its kernel-reported credentials,
+//! handing requests to the core one at a time, and turning the core's domain outcomes into
+//! the wire's responses (the prose a client prints included).
 
-use super::api::{MAX_REQUEST_BYTES, Request, Response};
-use super::core::Core;
+use super::api::{self, ApplyResult, MAX_REQUEST_BYTES, PolicySummary, Request, Response, Status};
+use super::core::{
+    Applied, Core, CoreStatus, Cover, Deleted, Effect, HostEffect, Listed, Miss, NotSelected,
+    Refused,
+};
+use crate::policy::id::ResolveError;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -115,7 +120,7 @@ async fn serve_one(mut stream: UnixStream, core: Arc<Mutex<Core>>, access: Acces
                 Ok(request) => {
                     let core = core.clone();
                     tokio::task::spawn_blocking(move || {
-                        core.lock().expect("core lock").handle(request)
+                        answer(&mut core.lock().expect("core lock"), request)
                     })
                     .await
                     .unwrap_or_else(|e| Response::error("failed", format!("internal error: {e}")))
@@ -143,6 +148,213 @@ async fn serve_one(mut stream: UnixStream, core: Arc<Mutex<Core>>, access: Acces
     let mut line = serde_json::to_vec(&response).expect("response serializes");
     line.push(b'\n');
     let _ = stream.write_all(&line).await;
+}
+
+/// Hands one request to the core and phrases its outcome for the wire.
+pub fn answer(core: &mut Core, request: Request) -> Response {
+    match request {
+        Request::Apply {
+            files,
+            skip_other_kinds,
+        } => {
+            let r = core.apply(files, false, skip_other_kinds);
+            super::release_free_memory();
+            r.map_or_else(refusal, applied)
+        }
+        Request::DryRunApply {
+            files,
+            skip_other_kinds,
+        } => {
+            let r = core.apply(files, true, skip_other_kinds);
+            super::release_free_memory();
+            r.map_or_else(refusal, applied)
+        }
+        Request::Delete { names, files, all } => core
+            .delete(names, files, all, false)
+            .map_or_else(refusal, deleted),
+        Request::DryRunDelete { names, files, all } => core
+            .delete(names, files, all, true)
+            .map_or_else(refusal, deleted),
+        Request::List => Response::Policies {
+            items: core.list().into_iter().map(summary).collect(),
+        },
+        Request::Get { name } => match core.get(&name) {
+            Ok(policy) => Response::Policy {
+                policy: serde_json::to_value(policy).expect("policy serializes"),
+            },
+            Err(r) => refusal(r),
+        },
+        Request::Status => Response::Status {
+            status: status(core.status()),
+        },
+    }
+}
+
+fn refusal(r: Refused) -> Response {
+    match r {
+        Refused::Invalid(diagnostics) => Response::Invalid { diagnostics },
+        Refused::BadRequest(message) => Response::error("bad-request", message),
+        Refused::Unresolved(e) => Response::error(unresolved_code(&e), e.to_string()),
+        Refused::Commit(e) => Response::error("failed", e.to_string()),
+    }
+}
+
+/// `not-found` is what `--ignore-not-found` forgives; an ambiguous or malformed reference
+/// is not.
+fn unresolved_code(e: &ResolveError) -> &'static str {
+    match e {
+        ResolveError::NotFound(_) => "not-found",
+        _ => "bad-request",
+    }
+}
+
+fn applied(a: Applied) -> Response {
+    let results = a
+        .results
+        .into_iter()
+        .map(|r| ApplyResult {
+            kind: r.kind.as_str().to_string(),
+            name: r.key,
+            id: r.id.to_string(),
+            outcome: r.change.as_str().to_string(),
+            effect: r.effect.as_ref().map(effect).unwrap_or_default(),
+        })
+        .collect();
+    Response::Applied {
+        results,
+        warnings: a.warnings,
+    }
+}
+
+fn deleted(d: Deleted) -> Response {
+    let failed = d
+        .failed
+        .into_iter()
+        .map(|f| match f.miss {
+            Miss::Unresolved(e) => api::NotDeleted {
+                code: unresolved_code(&e).to_string(),
+                message: e.to_string(),
+                reference: f.reference,
+            },
+            Miss::NotApplied { source } => api::NotDeleted {
+                code: "not-found".into(),
+                message: format!("{} (from {source}) is not applied", f.reference),
+                reference: f.reference,
+            },
+        })
+        .collect();
+    Response::Deleted {
+        names: d.ids.iter().map(|i| i.to_string()).collect(),
+        failed,
+    }
+}
+
+fn summary(l: Listed) -> PolicySummary {
+    let p = &l.stored.policy;
+    PolicySummary {
+        kind: p.kind.as_str().to_string(),
+        name: p.key(),
+        id: p.id().to_string(),
+        action: p
+            .spec
+            .info
+            .action
+            .map(|a| a.to_string())
+            .unwrap_or_else(|| "Block".into()),
+        rules: l.rules,
+        applies_here: l.applies_here,
+        applied_at: l.stored.applied_at,
+        source: l.stored.source.clone(),
+    }
+}
+
+/// A policy's effect as `policy apply` prints it.
+fn effect(e: &Effect) -> String {
+    match e {
+        Effect::Host(h) => host_effect(h),
+        Effect::OtherHosts(n) => not_selected(n),
+        Effect::Containers => {
+            "stored; container enforcement is not available in this build yet".to_string()
+        }
+    }
+}
+
+fn host_effect(h: &HostEffect) -> String {
+    let (observed, unprotected) = (h.observed, h.unprotected);
+    let mut enforced = match observed + unprotected {
+        0 => format!("enforced on this host ({})", h.backend),
+        _ => format!("on this host ({})", h.backend),
+    };
+    if observed > 0 {
+        enforced.push_str(&format!(
+            "; {observed} rule(s) observed only (alerted, not blocked)"
+        ));
+    }
+    if unprotected > 0 {
+        enforced.push_str(&format!(
+            "; {unprotected} rule(s) neither blocked nor alerted"
+        ));
+    }
+    if observed + unprotected > 0 {
+        enforced.push_str(", see `knoxctl probe`");
+    }
+    let syscalls = h.syscall_rules;
+    let audited = match h.unaudited {
+        0 => format!("{syscalls} syscall rule(s) audited by the eBPF monitor"),
+        n => format!("{n} of {syscalls} syscall rule(s) raise no alerts here, see `knoxctl probe`"),
+    };
+    match (h.rules, syscalls) {
+        (_, 0) => enforced,
+        (0, _) if h.unaudited == 0 => format!("audited on this host: {audited}"),
+        (0, _) => format!("on this host; {audited}"),
+        _ => format!("{enforced}; {audited}"),
+    }
+}
+
+fn not_selected(n: &NotSelected) -> String {
+    let shown: Vec<String> = n.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let mut msg = format!(
+        "stored; its nodeSelector does not select this host ({}; labels: {})",
+        n.hostname,
+        shown.join(", ")
+    );
+    for (key, close) in &n.hints {
+        msg.push_str(&format!("; label '{key}': did you mean '{close}'?"));
+    }
+    msg
+}
+
+fn status(s: CoreStatus) -> Status {
+    let describe = |n: &super::core::RuleNote| {
+        let r = &n.rule;
+        format!("{} {} ({}): {}", r.category, r.matcher, r.policy, n.why)
+    };
+    let covered = |cover: Cover| -> Vec<String> {
+        s.skipped
+            .iter()
+            .filter(|(_, c)| *c == cover)
+            .map(|(n, _)| describe(n))
+            .collect()
+    };
+    let c = &s.counters;
+    Status {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        pid: std::process::id(),
+        hostname: s.hostname.clone(),
+        enforcer: s.backend.to_string(),
+        enforcer_reason: s.enforcer_reason.clone(),
+        policies: s.policies,
+        host_rules: s.host_rules,
+        unenforceable: covered(Cover::Observed),
+        unprotected: covered(Cover::Unprotected),
+        unaudited: s.unaudited.iter().map(describe).collect(),
+        alerts_stored: c.alerts_stored,
+        alerts_dropped: c.alerts_dropped,
+        enforcer_events_dropped: s.enforcer_events_dropped,
+        monitor_received: c.monitor_received,
+        monitor_lost_in_kernel: c.monitor_lost_in_kernel,
+        monitor_dropped_in_userspace: c.monitor_dropped_in_userspace,
+    }
 }
 
 /// Serves until `shutdown` resolves; removes the socket file on the way out.

@@ -12,6 +12,7 @@ pub mod pending;
 pub mod policy;
 pub mod probe;
 pub mod sysdump;
+mod values;
 pub mod version;
 
 use crate::agent::config::EnforcerChoice;

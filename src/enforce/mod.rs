@@ -9,9 +9,10 @@ pub mod bpf_lsm;
 pub mod fanotify;
 pub mod monitor_only;
 
+use crate::policy::matcher::Posture;
 use crate::policy::normalize::RuleSet;
 use crate::procfs::ProcessInfo;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -189,6 +190,13 @@ pub struct ApplyReport {
 /// point of view: there is no moment with neither the old nor the new rules.
 pub trait Enforcer: Send {
     fn backend(&self) -> Backend;
+    /// Whether the backend reports every decision on the rules it enforces, audits and
+    /// allowed operations included, because it sees each operation in the kernel
+    /// (BPF-LSM). The eBPF monitor then stays quiet about those rules; a backend that
+    /// reports only what it denies (fanotify) leaves audits to the monitor.
+    fn reports_every_decision(&self) -> bool {
+        false
+    }
     fn apply(&mut self, rules: &RuleSet) -> Result<ApplyReport, EnforceError>;
     /// Stops enforcing and releases every kernel object (marks, programs, profiles).
     /// Pending permission events are answered (allowed) first.
@@ -331,6 +339,38 @@ pub fn probe_report() -> ProbeReport {
     }
 }
 
+/// Which enforcer to run (the configuration's `enforcer`, `--enforcer`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EnforcerChoice {
+    Auto,
+    BpfLsm,
+    Apparmor,
+    Fanotify,
+    MonitorOnly,
+}
+
+/// What happens, in allow-list mode, to operations no Allow rule permits (KubeArmor's
+/// hostDefault*Posture; its default is audit). Process rules share the file posture, as in
+/// KubeArmor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Postures {
+    pub file: Posture,
+    pub network: Posture,
+    pub capabilities: Posture,
+}
+
+impl Default for Postures {
+    fn default() -> Self {
+        Postures {
+            file: Posture::Audit,
+            network: Posture::Audit,
+            capabilities: Posture::Audit,
+        }
+    }
+}
+
 /// The enforcer the agent runs, and why it was chosen.
 pub struct Selected {
     pub enforcer: Box<dyn Enforcer>,
@@ -340,12 +380,12 @@ pub struct Selected {
 /// Starts the requested backend, or with `auto` the strongest one that works here.
 /// Enforcement decisions are sent on `events`.
 pub fn select(
-    choice: crate::agent::config::EnforcerChoice,
-    postures: &crate::agent::config::Postures,
+    choice: EnforcerChoice,
+    postures: &Postures,
     pin_dir: &std::path::Path,
     events: std::sync::mpsc::SyncSender<EnforcerEvent>,
 ) -> Result<Selected, EnforceError> {
-    use crate::agent::config::EnforcerChoice as C;
+    use EnforcerChoice as C;
     let file_posture = postures.file;
     let start_fanotify = |events| -> Result<Box<dyn Enforcer>, EnforceError> {
         Ok(Box::new(fanotify::FanotifyEnforcer::start(
@@ -353,7 +393,7 @@ pub fn select(
             file_posture,
         )?))
     };
-    let lsm_postures = (postures.file, postures.network, postures.capabilities);
+    let lsm_postures = *postures;
     let start_bpf_lsm = |events| -> Result<Box<dyn Enforcer>, EnforceError> {
         Ok(Box::new(bpf_lsm::BpfLsmEnforcer::start(
             events,

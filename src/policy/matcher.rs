@@ -37,9 +37,7 @@ use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// What an allow-list category does with operations no rule allowed.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, serde::Deserialize, clap::ValueEnum,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Posture {
     /// Permit and alert (KubeArmor's default).

@@ -12,6 +12,9 @@
 //!   KubeArmor's BPF maps would keep whichever came last, which we consider a bug).
 //! - Audit never conflicts: it is observed in userspace, never given to the kernel.
 
+use super::model::{
+    CapabilitiesSection, DeviceSection, NetworkSection, ResourceSection, SyscallsSection,
+};
 use super::{Action, Info, Kind, Policy, Selector, Source};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -312,14 +315,53 @@ pub fn unrecognised_values(policy: &Policy) -> Vec<ValueProblem> {
 /// Every rule of one policy, inherited and expanded, in document order.
 pub fn rules_of(policy: &Policy) -> Vec<Rule> {
     let spec = &policy.spec;
-    let key = policy.key();
-    let mut out = Vec::new();
-    let mut push = |category,
-                    matcher,
-                    info: (Action, Option<i64>, Vec<String>, Option<String>),
-                    extra: Extra,
-                    field: String| {
-        out.push(Rule {
+    let mut x = Expander {
+        key: policy.key(),
+        spec: &spec.info,
+        out: Vec::new(),
+    };
+    for (cat, name, section) in [
+        (Category::Process, "process", &spec.process),
+        (Category::File, "file", &spec.file),
+    ] {
+        if let Some(s) = section {
+            x.resource(cat, name, s);
+        }
+    }
+    if let Some(s) = &spec.network {
+        x.network(s);
+    }
+    if let Some(s) = &spec.capabilities {
+        x.capabilities(s);
+    }
+    if let Some(s) = &spec.syscalls {
+        x.syscalls(s);
+    }
+    if let Some(s) = &spec.device {
+        x.device(s);
+    }
+    x.out
+}
+
+/// One policy's rules as [`rules_of`] expands them, a section at a time: each rule
+/// inherits what it leaves unset from its section, then from the spec.
+struct Expander<'a> {
+    /// The policy's key, which every rule names.
+    key: String,
+    spec: &'a Info,
+    out: Vec<Rule>,
+}
+
+impl Expander<'_> {
+    fn push(
+        &mut self,
+        category: Category,
+        matcher: Matcher,
+        info: (Action, Option<i64>, Vec<String>, Option<String>),
+        extra: Extra,
+        field: String,
+    ) {
+        self.out.push(Rule {
             category,
             matcher,
             action: info.0,
@@ -331,15 +373,21 @@ pub fn rules_of(policy: &Policy) -> Vec<Rule> {
             pts: extra.pts,
             from_source: extra.from_source,
             allowed_args: extra.allowed_args,
-            policy: key.clone(),
+            policy: self.key.clone(),
             field,
         })
-    };
-    for (cat, name, section) in [
-        (Category::Process, "process", &spec.process),
-        (Category::File, "file", &spec.file),
-    ] {
-        let Some(s) = section else { continue };
+    }
+
+    fn inherit(
+        &self,
+        rule: &Info,
+        section: &Info,
+    ) -> (Action, Option<i64>, Vec<String>, Option<String>) {
+        inherit(rule, section, self.spec)
+    }
+
+    /// `process` and `file`: paths, directories and patterns.
+    fn resource(&mut self, cat: Category, name: &str, s: &ResourceSection) {
         for (i, r) in s.match_paths.iter().enumerate() {
             // KubeArmor's enforcers look at execname first; path is then ignored.
             let matcher = match (&r.path, &r.execname) {
@@ -354,10 +402,11 @@ pub fn rules_of(policy: &Policy) -> Vec<Rule> {
                 from_source: sources(&r.from_source),
                 allowed_args: r.allowed_args.clone(),
             };
-            push(
+            let info = self.inherit(&r.info, &s.info);
+            self.push(
                 cat,
                 matcher,
-                inherit(&r.info, &s.info, &spec.info),
+                info,
                 extra,
                 format!("spec.{name}.matchPaths[{i}]"),
             );
@@ -374,10 +423,11 @@ pub fn rules_of(policy: &Policy) -> Vec<Rule> {
                 dir: r.dir.clone(),
                 recursive: r.recursive,
             };
-            push(
+            let info = self.inherit(&r.info, &s.info);
+            self.push(
                 cat,
                 m,
-                inherit(&r.info, &s.info, &spec.info),
+                info,
                 extra,
                 format!("spec.{name}.matchDirectories[{i}]"),
             );
@@ -391,16 +441,18 @@ pub fn rules_of(policy: &Policy) -> Vec<Rule> {
             let m = Matcher::Pattern {
                 pattern: r.pattern.clone(),
             };
-            push(
+            let info = self.inherit(&r.info, &s.info);
+            self.push(
                 cat,
                 m,
-                inherit(&r.info, &s.info, &spec.info),
+                info,
                 extra,
                 format!("spec.{name}.matchPatterns[{i}]"),
             );
         }
     }
-    if let Some(s) = &spec.network {
+
+    fn network(&mut self, s: &NetworkSection) {
         for (i, r) in s.match_protocols.iter().enumerate() {
             for p in r.protocol.split(',').filter_map(normalize_protocol) {
                 let extra = Extra {
@@ -408,8 +460,8 @@ pub fn rules_of(policy: &Policy) -> Vec<Rule> {
                     from_source: sources(&r.from_source),
                     ..Extra::default()
                 };
-                let info = inherit(&r.info, &s.info, &spec.info);
-                push(
+                let info = self.inherit(&r.info, &s.info);
+                self.push(
                     Category::Network,
                     Matcher::Protocol { protocol: p },
                     info,
@@ -428,26 +480,28 @@ pub fn rules_of(policy: &Policy) -> Vec<Rule> {
                 let m = Matcher::Domain {
                     domain: domain.trim_end_matches('.').to_lowercase(),
                 };
-                push(
+                let info = self.inherit(&r.info, &s.info);
+                self.push(
                     Category::Network,
                     m,
-                    inherit(&r.info, &s.info, &spec.info),
+                    info,
                     extra,
                     format!("spec.network.matchDNSQueries[{i}]"),
                 );
             }
         }
     }
-    if let Some(s) = &spec.capabilities {
+
+    fn capabilities(&mut self, s: &CapabilitiesSection) {
         for (i, r) in s.match_capabilities.iter().enumerate() {
             for c in r.capability.split(',').filter_map(normalize_capability) {
                 let extra = Extra {
                     from_source: sources(&r.from_source),
                     ..Extra::default()
                 };
-                let info = inherit(&r.info, &s.info, &spec.info);
+                let info = self.inherit(&r.info, &s.info);
                 let m = Matcher::Capability { capability: c };
-                push(
+                self.push(
                     Category::Capabilities,
                     m,
                     info,
@@ -457,14 +511,16 @@ pub fn rules_of(policy: &Policy) -> Vec<Rule> {
             }
         }
     }
-    if let Some(s) = &spec.syscalls {
+
+    /// Syscall rules only ever audit, as in KubeArmor: no action is inherited.
+    fn syscalls(&mut self, s: &SyscallsSection) {
         let lists = [
             ("matchSyscalls", &s.match_syscalls),
             ("matchPaths", &s.match_paths),
         ];
         for (list, rules) in lists {
             for (i, r) in rules.iter().enumerate() {
-                let (_, severity, tags, message) = inherit(&Info::default(), &s.info, &spec.info);
+                let (_, severity, tags, message) = self.inherit(&Info::default(), &s.info);
                 let m = Matcher::Syscall {
                     syscalls: r.syscall.clone(),
                     path: r.path.clone(),
@@ -474,7 +530,7 @@ pub fn rules_of(policy: &Policy) -> Vec<Rule> {
                     from_source: sources(&r.from_source),
                     ..Extra::default()
                 };
-                push(
+                self.push(
                     Category::Syscall,
                     m,
                     (Action::Audit, severity, tags, message),
@@ -484,7 +540,8 @@ pub fn rules_of(policy: &Policy) -> Vec<Rule> {
             }
         }
     }
-    if let Some(s) = &spec.device {
+
+    fn device(&mut self, s: &DeviceSection) {
         for (i, r) in s.match_device.iter().enumerate() {
             let m = Matcher::Device {
                 class: r.class.clone(),
@@ -492,16 +549,16 @@ pub fn rules_of(policy: &Policy) -> Vec<Rule> {
                 protocol: r.protocol,
                 level: r.level,
             };
-            push(
+            let info = self.inherit(&r.info, &s.info);
+            self.push(
                 Category::Device,
                 m,
-                inherit(&r.info, &s.info, &spec.info),
+                info,
                 Extra::default(),
                 format!("spec.device.matchDevice[{i}]"),
             );
         }
     }
-    out
 }
 
 #[derive(Default)]

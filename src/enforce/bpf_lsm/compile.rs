@@ -14,8 +14,9 @@
 //! category included.
 
 use super::glob::{self, Dfa};
+use crate::enforce::Postures;
 use crate::policy::Action;
-use crate::policy::matcher::{Glob, resolved_pattern};
+use crate::policy::matcher::{Glob, Posture, resolved_pattern};
 use crate::policy::normalize::{Category, Matcher, Rule, RuleSet};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -316,381 +317,452 @@ fn squeeze(rules: &mut Rules) {
     });
 }
 
-/// Compiles the host's rule set (target 0). `posture_block` is the default posture of
-/// each allow-list category: (process+file, network, capabilities).
-pub fn compile(set: &RuleSet, posture_block: (bool, bool, bool), resolve: Resolve) -> Compiled {
-    let target = 0;
-    let mut c = Compiled::default();
-    let mut source_sets: BTreeMap<Vec<String>, u16> = BTreeMap::new();
-    let mut proc_anchors: Vec<(Anchor, Slot)> = Vec::new();
-    let mut file_anchors: Vec<(Anchor, Slot)> = Vec::new();
-    let mut inode_rules: BTreeMap<(u32, u32, u64), (Option<u32>, Rules)> = BTreeMap::new();
-    let mut proc_globs: Vec<(usize, Glob, Slot)> = Vec::new();
-    let mut file_globs: Vec<(usize, Glob, Slot)> = Vec::new();
-
+/// Compiles the host's rule set (target 0) under the default posture of each allow-list
+/// category (process rules share the file posture).
+pub fn compile(set: &RuleSet, postures: &Postures, resolve: Resolve) -> Compiled {
+    let mut k = Compiler::new(0, resolve);
     for (idx, rule) in set.rules.iter().enumerate() {
-        let unenforceable = |why: &str| (idx, why.to_string());
+        k.rule(idx, rule);
+    }
+    k.patterns();
+    k.path_tables();
+    k.source_sets();
+    k.allow_list(set, postures);
+    k.fit_slots();
+    k.finish()
+}
+
+/// Where the rule pass put a rule.
+enum Placed {
+    /// In its category's tables: enforced, with the category's lookups enabled.
+    Category,
+    /// Matched as a busybox applet (its own target flags): enforced.
+    Applet,
+    /// Left to others (syscall rules are the monitor's), neither enforced nor reported.
+    Elsewhere,
+}
+
+/// One compilation. The rule pass collects anchors, inodes, patterns and source sets;
+/// the later phases turn them into the tables, whose entries must each hold every rule
+/// that applies to what they cover (see the module documentation).
+struct Compiler<'a> {
+    target: u32,
+    resolve: Resolve<'a>,
+    c: Compiled,
+    /// fromSource lists → their set id (1-based; 0 is "any source").
+    source_sets: BTreeMap<Vec<String>, u16>,
+    proc_anchors: Vec<(Anchor, Slot)>,
+    file_anchors: Vec<(Anchor, Slot)>,
+    inode_rules: BTreeMap<(u32, u32, u64), (Option<u32>, Rules)>,
+    proc_globs: Vec<(usize, Glob, Slot)>,
+    file_globs: Vec<(usize, Glob, Slot)>,
+}
+
+impl<'a> Compiler<'a> {
+    fn new(target: u32, resolve: Resolve<'a>) -> Compiler<'a> {
+        Compiler {
+            target,
+            resolve,
+            c: Compiled::default(),
+            source_sets: BTreeMap::new(),
+            proc_anchors: Vec::new(),
+            file_anchors: Vec::new(),
+            inode_rules: BTreeMap::new(),
+            proc_globs: Vec::new(),
+            file_globs: Vec::new(),
+        }
+    }
+
+    /// The rule pass: one rule into the collections, or the reason it cannot be enforced.
+    fn rule(&mut self, idx: usize, rule: &Rule) {
+        match self.place(idx, rule) {
+            Ok(Placed::Category) => {
+                match rule.category {
+                    Category::Process => self.c.target_flags |= T_PROCESS,
+                    Category::File => self.c.target_flags |= T_FILE,
+                    _ => {}
+                }
+                self.c.enforced.push(idx);
+            }
+            Ok(Placed::Applet) => self.c.enforced.push(idx),
+            Ok(Placed::Elsewhere) => {}
+            Err(why) => self.c.unenforceable.push((idx, why)),
+        }
+    }
+
+    fn place(&mut self, idx: usize, rule: &Rule) -> Result<Placed, String> {
         match rule.category {
             // Audit-only in KubeArmor: the eBPF monitor raises them, the agent says whether it can.
-            Category::Syscall => continue,
-            Category::Device => {
-                c.unenforceable.push(unenforceable(
-                    "USB device rules are not enforced by bpf-lsm",
-                ));
-                continue;
-            }
+            Category::Syscall => return Ok(Placed::Elsewhere),
+            Category::Device => return Err("USB device rules are not enforced by bpf-lsm".into()),
             _ => {}
         }
         if !rule.allowed_args.is_empty() {
-            c.unenforceable.push(unenforceable(
-                "allowedArgs: bpf-lsm matches the executable, not its arguments",
-            ));
-            continue;
+            return Err("allowedArgs: bpf-lsm matches the executable, not its arguments".into());
         }
         if rule.pts.is_some() {
-            c.unenforceable.push(unenforceable(
-                "pts: bpf-lsm does not evaluate the terminal condition",
-            ));
-            continue;
+            return Err("pts: bpf-lsm does not evaluate the terminal condition".into());
         }
-        let src_set = if rule.from_source.is_empty() {
-            0
-        } else {
-            let next = source_sets.len() as u16 + 1;
-            *source_sets.entry(rule.from_source.clone()).or_insert(next)
-        };
         let slot = Slot {
             rule: idx as u32,
             flags: action_flags(rule),
-            src_set,
-        };
-        let kind = match rule.category {
-            Category::Process => KIND_PROCESS,
-            Category::File => KIND_FILE,
-            Category::Network => KIND_NET,
-            _ => KIND_CAP,
-        };
-        let anchors = match rule.category {
-            Category::Process => &mut proc_anchors,
-            _ => &mut file_anchors,
+            src_set: self.source_set(&rule.from_source),
         };
         match &rule.matcher {
-            Matcher::Path { path } => {
-                if path.len() > KEY_PATH - 1 {
-                    c.unenforceable.push(unenforceable(&format!(
-                        "path longer than {} bytes",
-                        KEY_PATH - 1
-                    )));
-                    continue;
-                }
-                anchors.push((Anchor::Exact(path.clone()), slot));
-                let facts = resolve(path);
-                if let Some(canon) = &facts.canonical {
-                    // Opening a symlink opens its target, and `/bin/apt` → `/usr/bin/apt`
-                    // (a directory symlink) names the same program; `/bin/ls` → `/bin/busybox` names one applet of a multi-call
-                    // binary, which the kernel then sees under the binary's name: matched
-                    // by the name the caller used instead (T_ALIASES), never by blocking
-                    // the whole binary.
-                    if rule.category == Category::File || basename(canon) == basename(path) {
-                        if canon.len() < KEY_PATH {
-                            anchors.push((Anchor::Exact(canon.clone()), slot));
-                        }
-                    } else {
-                        // The kernel sees the binary's name: match (its inode, the name
-                        // the caller used) instead.
-                        if let Some((dev, ino, _)) = facts.inode {
-                            c.target_flags |= T_APPLETS | T_PROCESS;
-                            c.applets
-                                .entry((
-                                    scope(target, KIND_PROCESS),
-                                    dev,
-                                    ino,
-                                    basename(path).to_string(),
-                                ))
-                                .or_default()
-                                .slots
-                                .push(Slot {
-                                    flags: slot.flags | SL_ALWAYS,
-                                    ..slot
-                                });
-                        }
-                        c.enforced.push(idx);
-                        continue;
-                    }
-                }
-                if let Some((dev, ino, generation)) = facts.inode {
-                    let e = inode_rules
-                        .entry((scope(target, kind), dev, ino))
-                        .or_insert((generation, Rules::default()));
-                    e.1.slots.push(Slot {
-                        flags: slot.flags | SL_ALWAYS,
-                        ..slot
-                    });
-                }
-            }
+            Matcher::Path { path } => self.path(rule.category, path, slot),
             Matcher::Directory { dir, recursive } => {
-                let d = dir.trim_end_matches('/').to_string();
-                if d.len() + 1 > KEY_PATH {
-                    c.unenforceable.push(unenforceable(&format!(
-                        "directory longer than {} bytes",
-                        KEY_PATH - 1
-                    )));
-                    continue;
-                }
-                anchors.push((
-                    Anchor::Dir {
-                        dir: d.clone(),
-                        recursive: *recursive,
-                    },
-                    slot,
-                ));
-                if let Some(canon) = resolve(&d).canonical {
-                    let canon = canon.trim_end_matches('/').to_string();
-                    if canon != d && canon.len() < KEY_PATH {
-                        anchors.push((
-                            Anchor::Dir {
-                                dir: canon,
-                                recursive: *recursive,
-                            },
-                            slot,
-                        ));
-                    }
-                }
+                self.directory(rule.category, dir, *recursive, slot)
             }
             Matcher::Execname { name } => {
                 if name.len() > NAME_KEY - 1 {
-                    c.unenforceable.push(unenforceable(&format!(
-                        "execname longer than {} bytes",
-                        NAME_KEY - 1
-                    )));
-                    continue;
+                    return Err(format!("execname longer than {} bytes", NAME_KEY - 1));
                 }
-                c.target_flags |= T_NAMES;
-                c.names
-                    .entry((scope(target, KIND_PROCESS), name.clone()))
-                    .or_default()
-                    .slots
-                    .push(Slot {
-                        flags: slot.flags | SL_ALWAYS,
-                        ..slot
-                    });
+                self.c.target_flags |= T_NAMES;
+                let key = (scope(self.target, KIND_PROCESS), name.clone());
+                push_always(self.c.names.entry(key).or_default(), slot);
+                Ok(Placed::Category)
             }
-            Matcher::Pattern { pattern } => {
-                let globs = match rule.category {
-                    Category::Process => &mut proc_globs,
-                    _ => &mut file_globs,
-                };
-                match Glob::new(pattern) {
-                    Ok(g) => globs.push((idx, g, slot)),
-                    Err(e) => {
-                        c.unenforceable
-                            .push(unenforceable(&format!("pattern: {e}")));
-                        continue;
-                    }
-                }
-                // `/bin/*` also names what is in /usr/bin when /bin is a symlink to it.
-                let alias = resolved_pattern(pattern, &|p: &str| resolve(p).canonical);
-                if let Some(Ok(g)) = alias.map(|a| Glob::new(&a)) {
-                    globs.push((idx, g, slot));
-                }
-            }
+            Matcher::Pattern { pattern } => self.pattern(idx, rule.category, pattern, slot),
             Matcher::Protocol { protocol } => {
-                let Some(code) = proto_code(protocol) else {
-                    c.unenforceable.push(unenforceable("unknown protocol"));
-                    continue;
-                };
-                c.target_flags |= T_NET;
-                c.nums
-                    .entry((scope(target, KIND_NET), code))
-                    .or_default()
-                    .slots
-                    .push(Slot {
-                        flags: slot.flags | SL_ALWAYS,
-                        ..slot
-                    });
+                let code = proto_code(protocol).ok_or("unknown protocol")?;
+                self.c.target_flags |= T_NET;
+                let key = (scope(self.target, KIND_NET), code);
+                push_always(self.c.nums.entry(key).or_default(), slot);
+                Ok(Placed::Category)
             }
             Matcher::Capability { capability } => {
-                let Some(n) = cap_number(capability) else {
-                    c.unenforceable.push(unenforceable("unknown capability"));
-                    continue;
-                };
-                c.target_flags |= T_CAP;
-                c.nums
-                    .entry((scope(target, KIND_CAP), n))
-                    .or_default()
-                    .slots
-                    .push(Slot {
-                        flags: slot.flags | SL_ALWAYS,
-                        ..slot
-                    });
+                let n = cap_number(capability).ok_or("unknown capability")?;
+                self.c.target_flags |= T_CAP;
+                let key = (scope(self.target, KIND_CAP), n);
+                push_always(self.c.nums.entry(key).or_default(), slot);
+                Ok(Placed::Category)
             }
             Matcher::Domain { .. } => {
-                c.unenforceable.push(unenforceable(
-                    "DNS rules are not enforced by bpf-lsm (no LSM hook sees DNS names)",
-                ));
-                continue;
+                Err("DNS rules are not enforced by bpf-lsm (no LSM hook sees DNS names)".into())
             }
-            Matcher::Syscall { .. } | Matcher::Device { .. } => continue,
-        }
-        match rule.category {
-            Category::Process => c.target_flags |= T_PROCESS,
-            Category::File => c.target_flags |= T_FILE,
-            _ => {}
-        }
-        c.enforced.push(idx);
-    }
-    let mut budget = GLOB_HALF;
-    for (kind, globs, flag) in [
-        (KIND_PROCESS, &proc_globs, T_GLOB_PROC),
-        (KIND_FILE, &file_globs, T_GLOB_FILE),
-    ] {
-        if globs.is_empty() {
-            continue;
-        }
-        let pairs: Vec<(usize, &Glob)> = globs
-            .iter()
-            .enumerate()
-            .map(|(i, (_, g, _))| (i, g))
-            .collect();
-        match glob::build(&pairs, budget) {
-            Ok(dfa) => {
-                budget -= dfa.rows.len();
-                let accept = dfa
-                    .accept
-                    .iter()
-                    .map(|(&state, who)| {
-                        let slots = who
-                            .iter()
-                            .map(|&i| Slot {
-                                flags: globs[i].2.flags | SL_ALWAYS,
-                                ..globs[i].2
-                            })
-                            .collect();
-                        (state, Rules { len: 0, slots })
-                    })
-                    .collect();
-                c.globs
-                    .insert(scope(target, kind), GlobTable { dfa, accept });
-                c.target_flags |= flag;
-            }
-            Err(e) => {
-                // All or nothing: a partial automaton would silently skip some patterns.
-                let gone: BTreeSet<usize> = globs.iter().map(|(idx, _, _)| *idx).collect();
-                c.enforced.retain(|i| !gone.contains(i));
-                for idx in gone {
-                    c.unenforceable.push((idx, format!("matchPatterns: {e}")));
-                }
-            }
+            Matcher::Syscall { .. } | Matcher::Device { .. } => Ok(Placed::Elsewhere),
         }
     }
-    lpm_entries(&proc_anchors, scope(target, KIND_PROCESS), &mut c.paths);
-    lpm_entries(&file_anchors, scope(target, KIND_FILE), &mut c.paths);
-    if !inode_rules.is_empty() {
-        c.target_flags |= T_INODES;
+
+    /// The id of a fromSource list (0: any source); equal lists share one set.
+    fn source_set(&mut self, from_source: &[String]) -> u16 {
+        if from_source.is_empty() {
+            return 0;
+        }
+        let next = self.source_sets.len() as u16 + 1;
+        *self.source_sets.entry(from_source.to_vec()).or_insert(next)
     }
-    c.inodes = inode_rules;
-    for (sources, id) in &source_sets {
-        let mut anchors = Vec::new();
-        for s in sources {
-            let a = if let Some(d) = s.strip_suffix("**") {
-                Anchor::Dir {
-                    dir: d.trim_end_matches('/').into(),
-                    recursive: true,
-                }
-            } else if s.ends_with('/') {
-                Anchor::Dir {
-                    dir: s.trim_end_matches('/').into(),
-                    recursive: false,
+
+    fn anchors(&mut self, category: Category) -> &mut Vec<(Anchor, Slot)> {
+        match category {
+            Category::Process => &mut self.proc_anchors,
+            _ => &mut self.file_anchors,
+        }
+    }
+
+    fn path(&mut self, category: Category, path: &str, slot: Slot) -> Result<Placed, String> {
+        if path.len() > KEY_PATH - 1 {
+            return Err(format!("path longer than {} bytes", KEY_PATH - 1));
+        }
+        self.anchors(category)
+            .push((Anchor::Exact(path.to_string()), slot));
+        let facts = (self.resolve)(path);
+        if let Some(canon) = &facts.canonical {
+            // Opening a symlink opens its target, and `/bin/apt` → `/usr/bin/apt`
+            // (a directory symlink) names the same program; `/bin/ls` → `/bin/busybox` names one applet of a multi-call
+            // binary, which the kernel then sees under the binary's name: matched
+            // by the name the caller used instead (T_ALIASES), never by blocking
+            // the whole binary.
+            if category == Category::File || basename(canon) == basename(path) {
+                if canon.len() < KEY_PATH {
+                    self.anchors(category)
+                        .push((Anchor::Exact(canon.clone()), slot));
                 }
             } else {
-                Anchor::Exact(s.clone())
-            };
-            let canon = match &a {
-                Anchor::Exact(p) => resolve(p).canonical.map(Anchor::Exact),
-                Anchor::Dir { dir, recursive } => resolve(dir).canonical.map(|c| Anchor::Dir {
-                    dir: c.trim_end_matches('/').into(),
-                    recursive: *recursive,
-                }),
-            };
-            let member = Slot {
-                rule: 0,
-                flags: 0,
-                src_set: *id,
-            };
-            anchors.push((a, member));
-            anchors.extend(canon.map(|a| (a, member)));
+                // The kernel sees the binary's name: match (its inode, the name
+                // the caller used) instead.
+                if let Some((dev, ino, _)) = facts.inode {
+                    self.c.target_flags |= T_APPLETS | T_PROCESS;
+                    let key = (
+                        scope(self.target, KIND_PROCESS),
+                        dev,
+                        ino,
+                        basename(path).to_string(),
+                    );
+                    push_always(self.c.applets.entry(key).or_default(), slot);
+                }
+                return Ok(Placed::Applet);
+            }
         }
-        let mut entries = BTreeMap::new();
-        lpm_entries(&anchors, u32::from(*id), &mut entries);
-        // Membership is one set of flags: the union of what matched.
-        for (k, mut r) in entries {
-            let flags = r.slots.iter().fold(0, |f, s| f | s.flags);
-            if flags == 0 {
+        if let Some((dev, ino, generation)) = facts.inode {
+            let kind = match category {
+                Category::Process => KIND_PROCESS,
+                Category::File => KIND_FILE,
+                Category::Network => KIND_NET,
+                _ => KIND_CAP,
+            };
+            let e = self
+                .inode_rules
+                .entry((scope(self.target, kind), dev, ino))
+                .or_insert((generation, Rules::default()));
+            push_always(&mut e.1, slot);
+        }
+        Ok(Placed::Category)
+    }
+
+    fn directory(
+        &mut self,
+        category: Category,
+        dir: &str,
+        recursive: bool,
+        slot: Slot,
+    ) -> Result<Placed, String> {
+        let d = dir.trim_end_matches('/').to_string();
+        if d.len() + 1 > KEY_PATH {
+            return Err(format!("directory longer than {} bytes", KEY_PATH - 1));
+        }
+        let canon = (self.resolve)(&d).canonical;
+        let anchors = self.anchors(category);
+        anchors.push((
+            Anchor::Dir {
+                dir: d.clone(),
+                recursive,
+            },
+            slot,
+        ));
+        if let Some(canon) = canon {
+            let canon = canon.trim_end_matches('/').to_string();
+            if canon != d && canon.len() < KEY_PATH {
+                anchors.push((
+                    Anchor::Dir {
+                        dir: canon,
+                        recursive,
+                    },
+                    slot,
+                ));
+            }
+        }
+        Ok(Placed::Category)
+    }
+
+    fn pattern(
+        &mut self,
+        idx: usize,
+        category: Category,
+        pattern: &str,
+        slot: Slot,
+    ) -> Result<Placed, String> {
+        let resolve = self.resolve;
+        let globs = match category {
+            Category::Process => &mut self.proc_globs,
+            _ => &mut self.file_globs,
+        };
+        let g = Glob::new(pattern).map_err(|e| format!("pattern: {e}"))?;
+        globs.push((idx, g, slot));
+        // `/bin/*` also names what is in /usr/bin when /bin is a symlink to it.
+        let alias = resolved_pattern(pattern, &|p: &str| resolve(p).canonical);
+        if let Some(Ok(g)) = alias.map(|a| Glob::new(&a)) {
+            globs.push((idx, g, slot));
+        }
+        Ok(Placed::Category)
+    }
+
+    /// Each scope's patterns into one automaton, within the half table's rows; all or
+    /// nothing per scope, since a partial automaton would silently skip some patterns.
+    fn patterns(&mut self) {
+        let mut budget = GLOB_HALF;
+        for (kind, globs, flag) in [
+            (KIND_PROCESS, &self.proc_globs, T_GLOB_PROC),
+            (KIND_FILE, &self.file_globs, T_GLOB_FILE),
+        ] {
+            if globs.is_empty() {
                 continue;
             }
-            r.slots = vec![Slot {
-                rule: 0,
-                flags,
-                src_set: *id,
-            }];
-            c.sources.insert(k, r);
+            let pairs: Vec<(usize, &Glob)> = globs
+                .iter()
+                .enumerate()
+                .map(|(i, (_, g, _))| (i, g))
+                .collect();
+            match glob::build(&pairs, budget) {
+                Ok(dfa) => {
+                    budget -= dfa.rows.len();
+                    let accept = dfa
+                        .accept
+                        .iter()
+                        .map(|(&state, who)| {
+                            let slots = who
+                                .iter()
+                                .map(|&i| Slot {
+                                    flags: globs[i].2.flags | SL_ALWAYS,
+                                    ..globs[i].2
+                                })
+                                .collect();
+                            (state, Rules { len: 0, slots })
+                        })
+                        .collect();
+                    self.c
+                        .globs
+                        .insert(scope(self.target, kind), GlobTable { dfa, accept });
+                    self.c.target_flags |= flag;
+                }
+                Err(e) => {
+                    let gone: BTreeSet<usize> = globs.iter().map(|(idx, _, _)| *idx).collect();
+                    self.c.enforced.retain(|i| !gone.contains(i));
+                    for idx in gone {
+                        self.c
+                            .unenforceable
+                            .push((idx, format!("matchPatterns: {e}")));
+                    }
+                }
+            }
         }
     }
-    // Allow-list mode per category, as KubeArmor's BPF-LSM enforcer keys it (101 process,
-    // 102 file, 103 network, 104 capabilities): process Allow rules do not put every file
-    // open on the host under the default posture. Process and file share the posture value.
-    // An Allow rule that lost a conflict to a Block still switches its category, as in
-    // KubeArmor: the rule set's flags say so, not the surviving rules.
-    let allow = &set.allow_list;
-    if allow.process {
-        c.target_flags |= T_ALLOW_PROC | T_PROCESS;
+
+    /// The LPM entries of the path and directory anchors, and the inode table.
+    fn path_tables(&mut self) {
+        let c = &mut self.c;
+        lpm_entries(
+            &self.proc_anchors,
+            scope(self.target, KIND_PROCESS),
+            &mut c.paths,
+        );
+        lpm_entries(
+            &self.file_anchors,
+            scope(self.target, KIND_FILE),
+            &mut c.paths,
+        );
+        if !self.inode_rules.is_empty() {
+            c.target_flags |= T_INODES;
+        }
+        c.inodes = std::mem::take(&mut self.inode_rules);
     }
-    if allow.file {
-        c.target_flags |= T_ALLOW_FILE | T_FILE;
-    }
-    if c.target_flags & (T_ALLOW_PROC | T_ALLOW_FILE) != 0 && posture_block.0 {
-        c.target_flags |= T_BLOCK_PROC_FILE;
-    }
-    if allow.network {
-        c.target_flags |= T_ALLOW_NET | T_NET;
-        if posture_block.1 {
-            c.target_flags |= T_BLOCK_NET;
+
+    /// The `knox_sources` entries: for each fromSource set, the paths that are members.
+    fn source_sets(&mut self) {
+        let resolve = self.resolve;
+        for (sources, id) in &self.source_sets {
+            let mut anchors = Vec::new();
+            for s in sources {
+                let a = if let Some(d) = s.strip_suffix("**") {
+                    Anchor::Dir {
+                        dir: d.trim_end_matches('/').into(),
+                        recursive: true,
+                    }
+                } else if s.ends_with('/') {
+                    Anchor::Dir {
+                        dir: s.trim_end_matches('/').into(),
+                        recursive: false,
+                    }
+                } else {
+                    Anchor::Exact(s.clone())
+                };
+                let canon = match &a {
+                    Anchor::Exact(p) => resolve(p).canonical.map(Anchor::Exact),
+                    Anchor::Dir { dir, recursive } => resolve(dir).canonical.map(|c| Anchor::Dir {
+                        dir: c.trim_end_matches('/').into(),
+                        recursive: *recursive,
+                    }),
+                };
+                let member = Slot {
+                    rule: 0,
+                    flags: 0,
+                    src_set: *id,
+                };
+                anchors.push((a, member));
+                anchors.extend(canon.map(|a| (a, member)));
+            }
+            let mut entries = BTreeMap::new();
+            lpm_entries(&anchors, u32::from(*id), &mut entries);
+            // Membership is one set of flags: the union of what matched.
+            for (k, mut r) in entries {
+                let flags = r.slots.iter().fold(0, |f, s| f | s.flags);
+                if flags == 0 {
+                    continue;
+                }
+                r.slots = vec![Slot {
+                    rule: 0,
+                    flags,
+                    src_set: *id,
+                }];
+                self.c.sources.insert(k, r);
+            }
         }
     }
-    if allow.capabilities {
-        c.target_flags |= T_ALLOW_CAP | T_CAP;
-        if posture_block.2 {
-            c.target_flags |= T_BLOCK_CAP;
+
+    /// Allow-list mode per category, as KubeArmor's BPF-LSM enforcer keys it (101 process,
+    /// 102 file, 103 network, 104 capabilities): process Allow rules do not put every file
+    /// open on the host under the default posture. Process and file share the posture value.
+    /// An Allow rule that lost a conflict to a Block still switches its category, as in
+    /// KubeArmor: the rule set's flags say so, not the surviving rules.
+    fn allow_list(&mut self, set: &RuleSet, postures: &Postures) {
+        let flags = &mut self.c.target_flags;
+        let allow = &set.allow_list;
+        if allow.process {
+            *flags |= T_ALLOW_PROC | T_PROCESS;
+        }
+        if allow.file {
+            *flags |= T_ALLOW_FILE | T_FILE;
+        }
+        if *flags & (T_ALLOW_PROC | T_ALLOW_FILE) != 0 && postures.file == Posture::Block {
+            *flags |= T_BLOCK_PROC_FILE;
+        }
+        if allow.network {
+            *flags |= T_ALLOW_NET | T_NET;
+            if postures.network == Posture::Block {
+                *flags |= T_BLOCK_NET;
+            }
+        }
+        if allow.capabilities {
+            *flags |= T_ALLOW_CAP | T_CAP;
+            if postures.capabilities == Posture::Block {
+                *flags |= T_BLOCK_CAP;
+            }
         }
     }
-    // Entries with more rules than the kernel evaluates: keep the decision, then report.
-    let mut overflow: BTreeSet<usize> = BTreeSet::new();
-    let all = c
-        .paths
-        .values_mut()
-        .chain(c.names.values_mut())
-        .chain(c.applets.values_mut())
-        .chain(c.nums.values_mut())
-        .chain(c.inodes.values_mut().map(|(_, r)| r))
-        .chain(c.globs.values_mut().flat_map(|g| g.accept.values_mut()));
-    for r in all {
-        squeeze(r);
-        if r.slots.len() > MAX_SLOTS {
-            overflow.extend(r.slots[MAX_SLOTS..].iter().map(|s| s.rule as usize));
-            r.slots.truncate(MAX_SLOTS);
+
+    /// Entries with more rules than the kernel evaluates: keep the decision, then report.
+    fn fit_slots(&mut self) {
+        let c = &mut self.c;
+        let mut overflow: BTreeSet<usize> = BTreeSet::new();
+        let all = c
+            .paths
+            .values_mut()
+            .chain(c.names.values_mut())
+            .chain(c.applets.values_mut())
+            .chain(c.nums.values_mut())
+            .chain(c.inodes.values_mut().map(|(_, r)| r))
+            .chain(c.globs.values_mut().flat_map(|g| g.accept.values_mut()));
+        for r in all {
+            squeeze(r);
+            if r.slots.len() > MAX_SLOTS {
+                overflow.extend(r.slots[MAX_SLOTS..].iter().map(|s| s.rule as usize));
+                r.slots.truncate(MAX_SLOTS);
+            }
+        }
+        for idx in overflow {
+            c.enforced.retain(|&i| i != idx);
+            c.unenforceable.push((
+                idx,
+                format!("more than {MAX_SLOTS} rules apply to one of its paths; this one is not evaluated there"),
+            ));
         }
     }
-    for idx in overflow {
-        c.enforced.retain(|&i| i != idx);
-        c.unenforceable.push((
-            idx,
-            format!("more than {MAX_SLOTS} rules apply to one of its paths; this one is not evaluated there"),
-        ));
+
+    fn finish(mut self) -> Compiled {
+        self.c.enforced.sort_unstable();
+        self.c.enforced.dedup();
+        self.c.unenforceable.sort();
+        self.c
     }
-    c.enforced.sort_unstable();
-    c.enforced.dedup();
-    c.unenforceable.sort();
-    c
+}
+
+/// Adds a rule to an entry that matches what it covers unconditionally (not a directory
+/// entry's children or descendants).
+fn push_always(rules: &mut Rules, slot: Slot) {
+    rules.slots.push(Slot {
+        flags: slot.flags | SL_ALWAYS,
+        ..slot
+    });
 }
 
 #[cfg(test)]
@@ -750,7 +822,7 @@ mod tests {
         let s = set(
             "  file:\n    matchPaths:\n    - path: /etc/shadow\n    matchDirectories:\n    - dir: /usr/lib/\n      recursive: true\n      readOnly: true\n    - dir: /var/\n  action: Block\n",
         );
-        let c = compile(&s, (false, false, false), &none);
+        let c = compile(&s, &Postures::default(), &none);
         let m =
             crate::policy::matcher::CompiledRules::new(&s, crate::policy::matcher::Posture::Audit);
         for (path, write) in [
@@ -785,7 +857,14 @@ mod tests {
         let s = set(
             "  process:\n    matchDirectories:\n    - dir: /usr/\n      recursive: true\n      action: Block\n    - dir: /usr/local/bin/\n      action: Allow\n",
         );
-        let c = compile(&s, (true, false, false), &none);
+        let c = compile(
+            &s,
+            &Postures {
+                file: Posture::Block,
+                ..Postures::default()
+            },
+            &none,
+        );
         // /usr/local/bin/x is under both: Block wins.
         assert_eq!(
             kernel(&c, KIND_PROCESS, "/usr/local/bin/x", false).0,
@@ -825,7 +904,7 @@ mod tests {
             },
             _ => PathFacts::default(),
         };
-        let c = compile(&s, (false, false, false), &resolve);
+        let c = compile(&s, &Postures::default(), &resolve);
         assert_eq!(kernel(&c, KIND_PROCESS, "/usr/bin/apt", false).0, Some(0));
         assert_eq!(kernel(&c, KIND_PROCESS, "/bin/apt", false).0, Some(0));
         assert_eq!(kernel(&c, KIND_PROCESS, "/usr/bin/busybox", false).0, None);
@@ -844,7 +923,7 @@ mod tests {
         let s = set(
             "  process:\n    matchPaths:\n    - path: /usr/bin/date\n      fromSource:\n      - path: /usr/bin/bash\n  action: Block\n",
         );
-        let c = compile(&s, (false, false, false), &none);
+        let c = compile(&s, &Postures::default(), &none);
         let slot = &c.paths[&(0, b"/usr/bin/date\0".to_vec())].slots[0];
         assert_eq!(slot.src_set, 1);
         let member = &c.sources[&(1, b"/usr/bin/bash\0".to_vec())];
@@ -856,7 +935,7 @@ mod tests {
         let s = set(
             "  network:\n    matchProtocols:\n    - protocol: icmp\n      fromSource: [{path: /bin/ping}]\n  capabilities:\n    matchCapabilities:\n    - capability: net_raw\n      fromSource: [{path: /bin/ping}]\n  file:\n    matchPatterns:\n    - pattern: /tmp/*.sh\n  action: Block\n",
         );
-        let c = compile(&s, (false, false, false), &none);
+        let c = compile(&s, &Postures::default(), &none);
         assert!(c.nums.contains_key(&(scope(0, KIND_NET), 3)));
         assert!(c.nums.contains_key(&(scope(0, KIND_CAP), 13)));
         assert!(c.unenforceable.is_empty(), "{:?}", c.unenforceable);
@@ -869,7 +948,7 @@ mod tests {
         let s = set(
             "  process:\n    matchPatterns:\n    - pattern: /usr/bin/*apt*\n  file:\n    matchPatterns:\n    - pattern: /tmp/*\n    - pattern: /etc/**/*.key\n      readOnly: true\n      action: Allow\n    - pattern: /tmp/[ab]*\n      action: Audit\n  action: Block\n",
         );
-        let c = compile(&s, (false, false, false), &none);
+        let c = compile(&s, &Postures::default(), &none);
         assert_eq!(c.enforced, vec![0, 1, 2, 3]);
         assert_ne!(c.target_flags & T_GLOB_PROC, 0);
         let m =
@@ -926,7 +1005,7 @@ mod tests {
             },
             _ => PathFacts::default(),
         };
-        let c = compile(&s, (false, false, false), &resolve);
+        let c = compile(&s, &Postures::default(), &resolve);
         let d = &c.globs[&scope(0, KIND_PROCESS)].dfa;
         assert_eq!(d.matches(b"/usr/bin/apt"), &[1]);
         assert_eq!(d.matches(b"/bin/apt"), &[0]);
@@ -937,7 +1016,7 @@ mod tests {
         let s = set(
             "  file:\n    matchPatterns:\n    - pattern: /x/[^é]\n    - pattern: /tmp/*\n  action: Block\n",
         );
-        let c = compile(&s, (false, false, false), &none);
+        let c = compile(&s, &Postures::default(), &none);
         assert!(c.globs.is_empty());
         assert_eq!(c.unenforceable.len(), 2);
         assert!(
@@ -956,7 +1035,7 @@ mod tests {
         }
         body.push_str("  action: Block\n");
         let s = set(&body);
-        let c = compile(&s, (false, false, false), &none);
+        let c = compile(&s, &Postures::default(), &none);
         let r = &c.paths[&(scope(0, KIND_FILE), b"/etc/shadow\0".to_vec())];
         assert_eq!(r.slots.len(), 1);
         assert_eq!(r.slots[0].rule, 0);

@@ -17,9 +17,8 @@ pub mod glob;
 
 use super::{
     ApplyReport, Backend, Coverage, EnforceError, Enforcer, EnforcerEvent, Level, Op, Operation,
-    ProbeResult,
+    Postures, ProbeResult,
 };
-use crate::policy::matcher::Posture;
 use crate::policy::normalize::RuleSet;
 use aya::maps::lpm_trie::{Key, LpmTrie};
 use aya::maps::{Array, HashMap, MapData, PerCpuArray, RingBuf};
@@ -518,7 +517,7 @@ where
 pub struct BpfLsmEnforcer {
     maps: Maps,
     pin_dir: PathBuf,
-    posture: (bool, bool, bool),
+    postures: Postures,
     generation: u32,
     stopping: Arc<AtomicBool>,
     wake: Option<OwnedFd>,
@@ -527,9 +526,6 @@ pub struct BpfLsmEnforcer {
     /// Kept so the programs stay loaded while the agent runs (the links are pinned).
     _ebpf: Ebpf,
 }
-
-/// Default postures per allow-list category: (process+file, network, capabilities).
-pub type Postures = (Posture, Posture, Posture);
 
 impl BpfLsmEnforcer {
     pub fn start(
@@ -610,11 +606,10 @@ impl BpfLsmEnforcer {
                 .spawn(move || read_loop(ring, events, &stopping, &wake, &dropped))
                 .map_err(err("spawning the event reader"))?
         };
-        let p = |x: Posture| x == Posture::Block;
         Ok(BpfLsmEnforcer {
             maps,
             pin_dir: pin_dir.to_path_buf(),
-            posture: (p(postures.0), p(postures.1), p(postures.2)),
+            postures,
             generation,
             stopping,
             wake: Some(wake),
@@ -648,48 +643,49 @@ impl BpfLsmEnforcer {
         };
         m.targets.set(0, both, 0).map_err(werr("knox_targets"))?;
         // 2. New and changed entries (each update is atomic for the kernel).
-        for ((scope, bytes), r) in &c.sources {
-            m.sources
-                .insert(&path_key(*scope, bytes), raw_rules(r), 0)
-                .map_err(werr("knox_sources"))?;
-        }
-        for ((scope, bytes), r) in &c.paths {
-            m.paths
-                .insert(&path_key(*scope, bytes), raw_rules(r), 0)
-                .map_err(werr("knox_paths"))?;
-        }
-        for ((scope, dev, ino), (generation, r)) in &c.inodes {
-            let k = InodeKey {
-                scope: *scope,
-                dev: *dev,
-                ino: *ino,
-            };
-            let v = InodeRules {
-                generation: generation.unwrap_or(0),
-                check_generation: u32::from(generation.is_some()),
-                rules: raw_rules(r),
-            };
-            m.inodes.insert(k, v, 0).map_err(werr("knox_inodes"))?;
-        }
-        for ((scope, name), r) in &c.names {
-            m.names
-                .insert(name_key(*scope, name), raw_rules(r), 0)
-                .map_err(werr("knox_names"))?;
-        }
-        for (k, r) in &c.applets {
-            m.applets
-                .insert(applet_key(k), raw_rules(r), 0)
-                .map_err(werr("knox_applets"))?;
-        }
-        for ((scope, num), r) in &c.nums {
-            let k = NumKey {
-                scope: *scope,
-                num: *num,
-            };
-            m.nums
-                .insert(k, raw_rules(r), 0)
-                .map_err(werr("knox_nums"))?;
-        }
+        let sources = sync_map(
+            &mut m.sources,
+            "knox_sources",
+            c.sources.iter().map(|(k, r)| (k.clone(), raw_rules(r))),
+        )?;
+        let paths = sync_map(
+            &mut m.paths,
+            "knox_paths",
+            c.paths.iter().map(|(k, r)| (k.clone(), raw_rules(r))),
+        )?;
+        let inodes = sync_map(
+            &mut m.inodes,
+            "knox_inodes",
+            c.inodes
+                .iter()
+                .map(|(&(scope, dev, ino), (generation, r))| {
+                    let v = InodeRules {
+                        generation: generation.unwrap_or(0),
+                        check_generation: u32::from(generation.is_some()),
+                        rules: raw_rules(r),
+                    };
+                    (InodeKey { scope, dev, ino }, v)
+                }),
+        )?;
+        let names = sync_map(
+            &mut m.names,
+            "knox_names",
+            c.names
+                .iter()
+                .map(|((scope, name), r)| (name_key(*scope, name), raw_rules(r))),
+        )?;
+        let applets = sync_map(
+            &mut m.applets,
+            "knox_applets",
+            c.applets.iter().map(|(k, r)| (applet_key(k), raw_rules(r))),
+        )?;
+        let nums = sync_map(
+            &mut m.nums,
+            "knox_nums",
+            c.nums
+                .iter()
+                .map(|(&(scope, num), r)| (NumKey { scope, num }, raw_rules(r))),
+        )?;
         // Patterns: rows into the half of the table no live scope uses, then the scopes.
         let live_half = m
             .glob_scopes
@@ -703,30 +699,29 @@ impl BpfLsmEnforcer {
         for k in stale(m.glob_accept.keys(), |k| !half.contains(&(*k as usize))) {
             let _ = m.glob_accept.remove(&k);
         }
-        let mut accept_keys = BTreeSet::new();
+        let (mut accepting, mut scopes) = (Vec::new(), Vec::new());
         for (scope, t) in &c.globs {
             for (i, row) in t.dfa.rows.iter().enumerate() {
                 m.glob_rows
                     .set((base + i) as u32, GlobRowRaw { next: *row }, 0)
                     .map_err(werr("knox_glob_rows"))?;
             }
-            for (state, r) in &t.accept {
-                let k = (base + usize::from(*state)) as u32;
-                m.glob_accept
-                    .insert(k, raw_rules(r), 0)
-                    .map_err(werr("knox_glob_accept"))?;
-                accept_keys.insert(k);
-            }
+            accepting.extend(
+                t.accept
+                    .iter()
+                    .map(|(state, r)| ((base + usize::from(*state)) as u32, raw_rules(r))),
+            );
             let g = GlobScopeRaw {
                 base: base as u32,
                 nstates: t.dfa.rows.len() as u32,
                 classes: t.dfa.classes,
             };
-            m.glob_scopes
-                .insert(*scope, g, 0)
-                .map_err(werr("knox_glob_scopes"))?;
+            scopes.push((*scope, g));
             base += t.dfa.rows.len();
         }
+        // A scope is switched over only once its rows and accepting states are written.
+        let glob_accept = sync_map(&mut m.glob_accept, "knox_glob_accept", accepting)?;
+        let glob_scopes = sync_map(&mut m.glob_scopes, "knox_glob_scopes", scopes)?;
         // 3. The new target flags (allow-list and posture bits switch here, atomically).
         let t = TargetRaw {
             flags: c.target_flags,
@@ -734,46 +729,108 @@ impl BpfLsmEnforcer {
         };
         m.targets.set(0, t, 0).map_err(werr("knox_targets"))?;
         // 4. Entries of rules that are gone, including those a previous agent left.
-        let want: BTreeSet<(u32, Vec<u8>)> = c.paths.keys().cloned().collect();
-        for k in stale(m.paths.keys(), |k| want.contains(&path_key_id(k))) {
-            let _ = m.paths.remove(&k);
-        }
-        let want: BTreeSet<(u32, Vec<u8>)> = c.sources.keys().cloned().collect();
-        for k in stale(m.sources.keys(), |k| want.contains(&path_key_id(k))) {
-            let _ = m.sources.remove(&k);
-        }
-        let want: BTreeSet<InodeKey> = c
-            .inodes
-            .keys()
-            .map(|&(scope, dev, ino)| InodeKey { scope, dev, ino })
-            .collect();
-        for k in stale(m.inodes.keys(), |k| want.contains(k)) {
-            let _ = m.inodes.remove(&k);
-        }
-        let want: BTreeSet<NameKey> = c.names.keys().map(|(s, n)| name_key(*s, n)).collect();
-        for k in stale(m.names.keys(), |k| want.contains(k)) {
-            let _ = m.names.remove(&k);
-        }
-        let want: BTreeSet<AppletKey> = c.applets.keys().map(applet_key).collect();
-        for k in stale(m.applets.keys(), |k| want.contains(k)) {
-            let _ = m.applets.remove(&k);
-        }
-        let want: BTreeSet<NumKey> = c
-            .nums
-            .keys()
-            .map(|&(scope, num)| NumKey { scope, num })
-            .collect();
-        for k in stale(m.nums.keys(), |k| want.contains(k)) {
-            let _ = m.nums.remove(&k);
-        }
-        for k in stale(m.glob_scopes.keys(), |k| c.globs.contains_key(k)) {
-            let _ = m.glob_scopes.remove(&k);
-        }
-        for k in stale(m.glob_accept.keys(), |k| accept_keys.contains(k)) {
-            let _ = m.glob_accept.remove(&k);
-        }
+        paths.prune(&mut m.paths);
+        sources.prune(&mut m.sources);
+        inodes.prune(&mut m.inodes);
+        names.prune(&mut m.names);
+        applets.prune(&mut m.applets);
+        nums.prune(&mut m.nums);
+        glob_scopes.prune(&mut m.glob_scopes);
+        glob_accept.prune(&mut m.glob_accept);
         Ok(())
     }
+}
+
+/// A rule map as `write` brings it to what the compiler wants: entries named by an id
+/// the writer can compare (an LPM key is a prefix length and padded bytes).
+trait RuleMap {
+    type Key;
+    type Id: Ord;
+    type Value;
+    fn key(id: &Self::Id) -> Self::Key;
+    fn id(key: &Self::Key) -> Self::Id;
+    fn put(&mut self, key: &Self::Key, value: &Self::Value) -> Result<(), aya::maps::MapError>;
+    /// The keys the map holds now (collected: a map cannot change while its keys are
+    /// being iterated).
+    fn held(&self) -> Vec<Self::Key>;
+    fn delete(&mut self, key: &Self::Key);
+}
+
+/// The hash maps: a key is its own id.
+impl<K: aya::Pod + Ord, V: aya::Pod> RuleMap for HashMap<MapData, K, V> {
+    type Key = K;
+    type Id = K;
+    type Value = V;
+    fn key(id: &K) -> K {
+        *id
+    }
+    fn id(key: &K) -> K {
+        *key
+    }
+    fn put(&mut self, key: &K, value: &V) -> Result<(), aya::maps::MapError> {
+        self.insert(key, value, 0)
+    }
+    fn held(&self) -> Vec<K> {
+        self.keys().filter_map(Result::ok).collect()
+    }
+    fn delete(&mut self, key: &K) {
+        let _ = self.remove(key);
+    }
+}
+
+/// The path tries, named by (scope, path bytes) as the compiler names their entries.
+impl RuleMap for LpmTrie<MapData, PathData, RulesRaw> {
+    type Key = Key<PathData>;
+    type Id = (u32, Vec<u8>);
+    type Value = RulesRaw;
+    fn key((scope, bytes): &(u32, Vec<u8>)) -> Key<PathData> {
+        path_key(*scope, bytes)
+    }
+    fn id(key: &Key<PathData>) -> (u32, Vec<u8>) {
+        path_key_id(key)
+    }
+    fn put(&mut self, key: &Key<PathData>, value: &RulesRaw) -> Result<(), aya::maps::MapError> {
+        self.insert(key, value, 0)
+    }
+    fn held(&self) -> Vec<Key<PathData>> {
+        self.keys().filter_map(Result::ok).collect()
+    }
+    fn delete(&mut self, key: &Key<PathData>) {
+        let _ = self.remove(key);
+    }
+}
+
+/// The ids a map keeps once the new rules are live.
+struct Wanted<Id>(BTreeSet<Id>);
+
+impl<Id: Ord> Wanted<Id> {
+    /// Removes what the map holds beyond the wanted entries, including what a previous
+    /// agent left.
+    fn prune<M: RuleMap<Id = Id>>(self, map: &mut M) {
+        for k in map.held() {
+            if !self.0.contains(&M::id(&k)) {
+                map.delete(&k);
+            }
+        }
+    }
+}
+
+/// Writes every wanted entry into `map` (new and changed ones; each update is atomic for
+/// the kernel). Removing what is no longer wanted is left to the returned [`Wanted`]:
+/// `write` prunes only once the new target flags are live, so that there is no moment
+/// with neither the old nor the new rules.
+fn sync_map<M: RuleMap>(
+    map: &mut M,
+    name: &str,
+    wanted: impl IntoIterator<Item = (M::Id, M::Value)>,
+) -> Result<Wanted<M::Id>, EnforceError> {
+    let mut keep = BTreeSet::new();
+    for (id, value) in wanted {
+        map.put(&M::key(&id), &value)
+            .map_err(|e| other(format!("writing {name}"), e))?;
+        keep.insert(id);
+    }
+    Ok(Wanted(keep))
 }
 
 /// The keys a map holds that the new rules do not want; collected first, because the map
@@ -831,8 +888,12 @@ impl Enforcer for BpfLsmEnforcer {
         Backend::BpfLsm
     }
 
+    fn reports_every_decision(&self) -> bool {
+        true
+    }
+
     fn apply(&mut self, rules: &RuleSet) -> Result<ApplyReport, EnforceError> {
-        let c = compile::compile(rules, self.posture, &facts);
+        let c = compile::compile(rules, &self.postures, &facts);
         self.write(&c)?;
         let mut notes = c.notes.clone();
         if c.target_flags & compile::T_APPLETS != 0 {
