@@ -9,6 +9,7 @@ pub mod assets;
 pub mod cmd;
 pub mod enforce;
 pub mod identity;
+pub mod kernel;
 pub mod monitor;
 pub mod onboard;
 pub mod output;

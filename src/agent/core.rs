@@ -7,6 +7,7 @@ use super::config::Config;
 use super::state::{PolicyState, StoredPolicy};
 use crate::enforce::{ApplyReport, Backend, Enforcer};
 use crate::identity::Identity;
+use crate::kernel::clock::now_epoch as now;
 use crate::policy::id::{self, ResolveError};
 use crate::policy::matcher::{CompiledRules, Posture};
 use crate::policy::normalize::{Category, RuleSet, rules_of};
@@ -90,13 +91,6 @@ pub struct Core {
     pub status_source: Option<StatusSource>,
     /// Told about every new host rule set (see [`Core::follow_rules`]).
     on_rules: Option<RulesListener>,
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 /// A request the core refuses, as the answer to send back (boxed: a `Response` is large,

@@ -233,16 +233,21 @@ fn monitor_alerts(ev: &MonitorEvent, host: &HostRules, ctx: &AlertContext) -> Ve
             a.source = process.parent_exe.clone();
         }
         _ => {
-            a.data = format!(
-                "syscall=SYS_OPENAT flags={}",
-                crate::monitor::open_flags(ev.flags)
-            );
+            a.data = monitor_open_data(ev.flags);
             a.process_name = process.exe.clone();
             a.parent_process_name = process.parent_exe.clone();
             a.source = process.cmdline.clone();
         }
     }
     vec![a]
+}
+
+/// `Data` of an open the monitor saw.
+fn monitor_open_data(flags: i32) -> String {
+    format!(
+        "syscall=SYS_OPENAT flags={}",
+        crate::kernel::flags::open_flags(flags as u32)
+    )
 }
 
 /// The names of a two-path syscall's paths, for `Data`.
@@ -328,6 +333,60 @@ pub fn run_monitor_events(
         };
         for a in found {
             alerts.send(a);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `flags=` part of a `Data`.
+    fn flags_of(data: &str) -> &str {
+        data.split_whitespace()
+            .find_map(|w| w.strip_prefix("flags="))
+            .unwrap_or_else(|| panic!("no flags in {data:?}"))
+    }
+
+    /// The same open, seen by BPF-LSM, fanotify or the eBPF monitor, reads the same in
+    /// every alert's `Data` (the prefixes name the hook or syscall each one saw).
+    #[test]
+    fn every_backend_renders_the_same_open_flags() {
+        let largefile = 0o100000;
+        let cases: &[(i32, &str)] = &[
+            (libc::O_RDONLY | libc::O_CLOEXEC, "O_RDONLY|O_CLOEXEC"),
+            (
+                libc::O_WRONLY | libc::O_CREAT | libc::O_NOCTTY | libc::O_NONBLOCK,
+                "O_WRONLY|O_CREAT|O_NOCTTY|O_NONBLOCK",
+            ),
+            (
+                libc::O_NOATIME | libc::O_CLOEXEC,
+                "O_RDONLY|O_CLOEXEC|O_NOATIME",
+            ),
+            (
+                largefile | libc::O_RDONLY | libc::O_CLOEXEC,
+                "O_RDONLY|O_LARGEFILE|O_CLOEXEC",
+            ),
+            (libc::O_RDWR | libc::O_DSYNC, "O_RDWR"),
+            (libc::O_RDWR | libc::O_SYNC, "O_RDWR|O_SYNC"),
+            (
+                libc::O_RDWR | libc::O_TMPFILE,
+                "O_RDWR|O_DIRECTORY|O_TMPFILE",
+            ),
+            (
+                libc::O_WRONLY | libc::O_APPEND | libc::O_DIRECT,
+                "O_WRONLY|O_APPEND|O_DIRECT",
+            ),
+        ];
+        for &(flags, want) in cases {
+            let datas = [
+                crate::enforce::bpf_lsm::open_data(flags as u32),
+                crate::enforce::fanotify::openat_data(flags as u32 as u64),
+                monitor_open_data(flags),
+            ];
+            for d in &datas {
+                assert_eq!(flags_of(d), want, "{flags:#o}: {datas:?}");
+            }
         }
     }
 }

@@ -13,6 +13,7 @@ use crate::agent::api::{self, Request};
 use crate::alert::Alert;
 use crate::alert::filter::{Filter, all_match, parse_duration};
 use crate::alert::store::{Query, Store, StoreError};
+use crate::kernel::clock::now_epoch;
 use crate::output::table;
 use anyhow::Context;
 use std::collections::VecDeque;
@@ -20,7 +21,7 @@ use std::io::{BufRead, BufWriter, Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// Rows a table shows when `--limit` is not given; a million-row table helps nobody.
 const TABLE_DEFAULT_LIMIT: usize = 1000;
@@ -133,12 +134,6 @@ fn usage(msg: &str) -> anyhow::Result<ExitCode> {
     super::error(msg);
     eprintln!("For more information, try 'knoxctl alerts --help'.");
     Ok(ExitCode::from(EXIT_USAGE))
-}
-
-fn now_epoch() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 fn open_store(state_dir: &Path) -> anyhow::Result<Store> {

@@ -56,6 +56,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub use crate::policy::matcher::Posture;
+#[cfg(test)]
+pub(crate) use reader::openat_data;
 
 /// How the backend runs.
 #[derive(Clone, Debug)]

@@ -201,14 +201,10 @@ pub trait Enforcer: Send {
 
 /// Facts about the kernel's LSM stack, for probe reasons.
 fn active_lsms() -> String {
-    // securityfs may not be mounted (containers, minimal VMs); mounting it is harmless.
-    let path = "/sys/kernel/security/lsm";
-    if std::fs::metadata(path).is_err() {
-        let _ = std::process::Command::new("mount")
-            .args(["-t", "securityfs", "securityfs", "/sys/kernel/security"])
-            .output();
-    }
-    std::fs::read_to_string(path)
+    // securityfs may not be mounted (containers, minimal VMs); mounting it is harmless,
+    // and failing to leaves the list empty, which the probes report.
+    let _ = crate::kernel::fs::ensure(crate::kernel::fs::PseudoFs::Security);
+    std::fs::read_to_string("/sys/kernel/security/lsm")
         .map(|s| s.trim().to_string())
         .unwrap_or_default()
 }

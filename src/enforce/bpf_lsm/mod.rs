@@ -19,6 +19,7 @@ use super::{
     ApplyReport, Backend, Coverage, EnforceError, Enforcer, EnforcerEvent, Level, Op, Operation,
     ProbeResult,
 };
+use crate::kernel::{self, wake::EventFd};
 use crate::policy::matcher::Posture;
 use crate::policy::normalize::RuleSet;
 use aya::maps::lpm_trie::{Key, LpmTrie};
@@ -28,7 +29,7 @@ use aya::programs::links::{FdLink, PinnedLink};
 use aya::{Btf, Ebpf, EbpfLoader};
 use compile::{Compiled, PathFacts, Rules};
 use std::collections::BTreeSet;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -265,24 +266,11 @@ fn other(context: impl Into<String>, e: impl std::fmt::Display) -> EnforceError 
 
 /// Mounts bpffs on /sys/fs/bpf when nothing is mounted there (minimal VMs, containers).
 fn ensure_bpffs() -> Result<(), EnforceError> {
-    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
-    if mounts
-        .lines()
-        .any(|l| l.split_whitespace().nth(1) == Some("/sys/fs/bpf") && l.contains(" bpf "))
-    {
-        return Ok(());
-    }
-    let out = std::process::Command::new("mount")
-        .args(["-t", "bpf", "bpf", "/sys/fs/bpf"])
-        .output()
-        .map_err(err("mount -t bpf bpf /sys/fs/bpf"))?;
-    if !out.status.success() {
-        return Err(other(
-            "mount -t bpf bpf /sys/fs/bpf",
-            String::from_utf8_lossy(&out.stderr).trim(),
-        ));
-    }
-    Ok(())
+    kernel::fs::ensure(kernel::fs::PseudoFs::Bpf).map_err(|e| EnforceError::Io {
+        backend: Backend::BpfLsm,
+        context: format!("mounting {} on {}", e.fstype, e.target),
+        source: e.source,
+    })
 }
 
 fn lsm_active() -> (bool, String) {
@@ -306,34 +294,14 @@ fn load(pin_dir: &Path, btf: &Btf) -> Result<Ebpf, EnforceError> {
             .ok_or_else(|| other("lsm.bpf.o", format!("no program {name}")))?
             .try_into()
             .map_err(|e| other(format!("program {name}"), e))?;
-        p.load(hook, btf)
-            .map_err(|e| other(format!("loading the {hook} program"), verifier_error(e)))?;
+        p.load(hook, btf).map_err(|e| {
+            other(
+                format!("loading the {hook} program"),
+                kernel::verifier::load_error(&e),
+            )
+        })?;
     }
     Ok(ebpf)
-}
-
-/// The verifier's log is long; its last lines say what failed.
-fn verifier_error(e: aya::programs::ProgramError) -> String {
-    match &e {
-        aya::programs::ProgramError::LoadError {
-            io_error,
-            verifier_log,
-        } => {
-            let log = verifier_log.to_string();
-            if log.trim().is_empty() {
-                // Seen on kernels that list bpf among their LSMs but refuse BPF
-                // trampolines (fentry/LSM attachment) outright.
-                return format!(
-                    "the kernel refused the program before verifying it ({io_error}, no verifier log): \
-                     this kernel does not let BPF programs attach to LSM hooks"
-                );
-            }
-            let tail: Vec<&str> = log.lines().rev().take(12).collect();
-            let tail: Vec<&str> = tail.into_iter().rev().collect();
-            format!("{io_error}; verifier: {}", tail.join(" | "))
-        }
-        _ => e.to_string(),
-    }
 }
 
 /// Loads the programs into a scratch pin directory without attaching them: proves the
@@ -521,7 +489,7 @@ pub struct BpfLsmEnforcer {
     posture: (bool, bool, bool),
     generation: u32,
     stopping: Arc<AtomicBool>,
-    wake: Option<OwnedFd>,
+    wake: Option<Arc<EventFd>>,
     reader: Option<JoinHandle<()>>,
     dropped: Arc<AtomicU64>,
     /// Kept so the programs stay loaded while the agent runs (the links are pinned).
@@ -593,18 +561,12 @@ impl BpfLsmEnforcer {
         attach_all(&mut ebpf, pin_dir)?;
 
         let stopping = Arc::new(AtomicBool::new(false));
-        // SAFETY: eventfd returns a new descriptor or -1.
-        let wake_fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-        if wake_fd < 0 {
-            return Err(err("eventfd")(std::io::Error::last_os_error()));
-        }
-        // SAFETY: wake_fd is a fresh descriptor we own.
-        let wake = unsafe { OwnedFd::from_raw_fd(wake_fd) };
+        let wake = Arc::new(EventFd::new().map_err(err("eventfd"))?);
         let dropped = Arc::new(AtomicU64::new(0));
         let reader = {
             let stopping = stopping.clone();
             let dropped = dropped.clone();
-            let wake = wake.try_clone().map_err(err("dup eventfd"))?;
+            let wake = wake.clone();
             std::thread::Builder::new()
                 .name("bpf-lsm-events".into())
                 .spawn(move || read_loop(ring, events, &stopping, &wake, &dropped))
@@ -854,9 +816,7 @@ impl Enforcer for BpfLsmEnforcer {
     fn stop(&mut self) {
         self.stopping.store(true, Ordering::SeqCst);
         if let Some(w) = &self.wake {
-            let one: u64 = 1;
-            // SAFETY: writes 8 bytes from `one` to our eventfd.
-            unsafe { libc::write(w.as_raw_fd(), (&one as *const u64).cast(), 8) };
+            w.signal();
         }
         if let Some(r) = self.reader.take() {
             let _ = r.join();
@@ -875,61 +835,31 @@ impl Drop for BpfLsmEnforcer {
 }
 
 fn read_loop(
-    mut ring: RingBuf<MapData>,
+    ring: RingBuf<MapData>,
     tx: SyncSender<EnforcerEvent>,
     stopping: &AtomicBool,
-    wake: &OwnedFd,
+    wake: &EventFd,
     dropped: &AtomicU64,
 ) {
-    let mut fds = [
-        libc::pollfd {
-            fd: ring.as_fd().as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        },
-        libc::pollfd {
-            fd: wake.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        },
-    ];
-    loop {
-        let last = stopping.load(Ordering::SeqCst);
-        let offset = crate::monitor::boot_to_epoch_offset();
-        let mut drained = 0u32;
-        while let Some(item) = ring.next() {
-            drained += 1;
-            // A flood must not keep a stopping agent draining forever.
-            if last && drained > 1 << 16 {
-                break;
-            }
-            let Some(ev) = decode(&item, offset) else {
-                continue;
+    kernel::ring::read_until_stopped(
+        ring,
+        stopping,
+        wake,
+        200,
+        "BPF-LSM events",
+        |item, offset| {
+            let Some(ev) = decode(item, offset) else {
+                return;
             };
-            match tx.try_send(ev) {
-                Ok(()) => {}
-                Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                    dropped.fetch_add(1, Ordering::Relaxed);
-                }
+            if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = tx.try_send(ev) {
+                dropped.fetch_add(1, Ordering::Relaxed);
             }
-        }
-        if last {
-            return;
-        }
-        // SAFETY: fds is a valid array of two pollfd.
-        let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 200) };
-        if rc < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-    }
+        },
+    );
 }
 
 fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_ne_bytes(b[at..at + 4].try_into().unwrap())
-}
-
-fn open_flags_text(flags: u32) -> String {
-    crate::monitor::open_flags(flags as i32)
 }
 
 fn family_name(f: u32) -> String {
@@ -957,7 +887,8 @@ fn decode(b: &[u8], offset: i128) -> Option<EnforcerEvent> {
     if b.len() < EVENT_HDR {
         return None;
     }
-    let ts = u64::from_ne_bytes(b[0..8].try_into().unwrap()) as i128 + offset;
+    let ts =
+        kernel::clock::boot_ns_to_epoch(u64::from_ne_bytes(b[0..8].try_into().unwrap()), offset);
     let tgid = u32_at(b, 8);
     let ppid = u32_at(b, 16);
     let uid = u32_at(b, 20);
@@ -984,11 +915,7 @@ fn decode(b: &[u8], offset: i128) -> Option<EnforcerEvent> {
             path,
             "lsm=SECURITY_MMAP_FILE prot=PROT_EXEC".to_string(),
         ),
-        OP_OPEN => (
-            Operation::File,
-            path,
-            format!("lsm=SECURITY_FILE_OPEN flags={}", open_flags_text(arg)),
-        ),
+        OP_OPEN => (Operation::File, path, open_data(arg)),
         OP_CREATE | OP_MKDIR | OP_UNLINK | OP_RMDIR | OP_RENAME | OP_LINK | OP_SYMLINK
         | OP_CHMOD | OP_CHOWN | OP_TRUNCATE => {
             let hook = match op {
@@ -1067,6 +994,14 @@ fn decode(b: &[u8], offset: i128) -> Option<EnforcerEvent> {
         action: action.to_string(),
         result: result.to_string(),
         process,
-        timestamp_ns: ts.max(0) as u128,
+        timestamp_ns: ts,
     })
+}
+
+/// `Data` of a file_open decision.
+pub(crate) fn open_data(flags: u32) -> String {
+    format!(
+        "lsm=SECURITY_FILE_OPEN flags={}",
+        kernel::flags::open_flags(flags)
+    )
 }

@@ -31,7 +31,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, AtomicU8, AtomicU64, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 pub(super) const RUNNING: u8 = 0;
 /// Replaced by a newer group: marks are gone, decide what is still queued, then exit.
@@ -306,49 +306,10 @@ impl OpenCall {
     }
 }
 
-/// Open flags as KubeArmor prints them: the access mode, then the other flags in bit order.
+/// Open flags as KubeArmor prints them (one renderer for every backend).
 pub(super) fn render_flags(f: u64) -> String {
-    let sync = (libc::O_SYNC & !libc::O_DSYNC) as u64;
-    let tmpfile = (libc::O_TMPFILE & !libc::O_DIRECTORY) as u64;
-    let names: [(u64, &str); 17] = [
-        (libc::O_CREAT as u64, "O_CREAT"),
-        (libc::O_EXCL as u64, "O_EXCL"),
-        (libc::O_NOCTTY as u64, "O_NOCTTY"),
-        (libc::O_TRUNC as u64, "O_TRUNC"),
-        (libc::O_APPEND as u64, "O_APPEND"),
-        (libc::O_NONBLOCK as u64, "O_NONBLOCK"),
-        (libc::O_DSYNC as u64, "O_DSYNC"),
-        (libc::O_ASYNC as u64, "O_ASYNC"),
-        (libc::O_DIRECT as u64, "O_DIRECT"),
-        (libc::O_LARGEFILE as u64, "O_LARGEFILE"),
-        (libc::O_DIRECTORY as u64, "O_DIRECTORY"),
-        (libc::O_NOFOLLOW as u64, "O_NOFOLLOW"),
-        (libc::O_NOATIME as u64, "O_NOATIME"),
-        (libc::O_CLOEXEC as u64, "O_CLOEXEC"),
-        (sync, "O_SYNC"),
-        (libc::O_PATH as u64, "O_PATH"),
-        (tmpfile, "O_TMPFILE"),
-    ];
-    let mut out = String::from(match f & libc::O_ACCMODE as u64 {
-        0 => "O_RDONLY",
-        1 => "O_WRONLY",
-        2 => "O_RDWR",
-        _ => "O_ACCMODE",
-    });
-    for (bit, name) in names {
-        if f & bit == 0 {
-            continue;
-        }
-        // O_SYNC and O_TMPFILE include O_DSYNC and O_DIRECTORY: print the composite only.
-        if (bit == libc::O_DSYNC as u64 && f & sync != 0)
-            || (bit == libc::O_DIRECTORY as u64 && f & tmpfile != 0)
-        {
-            continue;
-        }
-        out.push('|');
-        out.push_str(name);
-    }
-    out
+    // Flags are an int in every open call; higher bits of the register are not flags.
+    crate::kernel::flags::open_flags(f as u32)
 }
 
 struct Alert {
@@ -541,10 +502,7 @@ impl Reader {
         let Some(process) = process else {
             return;
         };
-        let timestamp_ns = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
+        let timestamp_ns = crate::kernel::clock::now_epoch_ns();
         for a in outcome.alerts {
             let ev = EnforcerEvent {
                 backend: Backend::Fanotify,
@@ -799,6 +757,17 @@ impl Reader {
     }
 }
 
+/// `Data` of an openat(AT_FDCWD, ...) with `flags`, as this backend reports it.
+#[cfg(test)]
+pub(crate) fn openat_data(flags: u64) -> String {
+    OpenCall {
+        nr: libc::SYS_openat,
+        dirfd: libc::AT_FDCWD,
+        flags: Some(flags),
+    }
+    .render()
+}
+
 fn operation(exec: bool) -> Operation {
     if exec {
         Operation::Process
@@ -834,7 +803,11 @@ mod tests {
             "O_WRONLY|O_CREAT|O_APPEND"
         );
         assert_eq!(f(libc::O_RDWR | libc::O_SYNC), "O_RDWR|O_SYNC");
-        assert_eq!(f(libc::O_RDWR | libc::O_TMPFILE), "O_RDWR|O_TMPFILE");
+        // KubeArmor tests O_TMPFILE's own bit, and prints the O_DIRECTORY bit it includes.
+        assert_eq!(
+            f(libc::O_RDWR | libc::O_TMPFILE),
+            "O_RDWR|O_DIRECTORY|O_TMPFILE"
+        );
         assert_eq!(
             f(libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NONBLOCK),
             "O_RDONLY|O_NONBLOCK|O_DIRECTORY"
