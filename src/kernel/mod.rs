@@ -15,3 +15,23 @@ pub mod fs;
 pub mod ring;
 pub mod verifier;
 pub mod wake;
+
+/// `#define PREFIX<NAME> <number>` lines of a C source, as (NAME, number): how tests hold
+/// the Rust mirrors of BPF programs' codes to the C they mirror.
+#[cfg(test)]
+pub(crate) fn c_defines(source: &str, prefix: &str) -> Vec<(String, u64)> {
+    source
+        .lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            (w.next()? == "#define").then_some(())?;
+            let name = w.next()?.strip_prefix(prefix)?;
+            let value = w.next()?;
+            let value = match value.strip_prefix("0x") {
+                Some(hex) => u64::from_str_radix(hex, 16).ok()?,
+                None => value.parse().ok()?,
+            };
+            Some((name.to_string(), value))
+        })
+        .collect()
+}

@@ -12,6 +12,7 @@
 //! buffer is full, and the reader drops into a counter when the bounded channel to the
 //! agent is full; [`Monitor::stats`] reports both.
 
+mod event;
 mod syscalls;
 
 use crate::kernel::{self, wake::EventFd};
@@ -70,9 +71,9 @@ const fn scs_relative(i: usize) -> u16 {
     0x10 << i
 }
 
-/// Size of `struct event` before its variable-length path (checked by a static assert in
-/// the C source).
-const EVENT_HDR_SIZE: usize = 88;
+#[cfg(test)]
+use event::EVENT_HDR_SIZE;
+use event::EventHeader;
 
 const AF_INET: u16 = libc::AF_INET as u16;
 const AF_INET6: u16 = libc::AF_INET6 as u16;
@@ -1096,18 +1097,6 @@ fn read_loop(
     );
 }
 
-fn u16_at(b: &[u8], at: usize) -> u16 {
-    u16::from_ne_bytes([b[at], b[at + 1]])
-}
-
-fn u32_at(b: &[u8], at: usize) -> u32 {
-    u32::from_ne_bytes(b[at..at + 4].try_into().unwrap())
-}
-
-fn u64_at(b: &[u8], at: usize) -> u64 {
-    u64::from_ne_bytes(b[at..at + 8].try_into().unwrap())
-}
-
 /// A NUL-terminated (or full) byte string.
 fn c_string(b: &[u8]) -> String {
     let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
@@ -1117,15 +1106,12 @@ fn c_string(b: &[u8]) -> String {
 /// Decodes one ring buffer record (`struct event` in monitor.bpf.c); `offset` converts
 /// boot time to epoch time. None for a record too short or of an unknown kind.
 fn decode(b: &[u8], offset: i128) -> Option<MonitorEvent> {
-    if b.len() < EVENT_HDR_SIZE {
-        return None;
-    }
-    let kind = EventKind::from_raw(u32_at(b, 8))?;
-    let family = u16_at(b, 40);
-    let port = u16_at(b, 46);
-    let raw_addr: [u8; 16] = b[48..64].try_into().unwrap();
-    let has_addr = u32_at(b, 84) != 0;
-    let addr = match (has_addr, family) {
+    let (h, payload) = EventHeader::parse(b)?;
+    let kind = EventKind::from_raw(h.kind)?;
+    let family = h.family();
+    let port = h.port();
+    let raw_addr = h.addr;
+    let addr = match (h.has_addr != 0, family) {
         (true, AF_INET) => {
             let ip = Ipv4Addr::new(raw_addr[0], raw_addr[1], raw_addr[2], raw_addr[3]);
             Some(SocketAddr::new(IpAddr::V4(ip), port))
@@ -1133,10 +1119,7 @@ fn decode(b: &[u8], offset: i128) -> Option<MonitorEvent> {
         (true, AF_INET6) => Some(SocketAddr::new(IpAddr::V6(Ipv6Addr::from(raw_addr)), port)),
         _ => None,
     };
-    let path_len = (u32_at(b, 80) as usize).min(b.len() - EVENT_HDR_SIZE);
-    let payload = &b[EVENT_HDR_SIZE..EVENT_HDR_SIZE + path_len];
-    let ts = kernel::clock::boot_ns_to_epoch(u64_at(b, 0), offset);
-    let syscall = (kind == EventKind::Syscall).then(|| decode_syscall(b, payload));
+    let syscall = (kind == EventKind::Syscall).then(|| decode_syscall(&h, payload));
     let path = match &syscall {
         Some(d) => d
             .paths
@@ -1149,18 +1132,18 @@ fn decode(b: &[u8], offset: i128) -> Option<MonitorEvent> {
     };
     Some(MonitorEvent {
         kind,
-        timestamp_ns: ts,
-        pid: u32_at(b, 12),
-        ppid: u32_at(b, 16),
-        tid: u32_at(b, 20),
-        uid: u32_at(b, 24),
-        flags: u32_at(b, 28) as i32,
-        retval: u64_at(b, 32) as i64,
+        timestamp_ns: kernel::clock::boot_ns_to_epoch(h.ts_ns, offset),
+        pid: h.tgid,
+        ppid: h.ppid,
+        tid: h.tid,
+        uid: h.uid,
+        flags: h.flags,
+        retval: h.retval,
         family,
-        sock_type: u16_at(b, 42),
-        protocol: u16_at(b, 44),
+        sock_type: h.sock_type(),
+        protocol: h.protocol(),
         addr,
-        comm: c_string(&b[64..80]),
+        comm: c_string(&h.comm),
         path,
         syscall,
     })
@@ -1169,12 +1152,12 @@ fn decode(b: &[u8], offset: i128) -> Option<MonitorEvent> {
 /// The syscall part of a record: `str_len` and `str_flags` (where network events have
 /// their address), and up to three strings in `payload`. A length running past the
 /// payload makes that string and the ones after it absent.
-fn decode_syscall(b: &[u8], payload: &[u8]) -> SyscallDetail {
-    let flags = u16_at(b, 46);
+fn decode_syscall(h: &EventHeader, payload: &[u8]) -> SyscallDetail {
+    let flags = h.str_flags();
     let mut at = 0;
     let mut strings: [Option<(String, u16)>; 3] = Default::default();
     for (i, slot) in strings.iter_mut().enumerate() {
-        let n = u16_at(b, 40 + 2 * i) as usize;
+        let n = h.str_len(i);
         if n == 0 {
             continue;
         }
@@ -1199,7 +1182,8 @@ fn decode_syscall(b: &[u8], payload: &[u8]) -> SyscallDetail {
         })
     };
     SyscallDetail {
-        nr: u32_at(b, 28),
+        // The C keeps the syscall number in `flags` for syscall events.
+        nr: h.flags as u32,
         paths: [path(first), path(second)],
         exe: exe.map(|(p, _)| p),
     }
@@ -1325,6 +1309,35 @@ mod tests {
                 .syscall
                 .is_none()
         );
+    }
+
+    const SOURCE: &str = include_str!("bpf/monitor.bpf.c");
+
+    #[test]
+    fn event_kinds_agree_with_the_c() {
+        let defined = crate::kernel::c_defines(SOURCE, "EV_");
+        assert_eq!(defined.len(), 8, "{defined:?}");
+        for (name, value) in defined {
+            let kind = EventKind::from_raw(value as u32).unwrap_or_else(|| panic!("EV_{name}"));
+            assert_eq!(kind.to_string().to_uppercase(), name);
+        }
+        assert!(EventKind::from_raw(0).is_none());
+    }
+
+    #[test]
+    fn switches_and_sizes_agree_with_the_c() {
+        let cfg = crate::kernel::c_defines(SOURCE, "CFG_");
+        for family in FAMILIES {
+            let name = match family {
+                Family::Process => "EXEC",
+                Family::Files => "FILES",
+                Family::Network => "NETWORK",
+            };
+            assert!(cfg.contains(&(name.to_string(), family as u64)), "{cfg:?}");
+        }
+        let sc_max = crate::kernel::c_defines(SOURCE, "SC_MAX");
+        assert_eq!(sc_max, [(String::new(), u64::from(SC_MAX))]);
+        assert!(SOURCE.contains("_Static_assert(EVENT_HDR_SIZE == 88,"));
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! ([`remove_pins`]).
 
 pub mod compile;
+mod event;
 pub mod glob;
 
 use super::{
@@ -28,6 +29,7 @@ use aya::programs::Lsm;
 use aya::programs::links::{FdLink, PinnedLink};
 use aya::{Btf, Ebpf, EbpfLoader};
 use compile::{Compiled, PathFacts, Rules};
+use event::{EventHeader, LsmOp, LsmVerdict};
 use std::collections::BTreeSet;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -64,29 +66,6 @@ const HOOKS: &[(&str, &str)] = &[
     ("knox_sb_umount", "sb_umount"),
     ("knox_move_mount", "move_mount"),
 ];
-
-// Event layout (struct event in lsm.bpf.c).
-const EVENT_HDR: usize = 64;
-const OP_EXEC: u8 = 1;
-const OP_OPEN: u8 = 2;
-const OP_MMAP: u8 = 3;
-const OP_CREATE: u8 = 4;
-const OP_MKDIR: u8 = 5;
-const OP_UNLINK: u8 = 6;
-const OP_RMDIR: u8 = 7;
-const OP_RENAME: u8 = 8;
-const OP_LINK: u8 = 9;
-const OP_SYMLINK: u8 = 10;
-const OP_CHMOD: u8 = 11;
-const OP_CHOWN: u8 = 12;
-const OP_TRUNCATE: u8 = 13;
-const OP_SOCKET: u8 = 14;
-const OP_CONNECT: u8 = 15;
-const OP_ACCEPT: u8 = 16;
-const OP_CAPABLE: u8 = 17;
-const V_DENY: u8 = 1;
-const V_AUDIT: u8 = 2;
-const V_POSTURE_AUDIT: u8 = 3;
 
 #[repr(C)]
 #[derive(Clone, Copy, Default)]
@@ -858,10 +837,6 @@ fn read_loop(
     );
 }
 
-fn u32_at(b: &[u8], at: usize) -> u32 {
-    u32::from_ne_bytes(b[at..at + 4].try_into().unwrap())
-}
-
 fn family_name(f: u32) -> String {
     match f {
         2 => "AF_INET".into(),
@@ -884,63 +859,58 @@ fn type_name(t: u32) -> String {
 
 /// One ring buffer record → an enforcer event (None if malformed).
 fn decode(b: &[u8], offset: i128) -> Option<EnforcerEvent> {
-    if b.len() < EVENT_HDR {
-        return None;
-    }
-    let ts =
-        kernel::clock::boot_ns_to_epoch(u64::from_ne_bytes(b[0..8].try_into().unwrap()), offset);
-    let tgid = u32_at(b, 8);
-    let ppid = u32_at(b, 16);
-    let uid = u32_at(b, 20);
-    let rule = u32_at(b, 24);
-    let arg = u32_at(b, 36);
-    let arg2 = u32_at(b, 40);
-    let op = b[44];
-    let verdict = b[45];
-    let path_len = (u16::from_ne_bytes([b[46], b[47]]) as usize).min(b.len() - EVENT_HDR);
-    let comm = {
-        let c = &b[48..64];
-        let end = c.iter().position(|&x| x == 0).unwrap_or(c.len());
-        String::from_utf8_lossy(&c[..end]).into_owned()
-    };
-    let path = String::from_utf8_lossy(&b[EVENT_HDR..EVENT_HDR + path_len]).into_owned();
+    let (h, path) = EventHeader::parse(b)?;
+    let ts = kernel::clock::boot_ns_to_epoch(h.ts_ns, offset);
+    let op = LsmOp::from_raw(h.op)?;
+    let verdict = LsmVerdict::from_raw(h.verdict)?;
+    let (arg, arg2) = (h.arg, h.arg2);
+    let comm = h.comm();
+    let path = String::from_utf8_lossy(path).into_owned();
     let (operation, resource, data) = match op {
-        OP_EXEC => (
+        LsmOp::Exec => (
             Operation::Process,
             path,
             "lsm=SECURITY_BPRM_CHECK".to_string(),
         ),
-        OP_MMAP => (
+        LsmOp::Mmap => (
             Operation::Process,
             path,
             "lsm=SECURITY_MMAP_FILE prot=PROT_EXEC".to_string(),
         ),
-        OP_OPEN => (Operation::File, path, open_data(arg)),
-        OP_CREATE | OP_MKDIR | OP_UNLINK | OP_RMDIR | OP_RENAME | OP_LINK | OP_SYMLINK
-        | OP_CHMOD | OP_CHOWN | OP_TRUNCATE => {
+        LsmOp::Open => (Operation::File, path, open_data(arg)),
+        LsmOp::Create
+        | LsmOp::Mkdir
+        | LsmOp::Unlink
+        | LsmOp::Rmdir
+        | LsmOp::Rename
+        | LsmOp::Link
+        | LsmOp::Symlink
+        | LsmOp::Chmod
+        | LsmOp::Chown
+        | LsmOp::Truncate => {
             let hook = match op {
-                OP_CREATE => "SECURITY_PATH_MKNOD",
-                OP_MKDIR => "SECURITY_PATH_MKDIR",
-                OP_UNLINK => "SECURITY_PATH_UNLINK",
-                OP_RMDIR => "SECURITY_PATH_RMDIR",
-                OP_RENAME => "SECURITY_PATH_RENAME",
-                OP_LINK => "SECURITY_PATH_LINK",
-                OP_SYMLINK => "SECURITY_PATH_SYMLINK",
-                OP_CHMOD => "SECURITY_PATH_CHMOD",
-                OP_CHOWN => "SECURITY_PATH_CHOWN",
+                LsmOp::Create => "SECURITY_PATH_MKNOD",
+                LsmOp::Mkdir => "SECURITY_PATH_MKDIR",
+                LsmOp::Unlink => "SECURITY_PATH_UNLINK",
+                LsmOp::Rmdir => "SECURITY_PATH_RMDIR",
+                LsmOp::Rename => "SECURITY_PATH_RENAME",
+                LsmOp::Link => "SECURITY_PATH_LINK",
+                LsmOp::Symlink => "SECURITY_PATH_SYMLINK",
+                LsmOp::Chmod => "SECURITY_PATH_CHMOD",
+                LsmOp::Chown => "SECURITY_PATH_CHOWN",
                 _ => "SECURITY_PATH_TRUNCATE",
             };
             let data = match op {
-                OP_RENAME | OP_LINK if arg == 1 => format!("lsm={hook} name=new"),
-                OP_RENAME | OP_LINK => format!("lsm={hook} name=old"),
+                LsmOp::Rename | LsmOp::Link if arg == 1 => format!("lsm={hook} name=new"),
+                LsmOp::Rename | LsmOp::Link => format!("lsm={hook} name=old"),
                 _ => format!("lsm={hook}"),
             };
             (Operation::File, path, data)
         }
-        OP_SOCKET | OP_CONNECT | OP_ACCEPT => {
+        LsmOp::Socket | LsmOp::Connect | LsmOp::Accept => {
             let hook = match op {
-                OP_SOCKET => "SOCKET_CREATE",
-                OP_CONNECT => "SOCKET_CONNECT",
+                LsmOp::Socket => "SOCKET_CREATE",
+                LsmOp::Connect => "SOCKET_CONNECT",
                 _ => "SOCKET_ACCEPT",
             };
             let resource = format!(
@@ -955,7 +925,7 @@ fn decode(b: &[u8], offset: i128) -> Option<EnforcerEvent> {
                 format!("lsm={hook} {resource}"),
             )
         }
-        OP_CAPABLE => {
+        LsmOp::Capable => {
             let cap = compile::cap_name(arg);
             (
                 Operation::Capabilities,
@@ -963,26 +933,24 @@ fn decode(b: &[u8], offset: i128) -> Option<EnforcerEvent> {
                 format!("lsm=CAPABLE cap={cap}"),
             )
         }
-        _ => return None,
     };
     let (action, result, rule) = match verdict {
-        V_DENY => {
-            let result = if op == OP_CAPABLE {
+        LsmVerdict::Deny => {
+            let result = if op == LsmOp::Capable {
                 "Operation not permitted"
             } else {
                 "Permission denied"
             };
-            ("Block", result, rule.checked_sub(1))
+            ("Block", result, h.rule.checked_sub(1))
         }
-        V_AUDIT => ("Audit", "Passed", rule.checked_sub(1)),
-        V_POSTURE_AUDIT => ("Audit", "Passed", None),
-        _ => return None,
+        LsmVerdict::Audit => ("Audit", "Passed", h.rule.checked_sub(1)),
+        LsmVerdict::PostureAudit => ("Audit", "Passed", None),
     };
-    let mut process = crate::procfs::process_info(tgid as i32);
+    let mut process = crate::procfs::process_info(h.tgid as i32);
     if process.exe.is_empty() {
         // Gone already: keep what the kernel told us.
-        process.ppid = ppid as i32;
-        process.uid = uid;
+        process.ppid = h.ppid as i32;
+        process.uid = h.uid;
         process.exe = comm.clone();
     }
     Some(EnforcerEvent {
@@ -1004,4 +972,75 @@ pub(crate) fn open_data(flags: u32) -> String {
         "lsm=SECURITY_FILE_OPEN flags={}",
         kernel::flags::open_flags(flags)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(h: EventHeader, path: &[u8]) -> Vec<u8> {
+        let mut b = h.to_bytes();
+        b.extend_from_slice(path);
+        while !b.len().is_multiple_of(8) {
+            b.push(0);
+        }
+        b
+    }
+
+    #[test]
+    fn decodes_records() {
+        let mut h = EventHeader {
+            ts_ns: 1_000,
+            tgid: u32::MAX - 1, // no such process: the record's own facts are kept
+            ppid: 7,
+            uid: 1000,
+            rule: 3,
+            generation: 9,
+            arg: (libc::O_WRONLY | libc::O_CREAT) as u32,
+            op: LsmOp::Open as u8,
+            verdict: LsmVerdict::Deny as u8,
+            path_len: 8,
+            ..EventHeader::default()
+        };
+        h.comm[..3].copy_from_slice(b"cat");
+        let ev = decode(&record(h, b"/etc/foo"), 5).unwrap();
+        assert_eq!(ev.timestamp_ns, 1_005);
+        assert_eq!(ev.operation, Operation::File);
+        assert_eq!(ev.resource, "/etc/foo");
+        assert_eq!(ev.data, "lsm=SECURITY_FILE_OPEN flags=O_WRONLY|O_CREAT");
+        assert_eq!(ev.rule, Some(2));
+        assert_eq!(
+            (ev.action.as_str(), ev.result.as_str()),
+            ("Block", "Permission denied")
+        );
+        assert_eq!(
+            (ev.process.exe.as_str(), ev.process.ppid, ev.process.uid),
+            ("cat", 7, 1000)
+        );
+
+        h.op = LsmOp::Capable as u8;
+        h.arg = 21;
+        h.path_len = 0;
+        let ev = decode(&record(h, b""), 0).unwrap();
+        assert_eq!(ev.resource, "CAP_SYS_ADMIN");
+        assert_eq!(ev.result, "Operation not permitted");
+
+        h.verdict = LsmVerdict::PostureAudit as u8;
+        let ev = decode(&record(h, b""), 0).unwrap();
+        assert_eq!((ev.rule, ev.action.as_str()), (None, "Audit"));
+
+        // A path_len past the record is clamped; unknown codes and short records are skipped.
+        h.op = LsmOp::Exec as u8;
+        h.path_len = 500;
+        assert_eq!(
+            decode(&record(h, b"/bin/x"), 0).unwrap().resource,
+            "/bin/x\0\0"
+        );
+        h.op = 99;
+        assert!(decode(&record(h, b""), 0).is_none());
+        h.op = LsmOp::Exec as u8;
+        h.verdict = 9;
+        assert!(decode(&record(h, b""), 0).is_none());
+        assert!(decode(&[0u8; 10], 0).is_none());
+    }
 }
