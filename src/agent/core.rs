@@ -5,7 +5,7 @@
 use super::api::{ApplyResult, NotDeleted, PolicySummary, Request, Response, SourceFile, Status};
 use super::config::Config;
 use super::state::{PolicyState, StoredPolicy};
-use crate::enforce::{ApplyReport, Backend, Enforcer};
+use crate::enforce::{ApplyReport, Backend, Enforcer, Generation, RuleRef};
 use crate::identity::Identity;
 use crate::kernel::clock::now_epoch as now;
 use crate::policy::id::{self, ResolveError};
@@ -37,6 +37,32 @@ pub struct HostRules {
     /// Syscall rules that raise no alerts (or not for every syscall they name), and why:
     /// no monitor, or a syscall the monitor cannot trace here.
     pub unaudited: Vec<(usize, String)>,
+    /// The enforcer's generation of these rules; None before the first apply.
+    pub generation: Option<Generation>,
+    /// Rules of earlier generations, oldest first: the enforcer's decisions reach the
+    /// pipeline after the apply that replaced their rules may have returned (fanotify's
+    /// retiring group, the queue between enforcer and pipeline), and are attributed with
+    /// the rules that made them.
+    pub earlier: Vec<Arc<EarlierRules>>,
+}
+
+/// What the pipeline needs of a generation that is no longer the current one.
+pub struct EarlierRules {
+    pub generation: Generation,
+    pub set: RuleSet,
+    pub enforcer_reports: BTreeSet<usize>,
+}
+
+/// Earlier generations kept: the pipeline normally lags by at most one apply (the one
+/// whose retiring fanotify group is draining); a burst of applies while it is busy needs
+/// more, and a decision older than all of them falls back to the current rules.
+const KEPT_GENERATIONS: usize = 16;
+
+/// The rules one enforcer decision was made with.
+pub struct Decider<'a> {
+    pub rule: Option<&'a crate::policy::normalize::Rule>,
+    /// The enforcer reports every decision of this rule (the monitor stays quiet on it).
+    pub enforcer_reports: bool,
 }
 
 impl HostRules {
@@ -66,6 +92,54 @@ impl HostRules {
             kernel_reports: backend == Backend::BpfLsm,
             syscalls,
             unaudited,
+            generation: None,
+            earlier: Vec::new(),
+        }
+    }
+
+    /// Takes over from `old`, which joins the earlier generations.
+    fn succeed(&mut self, old: HostRules) {
+        let mut earlier = old.earlier;
+        if let Some(generation) = old.generation
+            && old.generation != self.generation
+        {
+            earlier.push(Arc::new(EarlierRules {
+                generation,
+                set: old.set,
+                enforcer_reports: old.enforcer_reports,
+            }));
+        }
+        let excess = earlier.len().saturating_sub(KEPT_GENERATIONS);
+        earlier.drain(..excess);
+        self.earlier = earlier;
+    }
+
+    /// The rule `r` names, in the rules of its generation. None while that generation is
+    /// newer than these rules: its apply has not published them yet. A generation older
+    /// than every kept one (decisions the pinned BPF programs made before this agent
+    /// applied anything, which it re-applies from the same persisted policies) is looked
+    /// up in the current rules.
+    pub fn decider(&self, r: RuleRef) -> Option<Decider<'_>> {
+        fn of<'a>(set: &'a RuleSet, reports: &BTreeSet<usize>, index: usize) -> Decider<'a> {
+            Decider {
+                rule: set.rules.get(index),
+                enforcer_reports: reports.contains(&index),
+            }
+        }
+        let current = || Some(of(&self.set, &self.enforcer_reports, r.index));
+        match self.generation {
+            Some(g) if g == r.generation => current(),
+            None => None,
+            Some(g) if r.generation.is_after(g) => None,
+            Some(_) => match self
+                .earlier
+                .iter()
+                .rev()
+                .find(|e| e.generation == r.generation)
+            {
+                Some(e) => Some(of(&e.set, &e.enforcer_reports, r.index)),
+                None => current(),
+            },
         }
     }
 }
@@ -191,10 +265,13 @@ impl Core {
         let report = self.enforcer.apply(&set).map_err(|e| e.to_string())?;
         let posture = self.config.default_posture.file;
         let mut rules = HostRules::new(set, report, posture, self.enforcer.backend());
+        rules.generation = Some(self.enforcer.generation());
         if let Some(tell) = &self.on_rules {
             rules.unaudited = tell(&rules);
         }
-        *self.host.write().expect("host rules lock") = rules;
+        let mut host = self.host.write().expect("host rules lock");
+        let old = std::mem::replace(&mut *host, rules);
+        host.succeed(old);
         Ok(())
     }
 

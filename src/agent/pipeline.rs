@@ -6,13 +6,19 @@
 use super::core::HostRules;
 use crate::alert::store::AlertSender;
 use crate::alert::{Alert, format_rfc3339};
-use crate::enforce::{EnforcerEvent, Operation};
+use crate::enforce::{AlertAction, EnforcerEvent, Operation};
 use crate::monitor::{EventKind, MonitorEvent};
 use crate::policy::matcher::{Decision, Known, Subject, Verdict};
 use crate::policy::normalize::Rule;
 use crate::procfs::ProcessInfo;
 use std::sync::mpsc::Receiver;
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+/// How long a decision of a generation the agent has not published yet waits for it: the
+/// apply that made it is still running (BPF-LSM writes its maps, fanotify retires the old
+/// group). An apply that fails publishes its rollback instead, which ends the wait too.
+const PUBLISH_WAIT: Duration = Duration::from_secs(10);
 
 /// What every alert of this agent carries.
 #[derive(Clone, Debug)]
@@ -64,17 +70,18 @@ pub fn set_rule(alert: &mut Alert, rule: Option<&Rule>) {
     }
 }
 
-/// An enforcer decision as an alert. For an exec, the acting process is still the image that
+/// An enforcer decision as an alert, with `rule` the rule that decided (in the rules of
+/// the decision's generation). For an exec, the acting process is still the image that
 /// asked for it (the shell), which KubeArmor reports as the Source and parent.
-pub fn enforcer_alert(ev: &EnforcerEvent, host: &HostRules, ctx: &AlertContext) -> Alert {
+pub fn enforcer_alert(ev: &EnforcerEvent, rule: Option<&Rule>, ctx: &AlertContext) -> Alert {
     let mut a = base_alert(ctx, &ev.process, ev.timestamp_ns);
-    set_rule(&mut a, ev.rule.and_then(|i| host.set.rules.get(i)));
+    set_rule(&mut a, rule);
     a.operation = ev.operation.to_string();
     a.resource = ev.resource.clone();
     a.data = ev.data.clone();
     a.enforcer = ev.backend.alert_name().to_string();
-    a.action = ev.action.clone();
-    a.result = ev.result.clone();
+    a.action = ev.action.as_str().to_string();
+    a.result = ev.result.as_str().to_string();
     match ev.operation {
         Operation::Process => {
             a.process_name = ev.resource.clone();
@@ -101,17 +108,35 @@ pub fn run_enforcer_events(
     monitor_running: bool,
 ) {
     for ev in events {
-        let alert = {
+        let arrived = Instant::now();
+        let alert = loop {
             let host = host.read().expect("host rules lock");
+            let decider = match ev.rule {
+                None => None,
+                Some(r) => match host.decider(r) {
+                    Some(d) => Some(d),
+                    None if arrived.elapsed() < PUBLISH_WAIT => {
+                        drop(host);
+                        std::thread::sleep(Duration::from_millis(1));
+                        continue;
+                    }
+                    None => {
+                        tracing::warn!(?r, "a decision's rules were never published");
+                        None
+                    }
+                },
+            };
             if monitor_running
-                && ev.action == "Audit"
-                && ev.rule.is_some_and(|r| !host.enforcer_reports.contains(&r))
+                && ev.action == AlertAction::Audit
+                && decider.as_ref().is_some_and(|d| !d.enforcer_reports)
             {
-                continue;
+                break None;
             }
-            enforcer_alert(&ev, &host, &ctx)
+            break Some(enforcer_alert(&ev, decider.and_then(|d| d.rule), &ctx));
         };
-        alerts.send(alert);
+        if let Some(alert) = alert {
+            alerts.send(alert);
+        }
     }
 }
 
@@ -165,12 +190,12 @@ fn monitor_process(ev: &MonitorEvent, exe: &str) -> ProcessInfo {
 
 /// Which monitor alerts an exec or open deserves: matching Audit rules, and Block rules
 /// the operation got past (not enforceable by this backend): `Audit (Block)`.
-fn monitor_findings(v: &Verdict) -> Vec<(usize, &'static str)> {
-    let mut found: Vec<(usize, &'static str)> = Vec::new();
+fn monitor_findings(v: &Verdict) -> Vec<(usize, AlertAction)> {
+    let mut found: Vec<(usize, AlertAction)> = Vec::new();
     if let Decision::Deny { rule } = v.decision {
-        found.push((rule, "Audit (Block)"));
+        found.push((rule, AlertAction::AuditBlock));
     }
-    found.extend(v.audits.iter().map(|&r| (r, "Audit")));
+    found.extend(v.audits.iter().map(|&r| (r, AlertAction::Audit)));
     found
 }
 
@@ -223,7 +248,7 @@ fn monitor_alerts(ev: &MonitorEvent, host: &HostRules, ctx: &AlertContext) -> Ve
     a.operation = operation.to_string();
     a.resource = path.clone();
     a.enforcer = "eBPF Monitor".to_string();
-    a.action = action.to_string();
+    a.action = action.as_str().to_string();
     a.result = crate::alert::result_text(ev.retval);
     match operation {
         Operation::Process => {
@@ -307,7 +332,7 @@ fn syscall_alert(ev: &MonitorEvent, host: &HostRules, ctx: &AlertContext) -> Opt
     a.resource = resource;
     a.data = data;
     a.enforcer = "eBPF Monitor".to_string();
-    a.action = "Audit".to_string();
+    a.action = AlertAction::Audit.as_str().to_string();
     a.result = crate::alert::result_text(ev.retval);
     a.process_name = process.exe.clone();
     a.parent_process_name = process.parent_exe.clone();

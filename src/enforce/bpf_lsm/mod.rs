@@ -17,8 +17,8 @@ mod event;
 pub mod glob;
 
 use super::{
-    ApplyReport, Backend, Coverage, EnforceError, Enforcer, EnforcerEvent, Level, Op, Operation,
-    ProbeResult,
+    AlertAction, ApplyReport, Backend, Coverage, EnforceError, Enforcer, EnforcerEvent, Generation,
+    Level, Op, OpResult, Operation, ProbeResult, RuleRef,
 };
 use crate::kernel::{self, wake::EventFd};
 use crate::policy::matcher::Posture;
@@ -805,6 +805,10 @@ impl Enforcer for BpfLsmEnforcer {
     fn dropped_events(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed) + self.lost_in_kernel()
     }
+
+    fn generation(&self) -> Generation {
+        Generation(self.generation)
+    }
 }
 
 impl Drop for BpfLsmEnforcer {
@@ -937,15 +941,22 @@ fn decode(b: &[u8], offset: i128) -> Option<EnforcerEvent> {
     let (action, result, rule) = match verdict {
         LsmVerdict::Deny => {
             let result = if op == LsmOp::Capable {
-                "Operation not permitted"
+                OpResult::OperationNotPermitted
             } else {
-                "Permission denied"
+                OpResult::PermissionDenied
             };
-            ("Block", result, h.rule.checked_sub(1))
+            (AlertAction::Block, result, h.rule.checked_sub(1))
         }
-        LsmVerdict::Audit => ("Audit", "Passed", h.rule.checked_sub(1)),
-        LsmVerdict::PostureAudit => ("Audit", "Passed", None),
+        LsmVerdict::Audit => (AlertAction::Audit, OpResult::Passed, h.rule.checked_sub(1)),
+        LsmVerdict::PostureAudit => (AlertAction::Audit, OpResult::Passed, None),
     };
+    // The programs read the generation with the target flags, before the rule entries:
+    // an apply bumps it before writing its entries and prunes the old ones after, so in
+    // that window a decision by an entry that is about to go carries the new generation.
+    let rule = rule.map(|r| RuleRef {
+        generation: Generation(h.generation),
+        index: r as usize,
+    });
     let mut process = crate::procfs::process_info(h.tgid as i32);
     if process.exe.is_empty() {
         // Gone already: keep what the kernel told us.
@@ -958,9 +969,9 @@ fn decode(b: &[u8], offset: i128) -> Option<EnforcerEvent> {
         operation,
         resource,
         data,
-        rule: rule.map(|r| r as usize),
-        action: action.to_string(),
-        result: result.to_string(),
+        rule,
+        action,
+        result,
         process,
         timestamp_ns: ts,
     })
@@ -1008,7 +1019,11 @@ mod tests {
         assert_eq!(ev.operation, Operation::File);
         assert_eq!(ev.resource, "/etc/foo");
         assert_eq!(ev.data, "lsm=SECURITY_FILE_OPEN flags=O_WRONLY|O_CREAT");
-        assert_eq!(ev.rule, Some(2));
+        let rule = RuleRef {
+            generation: Generation(9),
+            index: 2,
+        };
+        assert_eq!(ev.rule, Some(rule));
         assert_eq!(
             (ev.action.as_str(), ev.result.as_str()),
             ("Block", "Permission denied")

@@ -20,7 +20,9 @@
 //! process rules.
 
 use super::sys::{self, ProcPath};
-use crate::enforce::{Backend, EnforcerEvent, Operation};
+use crate::enforce::{
+    AlertAction, Backend, EnforcerEvent, Generation, OpResult, Operation, RuleRef,
+};
 use crate::policy::matcher::{CompiledRules, Decision, FastMap, Posture, Subject, Verdict};
 use crate::procfs::{self, ProcessInfo};
 use std::io;
@@ -70,7 +72,7 @@ fn bump(c: &AtomicU64) {
 pub(super) struct Shared {
     pub counters: Counters,
     pub deny_response: u32,
-    pub deny_result: &'static str,
+    pub deny_result: OpResult,
     pub own_pid: i32,
     pub events: SyncSender<EnforcerEvent>,
 }
@@ -105,6 +107,7 @@ pub(super) fn spawn(
     fan: Arc<OwnedFd>,
     ctl: Arc<Control>,
     rules: Arc<CompiledRules>,
+    generation: Generation,
     shared: Arc<Shared>,
 ) -> io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
@@ -114,6 +117,7 @@ pub(super) fn spawn(
                 fan,
                 ctl,
                 rules,
+                generation,
                 shared,
                 cache: FastMap::default(),
                 interps: FastMap::default(),
@@ -317,7 +321,7 @@ struct Alert {
     resource: String,
     data: String,
     rule: Option<usize>,
-    action: &'static str,
+    action: AlertAction,
 }
 
 #[derive(Default)]
@@ -335,14 +339,14 @@ impl Outcome {
         data: impl FnOnce() -> String,
     ) {
         self.deny |= v.decision.denies();
-        let mut found: Vec<(Option<usize>, &'static str)> = Vec::new();
+        let mut found: Vec<(Option<usize>, AlertAction)> = Vec::new();
         match v.decision {
-            Decision::Deny { rule } => found.push((Some(rule), "Block")),
-            Decision::DefaultPosture(Posture::Block) => found.push((None, "Block")),
-            Decision::DefaultPosture(Posture::Audit) => found.push((None, "Audit")),
+            Decision::Deny { rule } => found.push((Some(rule), AlertAction::Block)),
+            Decision::DefaultPosture(Posture::Block) => found.push((None, AlertAction::Block)),
+            Decision::DefaultPosture(Posture::Audit) => found.push((None, AlertAction::Audit)),
             Decision::Allow { .. } | Decision::Pass => {}
         }
-        found.extend(v.audits.iter().map(|&r| (Some(r), "Audit")));
+        found.extend(v.audits.iter().map(|&r| (Some(r), AlertAction::Audit)));
         if found.is_empty() {
             return;
         }
@@ -366,6 +370,8 @@ struct Reader {
     fan: Arc<OwnedFd>,
     ctl: Arc<Control>,
     rules: Arc<CompiledRules>,
+    /// Of `rules`: what this group's decisions are attributed with.
+    generation: Generation,
     shared: Arc<Shared>,
     cache: FastMap<Key, Vec<Rc<Cached>>>,
     /// Per thread: the ELF interpreter its exec, allowed a moment ago, will load next.
@@ -509,9 +515,12 @@ impl Reader {
                 operation: a.operation,
                 resource: a.resource,
                 data: a.data,
-                rule: a.rule,
-                action: a.action.to_string(),
-                result: result.to_string(),
+                rule: a.rule.map(|index| RuleRef {
+                    generation: self.generation,
+                    index,
+                }),
+                action: a.action,
+                result,
                 process: process.clone(),
                 timestamp_ns,
             };
@@ -525,7 +534,7 @@ impl Reader {
     }
 
     /// Answers the kernel; returns what the process got.
-    fn answer(&self, event_fd: RawFd, allow: bool) -> &'static str {
+    fn answer(&self, event_fd: RawFd, allow: bool) -> OpResult {
         let fan = self.fan.as_raw_fd();
         let counters = &self.shared.counters;
         if allow {
@@ -533,7 +542,7 @@ impl Reader {
                 bump(&counters.errors);
             }
             bump(&counters.allowed);
-            return "Passed";
+            return OpResult::Passed;
         }
         bump(&counters.denied);
         match sys::respond(fan, event_fd, self.shared.deny_response) {
@@ -547,7 +556,7 @@ impl Reader {
                 if sys::respond(fan, event_fd, libc::FAN_DENY).is_err() {
                     bump(&counters.errors);
                 }
-                "Operation not permitted"
+                OpResult::OperationNotPermitted
             }
             Err(_) => {
                 // ENOENT: the waiter is gone (killed); nothing got through.
