@@ -667,3 +667,71 @@ fn monitor_sees(category: Category) -> bool {
         Category::Process | Category::File | Category::Network
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(name: &str, generation: Option<u32>) -> HostRules {
+        let doc = format!(
+            "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorHostPolicy\nmetadata: {{name: {name}}}\nspec:\n  nodeSelector: {{matchLabels: {{kubearmor.io/hostname: '*'}}}}\n  action: Block\n  process:\n    matchPaths: [{{path: /bin/{name}}}]\n"
+        );
+        let r = validate_bytes("t.yaml", doc.as_bytes(), Options::default());
+        let policies: Vec<Policy> = r.policies().cloned().collect();
+        let mut h = HostRules::new(
+            RuleSet::from_policies(&policies),
+            ApplyReport::default(),
+            Posture::Audit,
+            Backend::Fanotify,
+        );
+        h.generation = generation.map(Generation);
+        h
+    }
+
+    fn policy_of(h: &HostRules, generation: u32) -> Option<String> {
+        let r = RuleRef {
+            generation: Generation(generation),
+            index: 0,
+        };
+        h.decider(r)
+            .map(|d| d.rule.map(|r| r.policy.clone()).unwrap_or_default())
+    }
+
+    #[test]
+    fn decisions_are_looked_up_in_the_rules_of_their_generation() {
+        let mut h = rules("a", Some(5));
+        h.succeed(rules("placeholder", None));
+        assert!(
+            h.earlier.is_empty(),
+            "nothing applied yet is not a generation"
+        );
+        assert!(policy_of(&h, 5).as_deref() == Some("a"));
+        assert_eq!(policy_of(&h, 6), None, "not published yet: wait");
+
+        let mut next = rules("b", Some(6));
+        next.succeed(h);
+        let h = next;
+        assert!(
+            policy_of(&h, 5).as_deref() == Some("a"),
+            "the earlier rules"
+        );
+        assert!(policy_of(&h, 6).as_deref() == Some("b"));
+        assert!(
+            policy_of(&h, 4).as_deref() == Some("b"),
+            "older than every kept generation: the current rules"
+        );
+        assert_eq!(policy_of(&h, 7), None);
+
+        let mut h = h;
+        for g in 7..40 {
+            let mut next = rules("c", Some(g));
+            next.succeed(h);
+            h = next;
+        }
+        assert_eq!(h.earlier.len(), KEPT_GENERATIONS);
+        assert_eq!(
+            h.earlier[0].generation,
+            Generation(39 - KEPT_GENERATIONS as u32)
+        );
+    }
+}
