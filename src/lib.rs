@@ -16,6 +16,7 @@ pub mod alert;
 pub mod cmd;
 pub mod enforce;
 pub mod identity;
+pub mod kernel;
 pub mod monitor;
 pub mod onboard;
 pub mod output;

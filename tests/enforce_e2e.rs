@@ -374,3 +374,96 @@ fn host_policy_keeps_blocking_when_other_kinds_use_its_name() {
     );
     assert!(runs(&ktrue), "runs once the host policy is deleted");
 }
+
+/// Applies racing with a burst of blocked execs never attribute an alert to the wrong
+/// policy: two policies (different names, severities and messages) each block their own
+/// copy of `true`, and the agent is switched from one to the other over and over while a
+/// hammer execs both. An alert is attributed with the rules that decided it, even when the
+/// pipeline reaches it after newer rules were applied: an alert about `race-a`'s program
+/// names `race-a`, never `race-b` or `DefaultPosture` (what a lookup in the rules current
+/// at alert time gives).
+#[test]
+fn alerts_name_the_policy_whose_rules_decided_across_applies() {
+    let agent = Agent::start("race", "fanotify");
+    let host = knoxctl::identity::hostname();
+    let mut files = Vec::new();
+    let mut programs = Vec::new();
+    for (name, severity) in [("race-a", 2), ("race-b", 8)] {
+        let program = agent.dir.join(format!("{name}-true"));
+        std::fs::copy("/usr/bin/true", &program).unwrap();
+        let program = program.to_str().unwrap().to_string();
+        let policy = agent.write(
+            &format!("{name}.yaml"),
+            &format!(
+                "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorHostPolicy\nmetadata: {{name: {name}}}\nspec:\n  nodeSelector: {{matchLabels: {{kubearmor.io/hostname: {host}}}}}\n  severity: {severity}\n  message: decided by {name}\n  action: Block\n  process:\n    matchPaths: [{{path: {program}}}]\n"
+            ),
+        );
+        files.push(policy.to_str().unwrap().to_string());
+        programs.push(program);
+    }
+    let apply = |i: usize| {
+        let o = agent.cli(&["policy", "apply", "-f", &files[i]]);
+        assert!(o.status.success(), "{}", out(&o));
+    };
+    let delete = |name: &str| {
+        let o = agent.cli(&["policy", "delete", name]);
+        assert!(o.status.success(), "{}", out(&o));
+    };
+    apply(0);
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let hammer = {
+        let stop = stop.clone();
+        let programs = programs.clone();
+        std::thread::spawn(move || {
+            let mut execs = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                for p in &programs {
+                    let _ = Command::new(p)
+                        .stdout(Stdio::null())
+                        .stderr(Stdio::null())
+                        .status();
+                    execs += 1;
+                }
+            }
+            execs
+        })
+    };
+    // Each switch is a delete and an apply: the rules go {a} -> {} -> {b} -> {} -> {a}...
+    for round in 0..24 {
+        let (gone, next) = if round % 2 == 0 {
+            ("race-a", 1)
+        } else {
+            ("race-b", 0)
+        };
+        delete(gone);
+        apply(next);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let execs = hammer.join().unwrap();
+
+    let blocked = wait_alerts(&agent, &["Action=Block"], 40);
+    assert!(
+        blocked.len() >= 40,
+        "{} alerts for {execs} execs",
+        blocked.len()
+    );
+    let mut seen = [0usize; 2];
+    for a in &blocked {
+        let resource = a["Resource"].as_str().unwrap_or_default();
+        let i = programs
+            .iter()
+            .position(|p| p == resource)
+            .unwrap_or_else(|| panic!("an alert about something else: {a}"));
+        let name = ["race-a", "race-b"][i];
+        assert_eq!(a["PolicyName"], name, "{a}");
+        assert_eq!(a["Severity"], ["2", "8"][i], "{a}");
+        assert_eq!(a["Message"], format!("decided by {name}"), "{a}");
+        seen[i] += 1;
+    }
+    assert!(
+        seen[0] > 0 && seen[1] > 0,
+        "both policies blocked: {seen:?}"
+    );
+}

@@ -306,7 +306,7 @@ fn blocked_binary_cannot_start_and_is_reported() {
     assert_eq!(ev.operation, Operation::Process);
     assert_eq!(ev.resource, blocked.display().to_string());
     assert_eq!(ev.action, "Block");
-    assert_eq!(ev.rule, Some(0));
+    assert_eq!(ev.rule.map(|r| r.index), Some(0));
     assert_eq!(ev.result, g.enf.deny_result());
     assert_eq!(ev.result, "Operation not permitted");
     assert_eq!(ev.data, "syscall=SYS_EXECVE");
@@ -372,7 +372,7 @@ fn read_only_directory_allows_reads_and_denies_writes() {
     let ev =
         g.event(|e| e.operation == Operation::File && e.resource == file.display().to_string());
     assert_eq!(ev.action, "Block");
-    assert_eq!(ev.rule, Some(0));
+    assert_eq!(ev.rule.map(|r| r.index), Some(0));
     assert_eq!(
         ev.data,
         "syscall=SYS_OPENAT fd=-100 flags=O_WRONLY|O_CREAT|O_APPEND"
@@ -755,7 +755,7 @@ fn allow_list_with_block_posture_denies_unlisted_binaries() {
     assert!(run(&bed.allowed).unwrap().success());
     assert_denied(run(&bed.unlisted), "an unlisted program");
     let ev = g.event(|e| e.resource == bed.unlisted.display().to_string());
-    assert_eq!(ev.rule, None, "a default-posture decision");
+    assert_eq!(ev.rule.map(|r| r.index), None, "a default-posture decision");
     assert_eq!(ev.action, "Block");
     assert_eq!(ev.result, "Operation not permitted");
     // Running the loader directly is an exec of its own, and it is not listed.
@@ -802,7 +802,7 @@ fn allow_list_with_audit_posture_reports_and_permits() {
     assert!(run(&bed.unlisted).unwrap().success());
     let ev = g.event(|e| e.resource == bed.unlisted.display().to_string());
     assert_eq!(ev.action, "Audit");
-    assert_eq!(ev.rule, None);
+    assert_eq!(ev.rule.map(|r| r.index), None);
     assert_eq!(ev.result, "Passed");
     assert!(run(&bed.allowed).unwrap().success());
     let rest = g.drain();
@@ -874,7 +874,10 @@ fn process_allow_list_leaves_file_opens_alone() {
     assert!(run(&bed.allowed).unwrap().success(), "the listed binary");
     assert_denied(run(&bed.unlisted), "an unlisted binary");
     let ev = g.event(|e| e.resource == bed.unlisted.display().to_string());
-    assert_eq!((ev.rule, ev.action.as_str()), (None, "Block"));
+    assert_eq!(
+        (ev.rule.map(|r| r.index), ev.action.as_str()),
+        (None, "Block")
+    );
 
     // The pattern's directory is watched for opens: its Block rule still holds...
     assert_read_denied(&cat(&key), "the blocked key");
@@ -946,7 +949,10 @@ fn file_allow_list_leaves_execs_alone() {
     assert_read_denied(&cat(&unlisted), "an unlisted file in a watched directory");
     let ev = g.event(|e| e.resource == unlisted.display().to_string());
     assert_eq!(ev.operation, Operation::File);
-    assert_eq!((ev.rule, ev.action.as_str()), (None, "Block"));
+    assert_eq!(
+        (ev.rule.map(|r| r.index), ev.action.as_str()),
+        (None, "Block")
+    );
     let tool_path = tool.display().to_string();
     let rest = g.drain();
     assert!(

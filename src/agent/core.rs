@@ -9,8 +9,9 @@
 use super::api::SourceFile;
 use super::config::Config;
 use super::state::{PolicyState, StateError, StoredPolicy};
-use crate::enforce::{ApplyReport, Backend, EnforceError, Enforcer};
+use crate::enforce::{ApplyReport, Backend, EnforceError, Enforcer, Generation, RuleRef};
 use crate::identity::Identity;
+use crate::kernel::clock::now_epoch as now;
 use crate::policy::id::{self, ResolveError};
 use crate::policy::matcher::{CompiledRules, Posture};
 use crate::policy::normalize::{Category, Rule, RuleSet, rules_of};
@@ -40,6 +41,32 @@ pub struct HostRules {
     /// Syscall rules that raise no alerts (or not for every syscall they name), and why:
     /// no monitor, or a syscall the monitor cannot trace here.
     pub unaudited: Vec<(usize, String)>,
+    /// The enforcer's generation of these rules; None before the first apply.
+    pub generation: Option<Generation>,
+    /// Rules of earlier generations, oldest first: the enforcer's decisions reach the
+    /// pipeline after the apply that replaced their rules may have returned (fanotify's
+    /// retiring group, the queue between enforcer and pipeline), and are attributed with
+    /// the rules that made them.
+    pub earlier: Vec<Arc<EarlierRules>>,
+}
+
+/// What the pipeline needs of a generation that is no longer the current one.
+pub struct EarlierRules {
+    pub generation: Generation,
+    pub set: RuleSet,
+    pub enforcer_reports: BTreeSet<usize>,
+}
+
+/// Earlier generations kept: the pipeline normally lags by at most one apply (the one
+/// whose retiring fanotify group is draining); a burst of applies while it is busy needs
+/// more, and a decision older than all of them falls back to the current rules.
+const KEPT_GENERATIONS: usize = 16;
+
+/// The rules one enforcer decision was made with.
+pub struct Decider<'a> {
+    pub rule: Option<&'a crate::policy::normalize::Rule>,
+    /// The enforcer reports every decision of this rule (the monitor stays quiet on it).
+    pub enforcer_reports: bool,
 }
 
 impl HostRules {
@@ -69,6 +96,54 @@ impl HostRules {
             kernel_reports,
             syscalls,
             unaudited,
+            generation: None,
+            earlier: Vec::new(),
+        }
+    }
+
+    /// Takes over from `old`, which joins the earlier generations.
+    fn succeed(&mut self, old: HostRules) {
+        let mut earlier = old.earlier;
+        if let Some(generation) = old.generation
+            && old.generation != self.generation
+        {
+            earlier.push(Arc::new(EarlierRules {
+                generation,
+                set: old.set,
+                enforcer_reports: old.enforcer_reports,
+            }));
+        }
+        let excess = earlier.len().saturating_sub(KEPT_GENERATIONS);
+        earlier.drain(..excess);
+        self.earlier = earlier;
+    }
+
+    /// The rule `r` names, in the rules of its generation. None while that generation is
+    /// newer than these rules: its apply has not published them yet. A generation older
+    /// than every kept one (decisions the pinned BPF programs made before this agent
+    /// applied anything, which it re-applies from the same persisted policies) is looked
+    /// up in the current rules.
+    pub fn decider(&self, r: RuleRef) -> Option<Decider<'_>> {
+        fn of<'a>(set: &'a RuleSet, reports: &BTreeSet<usize>, index: usize) -> Decider<'a> {
+            Decider {
+                rule: set.rules.get(index),
+                enforcer_reports: reports.contains(&index),
+            }
+        }
+        let current = || Some(of(&self.set, &self.enforcer_reports, r.index));
+        match self.generation {
+            Some(g) if g == r.generation => current(),
+            None => None,
+            Some(g) if r.generation.is_after(g) => None,
+            Some(_) => match self
+                .earlier
+                .iter()
+                .rev()
+                .find(|e| e.generation == r.generation)
+            {
+                Some(e) => Some(of(&e.set, &e.enforcer_reports, r.index)),
+                None => current(),
+            },
         }
     }
 
@@ -128,13 +203,6 @@ pub struct Core {
     pub status_source: Option<StatusSource>,
     /// Told about every new host rule set (see [`Core::follow_rules`]).
     on_rules: Option<RulesListener>,
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 /// Parsed policies with the file each came from, and the validator's warnings.
@@ -404,10 +472,13 @@ impl Core {
         let posture = self.config.default_posture.file;
         let kernel_reports = self.enforcer.reports_every_decision();
         let mut rules = HostRules::new(set, report, posture, kernel_reports);
+        rules.generation = Some(self.enforcer.generation());
         if let Some(tell) = &self.on_rules {
             rules.unaudited = tell(&rules);
         }
-        *self.host.write().expect("host rules lock") = rules;
+        let mut host = self.host.write().expect("host rules lock");
+        let old = std::mem::replace(&mut *host, rules);
+        host.succeed(old);
         Ok(())
     }
 
@@ -696,4 +767,72 @@ fn monitor_sees(category: Category) -> bool {
         category,
         Category::Process | Category::File | Category::Network
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(name: &str, generation: Option<u32>) -> HostRules {
+        let doc = format!(
+            "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorHostPolicy\nmetadata: {{name: {name}}}\nspec:\n  nodeSelector: {{matchLabels: {{kubearmor.io/hostname: '*'}}}}\n  action: Block\n  process:\n    matchPaths: [{{path: /bin/{name}}}]\n"
+        );
+        let r = validate_bytes("t.yaml", doc.as_bytes(), Options::default());
+        let policies: Vec<Policy> = r.policies().cloned().collect();
+        let mut h = HostRules::new(
+            RuleSet::from_policies(&policies),
+            ApplyReport::default(),
+            Posture::Audit,
+            Backend::Fanotify,
+        );
+        h.generation = generation.map(Generation);
+        h
+    }
+
+    fn policy_of(h: &HostRules, generation: u32) -> Option<String> {
+        let r = RuleRef {
+            generation: Generation(generation),
+            index: 0,
+        };
+        h.decider(r)
+            .map(|d| d.rule.map(|r| r.policy.clone()).unwrap_or_default())
+    }
+
+    #[test]
+    fn decisions_are_looked_up_in_the_rules_of_their_generation() {
+        let mut h = rules("a", Some(5));
+        h.succeed(rules("placeholder", None));
+        assert!(
+            h.earlier.is_empty(),
+            "nothing applied yet is not a generation"
+        );
+        assert!(policy_of(&h, 5).as_deref() == Some("a"));
+        assert_eq!(policy_of(&h, 6), None, "not published yet: wait");
+
+        let mut next = rules("b", Some(6));
+        next.succeed(h);
+        let h = next;
+        assert!(
+            policy_of(&h, 5).as_deref() == Some("a"),
+            "the earlier rules"
+        );
+        assert!(policy_of(&h, 6).as_deref() == Some("b"));
+        assert!(
+            policy_of(&h, 4).as_deref() == Some("b"),
+            "older than every kept generation: the current rules"
+        );
+        assert_eq!(policy_of(&h, 7), None);
+
+        let mut h = h;
+        for g in 7..40 {
+            let mut next = rules("c", Some(g));
+            next.succeed(h);
+            h = next;
+        }
+        assert_eq!(h.earlier.len(), KEPT_GENERATIONS);
+        assert_eq!(
+            h.earlier[0].generation,
+            Generation(39 - KEPT_GENERATIONS as u32)
+        );
+    }
 }

@@ -6,13 +6,19 @@
 use super::core::HostRules;
 use crate::alert::store::AlertSender;
 use crate::alert::{Alert, format_rfc3339};
-use crate::enforce::{EnforcerEvent, Operation};
+use crate::enforce::{AlertAction, EnforcerEvent, Operation};
 use crate::monitor::{EventKind, MonitorEvent};
 use crate::policy::matcher::{Decision, Known, Subject, Verdict};
 use crate::policy::normalize::Rule;
 use crate::procfs::ProcessInfo;
 use std::sync::mpsc::Receiver;
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+/// How long a decision of a generation the agent has not published yet waits for it: the
+/// apply that made it is still running (BPF-LSM writes its maps, fanotify retires the old
+/// group). An apply that fails publishes its rollback instead, which ends the wait too.
+const PUBLISH_WAIT: Duration = Duration::from_secs(10);
 
 /// What every alert of this agent carries.
 #[derive(Clone, Debug)]
@@ -64,17 +70,18 @@ pub fn set_rule(alert: &mut Alert, rule: Option<&Rule>) {
     }
 }
 
-/// An enforcer decision as an alert. For an exec, the acting process is still the image that
+/// An enforcer decision as an alert, with `rule` the rule that decided (in the rules of
+/// the decision's generation). For an exec, the acting process is still the image that
 /// asked for it (the shell), which KubeArmor reports as the Source and parent.
-pub fn enforcer_alert(ev: &EnforcerEvent, host: &HostRules, ctx: &AlertContext) -> Alert {
+pub fn enforcer_alert(ev: &EnforcerEvent, rule: Option<&Rule>, ctx: &AlertContext) -> Alert {
     let mut a = base_alert(ctx, &ev.process, ev.timestamp_ns);
-    set_rule(&mut a, ev.rule.and_then(|i| host.set.rules.get(i)));
+    set_rule(&mut a, rule);
     a.operation = ev.operation.to_string();
     a.resource = ev.resource.clone();
     a.data = ev.data.clone();
     a.enforcer = ev.backend.alert_name().to_string();
-    a.action = ev.action.clone();
-    a.result = ev.result.clone();
+    a.action = ev.action.as_str().to_string();
+    a.result = ev.result.as_str().to_string();
     match ev.operation {
         Operation::Process => {
             a.process_name = ev.resource.clone();
@@ -101,17 +108,35 @@ pub fn run_enforcer_events(
     monitor_running: bool,
 ) {
     for ev in events {
-        let alert = {
+        let arrived = Instant::now();
+        let alert = loop {
             let host = host.read().expect("host rules lock");
+            let decider = match ev.rule {
+                None => None,
+                Some(r) => match host.decider(r) {
+                    Some(d) => Some(d),
+                    None if arrived.elapsed() < PUBLISH_WAIT => {
+                        drop(host);
+                        std::thread::sleep(Duration::from_millis(1));
+                        continue;
+                    }
+                    None => {
+                        tracing::warn!(?r, "a decision's rules were never published");
+                        None
+                    }
+                },
+            };
             if monitor_running
-                && ev.action == "Audit"
-                && ev.rule.is_some_and(|r| !host.enforcer_reports.contains(&r))
+                && ev.action == AlertAction::Audit
+                && decider.as_ref().is_some_and(|d| !d.enforcer_reports)
             {
-                continue;
+                break None;
             }
-            enforcer_alert(&ev, &host, &ctx)
+            break Some(enforcer_alert(&ev, decider.and_then(|d| d.rule), &ctx));
         };
-        alerts.send(alert);
+        if let Some(alert) = alert {
+            alerts.send(alert);
+        }
     }
 }
 
@@ -165,12 +190,12 @@ fn monitor_process(ev: &MonitorEvent, exe: &str) -> ProcessInfo {
 
 /// Which monitor alerts an exec or open deserves: matching Audit rules, and Block rules
 /// the operation got past (not enforceable by this backend): `Audit (Block)`.
-fn monitor_findings(v: &Verdict) -> Vec<(usize, &'static str)> {
-    let mut found: Vec<(usize, &'static str)> = Vec::new();
+fn monitor_findings(v: &Verdict) -> Vec<(usize, AlertAction)> {
+    let mut found: Vec<(usize, AlertAction)> = Vec::new();
     if let Decision::Deny { rule } = v.decision {
-        found.push((rule, "Audit (Block)"));
+        found.push((rule, AlertAction::AuditBlock));
     }
-    found.extend(v.audits.iter().map(|&r| (r, "Audit")));
+    found.extend(v.audits.iter().map(|&r| (r, AlertAction::Audit)));
     found
 }
 
@@ -223,7 +248,7 @@ fn monitor_alerts(ev: &MonitorEvent, host: &HostRules, ctx: &AlertContext) -> Ve
     a.operation = operation.to_string();
     a.resource = path.clone();
     a.enforcer = "eBPF Monitor".to_string();
-    a.action = action.to_string();
+    a.action = action.as_str().to_string();
     a.result = crate::alert::result_text(ev.retval);
     match operation {
         Operation::Process => {
@@ -233,16 +258,21 @@ fn monitor_alerts(ev: &MonitorEvent, host: &HostRules, ctx: &AlertContext) -> Ve
             a.source = process.parent_exe.clone();
         }
         _ => {
-            a.data = format!(
-                "syscall=SYS_OPENAT flags={}",
-                crate::monitor::open_flags(ev.flags)
-            );
+            a.data = monitor_open_data(ev.flags);
             a.process_name = process.exe.clone();
             a.parent_process_name = process.parent_exe.clone();
             a.source = process.cmdline.clone();
         }
     }
     vec![a]
+}
+
+/// `Data` of an open the monitor saw.
+fn monitor_open_data(flags: i32) -> String {
+    format!(
+        "syscall=SYS_OPENAT flags={}",
+        crate::kernel::flags::open_flags(flags as u32)
+    )
 }
 
 /// The names of a two-path syscall's paths, for `Data`.
@@ -302,7 +332,7 @@ fn syscall_alert(ev: &MonitorEvent, host: &HostRules, ctx: &AlertContext) -> Opt
     a.resource = resource;
     a.data = data;
     a.enforcer = "eBPF Monitor".to_string();
-    a.action = "Audit".to_string();
+    a.action = AlertAction::Audit.as_str().to_string();
     a.result = crate::alert::result_text(ev.retval);
     a.process_name = process.exe.clone();
     a.parent_process_name = process.parent_exe.clone();
@@ -328,6 +358,60 @@ pub fn run_monitor_events(
         };
         for a in found {
             alerts.send(a);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `flags=` part of a `Data`.
+    fn flags_of(data: &str) -> &str {
+        data.split_whitespace()
+            .find_map(|w| w.strip_prefix("flags="))
+            .unwrap_or_else(|| panic!("no flags in {data:?}"))
+    }
+
+    /// The same open, seen by BPF-LSM, fanotify or the eBPF monitor, reads the same in
+    /// every alert's `Data` (the prefixes name the hook or syscall each one saw).
+    #[test]
+    fn every_backend_renders_the_same_open_flags() {
+        let largefile = 0o100000;
+        let cases: &[(i32, &str)] = &[
+            (libc::O_RDONLY | libc::O_CLOEXEC, "O_RDONLY|O_CLOEXEC"),
+            (
+                libc::O_WRONLY | libc::O_CREAT | libc::O_NOCTTY | libc::O_NONBLOCK,
+                "O_WRONLY|O_CREAT|O_NOCTTY|O_NONBLOCK",
+            ),
+            (
+                libc::O_NOATIME | libc::O_CLOEXEC,
+                "O_RDONLY|O_CLOEXEC|O_NOATIME",
+            ),
+            (
+                largefile | libc::O_RDONLY | libc::O_CLOEXEC,
+                "O_RDONLY|O_LARGEFILE|O_CLOEXEC",
+            ),
+            (libc::O_RDWR | libc::O_DSYNC, "O_RDWR"),
+            (libc::O_RDWR | libc::O_SYNC, "O_RDWR|O_SYNC"),
+            (
+                libc::O_RDWR | libc::O_TMPFILE,
+                "O_RDWR|O_DIRECTORY|O_TMPFILE",
+            ),
+            (
+                libc::O_WRONLY | libc::O_APPEND | libc::O_DIRECT,
+                "O_WRONLY|O_APPEND|O_DIRECT",
+            ),
+        ];
+        for &(flags, want) in cases {
+            let datas = [
+                crate::enforce::bpf_lsm::open_data(flags as u32),
+                crate::enforce::fanotify::openat_data(flags as u32 as u64),
+                monitor_open_data(flags),
+            ];
+            for d in &datas {
+                assert_eq!(flags_of(d), want, "{flags:#o}: {datas:?}");
+            }
         }
     }
 }

@@ -33,6 +33,7 @@
 
 use super::Alert;
 use super::filter::{Field, FieldValue, Filter, Op, Operand};
+use crate::kernel::clock::now_epoch;
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, OpenFlags, Row, params, params_from_iter};
 use serde::Serialize;
@@ -43,7 +44,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// The database file inside the state directory.
 pub const DB_FILE: &str = "alerts.db";
@@ -315,12 +316,6 @@ impl<'q> Plan<'q> {
                 _ => false,
             })
     }
-}
-
-fn now_epoch() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 impl Store {

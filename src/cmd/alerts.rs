@@ -14,13 +14,14 @@ use crate::agent::api::{self, Request};
 use crate::alert::Alert;
 use crate::alert::filter::{Filter, all_match, parse_duration};
 use crate::alert::store::{Query, Store, StoreError};
+use crate::kernel::clock::now_epoch;
 use crate::output::{format_time, table};
 use anyhow::Context;
 use std::collections::VecDeque;
 use std::io::{BufRead, BufWriter, Read, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// Rows a table shows when `--limit` is not given; a million-row table helps nobody.
 const TABLE_DEFAULT_LIMIT: usize = 1000;
@@ -138,12 +139,6 @@ fn usage(msg: &str) -> anyhow::Result<ExitStatus> {
 /// Mistakes that only `tail` can make point at tail's help.
 fn tail_usage(msg: &str) -> anyhow::Result<ExitStatus> {
     Ok(super::usage(msg, "alerts tail"))
-}
-
-fn now_epoch() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 fn open_store(state_dir: &Path) -> anyhow::Result<Store> {

@@ -41,7 +41,8 @@ mod reader;
 mod sys;
 
 use super::{
-    ApplyReport, Backend, Coverage, EnforceError, Enforcer, EnforcerEvent, Level, Op, ProbeResult,
+    ApplyReport, Backend, Coverage, EnforceError, Enforcer, EnforcerEvent, Generation, Level, Op,
+    OpResult, ProbeResult,
 };
 use crate::policy::matcher::{CompileOptions, CompiledRules};
 use crate::policy::normalize::{Rule, RuleSet};
@@ -56,6 +57,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub use crate::policy::matcher::Posture;
+#[cfg(test)]
+pub(crate) use reader::openat_data;
 
 /// How the backend runs.
 #[derive(Clone, Debug)]
@@ -107,6 +110,8 @@ pub struct FanotifyEnforcer {
     class: libc::c_uint,
     deny_note: String,
     group: Option<Group>,
+    /// The current group's: its decisions carry it.
+    generation: Generation,
 }
 
 struct Group {
@@ -119,13 +124,14 @@ impl Group {
     fn start(
         class: libc::c_uint,
         rules: Arc<CompiledRules>,
+        generation: Generation,
         shared: Arc<reader::Shared>,
     ) -> io::Result<Group> {
         let fd = Arc::new(sys::init(class)?);
         let ctl = Arc::new(reader::Control::new()?);
         // The reader runs before the first mark exists: a mark without a reader would
         // park every matching operation (including our own directory walk) forever.
-        let thread = reader::spawn(fd.clone(), ctl.clone(), rules, shared)?;
+        let thread = reader::spawn(fd.clone(), ctl.clone(), rules, generation, shared)?;
         Ok(Group {
             fd,
             ctl,
@@ -188,6 +194,7 @@ impl FanotifyEnforcer {
             class: mode.class,
             deny_note: mode.note,
             group: None,
+            generation: Generation::default(),
         })
     }
 
@@ -208,7 +215,7 @@ impl FanotifyEnforcer {
 
     /// What a denied process gets, as alerts spell it (`Operation not permitted` here).
     pub fn deny_result(&self) -> &'static str {
-        self.shared.deny_result
+        self.shared.deny_result.as_str()
     }
 
     /// Why denials carry that errno.
@@ -229,14 +236,18 @@ impl Enforcer for FanotifyEnforcer {
     fn apply(&mut self, rules: &RuleSet) -> Result<ApplyReport, EnforceError> {
         let compiled = Arc::new(compile(rules, self.opts.default_posture));
         let plan = plan::Plan::build(rules, &compiled, &self.opts);
-        let group = Group::start(self.class, compiled, self.shared.clone()).map_err(|e| {
-            EnforceError::Io {
-                backend: Backend::Fanotify,
-                context: "creating a fanotify group".into(),
-                source: e,
-            }
-        })?;
+        // The retiring group keeps deciding with its own rules, under its own generation.
+        let generation = self.generation.next();
+        let group =
+            Group::start(self.class, compiled, generation, self.shared.clone()).map_err(|e| {
+                EnforceError::Io {
+                    backend: Backend::Fanotify,
+                    context: "creating a fanotify group".into(),
+                    source: e,
+                }
+            })?;
         let report = plan.apply(group.fd.as_raw_fd());
+        self.generation = generation;
         if let Some(mut old) = self.group.replace(group) {
             old.finish(reader::RETIRE);
         }
@@ -247,6 +258,10 @@ impl Enforcer for FanotifyEnforcer {
         if let Some(mut g) = self.group.take() {
             g.finish(reader::STOP);
         }
+    }
+
+    fn generation(&self) -> Generation {
+        self.generation
     }
 }
 
@@ -286,7 +301,7 @@ fn resolve_path(p: &str) -> Option<String> {
 struct DenyMode {
     class: libc::c_uint,
     response: u32,
-    result: &'static str,
+    result: OpResult,
     note: String,
 }
 
@@ -303,7 +318,7 @@ fn deny_mode() -> io::Result<DenyMode> {
                 return Ok(DenyMode {
                     class: libc::FAN_CLASS_PRE_CONTENT,
                     response: eacces,
-                    result: "Permission denied",
+                    result: OpResult::PermissionDenied,
                     note: "the kernel accepts FAN_DENY_ERRNO(EACCES): denials read \"Permission denied\", as with KubeArmor".into(),
                 });
             }
@@ -321,7 +336,7 @@ fn deny_mode() -> io::Result<DenyMode> {
     Ok(DenyMode {
         class: libc::FAN_CLASS_CONTENT,
         response: libc::FAN_DENY,
-        result: "Operation not permitted",
+        result: OpResult::OperationNotPermitted,
         note,
     })
 }

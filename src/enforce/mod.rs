@@ -140,6 +140,96 @@ impl fmt::Display for Operation {
     }
 }
 
+/// Which apply's rules an enforcer decided with. Every apply makes a new one, so a
+/// decision's rule index is looked up in the rules that produced it even when newer rules
+/// were applied since (the alert pipeline lags behind the kernel). It wraps around
+/// (BPF-LSM keeps it in a u32 in the kernel, across agent restarts): compare with
+/// [`Generation::is_after`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Generation(pub u32);
+
+impl Generation {
+    pub fn next(self) -> Generation {
+        Generation(self.0.wrapping_add(1))
+    }
+
+    /// Whether `self` was made after `other` (within half the counter's range).
+    pub fn is_after(self, other: Generation) -> bool {
+        (self.0.wrapping_sub(other.0) as i32) > 0
+    }
+}
+
+/// The rule that decided: an index into the `RuleSet::rules` of the apply that made
+/// `generation`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RuleRef {
+    pub generation: Generation,
+    pub index: usize,
+}
+
+/// What was done about an operation, as the alert's `Action` says it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AlertAction {
+    Block,
+    Audit,
+    /// A Block rule that was not enforced, only reported (the eBPF monitor's).
+    AuditBlock,
+}
+
+impl AlertAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertAction::Block => "Block",
+            AlertAction::Audit => "Audit",
+            AlertAction::AuditBlock => "Audit (Block)",
+        }
+    }
+}
+
+impl fmt::Display for AlertAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for AlertAction {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// What the process got, as the alert's `Result` says it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpResult {
+    Passed,
+    /// EACCES: BPF-LSM's denials (KubeArmor's), fanotify's where FAN_DENY_ERRNO works.
+    PermissionDenied,
+    /// EPERM: capability denials, fanotify's plain FAN_DENY.
+    OperationNotPermitted,
+}
+
+impl OpResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpResult::Passed => "Passed",
+            OpResult::PermissionDenied => "Permission denied",
+            OpResult::OperationNotPermitted => "Operation not permitted",
+        }
+    }
+}
+
+impl fmt::Display for OpResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for OpResult {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// One decision an enforcer took about a real operation.
 #[derive(Clone, Debug)]
 pub struct EnforcerEvent {
@@ -149,13 +239,13 @@ pub struct EnforcerEvent {
     pub resource: String,
     /// KubeArmor-style detail: `syscall=SYS_EXECVE`, `syscall=SYS_OPENAT flags=O_WRONLY`.
     pub data: String,
-    /// Index into the `RuleSet::rules` the backend was given, or `None` for a
-    /// default-posture decision (PolicyName `DefaultPosture`).
-    pub rule: Option<usize>,
-    /// `Block`, `Audit (Block)`, or `Audit` for an audited default posture.
-    pub action: String,
-    /// What the process got: `Permission denied`, `Operation not permitted`, `Passed`.
-    pub result: String,
+    /// The rule that decided, in the rule set of the apply that was in force, or `None`
+    /// for a default-posture decision (PolicyName `DefaultPosture`).
+    pub rule: Option<RuleRef>,
+    /// `Block`, or `Audit` (also for an audited default posture).
+    pub action: AlertAction,
+    /// What the process got.
+    pub result: OpResult,
     /// The acting process, read before the kernel was answered.
     pub process: ProcessInfo,
     /// Nanoseconds since the epoch.
@@ -198,6 +288,11 @@ pub trait Enforcer: Send {
         false
     }
     fn apply(&mut self, rules: &RuleSet) -> Result<ApplyReport, EnforceError>;
+    /// The generation of the last successful apply: decisions made with its rules carry it
+    /// in their [`RuleRef`]s. Backends that report no decisions need not count.
+    fn generation(&self) -> Generation {
+        Generation::default()
+    }
     /// Stops enforcing and releases every kernel object (marks, programs, profiles).
     /// Pending permission events are answered (allowed) first.
     fn stop(&mut self);
@@ -209,14 +304,10 @@ pub trait Enforcer: Send {
 
 /// Facts about the kernel's LSM stack, for probe reasons.
 fn active_lsms() -> String {
-    // securityfs may not be mounted (containers, minimal VMs); mounting it is harmless.
-    let path = "/sys/kernel/security/lsm";
-    if std::fs::metadata(path).is_err() {
-        let _ = std::process::Command::new("mount")
-            .args(["-t", "securityfs", "securityfs", "/sys/kernel/security"])
-            .output();
-    }
-    std::fs::read_to_string(path)
+    // securityfs may not be mounted (containers, minimal VMs); mounting it is harmless,
+    // and failing to leaves the list empty, which the probes report.
+    let _ = crate::kernel::fs::ensure(crate::kernel::fs::PseudoFs::Security);
+    std::fs::read_to_string("/sys/kernel/security/lsm")
         .map(|s| s.trim().to_string())
         .unwrap_or_default()
 }
@@ -448,5 +539,29 @@ pub fn select(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generations_compare_across_wraparound() {
+        let g = Generation(u32::MAX);
+        assert_eq!(g.next(), Generation(0));
+        assert!(g.next().is_after(g));
+        assert!(!g.is_after(g.next()));
+        assert!(!g.is_after(g));
+        assert!(Generation(5).is_after(Generation(2)));
+    }
+
+    #[test]
+    fn actions_and_results_read_as_in_kubearmor_alerts() {
+        assert_eq!(AlertAction::AuditBlock.as_str(), "Audit (Block)");
+        assert_eq!(AlertAction::Block, "Block");
+        assert_eq!(OpResult::PermissionDenied.to_string(), "Permission denied");
+        assert_eq!(OpResult::OperationNotPermitted, "Operation not permitted");
+        assert_eq!(OpResult::Passed, "Passed");
     }
 }

@@ -12,8 +12,10 @@
 //! buffer is full, and the reader drops into a counter when the bounded channel to the
 //! agent is full; [`Monitor::stats`] reports both.
 
+mod event;
 mod syscalls;
 
+use crate::kernel::{self, wake::EventFd};
 use aya::maps::{Array, HashMap, MapData, PerCpuArray, RingBuf};
 use aya::programs::tp_btf::BtfTracePointLink;
 use aya::programs::trace_point::TracePointLink;
@@ -23,7 +25,6 @@ use std::collections::BTreeMap;
 use std::error::Error as _;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
@@ -70,9 +71,9 @@ const fn scs_relative(i: usize) -> u16 {
     0x10 << i
 }
 
-/// Size of `struct event` before its variable-length path (checked by a static assert in
-/// the C source).
-const EVENT_HDR_SIZE: usize = 88;
+#[cfg(test)]
+use event::EVENT_HDR_SIZE;
+use event::EventHeader;
 
 const AF_INET: u16 = libc::AF_INET as u16;
 const AF_INET6: u16 = libc::AF_INET6 as u16;
@@ -691,7 +692,7 @@ pub struct Monitor {
     counters: Arc<Counters>,
     stopping: Arc<AtomicBool>,
     /// Written to wake the reader out of poll(2) at stop.
-    wake: Arc<OwnedFd>,
+    wake: Arc<EventFd>,
     reader: Option<JoinHandle<()>>,
 }
 
@@ -722,7 +723,10 @@ impl Monitor {
         config: MonitorConfig,
         ring_bytes: u32,
     ) -> Result<(Monitor, Receiver<MonitorEvent>), MonitorError> {
-        ensure_tracefs()?;
+        kernel::fs::ensure(kernel::fs::PseudoFs::Trace).map_err(|e| MonitorError::Io {
+            context: "mounting tracefs on /sys/kernel/tracing",
+            source: e.source,
+        })?;
         let btf = Btf::from_sys_fs()
             .map_err(|e| MonitorError::Unsupported(format!("no kernel BTF: {}", chain(&e))))?;
         let ring_bytes = ring_bytes.max(page_size()).next_power_of_two();
@@ -736,7 +740,7 @@ impl Monitor {
         load_all(&mut ebpf, &btf)?;
         let syscall_support = load_syscall_programs(&mut ebpf).map_err(|e| {
             tracing::warn!(error = %e, "eBPF monitor: no syscall events on this kernel");
-            verifier_verdict(&e.to_string())
+            kernel::verifier::shorten(&e.to_string())
         });
 
         let config_map =
@@ -764,16 +768,10 @@ impl Monitor {
         };
         kernel.set_families([config.exec, config.files, config.network])?;
 
-        // SAFETY: eventfd has no memory-safety preconditions; the result is checked.
-        let wake = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-        if wake < 0 {
-            return Err(MonitorError::Io {
-                context: "eventfd",
-                source: std::io::Error::last_os_error(),
-            });
-        }
-        // SAFETY: wake is a fresh descriptor that nothing else owns.
-        let wake = Arc::new(unsafe { OwnedFd::from_raw_fd(wake) });
+        let wake = Arc::new(EventFd::new().map_err(|source| MonitorError::Io {
+            context: "eventfd",
+            source,
+        })?);
 
         let (tx, rx) = std::sync::mpsc::sync_channel(config.channel_capacity);
         let counters = Arc::new(Counters::default());
@@ -883,15 +881,7 @@ impl Monitor {
             detach_all(links);
         }
         self.stopping.store(true, Ordering::SeqCst);
-        let one: u64 = 1;
-        // SAFETY: writes 8 bytes from a live u64 to an eventfd we own.
-        unsafe {
-            libc::write(
-                self.wake.as_raw_fd(),
-                (&one as *const u64).cast(),
-                std::mem::size_of::<u64>(),
-            );
-        }
+        self.wake.signal();
         if let Some(reader) = self.reader.take()
             && reader.join().is_err()
         {
@@ -1003,33 +993,6 @@ fn page_size() -> u32 {
     if n > 0 { n as u32 } else { 4096 }
 }
 
-/// aya finds tracepoint ids under tracefs; without systemd nothing mounts it, so mount it
-/// where the kernel provides the mount point.
-fn ensure_tracefs() -> Result<(), MonitorError> {
-    let mount_point = Path::new("/sys/kernel/tracing");
-    if mount_point.join("events").is_dir() || Path::new("/sys/kernel/debug/tracing/events").is_dir()
-    {
-        return Ok(());
-    }
-    // SAFETY: constant NUL-terminated strings; no data argument.
-    let rc = unsafe {
-        libc::mount(
-            c"tracefs".as_ptr(),
-            c"/sys/kernel/tracing".as_ptr(),
-            c"tracefs".as_ptr(),
-            0,
-            std::ptr::null(),
-        )
-    };
-    if rc != 0 {
-        return Err(MonitorError::Io {
-            context: "mounting tracefs on /sys/kernel/tracing",
-            source: std::io::Error::last_os_error(),
-        });
-    }
-    Ok(())
-}
-
 /// Loads (verifies) every program but the optional ones whose tracepoint this kernel
 /// lacks (Kernel::attach skips those too).
 fn load_all(ebpf: &mut Ebpf, btf: &Btf) -> Result<(), MonitorError> {
@@ -1081,28 +1044,6 @@ fn load_syscall_programs(ebpf: &mut Ebpf) -> Result<(), MonitorError> {
     Ok(())
 }
 
-/// A load error without the verifier's log (hundreds of lines, logged once at start) but
-/// its last finding, which says why the program was refused.
-fn verifier_verdict(message: &str) -> String {
-    let Some((head, log)) = message.split_once("Verifier output:") else {
-        return message.to_string();
-    };
-    let verdict = log
-        .lines()
-        .map(str::trim)
-        .rfind(|l| {
-            !l.is_empty()
-                && !l.starts_with("verification time")
-                && !l.starts_with("stack depth")
-                && !l.starts_with("processed ")
-        })
-        .unwrap_or("(no log)");
-    format!(
-        "{}verifier: {verdict}",
-        head.trim_end().trim_end_matches('.').to_string() + ". "
-    )
-}
-
 fn tracepoint_exists(category: &str, name: &str) -> bool {
     [
         "/sys/kernel/tracing/events",
@@ -1128,50 +1069,23 @@ fn load_error(program: &str, e: &aya::programs::ProgramError) -> MonitorError {
     }
 }
 
-/// CLOCK_REALTIME - CLOCK_BOOTTIME, to turn bpf_ktime_get_boot_ns() into epoch time.
-pub(crate) fn boot_to_epoch_offset() -> i128 {
-    let read = |clock| {
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: ts is a valid, writable timespec.
-        unsafe { libc::clock_gettime(clock, &mut ts) };
-        ts.tv_sec as i128 * 1_000_000_000 + ts.tv_nsec as i128
-    };
-    let boot = read(libc::CLOCK_BOOTTIME);
-    let real = read(libc::CLOCK_REALTIME);
-    real - boot
-}
-
 fn read_loop(
-    mut ring: RingBuf<MapData>,
+    ring: RingBuf<MapData>,
     tx: SyncSender<MonitorEvent>,
     counters: &Counters,
     stopping: &AtomicBool,
-    wake: &OwnedFd,
+    wake: &EventFd,
 ) {
-    let ring_fd = ring.as_fd().as_raw_fd();
-    let mut fds = [
-        libc::pollfd {
-            fd: ring_fd,
-            events: libc::POLLIN,
-            revents: 0,
-        },
-        libc::pollfd {
-            fd: wake.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        },
-    ];
-    loop {
-        // Checked before draining so that the drain after the last wake-up is complete:
-        // shutdown() detaches the programs before setting the flag.
-        let last = stopping.load(Ordering::SeqCst);
-        let offset = boot_to_epoch_offset();
-        while let Some(item) = ring.next() {
-            let Some(event) = decode(&item, offset) else {
-                continue;
+    // Shutdown detaches the programs before setting `stopping`: the last drain is complete.
+    kernel::ring::read_until_stopped(
+        ring,
+        stopping,
+        wake,
+        POLL_TIMEOUT_MS,
+        "eBPF monitor",
+        |item, offset| {
+            let Some(event) = decode(item, offset) else {
+                return;
             };
             match tx.try_send(event) {
                 Ok(()) => counters.received.fetch_add(1, Ordering::Relaxed),
@@ -1179,33 +1093,8 @@ fn read_loop(
                     counters.dropped.fetch_add(1, Ordering::Relaxed)
                 }
             };
-        }
-        if last {
-            return;
-        }
-        // SAFETY: fds is a valid array of two pollfd for the duration of the call.
-        let rc =
-            unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, POLL_TIMEOUT_MS) };
-        if rc < 0 {
-            let err = std::io::Error::last_os_error();
-            if err.kind() != std::io::ErrorKind::Interrupted {
-                tracing::error!("eBPF monitor: poll failed: {err}");
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        }
-    }
-}
-
-fn u16_at(b: &[u8], at: usize) -> u16 {
-    u16::from_ne_bytes([b[at], b[at + 1]])
-}
-
-fn u32_at(b: &[u8], at: usize) -> u32 {
-    u32::from_ne_bytes(b[at..at + 4].try_into().unwrap())
-}
-
-fn u64_at(b: &[u8], at: usize) -> u64 {
-    u64::from_ne_bytes(b[at..at + 8].try_into().unwrap())
+        },
+    );
 }
 
 /// A NUL-terminated (or full) byte string.
@@ -1217,15 +1106,12 @@ fn c_string(b: &[u8]) -> String {
 /// Decodes one ring buffer record (`struct event` in monitor.bpf.c); `offset` converts
 /// boot time to epoch time. None for a record too short or of an unknown kind.
 fn decode(b: &[u8], offset: i128) -> Option<MonitorEvent> {
-    if b.len() < EVENT_HDR_SIZE {
-        return None;
-    }
-    let kind = EventKind::from_raw(u32_at(b, 8))?;
-    let family = u16_at(b, 40);
-    let port = u16_at(b, 46);
-    let raw_addr: [u8; 16] = b[48..64].try_into().unwrap();
-    let has_addr = u32_at(b, 84) != 0;
-    let addr = match (has_addr, family) {
+    let (h, payload) = EventHeader::parse(b)?;
+    let kind = EventKind::from_raw(h.kind)?;
+    let family = h.family();
+    let port = h.port();
+    let raw_addr = h.addr;
+    let addr = match (h.has_addr != 0, family) {
         (true, AF_INET) => {
             let ip = Ipv4Addr::new(raw_addr[0], raw_addr[1], raw_addr[2], raw_addr[3]);
             Some(SocketAddr::new(IpAddr::V4(ip), port))
@@ -1233,10 +1119,7 @@ fn decode(b: &[u8], offset: i128) -> Option<MonitorEvent> {
         (true, AF_INET6) => Some(SocketAddr::new(IpAddr::V6(Ipv6Addr::from(raw_addr)), port)),
         _ => None,
     };
-    let path_len = (u32_at(b, 80) as usize).min(b.len() - EVENT_HDR_SIZE);
-    let payload = &b[EVENT_HDR_SIZE..EVENT_HDR_SIZE + path_len];
-    let ts = u64_at(b, 0) as i128 + offset;
-    let syscall = (kind == EventKind::Syscall).then(|| decode_syscall(b, payload));
+    let syscall = (kind == EventKind::Syscall).then(|| decode_syscall(&h, payload));
     let path = match &syscall {
         Some(d) => d
             .paths
@@ -1249,18 +1132,18 @@ fn decode(b: &[u8], offset: i128) -> Option<MonitorEvent> {
     };
     Some(MonitorEvent {
         kind,
-        timestamp_ns: ts.max(0) as u128,
-        pid: u32_at(b, 12),
-        ppid: u32_at(b, 16),
-        tid: u32_at(b, 20),
-        uid: u32_at(b, 24),
-        flags: u32_at(b, 28) as i32,
-        retval: u64_at(b, 32) as i64,
+        timestamp_ns: kernel::clock::boot_ns_to_epoch(h.ts_ns, offset),
+        pid: h.tgid,
+        ppid: h.ppid,
+        tid: h.tid,
+        uid: h.uid,
+        flags: h.flags,
+        retval: h.retval,
         family,
-        sock_type: u16_at(b, 42),
-        protocol: u16_at(b, 44),
+        sock_type: h.sock_type(),
+        protocol: h.protocol(),
         addr,
-        comm: c_string(&b[64..80]),
+        comm: c_string(&h.comm),
         path,
         syscall,
     })
@@ -1269,12 +1152,12 @@ fn decode(b: &[u8], offset: i128) -> Option<MonitorEvent> {
 /// The syscall part of a record: `str_len` and `str_flags` (where network events have
 /// their address), and up to three strings in `payload`. A length running past the
 /// payload makes that string and the ones after it absent.
-fn decode_syscall(b: &[u8], payload: &[u8]) -> SyscallDetail {
-    let flags = u16_at(b, 46);
+fn decode_syscall(h: &EventHeader, payload: &[u8]) -> SyscallDetail {
+    let flags = h.str_flags();
     let mut at = 0;
     let mut strings: [Option<(String, u16)>; 3] = Default::default();
     for (i, slot) in strings.iter_mut().enumerate() {
-        let n = u16_at(b, 40 + 2 * i) as usize;
+        let n = h.str_len(i);
         if n == 0 {
             continue;
         }
@@ -1299,48 +1182,17 @@ fn decode_syscall(b: &[u8], payload: &[u8]) -> SyscallDetail {
         })
     };
     SyscallDetail {
-        nr: u32_at(b, 28),
+        // The C keeps the syscall number in `flags` for syscall events.
+        nr: h.flags as u32,
         paths: [path(first), path(second)],
         exe: exe.map(|(p, _)| p),
     }
 }
 
-/// Open flags rendered as KubeArmor renders them in alert `Data`
-/// (`O_WRONLY|O_CREAT|O_NOCTTY|O_NONBLOCK`, `O_RDONLY|O_CLOEXEC`): the access mode, then
-/// the other flags in KubeArmor's order. Values are the generic Linux ones (x86_64, arm64).
+/// Open flags as KubeArmor renders them in alert `Data`, for a [`MonitorEvent::flags`]
+/// (see [`crate::kernel::flags`], the renderer every backend shares).
 pub fn open_flags(flags: i32) -> String {
-    const NAMED: &[(i32, &str)] = &[
-        (0o100, "O_CREAT"),
-        (0o200, "O_EXCL"),
-        (0o400, "O_NOCTTY"),
-        (0o1000, "O_TRUNC"),
-        (0o2000, "O_APPEND"),
-        (0o4000, "O_NONBLOCK"),
-        (0o4010000, "O_SYNC"),
-        (0o20000, "O_ASYNC"),
-        (0o100000, "O_LARGEFILE"),
-        (0o200000, "O_DIRECTORY"),
-        (0o400000, "O_NOFOLLOW"),
-        (0o2000000, "O_CLOEXEC"),
-        (0o40000, "O_DIRECT"),
-        (0o1000000, "O_NOATIME"),
-        (0o10000000, "O_PATH"),
-        (0o20000000, "O_TMPFILE"),
-    ];
-    let mut out = String::from(if flags & 0o1 != 0 {
-        "O_WRONLY"
-    } else if flags & 0o2 != 0 {
-        "O_RDWR"
-    } else {
-        "O_RDONLY"
-    });
-    for &(bits, name) in NAMED {
-        if flags & bits == bits {
-            out.push('|');
-            out.push_str(name);
-        }
-    }
-    out
+    kernel::flags::open_flags(flags as u32)
 }
 
 #[cfg(test)]
@@ -1459,14 +1311,33 @@ mod tests {
         );
     }
 
+    const SOURCE: &str = include_str!("bpf/monitor.bpf.c");
+
     #[test]
-    fn verifier_logs_shrink_to_their_verdict() {
-        let long = "program sc_enter: the BPF_PROG_LOAD syscall returned Permission denied (os error 13). Verifier output: 0: R1=ctx() R10=fp0\n78: (79) r2 = *(u64 *)(r2 +0)\ndereference of modified ctx ptr R2 off=32 disallowed\nverification time 446 usec\nstack depth 152+0\nprocessed 42 insns\n";
-        assert_eq!(
-            verifier_verdict(long),
-            "program sc_enter: the BPF_PROG_LOAD syscall returned Permission denied (os error 13). verifier: dereference of modified ctx ptr R2 off=32 disallowed"
-        );
-        assert_eq!(verifier_verdict("no BTF"), "no BTF");
+    fn event_kinds_agree_with_the_c() {
+        let defined = crate::kernel::c_defines(SOURCE, "EV_");
+        assert_eq!(defined.len(), 8, "{defined:?}");
+        for (name, value) in defined {
+            let kind = EventKind::from_raw(value as u32).unwrap_or_else(|| panic!("EV_{name}"));
+            assert_eq!(kind.to_string().to_uppercase(), name);
+        }
+        assert!(EventKind::from_raw(0).is_none());
+    }
+
+    #[test]
+    fn switches_and_sizes_agree_with_the_c() {
+        let cfg = crate::kernel::c_defines(SOURCE, "CFG_");
+        for family in FAMILIES {
+            let name = match family {
+                Family::Process => "EXEC",
+                Family::Files => "FILES",
+                Family::Network => "NETWORK",
+            };
+            assert!(cfg.contains(&(name.to_string(), family as u64)), "{cfg:?}");
+        }
+        let sc_max = crate::kernel::c_defines(SOURCE, "SC_MAX");
+        assert_eq!(sc_max, [(String::new(), u64::from(SC_MAX))]);
+        assert!(SOURCE.contains("_Static_assert(EVENT_HDR_SIZE == 88,"));
     }
 
     #[test]

@@ -13,12 +13,14 @@
 //! ([`remove_pins`]).
 
 pub mod compile;
+mod event;
 pub mod glob;
 
 use super::{
-    ApplyReport, Backend, Coverage, EnforceError, Enforcer, EnforcerEvent, Level, Op, Operation,
-    Postures, ProbeResult,
+    AlertAction, ApplyReport, Backend, Coverage, EnforceError, Enforcer, EnforcerEvent, Generation,
+    Level, Op, OpResult, Operation, Postures, ProbeResult, RuleRef,
 };
+use crate::kernel::{self, wake::EventFd};
 use crate::policy::normalize::RuleSet;
 use aya::maps::lpm_trie::{Key, LpmTrie};
 use aya::maps::{Array, HashMap, MapData, PerCpuArray, RingBuf};
@@ -26,8 +28,9 @@ use aya::programs::Lsm;
 use aya::programs::links::{FdLink, PinnedLink};
 use aya::{Btf, Ebpf, EbpfLoader};
 use compile::{Compiled, PathFacts, Rules};
+use event::{EventHeader, LsmOp, LsmVerdict};
 use std::collections::BTreeSet;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -62,29 +65,6 @@ const HOOKS: &[(&str, &str)] = &[
     ("knox_sb_umount", "sb_umount"),
     ("knox_move_mount", "move_mount"),
 ];
-
-// Event layout (struct event in lsm.bpf.c).
-const EVENT_HDR: usize = 64;
-const OP_EXEC: u8 = 1;
-const OP_OPEN: u8 = 2;
-const OP_MMAP: u8 = 3;
-const OP_CREATE: u8 = 4;
-const OP_MKDIR: u8 = 5;
-const OP_UNLINK: u8 = 6;
-const OP_RMDIR: u8 = 7;
-const OP_RENAME: u8 = 8;
-const OP_LINK: u8 = 9;
-const OP_SYMLINK: u8 = 10;
-const OP_CHMOD: u8 = 11;
-const OP_CHOWN: u8 = 12;
-const OP_TRUNCATE: u8 = 13;
-const OP_SOCKET: u8 = 14;
-const OP_CONNECT: u8 = 15;
-const OP_ACCEPT: u8 = 16;
-const OP_CAPABLE: u8 = 17;
-const V_DENY: u8 = 1;
-const V_AUDIT: u8 = 2;
-const V_POSTURE_AUDIT: u8 = 3;
 
 #[repr(C)]
 #[derive(Clone, Copy, Default)]
@@ -264,24 +244,11 @@ fn other(context: impl Into<String>, e: impl std::fmt::Display) -> EnforceError 
 
 /// Mounts bpffs on /sys/fs/bpf when nothing is mounted there (minimal VMs, containers).
 fn ensure_bpffs() -> Result<(), EnforceError> {
-    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
-    if mounts
-        .lines()
-        .any(|l| l.split_whitespace().nth(1) == Some("/sys/fs/bpf") && l.contains(" bpf "))
-    {
-        return Ok(());
-    }
-    let out = std::process::Command::new("mount")
-        .args(["-t", "bpf", "bpf", "/sys/fs/bpf"])
-        .output()
-        .map_err(err("mount -t bpf bpf /sys/fs/bpf"))?;
-    if !out.status.success() {
-        return Err(other(
-            "mount -t bpf bpf /sys/fs/bpf",
-            String::from_utf8_lossy(&out.stderr).trim(),
-        ));
-    }
-    Ok(())
+    kernel::fs::ensure(kernel::fs::PseudoFs::Bpf).map_err(|e| EnforceError::Io {
+        backend: Backend::BpfLsm,
+        context: format!("mounting {} on {}", e.fstype, e.target),
+        source: e.source,
+    })
 }
 
 fn lsm_active() -> (bool, String) {
@@ -305,34 +272,14 @@ fn load(pin_dir: &Path, btf: &Btf) -> Result<Ebpf, EnforceError> {
             .ok_or_else(|| other("lsm.bpf.o", format!("no program {name}")))?
             .try_into()
             .map_err(|e| other(format!("program {name}"), e))?;
-        p.load(hook, btf)
-            .map_err(|e| other(format!("loading the {hook} program"), verifier_error(e)))?;
+        p.load(hook, btf).map_err(|e| {
+            other(
+                format!("loading the {hook} program"),
+                kernel::verifier::load_error(&e),
+            )
+        })?;
     }
     Ok(ebpf)
-}
-
-/// The verifier's log is long; its last lines say what failed.
-fn verifier_error(e: aya::programs::ProgramError) -> String {
-    match &e {
-        aya::programs::ProgramError::LoadError {
-            io_error,
-            verifier_log,
-        } => {
-            let log = verifier_log.to_string();
-            if log.trim().is_empty() {
-                // Seen on kernels that list bpf among their LSMs but refuse BPF
-                // trampolines (fentry/LSM attachment) outright.
-                return format!(
-                    "the kernel refused the program before verifying it ({io_error}, no verifier log): \
-                     this kernel does not let BPF programs attach to LSM hooks"
-                );
-            }
-            let tail: Vec<&str> = log.lines().rev().take(12).collect();
-            let tail: Vec<&str> = tail.into_iter().rev().collect();
-            format!("{io_error}; verifier: {}", tail.join(" | "))
-        }
-        _ => e.to_string(),
-    }
 }
 
 /// Loads the programs into a scratch pin directory without attaching them: proves the
@@ -520,7 +467,7 @@ pub struct BpfLsmEnforcer {
     postures: Postures,
     generation: u32,
     stopping: Arc<AtomicBool>,
-    wake: Option<OwnedFd>,
+    wake: Option<Arc<EventFd>>,
     reader: Option<JoinHandle<()>>,
     dropped: Arc<AtomicU64>,
     /// Kept so the programs stay loaded while the agent runs (the links are pinned).
@@ -589,18 +536,12 @@ impl BpfLsmEnforcer {
         attach_all(&mut ebpf, pin_dir)?;
 
         let stopping = Arc::new(AtomicBool::new(false));
-        // SAFETY: eventfd returns a new descriptor or -1.
-        let wake_fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-        if wake_fd < 0 {
-            return Err(err("eventfd")(std::io::Error::last_os_error()));
-        }
-        // SAFETY: wake_fd is a fresh descriptor we own.
-        let wake = unsafe { OwnedFd::from_raw_fd(wake_fd) };
+        let wake = Arc::new(EventFd::new().map_err(err("eventfd"))?);
         let dropped = Arc::new(AtomicU64::new(0));
         let reader = {
             let stopping = stopping.clone();
             let dropped = dropped.clone();
-            let wake = wake.try_clone().map_err(err("dup eventfd"))?;
+            let wake = wake.clone();
             std::thread::Builder::new()
                 .name("bpf-lsm-events".into())
                 .spawn(move || read_loop(ring, events, &stopping, &wake, &dropped))
@@ -915,9 +856,7 @@ impl Enforcer for BpfLsmEnforcer {
     fn stop(&mut self) {
         self.stopping.store(true, Ordering::SeqCst);
         if let Some(w) = &self.wake {
-            let one: u64 = 1;
-            // SAFETY: writes 8 bytes from `one` to our eventfd.
-            unsafe { libc::write(w.as_raw_fd(), (&one as *const u64).cast(), 8) };
+            w.signal();
         }
         if let Some(r) = self.reader.take() {
             let _ = r.join();
@@ -926,6 +865,10 @@ impl Enforcer for BpfLsmEnforcer {
 
     fn dropped_events(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed) + self.lost_in_kernel()
+    }
+
+    fn generation(&self) -> Generation {
+        Generation(self.generation)
     }
 }
 
@@ -936,61 +879,27 @@ impl Drop for BpfLsmEnforcer {
 }
 
 fn read_loop(
-    mut ring: RingBuf<MapData>,
+    ring: RingBuf<MapData>,
     tx: SyncSender<EnforcerEvent>,
     stopping: &AtomicBool,
-    wake: &OwnedFd,
+    wake: &EventFd,
     dropped: &AtomicU64,
 ) {
-    let mut fds = [
-        libc::pollfd {
-            fd: ring.as_fd().as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        },
-        libc::pollfd {
-            fd: wake.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        },
-    ];
-    loop {
-        let last = stopping.load(Ordering::SeqCst);
-        let offset = crate::monitor::boot_to_epoch_offset();
-        let mut drained = 0u32;
-        while let Some(item) = ring.next() {
-            drained += 1;
-            // A flood must not keep a stopping agent draining forever.
-            if last && drained > 1 << 16 {
-                break;
-            }
-            let Some(ev) = decode(&item, offset) else {
-                continue;
+    kernel::ring::read_until_stopped(
+        ring,
+        stopping,
+        wake,
+        200,
+        "BPF-LSM events",
+        |item, offset| {
+            let Some(ev) = decode(item, offset) else {
+                return;
             };
-            match tx.try_send(ev) {
-                Ok(()) => {}
-                Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                    dropped.fetch_add(1, Ordering::Relaxed);
-                }
+            if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = tx.try_send(ev) {
+                dropped.fetch_add(1, Ordering::Relaxed);
             }
-        }
-        if last {
-            return;
-        }
-        // SAFETY: fds is a valid array of two pollfd.
-        let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 200) };
-        if rc < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-    }
-}
-
-fn u32_at(b: &[u8], at: usize) -> u32 {
-    u32::from_ne_bytes(b[at..at + 4].try_into().unwrap())
-}
-
-fn open_flags_text(flags: u32) -> String {
-    crate::monitor::open_flags(flags as i32)
+        },
+    );
 }
 
 fn family_name(f: u32) -> String {
@@ -1015,66 +924,58 @@ fn type_name(t: u32) -> String {
 
 /// One ring buffer record → an enforcer event (None if malformed).
 fn decode(b: &[u8], offset: i128) -> Option<EnforcerEvent> {
-    if b.len() < EVENT_HDR {
-        return None;
-    }
-    let ts = u64::from_ne_bytes(b[0..8].try_into().unwrap()) as i128 + offset;
-    let tgid = u32_at(b, 8);
-    let ppid = u32_at(b, 16);
-    let uid = u32_at(b, 20);
-    let rule = u32_at(b, 24);
-    let arg = u32_at(b, 36);
-    let arg2 = u32_at(b, 40);
-    let op = b[44];
-    let verdict = b[45];
-    let path_len = (u16::from_ne_bytes([b[46], b[47]]) as usize).min(b.len() - EVENT_HDR);
-    let comm = {
-        let c = &b[48..64];
-        let end = c.iter().position(|&x| x == 0).unwrap_or(c.len());
-        String::from_utf8_lossy(&c[..end]).into_owned()
-    };
-    let path = String::from_utf8_lossy(&b[EVENT_HDR..EVENT_HDR + path_len]).into_owned();
+    let (h, path) = EventHeader::parse(b)?;
+    let ts = kernel::clock::boot_ns_to_epoch(h.ts_ns, offset);
+    let op = LsmOp::from_raw(h.op)?;
+    let verdict = LsmVerdict::from_raw(h.verdict)?;
+    let (arg, arg2) = (h.arg, h.arg2);
+    let comm = h.comm();
+    let path = String::from_utf8_lossy(path).into_owned();
     let (operation, resource, data) = match op {
-        OP_EXEC => (
+        LsmOp::Exec => (
             Operation::Process,
             path,
             "lsm=SECURITY_BPRM_CHECK".to_string(),
         ),
-        OP_MMAP => (
+        LsmOp::Mmap => (
             Operation::Process,
             path,
             "lsm=SECURITY_MMAP_FILE prot=PROT_EXEC".to_string(),
         ),
-        OP_OPEN => (
-            Operation::File,
-            path,
-            format!("lsm=SECURITY_FILE_OPEN flags={}", open_flags_text(arg)),
-        ),
-        OP_CREATE | OP_MKDIR | OP_UNLINK | OP_RMDIR | OP_RENAME | OP_LINK | OP_SYMLINK
-        | OP_CHMOD | OP_CHOWN | OP_TRUNCATE => {
+        LsmOp::Open => (Operation::File, path, open_data(arg)),
+        LsmOp::Create
+        | LsmOp::Mkdir
+        | LsmOp::Unlink
+        | LsmOp::Rmdir
+        | LsmOp::Rename
+        | LsmOp::Link
+        | LsmOp::Symlink
+        | LsmOp::Chmod
+        | LsmOp::Chown
+        | LsmOp::Truncate => {
             let hook = match op {
-                OP_CREATE => "SECURITY_PATH_MKNOD",
-                OP_MKDIR => "SECURITY_PATH_MKDIR",
-                OP_UNLINK => "SECURITY_PATH_UNLINK",
-                OP_RMDIR => "SECURITY_PATH_RMDIR",
-                OP_RENAME => "SECURITY_PATH_RENAME",
-                OP_LINK => "SECURITY_PATH_LINK",
-                OP_SYMLINK => "SECURITY_PATH_SYMLINK",
-                OP_CHMOD => "SECURITY_PATH_CHMOD",
-                OP_CHOWN => "SECURITY_PATH_CHOWN",
+                LsmOp::Create => "SECURITY_PATH_MKNOD",
+                LsmOp::Mkdir => "SECURITY_PATH_MKDIR",
+                LsmOp::Unlink => "SECURITY_PATH_UNLINK",
+                LsmOp::Rmdir => "SECURITY_PATH_RMDIR",
+                LsmOp::Rename => "SECURITY_PATH_RENAME",
+                LsmOp::Link => "SECURITY_PATH_LINK",
+                LsmOp::Symlink => "SECURITY_PATH_SYMLINK",
+                LsmOp::Chmod => "SECURITY_PATH_CHMOD",
+                LsmOp::Chown => "SECURITY_PATH_CHOWN",
                 _ => "SECURITY_PATH_TRUNCATE",
             };
             let data = match op {
-                OP_RENAME | OP_LINK if arg == 1 => format!("lsm={hook} name=new"),
-                OP_RENAME | OP_LINK => format!("lsm={hook} name=old"),
+                LsmOp::Rename | LsmOp::Link if arg == 1 => format!("lsm={hook} name=new"),
+                LsmOp::Rename | LsmOp::Link => format!("lsm={hook} name=old"),
                 _ => format!("lsm={hook}"),
             };
             (Operation::File, path, data)
         }
-        OP_SOCKET | OP_CONNECT | OP_ACCEPT => {
+        LsmOp::Socket | LsmOp::Connect | LsmOp::Accept => {
             let hook = match op {
-                OP_SOCKET => "SOCKET_CREATE",
-                OP_CONNECT => "SOCKET_CONNECT",
+                LsmOp::Socket => "SOCKET_CREATE",
+                LsmOp::Connect => "SOCKET_CONNECT",
                 _ => "SOCKET_ACCEPT",
             };
             let resource = format!(
@@ -1089,7 +990,7 @@ fn decode(b: &[u8], offset: i128) -> Option<EnforcerEvent> {
                 format!("lsm={hook} {resource}"),
             )
         }
-        OP_CAPABLE => {
+        LsmOp::Capable => {
             let cap = compile::cap_name(arg);
             (
                 Operation::Capabilities,
@@ -1097,26 +998,31 @@ fn decode(b: &[u8], offset: i128) -> Option<EnforcerEvent> {
                 format!("lsm=CAPABLE cap={cap}"),
             )
         }
-        _ => return None,
     };
     let (action, result, rule) = match verdict {
-        V_DENY => {
-            let result = if op == OP_CAPABLE {
-                "Operation not permitted"
+        LsmVerdict::Deny => {
+            let result = if op == LsmOp::Capable {
+                OpResult::OperationNotPermitted
             } else {
-                "Permission denied"
+                OpResult::PermissionDenied
             };
-            ("Block", result, rule.checked_sub(1))
+            (AlertAction::Block, result, h.rule.checked_sub(1))
         }
-        V_AUDIT => ("Audit", "Passed", rule.checked_sub(1)),
-        V_POSTURE_AUDIT => ("Audit", "Passed", None),
-        _ => return None,
+        LsmVerdict::Audit => (AlertAction::Audit, OpResult::Passed, h.rule.checked_sub(1)),
+        LsmVerdict::PostureAudit => (AlertAction::Audit, OpResult::Passed, None),
     };
-    let mut process = crate::procfs::process_info(tgid as i32);
+    // The programs read the generation with the target flags, before the rule entries:
+    // an apply bumps it before writing its entries and prunes the old ones after, so in
+    // that window a decision by an entry that is about to go carries the new generation.
+    let rule = rule.map(|r| RuleRef {
+        generation: Generation(h.generation),
+        index: r as usize,
+    });
+    let mut process = crate::procfs::process_info(h.tgid as i32);
     if process.exe.is_empty() {
         // Gone already: keep what the kernel told us.
-        process.ppid = ppid as i32;
-        process.uid = uid;
+        process.ppid = h.ppid as i32;
+        process.uid = h.uid;
         process.exe = comm.clone();
     }
     Some(EnforcerEvent {
@@ -1124,10 +1030,93 @@ fn decode(b: &[u8], offset: i128) -> Option<EnforcerEvent> {
         operation,
         resource,
         data,
-        rule: rule.map(|r| r as usize),
-        action: action.to_string(),
-        result: result.to_string(),
+        rule,
+        action,
+        result,
         process,
-        timestamp_ns: ts.max(0) as u128,
+        timestamp_ns: ts,
     })
+}
+
+/// `Data` of a file_open decision.
+pub(crate) fn open_data(flags: u32) -> String {
+    format!(
+        "lsm=SECURITY_FILE_OPEN flags={}",
+        kernel::flags::open_flags(flags)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(h: EventHeader, path: &[u8]) -> Vec<u8> {
+        let mut b = h.to_bytes();
+        b.extend_from_slice(path);
+        while !b.len().is_multiple_of(8) {
+            b.push(0);
+        }
+        b
+    }
+
+    #[test]
+    fn decodes_records() {
+        let mut h = EventHeader {
+            ts_ns: 1_000,
+            tgid: u32::MAX - 1, // no such process: the record's own facts are kept
+            ppid: 7,
+            uid: 1000,
+            rule: 3,
+            generation: 9,
+            arg: (libc::O_WRONLY | libc::O_CREAT) as u32,
+            op: LsmOp::Open as u8,
+            verdict: LsmVerdict::Deny as u8,
+            path_len: 8,
+            ..EventHeader::default()
+        };
+        h.comm[..3].copy_from_slice(b"cat");
+        let ev = decode(&record(h, b"/etc/foo"), 5).unwrap();
+        assert_eq!(ev.timestamp_ns, 1_005);
+        assert_eq!(ev.operation, Operation::File);
+        assert_eq!(ev.resource, "/etc/foo");
+        assert_eq!(ev.data, "lsm=SECURITY_FILE_OPEN flags=O_WRONLY|O_CREAT");
+        let rule = RuleRef {
+            generation: Generation(9),
+            index: 2,
+        };
+        assert_eq!(ev.rule, Some(rule));
+        assert_eq!(
+            (ev.action.as_str(), ev.result.as_str()),
+            ("Block", "Permission denied")
+        );
+        assert_eq!(
+            (ev.process.exe.as_str(), ev.process.ppid, ev.process.uid),
+            ("cat", 7, 1000)
+        );
+
+        h.op = LsmOp::Capable as u8;
+        h.arg = 21;
+        h.path_len = 0;
+        let ev = decode(&record(h, b""), 0).unwrap();
+        assert_eq!(ev.resource, "CAP_SYS_ADMIN");
+        assert_eq!(ev.result, "Operation not permitted");
+
+        h.verdict = LsmVerdict::PostureAudit as u8;
+        let ev = decode(&record(h, b""), 0).unwrap();
+        assert_eq!((ev.rule, ev.action.as_str()), (None, "Audit"));
+
+        // A path_len past the record is clamped; unknown codes and short records are skipped.
+        h.op = LsmOp::Exec as u8;
+        h.path_len = 500;
+        assert_eq!(
+            decode(&record(h, b"/bin/x"), 0).unwrap().resource,
+            "/bin/x\0\0"
+        );
+        h.op = 99;
+        assert!(decode(&record(h, b""), 0).is_none());
+        h.op = LsmOp::Exec as u8;
+        h.verdict = 9;
+        assert!(decode(&record(h, b""), 0).is_none());
+        assert!(decode(&[0u8; 10], 0).is_none());
+    }
 }

@@ -20,7 +20,9 @@
 //! process rules.
 
 use super::sys::{self, ProcPath};
-use crate::enforce::{Backend, EnforcerEvent, Operation};
+use crate::enforce::{
+    AlertAction, Backend, EnforcerEvent, Generation, OpResult, Operation, RuleRef,
+};
 use crate::policy::matcher::{CompiledRules, Decision, FastMap, Posture, Subject, Verdict};
 use crate::procfs::{self, ProcessInfo};
 use std::io;
@@ -31,7 +33,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, AtomicU8, AtomicU64, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 pub(super) const RUNNING: u8 = 0;
 /// Replaced by a newer group: marks are gone, decide what is still queued, then exit.
@@ -70,7 +72,7 @@ fn bump(c: &AtomicU64) {
 pub(super) struct Shared {
     pub counters: Counters,
     pub deny_response: u32,
-    pub deny_result: &'static str,
+    pub deny_result: OpResult,
     pub own_pid: i32,
     pub events: SyncSender<EnforcerEvent>,
 }
@@ -105,6 +107,7 @@ pub(super) fn spawn(
     fan: Arc<OwnedFd>,
     ctl: Arc<Control>,
     rules: Arc<CompiledRules>,
+    generation: Generation,
     shared: Arc<Shared>,
 ) -> io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
@@ -114,6 +117,7 @@ pub(super) fn spawn(
                 fan,
                 ctl,
                 rules,
+                generation,
                 shared,
                 cache: FastMap::default(),
                 interps: FastMap::default(),
@@ -306,49 +310,10 @@ impl OpenCall {
     }
 }
 
-/// Open flags as KubeArmor prints them: the access mode, then the other flags in bit order.
+/// Open flags as KubeArmor prints them (one renderer for every backend).
 pub(super) fn render_flags(f: u64) -> String {
-    let sync = (libc::O_SYNC & !libc::O_DSYNC) as u64;
-    let tmpfile = (libc::O_TMPFILE & !libc::O_DIRECTORY) as u64;
-    let names: [(u64, &str); 17] = [
-        (libc::O_CREAT as u64, "O_CREAT"),
-        (libc::O_EXCL as u64, "O_EXCL"),
-        (libc::O_NOCTTY as u64, "O_NOCTTY"),
-        (libc::O_TRUNC as u64, "O_TRUNC"),
-        (libc::O_APPEND as u64, "O_APPEND"),
-        (libc::O_NONBLOCK as u64, "O_NONBLOCK"),
-        (libc::O_DSYNC as u64, "O_DSYNC"),
-        (libc::O_ASYNC as u64, "O_ASYNC"),
-        (libc::O_DIRECT as u64, "O_DIRECT"),
-        (libc::O_LARGEFILE as u64, "O_LARGEFILE"),
-        (libc::O_DIRECTORY as u64, "O_DIRECTORY"),
-        (libc::O_NOFOLLOW as u64, "O_NOFOLLOW"),
-        (libc::O_NOATIME as u64, "O_NOATIME"),
-        (libc::O_CLOEXEC as u64, "O_CLOEXEC"),
-        (sync, "O_SYNC"),
-        (libc::O_PATH as u64, "O_PATH"),
-        (tmpfile, "O_TMPFILE"),
-    ];
-    let mut out = String::from(match f & libc::O_ACCMODE as u64 {
-        0 => "O_RDONLY",
-        1 => "O_WRONLY",
-        2 => "O_RDWR",
-        _ => "O_ACCMODE",
-    });
-    for (bit, name) in names {
-        if f & bit == 0 {
-            continue;
-        }
-        // O_SYNC and O_TMPFILE include O_DSYNC and O_DIRECTORY: print the composite only.
-        if (bit == libc::O_DSYNC as u64 && f & sync != 0)
-            || (bit == libc::O_DIRECTORY as u64 && f & tmpfile != 0)
-        {
-            continue;
-        }
-        out.push('|');
-        out.push_str(name);
-    }
-    out
+    // Flags are an int in every open call; higher bits of the register are not flags.
+    crate::kernel::flags::open_flags(f as u32)
 }
 
 struct Alert {
@@ -356,7 +321,7 @@ struct Alert {
     resource: String,
     data: String,
     rule: Option<usize>,
-    action: &'static str,
+    action: AlertAction,
 }
 
 #[derive(Default)]
@@ -374,14 +339,14 @@ impl Outcome {
         data: impl FnOnce() -> String,
     ) {
         self.deny |= v.decision.denies();
-        let mut found: Vec<(Option<usize>, &'static str)> = Vec::new();
+        let mut found: Vec<(Option<usize>, AlertAction)> = Vec::new();
         match v.decision {
-            Decision::Deny { rule } => found.push((Some(rule), "Block")),
-            Decision::DefaultPosture(Posture::Block) => found.push((None, "Block")),
-            Decision::DefaultPosture(Posture::Audit) => found.push((None, "Audit")),
+            Decision::Deny { rule } => found.push((Some(rule), AlertAction::Block)),
+            Decision::DefaultPosture(Posture::Block) => found.push((None, AlertAction::Block)),
+            Decision::DefaultPosture(Posture::Audit) => found.push((None, AlertAction::Audit)),
             Decision::Allow { .. } | Decision::Pass => {}
         }
-        found.extend(v.audits.iter().map(|&r| (Some(r), "Audit")));
+        found.extend(v.audits.iter().map(|&r| (Some(r), AlertAction::Audit)));
         if found.is_empty() {
             return;
         }
@@ -405,6 +370,8 @@ struct Reader {
     fan: Arc<OwnedFd>,
     ctl: Arc<Control>,
     rules: Arc<CompiledRules>,
+    /// Of `rules`: what this group's decisions are attributed with.
+    generation: Generation,
     shared: Arc<Shared>,
     cache: FastMap<Key, Vec<Rc<Cached>>>,
     /// Per thread: the ELF interpreter its exec, allowed a moment ago, will load next.
@@ -541,19 +508,19 @@ impl Reader {
         let Some(process) = process else {
             return;
         };
-        let timestamp_ns = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
+        let timestamp_ns = crate::kernel::clock::now_epoch_ns();
         for a in outcome.alerts {
             let ev = EnforcerEvent {
                 backend: Backend::Fanotify,
                 operation: a.operation,
                 resource: a.resource,
                 data: a.data,
-                rule: a.rule,
-                action: a.action.to_string(),
-                result: result.to_string(),
+                rule: a.rule.map(|index| RuleRef {
+                    generation: self.generation,
+                    index,
+                }),
+                action: a.action,
+                result,
                 process: process.clone(),
                 timestamp_ns,
             };
@@ -567,7 +534,7 @@ impl Reader {
     }
 
     /// Answers the kernel; returns what the process got.
-    fn answer(&self, event_fd: RawFd, allow: bool) -> &'static str {
+    fn answer(&self, event_fd: RawFd, allow: bool) -> OpResult {
         let fan = self.fan.as_raw_fd();
         let counters = &self.shared.counters;
         if allow {
@@ -575,7 +542,7 @@ impl Reader {
                 bump(&counters.errors);
             }
             bump(&counters.allowed);
-            return "Passed";
+            return OpResult::Passed;
         }
         bump(&counters.denied);
         match sys::respond(fan, event_fd, self.shared.deny_response) {
@@ -589,7 +556,7 @@ impl Reader {
                 if sys::respond(fan, event_fd, libc::FAN_DENY).is_err() {
                     bump(&counters.errors);
                 }
-                "Operation not permitted"
+                OpResult::OperationNotPermitted
             }
             Err(_) => {
                 // ENOENT: the waiter is gone (killed); nothing got through.
@@ -799,6 +766,17 @@ impl Reader {
     }
 }
 
+/// `Data` of an openat(AT_FDCWD, ...) with `flags`, as this backend reports it.
+#[cfg(test)]
+pub(crate) fn openat_data(flags: u64) -> String {
+    OpenCall {
+        nr: libc::SYS_openat,
+        dirfd: libc::AT_FDCWD,
+        flags: Some(flags),
+    }
+    .render()
+}
+
 fn operation(exec: bool) -> Operation {
     if exec {
         Operation::Process
@@ -834,7 +812,11 @@ mod tests {
             "O_WRONLY|O_CREAT|O_APPEND"
         );
         assert_eq!(f(libc::O_RDWR | libc::O_SYNC), "O_RDWR|O_SYNC");
-        assert_eq!(f(libc::O_RDWR | libc::O_TMPFILE), "O_RDWR|O_TMPFILE");
+        // KubeArmor tests O_TMPFILE's own bit, and prints the O_DIRECTORY bit it includes.
+        assert_eq!(
+            f(libc::O_RDWR | libc::O_TMPFILE),
+            "O_RDWR|O_DIRECTORY|O_TMPFILE"
+        );
         assert_eq!(
             f(libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NONBLOCK),
             "O_RDONLY|O_NONBLOCK|O_DIRECTORY"

@@ -1,0 +1,109 @@
+//! The pseudo-filesystems BPF and LSM code needs, mounted where nothing (no systemd, a
+//! minimal VM, a container) mounted them: bpffs for pinning, tracefs for tracepoint ids,
+//! securityfs for the list of active LSMs. Mounting one that is there already is never
+//! tried, so a host's own mounts are left alone.
+
+use std::ffi::CString;
+use std::path::Path;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PseudoFs {
+    /// bpffs on /sys/fs/bpf.
+    Bpf,
+    /// tracefs on /sys/kernel/tracing (or the older /sys/kernel/debug/tracing).
+    Trace,
+    /// securityfs on /sys/kernel/security.
+    Security,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("mounting {fstype} on {target}: {source}")]
+pub struct MountError {
+    pub fstype: &'static str,
+    pub target: &'static str,
+    pub source: std::io::Error,
+}
+
+impl PseudoFs {
+    pub fn fstype(self) -> &'static str {
+        match self {
+            PseudoFs::Bpf => "bpf",
+            PseudoFs::Trace => "tracefs",
+            PseudoFs::Security => "securityfs",
+        }
+    }
+
+    pub fn target(self) -> &'static str {
+        match self {
+            PseudoFs::Bpf => "/sys/fs/bpf",
+            PseudoFs::Trace => "/sys/kernel/tracing",
+            PseudoFs::Security => "/sys/kernel/security",
+        }
+    }
+
+    /// Whether what we need from it is there already.
+    pub fn present(self) -> bool {
+        match self {
+            // /sys/fs/bpf exists as an empty directory before anything is mounted on it.
+            PseudoFs::Bpf => std::fs::read_to_string("/proc/self/mounts")
+                .unwrap_or_default()
+                .lines()
+                .any(|l| {
+                    let mut f = l.split_whitespace().skip(1);
+                    f.next() == Some(self.target()) && f.next() == Some(self.fstype())
+                }),
+            PseudoFs::Trace => {
+                Path::new("/sys/kernel/tracing/events").is_dir()
+                    || Path::new("/sys/kernel/debug/tracing/events").is_dir()
+            }
+            PseudoFs::Security => Path::new("/sys/kernel/security/lsm").exists(),
+        }
+    }
+}
+
+/// Mounts `fs` on its usual mount point unless it is there already.
+pub fn ensure(fs: PseudoFs) -> Result<(), MountError> {
+    if fs.present() {
+        return Ok(());
+    }
+    let err = |source| MountError {
+        fstype: fs.fstype(),
+        target: fs.target(),
+        source,
+    };
+    let cstr = |s: &str| CString::new(s).expect("no NUL in constant names");
+    let (source, target, fstype) = (cstr(fs.fstype()), cstr(fs.target()), cstr(fs.fstype()));
+    // SAFETY: NUL-terminated strings that outlive the call; no data argument.
+    let rc = unsafe {
+        libc::mount(
+            source.as_ptr(),
+            target.as_ptr(),
+            fstype.as_ptr(),
+            0,
+            std::ptr::null(),
+        )
+    };
+    if rc != 0 {
+        return Err(err(std::io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_what_mount_8_takes() {
+        assert_eq!(PseudoFs::Bpf.fstype(), "bpf");
+        let e = MountError {
+            fstype: PseudoFs::Trace.fstype(),
+            target: PseudoFs::Trace.target(),
+            source: std::io::Error::from_raw_os_error(libc::EPERM),
+        };
+        assert!(
+            e.to_string()
+                .starts_with("mounting tracefs on /sys/kernel/tracing: ")
+        );
+    }
+}
