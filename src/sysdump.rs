@@ -369,7 +369,7 @@ fn version(_: &Ctx) -> Got {
 }
 
 fn probe(_: &Ctx) -> Got {
-    Got::Data(json(&crate::enforce::probe_report()))
+    Got::Data(json(&crate::agent::probe::probe_report()))
 }
 
 fn uname(_: &Ctx) -> Got {

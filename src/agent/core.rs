@@ -783,7 +783,7 @@ mod tests {
             RuleSet::from_policies(&policies),
             ApplyReport::default(),
             Posture::Audit,
-            Backend::Fanotify,
+            false,
         );
         h.generation = generation.map(Generation);
         h

@@ -7,6 +7,7 @@ pub mod config;
 pub mod core;
 pub mod notify;
 pub mod pipeline;
+pub mod probe;
 pub mod server;
 pub mod state;
 

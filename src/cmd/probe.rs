@@ -4,7 +4,8 @@
 use super::ExitStatus;
 use super::{AgentConn, ProbeArgs, TableOrJson};
 use crate::agent::api::{self, Request, Response};
-use crate::enforce::{Backend, Level, Op, probe_report};
+use crate::agent::probe::probe_report;
+use crate::enforce::{Backend, Level, Op};
 use crate::onboard::supervisor;
 use crate::output::{print_document, table};
 use std::time::Duration;

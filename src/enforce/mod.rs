@@ -380,56 +380,6 @@ pub fn probe_all() -> Vec<ProbeResult> {
     ]
 }
 
-/// What `knoxctl probe -o json` and sysdump report: every backend tried, which one `auto`
-/// picks, and whether the eBPF monitor loads.
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ProbeReport {
-    pub enforcers: Vec<ProbeResult>,
-    /// What `--enforcer auto` picks here.
-    pub selected: Backend,
-    /// Whether some backend makes the kernel deny (not only audit).
-    pub enforcement_available: bool,
-    pub monitor: MonitorProbe,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct MonitorProbe {
-    pub usable: bool,
-    pub reason: Option<String>,
-    /// Syscall events, which syscall rules need: the kernel may refuse their programs
-    /// while the rest of the monitor works.
-    #[serde(rename = "syscallsUsable")]
-    pub syscalls_usable: bool,
-    #[serde(rename = "syscallsReason")]
-    pub syscalls_reason: Option<String>,
-}
-
-/// Tries every backend and the monitor.
-pub fn probe_report() -> ProbeReport {
-    let enforcers = probe_all();
-    let auto = enforcers
-        .iter()
-        .find(|r| r.usable && r.backend != Backend::MonitorOnly)
-        .map(|r| r.backend);
-    let monitor = crate::monitor::probe().map_err(|e| e.to_string());
-    let syscalls = match &monitor {
-        Ok(outcome) => outcome.syscalls.clone(),
-        Err(e) => Err(e.clone()),
-    };
-    ProbeReport {
-        selected: auto.unwrap_or(Backend::MonitorOnly),
-        enforcement_available: auto.is_some(),
-        enforcers,
-        monitor: MonitorProbe {
-            usable: monitor.is_ok(),
-            reason: monitor.err(),
-            syscalls_usable: syscalls.is_ok(),
-            syscalls_reason: syscalls.err(),
-        },
-    }
-}
-
 /// Which enforcer to run (the configuration's `enforcer`, `--enforcer`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
