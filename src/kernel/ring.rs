@@ -4,6 +4,11 @@
 //! owner detaches its programs (or stops caring about new records), sets `stopping` and
 //! signals the [`EventFd`]; the loop then drains once more and returns. That final drain is
 //! bounded so that a flood cannot keep a stopping agent busy forever.
+//!
+//! Between drains the loop sleeps in poll(2). Programs that do not wake the reader for
+//! every record (the monitor's) rely on its timeout, which is short while records come
+//! and doubles with every empty round up to a ceiling, so that an idle agent sleeps
+//! instead of waking a hundred times a second.
 
 use super::clock;
 use super::wake::EventFd;
@@ -15,14 +20,32 @@ use std::time::Duration;
 /// Records read in the drain after the stop at most.
 const LAST_DRAIN_MAX: u32 = 1 << 16;
 
+/// How long the read loop sleeps between drains, in milliseconds: `busy` after a round
+/// that found records, doubling after each empty round up to `idle`. The timeout bounds
+/// the latency of a record that did not wake the reader.
+#[derive(Clone, Copy, Debug)]
+pub struct PollTimeout {
+    pub busy: i32,
+    pub idle: i32,
+}
+
+impl PollTimeout {
+    fn next(self, current: i32, found: bool) -> i32 {
+        if found {
+            self.busy
+        } else {
+            current.saturating_mul(2).clamp(self.busy, self.idle)
+        }
+    }
+}
+
 /// Calls `record` with every record of `ring` and the boot-to-epoch clock offset of its
 /// batch ([`clock::boot_to_epoch_offset`]), until `stopping` is set and `wake` signalled.
-/// `poll_ms` bounds the latency of a record when the programs do not wake the reader.
 pub fn read_until_stopped(
     mut ring: RingBuf<MapData>,
     stopping: &AtomicBool,
     wake: &EventFd,
-    poll_ms: i32,
+    poll: PollTimeout,
     name: &str,
     mut record: impl FnMut(&[u8], i128),
 ) {
@@ -38,6 +61,7 @@ pub fn read_until_stopped(
             revents: 0,
         },
     ];
+    let mut timeout = poll.busy;
     loop {
         // Checked before draining so that the drain after the last wake-up is complete.
         let last = stopping.load(Ordering::SeqCst);
@@ -53,8 +77,9 @@ pub fn read_until_stopped(
         if last {
             return;
         }
+        timeout = poll.next(timeout, drained > 0);
         // SAFETY: fds is a valid array of two pollfd for the duration of the call.
-        let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, poll_ms) };
+        let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
         if rc < 0 {
             let err = std::io::Error::last_os_error();
             if err.kind() != std::io::ErrorKind::Interrupted {
@@ -62,5 +87,26 @@ pub fn read_until_stopped(
                 std::thread::sleep(Duration::from_millis(100));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_timeout_backs_off_while_idle_and_snaps_back_on_records() {
+        let p = PollTimeout {
+            busy: 10,
+            idle: 500,
+        };
+        let mut t = p.busy;
+        let mut seen = Vec::new();
+        for _ in 0..8 {
+            t = p.next(t, false);
+            seen.push(t);
+        }
+        assert_eq!(seen, [20, 40, 80, 160, 320, 500, 500, 500]);
+        assert_eq!(p.next(t, true), 10);
     }
 }

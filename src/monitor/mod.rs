@@ -41,9 +41,14 @@ pub const DEFAULT_RING_BYTES: u32 = 8 << 20;
 
 /// How long the reader sleeps in poll(2): the latency of an event, since the programs
 /// wake the reader only when a quarter of the ring buffer is unread (see `submit` in
-/// monitor.bpf.c: a wakeup per event costs more than the event itself). stop() wakes
-/// the reader at once through an eventfd.
-const POLL_TIMEOUT_MS: i32 = 10;
+/// monitor.bpf.c: a wakeup per event costs more than the event itself). 10 ms while
+/// events come; on a quiet machine it stretches to 500 ms, the latency of the first
+/// audit alert after a pause, so that an idle agent sleeps (benches/agent-idle.sh).
+/// stop() wakes the reader at once through an eventfd.
+const POLL_TIMEOUT: kernel::ring::PollTimeout = kernel::ring::PollTimeout {
+    busy: 10,
+    idle: 500,
+};
 
 // Indexes of the `config` array map (CFG_* in monitor.bpf.c).
 const CONFIG_EXEC: u32 = 0;
@@ -1081,7 +1086,7 @@ fn read_loop(
         ring,
         stopping,
         wake,
-        POLL_TIMEOUT_MS,
+        POLL_TIMEOUT,
         "eBPF monitor",
         |item, offset| {
             let Some(event) = decode(item, offset) else {

@@ -889,7 +889,12 @@ fn read_loop(
         ring,
         stopping,
         wake,
-        200,
+        // lsm.bpf.c submits with the default flags, which wake a reader that has caught
+        // up: the timeout is only a safety net, and long while nothing happens.
+        kernel::ring::PollTimeout {
+            busy: 200,
+            idle: 5_000,
+        },
         "BPF-LSM events",
         |item, offset| {
             let Some(ev) = decode(item, offset) else {
