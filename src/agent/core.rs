@@ -19,7 +19,8 @@ use crate::policy::syscall_rules::SyscallRules;
 use crate::policy::validate::{self, Options, Severity, validate_bytes};
 use crate::policy::{Kind, Policy, PolicyId};
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Condvar, Mutex, RwLock, RwLockReadGuard};
+use std::time::Instant;
 
 /// The host's current rule set and what the enforcer made of it, shared with the alert
 /// pipeline (which maps an enforcer decision's rule index back to its policy).
@@ -187,6 +188,58 @@ pub struct Counters {
 
 /// Fills counters owned elsewhere (store, monitor) into a status.
 pub type StatusSource = Box<dyn Fn(&mut Counters) + Send>;
+/// The current host rules, shared with the pipeline threads. A new set is published whole;
+/// a reader that needs a generation not published yet (the enforcer's decisions can reach
+/// the pipeline before the apply that made their rules returns) sleeps until the next
+/// publication instead of polling.
+pub struct SharedRules {
+    rules: RwLock<HostRules>,
+    /// Publications so far; bumped after the rules are replaced.
+    published: Mutex<u64>,
+    changed: Condvar,
+}
+
+impl SharedRules {
+    fn new(rules: HostRules) -> SharedRules {
+        SharedRules {
+            rules: RwLock::new(rules),
+            published: Mutex::new(0),
+            changed: Condvar::new(),
+        }
+    }
+
+    pub fn read(&self) -> RwLockReadGuard<'_, HostRules> {
+        self.rules.read().expect("host rules lock")
+    }
+
+    /// Which publication the rules read after this call are at least.
+    pub fn publication(&self) -> u64 {
+        *self.published.lock().expect("publication lock")
+    }
+
+    /// Sleeps until a publication after `seen` or the deadline; false at the deadline.
+    pub fn wait_after(&self, seen: u64, deadline: Instant) -> bool {
+        let mut n = self.published.lock().expect("publication lock");
+        while *n == seen {
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                return false;
+            };
+            n = self
+                .changed
+                .wait_timeout(n, left)
+                .expect("publication lock")
+                .0;
+        }
+        true
+    }
+
+    fn publish(&self, change: impl FnOnce(&mut HostRules)) {
+        change(&mut self.rules.write().expect("host rules lock"));
+        *self.published.lock().expect("publication lock") += 1;
+        self.changed.notify_all();
+    }
+}
+
 /// Called with every new host rule set (the monitor follows what rules need); returns the
 /// syscall rules it cannot audit, and why.
 pub type RulesListener = Box<dyn Fn(&HostRules) -> Vec<(usize, String)> + Send>;
@@ -198,7 +251,7 @@ pub struct Core {
     state: PolicyState,
     enforcer: Box<dyn Enforcer>,
     enforcer_reason: String,
-    pub host: Arc<RwLock<HostRules>>,
+    pub host: Arc<SharedRules>,
     /// Fills the counters other components own (store, monitor) into `status`.
     pub status_source: Option<StatusSource>,
     /// Told about every new host rule set (see [`Core::follow_rules`]).
@@ -400,7 +453,7 @@ impl Core {
             state,
             enforcer,
             enforcer_reason,
-            host: Arc::new(RwLock::new(HostRules::new(
+            host: Arc::new(SharedRules::new(HostRules::new(
                 RuleSet::from_policies(&[]),
                 ApplyReport::default(),
                 Posture::Audit,
@@ -476,9 +529,10 @@ impl Core {
         if let Some(tell) = &self.on_rules {
             rules.unaudited = tell(&rules);
         }
-        let mut host = self.host.write().expect("host rules lock");
-        let old = std::mem::replace(&mut *host, rules);
-        host.succeed(old);
+        self.host.publish(|host| {
+            let old = std::mem::replace(host, rules);
+            host.succeed(old);
+        });
         Ok(())
     }
 
@@ -486,8 +540,8 @@ impl Core {
     /// one; what it cannot audit is reported by `status` and `policy apply`. Without a
     /// listener (no monitor), syscall rules are reported as not audited.
     pub fn follow_rules(&mut self, tell: RulesListener) {
-        let unaudited = tell(&self.host.read().expect("host rules lock"));
-        self.host.write().expect("host rules lock").unaudited = unaudited;
+        let unaudited = tell(&self.host.read());
+        self.host.publish(|host| host.unaudited = unaudited);
         self.on_rules = Some(tell);
     }
 
@@ -553,7 +607,7 @@ impl Core {
     pub fn effect(&self, p: &Policy) -> Effect {
         match p.kind {
             Kind::KubeArmorHostPolicy if self.applies_here(p) => {
-                let host = self.host.read().expect("host rules lock");
+                let host = self.host.read();
                 let key = p.key();
                 let ours = |r: &Rule| r.policy == key;
                 let (mut rules, mut syscall_rules) = (0, 0);
@@ -725,7 +779,7 @@ impl Core {
     }
 
     pub fn status(&self) -> CoreStatus {
-        let host = self.host.read().expect("host rules lock");
+        let host = self.host.read();
         let note = |rule: &Rule, why: &str| RuleNote {
             rule: rule.clone(),
             why: why.to_string(),
@@ -796,6 +850,36 @@ mod tests {
         };
         h.decider(r)
             .map(|d| d.rule.map(|r| r.policy.clone()).unwrap_or_default())
+    }
+
+    #[test]
+    fn a_reader_waiting_for_a_generation_wakes_when_it_is_published() {
+        let shared = Arc::new(SharedRules::new(rules("a", Some(1))));
+        let later = Instant::now() + std::time::Duration::from_secs(30);
+        let seen = shared.publication();
+        let waiter = {
+            let shared = shared.clone();
+            std::thread::spawn(move || {
+                let woke = shared.wait_after(seen, later);
+                (woke, policy_of(&shared.read(), 2), Instant::now())
+            })
+        };
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        shared.publish(|h| {
+            let old = std::mem::replace(h, rules("b", Some(2)));
+            h.succeed(old);
+        });
+        let (woke, policy, at) = waiter.join().unwrap();
+        assert!(
+            woke && at < later,
+            "woken by the publication, not the deadline"
+        );
+        assert_eq!(policy.as_deref(), Some("b"));
+        // A publication that happened between reading the count and waiting is not missed.
+        assert!(shared.wait_after(seen, later));
+        // Nothing published: the deadline ends the wait.
+        let now = shared.publication();
+        assert!(!shared.wait_after(now, Instant::now() + std::time::Duration::from_millis(20)));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! the store. Each source runs on its own thread; queues are bounded and every loss is
 //! counted (by the monitor, the enforcer and the store's writer).
 
-use super::core::HostRules;
+use super::core::{HostRules, SharedRules};
 use crate::alert::store::AlertSender;
 use crate::alert::{Alert, format_rfc3339};
 use crate::enforce::{AlertAction, EnforcerEvent, Operation};
@@ -11,8 +11,8 @@ use crate::monitor::{EventKind, MonitorEvent};
 use crate::policy::matcher::{Decision, Known, Subject, Verdict};
 use crate::policy::normalize::Rule;
 use crate::procfs::ProcessInfo;
+use std::sync::Arc;
 use std::sync::mpsc::Receiver;
-use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 /// How long a decision of a generation the agent has not published yet waits for it: the
@@ -102,22 +102,23 @@ pub fn enforcer_alert(ev: &EnforcerEvent, rule: Option<&Rule>, ctx: &AlertContex
 /// alert (from the "eBPF Monitor", as in KubeArmor).
 pub fn run_enforcer_events(
     events: Receiver<EnforcerEvent>,
-    host: Arc<RwLock<HostRules>>,
+    host: Arc<SharedRules>,
     ctx: AlertContext,
     alerts: AlertSender,
     monitor_running: bool,
 ) {
     for ev in events {
-        let arrived = Instant::now();
+        let deadline = Instant::now() + PUBLISH_WAIT;
         let alert = loop {
-            let host = host.read().expect("host rules lock");
+            let seen = host.publication();
+            let rules = host.read();
             let decider = match ev.rule {
                 None => None,
-                Some(r) => match host.decider(r) {
+                Some(r) => match rules.decider(r) {
                     Some(d) => Some(d),
-                    None if arrived.elapsed() < PUBLISH_WAIT => {
-                        drop(host);
-                        std::thread::sleep(Duration::from_millis(1));
+                    None if Instant::now() < deadline => {
+                        drop(rules);
+                        host.wait_after(seen, deadline);
                         continue;
                     }
                     None => {
@@ -347,15 +348,12 @@ fn syscall_alert(ev: &MonitorEvent, host: &HostRules, ctx: &AlertContext) -> Opt
 /// Runs until the monitor stops.
 pub fn run_monitor_events(
     events: Receiver<MonitorEvent>,
-    host: Arc<RwLock<HostRules>>,
+    host: Arc<SharedRules>,
     ctx: AlertContext,
     alerts: AlertSender,
 ) {
     for ev in events {
-        let found = {
-            let host = host.read().expect("host rules lock");
-            monitor_alerts(&ev, &host, &ctx)
-        };
+        let found = monitor_alerts(&ev, &host.read(), &ctx);
         for a in found {
             alerts.send(a);
         }

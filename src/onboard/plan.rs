@@ -36,14 +36,6 @@ pub struct Docs {
     pub man_pages: fn() -> Vec<(String, Vec<u8>)>,
 }
 
-impl Docs {
-    /// No documentation (tests of the rest of the plan).
-    pub const NONE: Docs = Docs {
-        completion: |_| Vec::new(),
-        man_pages: Vec::new,
-    };
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Change {
     Create,
@@ -753,7 +745,10 @@ mod tests {
             cluster_name: "lab".into(),
             labels: BTreeMap::from([("env".into(), "prod".into())]),
             mode: None,
-            docs: Docs::NONE,
+            docs: Docs {
+                completion: |_| Vec::new(),
+                man_pages: Vec::new,
+            },
         };
         let c = desired_config(Some(&existing), &req, &paths);
         assert_eq!(c.api_group.as_deref(), Some("knox"));

@@ -389,17 +389,8 @@ fn bash_complete(path_dir: Option<&Path>, calls: &[&str]) -> Option<Vec<String>>
 
 #[test]
 fn bash_completes_applied_policy_names_and_filter_fields() {
-    use std::os::unix::fs::PermissionsExt;
     let s = Scratch::new("complete-names");
-    // A knoxctl that knows two applied policies, and says what it was asked.
-    let fake = s.write(
-        "bin/knoxctl",
-        format!(
-            "#!/bin/sh\necho \"$*\" >> {}\nif [ \"$*\" = 'policy list -o name' ] || [ \"$*\" = '--socket /tmp/a.sock policy list -o name' ]; then\n  echo kubearmorhostpolicy/block-pkg\n  echo kubearmorpolicy/shop/web-allowlist\n  exit 0\nfi\necho 'error: unexpected' >&2\nexit 2\n",
-            s.0.join("calls").display()
-        ),
-    );
-    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let fake = fake_agent_cli(&s);
     let Some(lines) = bash_complete(
         Some(fake.parent().unwrap()),
         &[

@@ -58,6 +58,10 @@ pub const T_GLOB_FILE: u32 = 0x10000;
 /// the old and the new ones.
 pub const T_ENABLE: u32 = 0xff | T_GLOB_PROC | T_GLOB_FILE;
 
+/// Rule indices fit in the low bits of a slot's rule: the maps' writer puts the low bits
+/// of the apply's generation above them (see `bpf_lsm::tagged`).
+pub const MAX_RULES: usize = 1 << 24;
+
 /// DFA rows in one half of the kernel's table (lsm.bpf.c's GLOB_ROWS / 2): an apply
 /// writes the half no live scope points at, then switches the scopes over.
 pub const GLOB_HALF: usize = 4096;
@@ -396,6 +400,11 @@ impl<'a> Compiler<'a> {
             Category::Syscall => return Ok(Placed::Elsewhere),
             Category::Device => return Err("USB device rules are not enforced by bpf-lsm".into()),
             _ => {}
+        }
+        if idx >= MAX_RULES {
+            return Err(format!(
+                "bpf-lsm names at most {MAX_RULES} rules in its maps; split the policies"
+            ));
         }
         if !rule.allowed_args.is_empty() {
             return Err("allowedArgs: bpf-lsm matches the executable, not its arguments".into());

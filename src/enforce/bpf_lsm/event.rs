@@ -15,7 +15,8 @@ pub(super) struct EventHeader {
     pub tid: u32,
     pub ppid: u32,
     pub uid: u32,
-    /// Rule index + 1; 0: the default posture.
+    /// The deciding slot's rule + 1 (a generation-tagged index, see `bpf_lsm::untag`);
+    /// 0: the default posture.
     pub rule: u32,
     /// `target.generation` when the program decided: which apply's rules it used.
     pub generation: u32,

@@ -138,7 +138,7 @@
 #define CAP_OPT_NOAUDIT 0x2
 
 struct slot {
-	__u32 rule; /* index in the rule set */
+	__u32 rule; /* index in the rule set, its generation's low bits above (bpf_lsm::tagged) */
 	__u16 flags; /* SL_* */
 	__u16 src_set; /* fromSource set id, 0 = any source */
 };
@@ -205,7 +205,7 @@ struct event {
 	__u32 tid;
 	__u32 ppid;
 	__u32 uid;
-	__u32 rule; /* rule index + 1; 0: the default posture */
+	__u32 rule; /* the slot's rule + 1; 0: the default posture */
 	__u32 generation;
 	__u32 target;
 	__u32 arg; /* open flags, mmap prot, capability, (family << 16 | type) */

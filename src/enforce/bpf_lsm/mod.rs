@@ -172,7 +172,40 @@ unsafe impl aya::Pod for ConfigRaw {}
 unsafe impl aya::Pod for GlobScopeRaw {}
 unsafe impl aya::Pod for GlobRowRaw {}
 
-fn raw_rules(r: &Rules) -> RulesRaw {
+/// Bits of a slot's rule above the index (compile::MAX_RULES) that hold the low bits of
+/// the generation that wrote it. Seven, not eight: the programs report `rule + 1`, which
+/// must not wrap.
+const TAG_BITS: u32 = 7;
+const INDEX_BITS: u32 = compile::MAX_RULES.trailing_zeros();
+
+/// A rule index as the maps hold it: tagged with the generation that wrote the entry.
+/// The programs read the target's generation before they look up entries, and an apply
+/// bumps it before writing its entries and prunes the old ones after; so an event's
+/// generation alone cannot tell which rule set an entry's index belongs to, the tag can.
+fn tagged(index: u32, generation: u32) -> u32 {
+    (generation & ((1 << TAG_BITS) - 1)) << INDEX_BITS | index
+}
+
+/// The rule a reported `rule` (tagged index) names: the generation nearest to the one the
+/// event carries whose low bits are the tag (an entry is at most a few applies older or
+/// newer than the generation its program read).
+fn untag(rule: u32, seen: Generation) -> RuleRef {
+    let index = rule & ((1 << INDEX_BITS) - 1);
+    let tag = rule >> INDEX_BITS;
+    let span = 1u32 << TAG_BITS;
+    let ahead = tag.wrapping_sub(seen.0) & (span - 1);
+    let generation = if ahead < span / 2 {
+        seen.0.wrapping_add(ahead)
+    } else {
+        seen.0.wrapping_sub(span - ahead)
+    };
+    RuleRef {
+        generation: Generation(generation),
+        index: index as usize,
+    }
+}
+
+fn raw_rules(r: &Rules, generation: u32) -> RulesRaw {
     let mut out = RulesRaw {
         len: r.len,
         nslots: r.slots.len().min(compile::MAX_SLOTS) as u32,
@@ -180,7 +213,7 @@ fn raw_rules(r: &Rules) -> RulesRaw {
     };
     for (i, s) in r.slots.iter().take(compile::MAX_SLOTS).enumerate() {
         out.slots[i] = SlotRaw {
-            rule: s.rule,
+            rule: tagged(s.rule, generation),
             flags: s.flags,
             src_set: s.src_set,
         };
@@ -578,6 +611,7 @@ impl BpfLsmEnforcer {
         // 1. While old and new entries coexist, the target enables both.
         let old = m.targets.get(&0, 0).map(|t| t.flags).unwrap_or(0);
         self.generation = self.generation.wrapping_add(1);
+        let g = self.generation;
         let both = TargetRaw {
             flags: old | (c.target_flags & compile::T_ENABLE),
             generation: self.generation,
@@ -587,12 +621,12 @@ impl BpfLsmEnforcer {
         let sources = sync_map(
             &mut m.sources,
             "knox_sources",
-            c.sources.iter().map(|(k, r)| (k.clone(), raw_rules(r))),
+            c.sources.iter().map(|(k, r)| (k.clone(), raw_rules(r, g))),
         )?;
         let paths = sync_map(
             &mut m.paths,
             "knox_paths",
-            c.paths.iter().map(|(k, r)| (k.clone(), raw_rules(r))),
+            c.paths.iter().map(|(k, r)| (k.clone(), raw_rules(r, g))),
         )?;
         let inodes = sync_map(
             &mut m.inodes,
@@ -603,7 +637,7 @@ impl BpfLsmEnforcer {
                     let v = InodeRules {
                         generation: generation.unwrap_or(0),
                         check_generation: u32::from(generation.is_some()),
-                        rules: raw_rules(r),
+                        rules: raw_rules(r, g),
                     };
                     (InodeKey { scope, dev, ino }, v)
                 }),
@@ -613,19 +647,21 @@ impl BpfLsmEnforcer {
             "knox_names",
             c.names
                 .iter()
-                .map(|((scope, name), r)| (name_key(*scope, name), raw_rules(r))),
+                .map(|((scope, name), r)| (name_key(*scope, name), raw_rules(r, g))),
         )?;
         let applets = sync_map(
             &mut m.applets,
             "knox_applets",
-            c.applets.iter().map(|(k, r)| (applet_key(k), raw_rules(r))),
+            c.applets
+                .iter()
+                .map(|(k, r)| (applet_key(k), raw_rules(r, g))),
         )?;
         let nums = sync_map(
             &mut m.nums,
             "knox_nums",
             c.nums
                 .iter()
-                .map(|(&(scope, num), r)| (NumKey { scope, num }, raw_rules(r))),
+                .map(|(&(scope, num), r)| (NumKey { scope, num }, raw_rules(r, g))),
         )?;
         // Patterns: rows into the half of the table no live scope uses, then the scopes.
         let live_half = m
@@ -650,7 +686,7 @@ impl BpfLsmEnforcer {
             accepting.extend(
                 t.accept
                     .iter()
-                    .map(|(state, r)| ((base + usize::from(*state)) as u32, raw_rules(r))),
+                    .map(|(state, r)| ((base + usize::from(*state)) as u32, raw_rules(r, g))),
             );
             let g = GlobScopeRaw {
                 base: base as u32,
@@ -1016,13 +1052,7 @@ fn decode(b: &[u8], offset: i128) -> Option<EnforcerEvent> {
         LsmVerdict::Audit => (AlertAction::Audit, OpResult::Passed, h.rule.checked_sub(1)),
         LsmVerdict::PostureAudit => (AlertAction::Audit, OpResult::Passed, None),
     };
-    // The programs read the generation with the target flags, before the rule entries:
-    // an apply bumps it before writing its entries and prunes the old ones after, so in
-    // that window a decision by an entry that is about to go carries the new generation.
-    let rule = rule.map(|r| RuleRef {
-        generation: Generation(h.generation),
-        index: r as usize,
-    });
+    let rule = rule.map(|r| untag(r, Generation(h.generation)));
     let mut process = crate::procfs::process_info(h.tgid as i32);
     if process.exe.is_empty() {
         // Gone already: keep what the kernel told us.
@@ -1065,13 +1095,39 @@ mod tests {
     }
 
     #[test]
+    fn a_tagged_index_names_the_generation_that_wrote_it() {
+        let of = |index, written: u32, seen: u32| untag(tagged(index, written), Generation(seen));
+        // The entry's own generation, one older (about to be pruned), one newer (its
+        // program read the target before the apply bumped it), across the wrap of u32.
+        for (written, seen) in [
+            (9, 9),
+            (8, 9),
+            (10, 9),
+            (u32::MAX, 0),
+            (0, u32::MAX),
+            (130, 127),
+        ] {
+            let r = of(5, written, seen);
+            assert_eq!(
+                (r.generation, r.index),
+                (Generation(written), 5),
+                "{written} seen at {seen}"
+            );
+        }
+        let last = (compile::MAX_RULES - 1) as u32;
+        assert_eq!(of(last, 127, 127).index, last as usize);
+        // The programs report rule + 1: it must not wrap to "the default posture".
+        assert!(tagged(last, u32::MAX).checked_add(1).is_some());
+    }
+
+    #[test]
     fn decodes_records() {
         let mut h = EventHeader {
             ts_ns: 1_000,
             tgid: u32::MAX - 1, // no such process: the record's own facts are kept
             ppid: 7,
             uid: 1000,
-            rule: 3,
+            rule: tagged(2, 9) + 1,
             generation: 9,
             arg: (libc::O_WRONLY | libc::O_CREAT) as u32,
             op: LsmOp::Open as u8,
