@@ -74,5 +74,10 @@ read -r passed failed < <(awk '
   }
   END { print p + 0, f + 0 }' "$log")
 [ "$status" -eq 0 ] || [ "$failed" -gt 0 ] || failed=1
+# The bypass table per backend: fanotify's from tests/enforce_e2e.rs, BPF-LSM's from the
+# VM scenarios (issue #13: every route blocked, or listed with the reason it cannot be).
+echo "bypass routes (blocked, or NOT blocked with the reason):"
+{ cat "${CARGO_TARGET_DIR:-target}"/tmp/bypass-*.txt 2>/dev/null || true; grep -h '^bypass ' "$log" || true; } |
+  sort -u | sed 's/^bypass /  /'
 echo "suite: $passed passed, $failed failed"
 exit "$status"

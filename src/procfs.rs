@@ -49,6 +49,19 @@ fn uid(pid: i32) -> Option<u32> {
 }
 
 /// `pts<N>` for Unix98 pseudo-terminals (majors 136-143), `tty<N>` for virtual consoles.
+/// Whether `name` (an executable's path or name, or a `comm`, which the kernel cuts to 15
+/// bytes: `ld-linux-x86-64`) is an ELF dynamic loader (`ld-linux-x86-64.so.2`,
+/// `ld-musl-x86_64.so.1`, `ld-2.31.so`, `ld.so`). A process running one as its program
+/// was started as `ld.so PROGRAM`: the loader opens PROGRAM as data and maps it, and no
+/// exec of PROGRAM happens.
+pub fn is_dynamic_loader(name: &str) -> bool {
+    let name = name.rsplit('/').next().unwrap_or(name);
+    name == "ld.so"
+        || name.starts_with("ld-linux")
+        || name.starts_with("ld-musl")
+        || (name.starts_with("ld-") && name.contains(".so"))
+}
+
 pub fn tty_name(tty_nr: u32) -> String {
     let major = (tty_nr >> 8) & 0xfff;
     let minor = (tty_nr & 0xff) | ((tty_nr >> 12) & 0xfff00);
@@ -93,6 +106,29 @@ pub fn process_info(pid: i32) -> ProcessInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dynamic_loaders_are_known_by_name_and_comm() {
+        for l in [
+            "/lib64/ld-linux-x86-64.so.2",
+            "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+            "ld-linux-x86-64",
+            "/lib/ld-musl-x86_64.so.1",
+            "/lib/ld-2.31.so",
+            "ld.so",
+        ] {
+            assert!(is_dynamic_loader(l), "{l}");
+        }
+        for p in [
+            "/usr/bin/ld",
+            "/usr/bin/ld.gold",
+            "ldconfig",
+            "/usr/bin/ldd",
+            "ld-helper",
+        ] {
+            assert!(!is_dynamic_loader(p), "{p}");
+        }
+    }
 
     #[test]
     fn reads_own_process() {

@@ -363,7 +363,14 @@ fn follow_rules(monitor: &Monitor, rules: &core::HostRules) -> Vec<(usize, Strin
             .any(|(i, r)| r.category == c && !rules.enforcer_reports.contains(&i))
     };
     let exec = !rules.kernel_reports || has(Category::Process);
-    let files = has(Category::File);
+    // An audited program run as `ld.so PROGRAM` is never exec'd: only the loader's open of
+    // it shows (see pipeline::monitor_alerts), so audited programs need open events too.
+    let audited_programs = rules.set.rules.iter().enumerate().any(|(i, r)| {
+        r.category == Category::Process
+            && r.action == crate::policy::Action::Audit
+            && !rules.enforcer_reports.contains(&i)
+    });
+    let files = has(Category::File) || audited_programs;
     let network = has(Category::Network);
     if let Err(e) = monitor.set_families(exec, files, network) {
         tracing::warn!(error = %e, "cannot switch monitor families");

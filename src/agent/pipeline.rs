@@ -240,6 +240,29 @@ fn monitor_alerts(ev: &MonitorEvent, host: &HostRules, ctx: &AlertContext) -> Ve
     };
     let mut found = monitor_findings(&verdict);
     found.retain(|(rule, _)| !host.enforcer_reports.contains(rule));
+    // `ld.so PROGRAM`: the loader reads PROGRAM and maps it, no exec of it happens. The
+    // process rules judge that read as PROGRAM's exec by the loader's parent.
+    let mut loaded = false;
+    if found.is_empty()
+        && operation == Operation::File
+        && !write
+        && !host.exec_inert
+        && crate::procfs::is_dynamic_loader(&ev.comm)
+    {
+        let mut parent = LazySubject {
+            uid: ev.uid,
+            source_pid: ev.ppid,
+            source: None,
+        };
+        found = monitor_findings(&host.compiled.exec(&path, owner, &mut parent));
+        found.retain(|(rule, _)| !host.enforcer_reports.contains(rule));
+        loaded = !found.is_empty();
+    }
+    let operation = if loaded {
+        Operation::Process
+    } else {
+        operation
+    };
     let Some(&(rule, action)) = found.first() else {
         return Vec::new();
     };
@@ -253,7 +276,11 @@ fn monitor_alerts(ev: &MonitorEvent, host: &HostRules, ctx: &AlertContext) -> Ve
     a.result = crate::alert::result_text(ev.retval);
     match operation {
         Operation::Process => {
-            a.data = "syscall=SYS_EXECVE".to_string();
+            a.data = if loaded {
+                format!("syscall=SYS_OPENAT loader={}", process.exe)
+            } else {
+                "syscall=SYS_EXECVE".to_string()
+            };
             a.process_name = path;
             a.parent_process_name = process.parent_exe.clone();
             a.source = process.parent_exe.clone();

@@ -124,6 +124,7 @@ impl Group {
     fn start(
         class: libc::c_uint,
         rules: Arc<CompiledRules>,
+        ids: plan::Identities,
         generation: Generation,
         shared: Arc<reader::Shared>,
     ) -> io::Result<Group> {
@@ -131,7 +132,7 @@ impl Group {
         let ctl = Arc::new(reader::Control::new()?);
         // The reader runs before the first mark exists: a mark without a reader would
         // park every matching operation (including our own directory walk) forever.
-        let thread = reader::spawn(fd.clone(), ctl.clone(), rules, generation, shared)?;
+        let thread = reader::spawn(fd.clone(), ctl.clone(), rules, ids, generation, shared)?;
         Ok(Group {
             fd,
             ctl,
@@ -238,14 +239,18 @@ impl Enforcer for FanotifyEnforcer {
         let plan = plan::Plan::build(rules, &compiled, &self.opts);
         // The retiring group keeps deciding with its own rules, under its own generation.
         let generation = self.generation.next();
-        let group =
-            Group::start(self.class, compiled, generation, self.shared.clone()).map_err(|e| {
-                EnforceError::Io {
-                    backend: Backend::Fanotify,
-                    context: "creating a fanotify group".into(),
-                    source: e,
-                }
-            })?;
+        let group = Group::start(
+            self.class,
+            compiled,
+            plan.identities(),
+            generation,
+            self.shared.clone(),
+        )
+        .map_err(|e| EnforceError::Io {
+            backend: Backend::Fanotify,
+            context: "creating a fanotify group".into(),
+            source: e,
+        })?;
         let report = plan.apply(group.fd.as_raw_fd());
         self.generation = generation;
         if let Some(mut old) = self.group.replace(group) {
@@ -371,7 +376,7 @@ fn coverage(usable: bool) -> Vec<Coverage> {
                 match op {
                     Op::Exec => (
                         Level::Enforced,
-                        "FAN_OPEN_EXEC_PERM: a marked program does not start until allowed; fileless (memfd) exec is not seen",
+                        "FAN_OPEN_EXEC_PERM: a marked program does not start until allowed, under any name (hard link, bind mount, another mount namespace: decided by its inode) and through the dynamic loader (`ld.so PROGRAM` opens it, refused for Block rules); fileless (memfd) exec is not seen",
                     ),
                     Op::FileRead => (
                         Level::Enforced,
@@ -379,7 +384,7 @@ fn coverage(usable: bool) -> Vec<Coverage> {
                     ),
                     Op::FileWrite => (
                         Level::Enforced,
-                        "opens for writing (O_WRONLY, O_RDWR, O_APPEND, O_TRUNC, O_CREAT) of existing files; writes through descriptors opened earlier and truncate(2) are not seen",
+                        "opens for writing (O_WRONLY, O_RDWR, O_APPEND, O_TRUNC, O_CREAT) of existing files, under any name (files and directories of rules are marked by inode: hard links, bind mounts, renamed ancestors, chroot and other mount namespaces reach the same rule); writes through descriptors opened earlier, truncate(2), replacing a file by rename, and a file created after the apply then hard-linked out of its directory are not seen",
                     ),
                     Op::Create => (
                         Level::AuditOnly,

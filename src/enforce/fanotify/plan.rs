@@ -14,7 +14,7 @@ use crate::enforce::ApplyReport;
 use crate::policy::Action;
 use crate::policy::matcher::{CompiledRules, Glob, GlobBase};
 use crate::policy::normalize::{Category, Matcher, RuleSet};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::os::fd::RawFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -61,6 +61,32 @@ struct RulePlan {
     secondary: BTreeSet<Target>,
 }
 
+/// What the marks are on, by identity (device, inode) and the name the rules gave it.
+/// Marks follow inodes, so an event can arrive through a name no rule mentions: a hard
+/// link, a bind mount, a renamed ancestor directory, another mount namespace. The reader
+/// then also decides on the protected name, so that no other name dodges a rule.
+#[derive(Default)]
+pub(super) struct Identities {
+    files: HashMap<(u64, u64), Box<str>>,
+    dirs: HashMap<(u64, u64), Box<str>>,
+}
+
+impl Identities {
+    /// The rule path of a marked file (or program).
+    pub fn file(&self, dev: u64, ino: u64) -> Option<&str> {
+        self.files.get(&(dev, ino)).map(|p| &**p)
+    }
+
+    /// The rule path (no trailing slash) of a marked directory.
+    pub fn dir(&self, dev: u64, ino: u64) -> Option<&str> {
+        self.dirs.get(&(dev, ino)).map(|p| &**p)
+    }
+
+    pub fn has_dirs(&self) -> bool {
+        !self.dirs.is_empty()
+    }
+}
+
 pub(super) struct Plan {
     inodes: BTreeMap<PathBuf, u64>,
     filesystems: BTreeMap<u64, PathBuf>,
@@ -75,6 +101,8 @@ pub(super) struct Plan {
     unenforceable: Vec<(usize, String)>,
     notes: Vec<String>,
     dir_budget: usize,
+    /// Files marked under directory rules (see [`Plan::files`]), bounded like directories.
+    file_budget: usize,
     max_dir_marks: usize,
 }
 
@@ -90,6 +118,7 @@ impl Plan {
             unenforceable: Vec::new(),
             notes: Vec::new(),
             dir_budget: opts.max_dir_marks,
+            file_budget: opts.max_dir_marks,
             max_dir_marks: opts.max_dir_marks,
         };
         let mut everywhere: Vec<usize> = Vec::new();
@@ -131,7 +160,13 @@ impl Plan {
                 ));
             }
             let process = r.category == Category::Process;
-            let mask = if process { EXEC } else { OPEN };
+            // A blocked program's opens are watched too: the dynamic loader run as a
+            // program (`ld.so /usr/bin/apt`) opens it as data and maps it, with no exec.
+            let mask = match (process, r.action) {
+                (true, Action::Block) => EXEC | OPEN,
+                (true, _) => EXEC,
+                (false, _) => OPEN,
+            };
             plan.rules.entry(i).or_default();
             match &r.matcher {
                 Matcher::Path { path } => {
@@ -142,7 +177,7 @@ impl Plan {
                 Matcher::Directory { dir, recursive } => {
                     has_recursive |= *recursive;
                     let depth = if *recursive { None } else { Some(0) };
-                    plan.dir(i, Path::new(dir), depth, mask, process)
+                    plan.dir(i, Path::new(dir), depth, mask, process, true)
                 }
                 Matcher::Pattern { pattern } => {
                     let Ok(glob) = Glob::new(pattern) else {
@@ -154,7 +189,8 @@ impl Plan {
                             GlobBase::Dir { dir, depth } => {
                                 has_recursive |= depth.is_none();
                                 let dir = if dir.is_empty() { "/".into() } else { dir };
-                                plan.dir(i, Path::new(&dir), depth, mask, process)
+                                // Only the pattern's names matter: no file marks.
+                                plan.dir(i, Path::new(&dir), depth, mask, process, false)
                             }
                         }
                     }
@@ -287,6 +323,8 @@ impl Plan {
                             path.display(),
                             parent.display()
                         ));
+                        // Not the loader's opens: they would make every open there wait.
+                        let mask = mask & !OPEN | if process { 0 } else { OPEN };
                         self.add_inode(rule, parent, mask | libc::FAN_EVENT_ON_CHILD, true)
                     }
                     None => self.problem(
@@ -303,7 +341,15 @@ impl Plan {
     }
 
     /// Marks `dir` and, down to `depth` levels (`None`: all), its subdirectories.
-    fn dir(&mut self, rule: usize, dir: &Path, depth: Option<usize>, mask: u64, process: bool) {
+    fn dir(
+        &mut self,
+        rule: usize,
+        dir: &Path,
+        depth: Option<usize>,
+        mask: u64,
+        process: bool,
+        mark_files: bool,
+    ) {
         if !dir.is_dir() {
             self.problem(
                 rule,
@@ -311,8 +357,56 @@ impl Plan {
             );
             return;
         }
+        let file_mask = mask;
         let mask = mask | libc::FAN_EVENT_ON_CHILD | if process { 0 } else { libc::FAN_ONDIR };
         self.add_inode(rule, dir, mask, true);
+        let mut walked = vec![dir.to_path_buf()];
+        self.subdirs(rule, dir, depth, mask, process, &mut walked);
+        if mark_files {
+            self.files(rule, &walked, file_mask);
+        }
+    }
+
+    /// Marks the regular files of `dirs` too, up to a bound: a directory mark sees a file
+    /// only when it is reached through that directory, and a hard link or a rename moves
+    /// a file's name out of it (neither raises a permission event). A file's own mark
+    /// follows it under any name.
+    fn files(&mut self, rule: usize, dirs: &[PathBuf], mask: u64) {
+        for d in dirs {
+            let Ok(entries) = std::fs::read_dir(d) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                if !e.file_type().is_ok_and(|t| t.is_file()) {
+                    continue;
+                }
+                let f = e.path();
+                if !self.inodes.contains_key(&f) {
+                    if self.file_budget == 0 {
+                        self.notes.push(format!(
+                            "rule {rule}: more than {} files under its directories: the others are protected through their directory only (a hard link or rename out of it escapes)",
+                            self.max_dir_marks
+                        ));
+                        return;
+                    }
+                    self.file_budget -= 1;
+                }
+                self.add_inode(rule, &f, mask, false);
+            }
+        }
+    }
+
+    /// The subdirectories of `dir` down to `depth` levels (`None`: all), breadth first,
+    /// within the bound; each one walked is added to `walked`.
+    fn subdirs(
+        &mut self,
+        rule: usize,
+        dir: &Path,
+        depth: Option<usize>,
+        mask: u64,
+        process: bool,
+        walked: &mut Vec<PathBuf>,
+    ) {
         if depth == Some(0) {
             return;
         }
@@ -348,6 +442,7 @@ impl Plan {
                     self.dir_budget -= 1;
                     self.add_inode(rule, &sub, mask, false);
                 }
+                walked.push(sub.clone());
                 queue.push_back((sub, level + 1));
             }
             if overflow {
@@ -492,6 +587,31 @@ impl Plan {
         report
     }
 
+    /// The marked objects by identity, as they are now (see [`Identities`]).
+    pub fn identities(&self) -> Identities {
+        let mut ids = Identities::default();
+        for path in self.inodes.keys() {
+            let Ok(md) = std::fs::metadata(path) else {
+                continue;
+            };
+            let Some(name) = path.to_str() else {
+                continue;
+            };
+            let id = (md.dev(), md.ino());
+            if md.is_dir() {
+                let name = if name.len() > 1 {
+                    name.trim_end_matches('/')
+                } else {
+                    name
+                };
+                ids.dirs.entry(id).or_insert_with(|| name.into());
+            } else {
+                ids.files.entry(id).or_insert_with(|| name.into());
+            }
+        }
+        ids
+    }
+
     /// Inode marks planned, for tests and diagnostics.
     #[cfg(test)]
     pub fn inode_marks(&self) -> &BTreeMap<PathBuf, u64> {
@@ -604,7 +724,12 @@ mod tests {
             100,
         );
         let marks = p.inode_marks();
-        assert_eq!(marks.len(), 5, "{marks:?}");
+        assert_eq!(marks.len(), 6, "{marks:?}");
+        assert_eq!(
+            marks[&base.join("f")],
+            libc::FAN_OPEN_PERM,
+            "files have their own mark"
+        );
         let m = marks[&base.join("a/b/c")];
         assert_eq!(
             m,
@@ -614,7 +739,7 @@ mod tests {
             &format!("  process:\n    matchDirectories:\n    - dir: {b}/\n      recursive: true\n"),
             1,
         );
-        assert_eq!(small.inode_marks().len(), 2);
+        assert_eq!(small.inode_marks().len(), 3, "the bound, and the file");
         assert_eq!(
             small.filesystems.len(),
             1,
@@ -624,7 +749,7 @@ mod tests {
             &format!("  file:\n    matchDirectories:\n    - dir: {b}/\n"),
             100,
         );
-        assert_eq!(flat.inode_marks().len(), 1);
+        assert_eq!(flat.inode_marks().len(), 2);
         std::fs::remove_dir_all(&base).unwrap();
     }
 

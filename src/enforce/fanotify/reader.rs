@@ -19,6 +19,7 @@
 //! about to run from a real open: file allow-list mode leaves the former to the
 //! process rules.
 
+use super::plan::Identities;
 use super::sys::{self, ProcPath};
 use crate::enforce::{
     AlertAction, Backend, EnforcerEvent, Generation, OpResult, Operation, RuleRef,
@@ -27,6 +28,7 @@ use crate::policy::matcher::{CompiledRules, Decision, FastMap, Posture, Subject,
 use crate::procfs::{self, ProcessInfo};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::MetadataExt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -107,6 +109,7 @@ pub(super) fn spawn(
     fan: Arc<OwnedFd>,
     ctl: Arc<Control>,
     rules: Arc<CompiledRules>,
+    ids: Identities,
     generation: Generation,
     shared: Arc<Shared>,
 ) -> io::Result<JoinHandle<()>> {
@@ -117,6 +120,7 @@ pub(super) fn spawn(
                 fan,
                 ctl,
                 rules,
+                ids,
                 generation,
                 shared,
                 cache: FastMap::default(),
@@ -131,6 +135,8 @@ pub(super) fn spawn(
 const CLASS_EXEC: u8 = 0;
 const CLASS_READ: u8 = 1;
 const CLASS_WRITE: u8 = 2;
+/// Opened by the dynamic loader as the program it is about to run.
+const CLASS_LOADED: u8 = 3;
 
 /// The file as it is now: a change of content, owner, mode or links moves ctime.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -162,6 +168,18 @@ struct Cached {
     source: Option<Box<str>>,
     verdict: Verdict,
     interp: Option<Box<str>>,
+    /// The protected name the verdict was made on, when the process used another one.
+    protected: Option<Box<str>>,
+}
+
+impl Cached {
+    /// `data` naming the protected path, when the decision was made on it.
+    fn data(&self, data: String) -> String {
+        match &self.protected {
+            Some(p) => format!("{data} protected={p}"),
+            None => data,
+        }
+    }
 }
 
 struct Expected {
@@ -370,6 +388,8 @@ struct Reader {
     fan: Arc<OwnedFd>,
     ctl: Arc<Control>,
     rules: Arc<CompiledRules>,
+    /// The marked objects by identity: other names of them are decided on theirs too.
+    ids: Identities,
     /// Of `rules`: what this group's decisions are attributed with.
     generation: Generation,
     shared: Arc<Shared>,
@@ -605,7 +625,7 @@ impl Reader {
             fd,
             &mut facts,
             true,
-            false,
+            None,
             |p, f| rules.exec(p, owner, f),
         );
         let Some(c) = cached else {
@@ -620,7 +640,9 @@ impl Reader {
         } else if let Some(interp) = &c.interp {
             self.expect_interpreter(tid, interp);
         }
-        out.add(&c.verdict, Operation::Process, &c.path, || exec_data(tid));
+        out.add(&c.verdict, Operation::Process, &c.path, || {
+            c.data(exec_data(tid))
+        });
     }
 
     fn decide_open(&mut self, fd: RawFd, tid: i32, st: &libc::stat, out: &mut Outcome) {
@@ -629,8 +651,18 @@ impl Reader {
         if sys::readlink(&ProcPath::self_fd(fd), &mut self.link).is_err() {
             self.link.clear();
         }
+        // Reached under another name, the protected name's rules decide whether the
+        // flags matter (asked only when the used name's rules do not already say so).
+        let mut protected = None;
         let needs_flags = match std::str::from_utf8(&self.link) {
-            Ok(p) => self.rules.open_depends_on_write(p),
+            Ok(p) if self.rules.open_depends_on_write(p) => true,
+            Ok(p) => {
+                protected = Some(self.protected_name(st.st_dev, st.st_ino, p, tid));
+                protected
+                    .as_ref()
+                    .and_then(Option::as_deref)
+                    .is_some_and(|q| self.rules.open_depends_on_write(q))
+            }
             Err(_) => true,
         };
         // Without a readOnly candidate, reads and writes get the same answer; the flags
@@ -641,9 +673,14 @@ impl Reader {
         let rules = self.rules.clone();
         let owner = st.st_uid;
         let mut facts = Facts::new(tid, false);
-        let cached = self.lookup(Key::of(st, class), fd, &mut facts, false, true, |p, f| {
-            rules.open(p, write, owner, f)
-        });
+        let cached = self.lookup(
+            Key::of(st, class),
+            fd,
+            &mut facts,
+            false,
+            protected,
+            |p, f| rules.open(p, write, owner, f),
+        );
         let Some(c) = cached else {
             bump(&self.shared.counters.errors);
             let data = || call.unwrap_or_else(|| OpenCall::read(tid)).render();
@@ -656,7 +693,13 @@ impl Reader {
         // no file rule allows still runs. Asked only of misses, which alert anyway.
         let exec_miss = matches!(c.verdict.decision, Decision::DefaultPosture(_))
             && call.get_or_insert_with(|| OpenCall::read(tid)).is_exec();
-        let data = || call.unwrap_or_else(|| OpenCall::read(tid)).render();
+        if !c.verdict.decision.denies()
+            && self.ids.file(st.st_dev, st.st_ino).is_some()
+            && procfs::is_dynamic_loader(facts.source())
+        {
+            self.decide_loaded(fd, tid, st, out);
+        }
+        let data = || c.data(call.unwrap_or_else(|| OpenCall::read(tid)).render());
         if exec_miss {
             let pass = Verdict {
                 decision: Decision::Pass,
@@ -668,6 +711,33 @@ impl Reader {
         }
     }
 
+    /// A program opened by the dynamic loader running as a program: it will map and run
+    /// it with no exec of its own, so the process rules decide, as if it were exec'd by
+    /// the loader's parent (a fromSource rule sees the shell that ran `ld.so PROGRAM`).
+    fn decide_loaded(&mut self, fd: RawFd, tid: i32, st: &libc::stat, out: &mut Outcome) {
+        let rules = self.rules.clone();
+        let owner = st.st_uid;
+        let mut facts = Facts::new(tid, true);
+        let path = String::from_utf8_lossy(&self.link).into_owned();
+        let protected = self.protected_name(st.st_dev, st.st_ino, &path, tid);
+        let Some(c) = self.lookup(
+            Key::of(st, CLASS_LOADED),
+            fd,
+            &mut facts,
+            false,
+            Some(protected),
+            |p, f| rules.exec(p, owner, f),
+        ) else {
+            return;
+        };
+        let loader = sys::readlink(&ProcPath::new(tid, "exe"), &mut self.scratch)
+            .map(|()| String::from_utf8_lossy(&self.scratch).into_owned())
+            .unwrap_or_default();
+        out.add(&c.verdict, Operation::Process, &c.path, || {
+            c.data(format!("syscall=SYS_OPENAT loader={loader}"))
+        });
+    }
+
     /// The cached decision for this file, path and (when it mattered) source, or a fresh one.
     fn lookup(
         &mut self,
@@ -675,10 +745,10 @@ impl Reader {
         fd: RawFd,
         facts: &mut Facts,
         want_interp: bool,
-        have_path: bool,
-        eval: impl FnOnce(&str, &mut Facts) -> Verdict,
+        known: Option<Option<Box<str>>>,
+        eval: impl Fn(&str, &mut Facts) -> Verdict,
     ) -> Option<Rc<Cached>> {
-        if !have_path {
+        if known.is_none() {
             sys::readlink(&ProcPath::self_fd(fd), &mut self.link).ok()?;
         }
         if self.link.is_empty() {
@@ -700,7 +770,19 @@ impl Reader {
             }
         }
         let path: Box<str> = String::from_utf8_lossy(&self.link).into();
-        let verdict = eval(&path, facts);
+        let mut verdict = eval(&path, facts);
+        let mut protected = None;
+        let name = match known {
+            Some(name) => name,
+            None => self.protected_name(key.dev, key.ino, &path, facts.tid),
+        };
+        if let Some(name) = name {
+            let theirs = eval(&name, facts);
+            if stricter(&theirs, &verdict) {
+                verdict = theirs;
+                protected = Some(name);
+            }
+        }
         let interp = if want_interp && !verdict.decision.denies() {
             sys::elf_interpreter(fd)
         } else {
@@ -712,6 +794,7 @@ impl Reader {
             source,
             verdict,
             interp,
+            protected,
         });
         // A decision that looked at the uid holds for that uid only: not cached.
         if !facts.used_uid {
@@ -725,6 +808,32 @@ impl Reader {
             list.push(cached.clone());
         }
         Some(cached)
+    }
+
+    /// The name the rules gave the object `path` reached, when that is another name: the
+    /// marked file itself (hard link, bind-mounted file), or the marked directory the
+    /// path's parent is (bind-mounted or renamed directory or ancestor), looked up as the
+    /// agent sees it and, failing that, as the process does (its mount namespace).
+    fn protected_name(&self, dev: u64, ino: u64, path: &str, tid: i32) -> Option<Box<str>> {
+        if let Some(p) = self.ids.file(dev, ino) {
+            return (p != path).then(|| p.into());
+        }
+        if !self.ids.has_dirs() {
+            return None;
+        }
+        let (parent, name) = path.rsplit_once('/')?;
+        let parent = if parent.is_empty() { "/" } else { parent };
+        let marked = |at: &str| {
+            let md = std::fs::metadata(at).ok()?;
+            self.ids.dir(md.dev(), md.ino())
+        };
+        let dir = marked(parent).or_else(|| marked(&format!("/proc/{tid}/root{parent}")))?;
+        let full = if dir == "/" {
+            format!("/{name}")
+        } else {
+            format!("{dir}/{name}")
+        };
+        (full != path).then(|| full.into())
     }
 
     fn expect_interpreter(&mut self, tid: i32, interp: &str) {
@@ -775,6 +884,15 @@ pub(crate) fn openat_data(flags: u64) -> String {
         flags: Some(flags),
     }
     .render()
+}
+
+/// Whether `a` says more than `b`: it denies where `b` does not, or a rule matched where
+/// none of `b`'s did (allowed or audited, rather than left to the default).
+fn stricter(a: &Verdict, b: &Verdict) -> bool {
+    let said = |v: &Verdict| {
+        matches!(v.decision, Decision::Allow { .. } | Decision::Deny { .. }) || !v.audits.is_empty()
+    };
+    (a.decision.denies() && !b.decision.denies()) || (!b.decision.denies() && said(a) && !said(b))
 }
 
 fn operation(exec: bool) -> Operation {
