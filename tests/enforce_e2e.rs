@@ -765,6 +765,21 @@ fn bypass_routes_are_blocked_on_fanotify() {
             got[0]
         );
     }
+    // What fanotify cannot refuse is still an alert: the rename over the protected file.
+    let got = wait_alerts(
+        &agent,
+        &[
+            "PolicyName=bypass",
+            "Action=Audit (Block)",
+            "Data~^syscall=SYS_RENAME",
+            &format!("Resource={d}/a/fim/f"),
+        ],
+        1,
+    );
+    assert!(
+        !got.is_empty(),
+        "no Audit (Block) alert for the rename over the protected file"
+    );
     let got = wait_alerts(&agent, &["PolicyName=bypass", "Data~loader="], 1);
     assert!(!got.is_empty(), "no alert for the loader route");
     assert_eq!(got[0]["Resource"], prog.as_str());
@@ -790,7 +805,11 @@ fn an_audit_rule_audits_a_program_run_through_the_dynamic_loader() {
     let o = agent.cli(&["policy", "apply", "-f", policy.to_str().unwrap()]);
     assert!(o.status.success(), "{}", out(&o));
     let o = sh(&format!("/lib64/ld-linux-x86-64.so.2 {prog}"));
-    assert!(o.status.success(), "an Audit rule does not stop it: {}", out(&o));
+    assert!(
+        o.status.success(),
+        "an Audit rule does not stop it: {}",
+        out(&o)
+    );
     let got = wait_alerts(
         &agent,
         &[
@@ -803,7 +822,10 @@ fn an_audit_rule_audits_a_program_run_through_the_dynamic_loader() {
     );
     assert!(!got.is_empty(), "no Audit alert for the loader route");
     assert!(
-        got[0]["Data"].as_str().unwrap_or_default().contains("loader="),
+        got[0]["Data"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("loader="),
         "{}",
         got[0]
     );

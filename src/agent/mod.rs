@@ -377,9 +377,13 @@ fn follow_rules(monitor: &Monitor, rules: &core::HostRules) -> Vec<(usize, Strin
     }
     // With the executable always: fromSource needs it, and so do the alert's ProcessName
     // and Source when the caller has exited before its event is read (`unlink FILE` has).
-    let watch: Vec<SyscallWatch> = rules
-        .syscalls
-        .names()
+    let mut names = rules.syscalls.names();
+    // Renames, links and unlinks of protected files cannot be refused without an LSM
+    // hook: they are watched so that each one is at least an `Audit (Block)` alert.
+    if !rules.kernel_reports && has(Category::File) {
+        names.extend(pipeline::NAME_CHANGES);
+    }
+    let watch: Vec<SyscallWatch> = names
         .into_iter()
         .map(|name| SyscallWatch {
             name: name.to_string(),

@@ -322,6 +322,23 @@ fn syscall_alert(ev: &MonitorEvent, host: &HostRules, ctx: &AlertContext) -> Opt
         .iter()
         .map(|p| p.as_ref().filter(|p| p.complete).map(|p| p.path.as_str()))
         .collect();
+    if !host.kernel_reports
+        && NAME_CHANGES.contains(&name)
+        && host
+            .syscalls
+            .first_match(
+                name,
+                &complete,
+                &mut LazySubject {
+                    uid: ev.uid,
+                    source_pid: ev.pid,
+                    source: None,
+                },
+            )
+            .is_none()
+    {
+        return name_change_alert(ev, host, ctx, name, &complete);
+    }
     // The executable comes with the event, read in the kernel (the caller may be gone
     // before /proc could be read); /proc only when the kernel could not read it.
     let found = match &detail.exe {
@@ -361,6 +378,68 @@ fn syscall_alert(ev: &MonitorEvent, host: &HostRules, ctx: &AlertContext) -> Opt
     a.data = data;
     a.enforcer = "eBPF Monitor".to_string();
     a.action = AlertAction::Audit.as_str().to_string();
+    a.result = crate::alert::result_text(ev.retval);
+    a.process_name = process.exe.clone();
+    a.parent_process_name = process.parent_exe.clone();
+    a.source = if process.cmdline.is_empty() {
+        process.exe.clone()
+    } else {
+        process.cmdline.clone()
+    };
+    Some(a)
+}
+
+/// The syscalls that change or remove a file's names: no enforcer without an LSM hook
+/// (fanotify has no permission event for them) can refuse them, so the monitor watches
+/// them while file rules could deny a write (see agent::follow_rules).
+pub const NAME_CHANGES: &[&str] = &[
+    "rename",
+    "renameat",
+    "renameat2",
+    "link",
+    "linkat",
+    "unlink",
+    "unlinkat",
+];
+
+/// A name change of a file that a Block rule (or readOnly) protects from writes: the
+/// enforcer could not stop it, so it is an `Audit (Block)` alert naming that rule.
+fn name_change_alert(
+    ev: &MonitorEvent,
+    host: &HostRules,
+    ctx: &AlertContext,
+    name: &str,
+    paths: &[Option<&str>],
+) -> Option<Alert> {
+    let detail = ev.syscall.as_ref()?;
+    let mut subject = LazySubject {
+        uid: ev.uid,
+        source_pid: ev.pid,
+        source: None,
+    };
+    let (rule, resource) = paths.iter().flatten().find_map(|p| {
+        match host
+            .compiled
+            .open(p, true, owner_of(p), &mut subject)
+            .decision
+        {
+            Decision::Deny { rule } => Some((rule, p.to_string())),
+            _ => None,
+        }
+    })?;
+    let mut data = format!("syscall=SYS_{}", name.to_ascii_uppercase());
+    if let [Some(old), Some(new)] = &detail.paths {
+        let (o, n) = path_names(name);
+        data.push_str(&format!(" {o}={} {n}={}", old.path, new.path));
+    }
+    let process = monitor_process(ev, detail.exe.as_deref().unwrap_or_default());
+    let mut a = base_alert(ctx, &process, ev.timestamp_ns);
+    set_rule(&mut a, host.set.rules.get(rule));
+    a.operation = Operation::File.to_string();
+    a.resource = resource;
+    a.data = data;
+    a.enforcer = "eBPF Monitor".to_string();
+    a.action = AlertAction::AuditBlock.as_str().to_string();
     a.result = crate::alert::result_text(ev.retval);
     a.process_name = process.exe.clone();
     a.parent_process_name = process.parent_exe.clone();

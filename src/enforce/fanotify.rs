@@ -392,11 +392,11 @@ fn coverage(usable: bool) -> Vec<Coverage> {
                     ),
                     Op::Unlink => (
                         Level::AuditOnly,
-                        "fanotify has no permission event for unlink: file rules neither stop nor report it; a syscalls rule on unlink/unlinkat/rmdir audits it (eBPF monitor)",
+                        "fanotify has no permission event for unlink: an unlink of a file that a file rule protects from writes is an Audit (Block) alert from the eBPF monitor, not refused; a syscalls rule on unlink/unlinkat/rmdir audits it too",
                     ),
                     Op::Rename => (
                         Level::AuditOnly,
-                        "fanotify has no permission event for rename: file rules neither stop nor report it; a syscalls rule on rename/renameat/renameat2 audits it (eBPF monitor)",
+                        "fanotify has no permission event for rename or link: renaming, linking or replacing a file that a file rule protects from writes is an Audit (Block) alert from the eBPF monitor, not refused; a syscalls rule on rename/renameat/renameat2 audits it too",
                     ),
                     Op::Network => (
                         Level::AuditOnly,

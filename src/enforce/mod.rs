@@ -349,14 +349,12 @@ pub fn probe_monitor_only() -> ProbeResult {
         .map(|&op| Coverage {
             op,
             level: match op {
-                Op::Exec | Op::FileRead | Op::FileWrite | Op::Create | Op::Network => {
-                    Level::AuditOnly
-                }
-                _ => Level::None,
+                Op::Capabilities => Level::None,
+                _ => Level::AuditOnly,
             },
             note: match op {
                 Op::Capabilities => "the eBPF monitor has no capability events: capability rules neither block nor alert",
-                Op::Unlink | Op::Rename => "file rules neither stop nor report it; a syscalls rule on it is audited by the eBPF monitor",
+                Op::Unlink | Op::Rename => "a rename, link or unlink of a file that a file rule protects from writes is an Audit (Block) alert (eBPF monitor); a syscalls rule on it is audited too",
                 _ => "alerted by the eBPF monitor, never denied",
             }
             .to_string(),
