@@ -6,8 +6,9 @@
  * normalized rule set and pins everything in bpffs, so enforcement outlives the agent.
  *
  * Matching is done on the path the kernel resolved (the file the operation really acts
- * on), rebuilt by walking dentries and mounts up to the task's root: symlinks, `//`,
- * `/./` and relative names cannot dodge a rule. Hard links and bind mounts are caught
+ * on), rebuilt by walking dentries and mounts up to the mount namespace's root (not the
+ * task's: a chrooted process is matched on the real path): symlinks, `//`, `/./`,
+ * relative names and chroot cannot dodge a rule. Hard links and bind mounts are caught
  * by a second lookup keyed by inode for exact-path rules.
  *
  * Rule maps (all keyed by a "scope" = target << 2 | kind, so the host and each
@@ -476,8 +477,8 @@ static long walk_step(__u32 i, struct walk_ctx *c)
 }
 
 /*
- * Writes the path of (mnt, dentry) as seen from the task's root into walks[idx], like
- * d_path but bounded: at most MAX_DEPTH steps and PATH_BUF bytes (beyond: truncated,
+ * Writes the path of (mnt, dentry) as seen from the mount namespace's root into
+ * walks[idx], like d_absolute_path but bounded: at most MAX_DEPTH steps and PATH_BUF bytes (beyond: truncated,
  * and the path starts at the deepest component that fit).
  */
 static __always_inline struct walk *walk_path(__u32 idx, struct vfsmount *vmnt,
@@ -492,6 +493,10 @@ static __always_inline struct walk *walk_path(__u32 idx, struct vfsmount *vmnt,
 		.first = 1,
 	};
 	walk_start(&c.pos, vmnt, dentry, task);
+	/* Rules name paths from the namespace's root: a chroot must not shorten them (the
+	 * walk then ends at the top of the mount tree, which is the namespace's root). */
+	c.pos.root_dentry = 0;
+	c.pos.root_mnt = 0;
 	long steps = bpf_loop(MAX_DEPTH, walk_step, &c, 0);
 	__u32 off = c.off;
 	if (off == PATH_BUF) {
@@ -1043,8 +1048,8 @@ static __always_inline void match_applet(struct decision *d, struct subject *s,
  * Most operations match no rule at all, and finding that out costs a path walk and
  * three lookups. The answer "no entry matched this file" depends only on the file's
  * identity and the rules, so it is remembered as a keyed 64-bit hash of (inode, dentry,
- * its parent, its name's hash, mount, the task's root, target, the rules' generation, a
- * global epoch, kind) in a direct-mapped table indexed by that same hash:
+ * its parent, its name's hash, mount, target, the rules' generation, a global epoch,
+ * kind) in a direct-mapped table indexed by that same hash:
  * a hit costs one inlined array lookup (inode storage, a helper call, costs more than
  * everything else on this path) and one compare. Slots are single words, written and
  * read atomically, so concurrent updates cannot leave a half-written entry; two
@@ -1089,7 +1094,8 @@ static __always_inline __u64 miss_hash(struct file *file, struct subject *s, __u
 	h = (h ^ PTR_ID(d->d_parent)) * MIX;
 	h = (h ^ d->d_name.hash) * MIX;
 	h = (h ^ PTR_ID(file->f_path.mnt)) * MIX;
-	h = (h ^ PTR_ID(s->task->fs->root.dentry)) * MIX;
+	/* No task root: paths are walked to the namespace's root, and a mount belongs to one
+	 * namespace, so the mount already says where the walk ends. */
 	h = (h ^ (((__u64)s->target << 32) | s->generation)) * MIX;
 	h = (h ^ (((__u64)s->epoch << 32) | kind)) * MIX;
 	return h | 1;
