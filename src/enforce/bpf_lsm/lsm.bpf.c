@@ -18,6 +18,10 @@
  *   merged into each entry every rule that applies below it, with a flag saying whether
  *   it applies to direct children, deeper descendants, or (exact entries) always.
  * - `inodes`: exact-path rules by (scope, device, inode).
+ * - `ancestors`: Block and Audit rules by (scope, device, inode) of each protected
+ *   directory and each ancestor of a protected path: renaming one, mounting on it or
+ *   binding it elsewhere would give a protected path a name no rule covers (or hide it),
+ *   without touching the path itself.
  * - `names`: execname rules by (scope, basename).
  * - `nets`, `caps`: protocol and capability rules.
  * - `sources`: fromSource sets, an LPM trie keyed like `paths` with the set id as scope.
@@ -80,6 +84,7 @@
 #define T_GLOB_PROC 0x8000 /* process matchPatterns exist: run the automaton */
 #define T_GLOB_FILE 0x10000
 #define T_CONTAINERS 0x20000 /* host entry only: container targets are in knox_ns_targets */
+#define T_ANCESTORS 0x40000 /* some directory guards a protected path (knox_ancestors) */
 
 /* Operations, in events; mirrored by `OP_*` in bpf_lsm.rs. */
 #define OP_EXEC 1
@@ -256,6 +261,14 @@ struct {
 	__type(value, struct inode_rules);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } knox_inodes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct inode_key);
+	__type(value, struct inode_rules);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} knox_ancestors SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -906,6 +919,30 @@ static __always_inline void match_path(struct decision *d, struct subject *s, __
 	}
 }
 
+/* Rules guarding `dentry` as a protected directory or an ancestor of a protected path;
+ * all unconditional (userspace made each one a deny or an audit). */
+static __always_inline void match_ancestor(struct decision *d, struct subject *s,
+					   struct dentry *dentry)
+{
+	struct inode *inode = READ_KERN(dentry->d_inode);
+	if (!inode || !(s->tflags & T_ANCESTORS))
+		return;
+	struct super_block *sb = READ_KERN(inode->i_sb);
+	__u32 generation = READ_KERN(inode->i_generation);
+	struct inode_key k = {
+		.scope = scope_of(s, KIND_FILE),
+		.dev = READ_KERN(sb->s_dev),
+		.ino = READ_KERN(inode->i_ino),
+	};
+	struct inode_rules *ir = bpf_map_lookup_elem(&knox_ancestors, &k);
+	if (ir && (!ir->check_generation || ir->generation == generation))
+		evaluate(d, &ir->rules, ~0U, true, 0, s);
+	k.scope = scope_of(s, KIND_PROCESS);
+	ir = bpf_map_lookup_elem(&knox_ancestors, &k);
+	if (ir && (!ir->check_generation || ir->generation == generation))
+		evaluate(d, &ir->rules, ~0U, true, 0, s);
+}
+
 /* execname rules: the basename of the walked path. */
 static __always_inline void match_name(struct decision *d, struct subject *s, struct walk *w,
 				       __u32 owner)
@@ -1305,6 +1342,24 @@ int knox_path_symlink(__u64 *ctx)
 	return ret ? ret : name_change((void *)ctx[0], (void *)ctx[1], OP_SYMLINK, 0);
 }
 
+/*
+ * A rename that moves a protected directory's ancestor (or exchanges one away) renames
+ * everything below it: /opt -> /opt2 turns /opt/fim/f into /opt2/fim/f, which no rule
+ * names. Reported on the renamed name.
+ */
+static __always_inline int rename_moves(struct path *dir, struct dentry *dentry, __u32 arg)
+{
+	struct subject s;
+	if (!subject_init(&s) || !(s.tflags & T_ANCESTORS))
+		return 0;
+	struct decision d = {};
+	match_ancestor(&d, &s, dentry);
+	if (!d.seen)
+		return 0;
+	struct walk *w = walk_dentry(0, dir, dentry, s.task);
+	return conclude(&s, &d, 0, 0, OP_RENAME, w, arg, 0, EACCES, false);
+}
+
 /* Both names of a rename or link are written: the source disappears (or gains a name). */
 SEC("lsm/path_rename")
 int knox_path_rename(__u64 *ctx)
@@ -1316,6 +1371,13 @@ int knox_path_rename(__u64 *ctx)
 	if (ret)
 		return ret;
 	ret = name_change((void *)ctx[2], (void *)ctx[3], OP_RENAME, 1);
+	if (ret)
+		return ret;
+	/* The target too: RENAME_EXCHANGE moves it to the source's name. */
+	ret = rename_moves((void *)ctx[0], (void *)ctx[1], 0);
+	if (ret)
+		return ret;
+	ret = rename_moves((void *)ctx[2], (void *)ctx[3], 1);
 	if (!ret)
 		epoch_bump();
 	return ret;

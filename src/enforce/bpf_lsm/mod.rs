@@ -221,6 +221,20 @@ fn raw_rules(r: &Rules, generation: u32) -> RulesRaw {
     out
 }
 
+/// A `knox_inodes` or `knox_ancestors` entry.
+fn inode_entry(
+    &(scope, dev, ino): &(u32, u32, u64),
+    (generation, r): &(Option<u32>, Rules),
+    g: u32,
+) -> (InodeKey, InodeRules) {
+    let v = InodeRules {
+        generation: generation.unwrap_or(0),
+        check_generation: u32::from(generation.is_some()),
+        rules: raw_rules(r, g),
+    };
+    (InodeKey { scope, dev, ino }, v)
+}
+
 fn path_key(scope: u32, bytes: &[u8]) -> Key<PathData> {
     let mut path = [0u8; compile::KEY_PATH];
     let n = bytes.len().min(compile::KEY_PATH);
@@ -460,20 +474,25 @@ fn facts(path: &str) -> PathFacts {
         .ok()
         .map(|p| p.to_string_lossy().into_owned())
         .filter(|c| c != path);
-    let inode = std::fs::metadata(path)
-        .ok()
-        .filter(|m| m.is_file())
-        .map(|m| {
-            let real = canonical.as_deref().unwrap_or(path);
-            (kernel_dev(m.dev()), m.ino(), generation(real))
-        });
-    PathFacts { canonical, inode }
+    let meta = std::fs::metadata(path).ok();
+    let id = |m: &std::fs::Metadata| {
+        let real = canonical.as_deref().unwrap_or(path);
+        (kernel_dev(m.dev()), m.ino(), generation(real))
+    };
+    let inode = meta.as_ref().filter(|m| m.is_file()).map(id);
+    let dir = meta.as_ref().filter(|m| m.is_dir()).map(id);
+    PathFacts {
+        canonical,
+        inode,
+        dir,
+    }
 }
 
 struct Maps {
     paths: LpmTrie<MapData, PathData, RulesRaw>,
     sources: LpmTrie<MapData, PathData, RulesRaw>,
     inodes: HashMap<MapData, InodeKey, InodeRules>,
+    ancestors: HashMap<MapData, InodeKey, InodeRules>,
     names: HashMap<MapData, NameKey, RulesRaw>,
     applets: HashMap<MapData, AppletKey, RulesRaw>,
     nums: HashMap<MapData, NumKey, RulesRaw>,
@@ -555,6 +574,7 @@ impl BpfLsmEnforcer {
             paths: take(&mut ebpf, "knox_paths")?,
             sources: take(&mut ebpf, "knox_sources")?,
             inodes: take(&mut ebpf, "knox_inodes")?,
+            ancestors: take(&mut ebpf, "knox_ancestors")?,
             names: take(&mut ebpf, "knox_names")?,
             applets: take(&mut ebpf, "knox_applets")?,
             nums: take(&mut ebpf, "knox_nums")?,
@@ -631,16 +651,12 @@ impl BpfLsmEnforcer {
         let inodes = sync_map(
             &mut m.inodes,
             "knox_inodes",
-            c.inodes
-                .iter()
-                .map(|(&(scope, dev, ino), (generation, r))| {
-                    let v = InodeRules {
-                        generation: generation.unwrap_or(0),
-                        check_generation: u32::from(generation.is_some()),
-                        rules: raw_rules(r, g),
-                    };
-                    (InodeKey { scope, dev, ino }, v)
-                }),
+            c.inodes.iter().map(|(k, v)| inode_entry(k, v, g)),
+        )?;
+        let ancestors = sync_map(
+            &mut m.ancestors,
+            "knox_ancestors",
+            c.ancestors.iter().map(|(k, v)| inode_entry(k, v, g)),
         )?;
         let names = sync_map(
             &mut m.names,
@@ -709,6 +725,7 @@ impl BpfLsmEnforcer {
         paths.prune(&mut m.paths);
         sources.prune(&mut m.sources);
         inodes.prune(&mut m.inodes);
+        ancestors.prune(&mut m.ancestors);
         names.prune(&mut m.names);
         applets.prune(&mut m.applets);
         nums.prune(&mut m.nums);

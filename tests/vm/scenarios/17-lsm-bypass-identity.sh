@@ -40,3 +40,41 @@ expect_denied "Permission denied" chroot /opt /bin/sh -c 'echo x >/fim/f'
 expect_ok chroot /opt /bin/sh -c 'cat /fim/f'
 expect_alert PolicyName=fim-readonly Resource=/opt/fim/f Action=Block Result="Permission denied"
 log "bypass bpf-lsm chroot: blocked"
+
+# Renaming an ancestor would make /opt/fim/f /opt2/fim/f, which no rule names. Other
+# renames in and of /opt's neighbours still work.
+expect_denied "Permission denied" mv /opt /opt2
+expect_denied "Permission denied" sh -c 'cd / && mv opt opt2'
+expect_alert PolicyName=fim-readonly Resource=/opt Action=Block Operation=File \
+  Data~SECURITY_PATH_RENAME Result="Permission denied"
+expect_ok touch /opt/a
+expect_ok mv /opt/a /opt/b
+expect_ok mv /opt/bin /opt/bin2
+expect_ok mv /opt/bin2 /opt/bin
+[ -f /opt/fim/f ] || fail "/opt/fim/f moved"
+# A process rule guards its directory's ancestors too (and the directory itself, which
+# the file rules' path check does not cover for process rules).
+mkdir -p /srv/tools
+cp /usr/bin/true /srv/tools/t
+cat >tools.yaml <<'POLICY'
+apiVersion: security.kubearmor.com/v1
+kind: KubeArmorHostPolicy
+metadata:
+  name: tools-blocked
+spec:
+  nodeSelector:
+    matchLabels:
+      kubearmor.io/hostname: knox-vm
+  process:
+    matchDirectories:
+    - dir: /srv/tools/
+      recursive: true
+  action: Block
+POLICY
+apply_policy tools.yaml
+expect_denied "Permission denied" /srv/tools/t
+expect_denied "Permission denied" mv /srv /srv2
+expect_denied "Permission denied" mv /srv/tools /srv/tools2
+expect_alert PolicyName=tools-blocked Resource=/srv Action=Block Data~SECURITY_PATH_RENAME
+expect_alert PolicyName=tools-blocked Resource=/srv/tools Action=Block Data~SECURITY_PATH_RENAME
+log "bypass bpf-lsm rename ancestor: blocked"
