@@ -56,7 +56,8 @@ pub const T_GLOB_PROC: u32 = 0x8000;
 pub const T_GLOB_FILE: u32 = 0x10000;
 /// Flags that enable a kind of lookup; while an apply swaps entries, the target enables
 /// the old and the new ones.
-pub const T_ENABLE: u32 = 0xff | T_GLOB_PROC | T_GLOB_FILE;
+pub const T_ANCESTORS: u32 = 0x40000;
+pub const T_ENABLE: u32 = 0xff | T_GLOB_PROC | T_GLOB_FILE | T_ANCESTORS;
 
 /// Rule indices fit in the low bits of a slot's rule: the maps' writer puts the low bits
 /// of the apply's generation above them (see `bpf_lsm::tagged`).
@@ -87,6 +88,8 @@ pub struct PathFacts {
     pub canonical: Option<String>,
     /// (device as the kernel encodes it, inode, generation if the file system reports one).
     pub inode: Option<(u32, u64, Option<u32>)>,
+    /// The same for a directory (`inode` is for files only: inode rules are exact-file rules).
+    pub dir: Option<(u32, u64, Option<u32>)>,
 }
 
 pub type Resolve<'a> = &'a dyn Fn(&str) -> PathFacts;
@@ -99,6 +102,13 @@ pub struct Compiled {
     pub sources: BTreeMap<(u32, Vec<u8>), Rules>,
     /// (scope, dev, ino) → (generation to check, rules).
     pub inodes: BTreeMap<(u32, u32, u64), (Option<u32>, Rules)>,
+    /// Directories that must not be renamed or mounted on, or bind-mounted elsewhere,
+    /// because that would give a protected path another name or hide it: each protected
+    /// directory and each ancestor of a protected path, by (scope, device, inode).
+    pub ancestors: BTreeMap<(u32, u32, u64), (Option<u32>, Rules)>,
+    /// The same directories by (scope, path): mount(2) names a bind's source by a string
+    /// the kernel resolves only after the check. Also those that do not exist yet.
+    pub ancestor_names: BTreeMap<(u32, Vec<u8>), Rules>,
     /// (scope, basename) → rules.
     pub names: BTreeMap<(u32, String), Rules>,
     /// (scope, dev, ino of a multi-call binary, applet name) → rules.
@@ -330,6 +340,7 @@ pub fn compile(set: &RuleSet, postures: &Postures, resolve: Resolve) -> Compiled
     }
     k.patterns();
     k.path_tables();
+    k.ancestors();
     k.source_sets();
     k.allow_list(set, postures);
     k.fit_slots();
@@ -646,6 +657,79 @@ impl<'a> Compiler<'a> {
         c.inodes = std::mem::take(&mut self.inode_rules);
     }
 
+    /// The `knox_ancestors` entries. Only Block and Audit rules count (an Allow rule has
+    /// nothing to protect), each as an unconditional deny or audit: renaming, mounting
+    /// over or binding a directory is a write to everything below it, whatever the
+    /// readOnly flag says. ownerOnly rules are left out: the owner they name is the
+    /// protected file's, which a directory operation does not have.
+    /// File and process rules share one entry under the file scope: the hooks look up
+    /// once.
+    fn ancestors(&mut self) {
+        let mut dirs: BTreeMap<String, Option<(u32, u64, Option<u32>)>> = BTreeMap::new();
+        for anchors in [&self.proc_anchors, &self.file_anchors] {
+            for (a, s) in anchors {
+                let action = s.flags & (SL_DENY | SL_AUDIT);
+                if action == 0 || s.flags & SL_OWNER_ONLY != 0 {
+                    continue;
+                }
+                let (own, path) = match a {
+                    Anchor::Exact(p) => (false, p.as_str()),
+                    Anchor::Dir { dir, .. } => (true, dir.as_str()),
+                };
+                // The directory itself (a file is already known by its inode), then
+                // every ancestor up to the root: `mount --rbind / /mnt/x` names every
+                // protected path again.
+                let mut chain: Vec<&str> = Vec::new();
+                if own {
+                    chain.push(path);
+                }
+                let mut p = path;
+                while let Some((up, _)) = p.rsplit_once('/') {
+                    chain.push(up);
+                    p = up;
+                }
+                for d in chain
+                    .into_iter()
+                    .map(|d| if d.is_empty() { "/" } else { d })
+                {
+                    if d.len() < KEY_PATH {
+                        push_always(
+                            self.c
+                                .ancestor_names
+                                .entry((scope(self.target, KIND_FILE), d.as_bytes().to_vec()))
+                                .or_default(),
+                            Slot {
+                                flags: action,
+                                ..*s
+                            },
+                        );
+                    }
+                    let id = *dirs
+                        .entry(d.to_string())
+                        .or_insert_with(|| (self.resolve)(d).dir);
+                    let Some((dev, ino, generation)) = id else {
+                        continue;
+                    };
+                    let e = self
+                        .c
+                        .ancestors
+                        .entry((scope(self.target, KIND_FILE), dev, ino))
+                        .or_insert((generation, Rules::default()));
+                    push_always(
+                        &mut e.1,
+                        Slot {
+                            flags: action,
+                            ..*s
+                        },
+                    );
+                }
+            }
+        }
+        if !self.c.ancestors.is_empty() || !self.c.ancestor_names.is_empty() {
+            self.c.target_flags |= T_ANCESTORS;
+        }
+    }
+
     /// The `knox_sources` entries: for each fromSource set, the paths that are members.
     fn source_sets(&mut self) {
         let resolve = self.resolve;
@@ -745,6 +829,22 @@ impl<'a> Compiler<'a> {
             squeeze(r);
             if r.slots.len() > MAX_SLOTS {
                 overflow.extend(r.slots[MAX_SLOTS..].iter().map(|s| s.rule as usize));
+                r.slots.truncate(MAX_SLOTS);
+            }
+        }
+        // Beyond MAX_SLOTS an ancestor entry keeps the lowest-numbered rules: the rule
+        // itself is still enforced on its own paths, only this extra guard is partial.
+        let guards = c
+            .ancestors
+            .values_mut()
+            .map(|(_, r)| r)
+            .chain(c.ancestor_names.values_mut());
+        for r in guards {
+            squeeze(r);
+            if r.slots.len() > MAX_SLOTS {
+                c.notes.push(format!(
+                    "more than {MAX_SLOTS} rules protect paths below one directory; renaming or mounting on it is checked against the first {MAX_SLOTS}"
+                ));
                 r.slots.truncate(MAX_SLOTS);
             }
         }
@@ -906,10 +1006,12 @@ mod tests {
             "/bin/apt" => PathFacts {
                 canonical: Some("/usr/bin/apt".into()),
                 inode: Some((8, 42, Some(7))),
+                dir: None,
             },
             "/bin/ls" => PathFacts {
                 canonical: Some("/usr/bin/busybox".into()),
                 inode: Some((8, 43, None)),
+                dir: None,
             },
             _ => PathFacts::default(),
         };
@@ -1011,6 +1113,7 @@ mod tests {
             "/bin" => PathFacts {
                 canonical: Some("/usr/bin".into()),
                 inode: None,
+                dir: None,
             },
             _ => PathFacts::default(),
         };
@@ -1048,5 +1151,59 @@ mod tests {
         let r = &c.paths[&(scope(0, KIND_FILE), b"/etc/shadow\0".to_vec())];
         assert_eq!(r.slots.len(), 1);
         assert_eq!(r.slots[0].rule, 0);
+    }
+
+    #[test]
+    fn protected_directories_and_ancestors_are_known_by_inode() {
+        let s = set(
+            "  file:\n    matchDirectories:\n    - dir: /opt/fim/\n      recursive: true\n      readOnly: true\n    matchPaths:\n    - path: /etc/app/conf\n      action: Audit\n    - path: /srv/x\n      action: Allow\n  process:\n    matchPaths:\n    - path: /usr/bin/apt\n  action: Block\n",
+        );
+        let dirs = |p: &str| PathFacts {
+            dir: match p {
+                "/opt" => Some((8, 10, Some(1))),
+                "/opt/fim" => Some((8, 11, None)),
+                "/etc" => Some((8, 20, None)),
+                "/etc/app" => Some((8, 21, None)),
+                "/usr" => Some((8, 30, None)),
+                "/usr/bin" => Some((8, 31, None)),
+                "/srv" => Some((8, 40, None)),
+                _ => None,
+            },
+            ..PathFacts::default()
+        };
+        let c = compile(&s, &Postures::default(), &dirs);
+        assert_ne!(c.target_flags & T_ANCESTORS, 0);
+        // Process rules too, under the file scope (one lookup in the hooks).
+        let file = scope(0, KIND_FILE);
+        let proc = file;
+        // readOnly or not, a rename or mount of the directory is denied outright.
+        for ino in [10, 11] {
+            let (generation, r) = &c.ancestors[&(file, 8, ino)];
+            assert_eq!(r.slots.len(), 1);
+            assert_eq!(r.slots[0].flags, SL_DENY | SL_ALWAYS);
+            assert_eq!(*generation, if ino == 10 { Some(1) } else { None });
+        }
+        let audit = &c.ancestors[&(file, 8, 21)].1.slots[0];
+        assert_eq!(audit.flags, SL_AUDIT | SL_ALWAYS);
+        assert!(c.ancestors.contains_key(&(file, 8, 20)));
+        assert!(c.ancestors.contains_key(&(proc, 8, 31)));
+        assert!(c.ancestors.contains_key(&(proc, 8, 30)));
+        // An Allow rule protects nothing.
+        assert!(!c.ancestors.keys().any(|k| k.2 == 40));
+        // By name too, existing or not (mount(2) names its source by a string).
+        for d in ["/opt", "/opt/fim", "/etc", "/etc/app"] {
+            assert!(
+                c.ancestor_names
+                    .contains_key(&(file, d.as_bytes().to_vec())),
+                "{d}"
+            );
+        }
+        assert!(c.ancestor_names.contains_key(&(proc, b"/usr/bin".to_vec())));
+        assert!(c.ancestor_names.contains_key(&(file, b"/".to_vec())));
+        assert!(!c.ancestor_names.contains_key(&(file, b"/srv".to_vec())));
+        assert!(
+            !c.ancestor_names
+                .contains_key(&(file, b"/etc/app/conf".to_vec()))
+        );
     }
 }

@@ -6,8 +6,9 @@
  * normalized rule set and pins everything in bpffs, so enforcement outlives the agent.
  *
  * Matching is done on the path the kernel resolved (the file the operation really acts
- * on), rebuilt by walking dentries and mounts up to the task's root: symlinks, `//`,
- * `/./` and relative names cannot dodge a rule. Hard links and bind mounts are caught
+ * on), rebuilt by walking dentries and mounts up to the mount namespace's root (not the
+ * task's: a chrooted process is matched on the real path): symlinks, `//`, `/./`,
+ * relative names and chroot cannot dodge a rule. Hard links and bind mounts are caught
  * by a second lookup keyed by inode for exact-path rules.
  *
  * Rule maps (all keyed by a "scope" = target << 2 | kind, so the host and each
@@ -17,6 +18,11 @@
  *   merged into each entry every rule that applies below it, with a flag saying whether
  *   it applies to direct children, deeper descendants, or (exact entries) always.
  * - `inodes`: exact-path rules by (scope, device, inode).
+ * - `ancestors`: Block and Audit rules by (scope, device, inode) of each protected
+ *   directory and each ancestor of a protected path: renaming one, mounting on it or
+ *   binding it elsewhere would give a protected path a name no rule covers (or hide it),
+ *   without touching the path itself. `ancestor_names` holds the same directories by
+ *   path, for mount(2)'s source, which the kernel hands over as an unresolved string.
  * - `names`: execname rules by (scope, basename).
  * - `nets`, `caps`: protocol and capability rules.
  * - `sources`: fromSource sets, an LPM trie keyed like `paths` with the set id as scope.
@@ -79,6 +85,7 @@
 #define T_GLOB_PROC 0x8000 /* process matchPatterns exist: run the automaton */
 #define T_GLOB_FILE 0x10000
 #define T_CONTAINERS 0x20000 /* host entry only: container targets are in knox_ns_targets */
+#define T_ANCESTORS 0x40000 /* some directory guards a protected path (knox_ancestors) */
 
 /* Operations, in events; mirrored by `OP_*` in bpf_lsm.rs. */
 #define OP_EXEC 1
@@ -98,6 +105,8 @@
 #define OP_CONNECT 15
 #define OP_ACCEPT 16
 #define OP_CAPABLE 17
+#define OP_MOUNT 18
+#define OP_MOVE_MOUNT 19
 
 /* Verdicts, in events. */
 #define V_DENY 1 /* denied by a rule (rule set) or by the default posture (rule 0) */
@@ -136,6 +145,12 @@
 #define IPPROTO_SCTP 132
 
 #define CAP_OPT_NOAUDIT 0x2
+
+#define MS_REMOUNT 0x20
+#define MS_BIND 0x1000
+#define MS_MOVE 0x2000
+/* Propagation changes: they move nothing, and hide nothing. */
+#define MS_PROPAGATION ((1 << 17) | (1 << 18) | (1 << 19) | (1 << 20))
 
 struct slot {
 	__u32 rule; /* index in the rule set, its generation's low bits above (bpf_lsm::tagged) */
@@ -255,6 +270,23 @@ struct {
 	__type(value, struct inode_rules);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } knox_inodes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct inode_key);
+	__type(value, struct inode_rules);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} knox_ancestors SEC(".maps");
+
+/* Keyed by a path_key with prefixlen 0 and the path zero-padded. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct path_key);
+	__type(value, struct rules);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} knox_ancestor_names SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -476,8 +508,8 @@ static long walk_step(__u32 i, struct walk_ctx *c)
 }
 
 /*
- * Writes the path of (mnt, dentry) as seen from the task's root into walks[idx], like
- * d_path but bounded: at most MAX_DEPTH steps and PATH_BUF bytes (beyond: truncated,
+ * Writes the path of (mnt, dentry) as seen from the mount namespace's root into
+ * walks[idx], like d_absolute_path but bounded: at most MAX_DEPTH steps and PATH_BUF bytes (beyond: truncated,
  * and the path starts at the deepest component that fit).
  */
 static __always_inline struct walk *walk_path(__u32 idx, struct vfsmount *vmnt,
@@ -492,6 +524,10 @@ static __always_inline struct walk *walk_path(__u32 idx, struct vfsmount *vmnt,
 		.first = 1,
 	};
 	walk_start(&c.pos, vmnt, dentry, task);
+	/* Rules name paths from the namespace's root: a chroot must not shorten them (the
+	 * walk then ends at the top of the mount tree, which is the namespace's root). */
+	c.pos.root_dentry = 0;
+	c.pos.root_mnt = 0;
 	long steps = bpf_loop(MAX_DEPTH, walk_step, &c, 0);
 	__u32 off = c.off;
 	if (off == PATH_BUF) {
@@ -901,6 +937,27 @@ static __always_inline void match_path(struct decision *d, struct subject *s, __
 	}
 }
 
+/* Rules guarding `dentry` as a protected directory or an ancestor of a protected path;
+ * all unconditional (userspace made each one a deny or an audit), file and process rules
+ * in one entry under the file scope: one lookup. */
+static __always_inline void match_ancestor(struct decision *d, struct subject *s,
+					   struct dentry *dentry)
+{
+	struct inode *inode = READ_KERN(dentry->d_inode);
+	if (!inode || !(s->tflags & T_ANCESTORS))
+		return;
+	struct super_block *sb = READ_KERN(inode->i_sb);
+	__u32 generation = READ_KERN(inode->i_generation);
+	struct inode_key k = {
+		.scope = scope_of(s, KIND_FILE),
+		.dev = READ_KERN(sb->s_dev),
+		.ino = READ_KERN(inode->i_ino),
+	};
+	struct inode_rules *ir = bpf_map_lookup_elem(&knox_ancestors, &k);
+	if (ir && (!ir->check_generation || ir->generation == generation))
+		evaluate(d, &ir->rules, ~0U, true, 0, s);
+}
+
 /* execname rules: the basename of the walked path. */
 static __always_inline void match_name(struct decision *d, struct subject *s, struct walk *w,
 				       __u32 owner)
@@ -1043,8 +1100,8 @@ static __always_inline void match_applet(struct decision *d, struct subject *s,
  * Most operations match no rule at all, and finding that out costs a path walk and
  * three lookups. The answer "no entry matched this file" depends only on the file's
  * identity and the rules, so it is remembered as a keyed 64-bit hash of (inode, dentry,
- * its parent, its name's hash, mount, the task's root, target, the rules' generation, a
- * global epoch, kind) in a direct-mapped table indexed by that same hash:
+ * its parent, its name's hash, mount, target, the rules' generation, a global epoch,
+ * kind) in a direct-mapped table indexed by that same hash:
  * a hit costs one inlined array lookup (inode storage, a helper call, costs more than
  * everything else on this path) and one compare. Slots are single words, written and
  * read atomically, so concurrent updates cannot leave a half-written entry; two
@@ -1089,7 +1146,8 @@ static __always_inline __u64 miss_hash(struct file *file, struct subject *s, __u
 	h = (h ^ PTR_ID(d->d_parent)) * MIX;
 	h = (h ^ d->d_name.hash) * MIX;
 	h = (h ^ PTR_ID(file->f_path.mnt)) * MIX;
-	h = (h ^ PTR_ID(s->task->fs->root.dentry)) * MIX;
+	/* No task root: paths are walked to the namespace's root, and a mount belongs to one
+	 * namespace, so the mount already says where the walk ends. */
 	h = (h ^ (((__u64)s->target << 32) | s->generation)) * MIX;
 	h = (h ^ (((__u64)s->epoch << 32) | kind)) * MIX;
 	return h | 1;
@@ -1299,6 +1357,24 @@ int knox_path_symlink(__u64 *ctx)
 	return ret ? ret : name_change((void *)ctx[0], (void *)ctx[1], OP_SYMLINK, 0);
 }
 
+/*
+ * A rename that moves a protected directory's ancestor (or exchanges one away) renames
+ * everything below it: /opt -> /opt2 turns /opt/fim/f into /opt2/fim/f, which no rule
+ * names. Reported on the renamed name.
+ */
+static __always_inline int rename_moves(struct path *dir, struct dentry *dentry, __u32 arg)
+{
+	struct subject s;
+	if (!subject_init(&s) || !(s.tflags & T_ANCESTORS))
+		return 0;
+	struct decision d = {};
+	match_ancestor(&d, &s, dentry);
+	if (!d.seen)
+		return 0;
+	struct walk *w = walk_dentry(0, dir, dentry, s.task);
+	return conclude(&s, &d, 0, 0, OP_RENAME, w, arg, 0, EACCES, false);
+}
+
 /* Both names of a rename or link are written: the source disappears (or gains a name). */
 SEC("lsm/path_rename")
 int knox_path_rename(__u64 *ctx)
@@ -1310,16 +1386,151 @@ int knox_path_rename(__u64 *ctx)
 	if (ret)
 		return ret;
 	ret = name_change((void *)ctx[2], (void *)ctx[3], OP_RENAME, 1);
+	if (ret)
+		return ret;
+	/* The target too: RENAME_EXCHANGE moves it to the source's name. */
+	ret = rename_moves((void *)ctx[0], (void *)ctx[1], 0);
+	if (ret)
+		return ret;
+	ret = rename_moves((void *)ctx[2], (void *)ctx[3], 1);
 	if (!ret)
 		epoch_bump();
 	return ret;
 }
 
-/* Mount changes move whole trees to other paths: forget every cached miss. */
+/* ---- hooks: mounts ----
+ *
+ * A mount can give a protected directory a second name (a bind or a moved mount whose
+ * source is it, inside it or above it) or hide it (a mount on it, inside it or on an
+ * ancestor): denied, for Block rules on files and processes, reported for Audit ones.
+ * Each also changes what paths mean: the miss cache forgets everything.
+ */
+
+/*
+ * The file and process path rules on walks[0]'s path, as a write. Patterns and inode
+ * rules are not consulted: each inlined `evaluate` is verified again, and the verifier's
+ * time is what bounds these hooks.
+ */
+static __always_inline void mount_paths(struct decision *d, struct subject *s, struct walk *w)
+{
+	if (s->tflags & T_FILE)
+		evaluate(d, lookup_path(&knox_paths, scope_of(s, KIND_FILE), w), w->parent_len,
+			 true, 0, s);
+	if (s->tflags & T_PROCESS)
+		evaluate(d, lookup_path(&knox_paths, scope_of(s, KIND_PROCESS), w),
+			 w->parent_len, true, 0, s);
+}
+
+/* Rules that a mount on or from the resolved (mnt, dentry) would dodge or hide. */
+static __always_inline int mount_guard(struct subject *s, struct vfsmount *mnt,
+				       struct dentry *dentry, __u8 op, __u32 arg)
+{
+	struct walk *w = walk_path(0, mnt, dentry, s->task);
+	if (!w)
+		return 0;
+	struct decision d = {};
+	mount_paths(&d, s, w);
+	match_ancestor(&d, s, dentry);
+	return conclude(s, &d, 0, 0, op, w, arg, 0, EACCES, false);
+}
+
+struct slash_ctx {
+	__u32 off;
+	__u32 len;
+	__u32 parent_len;
+};
+
+/* Finds the last '/' of walks[0]'s path: parent_len is the index after it. */
+static long last_slash0(__u32 i, struct slash_ctx *c)
+{
+	struct walk *w = walk_buf(0);
+	if (!w || i >= c->len)
+		return 1;
+	if (w->buf[(c->off + i) & (2 * PATH_BUF - 1)] == '/')
+		c->parent_len = i + 1;
+	return 0;
+}
+
+/*
+ * mount(2)'s source for a bind or a move: a path string the kernel resolves only after
+ * this hook. It is matched as written, made absolute from the task's root or working
+ * directory (so a chroot or a relative name does not shorten it); a symlink, `..` or
+ * `//` in it is not resolved, so such a spelling is not recognized.
+ */
+static __always_inline int mount_source_name(struct subject *s, const char *name, __u32 arg)
+{
+	struct walk *w = walk_buf(0);
+	char first = 0;
+	if (!w || !name || bpf_probe_read_kernel(&first, 1, name))
+		return 0;
+	/* READ_KERN takes kernel types only (see source_in). */
+	struct task_struct *task = s->task;
+	struct fs_struct *fs = READ_KERN(task->fs);
+	struct path base = first == '/' ? READ_KERN(fs->root) : READ_KERN(fs->pwd);
+	w = walk_path(0, base.mnt, base.dentry, s->task);
+	if (!w)
+		return 0;
+	__u32 off = w->off;
+	long n;
+	if (w->len == 1) /* the base is "/": it supplies the leading slash */
+		n = bpf_probe_read_kernel_str(&w->buf[PATH_BUF], PATH_BUF,
+					      first == '/' ? name + 1 : name);
+	else if (first == '/')
+		n = bpf_probe_read_kernel_str(&w->buf[PATH_BUF], PATH_BUF, name);
+	else {
+		w->buf[PATH_BUF] = '/';
+		n = bpf_probe_read_kernel_str(&w->buf[PATH_BUF + 1], PATH_BUF - 1, name);
+		if (n > 0)
+			n += 1;
+	}
+	if (n < 1)
+		return 0;
+	__u32 len = (PATH_BUF - off) + (__u32)n - 1;
+	/* "/opt/fim/" names /opt/fim. */
+	if (len > 1 && w->buf[(off + len - 1) & (2 * PATH_BUF - 1)] == '/')
+		len -= 1;
+	if (len > PATH_BUF - 1)
+		len = PATH_BUF - 1;
+	struct slash_ctx sc = { .off = off, .len = len };
+	bpf_loop(PATH_BUF, last_slash0, &sc, 0);
+	w->len = len;
+	w->parent_len = sc.parent_len;
+	w->truncated = 0;
+	struct decision d = {};
+	mount_paths(&d, s, w);
+	if ((s->tflags & T_ANCESTORS) && len <= KEY_PATH - 1) {
+		__u32 zero = 0;
+		struct path_key *k = bpf_map_lookup_elem(&knox_key_buf, &zero);
+		if (k) {
+			__builtin_memset(k, 0, sizeof(*k));
+			__u64 n = len;
+			barrier_var(n); /* keep the bound: clang knows it, the verifier does not */
+			if (n > KEY_PATH - 1)
+				n = KEY_PATH - 1;
+			bpf_probe_read_kernel(k->path, n, &w->buf[off & (PATH_BUF - 1)]);
+			k->scope = scope_of(s, KIND_FILE);
+			evaluate(&d, bpf_map_lookup_elem(&knox_ancestor_names, k), ~0U, true, 0, s);
+		}
+	}
+	return conclude(s, &d, 0, 0, OP_MOUNT, w, arg, 1, EACCES, false);
+}
+
 SEC("lsm/sb_mount")
 int knox_sb_mount(__u64 *ctx)
 {
+	const char *dev_name = (void *)ctx[0];
+	struct path *path = (void *)ctx[1];
+	__u32 flags = (__u32)ctx[3];
 	int ret = (int)ctx[5];
+	if (ret)
+		return ret;
+	struct subject s;
+	if (!(flags & (MS_REMOUNT | MS_PROPAGATION)) && subject_init(&s) &&
+	    (s.tflags & (T_FILE | T_PROCESS))) {
+		ret = mount_guard(&s, path->mnt, path->dentry, OP_MOUNT, flags);
+		if (!ret && (flags & (MS_BIND | MS_MOVE)))
+			ret = mount_source_name(&s, dev_name, flags);
+	}
 	if (!ret)
 		epoch_bump();
 	return ret;
@@ -1334,10 +1545,21 @@ int knox_sb_umount(__u64 *ctx)
 	return ret;
 }
 
+/* move_mount(2), after open_tree(2) or fsmount(2): both ends are resolved paths. */
 SEC("lsm/move_mount")
 int knox_move_mount(__u64 *ctx)
 {
+	struct path *from = (void *)ctx[0];
+	struct path *to = (void *)ctx[1];
 	int ret = (int)ctx[2];
+	if (ret)
+		return ret;
+	struct subject s;
+	if (subject_init(&s) && (s.tflags & (T_FILE | T_PROCESS))) {
+		ret = mount_guard(&s, to->mnt, to->dentry, OP_MOVE_MOUNT, 0);
+		if (!ret)
+			ret = mount_guard(&s, from->mnt, from->dentry, OP_MOVE_MOUNT, 1);
+	}
 	if (!ret)
 		epoch_bump();
 	return ret;

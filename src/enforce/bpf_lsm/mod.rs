@@ -89,6 +89,15 @@ struct PathData {
     path: [u8; compile::KEY_PATH],
 }
 
+/// `struct path_key` as a hash key (knox_ancestor_names): prefixlen 0, path zero-padded.
+#[repr(C)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct NamedPathKey {
+    prefixlen: u32,
+    scope: u32,
+    path: [u8; compile::KEY_PATH],
+}
+
 #[repr(C)]
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct InodeKey {
@@ -163,6 +172,7 @@ unsafe impl aya::Pod for SlotRaw {}
 unsafe impl aya::Pod for RulesRaw {}
 unsafe impl aya::Pod for PathData {}
 unsafe impl aya::Pod for InodeKey {}
+unsafe impl aya::Pod for NamedPathKey {}
 unsafe impl aya::Pod for InodeRules {}
 unsafe impl aya::Pod for NameKey {}
 unsafe impl aya::Pod for NumKey {}
@@ -221,11 +231,36 @@ fn raw_rules(r: &Rules, generation: u32) -> RulesRaw {
     out
 }
 
+/// A `knox_inodes` or `knox_ancestors` entry.
+fn inode_entry(
+    &(scope, dev, ino): &(u32, u32, u64),
+    (generation, r): &(Option<u32>, Rules),
+    g: u32,
+) -> (InodeKey, InodeRules) {
+    let v = InodeRules {
+        generation: generation.unwrap_or(0),
+        check_generation: u32::from(generation.is_some()),
+        rules: raw_rules(r, g),
+    };
+    (InodeKey { scope, dev, ino }, v)
+}
+
 fn path_key(scope: u32, bytes: &[u8]) -> Key<PathData> {
     let mut path = [0u8; compile::KEY_PATH];
     let n = bytes.len().min(compile::KEY_PATH);
     path[..n].copy_from_slice(&bytes[..n]);
     Key::new(32 + 8 * n as u32, PathData { scope, path })
+}
+
+fn named_path_key(scope: u32, bytes: &[u8]) -> NamedPathKey {
+    let mut path = [0u8; compile::KEY_PATH];
+    let n = bytes.len().min(compile::KEY_PATH - 1);
+    path[..n].copy_from_slice(&bytes[..n]);
+    NamedPathKey {
+        prefixlen: 0,
+        scope,
+        path,
+    }
 }
 
 fn path_key_id(k: &Key<PathData>) -> (u32, Vec<u8>) {
@@ -460,20 +495,26 @@ fn facts(path: &str) -> PathFacts {
         .ok()
         .map(|p| p.to_string_lossy().into_owned())
         .filter(|c| c != path);
-    let inode = std::fs::metadata(path)
-        .ok()
-        .filter(|m| m.is_file())
-        .map(|m| {
-            let real = canonical.as_deref().unwrap_or(path);
-            (kernel_dev(m.dev()), m.ino(), generation(real))
-        });
-    PathFacts { canonical, inode }
+    let meta = std::fs::metadata(path).ok();
+    let id = |m: &std::fs::Metadata| {
+        let real = canonical.as_deref().unwrap_or(path);
+        (kernel_dev(m.dev()), m.ino(), generation(real))
+    };
+    let inode = meta.as_ref().filter(|m| m.is_file()).map(id);
+    let dir = meta.as_ref().filter(|m| m.is_dir()).map(id);
+    PathFacts {
+        canonical,
+        inode,
+        dir,
+    }
 }
 
 struct Maps {
     paths: LpmTrie<MapData, PathData, RulesRaw>,
     sources: LpmTrie<MapData, PathData, RulesRaw>,
     inodes: HashMap<MapData, InodeKey, InodeRules>,
+    ancestors: HashMap<MapData, InodeKey, InodeRules>,
+    ancestor_names: HashMap<MapData, NamedPathKey, RulesRaw>,
     names: HashMap<MapData, NameKey, RulesRaw>,
     applets: HashMap<MapData, AppletKey, RulesRaw>,
     nums: HashMap<MapData, NumKey, RulesRaw>,
@@ -555,6 +596,8 @@ impl BpfLsmEnforcer {
             paths: take(&mut ebpf, "knox_paths")?,
             sources: take(&mut ebpf, "knox_sources")?,
             inodes: take(&mut ebpf, "knox_inodes")?,
+            ancestors: take(&mut ebpf, "knox_ancestors")?,
+            ancestor_names: take(&mut ebpf, "knox_ancestor_names")?,
             names: take(&mut ebpf, "knox_names")?,
             applets: take(&mut ebpf, "knox_applets")?,
             nums: take(&mut ebpf, "knox_nums")?,
@@ -631,16 +674,19 @@ impl BpfLsmEnforcer {
         let inodes = sync_map(
             &mut m.inodes,
             "knox_inodes",
-            c.inodes
+            c.inodes.iter().map(|(k, v)| inode_entry(k, v, g)),
+        )?;
+        let ancestors = sync_map(
+            &mut m.ancestors,
+            "knox_ancestors",
+            c.ancestors.iter().map(|(k, v)| inode_entry(k, v, g)),
+        )?;
+        let ancestor_names = sync_map(
+            &mut m.ancestor_names,
+            "knox_ancestor_names",
+            c.ancestor_names
                 .iter()
-                .map(|(&(scope, dev, ino), (generation, r))| {
-                    let v = InodeRules {
-                        generation: generation.unwrap_or(0),
-                        check_generation: u32::from(generation.is_some()),
-                        rules: raw_rules(r, g),
-                    };
-                    (InodeKey { scope, dev, ino }, v)
-                }),
+                .map(|((scope, p), r)| (named_path_key(*scope, p), raw_rules(r, g))),
         )?;
         let names = sync_map(
             &mut m.names,
@@ -709,6 +755,8 @@ impl BpfLsmEnforcer {
         paths.prune(&mut m.paths);
         sources.prune(&mut m.sources);
         inodes.prune(&mut m.inodes);
+        ancestors.prune(&mut m.ancestors);
+        ancestor_names.prune(&mut m.ancestor_names);
         names.prune(&mut m.names);
         applets.prune(&mut m.applets);
         nums.prune(&mut m.nums);
@@ -1029,6 +1077,23 @@ fn decode(b: &[u8], offset: i128) -> Option<EnforcerEvent> {
                 Operation::Network,
                 resource.clone(),
                 format!("lsm={hook} {resource}"),
+            )
+        }
+        LsmOp::Mount => {
+            // arg2: which end of the mount the path is (mount_source_name sets 1).
+            let end = if arg2 == 1 { "source" } else { "target" };
+            (
+                Operation::File,
+                path,
+                format!("lsm=SECURITY_SB_MOUNT flags={arg:#x} name={end}"),
+            )
+        }
+        LsmOp::MoveMount => {
+            let end = if arg == 1 { "from" } else { "to" };
+            (
+                Operation::File,
+                path,
+                format!("lsm=SECURITY_MOVE_MOUNT name={end}"),
             )
         }
         LsmOp::Capable => {

@@ -1,0 +1,125 @@
+#!/bin/sh
+# Routes that change what a protected directory is called without touching its files
+# (issue #13): a chroot, renaming an ancestor, bind mounts, a private mount namespace,
+# mounting over it. Each must end in "Permission denied" and a Block alert, because
+# BPF-LSM matches the path from the mount namespace's root and knows the protected
+# directories (and their ancestors) by inode.
+# shellcheck source-path=SCRIPTDIR/.. source=lib.sh
+. /knox/lib.sh
+
+mkdir -p /opt/fim/sub /opt/bin
+echo data >/opt/fim/f
+# A shell and cat inside /opt for the chroot: busybox is static.
+cp /bin/busybox /opt/bin/busybox
+ln -s busybox /opt/bin/sh
+ln -s busybox /opt/bin/cat
+
+cat >fim.yaml <<'POLICY'
+apiVersion: security.kubearmor.com/v1
+kind: KubeArmorHostPolicy
+metadata:
+  name: fim-readonly
+spec:
+  nodeSelector:
+    matchLabels:
+      kubearmor.io/hostname: knox-vm
+  file:
+    matchDirectories:
+    - dir: /opt/fim/
+      recursive: true
+      readOnly: true
+  action: Block
+POLICY
+
+start_agent --enforcer bpf-lsm
+apply_policy fim.yaml
+
+# chroot (first: no other route has raised an alert on /opt/fim/f yet): inside, the file
+# is /fim/f; the rule still sees /opt/fim/f.
+expect_denied "Permission denied" chroot /opt /bin/sh -c 'echo x >/fim/f'
+expect_ok chroot /opt /bin/sh -c 'cat /fim/f'
+expect_alert PolicyName=fim-readonly Resource=/opt/fim/f Action=Block Result="Permission denied"
+log "bypass bpf-lsm chroot: blocked"
+
+# Renaming an ancestor would make /opt/fim/f /opt2/fim/f, which no rule names. Other
+# renames in and of /opt's neighbours still work.
+expect_denied "Permission denied" mv /opt /opt2
+expect_denied "Permission denied" sh -c 'cd / && mv opt opt2'
+expect_alert PolicyName=fim-readonly Resource=/opt Action=Block Operation=File \
+  Data~SECURITY_PATH_RENAME Result="Permission denied"
+expect_ok touch /opt/a
+expect_ok mv /opt/a /opt/b
+expect_ok mv /opt/bin /opt/bin2
+expect_ok mv /opt/bin2 /opt/bin
+[ -f /opt/fim/f ] || fail "/opt/fim/f moved"
+# A process rule guards its directory's ancestors too (and the directory itself, which
+# the file rules' path check does not cover for process rules).
+mkdir -p /srv/tools
+cp /usr/bin/true /srv/tools/t
+cat >tools.yaml <<'POLICY'
+apiVersion: security.kubearmor.com/v1
+kind: KubeArmorHostPolicy
+metadata:
+  name: tools-blocked
+spec:
+  nodeSelector:
+    matchLabels:
+      kubearmor.io/hostname: knox-vm
+  process:
+    matchDirectories:
+    - dir: /srv/tools/
+      recursive: true
+  action: Block
+POLICY
+apply_policy tools.yaml
+expect_denied "Permission denied" /srv/tools/t
+expect_denied "Permission denied" mv /srv /srv2
+expect_denied "Permission denied" mv /srv/tools /srv/tools2
+expect_alert PolicyName=tools-blocked Resource=/srv Action=Block Data~SECURITY_PATH_RENAME
+expect_alert PolicyName=tools-blocked Resource=/srv/tools Action=Block Data~SECURITY_PATH_RENAME
+log "bypass bpf-lsm rename ancestor: blocked"
+
+# Bind mounts give the protected directory (or an ancestor, and so everything below it)
+# a second name: mount(2) names the source by a string, matched from the task's root or
+# working directory.
+mkdir -p /mnt/bm /mnt/bm2 /mnt/x
+expect_denied "Permission denied" mount --bind /opt/fim /mnt/bm
+[ ! -e /mnt/bm/f ] || fail "/opt/fim is bound at /mnt/bm"
+expect_alert PolicyName=fim-readonly Resource=/opt/fim Action=Block Operation=File \
+  Data~SECURITY_SB_MOUNT Result="Permission denied"
+expect_denied "Permission denied" mount --bind /opt/fim/ /mnt/bm
+expect_denied "Permission denied" sh -c 'cd /opt && mount --bind fim /mnt/bm'
+expect_denied "Permission denied" mount --rbind /opt/fim /mnt/bm
+log "bypass bpf-lsm bind mount dir: blocked"
+expect_denied "Permission denied" mount --bind /opt /mnt/bm2
+[ ! -e /mnt/bm2/fim ] || fail "/opt is bound at /mnt/bm2"
+expect_alert PolicyName=fim-readonly Resource=/opt Action=Block Data~SECURITY_SB_MOUNT
+# The root is every path's ancestor.
+expect_denied "Permission denied" mount --rbind / /mnt/bm2
+[ ! -e /mnt/bm2/opt ] || fail "/ is bound at /mnt/bm2"
+log "bypass bpf-lsm bind mount ancestor: blocked"
+# mount(2)'s source is a string the kernel resolves after the hook: a symlink in it is
+# not followed by the check. Measured, not hidden.
+ln -s /opt/fim /tmp/fim-link
+_knox_run mount --bind /tmp/fim-link /mnt/bm
+if [ "$KNOX_RC" -eq 0 ]; then
+  umount /mnt/bm
+  log "bypass bpf-lsm bind mount via symlinked source: NOT blocked (mount(2) resolves the source string after sb_mount)"
+else
+  log "bypass bpf-lsm bind mount via symlinked source: blocked"
+fi
+# A private mount namespace is still the host's (the same hooks, the same rules).
+expect_denied "Permission denied" unshare -m sh -c 'mount --bind /opt/fim /mnt/x && echo x >/mnt/x/f'
+log "bypass bpf-lsm mount namespace + bind: blocked"
+# Mounting over the directory, inside it or over an ancestor hides its files.
+expect_denied "Permission denied" mount -t tmpfs t /opt/fim
+expect_alert PolicyName=fim-readonly Resource=/opt/fim Action=Block Data~"name=target"
+expect_denied "Permission denied" mount -t tmpfs t /opt
+expect_denied "Permission denied" mount -t tmpfs t /opt/fim/sub
+[ "$(cat /opt/fim/f)" = data ] || fail "/opt/fim/f is hidden or changed"
+log "bypass bpf-lsm mount over protected dir: blocked"
+# Mounts elsewhere, and binds of what no rule protects, still work.
+expect_ok mount -t tmpfs t /mnt/x
+expect_ok umount /mnt/x
+expect_ok mount --bind /opt/bin /mnt/bm
+expect_ok umount /mnt/bm
