@@ -388,9 +388,10 @@ fn coverage(usable: bool) -> Vec<Coverage> {
                         Level::Enforced,
                         "bprm_check_security on the resolved file (symlinks, hard links, //, /./ cannot dodge it); mmap/mprotect PROT_EXEC stops loader tricks",
                     ),
-                    Op::FileRead | Op::FileWrite => {
-                        (Level::Enforced, "file_open, on the resolved path and inode")
-                    }
+                    Op::FileRead | Op::FileWrite => (
+                        Level::Enforced,
+                        "file_open, on the resolved path (walked to the mount namespace's root, so chroot cannot rename it) and inode; mounts that would expose or hide a protected directory elsewhere (bind, move, mount over, also in another mount namespace) are refused by sb_mount/move_mount, except a bind whose source string goes through a symlink (resolved after the hook)",
+                    ),
                     Op::Create => (
                         Level::Enforced,
                         "path_mknod/path_mkdir/path_symlink: the file is never created",
@@ -398,7 +399,7 @@ fn coverage(usable: bool) -> Vec<Coverage> {
                     Op::Unlink => (Level::Enforced, "path_unlink/path_rmdir"),
                     Op::Rename => (
                         Level::Enforced,
-                        "path_rename/path_link: both names are checked",
+                        "path_rename/path_link: both names are checked, and renaming an ancestor directory of a protected path is refused",
                     ),
                     Op::Network => (
                         Level::Enforced,

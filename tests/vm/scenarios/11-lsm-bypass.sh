@@ -40,6 +40,11 @@ expect_denied "Permission denied" //usr/bin/apt --version
 expect_denied "Permission denied" /usr/./bin/apt --version
 expect_denied "Permission denied" /usr/bin/../bin/apt --version
 expect_denied "Permission denied" sh -c 'cd /usr/bin && ./apt --version'
+# Through procfs, and as a script's interpreter (the kernel execs apt for the script).
+expect_denied "Permission denied" /proc/self/root/usr/bin/apt --version
+printf '#!/usr/bin/apt\n' >/tmp/apt-script
+chmod +x /tmp/apt-script
+expect_denied "Permission denied" /tmp/apt-script
 # Through the dynamic loader: no exec of apt at all, its pages are mapped executable.
 expect_fail /lib64/ld-linux-x86-64.so.2 /usr/bin/apt --version
 case $KNOX_OUT in
@@ -71,3 +76,10 @@ expect_alert PolicyName=block-apt-and-wget Resource=/usr/bin/apt Action=Block En
   Result="Permission denied" Data=lsm=SECURITY_BPRM_CHECK
 expect_alert PolicyName=block-apt-and-wget Resource=/root/apt-hardlink Action=Block
 expect_alert PolicyName=block-apt-and-wget Resource=/usr/bin/busybox Action=Block
+# Reached only if every route above was refused: the bypass table (scripts/test.sh).
+for route in "exec: symlink" "exec: hard link" "exec: // and /./ spellings" \
+  "exec: relative path" "exec: /proc/self/root path" "exec: shebang interpreter" \
+  "exec: dynamic loader (ld.so PROG)" \
+  "exec: busybox applet under any name" "exec: busybox applet by argv[0]"; do
+  log "bypass bpf-lsm $route: blocked"
+done
