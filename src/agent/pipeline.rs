@@ -365,19 +365,44 @@ fn syscall_alert(ev: &MonitorEvent, host: &HostRules, ctx: &AlertContext) -> Opt
         None => detail.paths.iter().flatten().next().map(|p| p.path.clone()),
     }
     .unwrap_or_default();
+    let rule = host.set.rules.get(found.rule);
+    Some(syscall_event_alert(
+        ev,
+        ctx,
+        name,
+        rule,
+        "Syscall",
+        resource,
+        AlertAction::Audit,
+    ))
+}
+
+/// A syscall event's alert: KubeArmor's `Data: syscall=SYS_<NAME>`, with both names of a
+/// two-path syscall.
+fn syscall_event_alert(
+    ev: &MonitorEvent,
+    ctx: &AlertContext,
+    name: &str,
+    rule: Option<&Rule>,
+    operation: &str,
+    resource: String,
+    action: AlertAction,
+) -> Alert {
+    let detail = ev.syscall.as_ref();
     let mut data = format!("syscall=SYS_{}", name.to_ascii_uppercase());
-    if let [Some(old), Some(new)] = &detail.paths {
+    if let Some([Some(old), Some(new)]) = detail.map(|d| &d.paths) {
         let (o, n) = path_names(name);
         data.push_str(&format!(" {o}={} {n}={}", old.path, new.path));
     }
-    let process = monitor_process(ev, detail.exe.as_deref().unwrap_or_default());
+    let exe = detail.and_then(|d| d.exe.as_deref()).unwrap_or_default();
+    let process = monitor_process(ev, exe);
     let mut a = base_alert(ctx, &process, ev.timestamp_ns);
-    set_rule(&mut a, host.set.rules.get(found.rule));
-    a.operation = "Syscall".to_string();
+    set_rule(&mut a, rule);
+    a.operation = operation.to_string();
     a.resource = resource;
     a.data = data;
     a.enforcer = "eBPF Monitor".to_string();
-    a.action = AlertAction::Audit.as_str().to_string();
+    a.action = action.as_str().to_string();
     a.result = crate::alert::result_text(ev.retval);
     a.process_name = process.exe.clone();
     a.parent_process_name = process.parent_exe.clone();
@@ -386,7 +411,7 @@ fn syscall_alert(ev: &MonitorEvent, host: &HostRules, ctx: &AlertContext) -> Opt
     } else {
         process.cmdline.clone()
     };
-    Some(a)
+    a
 }
 
 /// The syscalls that change or remove a file's names: no enforcer without an LSM hook
@@ -411,7 +436,6 @@ fn name_change_alert(
     name: &str,
     paths: &[Option<&str>],
 ) -> Option<Alert> {
-    let detail = ev.syscall.as_ref()?;
     let mut subject = LazySubject {
         uid: ev.uid,
         source_pid: ev.pid,
@@ -427,28 +451,17 @@ fn name_change_alert(
             _ => None,
         }
     })?;
-    let mut data = format!("syscall=SYS_{}", name.to_ascii_uppercase());
-    if let [Some(old), Some(new)] = &detail.paths {
-        let (o, n) = path_names(name);
-        data.push_str(&format!(" {o}={} {n}={}", old.path, new.path));
-    }
-    let process = monitor_process(ev, detail.exe.as_deref().unwrap_or_default());
-    let mut a = base_alert(ctx, &process, ev.timestamp_ns);
-    set_rule(&mut a, host.set.rules.get(rule));
-    a.operation = Operation::File.to_string();
-    a.resource = resource;
-    a.data = data;
-    a.enforcer = "eBPF Monitor".to_string();
-    a.action = AlertAction::AuditBlock.as_str().to_string();
-    a.result = crate::alert::result_text(ev.retval);
-    a.process_name = process.exe.clone();
-    a.parent_process_name = process.parent_exe.clone();
-    a.source = if process.cmdline.is_empty() {
-        process.exe.clone()
-    } else {
-        process.cmdline.clone()
-    };
-    Some(a)
+    let operation = Operation::File.to_string();
+    let rule = host.set.rules.get(rule);
+    Some(syscall_event_alert(
+        ev,
+        ctx,
+        name,
+        rule,
+        &operation,
+        resource,
+        AlertAction::AuditBlock,
+    ))
 }
 
 /// Runs until the monitor stops.
