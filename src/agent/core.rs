@@ -188,6 +188,7 @@ pub struct Counters {
 
 /// Fills counters owned elsewhere (store, monitor) into a status.
 pub type StatusSource = Box<dyn Fn(&mut Counters) + Send>;
+
 /// The current host rules, shared with the pipeline threads. A new set is published whole;
 /// a reader that needs a generation not published yet (the enforcer's decisions can reach
 /// the pipeline before the apply that made their rules returns) sleeps until the next
