@@ -677,8 +677,7 @@ impl<'a> Compiler<'a> {
                     Anchor::Dir { dir, .. } => (true, dir.as_str()),
                 };
                 // The directory itself (a file is already known by its inode), then
-                // every ancestor up to the root: `mount --rbind / /mnt/x` names every
-                // protected path again.
+                // every ancestor below the root (which cannot be renamed or replaced).
                 let mut chain: Vec<&str> = Vec::new();
                 if own {
                     chain.push(path);
@@ -688,10 +687,7 @@ impl<'a> Compiler<'a> {
                     chain.push(up);
                     p = up;
                 }
-                for d in chain
-                    .into_iter()
-                    .map(|d| if d.is_empty() { "/" } else { d })
-                {
+                for d in chain.into_iter().filter(|d| !d.is_empty()) {
                     if d.len() < KEY_PATH {
                         push_always(
                             self.c
@@ -1199,7 +1195,6 @@ mod tests {
             );
         }
         assert!(c.ancestor_names.contains_key(&(proc, b"/usr/bin".to_vec())));
-        assert!(c.ancestor_names.contains_key(&(file, b"/".to_vec())));
         assert!(!c.ancestor_names.contains_key(&(file, b"/srv".to_vec())));
         assert!(
             !c.ancestor_names
