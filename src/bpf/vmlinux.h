@@ -96,7 +96,6 @@ struct file {
 
 struct fs_struct {
 	struct path root;
-	struct path pwd;
 };
 
 /* Since 5.x the mm's fields sit in an anonymous struct (before a flexible cpu bitmap). */

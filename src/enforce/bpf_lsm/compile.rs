@@ -106,9 +106,6 @@ pub struct Compiled {
     /// because that would give a protected path another name or hide it: each protected
     /// directory and each ancestor of a protected path, by (scope, device, inode).
     pub ancestors: BTreeMap<(u32, u32, u64), (Option<u32>, Rules)>,
-    /// The same directories by (scope, path): mount(2) names a bind's source by a string
-    /// the kernel resolves only after the check. Also those that do not exist yet.
-    pub ancestor_names: BTreeMap<(u32, Vec<u8>), Rules>,
     /// (scope, basename) → rules.
     pub names: BTreeMap<(u32, String), Rules>,
     /// (scope, dev, ino of a multi-call binary, applet name) → rules.
@@ -662,11 +659,12 @@ impl<'a> Compiler<'a> {
     /// over or binding a directory is a write to everything below it, whatever the
     /// readOnly flag says. ownerOnly rules are left out: the owner they name is the
     /// protected file's, which a directory operation does not have.
-    /// File and process rules share one entry under the file scope: the hooks look up
-    /// once.
     fn ancestors(&mut self) {
         let mut dirs: BTreeMap<String, Option<(u32, u64, Option<u32>)>> = BTreeMap::new();
-        for anchors in [&self.proc_anchors, &self.file_anchors] {
+        for (kind, anchors) in [
+            (KIND_PROCESS, &self.proc_anchors),
+            (KIND_FILE, &self.file_anchors),
+        ] {
             for (a, s) in anchors {
                 let action = s.flags & (SL_DENY | SL_AUDIT);
                 if action == 0 || s.flags & SL_OWNER_ONLY != 0 {
@@ -688,18 +686,6 @@ impl<'a> Compiler<'a> {
                     p = up;
                 }
                 for d in chain.into_iter().filter(|d| !d.is_empty()) {
-                    if d.len() < KEY_PATH {
-                        push_always(
-                            self.c
-                                .ancestor_names
-                                .entry((scope(self.target, KIND_FILE), d.as_bytes().to_vec()))
-                                .or_default(),
-                            Slot {
-                                flags: action,
-                                ..*s
-                            },
-                        );
-                    }
                     let id = *dirs
                         .entry(d.to_string())
                         .or_insert_with(|| (self.resolve)(d).dir);
@@ -709,7 +695,7 @@ impl<'a> Compiler<'a> {
                     let e = self
                         .c
                         .ancestors
-                        .entry((scope(self.target, KIND_FILE), dev, ino))
+                        .entry((scope(self.target, kind), dev, ino))
                         .or_insert((generation, Rules::default()));
                     push_always(
                         &mut e.1,
@@ -721,7 +707,7 @@ impl<'a> Compiler<'a> {
                 }
             }
         }
-        if !self.c.ancestors.is_empty() || !self.c.ancestor_names.is_empty() {
+        if !self.c.ancestors.is_empty() {
             self.c.target_flags |= T_ANCESTORS;
         }
     }
@@ -830,12 +816,7 @@ impl<'a> Compiler<'a> {
         }
         // Beyond MAX_SLOTS an ancestor entry keeps the lowest-numbered rules: the rule
         // itself is still enforced on its own paths, only this extra guard is partial.
-        let guards = c
-            .ancestors
-            .values_mut()
-            .map(|(_, r)| r)
-            .chain(c.ancestor_names.values_mut());
-        for r in guards {
+        for r in c.ancestors.values_mut().map(|(_, r)| r) {
             squeeze(r);
             if r.slots.len() > MAX_SLOTS {
                 c.notes.push(format!(
@@ -1169,9 +1150,8 @@ mod tests {
         };
         let c = compile(&s, &Postures::default(), &dirs);
         assert_ne!(c.target_flags & T_ANCESTORS, 0);
-        // Process rules too, under the file scope (one lookup in the hooks).
         let file = scope(0, KIND_FILE);
-        let proc = file;
+        let proc = scope(0, KIND_PROCESS);
         // readOnly or not, a rename or mount of the directory is denied outright.
         for ino in [10, 11] {
             let (generation, r) = &c.ancestors[&(file, 8, ino)];
@@ -1186,19 +1166,5 @@ mod tests {
         assert!(c.ancestors.contains_key(&(proc, 8, 30)));
         // An Allow rule protects nothing.
         assert!(!c.ancestors.keys().any(|k| k.2 == 40));
-        // By name too, existing or not (mount(2) names its source by a string).
-        for d in ["/opt", "/opt/fim", "/etc", "/etc/app"] {
-            assert!(
-                c.ancestor_names
-                    .contains_key(&(file, d.as_bytes().to_vec())),
-                "{d}"
-            );
-        }
-        assert!(c.ancestor_names.contains_key(&(proc, b"/usr/bin".to_vec())));
-        assert!(!c.ancestor_names.contains_key(&(file, b"/srv".to_vec())));
-        assert!(
-            !c.ancestor_names
-                .contains_key(&(file, b"/etc/app/conf".to_vec()))
-        );
     }
 }

@@ -95,12 +95,10 @@ pub(super) enum LsmOp {
     Connect = 15,
     Accept = 16,
     Capable = 17,
-    Mount = 18,
-    MoveMount = 19,
 }
 
 impl LsmOp {
-    pub const ALL: [LsmOp; 19] = [
+    pub const ALL: [LsmOp; 17] = [
         LsmOp::Exec,
         LsmOp::Open,
         LsmOp::Mmap,
@@ -118,8 +116,6 @@ impl LsmOp {
         LsmOp::Connect,
         LsmOp::Accept,
         LsmOp::Capable,
-        LsmOp::Mount,
-        LsmOp::MoveMount,
     ];
 
     pub fn from_raw(op: u8) -> Option<LsmOp> {

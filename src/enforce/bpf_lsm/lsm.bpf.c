@@ -21,8 +21,7 @@
  * - `ancestors`: Block and Audit rules by (scope, device, inode) of each protected
  *   directory and each ancestor of a protected path: renaming one, mounting on it or
  *   binding it elsewhere would give a protected path a name no rule covers (or hide it),
- *   without touching the path itself. `ancestor_names` holds the same directories by
- *   path, for mount(2)'s source, which the kernel hands over as an unresolved string.
+ *   without touching the path itself.
  * - `names`: execname rules by (scope, basename).
  * - `nets`, `caps`: protocol and capability rules.
  * - `sources`: fromSource sets, an LPM trie keyed like `paths` with the set id as scope.
@@ -105,8 +104,6 @@
 #define OP_CONNECT 15
 #define OP_ACCEPT 16
 #define OP_CAPABLE 17
-#define OP_MOUNT 18
-#define OP_MOVE_MOUNT 19
 
 /* Verdicts, in events. */
 #define V_DENY 1 /* denied by a rule (rule set) or by the default posture (rule 0) */
@@ -145,12 +142,6 @@
 #define IPPROTO_SCTP 132
 
 #define CAP_OPT_NOAUDIT 0x2
-
-#define MS_REMOUNT 0x20
-#define MS_BIND 0x1000
-#define MS_MOVE 0x2000
-/* Propagation changes: they move nothing, and hide nothing. */
-#define MS_PROPAGATION ((1 << 17) | (1 << 18) | (1 << 19) | (1 << 20))
 
 struct slot {
 	__u32 rule; /* index in the rule set, its generation's low bits above (bpf_lsm::tagged) */
@@ -278,15 +269,6 @@ struct {
 	__type(value, struct inode_rules);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } knox_ancestors SEC(".maps");
-
-/* Keyed by a path_key with prefixlen 0 and the path zero-padded. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, struct path_key);
-	__type(value, struct rules);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} knox_ancestor_names SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -938,8 +920,7 @@ static __always_inline void match_path(struct decision *d, struct subject *s, __
 }
 
 /* Rules guarding `dentry` as a protected directory or an ancestor of a protected path;
- * all unconditional (userspace made each one a deny or an audit), file and process rules
- * in one entry under the file scope: one lookup. */
+ * all unconditional (userspace made each one a deny or an audit). */
 static __always_inline void match_ancestor(struct decision *d, struct subject *s,
 					   struct dentry *dentry)
 {
@@ -954,6 +935,10 @@ static __always_inline void match_ancestor(struct decision *d, struct subject *s
 		.ino = READ_KERN(inode->i_ino),
 	};
 	struct inode_rules *ir = bpf_map_lookup_elem(&knox_ancestors, &k);
+	if (ir && (!ir->check_generation || ir->generation == generation))
+		evaluate(d, &ir->rules, ~0U, true, 0, s);
+	k.scope = scope_of(s, KIND_PROCESS);
+	ir = bpf_map_lookup_elem(&knox_ancestors, &k);
 	if (ir && (!ir->check_generation || ir->generation == generation))
 		evaluate(d, &ir->rules, ~0U, true, 0, s);
 }
@@ -1398,139 +1383,11 @@ int knox_path_rename(__u64 *ctx)
 	return ret;
 }
 
-/* ---- hooks: mounts ----
- *
- * A mount can give a protected directory a second name (a bind or a moved mount whose
- * source is it, inside it or above it) or hide it (a mount on it, inside it or on an
- * ancestor): denied, for Block rules on files and processes, reported for Audit ones.
- * Each also changes what paths mean: the miss cache forgets everything.
- */
-
-/*
- * The file and process path rules on walks[0]'s path, as a write. Patterns and inode
- * rules are not consulted: each inlined `evaluate` is verified again, and the verifier's
- * time is what bounds these hooks.
- */
-static __always_inline void mount_paths(struct decision *d, struct subject *s, struct walk *w)
-{
-	if (s->tflags & T_FILE)
-		evaluate(d, lookup_path(&knox_paths, scope_of(s, KIND_FILE), w), w->parent_len,
-			 true, 0, s);
-	if (s->tflags & T_PROCESS)
-		evaluate(d, lookup_path(&knox_paths, scope_of(s, KIND_PROCESS), w),
-			 w->parent_len, true, 0, s);
-}
-
-/* Rules that a mount on or from the resolved (mnt, dentry) would dodge or hide. */
-static __always_inline int mount_guard(struct subject *s, struct vfsmount *mnt,
-				       struct dentry *dentry, __u8 op, __u32 arg)
-{
-	struct walk *w = walk_path(0, mnt, dentry, s->task);
-	if (!w)
-		return 0;
-	struct decision d = {};
-	mount_paths(&d, s, w);
-	match_ancestor(&d, s, dentry);
-	return conclude(s, &d, 0, 0, op, w, arg, 0, EACCES, false);
-}
-
-struct slash_ctx {
-	__u32 off;
-	__u32 len;
-	__u32 parent_len;
-};
-
-/* Finds the last '/' of walks[0]'s path: parent_len is the index after it. */
-static long last_slash0(__u32 i, struct slash_ctx *c)
-{
-	struct walk *w = walk_buf(0);
-	if (!w || i >= c->len)
-		return 1;
-	if (w->buf[(c->off + i) & (2 * PATH_BUF - 1)] == '/')
-		c->parent_len = i + 1;
-	return 0;
-}
-
-/*
- * mount(2)'s source for a bind or a move: a path string the kernel resolves only after
- * this hook. It is matched as written, made absolute from the task's root or working
- * directory (so a chroot or a relative name does not shorten it); a symlink, `..` or
- * `//` in it is not resolved, so such a spelling is not recognized.
- */
-static __always_inline int mount_source_name(struct subject *s, const char *name, __u32 arg)
-{
-	struct walk *w = walk_buf(0);
-	char first = 0;
-	if (!w || !name || bpf_probe_read_kernel(&first, 1, name))
-		return 0;
-	/* READ_KERN takes kernel types only (see source_in). */
-	struct task_struct *task = s->task;
-	struct fs_struct *fs = READ_KERN(task->fs);
-	struct path base = first == '/' ? READ_KERN(fs->root) : READ_KERN(fs->pwd);
-	w = walk_path(0, base.mnt, base.dentry, s->task);
-	if (!w)
-		return 0;
-	__u32 off = w->off;
-	long n;
-	if (w->len == 1) /* the base is "/": it supplies the leading slash */
-		n = bpf_probe_read_kernel_str(&w->buf[PATH_BUF], PATH_BUF,
-					      first == '/' ? name + 1 : name);
-	else if (first == '/')
-		n = bpf_probe_read_kernel_str(&w->buf[PATH_BUF], PATH_BUF, name);
-	else {
-		w->buf[PATH_BUF] = '/';
-		n = bpf_probe_read_kernel_str(&w->buf[PATH_BUF + 1], PATH_BUF - 1, name);
-		if (n > 0)
-			n += 1;
-	}
-	if (n < 1)
-		return 0;
-	__u32 len = (PATH_BUF - off) + (__u32)n - 1;
-	/* "/opt/fim/" names /opt/fim. */
-	if (len > 1 && w->buf[(off + len - 1) & (2 * PATH_BUF - 1)] == '/')
-		len -= 1;
-	if (len > PATH_BUF - 1)
-		len = PATH_BUF - 1;
-	struct slash_ctx sc = { .off = off, .len = len };
-	bpf_loop(PATH_BUF, last_slash0, &sc, 0);
-	w->len = len;
-	w->parent_len = sc.parent_len;
-	w->truncated = 0;
-	struct decision d = {};
-	mount_paths(&d, s, w);
-	if ((s->tflags & T_ANCESTORS) && len <= KEY_PATH - 1) {
-		__u32 zero = 0;
-		struct path_key *k = bpf_map_lookup_elem(&knox_key_buf, &zero);
-		if (k) {
-			__builtin_memset(k, 0, sizeof(*k));
-			__u64 n = len;
-			barrier_var(n); /* keep the bound: clang knows it, the verifier does not */
-			if (n > KEY_PATH - 1)
-				n = KEY_PATH - 1;
-			bpf_probe_read_kernel(k->path, n, &w->buf[off & (PATH_BUF - 1)]);
-			k->scope = scope_of(s, KIND_FILE);
-			evaluate(&d, bpf_map_lookup_elem(&knox_ancestor_names, k), ~0U, true, 0, s);
-		}
-	}
-	return conclude(s, &d, 0, 0, OP_MOUNT, w, arg, 1, EACCES, false);
-}
-
+/* Mount changes move whole trees to other paths: forget every cached miss. */
 SEC("lsm/sb_mount")
 int knox_sb_mount(__u64 *ctx)
 {
-	const char *dev_name = (void *)ctx[0];
-	struct path *path = (void *)ctx[1];
-	__u32 flags = (__u32)ctx[3];
 	int ret = (int)ctx[5];
-	if (ret)
-		return ret;
-	struct subject s;
-	if (!(flags & (MS_REMOUNT | MS_PROPAGATION)) && subject_init(&s) &&
-	    (s.tflags & (T_FILE | T_PROCESS))) {
-		ret = mount_guard(&s, path->mnt, path->dentry, OP_MOUNT, flags);
-		if (!ret && (flags & (MS_BIND | MS_MOVE)))
-			ret = mount_source_name(&s, dev_name, flags);
-	}
 	if (!ret)
 		epoch_bump();
 	return ret;
@@ -1545,21 +1402,10 @@ int knox_sb_umount(__u64 *ctx)
 	return ret;
 }
 
-/* move_mount(2), after open_tree(2) or fsmount(2): both ends are resolved paths. */
 SEC("lsm/move_mount")
 int knox_move_mount(__u64 *ctx)
 {
-	struct path *from = (void *)ctx[0];
-	struct path *to = (void *)ctx[1];
 	int ret = (int)ctx[2];
-	if (ret)
-		return ret;
-	struct subject s;
-	if (subject_init(&s) && (s.tflags & (T_FILE | T_PROCESS))) {
-		ret = mount_guard(&s, to->mnt, to->dentry, OP_MOVE_MOUNT, 0);
-		if (!ret)
-			ret = mount_guard(&s, from->mnt, from->dentry, OP_MOVE_MOUNT, 1);
-	}
 	if (!ret)
 		epoch_bump();
 	return ret;

@@ -89,15 +89,6 @@ struct PathData {
     path: [u8; compile::KEY_PATH],
 }
 
-/// `struct path_key` as a hash key (knox_ancestor_names): prefixlen 0, path zero-padded.
-#[repr(C)]
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct NamedPathKey {
-    prefixlen: u32,
-    scope: u32,
-    path: [u8; compile::KEY_PATH],
-}
-
 #[repr(C)]
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct InodeKey {
@@ -172,7 +163,6 @@ unsafe impl aya::Pod for SlotRaw {}
 unsafe impl aya::Pod for RulesRaw {}
 unsafe impl aya::Pod for PathData {}
 unsafe impl aya::Pod for InodeKey {}
-unsafe impl aya::Pod for NamedPathKey {}
 unsafe impl aya::Pod for InodeRules {}
 unsafe impl aya::Pod for NameKey {}
 unsafe impl aya::Pod for NumKey {}
@@ -250,17 +240,6 @@ fn path_key(scope: u32, bytes: &[u8]) -> Key<PathData> {
     let n = bytes.len().min(compile::KEY_PATH);
     path[..n].copy_from_slice(&bytes[..n]);
     Key::new(32 + 8 * n as u32, PathData { scope, path })
-}
-
-fn named_path_key(scope: u32, bytes: &[u8]) -> NamedPathKey {
-    let mut path = [0u8; compile::KEY_PATH];
-    let n = bytes.len().min(compile::KEY_PATH - 1);
-    path[..n].copy_from_slice(&bytes[..n]);
-    NamedPathKey {
-        prefixlen: 0,
-        scope,
-        path,
-    }
 }
 
 fn path_key_id(k: &Key<PathData>) -> (u32, Vec<u8>) {
@@ -515,7 +494,6 @@ struct Maps {
     sources: LpmTrie<MapData, PathData, RulesRaw>,
     inodes: HashMap<MapData, InodeKey, InodeRules>,
     ancestors: HashMap<MapData, InodeKey, InodeRules>,
-    ancestor_names: HashMap<MapData, NamedPathKey, RulesRaw>,
     names: HashMap<MapData, NameKey, RulesRaw>,
     applets: HashMap<MapData, AppletKey, RulesRaw>,
     nums: HashMap<MapData, NumKey, RulesRaw>,
@@ -598,7 +576,6 @@ impl BpfLsmEnforcer {
             sources: take(&mut ebpf, "knox_sources")?,
             inodes: take(&mut ebpf, "knox_inodes")?,
             ancestors: take(&mut ebpf, "knox_ancestors")?,
-            ancestor_names: take(&mut ebpf, "knox_ancestor_names")?,
             names: take(&mut ebpf, "knox_names")?,
             applets: take(&mut ebpf, "knox_applets")?,
             nums: take(&mut ebpf, "knox_nums")?,
@@ -682,13 +659,6 @@ impl BpfLsmEnforcer {
             "knox_ancestors",
             c.ancestors.iter().map(|(k, v)| inode_entry(k, v, g)),
         )?;
-        let ancestor_names = sync_map(
-            &mut m.ancestor_names,
-            "knox_ancestor_names",
-            c.ancestor_names
-                .iter()
-                .map(|((scope, p), r)| (named_path_key(*scope, p), raw_rules(r, g))),
-        )?;
         let names = sync_map(
             &mut m.names,
             "knox_names",
@@ -757,7 +727,6 @@ impl BpfLsmEnforcer {
         sources.prune(&mut m.sources);
         inodes.prune(&mut m.inodes);
         ancestors.prune(&mut m.ancestors);
-        ancestor_names.prune(&mut m.ancestor_names);
         names.prune(&mut m.names);
         applets.prune(&mut m.applets);
         nums.prune(&mut m.nums);
@@ -1078,23 +1047,6 @@ fn decode(b: &[u8], offset: i128) -> Option<EnforcerEvent> {
                 Operation::Network,
                 resource.clone(),
                 format!("lsm={hook} {resource}"),
-            )
-        }
-        LsmOp::Mount => {
-            // arg2: which end of the mount the path is (mount_source_name sets 1).
-            let end = if arg2 == 1 { "source" } else { "target" };
-            (
-                Operation::File,
-                path,
-                format!("lsm=SECURITY_SB_MOUNT flags={arg:#x} name={end}"),
-            )
-        }
-        LsmOp::MoveMount => {
-            let end = if arg == 1 { "from" } else { "to" };
-            (
-                Operation::File,
-                path,
-                format!("lsm=SECURITY_MOVE_MOUNT name={end}"),
             )
         }
         LsmOp::Capable => {

@@ -28,10 +28,8 @@ host_policy cache-rules <<'SPEC'
     matchDirectories:
     - dir: /srv/vault/sub/
       recursive: true
-    matchPatterns:
-    # A pattern, not a directory: mounting on a protected directory is itself denied
-    # now (scenario 17), and the point here is the cache after a mount that is allowed.
-    - pattern: /srv/locked-mnt/*
+    - dir: /srv/locked-mnt/
+      recursive: true
   action: Block
 SPEC
 

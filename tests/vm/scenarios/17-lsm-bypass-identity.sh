@@ -7,7 +7,7 @@
 # shellcheck source-path=SCRIPTDIR/.. source=lib.sh
 . /knox/lib.sh
 
-mkdir -p /opt/fim/sub /opt/bin
+mkdir -p /opt/fim /opt/bin
 echo data >/opt/fim/f
 # A shell and cat inside /opt for the chroot: busybox is static.
 cp /bin/busybox /opt/bin/busybox
@@ -78,35 +78,3 @@ expect_denied "Permission denied" mv /srv/tools /srv/tools2
 expect_alert PolicyName=tools-blocked Resource=/srv Action=Block Data~SECURITY_PATH_RENAME
 expect_alert PolicyName=tools-blocked Resource=/srv/tools Action=Block Data~SECURITY_PATH_RENAME
 log "bypass bpf-lsm rename ancestor: blocked"
-
-# Bind mounts give the protected directory (or an ancestor, and so everything below it)
-# a second name: mount(2) names the source by a string, matched from the task's root or
-# working directory.
-mkdir -p /mnt/bm /mnt/bm2 /mnt/x
-expect_denied "Permission denied" mount --bind /opt/fim /mnt/bm
-[ ! -e /mnt/bm/f ] || fail "/opt/fim is bound at /mnt/bm"
-expect_alert PolicyName=fim-readonly Resource=/opt/fim Action=Block Operation=File \
-  Data~SECURITY_SB_MOUNT Result="Permission denied"
-expect_denied "Permission denied" mount --bind /opt/fim/ /mnt/bm
-expect_denied "Permission denied" sh -c 'cd /opt && mount --bind fim /mnt/bm'
-expect_denied "Permission denied" mount --rbind /opt/fim /mnt/bm
-log "bypass bpf-lsm bind mount dir: blocked"
-expect_denied "Permission denied" mount --bind /opt /mnt/bm2
-[ ! -e /mnt/bm2/fim ] || fail "/opt is bound at /mnt/bm2"
-expect_alert PolicyName=fim-readonly Resource=/opt Action=Block Data~SECURITY_SB_MOUNT
-log "bypass bpf-lsm bind mount ancestor: blocked"
-# A private mount namespace is still the host's (the same hooks, the same rules).
-expect_denied "Permission denied" unshare -m sh -c 'mount --bind /opt/fim /mnt/x && echo x >/mnt/x/f'
-log "bypass bpf-lsm mount namespace + bind: blocked"
-# Mounting over the directory, inside it or over an ancestor hides its files.
-expect_denied "Permission denied" mount -t tmpfs t /opt/fim
-expect_alert PolicyName=fim-readonly Resource=/opt/fim Action=Block Data~"name=target"
-expect_denied "Permission denied" mount -t tmpfs t /opt
-expect_denied "Permission denied" mount -t tmpfs t /opt/fim/sub
-[ "$(cat /opt/fim/f)" = data ] || fail "/opt/fim/f is hidden or changed"
-log "bypass bpf-lsm mount over protected dir: blocked"
-# Mounts elsewhere, and binds of what no rule protects, still work.
-expect_ok mount -t tmpfs t /mnt/x
-expect_ok umount /mnt/x
-expect_ok mount --bind /opt/bin /mnt/bm
-expect_ok umount /mnt/bm
