@@ -369,7 +369,7 @@ fn coverage(usable: bool) -> Vec<Coverage> {
                     ),
                     Op::FileRead | Op::FileWrite => (
                         Level::Enforced,
-                        "file_open, on the resolved path (walked to the mount namespace's root, so chroot cannot rename it) and inode; mounts that would expose or hide a protected directory elsewhere (bind, move, mount over, also in another mount namespace) are refused by sb_mount/move_mount, except a bind whose source string goes through a symlink (resolved after the hook)",
+                        "file_open, on the resolved path (walked to the mount namespace's root, so chroot cannot rename it) and inode; a bind mount of a protected directory (or an ancestor) elsewhere, and a mount over it, are not refused: files reached through it are matched on their new path",
                     ),
                     Op::Create => (
                         Level::Enforced,
