@@ -569,14 +569,32 @@ fn bypass_routes_are_blocked_on_fanotify() {
     assert!(o.status.success(), "{}", out(&o));
 
     let mut mounts = Mounts(Vec::new());
-    let mut table: Vec<(String, bool, &str)> = Vec::new();
+    // (route, refused by the kernel, alerted, why it cannot be refused)
+    let mut table: Vec<(String, bool, bool, &str)> = Vec::new();
+    // Each refusal must leave its own Block alert: the count must grow with every route
+    // (settled a little so that a route's late alert is not credited to the next one).
+    let blocks = ["PolicyName=bypass".to_string(), "Action=Block".to_string()];
+    let blocks: Vec<&str> = blocks.iter().map(String::as_str).collect();
+    let mut seen = agent.alerts(&blocks).len();
     let mut route = |name: &str, blocked: bool, why_not: &'static str| {
-        table.push((name.to_string(), blocked, why_not));
+        let alerted = blocked && {
+            let got = agent.wait_alerts(&blocks, seen + 1).len() > seen;
+            std::thread::sleep(std::time::Duration::from_millis(150));
+            seen = agent.alerts(&blocks).len();
+            got
+        };
+        table.push((name.to_string(), blocked, alerted, why_not));
     };
-    let refused = |o: &std::process::Output| !o.status.success();
+    // Refused by the kernel: the failure the shell or loader reports is EPERM or EACCES,
+    // not some other way of not running (a missing file, a crash).
+    let refused = |o: &std::process::Output| {
+        let err = String::from_utf8_lossy(&o.stderr);
+        !o.status.success()
+            && (err.contains("Operation not permitted") || err.contains("Permission denied"))
+    };
 
     // --- the blocked program ---
-    let exec = |p: &str| denied(p).is_some() || !runs(p);
+    let exec = |p: &str| matches!(denied(p), Some(libc::EPERM | libc::EACCES));
     route("exec: the rule's path", exec(&prog), "");
     std::os::unix::fs::symlink(&prog, format!("{d}/link")).unwrap();
     route("exec: symlink", exec(&format!("{d}/link")), "");
@@ -613,7 +631,11 @@ fn bypass_routes_are_blocked_on_fanotify() {
         exec(&format!("{d}/script")),
         "",
     );
-    route("exec: execveat/fexecve", exec_by_fd(&prog).is_err(), "");
+    route(
+        "exec: execveat/fexecve",
+        matches!(exec_by_fd(&prog), Err(libc::EPERM | libc::EACCES)),
+        "",
+    );
 
     // --- writes into the read-only directory ---
     let write = |p: &str| refused(&sh(&format!("echo y >> {p}")));
@@ -713,11 +735,14 @@ fn bypass_routes_are_blocked_on_fanotify() {
 
     let lines: Vec<String> = table
         .iter()
-        .map(|(name, blocked, why)| match (blocked, why.is_empty()) {
-            (true, _) => format!("bypass fanotify {name}: blocked"),
-            (false, false) => format!("bypass fanotify {name}: NOT blocked ({why})"),
-            (false, true) => format!("bypass fanotify {name}: NOT blocked"),
-        })
+        .map(
+            |(name, blocked, alerted, why)| match (blocked, why.is_empty()) {
+                (true, _) if !alerted => format!("bypass fanotify {name}: blocked, NO alert"),
+                (true, _) => format!("bypass fanotify {name}: blocked"),
+                (false, false) => format!("bypass fanotify {name}: NOT blocked ({why})"),
+                (false, true) => format!("bypass fanotify {name}: NOT blocked"),
+            },
+        )
         .collect();
     let text = lines.join("\n") + "\n";
     let _ = std::fs::write(
@@ -728,7 +753,7 @@ fn bypass_routes_are_blocked_on_fanotify() {
     let unexpected: Vec<&String> = table
         .iter()
         .zip(&lines)
-        .filter(|((_, blocked, why), _)| *blocked != why.is_empty())
+        .filter(|((_, blocked, alerted, why), _)| *blocked != why.is_empty() || blocked != alerted)
         .map(|(_, l)| l)
         .collect();
     assert!(

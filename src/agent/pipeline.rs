@@ -322,23 +322,6 @@ fn syscall_alert(ev: &MonitorEvent, host: &HostRules, ctx: &AlertContext) -> Opt
         .iter()
         .map(|p| p.as_ref().filter(|p| p.complete).map(|p| p.path.as_str()))
         .collect();
-    if !host.kernel_reports
-        && NAME_CHANGES.contains(&name)
-        && host
-            .syscalls
-            .first_match(
-                name,
-                &complete,
-                &mut LazySubject {
-                    uid: ev.uid,
-                    source_pid: ev.pid,
-                    source: None,
-                },
-            )
-            .is_none()
-    {
-        return name_change_alert(ev, host, ctx, name, &complete);
-    }
     // The executable comes with the event, read in the kernel (the caller may be gone
     // before /proc could be read); /proc only when the kernel could not read it.
     let found = match &detail.exe {
@@ -359,7 +342,15 @@ fn syscall_alert(ev: &MonitorEvent, host: &HostRules, ctx: &AlertContext) -> Opt
                 source: None,
             },
         ),
-    }?;
+    };
+    let Some(found) = found else {
+        // Not asked for by a syscall rule: watched (while file rules exist) because
+        // no enforcer without an LSM hook can refuse it.
+        if !host.kernel_reports && NAME_CHANGES.contains(&name) {
+            return name_change_alert(ev, host, ctx, name, &complete);
+        }
+        return None;
+    };
     let resource = match found.path {
         Some(i) => detail.paths[i].as_ref().map(|p| p.path.clone()),
         None => detail.paths.iter().flatten().next().map(|p| p.path.clone()),

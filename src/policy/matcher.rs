@@ -639,6 +639,8 @@ pub struct CompiledRules {
     file: Table,
     posture: Posture,
     invalid: Vec<(usize, String)>,
+    /// Some file rule has `readOnly`: an open's flags can matter somewhere.
+    any_read_only: bool,
 }
 
 impl CompiledRules {
@@ -658,6 +660,7 @@ impl CompiledRules {
             },
             posture,
             invalid: Vec::new(),
+            any_read_only: false,
         };
         let resolve = |p: &str| opts.resolve.and_then(|r| r(p)).filter(|r| r != p);
         for (idx, rule) in set.rules.iter().enumerate() {
@@ -669,6 +672,7 @@ impl CompiledRules {
             if opts.skip.is_some_and(|s| s(idx, rule)) {
                 continue;
             }
+            out.any_read_only |= rule.category == Category::File && rule.read_only;
             let mut sources: Vec<SourceMatch> = Vec::new();
             for s in &rule.from_source {
                 let m = SourceMatch::parse(s);
@@ -744,9 +748,18 @@ impl CompiledRules {
     /// Whether the answer for an open of `path` can depend on reading vs writing (some
     /// candidate rule has `readOnly`). When not, callers can skip finding out.
     pub fn open_depends_on_write(&self, path: &str) -> bool {
+        if !self.any_read_only {
+            return false;
+        }
         let mut depends = false;
         self.file.for_each_match(path, |e| depends |= e.read_only);
         depends
+    }
+
+    /// Whether some file rule has `readOnly`, so that the answer for some open can depend
+    /// on reading vs writing.
+    pub fn any_read_only(&self) -> bool {
+        self.any_read_only
     }
 
     /// Whether execs are in allow-list mode (some process Allow rule exists).

@@ -625,7 +625,7 @@ impl Reader {
             fd,
             &mut facts,
             true,
-            None,
+            Name::Unread,
             |p, f| rules.exec(p, owner, f),
         );
         let Some(c) = cached else {
@@ -652,17 +652,21 @@ impl Reader {
             self.link.clear();
         }
         // Reached under another name, the protected name's rules decide whether the
-        // flags matter (asked only when the used name's rules do not already say so).
-        let mut protected = None;
+        // flags matter: asked only when some readOnly rule exists and the used name's
+        // rules do not already say so (it costs a stat of the parent; otherwise the
+        // protected name is looked for only when the cache misses).
+        let mut name = Name::Read;
         let needs_flags = match std::str::from_utf8(&self.link) {
             Ok(p) if self.rules.open_depends_on_write(p) => true,
-            Ok(p) => {
-                protected = Some(self.protected_name(st.st_dev, st.st_ino, p, tid));
-                protected
-                    .as_ref()
-                    .and_then(Option::as_deref)
-                    .is_some_and(|q| self.rules.open_depends_on_write(q))
+            Ok(p) if self.rules.any_read_only() => {
+                let protected = self.protected_name(st.st_dev, st.st_ino, p, tid);
+                let depends = protected
+                    .as_deref()
+                    .is_some_and(|q| self.rules.open_depends_on_write(q));
+                name = Name::Resolved(protected);
+                depends
             }
+            Ok(_) => false,
             Err(_) => true,
         };
         // Without a readOnly candidate, reads and writes get the same answer; the flags
@@ -673,14 +677,9 @@ impl Reader {
         let rules = self.rules.clone();
         let owner = st.st_uid;
         let mut facts = Facts::new(tid, false);
-        let cached = self.lookup(
-            Key::of(st, class),
-            fd,
-            &mut facts,
-            false,
-            protected,
-            |p, f| rules.open(p, write, owner, f),
-        );
+        let cached = self.lookup(Key::of(st, class), fd, &mut facts, false, name, |p, f| {
+            rules.open(p, write, owner, f)
+        });
         let Some(c) = cached else {
             bump(&self.shared.counters.errors);
             let data = || call.unwrap_or_else(|| OpenCall::read(tid)).render();
@@ -697,7 +696,8 @@ impl Reader {
             && self.ids.file(st.st_dev, st.st_ino).is_some()
             && procfs::is_dynamic_loader(facts.source())
         {
-            self.decide_loaded(fd, tid, st, out);
+            let loader = facts.source().to_owned();
+            self.decide_loaded(fd, tid, st, &loader, out);
         }
         let data = || c.data(call.unwrap_or_else(|| OpenCall::read(tid)).render());
         if exec_miss {
@@ -714,25 +714,28 @@ impl Reader {
     /// A program opened by the dynamic loader running as a program: it will map and run
     /// it with no exec of its own, so the process rules decide, as if it were exec'd by
     /// the loader's parent (a fromSource rule sees the shell that ran `ld.so PROGRAM`).
-    fn decide_loaded(&mut self, fd: RawFd, tid: i32, st: &libc::stat, out: &mut Outcome) {
+    fn decide_loaded(
+        &mut self,
+        fd: RawFd,
+        tid: i32,
+        st: &libc::stat,
+        loader: &str,
+        out: &mut Outcome,
+    ) {
         let rules = self.rules.clone();
         let owner = st.st_uid;
         let mut facts = Facts::new(tid, true);
-        let path = String::from_utf8_lossy(&self.link).into_owned();
-        let protected = self.protected_name(st.st_dev, st.st_ino, &path, tid);
+        // The open's path is still in `link`.
         let Some(c) = self.lookup(
             Key::of(st, CLASS_LOADED),
             fd,
             &mut facts,
             false,
-            Some(protected),
+            Name::Read,
             |p, f| rules.exec(p, owner, f),
         ) else {
             return;
         };
-        let loader = sys::readlink(&ProcPath::new(tid, "exe"), &mut self.scratch)
-            .map(|()| String::from_utf8_lossy(&self.scratch).into_owned())
-            .unwrap_or_default();
         out.add(&c.verdict, Operation::Process, &c.path, || {
             c.data(format!("syscall=SYS_OPENAT loader={loader}"))
         });
@@ -745,10 +748,10 @@ impl Reader {
         fd: RawFd,
         facts: &mut Facts,
         want_interp: bool,
-        known: Option<Option<Box<str>>>,
+        name: Name,
         eval: impl Fn(&str, &mut Facts) -> Verdict,
     ) -> Option<Rc<Cached>> {
-        if known.is_none() {
+        if matches!(name, Name::Unread) {
             sys::readlink(&ProcPath::self_fd(fd), &mut self.link).ok()?;
         }
         if self.link.is_empty() {
@@ -772,9 +775,9 @@ impl Reader {
         let path: Box<str> = String::from_utf8_lossy(&self.link).into();
         let mut verdict = eval(&path, facts);
         let mut protected = None;
-        let name = match known {
-            Some(name) => name,
-            None => self.protected_name(key.dev, key.ino, &path, facts.tid),
+        let name = match name {
+            Name::Resolved(name) => name,
+            Name::Unread | Name::Read => self.protected_name(key.dev, key.ino, &path, facts.tid),
         };
         if let Some(name) = name {
             let theirs = eval(&name, facts);
@@ -884,6 +887,16 @@ pub(crate) fn openat_data(flags: u64) -> String {
         flags: Some(flags),
     }
     .render()
+}
+
+/// What `lookup` is told about the path of the event's file.
+enum Name {
+    /// Not read yet.
+    Unread,
+    /// In `link`; the protected name is looked for if the cache misses.
+    Read,
+    /// In `link`, and the protected name (if another) already found.
+    Resolved(Option<Box<str>>),
 }
 
 /// Whether `a` says more than `b`: it denies where `b` does not, or a rule matched where
