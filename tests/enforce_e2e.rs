@@ -559,10 +559,13 @@ fn bypass_routes_are_blocked_on_fanotify() {
     std::fs::write(format!("{d}/a/fim/f"), "x\n").unwrap();
     std::fs::write(format!("{d}/a/fim/sub/g"), "x\n").unwrap();
     std::fs::write(format!("{d}/mnt-file/prog"), "").unwrap();
+    // A multi-call binary: the rule names one applet (a symlink to it).
+    std::fs::copy("/bin/busybox", format!("{d}/bin/busybox")).unwrap();
+    std::os::unix::fs::symlink("busybox", format!("{d}/bin/wget")).unwrap();
     let policy = agent.write(
         "bypass.yaml",
         &format!(
-            "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorHostPolicy\nmetadata: {{name: bypass}}\nspec:\n  nodeSelector: {{matchLabels: {{kubearmor.io/hostname: {host}}}}}\n  process:\n    matchPaths: [{{path: {prog}}}]\n  file:\n    matchDirectories: [{{dir: {d}/a/fim/, recursive: true, readOnly: true}}]\n  action: Block\n"
+            "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorHostPolicy\nmetadata: {{name: bypass}}\nspec:\n  nodeSelector: {{matchLabels: {{kubearmor.io/hostname: {host}}}}}\n  process:\n    matchPaths: [{{path: {prog}}}, {{path: {d}/bin/wget}}]\n  file:\n    matchDirectories: [{{dir: {d}/a/fim/, recursive: true, readOnly: true}}]\n  action: Block\n"
         ),
     );
     let o = agent.cli(&["policy", "apply", "-f", policy.to_str().unwrap()]);
@@ -629,6 +632,20 @@ fn bypass_routes_are_blocked_on_fanotify() {
     route(
         "exec: shebang interpreter",
         exec(&format!("{d}/script")),
+        "",
+    );
+    // fanotify decides before the new program's argv exists: a rule on an applet blocks
+    // its multi-call binary under every name (more than the rule says, never less).
+    route("exec: busybox applet", exec(&format!("{d}/bin/wget")), "");
+    route(
+        "exec: busybox APPLET (name as argument)",
+        refused(&sh(&format!("{d}/bin/busybox wget --help"))),
+        "",
+    );
+    std::os::unix::fs::symlink(format!("{d}/bin/busybox"), format!("{d}/fetch")).unwrap();
+    route(
+        "exec: applet under another name",
+        exec(&format!("{d}/fetch")),
         "",
     );
     route(

@@ -376,7 +376,7 @@ fn coverage(usable: bool) -> Vec<Coverage> {
                 match op {
                     Op::Exec => (
                         Level::Enforced,
-                        "FAN_OPEN_EXEC_PERM: a marked program does not start until allowed, under any name (hard link, bind mount, another mount namespace: decided by its inode) and through the dynamic loader (`ld.so PROGRAM` opens it, refused for Block rules); fileless (memfd) exec is not seen",
+                        "FAN_OPEN_EXEC_PERM: a marked program does not start until allowed, under any name (hard link, bind mount, another mount namespace: decided by its inode) and through the dynamic loader (`ld.so PROGRAM` opens it, refused for Block rules); a rule on a symlink to a multi-call binary (a busybox applet) blocks that whole binary, since the decision comes before the new program's argv exists; fileless (memfd) exec is not seen",
                     ),
                     Op::FileRead => (
                         Level::Enforced,
