@@ -57,7 +57,8 @@ pub const T_GLOB_FILE: u32 = 0x10000;
 /// Flags that enable a kind of lookup; while an apply swaps entries, the target enables
 /// the old and the new ones.
 pub const T_ANCESTORS: u32 = 0x40000;
-pub const T_ENABLE: u32 = 0xff | T_GLOB_PROC | T_GLOB_FILE | T_ANCESTORS;
+pub const T_DIR_IDS: u32 = 0x80000;
+pub const T_ENABLE: u32 = 0xff | T_GLOB_PROC | T_GLOB_FILE | T_ANCESTORS | T_DIR_IDS;
 
 /// Rule indices fit in the low bits of a slot's rule: the maps' writer puts the low bits
 /// of the apply's generation above them (see `bpf_lsm::tagged`).
@@ -106,6 +107,11 @@ pub struct Compiled {
     /// because that would give a protected path another name or hide it: each protected
     /// directory and each ancestor of a protected path, by (scope, device, inode).
     pub ancestors: BTreeMap<(u32, u32, u64), (Option<u32>, Rules)>,
+    /// Directories that directory rules name, by (target scope with kind 0, device,
+    /// inode): the kernel's walk checks every directory it passes against them, so a path
+    /// reached through a bind mount (of the directory or an ancestor) is also decided on
+    /// its protected name.
+    pub dir_ids: BTreeMap<(u32, u32, u64), DirId>,
     /// (scope, basename) → rules.
     pub names: BTreeMap<(u32, String), Rules>,
     /// (scope, dev, ino of a multi-call binary, applet name) → rules.
@@ -119,6 +125,20 @@ pub struct Compiled {
     pub enforced: Vec<usize>,
     pub unenforceable: Vec<(usize, String)>,
     pub notes: Vec<String>,
+}
+
+/// A directory rule's directory, known by identity (a `knox_dir_ids` entry).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirId {
+    /// The inode generation to check, if the file system reports one.
+    pub generation: Option<u32>,
+    /// `1 << KIND_*` of the rules naming it.
+    pub kinds: u32,
+    /// Its path with symlinks resolved, without a trailing '/': the protected name's start.
+    pub path: String,
+    /// The rule an alert names when something is mounted on or inside it: its lowest Block
+    /// rule, else its lowest Audit rule (Allow and ownerOnly rules protect nothing there).
+    pub mount_rule: Option<Slot>,
 }
 
 /// The patterns of one scope: the automaton and the rules of each accepting state.
@@ -338,6 +358,7 @@ pub fn compile(set: &RuleSet, postures: &Postures, resolve: Resolve) -> Compiled
     k.patterns();
     k.path_tables();
     k.ancestors();
+    k.dir_ids();
     k.source_sets();
     k.allow_list(set, postures);
     k.fit_slots();
@@ -709,6 +730,62 @@ impl<'a> Compiler<'a> {
         }
         if !self.c.ancestors.is_empty() {
             self.c.target_flags |= T_ANCESTORS;
+        }
+    }
+
+    /// The `knox_dir_ids` entries: every directory a directory rule names, by identity.
+    fn dir_ids(&mut self) {
+        for (kind, anchors) in [
+            (KIND_PROCESS, &self.proc_anchors),
+            (KIND_FILE, &self.file_anchors),
+        ] {
+            for (a, s) in anchors {
+                let Anchor::Dir { dir, .. } = a else {
+                    continue;
+                };
+                // The root: every path already begins with it.
+                if dir.is_empty() {
+                    continue;
+                }
+                let facts = (self.resolve)(dir);
+                let Some((dev, ino, generation)) = facts.dir else {
+                    continue;
+                };
+                let path = facts
+                    .canonical
+                    .map(|c| c.trim_end_matches('/').to_string())
+                    .unwrap_or_else(|| dir.clone());
+                if path.is_empty() || path.len() + 1 > KEY_PATH {
+                    continue;
+                }
+                let e = self
+                    .c
+                    .dir_ids
+                    .entry((scope(self.target, 0), dev, ino))
+                    .or_insert_with(|| DirId {
+                        generation,
+                        kinds: 0,
+                        path,
+                        mount_rule: None,
+                    });
+                e.kinds |= 1 << kind;
+                let action = s.flags & (SL_DENY | SL_AUDIT);
+                if action == 0 || s.flags & SL_OWNER_ONLY != 0 {
+                    continue;
+                }
+                let candidate = Slot {
+                    flags: action,
+                    ..*s
+                };
+                // Block before Audit, then the lowest rule.
+                let rank = |s: &Slot| (s.flags & SL_DENY == 0, s.rule);
+                if e.mount_rule.is_none_or(|m| rank(&candidate) < rank(&m)) {
+                    e.mount_rule = Some(candidate);
+                }
+            }
+        }
+        if !self.c.dir_ids.is_empty() {
+            self.c.target_flags |= T_DIR_IDS;
         }
     }
 
@@ -1166,5 +1243,49 @@ mod tests {
         assert!(c.ancestors.contains_key(&(proc, 8, 30)));
         // An Allow rule protects nothing.
         assert!(!c.ancestors.keys().any(|k| k.2 == 40));
+        // The directory rule's directory is known by identity, files are not.
+        assert_ne!(c.target_flags & T_DIR_IDS, 0);
+        assert_eq!(c.dir_ids.len(), 1);
+        let d = &c.dir_ids[&(scope(0, 0), 8, 11)];
+        assert_eq!(d.path, "/opt/fim");
+        assert_eq!(d.kinds, 1 << KIND_FILE);
+        let fim = c.ancestors[&(file, 8, 11)].1.slots[0].rule;
+        assert_eq!(
+            d.mount_rule.map(|s| (s.rule, s.flags)),
+            Some((fim, SL_DENY))
+        );
+    }
+
+    #[test]
+    fn directory_identity_takes_the_resolved_path_and_the_strongest_rule() {
+        let s = set(
+            "  file:\n    matchDirectories:\n    - dir: /bin/\n      action: Audit\n    - dir: /usr/bin/\n      readOnly: true\n    - dir: /srv/\n      action: Allow\n  process:\n    matchDirectories:\n    - dir: /usr/bin/\n  action: Block\n",
+        );
+        let facts = |p: &str| PathFacts {
+            canonical: (p == "/bin").then(|| "/usr/bin".to_string()),
+            dir: match p {
+                "/bin" | "/usr/bin" => Some((8, 31, None)),
+                "/srv" => Some((8, 40, Some(3))),
+                _ => None,
+            },
+            ..PathFacts::default()
+        };
+        let c = compile(&s, &Postures::default(), &facts);
+        let d = &c.dir_ids[&(scope(0, 0), 8, 31)];
+        assert_eq!(d.path, "/usr/bin");
+        assert_eq!(d.kinds, 1 << KIND_FILE | 1 << KIND_PROCESS);
+        // The lowest Block rule (the process rule comes first in the rule set), not Audit.
+        let m = d.mount_rule.unwrap();
+        assert_eq!((m.rule, m.flags), (0, SL_DENY));
+        // Allow rules are known (a matched rule beats the default posture), not alerted on.
+        let a = &c.dir_ids[&(scope(0, 0), 8, 40)];
+        assert_eq!((a.generation, a.mount_rule), (Some(3), None));
+        // No directory rule, no identity lookups in the walk.
+        let none = compile(
+            &set("  file:\n    matchPaths:\n    - path: /etc/x\n  action: Block\n"),
+            &Postures::default(),
+            &facts,
+        );
+        assert_eq!(none.target_flags & T_DIR_IDS, 0);
     }
 }

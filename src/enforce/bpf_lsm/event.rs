@@ -27,7 +27,8 @@ pub(super) struct EventHeader {
     pub arg2: u32,
     pub op: u8,
     pub verdict: u8,
-    /// Bytes of path, without NUL.
+    /// Bytes of path, without NUL; when the decision was made on the protected name, the
+    /// path, a NUL and that name.
     pub path_len: u16,
     pub comm: [u8; 16],
 }
@@ -42,8 +43,9 @@ const _: () = assert!(offset_of!(EventHeader, path_len) == 46);
 const _: () = assert!(offset_of!(EventHeader, comm) == 48);
 
 impl EventHeader {
-    /// The header of a record and the path after it (clamped to the record); None when the
-    /// record is shorter than a header.
+    /// The header of a record and the path after it (clamped to the record: the path, and
+    /// after a NUL the protected name when there is one); None when the record is shorter
+    /// than a header.
     pub fn parse(record: &[u8]) -> Option<(EventHeader, &[u8])> {
         if record.len() < EVENT_HDR {
             return None;
@@ -95,10 +97,11 @@ pub(super) enum LsmOp {
     Connect = 15,
     Accept = 16,
     Capable = 17,
+    Mount = 18,
 }
 
 impl LsmOp {
-    pub const ALL: [LsmOp; 17] = [
+    pub const ALL: [LsmOp; 18] = [
         LsmOp::Exec,
         LsmOp::Open,
         LsmOp::Mmap,
@@ -116,6 +119,7 @@ impl LsmOp {
         LsmOp::Connect,
         LsmOp::Accept,
         LsmOp::Capable,
+        LsmOp::Mount,
     ];
 
     pub fn from_raw(op: u8) -> Option<LsmOp> {
@@ -133,13 +137,17 @@ pub(super) enum LsmVerdict {
     Audit = 2,
     /// Allowed; allow-list mode and no rule allowed it.
     PostureAudit = 3,
+    /// Allowed by design (a mount on or inside a protected directory): a Block rule's
+    /// object was touched, alerted as `Audit (Block)`.
+    AuditBlock = 4,
 }
 
 impl LsmVerdict {
-    pub const ALL: [LsmVerdict; 3] = [
+    pub const ALL: [LsmVerdict; 4] = [
         LsmVerdict::Deny,
         LsmVerdict::Audit,
         LsmVerdict::PostureAudit,
+        LsmVerdict::AuditBlock,
     ];
 
     pub fn from_raw(v: u8) -> Option<LsmVerdict> {

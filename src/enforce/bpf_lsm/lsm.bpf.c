@@ -42,6 +42,7 @@
 #define NAME_MAX 255
 #define MAX_DEPTH 64 /* components walked; deeper paths are reported as truncated */
 #define KEY_PATH 252 /* LPM data is at most 256 bytes: 4 for the scope, 252 of path */
+#define DIR_PATH 256 /* a knox_dir_ids path: compared 8 bytes at a time */
 #define NAME_KEY 64
 #define MAX_SLOTS 8
 #define TASK_COMM_LEN 16
@@ -85,6 +86,7 @@
 #define T_GLOB_FILE 0x10000
 #define T_CONTAINERS 0x20000 /* host entry only: container targets are in knox_ns_targets */
 #define T_ANCESTORS 0x40000 /* some directory guards a protected path (knox_ancestors) */
+#define T_DIR_IDS 0x80000 /* some directory rule's directory is known by inode (knox_dir_ids) */
 
 /* Operations, in events; mirrored by `OP_*` in bpf_lsm.rs. */
 #define OP_EXEC 1
@@ -104,11 +106,13 @@
 #define OP_CONNECT 15
 #define OP_ACCEPT 16
 #define OP_CAPABLE 17
+#define OP_MOUNT 18
 
 /* Verdicts, in events. */
 #define V_DENY 1 /* denied by a rule (rule set) or by the default posture (rule 0) */
 #define V_AUDIT 2 /* allowed; an Audit rule matched */
 #define V_POSTURE_AUDIT 3 /* allowed; allow-list mode and no rule allowed it */
+#define V_AUDIT_BLOCK 4 /* allowed (not refused by design); a Block rule's object was touched */
 
 /* Network protocol codes, `nets` keys; mirrored by `proto_code` in bpf_lsm.rs. */
 #define P_TCP 1
@@ -143,6 +147,12 @@
 
 #define CAP_OPT_NOAUDIT 0x2
 
+#define MS_REMOUNT 32
+#define MS_UNBINDABLE (1 << 17)
+#define MS_PRIVATE (1 << 18)
+#define MS_SLAVE (1 << 19)
+#define MS_SHARED (1 << 20)
+
 struct slot {
 	__u32 rule; /* index in the rule set, its generation's low bits above (bpf_lsm::tagged) */
 	__u16 flags; /* SL_* */
@@ -171,6 +181,23 @@ struct inode_rules {
 	__u32 generation;
 	__u32 check_generation;
 	struct rules rules;
+};
+
+/*
+ * A directory that directory rules name, by (target << 2, device, inode): the walk checks
+ * each directory it passes against these, so a file reached through a bind mount of the
+ * directory or of an ancestor (in any mount namespace) is also decided on the name the
+ * rules know, its protected name: `path` followed by what the walk found below it.
+ */
+struct dir_id {
+	__u32 generation;
+	__u32 check_generation;
+	__u32 kinds; /* 1 << KIND_* of the directory rules naming it */
+	__u32 len; /* bytes of path (no trailing '/') */
+	__u32 parent_len; /* bytes of path up to and including its last '/' */
+	__u32 mount_rule; /* rule + 1 reported for a mount on or inside it; 0: none */
+	__u32 mount_flags; /* that rule's SL_DENY or SL_AUDIT */
+	char path[DIR_PATH]; /* at most KEY_PATH - 1 bytes, zero-padded */
 };
 
 struct name_key {
@@ -220,7 +247,9 @@ struct event {
 	__u8 verdict;
 	__u16 path_len; /* bytes of path, without NUL */
 	char comm[TASK_COMM_LEN];
-	char path[PATH_BUF];
+	/* The path; when the decision was made on its protected name, a NUL and that name
+	 * follow (path_len counts both). */
+	char path[2 * PATH_BUF];
 };
 #define EVENT_HDR __builtin_offsetof(struct event, path)
 _Static_assert(EVENT_HDR == 64, "struct event header layout is part of the ABI");
@@ -231,6 +260,15 @@ struct walk {
 	__u32 len;
 	__u32 parent_len; /* bytes up to and including the last '/' */
 	__u32 truncated;
+	/* A directory of knox_dir_ids was passed: its key, and where the part of the path
+	 * below it begins in buf (hit_off == PATH_BUF: the path is that directory). */
+	__u32 hit;
+	__u32 hit_off;
+	__u32 hit_dev;
+	__u32 prot; /* the decision was made on the protected name (walks[2]): report it */
+	__u32 hit_scope;
+	__u32 pad;
+	__u64 hit_ino;
 	char buf[2 * PATH_BUF];
 };
 
@@ -269,6 +307,14 @@ struct {
 	__type(value, struct inode_rules);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } knox_ancestors SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct inode_key);
+	__type(value, struct dir_id);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} knox_dir_ids SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -346,10 +392,11 @@ struct {
 } knox_lost SEC(".maps");
 
 /* Scratch space, too big for the 512-byte stack: [0] the operation's path, [1] the
- * task's executable (for fromSource). */
+ * task's executable (for fromSource), [2] the operation's protected name. */
+#define WALK_PROTECTED 2
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 2);
+	__uint(max_entries, 3);
 	__type(key, __u32);
 	__type(value, struct walk);
 } knox_walks SEC(".maps");
@@ -455,7 +502,44 @@ struct walk_ctx {
 	__u32 last;
 	__u32 first;
 	__u32 truncated;
+	/* Whether to check each dentry against knox_dir_ids: 0 no, else the target's scope
+	 * (kind bits 0) + 1. The kinds whose directories count: dir_kinds (1 << KIND_*). */
+	__u32 dir;
+	__u32 dir_kinds;
 };
+
+/* The knox_dir_ids key being looked up (the walk's callback frame has little stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct inode_key);
+} knox_dir_key SEC(".maps");
+
+/* Whether the dentry the walk stands on is a directory of knox_dir_ids; the first one
+ * found (the deepest) is kept in `w`. */
+static __always_inline void walk_check_dir(struct walk_ctx *c, struct walk *w)
+{
+	__u32 zero = 0;
+	struct inode_key *k = bpf_map_lookup_elem(&knox_dir_key, &zero);
+	struct dentry *dentry = (struct dentry *)c->pos.dentry;
+	struct inode *inode = READ_KERN(dentry->d_inode);
+	if (!k || !inode)
+		return;
+	struct super_block *sb = READ_KERN(inode->i_sb);
+	k->scope = c->dir - 1;
+	k->dev = READ_KERN(sb->s_dev);
+	k->ino = READ_KERN(inode->i_ino);
+	struct dir_id *di = bpf_map_lookup_elem(&knox_dir_ids, k);
+	if (!di || !(di->kinds & c->dir_kinds) ||
+	    (di->check_generation && di->generation != READ_KERN(inode->i_generation)))
+		return;
+	w->hit = 1;
+	w->hit_scope = k->scope;
+	w->hit_off = c->off;
+	w->hit_dev = k->dev;
+	w->hit_ino = k->ino;
+}
 
 /* One step up: a path component, or a crossing from a mount's root to its mount point. */
 static long walk_step(__u32 i, struct walk_ctx *c)
@@ -463,6 +547,8 @@ static long walk_step(__u32 i, struct walk_ctx *c)
 	struct walk *w = walk_buf(c->idx);
 	if (!w)
 		return 1;
+	if (c->dir && !w->hit)
+		walk_check_dir(c, w);
 	struct qstr name;
 	int step = walk_up(&c->pos, &name);
 	if (step != WALK_NAME)
@@ -495,7 +581,8 @@ static long walk_step(__u32 i, struct walk_ctx *c)
  * and the path starts at the deepest component that fit).
  */
 static __always_inline struct walk *walk_path(__u32 idx, struct vfsmount *vmnt,
-					      struct dentry *dentry, struct task_struct *task)
+					      struct dentry *dentry, struct task_struct *task,
+					      __u32 dir, __u32 dir_kinds)
 {
 	struct walk *w = walk_buf(idx);
 	if (!w)
@@ -504,7 +591,10 @@ static __always_inline struct walk *walk_path(__u32 idx, struct vfsmount *vmnt,
 		.idx = idx,
 		.off = PATH_BUF,
 		.first = 1,
+		.dir = dir,
+		.dir_kinds = dir_kinds,
 	};
+	w->hit = 0;
 	walk_start(&c.pos, vmnt, dentry, task);
 	/* Rules name paths from the namespace's root: a chroot must not shorten them (the
 	 * walk then ends at the top of the mount tree, which is the namespace's root). */
@@ -520,26 +610,79 @@ static __always_inline struct walk *walk_path(__u32 idx, struct vfsmount *vmnt,
 	w->off = off;
 	w->len = PATH_BUF - off;
 	w->parent_len = w->len - c.last;
+	w->prot = 0;
 	return w;
 }
 
+/* Whether a walk checks knox_dir_ids, and under which scope (see walk_ctx.dir). */
+static __always_inline __u32 dir_scope(struct subject *s)
+{
+	return (s->tflags & T_DIR_IDS) ? (s->target << 2) + 1 : 0;
+}
+
 static __always_inline struct walk *walk_file(__u32 i, struct file *file,
-					      struct task_struct *task)
+					      struct subject *s, __u32 kind)
 {
 	if (!file)
 		return 0;
 	struct vfsmount *mnt = READ_KERN(file->f_path.mnt);
 	struct dentry *d = READ_KERN(file->f_path.dentry);
-	return walk_path(i, mnt, d, task);
+	return walk_path(i, mnt, d, s->task, dir_scope(s), 1 << kind);
 }
 
 static __always_inline struct walk *walk_dentry(__u32 i, struct path *dir,
-						struct dentry *d, struct task_struct *task)
+						struct dentry *d, struct subject *s,
+						__u32 kinds)
 {
 	if (!dir)
 		return 0;
 	struct vfsmount *mnt = READ_KERN(dir->mnt);
-	return walk_path(i, mnt, d, task);
+	return walk_path(i, mnt, d, s->task, kinds ? dir_scope(s) : 0, kinds);
+}
+
+/*
+ * The protected name of walks[0]'s path `w`, in walks[2]: the path of the knox_dir_ids
+ * directory the walk passed, then the part of `w` below it. Null when the walk passed
+ * none (or the name would not fit).
+ */
+static __always_inline struct walk *protected_walk(struct walk *w)
+{
+	if (!w->hit)
+		return 0;
+	__u32 zero = 0;
+	struct inode_key *k = bpf_map_lookup_elem(&knox_dir_key, &zero);
+	if (!k)
+		return 0;
+	k->scope = w->hit_scope;
+	k->dev = w->hit_dev;
+	k->ino = w->hit_ino;
+	struct dir_id *di = bpf_map_lookup_elem(&knox_dir_ids, k);
+	struct walk *p = walk_buf(WALK_PROTECTED);
+	if (!di || !p)
+		return 0;
+	__u32 dlen = di->len;
+	__u32 hit_off = w->hit_off;
+	if (dlen == 0 || dlen > KEY_PATH - 1 || hit_off > PATH_BUF || hit_off < w->off)
+		return 0;
+	__u32 below = PATH_BUF - hit_off; /* bytes of the part below the directory */
+	/* Built even when `w` already is that name (the usual case, the directory's own
+	 * path): comparing costs as much as the lookup, and an identical name cannot decide
+	 * anything stricter, so it never changes the decision or the report. */
+	if (dlen + below > PATH_BUF - 1)
+		return 0;
+	__u32 off = PATH_BUF - below - dlen;
+	if (below)
+		bpf_probe_read_kernel(&p->buf[(PATH_BUF - below) & (PATH_BUF - 1)],
+				      below & (PATH_BUF - 1), &w->buf[hit_off & (PATH_BUF - 1)]);
+	bpf_probe_read_kernel(&p->buf[off & (PATH_BUF - 1)], dlen & 0xff, di->path);
+	p->off = off;
+	p->len = PATH_BUF - off;
+	/* The last component is in the part below, or (none below) the directory's own. */
+	p->parent_len = below ? p->len - (w->len - w->parent_len) : di->parent_len;
+	p->truncated = 0;
+	p->hit = 0;
+	p->prot = 0;
+	return p;
 }
 
 /* ---- lookup keys ---- */
@@ -599,7 +742,9 @@ static __always_inline bool source_in(struct subject *s, __u16 set)
 		if (!exe) {
 			s->exe_state = -1;
 		} else {
-			walk_file(1, exe, s->task);
+			struct vfsmount *m = READ_KERN(exe->f_path.mnt);
+			struct dentry *dentry = READ_KERN(exe->f_path.dentry);
+			walk_path(1, m, dentry, s->task, 0, 0);
 			s->exe_state = 1;
 		}
 	}
@@ -739,9 +884,21 @@ static __always_inline void report(struct subject *s, __u8 op, __u8 verdict, __u
 			len = PATH_BUF - 1;
 		bpf_probe_read_kernel(e->path, len & (PATH_BUF - 1),
 				      &w->buf[w->off & (PATH_BUF - 1)]);
+		struct walk *p = w->prot ? walk_buf(WALK_PROTECTED) : 0;
+		if (p) {
+			/* The protected name after a NUL (paths have none). */
+			len &= PATH_BUF - 1;
+			e->path[len] = 0;
+			__u32 plen = p->len;
+			if (plen > PATH_BUF - 1)
+				plen = PATH_BUF - 1;
+			bpf_probe_read_kernel(&e->path[len + 1], plen & (PATH_BUF - 1),
+					      &p->buf[p->off & (PATH_BUF - 1)]);
+			len += 1 + (plen & (PATH_BUF - 1));
+		}
 	}
 	e->path_len = len;
-	__u64 size = EVENT_HDR + (len & (PATH_BUF - 1));
+	__u64 size = EVENT_HDR + (len & (2 * PATH_BUF - 1));
 	if (bpf_ringbuf_output(&knox_events, e, size, 0) != 0) {
 		__u64 *n = bpf_map_lookup_elem(&knox_lost, &zero);
 		if (n)
@@ -841,6 +998,7 @@ struct {
 } knox_glob_buf SEC(".maps");
 
 struct glob_ctx {
+	__u32 idx; /* which walks[] buffer */
 	__u32 state;
 	__u32 base;
 	__u32 nstates;
@@ -848,11 +1006,11 @@ struct glob_ctx {
 	__u32 len;
 };
 
-/* One byte of walks[0]'s path through the automaton; stops when no pattern can match. */
+/* One byte of walks[idx]'s path through the automaton; stops when no pattern can match. */
 static long glob_step(__u32 i, struct glob_ctx *c)
 {
 	__u32 zero = 0;
-	struct walk *w = walk_buf(0);
+	struct walk *w = walk_buf(c->idx);
 	struct glob_scope *g = bpf_map_lookup_elem(&knox_glob_buf, &zero);
 	if (!w || !g || i >= c->len)
 		return 1;
@@ -868,9 +1026,9 @@ static long glob_step(__u32 i, struct glob_ctx *c)
 	return c->state == 0;
 }
 
-/* Pattern rules of a kind matching walks[0]'s path `w`. */
+/* Pattern rules of a kind matching walks[idx]'s path `w`. */
 static __always_inline void match_glob(struct decision *d, struct subject *s, __u32 kind,
-				       struct walk *w, bool write, __u32 owner)
+				       struct walk *w, __u32 idx, bool write, __u32 owner)
 {
 	__u32 flag = kind == KIND_PROCESS ? T_GLOB_PROC : T_GLOB_FILE;
 	/* A truncated path lacks its beginning: no pattern can be matched against it. */
@@ -884,6 +1042,7 @@ static __always_inline void match_glob(struct decision *d, struct subject *s, __
 		return;
 	__builtin_memcpy(g, live, sizeof(*g));
 	struct glob_ctx c = {
+		.idx = idx,
 		.state = 1,
 		.base = g->base,
 		.nstates = g->nstates,
@@ -897,14 +1056,33 @@ static __always_inline void match_glob(struct decision *d, struct subject *s, __
 	evaluate(d, bpf_map_lookup_elem(&knox_glob_accept, &key), ~0U, write, owner, s);
 }
 
-/* Rules that match the walked path `w` of a kind (process or file), plus inode rules. */
+/*
+ * Rules that match the walked path `w` (walks[0]) of a kind (process or file), plus inode
+ * rules. `inode` is null for a name not created yet. Below a directory that directory
+ * rules name (knox_dir_ids), the rules follow the object: the path and pattern rules are
+ * those of its protected name (protected_walk), whatever mount, bind mount or namespace
+ * the path went through, and `w->prot` makes the event carry that name after the path the
+ * process used. One name is evaluated, not both: each evaluation site is verified anew in
+ * every hook, and the verifier's time is what the agent's start waits for.
+ */
 static __always_inline void match_path(struct decision *d, struct subject *s, __u32 kind,
-				       struct walk *w, struct inode *inode, bool write)
+				       struct walk *w, struct inode *inode, __u32 owner, bool write)
 {
-	__u32 owner = inode_owner(inode);
 	__u32 scope = scope_of(s, kind);
-	evaluate(d, lookup_path(&knox_paths, scope, w), w->parent_len, write, owner, s);
-	match_glob(d, s, kind, w, write, owner);
+	struct walk *m = w;
+	__u32 idx = 0;
+	if (w->hit) {
+		/* A file below a protected directory is never a miss to remember. */
+		d->seen = 1;
+		struct walk *p = protected_walk(w);
+		if (p) {
+			m = p;
+			idx = WALK_PROTECTED;
+			w->prot = 1;
+		}
+	}
+	evaluate(d, lookup_path(&knox_paths, scope, m), m->parent_len, write, owner, s);
+	match_glob(d, s, kind, m, idx, write, owner);
 	if (inode && (s->tflags & T_INODES)) {
 		struct super_block *sb = READ_KERN(inode->i_sb);
 		struct inode_key k = {
@@ -1175,12 +1353,12 @@ int knox_bprm_check(__u64 *ctx)
 	bool cacheable = file && !(s.tflags & (T_APPLETS | T_ALLOW_PROC));
 	if ((cacheable && cache_hit(file, &s, KIND_PROCESS)) || subject_exempt(&s))
 		return 0;
-	struct walk *w = walk_file(0, file, s.task);
+	struct walk *w = walk_file(0, file, &s, KIND_PROCESS);
 	if (!w)
 		return 0;
 	struct inode *inode = READ_KERN(file->f_inode);
 	struct decision d = {};
-	match_path(&d, &s, KIND_PROCESS, w, inode, false);
+	match_path(&d, &s, KIND_PROCESS, w, inode, inode_owner(inode), false);
 	match_name(&d, &s, w, inode_owner(inode));
 	if (s.tflags & T_APPLETS)
 		match_applet(&d, &s, READ_KERN(bprm->filename), inode, inode_owner(inode), w);
@@ -1203,12 +1381,12 @@ static __always_inline int exec_mapping(struct file *file, __u32 prot)
 	/* Only denials count here, so allow-list mode does not matter. */
 	if (cache_hit(file, &s, KIND_PROCESS) || subject_exempt(&s))
 		return 0;
-	struct walk *w = walk_file(0, file, s.task);
+	struct walk *w = walk_file(0, file, &s, KIND_PROCESS);
 	if (!w)
 		return 0;
 	struct inode *inode = READ_KERN(file->f_inode);
 	struct decision d = {};
-	match_path(&d, &s, KIND_PROCESS, w, inode, false);
+	match_path(&d, &s, KIND_PROCESS, w, inode, inode_owner(inode), false);
 	match_name(&d, &s, w, inode_owner(inode));
 	if (!d.seen)
 		cache_miss(file, &s, KIND_PROCESS);
@@ -1256,12 +1434,13 @@ int knox_file_open(__u64 *ctx)
 	 * is only recorded below). */
 	if (mode & FMODE_EXEC)
 		return 0;
-	struct walk *w = walk_file(0, file, s.task);
+	struct walk *w = walk_file(0, file, &s, KIND_FILE);
 	if (!w)
 		return 0;
 	bool write = mode & FMODE_WRITE;
+	struct inode *inode = READ_KERN(file->f_inode);
 	struct decision d = {};
-	match_path(&d, &s, KIND_FILE, w, READ_KERN(file->f_inode), write);
+	match_path(&d, &s, KIND_FILE, w, inode, inode_owner(inode), write);
 	if (cacheable && !d.seen)
 		cache_miss(file, &s, KIND_FILE);
 	return conclude(&s, &d, T_ALLOW_FILE, T_BLOCK_PROC_FILE, OP_OPEN, w,
@@ -1275,24 +1454,18 @@ static __always_inline int name_change(struct path *dir, struct dentry *dentry, 
 	struct subject s;
 	if (!subject_init(&s) || !(s.tflags & T_FILE))
 		return 0;
-	struct walk *w = walk_dentry(0, dir, dentry, s.task);
+	struct walk *w = walk_dentry(0, dir, dentry, &s, 1 << KIND_FILE);
 	if (!w)
 		return 0;
 	struct inode *inode = READ_KERN(dentry->d_inode);
-	if (!inode) {
-		/* Not created yet: the owner is the directory's. */
+	/* Not created yet: the owner is the directory's. */
+	struct inode *owned = inode;
+	if (!owned) {
 		struct dentry *parent = READ_KERN(dentry->d_parent);
-		inode = READ_KERN(parent->d_inode);
-		struct decision d = {};
-		__u32 owner = inode_owner(inode);
-		evaluate(&d, lookup_path(&knox_paths, scope_of(&s, KIND_FILE), w), w->parent_len,
-			 true, owner, &s);
-		match_glob(&d, &s, KIND_FILE, w, true, owner);
-		return conclude(&s, &d, T_ALLOW_FILE, T_BLOCK_PROC_FILE, op, w, arg, 0,
-				EACCES, false);
+		owned = READ_KERN(parent->d_inode);
 	}
 	struct decision d = {};
-	match_path(&d, &s, KIND_FILE, w, inode, true);
+	match_path(&d, &s, KIND_FILE, w, inode, inode_owner(owned), true);
 	return conclude(&s, &d, T_ALLOW_FILE, T_BLOCK_PROC_FILE, op, w, arg, 0, EACCES,
 			false);
 }
@@ -1356,7 +1529,7 @@ static __always_inline int rename_moves(struct path *dir, struct dentry *dentry,
 	match_ancestor(&d, &s, dentry);
 	if (!d.seen)
 		return 0;
-	struct walk *w = walk_dentry(0, dir, dentry, s.task);
+	struct walk *w = walk_dentry(0, dir, dentry, &s, 0);
 	return conclude(&s, &d, 0, 0, OP_RENAME, w, arg, 0, EACCES, false);
 }
 
@@ -1383,14 +1556,45 @@ int knox_path_rename(__u64 *ctx)
 	return ret;
 }
 
+/*
+ * Something mounted on or inside a protected directory hides what the rules protect and
+ * shows other files under its name. It is not refused: the same check on ancestors would
+ * refuse systemd's service sandboxing (ProtectSystem= binds / and /usr), and binds
+ * elsewhere need no refusal (the rules follow the directory, see protected_walk). It is
+ * reported as an alert naming the directory's Block rule (Audit (Block)) or Audit rule.
+ * Remounts and propagation changes move nothing and are not reported.
+ */
+static __always_inline void mount_report(struct path *target, __u32 arg)
+{
+	struct subject s;
+	if (!target || !subject_init(&s) || !(s.tflags & T_DIR_IDS))
+		return;
+	struct dentry *dentry = READ_KERN(target->dentry);
+	struct walk *w = walk_dentry(0, target, dentry, &s, 1 << KIND_FILE | 1 << KIND_PROCESS);
+	if (!w || !w->hit)
+		return;
+	struct inode_key k = { .scope = w->hit_scope, .dev = w->hit_dev, .ino = w->hit_ino };
+	struct dir_id *di = bpf_map_lookup_elem(&knox_dir_ids, &k);
+	if (!di || !di->mount_rule)
+		return;
+	__u32 rule = di->mount_rule;
+	__u8 verdict = (di->mount_flags & SL_DENY) ? V_AUDIT_BLOCK : V_AUDIT;
+	w->prot = protected_walk(w) != 0;
+	report(&s, OP_MOUNT, verdict, rule, w, arg, 0);
+}
+
 /* Mount changes move whole trees to other paths: forget every cached miss. */
 SEC("lsm/sb_mount")
 int knox_sb_mount(__u64 *ctx)
 {
+	__u64 flags = ctx[3];
 	int ret = (int)ctx[5];
-	if (!ret)
-		epoch_bump();
-	return ret;
+	if (ret)
+		return ret;
+	epoch_bump();
+	if (!(flags & (MS_REMOUNT | MS_UNBINDABLE | MS_PRIVATE | MS_SLAVE | MS_SHARED)))
+		mount_report((struct path *)ctx[1], 0);
+	return 0;
 }
 
 SEC("lsm/sb_umount")
@@ -1406,9 +1610,11 @@ SEC("lsm/move_mount")
 int knox_move_mount(__u64 *ctx)
 {
 	int ret = (int)ctx[2];
-	if (!ret)
-		epoch_bump();
-	return ret;
+	if (ret)
+		return ret;
+	epoch_bump();
+	mount_report((struct path *)ctx[1], 1);
+	return 0;
 }
 
 SEC("lsm/path_link")

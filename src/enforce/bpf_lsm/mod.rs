@@ -105,6 +105,24 @@ struct InodeRules {
     rules: RulesRaw,
 }
 
+/// `struct dir_id` in lsm.bpf.c.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct DirIdRaw {
+    generation: u32,
+    check_generation: u32,
+    kinds: u32,
+    len: u32,
+    parent_len: u32,
+    mount_rule: u32,
+    mount_flags: u32,
+    path: [u8; DIR_PATH],
+}
+
+/// `DIR_PATH` in lsm.bpf.c.
+const DIR_PATH: usize = 256;
+const _: () = assert!(std::mem::size_of::<DirIdRaw>() == 28 + DIR_PATH);
+
 #[repr(C)]
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct NameKey {
@@ -164,6 +182,7 @@ unsafe impl aya::Pod for RulesRaw {}
 unsafe impl aya::Pod for PathData {}
 unsafe impl aya::Pod for InodeKey {}
 unsafe impl aya::Pod for InodeRules {}
+unsafe impl aya::Pod for DirIdRaw {}
 unsafe impl aya::Pod for NameKey {}
 unsafe impl aya::Pod for NumKey {}
 unsafe impl aya::Pod for AppletKey {}
@@ -231,6 +250,33 @@ fn inode_entry(
         generation: generation.unwrap_or(0),
         check_generation: u32::from(generation.is_some()),
         rules: raw_rules(r, g),
+    };
+    (InodeKey { scope, dev, ino }, v)
+}
+
+/// A `knox_dir_ids` entry.
+fn dir_entry(
+    &(scope, dev, ino): &(u32, u32, u64),
+    d: &compile::DirId,
+    g: u32,
+) -> (InodeKey, DirIdRaw) {
+    let mut path = [0u8; DIR_PATH];
+    let b = d.path.as_bytes();
+    let len = b.len().min(compile::KEY_PATH - 1);
+    path[..len].copy_from_slice(&b[..len]);
+    let parent_len = b[..len]
+        .iter()
+        .rposition(|&c| c == b'/')
+        .map_or(0, |i| i + 1);
+    let v = DirIdRaw {
+        generation: d.generation.unwrap_or(0),
+        check_generation: u32::from(d.generation.is_some()),
+        kinds: d.kinds,
+        len: len as u32,
+        parent_len: parent_len as u32,
+        mount_rule: d.mount_rule.map_or(0, |s| tagged(s.rule, g) + 1),
+        mount_flags: d.mount_rule.map_or(0, |s| u32::from(s.flags)),
+        path,
     };
     (InodeKey { scope, dev, ino }, v)
 }
@@ -369,7 +415,7 @@ fn coverage(usable: bool) -> Vec<Coverage> {
                     ),
                     Op::FileRead | Op::FileWrite => (
                         Level::Enforced,
-                        "file_open, on the resolved path (walked to the mount namespace's root, so chroot cannot rename it) and inode; a bind mount of a protected directory (or an ancestor) elsewhere, and a mount over it, are not refused: files reached through it are matched on their new path",
+                        "file_open, on the resolved path (walked to the mount namespace's root, so chroot cannot rename it) and inode; directory rules follow their directory by inode, so a file reached through a bind mount of it or of an ancestor (any mount namespace) is decided on its protected name. Not refused: a mount on or inside a protected directory (it hides the files; refusing mounts also refused systemd's ProtectSystem= sandboxing) is an Audit (Block) alert; a mount over an ancestor (/opt over /opt/fim) is neither refused nor alerted (systemd mounts over / and /usr at every sandboxed service start)",
                     ),
                     Op::Create => (
                         Level::Enforced,
@@ -494,6 +540,7 @@ struct Maps {
     sources: LpmTrie<MapData, PathData, RulesRaw>,
     inodes: HashMap<MapData, InodeKey, InodeRules>,
     ancestors: HashMap<MapData, InodeKey, InodeRules>,
+    dir_ids: HashMap<MapData, InodeKey, DirIdRaw>,
     names: HashMap<MapData, NameKey, RulesRaw>,
     applets: HashMap<MapData, AppletKey, RulesRaw>,
     nums: HashMap<MapData, NumKey, RulesRaw>,
@@ -576,6 +623,7 @@ impl BpfLsmEnforcer {
             sources: take(&mut ebpf, "knox_sources")?,
             inodes: take(&mut ebpf, "knox_inodes")?,
             ancestors: take(&mut ebpf, "knox_ancestors")?,
+            dir_ids: take(&mut ebpf, "knox_dir_ids")?,
             names: take(&mut ebpf, "knox_names")?,
             applets: take(&mut ebpf, "knox_applets")?,
             nums: take(&mut ebpf, "knox_nums")?,
@@ -659,6 +707,11 @@ impl BpfLsmEnforcer {
             "knox_ancestors",
             c.ancestors.iter().map(|(k, v)| inode_entry(k, v, g)),
         )?;
+        let dir_ids = sync_map(
+            &mut m.dir_ids,
+            "knox_dir_ids",
+            c.dir_ids.iter().map(|(k, v)| dir_entry(k, v, g)),
+        )?;
         let names = sync_map(
             &mut m.names,
             "knox_names",
@@ -727,6 +780,7 @@ impl BpfLsmEnforcer {
         sources.prune(&mut m.sources);
         inodes.prune(&mut m.inodes);
         ancestors.prune(&mut m.ancestors);
+        dir_ids.prune(&mut m.dir_ids);
         names.prune(&mut m.names);
         applets.prune(&mut m.applets);
         nums.prune(&mut m.nums);
@@ -989,6 +1043,15 @@ fn decode(b: &[u8], offset: i128) -> Option<EnforcerEvent> {
     let verdict = LsmVerdict::from_raw(h.verdict)?;
     let (arg, arg2) = (h.arg, h.arg2);
     let comm = h.comm();
+    // The path the process used, then (after a NUL) the protected name the rules decided on.
+    // The kernel sends it whenever the object is below a protected directory; it is news
+    // only when the process used another name (a bind mount, another namespace).
+    let mut parts = path.split(|&c| c == 0);
+    let path = parts.next().unwrap_or_default();
+    let protected = parts
+        .next()
+        .filter(|p| !p.is_empty() && *p != path)
+        .map(String::from_utf8_lossy);
     let path = String::from_utf8_lossy(path).into_owned();
     let (operation, resource, data) = match op {
         LsmOp::Exec => (
@@ -1049,6 +1112,14 @@ fn decode(b: &[u8], offset: i128) -> Option<EnforcerEvent> {
                 format!("lsm={hook} {resource}"),
             )
         }
+        LsmOp::Mount => {
+            let hook = if arg == 1 {
+                "SECURITY_MOVE_MOUNT"
+            } else {
+                "SECURITY_SB_MOUNT"
+            };
+            (Operation::File, path, format!("lsm={hook}"))
+        }
         LsmOp::Capable => {
             let cap = compile::cap_name(arg);
             (
@@ -1069,6 +1140,16 @@ fn decode(b: &[u8], offset: i128) -> Option<EnforcerEvent> {
         }
         LsmVerdict::Audit => (AlertAction::Audit, OpResult::Passed, h.rule.checked_sub(1)),
         LsmVerdict::PostureAudit => (AlertAction::Audit, OpResult::Passed, None),
+        LsmVerdict::AuditBlock => (
+            AlertAction::AuditBlock,
+            OpResult::Passed,
+            h.rule.checked_sub(1),
+        ),
+    };
+    // As fanotify says it: the protected path the decision was made on.
+    let data = match protected {
+        Some(p) => format!("{data} protected={p}"),
+        None => data,
     };
     let rule = rule.map(|r| untag(r, Generation(h.generation)));
     let mut process = crate::procfs::process_info(h.tgid as i32);
@@ -1173,6 +1254,39 @@ mod tests {
             ("cat", 7, 1000)
         );
 
+        // Decided on the protected name: the path the process used stays the Resource.
+        let both = b"/mnt/bm/f\0/opt/fim/f";
+        h.path_len = both.len() as u16;
+        let ev = decode(&record(h, both), 0).unwrap();
+        assert_eq!(ev.resource, "/mnt/bm/f");
+        assert_eq!(
+            ev.data,
+            "lsm=SECURITY_FILE_OPEN flags=O_WRONLY|O_CREAT protected=/opt/fim/f"
+        );
+        // The same name twice (no other name was used): nothing to add.
+        let same = b"/etc/foo\0/etc/foo";
+        h.path_len = same.len() as u16;
+        let ev = decode(&record(h, same), 0).unwrap();
+        assert_eq!(
+            (ev.resource.as_str(), ev.data.as_str()),
+            ("/etc/foo", "lsm=SECURITY_FILE_OPEN flags=O_WRONLY|O_CREAT")
+        );
+        // A mount inside a protected directory: not refused, alerted as Audit (Block).
+        let mut m = h;
+        m.op = LsmOp::Mount as u8;
+        m.verdict = LsmVerdict::AuditBlock as u8;
+        m.arg = 0;
+        m.path_len = 8;
+        let ev = decode(&record(m, b"/opt/fim"), 0).unwrap();
+        assert_eq!(
+            (ev.resource.as_str(), ev.data.as_str()),
+            ("/opt/fim", "lsm=SECURITY_SB_MOUNT")
+        );
+        assert_eq!(
+            (ev.action.as_str(), ev.result.as_str(), ev.rule),
+            ("Audit (Block)", "Passed", Some(rule))
+        );
+
         h.op = LsmOp::Capable as u8;
         h.arg = 21;
         h.path_len = 0;
@@ -1184,12 +1298,14 @@ mod tests {
         let ev = decode(&record(h, b""), 0).unwrap();
         assert_eq!((ev.rule, ev.action.as_str()), (None, "Audit"));
 
-        // A path_len past the record is clamped; unknown codes and short records are skipped.
+        // A path_len past the record is clamped (the padding is no protected name);
+        // unknown codes and short records are skipped.
         h.op = LsmOp::Exec as u8;
         h.path_len = 500;
+        let ev = decode(&record(h, b"/bin/x"), 0).unwrap();
         assert_eq!(
-            decode(&record(h, b"/bin/x"), 0).unwrap().resource,
-            "/bin/x\0\0"
+            (ev.resource.as_str(), ev.data.as_str()),
+            ("/bin/x", "lsm=SECURITY_BPRM_CHECK")
         );
         h.op = 99;
         assert!(decode(&record(h, b""), 0).is_none());

@@ -3,11 +3,11 @@
 # (issue #13): a chroot, renaming an ancestor, bind mounts, a private mount namespace,
 # mounting over it. Each must end in "Permission denied" and a Block alert, because
 # BPF-LSM matches the path from the mount namespace's root and knows the protected
-# directories (and their ancestors) by inode.
+# directories (and their ancestors) by inode; mounting over it is alerted, not refused.
 # shellcheck source-path=SCRIPTDIR/.. source=lib.sh
 . /knox/lib.sh
 
-mkdir -p /opt/fim /opt/bin
+mkdir -p /opt/fim/sub /opt/bin
 echo data >/opt/fim/f
 # A shell and cat inside /opt for the chroot: busybox is static.
 cp /bin/busybox /opt/bin/busybox
@@ -78,10 +78,76 @@ expect_denied "Permission denied" mv /srv/tools /srv/tools2
 expect_alert PolicyName=tools-blocked Resource=/srv Action=Block Data~SECURITY_PATH_RENAME
 expect_alert PolicyName=tools-blocked Resource=/srv/tools Action=Block Data~SECURITY_PATH_RENAME
 log "bypass bpf-lsm rename ancestor: blocked"
-# Mounts are not guarded: refusing binds of a protected directory's ancestors also refused
-# systemd's own sandboxing (ProtectSystem= binds / and /usr in the service's namespace),
-# so a hardened service could no longer start. What a bind mount exposes elsewhere is then
-# matched on its new path (next: directory identity by inode in the walk).
-for route in "bind mount dir" "bind mount ancestor" "mount namespace + bind" "mount over protected dir"; do
-  log "bypass bpf-lsm $route: NOT blocked (no mount guard: it broke systemd's service sandboxing; directory rules follow the path)"
-done
+# Mounts are not refused: refusing binds of a protected directory's ancestors also refused
+# systemd's own sandboxing (ProtectSystem= binds / and /usr in the service's namespace).
+# The rules follow the directory instead: the kernel's walk knows it by inode wherever it
+# is mounted, and decides on its protected name (the alert's Resource is the path used,
+# its Data ends with protected=...).
+mkdir -p /mnt/bm /mnt/anc /mnt/x
+expect_ok mount --bind /opt/fim /mnt/bm
+expect_output data cat /mnt/bm/f
+expect_denied "Permission denied" sh -c 'echo x >/mnt/bm/f'
+expect_alert PolicyName=fim-readonly Resource=/mnt/bm/f Action=Block Result="Permission denied" \
+  Data~"protected=/opt/fim/f"
+expect_denied "Permission denied" sh -c 'echo x >/mnt/bm/new'
+expect_alert PolicyName=fim-readonly Resource=/mnt/bm/new Action=Block \
+  Data~"protected=/opt/fim/new"
+expect_denied "Permission denied" rm -f /mnt/bm/f
+expect_denied "Permission denied" sh -c 'cd /mnt/bm && echo x >>f'
+[ "$(cat /opt/fim/f)" = data ] || fail "/opt/fim/f changed through /mnt/bm"
+[ ! -e /opt/fim/new ] || fail "/opt/fim/new created through /mnt/bm"
+log "bypass bpf-lsm bind mount dir: blocked"
+expect_ok mount --bind /opt /mnt/anc
+expect_output data cat /mnt/anc/fim/f
+expect_denied "Permission denied" sh -c 'echo x >/mnt/anc/fim/f'
+expect_alert PolicyName=fim-readonly Resource=/mnt/anc/fim/f Action=Block \
+  Result="Permission denied" Data~"protected=/opt/fim/f"
+# What the rule does not cover stays writable through the bind.
+expect_ok sh -c 'echo x >/mnt/anc/bin/other'
+expect_ok rm /opt/bin/other
+log "bypass bpf-lsm bind mount ancestor: blocked"
+# A private mount namespace is still the host's (the same hooks, the same rules).
+expect_denied "Permission denied" unshare -m sh -c 'mount --bind /opt/fim /mnt/x && cat /mnt/x/f && echo x >/mnt/x/f'
+expect_alert PolicyName=fim-readonly Resource=/mnt/x/f Action=Block Result="Permission denied" \
+  Data~"protected=/opt/fim/f"
+[ "$(cat /opt/fim/f)" = data ] || fail "/opt/fim/f changed in a mount namespace"
+log "bypass bpf-lsm mount namespace + bind: blocked"
+# Process rules follow their directory too: a blocked program run through a bind mount.
+mkdir -p /mnt/t
+expect_ok mount --bind /srv/tools /mnt/t
+expect_denied "Permission denied" /mnt/t/t
+expect_alert PolicyName=tools-blocked Resource=/mnt/t/t Action=Block \
+  Data~"protected=/srv/tools/t"
+umount /mnt/t
+log "bypass bpf-lsm exec: bind mount of a blocked directory: blocked"
+umount /mnt/bm
+umount /mnt/anc
+# Mounting over the directory or inside it hides its files (they stay unchanged): not
+# refused (the hook cannot tell such a mount from systemd's sandboxing without refusing
+# those too), alerted as Audit (Block) naming the rule. Writes under its name are still
+# refused on the mounted file system.
+expect_ok mount -t tmpfs t /opt/fim
+expect_alert PolicyName=fim-readonly Resource=/opt/fim Action="Audit (Block)" \
+  Data~SECURITY_SB_MOUNT
+expect_denied "Permission denied" sh -c 'echo x >/opt/fim/f'
+expect_ok umount /opt/fim
+expect_ok mount -t tmpfs t /opt/fim/sub
+expect_alert PolicyName=fim-readonly Resource=/opt/fim/sub Action="Audit (Block)" \
+  Data~SECURITY_SB_MOUNT
+expect_ok umount /opt/fim/sub
+expect_ok mount --bind /opt/bin /opt/fim
+expect_alert PolicyName=fim-readonly Resource=/opt/fim Action="Audit (Block)" \
+  Data~SECURITY_SB_MOUNT
+expect_ok umount /opt/fim
+[ "$(cat /opt/fim/f)" = data ] || fail "/opt/fim/f changed"
+log "bypass bpf-lsm mount over protected dir: NOT blocked (alerted: Audit (Block); refusing it in sb_mount also refused systemd's ProtectSystem= sandboxing)"
+# Mounting over an ancestor (/opt) hides the directory too; no alert: ancestors include
+# / and /usr, which systemd mounts over at every sandboxed service start.
+expect_ok mount -t tmpfs t /opt
+expect_no_alert Resource=/opt Data~SECURITY_SB_MOUNT
+expect_ok umount /opt
+log "bypass bpf-lsm mount over an ancestor: NOT blocked, NOT alerted (systemd's sandboxing mounts over ancestors such as / and /usr at every service start)"
+# Mounts elsewhere raise nothing.
+expect_ok mount -t tmpfs t /mnt/x
+expect_ok umount /mnt/x
+expect_no_alert Resource=/mnt/x Data~SECURITY_SB_MOUNT
