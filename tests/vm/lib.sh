@@ -166,9 +166,9 @@ start_agent() {
       fail "the agent exited while starting (log above)"
     fi
     i=$((i + 1))
-    if [ "$i" -gt 300 ]; then
+    if [ "$i" -gt 900 ]; then
       agent_log
-      fail "the agent did not answer on $KNOX_SOCKET within 30 s (log above)"
+      fail "the agent did not answer on $KNOX_SOCKET within 90 s (log above)"
     fi
     sleep 0.1
   done
