@@ -363,15 +363,11 @@ impl Client {
             .is_ok_and(|r| r.is_ok())
     }
 
-    /// The ids of the running containers.
-    pub async fn list(&self) -> Result<Vec<String>, DockerError> {
+    /// The running containers, as the list shows them.
+    pub async fn list(&self) -> Result<Vec<Listed>, DockerError> {
         let v = self.get_json("/containers/json").await?;
         Ok(v.as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|c| c.get("Id").and_then(Value::as_str).map(str::to_string))
-                    .collect()
-            })
+            .map(|a| a.iter().filter_map(Listed::from_json).collect())
             .unwrap_or_default())
     }
 
@@ -400,6 +396,39 @@ impl Client {
     }
 }
 
+/// A running container as `GET /containers/json` lists it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Listed {
+    pub id: String,
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+}
+
+impl Listed {
+    fn from_json(v: &Value) -> Option<Listed> {
+        Some(Listed {
+            id: v.get("Id")?.as_str()?.to_string(),
+            name: v
+                .pointer("/Names/0")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .trim_start_matches('/')
+                .to_string(),
+            labels: string_map(v.get("Labels")),
+        })
+    }
+}
+
+fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
+    v.and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// What an inspect says of a container.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Inspected {
@@ -419,15 +448,7 @@ impl Inspected {
                 .unwrap_or("")
                 .to_string()
         };
-        let labels = v
-            .pointer("/Config/Labels")
-            .and_then(Value::as_object)
-            .map(|m| {
-                m.iter()
-                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let labels = string_map(v.pointer("/Config/Labels"));
         Inspected {
             id: s("/Id"),
             name: s("/Name").trim_start_matches('/').to_string(),

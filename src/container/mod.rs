@@ -15,10 +15,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// The namespace KubeArmor gives every container outside Kubernetes.
-pub const CONTAINER_NAMESPACE: &str = "container_namespace";
-/// The label a container's name is matched under (a regex, see [`select`]).
-pub const NAME_LABEL: &str = "kubearmor.io/container.name";
+/// The namespace of containers and the label their name is matched under (a regex, see
+/// [`select`]), which `policy validate` checks too.
+pub use crate::policy::{CONTAINER_NAME_LABEL as NAME_LABEL, CONTAINER_NAMESPACE};
 
 /// One container as the agent knows it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -49,6 +48,10 @@ pub struct Container {
     /// How it was found: `docker-api:<socket>`, `oci-hook`, `cgroup-scan`; several when
     /// more than one source reported it.
     pub sources: Vec<String>,
+    /// When the agent first learnt of it (Unix time in nanoseconds): with the hook, before
+    /// the entrypoint ran; from the runtime's events, 0.1–0.3 s after it started.
+    #[serde(default)]
+    pub registered_at_ns: u64,
 }
 
 impl Container {

@@ -21,6 +21,9 @@ fn is_api(source: &str) -> bool {
 #[derive(Clone, Debug, Default)]
 pub struct Registry {
     by_id: BTreeMap<String, Container>,
+    /// When each entry was last reported, in [`Registry::seq`] ticks.
+    reported: BTreeMap<String, u64>,
+    seq: u64,
 }
 
 impl Registry {
@@ -40,11 +43,20 @@ impl Registry {
         self.by_id.is_empty()
     }
 
+    /// A mark to hand [`Registry::reconcile`]: what is reported after it is newer than a
+    /// list requested after it.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
     /// Records what `source` says of `c` (whose proc facts are already read).
     pub fn upsert(&mut self, mut c: Container, source: &str) {
+        self.seq += 1;
+        self.reported.insert(c.id.clone(), self.seq);
         c.sources.clear();
         c.add_source(source);
         let Some(old) = self.by_id.get_mut(&c.id) else {
+            c.registered_at_ns = u64::try_from(crate::kernel::clock::now_epoch_ns()).unwrap_or(0);
             self.by_id.insert(c.id.clone(), c);
             return;
         };
@@ -100,21 +112,32 @@ impl Registry {
 
     /// The container is gone (stopped, removed): forgotten whoever reported it.
     pub fn remove(&mut self, id: &str) -> Option<Container> {
+        self.reported.remove(id);
         self.by_id.remove(id)
     }
 
-    /// After `source` listed its running containers anew: what it reported before and no
-    /// longer lists has stopped meanwhile (an event missed while the agent was down or
-    /// the stream broken).
-    pub fn reconcile(&mut self, source: &str, running: &BTreeSet<String>) -> Vec<String> {
+    /// After `source` listed its running containers anew (the list requested after
+    /// `mark`, a [`Registry::seq`]): what it reported before the mark and no longer lists
+    /// has stopped meanwhile (an event missed while the agent was down or the stream
+    /// broken). An entry reported after the mark is newer than the list and stays.
+    pub fn reconcile(
+        &mut self,
+        source: &str,
+        running: &BTreeSet<String>,
+        mark: u64,
+    ) -> Vec<String> {
         let gone: Vec<String> = self
             .by_id
             .values()
-            .filter(|c| c.sources.iter().any(|s| s == source) && !running.contains(&c.id))
+            .filter(|c| {
+                c.sources.iter().any(|s| s == source)
+                    && !running.contains(&c.id)
+                    && self.reported.get(&c.id).is_none_or(|&at| at <= mark)
+            })
             .map(|c| c.id.clone())
             .collect();
         for id in &gone {
-            self.by_id.remove(id);
+            self.remove(id);
         }
         gone
     }
@@ -129,7 +152,7 @@ impl Registry {
             .map(|c| c.id.clone())
             .collect();
         for id in &gone {
-            self.by_id.remove(id);
+            self.remove(id);
         }
         gone
     }
@@ -156,7 +179,7 @@ impl Registry {
             .map(|c| c.id.clone())
             .collect();
         for id in &gone {
-            self.by_id.remove(id);
+            self.remove(id);
         }
         gone
     }
@@ -215,10 +238,14 @@ mod tests {
         r.upsert(c("a", "a", 1, &[]), api);
         r.upsert(c("b", "b", 2, &[]), api);
         r.upsert(c("h", "h", 3, &[]), SOURCE_HOOK);
+        let mark = r.seq();
+        r.upsert(c("n", "n", 4, &[]), api);
         assert_eq!(
-            r.reconcile(api, &BTreeSet::from(["a".to_string()])),
-            vec!["b".to_string()]
+            r.reconcile(api, &BTreeSet::from(["a".to_string()]), mark),
+            vec!["b".to_string()],
+            "n was reported after the list was asked for: it stays"
         );
+        r.remove("n");
         assert!(r.get("h").is_some(), "another source's entry stays");
         let found = BTreeMap::from([
             ("s".to_string(), (5, "unknown")),
