@@ -46,7 +46,10 @@ pub fn selects(policy: &Policy, c: &Container) -> bool {
                 // KubeArmor refuses a policy without matchLabels outside Kubernetes.
                 return false;
             };
-            if sel.match_labels.is_empty() {
+            // KubeArmor refuses both outside Kubernetes (`policy validate` warns).
+            if sel.match_labels.is_empty()
+                || (sel.match_labels.contains_key(NAME_LABEL) && sel.match_labels.len() > 1)
+            {
                 return false;
             }
             sel.match_labels.iter().all(|(k, v)| {
@@ -158,6 +161,11 @@ mod tests {
         let ns = ksp(None, &[("namespaceName", "container_namespace")]);
         assert!(selects(&ns, &container("c", &[])));
         assert!(!selects(&ksp(None, &[]), &container("c", &[])));
+        let both = ksp(None, &[(NAME_LABEL, "c"), ("app", "demo")]);
+        assert!(
+            !selects(&both, &container("c", &[("app", "demo")])),
+            "refused by KubeArmor"
+        );
     }
 
     #[test]

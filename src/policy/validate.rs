@@ -746,7 +746,9 @@ pub fn locate(root: &Node, field: &str) -> Option<Pos> {
 
 /// What KubeArmor refuses in a KubeArmorPolicy's selector outside Kubernetes
 /// (`ParseAndUpdateContainerSecurityPolicy`: "Invalid"), and namespaces VM containers never
-/// have.
+/// have. Warnings, errors with --strict: the CRD accepts all of these (Kubernetes
+/// multi-container selectors such as `container.name: [a,b]` with a pod label are common in
+/// KubeArmor's own corpora), and validation keeps the CRD's verdicts.
 fn container_selector_checks(policy: &Policy, root: &Node, cx: &mut Ctx) {
     use crate::policy::{CONTAINER_NAME_LABEL, CONTAINER_NAMESPACE};
     let at = |field: &str| locate(root, field).unwrap_or(root.pos);
@@ -755,19 +757,20 @@ fn container_selector_checks(policy: &Policy, root: &Node, cx: &mut Ctx) {
         .and_then(|s| s.value.get("selector"))
         .and_then(|s| s.value.get("matchLabels"));
     if let Some(sel) = &policy.spec.selector {
-        // Omitting the selector is a deliberate "every container" in Kubernetes; a selector
-        // that is present but empty (often `selector: {app: x}` without matchLabels)
-        // selects nothing outside it: KubeArmor refuses an empty matchLabels there.
+        // Omitting the selector is a deliberate "every container" in Kubernetes, and the
+        // CRD accepts an empty one (KubeArmor's own corpora have them); outside Kubernetes
+        // KubeArmor refuses a policy without matchLabels. A warning (an error with
+        // --strict), so that validation keeps the CRD's verdicts for cluster policies.
         if sel.match_labels.is_empty() && sel.match_expressions.is_empty() {
             let field = if labels_node.is_some() {
                 "spec.selector.matchLabels"
             } else {
                 "spec.selector"
             };
-            cx.error(
+            cx.warn(
                 at(field),
                 field,
-                "empty: KubeArmor refuses a container policy without matchLabels outside Kubernetes (Invalid)".into(),
+                "empty: selects no container on a VM (KubeArmor refuses a container policy without matchLabels outside Kubernetes: Invalid)".into(),
                 Some("select containers with kubearmor.io/container.name: NAME, or with their labels".into()),
             );
         }
@@ -786,11 +789,11 @@ fn container_selector_checks(policy: &Policy, root: &Node, cx: &mut Ctx) {
                     .map(String::as_str)
                     .filter(|k| *k != CONTAINER_NAME_LABEL)
                     .collect();
-                cx.error(
+                cx.warn(
                     pos,
                     &field,
                     format!(
-                        "cannot be combined with other labels ({}): KubeArmor refuses the policy (Invalid)",
+                        "cannot be combined with other labels ({}): selects no container on a VM (KubeArmor refuses the policy outside Kubernetes: Invalid)",
                         others.join(", ")
                     ),
                     Some("select by the container name alone, or by labels alone".into()),
@@ -798,11 +801,11 @@ fn container_selector_checks(policy: &Policy, root: &Node, cx: &mut Ctx) {
             }
             // KubeArmor compiles the whole identity `label=value` as the regex.
             match regex::Regex::new(&format!("{CONTAINER_NAME_LABEL}={name}")) {
-                Err(e) => cx.error(
+                Err(e) => cx.warn(
                     pos,
                     &field,
                     format!(
-                        "'{name}' is not a valid regular expression: {}",
+                        "'{name}' is not a valid regular expression, so it selects no container on a VM (KubeArmor refuses the policy outside Kubernetes): {}",
                         e.to_string().lines().last().unwrap_or("").trim().trim_start_matches("error: ")
                     ),
                     Some("the container name is matched as a regex; escape special characters".into()),
