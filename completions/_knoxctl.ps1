@@ -35,7 +35,9 @@ Register-ArgumentCompleter -Native -CommandName 'knoxctl' -ScriptBlock {
             [CompletionResult]::new('harden', 'harden', [CompletionResultType]::ParameterValue, 'Recommend hardening policies from compliance templates (not yet available)')
             [CompletionResult]::new('alerts', 'alerts', [CompletionResultType]::ParameterValue, 'Query and filter recorded alerts (KubeArmor format)')
             [CompletionResult]::new('sysdump', 'sysdump', [CompletionResultType]::ParameterValue, 'Collect a diagnostic archive for bug reports')
+            [CompletionResult]::new('containers', 'containers', [CompletionResultType]::ParameterValue, 'List the containers on this host and the policies that select each')
             [CompletionResult]::new('agent', 'agent', [CompletionResultType]::ParameterValue, 'Run the embedded agent in the foreground')
+            [CompletionResult]::new('oci-hook', 'oci-hook', [CompletionResultType]::ParameterValue, 'Report a container to the agent from an OCI runtime hook (podman)')
             [CompletionResult]::new('completion', 'completion', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('version', 'version', [CompletionResultType]::ParameterValue, 'Print version and build information')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -382,6 +384,18 @@ Register-ArgumentCompleter -Native -CommandName 'knoxctl' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'knoxctl;containers' {
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The agent''s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]')
+            [CompletionResult]::new('--no-headers', '--no-headers', [CompletionResultType]::ParameterName, 'Print tables without their header line')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'knoxctl;agent' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file')
             [CompletionResult]::new('--enforcer', '--enforcer', [CompletionResultType]::ParameterName, 'enforcer')
@@ -392,6 +406,16 @@ Register-ArgumentCompleter -Native -CommandName 'knoxctl' -ScriptBlock {
             [CompletionResult]::new('--no-headers', '--no-headers', [CompletionResultType]::ParameterName, 'Print tables without their header line')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'knoxctl;oci-hook' {
+            [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The agent''s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]')
+            [CompletionResult]::new('--no-headers', '--no-headers', [CompletionResultType]::ParameterName, 'Print tables without their header line')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
@@ -426,7 +450,9 @@ Register-ArgumentCompleter -Native -CommandName 'knoxctl' -ScriptBlock {
             [CompletionResult]::new('harden', 'harden', [CompletionResultType]::ParameterValue, 'Recommend hardening policies from compliance templates (not yet available)')
             [CompletionResult]::new('alerts', 'alerts', [CompletionResultType]::ParameterValue, 'Query and filter recorded alerts (KubeArmor format)')
             [CompletionResult]::new('sysdump', 'sysdump', [CompletionResultType]::ParameterValue, 'Collect a diagnostic archive for bug reports')
+            [CompletionResult]::new('containers', 'containers', [CompletionResultType]::ParameterValue, 'List the containers on this host and the policies that select each')
             [CompletionResult]::new('agent', 'agent', [CompletionResultType]::ParameterValue, 'Run the embedded agent in the foreground')
+            [CompletionResult]::new('oci-hook', 'oci-hook', [CompletionResultType]::ParameterValue, 'Report a container to the agent from an OCI runtime hook (podman)')
             [CompletionResult]::new('completion', 'completion', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('version', 'version', [CompletionResultType]::ParameterValue, 'Print version and build information')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -497,7 +523,13 @@ Register-ArgumentCompleter -Native -CommandName 'knoxctl' -ScriptBlock {
         'knoxctl;help;sysdump' {
             break
         }
+        'knoxctl;help;containers' {
+            break
+        }
         'knoxctl;help;agent' {
+            break
+        }
+        'knoxctl;help;oci-hook' {
             break
         }
         'knoxctl;help;completion' {

@@ -25,11 +25,17 @@ _knoxctl() {
             knoxctl,completion)
                 cmd="knoxctl__subcmd__completion"
                 ;;
+            knoxctl,containers)
+                cmd="knoxctl__subcmd__containers"
+                ;;
             knoxctl,harden)
                 cmd="knoxctl__subcmd__harden"
                 ;;
             knoxctl,help)
                 cmd="knoxctl__subcmd__help"
+                ;;
+            knoxctl,oci-hook)
+                cmd="knoxctl__subcmd__oci__subcmd__hook"
                 ;;
             knoxctl,offboard)
                 cmd="knoxctl__subcmd__offboard"
@@ -82,11 +88,17 @@ _knoxctl() {
             knoxctl__subcmd__help,completion)
                 cmd="knoxctl__subcmd__help__subcmd__completion"
                 ;;
+            knoxctl__subcmd__help,containers)
+                cmd="knoxctl__subcmd__help__subcmd__containers"
+                ;;
             knoxctl__subcmd__help,harden)
                 cmd="knoxctl__subcmd__help__subcmd__harden"
                 ;;
             knoxctl__subcmd__help,help)
                 cmd="knoxctl__subcmd__help__subcmd__help"
+                ;;
+            knoxctl__subcmd__help,oci-hook)
+                cmd="knoxctl__subcmd__help__subcmd__oci__subcmd__hook"
                 ;;
             knoxctl__subcmd__help,offboard)
                 cmd="knoxctl__subcmd__help__subcmd__offboard"
@@ -218,7 +230,7 @@ _knoxctl() {
 
     case "${cmd}" in
         knoxctl)
-            opts="-h -V --socket --state-dir --no-headers --help --version onboard offboard probe policy harden alerts sysdump agent completion version help"
+            opts="-h -V --socket --state-dir --no-headers --help --version onboard offboard probe policy harden alerts sysdump containers agent oci-hook completion version help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -513,6 +525,50 @@ _knoxctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        knoxctl__subcmd__containers)
+            opts="-o -h -V --output --socket --state-dir --no-headers --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         knoxctl__subcmd__harden)
             opts="-h -V --socket --state-dir --no-headers --help --version recommend help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -647,7 +703,7 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__help)
-            opts="onboard offboard probe policy harden alerts sysdump agent completion version help"
+            opts="onboard offboard probe policy harden alerts sysdump containers agent oci-hook completion version help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -716,6 +772,20 @@ _knoxctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        knoxctl__subcmd__help__subcmd__containers)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         knoxctl__subcmd__help__subcmd__harden)
             opts="recommend"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -745,6 +815,20 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        knoxctl__subcmd__help__subcmd__oci__subcmd__hook)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -961,6 +1045,42 @@ _knoxctl() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        knoxctl__subcmd__oci__subcmd__hook)
+            opts="-h -V --socket --state-dir --no-headers --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --socket)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -32,7 +32,9 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand harden 'Recommend hardening policies from compliance templates (not yet available)'
             cand alerts 'Query and filter recorded alerts (KubeArmor format)'
             cand sysdump 'Collect a diagnostic archive for bug reports'
+            cand containers 'List the containers on this host and the policies that select each'
             cand agent 'Run the embedded agent in the foreground'
+            cand oci-hook 'Report a container to the agent from an OCI runtime hook (podman)'
             cand completion 'Print a shell completion script'
             cand version 'Print version and build information'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -339,6 +341,17 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'knoxctl;containers'= {
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --state-dir 'The agent''s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --no-headers 'Print tables without their header line'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'knoxctl;agent'= {
             cand --config 'Configuration file'
             cand --enforcer 'enforcer'
@@ -349,6 +362,15 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand --no-headers 'Print tables without their header line'
             cand -h 'Print help'
             cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'knoxctl;oci-hook'= {
+            cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --state-dir 'The agent''s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --no-headers 'Print tables without their header line'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
         }
@@ -380,7 +402,9 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand harden 'Recommend hardening policies from compliance templates (not yet available)'
             cand alerts 'Query and filter recorded alerts (KubeArmor format)'
             cand sysdump 'Collect a diagnostic archive for bug reports'
+            cand containers 'List the containers on this host and the policies that select each'
             cand agent 'Run the embedded agent in the foreground'
+            cand oci-hook 'Report a container to the agent from an OCI runtime hook (podman)'
             cand completion 'Print a shell completion script'
             cand version 'Print version and build information'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -432,7 +456,11 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
         }
         &'knoxctl;help;sysdump'= {
         }
+        &'knoxctl;help;containers'= {
+        }
         &'knoxctl;help;agent'= {
+        }
+        &'knoxctl;help;oci-hook'= {
         }
         &'knoxctl;help;completion'= {
         }

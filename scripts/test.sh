@@ -23,8 +23,9 @@ cd "$(dirname "$0")/.."
 #   systemd             systemd-analyze verify for the onboarding unit
 #   tmux                the onboarding prompt, answered in a real terminal
 #   util-linux          unshare (the second pass hides an onboarded agent)
+#   podman runc         tests/containers.rs runs real containers (not crun: it failed here)
 packages=(bash zsh fish clang llvm libbpf-dev bpftool qemu-system-x86 busybox-static cpio mmdebstrap
-  systemd tmux util-linux)
+  systemd tmux util-linux podman runc)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -35,6 +36,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   # No recommends: qemu's alone pull in a desktop's worth of GUI libraries.
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# podman's configuration for this machine and the local busybox image (no registry).
+scripts/containers-setup.sh
 
 # Every prerequisite is installed above: a test that finds one missing fails instead of
 # skipping (tests/common/mod.rs, prerequisite).

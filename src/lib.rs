@@ -14,6 +14,7 @@
 pub mod agent;
 pub mod alert;
 pub mod cmd;
+pub mod container;
 pub mod enforce;
 pub mod identity;
 pub mod kernel;
@@ -43,6 +44,7 @@ mod layering {
         ("enforce", 5),
         ("monitor", 5),
         ("alert", 6),
+        ("container", 6),
         ("policy", 7),
         ("identity", 8),
         ("procfs", 8),

@@ -58,6 +58,24 @@ pub enum Request {
         name: String,
     },
     Status,
+    /// The containers the agent knows, and the applied policies that select each.
+    Containers,
+    /// The OCI runtime state a `knoxctl oci-hook` read: a container being created is
+    /// registered before the answer (its entrypoint has not run yet), a stopped one is
+    /// forgotten.
+    OciHook {
+        state: crate::container::hook::State,
+    },
+}
+
+/// A container as `knoxctl containers` shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerItem {
+    #[serde(flatten)]
+    pub container: crate::container::Container,
+    /// The ids (`kubearmorpolicy/NS/NAME`) of the applied policies that select it.
+    pub policies: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -158,6 +176,14 @@ pub enum Response {
     },
     Status {
         status: Status,
+    },
+    Containers {
+        items: Vec<ContainerItem>,
+    },
+    /// The hook's report was taken: `registered` when the container is now known (false
+    /// for a stopped one, now forgotten).
+    Hooked {
+        registered: bool,
     },
     /// `forbidden`, `not-found`, `bad-request`, `failed`.
     Error {

@@ -45,6 +45,10 @@ pub struct Config {
     pub alerts: AlertRetention,
     /// Where the BPF-LSM enforcer pins its programs and maps (on bpffs).
     pub bpf_pin_dir: PathBuf,
+    /// Docker-API sockets to follow for containers (`*` matches one directory); absent:
+    /// docker's and podman's default sockets, rootless podman's included.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container_sockets: Option<Vec<PathBuf>>,
 }
 
 impl Default for Config {
@@ -59,6 +63,7 @@ impl Default for Config {
             default_posture: Postures::default(),
             alerts: AlertRetention::default(),
             bpf_pin_dir: PathBuf::from(crate::enforce::bpf_lsm::DEFAULT_PIN_DIR),
+            container_sockets: None,
         }
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod config;
+pub mod containers;
 pub mod core;
 pub mod notify;
 pub mod pipeline;
@@ -267,6 +268,16 @@ fn serve(
         if let Some(every) = notifier.watchdog_interval() {
             tokio::spawn(watchdog(notifier.clone(), every, Arc::downgrade(&core)));
         }
+        // Discovery starts with the API: the hook reports through it, and a container
+        // the first list finds is then selected by policies already enforced.
+        let registry: containers::Shared = Default::default();
+        let sockets = config.container_sockets.clone().unwrap_or_else(|| {
+            containers::DEFAULT_SOCKETS
+                .iter()
+                .map(PathBuf::from)
+                .collect()
+        });
+        tokio::spawn(containers::run(registry.clone(), sockets));
         let shutdown = async {
             use tokio::signal::unix::{SignalKind, signal};
             let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
@@ -280,6 +291,7 @@ fn serve(
             listener,
             config.socket.clone(),
             core.clone(),
+            registry,
             access,
             shutdown,
         )

@@ -3,6 +3,7 @@
 //! the wire's responses (the prose a client prints included).
 
 use super::api::{self, ApplyResult, MAX_REQUEST_BYTES, PolicySummary, Request, Response, Status};
+use super::containers;
 use super::core::{
     Applied, Core, CoreStatus, Cover, Deleted, Effect, HostEffect, Listed, Miss, NotSelected,
     Refused,
@@ -113,14 +114,26 @@ async fn read_request(stream: &mut UnixStream) -> Result<Request, Response> {
     }
 }
 
-async fn serve_one(mut stream: UnixStream, core: Arc<Mutex<Core>>, access: Access) {
+async fn serve_one(
+    mut stream: UnixStream,
+    core: Arc<Mutex<Core>>,
+    containers: containers::Shared,
+    access: Access,
+) {
     let response = match stream.peer_cred() {
         Ok(cred) if access.allows(cred.uid(), cred.gid(), cred.pid()) => {
             match read_request(&mut stream).await {
                 Ok(request) => {
                     let core = core.clone();
-                    tokio::task::spawn_blocking(move || {
-                        answer(&mut core.lock().expect("core lock"), request)
+                    tokio::task::spawn_blocking(move || match request {
+                        Request::Containers => list_containers(&core, &containers),
+                        // Never behind the core's lock: the runtime waits for this answer
+                        // before the container's entrypoint runs, and an apply may hold
+                        // the core for seconds.
+                        Request::OciHook { state } => Response::Hooked {
+                            registered: containers::register_hook(&containers, &state).is_some(),
+                        },
+                        request => answer(&mut core.lock().expect("core lock"), request),
                     })
                     .await
                     .unwrap_or_else(|e| Response::error("failed", format!("internal error: {e}")))
@@ -187,7 +200,37 @@ pub fn answer(core: &mut Core, request: Request) -> Response {
         Request::Status => Response::Status {
             status: status(core.status()),
         },
+        Request::Containers | Request::OciHook { .. } => Response::error(
+            "bad-request",
+            "container requests are served outside the core",
+        ),
     }
+}
+
+/// The registry's containers, each with the applied policies that select it.
+fn list_containers(core: &Mutex<Core>, containers: &containers::Shared) -> Response {
+    let policies: Vec<(String, crate::policy::Policy)> = {
+        let core = core.lock().expect("core lock");
+        core.list()
+            .into_iter()
+            .map(|l| &l.stored.policy)
+            .filter(|p| p.kind != crate::policy::Kind::KubeArmorHostPolicy)
+            .map(|p| (p.id().to_string(), p.clone()))
+            .collect()
+    };
+    let known = containers.lock().unwrap_or_else(|p| p.into_inner()).list();
+    let items = known
+        .into_iter()
+        .map(|c| api::ContainerItem {
+            policies: policies
+                .iter()
+                .filter(|(_, p)| crate::container::select::selects(p, &c))
+                .map(|(id, _)| id.clone())
+                .collect(),
+            container: c,
+        })
+        .collect();
+    Response::Containers { items }
 }
 
 fn refusal(r: Refused) -> Response {
@@ -362,6 +405,7 @@ pub async fn serve(
     listener: UnixListener,
     path: PathBuf,
     core: Arc<Mutex<Core>>,
+    containers: containers::Shared,
     access: Access,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
@@ -370,7 +414,7 @@ pub async fn serve(
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    tokio::spawn(serve_one(stream, core.clone(), access.clone()));
+                    tokio::spawn(serve_one(stream, core.clone(), containers.clone(), access.clone()));
                 }
                 Err(e) => tracing::warn!(error = %e, "accept failed"),
             },

@@ -226,6 +226,8 @@ const ENVIRONMENT: &[EnvVar] = &[
             "knoxctl",
             "knoxctl-agent",
             "knoxctl-probe",
+            "knoxctl-containers",
+            "knoxctl-oci-hook",
             "knoxctl-sysdump",
             "knoxctl-policy",
             "knoxctl-policy-apply",
@@ -509,6 +511,26 @@ pub const EXAMPLES: &[(&str, &[(&str, &str)])] = &[
                 "cat policy.yaml | knoxctl policy validate -",
             ),
         ],
+    ),
+    (
+        "knoxctl-containers",
+        &[
+            (
+                "The containers the agent knows and the policies that select each:",
+                "sudo knoxctl containers",
+            ),
+            (
+                "Full ids, cgroup and namespaces, as JSON:",
+                "sudo knoxctl containers -o json",
+            ),
+        ],
+    ),
+    (
+        "knoxctl-oci-hook",
+        &[(
+            "What podman runs at createRuntime and poststop (hooks.d/knoxctl.json), the OCI state on stdin:",
+            "knoxctl oci-hook --socket /run/knoxctl/agent.sock",
+        )],
     ),
     (
         "knoxctl-probe",

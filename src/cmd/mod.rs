@@ -5,7 +5,9 @@ pub mod agent;
 pub mod alerts;
 pub mod assets;
 pub mod completion;
+pub mod containers;
 mod exit;
+pub mod oci_hook;
 pub mod offboard;
 pub mod onboard;
 pub mod pending;
@@ -91,8 +93,14 @@ pub enum Command {
     /// Collect a diagnostic archive for bug reports
     #[command(long_about = SYSDUMP_ABOUT)]
     Sysdump(SysdumpArgs),
+    /// List the containers on this host and the policies that select each
+    #[command(long_about = containers::ABOUT)]
+    Containers(containers::ContainersArgs),
     /// Run the embedded agent in the foreground
     Agent(AgentArgs),
+    /// Report a container to the agent from an OCI runtime hook (podman)
+    #[command(name = "oci-hook", long_about = oci_hook::ABOUT)]
+    OciHook(oci_hook::OciHookArgs),
     /// Print a shell completion script
     Completion(completion::CompletionArgs),
     /// Print version and build information
@@ -524,6 +532,8 @@ pub fn run() -> ExitCode {
             target: OffboardTarget::Vm(args),
         } => offboard::run(args),
         Command::Probe(args) => probe::run(args, &conn),
+        Command::Containers(args) => containers::run(args, &conn),
+        Command::OciHook(args) => oci_hook::run(args, &conn),
         Command::Harden {
             command: HardenCommand::Recommend { output, .. },
         } => pending::not_yet("harden recommend", "planned", output == TableOrJson::Json),

@@ -126,6 +126,7 @@ pub fn plan(paths: &Paths, purge: bool) -> OffboardPlan {
     for c in paths.completions() {
         add(&mut remove, c.path, "shell completion");
     }
+    add(&mut remove, &paths.oci_hook, "podman OCI hook");
     if receipt.as_ref().is_some_and(|r| r.binary_installed) {
         add(&mut remove, &paths.bin, "binary installed by onboarding");
     } else {

@@ -41,6 +41,8 @@ pub struct Paths {
     pub fish_completion: PathBuf,
     /// Where the man pages go (`knoxctl.1`, `knoxctl-*.1`).
     pub man_dir: PathBuf,
+    /// Podman's OCI hook definition (`knoxctl oci-hook` at createRuntime and poststop).
+    pub oci_hook: PathBuf,
 }
 
 /// A shell's completion script: where it goes, and the directory whose presence says the
@@ -79,6 +81,7 @@ impl Paths {
             zsh_completion: at("usr/local/share/zsh/site-functions/_knoxctl"),
             fish_completion: at("usr/share/fish/vendor_completions.d/knoxctl.fish"),
             man_dir: at("usr/local/share/man/man1"),
+            oci_hook: at("usr/share/containers/oci/hooks.d/knoxctl.json"),
             root,
         }
     }

@@ -391,6 +391,25 @@ pub fn plan(req: &Request, paths: &Paths, probes: &[ProbeResult]) -> Result<Plan
             agent_reads: true,
         });
     }
+    // Podman runs it for every container, with or without the agent (the hook fails
+    // open); harmless where podman is not installed, and ready when it is.
+    let hook = crate::container::hook::definition(
+        &Path::new("/").join(paths.bin.strip_prefix(&paths.root).unwrap_or(&paths.bin)),
+        &Path::new("/").join(
+            paths
+                .socket
+                .strip_prefix(&paths.root)
+                .unwrap_or(&paths.socket),
+        ),
+    );
+    files.push(FilePlan {
+        what: "OCI hook",
+        path: paths.oci_hook.clone(),
+        change: file_change(&paths.oci_hook, hook.as_bytes()),
+        content: Content::Bytes(hook.into_bytes()),
+        mode: 0o644,
+        agent_reads: false,
+    });
     files.extend(docs(paths, req.docs));
 
     // What runs now, and in which mode. A standalone agent is found by its pid file, or

@@ -23,6 +23,12 @@ use std::fmt;
 
 pub const API_VERSION: &str = "security.kubearmor.com/v1";
 
+/// The namespace KubeArmor gives every container outside Kubernetes.
+pub const CONTAINER_NAMESPACE: &str = "container_namespace";
+/// The selector label a container's name is matched under, as a regular expression (see
+/// `crate::container::select`).
+pub const CONTAINER_NAME_LABEL: &str = "kubearmor.io/container.name";
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Kind {
     KubeArmorPolicy,

@@ -744,6 +744,95 @@ pub fn locate(root: &Node, field: &str) -> Option<Pos> {
     Some(pos)
 }
 
+/// What KubeArmor refuses in a KubeArmorPolicy's selector outside Kubernetes
+/// (`ParseAndUpdateContainerSecurityPolicy`: "Invalid"), and namespaces VM containers never
+/// have. Warnings, errors with --strict: the CRD accepts all of these (Kubernetes
+/// multi-container selectors such as `container.name: [a,b]` with a pod label are common in
+/// KubeArmor's own corpora), and validation keeps the CRD's verdicts.
+fn container_selector_checks(policy: &Policy, root: &Node, cx: &mut Ctx) {
+    use crate::policy::{CONTAINER_NAME_LABEL, CONTAINER_NAMESPACE};
+    let at = |field: &str| locate(root, field).unwrap_or(root.pos);
+    let labels_node = root
+        .get("spec")
+        .and_then(|s| s.value.get("selector"))
+        .and_then(|s| s.value.get("matchLabels"));
+    if let Some(sel) = &policy.spec.selector {
+        // Omitting the selector is a deliberate "every container" in Kubernetes, and the
+        // CRD accepts an empty one (KubeArmor's own corpora have them); outside Kubernetes
+        // KubeArmor refuses a policy without matchLabels. A warning (an error with
+        // --strict), so that validation keeps the CRD's verdicts for cluster policies.
+        if sel.match_labels.is_empty() && sel.match_expressions.is_empty() {
+            let field = if labels_node.is_some() {
+                "spec.selector.matchLabels"
+            } else {
+                "spec.selector"
+            };
+            cx.warn(
+                at(field),
+                field,
+                "empty: selects no container on a VM (KubeArmor refuses a container policy without matchLabels outside Kubernetes: Invalid)".into(),
+                Some("select containers with kubearmor.io/container.name: NAME, or with their labels".into()),
+            );
+        }
+        if let Some(name) = sel.match_labels.get(CONTAINER_NAME_LABEL) {
+            let (pos, field) = match labels_node.and_then(|l| l.value.get(CONTAINER_NAME_LABEL)) {
+                Some(e) => (
+                    e.value.pos,
+                    format!("spec.selector.matchLabels.{CONTAINER_NAME_LABEL}"),
+                ),
+                None => (at("spec.selector"), "spec.selector.matchLabels".to_string()),
+            };
+            if sel.match_labels.len() > 1 {
+                let others: Vec<&str> = sel
+                    .match_labels
+                    .keys()
+                    .map(String::as_str)
+                    .filter(|k| *k != CONTAINER_NAME_LABEL)
+                    .collect();
+                cx.warn(
+                    pos,
+                    &field,
+                    format!(
+                        "cannot be combined with other labels ({}): selects no container on a VM (KubeArmor refuses the policy outside Kubernetes: Invalid)",
+                        others.join(", ")
+                    ),
+                    Some("select by the container name alone, or by labels alone".into()),
+                );
+            }
+            // KubeArmor compiles the whole identity `label=value` as the regex.
+            match regex::Regex::new(&format!("{CONTAINER_NAME_LABEL}={name}")) {
+                Err(e) => cx.warn(
+                    pos,
+                    &field,
+                    format!(
+                        "'{name}' is not a valid regular expression, so it selects no container on a VM (KubeArmor refuses the policy outside Kubernetes): {}",
+                        e.to_string().lines().last().unwrap_or("").trim().trim_start_matches("error: ")
+                    ),
+                    Some("the container name is matched as a regex; escape special characters".into()),
+                ),
+                Ok(_) if name.starts_with('^') => cx.warn(
+                    pos,
+                    &field,
+                    format!("'{name}' selects no container: KubeArmor matches the regex against `{CONTAINER_NAME_LABEL}=NAME`, where `^` cannot match"),
+                    Some(format!("write '{}$' for exactly that name", name.trim_start_matches('^').trim_end_matches('$'))),
+                ),
+                Ok(_) => {}
+            }
+        }
+    }
+    if let Some(ns) = policy.metadata.namespace.as_deref()
+        && ns != CONTAINER_NAMESPACE
+        && ns != "default"
+    {
+        cx.warn(
+            at("metadata.namespace"),
+            "metadata.namespace",
+            format!("containers on a VM are all in {CONTAINER_NAMESPACE}, never in '{ns}': this policy selects no container here"),
+            Some(format!("use namespace: {CONTAINER_NAMESPACE}, or leave it out")),
+        );
+    }
+}
+
 /// Checks that need the whole policy: rules that can never match, duplicates, conflicts.
 fn semantic_checks(policy: &Policy, root: &Node, cx: &mut Ctx) {
     let at = |field: &str| locate(root, field).unwrap_or(root.pos);
@@ -777,22 +866,7 @@ fn semantic_checks(policy: &Policy, root: &Node, cx: &mut Ctx) {
                 );
             }
         }
-        Kind::KubeArmorPolicy => {
-            // Omitting the selector is a deliberate "every container"; a selector that is
-            // present but empty (often `selector: {app: x}` without matchLabels) is a mistake.
-            if spec
-                .selector
-                .as_ref()
-                .is_some_and(|s| s.match_labels.is_empty() && s.match_expressions.is_empty())
-            {
-                cx.warn(
-                    at("spec.selector"),
-                    "spec.selector",
-                    "selects nothing in particular: the policy applies to every container in its namespace".into(),
-                    Some("outside Kubernetes, select containers with kubearmor.io/container.name".into()),
-                );
-            }
-        }
+        Kind::KubeArmorPolicy => container_selector_checks(policy, root, cx),
         Kind::KubeArmorClusterPolicy => {}
     }
     if let Some(process) = &spec.process {

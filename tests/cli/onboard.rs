@@ -106,6 +106,30 @@ fn completions_are_planned_for_the_shells_installed() {
     assert_eq!(tree(&root), before, "a dry run changes nothing");
 }
 
+/// Podman's hook is planned next to the binary, pointing at the real binary and socket
+/// (podman runs it from the host's paths, not the scratch root's).
+#[test]
+fn onboarding_plans_the_podman_oci_hook() {
+    let s = Scratch::new("onboard-hook");
+    let root = s.0.join("root");
+    let o = under(&root, &["onboard", "vm", "--dry-run"]);
+    assert_eq!(o.status.code(), Some(0), "{}", out_text(&o));
+    let text = stdout(&o);
+    assert!(
+        text.contains("OCI hook      create ")
+            && text.contains("usr/share/containers/oci/hooks.d/knoxctl.json"),
+        "{text}"
+    );
+    let def = knoxctl::container::hook::definition(
+        Path::new("/usr/local/bin/knoxctl"),
+        Path::new("/run/knoxctl/agent.sock"),
+    );
+    assert!(
+        def.contains("\"createRuntime\"") && def.contains("\"/run/knoxctl/agent.sock\""),
+        "{def}"
+    );
+}
+
 #[test]
 fn offboard_removes_completions_and_man_pages() {
     let s = Scratch::new("offboard-docs");
@@ -115,6 +139,7 @@ fn offboard_removes_completions_and_man_pages() {
         "root/usr/share/bash-completion/completions/knoxctl",
         "root/usr/local/share/zsh/site-functions/_knoxctl",
         "root/usr/share/fish/vendor_completions.d/knoxctl.fish",
+        "root/usr/share/containers/oci/hooks.d/knoxctl.json",
         &format!("{man1}/knoxctl.1"),
         &format!("{man1}/knoxctl-alerts.1"),
         // A page of a command an older knoxctl had.
@@ -132,6 +157,10 @@ fn offboard_removes_completions_and_man_pages() {
         "{text}"
     );
     assert!(text.contains("knoxctl*.1 — 3 man pages"), "{text}");
+    assert!(
+        text.contains("usr/share/containers/oci/hooks.d/knoxctl.json — podman OCI hook"),
+        "{text}"
+    );
     assert!(text.contains("offboarded:"), "{text}");
     let left: Vec<String> = tree(&root)
         .into_iter()

@@ -366,3 +366,66 @@ fn unreadable_files_are_counted_as_files() {
     assert_eq!(v["summary"]["unreadable"], 1, "{v}");
     assert_eq!(v["summary"]["invalid"], 1, "{v}");
 }
+
+/// What KubeArmor refuses in a container policy outside Kubernetes: warned with file, line
+/// and field, and refused under --strict (the CRD itself accepts these, so plain validation
+/// keeps its verdict).
+#[test]
+fn container_selectors_kubearmor_refuses_outside_kubernetes() {
+    let dir = std::env::temp_dir().join(format!("knoxctl-cli-ctr-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("ksp.yaml");
+    std::fs::write(
+        &path,
+        "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorPolicy\nmetadata:\n  name: bad\n  namespace: prod\nspec:\n  selector:\n    matchLabels:\n      kubearmor.io/container.name: \"ubu(ntu\"\n      app: x\n  process:\n    matchPaths:\n      - path: /bin/ls\n  action: Block\n---\napiVersion: security.kubearmor.com/v1\nkind: KubeArmorPolicy\nmetadata:\n  name: empty\nspec:\n  selector:\n    matchLabels: {}\n  process:\n    matchPaths:\n      - path: /bin/ls\n  action: Block\n---\napiVersion: security.kubearmor.com/v1\nkind: KubeArmorPolicy\nmetadata:\n  name: anchored\n  namespace: container_namespace\nspec:\n  selector:\n    matchLabels:\n      kubearmor.io/container.name: ^ubuntu$\n  process:\n    matchPaths:\n      - path: /bin/ls\n  action: Block\n",
+    )
+    .unwrap();
+    let p = path.display();
+    let out = run(&["policy", "validate", path.to_str().unwrap()]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    for want in [
+        format!(
+            "{p}:9:36: warning: spec.selector.matchLabels.kubearmor.io/container.name: cannot be combined with other labels (app)"
+        ),
+        format!(
+            "{p}:9:36: warning: spec.selector.matchLabels.kubearmor.io/container.name: 'ubu(ntu' is not a valid regular expression"
+        ),
+        format!(
+            "{p}:5:3: warning: metadata.namespace: containers on a VM are all in container_namespace, never in 'prod'"
+        ),
+        format!(
+            "{p}:22:5: warning: spec.selector.matchLabels: empty: selects no container on a VM"
+        ),
+        format!(
+            "{p}:36:36: warning: spec.selector.matchLabels.kubearmor.io/container.name: '^ubuntu$' selects no container"
+        ),
+    ] {
+        assert!(
+            text.lines().any(|l| l.starts_with(&want)),
+            "missing {want}:\n{text}"
+        );
+    }
+    let strict = run(&["policy", "validate", "--strict", path.to_str().unwrap()]);
+    assert_eq!(strict.status.code(), Some(1), "{}", stdout(&strict));
+    assert!(stdout(&strict).contains(
+        ": error: spec.selector.matchLabels.kubearmor.io/container.name: cannot be combined"
+    ));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn container_commands_usage_errors_exit_2() {
+    for args in [
+        &["containers", "-o", "xml"][..],
+        &["containers", "extra"][..],
+        &["oci-hook", "extra"][..],
+        &["oci-hook", "--stage"][..],
+    ] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stdout(&out));
+    }
+    // No agent: `containers` says so and fails (1).
+    let out = run(&["--socket", "/nonexistent/knoxctl.sock", "containers"]);
+    assert_eq!(out.status.code(), Some(1));
+}

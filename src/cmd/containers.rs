@@ -1,0 +1,82 @@
+//! `knoxctl containers`: the containers the agent knows and the policies that select each.
+
+use super::{AgentConn, ExitStatus, TableOrJson};
+use crate::agent::api::{self, Request, Response};
+use crate::output::{print_document, table};
+use clap::Args;
+use std::time::Duration;
+
+pub const ABOUT: &str = "\
+Lists the containers the agent knows on this host: their id (short in tables, full in \
+documents), name, image, runtime, init process, labels, how each was found (docker-api:SOCKET \
+for docker and podman's Docker-compatible service, oci-hook for podman's hook, cgroup-scan for \
+a runtime knoxctl cannot ask: then only the id is known and the name is the short id) and \
+which applied KubeArmorPolicy and KubeArmorClusterPolicy documents select it.
+
+Selection follows KubeArmor outside Kubernetes: a KubeArmorPolicy applies when its namespace \
+is container_namespace or absent; kubearmor.io/container.name is a regular expression matched \
+unanchored against `kubearmor.io/container.name=NAME`, so `ubuntu` also selects `ubuntu-2` \
+(write `ubuntu$` for exactly one name); other labels must match exactly. Listing which \
+policies select a container does not mean they are enforced in it: container enforcement is \
+not available in this build yet.";
+
+#[derive(Args, Debug)]
+pub struct ContainersArgs {
+    /// Output format
+    #[arg(short, long, value_enum, default_value = "table")]
+    pub output: TableOrJson,
+}
+
+pub fn run(args: ContainersArgs, conn: &AgentConn) -> anyhow::Result<ExitStatus> {
+    let items = match api::call(&conn.socket, &Request::Containers, Duration::from_secs(10))? {
+        Response::Containers { items } => items,
+        Response::Error { message, .. } => anyhow::bail!("{message}"),
+        _ => anyhow::bail!("unexpected response from the agent (is it older than this knoxctl?)"),
+    };
+    if let Some(doc) = args.output.document() {
+        print_document(&serde_json::to_value(&items)?, doc)?;
+        return Ok(ExitStatus::Success);
+    }
+    if items.is_empty() {
+        eprintln!("No containers found.");
+        return Ok(ExitStatus::Success);
+    }
+    let mut t = table(&[
+        "Container ID",
+        "Name",
+        "Image",
+        "Runtime",
+        "PID",
+        "Labels",
+        "Found by",
+        "Selected by",
+    ]);
+    for i in &items {
+        let c = &i.container;
+        let labels: Vec<String> = c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        t.add_row(vec![
+            c.short_id().to_string(),
+            c.name.clone(),
+            c.image.clone(),
+            c.runtime.clone(),
+            if c.pid == 0 {
+                "-".into()
+            } else {
+                c.pid.to_string()
+            },
+            labels.join(","),
+            c.sources.join(","),
+            if i.policies.is_empty() {
+                "-".into()
+            } else {
+                i.policies.join(",")
+            },
+        ]);
+    }
+    t.pin(&["Container ID", "Name", "Runtime", "PID"]);
+    if args.output == TableOrJson::Wide {
+        t.whole();
+    }
+    println!("{t}");
+    Ok(ExitStatus::Success)
+}
