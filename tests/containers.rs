@@ -220,9 +220,10 @@ fn podman_containers_are_followed_through_its_docker_api() {
         "short ids in tables:\n{text}"
     );
 
-    // Renamed: reflected (podman 4.3 sends no rename event: the next re-list sees it).
+    // Renamed: reflected (podman 4.3 sends no rename event: the next re-list, every 10 s,
+    // sees it).
     podman(&["rename", &after, &renamed]);
-    wait_for(&agent, 5, |c| {
+    wait_for(&agent, 15, |c| {
         c["id"] == after_id.as_str() && c["name"] == renamed.as_str()
     })
     .unwrap_or_else(|| panic!("rename not reflected: {:#?}", containers(&agent)));

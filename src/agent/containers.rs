@@ -1,8 +1,8 @@
 //! Container discovery, always on (KubeArmor watches one runtime chosen at start and gives
 //! up for good when none is there yet, #2329): every few seconds the agent looks for
 //! Docker-API sockets (docker's, podman's service) and follows each that answers — a list,
-//! then the event stream from just before the list, and a re-list each round that catches
-//! what an event did not say (podman 4.3 sends no rename event) — scans /proc for
+//! then the event stream from just before the list, and a re-list every 10 s that catches
+//! what an event did not say (podman 4.3 sends no rename event) — scans /proc every 10 s for
 //! containers no runtime reported (their cgroup path gives the id), and drops entries whose
 //! process is gone. Podman's OCI hook (`knoxctl oci-hook`) reports through the API socket
 //! instead, before a container's entrypoint runs ([`register_hook`]).
@@ -16,8 +16,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// How often sockets are probed, lists refreshed and /proc scanned.
+/// How often sockets are probed (a stat of a few paths: a runtime started later is
+/// followed within this).
 pub const PROBE_EVERY: Duration = Duration::from_secs(2);
+
+/// How often an engine is listed again and /proc is scanned. Both are fallbacks (events
+/// and the OCI hook say the rest at once), and an idle agent must stay near 0 % of a core:
+/// a list costs the engine a request and a scan reads every process's cgroup.
+pub const RESCAN_EVERY: Duration = Duration::from_secs(10);
 
 /// Where docker and podman listen by default; `*` is any directory (rootless podman's
 /// `/run/user/<uid>`).
@@ -69,6 +75,7 @@ pub async fn run(registry: Shared, sockets: Vec<PathBuf>) {
     let mut watching: BTreeMap<PathBuf, tokio::task::JoinHandle<()>> = BTreeMap::new();
     let mut tick = tokio::time::interval(PROBE_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_scan: Option<std::time::Instant> = None;
     loop {
         tick.tick().await;
         watching.retain(|_, h| !h.is_finished());
@@ -78,6 +85,10 @@ pub async fn run(registry: Shared, sockets: Vec<PathBuf>) {
                 slot.insert(tokio::spawn(watch(r, s, cg)));
             }
         }
+        if last_scan.is_some_and(|t| t.elapsed() < RESCAN_EVERY) {
+            continue;
+        }
+        last_scan = Some(std::time::Instant::now());
         let (r, cg) = (registry.clone(), cgroup2.clone());
         let _ = tokio::task::spawn_blocking(move || scan(&r, cg.as_deref())).await;
     }
@@ -126,7 +137,8 @@ async fn watch(registry: Shared, socket: PathBuf, cgroup2: Option<PathBuf>) {
             return;
         }
     };
-    let mut every = tokio::time::interval(PROBE_EVERY);
+    let mut every =
+        tokio::time::interval_at(tokio::time::Instant::now() + RESCAN_EVERY, RESCAN_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
