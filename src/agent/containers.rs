@@ -104,11 +104,11 @@ async fn refresh(registry: &Shared, client: &Client, id: &str, cgroup2: Option<&
             if !c.verified {
                 tracing::warn!(id = %c.id, pid = c.pid, "the runtime's pid is not in this container's cgroup: namespaces unknown");
             }
-            let new = lock(registry).get(&c.id).is_none();
-            if new {
+            let mut r = lock(registry);
+            if r.get(&c.id).is_none() {
                 tracing::info!(id = %c.short_id(), name = %c.name, source = %source, "container registered");
             }
-            lock(registry).upsert(c, &source);
+            r.upsert(c, &source);
         }
         Ok(_) => {}
         Err(e) => tracing::debug!(error = %e, "inspect failed"),

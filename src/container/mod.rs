@@ -98,16 +98,17 @@ fn inode(path: &Path) -> u64 {
 }
 
 /// Where the cgroup2 hierarchy is mounted (`/sys/fs/cgroup` on unified hosts,
-/// `/sys/fs/cgroup/unified` on hybrid ones like this project's CI machines).
+/// `/sys/fs/cgroup/unified` on hybrid ones like this project's CI machines). Read once:
+/// the hook path asks for it while a runtime waits.
 pub fn cgroup2_mount() -> Option<PathBuf> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-    info.lines().find_map(|l| {
-        let (pre, post) = l.split_once(" - ")?;
-        if post.split_whitespace().next()? != "cgroup2" {
-            return None;
-        }
-        Some(PathBuf::from(pre.split_whitespace().nth(4)?))
-    })
+    static MOUNT: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    MOUNT
+        .get_or_init(|| {
+            crate::kernel::fs::mounts()
+                .into_iter()
+                .find_map(|(fstype, mount)| (fstype == "cgroup2").then_some(mount))
+        })
+        .clone()
 }
 
 /// The facts of `pid` (empty when it has exited).

@@ -1,10 +1,11 @@
 //! The pseudo-filesystems BPF and LSM code needs, mounted where nothing (no systemd, a
 //! minimal VM, a container) mounted them: bpffs for pinning, tracefs for tracepoint ids,
 //! securityfs for the list of active LSMs. Mounting one that is there already is never
-//! tried, so a host's own mounts are left alone.
+//! tried, so a host's own mounts are left alone. Also the mount table as this process sees
+//! it (fanotify's filesystems, where cgroup2 is).
 
 use std::ffi::CString;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PseudoFs {
@@ -89,6 +90,41 @@ pub fn ensure(fs: PseudoFs) -> Result<(), MountError> {
     Ok(())
 }
 
+/// `(filesystem type, mount point)` of every mount this process sees.
+pub fn mounts() -> Vec<(String, PathBuf)> {
+    let Ok(text) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return Vec::new();
+    };
+    text.lines()
+        .filter_map(|line| {
+            let (left, right) = line.split_once(" - ")?;
+            let fstype = right.split(' ').next()?;
+            let mount = left.split(' ').nth(4)?;
+            Some((fstype.to_string(), PathBuf::from(unescape_mountinfo(mount))))
+        })
+        .collect()
+}
+
+/// mountinfo escapes space, tab, newline and backslash as `\ooo`.
+fn unescape_mountinfo(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 4 <= b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,5 +141,13 @@ mod tests {
             e.to_string()
                 .starts_with("mounting tracefs on /sys/kernel/tracing: ")
         );
+    }
+
+    #[test]
+    fn mountinfo_escapes() {
+        assert_eq!(unescape_mountinfo("/mnt/a\\040b"), "/mnt/a b");
+        assert_eq!(unescape_mountinfo("/plain"), "/plain");
+        // An escape that ends the field.
+        assert_eq!(unescape_mountinfo("/mnt/a\\040"), "/mnt/a ");
     }
 }

@@ -11,6 +11,7 @@
 
 use super::{Options, sys};
 use crate::enforce::ApplyReport;
+use crate::kernel::fs::mounts;
 use crate::policy::Action;
 use crate::policy::matcher::{CompiledRules, Glob, GlobBase};
 use crate::policy::normalize::{Category, Matcher, RuleSet};
@@ -644,41 +645,6 @@ pub(super) fn filesystems(scope: Option<&[PathBuf]>) -> Vec<(u64, PathBuf)> {
     out.into_iter().collect()
 }
 
-/// `(filesystem type, mount point)` of every mount this process sees.
-fn mounts() -> Vec<(String, PathBuf)> {
-    let Ok(text) = std::fs::read_to_string("/proc/self/mountinfo") else {
-        return Vec::new();
-    };
-    text.lines()
-        .filter_map(|line| {
-            let (left, right) = line.split_once(" - ")?;
-            let fstype = right.split(' ').next()?;
-            let mount = left.split(' ').nth(4)?;
-            Some((fstype.to_string(), PathBuf::from(unescape_mountinfo(mount))))
-        })
-        .collect()
-}
-
-/// mountinfo escapes space, tab, newline and backslash as `\ooo`.
-fn unescape_mountinfo(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -867,11 +833,5 @@ mod tests {
         assert!(p.exec_everywhere);
         assert!(has(&p, "process allow-list mode") && has(&p, "file allow-list mode"));
         std::fs::remove_dir_all(&base).unwrap();
-    }
-
-    #[test]
-    fn mountinfo_escapes() {
-        assert_eq!(unescape_mountinfo("/mnt/a\\040b"), "/mnt/a b");
-        assert_eq!(unescape_mountinfo("/plain"), "/plain");
     }
 }
