@@ -17,6 +17,10 @@ pub struct ProcessInfo {
     pub tty: String,
     /// The parent's executable path.
     pub parent_exe: String,
+    /// In a container: the pid and parent pid its own pid namespace gives them (the last
+    /// `NSpid`); 0 when not read (host processes).
+    pub ns_pid: i32,
+    pub ns_ppid: i32,
 }
 
 fn link(pid: i32, name: &str) -> String {
@@ -100,7 +104,29 @@ pub fn process_info(pid: i32) -> ProcessInfo {
         } else {
             String::new()
         },
+        ns_pid: 0,
+        ns_ppid: 0,
     }
+}
+
+/// The pid `pid` has in its own (innermost) pid namespace: the last `NSpid` of its status.
+pub fn ns_pid(pid: i32) -> Option<i32> {
+    let s = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = s.lines().find(|l| l.starts_with("NSpid:"))?;
+    line.split_whitespace().last()?.parse().ok()
+}
+
+/// `p` with its in-namespace pids filled (for processes in containers). A parent outside
+/// the container's pid namespace (the runtime's shim) has no pid there: 0, as KubeArmor
+/// reports it.
+pub fn with_ns_pids(mut p: ProcessInfo) -> ProcessInfo {
+    p.ns_pid = ns_pid(p.pid).unwrap_or(0);
+    let own_ns = |pid: i32| std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok();
+    p.ns_ppid = match (own_ns(p.pid), own_ns(p.ppid)) {
+        (Some(a), Some(b)) if a == b && p.ppid > 0 => ns_pid(p.ppid).unwrap_or(0),
+        _ => 0,
+    };
+    p
 }
 
 #[cfg(test)]

@@ -58,13 +58,17 @@ impl Drop for Containers {
 }
 
 /// podman's Docker-compatible API on its default socket, stopped when dropped (unless one
-/// was already serving there).
-struct PodmanService(Option<Child>);
+/// was already serving there). Tests that use it run one at a time: one test stopping the
+/// service would end another's event stream.
+struct PodmanService(Option<Child>, #[allow(dead_code)] std::sync::MutexGuard<'static, ()>);
+
+static SERVICE: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl PodmanService {
     fn start() -> PodmanService {
+        let turn = SERVICE.lock().unwrap_or_else(|p| p.into_inner());
         if std::os::unix::net::UnixStream::connect(PODMAN_SOCKET).is_ok() {
-            return PodmanService(None);
+            return PodmanService(None, turn);
         }
         std::fs::create_dir_all("/run/podman").unwrap();
         let child = Command::new("podman")
@@ -75,7 +79,7 @@ impl PodmanService {
             .stderr(Stdio::null())
             .spawn()
             .expect("podman system service");
-        PodmanService(Some(child))
+        PodmanService(Some(child), turn)
     }
 }
 
@@ -396,5 +400,198 @@ fn oci_hook_fails_open_without_an_agent() {
         String::from_utf8_lossy(&o.stderr).contains("cannot reach the knoxctl agent"),
         "{}",
         out(&o)
+    );
+}
+
+/// Runs `args` in the container; (exit code, stdout+stderr).
+fn exec(name: &str, args: &[&str]) -> (i32, String) {
+    let o = Command::new("podman")
+        .args(["exec", name])
+        .args(args)
+        .output()
+        .unwrap();
+    (o.status.code().unwrap_or(-1), out(&o))
+}
+
+fn policy(name: &str, container: &str) -> String {
+    format!(
+        "apiVersion: security.kubearmor.com/v1
+kind: KubeArmorPolicy
+metadata:
+  name: {name}
+  namespace: container_namespace
+spec:
+  selector:
+    matchLabels:
+      kubearmor.io/container.name: {container}$
+  severity: 1
+  tags: [NIST, MITRE_T1036_masquerading]
+  message: container FIM
+  action: Block
+  process:
+    matchPaths:
+    - path: /tmp/forbidden
+  file:
+    matchDirectories:
+    - dir: /usr/bin/
+      readOnly: true
+      recursive: true
+    matchPaths:
+    - path: /etc/passwd
+      action: Audit
+"
+    )
+}
+
+fn enforcement_of(agent: &Agent, id: &str) -> Value {
+    containers(agent)
+        .into_iter()
+        .find(|c| c["id"] == id)
+        .map(|c| c["enforcement"].clone())
+        .unwrap_or(Value::Null)
+}
+
+/// AccuKnox's container scenario on fanotify: a KubeArmorPolicy selecting one container by
+/// name blocks an exec and writes under /usr/bin in that container, audits a read, and
+/// leaves its neighbour (same image, same files) alone; alerts carry KubeArmor's container
+/// fields; deleting the policy or stopping the container takes the rules away.
+#[test]
+fn container_policies_are_enforced_in_the_selected_container_only() {
+    if !ready() {
+        return;
+    }
+    let tag = std::process::id();
+    let (web, other) = (format!("kxweb{tag}"), format!("kxother{tag}"));
+    let _service = PodmanService::start();
+    let agent = Agent::start("containers-enforce", "fanotify");
+    let mut cs = Containers(Vec::new());
+    let web_id = cs.run(&web, &["--label", "app=demo"], &["sleep", "600"]);
+    let other_id = cs.run(&other, &[], &["sleep", "600"]);
+    for n in [&web, &other] {
+        assert_eq!(exec(n, &["busybox", "cp", "/bin/busybox", "/tmp/forbidden"]).0, 0);
+    }
+    for id in [&web_id, &other_id] {
+        wait_for(&agent, 15, |c| c["id"] == id.as_str() && c["verified"] == true)
+            .unwrap_or_else(|| panic!("{id} not discovered: {}", agent.log()));
+    }
+    let p = agent.write("ksp.yaml", &policy("ctr-fim", &web));
+    let o = agent.cli(&["policy", "apply", "-f", p.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", out(&o));
+    // Applied before `policy apply` returned.
+    let e = enforcement_of(&agent, &web_id);
+    assert_eq!(e["backend"], "fanotify", "{e} {}", agent.log());
+    assert_eq!(e["enforced"], e["rules"], "{e}");
+    assert_eq!(enforcement_of(&agent, &other_id), Value::Null);
+
+    // Through a shell in the container, and as podman exec's own program.
+    let (_, text) = exec(&web, &["sh", "-c", "/tmp/forbidden; echo rc=$?"]);
+    assert!(
+        text.contains("rc=126") && text.contains("not permitted"),
+        "exec not blocked: {text}"
+    );
+    let (code, text) = exec(&web, &["/tmp/forbidden"]);
+    assert!(
+        code != 0 && text.contains("not permitted"),
+        "exec not blocked ({code}): {text}"
+    );
+    let (code, text) = exec(&web, &["sh", "-c", "echo x > /usr/bin/evil"]);
+    assert!(
+        code != 0 && text.contains("not permitted"),
+        "write not blocked ({code}): {text}"
+    );
+    assert_eq!(exec(&web, &["ls", "/usr/bin"]).0, 0, "reads stay allowed");
+    assert_eq!(exec(&web, &["cat", "/etc/passwd"]).0, 0);
+    // The neighbour runs the same image with the same files.
+    let (_, text) = exec(&other, &["/tmp/forbidden"]);
+    assert!(!text.contains("not permitted"), "{text}");
+    assert_eq!(exec(&other, &["sh", "-c", "echo x > /usr/bin/fine"]).0, 0);
+
+    let blocks = agent.wait_alerts(&["PolicyName=ctr-fim", "Action=Block"], 3);
+    assert_eq!(blocks.len(), 3, "{blocks:?} {}", agent.log());
+    for a in &blocks {
+        assert_eq!(a["Type"], "MatchedPolicy", "{a}");
+        assert_eq!(a["NamespaceName"], "container_namespace");
+        assert_eq!(a["ContainerName"], web.as_str());
+        assert_eq!(a["PodName"], web.as_str());
+        assert_eq!(a["ContainerID"], web_id.as_str());
+        assert_eq!(a["ContainerImage"], IMAGE);
+        assert!(a["Labels"].as_str().unwrap().contains("app=demo"), "{a}");
+        assert_eq!(a["Enforcer"], "fanotify");
+        assert_eq!(a["Result"], "Operation not permitted");
+        assert_eq!(a["Severity"], "1");
+        assert_eq!(a["Message"], "container FIM");
+        let (pid, host_pid) = (a["PID"].as_i64().unwrap(), a["HostPID"].as_i64().unwrap());
+        assert!(pid > 0 && pid < 100 && host_pid != pid, "pid {pid} host {host_pid}");
+    }
+    assert!(blocks.iter().any(|a| a["Operation"] == "Process" && a["Resource"] == "/tmp/forbidden"));
+    assert!(blocks.iter().any(|a| a["Operation"] == "File" && a["Resource"] == "/usr/bin/evil"));
+    let audits = agent.wait_alerts(&["PolicyName=ctr-fim", "Action=Audit"], 1);
+    assert!(
+        audits.iter().any(|a| a["Resource"] == "/etc/passwd"
+            && a["Result"] == "Passed"
+            && a["ContainerName"] == web.as_str()),
+        "{audits:?}"
+    );
+    assert!(
+        agent.alerts(&[&format!("ContainerName={other}")]).is_empty(),
+        "the neighbour raised alerts"
+    );
+
+    // Deleted: the container is free again.
+    let o = agent.cli(&["policy", "delete", "ctr-fim"]);
+    assert!(o.status.success(), "{}", out(&o));
+    assert_eq!(enforcement_of(&agent, &web_id), Value::Null);
+    let (_, text) = exec(&web, &["/tmp/forbidden"]);
+    assert!(!text.contains("not permitted"), "{text}");
+
+    // Applied again, then the container stops: its rules go with it.
+    let o = agent.cli(&["policy", "apply", "-f", p.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", out(&o));
+    podman(&["stop", "-t", "0", &web]);
+    assert!(wait_gone(&agent, 15, &web_id), "still listed after stop");
+    assert!(
+        agent.log().contains("container rules removed"),
+        "{}",
+        agent.log()
+    );
+}
+
+/// No window at start: with podman's hook, a container's rules are in force before its
+/// entrypoint runs, so the entrypoint's very first act is already blocked.
+#[test]
+fn container_rules_hold_from_the_entrypoints_first_act() {
+    if !ready() {
+        return;
+    }
+    let tag = std::process::id();
+    let name = format!("kxearly{tag}");
+    let mut agent = Agent::new("containers-early", "fanotify");
+    std::fs::write(
+        agent.dir.join("config.yaml"),
+        "clusterName: test\ncontainerSockets: []\n",
+    )
+    .unwrap();
+    agent.spawn();
+    let p = agent.write("ksp.yaml", &policy("ctr-early", &name));
+    let o = agent.cli(&["policy", "apply", "-f", p.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", out(&o));
+    let hooks = hooks_dir(&agent, &agent.socket);
+    let _cs = Containers(vec![name.clone()]);
+    let o = Command::new("podman")
+        .args(["--hooks-dir", hooks.to_str().unwrap(), "run", "--name", &name])
+        .args(["--network", "none", IMAGE, "sh", "-c"])
+        .arg("echo x > /usr/bin/early; echo rc=$?")
+        .output()
+        .unwrap();
+    let text = out(&o);
+    assert!(
+        text.contains("rc=1") && text.contains("not permitted"),
+        "the entrypoint's first write was not blocked: {text}\n{}",
+        agent.log()
+    );
+    let a = agent.wait_alerts(&["PolicyName=ctr-early", "Action=Block"], 1);
+    assert!(
+        a.iter().any(|a| a["Resource"] == "/usr/bin/early" && a["ContainerName"] == name.as_str()),
+        "{a:?}"
     );
 }

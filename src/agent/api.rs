@@ -76,6 +76,9 @@ pub struct ContainerItem {
     pub container: crate::container::Container,
     /// The ids (`kubearmorpolicy/NS/NAME`) of the applied policies that select it.
     pub policies: Vec<String>,
+    /// How their rules are enforced in it; absent when no policy selects it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enforcement: Option<crate::agent::container_enforce::Enforcement>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -7,6 +7,7 @@
 //! process is gone. Podman's OCI hook (`knoxctl oci-hook`) reports through the API socket
 //! instead, before a container's entrypoint runs ([`register_hook`]).
 
+use super::container_enforce;
 use crate::container::docker::{self, Client};
 use crate::container::registry::{self, Registry};
 use crate::container::{self, Container, hook};
@@ -35,6 +36,28 @@ pub const DEFAULT_SOCKETS: &[&str] = &[
 ];
 
 pub type Shared = Arc<Mutex<Registry>>;
+
+/// What discovery and the API share: the registry and the enforcement that follows it.
+#[derive(Clone)]
+pub struct Containers {
+    pub registry: Shared,
+    pub enforcement: container_enforce::Shared,
+}
+
+impl Containers {
+    /// Gives the registered containers the rules that select them now (blocking: an apply
+    /// walks the container's files and adds marks).
+    pub fn sync(&self) {
+        let list = lock(&self.registry).list();
+        container_enforce::lock(&self.enforcement).sync(&list);
+    }
+
+    /// [`Containers::sync`] off the async runtime's thread.
+    async fn sync_async(&self) {
+        let me = self.clone();
+        let _ = tokio::task::spawn_blocking(move || me.sync()).await;
+    }
+}
 
 fn lock(r: &Shared) -> std::sync::MutexGuard<'_, Registry> {
     // A panic while holding the registry leaves a consistent map: keep using it.
@@ -69,8 +92,9 @@ fn runtime_of(socket: &Path) -> &'static str {
     }
 }
 
-/// Runs discovery until the agent stops.
-pub async fn run(registry: Shared, sockets: Vec<PathBuf>) {
+/// Runs discovery until the agent stops; containers get their rules as they come and go.
+pub async fn run(ctx: Containers, sockets: Vec<PathBuf>) {
+    let registry = ctx.registry.clone();
     let cgroup2 = container::cgroup2_mount();
     let mut watching: BTreeMap<PathBuf, tokio::task::JoinHandle<()>> = BTreeMap::new();
     let mut tick = tokio::time::interval(PROBE_EVERY);
@@ -81,8 +105,8 @@ pub async fn run(registry: Shared, sockets: Vec<PathBuf>) {
         watching.retain(|_, h| !h.is_finished());
         for socket in candidates(&sockets) {
             if let std::collections::btree_map::Entry::Vacant(slot) = watching.entry(socket) {
-                let (r, s, cg) = (registry.clone(), slot.key().clone(), cgroup2.clone());
-                slot.insert(tokio::spawn(watch(r, s, cg)));
+                let (c, s, cg) = (ctx.clone(), slot.key().clone(), cgroup2.clone());
+                slot.insert(tokio::spawn(watch(c, s, cg)));
             }
         }
         if last_scan.is_some_and(|t| t.elapsed() < RESCAN_EVERY) {
@@ -91,6 +115,8 @@ pub async fn run(registry: Shared, sockets: Vec<PathBuf>) {
         last_scan = Some(std::time::Instant::now());
         let (r, cg) = (registry.clone(), cgroup2.clone());
         let _ = tokio::task::spawn_blocking(move || scan(&r, cg.as_deref())).await;
+        // What the scan pruned or found, and what a re-list changed meanwhile.
+        ctx.sync_async().await;
     }
 }
 
@@ -117,7 +143,8 @@ async fn refresh(registry: &Shared, client: &Client, id: &str, cgroup2: Option<&
 
 /// Lists, then re-lists each round while the event stream runs; returns when the engine
 /// goes away (the next probe starts again).
-async fn watch(registry: Shared, socket: PathBuf, cgroup2: Option<PathBuf>) {
+async fn watch(ctx: Containers, socket: PathBuf, cgroup2: Option<PathBuf>) {
+    let registry = ctx.registry.clone();
     let client = Client::new(&socket);
     if !client.ping().await {
         return;
@@ -130,6 +157,7 @@ async fn watch(registry: Shared, socket: PathBuf, cgroup2: Option<PathBuf>) {
     {
         return;
     }
+    ctx.sync_async().await;
     let mut events = match client.events(since).await {
         Ok(e) => e,
         Err(e) => {
@@ -152,6 +180,7 @@ async fn watch(registry: Shared, socket: PathBuf, cgroup2: Option<PathBuf>) {
                     } else {
                         refresh(&registry, &client, &id, cgroup2.as_deref()).await;
                     }
+                    ctx.sync_async().await;
                 }
                 Ok(None) | Err(_) => break,
             },
@@ -159,6 +188,7 @@ async fn watch(registry: Shared, socket: PathBuf, cgroup2: Option<PathBuf>) {
                 if relist(&registry, &client, cgroup2.as_deref()).await.is_err() {
                     break;
                 }
+                ctx.sync_async().await;
             }
         }
     }
@@ -236,9 +266,15 @@ fn scan(registry: &Shared, cgroup2: Option<&Path>) {
     }
 }
 
-/// What an OCI hook reported: at `createRuntime` the container is registered before its
-/// entrypoint runs; at `poststop` it is forgotten.
-pub fn register_hook(registry: &Shared, state: &hook::State) -> Option<Container> {
+/// What an OCI hook reported: at `createRuntime` the container is registered, and its
+/// rules enforced, before its entrypoint runs; at `poststop` it is forgotten.
+pub fn register_hook(ctx: &Containers, state: &hook::State) -> Option<Container> {
+    let registered = register(&ctx.registry, state);
+    ctx.sync();
+    registered
+}
+
+fn register(registry: &Shared, state: &hook::State) -> Option<Container> {
     if state.stopped() {
         if lock(registry).remove(&state.id).is_some() {
             tracing::info!(id = %&state.id[..state.id.len().min(12)], "container stopped (hook)");

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod config;
+pub mod container_enforce;
 pub mod containers;
 pub mod core;
 pub mod notify;
@@ -109,7 +110,16 @@ pub fn run(overrides: Overrides) -> anyhow::Result<()> {
     let _lock = lock_state(&config.state_dir)?;
     let agent = Agent::build(&config)?;
     let notifier = notify::Notifier::from_env();
-    let core = serve(&config, agent.access, agent.core, &notifier)?;
+    let core = serve(
+        &config,
+        agent.access,
+        agent.core,
+        agent.containers.clone(),
+        &notifier,
+    )?;
+    // Container groups hold a sender of the enforcer's events: released before the
+    // pipeline waits for that queue to close.
+    container_enforce::lock(&agent.containers).stop();
     shutdown(core, agent.monitor, agent.threads, agent.writer);
     Ok(())
 }
@@ -122,6 +132,7 @@ struct Agent {
     monitor: Option<Arc<Monitor>>,
     threads: Vec<std::thread::JoinHandle<()>>,
     writer: AlertWriter,
+    containers: container_enforce::Shared,
 }
 
 impl Agent {
@@ -129,6 +140,7 @@ impl Agent {
         let state = state::PolicyState::open(&config.state_dir)?;
         let access = server::Access::for_group(config.api_group.as_deref())?;
         let (events_tx, events_rx) = std::sync::mpsc::sync_channel(EVENT_QUEUE);
+        let container_events = events_tx.clone();
         let selected = crate::enforce::select(
             config.enforcer,
             &config.default_posture,
@@ -212,6 +224,13 @@ impl Agent {
             host_rules = core.status().host_rules,
             "policies restored"
         );
+        // Containers are enforced by their own fanotify groups, whatever protects the host.
+        let mut containers = container_enforce::ContainerEnforcement::start(
+            container_events,
+            config.default_posture.file,
+            config.enforcer == EnforcerChoice::MonitorOnly,
+        );
+        containers.set_policies(core.list().iter().map(|l| &l.stored.policy));
         release_free_memory();
         Ok(Agent {
             access,
@@ -219,6 +238,7 @@ impl Agent {
             monitor: monitor_handle,
             threads,
             writer,
+            containers: Arc::new(Mutex::new(containers)),
         })
     }
 }
@@ -251,6 +271,7 @@ fn serve(
     config: &Config,
     access: server::Access,
     core: core::Core,
+    enforcement: container_enforce::Shared,
     notifier: &notify::Notifier,
 ) -> anyhow::Result<core::Core> {
     use anyhow::Context;
@@ -270,14 +291,17 @@ fn serve(
         }
         // Discovery starts with the API: the hook reports through it, and a container
         // the first list finds is then selected by policies already enforced.
-        let registry: containers::Shared = Default::default();
+        let ctx = containers::Containers {
+            registry: Default::default(),
+            enforcement,
+        };
         let sockets = config.container_sockets.clone().unwrap_or_else(|| {
             containers::DEFAULT_SOCKETS
                 .iter()
                 .map(PathBuf::from)
                 .collect()
         });
-        tokio::spawn(containers::run(registry.clone(), sockets));
+        tokio::spawn(containers::run(ctx.clone(), sockets));
         let shutdown = async {
             use tokio::signal::unix::{SignalKind, signal};
             let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
@@ -291,7 +315,7 @@ fn serve(
             listener,
             config.socket.clone(),
             core.clone(),
-            registry,
+            ctx,
             access,
             shutdown,
         )

@@ -97,6 +97,28 @@ pub fn enforcer_alert(ev: &EnforcerEvent, rule: Option<&Rule>, ctx: &AlertContex
     a
 }
 
+/// The container fields of an alert about a process in `c`, as KubeArmor fills them for
+/// containers outside Kubernetes: `MatchedPolicy`, the namespace `container_namespace`,
+/// the container's name as pod and container name, its labels as sorted `k=v` pairs
+/// comma-joined, and the pids the container's own pid namespace gives (`PID`, `PPID`; the
+/// host's stay in `HostPID`, `HostPPID`).
+pub fn set_container(alert: &mut Alert, c: &crate::container::Container, p: &ProcessInfo) {
+    alert.kind = "MatchedPolicy".to_string();
+    alert.namespace_name = crate::container::CONTAINER_NAMESPACE.to_string();
+    alert.pod_name = c.name.clone();
+    alert.container_name = c.name.clone();
+    alert.container_id = c.id.clone();
+    alert.container_image = c.image.clone();
+    alert.labels = c
+        .labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    alert.pid = p.ns_pid;
+    alert.ppid = p.ns_ppid;
+}
+
 /// Runs until the enforcer's sender is dropped (the enforcer stopped). Audit decisions of
 /// the enforcer are left to the monitor when it runs, so each audited operation gives one
 /// alert (from the "eBPF Monitor", as in KubeArmor).
@@ -108,6 +130,15 @@ pub fn run_enforcer_events(
     monitor_running: bool,
 ) {
     for ev in events {
+        if let Some(target) = &ev.container {
+            // A container's decision: its rules came with it, and nothing else reports
+            // its audits (the monitor matches host rules only).
+            let rule = ev.rule.and_then(|r| target.set.rules.get(r.index));
+            let mut alert = enforcer_alert(&ev, rule, &ctx);
+            set_container(&mut alert, &target.container, &ev.process);
+            alerts.send(alert);
+            continue;
+        }
         let deadline = Instant::now() + PUBLISH_WAIT;
         let alert = loop {
             let seen = host.publication();

@@ -3,7 +3,7 @@
 //! the wire's responses (the prose a client prints included).
 
 use super::api::{self, ApplyResult, MAX_REQUEST_BYTES, PolicySummary, Request, Response, Status};
-use super::containers;
+use super::{container_enforce, containers};
 use super::core::{
     Applied, Core, CoreStatus, Cover, Deleted, Effect, HostEffect, Listed, Miss, NotSelected,
     Refused,
@@ -117,7 +117,7 @@ async fn read_request(stream: &mut UnixStream) -> Result<Request, Response> {
 async fn serve_one(
     mut stream: UnixStream,
     core: Arc<Mutex<Core>>,
-    containers: containers::Shared,
+    containers: containers::Containers,
     access: Access,
 ) {
     let response = match stream.peer_cred() {
@@ -133,7 +133,23 @@ async fn serve_one(
                         Request::OciHook { state } => Response::Hooked {
                             registered: containers::register_hook(&containers, &state).is_some(),
                         },
-                        request => answer(&mut core.lock().expect("core lock"), request),
+                        request => {
+                            let changes = matches!(
+                                request,
+                                Request::Apply { .. } | Request::Delete { .. }
+                            );
+                            let mut core = core.lock().expect("core lock");
+                            let response = answer(&mut core, request);
+                            if changes {
+                                // Containers follow the policies before the caller hears back.
+                                let enforcement = &containers.enforcement;
+                                container_enforce::lock(enforcement)
+                                    .set_policies(core.list().iter().map(|l| &l.stored.policy));
+                                drop(core);
+                                containers.sync();
+                            }
+                            response
+                        }
                     })
                     .await
                     .unwrap_or_else(|e| Response::error("failed", format!("internal error: {e}")))
@@ -208,7 +224,7 @@ pub fn answer(core: &mut Core, request: Request) -> Response {
 }
 
 /// The registry's containers, each with the applied policies that select it.
-fn list_containers(core: &Mutex<Core>, containers: &containers::Shared) -> Response {
+fn list_containers(core: &Mutex<Core>, containers: &containers::Containers) -> Response {
     let policies: Vec<(String, crate::policy::Policy)> = {
         let core = core.lock().expect("core lock");
         core.list()
@@ -218,10 +234,16 @@ fn list_containers(core: &Mutex<Core>, containers: &containers::Shared) -> Respo
             .map(|p| (p.id().to_string(), p.clone()))
             .collect()
     };
-    let known = containers.lock().unwrap_or_else(|p| p.into_inner()).list();
+    let known = containers
+        .registry
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .list();
+    let enforcement = container_enforce::lock(&containers.enforcement);
     let items = known
         .into_iter()
         .map(|c| api::ContainerItem {
+            enforcement: enforcement.state(&c.id),
             policies: policies
                 .iter()
                 .filter(|(_, p)| crate::container::select::selects(p, &c))
@@ -405,7 +427,7 @@ pub async fn serve(
     listener: UnixListener,
     path: PathBuf,
     core: Arc<Mutex<Core>>,
-    containers: containers::Shared,
+    containers: containers::Containers,
     access: Access,
     shutdown: impl std::future::Future<Output = ()>,
 ) {

@@ -88,6 +88,18 @@ pub fn storage_names(root: &Path, id: &str) -> Option<(String, String)> {
     None
 }
 
+/// The root filesystem a bundle's `config.json` names (`root.path`, relative to the
+/// bundle or absolute).
+pub fn bundle_rootfs(bundle: &Path) -> Option<String> {
+    if bundle.as_os_str().is_empty() {
+        return None;
+    }
+    let bytes = std::fs::read(bundle.join("config.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let root = Path::new(v["root"]["path"].as_str()?);
+    Some(bundle.join(root).to_str()?.to_string())
+}
+
 /// The container a `createRuntime` state describes (name and image from storage when
 /// podman's is there; the short id otherwise).
 pub fn container_of(state: &State, storage: &Path) -> Container {
@@ -109,6 +121,7 @@ pub fn container_of(state: &State, storage: &Path) -> Container {
             "unknown".into()
         },
         pid: state.pid,
+        rootfs: bundle_rootfs(Path::new(&state.bundle)).unwrap_or_default(),
         ..Container::default()
     };
     c.name = if name.is_empty() {
@@ -165,6 +178,14 @@ mod tests {
         );
         let c = container_of(&s, Path::new("/nonexistent"));
         assert_eq!(c.name, "dddddddddddd");
+        std::fs::write(dir.join("config.json"), br#"{"root":{"path":"rootfs"}}"#).unwrap();
+        assert_eq!(
+            bundle_rootfs(&dir).as_deref(),
+            Some(dir.join("rootfs").to_str().unwrap())
+        );
+        std::fs::write(dir.join("config.json"), br#"{"root":{"path":"/var/m"}}"#).unwrap();
+        assert_eq!(bundle_rootfs(&dir).as_deref(), Some("/var/m"));
+        assert_eq!(bundle_rootfs(Path::new("")), None);
         std::fs::remove_dir_all(&dir).unwrap();
         assert!(matches!(parse_state(b"{}"), Err(HookError::NoId)));
         assert!(matches!(parse_state(b"nope"), Err(HookError::Json(_))));

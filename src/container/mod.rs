@@ -52,6 +52,11 @@ pub struct Container {
     /// the entrypoint ran; from the runtime's events, 0.1–0.3 s after it started.
     #[serde(default)]
     pub registered_at_ns: u64,
+    /// The root filesystem's path in the host's mount namespace (the OCI bundle's
+    /// `root.path`), known from the hook: before the runtime pivots into it, the init
+    /// process's `/proc/<pid>/root` is still the host's root.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub rootfs: String,
 }
 
 impl Container {
@@ -176,4 +181,71 @@ pub fn scan_proc() -> BTreeMap<String, (u32, &'static str)> {
         }
     }
     found
+}
+
+/// `path` with its symlinks resolved as a process whose root is `root` sees them: absolute
+/// link targets and `..` stay inside `root` (following them through `/proc/<pid>/root`
+/// from the agent would land on the host's files). Returns the path inside the root;
+/// components that do not exist are kept as written.
+pub fn resolve_in_root(root: &Path, path: &str) -> String {
+    let mut queue: std::collections::VecDeque<String> =
+        path.split('/').map(str::to_string).collect();
+    let mut out: Vec<String> = Vec::new();
+    let mut hops = 0;
+    while let Some(c) = queue.pop_front() {
+        match c.as_str() {
+            "" | "." => {}
+            ".." => {
+                out.pop();
+            }
+            _ => {
+                let inside = format!("{}/{c}", out.join("/"));
+                let target = (hops < 40)
+                    .then(|| std::fs::read_link(root.join(inside.trim_start_matches('/'))).ok())
+                    .flatten();
+                match target {
+                    Some(t) => {
+                        hops += 1;
+                        let t = t.to_string_lossy().into_owned();
+                        if t.starts_with('/') {
+                            out.clear();
+                        }
+                        for (i, part) in t.split('/').enumerate() {
+                            queue.insert(i, part.to_string());
+                        }
+                    }
+                    None => out.push(c),
+                }
+            }
+        }
+    }
+    format!("/{}", out.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symlinks_resolve_inside_the_root() {
+        let root = std::env::temp_dir().join(format!("knoxctl-root-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("usr/bin")).unwrap();
+        std::fs::create_dir_all(root.join("etc/alternatives")).unwrap();
+        std::os::unix::fs::symlink("usr/bin", root.join("bin")).unwrap();
+        std::os::unix::fs::symlink("busybox", root.join("usr/bin/sh")).unwrap();
+        // Absolute: from the host this would be the host's /etc/alternatives.
+        std::os::unix::fs::symlink("/etc/alternatives/awk", root.join("usr/bin/awk")).unwrap();
+        std::os::unix::fs::symlink("../../usr/bin/mawk", root.join("etc/alternatives/awk"))
+            .unwrap();
+        std::os::unix::fs::symlink("/../../..", root.join("escape")).unwrap();
+        std::os::unix::fs::symlink("loop", root.join("loop")).unwrap();
+        assert_eq!(resolve_in_root(&root, "/bin/sh"), "/usr/bin/busybox");
+        assert_eq!(resolve_in_root(&root, "/bin/awk"), "/usr/bin/mawk");
+        assert_eq!(resolve_in_root(&root, "/usr/bin/"), "/usr/bin");
+        assert_eq!(resolve_in_root(&root, "/escape/etc/passwd"), "/etc/passwd");
+        assert_eq!(resolve_in_root(&root, "/a/./b/../c"), "/a/c");
+        assert_eq!(resolve_in_root(&root, "/loop"), "/loop");
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 }

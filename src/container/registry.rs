@@ -85,6 +85,9 @@ impl Registry {
                 c.pid_ns,
             );
         }
+        if !c.rootfs.is_empty() {
+            old.rootfs = c.rootfs;
+        }
         if new_rank >= best_old {
             if !c.name.is_empty() {
                 old.name = c.name;

@@ -41,9 +41,10 @@ mod reader;
 mod sys;
 
 use super::{
-    ApplyReport, Backend, Coverage, EnforceError, Enforcer, EnforcerEvent, Generation, Level, Op,
-    OpResult, ProbeResult,
+    ApplyReport, Backend, ContainerTarget, Coverage, EnforceError, Enforcer, EnforcerEvent,
+    Generation, Level, Op, OpResult, ProbeResult,
 };
+use std::collections::BTreeMap;
 use crate::policy::matcher::{CompileOptions, CompiledRules};
 use crate::policy::normalize::{Rule, RuleSet};
 use serde::Serialize;
@@ -112,6 +113,8 @@ pub struct FanotifyEnforcer {
     group: Option<Group>,
     /// The current group's: its decisions carry it.
     generation: Generation,
+    /// One group per container with rules, by container id (see [`FanotifyEnforcer::apply_container`]).
+    containers: BTreeMap<String, Group>,
 }
 
 struct Group {
@@ -127,12 +130,14 @@ impl Group {
         ids: plan::Identities,
         generation: Generation,
         shared: Arc<reader::Shared>,
+        scope: Option<Arc<ContainerTarget>>,
     ) -> io::Result<Group> {
         let fd = Arc::new(sys::init(class)?);
         let ctl = Arc::new(reader::Control::new()?);
         // The reader runs before the first mark exists: a mark without a reader would
         // park every matching operation (including our own directory walk) forever.
-        let thread = reader::spawn(fd.clone(), ctl.clone(), rules, ids, generation, shared)?;
+        let thread =
+            reader::spawn(fd.clone(), ctl.clone(), rules, ids, generation, shared, scope)?;
         Ok(Group {
             fd,
             ctl,
@@ -196,7 +201,55 @@ impl FanotifyEnforcer {
             deny_note: mode.note,
             group: None,
             generation: Generation::default(),
+            containers: BTreeMap::new(),
         })
+    }
+
+    /// Enforces `target`'s rules on its container's processes, and on nobody else: marks
+    /// go on the container's own files (reached through its root), and an event from a
+    /// process outside the container's cgroup is allowed without a look at the rules
+    /// (KubeArmor's container policies are about the container's processes; the host's
+    /// own rules keep applying to host processes). Audit rules are marked and reported
+    /// here too, since the eBPF monitor matches host rules only. Replaces what an earlier
+    /// call gave this container as `apply` does: the new group's marks exist before the
+    /// old group retires.
+    pub fn apply_container(
+        &mut self,
+        target: Arc<ContainerTarget>,
+    ) -> Result<ApplyReport, EnforceError> {
+        let root = target.root.clone();
+        let compiled = Arc::new(compile(&target.set, self.opts.default_posture, Some(&root)));
+        let scope = plan::Scope {
+            root: &root,
+            audits: true,
+        };
+        let plan = plan::Plan::build(&target.set, &compiled, &self.opts, &scope);
+        let id = target.container.id.clone();
+        let group = Group::start(
+            self.class,
+            compiled,
+            plan.identities(),
+            Generation::default(),
+            self.shared.clone(),
+            Some(target),
+        )
+        .map_err(|e| EnforceError::Io {
+            backend: Backend::Fanotify,
+            context: format!("creating a fanotify group for container {}", &id[..id.len().min(12)]),
+            source: e,
+        })?;
+        let report = plan.apply(group.fd.as_raw_fd());
+        if let Some(mut old) = self.containers.insert(id, group) {
+            old.finish(reader::RETIRE);
+        }
+        Ok(report)
+    }
+
+    /// Stops enforcing a container's rules (it stopped, or no policy selects it any more).
+    pub fn remove_container(&mut self, id: &str) {
+        if let Some(mut g) = self.containers.remove(id) {
+            g.finish(reader::STOP);
+        }
     }
 
     pub fn stats(&self) -> Stats {
@@ -235,8 +288,8 @@ impl Enforcer for FanotifyEnforcer {
     }
 
     fn apply(&mut self, rules: &RuleSet) -> Result<ApplyReport, EnforceError> {
-        let compiled = Arc::new(compile(rules, self.opts.default_posture));
-        let plan = plan::Plan::build(rules, &compiled, &self.opts);
+        let compiled = Arc::new(compile(rules, self.opts.default_posture, None));
+        let plan = plan::Plan::build(rules, &compiled, &self.opts, &plan::Scope::host());
         // The retiring group keeps deciding with its own rules, under its own generation.
         let generation = self.generation.next();
         let group = Group::start(
@@ -245,6 +298,7 @@ impl Enforcer for FanotifyEnforcer {
             plan.identities(),
             generation,
             self.shared.clone(),
+            None,
         )
         .map_err(|e| EnforceError::Io {
             backend: Backend::Fanotify,
@@ -263,6 +317,9 @@ impl Enforcer for FanotifyEnforcer {
         if let Some(mut g) = self.group.take() {
             g.finish(reader::STOP);
         }
+        for (_, mut g) in std::mem::take(&mut self.containers) {
+            g.finish(reader::STOP);
+        }
     }
 
     fn generation(&self) -> Generation {
@@ -276,11 +333,15 @@ impl Drop for FanotifyEnforcer {
     }
 }
 
-fn compile(rules: &RuleSet, posture: Posture) -> CompiledRules {
+/// `root`: a container's root, under which rule paths are resolved.
+fn compile(rules: &RuleSet, posture: Posture, root: Option<&Path>) -> CompiledRules {
     // allowedArgs cannot be checked here (reported by the plan), so those rules are left
     // out rather than enforced without their condition.
     let skip = |_: usize, r: &Rule| !r.allowed_args.is_empty();
-    let resolve = |p: &str| resolve_path(p);
+    let resolve = |p: &str| match root {
+        Some(root) => Some(crate::container::resolve_in_root(root, p)),
+        None => resolve_path(p),
+    };
     CompiledRules::with_options(
         rules,
         posture,

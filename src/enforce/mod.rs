@@ -250,6 +250,21 @@ pub struct EnforcerEvent {
     pub process: ProcessInfo,
     /// Nanoseconds since the epoch.
     pub timestamp_ns: u128,
+    /// Set when a container's rules decided: `rule` then indexes that container's rule
+    /// set (its `generation` means nothing), and the alert carries the container's fields.
+    pub container: Option<std::sync::Arc<ContainerTarget>>,
+}
+
+/// One container and the rule set of the policies that select it: what a backend is given
+/// to enforce inside that container only.
+#[derive(Clone, Debug)]
+pub struct ContainerTarget {
+    pub container: crate::container::Container,
+    pub set: RuleSet,
+    /// Where the container's root directory is reached from the agent: `/proc/<pid>/root`,
+    /// or, before the runtime pivoted into it (an OCI `createRuntime` hook), the rootfs
+    /// path of its bundle. Rule paths are resolved under it.
+    pub root: std::path::PathBuf,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -1169,6 +1169,7 @@ fn decode(b: &[u8], offset: i128) -> Option<EnforcerEvent> {
         result,
         process,
         timestamp_ns: ts,
+        container: None,
     })
 }
 

@@ -105,11 +105,33 @@ pub(super) struct Plan {
     /// Files marked under directory rules (see [`Plan::files`]), bounded like directories.
     file_budget: usize,
     max_dir_marks: usize,
+    /// Where rule paths are looked up: `/` for the host, a container's root otherwise.
+    root: PathBuf,
+}
+
+/// Whose files a plan marks.
+pub(super) struct Scope<'a> {
+    /// Rule paths are resolved under this (`/`, or a container's root as the agent
+    /// reaches it).
+    pub root: &'a Path,
+    /// Audit rules get marks too and are reported by the reader (containers: the eBPF
+    /// monitor matches host rules only). On the host the monitor audits them instead.
+    pub audits: bool,
+}
+
+impl Scope<'_> {
+    pub fn host() -> Scope<'static> {
+        Scope {
+            root: Path::new("/"),
+            audits: false,
+        }
+    }
 }
 
 impl Plan {
-    pub fn build(set: &RuleSet, compiled: &CompiledRules, opts: &Options) -> Plan {
+    pub fn build(set: &RuleSet, compiled: &CompiledRules, opts: &Options, scope: &Scope) -> Plan {
         let mut plan = Plan {
+            root: scope.root.to_path_buf(),
             inodes: BTreeMap::new(),
             filesystems: BTreeMap::new(),
             exec_everywhere: false,
@@ -126,7 +148,7 @@ impl Plan {
         let mut has_path_rules = false;
         let mut has_recursive = false;
         for (i, r) in set.rules.iter().enumerate() {
-            if r.action == Action::Audit {
+            if r.action == Action::Audit && !scope.audits {
                 // Audited in userspace from the monitor's events; never given to the kernel.
                 continue;
             }
@@ -172,13 +194,13 @@ impl Plan {
             match &r.matcher {
                 Matcher::Path { path } => {
                     has_path_rules = true;
-                    plan.path(i, Path::new(path), mask, process)
+                    plan.path(i, &plan.at(path), mask, process)
                 }
                 Matcher::Execname { .. } => everywhere.push(i),
                 Matcher::Directory { dir, recursive } => {
                     has_recursive |= *recursive;
                     let depth = if *recursive { None } else { Some(0) };
-                    plan.dir(i, Path::new(dir), depth, mask, process, true)
+                    plan.dir(i, &plan.at(dir), depth, mask, process, true)
                 }
                 Matcher::Pattern { pattern } => {
                     let Ok(glob) = Glob::new(pattern) else {
@@ -186,12 +208,12 @@ impl Plan {
                     };
                     for base in glob.bases() {
                         match base {
-                            GlobBase::Path(p) => plan.path(i, Path::new(&p), mask, process),
+                            GlobBase::Path(p) => plan.path(i, &plan.at(&p), mask, process),
                             GlobBase::Dir { dir, depth } => {
                                 has_recursive |= depth.is_none();
                                 let dir = if dir.is_empty() { "/".into() } else { dir };
                                 // Only the pattern's names matter: no file marks.
-                                plan.dir(i, Path::new(&dir), depth, mask, process, false)
+                                plan.dir(i, &plan.at(&dir), depth, mask, process, false)
                             }
                         }
                     }
@@ -207,7 +229,13 @@ impl Plan {
         // Only process Allow rules need every exec seen; file Allow rules leave execs alone.
         let exec_allow_list = compiled.exec_allow_list();
         if exec_allow_list || !everywhere.is_empty() {
-            let fss = filesystems(opts.exec_scope.as_deref());
+            // A container's execs are all on its root filesystem's own superblock (an
+            // overlay per container); marking the host's filesystems would see none.
+            let fss = if plan.root == Path::new("/") {
+                filesystems(opts.exec_scope.as_deref())
+            } else {
+                filesystems(Some(&[plan.root.clone()]))
+            };
             plan.exec_everywhere = exec_allow_list;
             if fss.is_empty() {
                 let why = "no filesystem to put a whole-filesystem exec mark on (check exec_scope)";
@@ -292,6 +320,25 @@ impl Plan {
             );
         }
         plan
+    }
+
+    /// Where a rule path is found from the agent.
+    fn at(&self, path: &str) -> PathBuf {
+        if self.root == Path::new("/") {
+            PathBuf::from(path)
+        } else {
+            let inside = crate::container::resolve_in_root(&self.root, path);
+            self.root.join(inside.trim_start_matches('/'))
+        }
+    }
+
+    /// A marked path as the rules (and the container's processes) name it.
+    fn rule_name<'p>(&self, path: &'p Path) -> Option<std::borrow::Cow<'p, str>> {
+        if self.root == Path::new("/") {
+            return path.to_str().map(std::borrow::Cow::Borrowed);
+        }
+        let rest = path.strip_prefix(&self.root).ok()?.to_str()?;
+        Some(std::borrow::Cow::Owned(format!("/{rest}")))
     }
 
     fn add_inode(&mut self, rule: usize, path: &Path, mask: u64, primary: bool) {
@@ -595,9 +642,10 @@ impl Plan {
             let Ok(md) = std::fs::metadata(path) else {
                 continue;
             };
-            let Some(name) = path.to_str() else {
+            let Some(name) = self.rule_name(path) else {
                 continue;
             };
+            let name = &*name;
             let id = (md.dev(), md.ino());
             if md.is_dir() {
                 let name = if name.len() > 1 {
@@ -665,7 +713,7 @@ mod tests {
         let c = CompiledRules::new(&s, Posture::Audit);
         let mut opts = Options::new(Posture::Audit);
         opts.max_dir_marks = max_dir_marks;
-        Plan::build(&s, &c, &opts)
+        Plan::build(&s, &c, &opts, &Scope::host())
     }
 
     fn tree() -> PathBuf {
@@ -799,7 +847,7 @@ mod tests {
             let c = CompiledRules::new(&s, Posture::Block);
             let mut opts = Options::new(Posture::Block);
             opts.exec_scope = Some(vec![base.clone()]);
-            Plan::build(&s, &c, &opts)
+            Plan::build(&s, &c, &opts, &Scope::host())
         };
         let proc_allow =
             format!("  process:\n    matchPaths:\n    - path: {b}/f\n      action: Allow\n");

@@ -22,7 +22,8 @@
 use super::plan::Identities;
 use super::sys::{self, ProcPath};
 use crate::enforce::{
-    AlertAction, Backend, EnforcerEvent, Generation, OpResult, Operation, RuleRef,
+    AlertAction, Backend, ContainerTarget, EnforcerEvent, Generation, OpResult, Operation,
+    RuleRef,
 };
 use crate::policy::matcher::{CompiledRules, Decision, FastMap, Posture, Subject, Verdict};
 use crate::procfs::{self, ProcessInfo};
@@ -112,6 +113,7 @@ pub(super) fn spawn(
     ids: Identities,
     generation: Generation,
     shared: Arc<Shared>,
+    scope: Option<Arc<ContainerTarget>>,
 ) -> io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name("knox-fanotify".into())
@@ -123,6 +125,7 @@ pub(super) fn spawn(
                 ids,
                 generation,
                 shared,
+                scope,
                 cache: FastMap::default(),
                 interps: FastMap::default(),
                 link: Vec::new(),
@@ -393,6 +396,9 @@ struct Reader {
     /// Of `rules`: what this group's decisions are attributed with.
     generation: Generation,
     shared: Arc<Shared>,
+    /// A container's group: only that container's processes are judged, and its alerts
+    /// name it.
+    scope: Option<Arc<ContainerTarget>>,
     cache: FastMap<Key, Vec<Rc<Cached>>>,
     /// Per thread: the ELF interpreter its exec, allowed a moment ago, will load next.
     interps: FastMap<i32, Expected>,
@@ -498,6 +504,12 @@ impl Reader {
             return;
         }
         let tid = meta.pid;
+        if let Some(scope) = &self.scope
+            && !in_container(tid, &scope.container.id)
+        {
+            self.answer(fd.as_raw_fd(), true);
+            return;
+        }
         let outcome =
             match catch_unwind(AssertUnwindSafe(|| self.decide(fd.as_raw_fd(), perm, tid))) {
                 Ok(o) => o,
@@ -515,7 +527,16 @@ impl Reader {
         let process = if outcome.alerts.is_empty() {
             None
         } else {
-            Some(catch_unwind(|| process_facts(tid)).unwrap_or_else(|_| {
+            let in_container = self.scope.is_some();
+            Some(catch_unwind(|| {
+                let p = process_facts(tid);
+                if in_container {
+                    procfs::with_ns_pids(p)
+                } else {
+                    p
+                }
+            })
+            .unwrap_or_else(|_| {
                 bump(&counters.errors);
                 ProcessInfo {
                     pid: tid,
@@ -543,6 +564,7 @@ impl Reader {
                 result,
                 process: process.clone(),
                 timestamp_ns,
+                container: self.scope.clone(),
             };
             match shared.events.try_send(ev) {
                 Ok(()) => {}
@@ -921,6 +943,19 @@ fn exec_data(tid: i32) -> String {
         Some(s) if s.nr == SYS_EXECVEAT => "syscall=SYS_EXECVEAT".into(),
         _ => "syscall=SYS_EXECVE".into(),
     }
+}
+
+/// Whether thread `tid` runs in the container `id` (its cgroup names it). Read for each
+/// event: a cached answer could outlive the thread and be given to a reused tid.
+fn in_container(tid: i32, id: &str) -> bool {
+    // Hybrid hierarchies list a dozen controllers; 4 KiB holds them.
+    let mut buf = [0u8; 4096];
+    let Ok(n) = sys::read_proc(&ProcPath::new(tid, "cgroup"), &mut buf) else {
+        return false;
+    };
+    std::str::from_utf8(&buf[..n]).is_ok_and(|text| {
+        crate::container::cgroup::container_of_proc_cgroup(text).is_some_and(|m| m.id == id)
+    })
 }
 
 /// The acting process (its thread group, not the thread) as alerts describe it.

@@ -1,0 +1,244 @@
+//! Enforcement inside containers: which applied policies select each registered
+//! container, the rule set they make for it, and the enforcer that holds it — one
+//! fanotify group per container, whichever backend protects the host (BPF-LSM's maps are
+//! keyed for the host only so far; fanotify marks the container's own files through its
+//! root and judges that container's processes only).
+//!
+//! [`ContainerEnforcement::sync`] is the one place where rules follow containers: called
+//! when the OCI hook registers a container (before its entrypoint runs, which is what
+//! closes KubeArmor's start window), when discovery sees a container start, change or
+//! stop, and after every policy change. A container whose identity and selected policies
+//! did not change keeps its group untouched.
+
+use crate::container::{Container, select};
+use crate::enforce::fanotify::{FanotifyEnforcer, Options};
+use crate::enforce::{ApplyReport, ContainerTarget, EnforcerEvent};
+use crate::policy::matcher::Posture;
+use crate::policy::normalize::RuleSet;
+use crate::policy::{Kind, Policy};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+use std::sync::mpsc::SyncSender;
+use std::sync::{Arc, Mutex};
+
+pub type Shared = Arc<Mutex<ContainerEnforcement>>;
+
+pub fn lock(s: &Shared) -> std::sync::MutexGuard<'_, ContainerEnforcement> {
+    s.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// What `knoxctl containers` shows of a container's enforcement.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Enforcement {
+    /// `fanotify`, or empty when nothing enforces this container's rules.
+    pub backend: String,
+    /// Rules of the container's rule set.
+    pub rules: usize,
+    pub enforced: usize,
+    /// Rules not enforced, each with the reason (`rule N (field): why`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unenforceable: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// Why nothing is enforced (no fanotify, the container's root cannot be reached).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub error: String,
+}
+
+/// What a container was given, and what decides whether to give it again.
+struct Applied {
+    /// The identity and policies the rules were made from: a change of any re-applies.
+    pid: u32,
+    name: String,
+    image: String,
+    labels: BTreeMap<String, String>,
+    policies: Vec<Policy>,
+    state: Enforcement,
+}
+
+pub struct ContainerEnforcement {
+    enforcer: Option<FanotifyEnforcer>,
+    /// Why no container is enforced, when fanotify could not start.
+    unavailable: String,
+    /// The applied policies that can select containers.
+    policies: Vec<Policy>,
+    applied: BTreeMap<String, Applied>,
+}
+
+impl ContainerEnforcement {
+    /// Starts the container enforcer; its decisions go to `events` like the host's.
+    /// `monitor_only`: the agent was told not to block anything, containers included.
+    pub fn start(
+        events: SyncSender<EnforcerEvent>,
+        posture: Posture,
+        monitor_only: bool,
+    ) -> ContainerEnforcement {
+        let started = if monitor_only {
+            Err("the agent runs with the monitor-only enforcer".to_string())
+        } else {
+            FanotifyEnforcer::start_with(events, Options::new(posture)).map_err(|e| e.to_string())
+        };
+        let (enforcer, unavailable) = match started {
+            Ok(e) => (Some(e), String::new()),
+            Err(e) => {
+                tracing::warn!(error = %e, "container policies are not enforced");
+                (None, format!("not enforced: {e}"))
+            }
+        };
+        ContainerEnforcement {
+            enforcer,
+            unavailable,
+            policies: Vec::new(),
+            applied: BTreeMap::new(),
+        }
+    }
+
+    /// The applied policies, of which those that can select containers are kept.
+    pub fn set_policies<'a>(&mut self, all: impl IntoIterator<Item = &'a Policy>) {
+        self.policies = all
+            .into_iter()
+            .filter(|p| p.kind != Kind::KubeArmorHostPolicy)
+            .cloned()
+            .collect();
+    }
+
+    /// What enforces `id`'s rules, if policies select it.
+    pub fn state(&self, id: &str) -> Option<Enforcement> {
+        self.applied.get(id).map(|a| a.state.clone())
+    }
+
+    /// Gives every container in `containers` the rules of the policies that select it now,
+    /// and takes them from containers that are gone or no longer selected.
+    pub fn sync(&mut self, containers: &[Container]) {
+        let mut live = std::collections::BTreeSet::new();
+        for c in containers {
+            // Without a verified process the container's files cannot be reached.
+            if c.pid == 0 || !c.verified {
+                continue;
+            }
+            let selected: Vec<Policy> = self
+                .policies
+                .iter()
+                .filter(|p| select::selects(p, c))
+                .cloned()
+                .collect();
+            if selected.is_empty() {
+                continue;
+            }
+            live.insert(c.id.clone());
+            let same = self.applied.get(&c.id).is_some_and(|a| {
+                a.pid == c.pid
+                    && a.name == c.name
+                    && a.image == c.image
+                    && a.labels == c.labels
+                    && a.policies == selected
+            });
+            if same {
+                continue;
+            }
+            let state = self.apply(c, &selected);
+            self.applied.insert(
+                c.id.clone(),
+                Applied {
+                    pid: c.pid,
+                    name: c.name.clone(),
+                    image: c.image.clone(),
+                    labels: c.labels.clone(),
+                    policies: selected,
+                    state,
+                },
+            );
+        }
+        let gone: Vec<String> = self
+            .applied
+            .keys()
+            .filter(|id| !live.contains(*id))
+            .cloned()
+            .collect();
+        for id in gone {
+            self.applied.remove(&id);
+            if let Some(e) = &mut self.enforcer {
+                e.remove_container(&id);
+            }
+            tracing::info!(id = %&id[..id.len().min(12)], "container rules removed");
+        }
+    }
+
+    fn apply(&mut self, c: &Container, selected: &[Policy]) -> Enforcement {
+        let set = RuleSet::from_policies(selected);
+        let mut state = Enforcement {
+            rules: set.rules.len(),
+            ..Enforcement::default()
+        };
+        let Some(enforcer) = &mut self.enforcer else {
+            state.error = self.unavailable.clone();
+            return state;
+        };
+        let root = match container_root(c) {
+            Ok(r) => r,
+            Err(e) => {
+                enforcer.remove_container(&c.id);
+                state.error = e;
+                return state;
+            }
+        };
+        let fields: Vec<String> = set.rules.iter().map(|r| r.field.clone()).collect();
+        let target = Arc::new(ContainerTarget {
+            container: c.clone(),
+            set,
+            root,
+        });
+        match enforcer.apply_container(target) {
+            Ok(report) => {
+                describe(&mut state, &report, &fields);
+                state.backend = "fanotify".into();
+                tracing::info!(
+                    id = %c.short_id(), name = %c.name, rules = state.rules,
+                    enforced = state.enforced, "container rules applied"
+                );
+            }
+            Err(e) => {
+                tracing::warn!(id = %c.short_id(), error = %e, "container rules not applied");
+                state.error = e.to_string();
+            }
+        }
+        state
+    }
+
+    /// Releases every group (the agent stops).
+    pub fn stop(&mut self) {
+        self.applied.clear();
+        if let Some(mut e) = self.enforcer.take() {
+            crate::enforce::Enforcer::stop(&mut e);
+        }
+    }
+}
+
+fn describe(state: &mut Enforcement, report: &ApplyReport, fields: &[String]) {
+    state.enforced = report.enforced.len();
+    let field = |i: usize| fields.get(i).map(String::as_str).unwrap_or("?");
+    state.unenforceable = report
+        .unenforceable
+        .iter()
+        .map(|(i, why)| format!("rule {i} ({}): {why}", field(*i)))
+        .collect();
+    state.notes = report.notes.clone();
+}
+
+/// Where the agent reaches the container's root: its init process's root, or, while the
+/// runtime has not pivoted into it yet (the `createRuntime` hook), the bundle's rootfs.
+fn container_root(c: &Container) -> Result<PathBuf, String> {
+    let proc_root = PathBuf::from(format!("/proc/{}/root", c.pid));
+    let id = |p: &std::path::Path| std::fs::metadata(p).map(|m| (m.dev(), m.ino())).ok();
+    let theirs = id(&proc_root).ok_or_else(|| format!("{} cannot be read", proc_root.display()))?;
+    if Some(theirs) != id(std::path::Path::new("/")) {
+        return Ok(proc_root);
+    }
+    if !c.rootfs.is_empty() && id(std::path::Path::new(&c.rootfs)).is_some() {
+        return Ok(PathBuf::from(&c.rootfs));
+    }
+    Err("the container's process still has the host's root and its rootfs is unknown; its rules are applied when its runtime reports it".into())
+}
