@@ -60,7 +60,10 @@ impl Drop for Containers {
 /// podman's Docker-compatible API on its default socket, stopped when dropped (unless one
 /// was already serving there). Tests that use it run one at a time: one test stopping the
 /// service would end another's event stream.
-struct PodmanService(Option<Child>, #[allow(dead_code)] std::sync::MutexGuard<'static, ()>);
+struct PodmanService(
+    Option<Child>,
+    #[allow(dead_code)] std::sync::MutexGuard<'static, ()>,
+);
 
 static SERVICE: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
@@ -468,11 +471,16 @@ fn container_policies_are_enforced_in_the_selected_container_only() {
     let web_id = cs.run(&web, &["--label", "app=demo"], &["sleep", "600"]);
     let other_id = cs.run(&other, &[], &["sleep", "600"]);
     for n in [&web, &other] {
-        assert_eq!(exec(n, &["busybox", "cp", "/bin/busybox", "/tmp/forbidden"]).0, 0);
+        assert_eq!(
+            exec(n, &["busybox", "cp", "/bin/busybox", "/tmp/forbidden"]).0,
+            0
+        );
     }
     for id in [&web_id, &other_id] {
-        wait_for(&agent, 15, |c| c["id"] == id.as_str() && c["verified"] == true)
-            .unwrap_or_else(|| panic!("{id} not discovered: {}", agent.log()));
+        wait_for(&agent, 15, |c| {
+            c["id"] == id.as_str() && c["verified"] == true
+        })
+        .unwrap_or_else(|| panic!("{id} not discovered: {}", agent.log()));
     }
     let p = agent.write("ksp.yaml", &policy("ctr-fim", &web));
     let o = agent.cli(&["policy", "apply", "-f", p.to_str().unwrap()]);
@@ -521,10 +529,21 @@ fn container_policies_are_enforced_in_the_selected_container_only() {
         assert_eq!(a["Severity"], "1");
         assert_eq!(a["Message"], "container FIM");
         let (pid, host_pid) = (a["PID"].as_i64().unwrap(), a["HostPID"].as_i64().unwrap());
-        assert!(pid > 0 && pid < 100 && host_pid != pid, "pid {pid} host {host_pid}");
+        assert!(
+            pid > 0 && pid < 100 && host_pid != pid,
+            "pid {pid} host {host_pid}"
+        );
     }
-    assert!(blocks.iter().any(|a| a["Operation"] == "Process" && a["Resource"] == "/tmp/forbidden"));
-    assert!(blocks.iter().any(|a| a["Operation"] == "File" && a["Resource"] == "/usr/bin/evil"));
+    assert!(
+        blocks
+            .iter()
+            .any(|a| a["Operation"] == "Process" && a["Resource"] == "/tmp/forbidden")
+    );
+    assert!(
+        blocks
+            .iter()
+            .any(|a| a["Operation"] == "File" && a["Resource"] == "/usr/bin/evil")
+    );
     let audits = agent.wait_alerts(&["PolicyName=ctr-fim", "Action=Audit"], 1);
     assert!(
         audits.iter().any(|a| a["Resource"] == "/etc/passwd"
@@ -533,7 +552,9 @@ fn container_policies_are_enforced_in_the_selected_container_only() {
         "{audits:?}"
     );
     assert!(
-        agent.alerts(&[&format!("ContainerName={other}")]).is_empty(),
+        agent
+            .alerts(&[&format!("ContainerName={other}")])
+            .is_empty(),
         "the neighbour raised alerts"
     );
 
@@ -578,7 +599,13 @@ fn container_rules_hold_from_the_entrypoints_first_act() {
     let hooks = hooks_dir(&agent, &agent.socket);
     let _cs = Containers(vec![name.clone()]);
     let o = Command::new("podman")
-        .args(["--hooks-dir", hooks.to_str().unwrap(), "run", "--name", &name])
+        .args([
+            "--hooks-dir",
+            hooks.to_str().unwrap(),
+            "run",
+            "--name",
+            &name,
+        ])
         .args(["--network", "none", IMAGE, "sh", "-c"])
         .arg("echo x > /usr/bin/early; echo rc=$?")
         .output()
@@ -591,7 +618,8 @@ fn container_rules_hold_from_the_entrypoints_first_act() {
     );
     let a = agent.wait_alerts(&["PolicyName=ctr-early", "Action=Block"], 1);
     assert!(
-        a.iter().any(|a| a["Resource"] == "/usr/bin/early" && a["ContainerName"] == name.as_str()),
+        a.iter()
+            .any(|a| a["Resource"] == "/usr/bin/early" && a["ContainerName"] == name.as_str()),
         "{a:?}"
     );
 }

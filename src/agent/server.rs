@@ -3,11 +3,11 @@
 //! the wire's responses (the prose a client prints included).
 
 use super::api::{self, ApplyResult, MAX_REQUEST_BYTES, PolicySummary, Request, Response, Status};
-use super::{container_enforce, containers};
 use super::core::{
     Applied, Core, CoreStatus, Cover, Deleted, Effect, HostEffect, Listed, Miss, NotSelected,
     Refused,
 };
+use super::{container_enforce, containers};
 use crate::policy::id::ResolveError;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -134,10 +134,8 @@ async fn serve_one(
                             registered: containers::register_hook(&containers, &state).is_some(),
                         },
                         request => {
-                            let changes = matches!(
-                                request,
-                                Request::Apply { .. } | Request::Delete { .. }
-                            );
+                            let changes =
+                                matches!(request, Request::Apply { .. } | Request::Delete { .. });
                             let mut core = core.lock().expect("core lock");
                             let response = answer(&mut core, request);
                             if changes {

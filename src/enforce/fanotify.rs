@@ -44,10 +44,10 @@ use super::{
     ApplyReport, Backend, ContainerTarget, Coverage, EnforceError, Enforcer, EnforcerEvent,
     Generation, Level, Op, OpResult, ProbeResult,
 };
-use std::collections::BTreeMap;
 use crate::policy::matcher::{CompileOptions, CompiledRules};
 use crate::policy::normalize::{Rule, RuleSet};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -136,8 +136,15 @@ impl Group {
         let ctl = Arc::new(reader::Control::new()?);
         // The reader runs before the first mark exists: a mark without a reader would
         // park every matching operation (including our own directory walk) forever.
-        let thread =
-            reader::spawn(fd.clone(), ctl.clone(), rules, ids, generation, shared, scope)?;
+        let thread = reader::spawn(
+            fd.clone(),
+            ctl.clone(),
+            rules,
+            ids,
+            generation,
+            shared,
+            scope,
+        )?;
         Ok(Group {
             fd,
             ctl,
@@ -235,7 +242,10 @@ impl FanotifyEnforcer {
         )
         .map_err(|e| EnforceError::Io {
             backend: Backend::Fanotify,
-            context: format!("creating a fanotify group for container {}", &id[..id.len().min(12)]),
+            context: format!(
+                "creating a fanotify group for container {}",
+                &id[..id.len().min(12)]
+            ),
             source: e,
         })?;
         let report = plan.apply(group.fd.as_raw_fd());

@@ -22,8 +22,7 @@
 use super::plan::Identities;
 use super::sys::{self, ProcPath};
 use crate::enforce::{
-    AlertAction, Backend, ContainerTarget, EnforcerEvent, Generation, OpResult, Operation,
-    RuleRef,
+    AlertAction, Backend, ContainerTarget, EnforcerEvent, Generation, OpResult, Operation, RuleRef,
 };
 use crate::policy::matcher::{CompiledRules, Decision, FastMap, Posture, Subject, Verdict};
 use crate::procfs::{self, ProcessInfo};
@@ -528,21 +527,23 @@ impl Reader {
             None
         } else {
             let in_container = self.scope.is_some();
-            Some(catch_unwind(|| {
-                let p = process_facts(tid);
-                if in_container {
-                    procfs::with_ns_pids(p)
-                } else {
-                    p
-                }
-            })
-            .unwrap_or_else(|_| {
-                bump(&counters.errors);
-                ProcessInfo {
-                    pid: tid,
-                    ..ProcessInfo::default()
-                }
-            }))
+            Some(
+                catch_unwind(|| {
+                    let p = process_facts(tid);
+                    if in_container {
+                        procfs::with_ns_pids(p)
+                    } else {
+                        p
+                    }
+                })
+                .unwrap_or_else(|_| {
+                    bump(&counters.errors);
+                    ProcessInfo {
+                        pid: tid,
+                        ..ProcessInfo::default()
+                    }
+                }),
+            )
         };
         let result = self.answer(fd.as_raw_fd(), !outcome.deny);
         drop(fd);
