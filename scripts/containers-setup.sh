@@ -15,7 +15,7 @@ fi
 image=localhost/busybox:local
 if ! podman image exists "$image"; then
   r=$(mktemp -d)
-  trap 'rm -rf "$r"' EXIT
+  trap 'rm -rf "${r:-}" "${d:-}"' EXIT
   mkdir -p "$r/root/bin" "$r/root/etc" "$r/root/tmp" "$r/root/proc" "$r/root/sys" "$r/root/dev" "$r/root/usr/bin"
   cp /bin/busybox "$r/root/bin/"
   for a in sh ls cat sleep touch id ps echo test mv rm; do ln -s busybox "$r/root/bin/$a"; done
@@ -23,4 +23,29 @@ if ! podman image exists "$image"; then
   tar -C "$r/root" -cf "$r/rootfs.tar" .
   podman import --quiet --change 'CMD ["/bin/sh"]' "$r/rootfs.tar" "$image" >/dev/null
 fi
-echo "containers-setup: podman $(podman --version | awk '{print $3}'), runtime runc, image $image"
+# A Debian-like image for KubeArmor's own non-Kubernetes container scenarios (which exec
+# bash, ls, cat, curl and apt in a container named wordpress-mysql): this host's binaries
+# with the libraries ldd lists, plus what apt needs to start. No registry needed.
+debian=localhost/knox-debian:local
+if ! podman image exists "$debian"; then
+  d=$(mktemp -d)
+  trap 'rm -rf "${r:-}" "${d:-}"' EXIT
+  R=$d/root
+  for b in /usr/bin/bash /usr/bin/cat /usr/bin/ls /usr/bin/curl /usr/bin/apt /usr/bin/apt-get /usr/bin/sleep; do
+    for f in "$b" $(ldd "$b" | grep -o '/[^ ]*'); do
+      mkdir -p "$R$(dirname "$f")"
+      cp -Ln "$f" "$R$f"
+    done
+  done
+  ln -s usr/bin "$R/bin"
+  mkdir -p "$R/etc/apt/apt.conf.d" "$R/etc/apt/sources.list.d" "$R/usr/share/dpkg" "$R/tmp" \
+    "$R/proc" "$R/sys" "$R/dev" "$R/var/lib/dpkg" "$R/var/lib/apt/lists/partial" \
+    "$R/var/cache/apt/archives/partial"
+  cp /usr/share/dpkg/cputable /usr/share/dpkg/tupletable "$R/usr/share/dpkg/"
+  touch "$R/var/lib/dpkg/status"
+  echo 'root:x:0:0:root:/root:/bin/bash' >"$R/etc/passwd"
+  echo 'root:*:19000:0:99999:7:::' >"$R/etc/shadow"
+  tar -C "$R" -cf "$d/rootfs.tar" .
+  podman import --quiet --change 'CMD ["/usr/bin/bash"]' "$d/rootfs.tar" "$debian" >/dev/null
+fi
+echo "containers-setup: podman $(podman --version | awk '{print $3}'), runtime runc, images $image $debian"

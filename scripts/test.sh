@@ -83,5 +83,9 @@ read -r passed failed < <(awk '
 echo "bypass routes (blocked, or NOT blocked with the reason):"
 { cat "${CARGO_TARGET_DIR:-target}"/tmp/bypass-*.txt 2>/dev/null || true; grep -h '^bypass ' "$log" || true; } |
   sort -u | sed 's/^bypass /  /'
+# KubeArmor's own non-Kubernetes container scenarios, one line each (tests/containers.rs).
+echo "KubeArmor container scenarios:"
+{ cat "${CARGO_TARGET_DIR:-target}"/tmp/kubearmor-nonk8s-*.txt 2>/dev/null || echo "kubearmor-nonk8s  (did not run)"; } |
+  sed 's/^kubearmor-nonk8s /  /'
 echo "suite: $passed passed, $failed failed"
 exit "$status"

@@ -38,10 +38,14 @@ struct Containers(Vec<String>);
 
 impl Containers {
     fn run(&mut self, name: &str, extra: &[&str], cmd: &[&str]) -> String {
+        self.run_image(IMAGE, name, extra, cmd)
+    }
+
+    fn run_image(&mut self, image: &str, name: &str, extra: &[&str], cmd: &[&str]) -> String {
         self.0.push(name.to_string());
         let mut args = vec!["run", "-d", "--name", name, "--network", "none"];
         args.extend_from_slice(extra);
-        args.push(IMAGE);
+        args.push(image);
         args.extend_from_slice(cmd);
         podman(&args)
     }
@@ -621,5 +625,172 @@ fn container_rules_hold_from_the_entrypoints_first_act() {
         a.iter()
             .any(|a| a["Resource"] == "/usr/bin/early" && a["ContainerName"] == name.as_str()),
         "{a:?}"
+    );
+}
+
+const DEBIAN: &str = "localhost/knox-debian:local";
+
+fn conformance_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("KNOXCTL_CONFORMANCE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance"));
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "\n*** SKIPPED: conformance corpus not found at {} (set KNOXCTL_CONFORMANCE_DIR) ***\n",
+            dir.display()
+        );
+        None
+    }
+}
+
+/// KubeArmor's own non-Kubernetes container scenarios (tests/nonk8s_env: ksp and smoke),
+/// with their policies read from the corpus, in a container named `wordpress-mysql` as
+/// theirs: each policy applied, the scenario's command run with `exec`, the alert KubeArmor
+/// expects looked for. A scenario fanotify cannot do (network rules) must be listed as not
+/// enforced for that container, never silently pass. The table goes to the suite summary.
+#[test]
+fn kubearmor_nonk8s_container_scenarios() {
+    if !ready() {
+        return;
+    }
+    let debian = Command::new("podman")
+        .args(["image", "exists", DEBIAN])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !prerequisite(
+        debian,
+        "the image localhost/knox-debian:local (scripts/containers-setup.sh)",
+    ) {
+        return;
+    }
+    let Some(corpus) = conformance_dir() else {
+        return;
+    };
+    let suite = corpus.join("kubearmor/tests/nonk8s_env");
+    let _service = PodmanService::start();
+    let agent = Agent::start("containers-kubearmor", "fanotify");
+    let name = "wordpress-mysql";
+    let _ = Command::new("podman")
+        .args(["rm", "-f", "-t", "0", name])
+        .output();
+    let mut cs = Containers(Vec::new());
+    // Not busybox: the scenarios run bash, curl and apt.
+    let id = cs.run_image(DEBIAN, name, &[], &["sleep", "600"]);
+    wait_for(&agent, 15, |c| {
+        c["id"] == id.as_str() && c["verified"] == true
+    })
+    .unwrap_or_else(|| panic!("{name} not discovered: {}", agent.log()));
+
+    // (policy file, command, PolicyName, Action, Result)
+    let scenarios: &[(&str, &str, &str, &str, &str)] = &[
+        (
+            "ksp/res/ksp-audit-file-access.yaml",
+            "cat /etc/shadow",
+            "ksp-audit-file-access",
+            "Audit",
+            "Passed",
+        ),
+        (
+            "ksp/res/ksp-audit-exec-dir.yaml",
+            "ls",
+            "ksp-block-exec-dir",
+            "Audit",
+            "Passed",
+        ),
+        (
+            "ksp/res/ksp-audit-protocol-tcp.yaml",
+            "curl --help",
+            "ksp-audit-protocol-tcp",
+            "Audit",
+            "Passed",
+        ),
+        (
+            "ksp/res/ksp-audit-file-pattern.yaml",
+            "echo test > /tmp/karmor_test_file",
+            "ksp-audit-file-pattern",
+            "Audit",
+            "Passed",
+        ),
+        (
+            "ksp/res/ksp-audit-process-apt-pattern.yaml",
+            "apt --help",
+            "ksp-audit-process-apt-pattern",
+            "Audit",
+            "Passed",
+        ),
+        // smoke: KubeArmor checks that the policy is listed for the container; we also
+        // run what it blocks.
+        (
+            "smoke/res/ksp-wordpress-block-policy.yaml",
+            "apt-get update",
+            "ksp-block-policy",
+            "Block",
+            "Operation not permitted",
+        ),
+    ];
+    let mut table = Vec::new();
+    let mut failures = Vec::new();
+    for (file, cmd, policy, action, result) in scenarios {
+        let path = suite.join(file);
+        let o = agent.cli(&["policy", "apply", "-f", path.to_str().unwrap()]);
+        assert!(o.status.success(), "{file}: {}", out(&o));
+        let listed = containers(&agent)
+            .into_iter()
+            .find(|c| c["id"] == id.as_str())
+            .expect("container listed");
+        assert!(
+            listed["policies"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p.as_str().unwrap().ends_with(policy)),
+            "{policy} not listed for {name}: {listed}"
+        );
+        let _ = exec(name, &["bash", "-c", cmd]);
+        let found = agent
+            .wait_alerts(
+                &[&format!("PolicyName={policy}"), &format!("Action={action}")],
+                1,
+            )
+            .into_iter()
+            .find(|a| a["Result"] == *result && a["ContainerName"] == name);
+        let unenforced = listed["enforcement"]["unenforceable"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let line = match (&found, unenforced.first()) {
+            (Some(_), _) => format!("{policy}: {action} alert as KubeArmor expects"),
+            (None, Some(why)) => format!(
+                "{policy}: NOT supported on fanotify, listed: {}",
+                why.as_str().unwrap_or_default()
+            ),
+            (None, None) => {
+                failures.push(format!("{policy}: no {action} alert for `{cmd}`"));
+                format!("{policy}: FAILED (no alert)")
+            }
+        };
+        table.push(format!("kubearmor-nonk8s fanotify {line}"));
+        let o = agent.cli(&["policy", "delete", policy]);
+        assert!(o.status.success(), "{}", out(&o));
+    }
+    // smoke: deleting the container updates the list.
+    podman(&["rm", "-f", "-t", "0", name]);
+    assert!(wait_gone(&agent, 15, &id), "{name} still listed after rm");
+    table.push("kubearmor-nonk8s fanotify container list follows rm: yes".into());
+    let report = table.join("\n") + "\n";
+    eprint!("{report}");
+    std::fs::write(
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("kubearmor-nonk8s-fanotify.txt"),
+        &report,
+    )
+    .unwrap();
+    assert!(failures.is_empty(), "{failures:#?}\n{}", agent.log());
+    // Exactly one scenario is out of fanotify's reach: the network rule.
+    assert_eq!(
+        table.iter().filter(|l| l.contains("NOT supported")).count(),
+        1,
+        "{report}"
     );
 }

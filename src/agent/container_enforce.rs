@@ -226,6 +226,11 @@ fn describe(state: &mut Enforcement, report: &ApplyReport, fields: &[String]) {
         .map(|(i, why)| format!("rule {i} ({}): {why}", field(*i)))
         .collect();
     state.notes = report.notes.clone();
+    if !report.unenforceable.is_empty() {
+        state.notes.push(
+            "in containers only process and file rules are enforced in this build (a fanotify group per container; BPF-LSM's rules are the host's only so far)".into(),
+        );
+    }
 }
 
 /// Where the agent reaches the container's root: its init process's root, or, while the
