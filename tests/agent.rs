@@ -22,7 +22,7 @@ fn apply_list_get_delete_through_the_agent() {
         &o,
         0,
         "kubearmorhostpolicy/host-block-recon-tools created: on this host (monitor-only); 5 rule(s) observed only (alerted, not blocked), see `knoxctl probe`\n\
-         kubearmorpolicy/container_namespace/harden-file-integrity-monitoring created: stored; container enforcement is not available in this build yet\n",
+         kubearmorpolicy/container_namespace/harden-file-integrity-monitoring created: stored; container policies are not enforced: the agent runs with the monitor-only enforcer\n",
         "",
     );
 
@@ -443,8 +443,8 @@ fn each_kind_has_its_own_names_and_printed_ids_are_accepted_back() {
     assert_output(
         &o,
         0,
-        "kubearmorclusterpolicy/same created: stored; container enforcement is not available in this build yet\n\
-         kubearmorpolicy/default/same created: stored; container enforcement is not available in this build yet\n",
+        "kubearmorclusterpolicy/same created: stored; container policies are not enforced: the agent runs with the monitor-only enforcer\n\
+         kubearmorpolicy/default/same created: stored; container policies are not enforced: the agent runs with the monitor-only enforcer\n",
         "",
     );
     assert_eq!(

@@ -564,15 +564,24 @@ fn container_policies_are_enforced_in_the_selected_container_only() {
 
     // Other names for the blocked program and the protected directory, inside the
     // container: marks follow inodes, and the container's paths are its own.
-    assert_eq!(exec(&web, &["busybox", "ln", "-s", "/tmp/forbidden", "/tmp/sl"]).0, 0);
-    assert_eq!(exec(&web, &["busybox", "ln", "/tmp/forbidden", "/tmp/hl"]).0, 0);
+    assert_eq!(
+        exec(&web, &["busybox", "ln", "-s", "/tmp/forbidden", "/tmp/sl"]).0,
+        0
+    );
+    assert_eq!(
+        exec(&web, &["busybox", "ln", "/tmp/forbidden", "/tmp/hl"]).0,
+        0
+    );
     for (route, cmd) in [
         ("symlink", "/tmp/sl"),
         ("hard link", "/tmp/hl"),
         ("relative path", "cd /tmp && ./forbidden"),
         ("// and /./", "//tmp/./forbidden"),
         ("/proc/self/root", "/proc/self/root/tmp/forbidden"),
-        ("write via /proc/self/root", "echo x > /proc/self/root/usr/bin/evil2"),
+        (
+            "write via /proc/self/root",
+            "echo x > /proc/self/root/usr/bin/evil2",
+        ),
         ("write via relative path", "cd /usr && echo x > bin/evil3"),
     ] {
         let (_, text) = exec(&web, &["sh", "-c", &format!("{cmd}; echo rc=$?")]);
@@ -596,7 +605,11 @@ fn container_policies_are_enforced_in_the_selected_container_only() {
         }
         std::thread::sleep(Duration::from_millis(200));
     };
-    assert!(blocked, "not enforced after a restart (pid {new_pid}): {}", agent.log());
+    assert!(
+        blocked,
+        "not enforced after a restart (pid {new_pid}): {}",
+        agent.log()
+    );
 
     // Deleted: the container is free again.
     let o = agent.cli(&["policy", "delete", "ctr-fim"]);

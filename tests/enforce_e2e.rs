@@ -304,7 +304,7 @@ fn host_policy_keeps_blocking_when_other_kinds_use_its_name() {
         (o.status.code(), stdout(&o), stderr(&o)),
         (
             Some(0),
-            "kubearmorclusterpolicy/ux-block-ktrue created: stored; container enforcement is not available in this build yet\n".into(),
+            "kubearmorclusterpolicy/ux-block-ktrue created: stored; selects no running container (enforced in each selected container as it starts)\n".into(),
             String::new()
         ),
         "created beside the host policy, not 'configured' over it"
@@ -318,7 +318,7 @@ fn host_policy_keeps_blocking_when_other_kinds_use_its_name() {
         (o.status.code(), stdout(&o), stderr(&o)),
         (
             Some(0),
-            "kubearmorpolicy/default/ux-block-ktrue created: stored; container enforcement is not available in this build yet\n".into(),
+            "kubearmorpolicy/default/ux-block-ktrue created: stored; selects no running container (enforced in each selected container as it starts)\n".into(),
             String::new()
         )
     );

@@ -93,7 +93,7 @@ pub struct ApplyResult {
     /// created, configured, unchanged.
     pub outcome: String,
     /// Where it takes effect here: `enforced on this host (fanotify)`, `selects another
-    /// host`, `stored: container enforcement is not available yet`.
+    /// host`, `enforced in 1 container (ubuntu) by fanotify`.
     pub effect: String,
 }
 

@@ -208,6 +208,41 @@ impl ContainerEnforcement {
         state
     }
 
+    /// What `policy apply` says of a container policy (`id`, `kind/ns/name`) once the
+    /// containers have been given its rules.
+    pub fn effect(&self, id: &str) -> String {
+        if self.enforcer.is_none() {
+            return format!("stored; container policies are {}", self.unavailable);
+        }
+        let mut enforced = Vec::new();
+        let mut failed = Vec::new();
+        for a in self.applied.values() {
+            if !a.policies.iter().any(|p| p.id().to_string() == id) {
+                continue;
+            }
+            if a.state.error.is_empty() {
+                enforced.push(a.name.as_str());
+            } else {
+                failed.push(format!("{}: {}", a.name, a.state.error));
+            }
+        }
+        let mut text = match enforced.len() {
+            0 if failed.is_empty() => {
+                "stored; selects no running container (enforced in each selected container as it starts)".to_string()
+            }
+            0 => "stored".to_string(),
+            n => format!(
+                "enforced in {n} container{} ({}) by fanotify",
+                if n == 1 { "" } else { "s" },
+                enforced.join(", ")
+            ),
+        };
+        if !failed.is_empty() {
+            text.push_str(&format!("; NOT enforced in {}", failed.join("; ")));
+        }
+        text
+    }
+
     /// Releases every group (the agent stops).
     pub fn stop(&mut self) {
         self.applied.clear();

@@ -137,7 +137,7 @@ async fn serve_one(
                             let changes =
                                 matches!(request, Request::Apply { .. } | Request::Delete { .. });
                             let mut core = core.lock().expect("core lock");
-                            let response = answer(&mut core, request);
+                            let mut response = answer(&mut core, request);
                             if changes {
                                 // Containers follow the policies before the caller hears back.
                                 let enforcement = &containers.enforcement;
@@ -145,6 +145,15 @@ async fn serve_one(
                                     .set_policies(core.list().iter().map(|l| &l.stored.policy));
                                 drop(core);
                                 containers.sync();
+                                if let Response::Applied { results, .. } = &mut response {
+                                    let e = container_enforce::lock(enforcement);
+                                    for r in results
+                                        .iter_mut()
+                                        .filter(|r| r.kind != "KubeArmorHostPolicy")
+                                    {
+                                        r.effect = e.effect(&r.id);
+                                    }
+                                }
                             }
                             response
                         }
@@ -336,9 +345,8 @@ fn effect(e: &Effect) -> String {
     match e {
         Effect::Host(h) => host_effect(h),
         Effect::OtherHosts(n) => not_selected(n),
-        Effect::Containers => {
-            "stored; container enforcement is not available in this build yet".to_string()
-        }
+        // A dry run: no container is given anything (a real apply says which ones).
+        Effect::Containers => "for the containers it selects (knoxctl containers)".to_string(),
     }
 }
 
