@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Agent, bin, out, prerequisite};
+use common::{Agent, bin, out, prerequisite, stdout};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -842,4 +842,179 @@ fn kubearmor_nonk8s_container_scenarios() {
         1,
         "{report}"
     );
+}
+
+/// dockerd (and containerd, if it is not running) started by hand for one test, as on a
+/// machine without systemd (scripts/test.sh installs docker.io), and stopped when dropped;
+/// a daemon already answering is used as it is.
+struct DockerDaemon(Vec<Child>);
+
+const DOCKER_SOCKET: &str = "/var/run/docker.sock";
+
+impl DockerDaemon {
+    fn start(dir: &Path) -> DockerDaemon {
+        let answers = || {
+            Command::new("docker")
+                .args(["version", "--format", "{{.Server.Version}}"])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        };
+        if answers() {
+            return DockerDaemon(Vec::new());
+        }
+        let mut started = Vec::new();
+        let log = |n: &str| std::fs::File::create(dir.join(n)).unwrap();
+        if std::os::unix::net::UnixStream::connect("/run/containerd/containerd.sock").is_err() {
+            started.push(
+                Command::new("containerd")
+                    .stdout(Stdio::null())
+                    .stderr(log("containerd.log"))
+                    .spawn()
+                    .expect("containerd"),
+            );
+            let t = Instant::now();
+            while std::os::unix::net::UnixStream::connect("/run/containerd/containerd.sock")
+                .is_err()
+                && t.elapsed() < Duration::from_secs(20)
+            {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        started.push(
+            Command::new("dockerd")
+                .args(["--iptables=false", "--ip6tables=false", "--bridge=none"])
+                .args(["--containerd=/run/containerd/containerd.sock", "-H"])
+                .arg(format!("unix://{DOCKER_SOCKET}"))
+                .stdout(Stdio::null())
+                .stderr(log("dockerd.log"))
+                .spawn()
+                .expect("dockerd"),
+        );
+        let d = DockerDaemon(started);
+        let t = Instant::now();
+        while !answers() {
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "dockerd did not answer: {}",
+                std::fs::read_to_string(dir.join("dockerd.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        d
+    }
+}
+
+impl Drop for DockerDaemon {
+    fn drop(&mut self) {
+        // dockerd first: it stops its containers' shims through containerd.
+        for mut c in self.0.drain(..).rev() {
+            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+            let t = Instant::now();
+            while c.try_wait().ok().flatten().is_none() && t.elapsed() < Duration::from_secs(20) {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn docker(args: &[&str]) -> String {
+    let o = Command::new("docker").args(args).output().unwrap();
+    assert!(o.status.success(), "docker {args:?}: {}", out(&o));
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+/// Docker, for real: a container started by dockerd is found through docker's API (name,
+/// image, labels from inspect, id checked against its cgroup), its policy is enforced, and
+/// the alerts carry its fields. Docker has no OCI hooks, so the rules arrive with the start
+/// event (what the README says).
+#[test]
+fn docker_containers_are_found_and_enforced() {
+    if !ready() {
+        return;
+    }
+    let dockerd = Command::new("dockerd")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !prerequisite(dockerd, "dockerd (docker.io; scripts/test.sh installs it)") {
+        return;
+    }
+    let tag = std::process::id();
+    let name = format!("kxdock{tag}");
+    let agent = Agent::start("containers-docker", "fanotify");
+    let _daemon = DockerDaemon::start(&agent.dir);
+    // The busybox image of scripts/containers-setup.sh, from podman's store into docker's.
+    let tar = agent.dir.join("busybox.tar");
+    podman(&["save", "-o", tar.to_str().unwrap(), IMAGE]);
+    docker(&["load", "-i", tar.to_str().unwrap()]);
+    struct Rm(String);
+    impl Drop for Rm {
+        fn drop(&mut self) {
+            let _ = Command::new("docker").args(["rm", "-f", &self.0]).output();
+        }
+    }
+    let _rm = Rm(name.clone());
+    let id = docker(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--network",
+        "none",
+        "--label",
+        "app=demo",
+        IMAGE,
+        "sleep",
+        "600",
+    ]);
+    let c = wait_for(&agent, 20, |c| {
+        c["id"] == id.as_str() && c["verified"] == true
+    })
+    .unwrap_or_else(|| panic!("docker container not found: {}", agent.log()));
+    assert_eq!(c["name"], name.as_str(), "{c}");
+    assert_eq!(c["runtime"], "docker");
+    assert_eq!(c["labels"]["app"], "demo");
+    assert!(
+        c["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s.as_str().unwrap().starts_with("docker-api:")),
+        "{c}"
+    );
+    let p = agent.write("ksp.yaml", &policy("docker-fim", &name));
+    let o = agent.cli(&["policy", "apply", "-f", p.to_str().unwrap()]);
+    assert!(
+        stdout(&o).contains(&format!("enforced in 1 container ({name}) by fanotify")),
+        "{}",
+        out(&o)
+    );
+    let o = Command::new("docker")
+        .args([
+            "exec",
+            &name,
+            "sh",
+            "-c",
+            "echo x > /usr/bin/evil; echo rc=$?",
+        ])
+        .output()
+        .unwrap();
+    let text = out(&o);
+    assert!(
+        text.contains("rc=1") && text.contains("not permitted"),
+        "{text}"
+    );
+    let a = agent.wait_alerts(&["PolicyName=docker-fim", "Action=Block"], 1);
+    let a = a
+        .first()
+        .unwrap_or_else(|| panic!("no alert: {}", agent.log()));
+    assert_eq!(a["ContainerID"], id.as_str());
+    assert_eq!(a["ContainerName"], name.as_str());
+    assert_eq!(a["ContainerImage"], IMAGE, "{a}");
+    assert_eq!(a["Type"], "MatchedPolicy");
+    assert_eq!(a["Resource"], "/usr/bin/evil");
+    docker(&["rm", "-f", &name]);
+    assert!(wait_gone(&agent, 10, &id), "still listed after docker rm");
 }
