@@ -85,6 +85,40 @@ fn conformance_args(repo: &Path) -> Result<Vec<String>, String> {
     Ok(args)
 }
 
+/// Builds tests/vm/execveat.rs (a program run from a file descriptor: execveat, fexecve)
+/// into `dir` with plain rustc (it uses no crates), for the bypass scenario; returns the
+/// `run.sh` arguments that copy it into the VM and name it to the scenarios
+/// (`knox_execveat=PATH` on the kernel command line), or why not.
+fn execveat_helper_args(repo: &Path, dir: &Path) -> Result<Vec<String>, String> {
+    let src = repo.join("tests/vm/execveat.rs");
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let out = dir.join("knox-execveat");
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let status = Command::new(&rustc)
+        .args(["--edition", "2024", "-O", "--crate-name", "knox_execveat"])
+        .arg(&src)
+        .arg("-o")
+        .arg(&out)
+        .status()
+        .map_err(|e| format!("cannot run {}: {e}", rustc.to_string_lossy()))?;
+    if !status.success() {
+        return Err(format!("rustc {} failed ({status})", src.display()));
+    }
+    let text = out.to_str().unwrap_or_default();
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_graphic() && b != b'"') {
+        return Err(format!(
+            "{} cannot be passed on the kernel command line",
+            out.display()
+        ));
+    }
+    Ok(vec![
+        "--add".to_string(),
+        text.to_string(),
+        "--append".to_string(),
+        format!("knox_execveat={text}"),
+    ])
+}
+
 /// The count lines conformance scenarios print (`kubearmor host scenarios: 30/34 passed`).
 fn count_lines(log: &str) -> impl Iterator<Item = &str> {
     log.lines()
@@ -172,6 +206,12 @@ fn main() -> ExitCode {
             cmd.args(args);
         }
         Err(why) => println!("*** {why}: the kubearmor-* VM scenarios will SKIP ***"),
+    }
+    match execveat_helper_args(repo, &vm_dir.join("helpers")) {
+        Ok(args) => {
+            cmd.args(args);
+        }
+        Err(why) => println!("*** {why}: the execveat/fexecve VM scenario will SKIP ***"),
     }
     let status = match cmd.status() {
         Ok(s) => s,

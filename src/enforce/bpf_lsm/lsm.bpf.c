@@ -230,6 +230,10 @@ struct config {
  */
 const volatile __u64 knox_seed = 0;
 __u32 knox_epoch = 0;
+/* The initial mount namespace's inode (/proc/1/ns/mnt), set by the loader; 0: unknown.
+ * Mounts over protected directories and their ancestors are refused only there (see
+ * mount_check). */
+const volatile __u32 knox_init_mnt_ns = 0;
 
 /* An event; the header is EVENT_HDR bytes, then path_len bytes of path. */
 struct event {
@@ -1557,30 +1561,53 @@ int knox_path_rename(__u64 *ctx)
 }
 
 /*
- * Something mounted on or inside a protected directory hides what the rules protect and
- * shows other files under its name. It is not refused: the same check on ancestors would
- * refuse systemd's service sandboxing (ProtectSystem= binds / and /usr), and binds
- * elsewhere need no refusal (the rules follow the directory, see protected_walk). It is
- * reported as an alert naming the directory's Block rule (Audit (Block)) or Audit rule.
- * Remounts and propagation changes move nothing and are not reported.
+ * Something mounted on a protected directory, inside one, or on one of its ancestors
+ * (`mount --bind /tmp/fake /opt` over /opt/fim) hides what the rules protect and shows
+ * other files under its name.
+ * - In the initial mount namespace (the host's, where the protected names live) such a
+ *   mount is refused with the Block rule's alert (an Audit rule only reports it): the
+ *   directory and its ancestors by inode (knox_ancestors, as for renames), a mount inside
+ *   it by the walk (knox_dir_ids).
+ * - In any other mount namespace it is not refused: systemd's service sandboxing
+ *   (ProtectSystem=, ReadOnlyPaths=...) binds / and /usr over themselves in the service's
+ *   own namespace, and refusing that makes such services fail (226/NAMESPACE). A mount on
+ *   or inside a protected directory is reported there as Audit (Block) (or Audit); one on
+ *   an ancestor is not reported (systemd does it at every sandboxed service start). Files
+ *   reached through such a mount are still decided on their protected name (the rules
+ *   follow the directory by inode, see protected_walk).
+ * Remounts and propagation changes move nothing and are not checked.
  */
-static __always_inline void mount_report(struct path *target, __u32 arg)
+static __always_inline int mount_check(struct path *target, __u32 arg)
 {
 	struct subject s;
-	if (!target || !subject_init(&s) || !(s.tflags & T_DIR_IDS))
-		return;
+	if (!target || !subject_init(&s) || !(s.tflags & (T_DIR_IDS | T_ANCESTORS)))
+		return 0;
 	struct dentry *dentry = READ_KERN(target->dentry);
+	__u32 init_ns = knox_init_mnt_ns;
+	bool host_ns = init_ns && s.task->nsproxy->mnt_ns->ns.inum == init_ns;
+	if (host_ns && (s.tflags & T_ANCESTORS)) {
+		struct decision d = {};
+		match_ancestor(&d, &s, dentry);
+		if (d.deny || d.audit) {
+			struct walk *w = walk_dentry(0, target, dentry, &s, 0);
+			return conclude(&s, &d, 0, 0, OP_MOUNT, w, arg, 0, EACCES, false);
+		}
+	}
+	if (!(s.tflags & T_DIR_IDS))
+		return 0;
 	struct walk *w = walk_dentry(0, target, dentry, &s, 1 << KIND_FILE | 1 << KIND_PROCESS);
 	if (!w || !w->hit)
-		return;
+		return 0;
 	struct inode_key k = { .scope = w->hit_scope, .dev = w->hit_dev, .ino = w->hit_ino };
 	struct dir_id *di = bpf_map_lookup_elem(&knox_dir_ids, &k);
 	if (!di || !di->mount_rule)
-		return;
+		return 0;
 	__u32 rule = di->mount_rule;
-	__u8 verdict = (di->mount_flags & SL_DENY) ? V_AUDIT_BLOCK : V_AUDIT;
+	bool deny = di->mount_flags & SL_DENY;
+	__u8 verdict = deny ? (host_ns ? V_DENY : V_AUDIT_BLOCK) : V_AUDIT;
 	w->prot = protected_walk(w) != 0;
 	report(&s, OP_MOUNT, verdict, rule, w, arg, 0);
+	return deny && host_ns ? -EACCES : 0;
 }
 
 /* Mount changes move whole trees to other paths: forget every cached miss. */
@@ -1592,9 +1619,9 @@ int knox_sb_mount(__u64 *ctx)
 	if (ret)
 		return ret;
 	epoch_bump();
-	if (!(flags & (MS_REMOUNT | MS_UNBINDABLE | MS_PRIVATE | MS_SLAVE | MS_SHARED)))
-		mount_report((struct path *)ctx[1], 0);
-	return 0;
+	if (flags & (MS_REMOUNT | MS_UNBINDABLE | MS_PRIVATE | MS_SLAVE | MS_SHARED))
+		return 0;
+	return mount_check((struct path *)ctx[1], 0);
 }
 
 SEC("lsm/sb_umount")
@@ -1613,8 +1640,7 @@ int knox_move_mount(__u64 *ctx)
 	if (ret)
 		return ret;
 	epoch_bump();
-	mount_report((struct path *)ctx[1], 1);
-	return 0;
+	return mount_check((struct path *)ctx[1], 1);
 }
 
 SEC("lsm/path_link")

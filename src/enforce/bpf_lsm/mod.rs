@@ -353,9 +353,11 @@ fn lsm_active() -> (bool, String) {
 fn load(pin_dir: &Path, btf: &Btf) -> Result<Ebpf, EnforceError> {
     std::fs::create_dir_all(pin_dir).map_err(err(format!("creating {}", pin_dir.display())))?;
     let seed = random_seed();
+    let init_mnt_ns = init_mnt_ns();
     let mut ebpf = EbpfLoader::new()
         .btf(Some(btf))
         .override_global("knox_seed", &seed, true)
+        .override_global("knox_init_mnt_ns", &init_mnt_ns, true)
         .default_map_pin_directory(pin_dir)
         .load(OBJECT)
         .map_err(|e| other("loading lsm.bpf.o", e))?;
@@ -415,7 +417,7 @@ fn coverage(usable: bool) -> Vec<Coverage> {
                     ),
                     Op::FileRead | Op::FileWrite => (
                         Level::Enforced,
-                        "file_open, on the resolved path (walked to the mount namespace's root, so chroot cannot rename it) and inode; directory rules follow their directory by inode, so a file reached through a bind mount of it or of an ancestor (any mount namespace) is decided on its protected name. Not refused: a mount on or inside a protected directory (it hides the files; refusing mounts also refused systemd's ProtectSystem= sandboxing) is an Audit (Block) alert; a mount over an ancestor (/opt over /opt/fim) is neither refused nor alerted (systemd mounts over / and /usr at every sandboxed service start)",
+                        "file_open, on the resolved path (walked to the mount namespace's root, so chroot cannot rename it) and inode; directory rules follow their directory by inode, so a file reached through a bind mount of it or of an ancestor (any mount namespace) is decided on its protected name. In the initial mount namespace, a mount (bind, move, new file system) on a protected directory, inside it or on an ancestor (/opt over /opt/fim) is refused with a Block alert. Not refused in other mount namespaces (systemd's ProtectSystem= sandboxing binds / and /usr in the service's own namespace): there a mount on or inside a protected directory is an Audit (Block) alert and one on an ancestor is not alerted",
                     ),
                     Op::Create => (
                         Level::Enforced,
@@ -461,6 +463,23 @@ pub fn remove_pins(dir: &Path) -> std::io::Result<()> {
 }
 
 /// The miss cache's hash key: unknown to the processes whose file identities it hashes.
+/// The initial mount namespace's inode number (PID 1's): mounts over protected
+/// directories and their ancestors are refused only there (lsm.bpf.c, mount_check). 0
+/// when it cannot be read: such mounts are then only reported, as in other namespaces.
+fn init_mnt_ns() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::metadata("/proc/1/ns/mnt").map(|m| u32::try_from(m.ino())) {
+        Ok(Ok(ino)) => ino,
+        other => {
+            tracing::warn!(
+                ?other,
+                "cannot read PID 1's mount namespace: mounts over protected directories and their ancestors are only reported, not refused"
+            );
+            0
+        }
+    }
+}
+
 fn random_seed() -> u64 {
     let mut b = [0u8; 8];
     // SAFETY: getrandom writes at most b.len() bytes into b.

@@ -3,7 +3,8 @@
 # (issue #13): a chroot, renaming an ancestor, bind mounts, a private mount namespace,
 # mounting over it. Each must end in "Permission denied" and a Block alert, because
 # BPF-LSM matches the path from the mount namespace's root and knows the protected
-# directories (and their ancestors) by inode; mounting over it is alerted, not refused.
+# directories (and their ancestors) by inode; mounting over it or an ancestor is refused
+# in the initial mount namespace and alerted in others.
 # shellcheck source-path=SCRIPTDIR/.. source=lib.sh
 . /knox/lib.sh
 
@@ -122,31 +123,42 @@ umount /mnt/t
 log "bypass bpf-lsm exec: bind mount of a blocked directory: blocked"
 umount /mnt/bm
 umount /mnt/anc
-# Mounting over the directory or inside it hides its files (they stay unchanged): not
-# refused (the hook cannot tell such a mount from systemd's sandboxing without refusing
-# those too), alerted as Audit (Block) naming the rule. Writes under its name are still
-# refused on the mounted file system.
-expect_ok mount -t tmpfs t /opt/fim
-expect_alert PolicyName=fim-readonly Resource=/opt/fim Action="Audit (Block)" \
+# Mounting over the directory, inside it or over an ancestor hides its files: refused in
+# the initial mount namespace (the host's), with a Block alert naming the rule.
+mkdir -p /tmp/fake
+expect_denied "Permission denied" mount -t tmpfs t /opt/fim
+expect_alert PolicyName=fim-readonly Resource=/opt/fim Action=Block Result="Permission denied" \
   Data~SECURITY_SB_MOUNT
-expect_denied "Permission denied" sh -c 'echo x >/opt/fim/f'
-expect_ok umount /opt/fim
-expect_ok mount -t tmpfs t /opt/fim/sub
-expect_alert PolicyName=fim-readonly Resource=/opt/fim/sub Action="Audit (Block)" \
-  Data~SECURITY_SB_MOUNT
-expect_ok umount /opt/fim/sub
-expect_ok mount --bind /opt/bin /opt/fim
-expect_alert PolicyName=fim-readonly Resource=/opt/fim Action="Audit (Block)" \
-  Data~SECURITY_SB_MOUNT
-expect_ok umount /opt/fim
+expect_denied "Permission denied" mount -t tmpfs t /opt/fim/sub
+expect_alert PolicyName=fim-readonly Resource=/opt/fim/sub Action=Block \
+  Result="Permission denied" Data~SECURITY_SB_MOUNT
+expect_denied "Permission denied" mount --bind /opt/bin /opt/fim
 [ "$(cat /opt/fim/f)" = data ] || fail "/opt/fim/f changed"
-log "bypass bpf-lsm mount over protected dir: NOT blocked (alerted: Audit (Block); refusing it in sb_mount also refused systemd's ProtectSystem= sandboxing)"
-# Mounting over an ancestor (/opt) hides the directory too; no alert: ancestors include
-# / and /usr, which systemd mounts over at every sandboxed service start.
-expect_ok mount -t tmpfs t /opt
-expect_no_alert Resource=/opt Data~SECURITY_SB_MOUNT
-expect_ok umount /opt
-log "bypass bpf-lsm mount over an ancestor: NOT blocked, NOT alerted (systemd's sandboxing mounts over ancestors such as / and /usr at every service start)"
+log "bypass bpf-lsm mount over protected dir: blocked"
+expect_denied "Permission denied" mount --bind /tmp/fake /opt
+expect_alert PolicyName=fim-readonly Resource=/opt Action=Block Result="Permission denied" \
+  Data~SECURITY_SB_MOUNT
+expect_denied "Permission denied" mount -t tmpfs t /opt
+# A mount moved over it (MS_MOVE) too.
+expect_ok mount -t tmpfs t /mnt/x
+expect_denied "Permission denied" mount -o move /mnt/x /opt
+expect_ok umount /mnt/x
+[ "$(cat /opt/fim/f)" = data ] || fail "/opt/fim/f hidden or changed"
+log "bypass bpf-lsm mount over an ancestor: blocked"
+# In another mount namespace (systemd's ProtectSystem= sandboxing binds / and /usr in the
+# service's own one) mounts are not refused: one over the protected directory is alerted
+# as Audit (Block), one over an ancestor is neither refused nor alerted. The host's
+# directory is untouched.
+expect_ok unshare -m sh -c 'mount -t tmpfs t /opt/fim && [ ! -e /opt/fim/f ]'
+expect_alert PolicyName=fim-readonly Resource=/opt/fim Action="Audit (Block)" \
+  Data~SECURITY_SB_MOUNT
+before=$(alert_count Resource=/opt Data~SECURITY_SB_MOUNT)
+expect_ok unshare -m sh -c 'mount --bind /tmp/fake /opt && [ ! -e /opt/fim/f ]'
+sleep 1
+[ "$(alert_count Resource=/opt Data~SECURITY_SB_MOUNT)" = "$before" ] ||
+  fail "a mount over /opt in another mount namespace was alerted"
+[ "$(cat /opt/fim/f)" = data ] || fail "/opt/fim/f changed"
+log "bypass bpf-lsm mount namespace + mount over protected dir or ancestor: NOT blocked (host's directory unchanged; Audit (Block) alert on the directory, none on an ancestor: systemd's sandboxing mounts over / and /usr in each service's namespace)"
 # Mounts elsewhere raise nothing.
 expect_ok mount -t tmpfs t /mnt/x
 expect_ok umount /mnt/x
