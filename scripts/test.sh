@@ -24,8 +24,9 @@ cd "$(dirname "$0")/.."
 #   tmux                the onboarding prompt, answered in a real terminal
 #   util-linux          unshare (the second pass hides an onboarded agent)
 #   podman runc         tests/containers.rs runs real containers (not crun: it failed here)
+#   docker.io           the same for docker: the test starts containerd and dockerd itself
 packages=(bash zsh fish clang llvm libbpf-dev bpftool qemu-system-x86 busybox-static cpio mmdebstrap
-  systemd tmux util-linux podman runc)
+  systemd tmux util-linux podman runc docker.io)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
