@@ -10,12 +10,16 @@
 #   open       `cat` of a file no rule names (/etc/passwd)
 #   open-ro    `cat` of a file under the policy's readOnly directory: every open is an event
 #              the group decides (membership of the cgroup read from /proc per event)
+#   start      `podman run --rm ... true`, START times, timed on the host: with the agent
+#              and knoxctl's OCI hook (the container is registered and given its rules
+#              before its entrypoint runs) vs neither
 # Prints one line per loop: median ms without, with, and the ratio.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${1:-target/release/knoxctl}
 rounds=${ROUNDS:-3}
 n=${N:-2000}
+starts=${START:-10}
 name=knoxbench$$
 dir=$(mktemp -d /tmp/knoxctl-bench-ctr.XXXXXX)
 pid=
@@ -40,7 +44,19 @@ spec:
     matchPaths: [{path: /tmp/forbidden}]
   file:
     matchDirectories: [{dir: /usr/bin/, recursive: true, readOnly: true}]
+---
+apiVersion: security.kubearmor.com/v1
+kind: KubeArmorPolicy
+metadata: {name: bench-start, namespace: container_namespace}
+spec:
+  selector: {matchLabels: {kubearmor.io/container.name: knoxstart$$}}
+  action: Block
+  file:
+    matchDirectories: [{dir: /usr/bin/, recursive: true, readOnly: true}]
 EOF
+mkdir -p "$dir/hooks" "$dir/nohooks"
+printf '{"version":"1.0.0","hook":{"path":"%s","args":["knoxctl","oci-hook","--socket","%s"]},"when":{"always":true},"stages":["createRuntime","poststop"]}\n' \
+  "$(realpath "$bin")" "$dir/sock" >"$dir/hooks/knoxctl.json"
 # podman's Docker-compatible API on a socket of the bench's own: the agent learns the
 # container's name from it.
 podman system service --time=0 "unix://$dir/podman.sock" 2>/dev/null &
@@ -82,6 +98,14 @@ for r in $(seq "$rounds"); do
         exit 1
       }
     fi
+    hooks=$dir/nohooks
+    [ "$mode" = with ] && hooks=$dir/hooks
+    s0=$(date +%s%N)
+    for i in $(seq "$starts"); do
+      podman --hooks-dir "$hooks" run --rm --name "knoxstart$$-$i" --network none \
+        localhost/busybox:local /bin/busybox true >/dev/null
+    done
+    eval "$mode[start]+=\"$((($(date +%s%N) - s0) / 1000000 / starts)) \""
     for l in exec open open-ro; do
       case $l in
         # busybox's sh runs `true` as a builtin: run the program.
@@ -96,8 +120,8 @@ for r in $(seq "$rounds"); do
   done
 done
 median() { tr ' ' '\n' <<<"$1" | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}'; }
-for l in exec open open-ro; do
+for l in exec open open-ro start; do
   a=$(median "${without[$l]}") b=$(median "${with[$l]}")
   awk -v l="$l" -v a="$a" -v b="$b" -v n="$n" \
-    'BEGIN {printf "BENCH container %-8s %d iterations: without %d ms, with %d ms: %.3f (%+.1f us per iteration)\n", l, n, a, b, b / a, (b - a) * 1000 / n}'
+    'BEGIN {printf "BENCH container %-8s %s: without %d ms, with %d ms: %.3f (%+.1f us per iteration)\n", l, (l == "start" ? "one start" : n " iterations"), a, b, b / a, (l == "start" ? (b - a) * 1000 : (b - a) * 1000 / n)}'
 done

@@ -26,7 +26,7 @@ fi
 # A Debian-like image for KubeArmor's own non-Kubernetes container scenarios (which exec
 # bash, ls, cat, curl and apt in a container named wordpress-mysql): this host's binaries
 # with the libraries ldd lists, plus what apt needs to start. No registry needed.
-debian=localhost/knox-debian:local
+debian=localhost/knox-debian:merged-usr
 if ! podman image exists "$debian"; then
   d=$(mktemp -d)
   trap 'rm -rf "${r:-}" "${d:-}"' EXIT
@@ -36,6 +36,16 @@ if ! podman image exists "$debian"; then
       mkdir -p "$R$(dirname "$f")"
       cp -Ln "$f" "$R$f"
     done
+  done
+  # Merged /usr, as Debian 12 and Ubuntu images are: /bin, /lib and /lib64 are links into
+  # /usr (ldd names the libraries under /lib).
+  for l in lib lib64; do
+    if [ -d "$R/$l" ]; then
+      mkdir -p "$R/usr/$l"
+      cp -a "$R/$l/." "$R/usr/$l/"
+      rm -rf "${R:?}/$l"
+    fi
+    ln -s "usr/$l" "$R/$l"
   done
   ln -s usr/bin "$R/bin"
   mkdir -p "$R/etc/apt/apt.conf.d" "$R/etc/apt/sources.list.d" "$R/usr/share/dpkg" "$R/tmp" \

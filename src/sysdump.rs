@@ -181,6 +181,7 @@ const ITEMS: &[(&str, &str, Collector)] = &[
     ("supervisor record", "agent/supervisor.json", supervisor),
     ("knoxctl processes", "agent/processes.json", processes),
     ("applied policies", "policies/policies.json", policies),
+    ("containers", "policies/containers.json", containers),
     ("BPF pins", "enforcer/bpf-pins.txt", bpf_pins),
     ("BPF programs", "enforcer/bpftool-prog.json", |c| {
         bpftool(c, "prog")
@@ -562,6 +563,19 @@ fn policies(c: &Ctx) -> Got {
             state.display()
         )),
         Err(e) => Got::Fail(format!("{}: {e}", state.display())),
+    }
+}
+
+/// The containers the agent knows, the policies that select each and how they are
+/// enforced there.
+fn containers(c: &Ctx) -> Got {
+    if c.status.is_err() {
+        return Got::Skip("the agent is not running: it alone knows the containers".into());
+    }
+    match api::call(&c.socket, &Request::Containers, API_TIMEOUT) {
+        Ok(Response::Containers { items }) => Got::From(json(&items), "agent".into()),
+        Ok(other) => Got::Fail(format!("unexpected answer: {other:?}")),
+        Err(e) => Got::Fail(e.to_string()),
     }
 }
 

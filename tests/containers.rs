@@ -677,7 +677,7 @@ fn container_rules_hold_from_the_entrypoints_first_act() {
     );
 }
 
-const DEBIAN: &str = "localhost/knox-debian:local";
+const DEBIAN: &str = "localhost/knox-debian:merged-usr";
 
 fn conformance_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("KNOXCTL_CONFORMANCE_DIR")
@@ -710,7 +710,7 @@ fn kubearmor_nonk8s_container_scenarios() {
         .is_ok_and(|s| s.success());
     if !prerequisite(
         debian,
-        "the image localhost/knox-debian:local (scripts/containers-setup.sh)",
+        "the image localhost/knox-debian:merged-usr (scripts/containers-setup.sh)",
     ) {
         return;
     }
@@ -1017,4 +1017,156 @@ fn docker_containers_are_found_and_enforced() {
     assert_eq!(a["Resource"], "/usr/bin/evil");
     docker(&["rm", "-f", &name]);
     assert!(wait_gone(&agent, 10, &id), "still listed after docker rm");
+}
+
+/// AccuKnox's container scenario as its page runs it: the example policy
+/// (examples/policies/accuknox-file-integrity-monitoring.yaml, selector
+/// `kubearmor.io/container.name: ubuntu`) applied to a running container named `ubuntu`.
+/// Writes to an existing file and new files under its /usr/bin and /usr/lib are denied,
+/// reads work, a neighbour and host processes are not judged by it; a container started
+/// after the policy (`ubuntu-2`: KubeArmor's name regex is unanchored) and the agent
+/// restarted while both run keep it enforced.
+#[test]
+fn accuknox_fim_policy_in_a_container_named_ubuntu() {
+    if !ready() {
+        return;
+    }
+    let debian = Command::new("podman")
+        .args(["image", "exists", DEBIAN])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !prerequisite(
+        debian,
+        "the image localhost/knox-debian:merged-usr (scripts/containers-setup.sh)",
+    ) {
+        return;
+    }
+    let _service = PodmanService::start();
+    let mut agent = Agent::start("containers-accuknox", "fanotify");
+    for n in ["ubuntu", "ubuntu-2"] {
+        let _ = Command::new("podman")
+            .args(["rm", "-f", "-t", "0", n])
+            .output();
+    }
+    let mut cs = Containers(Vec::new());
+    let id = cs.run_image(DEBIAN, "ubuntu", &[], &["sleep", "600"]);
+    let neighbour = format!("kxneighbour{}", std::process::id());
+    cs.run(&neighbour, &[], &["sleep", "600"]);
+    let sh =
+        |name: &str, script: &str| exec(name, &["bash", "-c", &format!("{script}; echo rc=$?")]);
+    assert!(
+        sh("ubuntu", "echo original > /usr/bin/existing")
+            .1
+            .contains("rc=0")
+    );
+    wait_for(&agent, 15, |c| {
+        c["id"] == id.as_str() && c["verified"] == true
+    })
+    .unwrap_or_else(|| panic!("ubuntu not discovered: {}", agent.log()));
+    let o = agent.cli(&[
+        "policy",
+        "apply",
+        "-f",
+        &common::example("accuknox-file-integrity-monitoring.yaml"),
+    ]);
+    assert!(
+        stdout(&o).contains("enforced in 1 container (ubuntu) by fanotify"),
+        "{}",
+        out(&o)
+    );
+    let denied = |name: &str, script: &str| {
+        let (_, text) = sh(name, script);
+        text.contains("not permitted") && !text.contains("rc=0")
+    };
+    assert!(
+        denied("ubuntu", "echo tampered >> /usr/bin/existing"),
+        "append to an existing file"
+    );
+    assert!(
+        denied("ubuntu", "echo EICAR > /tmp/t; cat /tmp/t > /usr/bin/test"),
+        "new file in /usr/bin"
+    );
+    assert!(
+        denied("ubuntu", "echo x > /usr/lib/test_file"),
+        "new file in /usr/lib"
+    );
+    assert!(
+        denied("ubuntu", "echo x > /bin/through-the-symlink"),
+        "/bin is usr/bin here"
+    );
+    let (_, text) = sh("ubuntu", "cat /usr/bin/existing; ls /usr/lib >/dev/null");
+    assert!(
+        text.contains("original") && text.contains("rc=0"),
+        "reads: {text}"
+    );
+    assert!(
+        !denied(&neighbour, "busybox touch /usr/bin/fine"),
+        "the neighbour is judged"
+    );
+    // Host processes are not the container's: the host's rules judge them.
+    let pid = inspect("ubuntu", "{{.State.Pid}}");
+    let through = format!("/proc/{pid}/root/usr/bin/existing");
+    assert!(
+        std::fs::read_to_string(&through)
+            .unwrap()
+            .contains("original")
+    );
+
+    let alerts = agent.wait_alerts(&["PolicyName=harden-file-integrity-monitoring"], 4);
+    assert!(alerts.len() >= 4, "{alerts:?}");
+    for a in &alerts {
+        for (field, want) in [
+            ("Type", "MatchedPolicy"),
+            ("NamespaceName", "container_namespace"),
+            ("PodName", "ubuntu"),
+            ("ContainerName", "ubuntu"),
+            ("ContainerID", id.as_str()),
+            ("ContainerImage", DEBIAN),
+            ("Action", "Block"),
+            ("Result", "Operation not permitted"),
+            ("Enforcer", "fanotify"),
+            ("Severity", "1"),
+            (
+                "Message",
+                "Detected and prevented compromise to File integrity",
+            ),
+            ("Operation", "File"),
+        ] {
+            assert_eq!(a[field], want, "{field} in {a}");
+        }
+        assert!(
+            a["Tags"]
+                .as_str()
+                .unwrap()
+                .contains("MITRE_T1565_data_manipulation")
+        );
+        assert!(
+            a["HostPID"].as_i64().unwrap() > 0 && a["PID"].as_i64().unwrap() > 0,
+            "{a}"
+        );
+        assert_ne!(a["HostPID"], a["PID"]);
+    }
+    assert!(alerts.iter().any(|a| a["Resource"] == "/usr/lib/test_file"
+        && a["Data"].as_str().unwrap().contains("O_CREAT")));
+
+    // Started after the policy, found through podman's API: enforced once its start event
+    // arrives.
+    let id2 = cs.run_image(DEBIAN, "ubuntu-2", &[], &["sleep", "600"]);
+    let e = wait_for(&agent, 15, |c| {
+        c["id"] == id2.as_str() && c["enforcement"]["backend"] == "fanotify"
+    })
+    .unwrap_or_else(|| panic!("ubuntu-2 not enforced: {}", agent.log()));
+    assert!(denied("ubuntu-2", "echo x > /usr/bin/late"), "{e}");
+
+    // The agent restarted while both run: enforced again from the persisted policy.
+    agent.stop();
+    agent.spawn();
+    for id in [&id, &id2] {
+        wait_for(&agent, 15, |c| {
+            c["id"] == id.as_str() && c["enforcement"]["backend"] == "fanotify"
+        })
+        .unwrap_or_else(|| panic!("{id} not enforced after an agent restart: {}", agent.log()));
+    }
+    assert!(denied("ubuntu", "echo x > /usr/bin/after-restart"));
+    assert!(denied("ubuntu-2", "echo x > /usr/lib/after-restart"));
 }

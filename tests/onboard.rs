@@ -529,6 +529,12 @@ fn onboard_enforce_and_offboard_on_the_real_paths() {
     assert!(
         String::from_utf8_lossy(&files["policies/policies.json"]).contains("block-pkg-mgmt-tools")
     );
+    // The agent's containers (a JSON list; none need be running here).
+    assert!(
+        serde_json::from_slice::<serde_json::Value>(&files["policies/containers.json"])
+            .is_ok_and(|v| v.is_array()),
+        "containers listed"
+    );
     if have_bpftool {
         assert!(
             String::from_utf8_lossy(&files["enforcer/bpf-pins.txt"]).contains("knoxctl_test"),

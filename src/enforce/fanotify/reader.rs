@@ -503,8 +503,10 @@ impl Reader {
             return;
         }
         let tid = meta.pid;
+        // Guarded like deciding: an unwind here would leave the event unanswered. In
+        // doubt the thread is judged.
         if let Some(scope) = &self.scope
-            && !in_container(tid, &scope.container.id)
+            && !catch_unwind(|| in_container(tid, &scope.container.id)).unwrap_or(true)
         {
             self.answer(fd.as_raw_fd(), true);
             return;
