@@ -1169,4 +1169,15 @@ fn accuknox_fim_policy_in_a_container_named_ubuntu() {
     }
     assert!(denied("ubuntu", "echo x > /usr/bin/after-restart"));
     assert!(denied("ubuntu-2", "echo x > /usr/lib/after-restart"));
+
+    // Renamed out of the selector (podman sends no rename event: the 10 s re-list sees
+    // it): the rules go, nothing stale is left.
+    let renamed = format!("kxformerly{}", std::process::id());
+    podman(&["rename", "ubuntu-2", &renamed]);
+    cs.0.push(renamed.clone());
+    wait_for(&agent, 25, |c| {
+        c["id"] == id2.as_str() && c["name"] == renamed.as_str() && c["enforcement"].is_null()
+    })
+    .unwrap_or_else(|| panic!("rules kept after a rename: {:#?}", containers(&agent)));
+    assert!(!denied(&renamed, "echo x > /usr/bin/free-again"));
 }
