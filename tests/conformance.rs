@@ -4,28 +4,15 @@
 //! Inputs are read from ../shared/conformance (or $KNOXCTL_CONFORMANCE_DIR), never copied
 //! into this repository. When they are absent the tests say so loudly and pass.
 
+mod common;
+
 use knoxctl::policy::Kind;
 use knoxctl::policy::schema::{self, Schema};
 use knoxctl::policy::validate::{FileReport, Options, Severity};
 use knoxctl::yaml::{self, Node, Value};
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-
-fn conformance_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("KNOXCTL_CONFORMANCE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance"));
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "\n*** SKIPPED: conformance corpus not found at {} (set KNOXCTL_CONFORMANCE_DIR) ***\n",
-            dir.display()
-        );
-        None
-    }
-}
 
 fn child<'a>(node: &'a Node, key: &str) -> &'a Node {
     &node
@@ -100,7 +87,9 @@ fn first_difference(ours: &Schema, theirs: &Schema, at: &str) -> Option<String> 
 
 #[test]
 fn schemas_equal_the_crds() {
-    let Some(dir) = conformance_dir() else { return };
+    let Some(dir) = common::conformance_dir() else {
+        return;
+    };
     for kind in Kind::ALL {
         let theirs = crd_schema(&dir, kind);
         let ours = schema::for_kind(kind);
@@ -132,7 +121,9 @@ fn error_fields(doc: &knoxctl::policy::validate::DocReport) -> BTreeSet<String> 
 
 #[test]
 fn kubearmor_corpus_verdicts_match_the_crd() {
-    let Some(dir) = conformance_dir() else { return };
+    let Some(dir) = common::conformance_dir() else {
+        return;
+    };
     let reports = validate_dir(&dir.join("kubearmor/policies"));
     let docs: Vec<_> = reports
         .iter()
@@ -171,7 +162,9 @@ fn kubearmor_corpus_verdicts_match_the_crd() {
 
 #[test]
 fn policy_templates_verdicts_match_the_reviewed_expectations() {
-    let Some(dir) = conformance_dir() else { return };
+    let Some(dir) = common::conformance_dir() else {
+        return;
+    };
     let root = dir.join("policy-templates");
     let reports = validate_dir(&root);
     let prefix = format!("{}/", root.display());
@@ -218,7 +211,9 @@ fn policy_templates_verdicts_match_the_reviewed_expectations() {
 
 #[test]
 fn cli_reports_non_kubearmor_kinds_and_exits_1() {
-    let Some(dir) = conformance_dir() else { return };
+    let Some(dir) = common::conformance_dir() else {
+        return;
+    };
     let cilium =
         dir.join("policy-templates/django/network/cnp-egress-django-allow-only-tcp-443.yaml");
     let out = Command::new(env!("CARGO_BIN_EXE_knoxctl"))

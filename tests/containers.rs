@@ -268,6 +268,18 @@ fn podman_containers_are_followed_through_its_docker_api() {
     .unwrap_or_else(|| panic!("not re-listed after an agent restart: {}", agent.log()));
 }
 
+/// An agent that follows no runtime socket: only the OCI hook can tell it of a container.
+fn hook_only_agent(tag: &str) -> Agent {
+    let mut agent = Agent::new(tag, "fanotify");
+    std::fs::write(
+        agent.dir.join("config.yaml"),
+        "clusterName: test\ncontainerSockets: []\n",
+    )
+    .unwrap();
+    agent.spawn();
+    agent
+}
+
 fn hooks_dir(agent: &Agent, socket: &Path) -> PathBuf {
     let dir = agent.dir.join("hooks.d");
     std::fs::create_dir_all(&dir).unwrap();
@@ -292,13 +304,7 @@ fn oci_hook_registers_a_container_before_its_entrypoint_runs() {
     }
     let tag = std::process::id();
     let name = format!("kxhooked{tag}");
-    let mut agent = Agent::new("containers-hook", "fanotify");
-    std::fs::write(
-        agent.dir.join("config.yaml"),
-        "clusterName: test\ncontainerSockets: []\n",
-    )
-    .unwrap();
-    agent.spawn();
+    let agent = hook_only_agent("containers-hook");
     let hooks = hooks_dir(&agent, &agent.socket);
     let marker_dir = agent.dir.join("m");
     std::fs::create_dir_all(&marker_dir).unwrap();
@@ -639,13 +645,7 @@ fn container_rules_hold_from_the_entrypoints_first_act() {
     }
     let tag = std::process::id();
     let name = format!("kxearly{tag}");
-    let mut agent = Agent::new("containers-early", "fanotify");
-    std::fs::write(
-        agent.dir.join("config.yaml"),
-        "clusterName: test\ncontainerSockets: []\n",
-    )
-    .unwrap();
-    agent.spawn();
+    let agent = hook_only_agent("containers-early");
     let p = agent.write("ksp.yaml", &policy("ctr-early", &name));
     let o = agent.cli(&["policy", "apply", "-f", p.to_str().unwrap()]);
     assert!(o.status.success(), "{}", out(&o));
@@ -679,21 +679,6 @@ fn container_rules_hold_from_the_entrypoints_first_act() {
 
 const DEBIAN: &str = "localhost/knox-debian:merged-usr";
 
-fn conformance_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("KNOXCTL_CONFORMANCE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance"));
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "\n*** SKIPPED: conformance corpus not found at {} (set KNOXCTL_CONFORMANCE_DIR) ***\n",
-            dir.display()
-        );
-        None
-    }
-}
-
 /// KubeArmor's own non-Kubernetes container scenarios (tests/nonk8s_env: ksp and smoke),
 /// with their policies read from the corpus, in a container named `wordpress-mysql` as
 /// theirs: each policy applied, the scenario's command run with `exec`, the alert KubeArmor
@@ -714,7 +699,7 @@ fn kubearmor_nonk8s_container_scenarios() {
     ) {
         return;
     }
-    let Some(corpus) = conformance_dir() else {
+    let Some(corpus) = common::conformance_dir() else {
         return;
     };
     let suite = corpus.join("kubearmor/tests/nonk8s_env");

@@ -211,3 +211,20 @@ pub fn example(name: &str) -> String {
         .display()
         .to_string()
 }
+
+/// KubeArmor's corpus (../shared/conformance, or $KNOXCTL_CONFORMANCE_DIR): read as test
+/// input, never copied; None, said loudly, when it is absent.
+pub fn conformance_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("KNOXCTL_CONFORMANCE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance"));
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "\n*** SKIPPED: conformance corpus not found at {} (set KNOXCTL_CONFORMANCE_DIR) ***\n",
+            dir.display()
+        );
+        None
+    }
+}
