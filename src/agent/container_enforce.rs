@@ -129,8 +129,10 @@ impl ContainerEnforcement {
                 continue;
             }
             live.insert(c.id.clone());
+            // A failed apply (root not reachable yet, no group) is tried again.
             let same = self.applied.get(&c.id).is_some_and(|a| {
-                a.pid == c.pid
+                a.state.error.is_empty()
+                    && a.pid == c.pid
                     && a.name == c.name
                     && a.image == c.image
                     && a.labels == c.labels
