@@ -972,7 +972,9 @@ fn docker_containers_are_found_and_enforced() {
     let p = agent.write("ksp.yaml", &policy("docker-fim", &name));
     let o = agent.cli(&["policy", "apply", "-f", p.to_str().unwrap()]);
     assert!(
-        stdout(&o).contains(&format!("enforced in 1 container ({name}) by fanotify")),
+        stdout(&o).contains(&format!(
+            "enforced in 1 container ({name}: 3/3 rules) by fanotify"
+        )),
         "{}",
         out(&o)
     );
@@ -1055,7 +1057,7 @@ fn accuknox_fim_policy_in_a_container_named_ubuntu() {
         &common::example("accuknox-file-integrity-monitoring.yaml"),
     ]);
     assert!(
-        stdout(&o).contains("enforced in 1 container (ubuntu) by fanotify"),
+        stdout(&o).contains("enforced in 1 container (ubuntu: 3/6 rules) by fanotify"),
         "{}",
         out(&o)
     );

@@ -57,6 +57,9 @@ struct Applied {
     labels: BTreeMap<String, String>,
     policies: Vec<Policy>,
     state: Enforcement,
+    /// Marked through the bundle's rootfs before the runtime pivoted: without the
+    /// container's own mounts (volumes, /etc/hosts). Applied again once it has pivoted.
+    provisional: bool,
 }
 
 pub struct ContainerEnforcement {
@@ -129,9 +132,11 @@ impl ContainerEnforcement {
                 continue;
             }
             live.insert(c.id.clone());
-            // A failed apply (root not reachable yet, no group) is tried again.
+            // A failed apply (root not reachable yet, no group) is tried again, and one
+            // made before the pivot once the process has its own root.
             let same = self.applied.get(&c.id).is_some_and(|a| {
                 a.state.error.is_empty()
+                    && (!a.provisional || has_host_root(c.pid))
                     && a.pid == c.pid
                     && a.name == c.name
                     && a.image == c.image
@@ -141,6 +146,7 @@ impl ContainerEnforcement {
             if same {
                 continue;
             }
+            let provisional = has_host_root(c.pid);
             let state = self.apply(c, &selected);
             self.applied.insert(
                 c.id.clone(),
@@ -151,6 +157,7 @@ impl ContainerEnforcement {
                     labels: c.labels.clone(),
                     policies: selected,
                     state,
+                    provisional,
                 },
             );
         }
@@ -216,14 +223,17 @@ impl ContainerEnforcement {
         if self.enforcer.is_none() {
             return format!("stored; container policies are {}", self.unavailable);
         }
-        let mut enforced = Vec::new();
+        let mut enforced: Vec<String> = Vec::new();
         let mut failed = Vec::new();
         for a in self.applied.values() {
             if !a.policies.iter().any(|p| p.id().to_string() == id) {
                 continue;
             }
             if a.state.error.is_empty() {
-                enforced.push(a.name.as_str());
+                enforced.push(format!(
+                    "{}: {}/{} rules",
+                    a.name, a.state.enforced, a.state.rules
+                ));
             } else {
                 failed.push(format!("{}: {}", a.name, a.state.error));
             }
@@ -268,6 +278,14 @@ fn describe(state: &mut Enforcement, report: &ApplyReport, fields: &[String]) {
             "in containers only process and file rules are enforced in this build (a fanotify group per container; BPF-LSM's rules are the host's only so far)".into(),
         );
     }
+}
+
+/// Whether `pid`'s root is still the host's (the runtime has not pivoted into the
+/// container's root yet).
+fn has_host_root(pid: u32) -> bool {
+    let id = |p: &str| std::fs::metadata(p).map(|m| (m.dev(), m.ino())).ok();
+    let theirs = id(&format!("/proc/{pid}/root"));
+    theirs.is_some() && theirs == id("/")
 }
 
 /// Where the agent reaches the container's root: its init process's root, or, while the

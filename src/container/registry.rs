@@ -67,6 +67,10 @@ impl Registry {
         };
         let best_old = old.sources.iter().map(|s| rank(s)).max().unwrap_or(0);
         let new_rank = rank(source);
+        // A restart's rootfs is its own: a new process without one says nothing of it.
+        if !c.rootfs.is_empty() || (c.pid != 0 && c.pid != old.pid) {
+            old.rootfs = std::mem::take(&mut c.rootfs);
+        }
         // A new process (a restart) or the first verified facts win whoever reports them.
         if c.pid != 0 && (c.pid != old.pid || !old.verified) {
             (
@@ -84,9 +88,6 @@ impl Registry {
                 c.mnt_ns,
                 c.pid_ns,
             );
-        }
-        if !c.rootfs.is_empty() {
-            old.rootfs = c.rootfs;
         }
         if new_rank >= best_old {
             if !c.name.is_empty() {
@@ -229,9 +230,19 @@ mod tests {
         // A rename reported by the API is taken.
         r.upsert(c("a", "web2", 10, &[("app", "demo")]), api);
         assert_eq!(r.get("a").unwrap().name, "web2");
-        // A restart: the new pid wins.
+        // A restart: the new pid wins, and the old start's rootfs is forgotten.
+        let mut hooked = c("a", "web2", 10, &[("app", "demo")]);
+        hooked.rootfs = "/var/lib/containers/storage/overlay/x/merged".into();
+        r.upsert(hooked, SOURCE_HOOK);
+        assert!(!r.get("a").unwrap().rootfs.is_empty());
+        r.upsert(c("a", "web2", 10, &[("app", "demo")]), api);
+        assert!(!r.get("a").unwrap().rootfs.is_empty(), "same process: kept");
         r.upsert(c("a", "web2", 11, &[("app", "demo")]), SOURCE_HOOK);
         assert_eq!(r.get("a").unwrap().pid, 11);
+        assert!(
+            r.get("a").unwrap().rootfs.is_empty(),
+            "a new process: not its rootfs"
+        );
     }
 
     #[test]

@@ -506,7 +506,7 @@ impl Reader {
         // Guarded like deciding: an unwind here would leave the event unanswered. In
         // doubt the thread is judged.
         if let Some(scope) = &self.scope
-            && !catch_unwind(|| in_container(tid, &scope.container.id)).unwrap_or(true)
+            && !catch_unwind(|| in_container(tid, &scope.container)).unwrap_or(true)
         {
             self.answer(fd.as_raw_fd(), true);
             return;
@@ -948,17 +948,29 @@ fn exec_data(tid: i32) -> String {
     }
 }
 
-/// Whether thread `tid` runs in the container `id` (its cgroup names it). Read for each
-/// event: a cached answer could outlive the thread and be given to a reused tid.
-fn in_container(tid: i32, id: &str) -> bool {
+/// Whether thread `tid` runs in container `c`: its unified cgroup is the container's or
+/// below it (a root process that makes a sub-cgroup and moves into it stays judged, whatever
+/// it names it), or, without a cgroup2 hierarchy, its cgroup path names the container. Read
+/// for each event: a cached answer could outlive the thread and be given to a reused tid.
+fn in_container(tid: i32, c: &crate::container::Container) -> bool {
     // Hybrid hierarchies list a dozen controllers; 4 KiB holds them.
     let mut buf = [0u8; 4096];
     let Ok(n) = sys::read_proc(&ProcPath::new(tid, "cgroup"), &mut buf) else {
         return false;
     };
-    std::str::from_utf8(&buf[..n]).is_ok_and(|text| {
-        crate::container::cgroup::container_of_proc_cgroup(text).is_some_and(|m| m.id == id)
-    })
+    let Ok(text) = std::str::from_utf8(&buf[..n]) else {
+        return false;
+    };
+    let base = c.cgroup_path.as_str();
+    match crate::container::cgroup::unified_path(text) {
+        Some(path) if !base.is_empty() && base != "/" => {
+            path == base
+                || path
+                    .strip_prefix(base)
+                    .is_some_and(|rest| rest.starts_with('/'))
+        }
+        _ => crate::container::cgroup::container_of_proc_cgroup(text).is_some_and(|m| m.id == c.id),
+    }
 }
 
 /// The acting process (its thread group, not the thread) as alerts describe it.
