@@ -1168,3 +1168,101 @@ fn accuknox_fim_policy_in_a_container_named_ubuntu() {
     .unwrap_or_else(|| panic!("rules kept after a rename: {:#?}", containers(&agent)));
     assert!(!denied(&renamed, "echo x > /usr/bin/free-again"));
 }
+
+/// The eBPF monitor tells containers' processes from the host's by their cgroup: a host
+/// rule on `/etc/passwd` says nothing when a container reads its own `/etc/passwd`, and a
+/// container policy's syscall rule (which no fanotify group can enforce) is audited by the
+/// monitor in the selected container only, with the container's fields.
+#[test]
+fn the_monitor_judges_container_processes_by_their_containers_rules() {
+    if !ready() {
+        return;
+    }
+    let tag = std::process::id();
+    let (sel, other) = (format!("kxmonsel{tag}"), format!("kxmonother{tag}"));
+    let _service = PodmanService::start();
+    let agent = Agent::start("containers-monitor", "fanotify");
+    let mut cs = Containers(Vec::new());
+    let sel_id = cs.run(&sel, &[], &["sleep", "600"]);
+    let other_id = cs.run(&other, &[], &["sleep", "600"]);
+    for id in [&sel_id, &other_id] {
+        wait_for(&agent, 15, |c| {
+            c["id"] == id.as_str() && c["verified"] == true
+        })
+        .unwrap_or_else(|| panic!("{id} not discovered: {}", agent.log()));
+    }
+    let host = knoxctl::identity::hostname();
+    let hsp = agent.write(
+        "hsp.yaml",
+        &format!(
+            "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorHostPolicy\nmetadata: {{name: host-passwd}}\nspec:\n  nodeSelector: {{matchLabels: {{kubearmor.io/hostname: {host}}}}}\n  action: Audit\n  file:\n    matchPaths: [{{path: /etc/passwd}}]\n"
+        ),
+    );
+    let ksp = agent.write(
+        "ksp.yaml",
+        &format!(
+            "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorPolicy\nmetadata: {{name: ctr-unlink, namespace: container_namespace}}\nspec:\n  selector: {{matchLabels: {{kubearmor.io/container.name: {sel}$}}}}\n  severity: 6\n  message: unlink in a container\n  action: Audit\n  syscalls:\n    matchSyscalls:\n    - syscall: [unlink]\n"
+        ),
+    );
+    for p in [&hsp, &ksp] {
+        let o = agent.cli(&["policy", "apply", "-f", p.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", out(&o));
+    }
+    let e = enforcement_of(&agent, &sel_id);
+    assert!(
+        e["notes"]
+            .to_string()
+            .contains("matchSyscalls[0]): audited by the eBPF monitor"),
+        "the syscall rule is the monitor's: {e}"
+    );
+
+    for n in [&sel, &other] {
+        assert_eq!(exec(n, &["cat", "/etc/passwd"]).0, 0);
+        let (code, text) = exec(n, &["sh", "-c", "touch /tmp/gone && unlink /tmp/gone"]);
+        assert_eq!(code, 0, "{text}");
+    }
+    // The host's own read comes after the containers' in the monitor's ring: once its
+    // alert is in, theirs would have been too.
+    let host_read = Command::new("/usr/bin/cat")
+        .arg("/etc/passwd")
+        .output()
+        .unwrap();
+    assert!(host_read.status.success());
+    let host_alerts = agent.wait_alerts(&["PolicyName=host-passwd"], 1);
+    std::thread::sleep(Duration::from_millis(300));
+    let host_alerts = agent
+        .alerts(&["PolicyName=host-passwd"])
+        .into_iter()
+        .chain(host_alerts)
+        .collect::<Vec<_>>();
+    for a in &host_alerts {
+        assert_eq!(a["Type"], "MatchedHostPolicy", "{a}");
+        assert_eq!(
+            a["ContainerID"].as_str().unwrap_or(""),
+            "",
+            "a host rule judged a container: {a}"
+        );
+    }
+
+    agent.wait_alerts(&["PolicyName=ctr-unlink"], 1);
+    std::thread::sleep(Duration::from_millis(300));
+    let unlinks = agent.alerts(&["PolicyName=ctr-unlink"]);
+    assert_eq!(unlinks.len(), 1, "only the selected container: {unlinks:?}");
+    let a = &unlinks[0];
+    assert_eq!(a["Type"], "MatchedPolicy", "{a}");
+    assert_eq!(a["Operation"], "Syscall", "{a}");
+    assert_eq!(a["Resource"], "/tmp/gone", "{a}");
+    assert_eq!(a["Enforcer"], "eBPF Monitor", "{a}");
+    assert_eq!(a["Action"], "Audit", "{a}");
+    assert_eq!(a["Severity"], "6", "{a}");
+    assert_eq!(a["Message"], "unlink in a container", "{a}");
+    assert_eq!(a["ContainerName"], sel.as_str(), "{a}");
+    assert_eq!(a["ContainerID"], sel_id.as_str(), "{a}");
+    assert_eq!(a["ContainerImage"], IMAGE, "{a}");
+    assert_eq!(a["NamespaceName"], "container_namespace", "{a}");
+    let (pid, host_pid) = (a["PID"].as_i64(), a["HostPID"].as_i64());
+    assert!(
+        pid.is_some_and(|p| p > 0 && p < 100) && host_pid.is_some_and(|h| Some(h) != pid),
+        "in-container PID, host HostPID: {a}"
+    );
+}

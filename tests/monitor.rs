@@ -154,6 +154,14 @@ fn exec_fork_exit_and_failed_exec() {
     assert_eq!(exec.tid, pid, "{exec:#?}");
     assert_eq!(exec.retval, 0, "{exec:#?}");
     assert_eq!(exec.comm, "true", "{exec:#?}");
+    // The agent tells containers' processes apart by this id: it must be what a runtime's
+    // cgroup directory has as its inode.
+    let facts = knoxctl::container::proc_facts(me, knoxctl::container::cgroup2_mount().as_deref());
+    assert_ne!(facts.cgroup_id, 0, "this test needs a cgroup2 hierarchy");
+    assert_eq!(exec.cgroup_id, facts.cgroup_id, "{exec:#?} vs {facts:?}");
+    // In the host's pid namespace its own numbers are the host's.
+    assert_eq!((exec.ns_pid, exec.ns_ppid), (pid, me), "{exec:#?}");
+    assert_eq!((fork.ns_pid, fork.ns_ppid), (pid, me), "{fork:#?}");
     // SAFETY: no preconditions.
     assert_eq!(exec.uid, unsafe { libc::getuid() }, "{exec:#?}");
     assert!(

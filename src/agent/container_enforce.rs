@@ -10,6 +10,8 @@
 //! stop, and after every policy change. A container whose identity and selected policies
 //! did not change keeps its group untouched.
 
+use super::container_monitor::ContainerIndex;
+use super::core::HostRules;
 use crate::container::{Container, select};
 use crate::enforce::fanotify::{FanotifyEnforcer, Options};
 use crate::enforce::{ApplyReport, ContainerTarget, EnforcerEvent};
@@ -60,6 +62,8 @@ struct Applied {
     /// Marked through the bundle's rootfs before the runtime pivoted: without the
     /// container's own mounts (volumes, /etc/hosts). Applied again once it has pivoted.
     provisional: bool,
+    /// The rules as the monitor judges the container's events (None: nothing applied).
+    monitor: Option<Arc<HostRules>>,
 }
 
 pub struct ContainerEnforcement {
@@ -69,6 +73,9 @@ pub struct ContainerEnforcement {
     /// The applied policies that can select containers.
     policies: Vec<Policy>,
     applied: BTreeMap<String, Applied>,
+    posture: Posture,
+    /// Where the monitor learns which process is in which container.
+    index: Arc<ContainerIndex>,
 }
 
 impl ContainerEnforcement {
@@ -78,6 +85,7 @@ impl ContainerEnforcement {
         events: SyncSender<EnforcerEvent>,
         posture: Posture,
         monitor_only: bool,
+        index: Arc<ContainerIndex>,
     ) -> ContainerEnforcement {
         let started = if monitor_only {
             Err("the agent runs with the monitor-only enforcer".to_string())
@@ -96,6 +104,8 @@ impl ContainerEnforcement {
             unavailable,
             policies: Vec::new(),
             applied: BTreeMap::new(),
+            posture,
+            index,
         }
     }
 
@@ -147,7 +157,7 @@ impl ContainerEnforcement {
                 continue;
             }
             let provisional = has_host_root(c.pid);
-            let state = self.apply(c, &selected);
+            let (state, monitor) = self.apply(c, &selected);
             self.applied.insert(
                 c.id.clone(),
                 Applied {
@@ -158,6 +168,7 @@ impl ContainerEnforcement {
                     policies: selected,
                     state,
                     provisional,
+                    monitor,
                 },
             );
         }
@@ -174,9 +185,19 @@ impl ContainerEnforcement {
             }
             tracing::info!(id = %&id[..id.len().min(12)], "container rules removed");
         }
+        let rules = self
+            .applied
+            .iter()
+            .filter_map(|(id, a)| Some((id.clone(), a.monitor.clone()?)))
+            .collect();
+        self.index.publish(containers, &rules);
     }
 
-    fn apply(&mut self, c: &Container, selected: &[Policy]) -> Enforcement {
+    fn apply(
+        &mut self,
+        c: &Container,
+        selected: &[Policy],
+    ) -> (Enforcement, Option<Arc<HostRules>>) {
         let set = RuleSet::from_policies(selected);
         let mut state = Enforcement {
             rules: set.rules.len(),
@@ -184,25 +205,43 @@ impl ContainerEnforcement {
         };
         let Some(enforcer) = &mut self.enforcer else {
             state.error = self.unavailable.clone();
-            return state;
+            return (state, None);
         };
         let root = match container_root(c) {
             Ok(r) => r,
             Err(e) => {
                 enforcer.remove_container(&c.id);
                 state.error = e;
-                return state;
+                return (state, None);
             }
         };
         let fields: Vec<String> = set.rules.iter().map(|r| r.field.clone()).collect();
+        let syscall_rules: Vec<usize> = (set.rules.iter().enumerate())
+            .filter(|(_, r)| r.category == crate::policy::normalize::Category::Syscall)
+            .map(|(i, _)| i)
+            .collect();
         let target = Arc::new(ContainerTarget {
             container: c.clone(),
             set,
             root,
         });
-        match enforcer.apply_container(target) {
+        let mut monitor = None;
+        match enforcer.apply_container(target.clone()) {
             Ok(report) => {
                 describe(&mut state, &report, &fields);
+                for i in syscall_rules {
+                    state.notes.push(if self.index.monitored() {
+                        format!("rule {i} ({}): audited by the eBPF monitor (syscalls are observed, not refused)", fields[i])
+                    } else {
+                        format!("rule {i} ({}): not audited: the eBPF monitor does not run here", fields[i])
+                    });
+                }
+                monitor = Some(Arc::new(HostRules::for_container(
+                    target.set.clone(),
+                    report,
+                    self.posture,
+                    false,
+                )));
                 state.backend = "fanotify".into();
                 tracing::info!(
                     id = %c.short_id(), name = %c.name, rules = state.rules,
@@ -214,7 +253,7 @@ impl ContainerEnforcement {
                 state.error = e.to_string();
             }
         }
-        state
+        (state, monitor)
     }
 
     /// What `policy apply` says of a container policy (`id`, `kind/ns/name`) once the

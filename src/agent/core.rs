@@ -102,6 +102,21 @@ impl HostRules {
         }
     }
 
+    /// A container's rule set as the monitor judges it: the rules its enforcer enforces
+    /// report every decision themselves (fanotify's container groups report audits too;
+    /// BPF-LSM reports from the kernel), so the monitor speaks only for the others
+    /// (syscall rules, rules that could not be enforced: `Audit (Block)`).
+    pub fn for_container(
+        set: RuleSet,
+        report: ApplyReport,
+        posture: Posture,
+        kernel_reports: bool,
+    ) -> HostRules {
+        let mut rules = HostRules::new(set, report, posture, kernel_reports);
+        rules.enforcer_reports = rules.report.enforced.iter().copied().collect();
+        rules
+    }
+
     /// Takes over from `old`, which joins the earlier generations.
     fn succeed(&mut self, old: HostRules) {
         let mut earlier = old.earlier;

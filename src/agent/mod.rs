@@ -5,6 +5,7 @@
 pub mod api;
 pub mod config;
 pub mod container_enforce;
+pub mod container_monitor;
 pub mod containers;
 pub mod core;
 pub mod notify;
@@ -176,10 +177,15 @@ impl Agent {
         )?;
         let monitor = start_monitor();
         let monitor_handle = monitor.as_ref().map(|(m, _)| m.clone());
-        if let Some(m) = &monitor_handle {
-            let m = m.clone();
-            core.follow_rules(Box::new(move |rules| follow_rules(&m, rules)));
+        let follower = monitor_handle.clone().map(|m| Arc::new(Follower::new(m)));
+        if let Some(f) = &follower {
+            let f = f.clone();
+            core.follow_rules(Box::new(move |rules| f.host(rules)));
         }
+        let index = Arc::new(container_monitor::ContainerIndex::new(follower.map(|f| {
+            Box::new(move |sets: &[Arc<core::HostRules>]| f.containers(sets))
+                as container_monitor::RulesListener
+        })));
         {
             let writer_stats = writer.stats_handle();
             let m = monitor_handle.clone();
@@ -201,10 +207,11 @@ impl Agent {
         if let Some((handle, rx)) = monitor {
             drop(handle);
             let (host, ctx, alerts) = (core.host.clone(), ctx.clone(), alerts.clone());
+            let index = index.clone();
             threads.push(
                 std::thread::Builder::new()
                     .name("monitor-events".into())
-                    .spawn(move || pipeline::run_monitor_events(rx, host, ctx, alerts))?,
+                    .spawn(move || pipeline::run_monitor_events(rx, host, index, ctx, alerts))?,
             );
         }
         {
@@ -229,6 +236,7 @@ impl Agent {
             container_events,
             config.default_posture.file,
             config.enforcer == EnforcerChoice::MonitorOnly,
+            index,
         );
         containers.set_policies(core.list().iter().map(|l| &l.stored.policy));
         release_free_memory();
@@ -384,75 +392,148 @@ async fn watchdog(
     }
 }
 
-/// Turns monitor families on, and traces syscalls, only when some host rule needs what
-/// they see. Returns the syscall rules the monitor cannot audit, and why.
-fn follow_rules(monitor: &Monitor, rules: &core::HostRules) -> Vec<(usize, String)> {
-    use crate::policy::normalize::Category;
-    // Rules the enforcer reports itself (BPF-LSM sees every operation in the kernel) need
-    // no monitor events: tracing every open for them would only double the cost.
-    let has = |c: Category| {
-        rules
-            .set
-            .rules
-            .iter()
-            .enumerate()
-            .any(|(i, r)| r.category == c && !rules.enforcer_reports.contains(&i))
-    };
-    let exec = !rules.kernel_reports || has(Category::Process);
-    // An audited program run as `ld.so PROGRAM` is never exec'd: only the loader's open of
-    // it shows (see pipeline::monitor_alerts), so audited programs need open events too.
-    let audited_programs = rules.set.rules.iter().enumerate().any(|(i, r)| {
-        r.category == Category::Process
-            && r.action == crate::policy::Action::Audit
-            && !rules.enforcer_reports.contains(&i)
-    });
-    let files = has(Category::File) || audited_programs;
-    let network = has(Category::Network);
-    if let Err(e) = monitor.set_families(exec, files, network) {
-        tracing::warn!(error = %e, "cannot switch monitor families");
-    }
-    // With the executable always: fromSource needs it, and so do the alert's ProcessName
-    // and Source when the caller has exited before its event is read (`unlink FILE` has).
-    let mut names = rules.syscalls.names();
-    // Renames, links and unlinks of protected files cannot be refused without an LSM
-    // hook: they are watched so that each one is at least an `Audit (Block)` alert.
-    if !rules.kernel_reports && has(Category::File) {
-        names.extend(pipeline::NAME_CHANGES);
-    }
-    let watch: Vec<SyscallWatch> = names
-        .into_iter()
-        .map(|name| SyscallWatch {
-            name: name.to_string(),
-            exe: true,
-        })
-        .collect();
-    let untraced = match monitor.set_syscalls(&watch) {
-        Ok(untraced) => untraced,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot switch the monitor's syscalls");
-            watch
+/// What the monitor must report for one rule set: which families, which syscalls.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Needs {
+    exec: bool,
+    files: bool,
+    network: bool,
+    syscalls: std::collections::BTreeSet<String>,
+}
+
+impl Needs {
+    fn of(rules: &core::HostRules) -> Needs {
+        use crate::policy::normalize::Category;
+        // Rules the enforcer reports itself (BPF-LSM sees every operation in the kernel;
+        // a container's fanotify group reports its audits) need no monitor events:
+        // tracing every open for them would only double the cost.
+        let has = |c: Category| {
+            rules
+                .set
+                .rules
                 .iter()
-                .map(|w| Untraced {
-                    name: w.name.clone(),
-                    reason: e.to_string(),
-                })
-                .collect()
+                .enumerate()
+                .any(|(i, r)| r.category == c && !rules.enforcer_reports.contains(&i))
+        };
+        // An audited program run as `ld.so PROGRAM` is never exec'd: only the loader's open
+        // of it shows (see pipeline::monitor_alerts), so audited programs need open events too.
+        let audited_programs = rules.set.rules.iter().enumerate().any(|(i, r)| {
+            r.category == Category::Process
+                && r.action == crate::policy::Action::Audit
+                && !rules.enforcer_reports.contains(&i)
+        });
+        // With the executable always: fromSource needs it, and so do the alert's ProcessName
+        // and Source when the caller has exited before its event is read (`unlink FILE` has).
+        let mut syscalls: std::collections::BTreeSet<String> = rules
+            .syscalls
+            .names()
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        // Renames, links and unlinks of protected files cannot be refused without an LSM
+        // hook: they are watched so that each one is at least an `Audit (Block)` alert.
+        if !rules.kernel_reports && has(Category::File) {
+            syscalls.extend(pipeline::NAME_CHANGES.iter().map(|s| s.to_string()));
         }
-    };
-    let mut unaudited: std::collections::BTreeMap<usize, Vec<String>> = Default::default();
-    for u in &untraced {
-        tracing::warn!(syscall = %u.name, reason = %u.reason, "syscall not traced: its rules raise no alerts");
-        for rule in rules.syscalls.rules_naming(&u.name) {
-            unaudited
-                .entry(rule)
-                .or_default()
-                .push(format!("{}: {}", u.name, u.reason));
+        Needs {
+            exec: !rules.kernel_reports || has(Category::Process),
+            files: has(Category::File) || audited_programs,
+            network: has(Category::Network),
+            syscalls,
         }
     }
-    unaudited
-        .into_iter()
-        .map(|(rule, why)| (rule, format!("not traced here: {}", why.join("; "))))
-        .collect()
+
+    fn add(&mut self, other: &Needs) {
+        self.exec |= other.exec;
+        self.files |= other.files;
+        self.network |= other.network;
+        self.syscalls.extend(other.syscalls.iter().cloned());
+    }
+}
+
+/// Turns monitor families on, and traces syscalls, only when some rule needs what they
+/// see: the host's rules and the rules of the containers policies select.
+struct Follower {
+    monitor: Arc<Monitor>,
+    /// (host, containers); the monitor gets their union.
+    needs: Mutex<(Needs, Needs)>,
+}
+
+impl Follower {
+    fn new(monitor: Arc<Monitor>) -> Follower {
+        Follower {
+            monitor,
+            needs: Mutex::new(Default::default()),
+        }
+    }
+
+    /// A new host rule set; returns its syscall rules the monitor cannot audit, and why.
+    fn host(&self, rules: &core::HostRules) -> Vec<(usize, String)> {
+        let untraced = {
+            let mut needs = self.needs.lock().unwrap_or_else(|p| p.into_inner());
+            needs.0 = Needs::of(rules);
+            self.switch(&needs.0, &needs.1)
+        };
+        let mut unaudited: std::collections::BTreeMap<usize, Vec<String>> = Default::default();
+        for u in &untraced {
+            tracing::warn!(syscall = %u.name, reason = %u.reason, "syscall not traced: its rules raise no alerts");
+            for rule in rules.syscalls.rules_naming(&u.name) {
+                unaudited
+                    .entry(rule)
+                    .or_default()
+                    .push(format!("{}: {}", u.name, u.reason));
+            }
+        }
+        unaudited
+            .into_iter()
+            .map(|(rule, why)| (rule, format!("not traced here: {}", why.join("; "))))
+            .collect()
+    }
+
+    /// The containers' rule sets changed.
+    fn containers(&self, sets: &[Arc<core::HostRules>]) {
+        let mut union = Needs::default();
+        for s in sets {
+            union.add(&Needs::of(s));
+        }
+        let mut needs = self.needs.lock().unwrap_or_else(|p| p.into_inner());
+        if needs.1 == union {
+            return;
+        }
+        needs.1 = union;
+        for u in self.switch(&needs.0, &needs.1) {
+            tracing::warn!(syscall = %u.name, reason = %u.reason, "syscall not traced: container rules naming it raise no alerts");
+        }
+    }
+
+    fn switch(&self, host: &Needs, containers: &Needs) -> Vec<Untraced> {
+        let mut all = host.clone();
+        all.add(containers);
+        if let Err(e) = self.monitor.set_families(all.exec, all.files, all.network) {
+            tracing::warn!(error = %e, "cannot switch monitor families");
+        }
+        let watch: Vec<SyscallWatch> = all
+            .syscalls
+            .iter()
+            .map(|name| SyscallWatch {
+                name: name.clone(),
+                exe: true,
+            })
+            .collect();
+        match self.monitor.set_syscalls(&watch) {
+            Ok(untraced) => untraced,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot switch the monitor's syscalls");
+                watch
+                    .iter()
+                    .map(|w| Untraced {
+                        name: w.name.clone(),
+                        reason: e.to_string(),
+                    })
+                    .collect()
+            }
+        }
+    }
 }
 
 /// Loading BPF objects parses the kernel's BTF and an apply validates whole files: megabytes

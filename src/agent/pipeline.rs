@@ -3,6 +3,7 @@
 //! the store. Each source runs on its own thread; queues are bounded and every loss is
 //! counted (by the monitor, the enforcer and the store's writer).
 
+use super::container_monitor::{ContainerIndex, Member};
 use super::core::{HostRules, SharedRules};
 use crate::alert::store::AlertSender;
 use crate::alert::{Alert, format_rfc3339};
@@ -132,7 +133,7 @@ pub fn run_enforcer_events(
     for ev in events {
         if let Some(target) = &ev.container {
             // A container's decision: its rules came with it, and nothing else reports
-            // its audits (the monitor matches host rules only).
+            // its audits (the monitor leaves the rules this enforcer holds to it).
             let rule = ev.rule.and_then(|r| target.set.rules.get(r.index));
             let mut alert = enforcer_alert(&ev, rule, &ctx);
             set_container(&mut alert, &target.container, &ev.process);
@@ -486,19 +487,43 @@ fn name_change_alert(
     ))
 }
 
-/// Runs until the monitor stops.
+/// Runs until the monitor stops. A process in a registered container is judged by its
+/// container's rules, never the host's (see [`ContainerIndex`]).
 pub fn run_monitor_events(
     events: Receiver<MonitorEvent>,
     host: Arc<SharedRules>,
+    containers: Arc<ContainerIndex>,
     ctx: AlertContext,
     alerts: AlertSender,
 ) {
     for ev in events {
-        let found = monitor_alerts(&ev, &host.read(), &ctx);
+        let found = match containers.member(ev.pid, ev.cgroup_id) {
+            None => monitor_alerts(&ev, &host.read(), &ctx),
+            Some(member) => container_monitor_alerts(&ev, &member, &ctx),
+        };
         for a in found {
             alerts.send(a);
         }
     }
+}
+
+/// The monitor's alerts about a process in a container: those of its container's rules
+/// that its enforcer does not report itself, with the container's fields.
+fn container_monitor_alerts(ev: &MonitorEvent, member: &Member, ctx: &AlertContext) -> Vec<Alert> {
+    let Some(rules) = &member.rules else {
+        return Vec::new();
+    };
+    let mut found = monitor_alerts(ev, rules, ctx);
+    // The kernel's numbers: the process has often exited before its event is read.
+    let p = ProcessInfo {
+        ns_pid: ev.ns_pid as i32,
+        ns_ppid: ev.ns_ppid as i32,
+        ..ProcessInfo::default()
+    };
+    for a in &mut found {
+        set_container(a, &member.container, &p);
+    }
+    found
 }
 
 #[cfg(test)]

@@ -147,6 +147,20 @@ struct files_struct {
 	struct fdtable *fdt;
 };
 
+struct pid_namespace;
+
+/* A process id in each pid namespace from the initial one (numbers[0]) down to its own
+ * (numbers[level]). */
+struct upid {
+	int nr;
+	struct pid_namespace *ns;
+};
+
+struct pid {
+	unsigned int level;
+	struct upid numbers[1];
+};
+
 struct task_struct {
 	int exit_code;
 	pid_t pid;
@@ -160,6 +174,7 @@ struct task_struct {
 	struct files_struct *files;
 	struct nsproxy *nsproxy;
 	struct signal_struct *signal;
+	struct pid *thread_pid;
 };
 
 struct in6_addr {

@@ -31,9 +31,14 @@ pub(super) struct EventHeader {
     pub path_len: u32,
     /// `addr` and `port` are set.
     pub has_addr: u32,
+    /// bpf_get_current_cgroup_id(): the inode of the task's cgroup2 directory.
+    pub cgroup_id: u64,
+    /// tgid and ppid in the task's own pid namespace (ns_ppid 0: parent outside it).
+    pub ns_tgid: u32,
+    pub ns_ppid: u32,
 }
 
-pub(super) const EVENT_HDR_SIZE: usize = 88;
+pub(super) const EVENT_HDR_SIZE: usize = 104;
 const _: () = assert!(size_of::<EventHeader>() == EVENT_HDR_SIZE);
 const _: () = assert!(offset_of!(EventHeader, kind) == 8);
 const _: () = assert!(offset_of!(EventHeader, flags) == 28);
@@ -43,6 +48,8 @@ const _: () = assert!(offset_of!(EventHeader, addr) == 48);
 const _: () = assert!(offset_of!(EventHeader, comm) == 64);
 const _: () = assert!(offset_of!(EventHeader, path_len) == 80);
 const _: () = assert!(offset_of!(EventHeader, has_addr) == 84);
+const _: () = assert!(offset_of!(EventHeader, cgroup_id) == 88);
+const _: () = assert!(offset_of!(EventHeader, ns_tgid) == 96);
 
 impl EventHeader {
     /// The header of a record and its payload (clamped to the record); None when the

@@ -351,6 +351,12 @@ pub struct MonitorEvent {
     pub protocol: u16,
     /// `Syscall` events only.
     pub syscall: Option<SyscallDetail>,
+    /// The task's cgroup v2 id (0 without cgroup2): which container, if any, it is in.
+    pub cgroup_id: u64,
+    /// `pid` and `ppid` as the process's own pid namespace numbers them (a container's
+    /// view; equal to them on the host). `ns_ppid` is 0 for a parent outside it.
+    pub ns_pid: u32,
+    pub ns_ppid: u32,
 }
 
 /// What a `Syscall` event adds to the common fields.
@@ -1151,6 +1157,9 @@ fn decode(b: &[u8], offset: i128) -> Option<MonitorEvent> {
         comm: c_string(&h.comm),
         path,
         syscall,
+        cgroup_id: h.cgroup_id,
+        ns_pid: h.ns_tgid,
+        ns_ppid: h.ns_ppid,
     })
 }
 
@@ -1342,7 +1351,10 @@ mod tests {
         }
         let sc_max = crate::kernel::c_defines(SOURCE, "SC_MAX");
         assert_eq!(sc_max, [(String::new(), u64::from(SC_MAX))]);
-        assert!(SOURCE.contains("_Static_assert(EVENT_HDR_SIZE == 88,"));
+        assert!(SOURCE.contains(&format!(
+            "_Static_assert(EVENT_HDR_SIZE == {},",
+            event::EVENT_HDR_SIZE
+        )));
     }
 
     #[test]

@@ -92,11 +92,18 @@ struct event {
 	char comm[TASK_COMM_LEN];
 	__u32 path_len; /* bytes of path, including its NUL; 0 without a path */
 	__u32 has_addr; /* addr and port are set */
+	/* The task's cgroup v2 id (the inode of its cgroup directory): how the agent tells a
+	 * container's process from the host's without reading /proc per event. */
+	__u64 cgroup_id;
+	/* tgid and ppid as the task's own pid namespace numbers them (a container's view);
+	 * ns_ppid is 0 when the parent is outside that namespace. */
+	__u32 ns_tgid;
+	__u32 ns_ppid;
 	char path[EVENT_BUF];
 };
 
 #define EVENT_HDR_SIZE __builtin_offsetof(struct event, path)
-_Static_assert(EVENT_HDR_SIZE == 88, "struct event header layout is part of the ABI");
+_Static_assert(EVENT_HDR_SIZE == 104, "struct event header layout is part of the ABI");
 
 /* What an enter tracepoint saw, for its exit tracepoint. */
 struct pending {
@@ -182,6 +189,43 @@ static __always_inline bool ignored(void)
 	return bpf_map_lookup_elem(&ignore_pids, &tgid) != 0;
 }
 
+/* The deepest level pid namespaces nest to (MAX_PID_NS_LEVEL). */
+#define MAX_PID_NS_LEVEL 32
+
+/* `t`'s pid at `level` of its pid namespace chain, and that level's namespace. */
+static __always_inline int pid_at(struct task_struct *t, unsigned int level, void **ns)
+{
+	struct pid *p = READ_KERN(t->thread_pid);
+	if (!p || level >= MAX_PID_NS_LEVEL || READ_KERN(p->level) < level)
+		return 0;
+	/* numbers[] is a flexible array: its element is found by arithmetic on the relocated
+	 * address of numbers[0] (struct upid has been {int, pointer} in every kernel). */
+	struct upid *u = (struct upid *)__builtin_preserve_access_index(&p->numbers[0]) + level;
+	struct upid up = {};
+	bpf_probe_read_kernel(&up, sizeof(up), u);
+	*ns = up.ns;
+	return up.nr;
+}
+
+/* The task's tgid and its parent's tgid as its own pid namespace numbers them. */
+static __always_inline void ns_pids(struct task_struct *task, struct task_struct *parent,
+				    struct event *e)
+{
+	struct task_struct *leader = READ_KERN(task->group_leader);
+	struct pid *p = READ_KERN(leader->thread_pid);
+	unsigned int level = p ? READ_KERN(p->level) : 0;
+	if (level == 0) {
+		e->ns_tgid = e->tgid;
+		e->ns_ppid = e->ppid;
+		return;
+	}
+	void *ns = 0, *parent_ns = 0;
+	e->ns_tgid = pid_at(leader, level, &ns);
+	struct task_struct *parent_leader = READ_KERN(parent->group_leader);
+	int nr = pid_at(parent_leader, level, &parent_ns);
+	e->ns_ppid = parent_ns == ns ? nr : 0;
+}
+
 /* The scratch event, with its header filled for the current task. */
 static __always_inline struct event *new_event(__u32 kind)
 {
@@ -199,6 +243,8 @@ static __always_inline struct event *new_event(__u32 kind)
 	e->tid = (__u32)pid_tgid;
 	e->ppid = READ_KERN(parent->tgid);
 	e->uid = (__u32)bpf_get_current_uid_gid();
+	e->cgroup_id = bpf_get_current_cgroup_id();
+	ns_pids(task, parent, e);
 	e->flags = 0;
 	e->retval = 0;
 	e->family = 0;
@@ -379,6 +425,7 @@ int sched_fork(__u64 *ctx)
 	e->tgid = tgid;
 	e->tid = pid;
 	e->ppid = READ_KERN(parent->tgid);
+	ns_pids(child, parent, e);
 	submit(e);
 	return 0;
 }
