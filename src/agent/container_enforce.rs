@@ -126,27 +126,43 @@ impl ContainerEnforcement {
     /// Gives every container in `containers` the rules of the policies that select it now,
     /// and takes them from containers that are gone or no longer selected.
     pub fn sync(&mut self, containers: &[Container]) {
+        self.sync_some(containers, None);
+    }
+
+    /// [`ContainerEnforcement::sync`] for container `id` only (`containers` is still the
+    /// whole registry, which the monitor's index follows): what the OCI hook needs while
+    /// the runtime waits on it, without re-trying every other container's failed apply.
+    pub fn sync_one(&mut self, containers: &[Container], id: &str) {
+        self.sync_some(containers, Some(id));
+    }
+
+    fn sync_some(&mut self, containers: &[Container], only: Option<&str>) {
+        let policies = self.policies.clone();
+        let compiled: Vec<select::Compiled> = policies.iter().map(select::Compiled::new).collect();
         let mut live = std::collections::BTreeSet::new();
         for c in containers {
             // Without a verified process the container's files cannot be reached.
             if c.pid == 0 || !c.verified {
                 continue;
             }
-            let selected: Vec<Policy> = self
-                .policies
+            let selected: Vec<Policy> = compiled
                 .iter()
-                .filter(|p| select::selects(p, c))
-                .cloned()
+                .filter(|p| p.selects(c))
+                .map(|p| p.policy.clone())
                 .collect();
             if selected.is_empty() {
                 continue;
             }
             live.insert(c.id.clone());
+            if only.is_some_and(|id| id != c.id) {
+                continue;
+            }
             // A failed apply (root not reachable yet, no group) is tried again, and one
             // made before the pivot once the process has its own root.
+            let root = container_root(c);
             let same = self.applied.get(&c.id).is_some_and(|a| {
                 a.state.error.is_empty()
-                    && (!a.provisional || has_host_root(c.pid))
+                    && (!a.provisional || root.as_ref().is_ok_and(|r| !r.provisional))
                     && a.pid == c.pid
                     && a.name == c.name
                     && a.image == c.image
@@ -156,8 +172,8 @@ impl ContainerEnforcement {
             if same {
                 continue;
             }
-            let provisional = has_host_root(c.pid);
-            let (state, monitor) = self.apply(c, &selected);
+            let provisional = root.as_ref().is_ok_and(|r| r.provisional);
+            let (state, monitor) = self.apply(c, root, &selected);
             self.applied.insert(
                 c.id.clone(),
                 Applied {
@@ -175,7 +191,7 @@ impl ContainerEnforcement {
         let gone: Vec<String> = self
             .applied
             .keys()
-            .filter(|id| !live.contains(*id))
+            .filter(|id| !live.contains(*id) && only.is_none_or(|o| o == id.as_str()))
             .cloned()
             .collect();
         for id in gone {
@@ -196,6 +212,7 @@ impl ContainerEnforcement {
     fn apply(
         &mut self,
         c: &Container,
+        root: Result<Root, String>,
         selected: &[Policy],
     ) -> (Enforcement, Option<Arc<HostRules>>) {
         let set = RuleSet::from_policies(selected);
@@ -207,8 +224,8 @@ impl ContainerEnforcement {
             state.error = self.unavailable.clone();
             return (state, None);
         };
-        let root = match container_root(c) {
-            Ok(r) => r,
+        let root = match root {
+            Ok(r) => r.path,
             Err(e) => {
                 enforcer.remove_container(&c.id);
                 state.error = e;
@@ -319,25 +336,31 @@ fn describe(state: &mut Enforcement, report: &ApplyReport, fields: &[String]) {
     }
 }
 
-/// Whether `pid`'s root is still the host's (the runtime has not pivoted into the
-/// container's root yet).
-fn has_host_root(pid: u32) -> bool {
-    let id = |p: &str| std::fs::metadata(p).map(|m| (m.dev(), m.ino())).ok();
-    let theirs = id(&format!("/proc/{pid}/root"));
-    theirs.is_some() && theirs == id("/")
+/// Where the agent reaches a container's root.
+struct Root {
+    path: PathBuf,
+    /// The bundle's rootfs, reached before the runtime pivoted into it (the `createRuntime`
+    /// hook): without the container's own mounts yet.
+    provisional: bool,
 }
 
 /// Where the agent reaches the container's root: its init process's root, or, while the
-/// runtime has not pivoted into it yet (the `createRuntime` hook), the bundle's rootfs.
-fn container_root(c: &Container) -> Result<PathBuf, String> {
+/// runtime has not pivoted into it yet (its root is still the host's), the bundle's rootfs.
+fn container_root(c: &Container) -> Result<Root, String> {
     let proc_root = PathBuf::from(format!("/proc/{}/root", c.pid));
     let id = |p: &std::path::Path| std::fs::metadata(p).map(|m| (m.dev(), m.ino())).ok();
     let theirs = id(&proc_root).ok_or_else(|| format!("{} cannot be read", proc_root.display()))?;
     if Some(theirs) != id(std::path::Path::new("/")) {
-        return Ok(proc_root);
+        return Ok(Root {
+            path: proc_root,
+            provisional: false,
+        });
     }
     if !c.rootfs.is_empty() && id(std::path::Path::new(&c.rootfs)).is_some() {
-        return Ok(PathBuf::from(&c.rootfs));
+        return Ok(Root {
+            path: PathBuf::from(&c.rootfs),
+            provisional: true,
+        });
     }
     Err("the container's process still has the host's root and its rootfs is unknown; its rules are applied when its runtime reports it".into())
 }

@@ -270,7 +270,9 @@ fn scan(registry: &Shared, cgroup2: Option<&Path>) {
 /// rules enforced, before its entrypoint runs; at `poststop` it is forgotten.
 pub fn register_hook(ctx: &Containers, state: &hook::State) -> Option<Container> {
     let registered = register(&ctx.registry, state);
-    ctx.sync();
+    // The runtime waits for this answer (the hook's budget is 2 s): only this container.
+    let list = lock(&ctx.registry).list();
+    container_enforce::lock(&ctx.enforcement).sync_one(&list, &state.id);
     registered
 }
 

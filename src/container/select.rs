@@ -35,54 +35,82 @@ pub fn name_regex(value: &str) -> Result<regex::Regex, regex::Error> {
 
 /// Whether `policy` selects `c`.
 pub fn selects(policy: &Policy, c: &Container) -> bool {
-    let ids = c.identities();
-    match policy.kind {
-        Kind::KubeArmorHostPolicy => false,
-        Kind::KubeArmorPolicy => {
-            if !namespace_applies(policy.metadata.namespace.as_deref()) {
-                return false;
-            }
-            let Some(sel) = &policy.spec.selector else {
-                // KubeArmor refuses a policy without matchLabels outside Kubernetes.
-                return false;
-            };
-            // KubeArmor refuses both outside Kubernetes (`policy validate` warns).
-            if sel.match_labels.is_empty()
-                || (sel.match_labels.contains_key(NAME_LABEL) && sel.match_labels.len() > 1)
-            {
-                return false;
-            }
-            sel.match_labels.iter().all(|(k, v)| {
-                if k == NAME_LABEL {
-                    let name = ids.get(NAME_LABEL).map(String::as_str).unwrap_or("");
-                    name_regex(v).is_ok_and(|re| re.is_match(&format!("{NAME_LABEL}={name}")))
-                } else {
-                    ids.get(k) == Some(v)
+    Compiled::new(policy).selects(c)
+}
+
+/// A policy with its container-name regex compiled once: the agent matches every policy
+/// against every container after each discovery event, and compiling a regex costs far
+/// more than running it.
+pub struct Compiled<'p> {
+    pub policy: &'p Policy,
+    /// The `kubearmor.io/container.name` value's regex (None: no such label, or a regex
+    /// KubeArmor would refuse, which selects nothing).
+    name: Option<regex::Regex>,
+}
+
+impl<'p> Compiled<'p> {
+    pub fn new(policy: &'p Policy) -> Compiled<'p> {
+        let name = (policy.kind == Kind::KubeArmorPolicy)
+            .then(|| policy.spec.selector.as_ref()?.match_labels.get(NAME_LABEL))
+            .flatten()
+            .and_then(|v| name_regex(v).ok());
+        Compiled { policy, name }
+    }
+
+    /// Whether the policy selects `c`.
+    pub fn selects(&self, c: &Container) -> bool {
+        let policy = self.policy;
+        let ids = c.identities();
+        match policy.kind {
+            Kind::KubeArmorHostPolicy => false,
+            Kind::KubeArmorPolicy => {
+                if !namespace_applies(policy.metadata.namespace.as_deref()) {
+                    return false;
                 }
-            })
-        }
-        Kind::KubeArmorClusterPolicy => {
-            let exprs = policy
-                .spec
-                .selector
-                .as_ref()
-                .map(|s| s.match_expressions.as_slice())
-                .unwrap_or_default();
-            exprs.iter().all(|e| {
-                let hit = match e.key.as_str() {
-                    "namespace" => e.values.iter().any(|v| v == CONTAINER_NAMESPACE),
-                    "label" => e.values.iter().any(|v| {
-                        v.split_once('=')
-                            .is_some_and(|(k, val)| ids.get(k).is_some_and(|x| x == val))
-                    }),
-                    _ => false,
+                let Some(sel) = &policy.spec.selector else {
+                    // KubeArmor refuses a policy without matchLabels outside Kubernetes.
+                    return false;
                 };
-                match e.operator.as_str() {
-                    "In" => hit,
-                    "NotIn" => !hit,
-                    _ => false,
+                // KubeArmor refuses both outside Kubernetes (`policy validate` warns).
+                if sel.match_labels.is_empty()
+                    || (sel.match_labels.contains_key(NAME_LABEL) && sel.match_labels.len() > 1)
+                {
+                    return false;
                 }
-            })
+                sel.match_labels.iter().all(|(k, v)| {
+                    if k == NAME_LABEL {
+                        let name = ids.get(NAME_LABEL).map(String::as_str).unwrap_or("");
+                        self.name
+                            .as_ref()
+                            .is_some_and(|re| re.is_match(&format!("{NAME_LABEL}={name}")))
+                    } else {
+                        ids.get(k) == Some(v)
+                    }
+                })
+            }
+            Kind::KubeArmorClusterPolicy => {
+                let exprs = policy
+                    .spec
+                    .selector
+                    .as_ref()
+                    .map(|s| s.match_expressions.as_slice())
+                    .unwrap_or_default();
+                exprs.iter().all(|e| {
+                    let hit = match e.key.as_str() {
+                        "namespace" => e.values.iter().any(|v| v == CONTAINER_NAMESPACE),
+                        "label" => e.values.iter().any(|v| {
+                            v.split_once('=')
+                                .is_some_and(|(k, val)| ids.get(k).is_some_and(|x| x == val))
+                        }),
+                        _ => false,
+                    };
+                    match e.operator.as_str() {
+                        "In" => hit,
+                        "NotIn" => !hit,
+                        _ => false,
+                    }
+                })
+            }
         }
     }
 }
