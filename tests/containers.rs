@@ -679,6 +679,31 @@ fn container_rules_hold_from_the_entrypoints_first_act() {
 
 const DEBIAN: &str = "localhost/knox-debian:merged-usr";
 
+/// [`ready`], and the Debian image (with real binaries, merged /usr) some tests need.
+fn debian_ready() -> bool {
+    if !ready() {
+        return false;
+    }
+    let debian = Command::new("podman")
+        .args(["image", "exists", DEBIAN])
+        .status()
+        .is_ok_and(|s| s.success());
+    prerequisite(
+        debian,
+        "the image localhost/knox-debian:merged-usr (scripts/containers-setup.sh)",
+    )
+}
+
+/// Removes containers with fixed names (KubeArmor's and AccuKnox's scenarios name theirs)
+/// left by an earlier run that was killed.
+fn remove_stale(names: &[&str]) {
+    for n in names {
+        let _ = Command::new("podman")
+            .args(["rm", "-f", "-t", "0", n])
+            .output();
+    }
+}
+
 /// KubeArmor's own non-Kubernetes container scenarios (tests/nonk8s_env: ksp and smoke),
 /// with their policies read from the corpus, in a container named `wordpress-mysql` as
 /// theirs: each policy applied, the scenario's command run with `exec`, the alert KubeArmor
@@ -686,17 +711,7 @@ const DEBIAN: &str = "localhost/knox-debian:merged-usr";
 /// enforced for that container, never silently pass. The table goes to the suite summary.
 #[test]
 fn kubearmor_nonk8s_container_scenarios() {
-    if !ready() {
-        return;
-    }
-    let debian = Command::new("podman")
-        .args(["image", "exists", DEBIAN])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !prerequisite(
-        debian,
-        "the image localhost/knox-debian:merged-usr (scripts/containers-setup.sh)",
-    ) {
+    if !debian_ready() {
         return;
     }
     let Some(corpus) = common::conformance_dir() else {
@@ -706,9 +721,7 @@ fn kubearmor_nonk8s_container_scenarios() {
     let _service = PodmanService::start();
     let agent = Agent::start("containers-kubearmor", "fanotify");
     let name = "wordpress-mysql";
-    let _ = Command::new("podman")
-        .args(["rm", "-f", "-t", "0", name])
-        .output();
+    remove_stale(&[name]);
     let mut cs = Containers(Vec::new());
     // Not busybox: the scenarios run bash, curl and apt.
     let id = cs.run_image(DEBIAN, name, &[], &["sleep", "600"]);
@@ -1015,26 +1028,12 @@ fn docker_containers_are_found_and_enforced() {
 /// restarted while both run keep it enforced.
 #[test]
 fn accuknox_fim_policy_in_a_container_named_ubuntu() {
-    if !ready() {
-        return;
-    }
-    let debian = Command::new("podman")
-        .args(["image", "exists", DEBIAN])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !prerequisite(
-        debian,
-        "the image localhost/knox-debian:merged-usr (scripts/containers-setup.sh)",
-    ) {
+    if !debian_ready() {
         return;
     }
     let _service = PodmanService::start();
     let mut agent = Agent::start("containers-accuknox", "fanotify");
-    for n in ["ubuntu", "ubuntu-2"] {
-        let _ = Command::new("podman")
-            .args(["rm", "-f", "-t", "0", n])
-            .output();
-    }
+    remove_stale(&["ubuntu", "ubuntu-2"]);
     let mut cs = Containers(Vec::new());
     let id = cs.run_image(DEBIAN, "ubuntu", &[], &["sleep", "600"]);
     let neighbour = format!("kxneighbour{}", std::process::id());
