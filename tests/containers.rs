@@ -1265,3 +1265,75 @@ fn the_monitor_judges_container_processes_by_their_containers_rules() {
         "in-container PID, host HostPID: {a}"
     );
 }
+
+/// An execname rule (its mark is on whole filesystems) sees execs from the container's own
+/// tmpfs, not only from its root overlay; a volume the host shares is left unmarked (the
+/// host's execs must not wait for a container's group) and listed as not checked.
+#[test]
+fn execname_rules_cover_the_containers_own_filesystems() {
+    if !ready() {
+        return;
+    }
+    let tag = std::process::id();
+    let name = format!("kxexecname{tag}");
+    let vol = std::env::temp_dir().join(format!("knoxctl-vol-{tag}"));
+    std::fs::create_dir_all(&vol).unwrap();
+    std::fs::copy("/usr/bin/true", vol.join("kxforbidden")).unwrap();
+    struct RmDir(PathBuf);
+    impl Drop for RmDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let _vol = RmDir(vol.clone());
+    let _service = PodmanService::start();
+    let agent = Agent::start("containers-execname", "fanotify");
+    let mut cs = Containers(Vec::new());
+    let volume = format!("{}:/vol", vol.display());
+    let id = cs.run(
+        &name,
+        &["--tmpfs", "/scratch:rw,exec", "-v", &volume],
+        &["sleep", "600"],
+    );
+    wait_for(&agent, 15, |c| {
+        c["id"] == id.as_str() && c["verified"] == true
+    })
+    .unwrap_or_else(|| panic!("{id} not discovered: {}", agent.log()));
+    assert_eq!(
+        exec(
+            &name,
+            &["busybox", "cp", "/bin/busybox", "/scratch/kxforbidden"]
+        )
+        .0,
+        0
+    );
+    let p = agent.write(
+        "execname.yaml",
+        &format!(
+            "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorPolicy\nmetadata: {{name: ctr-execname, namespace: container_namespace}}\nspec:\n  selector: {{matchLabels: {{kubearmor.io/container.name: {name}$}}}}\n  action: Block\n  process:\n    matchPaths:\n    - execname: kxforbidden\n"
+        ),
+    );
+    let o = agent.cli(&["policy", "apply", "-f", p.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", out(&o));
+    let e = enforcement_of(&agent, &id);
+    assert!(
+        e["notes"].to_string().contains("execs from /vol"),
+        "the shared volume is listed: {e}"
+    );
+    let (_, text) = exec(
+        &name,
+        &["sh", "-c", "/scratch/kxforbidden true; echo rc=$?"],
+    );
+    assert!(
+        text.contains("rc=126") && text.contains("not permitted"),
+        "exec from the container's tmpfs not blocked: {text}"
+    );
+    let blocks = agent.wait_alerts(&["PolicyName=ctr-execname", "Action=Block"], 1);
+    assert_eq!(blocks[0]["Resource"], "/scratch/kxforbidden", "{blocks:?}");
+    // The host runs the volume's copy freely: no mark on the host's filesystem.
+    let host = Command::new(vol.join("kxforbidden")).status().unwrap();
+    assert!(
+        host.success(),
+        "the host's exec was judged by the container's rule"
+    );
+}

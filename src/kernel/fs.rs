@@ -92,7 +92,13 @@ pub fn ensure(fs: PseudoFs) -> Result<(), MountError> {
 
 /// `(filesystem type, mount point)` of every mount this process sees.
 pub fn mounts() -> Vec<(String, PathBuf)> {
-    let Ok(text) = std::fs::read_to_string("/proc/self/mountinfo") else {
+    mounts_in(Path::new("/proc/self/mountinfo"))
+}
+
+/// [`mounts`] of another mount namespace (`/proc/<pid>/mountinfo`): mount points as
+/// that namespace's processes see them.
+pub fn mounts_in(mountinfo: &Path) -> Vec<(String, PathBuf)> {
+    let Ok(text) = std::fs::read_to_string(mountinfo) else {
         return Vec::new();
     };
     text.lines()

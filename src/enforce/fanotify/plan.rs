@@ -234,7 +234,15 @@ impl Plan {
             let fss = if plan.root == Path::new("/") {
                 filesystems(opts.exec_scope.as_deref())
             } else {
-                filesystems(Some(&[plan.root.clone()]))
+                let (own, shared) = container_filesystems(&plan.root);
+                if !shared.is_empty() {
+                    plan.notes.push(format!(
+                        "execs from {} (on filesystems the host shares) are not checked against this container's {} rules: a whole-filesystem mark there would judge the host's execs too",
+                        shared.join(", "),
+                        if exec_allow_list { "allow-list and execname" } else { "execname" }
+                    ));
+                }
+                own
             };
             plan.exec_everywhere = exec_allow_list;
             if fss.is_empty() {
@@ -500,7 +508,21 @@ impl Plan {
         if !overflow {
             return;
         }
-        if process {
+        let shared = self.root != Path::new("/")
+            && std::fs::metadata(dir).is_ok_and(|md| {
+                !container_filesystems(&self.root)
+                    .0
+                    .iter()
+                    .any(|(dev, _)| *dev == md.dev())
+            });
+        if process && shared {
+            // A bind-mounted host volume: a whole-filesystem mark would judge the host.
+            self.notes.push(format!(
+                "{} has more than {} subdirectories and is on a filesystem the host shares: execs in the unwatched deeper ones are not checked",
+                dir.display(),
+                self.max_dir_marks
+            ));
+        } else if process {
             // Exec marks on a whole filesystem are affordable: execs are rare and cached.
             if let Ok(md) = std::fs::metadata(dir) {
                 self.filesystems
@@ -691,6 +713,54 @@ pub(super) fn filesystems(scope: Option<&[PathBuf]>) -> Vec<(u64, PathBuf)> {
         }
     }
     out.into_iter().collect()
+}
+
+/// The filesystems a container's execs can come from that are its own: its root, and the
+/// mounts of its namespace whose filesystem the host does not have mounted (tmpfs and the
+/// like a runtime makes for it). Returned second: the mount points (as the container
+/// names them) of filesystems the host shares, bind-mounted volumes — a whole-filesystem
+/// exec mark on those would make the host's execs wait for this container's group.
+fn container_filesystems(root: &Path) -> (Vec<(u64, PathBuf)>, Vec<String>) {
+    let mut own = filesystems(Some(&[root.to_path_buf()]));
+    let mut shared = Vec::new();
+    // Only a live process's root has a namespace to read (not a bundle's rootfs).
+    let Some(proc_dir) = root
+        .strip_prefix("/proc")
+        .ok()
+        .filter(|rest| rest.components().count() == 2 && rest.ends_with("root"))
+        .and_then(|_| root.parent())
+    else {
+        return (own, shared);
+    };
+    let host: BTreeSet<u64> = mounts()
+        .into_iter()
+        .filter_map(|(_, m)| std::fs::metadata(m).ok().map(|md| md.dev()))
+        .collect();
+    for (fstype, mount) in crate::kernel::fs::mounts_in(&proc_dir.join("mountinfo")) {
+        if PSEUDO_FS.contains(&fstype.as_str()) {
+            continue;
+        }
+        let Some(rest) = mount.to_str().map(|m| m.trim_start_matches('/')) else {
+            continue;
+        };
+        // symlink_metadata: a mount point is never a symlink, and one planted since the
+        // namespace was read must not lead out of the root.
+        let Ok(md) = std::fs::symlink_metadata(root.join(rest)) else {
+            continue;
+        };
+        if own.iter().any(|(dev, _)| *dev == md.dev()) {
+            continue;
+        }
+        if host.contains(&md.dev()) {
+            // Files like /etc/hosts are bind-mounted too; only what can be run matters.
+            if md.is_dir() || md.mode() & 0o111 != 0 {
+                shared.push(mount.display().to_string());
+            }
+        } else {
+            own.push((md.dev(), root.join(rest)));
+        }
+    }
+    (own, shared)
 }
 
 #[cfg(test)]
