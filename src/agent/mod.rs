@@ -177,7 +177,7 @@ impl Agent {
         )?;
         let monitor = start_monitor();
         let monitor_handle = monitor.as_ref().map(|(m, _)| m.clone());
-        let follower = monitor_handle.clone().map(|m| Arc::new(Follower::new(m)));
+        let follower = monitor_handle.as_ref().map(|m| Arc::new(Follower::new(m)));
         if let Some(f) = &follower {
             let f = f.clone();
             core.follow_rules(Box::new(move |rules| f.host(rules)));
@@ -454,15 +454,17 @@ impl Needs {
 /// Turns monitor families on, and traces syscalls, only when some rule needs what they
 /// see: the host's rules and the rules of the containers policies select.
 struct Follower {
-    monitor: Arc<Monitor>,
+    /// Weak: the container index holds this follower, and the monitor-events thread holds
+    /// the index until the monitor stops, which shutdown does only once it owns the monitor.
+    monitor: std::sync::Weak<Monitor>,
     /// (host, containers); the monitor gets their union.
     needs: Mutex<(Needs, Needs)>,
 }
 
 impl Follower {
-    fn new(monitor: Arc<Monitor>) -> Follower {
+    fn new(monitor: &Arc<Monitor>) -> Follower {
         Follower {
-            monitor,
+            monitor: Arc::downgrade(monitor),
             needs: Mutex::new(Default::default()),
         }
     }
@@ -507,9 +509,12 @@ impl Follower {
     }
 
     fn switch(&self, host: &Needs, containers: &Needs) -> Vec<Untraced> {
+        let Some(monitor) = self.monitor.upgrade() else {
+            return Vec::new(); // shutting down
+        };
         let mut all = host.clone();
         all.add(containers);
-        if let Err(e) = self.monitor.set_families(all.exec, all.files, all.network) {
+        if let Err(e) = monitor.set_families(all.exec, all.files, all.network) {
             tracing::warn!(error = %e, "cannot switch monitor families");
         }
         let watch: Vec<SyscallWatch> = all
@@ -520,7 +525,7 @@ impl Follower {
                 exe: true,
             })
             .collect();
-        match self.monitor.set_syscalls(&watch) {
+        match monitor.set_syscalls(&watch) {
             Ok(untraced) => untraced,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot switch the monitor's syscalls");
