@@ -88,5 +88,10 @@ echo "bypass routes (blocked, or NOT blocked with the reason):"
 echo "KubeArmor container scenarios:"
 { cat "${CARGO_TARGET_DIR:-target}"/tmp/kubearmor-nonk8s-*.txt 2>/dev/null || echo "kubearmor-nonk8s  (did not run)"; } |
   sed 's/^kubearmor-nonk8s /  /'
+# KubeArmor's Kubernetes container scenarios, run natively in podman containers, one line
+# each and the pass count (tests/kubearmor_containers.rs).
+echo "KubeArmor Kubernetes container scenarios (multiubuntu, github; natively, no Kubernetes):"
+{ cat "${CARGO_TARGET_DIR:-target}"/tmp/kubearmor-k8s-containers-*.txt 2>/dev/null || echo "kubearmor-k8s  (did not run)"; } |
+  sed 's/^kubearmor-k8s /  /'
 echo "suite: $passed passed, $failed failed"
 exit "$status"
