@@ -25,8 +25,10 @@ cd "$(dirname "$0")/.."
 #   util-linux          unshare (the second pass hides an onboarded agent)
 #   podman runc         tests/containers.rs runs real containers (not crun: it failed here)
 #   docker.io           the same for docker: the test starts containerd and dockerd itself
+#   curl wget net-tools the binaries scripts/containers-setup.sh copies into the images of
+#                       KubeArmor's container scenarios (tests/kubearmor_containers.rs)
 packages=(bash zsh fish clang llvm libbpf-dev bpftool qemu-system-x86 busybox-static cpio mmdebstrap
-  systemd tmux util-linux podman runc docker.io)
+  systemd tmux util-linux podman runc docker.io curl wget net-tools)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
