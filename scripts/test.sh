@@ -25,8 +25,10 @@ cd "$(dirname "$0")/.."
 #   util-linux          unshare (the second pass hides an onboarded agent)
 #   podman runc         tests/containers.rs runs real containers (not crun: it failed here)
 #   docker.io           the same for docker: the test starts containerd and dockerd itself
+#   curl wget net-tools the binaries scripts/containers-setup.sh copies into the images of
+#                       KubeArmor's container scenarios (tests/kubearmor_containers.rs)
 packages=(bash zsh fish clang llvm libbpf-dev bpftool qemu-system-x86 busybox-static cpio mmdebstrap
-  systemd tmux util-linux podman runc docker.io)
+  systemd tmux util-linux podman runc docker.io curl wget net-tools)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -88,5 +90,10 @@ echo "bypass routes (blocked, or NOT blocked with the reason):"
 echo "KubeArmor container scenarios:"
 { cat "${CARGO_TARGET_DIR:-target}"/tmp/kubearmor-nonk8s-*.txt 2>/dev/null || echo "kubearmor-nonk8s  (did not run)"; } |
   sed 's/^kubearmor-nonk8s /  /'
+# KubeArmor's Kubernetes container scenarios, run natively in podman containers, one line
+# each and the pass count (tests/kubearmor_containers.rs).
+echo "KubeArmor Kubernetes container scenarios (multiubuntu, github; natively, no Kubernetes):"
+{ cat "${CARGO_TARGET_DIR:-target}"/tmp/kubearmor-k8s-containers-*.txt 2>/dev/null || echo "kubearmor-k8s  (did not run)"; } |
+  sed 's/^kubearmor-k8s /  /'
 echo "suite: $passed passed, $failed failed"
 exit "$status"
