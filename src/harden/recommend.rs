@@ -129,8 +129,18 @@ impl LockoutGuard {
                     || d.starts_with(guarded.trim_end_matches('/'));
             }
             if let Some(pat) = rule.get("pattern").and_then(Value::as_str) {
-                return crate::policy::matcher::Glob::new(pat)
-                    .is_ok_and(|g| g.matches(guarded.trim_end_matches('/')));
+                use crate::policy::matcher::{Glob, GlobBase};
+                let Ok(g) = Glob::new(pat) else { return false };
+                let bare = guarded.trim_end_matches('/');
+                // A guarded directory is hit when the pattern can match inside it.
+                return g.matches(bare)
+                    || g.bases().iter().any(|b| match b {
+                        GlobBase::Path(p) => p == bare,
+                        GlobBase::Dir { dir, .. } => {
+                            guarded.ends_with('/')
+                                && (dir == bare || dir.starts_with(&format!("{bare}/")))
+                        }
+                    });
             }
             if let Some(name) = rule.get("execname").and_then(Value::as_str) {
                 return guarded.rsplit('/').next() == Some(name);
@@ -325,8 +335,16 @@ pub fn materialize(rules: &Value, fs: Option<&TargetFs>) -> (Value, Vec<String>)
                     new_list.push(e);
                 }
             }
-            if !new_list.is_empty() {
-                new_section.insert(key.clone(), Value::Array(new_list));
+            // Two spellings can resolve to one path (`/usr/sbin/ip` and `/usr/bin/ip`
+            // on merged /usr); the validator refuses duplicate rules.
+            let mut unique: Vec<Value> = Vec::new();
+            for e in new_list {
+                if !unique.contains(&e) {
+                    unique.push(e);
+                }
+            }
+            if !unique.is_empty() {
+                new_section.insert(key.clone(), Value::Array(unique));
             }
         }
         if new_section.keys().any(|k| k.starts_with("match")) {
@@ -531,6 +549,20 @@ pub fn recommend(templates: &[&Template], target: &Target, opts: &Options) -> Ou
     }
 }
 
+/// Whether two rule entries name the same resource (their matcher fields are equal),
+/// whatever their action, severity or tags.
+fn same_resource(a: &Value, b: &Value) -> bool {
+    const INFO: &[&str] = &["action", "severity", "message", "tags"];
+    let strip = |v: &Value| -> Value {
+        let mut v = v.clone();
+        if let Some(o) = v.as_object_mut() {
+            o.retain(|k, _| !INFO.contains(&k.as_str()));
+        }
+        v
+    };
+    strip(a) == strip(b)
+}
+
 /// One policy per target instead of one per template (`--merge`): every rule keeps its
 /// template's action, severity, message and tags, so alerts still name the template.
 pub fn merge(
@@ -560,6 +592,12 @@ pub fn merge(
                 };
                 let dest = target.entry(key.clone()).or_insert_with(|| json!([]));
                 for e in list {
+                    // The same resource in two templates: the first (catalog order) keeps
+                    // it, since one policy cannot hold a rule twice.
+                    let dest_list = dest.as_array().expect("lists are arrays");
+                    if dest_list.iter().any(|d| same_resource(d, e)) {
+                        continue;
+                    }
                     let mut e = e.clone();
                     // Syscall rules carry no per-rule action in the CRD.
                     if section != "syscalls" {
@@ -599,4 +637,142 @@ pub fn merge(
     spec.remove("severity");
     spec.insert("tags".into(), json!(["harden"]));
     Some((name, policy))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::harden::Catalog;
+
+    fn target(scope: Scope) -> Target {
+        Target {
+            scope,
+            name: "web-1".into(),
+            fs: TargetFs::new("/"),
+            label: "test".into(),
+        }
+    }
+
+    fn guard() -> LockoutGuard {
+        LockoutGuard {
+            programs: vec!["/usr/bin/bash".into(), "/usr/sbin/sshd".into()],
+            read: vec!["/etc/shadow".into(), "/etc/ssh/".into()],
+            write: vec!["/var/lib/knoxctl/".into()],
+        }
+    }
+
+    #[test]
+    fn twins_cover_merged_usr_both_ways() {
+        assert_eq!(usr_twin("/usr/bin/apt").as_deref(), Some("/bin/apt"));
+        assert_eq!(usr_twin("/sbin/apk").as_deref(), Some("/usr/sbin/apk"));
+        assert_eq!(
+            usr_twin("/usr/lib/modules/").as_deref(),
+            Some("/lib/modules/")
+        );
+        assert_eq!(usr_twin("/etc/shadow"), None);
+    }
+
+    #[test]
+    fn the_lockout_guard_refuses_what_would_lock_the_operator_out() {
+        let g = guard();
+        let shell = json!({"process": {"matchPaths": [{"path": "/usr/bin/bash"}]}});
+        assert!(g.conflict(&shell).unwrap().contains("/usr/bin/bash"));
+        let by_name = json!({"process": {"matchPaths": [{"execname": "sshd"}]}});
+        assert!(g.conflict(&by_name).is_some());
+        let dir = json!({"process": {"matchDirectories": [{"dir": "/usr/sbin/"}]}});
+        assert!(g.conflict(&dir).is_some());
+        // Writes to sshd's configuration may be blocked; reads may not.
+        let ro = json!({"file": {"matchDirectories": [{"dir": "/etc/ssh/", "readOnly": true}]}});
+        assert!(g.conflict(&ro).is_none());
+        let rw = json!({"file": {"matchPatterns": [{"pattern": "/etc/ssh/*"}]}});
+        assert!(g.conflict(&rw).is_some(), "{:?}", g.conflict(&rw));
+        let state = json!({"file": {"matchDirectories": [{"dir": "/var/lib/", "recursive": true, "readOnly": true}]}});
+        assert!(g.conflict(&state).unwrap().contains("knoxctl"));
+        let apt = json!({"process": {"matchPaths": [{"path": "/usr/bin/apt"}]}});
+        assert!(g.conflict(&apt).is_none());
+    }
+
+    #[test]
+    fn block_is_demoted_with_a_reason() {
+        let c = Catalog::builtin().unwrap();
+        let shm = c.get("exec-dev-shm").unwrap();
+        let raw = c.get("raw-socket-container").unwrap();
+        let tmp = c.get("exec-tmp").unwrap();
+        let fanotify = EnforcerCaps {
+            backend: "fanotify".into(),
+            sections: ["process".to_string(), "file".to_string()].into(),
+        };
+        let opts = Options {
+            action: Action::Block,
+            caps: Some(fanotify),
+            guard: guard(),
+        };
+        let out = recommend(&[shm, tmp], &target(Scope::Host), &opts);
+        assert_eq!(out.recommendations[0].action, Action::Block);
+        assert_eq!(out.recommendations[1].action, Action::Audit);
+        let out = recommend(&[raw], &target(Scope::Container), &opts);
+        let r = &out.recommendations[0];
+        assert_eq!(r.action, Action::Audit);
+        assert_eq!(
+            r.demoted.as_deref(),
+            Some("unenforceable here: the fanotify enforcer cannot block network rules")
+        );
+        assert_eq!(r.policy["spec"]["action"], "Audit");
+        let mut bash_guard = guard();
+        bash_guard.programs.push("/dev/shm/x".into());
+        let opts = Options {
+            action: Action::Block,
+            caps: None,
+            guard: bash_guard,
+        };
+        let out = recommend(&[shm], &target(Scope::Host), &opts);
+        assert!(
+            out.recommendations[0]
+                .demoted
+                .as_deref()
+                .unwrap()
+                .starts_with("lockout guard")
+        );
+    }
+
+    #[test]
+    fn merged_policies_are_valid_and_keep_each_templates_action() {
+        let c = Catalog::builtin().unwrap();
+        let templates: Vec<&Template> = c.templates.iter().collect();
+        for scope in [Scope::Host, Scope::Container] {
+            let opts = Options {
+                action: Action::Block,
+                caps: None,
+                guard: guard(),
+            };
+            let out = recommend(&templates, &target(scope), &opts);
+            let (name, doc) = merge(&out, &templates, "web-1").unwrap();
+            let text = crate::yaml::to_yaml(&doc);
+            let strict = crate::policy::validate::Options {
+                strict: true,
+                ..Default::default()
+            };
+            let r = crate::policy::validate::validate_bytes(&name, text.as_bytes(), strict);
+            assert!(
+                r.valid,
+                "{}",
+                r.diagnostics()
+                    .map(|d| d.render(&name))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+            // Same input, same bytes.
+            let again = recommend(&templates, &target(scope), &opts);
+            assert_eq!(
+                text,
+                crate::yaml::to_yaml(&merge(&again, &templates, "web-1").unwrap().1)
+            );
+        }
+    }
+
+    #[test]
+    fn container_names_become_exact_selectors_and_dns_names() {
+        assert_eq!(container_selector("web.1"), "web\\.1$");
+        assert_eq!(dns_label("My_App..1"), "my-app-1");
+    }
 }
