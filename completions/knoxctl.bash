@@ -717,7 +717,7 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__harden__subcmd__list)
-            opts="-o -h -V --framework --control --category --scope --applicable --output --socket --state-dir --no-headers --help --version"
+            opts="-o -h -V --framework --control --category --scope --templates --applicable --output --socket --state-dir --no-headers --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -737,6 +737,13 @@ _knoxctl() {
                     ;;
                 --scope)
                     COMPREPLY=($(compgen -W "host container" -- "${cur}"))
+                    return 0
+                    ;;
+                --templates)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
                     return 0
                     ;;
                 --output)
@@ -777,7 +784,7 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__harden__subcmd__recommend)
-            opts="-o -y -h -V --host --container --all-containers --rootfs --framework --control --category --scope --severity-min --action --outdir --out-dir --merge --report --output --apply --diff --dry-run --yes --socket --state-dir --no-headers --help --version"
+            opts="-o -y -h -V --host --container --all-containers --rootfs --framework --control --category --scope --templates --severity-min --action --outdir --out-dir --merge --report --output --apply --diff --dry-run --yes --socket --state-dir --no-headers --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -808,6 +815,13 @@ _knoxctl() {
                     ;;
                 --scope)
                     COMPREPLY=($(compgen -W "host container" -- "${cur}"))
+                    return 0
+                    ;;
+                --templates)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
                     return 0
                     ;;
                 --severity-min)

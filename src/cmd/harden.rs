@@ -107,6 +107,10 @@ pub struct FilterArgs {
     /// Only templates for hosts or for containers
     #[arg(long, value_enum)]
     pub scope: Option<ScopeArg>,
+    /// Also import the templates of a kubearmor/policy-templates tree (repeatable); every
+    /// problem is reported as FILE:LINE with what was repaired or why it was skipped
+    #[arg(long = "templates", value_name = "DIR", value_hint = ValueHint::DirPath)]
+    pub templates: Vec<PathBuf>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -296,6 +300,35 @@ pub fn run(command: HardenCommand, conn: &AgentConn) -> anyhow::Result<ExitStatu
     }
 }
 
+/// The built-in catalog plus the trees of `--templates`; each import problem is printed
+/// on stderr as `DIR/FILE:LINE: skipped|repaired: reason`.
+fn with_imports(mut catalog: Catalog, dirs: &[PathBuf]) -> anyhow::Result<Catalog> {
+    for dir in dirs {
+        let imp = crate::harden::import::import_dir(dir)?;
+        for p in &imp.problems {
+            eprintln!(
+                "{}/{}",
+                dir.display().to_string().trim_end_matches('/'),
+                p.render()
+            );
+        }
+        let skipped = imp
+            .problems
+            .iter()
+            .filter(|p| p.kind == crate::harden::import::ProblemKind::Skipped)
+            .count();
+        eprintln!(
+            "imported {} templates from {} ({} files; {} problems skipped a file or entry)",
+            imp.templates.len(),
+            dir.display(),
+            imp.files,
+            skipped
+        );
+        catalog.extend(imp.templates);
+    }
+    Ok(catalog)
+}
+
 fn filter(
     catalog: &Catalog,
     f: &FilterArgs,
@@ -325,6 +358,7 @@ fn frameworks_of(t: &Template) -> String {
 }
 
 fn list(catalog: &Catalog, args: ListArgs) -> anyhow::Result<ExitStatus> {
+    let catalog = &with_imports(catalog.clone(), &args.filters.templates)?;
     let f = filter(catalog, &args.filters, None)?;
     let host = TargetFs::new("/");
     let templates: Vec<&Template> = catalog
@@ -623,6 +657,7 @@ fn recommend_cmd(
     args: RecommendArgs,
     conn: &AgentConn,
 ) -> anyhow::Result<ExitStatus> {
+    let catalog = &with_imports(catalog.clone(), &args.filters.templates)?;
     let f = filter(catalog, &args.filters, args.severity_min)?;
     if args.dry_run && !args.apply {
         return Ok(super::usage(

@@ -8,6 +8,7 @@
 
 pub mod catalog;
 pub mod frameworks;
+pub mod import;
 pub mod precondition;
 pub mod recommend;
 pub mod report;

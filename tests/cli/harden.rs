@@ -551,3 +551,166 @@ fn apply_blocks_package_managers_and_verify_sees_the_alert() {
     );
     assert!(text.contains("harden verify: "), "{text}");
 }
+
+#[test]
+fn imports_a_policy_templates_tree_with_file_line_problems() {
+    let s = Scratch::new("harden-import");
+    s.write(
+        "tree/mitre/system/hsp-audit-crontab.yaml",
+        "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorHostPolicy\nmetadata:\n  name: hsp-audit-crontab\n\
+         spec:\n  tags: [MITRE, T1053.003]\n  nodeSelector:\n    matchLabels:\n      kubernetes.io/hostname: gke-ubuntu\n\
+         \x20 process:\n    matchPaths:\n    - path: /bin/crontab\n    action: Block\n",
+    );
+    s.write(
+        "tree/broken/ksp-broken.yaml",
+        "kind: KubeArmorPolicy\nspec: [\n",
+    );
+    s.write(
+        "tree/net/cnp-x.yaml",
+        "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: x}\n",
+    );
+    s.write(
+        "tree/metadata.yaml",
+        "version: v0.2.3\npolicyRules:\n- name: shm-exec\n  precondition: [OPTSCAN]\n  description: {tldr: exec from shm}\n\
+         \x20 spec:\n    process:\n      matchDirectories:\n      - dir: /dev/shm/\n        recursive: true\n",
+    );
+    let tree = s.0.join("tree");
+    let out = run(&[
+        "harden",
+        "list",
+        "--templates",
+        tree.to_str().unwrap(),
+        "--category",
+        "mitre",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    let t = tree.display();
+    for line in [
+        format!("{t}/broken/ksp-broken.yaml:3: skipped: not valid YAML"),
+        format!("{t}/net/cnp-x.yaml:2: skipped: not a KubeArmor policy (kind CiliumNetworkPolicy)"),
+        format!("{t}/mitre/system/hsp-audit-crontab.yaml:7: repaired: audit-crontab: nodeSelector"),
+        format!(
+            "{t}/mitre/system/hsp-audit-crontab.yaml:10: repaired: process.action \"Block\" left to the recommendation"
+        ),
+        format!(
+            "{t}/mitre/system/hsp-audit-crontab.yaml:10: repaired: /bin/crontab is also matched as /usr/bin/crontab"
+        ),
+        format!("imported 2 templates from {t} (4 files; 2 problems skipped a file or entry)"),
+    ] {
+        assert!(err.contains(&line), "missing {line:?} in:\n{err}");
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let t0 = &v[0];
+    assert_eq!(t0["id"], "audit-crontab");
+    assert_eq!(t0["compliance"][0]["control"], "T1053.003");
+    assert_eq!(t0["compliance"][0]["strength"], "weak");
+    // The imported host template renders with this host's selector and Audit.
+    let root = debian_root(&s);
+    s.write("root/usr/bin/crontab", "");
+    let out = run(&[
+        "harden",
+        "recommend",
+        "--rootfs",
+        root.to_str().unwrap(),
+        "--templates",
+        tree.to_str().unwrap(),
+        "--category",
+        "mitre",
+        "--action",
+        "block",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let p = &v["policies"][0];
+    assert_eq!(
+        p["spec"]["action"], "Audit",
+        "imported templates are never blocked blindly"
+    );
+    assert!(p["spec"]["nodeSelector"]["matchLabels"]["kubearmor.io/hostname"].is_string());
+    // A tree that is not there: an error, nothing imported.
+    let out = run(&[
+        "harden",
+        "list",
+        "--templates",
+        s.0.join("nope").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("not a directory"), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty());
+}
+
+/// The upstream corpus (572 policy files), when present: every file is imported,
+/// repaired or reported, never silently lost, and every imported template renders.
+#[test]
+fn imports_the_whole_policy_templates_corpus() {
+    let Some(dir) = common::conformance_dir() else {
+        return;
+    };
+    let tree = dir.join("policy-templates");
+    if !common::prerequisite(tree.is_dir(), "policy-templates in the conformance corpus") {
+        return;
+    }
+    let start = std::time::Instant::now();
+    let out = run(&[
+        "harden",
+        "list",
+        "--templates",
+        tree.to_str().unwrap(),
+        "-o",
+        "json",
+    ]);
+    let took = start.elapsed();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    let summary = err.lines().last().unwrap();
+    eprintln!("corpus import: {summary} in {took:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let imported = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["source"] != "builtin")
+        .count();
+    assert!(imported > 400, "{imported}: {summary}");
+    // The 87 non-KubeArmor documents and the allow-lists are reported, each with a line.
+    let skipped_kinds = err.matches("skipped: not a KubeArmor policy").count();
+    assert_eq!(skipped_kinds, 87, "{err}");
+    assert!(err.matches("an Allow policy").count() >= 20);
+    // Every host template needed its selector repaired but one.
+    assert!(err.matches("replaced by kubearmor.io/hostname").count() >= 60);
+    for l in err
+        .lines()
+        .filter(|l| l.contains(": skipped: ") || l.contains(": repaired: "))
+    {
+        let loc = l.split(": ").next().unwrap();
+        let line: u32 = loc
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap_or_else(|_| panic!("no line in {l}"));
+        assert!(line >= 1, "{l}");
+    }
+    // And it renders: recommending with the whole corpus on a rootfs stays valid.
+    let s = Scratch::new("harden-corpus");
+    let root = debian_root(&s);
+    let out_dir = s.0.join("out");
+    let out = run(&[
+        "harden",
+        "recommend",
+        "--rootfs",
+        root.to_str().unwrap(),
+        "--templates",
+        tree.to_str().unwrap(),
+        "--out-dir",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v = run(&["policy", "validate", out_dir.to_str().unwrap()]);
+    assert_eq!(v.status.code(), Some(0), "{}", stdout(&v));
+}
