@@ -352,6 +352,7 @@ Register-ArgumentCompleter -Native -CommandName 'knoxctl' -ScriptBlock {
             [CompletionResult]::new('--report', '--report', [CompletionResultType]::ParameterName, 'Write the coverage report: FILE.md, FILE.html or FILE.json')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'o')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'output')
+            [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Replay the stored alerts of harden policies since then (30m, 24h, 7d, or a time): a template whose policy alerted stays Audit with the count and the programs')
             [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The agent''s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]')
             [CompletionResult]::new('--host', '--host', [CompletionResultType]::ParameterName, 'This host (the default target)')

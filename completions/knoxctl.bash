@@ -784,7 +784,7 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__harden__subcmd__recommend)
-            opts="-o -y -h -V --host --container --all-containers --rootfs --framework --control --category --scope --templates --severity-min --action --outdir --out-dir --merge --report --output --apply --diff --dry-run --yes --socket --state-dir --no-headers --help --version"
+            opts="-o -y -h -V --host --container --all-containers --rootfs --framework --control --category --scope --templates --severity-min --action --outdir --out-dir --merge --report --output --apply --diff --dry-run --since --yes --socket --state-dir --no-headers --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -867,6 +867,10 @@ _knoxctl() {
                     ;;
                 -o)
                     COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --socket)

@@ -317,6 +317,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand --report 'Write the coverage report: FILE.md, FILE.html or FILE.json'
             cand -o 'o'
             cand --output 'output'
+            cand --since 'Replay the stored alerts of harden policies since then (30m, 24h, 7d, or a time): a template whose policy alerted stays Audit with the count and the programs'
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
             cand --state-dir 'The agent''s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]'
             cand --host 'This host (the default target)'

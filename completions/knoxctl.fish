@@ -235,6 +235,7 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_
 wide\t'Every column, whole values'
 json\t'The recommendations, skips and policies as one JSON document'
 yaml\t'The same as YAML'"
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -l since -d 'Replay the stored alerts of harden policies since then (30m, 24h, 7d, or a time): a template whose policy alerted stays Audit with the count and the programs' -r
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -l state-dir -d 'The agent\'s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -f -a "(__fish_complete_directories)"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -l host -d 'This host (the default target)'

@@ -240,6 +240,10 @@ pub struct RecommendArgs {
     /// With --apply: ask the agent what would change, change nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Replay the stored alerts of harden policies since then (30m, 24h, 7d, or a time):
+    /// a template whose policy alerted stays Audit with the count and the programs
+    #[arg(long, value_name = "DUR|TIME", allow_hyphen_values = true)]
+    pub since: Option<String>,
     /// Do not ask which policies to apply
     #[arg(long, short = 'y')]
     pub yes: bool,
@@ -723,6 +727,17 @@ fn recommend_cmd(
         bar.inc(1);
     }
     bar.finish_and_clear();
+    if let Some(since) = &args.since {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        let from = match super::alerts::parse_time(since, now) {
+            Ok(t) => t,
+            Err(e) => return Ok(super::usage(&format!("--since: {e}"), "harden recommend")),
+        };
+        replay(&mut outcomes, &state_dir, from, since)?;
+    }
 
     // The documents to write or apply: per template, or one per target with --merge.
     let mut documents: Vec<(String, serde_json::Value)> = Vec::new();
@@ -823,6 +838,65 @@ fn recommend_cmd(
         return apply(chosen, args.dry_run, conn);
     }
     Ok(status)
+}
+
+/// The audit-first workflow: alerts the harden policies raised since `from` mean the
+/// template matched real activity here, so it is not escalated to Block; the count and the
+/// programs are said, to judge whether they were legitimate.
+fn replay(
+    outcomes: &mut [Outcome],
+    state_dir: &Path,
+    from: i64,
+    since: &str,
+) -> anyhow::Result<()> {
+    let store = crate::alert::store::Store::open_readonly(state_dir).with_context(|| {
+        format!(
+            "--since replays the alert store in {}; is this the agent's --state-dir?",
+            state_dir.display()
+        )
+    })?;
+    let q = crate::alert::store::Query {
+        since: Some(from),
+        ..Default::default()
+    };
+    let alerts = store.query(&q).context("reading the alert store")?;
+    for o in outcomes.iter_mut() {
+        for r in &mut o.recommendations {
+            let hits: Vec<&crate::alert::Alert> = alerts
+                .iter()
+                .filter(|a| a.policy_name == r.policy_name)
+                .collect();
+            if hits.is_empty() {
+                r.evidence
+                    .push(format!("no alerts from {} since {since}", r.policy_name));
+                continue;
+            }
+            let programs: BTreeSet<&str> = hits
+                .iter()
+                .map(|a| {
+                    if a.process_name.is_empty() {
+                        a.source.as_str()
+                    } else {
+                        a.process_name.as_str()
+                    }
+                })
+                .collect();
+            let what = format!(
+                "{} alerts from {} since {since} (by {})",
+                hits.len(),
+                r.policy_name,
+                programs.into_iter().collect::<Vec<_>>().join(", ")
+            );
+            if r.action == Action::Block {
+                r.action = Action::Audit;
+                r.demoted = Some(format!("would have blocked activity seen here: {what}"));
+                r.policy["spec"]["action"] = serde_json::json!("Audit");
+            } else {
+                r.evidence.push(what);
+            }
+        }
+    }
+    Ok(())
 }
 
 fn print_outcomes(outcomes: &[Outcome], wide: bool) {

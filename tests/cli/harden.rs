@@ -550,6 +550,36 @@ fn apply_blocks_package_managers_and_verify_sees_the_alert() {
         stderr(&v)
     );
     assert!(text.contains("harden verify: "), "{text}");
+    // Audit first, then block: the replay keeps a template that fired here at Audit.
+    let out = agent.cli(&[
+        "harden",
+        "recommend",
+        "--category",
+        "package-managers",
+        "--action",
+        "block",
+        "--since",
+        "1h",
+        "--state-dir",
+        agent.state.to_str().unwrap(),
+        "-o",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let recs = v["outcomes"][0]["recommendations"].as_array().unwrap();
+    let pkg = recs
+        .iter()
+        .find(|r| r["template"] == "pkg-mngr-exec")
+        .unwrap();
+    assert_eq!(pkg["action"], "Audit", "{pkg}");
+    assert!(
+        pkg["demoted"]
+            .as_str()
+            .unwrap()
+            .contains("alerts from harden-pkg-mngr-exec since 1h"),
+        "{pkg}"
+    );
 }
 
 #[test]
