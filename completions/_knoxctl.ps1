@@ -32,7 +32,7 @@ Register-ArgumentCompleter -Native -CommandName 'knoxctl' -ScriptBlock {
             [CompletionResult]::new('offboard', 'offboard', [CompletionResultType]::ParameterValue, 'Stop the agent and remove everything onboarding installed')
             [CompletionResult]::new('probe', 'probe', [CompletionResultType]::ParameterValue, 'Show which enforcers work on this kernel and what each can enforce')
             [CompletionResult]::new('policy', 'policy', [CompletionResultType]::ParameterValue, 'Validate, apply, list, inspect and delete policies')
-            [CompletionResult]::new('harden', 'harden', [CompletionResultType]::ParameterValue, 'Recommend hardening policies from compliance templates (not yet available)')
+            [CompletionResult]::new('harden', 'harden', [CompletionResultType]::ParameterValue, 'Recommend hardening policies from compliance templates')
             [CompletionResult]::new('alerts', 'alerts', [CompletionResultType]::ParameterValue, 'Query and filter recorded alerts (KubeArmor format)')
             [CompletionResult]::new('sysdump', 'sysdump', [CompletionResultType]::ParameterValue, 'Collect a diagnostic archive for bug reports')
             [CompletionResult]::new('containers', 'containers', [CompletionResultType]::ParameterValue, 'List the containers on this host and the policies that select each')
@@ -295,17 +295,37 @@ Register-ArgumentCompleter -Native -CommandName 'knoxctl' -ScriptBlock {
             [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The agent''s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]')
             [CompletionResult]::new('--no-headers', '--no-headers', [CompletionResultType]::ParameterName, 'Print tables without their header line')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('recommend', 'recommend', [CompletionResultType]::ParameterValue, 'Recommend hardening policies for this host from compliance templates')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the built-in hardening templates')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one template, or the policy it produces for a target')
+            [CompletionResult]::new('recommend', 'recommend', [CompletionResultType]::ParameterValue, 'Recommend hardening policies for this host, its containers or a root file system')
+            [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Run templates'' verify recipes against the running agent')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
-        'knoxctl;harden;recommend' {
-            [CompletionResult]::new('--framework', '--framework', [CompletionResultType]::ParameterName, 'Only templates of these frameworks (repeatable)')
-            [CompletionResult]::new('--out-dir', '--out-dir', [CompletionResultType]::ParameterName, 'Write recommended policies into this directory')
+        'knoxctl;harden;list' {
+            [CompletionResult]::new('--framework', '--framework', [CompletionResultType]::ParameterName, 'Only templates mapped to this framework (repeatable): mitre-attack, nist-800-53, nist-800-190, cis-debian12, cis-controls, cis-docker, stig-ubuntu2204, stig-rhel9, pci-dss, or a family (mitre, nist, cis, stig, pci)')
+            [CompletionResult]::new('--control', '--control', [CompletionResultType]::ParameterName, 'Only templates mapped to this control (repeatable): CM-7(4), T1053, 11.5.2, UBTU-22-654055')
+            [CompletionResult]::new('--category', '--category', [CompletionResultType]::ParameterName, 'Only templates of this category (repeatable), e.g. package-managers, ssh')
+            [CompletionResult]::new('--scope', '--scope', [CompletionResultType]::ParameterName, 'Only templates for hosts or for containers')
+            [CompletionResult]::new('--templates', '--templates', [CompletionResultType]::ParameterName, 'Also import the templates of a kubearmor/policy-templates tree (repeatable); every problem is reported as FILE:LINE with what was repaired or why it was skipped')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'o')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'output')
+            [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The agent''s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]')
+            [CompletionResult]::new('--applicable', '--applicable', [CompletionResultType]::ParameterName, 'Only templates whose preconditions hold on this host')
+            [CompletionResult]::new('--no-headers', '--no-headers', [CompletionResultType]::ParameterName, 'Print tables without their header line')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'knoxctl;harden;show' {
+            [CompletionResult]::new('--for', '--for', [CompletionResultType]::ParameterName, 'Print the policy it produces for `host` (this host) or `container=NAME`')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'o')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'output')
             [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]')
@@ -317,12 +337,69 @@ Register-ArgumentCompleter -Native -CommandName 'knoxctl' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'knoxctl;harden;recommend' {
+            [CompletionResult]::new('--container', '--container', [CompletionResultType]::ParameterName, 'A container the agent knows, by name (repeatable); with --rootfs, the name the policies select')
+            [CompletionResult]::new('--rootfs', '--rootfs', [CompletionResultType]::ParameterName, 'Evaluate on this root file system instead of the live target')
+            [CompletionResult]::new('--framework', '--framework', [CompletionResultType]::ParameterName, 'Only templates mapped to this framework (repeatable): mitre-attack, nist-800-53, nist-800-190, cis-debian12, cis-controls, cis-docker, stig-ubuntu2204, stig-rhel9, pci-dss, or a family (mitre, nist, cis, stig, pci)')
+            [CompletionResult]::new('--control', '--control', [CompletionResultType]::ParameterName, 'Only templates mapped to this control (repeatable): CM-7(4), T1053, 11.5.2, UBTU-22-654055')
+            [CompletionResult]::new('--category', '--category', [CompletionResultType]::ParameterName, 'Only templates of this category (repeatable), e.g. package-managers, ssh')
+            [CompletionResult]::new('--scope', '--scope', [CompletionResultType]::ParameterName, 'Only templates for hosts or for containers')
+            [CompletionResult]::new('--templates', '--templates', [CompletionResultType]::ParameterName, 'Also import the templates of a kubearmor/policy-templates tree (repeatable); every problem is reported as FILE:LINE with what was repaired or why it was skipped')
+            [CompletionResult]::new('--severity-min', '--severity-min', [CompletionResultType]::ParameterName, 'Only templates of at least this severity (1-10)')
+            [CompletionResult]::new('--action', '--action', [CompletionResultType]::ParameterName, 'Audit (default), or Block where it is safe and enforceable here')
+            [CompletionResult]::new('--out-dir', '--out-dir', [CompletionResultType]::ParameterName, 'Write the policies into this directory')
+            [CompletionResult]::new('--outdir', '--outdir', [CompletionResultType]::ParameterName, 'Write the policies into this directory')
+            [CompletionResult]::new('--report', '--report', [CompletionResultType]::ParameterName, 'Write the coverage report: FILE.md, FILE.html or FILE.json')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'o')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'output')
+            [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Replay the stored alerts of harden policies since then (30m, 24h, 7d, or a time): a template whose policy alerted stays Audit with the count and the programs')
+            [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The agent''s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]')
+            [CompletionResult]::new('--host', '--host', [CompletionResultType]::ParameterName, 'This host (the default target)')
+            [CompletionResult]::new('--all-containers', '--all-containers', [CompletionResultType]::ParameterName, 'Every container the agent knows')
+            [CompletionResult]::new('--merge', '--merge', [CompletionResultType]::ParameterName, 'One policy per target instead of one per template')
+            [CompletionResult]::new('--apply', '--apply', [CompletionResultType]::ParameterName, 'Apply the policies through the agent (all or none)')
+            [CompletionResult]::new('--diff', '--diff', [CompletionResultType]::ParameterName, 'Show what apply would change against the applied policies')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'With --apply: ask the agent what would change, change nothing')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Do not ask which policies to apply')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Do not ask which policies to apply')
+            [CompletionResult]::new('--no-headers', '--no-headers', [CompletionResultType]::ParameterName, 'Print tables without their header line')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'knoxctl;harden;verify' {
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long to wait for each alert, in seconds')
+            [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The agent''s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]')
+            [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Every host template whose preconditions hold on this host')
+            [CompletionResult]::new('--no-headers', '--no-headers', [CompletionResultType]::ParameterName, 'Print tables without their header line')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'knoxctl;harden;help' {
-            [CompletionResult]::new('recommend', 'recommend', [CompletionResultType]::ParameterValue, 'Recommend hardening policies for this host from compliance templates')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the built-in hardening templates')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one template, or the policy it produces for a target')
+            [CompletionResult]::new('recommend', 'recommend', [CompletionResultType]::ParameterValue, 'Recommend hardening policies for this host, its containers or a root file system')
+            [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Run templates'' verify recipes against the running agent')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
+        'knoxctl;harden;help;list' {
+            break
+        }
+        'knoxctl;harden;help;show' {
+            break
+        }
         'knoxctl;harden;help;recommend' {
+            break
+        }
+        'knoxctl;harden;help;verify' {
             break
         }
         'knoxctl;harden;help;help' {
@@ -447,7 +524,7 @@ Register-ArgumentCompleter -Native -CommandName 'knoxctl' -ScriptBlock {
             [CompletionResult]::new('offboard', 'offboard', [CompletionResultType]::ParameterValue, 'Stop the agent and remove everything onboarding installed')
             [CompletionResult]::new('probe', 'probe', [CompletionResultType]::ParameterValue, 'Show which enforcers work on this kernel and what each can enforce')
             [CompletionResult]::new('policy', 'policy', [CompletionResultType]::ParameterValue, 'Validate, apply, list, inspect and delete policies')
-            [CompletionResult]::new('harden', 'harden', [CompletionResultType]::ParameterValue, 'Recommend hardening policies from compliance templates (not yet available)')
+            [CompletionResult]::new('harden', 'harden', [CompletionResultType]::ParameterValue, 'Recommend hardening policies from compliance templates')
             [CompletionResult]::new('alerts', 'alerts', [CompletionResultType]::ParameterValue, 'Query and filter recorded alerts (KubeArmor format)')
             [CompletionResult]::new('sysdump', 'sysdump', [CompletionResultType]::ParameterValue, 'Collect a diagnostic archive for bug reports')
             [CompletionResult]::new('containers', 'containers', [CompletionResultType]::ParameterValue, 'List the containers on this host and the policies that select each')
@@ -507,10 +584,22 @@ Register-ArgumentCompleter -Native -CommandName 'knoxctl' -ScriptBlock {
             break
         }
         'knoxctl;help;harden' {
-            [CompletionResult]::new('recommend', 'recommend', [CompletionResultType]::ParameterValue, 'Recommend hardening policies for this host from compliance templates')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the built-in hardening templates')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one template, or the policy it produces for a target')
+            [CompletionResult]::new('recommend', 'recommend', [CompletionResultType]::ParameterValue, 'Recommend hardening policies for this host, its containers or a root file system')
+            [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Run templates'' verify recipes against the running agent')
+            break
+        }
+        'knoxctl;help;harden;list' {
+            break
+        }
+        'knoxctl;help;harden;show' {
             break
         }
         'knoxctl;help;harden;recommend' {
+            break
+        }
+        'knoxctl;help;harden;verify' {
             break
         }
         'knoxctl;help;alerts' {

@@ -29,7 +29,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand offboard 'Stop the agent and remove everything onboarding installed'
             cand probe 'Show which enforcers work on this kernel and what each can enforce'
             cand policy 'Validate, apply, list, inspect and delete policies'
-            cand harden 'Recommend hardening policies from compliance templates (not yet available)'
+            cand harden 'Recommend hardening policies from compliance templates'
             cand alerts 'Query and filter recorded alerts (KubeArmor format)'
             cand sysdump 'Collect a diagnostic archive for bug reports'
             cand containers 'List the containers on this host and the policies that select each'
@@ -263,16 +263,35 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
             cand --state-dir 'The agent''s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]'
             cand --no-headers 'Print tables without their header line'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
-            cand recommend 'Recommend hardening policies for this host from compliance templates'
+            cand list 'List the built-in hardening templates'
+            cand show 'Show one template, or the policy it produces for a target'
+            cand recommend 'Recommend hardening policies for this host, its containers or a root file system'
+            cand verify 'Run templates'' verify recipes against the running agent'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
-        &'knoxctl;harden;recommend'= {
-            cand --framework 'Only templates of these frameworks (repeatable)'
-            cand --out-dir 'Write recommended policies into this directory'
+        &'knoxctl;harden;list'= {
+            cand --framework 'Only templates mapped to this framework (repeatable): mitre-attack, nist-800-53, nist-800-190, cis-debian12, cis-controls, cis-docker, stig-ubuntu2204, stig-rhel9, pci-dss, or a family (mitre, nist, cis, stig, pci)'
+            cand --control 'Only templates mapped to this control (repeatable): CM-7(4), T1053, 11.5.2, UBTU-22-654055'
+            cand --category 'Only templates of this category (repeatable), e.g. package-managers, ssh'
+            cand --scope 'Only templates for hosts or for containers'
+            cand --templates 'Also import the templates of a kubearmor/policy-templates tree (repeatable); every problem is reported as FILE:LINE with what was repaired or why it was skipped'
+            cand -o 'o'
+            cand --output 'output'
+            cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --state-dir 'The agent''s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --applicable 'Only templates whose preconditions hold on this host'
+            cand --no-headers 'Print tables without their header line'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'knoxctl;harden;show'= {
+            cand --for 'Print the policy it produces for `host` (this host) or `container=NAME`'
             cand -o 'o'
             cand --output 'output'
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
@@ -283,11 +302,63 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'knoxctl;harden;recommend'= {
+            cand --container 'A container the agent knows, by name (repeatable); with --rootfs, the name the policies select'
+            cand --rootfs 'Evaluate on this root file system instead of the live target'
+            cand --framework 'Only templates mapped to this framework (repeatable): mitre-attack, nist-800-53, nist-800-190, cis-debian12, cis-controls, cis-docker, stig-ubuntu2204, stig-rhel9, pci-dss, or a family (mitre, nist, cis, stig, pci)'
+            cand --control 'Only templates mapped to this control (repeatable): CM-7(4), T1053, 11.5.2, UBTU-22-654055'
+            cand --category 'Only templates of this category (repeatable), e.g. package-managers, ssh'
+            cand --scope 'Only templates for hosts or for containers'
+            cand --templates 'Also import the templates of a kubearmor/policy-templates tree (repeatable); every problem is reported as FILE:LINE with what was repaired or why it was skipped'
+            cand --severity-min 'Only templates of at least this severity (1-10)'
+            cand --action 'Audit (default), or Block where it is safe and enforceable here'
+            cand --out-dir 'Write the policies into this directory'
+            cand --outdir 'Write the policies into this directory'
+            cand --report 'Write the coverage report: FILE.md, FILE.html or FILE.json'
+            cand -o 'o'
+            cand --output 'output'
+            cand --since 'Replay the stored alerts of harden policies since then (30m, 24h, 7d, or a time): a template whose policy alerted stays Audit with the count and the programs'
+            cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --state-dir 'The agent''s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --host 'This host (the default target)'
+            cand --all-containers 'Every container the agent knows'
+            cand --merge 'One policy per target instead of one per template'
+            cand --apply 'Apply the policies through the agent (all or none)'
+            cand --diff 'Show what apply would change against the applied policies'
+            cand --dry-run 'With --apply: ask the agent what would change, change nothing'
+            cand -y 'Do not ask which policies to apply'
+            cand --yes 'Do not ask which policies to apply'
+            cand --no-headers 'Print tables without their header line'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'knoxctl;harden;verify'= {
+            cand --timeout 'How long to wait for each alert, in seconds'
+            cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --state-dir 'The agent''s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --all 'Every host template whose preconditions hold on this host'
+            cand --no-headers 'Print tables without their header line'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'knoxctl;harden;help'= {
-            cand recommend 'Recommend hardening policies for this host from compliance templates'
+            cand list 'List the built-in hardening templates'
+            cand show 'Show one template, or the policy it produces for a target'
+            cand recommend 'Recommend hardening policies for this host, its containers or a root file system'
+            cand verify 'Run templates'' verify recipes against the running agent'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
+        &'knoxctl;harden;help;list'= {
+        }
+        &'knoxctl;harden;help;show'= {
+        }
         &'knoxctl;harden;help;recommend'= {
+        }
+        &'knoxctl;harden;help;verify'= {
         }
         &'knoxctl;harden;help;help'= {
         }
@@ -399,7 +470,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand offboard 'Stop the agent and remove everything onboarding installed'
             cand probe 'Show which enforcers work on this kernel and what each can enforce'
             cand policy 'Validate, apply, list, inspect and delete policies'
-            cand harden 'Recommend hardening policies from compliance templates (not yet available)'
+            cand harden 'Recommend hardening policies from compliance templates'
             cand alerts 'Query and filter recorded alerts (KubeArmor format)'
             cand sysdump 'Collect a diagnostic archive for bug reports'
             cand containers 'List the containers on this host and the policies that select each'
@@ -445,9 +516,18 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
         &'knoxctl;help;policy;delete'= {
         }
         &'knoxctl;help;harden'= {
-            cand recommend 'Recommend hardening policies for this host from compliance templates'
+            cand list 'List the built-in hardening templates'
+            cand show 'Show one template, or the policy it produces for a target'
+            cand recommend 'Recommend hardening policies for this host, its containers or a root file system'
+            cand verify 'Run templates'' verify recipes against the running agent'
+        }
+        &'knoxctl;help;harden;list'= {
+        }
+        &'knoxctl;help;harden;show'= {
         }
         &'knoxctl;help;harden;recommend'= {
+        }
+        &'knoxctl;help;harden;verify'= {
         }
         &'knoxctl;help;alerts'= {
             cand tail 'Follow new alerts as they arrive (JSON Lines with -o json)'

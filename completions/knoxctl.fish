@@ -33,7 +33,7 @@ complete -c knoxctl -n "__fish_knoxctl_needs_command" -f -a "onboard" -d 'Instal
 complete -c knoxctl -n "__fish_knoxctl_needs_command" -f -a "offboard" -d 'Stop the agent and remove everything onboarding installed'
 complete -c knoxctl -n "__fish_knoxctl_needs_command" -f -a "probe" -d 'Show which enforcers work on this kernel and what each can enforce'
 complete -c knoxctl -n "__fish_knoxctl_needs_command" -f -a "policy" -d 'Validate, apply, list, inspect and delete policies'
-complete -c knoxctl -n "__fish_knoxctl_needs_command" -f -a "harden" -d 'Recommend hardening policies from compliance templates (not yet available)'
+complete -c knoxctl -n "__fish_knoxctl_needs_command" -f -a "harden" -d 'Recommend hardening policies from compliance templates'
 complete -c knoxctl -n "__fish_knoxctl_needs_command" -f -a "alerts" -d 'Query and filter recorded alerts (KubeArmor format)'
 complete -c knoxctl -n "__fish_knoxctl_needs_command" -f -a "sysdump" -d 'Collect a diagnostic archive for bug reports'
 complete -c knoxctl -n "__fish_knoxctl_needs_command" -f -a "containers" -d 'List the containers on this host and the policies that select each'
@@ -182,29 +182,83 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "get" -d 'Print one applied policy'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Delete applied policies by name, by the files that define them, or all'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and not __fish_seen_subcommand_from recommend help" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and not __fish_seen_subcommand_from recommend help" -l state-dir -d 'The agent\'s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -f -a "(__fish_complete_directories)"
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and not __fish_seen_subcommand_from recommend help" -l no-headers -d 'Print tables without their header line'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and not __fish_seen_subcommand_from recommend help" -s h -l help -d 'Print help'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and not __fish_seen_subcommand_from recommend help" -s V -l version -d 'Print version'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and not __fish_seen_subcommand_from recommend help" -f -a "recommend" -d 'Recommend hardening policies for this host from compliance templates'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and not __fish_seen_subcommand_from recommend help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -l framework -d 'Only templates of these frameworks (repeatable)' -r -f -a "nist\t''
-mitre\t''
-cis\t''
-pci-dss\t''
-stig\t''"
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -l out-dir -d 'Write recommended policies into this directory' -r -f -a "(__fish_complete_directories)"
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -s o -l output -r -f -a "table\t'Columns that fit the terminal (long values cut with …; whole values when piped)'
-wide\t'Every column, whole values, even on a terminal'
-json\t'JSON (JSON Lines for alerts)'
-yaml\t'YAML (one document per alert for alerts)'"
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and not __fish_seen_subcommand_from list show recommend verify help" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and not __fish_seen_subcommand_from list show recommend verify help" -l state-dir -d 'The agent\'s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -f -a "(__fish_complete_directories)"
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and not __fish_seen_subcommand_from list show recommend verify help" -l no-headers -d 'Print tables without their header line'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and not __fish_seen_subcommand_from list show recommend verify help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and not __fish_seen_subcommand_from list show recommend verify help" -s V -l version -d 'Print version'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and not __fish_seen_subcommand_from list show recommend verify help" -f -a "list" -d 'List the built-in hardening templates'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and not __fish_seen_subcommand_from list show recommend verify help" -f -a "show" -d 'Show one template, or the policy it produces for a target'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and not __fish_seen_subcommand_from list show recommend verify help" -f -a "recommend" -d 'Recommend hardening policies for this host, its containers or a root file system'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and not __fish_seen_subcommand_from list show recommend verify help" -f -a "verify" -d 'Run templates\' verify recipes against the running agent'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and not __fish_seen_subcommand_from list show recommend verify help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from list" -l framework -d 'Only templates mapped to this framework (repeatable): mitre-attack, nist-800-53, nist-800-190, cis-debian12, cis-controls, cis-docker, stig-ubuntu2204, stig-rhel9, pci-dss, or a family (mitre, nist, cis, stig, pci)' -r
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from list" -l control -d 'Only templates mapped to this control (repeatable): CM-7(4), T1053, 11.5.2, UBTU-22-654055' -r
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from list" -l category -d 'Only templates of this category (repeatable), e.g. package-managers, ssh' -r
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from list" -l scope -d 'Only templates for hosts or for containers' -r -f -a "host\t''
+container\t''"
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from list" -l templates -d 'Also import the templates of a kubearmor/policy-templates tree (repeatable); every problem is reported as FILE:LINE with what was repaired or why it was skipped' -r -f -a "(__fish_complete_directories)"
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from list" -s o -l output -r -f -a "table\t'Columns that fit the terminal'
+wide\t'Every column, whole values'
+json\t'JSON'
+yaml\t'YAML'
+markdown\t'A Markdown table'"
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from list" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from list" -l state-dir -d 'The agent\'s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -f -a "(__fish_complete_directories)"
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from list" -l applicable -d 'Only templates whose preconditions hold on this host'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from list" -l no-headers -d 'Print tables without their header line'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from show" -l for -d 'Print the policy it produces for `host` (this host) or `container=NAME`' -r
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from show" -s o -l output -r -f -a "yaml\t'YAML'
+json\t'JSON'
+markdown\t'Markdown for people'"
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from show" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from show" -l state-dir -d 'The agent\'s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -f -a "(__fish_complete_directories)"
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from show" -l no-headers -d 'Print tables without their header line'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -l container -d 'A container the agent knows, by name (repeatable); with --rootfs, the name the policies select' -r
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -l rootfs -d 'Evaluate on this root file system instead of the live target' -r -f -a "(__fish_complete_directories)"
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -l framework -d 'Only templates mapped to this framework (repeatable): mitre-attack, nist-800-53, nist-800-190, cis-debian12, cis-controls, cis-docker, stig-ubuntu2204, stig-rhel9, pci-dss, or a family (mitre, nist, cis, stig, pci)' -r
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -l control -d 'Only templates mapped to this control (repeatable): CM-7(4), T1053, 11.5.2, UBTU-22-654055' -r
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -l category -d 'Only templates of this category (repeatable), e.g. package-managers, ssh' -r
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -l scope -d 'Only templates for hosts or for containers' -r -f -a "host\t''
+container\t''"
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -l templates -d 'Also import the templates of a kubearmor/policy-templates tree (repeatable); every problem is reported as FILE:LINE with what was repaired or why it was skipped' -r -f -a "(__fish_complete_directories)"
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -l severity-min -d 'Only templates of at least this severity (1-10)' -r
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -l action -d 'Audit (default), or Block where it is safe and enforceable here' -r -f -a "audit\t''
+block\t''"
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -l out-dir -l outdir -d 'Write the policies into this directory' -r -f -a "(__fish_complete_directories)"
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -l report -d 'Write the coverage report: FILE.md, FILE.html or FILE.json' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -s o -l output -r -f -a "table\t'Columns that fit the terminal'
+wide\t'Every column, whole values'
+json\t'The recommendations, skips and policies as one JSON document'
+yaml\t'The same as YAML'"
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -l since -d 'Replay the stored alerts of harden policies since then (30m, 24h, 7d, or a time): a template whose policy alerted stays Audit with the count and the programs' -r
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -l state-dir -d 'The agent\'s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -f -a "(__fish_complete_directories)"
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -l host -d 'This host (the default target)'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -l all-containers -d 'Every container the agent knows'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -l merge -d 'One policy per target instead of one per template'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -l apply -d 'Apply the policies through the agent (all or none)'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -l diff -d 'Show what apply would change against the applied policies'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -l dry-run -d 'With --apply: ask the agent what would change, change nothing'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -s y -l yes -d 'Do not ask which policies to apply'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -l no-headers -d 'Print tables without their header line'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -s V -l version -d 'Print version'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from help" -f -a "recommend" -d 'Recommend hardening policies for this host from compliance templates'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from verify" -l timeout -d 'How long to wait for each alert, in seconds' -r
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from verify" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from verify" -l state-dir -d 'The agent\'s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -f -a "(__fish_complete_directories)"
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from verify" -l all -d 'Every host template whose preconditions hold on this host'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from verify" -l no-headers -d 'Print tables without their header line'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from verify" -s V -l version -d 'Print version'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the built-in hardening templates'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one template, or the policy it produces for a target'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from help" -f -a "recommend" -d 'Recommend hardening policies for this host, its containers or a root file system'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Run templates\' verify recipes against the running agent'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail help" -l filter -d 'Field=value, Field!=value, Field~regex, Field>=N (repeatable; all must hold)' -r
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail help" -l since -d 'Only alerts at or after this: a duration back from now (30s, 10m, 1h30m, 7d) or a time (2026-12-06T08:54:00Z, 2026-12-06 09:54:00+01:00, 2026-12-06)' -r
@@ -284,7 +338,7 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and not __fish_see
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and not __fish_seen_subcommand_from onboard offboard probe policy harden alerts sysdump containers agent oci-hook completion version help" -f -a "offboard" -d 'Stop the agent and remove everything onboarding installed'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and not __fish_seen_subcommand_from onboard offboard probe policy harden alerts sysdump containers agent oci-hook completion version help" -f -a "probe" -d 'Show which enforcers work on this kernel and what each can enforce'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and not __fish_seen_subcommand_from onboard offboard probe policy harden alerts sysdump containers agent oci-hook completion version help" -f -a "policy" -d 'Validate, apply, list, inspect and delete policies'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and not __fish_seen_subcommand_from onboard offboard probe policy harden alerts sysdump containers agent oci-hook completion version help" -f -a "harden" -d 'Recommend hardening policies from compliance templates (not yet available)'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and not __fish_seen_subcommand_from onboard offboard probe policy harden alerts sysdump containers agent oci-hook completion version help" -f -a "harden" -d 'Recommend hardening policies from compliance templates'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and not __fish_seen_subcommand_from onboard offboard probe policy harden alerts sysdump containers agent oci-hook completion version help" -f -a "alerts" -d 'Query and filter recorded alerts (KubeArmor format)'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and not __fish_seen_subcommand_from onboard offboard probe policy harden alerts sysdump containers agent oci-hook completion version help" -f -a "sysdump" -d 'Collect a diagnostic archive for bug reports'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and not __fish_seen_subcommand_from onboard offboard probe policy harden alerts sysdump containers agent oci-hook completion version help" -f -a "containers" -d 'List the containers on this host and the policies that select each'
@@ -302,7 +356,10 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and __fish_seen_su
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "list" -d 'List applied policies'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "get" -d 'Print one applied policy'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "delete" -d 'Delete applied policies by name, by the files that define them, or all'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and __fish_seen_subcommand_from harden" -f -a "recommend" -d 'Recommend hardening policies for this host from compliance templates'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and __fish_seen_subcommand_from harden" -f -a "list" -d 'List the built-in hardening templates'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and __fish_seen_subcommand_from harden" -f -a "show" -d 'Show one template, or the policy it produces for a target'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and __fish_seen_subcommand_from harden" -f -a "recommend" -d 'Recommend hardening policies for this host, its containers or a root file system'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and __fish_seen_subcommand_from harden" -f -a "verify" -d 'Run templates\' verify recipes against the running agent'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and __fish_seen_subcommand_from alerts" -f -a "tail" -d 'Follow new alerts as they arrive (JSON Lines with -o json)'
 
 # Hand-written (src/cmd/assets.rs): applied policy names for `policy get` and `policy delete`,

@@ -16,6 +16,7 @@ pub mod alert;
 pub mod cmd;
 pub mod container;
 pub mod enforce;
+pub mod harden;
 pub mod identity;
 pub mod kernel;
 pub mod monitor;
@@ -38,6 +39,7 @@ mod layering {
     const FLOORS: &[(&str, u8)] = &[
         ("cmd", 0),
         ("sysdump", 1),
+        ("harden", 1),
         ("output", 2),
         ("onboard", 3),
         ("agent", 4),

@@ -91,7 +91,7 @@ pub fn run(args: AlertsArgs, conn: &AgentConn) -> anyhow::Result<ExitStatus> {
 }
 
 /// `--since`/`--until`: a duration back from `now`, or an RFC 3339 time or date.
-fn parse_time(s: &str, now: i64) -> Result<i64, String> {
+pub(super) fn parse_time(s: &str, now: i64) -> Result<i64, String> {
     let t = s.trim();
     if let Some(rest) = t.strip_prefix('-') {
         return Err(format!(

@@ -354,17 +354,76 @@ pub const EXAMPLES: &[(&str, &[(&str, &str)])] = &[
     ),
     (
         "knoxctl-harden",
-        &[(
-            "Recommend CIS hardening policies (not yet available: reports so and exits 1):",
-            "knoxctl harden recommend --framework cis",
-        )],
+        &[
+            (
+                "Recommend audit policies for this host and write them with a coverage report:",
+                "knoxctl harden recommend --out-dir ./hardening --report hardening.html",
+            ),
+            (
+                "List the templates that cover PCI DSS 11.5.2 and apply here:",
+                "knoxctl harden list --framework pci-dss --control 11.5.2 --applicable",
+            ),
+        ],
+    ),
+    (
+        "knoxctl-harden-list",
+        &[
+            (
+                "Templates mapped to NIST 800-53 CM-7 and its enhancements, as Markdown:",
+                "knoxctl harden list --framework nist --control CM-7 -o markdown",
+            ),
+            (
+                "Container templates of one category:",
+                "knoxctl harden list --category container-escape --scope container",
+            ),
+        ],
+    ),
+    (
+        "knoxctl-harden-show",
+        &[
+            (
+                "A template with its compliance mappings and verify recipe:",
+                "knoxctl harden show pkg-mngr-exec -o markdown",
+            ),
+            (
+                "The policy the template produces for this host:",
+                "knoxctl harden show pkg-mngr-exec --for host",
+            ),
+        ],
     ),
     (
         "knoxctl-harden-recommend",
-        &[(
-            "Write NIST and CIS recommendations into a directory (not yet available: reports so and exits 1):",
-            "knoxctl harden recommend --framework nist --framework cis --out-dir ./recommended",
-        )],
+        &[
+            (
+                "Block package managers on this host where it is safe, after looking at the diff:",
+                "sudo knoxctl harden recommend --category package-managers --action block --diff",
+            ),
+            (
+                "Apply them without being asked:",
+                "sudo knoxctl harden recommend --category package-managers --action block --apply --yes",
+            ),
+            (
+                "One merged policy per container, with a Markdown report:",
+                "sudo knoxctl harden recommend --all-containers --merge --out-dir ./out --report report.md",
+            ),
+            (
+                "Evaluate an unpacked image as the root of container web:",
+                "knoxctl harden recommend --rootfs ./rootfs --container web -o yaml",
+            ),
+        ],
+    ),
+    (
+        "knoxctl-harden-verify",
+        &[
+            (
+                "Check that one template raises its alert here:",
+                "sudo knoxctl harden verify pkg-mngr-exec",
+            ),
+            (
+                "Run every host template's recipe:",
+                "sudo knoxctl harden verify --all",
+            ),
+        ],
     ),
     (
         "knoxctl-offboard",
@@ -743,8 +802,7 @@ fn man_page(cmd: &Command, page: &str, parent: Option<(&str, &Command)>) -> Vec<
         .or(cmd.get_after_help())
         .filter(|_| parent.is_some())
     {
-        // `harden recommend` says it is not available yet; `policy get` and `delete` explain
-        // how policies are named. (The top page's after-help is the exit status summary,
+        // `policy get` and `delete` explain how policies are named. (The top page's after-help is the exit status summary,
         // which has its own section.)
         out.extend_from_slice(
             format!(".SH DESCRIPTION\n{}\n", roff(&after.to_string())).as_bytes(),

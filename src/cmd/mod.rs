@@ -7,6 +7,7 @@ pub mod assets;
 pub mod completion;
 pub mod containers;
 mod exit;
+pub mod harden;
 pub mod oci_hook;
 pub mod offboard;
 pub mod onboard;
@@ -37,8 +38,8 @@ Exit status: 0 success; 1 a check or operation failed (invalid policy, denied, a
     long_about = "knoxctl protects a Linux host and its containers at runtime. It validates and \
 applies KubeArmor policies (KubeArmorHostPolicy for the host, KubeArmorPolicy for containers), \
 enforces them with an embedded agent (BPF-LSM or fanotify; AppArmor: not yet available), records \
-KubeArmor-format alerts and collects a sysdump. Recommending hardening policies (harden) is not \
-yet available.",
+KubeArmor-format alerts, collects a sysdump, and recommends hardening policies from \
+compliance-mapped templates (harden).",
     after_help = AFTER_HELP,
     propagate_version = true
 )]
@@ -80,13 +81,11 @@ pub enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
-    /// Recommend hardening policies from compliance templates (not yet available)
-    #[command(mut_subcommand("recommend", |c: clap::Command| c.before_help(
-        "Not yet available: this build reports so and exits 1."
-    )))]
+    /// Recommend hardening policies from compliance templates
+    #[command(long_about = harden::ABOUT)]
     Harden {
         #[command(subcommand)]
-        command: HardenCommand,
+        command: harden::HardenCommand,
     },
     /// Query and filter recorded alerts (KubeArmor format)
     Alerts(AlertsArgs),
@@ -421,30 +420,6 @@ pub enum PolicyCommand {
     },
 }
 
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Framework {
-    Nist,
-    Mitre,
-    Cis,
-    PciDss,
-    Stig,
-}
-
-#[derive(Subcommand, Debug)]
-pub enum HardenCommand {
-    /// Recommend hardening policies for this host from compliance templates
-    Recommend {
-        /// Only templates of these frameworks (repeatable)
-        #[arg(long = "framework", value_enum)]
-        frameworks: Vec<Framework>,
-        /// Write recommended policies into this directory
-        #[arg(long, value_name = "DIR", value_hint = ValueHint::DirPath)]
-        out_dir: Option<PathBuf>,
-        #[arg(short, long, value_enum, default_value_t = TableOrJson::Table)]
-        output: TableOrJson,
-    },
-}
-
 #[derive(Args, Debug)]
 pub struct AlertsArgs {
     #[command(subcommand)]
@@ -534,9 +509,14 @@ pub fn run() -> ExitCode {
         Command::Probe(args) => probe::run(args, &conn),
         Command::Containers(args) => containers::run(args, &conn),
         Command::OciHook(args) => oci_hook::run(args, &conn),
-        Command::Harden {
-            command: HardenCommand::Recommend { output, .. },
-        } => pending::not_yet("harden recommend", "planned", output == TableOrJson::Json),
+        Command::Harden { mut command } => {
+            match &mut command {
+                harden::HardenCommand::Recommend(a) => a.state_dir = cli.state_dir.clone(),
+                harden::HardenCommand::Verify(a) => a.state_dir = cli.state_dir.clone(),
+                _ => {}
+            }
+            harden::run(command, &conn)
+        }
         Command::Alerts(mut args) => {
             args.state_dir = cli
                 .state_dir

@@ -498,7 +498,7 @@ fn diff(paths: &[PathBuf], skip_other_kinds: bool, conn: &AgentConn) -> anyhow::
 }
 
 /// Prints a diff per policy that apply would change; true when there was one.
-fn diff_policies(policies: &[Policy], conn: &AgentConn) -> anyhow::Result<bool> {
+pub(super) fn diff_policies(policies: &[Policy], conn: &AgentConn) -> anyhow::Result<bool> {
     let mut changed = false;
     for p in policies {
         let p = p.clone().defaulted();

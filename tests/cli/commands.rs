@@ -1,5 +1,5 @@
-//! The command tree: help, version, usage errors (exit 2), and the command whose capability
-//! has not landed saying so (exit 1, nothing done).
+//! The command tree: help, version, usage errors (exit 2), and help saying what this build
+//! cannot do.
 
 use super::*;
 
@@ -180,70 +180,20 @@ fn usage_errors_exit_2() {
 }
 
 #[test]
-fn commands_not_yet_built_say_so_and_fail() {
-    let out = run(&["harden", "recommend"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out)
-            .starts_with("knoxctl: error: 'harden recommend' is not available in this build yet"),
-        "{}",
-        stderr(&out)
-    );
-    assert!(stdout(&out).is_empty(), "printed output");
-
-    // A script that asked for JSON gets a JSON document saying so.
-    let out = run(&["harden", "recommend", "-o", "json", "--framework", "cis"]);
-    assert_eq!(out.status.code(), Some(1));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(&out)));
-    assert_eq!(v["available"], false);
-    assert!(
-        v["error"].as_str().unwrap().contains("not available"),
-        "{v}"
-    );
-    assert!(
-        stderr(&out).starts_with("knoxctl: error: "),
-        "{}",
-        stderr(&out)
-    );
-}
-
-#[test]
-fn help_marks_what_this_build_cannot_do() {
-    let short = stdout(&run(&["-h"]));
-    let harden = short
-        .lines()
-        .find(|l| l.trim_start().starts_with("harden "))
-        .unwrap_or_else(|| panic!("{short}"));
-    assert!(harden.ends_with("(not yet available)"), "{harden}");
+fn help_says_what_this_build_cannot_do() {
     let long = stdout(&run(&["--help"])).replace('\n', " ");
     assert!(
         long.contains("BPF-LSM or fanotify; AppArmor: not yet available"),
         "{long}"
     );
     assert!(!long.contains("AppArmor, or fanotify"), "{long}");
-    let harden = stdout(&run(&["harden", "--help"]));
-    assert!(
-        harden.starts_with(
-            "Recommend hardening policies from compliance templates (not yet available)"
-        ),
-        "{harden}"
-    );
-    let recommend = stdout(&run(&["harden", "recommend", "--help"]));
-    assert!(
-        recommend.starts_with("Not yet available: this build reports so and exits 1."),
-        "{recommend}"
-    );
-    let page = std::fs::read_to_string(repo().join("man/knoxctl-harden-recommend.1")).unwrap();
-    assert!(
-        page.contains(".SH DESCRIPTION\nNot yet available: this build reports so and exits 1."),
-        "{page}"
-    );
+    let short = stdout(&run(&["-h"]));
+    let harden = short
+        .lines()
+        .find(|l| l.trim_start().starts_with("harden "))
+        .unwrap_or_else(|| panic!("{short}"));
+    assert!(!harden.contains("not yet available"), "{harden}");
     let page = std::fs::read_to_string(repo().join("man/knoxctl.1")).unwrap();
-    assert!(
-        page.contains("compliance templates (not yet available)"),
-        "{page}"
-    );
     assert!(
         page.contains("BPF\\-LSM or fanotify; AppArmor: not yet available"),
         "{page}"
@@ -362,11 +312,12 @@ fn common_commands_answer_with_status_stdout_and_stderr_together() {
         "No alerts match.\n",
     );
     assert_output(
-        &run(&["harden", "recommend"]),
-        1,
+        &run(&["harden", "list", "--framework", "pci-dds"]),
+        2,
         "",
-        "knoxctl: error: 'harden recommend' is not available in this build yet (planned); \
-         nothing was done\n",
+        "knoxctl: error: unknown framework 'pci-dds' (did you mean 'pci-dss'?); known: \
+         mitre-attack, nist-800-53, nist-800-190, cis-debian12, cis-controls, cis-docker, \
+         stig-ubuntu2204, stig-rhel9, pci-dss\nFor more information, try 'knoxctl harden list --help'.\n",
     );
     assert_output(
         &run(&["policy", "get"]),

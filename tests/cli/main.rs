@@ -13,6 +13,7 @@ mod assets;
 mod commands;
 mod examples;
 mod explain;
+mod harden;
 mod hostile;
 mod identity;
 mod onboard;

@@ -1,0 +1,1204 @@
+//! `knoxctl harden`: list and show the built-in hardening templates, recommend concrete
+//! policies for this host, its containers or a root file system (and write, report, diff
+//! or apply them), and verify templates against the running agent.
+
+use super::{AgentConn, ExitStatus};
+use crate::agent::api::{self, Request, Response, SourceFile};
+use crate::harden::catalog::{Catalog, Filter, Scope, Template};
+use crate::harden::precondition::TargetFs;
+use crate::harden::recommend::{
+    self, Action, EnforcerCaps, LockoutGuard, Options, Outcome, Target,
+};
+use crate::harden::{HardenError, report};
+use crate::output::{Document, print_document, table};
+use anyhow::Context;
+use clap::{Args, Subcommand, ValueEnum, ValueHint};
+use std::collections::BTreeSet;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub const ABOUT: &str = "\
+Recommends hardening policies from a catalog of templates built into knoxctl (works \
+offline): package managers, file integrity of system directories, credential files, cron and \
+systemd persistence, log tampering, discovery tools, download and remote-copy tools, \
+compilers, kernel modules, raw sockets, the trust store, shell history, SSH configuration and \
+keys, execution from /tmp and /dev/shm, cryptominers and container escape. Each template maps \
+to controls of MITRE ATT&CK, NIST 800-53 r5, NIST 800-190, CIS Debian 12, CIS Controls, CIS \
+Docker, DISA STIG (Ubuntu 22.04, RHEL 9) and PCI DSS v4, each marked direct, compensating or \
+weak.
+
+Framework names are matched as people type them (pci-dss = PCI_DSS = \"PCI DSS\"; stig, cis \
+and nist select the family); controls ignore case and spaces, and a control selects its \
+enhancements (--control CM-7 matches CM-7(4), T1053 matches T1053.003).";
+
+const RECOMMEND_ABOUT: &str = "\
+Evaluates every template on a real target and prints what it recommends and what it skips, \
+each with its evidence (\"/usr/bin/apt exists\", \"package apt 2.6.1 installed\", \"no \
+/usr/bin/dnf\"). Targets: this host (default, --host), a container the agent knows \
+(--container NAME, --all-containers: its root is /proc/PID/root), or a directory holding a \
+root file system (--rootfs DIR; with --container NAME the policies select that container).
+
+Rule paths are resolved as the target resolves them: /bin/x and /usr/bin/x are both listed \
+where both exist (merged /usr), a symlink's target is listed too, and programs that are not \
+there are dropped (listed). Host policies select kubearmor.io/hostname: <this host>; \
+container policies select kubearmor.io/container.name: NAME$ (exactly that container). The \
+output is valid under `policy validate --strict` and identical from run to run.
+
+Actions: Audit by default. --action block blocks only templates marked safe to block; a \
+template stays Audit, with the reason, when blocking it could lock the operator out (sshd, \
+login shells, sudo, knoxctl and its state) or when this host's enforcer cannot block its \
+rules (see `knoxctl probe`).
+
+--out-dir writes one file per policy (harden-<template>.yaml) or, with --merge, one per \
+target; files are written only when every policy is valid, and each appears whole. --report \
+writes the coverage report (by extension: .md, .html, .json). --apply sends the policies to \
+the agent in one request (all or none); on a terminal it first asks which to apply (--yes \
+applies all without asking; without a terminal nothing is asked). --diff shows what apply \
+would change (exit status 1 when something would). --dry-run with --apply asks the agent what \
+would change and changes nothing.
+
+Exit status: 0 done; 1 failed (no agent for --apply, a file could not be written); 2 usage \
+error (unknown framework, category or control; no such container).";
+
+#[derive(Subcommand, Debug)]
+pub enum HardenCommand {
+    /// List the built-in hardening templates
+    #[command(long_about = ABOUT)]
+    List(ListArgs),
+    /// Show one template, or the policy it produces for a target
+    Show(ShowArgs),
+    /// Recommend hardening policies for this host, its containers or a root file system
+    #[command(long_about = RECOMMEND_ABOUT)]
+    Recommend(Box<RecommendArgs>),
+    /// Run templates' verify recipes against the running agent
+    #[command(long_about = VERIFY_ABOUT)]
+    Verify(VerifyArgs),
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScopeArg {
+    Host,
+    Container,
+}
+
+impl From<ScopeArg> for Scope {
+    fn from(s: ScopeArg) -> Scope {
+        match s {
+            ScopeArg::Host => Scope::Host,
+            ScopeArg::Container => Scope::Container,
+        }
+    }
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct FilterArgs {
+    /// Only templates mapped to this framework (repeatable): mitre-attack, nist-800-53,
+    /// nist-800-190, cis-debian12, cis-controls, cis-docker, stig-ubuntu2204, stig-rhel9,
+    /// pci-dss, or a family (mitre, nist, cis, stig, pci)
+    #[arg(long = "framework", value_name = "NAME")]
+    pub frameworks: Vec<String>,
+    /// Only templates mapped to this control (repeatable): CM-7(4), T1053, 11.5.2, UBTU-22-654055
+    #[arg(long = "control", value_name = "ID")]
+    pub controls: Vec<String>,
+    /// Only templates of this category (repeatable), e.g. package-managers, ssh
+    #[arg(long = "category", value_name = "NAME")]
+    pub categories: Vec<String>,
+    /// Only templates for hosts or for containers
+    #[arg(long, value_enum)]
+    pub scope: Option<ScopeArg>,
+    /// Also import the templates of a kubearmor/policy-templates tree (repeatable); every
+    /// problem is reported as FILE:LINE with what was repaired or why it was skipped
+    #[arg(long = "templates", value_name = "DIR", value_hint = ValueHint::DirPath)]
+    pub templates: Vec<PathBuf>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListOutput {
+    /// Columns that fit the terminal
+    Table,
+    /// Every column, whole values
+    Wide,
+    /// JSON
+    Json,
+    /// YAML
+    #[value(alias = "yml")]
+    Yaml,
+    /// A Markdown table
+    #[value(alias = "md")]
+    Markdown,
+}
+
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub filters: FilterArgs,
+    /// Only templates whose preconditions hold on this host
+    #[arg(long)]
+    pub applicable: bool,
+    #[arg(short, long, value_enum, default_value_t = ListOutput::Table)]
+    pub output: ListOutput,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShowOutput {
+    /// YAML
+    #[value(alias = "yml")]
+    Yaml,
+    /// JSON
+    Json,
+    /// Markdown for people
+    #[value(alias = "md")]
+    Markdown,
+}
+
+#[derive(Args, Debug)]
+pub struct ShowArgs {
+    /// The template id (see `knoxctl harden list`)
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// Print the policy it produces for `host` (this host) or `container=NAME`
+    #[arg(long = "for", value_name = "host|container=NAME", value_parser = for_arg)]
+    pub target: Option<ForTarget>,
+    #[arg(short, long, value_enum, default_value_t = ShowOutput::Yaml)]
+    pub output: ShowOutput,
+}
+
+#[derive(Clone, Debug)]
+pub enum ForTarget {
+    Host,
+    Container(String),
+}
+
+fn for_arg(s: &str) -> Result<ForTarget, String> {
+    match s.split_once('=') {
+        None if s == "host" => Ok(ForTarget::Host),
+        Some(("container", name)) if !name.is_empty() => Ok(ForTarget::Container(name.into())),
+        _ => Err("expected `host` or `container=NAME`".into()),
+    }
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ActionArg {
+    Audit,
+    Block,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecommendOutput {
+    /// Columns that fit the terminal
+    Table,
+    /// Every column, whole values
+    Wide,
+    /// The recommendations, skips and policies as one JSON document
+    Json,
+    /// The same as YAML
+    #[value(alias = "yml")]
+    Yaml,
+}
+
+#[derive(Args, Debug)]
+pub struct RecommendArgs {
+    /// This host (the default target)
+    #[arg(long, conflicts_with_all = ["containers", "all_containers"])]
+    pub host: bool,
+    /// A container the agent knows, by name (repeatable); with --rootfs, the name the
+    /// policies select
+    #[arg(long = "container", value_name = "NAME")]
+    pub containers: Vec<String>,
+    /// Every container the agent knows
+    #[arg(long, conflicts_with = "rootfs")]
+    pub all_containers: bool,
+    /// Evaluate on this root file system instead of the live target
+    #[arg(long, value_name = "DIR", value_hint = ValueHint::DirPath)]
+    pub rootfs: Option<PathBuf>,
+    #[command(flatten)]
+    pub filters: FilterArgs,
+    /// Only templates of at least this severity (1-10)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=10))]
+    pub severity_min: Option<u8>,
+    /// Audit (default), or Block where it is safe and enforceable here
+    #[arg(long, value_enum, default_value_t = ActionArg::Audit)]
+    pub action: ActionArg,
+    /// Write the policies into this directory
+    #[arg(long, value_name = "DIR", value_hint = ValueHint::DirPath, visible_alias = "outdir")]
+    pub out_dir: Option<PathBuf>,
+    /// One policy per target instead of one per template
+    #[arg(long)]
+    pub merge: bool,
+    /// Write the coverage report: FILE.md, FILE.html or FILE.json
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
+    pub report: Option<PathBuf>,
+    #[arg(short, long, value_enum, default_value_t = RecommendOutput::Table)]
+    pub output: RecommendOutput,
+    /// Apply the policies through the agent (all or none)
+    #[arg(long)]
+    pub apply: bool,
+    /// Show what apply would change against the applied policies
+    #[arg(long)]
+    pub diff: bool,
+    /// With --apply: ask the agent what would change, change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Replay the stored alerts of harden policies since then (30m, 24h, 7d, or a time):
+    /// a template whose policy alerted stays Audit with the count and the programs
+    #[arg(long, value_name = "DUR|TIME", allow_hyphen_values = true)]
+    pub since: Option<String>,
+    /// Do not ask which policies to apply
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// The global --state-dir (for the lockout guard).
+    #[arg(skip)]
+    pub state_dir: Option<PathBuf>,
+}
+
+const VERIFY_ABOUT: &str = "\
+For each template (one ID, or --all host templates whose preconditions hold here), applies \
+its policy for this host in Audit mode, runs its trigger command (sh -c), and waits for an \
+alert from that policy with the fields the template expects (Operation, Resource). The \
+policy is deleted again afterwards unless it was applied before. Needs a running agent \
+(root). Prints PASS or FAIL per template and the pass count.
+
+Exit status: 0 every template passed; 1 some failed or no agent answered; 2 usage error.";
+
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// The template to verify
+    #[arg(
+        value_name = "ID",
+        required_unless_present = "all",
+        conflicts_with = "all"
+    )]
+    pub id: Option<String>,
+    /// Every host template whose preconditions hold on this host
+    #[arg(long)]
+    pub all: bool,
+    /// How long to wait for each alert, in seconds
+    #[arg(long, value_name = "SECS", default_value_t = 5)]
+    pub timeout: u64,
+    /// The global --state-dir (the alert store).
+    #[arg(skip)]
+    pub state_dir: Option<PathBuf>,
+}
+
+pub fn run(command: HardenCommand, conn: &AgentConn) -> anyhow::Result<ExitStatus> {
+    let catalog = Catalog::builtin().context("the built-in template catalog is broken")?;
+    let name = match &command {
+        HardenCommand::List(_) => "harden list",
+        HardenCommand::Show(_) => "harden show",
+        HardenCommand::Recommend(_) => "harden recommend",
+        HardenCommand::Verify(_) => "harden verify",
+    };
+    let result = match command {
+        HardenCommand::List(args) => list(&catalog, args),
+        HardenCommand::Show(args) => show(&catalog, args),
+        HardenCommand::Recommend(args) => recommend_cmd(&catalog, *args, conn),
+        HardenCommand::Verify(args) => verify(&catalog, args, conn),
+    };
+    match result {
+        Err(e) => match e.downcast_ref::<HardenError>() {
+            Some(h) if h.is_usage() => Ok(super::usage(&h.to_string(), name)),
+            _ => Err(e),
+        },
+        ok => ok,
+    }
+}
+
+/// The built-in catalog plus the trees of `--templates`; each import problem is printed
+/// on stderr as `DIR/FILE:LINE: skipped|repaired: reason`.
+fn with_imports(mut catalog: Catalog, dirs: &[PathBuf]) -> anyhow::Result<Catalog> {
+    for dir in dirs {
+        let imp = crate::harden::import::import_dir(dir)?;
+        for p in &imp.problems {
+            eprintln!(
+                "{}/{}",
+                dir.display().to_string().trim_end_matches('/'),
+                p.render()
+            );
+        }
+        let skipped = imp
+            .problems
+            .iter()
+            .filter(|p| p.kind == crate::harden::import::ProblemKind::Skipped)
+            .count();
+        eprintln!(
+            "imported {} templates from {} ({} files; {} problems skipped a file or entry)",
+            imp.templates.len(),
+            dir.display(),
+            imp.files,
+            skipped
+        );
+        catalog.extend(imp.templates);
+    }
+    Ok(catalog)
+}
+
+fn filter(
+    catalog: &Catalog,
+    f: &FilterArgs,
+    severity_min: Option<u8>,
+) -> Result<Filter, HardenError> {
+    Filter::new(
+        catalog,
+        &f.frameworks,
+        &f.controls,
+        &f.categories,
+        f.scope.map(Scope::from),
+        severity_min,
+    )
+}
+
+fn scopes(t: &Template) -> String {
+    t.scope
+        .iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn frameworks_of(t: &Template) -> String {
+    let set: BTreeSet<&str> = t.compliance.iter().map(|m| m.framework.as_str()).collect();
+    set.into_iter().collect::<Vec<_>>().join(",")
+}
+
+fn list(catalog: &Catalog, args: ListArgs) -> anyhow::Result<ExitStatus> {
+    let catalog = &with_imports(catalog.clone(), &args.filters.templates)?;
+    let f = filter(catalog, &args.filters, None)?;
+    let host = TargetFs::new("/");
+    let templates: Vec<&Template> = catalog
+        .templates
+        .iter()
+        .filter(|t| f.matches(t))
+        .filter(|t| !args.applicable || t.preconditions.iter().all(|p| host.check(p).0))
+        .collect();
+    match args.output {
+        ListOutput::Json | ListOutput::Yaml => {
+            let doc = if args.output == ListOutput::Json {
+                Document::Json
+            } else {
+                Document::Yaml
+            };
+            print_document(&templates, doc)?;
+        }
+        ListOutput::Markdown => {
+            println!(
+                "| Template | Category | Scope | Severity | Safe to block | Frameworks | Title |"
+            );
+            println!("|---|---|---|---|---|---|---|");
+            for t in &templates {
+                println!(
+                    "| {} | {} | {} | {} | {} | {} | {} |",
+                    t.id,
+                    t.category,
+                    scopes(t),
+                    t.severity,
+                    if t.safe_to_block { "yes" } else { "no" },
+                    frameworks_of(t),
+                    t.title.replace('|', "\\|")
+                );
+            }
+        }
+        ListOutput::Table | ListOutput::Wide => {
+            if templates.is_empty() {
+                eprintln!("No templates match.");
+                return Ok(ExitStatus::Success);
+            }
+            let mut tbl = table(&[
+                "Template", "Category", "Scope", "Severity", "Block", "Controls", "Title",
+            ]);
+            for t in &templates {
+                let controls: Vec<String> = t
+                    .compliance
+                    .iter()
+                    .filter(|m| f.frameworks.is_empty() || f.frameworks.contains(&m.framework))
+                    .map(|m| m.control.clone())
+                    .collect();
+                tbl.add_row(vec![
+                    t.id.clone(),
+                    t.category.clone(),
+                    scopes(t),
+                    t.severity.to_string(),
+                    if t.safe_to_block {
+                        "safe".into()
+                    } else {
+                        "audit".into()
+                    },
+                    controls.join(","),
+                    t.title.clone(),
+                ]);
+            }
+            tbl.pin(&["Template", "Category", "Scope"]);
+            if args.output == ListOutput::Wide {
+                tbl.whole();
+            }
+            println!("{tbl}");
+        }
+    }
+    Ok(ExitStatus::Success)
+}
+
+fn show(catalog: &Catalog, args: ShowArgs) -> anyhow::Result<ExitStatus> {
+    let t = catalog.get(&args.id)?;
+    let Some(target) = args.target else {
+        match args.output {
+            ShowOutput::Json => print_document(t, Document::Json)?,
+            ShowOutput::Yaml => print_document(t, Document::Yaml)?,
+            ShowOutput::Markdown => print!("{}", template_markdown(t)),
+        }
+        return Ok(ExitStatus::Success);
+    };
+    let target = match target {
+        ForTarget::Host => host_target(None),
+        ForTarget::Container(name) => Target {
+            scope: Scope::Container,
+            fs: TargetFs::new("/"),
+            label: format!("container {name} (paths as on this host)"),
+            name,
+        },
+    };
+    let opts = Options {
+        action: Action::Audit,
+        caps: None,
+        guard: LockoutGuard::default(),
+    };
+    let out = recommend::recommend(&[t], &target, &opts);
+    let Some(r) = out.recommendations.first() else {
+        let why = out
+            .skipped
+            .first()
+            .map(|s| s.reason.clone())
+            .unwrap_or_default();
+        super::error(&format!(
+            "{} produces no policy for {}: {why}",
+            t.id, target.label
+        ));
+        return Ok(ExitStatus::Failure);
+    };
+    for e in &r.evidence {
+        eprintln!("# {e}");
+    }
+    if !r.dropped.is_empty() {
+        eprintln!("# dropped (absent here): {}", r.dropped.join(", "));
+    }
+    match args.output {
+        ShowOutput::Json => print_document(&r.policy, Document::Json)?,
+        _ => print!("{}", crate::yaml::to_yaml(&r.policy)),
+    }
+    Ok(ExitStatus::Success)
+}
+
+fn template_markdown(t: &Template) -> String {
+    let mut s = format!(
+        "# {} — {}\n\nCategory: {}. Scope: {}. Severity: {}. Safe to block: {}.\n\n{}\n\nRemediation: {}\n\n## Compliance\n\n| Framework | Version | Control | Strength |\n|---|---|---|---|\n",
+        t.id,
+        t.title,
+        t.category,
+        scopes(t),
+        t.severity,
+        if t.safe_to_block { "yes" } else { "no" },
+        t.rationale,
+        t.remediation
+    );
+    for m in &t.compliance {
+        s.push_str(&format!(
+            "| {} | {} | {} | {} |\n",
+            m.framework, m.version, m.control, m.strength
+        ));
+    }
+    s.push_str("\n## Enforcers\n\n");
+    for e in &t.enforcers {
+        let names: Vec<&str> = e.enforcers.iter().map(|e| e.as_str()).collect();
+        s.push_str(&format!(
+            "- {}: {}\n",
+            e.section,
+            if names.is_empty() {
+                "audit only".to_string()
+            } else {
+                names.join(", ")
+            }
+        ));
+    }
+    s.push_str(&format!(
+        "\n## Verify\n\n`{}` must raise an alert with {}\n",
+        t.verify.trigger,
+        t.verify
+            .expect
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    s
+}
+
+fn host_target(rootfs: Option<&Path>) -> Target {
+    let hostname = crate::identity::hostname();
+    let (fs, label) = match rootfs {
+        Some(dir) => (
+            TargetFs::new(dir),
+            format!("host {hostname} (root {})", dir.display()),
+        ),
+        None => (TargetFs::new("/"), format!("host {hostname}")),
+    };
+    Target {
+        scope: Scope::Host,
+        name: hostname,
+        fs,
+        label,
+    }
+}
+
+/// The containers the agent knows, by name, with their init process.
+fn container_targets(
+    names: &[String],
+    all: bool,
+    conn: &AgentConn,
+) -> anyhow::Result<Result<Vec<Target>, String>> {
+    let items = match api::call(&conn.socket, &Request::Containers, Duration::from_secs(10))
+        .with_context(|| "--container needs the agent's container inventory".to_string())?
+    {
+        Response::Containers { items } => items,
+        Response::Error { message, .. } => anyhow::bail!("{message}"),
+        _ => anyhow::bail!("unexpected response from the agent (is it older than this knoxctl?)"),
+    };
+    let mut out = Vec::new();
+    for name in names {
+        if !items.iter().any(|i| &i.container.name == name) {
+            let known: Vec<&str> = items.iter().map(|i| i.container.name.as_str()).collect();
+            return Ok(Err(format!(
+                "no container named '{name}' on this host (known: {})",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            )));
+        }
+    }
+    for i in &items {
+        let c = &i.container;
+        if !(all || names.contains(&c.name)) {
+            continue;
+        }
+        if c.pid == 0 {
+            return Ok(Err(format!(
+                "container '{}' has no known init process; is it running?",
+                c.name
+            )));
+        }
+        out.push(Target {
+            scope: Scope::Container,
+            fs: TargetFs::new(format!("/proc/{}/root", c.pid)),
+            label: format!("container {} (pid {})", c.name, c.pid),
+            name: c.name.clone(),
+        });
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(Ok(out))
+}
+
+/// What this host's enforcer can block: the agent's enforcer when one answers, else what
+/// `--enforcer auto` would pick; each section is blockable when probe says its operations
+/// are enforced.
+fn enforcer_caps(conn: &AgentConn) -> EnforcerCaps {
+    use crate::enforce::{Backend, Level, Op};
+    let probes = crate::enforce::probe_all();
+    let running = match api::call(&conn.socket, &Request::Status, Duration::from_secs(3)) {
+        Ok(Response::Status { status }) => Some(status.enforcer),
+        _ => None,
+    };
+    let chosen = probes
+        .iter()
+        .find(|p| {
+            running
+                .as_deref()
+                .is_some_and(|r| r == p.backend.to_string())
+        })
+        .or_else(|| {
+            probes
+                .iter()
+                .find(|p| p.usable && p.backend != Backend::MonitorOnly)
+        })
+        .or_else(|| probes.iter().find(|p| p.backend == Backend::MonitorOnly));
+    let Some(p) = chosen else {
+        return EnforcerCaps {
+            backend: "none".into(),
+            sections: BTreeSet::new(),
+        };
+    };
+    let enforced = |op: Op| {
+        p.coverage
+            .iter()
+            .any(|c| c.op == op && c.level == Level::Enforced)
+    };
+    let mut sections = BTreeSet::new();
+    if enforced(Op::Exec) {
+        sections.insert("process".to_string());
+    }
+    if enforced(Op::FileRead) && enforced(Op::FileWrite) {
+        sections.insert("file".to_string());
+    }
+    if enforced(Op::Network) {
+        sections.insert("network".to_string());
+    }
+    if enforced(Op::Capabilities) {
+        sections.insert("capabilities".to_string());
+    }
+    EnforcerCaps {
+        backend: p.backend.to_string(),
+        sections,
+    }
+}
+
+#[derive(serde::Serialize)]
+struct RecommendDoc<'a> {
+    outcomes: &'a [Outcome],
+    policies: Vec<&'a serde_json::Value>,
+}
+
+fn recommend_cmd(
+    catalog: &Catalog,
+    args: RecommendArgs,
+    conn: &AgentConn,
+) -> anyhow::Result<ExitStatus> {
+    let catalog = &with_imports(catalog.clone(), &args.filters.templates)?;
+    let f = filter(catalog, &args.filters, args.severity_min)?;
+    if args.dry_run && !args.apply {
+        return Ok(super::usage(
+            "--dry-run goes with --apply (without --apply nothing is changed anyway)",
+            "harden recommend",
+        ));
+    }
+    let templates: Vec<&Template> = catalog.templates.iter().filter(|t| f.matches(t)).collect();
+    let targets = if let Some(dir) = &args.rootfs {
+        if !dir.is_dir() {
+            return Ok(super::usage(
+                &format!("--rootfs {}: not a directory", dir.display()),
+                "harden recommend",
+            ));
+        }
+        match args.containers.as_slice() {
+            [] => vec![host_target(Some(dir))],
+            [name] => vec![Target {
+                scope: Scope::Container,
+                fs: TargetFs::new(dir),
+                label: format!("container {name} (root {})", dir.display()),
+                name: name.clone(),
+            }],
+            _ => {
+                return Ok(super::usage(
+                    "--rootfs takes at most one --container",
+                    "harden recommend",
+                ));
+            }
+        }
+    } else if !args.containers.is_empty() || args.all_containers {
+        match container_targets(&args.containers, args.all_containers, conn)? {
+            Ok(t) => t,
+            Err(msg) => return Ok(super::usage(&msg, "harden recommend")),
+        }
+    } else {
+        vec![host_target(None)]
+    };
+    let state_dir = args
+        .state_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(super::AgentConn::DEFAULT_STATE_DIR));
+    let action = match args.action {
+        ActionArg::Audit => Action::Audit,
+        ActionArg::Block => Action::Block,
+    };
+    let caps = (action == Action::Block).then(|| enforcer_caps(conn));
+    let me: Vec<String> = std::env::current_exe()
+        .ok()
+        .map(|p| p.display().to_string())
+        .into_iter()
+        .collect();
+    let bar = crate::output::progress_bar(targets.len() as u64);
+    let mut outcomes = Vec::new();
+    for t in &targets {
+        bar.set_message(t.label.clone());
+        let opts = Options {
+            action,
+            caps: caps.clone(),
+            guard: LockoutGuard::for_host(&t.fs, &state_dir.display().to_string(), &me),
+        };
+        outcomes.push(recommend::recommend(&templates, t, &opts));
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    if let Some(since) = &args.since {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        let from = match super::alerts::parse_time(since, now) {
+            Ok(t) => t,
+            Err(e) => return Ok(super::usage(&format!("--since: {e}"), "harden recommend")),
+        };
+        replay(&mut outcomes, &state_dir, from, since)?;
+    }
+
+    // The documents to write or apply: per template, or one per target with --merge.
+    let mut documents: Vec<(String, serde_json::Value)> = Vec::new();
+    for (o, t) in outcomes.iter().zip(&targets) {
+        if args.merge {
+            documents.extend(recommend::merge(o, &templates, &t.name));
+        } else {
+            documents.extend(
+                o.recommendations
+                    .iter()
+                    .map(|r| (r.policy_name.clone(), r.policy.clone())),
+            );
+        }
+    }
+    let texts: Vec<(String, String)> = documents
+        .iter()
+        .map(|(name, doc)| (format!("{name}.yaml"), crate::yaml::to_yaml(doc)))
+        .collect();
+    // Nothing leaves knoxctl unless every document is valid.
+    for (file, text) in &texts {
+        let r = crate::policy::validate::validate_bytes(file, text.as_bytes(), Default::default());
+        if !r.valid {
+            let lines: Vec<String> = r.diagnostics().map(|d| d.render(file)).collect();
+            anyhow::bail!(
+                "a generated policy is invalid (a bug in its template): {}",
+                lines.join("; ")
+            );
+        }
+    }
+
+    match args.output {
+        RecommendOutput::Json | RecommendOutput::Yaml => {
+            let doc = RecommendDoc {
+                outcomes: &outcomes,
+                policies: documents.iter().map(|(_, d)| d).collect(),
+            };
+            print_document(
+                &doc,
+                if args.output == RecommendOutput::Json {
+                    Document::Json
+                } else {
+                    Document::Yaml
+                },
+            )?;
+        }
+        RecommendOutput::Table | RecommendOutput::Wide => {
+            print_outcomes(&outcomes, args.output == RecommendOutput::Wide)
+        }
+    }
+
+    if let Some(dir) = &args.out_dir {
+        write_files(dir, &texts)
+            .with_context(|| format!("writing the policies into {}", dir.display()))?;
+        eprintln!("wrote {} policies into {}", texts.len(), dir.display());
+    }
+    if let Some(path) = &args.report {
+        let rep = report::build(&outcomes, &templates);
+        let text = match path.extension().and_then(|e| e.to_str()) {
+            Some("md") | Some("markdown") => report::markdown(&rep),
+            Some("html") | Some("htm") => report::html(&rep),
+            Some("json") => serde_json::to_string_pretty(&rep)? + "\n",
+            _ => {
+                return Ok(super::usage(
+                    &format!(
+                        "--report {}: the extension must be .md, .html or .json",
+                        path.display()
+                    ),
+                    "harden recommend",
+                ));
+            }
+        };
+        write_atomic(path, text.as_bytes())
+            .with_context(|| format!("writing the report {}", path.display()))?;
+        eprintln!("wrote the report {}", path.display());
+    }
+    let mut status = ExitStatus::Success;
+    if args.diff {
+        let policies: Vec<crate::policy::Policy> = documents
+            .iter()
+            .map(|(_, d)| serde_json::from_value(d.clone()))
+            .collect::<Result<_, _>>()?;
+        if super::policy::diff_policies(&policies, conn)? {
+            status = ExitStatus::Failure;
+        }
+    }
+    if args.apply {
+        let chosen = match choose(&texts, args.yes) {
+            Some(c) => c,
+            None => {
+                eprintln!("knoxctl: nothing applied");
+                return Ok(status);
+            }
+        };
+        if chosen.is_empty() {
+            eprintln!("knoxctl: no policies to apply");
+            return Ok(status);
+        }
+        return apply(chosen, args.dry_run, conn);
+    }
+    Ok(status)
+}
+
+/// The audit-first workflow: alerts the harden policies raised since `from` mean the
+/// template matched real activity here, so it is not escalated to Block; the count and the
+/// programs are said, to judge whether they were legitimate.
+fn replay(
+    outcomes: &mut [Outcome],
+    state_dir: &Path,
+    from: i64,
+    since: &str,
+) -> anyhow::Result<()> {
+    let store = crate::alert::store::Store::open_readonly(state_dir).with_context(|| {
+        format!(
+            "--since replays the alert store in {}; is this the agent's --state-dir?",
+            state_dir.display()
+        )
+    })?;
+    let q = crate::alert::store::Query {
+        since: Some(from),
+        ..Default::default()
+    };
+    let alerts = store.query(&q).context("reading the alert store")?;
+    for o in outcomes.iter_mut() {
+        for r in &mut o.recommendations {
+            let hits: Vec<&crate::alert::Alert> = alerts
+                .iter()
+                .filter(|a| a.policy_name == r.policy_name)
+                .collect();
+            if hits.is_empty() {
+                r.evidence
+                    .push(format!("no alerts from {} since {since}", r.policy_name));
+                continue;
+            }
+            let programs: BTreeSet<&str> = hits
+                .iter()
+                .map(|a| {
+                    if a.process_name.is_empty() {
+                        a.source.as_str()
+                    } else {
+                        a.process_name.as_str()
+                    }
+                })
+                .collect();
+            let what = format!(
+                "{} alerts from {} since {since} (by {})",
+                hits.len(),
+                r.policy_name,
+                programs.into_iter().collect::<Vec<_>>().join(", ")
+            );
+            if r.action == Action::Block {
+                r.action = Action::Audit;
+                r.demoted = Some(format!("would have blocked activity seen here: {what}"));
+                r.policy["spec"]["action"] = serde_json::json!("Audit");
+            } else {
+                r.evidence.push(what);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_outcomes(outcomes: &[Outcome], wide: bool) {
+    let mut tbl = table(&["Target", "Template", "Result", "Severity", "Evidence"]);
+    for o in outcomes {
+        for r in &o.recommendations {
+            let mut ev = r.evidence.join("; ");
+            if let Some(d) = &r.demoted {
+                ev = format!("{ev}; Audit: {d}");
+            }
+            if !r.dropped.is_empty() {
+                ev = format!("{ev}; dropped {}", r.dropped.join(","));
+            }
+            tbl.add_row(vec![
+                o.target.clone(),
+                r.template.clone(),
+                r.action.as_str().into(),
+                r.severity.to_string(),
+                ev,
+            ]);
+        }
+        for s in &o.skipped {
+            tbl.add_row(vec![
+                o.target.clone(),
+                s.template.clone(),
+                "skipped".into(),
+                "-".into(),
+                s.reason.clone(),
+            ]);
+        }
+    }
+    tbl.pin(&["Template", "Result"]);
+    if wide {
+        tbl.whole();
+    }
+    println!("{tbl}");
+    let n: usize = outcomes.iter().map(|o| o.recommendations.len()).sum();
+    let s: usize = outcomes.iter().map(|o| o.skipped.len()).sum();
+    eprintln!("{n} recommended, {s} skipped");
+}
+
+/// On a terminal without --yes: which policies to apply (all preselected). None when the
+/// user cancels.
+fn choose(texts: &[(String, String)], yes: bool) -> Option<Vec<(String, String)>> {
+    if yes || !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        return Some(texts.to_vec());
+    }
+    let names: Vec<&str> = texts
+        .iter()
+        .map(|(f, _)| f.trim_end_matches(".yaml"))
+        .collect();
+    let picked = dialoguer::MultiSelect::new()
+        .with_prompt("Policies to apply (space toggles, enter applies)")
+        .items(&names)
+        .defaults(&vec![true; names.len()])
+        .interact_opt()
+        .ok()??;
+    Some(picked.into_iter().map(|i| texts[i].clone()).collect())
+}
+
+fn apply(
+    texts: Vec<(String, String)>,
+    dry_run: bool,
+    conn: &AgentConn,
+) -> anyhow::Result<ExitStatus> {
+    let files: Vec<SourceFile> = texts
+        .into_iter()
+        .map(|(path, content)| SourceFile { path, content })
+        .collect();
+    let request = if dry_run {
+        Request::DryRunApply {
+            files,
+            skip_other_kinds: false,
+        }
+    } else {
+        Request::Apply {
+            files,
+            skip_other_kinds: false,
+        }
+    };
+    let response = api::call(&conn.socket, &request, Duration::from_secs(60))
+        .context("--apply needs the running agent (knoxctl onboard vm)")?;
+    match response {
+        Response::Applied { results, warnings } => {
+            for w in warnings {
+                eprintln!("{w}");
+            }
+            for r in results {
+                if dry_run {
+                    println!("{} {} (dry run)", r.id, r.outcome);
+                } else {
+                    println!("{} {}: {}", r.id, r.outcome, r.effect);
+                }
+            }
+            Ok(ExitStatus::Success)
+        }
+        Response::Invalid { diagnostics } => {
+            for d in diagnostics {
+                eprintln!("{d}");
+            }
+            super::error("the agent refused the policies; nothing was applied");
+            Ok(ExitStatus::Failure)
+        }
+        Response::Error { message, .. } => anyhow::bail!("{message}"),
+        other => anyhow::bail!("unexpected response from the agent: {other:?}"),
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory and a rename,
+/// so the file is either the old one or the whole new one.
+fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.knoxctl-{}", std::process::id()));
+    std::fs::write(&tmp, bytes)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })
+}
+
+/// Writes every file into `dir` (created if missing): all are first written to temporary
+/// names, then renamed, so an error leaves no partial policy behind.
+fn write_files(dir: &Path, texts: &[(String, String)]) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let mut written: Vec<PathBuf> = Vec::new();
+    for (file, text) in texts {
+        let tmp = dir.join(format!(".{file}.knoxctl-{}", std::process::id()));
+        if let Err(e) = std::fs::write(&tmp, text) {
+            let _ = std::fs::remove_file(&tmp);
+            for w in &written {
+                let _ = std::fs::remove_file(w);
+            }
+            return Err(e);
+        }
+        written.push(tmp);
+    }
+    for ((file, _), tmp) in texts.iter().zip(&written) {
+        std::fs::rename(tmp, dir.join(file))?;
+    }
+    Ok(())
+}
+
+fn verify(catalog: &Catalog, args: VerifyArgs, conn: &AgentConn) -> anyhow::Result<ExitStatus> {
+    let host = host_target(None);
+    let templates: Vec<&Template> = match &args.id {
+        Some(id) => vec![catalog.get(id)?],
+        None => catalog
+            .templates
+            .iter()
+            .filter(|t| t.scope.contains(&Scope::Host))
+            .collect(),
+    };
+    let state_dir = args
+        .state_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(super::AgentConn::DEFAULT_STATE_DIR));
+    // Fail early and clearly when there is no agent to verify against.
+    match api::call(&conn.socket, &Request::Status, Duration::from_secs(5)) {
+        Ok(Response::Status { .. }) => {}
+        Ok(_) => anyhow::bail!("unexpected response from the agent"),
+        Err(e) => {
+            return Err(anyhow::Error::new(e)
+                .context("harden verify needs the running agent (knoxctl onboard vm)"));
+        }
+    }
+    let opts = Options {
+        action: Action::Audit,
+        caps: None,
+        guard: LockoutGuard::default(),
+    };
+    let out = recommend::recommend(&templates, &host, &opts);
+    let (mut pass, mut fail, mut skip) = (0, 0, 0);
+    for s in &out.skipped {
+        println!("SKIP {}: {}", s.template, s.reason);
+        skip += 1;
+    }
+    for r in &out.recommendations {
+        let Some(t) = templates.iter().find(|t| t.id == r.template) else {
+            continue;
+        };
+        match verify_one(t, r, &state_dir, conn, Duration::from_secs(args.timeout)) {
+            Ok(()) => {
+                println!("PASS {}", t.id);
+                pass += 1;
+            }
+            Err(why) => {
+                println!("FAIL {}: {why}", t.id);
+                fail += 1;
+            }
+        }
+    }
+    println!("harden verify: {pass} passed, {fail} failed, {skip} skipped");
+    Ok(ExitStatus::success_if(fail == 0))
+}
+
+fn verify_one(
+    t: &Template,
+    r: &recommend::Recommendation,
+    state_dir: &Path,
+    conn: &AgentConn,
+    timeout: Duration,
+) -> Result<(), String> {
+    let id = format!("kubearmorhostpolicy/{}", r.policy_name);
+    let was_applied = matches!(
+        api::call(
+            &conn.socket,
+            &Request::Get { name: id.clone() },
+            Duration::from_secs(10)
+        ),
+        Ok(Response::Policy { .. })
+    );
+    let text = crate::yaml::to_yaml(&r.policy);
+    let files = vec![SourceFile {
+        path: r.file.clone(),
+        content: text,
+    }];
+    match api::call(
+        &conn.socket,
+        &Request::Apply {
+            files,
+            skip_other_kinds: false,
+        },
+        Duration::from_secs(60),
+    ) {
+        Ok(Response::Applied { .. }) => {}
+        Ok(other) => return Err(format!("apply failed: {other:?}")),
+        Err(e) => return Err(format!("apply failed: {e}")),
+    }
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+        - 1;
+    let ran = std::process::Command::new("sh")
+        .args(["-c", &t.verify.trigger])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+    let result = match ran {
+        Err(e) => Err(format!("could not run the trigger: {e}")),
+        Ok(_) => wait_alert(t, &r.policy_name, state_dir, since, timeout),
+    };
+    if !was_applied {
+        let _ = api::call(
+            &conn.socket,
+            &Request::Delete {
+                names: vec![id],
+                files: Vec::new(),
+                all: false,
+            },
+            Duration::from_secs(30),
+        );
+    }
+    result
+}
+
+fn wait_alert(
+    t: &Template,
+    policy: &str,
+    state_dir: &Path,
+    since: i64,
+    timeout: Duration,
+) -> Result<(), String> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let store = crate::alert::store::Store::open_readonly(state_dir)
+            .map_err(|e| format!("alert store: {e}"))?;
+        let q = crate::alert::store::Query {
+            since: Some(since),
+            ..Default::default()
+        };
+        let alerts = store.query(&q).map_err(|e| format!("alert store: {e}"))?;
+        let mut seen = Vec::new();
+        for a in alerts.iter().filter(|a| a.policy_name == policy) {
+            let v = serde_json::to_value(a).unwrap_or_default();
+            let ok = t
+                .verify
+                .expect
+                .iter()
+                .all(|(k, want)| v.get(k).and_then(|x| x.as_str()) == Some(want.as_str()));
+            if ok {
+                return Ok(());
+            }
+            seen.push(format!("{} {}", a.operation, a.resource));
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(if seen.is_empty() {
+                format!("no alert from {policy} within {} s", timeout.as_secs())
+            } else {
+                format!(
+                    "alerts from {policy} did not carry the expected fields: {}",
+                    seen.join(", ")
+                )
+            });
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

@@ -1,0 +1,746 @@
+//! `knoxctl harden`: the catalog as listed and shown, recommendations on a prepared root
+//! file system (merged /usr, dpkg status) and on this host, reports and files written
+//! whole or not at all, usage errors with suggestions, and — as root — apply and verify
+//! against a real agent.
+
+use super::*;
+use std::os::unix::fs::symlink;
+
+/// A Debian-like merged-/usr root: apt and dpkg installed, no dnf.
+fn debian_root(s: &Scratch) -> PathBuf {
+    let root = s.0.join("root");
+    for f in [
+        "usr/bin/apt",
+        "usr/bin/apt-get",
+        "usr/bin/dpkg",
+        "usr/bin/bash",
+    ] {
+        s.write(&format!("root/{f}"), "");
+    }
+    std::fs::create_dir_all(root.join("usr/sbin")).unwrap();
+    std::fs::create_dir_all(root.join("tmp")).unwrap();
+    symlink("usr/bin", root.join("bin")).unwrap();
+    symlink("usr/sbin", root.join("sbin")).unwrap();
+    s.write("root/etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n");
+    s.write("root/etc/passwd", "root:x:0:0:root:/root:/bin/bash\n");
+    s.write(
+        "root/var/lib/dpkg/status",
+        "Package: apt\nStatus: install ok installed\nVersion: 2.6.1\n",
+    );
+    root
+}
+
+#[test]
+fn list_filters_by_framework_control_category_and_scope() {
+    let out = run(&[
+        "harden",
+        "list",
+        "--framework",
+        "PCI DSS",
+        "--control",
+        "11.5.2",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ids: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&"file-integrity-monitoring"), "{ids:?}");
+    assert!(!ids.contains(&"pkg-mngr-exec"), "{ids:?}");
+    // The same framework, typed three ways.
+    for typed in ["pci-dss", "PCI_DSS", "pci dss"] {
+        assert_eq!(
+            run(&["harden", "list", "--framework", typed, "-o", "json"]).stdout,
+            { run(&["harden", "list", "--framework", "PCI-DSS", "-o", "json"]).stdout }
+        );
+    }
+    let all = run(&["harden", "list", "-o", "json"]);
+    let all: serde_json::Value = serde_json::from_slice(&all.stdout).unwrap();
+    assert!(all.as_array().unwrap().len() >= 80);
+    let t = stdout(&run(&[
+        "harden",
+        "list",
+        "--category",
+        "container-escape",
+        "--scope",
+        "host",
+    ]));
+    assert!(
+        has_row(
+            &t,
+            &["escape-runtime-socket-host", "container-escape", "host"]
+        ),
+        "{t}"
+    );
+    assert!(!t.contains("escape-namespace-tools"), "{t}");
+    let md = stdout(&run(&[
+        "harden",
+        "list",
+        "--category",
+        "ssh",
+        "-o",
+        "markdown",
+    ]));
+    assert!(md.starts_with("| Template | Category |"), "{md}");
+}
+
+#[test]
+fn unknown_names_are_usage_errors_with_suggestions() {
+    for (args, want) in [
+        (
+            vec!["harden", "list", "--framework", "pci-dds"],
+            "did you mean 'pci-dss'?",
+        ),
+        (
+            vec!["harden", "list", "--category", "kernel"],
+            "did you mean 'kernel-modules'?",
+        ),
+        (
+            vec!["harden", "list", "--control", "ZZ-99"],
+            "no template maps control 'ZZ-99'",
+        ),
+        (
+            vec!["harden", "show", "pkg-mngr-exe"],
+            "did you mean 'pkg-mngr-exec'?",
+        ),
+        (
+            vec!["harden", "recommend", "--framework", "hipaa"],
+            "unknown framework 'hipaa'",
+        ),
+        (
+            vec!["harden", "show", "pkg-mngr-exec", "--for", "pod"],
+            "expected `host` or `container=NAME`",
+        ),
+    ] {
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(want), "{args:?}: {}", stderr(&out));
+        assert!(stdout(&out).is_empty(), "{args:?}");
+    }
+}
+
+#[test]
+fn show_prints_the_template_or_a_valid_policy() {
+    let md = stdout(&run(&["harden", "show", "pkg-mngr-exec", "-o", "markdown"]));
+    assert!(
+        md.contains("| mitre-attack | v16 | T1546.016 | direct |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("- process: bpf-lsm, fanotify, apparmor"),
+        "{md}"
+    );
+    let out = run(&["harden", "show", "exec-dev-shm", "--for", "container=web"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let policy = stdout(&out);
+    assert!(policy.contains("kind: KubeArmorPolicy"), "{policy}");
+    assert!(
+        policy.contains("kubearmor.io/container.name: web$"),
+        "{policy}"
+    );
+    let v = run_stdin(
+        &["policy", "validate", "--strict", "-f", "-"],
+        policy.as_bytes(),
+    );
+    assert_eq!(v.status.code(), Some(0), "{}{}", stdout(&v), stderr(&v));
+}
+
+#[test]
+fn recommend_on_a_rootfs_uses_what_exists_there() {
+    let s = Scratch::new("harden-rootfs");
+    let root = debian_root(&s);
+    let r = root.display().to_string();
+    let out = run(&[
+        "harden",
+        "recommend",
+        "--rootfs",
+        &r,
+        "--category",
+        "package-managers",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let o = &v["outcomes"][0];
+    let rec = &o["recommendations"][0];
+    assert_eq!(rec["template"], "pkg-mngr-exec");
+    assert_eq!(rec["action"], "Audit");
+    assert_eq!(rec["dropped"], serde_json::json!(["/usr/bin/aptitude"]));
+    let skipped: Vec<(String, String)> = o["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["template"].as_str().unwrap().into(),
+                s["reason"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert!(
+        skipped.contains(&(
+            "pkg-mngr-rpm".into(),
+            "none of /usr/bin/dnf, /usr/bin/yum, /usr/bin/rpm, /usr/bin/microdnf exists".into()
+        )),
+        "{skipped:?}"
+    );
+    let policy = &v["policies"][0];
+    let paths: Vec<&str> = policy["spec"]["process"]["matchPaths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["path"].as_str().unwrap())
+        .collect();
+    // Both spellings on merged /usr; the absent aptitude is gone.
+    assert_eq!(
+        paths,
+        [
+            "/usr/bin/apt",
+            "/bin/apt",
+            "/usr/bin/apt-get",
+            "/bin/apt-get",
+            "/usr/bin/dpkg",
+            "/bin/dpkg"
+        ]
+    );
+    let host = stdout(&run(&["version", "-o", "json"]));
+    assert!(!host.is_empty());
+    assert_eq!(policy["kind"], "KubeArmorHostPolicy");
+    assert!(policy["spec"]["nodeSelector"]["matchLabels"]["kubearmor.io/hostname"].is_string());
+    assert!(
+        policy["spec"]["tags"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("MITRE_T1546.016"))
+    );
+}
+
+#[test]
+fn recommend_writes_files_and_reports_identically_each_run() {
+    let s = Scratch::new("harden-out");
+    let root = debian_root(&s);
+    let r = root.display().to_string();
+    let mut previous: Option<Vec<(String, Vec<u8>)>> = None;
+    for run_no in 0..2 {
+        let dir = s.0.join(format!("out{run_no}"));
+        let report = s.0.join(format!("report{run_no}.html"));
+        let out = run(&[
+            "harden",
+            "recommend",
+            "--rootfs",
+            &r,
+            "--out-dir",
+            dir.to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    std::fs::read(e.path()).unwrap(),
+                )
+            })
+            .collect();
+        files.sort();
+        assert!(
+            files.iter().any(|(f, _)| f == "harden-pkg-mngr-exec.yaml"),
+            "{files:?}"
+        );
+        assert!(
+            files.iter().all(|(f, _)| !f.starts_with('.')),
+            "temporary files left"
+        );
+        let v = run(&["policy", "validate", "--strict", dir.to_str().unwrap()]);
+        assert_eq!(v.status.code(), Some(0), "{}{}", stdout(&v), stderr(&v));
+        let html = std::fs::read_to_string(&report).unwrap();
+        assert!(
+            html.starts_with("<!DOCTYPE html>") && html.contains("PCI DSS 4.0"),
+            "{html}"
+        );
+        assert!(
+            !html.contains("<script") && !html.contains("http"),
+            "not self-contained"
+        );
+        if let Some(p) = &previous {
+            assert_eq!(p, &files, "output differs between runs");
+        }
+        previous = Some(files);
+    }
+    // Markdown and JSON reports by extension; anything else is a usage error.
+    let md = s.0.join("r.md");
+    assert_eq!(
+        run(&[
+            "harden",
+            "recommend",
+            "--rootfs",
+            &r,
+            "--report",
+            md.to_str().unwrap()
+        ])
+        .status
+        .code(),
+        Some(0)
+    );
+    assert!(
+        std::fs::read_to_string(&md)
+            .unwrap()
+            .contains("## Coverage per framework")
+    );
+    let json = s.0.join("r.json");
+    assert_eq!(
+        run(&[
+            "harden",
+            "recommend",
+            "--rootfs",
+            &r,
+            "--report",
+            json.to_str().unwrap()
+        ])
+        .status
+        .code(),
+        Some(0)
+    );
+    let rep: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(rep["schema"], "knoxctl.harden.report/v1");
+    let pci = rep["frameworks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["framework"] == "pci-dss")
+        .unwrap();
+    assert!(!pci["covered"].as_array().unwrap().is_empty());
+    assert!(!pci["notRuntimeEnforceable"].as_array().unwrap().is_empty());
+    let bad = s.0.join("r.txt");
+    let out = run(&[
+        "harden",
+        "recommend",
+        "--rootfs",
+        &r,
+        "--report",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(!bad.exists());
+}
+
+#[test]
+fn nothing_half_written_when_the_out_dir_cannot_be_used() {
+    let s = Scratch::new("harden-bad-out");
+    let root = debian_root(&s);
+    let blocker = s.write("not-a-dir", "x");
+    let out = run(&[
+        "harden",
+        "recommend",
+        "--rootfs",
+        root.to_str().unwrap(),
+        "--out-dir",
+        blocker.join("sub").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("writing the policies into"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read_to_string(&blocker).unwrap(), "x");
+    let out = run(&[
+        "harden",
+        "recommend",
+        "--rootfs",
+        s.0.join("missing").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("not a directory"), "{}", stderr(&out));
+}
+
+#[test]
+fn block_only_what_is_safe_and_say_why_the_rest_stays_audit() {
+    let s = Scratch::new("harden-block");
+    let root = debian_root(&s);
+    let out = run(&[
+        "harden",
+        "recommend",
+        "--rootfs",
+        root.to_str().unwrap(),
+        "--action",
+        "block",
+        "--category",
+        "package-managers",
+        "--category",
+        "tmp-exec",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let recs = v["outcomes"][0]["recommendations"].as_array().unwrap();
+    let get = |id: &str| {
+        recs.iter()
+            .find(|r| r["template"] == id)
+            .unwrap_or_else(|| panic!("{id}: {recs:?}"))
+    };
+    assert_eq!(get("pkg-mngr-exec")["action"], "Block");
+    assert_eq!(get("exec-tmp")["action"], "Audit");
+    assert!(
+        get("exec-tmp")["demoted"]
+            .as_str()
+            .unwrap()
+            .starts_with("not safe to block")
+    );
+}
+
+#[test]
+fn container_targets_need_the_agent_and_a_known_name() {
+    let out = run(&[
+        "harden",
+        "recommend",
+        "--container",
+        "web",
+        "--socket",
+        "/nonexistent/agent.sock",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--container needs the agent's container inventory"),
+        "{}",
+        stderr(&out)
+    );
+    let s = Scratch::new("harden-ctr");
+    let root = debian_root(&s);
+    let out = run(&[
+        "harden",
+        "recommend",
+        "--rootfs",
+        root.to_str().unwrap(),
+        "--container",
+        "web",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let p = &v["policies"][0];
+    assert_eq!(p["kind"], "KubeArmorPolicy");
+    assert_eq!(p["metadata"]["namespace"], "container_namespace");
+    let apply = run(&[
+        "harden",
+        "recommend",
+        "--apply",
+        "--yes",
+        "--socket",
+        "/nonexistent/agent.sock",
+    ]);
+    assert_eq!(apply.status.code(), Some(1));
+    assert!(
+        stderr(&apply).contains("--apply needs the running agent"),
+        "{}",
+        stderr(&apply)
+    );
+}
+
+#[test]
+fn host_recommendation_is_fast_and_follows_this_machine() {
+    let start = std::time::Instant::now();
+    let out = run(&["harden", "recommend", "--host", "-o", "json"]);
+    let took = start.elapsed();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(took < std::time::Duration::from_secs(2), "{took:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let recs = v["outcomes"][0]["recommendations"].as_array().unwrap();
+    let skips = v["outcomes"][0]["skipped"].as_array().unwrap();
+    // Whatever this machine is, package-manager templates follow what is installed.
+    for (id, bin) in [
+        ("pkg-mngr-exec", "/usr/bin/dpkg"),
+        ("pkg-mngr-rpm", "/usr/bin/rpm"),
+    ] {
+        let here = Path::new(bin).exists();
+        let recommended = recs.iter().any(|r| r["template"] == id);
+        let skipped = skips.iter().any(|s| s["template"] == id);
+        if here {
+            assert!(recommended, "{id}: {bin} exists here");
+        } else {
+            assert!(skipped, "{id}: no {bin} here");
+        }
+    }
+}
+
+/// As root with an agent: `--apply` then the blocked command is denied with the
+/// template's tags in the alert, and `harden verify` passes for a template.
+#[test]
+fn apply_blocks_package_managers_and_verify_sees_the_alert() {
+    let root = unsafe { libc::geteuid() } == 0;
+    if !common::prerequisite(root, "harden apply needs root to run an agent") {
+        return;
+    }
+    if !common::prerequisite(
+        Path::new("/usr/bin/dpkg").exists(),
+        "harden apply test needs dpkg",
+    ) {
+        return;
+    }
+    let agent = common::Agent::start("harden", "auto");
+    let out = agent.cli(&[
+        "harden",
+        "recommend",
+        "--category",
+        "package-managers",
+        "--action",
+        "block",
+        "--apply",
+        "--yes",
+        "--state-dir",
+        agent.state.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("kubearmorhostpolicy/harden-pkg-mngr-exec created"),
+        "{}",
+        stdout(&out)
+    );
+    // A denied exec fails in the parent (EPERM from execve), so spawning itself errs.
+    let ran = std::process::Command::new("/usr/bin/dpkg")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let alerts = agent.wait_alerts(&["PolicyName=harden-pkg-mngr-exec"], 1);
+    // Take the policy away before asserting, so a failure leaves dpkg usable.
+    let _ = agent.cli(&["policy", "delete", "--all"]);
+    assert!(!alerts.is_empty(), "no alert: {}", agent.log());
+    assert!(
+        alerts[0]["Tags"]
+            .as_str()
+            .unwrap()
+            .contains("MITRE_T1546.016"),
+        "{:?}",
+        alerts[0]
+    );
+    if agent.log().contains("enforcer: monitor-only") {
+        eprintln!("*** monitor-only here: the alert is Audit ***");
+    } else {
+        assert!(!ran, "dpkg ran under a Block policy");
+        assert_eq!(alerts[0]["Action"], "Block", "{:?}", alerts[0]);
+    }
+    let v = agent.cli(&[
+        "harden",
+        "verify",
+        "cred-account-tools",
+        "--state-dir",
+        agent.state.to_str().unwrap(),
+    ]);
+    let text = stdout(&v);
+    assert!(
+        text.contains("PASS cred-account-tools") || text.contains("SKIP cred-account-tools"),
+        "{text}{}",
+        stderr(&v)
+    );
+    assert!(text.contains("harden verify: "), "{text}");
+    // Audit first, then block: the replay keeps a template that fired here at Audit.
+    let out = agent.cli(&[
+        "harden",
+        "recommend",
+        "--category",
+        "package-managers",
+        "--action",
+        "block",
+        "--since",
+        "1h",
+        "--state-dir",
+        agent.state.to_str().unwrap(),
+        "-o",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let recs = v["outcomes"][0]["recommendations"].as_array().unwrap();
+    let pkg = recs
+        .iter()
+        .find(|r| r["template"] == "pkg-mngr-exec")
+        .unwrap();
+    assert_eq!(pkg["action"], "Audit", "{pkg}");
+    assert!(
+        pkg["demoted"]
+            .as_str()
+            .unwrap()
+            .contains("alerts from harden-pkg-mngr-exec since 1h"),
+        "{pkg}"
+    );
+}
+
+#[test]
+fn imports_a_policy_templates_tree_with_file_line_problems() {
+    let s = Scratch::new("harden-import");
+    s.write(
+        "tree/mitre/system/hsp-audit-crontab.yaml",
+        "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorHostPolicy\nmetadata:\n  name: hsp-audit-crontab\n\
+         spec:\n  tags: [MITRE, T1053.003]\n  nodeSelector:\n    matchLabels:\n      kubernetes.io/hostname: gke-ubuntu\n\
+         \x20 process:\n    matchPaths:\n    - path: /bin/crontab\n    action: Block\n",
+    );
+    s.write(
+        "tree/broken/ksp-broken.yaml",
+        "kind: KubeArmorPolicy\nspec: [\n",
+    );
+    s.write(
+        "tree/net/cnp-x.yaml",
+        "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: x}\n",
+    );
+    s.write(
+        "tree/metadata.yaml",
+        "version: v0.2.3\npolicyRules:\n- name: shm-exec\n  precondition: [OPTSCAN]\n  description: {tldr: exec from shm}\n\
+         \x20 spec:\n    process:\n      matchDirectories:\n      - dir: /dev/shm/\n        recursive: true\n",
+    );
+    let tree = s.0.join("tree");
+    let out = run(&[
+        "harden",
+        "list",
+        "--templates",
+        tree.to_str().unwrap(),
+        "--category",
+        "mitre",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    let t = tree.display();
+    for line in [
+        format!("{t}/broken/ksp-broken.yaml:3: skipped: not valid YAML"),
+        format!("{t}/net/cnp-x.yaml:2: skipped: not a KubeArmor policy (kind CiliumNetworkPolicy)"),
+        format!("{t}/mitre/system/hsp-audit-crontab.yaml:7: repaired: audit-crontab: nodeSelector"),
+        format!(
+            "{t}/mitre/system/hsp-audit-crontab.yaml:10: repaired: process.action \"Block\" left to the recommendation"
+        ),
+        format!(
+            "{t}/mitre/system/hsp-audit-crontab.yaml:10: repaired: /bin/crontab is also matched as /usr/bin/crontab"
+        ),
+        format!("imported 2 templates from {t} (4 files; 2 problems skipped a file or entry)"),
+    ] {
+        assert!(err.contains(&line), "missing {line:?} in:\n{err}");
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let t0 = &v[0];
+    assert_eq!(t0["id"], "audit-crontab");
+    assert_eq!(t0["compliance"][0]["control"], "T1053.003");
+    assert_eq!(t0["compliance"][0]["strength"], "weak");
+    // The imported host template renders with this host's selector and Audit.
+    let root = debian_root(&s);
+    s.write("root/usr/bin/crontab", "");
+    let out = run(&[
+        "harden",
+        "recommend",
+        "--rootfs",
+        root.to_str().unwrap(),
+        "--templates",
+        tree.to_str().unwrap(),
+        "--category",
+        "mitre",
+        "--action",
+        "block",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let p = &v["policies"][0];
+    assert_eq!(
+        p["spec"]["action"], "Audit",
+        "imported templates are never blocked blindly"
+    );
+    assert!(p["spec"]["nodeSelector"]["matchLabels"]["kubearmor.io/hostname"].is_string());
+    // A tree that is not there: an error, nothing imported.
+    let out = run(&[
+        "harden",
+        "list",
+        "--templates",
+        s.0.join("nope").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("not a directory"), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty());
+}
+
+/// The upstream corpus (572 policy files), when present: every file is imported,
+/// repaired or reported, never silently lost, and every imported template renders.
+#[test]
+fn imports_the_whole_policy_templates_corpus() {
+    let Some(dir) = common::conformance_dir() else {
+        return;
+    };
+    let tree = dir.join("policy-templates");
+    if !common::prerequisite(tree.is_dir(), "policy-templates in the conformance corpus") {
+        return;
+    }
+    let start = std::time::Instant::now();
+    let out = run(&[
+        "harden",
+        "list",
+        "--templates",
+        tree.to_str().unwrap(),
+        "-o",
+        "json",
+    ]);
+    let took = start.elapsed();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    let summary = err.lines().last().unwrap();
+    eprintln!("corpus import: {summary} in {took:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let imported = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["source"] != "builtin")
+        .count();
+    assert!(imported > 400, "{imported}: {summary}");
+    // The 87 non-KubeArmor documents and the allow-lists are reported, each with a line.
+    let skipped_kinds = err.matches("skipped: not a KubeArmor policy").count();
+    assert_eq!(skipped_kinds, 87, "{err}");
+    assert!(err.matches("an Allow policy").count() >= 20);
+    // Every host template needed its selector repaired but one.
+    assert!(err.matches("replaced by kubearmor.io/hostname").count() >= 60);
+    for l in err
+        .lines()
+        .filter(|l| l.contains(": skipped: ") || l.contains(": repaired: "))
+    {
+        let loc = l.split(": ").next().unwrap();
+        let line: u32 = loc
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap_or_else(|_| panic!("no line in {l}"));
+        assert!(line >= 1, "{l}");
+    }
+    // And it renders: recommending with the whole corpus on a rootfs stays valid.
+    let s = Scratch::new("harden-corpus");
+    let root = debian_root(&s);
+    let out_dir = s.0.join("out");
+    let out = run(&[
+        "harden",
+        "recommend",
+        "--rootfs",
+        root.to_str().unwrap(),
+        "--templates",
+        tree.to_str().unwrap(),
+        "--out-dir",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v = run(&["policy", "validate", out_dir.to_str().unwrap()]);
+    assert_eq!(v.status.code(), Some(0), "{}", stdout(&v));
+}
