@@ -812,6 +812,10 @@ impl CompiledRules {
                 (_, None) => {}
                 (Action::Audit, Some(Effect::Deny)) => audits.push(e.rule),
                 (Action::Audit, Some(Effect::Allow)) => {}
+                // An Allow rule whose readOnly/ownerOnly condition fails allows nothing:
+                // the operation gets the default posture, as in KubeArmor (not a Deny
+                // named after the Allow policy, which would block under an audit posture).
+                (Action::Allow, Some(Effect::Deny)) => {}
                 (_, Some(Effect::Deny)) => deny = Some(deny.map_or(e.rule, |d| d.min(e.rule))),
                 (_, Some(Effect::Allow)) => allow = Some(allow.map_or(e.rule, |a| a.min(e.rule))),
             }
@@ -1070,11 +1074,14 @@ mod tests {
                 Decision::Allow { rule: 0 },
                 "{action}"
             );
-            assert_eq!(
-                write(&c, "/etc/ssh/sshd_config"),
-                Decision::Deny { rule: 0 },
-                "{action}"
-            );
+            // A Block rule denies the write; an Allow rule's failed condition allows
+            // nothing, and the write gets the default posture (KubeArmor's DefaultPosture).
+            let want = if action == "Block" {
+                Decision::Deny { rule: 0 }
+            } else {
+                Decision::DefaultPosture(Posture::Block)
+            };
+            assert_eq!(write(&c, "/etc/ssh/sshd_config"), want, "{action}");
         }
     }
 
@@ -1091,8 +1098,13 @@ mod tests {
             };
             assert_eq!(as_uid(1000, false), Decision::Allow { rule: 0 }, "{action}");
             assert_eq!(as_uid(1000, true), Decision::Allow { rule: 0 }, "{action}");
-            assert_eq!(as_uid(0, false), Decision::Deny { rule: 0 }, "{action}");
-            assert_eq!(as_uid(1001, true), Decision::Deny { rule: 0 }, "{action}");
+            let other = if action == "Block" {
+                Decision::Deny { rule: 0 }
+            } else {
+                Decision::DefaultPosture(Posture::Block)
+            };
+            assert_eq!(as_uid(0, false), other, "{action}");
+            assert_eq!(as_uid(1001, true), other, "{action}");
         }
         let c = compile(
             "  file:\n    matchPaths:\n    - path: /k\n      ownerOnly: true\n      readOnly: true\n",

@@ -849,6 +849,16 @@ fn semantic_checks(policy: &Policy, root: &Node, cx: &mut Ctx) {
             Some("add process, file, network, capabilities, syscalls or device rules".into()),
         );
     }
+    if spec.apparmor.as_deref().is_some_and(|a| !a.trim().is_empty()) {
+        // Accepted as the CRD accepts it, but never silently: no backend loads raw
+        // profiles, so a policy that is only a profile would enforce nothing.
+        cx.warn(
+            at("spec.apparmor"),
+            "spec.apparmor",
+            "a raw AppArmor profile is not enforced by knoxctl (no enforcer here loads raw profiles): this part of the policy does nothing".into(),
+            Some("express it as process, file, network or capabilities rules".into()),
+        );
+    }
     match policy.kind {
         Kind::KubeArmorHostPolicy => {
             if spec

@@ -429,3 +429,24 @@ fn container_commands_usage_errors_exit_2() {
     let out = run(&["--socket", "/nonexistent/knoxctl.sock", "containers"]);
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// A raw AppArmor profile is valid for the CRD, but no knoxctl enforcer loads one: the user
+/// is told so at the field, never left to believe it is enforced.
+#[test]
+fn a_raw_apparmor_profile_is_valid_but_warned_as_not_enforced() {
+    let s = Scratch::new("validate-apparmor");
+    let p = s.write(
+        "aa.yaml",
+        "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorPolicy\nmetadata:\n  name: aa\n  namespace: container_namespace\nspec:\n  selector:\n    matchLabels: {app: web}\n  apparmor: |\n    deny /etc/shadow r,\n",
+    );
+    let out = run(&["policy", "validate", p.to_str().unwrap()]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains(&format!(
+            "{}:9:3: warning: spec.apparmor: a raw AppArmor profile is not enforced by knoxctl",
+            p.display()
+        )),
+        "{text}"
+    );
+}

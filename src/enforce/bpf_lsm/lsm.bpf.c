@@ -824,7 +824,10 @@ static long eval_slot(__u32 i, struct eval_ctx *c)
 		if (deny)
 			note(&c->d.audit, sl.rule);
 	} else if (deny) {
-		note(&c->d.deny, sl.rule);
+		/* An Allow rule whose readOnly/ownerOnly condition fails allows nothing: the
+		 * operation gets the default posture, as in KubeArmor (matcher.rs agrees). */
+		if (!(sl.flags & SL_ALLOW))
+			note(&c->d.deny, sl.rule);
 	} else {
 		note(&c->d.allow, sl.rule);
 	}
