@@ -35,6 +35,11 @@
 #include "helpers.h"
 #include "walk.h"
 
+/* The id of the current task's cgroup v2 (default hierarchy) ancestor at `level` (0: the
+ * root); 0 when the task's cgroup is less deep (5.7). Declared here, not in helpers.h: the
+ * monitor's object is built from that header too, and its debug info would change. */
+static __u64 (*bpf_get_current_ancestor_cgroup_id)(int level) = (void *)123;
+
 #define EACCES 13
 #define EPERM 1
 
@@ -84,7 +89,7 @@
 #define T_BLOCK_CAP 0x4000
 #define T_GLOB_PROC 0x8000 /* process matchPatterns exist: run the automaton */
 #define T_GLOB_FILE 0x10000
-#define T_CONTAINERS 0x20000 /* host entry only: container targets are in knox_ns_targets */
+#define T_CONTAINERS 0x20000 /* host entry only: container targets are in knox_cgroup_targets */
 #define T_ANCESTORS 0x40000 /* some directory guards a protected path (knox_ancestors) */
 #define T_DIR_IDS 0x80000 /* some directory rule's directory is known by inode (knox_dir_ids) */
 
@@ -353,15 +358,27 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } knox_applets SEC(".maps");
 
-/* Target id by mount namespace inode; everything not listed is the host (target 0), so
- * `unshare -m` cannot escape host rules. */
+/*
+ * Target id by cgroup v2 id (the inode of the container's cgroup directory in the default
+ * hierarchy). A task belongs to a container when its cgroup is the container's or below
+ * it: namespaces do not matter (`unshare -m -p` cannot leave the rules, and a container
+ * that reuses a removed one's namespace inodes inherits nothing), and a sub-cgroup the
+ * container makes is still inside. Moving out of the cgroup needs write access to the
+ * cgroup file system above the container. Everything not listed is the host (target 0).
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1024);
-	__type(key, __u32);
+	__type(key, __u64);
 	__type(value, __u32);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} knox_ns_targets SEC(".maps");
+} knox_cgroup_targets SEC(".maps");
+
+/* Levels of the cgroup tree looked at for a registered container, from the top:
+ * podman's `/libpod_parent/libpod-<id>` is at 2, systemd's
+ * `/system.slice/docker-<id>.scope` at 2, rootless podman's under user@.service at 5-6;
+ * a container's own sub-cgroups are deeper, and are found through their ancestor. */
+#define CGROUP_LEVELS 8
 
 /* An array, not a hash: the verifier inlines array lookups, and every hook starts here. */
 struct {
@@ -449,13 +466,22 @@ static __always_inline bool subject_begin(struct subject *s)
 	if (!t)
 		return false;
 	if (t->flags & T_CONTAINERS) {
-		__u32 inum = task->nsproxy->mnt_ns->ns.inum;
-		__u32 *id = bpf_map_lookup_elem(&knox_ns_targets, &inum);
-		if (id && *id) {
-			s->target = *id;
-			t = bpf_map_lookup_elem(&knox_targets, &s->target);
-			if (!t)
-				return false;
+		/* Outermost first: a container's processes cannot make a sub-cgroup that names
+		 * another target. Unrolled: eight helper calls and hash lookups at most, and a
+		 * host task in a shallow cgroup stops at the first level it does not have. */
+#pragma unroll
+		for (int level = 1; level <= CGROUP_LEVELS; level++) {
+			__u64 cg = bpf_get_current_ancestor_cgroup_id(level);
+			if (!cg)
+				break;
+			__u32 *id = bpf_map_lookup_elem(&knox_cgroup_targets, &cg);
+			if (id && *id) {
+				s->target = *id;
+				t = bpf_map_lookup_elem(&knox_targets, &s->target);
+				if (!t)
+					return false;
+				break;
+			}
 		}
 	}
 	if (!(t->flags & ~T_CONTAINERS))
