@@ -256,12 +256,17 @@ struct event {
 	__u8 verdict;
 	__u16 path_len; /* bytes of path, without NUL */
 	char comm[TASK_COMM_LEN];
+	/* Container targets only (0 for the host's): the pids the task's own pid namespace
+	 * gives it and its parent (0 when the parent is outside that namespace), read here
+	 * because a denied process has often exited before the agent reads the event. */
+	__u32 ns_tgid;
+	__u32 ns_ppid;
 	/* The path; when the decision was made on its protected name, a NUL and that name
 	 * follow (path_len counts both). */
 	char path[2 * PATH_BUF];
 };
 #define EVENT_HDR __builtin_offsetof(struct event, path)
-_Static_assert(EVENT_HDR == 64, "struct event header layout is part of the ABI");
+_Static_assert(EVENT_HDR == 72, "struct event header layout is part of the ABI");
 
 /* The path walked for an operation: written backwards, so `off` is where it starts. */
 struct walk {
@@ -701,9 +706,15 @@ static __always_inline struct walk *protected_walk(struct walk *w)
 	if (dlen + below > PATH_BUF - 1)
 		return 0;
 	__u32 off = PATH_BUF - below - dlen;
-	if (below)
-		bpf_probe_read_kernel(&p->buf[(PATH_BUF - below) & (PATH_BUF - 1)],
-				      below & (PATH_BUF - 1), &w->buf[hit_off & (PATH_BUF - 1)]);
+	if (below) {
+		/* clang knows hit_off < PATH_BUF here and drops the masks; the verifier needs
+		 * them (it saw an unbounded offset once subject_begin grew). */
+		__u64 dst = PATH_BUF - below, src = hit_off;
+		barrier_var(dst);
+		barrier_var(src);
+		bpf_probe_read_kernel(&p->buf[dst & (PATH_BUF - 1)], below & (PATH_BUF - 1),
+				      &w->buf[src & (PATH_BUF - 1)]);
+	}
 	bpf_probe_read_kernel(&p->buf[off & (PATH_BUF - 1)], dlen & 0xff, di->path);
 	p->off = off;
 	p->len = PATH_BUF - off;
@@ -884,6 +895,43 @@ static __always_inline void evaluate(struct decision *d, struct rules *r, __u32 
 
 /* ---- events ---- */
 
+/* Pid namespace levels read for a container's pids: deeper nesting reports 0. */
+#define PID_LEVELS 32
+
+/* The kernel's pid structures, which src/bpf/vmlinux.h leaves out (it is shared with the
+ * monitor, whose object must not change): CO-RE flavors, relocated by their names
+ * without the ___knox suffix. */
+struct upid___knox {
+	int nr;
+	void *ns;
+} __attribute__((preserve_access_index));
+
+struct pid___knox {
+	unsigned int level;
+	struct upid___knox numbers[1];
+} __attribute__((preserve_access_index));
+
+struct task_struct___knox {
+	struct pid___knox *thread_pid;
+} __attribute__((preserve_access_index));
+
+static __always_inline struct pid___knox *leader_pid(struct task_struct *task)
+{
+	struct task_struct *leader = READ_KERN(task->group_leader);
+	struct task_struct___knox *l = (void *)leader;
+	return READ_KERN(l->thread_pid);
+}
+
+/* The number `task`'s thread group has in the pid namespace at `level`; 0 when it has
+ * none there (it lives in a namespace above it). */
+static __always_inline __u32 ns_tgid_at(struct task_struct *task, __u32 level)
+{
+	struct pid___knox *pid = leader_pid(task);
+	if (!pid || level >= PID_LEVELS || READ_KERN(pid->level) < level)
+		return 0;
+	return READ_KERN(pid->numbers[level & (PID_LEVELS - 1)].nr);
+}
+
 static __always_inline void report(struct subject *s, __u8 op, __u8 verdict, __u32 rule,
 				   struct walk *w, __u32 arg, __u32 arg2)
 {
@@ -906,6 +954,14 @@ static __always_inline void report(struct subject *s, __u8 op, __u8 verdict, __u
 	e->arg2 = arg2;
 	e->op = op;
 	e->verdict = verdict;
+	e->ns_tgid = 0;
+	e->ns_ppid = 0;
+	if (s->target) {
+		struct pid___knox *pid = leader_pid(task);
+		__u32 level = pid ? READ_KERN(pid->level) : 0;
+		e->ns_tgid = ns_tgid_at(task, level);
+		e->ns_ppid = ns_tgid_at(parent, level);
+	}
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	__u32 len = 0;
 	if (w) {

@@ -1068,12 +1068,15 @@ fn read_loop(
             };
             // A container target's decision: the container it was made for, and the pids
             // its own pid namespace gives (alerts carry both, as KubeArmor's do).
-            let target = EventHeader::parse(item).map_or(0, |(h, _)| h.target);
-            if target != 0 {
+            let Some((h, _)) = EventHeader::parse(item) else {
+                return;
+            };
+            if h.target != 0 {
                 let known = attribution.read().unwrap_or_else(|p| p.into_inner());
-                if let Some(t) = known.get(&target) {
+                if let Some(t) = known.get(&h.target) {
                     ev.container = Some(t.clone());
-                    ev.process = crate::procfs::with_ns_pids(ev.process);
+                    ev.process.ns_pid = h.ns_tgid as i32;
+                    ev.process.ns_ppid = h.ns_ppid as i32;
                 }
             }
             if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = tx.try_send(ev) {
