@@ -202,8 +202,8 @@ mod tests {
     #[test]
     fn header_size_is_the_c_one() {
         assert!(SOURCE.contains("_Static_assert(EVENT_HDR == 72,"));
-        let (h, path) = EventHeader::parse(&[0u8; 70]).unwrap();
+        let (h, path) = EventHeader::parse(&[0u8; 78]).unwrap();
         assert_eq!((h.op, path.len()), (0, 0));
-        assert!(EventHeader::parse(&[0u8; 63]).is_none());
+        assert!(EventHeader::parse(&[0u8; 71]).is_none());
     }
 }
