@@ -91,7 +91,14 @@ impl ContainerLsm {
         let compiled = compile::compile_container(&t.set, &self.postures, target, &resolve);
         self.generation = self.generation.wrapping_add(1);
         let mut m = lock(&self.maps);
-        write_target(&mut m, target, self.generation, &compiled)?;
+        if let Err(e) = write_target(&mut m, target, self.generation, &compiled) {
+            if !self.held.contains_key(&c.id) {
+                // A target no container holds: nothing may stay of it.
+                self.generation = self.generation.wrapping_add(1);
+                let _ = write_target(&mut m, target, self.generation, &Compiled::default());
+            }
+            return Err(e);
+        }
         // Named before the kernel can decide for it: every decision gets its container.
         self.attribution
             .write()
