@@ -79,7 +79,8 @@ ctr_rm() {
 
 ctr_pid() { runc state "$(ctr_id "$1")" | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p'; }
 
-# map_entries NAME: how many entries the pinned map NAME holds.
+# map_entries NAME: how many entries the pinned map NAME holds (0 exactly when empty;
+# bpftool's JSON names a key twice per entry when the map has BTF).
 map_entries() {
   bpftool -j map dump pinned "/sys/fs/bpf/knoxctl/$1" | grep -o '"key"' | wc -l
 }
@@ -173,7 +174,7 @@ log "container bpf-lsm unshare -m -p -f inside ubuntu: still governed"
 # Removal: the poststop hook unregisters ubuntu; its rules go, and no map entry stays.
 ns_a=$(readlink "/proc/$(ctr_pid ubuntu)/ns/mnt")
 # While ubuntu has rules, the maps hold them (so the emptiness below means something).
-[ "$(map_entries knox_cgroup_targets)" -eq 1 ] || fail "knox_cgroup_targets should hold ubuntu's cgroup"
+[ "$(map_entries knox_cgroup_targets)" -gt 0 ] || fail "knox_cgroup_targets should hold ubuntu's cgroup"
 [ "$(map_entries knox_dir_ids)" -gt 0 ] || fail "knox_dir_ids should hold ubuntu's FIM directories"
 ctr_rm ubuntu
 i=0
