@@ -86,6 +86,9 @@ read -r passed failed < <(awk '
 echo "bypass routes (blocked, or NOT blocked with the reason):"
 { cat "${CARGO_TARGET_DIR:-target}"/tmp/bypass-*.txt 2>/dev/null || true; grep -h '^bypass ' "$log" || true; } |
   sort -u | sed 's/^bypass /  /'
+# Containers on BPF-LSM, one line per case (tests/vm/scenarios/19-lsm-containers.sh).
+echo "containers on BPF-LSM (VM):"
+{ grep -h '^container ' "$log" || echo "container  (did not run)"; } | sort -u | sed 's/^container /  /'
 # KubeArmor's own non-Kubernetes container scenarios, one line each (tests/containers.rs).
 echo "KubeArmor container scenarios:"
 { cat "${CARGO_TARGET_DIR:-target}"/tmp/kubearmor-nonk8s-*.txt 2>/dev/null || echo "kubearmor-nonk8s  (did not run)"; } |

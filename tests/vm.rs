@@ -125,11 +125,12 @@ fn count_lines(log: &str) -> impl Iterator<Item = &str> {
         .filter(|l| l.starts_with("kubearmor ") && l.ends_with(" passed"))
 }
 
-/// The bypass table's lines the scenarios log (`# bypass bpf-lsm chroot: blocked`).
+/// The table lines the scenarios log: bypass routes (`# bypass bpf-lsm chroot: blocked`)
+/// and container cases (`# container bpf-lsm unshare ...: still governed`).
 fn bypass_lines(log: &str) -> impl Iterator<Item = &str> {
     log.lines()
         .filter_map(|l| l.strip_prefix("# "))
-        .filter(|l| l.starts_with("bypass "))
+        .filter(|l| l.starts_with("bypass ") || l.starts_with("container "))
 }
 
 fn main() -> ExitCode {

@@ -78,8 +78,9 @@ elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 # CI starts from a fresh Debian: install what is missing (as root), like scripts/test.sh.
 ensure_packages() {
   local missing=() p
-  # bpftool: the BPF-LSM scenarios inspect programs and links with it in the VM.
-  for p in qemu-system-x86 busybox-static cpio bpftool; do
+  # bpftool: the BPF-LSM scenarios inspect programs and links with it in the VM; runc: the
+  # container scenario runs OCI bundles with it.
+  for p in qemu-system-x86 busybox-static cpio bpftool runc; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0

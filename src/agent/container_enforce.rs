@@ -1,8 +1,8 @@
 //! Enforcement inside containers: which applied policies select each registered
-//! container, the rule set they make for it, and the enforcer that holds it — one
-//! fanotify group per container, whichever backend protects the host (BPF-LSM's maps are
-//! keyed for the host only so far; fanotify marks the container's own files through its
-//! root and judges that container's processes only).
+//! container, the rule set they make for it, and the enforcer that holds it — a target of
+//! its own in BPF-LSM's maps when the host runs BPF-LSM and the container has a cgroup v2
+//! id ([`super::container_lsm`]), else one fanotify group per container (fanotify marks
+//! the container's own files through its root and judges that container's processes only).
 //!
 //! [`ContainerEnforcement::sync`] is the one place where rules follow containers: called
 //! when the OCI hook registers a container (before its entrypoint runs, which is what
@@ -10,9 +10,11 @@
 //! stop, and after every policy change. A container whose identity and selected policies
 //! did not change keeps its group untouched.
 
+use super::container_lsm;
 use super::container_monitor::ContainerIndex;
 use super::core::HostRules;
 use crate::container::{Container, select};
+use crate::enforce::bpf_lsm::containers::ContainerLsm;
 use crate::enforce::fanotify::{FanotifyEnforcer, Options};
 use crate::enforce::{ApplyReport, ContainerTarget, EnforcerEvent};
 use crate::policy::matcher::Posture;
@@ -35,7 +37,7 @@ pub fn lock(s: &Shared) -> std::sync::MutexGuard<'_, ContainerEnforcement> {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Enforcement {
-    /// `fanotify`, or empty when nothing enforces this container's rules.
+    /// `BPF-LSM`, `fanotify`, or empty when nothing enforces this container's rules.
     pub backend: String,
     /// Rules of the container's rule set.
     pub rules: usize,
@@ -68,6 +70,8 @@ struct Applied {
 
 pub struct ContainerEnforcement {
     enforcer: Option<FanotifyEnforcer>,
+    /// The host's BPF-LSM enforcer's container side, when that is the host's backend.
+    lsm: Option<ContainerLsm>,
     /// Why no container is enforced, when fanotify could not start.
     unavailable: String,
     /// The applied policies that can select containers.
@@ -85,6 +89,7 @@ impl ContainerEnforcement {
         events: SyncSender<EnforcerEvent>,
         posture: Posture,
         monitor_only: bool,
+        lsm: Option<ContainerLsm>,
         index: Arc<ContainerIndex>,
     ) -> ContainerEnforcement {
         let started = if monitor_only {
@@ -101,6 +106,7 @@ impl ContainerEnforcement {
         };
         ContainerEnforcement {
             enforcer,
+            lsm,
             unavailable,
             policies: Vec::new(),
             applied: BTreeMap::new(),
@@ -199,6 +205,7 @@ impl ContainerEnforcement {
             if let Some(e) = &mut self.enforcer {
                 e.remove_container(&id);
             }
+            container_lsm::release(self.lsm.as_mut(), &id);
             tracing::info!(id = %&id[..id.len().min(12)], "container rules removed");
         }
         let rules = self
@@ -220,6 +227,35 @@ impl ContainerEnforcement {
             rules: set.rules.len(),
             ..Enforcement::default()
         };
+        if container_lsm::routes(self.lsm.as_ref(), c) {
+            let lsm = self.lsm.as_mut().expect("routes() checked it");
+            let root = match root {
+                Ok(r) => r.path,
+                Err(e) => {
+                    container_lsm::release(Some(lsm), &c.id);
+                    state.error = e;
+                    return (state, None);
+                }
+            };
+            let target = Arc::new(ContainerTarget {
+                container: c.clone(),
+                set,
+                root,
+            });
+            let (state, report) =
+                container_lsm::apply(lsm, self.enforcer.as_mut(), target.clone(), state);
+            // BPF-LSM reports every decision of the rules it holds from the kernel.
+            let monitor = report.map(|r| {
+                Arc::new(HostRules::for_container(
+                    target.set.clone(),
+                    r,
+                    self.posture,
+                    true,
+                ))
+            });
+            return (state, monitor);
+        }
+        container_lsm::release(self.lsm.as_mut(), &c.id);
         let Some(enforcer) = &mut self.enforcer else {
             state.error = self.unavailable.clone();
             return (state, None);
@@ -276,16 +312,18 @@ impl ContainerEnforcement {
     /// What `policy apply` says of a container policy (`id`, `kind/ns/name`) once the
     /// containers have been given its rules.
     pub fn effect(&self, id: &str) -> String {
-        if self.enforcer.is_none() {
+        if self.enforcer.is_none() && self.lsm.is_none() {
             return format!("stored; container policies are {}", self.unavailable);
         }
         let mut enforced: Vec<String> = Vec::new();
+        let mut backends = std::collections::BTreeSet::new();
         let mut failed = Vec::new();
         for a in self.applied.values() {
             if !a.policies.iter().any(|p| p.id().to_string() == id) {
                 continue;
             }
             if a.state.error.is_empty() {
+                backends.insert(a.state.backend.as_str());
                 enforced.push(format!(
                     "{}: {}/{} rules",
                     a.name, a.state.enforced, a.state.rules
@@ -300,9 +338,10 @@ impl ContainerEnforcement {
             }
             0 => "stored".to_string(),
             n => format!(
-                "enforced in {n} container{} ({}) by fanotify",
+                "enforced in {n} container{} ({}) by {}",
                 if n == 1 { "" } else { "s" },
-                enforced.join(", ")
+                enforced.join(", "),
+                backends.into_iter().collect::<Vec<_>>().join(" and ")
             ),
         };
         if !failed.is_empty() {
@@ -331,7 +370,7 @@ fn describe(state: &mut Enforcement, report: &ApplyReport, fields: &[String]) {
     state.notes = report.notes.clone();
     if !report.unenforceable.is_empty() {
         state.notes.push(
-            "in containers only process and file rules are enforced in this build (a fanotify group per container; BPF-LSM's rules are the host's only so far)".into(),
+            "a fanotify group per container enforces its process and file rules only; with the BPF-LSM backend on the host, containers with a cgroup v2 id get theirs enforced by BPF-LSM, network and capabilities included".into(),
         );
     }
 }

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod config;
 pub mod container_enforce;
+mod container_lsm;
 pub mod container_monitor;
 pub mod containers;
 pub mod core;
@@ -142,12 +143,14 @@ impl Agent {
         let access = server::Access::for_group(config.api_group.as_deref())?;
         let (events_tx, events_rx) = std::sync::mpsc::sync_channel(EVENT_QUEUE);
         let container_events = events_tx.clone();
-        let selected = crate::enforce::select(
+        let mut selected = crate::enforce::select(
             config.enforcer,
             &config.default_posture,
             &config.bpf_pin_dir,
             events_tx,
         )?;
+        // With BPF-LSM on the host, containers get targets of their own in its maps.
+        let container_lsm = selected.enforcer.container_rules();
         tracing::info!(enforcer = %selected.enforcer.backend(), reason = %selected.reason, "enforcer selected");
         let hostname = crate::identity::hostname();
         let ctx = pipeline::AlertContext {
@@ -231,11 +234,13 @@ impl Agent {
             host_rules = core.status().host_rules,
             "policies restored"
         );
-        // Containers are enforced by their own fanotify groups, whatever protects the host.
+        // Containers are enforced by BPF-LSM when it protects the host (and the container
+        // has a cgroup v2 id), else by fanotify groups of their own.
         let mut containers = container_enforce::ContainerEnforcement::start(
             container_events,
             config.default_posture.file,
             config.enforcer == EnforcerChoice::MonitorOnly,
+            container_lsm,
             index,
         );
         containers.set_policies(core.list().iter().map(|l| &l.stored.policy));

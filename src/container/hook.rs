@@ -100,10 +100,35 @@ pub fn bundle_rootfs(bundle: &Path) -> Option<String> {
     Some(bundle.join(root).to_str()?.to_string())
 }
 
-/// The container a `createRuntime` state describes (name and image from storage when
-/// podman's is there; the short id otherwise).
+/// Annotations that name a container and its image where no storage does: the CRI's
+/// (containerd's CRI plugin, then CRI-O's), which runtimes driven by something other than
+/// podman carry in the bundle's `config.json` (and so in the hook's state).
+pub const NAME_ANNOTATIONS: &[&str] = &[
+    "io.kubernetes.cri.container-name",
+    "io.kubernetes.cri-o.ContainerName",
+];
+pub const IMAGE_ANNOTATIONS: &[&str] = &[
+    "io.kubernetes.cri.image-name",
+    "io.kubernetes.cri-o.ImageName",
+];
+
+fn annotation(state: &State, keys: &[&str]) -> String {
+    keys.iter()
+        .find_map(|k| state.annotations.get(*k).filter(|v| !v.is_empty()))
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The container a `createRuntime` state describes (name and image from podman's storage
+/// when it is there, else from the CRI annotations; the short id when nothing names it).
 pub fn container_of(state: &State, storage: &Path) -> Container {
-    let (name, image) = storage_names(storage, &state.id).unwrap_or_default();
+    let (mut name, mut image) = storage_names(storage, &state.id).unwrap_or_default();
+    if name.is_empty() {
+        name = annotation(state, NAME_ANNOTATIONS);
+    }
+    if image.is_empty() {
+        image = annotation(state, IMAGE_ANNOTATIONS);
+    }
     let mut c = Container {
         id: state.id.clone(),
         image,
@@ -178,6 +203,13 @@ mod tests {
         );
         let c = container_of(&s, Path::new("/nonexistent"));
         assert_eq!(c.name, "dddddddddddd");
+        let mut named = s.clone();
+        named.annotations.extend([
+            (NAME_ANNOTATIONS[0].to_string(), "ubuntu".to_string()),
+            (IMAGE_ANNOTATIONS[0].to_string(), "knox/vm:1".to_string()),
+        ]);
+        let c = container_of(&named, Path::new("/nonexistent"));
+        assert_eq!((c.name.as_str(), c.image.as_str()), ("ubuntu", "knox/vm:1"));
         std::fs::write(dir.join("config.json"), br#"{"root":{"path":"rootfs"}}"#).unwrap();
         assert_eq!(
             bundle_rootfs(&dir).as_deref(),

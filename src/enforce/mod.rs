@@ -315,6 +315,11 @@ pub trait Enforcer: Send {
     fn dropped_events(&self) -> u64 {
         0
     }
+    /// The backend's per-container rule sets, if it keeps them (BPF-LSM); handed out
+    /// once, to the agent's container enforcement.
+    fn container_rules(&mut self) -> Option<bpf_lsm::containers::ContainerLsm> {
+        None
+    }
 }
 
 /// Facts about the kernel's LSM stack, for probe reasons.

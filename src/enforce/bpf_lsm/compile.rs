@@ -54,6 +54,8 @@ pub const T_BLOCK_NET: u32 = 0x2000;
 pub const T_BLOCK_CAP: u32 = 0x4000;
 pub const T_GLOB_PROC: u32 = 0x8000;
 pub const T_GLOB_FILE: u32 = 0x10000;
+/// Host entry only: some container has a target (lsm.bpf.c looks up knox_cgroup_targets).
+pub const T_CONTAINERS: u32 = 0x20000;
 /// Flags that enable a kind of lookup; while an apply swaps entries, the target enables
 /// the old and the new ones.
 pub const T_ANCESTORS: u32 = 0x40000;
@@ -365,6 +367,46 @@ pub fn compile(set: &RuleSet, postures: &Postures, resolve: Resolve) -> Compiled
     k.finish()
 }
 
+/// Container targets are 1..=MAX_CONTAINER_TARGET: their fromSource set ids are
+/// `CONTAINER_SETS | target << 7 | n` (n < 128), above every host set id, so each
+/// target's `knox_sources` entries are its own.
+pub const MAX_CONTAINER_TARGET: u32 = 255;
+pub const CONTAINER_SETS: u32 = 0x8000;
+const SETS_PER_CONTAINER: usize = 127;
+
+/// The target whose `knox_sources` entries a set id names (0: the host).
+pub fn source_owner(set: u32) -> u32 {
+    if set >= CONTAINER_SETS {
+        (set - CONTAINER_SETS) >> 7
+    } else {
+        0
+    }
+}
+
+/// Compiles a container's rule set as target `target` (1..=MAX_CONTAINER_TARGET).
+/// `resolve` answers for paths as the container sees them (inside its root).
+/// matchPatterns are left out: the automaton table is split in halves that the host's
+/// applies alternate between, which leaves no room for other targets' tables yet.
+pub fn compile_container(
+    set: &RuleSet,
+    postures: &Postures,
+    target: u32,
+    resolve: Resolve,
+) -> Compiled {
+    debug_assert!((1..=MAX_CONTAINER_TARGET).contains(&target));
+    let mut k = Compiler::new(target, resolve);
+    for (idx, rule) in set.rules.iter().enumerate() {
+        k.rule(idx, rule);
+    }
+    k.path_tables();
+    k.ancestors();
+    k.dir_ids();
+    k.source_sets();
+    k.allow_list(set, postures);
+    k.fit_slots();
+    k.finish()
+}
+
 /// Where the rule pass put a rule.
 enum Placed {
     /// In its category's tables: enforced, with the category's lookups enabled.
@@ -441,10 +483,23 @@ impl<'a> Compiler<'a> {
         if rule.pts.is_some() {
             return Err("pts: bpf-lsm does not evaluate the terminal condition".into());
         }
+        if self.target != 0 && matches!(rule.matcher, Matcher::Pattern { .. }) {
+            return Err("matchPatterns in containers are not enforced by bpf-lsm yet (its pattern table serves the host only)".into());
+        }
+        if self.target != 0
+            && !rule.from_source.is_empty()
+            && !self.source_sets.contains_key(&rule.from_source)
+            && self.source_sets.len() >= SETS_PER_CONTAINER
+        {
+            return Err(format!(
+                "bpf-lsm keeps at most {SETS_PER_CONTAINER} distinct fromSource lists per container"
+            ));
+        }
+        let src_set = self.source_set(&rule.from_source);
         let slot = Slot {
             rule: idx as u32,
             flags: action_flags(rule),
-            src_set: self.source_set(&rule.from_source),
+            src_set,
         };
         match &rule.matcher {
             Matcher::Path { path } => self.path(rule.category, path, slot),
@@ -487,8 +542,16 @@ impl<'a> Compiler<'a> {
         if from_source.is_empty() {
             return 0;
         }
-        let next = self.source_sets.len() as u16 + 1;
-        *self.source_sets.entry(from_source.to_vec()).or_insert(next)
+        let n = self.source_sets.len() as u32 + 1;
+        let next = if self.target == 0 {
+            n
+        } else {
+            CONTAINER_SETS | self.target << 7 | n
+        };
+        *self
+            .source_sets
+            .entry(from_source.to_vec())
+            .or_insert(next as u16)
     }
 
     fn anchors(&mut self, category: Category) -> &mut Vec<(Anchor, Slot)> {

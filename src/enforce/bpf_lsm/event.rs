@@ -31,9 +31,13 @@ pub(super) struct EventHeader {
     /// path, a NUL and that name.
     pub path_len: u16,
     pub comm: [u8; 16],
+    /// Container targets only: the pids of the task and its parent in the task's own pid
+    /// namespace (0 for the host, or a parent outside it).
+    pub ns_tgid: u32,
+    pub ns_ppid: u32,
 }
 
-pub(super) const EVENT_HDR: usize = 64;
+pub(super) const EVENT_HDR: usize = 72;
 const _: () = assert!(size_of::<EventHeader>() == EVENT_HDR);
 const _: () = assert!(offset_of!(EventHeader, rule) == 24);
 const _: () = assert!(offset_of!(EventHeader, generation) == 28);
@@ -41,6 +45,7 @@ const _: () = assert!(offset_of!(EventHeader, arg) == 36);
 const _: () = assert!(offset_of!(EventHeader, op) == 44);
 const _: () = assert!(offset_of!(EventHeader, path_len) == 46);
 const _: () = assert!(offset_of!(EventHeader, comm) == 48);
+const _: () = assert!(offset_of!(EventHeader, ns_tgid) == 64);
 
 impl EventHeader {
     /// The header of a record and the path after it (clamped to the record: the path, and
@@ -196,9 +201,9 @@ mod tests {
 
     #[test]
     fn header_size_is_the_c_one() {
-        assert!(SOURCE.contains("_Static_assert(EVENT_HDR == 64,"));
-        let (h, path) = EventHeader::parse(&[0u8; 70]).unwrap();
+        assert!(SOURCE.contains("_Static_assert(EVENT_HDR == 72,"));
+        let (h, path) = EventHeader::parse(&[0u8; 78]).unwrap();
         assert_eq!((h.op, path.len()), (0, 0));
-        assert!(EventHeader::parse(&[0u8; 63]).is_none());
+        assert!(EventHeader::parse(&[0u8; 71]).is_none());
     }
 }

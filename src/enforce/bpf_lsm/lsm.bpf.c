@@ -35,6 +35,11 @@
 #include "helpers.h"
 #include "walk.h"
 
+/* The id of the current task's cgroup v2 (default hierarchy) ancestor at `level` (0: the
+ * root); 0 when the task's cgroup is less deep (5.7). Declared here, not in helpers.h: the
+ * monitor's object is built from that header too, and its debug info would change. */
+static __u64 (*bpf_get_current_ancestor_cgroup_id)(int level) = (void *)123;
+
 #define EACCES 13
 #define EPERM 1
 
@@ -84,7 +89,7 @@
 #define T_BLOCK_CAP 0x4000
 #define T_GLOB_PROC 0x8000 /* process matchPatterns exist: run the automaton */
 #define T_GLOB_FILE 0x10000
-#define T_CONTAINERS 0x20000 /* host entry only: container targets are in knox_ns_targets */
+#define T_CONTAINERS 0x20000 /* host entry only: container targets are in knox_cgroup_targets */
 #define T_ANCESTORS 0x40000 /* some directory guards a protected path (knox_ancestors) */
 #define T_DIR_IDS 0x80000 /* some directory rule's directory is known by inode (knox_dir_ids) */
 
@@ -251,12 +256,17 @@ struct event {
 	__u8 verdict;
 	__u16 path_len; /* bytes of path, without NUL */
 	char comm[TASK_COMM_LEN];
+	/* Container targets only (0 for the host's): the pids the task's own pid namespace
+	 * gives it and its parent (0 when the parent is outside that namespace), read here
+	 * because a denied process has often exited before the agent reads the event. */
+	__u32 ns_tgid;
+	__u32 ns_ppid;
 	/* The path; when the decision was made on its protected name, a NUL and that name
 	 * follow (path_len counts both). */
 	char path[2 * PATH_BUF];
 };
 #define EVENT_HDR __builtin_offsetof(struct event, path)
-_Static_assert(EVENT_HDR == 64, "struct event header layout is part of the ABI");
+_Static_assert(EVENT_HDR == 72, "struct event header layout is part of the ABI");
 
 /* The path walked for an operation: written backwards, so `off` is where it starts. */
 struct walk {
@@ -353,15 +363,27 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } knox_applets SEC(".maps");
 
-/* Target id by mount namespace inode; everything not listed is the host (target 0), so
- * `unshare -m` cannot escape host rules. */
+/*
+ * Target id by cgroup v2 id (the inode of the container's cgroup directory in the default
+ * hierarchy). A task belongs to a container when its cgroup is the container's or below
+ * it: namespaces do not matter (`unshare -m -p` cannot leave the rules, and a container
+ * that reuses a removed one's namespace inodes inherits nothing), and a sub-cgroup the
+ * container makes is still inside. Moving out of the cgroup needs write access to the
+ * cgroup file system above the container. Everything not listed is the host (target 0).
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1024);
-	__type(key, __u32);
+	__type(key, __u64);
 	__type(value, __u32);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} knox_ns_targets SEC(".maps");
+} knox_cgroup_targets SEC(".maps");
+
+/* Levels of the cgroup tree looked at for a registered container, from the top:
+ * podman's `/libpod_parent/libpod-<id>` is at 2, systemd's
+ * `/system.slice/docker-<id>.scope` at 2, rootless podman's under user@.service at 5-6;
+ * a container's own sub-cgroups are deeper, and are found through their ancestor. */
+#define CGROUP_LEVELS 8
 
 /* An array, not a hash: the verifier inlines array lookups, and every hook starts here. */
 struct {
@@ -449,13 +471,22 @@ static __always_inline bool subject_begin(struct subject *s)
 	if (!t)
 		return false;
 	if (t->flags & T_CONTAINERS) {
-		__u32 inum = task->nsproxy->mnt_ns->ns.inum;
-		__u32 *id = bpf_map_lookup_elem(&knox_ns_targets, &inum);
-		if (id && *id) {
-			s->target = *id;
-			t = bpf_map_lookup_elem(&knox_targets, &s->target);
-			if (!t)
-				return false;
+		/* Outermost first: a container's processes cannot make a sub-cgroup that names
+		 * another target. Unrolled: eight helper calls and hash lookups at most, and a
+		 * host task in a shallow cgroup stops at the first level it does not have. */
+#pragma unroll
+		for (int level = 1; level <= CGROUP_LEVELS; level++) {
+			__u64 cg = bpf_get_current_ancestor_cgroup_id(level);
+			if (!cg)
+				break;
+			__u32 *id = bpf_map_lookup_elem(&knox_cgroup_targets, &cg);
+			if (id && *id) {
+				s->target = *id;
+				t = bpf_map_lookup_elem(&knox_targets, &s->target);
+				if (!t)
+					return false;
+				break;
+			}
 		}
 	}
 	if (!(t->flags & ~T_CONTAINERS))
@@ -675,9 +706,15 @@ static __always_inline struct walk *protected_walk(struct walk *w)
 	if (dlen + below > PATH_BUF - 1)
 		return 0;
 	__u32 off = PATH_BUF - below - dlen;
-	if (below)
-		bpf_probe_read_kernel(&p->buf[(PATH_BUF - below) & (PATH_BUF - 1)],
-				      below & (PATH_BUF - 1), &w->buf[hit_off & (PATH_BUF - 1)]);
+	if (below) {
+		/* clang knows hit_off < PATH_BUF here and drops the masks; the verifier needs
+		 * them (it saw an unbounded offset once subject_begin grew). */
+		__u64 dst = PATH_BUF - below, src = hit_off;
+		barrier_var(dst);
+		barrier_var(src);
+		bpf_probe_read_kernel(&p->buf[dst & (PATH_BUF - 1)], below & (PATH_BUF - 1),
+				      &w->buf[src & (PATH_BUF - 1)]);
+	}
 	bpf_probe_read_kernel(&p->buf[off & (PATH_BUF - 1)], dlen & 0xff, di->path);
 	p->off = off;
 	p->len = PATH_BUF - off;
@@ -861,6 +898,43 @@ static __always_inline void evaluate(struct decision *d, struct rules *r, __u32 
 
 /* ---- events ---- */
 
+/* Pid namespace levels read for a container's pids: deeper nesting reports 0. */
+#define PID_LEVELS 32
+
+/* The kernel's pid structures, which src/bpf/vmlinux.h leaves out (it is shared with the
+ * monitor, whose object must not change): CO-RE flavors, relocated by their names
+ * without the ___knox suffix. */
+struct upid___knox {
+	int nr;
+	void *ns;
+} __attribute__((preserve_access_index));
+
+struct pid___knox {
+	unsigned int level;
+	struct upid___knox numbers[1];
+} __attribute__((preserve_access_index));
+
+struct task_struct___knox {
+	struct pid___knox *thread_pid;
+} __attribute__((preserve_access_index));
+
+static __always_inline struct pid___knox *leader_pid(struct task_struct *task)
+{
+	struct task_struct *leader = READ_KERN(task->group_leader);
+	struct task_struct___knox *l = (void *)leader;
+	return READ_KERN(l->thread_pid);
+}
+
+/* The number `task`'s thread group has in the pid namespace at `level`; 0 when it has
+ * none there (it lives in a namespace above it). */
+static __always_inline __u32 ns_tgid_at(struct task_struct *task, __u32 level)
+{
+	struct pid___knox *pid = leader_pid(task);
+	if (!pid || level >= PID_LEVELS || READ_KERN(pid->level) < level)
+		return 0;
+	return READ_KERN(pid->numbers[level & (PID_LEVELS - 1)].nr);
+}
+
 static __always_inline void report(struct subject *s, __u8 op, __u8 verdict, __u32 rule,
 				   struct walk *w, __u32 arg, __u32 arg2)
 {
@@ -883,6 +957,14 @@ static __always_inline void report(struct subject *s, __u8 op, __u8 verdict, __u
 	e->arg2 = arg2;
 	e->op = op;
 	e->verdict = verdict;
+	e->ns_tgid = 0;
+	e->ns_ppid = 0;
+	if (s->target) {
+		struct pid___knox *pid = leader_pid(task);
+		__u32 level = pid ? READ_KERN(pid->level) : 0;
+		e->ns_tgid = ns_tgid_at(task, level);
+		e->ns_ppid = ns_tgid_at(parent, level);
+	}
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	__u32 len = 0;
 	if (w) {

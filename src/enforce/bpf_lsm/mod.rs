@@ -13,6 +13,7 @@
 //! ([`remove_pins`]).
 
 pub mod compile;
+pub mod containers;
 mod event;
 pub mod glob;
 
@@ -32,9 +33,9 @@ use event::{EventHeader, LsmOp, LsmVerdict};
 use std::collections::BTreeSet;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 pub const DEFAULT_PIN_DIR: &str = "/sys/fs/bpf/knoxctl";
@@ -564,6 +565,7 @@ struct Maps {
     applets: HashMap<MapData, AppletKey, RulesRaw>,
     nums: HashMap<MapData, NumKey, RulesRaw>,
     targets: Array<MapData, TargetRaw>,
+    cgroup_targets: HashMap<MapData, u64, u32>,
     lost: PerCpuArray<MapData, u64>,
     glob_scopes: HashMap<MapData, u32, GlobScopeRaw>,
     glob_rows: Array<MapData, GlobRowRaw>,
@@ -581,7 +583,11 @@ where
 }
 
 pub struct BpfLsmEnforcer {
-    maps: Maps,
+    /// Shared with the container side ([`containers::ContainerLsm`]): host applies and
+    /// container applies write under this one lock.
+    maps: Arc<Mutex<Maps>>,
+    /// Handed out once, to the agent's container enforcement.
+    containers: Option<containers::ContainerLsm>,
     pin_dir: PathBuf,
     postures: Postures,
     generation: u32,
@@ -647,6 +653,7 @@ impl BpfLsmEnforcer {
             applets: take(&mut ebpf, "knox_applets")?,
             nums: take(&mut ebpf, "knox_nums")?,
             targets: take(&mut ebpf, "knox_targets")?,
+            cgroup_targets: take(&mut ebpf, "knox_cgroup_targets")?,
             lost: take(&mut ebpf, "knox_lost")?,
             glob_scopes: take(&mut ebpf, "knox_glob_scopes")?,
             glob_rows: take(&mut ebpf, "knox_glob_rows")?,
@@ -655,6 +662,10 @@ impl BpfLsmEnforcer {
         let generation = maps.targets.get(&0, 0).map(|t| t.generation).unwrap_or(0);
         let ring: RingBuf<MapData> = take(&mut ebpf, "knox_events")?;
         attach_all(&mut ebpf, pin_dir)?;
+        let maps = Arc::new(Mutex::new(maps));
+        let attribution = containers::Attribution::default();
+        let container_side =
+            containers::ContainerLsm::new(maps.clone(), postures, attribution.clone())?;
 
         let stopping = Arc::new(AtomicBool::new(false));
         let wake = Arc::new(EventFd::new().map_err(err("eventfd"))?);
@@ -665,11 +676,12 @@ impl BpfLsmEnforcer {
             let wake = wake.clone();
             std::thread::Builder::new()
                 .name("bpf-lsm-events".into())
-                .spawn(move || read_loop(ring, events, &stopping, &wake, &dropped))
+                .spawn(move || read_loop(ring, events, &stopping, &wake, &dropped, &attribution))
                 .map_err(err("spawning the event reader"))?
         };
         Ok(BpfLsmEnforcer {
             maps,
+            containers: Some(container_side),
             pin_dir: pin_dir.to_path_buf(),
             postures,
             generation,
@@ -684,6 +696,8 @@ impl BpfLsmEnforcer {
     /// Lost in the kernel because the ring buffer was full.
     pub fn lost_in_kernel(&self) -> u64 {
         self.maps
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
             .lost
             .get(&0, 0)
             .map(|v| v.iter().sum())
@@ -691,20 +705,29 @@ impl BpfLsmEnforcer {
     }
 
     fn write(&mut self, c: &Compiled) -> Result<(), EnforceError> {
-        let m = &mut self.maps;
+        self.generation = self.generation.wrapping_add(1);
+        let mut m = self.maps.lock().unwrap_or_else(|p| p.into_inner());
+        write_target(&mut m, 0, self.generation, c)
+    }
+}
+
+/// Brings target `target`'s entries to `c` under generation `g`, leaving every other
+/// target's entries alone (each target prunes only what its scopes name).
+fn write_target(m: &mut Maps, target: u32, g: u32, c: &Compiled) -> Result<(), EnforceError> {
+    {
         let werr = |what: &str| {
             let what = what.to_string();
             move |e: aya::maps::MapError| other(format!("writing {what}"), e)
         };
         // 1. While old and new entries coexist, the target enables both.
-        let old = m.targets.get(&0, 0).map(|t| t.flags).unwrap_or(0);
-        self.generation = self.generation.wrapping_add(1);
-        let g = self.generation;
+        let old = m.targets.get(&target, 0).map(|t| t.flags).unwrap_or(0);
         let both = TargetRaw {
             flags: old | (c.target_flags & compile::T_ENABLE),
-            generation: self.generation,
+            generation: g,
         };
-        m.targets.set(0, both, 0).map_err(werr("knox_targets"))?;
+        m.targets
+            .set(target, both, 0)
+            .map_err(werr("knox_targets"))?;
         // 2. New and changed entries (each update is atomic for the kernel).
         let sources = sync_map(
             &mut m.sources,
@@ -752,7 +775,8 @@ impl BpfLsmEnforcer {
                 .iter()
                 .map(|(&(scope, num), r)| (NumKey { scope, num }, raw_rules(r, g))),
         )?;
-        // Patterns: rows into the half of the table no live scope uses, then the scopes.
+        // Patterns (the host's only, see compile::compile_container): rows into the half
+        // of the table no live scope uses, then the scopes.
         let live_half = m
             .glob_scopes
             .iter()
@@ -762,8 +786,10 @@ impl BpfLsmEnforcer {
         // What an older apply left in this half is unreachable now, but would not be once
         // a scope points here: an accepting entry for a state that no longer accepts.
         let half = base..base + compile::GLOB_HALF;
-        for k in stale(m.glob_accept.keys(), |k| !half.contains(&(*k as usize))) {
-            let _ = m.glob_accept.remove(&k);
+        if target == 0 {
+            for k in stale(m.glob_accept.keys(), |k| !half.contains(&(*k as usize))) {
+                let _ = m.glob_accept.remove(&k);
+            }
         }
         let (mut accepting, mut scopes) = (Vec::new(), Vec::new());
         for (scope, t) in &c.globs {
@@ -789,24 +815,31 @@ impl BpfLsmEnforcer {
         let glob_accept = sync_map(&mut m.glob_accept, "knox_glob_accept", accepting)?;
         let glob_scopes = sync_map(&mut m.glob_scopes, "knox_glob_scopes", scopes)?;
         // 3. The new target flags (allow-list and posture bits switch here, atomically).
+        // The host's entry keeps saying whether containers have targets: that is the
+        // container side's business (it writes under the same lock).
         let t = TargetRaw {
-            flags: c.target_flags,
-            generation: self.generation,
+            flags: c.target_flags | (old & compile::T_CONTAINERS),
+            generation: g,
         };
-        m.targets.set(0, t, 0).map_err(werr("knox_targets"))?;
+        m.targets.set(target, t, 0).map_err(werr("knox_targets"))?;
         // 4. Entries of rules that are gone, including those a previous agent left.
-        paths.prune(&mut m.paths);
-        sources.prune(&mut m.sources);
-        inodes.prune(&mut m.inodes);
-        ancestors.prune(&mut m.ancestors);
-        dir_ids.prune(&mut m.dir_ids);
-        names.prune(&mut m.names);
-        applets.prune(&mut m.applets);
-        nums.prune(&mut m.nums);
-        glob_scopes.prune(&mut m.glob_scopes);
-        glob_accept.prune(&mut m.glob_accept);
-        Ok(())
+        let ours = |scope: u32| scope >> 2 == target;
+        paths.prune(&mut m.paths, |(scope, _)| ours(*scope));
+        sources.prune(&mut m.sources, |(set, _)| {
+            compile::source_owner(*set) == target
+        });
+        inodes.prune(&mut m.inodes, |k| ours(k.scope));
+        ancestors.prune(&mut m.ancestors, |k| ours(k.scope));
+        dir_ids.prune(&mut m.dir_ids, |k| ours(k.scope));
+        names.prune(&mut m.names, |k| ours(k.scope));
+        applets.prune(&mut m.applets, |k| ours(k.scope));
+        nums.prune(&mut m.nums, |k| ours(k.scope));
+        glob_scopes.prune(&mut m.glob_scopes, |scope| ours(*scope));
+        if target == 0 {
+            glob_accept.prune(&mut m.glob_accept, |_| true);
+        }
     }
+    Ok(())
 }
 
 /// A rule map as `write` brings it to what the compiler wants: entries named by an id
@@ -872,11 +905,12 @@ impl RuleMap for LpmTrie<MapData, PathData, RulesRaw> {
 struct Wanted<Id>(BTreeSet<Id>);
 
 impl<Id: Ord> Wanted<Id> {
-    /// Removes what the map holds beyond the wanted entries, including what a previous
-    /// agent left.
-    fn prune<M: RuleMap<Id = Id>>(self, map: &mut M) {
+    /// Removes what the map holds beyond the wanted entries among those `owned` says
+    /// belong to the target being written, including what a previous agent left.
+    fn prune<M: RuleMap<Id = Id>>(self, map: &mut M, owned: impl Fn(&Id) -> bool) {
         for k in map.held() {
-            if !self.0.contains(&M::id(&k)) {
+            let id = M::id(&k);
+            if owned(&id) && !self.0.contains(&id) {
                 map.delete(&k);
             }
         }
@@ -997,6 +1031,10 @@ impl Enforcer for BpfLsmEnforcer {
     fn generation(&self) -> Generation {
         Generation(self.generation)
     }
+
+    fn container_rules(&mut self) -> Option<containers::ContainerLsm> {
+        self.containers.take()
+    }
 }
 
 impl Drop for BpfLsmEnforcer {
@@ -1011,6 +1049,7 @@ fn read_loop(
     stopping: &AtomicBool,
     wake: &EventFd,
     dropped: &AtomicU64,
+    attribution: &containers::Attribution,
 ) {
     kernel::ring::read_until_stopped(
         ring,
@@ -1024,9 +1063,22 @@ fn read_loop(
         },
         "BPF-LSM events",
         |item, offset| {
-            let Some(ev) = decode(item, offset) else {
+            let Some(mut ev) = decode(item, offset) else {
                 return;
             };
+            // A container target's decision: the container it was made for, and the pids
+            // its own pid namespace gives (alerts carry both, as KubeArmor's do).
+            let Some((h, _)) = EventHeader::parse(item) else {
+                return;
+            };
+            if h.target != 0 {
+                let known = attribution.read().unwrap_or_else(|p| p.into_inner());
+                if let Some(t) = known.get(&h.target) {
+                    ev.container = Some(t.clone());
+                    ev.process.ns_pid = h.ns_tgid as i32;
+                    ev.process.ns_ppid = h.ns_ppid as i32;
+                }
+            }
             if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = tx.try_send(ev) {
                 dropped.fetch_add(1, Ordering::Relaxed);
             }

@@ -1,0 +1,76 @@
+//! Container rule sets on BPF-LSM, for [`super::container_enforce`]: when the host's
+//! backend is BPF-LSM, a container with a cgroup v2 id gets a target of its own in the
+//! programs' maps ([`ContainerLsm`]), so its network and capability rules are enforced
+//! too, in the kernel, and `unshare` inside it changes nothing. A container without a
+//! cgroup id (no cgroup2 hierarchy) stays with its fanotify group.
+
+use super::container_enforce::Enforcement;
+use crate::container::Container;
+use crate::enforce::bpf_lsm::containers::ContainerLsm;
+use crate::enforce::fanotify::FanotifyEnforcer;
+use crate::enforce::{ApplyReport, ContainerTarget};
+use std::sync::Arc;
+
+/// What `knoxctl containers` and `policy apply` call this backend.
+pub const BACKEND: &str = "BPF-LSM";
+
+/// Whether `c`'s rules go to BPF-LSM rather than to a fanotify group.
+pub fn routes(lsm: Option<&ContainerLsm>, c: &Container) -> bool {
+    lsm.is_some() && c.cgroup_id != 0
+}
+
+/// Applies `target`'s rule set to its container on BPF-LSM; a fanotify group it may have
+/// had (before it had a cgroup id) is released, so one backend decides.
+pub fn apply(
+    lsm: &mut ContainerLsm,
+    fanotify: Option<&mut FanotifyEnforcer>,
+    target: Arc<ContainerTarget>,
+    mut state: Enforcement,
+) -> (Enforcement, Option<ApplyReport>) {
+    let c = target.container.clone();
+    if let Some(f) = fanotify {
+        f.remove_container(&c.id);
+    }
+    let fields: Vec<String> = target.set.rules.iter().map(|r| r.field.clone()).collect();
+    match lsm.apply(target) {
+        Ok(report) => {
+            describe(&mut state, &report, &fields);
+            state.backend = BACKEND.into();
+            tracing::info!(
+                id = %c.short_id(), name = %c.name, cgroup = c.cgroup_id, rules = state.rules,
+                enforced = state.enforced, "container rules applied by BPF-LSM"
+            );
+            (state, Some(report))
+        }
+        Err(e) => {
+            tracing::warn!(id = %c.short_id(), error = %e, "container rules not applied");
+            lsm.remove(&c.id);
+            state.error = e.to_string();
+            (state, None)
+        }
+    }
+}
+
+/// Takes `id`'s rules out of BPF-LSM, when it had some there (it left BPF-LSM's reach,
+/// or is gone).
+pub fn release(lsm: Option<&mut ContainerLsm>, id: &str) {
+    if let Some(l) = lsm
+        && l.holds(id)
+    {
+        l.remove(id);
+    }
+}
+
+fn describe(state: &mut Enforcement, report: &ApplyReport, fields: &[String]) {
+    state.enforced = report.enforced.len();
+    let field = |i: usize| fields.get(i).map(String::as_str).unwrap_or("?");
+    state.unenforceable = report
+        .unenforceable
+        .iter()
+        .map(|(i, why)| format!("rule {i} ({}): {why}", field(*i)))
+        .collect();
+    state.notes = report.notes.clone();
+    state.notes.push(
+        "BPF-LSM decides for every process in the container's cgroup or below it, whatever namespaces it makes; paths are the container's own".into(),
+    );
+}

@@ -1,0 +1,203 @@
+#!/bin/sh
+# Containers on BPF-LSM (issue #14): runc bundles built from the VM's own binaries,
+# registered through `knoxctl oci-hook` at createRuntime/poststop as podman would, each
+# container's rules in a BPF-LSM target keyed by its cgroup v2 id. Checks AccuKnox's FIM
+# policy in a container named `ubuntu` (alerts with every container field), a process
+# Block rule, a network rule, an `unshare`d process, and that a container started after
+# a removed one (in a new cgroup, possibly reusing its namespace inodes) inherits nothing.
+# knox-timeout: 400
+# shellcheck source-path=SCRIPTDIR/.. source=lib.sh
+. /knox/lib.sh
+
+command -v runc >/dev/null || fail "runc is not in the VM (tests/vm/binaries.txt)"
+# cgroup v2, as on current distributions; the agent reads the mount when it starts.
+if ! grep -q ' /sys/fs/cgroup cgroup2 ' /proc/mounts; then
+  mkdir -p /sys/fs/cgroup
+  mount -t cgroup2 cgroup2 /sys/fs/cgroup
+fi
+
+# rootfs DIR: a container root from the VM's binaries. Hard links (no copy in RAM); the
+# directories are the container's own, so rules on them are the container's alone.
+rootfs() {
+  mkdir -p "$1/usr" "$1/proc" "$1/dev" "$1/tmp" "$1/etc" "$1/root"
+  for d in bin sbin lib lib64 lib32; do
+    [ -L "/$d" ] && ln -s "$(readlink "/$d")" "$1/$d"
+  done
+  for d in bin sbin lib lib64; do
+    [ -d "/usr/$d" ] && cp -al "/usr/$d" "$1/usr/$d"
+  done
+  cp /etc/passwd /etc/group "$1/etc/"
+  chmod 1777 "$1/tmp"
+}
+
+# ctr_start NAME: a detached container NAME running `sleep`, registered by the hook.
+ctr_start() {
+  local name=$1 id b
+  id=$(printf '%s' "$name-$(date +%s%N)" | sha256sum | cut -c1-64)
+  b=/var/lib/knox-ctr/$name
+  rm -rf "$b"
+  mkdir -p "$b"
+  rootfs "$b/rootfs"
+  caps='"CAP_CHOWN","CAP_DAC_OVERRIDE","CAP_FOWNER","CAP_KILL","CAP_SETUID","CAP_SETGID","CAP_NET_RAW","CAP_SYS_ADMIN","CAP_SYS_CHROOT"'
+  hook='{"path":"/usr/local/bin/knoxctl","args":["knoxctl","oci-hook","--socket","'"$KNOX_SOCKET"'"],"timeout":5}'
+  cat >"$b/config.json" <<EOF
+{"ociVersion":"1.0.2",
+ "process":{"terminal":false,"user":{"uid":0,"gid":0},"args":["/usr/bin/sleep","3600"],
+  "env":["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],"cwd":"/",
+  "capabilities":{"bounding":[$caps],"effective":[$caps],"permitted":[$caps]}},
+ "root":{"path":"rootfs","readonly":false},
+ "hostname":"$name",
+ "mounts":[{"destination":"/proc","type":"proc","source":"proc"},
+  {"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["nosuid","mode=755","size=4096k"]}],
+ "hooks":{"createRuntime":[$hook],"poststop":[$hook]},
+ "annotations":{"io.kubernetes.cri.container-name":"$name","io.kubernetes.cri.image-name":"knox/vm-rootfs:1","app":"$name"},
+ "linux":{"cgroupsPath":"/knox/$id","namespaces":[{"type":"pid"},{"type":"mount"},{"type":"ipc"},{"type":"uts"}]}}
+EOF
+  # On the initramfs there is nothing to pivot from: runc moves the root instead.
+  expect_ok sh -c "runc run -d --no-pivot --bundle $b $id </dev/null >$b/out.log 2>&1"
+  echo "$id" >"$b/id"
+  log "started $name: $id (cgroup /knox/$id)"
+}
+
+ctr_id() { cat "/var/lib/knox-ctr/$1/id"; }
+
+# in_ctr NAME CMD...: CMD inside container NAME.
+in_ctr() {
+  local id
+  id=$(ctr_id "$1")
+  shift
+  runc exec "$id" "$@"
+}
+
+ctr_rm() {
+  local id
+  id=$(ctr_id "$1")
+  runc kill "$id" KILL 2>/dev/null || true
+  sleep 0.5
+  expect_ok runc delete -f "$id"
+}
+
+ctr_pid() { runc state "$(ctr_id "$1")" | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p'; }
+
+# map_entries NAME: how many entries the pinned map NAME holds (0 exactly when empty;
+# bpftool's JSON names a key twice per entry when the map has BTF).
+map_entries() {
+  bpftool -j map dump pinned "/sys/fs/bpf/knoxctl/$1" | grep -o '"key"' | wc -l
+}
+
+start_agent --enforcer bpf-lsm
+# Nothing on the host: every rule entry in the maps is a container's.
+ctr_start ubuntu
+ctr_start web
+expect_output "ubuntu" "$KNOXCTL" containers
+
+policy_for_this_host /knox/examples/policies/accuknox-file-integrity-monitoring.yaml >fim.yaml
+cat >proc.yaml <<'POLICY'
+apiVersion: security.kubearmor.com/v1
+kind: KubeArmorPolicy
+metadata:
+  name: ubuntu-no-date
+  namespace: container_namespace
+spec:
+  selector:
+    matchLabels:
+      kubearmor.io/container.name: ubuntu
+  process:
+    matchPaths:
+    - path: /usr/bin/date
+  action: Block
+POLICY
+cat >net.yaml <<'POLICY'
+apiVersion: security.kubearmor.com/v1
+kind: KubeArmorPolicy
+metadata:
+  name: ubuntu-no-icmp
+  namespace: container_namespace
+spec:
+  selector:
+    matchLabels:
+      kubearmor.io/container.name: ubuntu
+  network:
+    matchProtocols:
+    - protocol: icmp
+  action: Block
+POLICY
+expect_output "by BPF-LSM" "$KNOXCTL" policy apply -f fim.yaml
+apply_policy proc.yaml
+apply_policy net.yaml
+expect_output "BPF-LSM" "$KNOXCTL" containers
+
+id=$(ctr_id ubuntu)
+# AccuKnox's FIM scenario: the EICAR file cannot be moved into /usr/bin, nothing new in
+# /usr/lib; reads and execs still work.
+expect_ok in_ctr ubuntu sh -c 'echo "X5O!P%@AP[4\PZX54(P^)7CC)7}\$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!\$H+H*" >/tmp/eicar.com'
+expect_denied "Permission denied" in_ctr ubuntu mv /tmp/eicar.com /usr/bin/eicar.com
+expect_denied "Permission denied" in_ctr ubuntu touch /usr/lib/knox-new
+expect_ok in_ctr ubuntu sh -c 'cat /usr/bin/sleep >/dev/null' 
+expect_output "sleep" in_ctr ubuntu ls /usr/bin
+expect_alert ContainerName=ubuntu ContainerID="$id" ContainerImage=knox/vm-rootfs:1 \
+  NamespaceName=container_namespace PodName=ubuntu Labels~app=ubuntu Type=MatchedPolicy \
+  Enforcer=BPFLSM PolicyName=harden-file-integrity-monitoring Resource=/usr/bin/eicar.com \
+  Action=Block Result="Permission denied"
+expect_alert ContainerName=ubuntu Resource=/usr/lib/knox-new Action=Block Enforcer=BPFLSM
+# The in-container pid: the container's pid namespace numbers from 1, the host's do not.
+line=$(alerts_json ContainerName=ubuntu Resource=/usr/lib/knox-new | head -n 1)
+pid=$(printf '%s' "$line" | sed -n 's/.*"PID":\([0-9]*\).*/\1/p')
+host_pid=$(printf '%s' "$line" | sed -n 's/.*"HostPID":\([0-9]*\).*/\1/p')
+log "touch alert: PID=$pid HostPID=$host_pid"
+[ -n "$pid" ] && [ -n "$host_pid" ] && [ "$pid" != "$host_pid" ] || fail "the alert has no in-container PID"
+log "container bpf-lsm AccuKnox FIM in ubuntu (mv EICAR into /usr/bin, touch in /usr/lib): blocked, alerts with container fields"
+
+# A process Block rule: the container only; the host and the other container run date.
+# runc's own exec reports the EACCES in lowercase; a shell inside says it as usual.
+expect_denied "permission denied" in_ctr ubuntu date
+expect_denied "Permission denied" in_ctr ubuntu sh -c date
+expect_alert ContainerName=ubuntu PolicyName=ubuntu-no-date Resource=/usr/bin/date Action=Block Result="Permission denied"
+expect_ok date
+expect_ok in_ctr web date
+expect_ok in_ctr web touch /usr/lib/web-may
+log "container bpf-lsm process Block in ubuntu: blocked; host and container web: allowed"
+
+# The network rule: ICMP sockets in ubuntu only.
+expect_fail in_ctr ubuntu ping -c 1 -W 1 127.0.0.1
+expect_alert ContainerName=ubuntu PolicyName=ubuntu-no-icmp Operation=Network Action=Block
+expect_ok ping -c 1 -W 1 127.0.0.1
+expect_ok in_ctr web ping -c 1 -W 1 127.0.0.1
+log "container bpf-lsm network (icmp) Block in ubuntu: blocked; host and web: allowed"
+
+# unshare: new mount and pid namespaces inside the container change nothing (the
+# process is still in the container's cgroup).
+expect_denied "Permission denied" in_ctr ubuntu unshare -m -p -f sh -c 'date'
+expect_denied "Permission denied" in_ctr ubuntu unshare -m -p -f sh -c 'touch /usr/lib/knox-unshared'
+log "container bpf-lsm unshare -m -p -f inside ubuntu: still governed"
+
+# Removal: the poststop hook unregisters ubuntu; its rules go, and no map entry stays.
+ns_a=$(readlink "/proc/$(ctr_pid ubuntu)/ns/mnt")
+# While ubuntu has rules, the maps hold them (so the emptiness below means something).
+[ "$(map_entries knox_cgroup_targets)" -gt 0 ] || fail "knox_cgroup_targets should hold ubuntu's cgroup"
+[ "$(map_entries knox_dir_ids)" -gt 0 ] || fail "knox_dir_ids should hold ubuntu's FIM directories"
+ctr_rm ubuntu
+i=0
+while [ "$(map_entries knox_cgroup_targets)" -ne 0 ] && [ "$i" -lt 50 ]; do
+  sleep 0.2
+  i=$((i + 1))
+done
+for m in knox_cgroup_targets knox_paths knox_inodes knox_ancestors knox_dir_ids knox_names knox_nums knox_sources; do
+  n=$(map_entries "$m")
+  log "$m after removal: $n entries"
+  [ "$n" -eq 0 ] || fail "$m keeps $n entries after the container was removed"
+done
+# A new container (not selected) in a new cgroup; namespace inodes are reused when free.
+ctr_start fresh
+ns_b=$(readlink "/proc/$(ctr_pid fresh)/ns/mnt")
+log "mount namespace: removed ubuntu $ns_a, fresh $ns_b"
+expect_ok in_ctr fresh date
+expect_ok in_ctr fresh touch /usr/lib/knox-new
+expect_ok in_ctr fresh sh -c 'mv /usr/lib/knox-new /usr/bin/knox-new'
+if [ "$ns_a" = "$ns_b" ]; then
+  log "container bpf-lsm new container reusing a removed one's mount namespace inode: inherits nothing"
+else
+  log "container bpf-lsm new container after a removed one (namespace inode not reused this time): inherits nothing"
+fi
+ctr_rm web
+ctr_rm fresh
