@@ -849,7 +849,11 @@ fn semantic_checks(policy: &Policy, root: &Node, cx: &mut Ctx) {
             Some("add process, file, network, capabilities, syscalls or device rules".into()),
         );
     }
-    if spec.apparmor.as_deref().is_some_and(|a| !a.trim().is_empty()) {
+    if spec
+        .apparmor
+        .as_deref()
+        .is_some_and(|a| !a.trim().is_empty())
+    {
         // Accepted as the CRD accepts it, but never silently: no backend loads raw
         // profiles, so a policy that is only a profile would enforce nothing.
         cx.warn(

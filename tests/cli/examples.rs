@@ -1,4 +1,4 @@
-//! Every example policy is valid (strictly, except the AccuKnox page's own stray key) and
+//! Every example policy is valid (strictly, except two that keep a warning on purpose) and
 //! explains into the rule it is meant to show.
 
 use super::*;
@@ -18,7 +18,10 @@ fn every_example_is_valid_and_strict_clean() {
     let all = examples();
     assert!(all.len() >= 22, "{} examples", all.len());
     for p in all {
-        let strict = !p.ends_with("accuknox-block-pkg-mgmt-tools.yaml");
+        // Two examples keep one warning on purpose: the AccuKnox page's stray key, and a
+        // raw AppArmor profile, which no knoxctl enforcer loads yet (the warning says so).
+        let strict = !p.ends_with("accuknox-block-pkg-mgmt-tools.yaml")
+            && !p.ends_with("container-apparmor-raw.yaml");
         let mut args = vec!["policy", "validate"];
         if strict {
             args.push("--strict");
