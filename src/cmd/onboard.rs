@@ -215,7 +215,7 @@ pub fn run(args: OnboardVmArgs) -> anyhow::Result<ExitStatus> {
          knoxctl alerts                        # what was blocked or audited\n  \
          knoxctl probe                         # what this kernel can enforce\n  \
          man knoxctl                           # the manual, one page per command (man knoxctl-alerts)\n  \
-         knoxctl harden recommend              # hardening policies for this host (not yet available)\n  \
+         knoxctl harden recommend --host       # hardening policies for this host (Audit first)\n  \
          knoxctl offboard vm                   # undo all of this"
     );
     Ok(ExitStatus::Success)
