@@ -258,7 +258,11 @@ impl ContainerEnforcement {
         container_lsm::release(self.lsm.as_mut(), &c.id);
         let Some(enforcer) = &mut self.enforcer else {
             state.error = self.unavailable.clone();
-            return (state, None);
+            // Nothing enforces these rules (monitor-only): the monitor reports every one
+            // of them, Block rules as `Audit (Block)`.
+            let monitor =
+                HostRules::for_container(set, ApplyReport::default(), self.posture, false);
+            return (state, Some(Arc::new(monitor)));
         };
         let root = match root {
             Ok(r) => r.path,

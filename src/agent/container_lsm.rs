@@ -14,9 +14,16 @@ use std::sync::Arc;
 /// What `knoxctl containers` and `policy apply` call this backend.
 pub const BACKEND: &str = "BPF-LSM";
 
-/// Whether `c`'s rules go to BPF-LSM rather than to a fanotify group.
+/// How many cgroup levels below the root the programs look a process's container up in
+/// (CGROUP_LEVELS in lsm.bpf.c).
+const CGROUP_LEVELS: usize = 8;
+
+/// Whether `c`'s rules go to BPF-LSM rather than to a fanotify group: a container deeper
+/// than the programs look would be reported enforced while the kernel gave its processes
+/// the host's rules, so it keeps its fanotify group.
 pub fn routes(lsm: Option<&ContainerLsm>, c: &Container) -> bool {
-    lsm.is_some() && c.cgroup_id != 0
+    let depth = c.cgroup_path.split('/').filter(|s| !s.is_empty()).count();
+    lsm.is_some() && c.cgroup_id != 0 && depth <= CGROUP_LEVELS
 }
 
 /// Applies `target`'s rule set to its container on BPF-LSM; a fanotify group it may have

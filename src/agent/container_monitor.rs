@@ -64,21 +64,40 @@ impl ContainerIndex {
     /// policies select (by container id).
     pub fn publish(&self, containers: &[Container], rules: &HashMap<String, Arc<HostRules>>) {
         let mut next = Index::default();
-        for c in containers {
-            if !c.verified || c.cgroup_id == 0 {
-                continue;
-            }
-            let member = Arc::new(Member {
-                container: c.clone(),
-                rules: rules.get(&c.id).cloned(),
-            });
-            next.by_cgroup.insert(c.cgroup_id, member.clone());
-            if !c.cgroup_path.is_empty() && c.cgroup_path != "/" {
-                next.by_path.push((c.cgroup_path.clone(), member));
-            }
+        let mut members: Vec<(String, u64, Arc<Member>)> = containers
+            .iter()
+            .filter(|c| c.verified && c.cgroup_id != 0)
+            .map(|c| {
+                let member = Arc::new(Member {
+                    container: c.clone(),
+                    rules: rules.get(&c.id).cloned(),
+                });
+                (c.cgroup_path.clone(), c.cgroup_id, member)
+            })
+            .collect();
+        // Outermost first: a container registered inside another one's cgroup (a
+        // sub-cgroup named like a runtime's) is judged as the outer one, as BPF-LSM's
+        // programs judge it (they look the ancestors up from the top).
+        members.sort_by_key(|(path, _, _)| path.len());
+        for (path, id, _) in &members {
+            let outer = members
+                .iter()
+                .find(|(p, _, _)| p == path || below(path, p))
+                .map(|(_, _, m)| m.clone())
+                .expect("a path is its own ancestor");
+            next.by_cgroup.insert(*id, outer);
         }
-        *self.index.write().unwrap_or_else(|p| p.into_inner()) = next;
-        self.cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        next.by_path = members
+            .into_iter()
+            .filter(|(path, _, _)| !path.is_empty() && path != "/")
+            .map(|(path, _, m)| (path, m))
+            .collect();
+        {
+            let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
+            *index = next;
+            // Under the index's lock: a lookup never pairs the new index with old answers.
+            self.cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        }
         if let Some(tell) = &self.listener {
             let mut sets: Vec<Arc<HostRules>> = rules.values().cloned().collect();
             sets.sort_by_key(|r| Arc::as_ptr(r) as usize);
@@ -101,13 +120,11 @@ impl ContainerIndex {
             return known.clone();
         }
         let path = self.path_of(pid, cgroup_id)?;
+        // by_path is outermost first.
         let found = index
             .by_path
             .iter()
-            .find(|(p, _)| {
-                path.strip_prefix(p.as_str())
-                    .is_some_and(|rest| rest.starts_with('/'))
-            })
+            .find(|(p, _)| below(&path, p))
             .map(|(_, m)| m.clone());
         if cache.len() >= CACHE_MAX {
             cache.clear();
@@ -135,6 +152,12 @@ impl ContainerIndex {
     }
 }
 
+/// Whether cgroup `path` is strictly below `ancestor`.
+fn below(path: &str, ancestor: &str) -> bool {
+    path.strip_prefix(ancestor)
+        .is_some_and(|rest| rest.starts_with('/'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,6 +172,20 @@ mod tests {
             pid: 1,
             ..Container::default()
         }
+    }
+
+    #[test]
+    fn a_container_registered_inside_another_is_judged_as_the_outer_one() {
+        let index = ContainerIndex::new(None);
+        index.publish(
+            &[
+                container("inner", "/machine/libpod-a/docker-b.scope", 43),
+                container("outer", "/machine/libpod-a", 42),
+            ],
+            &HashMap::new(),
+        );
+        assert_eq!(index.member(1, 43).unwrap().container.id, "outer");
+        assert_eq!(index.member(1, 42).unwrap().container.id, "outer");
     }
 
     #[test]
@@ -179,6 +216,7 @@ mod tests {
         let me = std::process::id();
         let facts = crate::container::proc_facts(me, Some(&cg2));
         let Some((parent, _)) = facts.cgroup_path.rsplit_once('/') else {
+            eprintln!("SKIPPED: cgroup path {:?} has no parent", facts.cgroup_path);
             return;
         };
         if parent.is_empty() {
@@ -203,5 +241,13 @@ mod tests {
         );
         // An id the process is not in tells nothing and is not cached.
         assert!(index.member(me, facts.cgroup_id + 1_000_000).is_none());
+        assert!(
+            !index
+                .cache
+                .lock()
+                .unwrap()
+                .contains_key(&(facts.cgroup_id + 1_000_000)),
+            "an unverified id was cached"
+        );
     }
 }

@@ -48,8 +48,9 @@ impl Containers {
     /// Gives the registered containers the rules that select them now (blocking: an apply
     /// walks the container's files and adds marks).
     pub fn sync(&self) {
+        let mut enforcement = container_enforce::lock(&self.enforcement);
         let list = lock(&self.registry).list();
-        container_enforce::lock(&self.enforcement).sync(&list);
+        enforcement.sync(&list);
     }
 
     /// [`Containers::sync`] off the async runtime's thread.
@@ -271,8 +272,11 @@ fn scan(registry: &Shared, cgroup2: Option<&Path>) {
 pub fn register_hook(ctx: &Containers, state: &hook::State) -> Option<Container> {
     let registered = register(&ctx.registry, state);
     // The runtime waits for this answer (the hook's budget is 2 s): only this container.
+    // The list is read under the enforcement lock, so a sync that ran meanwhile cannot be
+    // undone with an older list.
+    let mut enforcement = container_enforce::lock(&ctx.enforcement);
     let list = lock(&ctx.registry).list();
-    container_enforce::lock(&ctx.enforcement).sync_one(&list, &state.id);
+    enforcement.sync_one(&list, &state.id);
     registered
 }
 

@@ -437,7 +437,8 @@ impl Needs {
             .collect();
         // Renames, links and unlinks of protected files cannot be refused without an LSM
         // hook: they are watched so that each one is at least an `Audit (Block)` alert.
-        if !rules.kernel_reports && has(Category::File) {
+        // Any file rule: an enforcer that holds it (fanotify) still cannot see these.
+        if !rules.kernel_reports && rules.set.rules.iter().any(|r| r.category == Category::File) {
             syscalls.extend(pipeline::NAME_CHANGES.iter().map(|s| s.to_string()));
         }
         Needs {

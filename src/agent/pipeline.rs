@@ -497,6 +497,10 @@ pub fn run_monitor_events(
     alerts: AlertSender,
 ) {
     for ev in events {
+        // Forks and exits never alert: no container lookup (and no /proc read) for them.
+        if matches!(ev.kind, EventKind::Fork | EventKind::Exit) {
+            continue;
+        }
         let found = match containers.member(ev.pid, ev.cgroup_id) {
             None => monitor_alerts(&ev, &host.read(), &ctx),
             Some(member) => container_monitor_alerts(&ev, &member, &ctx),

@@ -36,8 +36,7 @@
 #include "walk.h"
 
 /* The id of the current task's cgroup v2 (default hierarchy) ancestor at `level` (0: the
- * root); 0 when the task's cgroup is less deep (5.7). Declared here, not in helpers.h: the
- * monitor's object is built from that header too, and its debug info would change. */
+ * root); 0 when the task's cgroup is less deep (5.7). Only the enforcer uses it. */
 static __u64 (*bpf_get_current_ancestor_cgroup_id)(int level) = (void *)123;
 
 #define EACCES 13
@@ -383,7 +382,7 @@ struct {
  * podman's `/libpod_parent/libpod-<id>` is at 2, systemd's
  * `/system.slice/docker-<id>.scope` at 2, rootless podman's under user@.service at 5-6;
  * a container's own sub-cgroups are deeper, and are found through their ancestor. */
-#define CGROUP_LEVELS 8
+#define CGROUP_LEVELS 8 /* container_lsm.rs routes deeper containers to fanotify */
 
 /* An array, not a hash: the verifier inlines array lookups, and every hook starts here. */
 struct {
@@ -901,9 +900,8 @@ static __always_inline void evaluate(struct decision *d, struct rules *r, __u32 
 /* Pid namespace levels read for a container's pids: deeper nesting reports 0. */
 #define PID_LEVELS 32
 
-/* The kernel's pid structures, which src/bpf/vmlinux.h leaves out (it is shared with the
- * monitor, whose object must not change): CO-RE flavors, relocated by their names
- * without the ___knox suffix. */
+/* The kernel's pid structures as CO-RE flavors, relocated by their names without the
+ * ___knox suffix (src/bpf/vmlinux.h has its own copies, which the monitor reads). */
 struct upid___knox {
 	int nr;
 	void *ns;

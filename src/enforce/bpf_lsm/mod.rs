@@ -1073,11 +1073,19 @@ fn read_loop(
             };
             if h.target != 0 {
                 let known = attribution.read().unwrap_or_else(|p| p.into_inner());
-                if let Some(t) = known.get(&h.target) {
-                    ev.container = Some(t.clone());
-                    ev.process.ns_pid = h.ns_tgid as i32;
-                    ev.process.ns_ppid = h.ns_ppid as i32;
-                }
+                let Some(t) = known.get(&h.target) else {
+                    // Its container's rules are gone: the host's rules (which the pipeline
+                    // would look its generation up in) did not make it. Logged, not turned
+                    // into a host alert.
+                    tracing::warn!(
+                        target_id = h.target, pid = ev.process.pid, resource = %ev.resource,
+                        action = ?ev.action, "a decision of a removed container's rules: no alert"
+                    );
+                    return;
+                };
+                ev.container = Some(t.clone());
+                ev.process.ns_pid = h.ns_tgid as i32;
+                ev.process.ns_ppid = h.ns_ppid as i32;
             }
             if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = tx.try_send(ev) {
                 dropped.fetch_add(1, Ordering::Relaxed);
