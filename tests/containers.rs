@@ -4,15 +4,17 @@
 //! No mocks: what the agent lists is compared with what `podman inspect` says.
 
 mod common;
+#[path = "common/podman.rs"]
+mod podman;
 
 use common::{Agent, bin, out, prerequisite, stdout};
+use podman::{Containers, PodmanService, containers, podman};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const IMAGE: &str = "localhost/busybox:local";
-const PODMAN_SOCKET: &str = "/run/podman/podman.sock";
 
 fn ready() -> bool {
     let root = unsafe { libc::geteuid() } == 0;
@@ -25,89 +27,6 @@ fn ready() -> bool {
             podman,
             "podman with the image localhost/busybox:local (scripts/containers-setup.sh)",
         )
-}
-
-fn podman(args: &[&str]) -> String {
-    let o = Command::new("podman").args(args).output().unwrap();
-    assert!(o.status.success(), "podman {args:?}: {}", out(&o));
-    String::from_utf8_lossy(&o.stdout).trim().to_string()
-}
-
-/// Removes the containers it names when dropped.
-struct Containers(Vec<String>);
-
-impl Containers {
-    fn run(&mut self, name: &str, extra: &[&str], cmd: &[&str]) -> String {
-        self.run_image(IMAGE, name, extra, cmd)
-    }
-
-    fn run_image(&mut self, image: &str, name: &str, extra: &[&str], cmd: &[&str]) -> String {
-        self.0.push(name.to_string());
-        let mut args = vec!["run", "-d", "--name", name, "--network", "none"];
-        args.extend_from_slice(extra);
-        args.push(image);
-        args.extend_from_slice(cmd);
-        podman(&args)
-    }
-}
-
-impl Drop for Containers {
-    fn drop(&mut self) {
-        for n in &self.0 {
-            let _ = Command::new("podman")
-                .args(["rm", "-f", "-t", "0", n])
-                .output();
-        }
-    }
-}
-
-/// podman's Docker-compatible API on its default socket, stopped when dropped (unless one
-/// was already serving there). Tests that use it run one at a time: one test stopping the
-/// service would end another's event stream.
-struct PodmanService(
-    Option<Child>,
-    #[allow(dead_code)] std::sync::MutexGuard<'static, ()>,
-);
-
-static SERVICE: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-impl PodmanService {
-    fn start() -> PodmanService {
-        let turn = SERVICE.lock().unwrap_or_else(|p| p.into_inner());
-        if std::os::unix::net::UnixStream::connect(PODMAN_SOCKET).is_ok() {
-            return PodmanService(None, turn);
-        }
-        std::fs::create_dir_all("/run/podman").unwrap();
-        let child = Command::new("podman")
-            .args(["system", "service", "--time=0"])
-            .arg(format!("unix://{PODMAN_SOCKET}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("podman system service");
-        PodmanService(Some(child), turn)
-    }
-}
-
-impl Drop for PodmanService {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.0.take() {
-            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
-            let _ = c.wait();
-            let _ = std::fs::remove_file(PODMAN_SOCKET);
-        }
-    }
-}
-
-fn containers(agent: &Agent) -> Vec<Value> {
-    let o = agent.cli(&["containers", "-o", "json"]);
-    assert!(o.status.success(), "{}", out(&o));
-    serde_json::from_slice::<Value>(&o.stdout)
-        .unwrap()
-        .as_array()
-        .cloned()
-        .unwrap()
 }
 
 /// Waits up to `secs` for a container that `pred` accepts; None if none came.
@@ -150,7 +69,8 @@ fn podman_containers_are_followed_through_its_docker_api() {
     let renamed = format!("kxrenamed{tag}");
     let mut cs = Containers(Vec::new());
     cs.0.push(renamed.clone());
-    let before_id = cs.run(
+    let before_id = cs.run_image(
+        IMAGE,
         &before,
         &["--label", "app=demo", "--label", "tier=web"],
         &["sleep", "600"],
@@ -191,12 +111,12 @@ fn podman_containers_are_followed_through_its_docker_api() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|s| s.as_str() == Some(format!("docker-api:{PODMAN_SOCKET}").as_str())),
+            .any(|s| s.as_str() == Some(format!("docker-api:{}", podman::SOCKET).as_str())),
         "{c}"
     );
 
     // Started after: listed within a couple of seconds (events).
-    let after_id = cs.run(&after, &[], &["sleep", "600"]);
+    let after_id = cs.run_image(IMAGE, &after, &[], &["sleep", "600"]);
     let t0 = Instant::now();
     let c = wait_for(&agent, 3, |c| {
         c["id"] == after_id.as_str() && c["name"] == after.as_str()
@@ -309,7 +229,8 @@ fn oci_hook_registers_a_container_before_its_entrypoint_runs() {
     let marker_dir = agent.dir.join("m");
     std::fs::create_dir_all(&marker_dir).unwrap();
     let mut cs = Containers(Vec::new());
-    let id = cs.run(
+    let id = cs.run_image(
+        IMAGE,
         &name,
         &[
             "--hooks-dir",
@@ -478,8 +399,8 @@ fn container_policies_are_enforced_in_the_selected_container_only() {
     let _service = PodmanService::start();
     let agent = Agent::start("containers-enforce", "fanotify");
     let mut cs = Containers(Vec::new());
-    let web_id = cs.run(&web, &["--label", "app=demo"], &["sleep", "600"]);
-    let other_id = cs.run(&other, &[], &["sleep", "600"]);
+    let web_id = cs.run_image(IMAGE, &web, &["--label", "app=demo"], &["sleep", "600"]);
+    let other_id = cs.run_image(IMAGE, &other, &[], &["sleep", "600"]);
     for n in [&web, &other] {
         assert_eq!(
             exec(n, &["busybox", "cp", "/bin/busybox", "/tmp/forbidden"]).0,
@@ -1037,7 +958,7 @@ fn accuknox_fim_policy_in_a_container_named_ubuntu() {
     let mut cs = Containers(Vec::new());
     let id = cs.run_image(DEBIAN, "ubuntu", &[], &["sleep", "600"]);
     let neighbour = format!("kxneighbour{}", std::process::id());
-    cs.run(&neighbour, &[], &["sleep", "600"]);
+    cs.run_image(IMAGE, &neighbour, &[], &["sleep", "600"]);
     let sh =
         |name: &str, script: &str| exec(name, &["bash", "-c", &format!("{script}; echo rc=$?")]);
     assert!(
@@ -1182,8 +1103,8 @@ fn the_monitor_judges_container_processes_by_their_containers_rules() {
     let _service = PodmanService::start();
     let agent = Agent::start("containers-monitor", "fanotify");
     let mut cs = Containers(Vec::new());
-    let sel_id = cs.run(&sel, &[], &["sleep", "600"]);
-    let other_id = cs.run(&other, &[], &["sleep", "600"]);
+    let sel_id = cs.run_image(IMAGE, &sel, &[], &["sleep", "600"]);
+    let other_id = cs.run_image(IMAGE, &other, &[], &["sleep", "600"]);
     for id in [&sel_id, &other_id] {
         wait_for(&agent, 15, |c| {
             c["id"] == id.as_str() && c["verified"] == true
@@ -1290,7 +1211,8 @@ fn execname_rules_cover_the_containers_own_filesystems() {
     let agent = Agent::start("containers-execname", "fanotify");
     let mut cs = Containers(Vec::new());
     let volume = format!("{}:/vol", vol.display());
-    let id = cs.run(
+    let id = cs.run_image(
+        IMAGE,
         &name,
         &["--tmpfs", "/scratch:rw,exec", "-v", &volume],
         &["sleep", "600"],

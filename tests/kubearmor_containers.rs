@@ -20,15 +20,17 @@
 //! even when the test fails.
 
 mod common;
+#[path = "common/podman.rs"]
+mod podman;
 
 use common::{Agent, out, prerequisite};
+use podman::{Containers, PodmanService, containers, podman};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const IMAGE: &str = "localhost/knox-multiubuntu:local";
-const PODMAN_SOCKET: &str = "/run/podman/podman.sock";
 
 /// KubeArmor's examples/multiubuntu/multiubuntu-deployment.yaml: each deployment's pod
 /// labels (`group`, `container`).
@@ -104,67 +106,6 @@ enum Known {
     /// wait for the agent), so such an open is not checked; the agent says so in the
     /// container's enforcement notes ("file allow-list mode: ..."), which is verified.
     FileDefaultPosture,
-}
-
-fn podman(args: &[&str]) -> String {
-    let o = Command::new("podman").args(args).output().unwrap();
-    assert!(o.status.success(), "podman {args:?}: {}", out(&o));
-    String::from_utf8_lossy(&o.stdout).trim().to_string()
-}
-
-/// Removes the containers it names when dropped.
-struct Containers(Vec<String>);
-
-impl Drop for Containers {
-    fn drop(&mut self) {
-        for n in &self.0 {
-            let _ = Command::new("podman")
-                .args(["rm", "-f", "-t", "0", n])
-                .output();
-        }
-    }
-}
-
-/// podman's Docker-compatible API on its default socket (how the agent learns containers'
-/// names and labels), stopped when dropped unless one was already serving there.
-struct PodmanService(Option<Child>);
-
-impl PodmanService {
-    fn start() -> PodmanService {
-        if std::os::unix::net::UnixStream::connect(PODMAN_SOCKET).is_ok() {
-            return PodmanService(None);
-        }
-        std::fs::create_dir_all("/run/podman").unwrap();
-        let child = Command::new("podman")
-            .args(["system", "service", "--time=0"])
-            .arg(format!("unix://{PODMAN_SOCKET}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("podman system service");
-        PodmanService(Some(child))
-    }
-}
-
-impl Drop for PodmanService {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.0.take() {
-            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
-            let _ = c.wait();
-            let _ = std::fs::remove_file(PODMAN_SOCKET);
-        }
-    }
-}
-
-fn containers(agent: &Agent) -> Vec<Value> {
-    let o = agent.cli(&["containers", "-o", "json"]);
-    assert!(o.status.success(), "{}", out(&o));
-    serde_json::from_slice::<Value>(&o.stdout)
-        .unwrap()
-        .as_array()
-        .cloned()
-        .unwrap()
 }
 
 /// One `cmdN` file: `key: value` lines (two YAML documents), read as KubeArmor's script

@@ -143,7 +143,9 @@ impl ContainerEnforcement {
     }
 
     fn sync_some(&mut self, containers: &[Container], only: Option<&str>) {
-        let policies = self.policies.clone();
+        // Taken, not cloned, so the compiled selectors can borrow them while `self`
+        // changes; put back below.
+        let policies = std::mem::take(&mut self.policies);
         let compiled: Vec<select::Compiled> = policies.iter().map(select::Compiled::new).collect();
         let mut live = std::collections::BTreeSet::new();
         for c in containers {
@@ -208,6 +210,8 @@ impl ContainerEnforcement {
             container_lsm::release(self.lsm.as_mut(), &id);
             tracing::info!(id = %&id[..id.len().min(12)], "container rules removed");
         }
+        drop(compiled);
+        self.policies = policies;
         let rules = self
             .applied
             .iter()
@@ -242,8 +246,14 @@ impl ContainerEnforcement {
                 set,
                 root,
             });
-            let (state, report) =
-                container_lsm::apply(lsm, self.enforcer.as_mut(), target.clone(), state);
+            let monitored = self.index.monitored();
+            let (state, report) = container_lsm::apply(
+                lsm,
+                self.enforcer.as_mut(),
+                target.clone(),
+                state,
+                monitored,
+            );
             // BPF-LSM reports every decision of the rules it holds from the kernel.
             let monitor = report.map(|r| {
                 Arc::new(HostRules::for_container(
@@ -272,11 +282,6 @@ impl ContainerEnforcement {
                 return (state, None);
             }
         };
-        let fields: Vec<String> = set.rules.iter().map(|r| r.field.clone()).collect();
-        let syscall_rules: Vec<usize> = (set.rules.iter().enumerate())
-            .filter(|(_, r)| r.category == crate::policy::normalize::Category::Syscall)
-            .map(|(i, _)| i)
-            .collect();
         let target = Arc::new(ContainerTarget {
             container: c.clone(),
             set,
@@ -285,14 +290,17 @@ impl ContainerEnforcement {
         let mut monitor = None;
         match enforcer.apply_container(target.clone()) {
             Ok(report) => {
-                describe(&mut state, &report, &fields);
-                for i in syscall_rules {
-                    state.notes.push(if self.index.monitored() {
-                        format!("rule {i} ({}): audited by the eBPF monitor (syscalls are observed, not refused)", fields[i])
-                    } else {
-                        format!("rule {i} ({}): not audited: the eBPF monitor does not run here", fields[i])
-                    });
-                }
+                // Said only when some rule is not enforced: it is why.
+                let note = (!report.unenforceable.is_empty()).then_some(
+                    "a fanotify group per container enforces its process and file rules only; with the BPF-LSM backend on the host, containers with a cgroup v2 id get theirs enforced by BPF-LSM, network and capabilities included",
+                );
+                describe(
+                    &mut state,
+                    &report,
+                    &target.set,
+                    note,
+                    self.index.monitored(),
+                );
                 monitor = Some(Arc::new(HostRules::for_container(
                     target.set.clone(),
                     report,
@@ -363,19 +371,40 @@ impl ContainerEnforcement {
     }
 }
 
-fn describe(state: &mut Enforcement, report: &ApplyReport, fields: &[String]) {
+/// What `knoxctl containers` says of a container's rule set once a backend took it:
+/// counts, each rule it could not enforce and why, the backend's notes, and — whatever the
+/// backend — that syscall rules are audited by the eBPF monitor (or not at all where it
+/// does not run), since neither backend refuses syscalls.
+pub(super) fn describe(
+    state: &mut Enforcement,
+    report: &ApplyReport,
+    set: &RuleSet,
+    backend_note: Option<&str>,
+    monitored: bool,
+) {
     state.enforced = report.enforced.len();
-    let field = |i: usize| fields.get(i).map(String::as_str).unwrap_or("?");
+    let field = |i: usize| set.rules.get(i).map(|r| r.field.as_str()).unwrap_or("?");
     state.unenforceable = report
         .unenforceable
         .iter()
         .map(|(i, why)| format!("rule {i} ({}): {why}", field(*i)))
         .collect();
     state.notes = report.notes.clone();
-    if !report.unenforceable.is_empty() {
-        state.notes.push(
-            "a fanotify group per container enforces its process and file rules only; with the BPF-LSM backend on the host, containers with a cgroup v2 id get theirs enforced by BPF-LSM, network and capabilities included".into(),
-        );
+    state.notes.extend(backend_note.map(str::to_string));
+    let syscall_rules = (set.rules.iter().enumerate())
+        .filter(|(_, r)| r.category == crate::policy::normalize::Category::Syscall);
+    for (i, r) in syscall_rules {
+        state.notes.push(if monitored {
+            format!(
+                "rule {i} ({}): audited by the eBPF monitor (syscalls are observed, not refused)",
+                r.field
+            )
+        } else {
+            format!(
+                "rule {i} ({}): not audited: the eBPF monitor does not run here",
+                r.field
+            )
+        });
     }
 }
 

@@ -4,7 +4,7 @@
 //! too, in the kernel, and `unshare` inside it changes nothing. A container without a
 //! cgroup id (no cgroup2 hierarchy) stays with its fanotify group.
 
-use super::container_enforce::Enforcement;
+use super::container_enforce::{Enforcement, describe};
 use crate::container::Container;
 use crate::enforce::bpf_lsm::containers::ContainerLsm;
 use crate::enforce::fanotify::FanotifyEnforcer;
@@ -33,15 +33,16 @@ pub fn apply(
     fanotify: Option<&mut FanotifyEnforcer>,
     target: Arc<ContainerTarget>,
     mut state: Enforcement,
+    monitored: bool,
 ) -> (Enforcement, Option<ApplyReport>) {
     let c = target.container.clone();
     if let Some(f) = fanotify {
         f.remove_container(&c.id);
     }
-    let fields: Vec<String> = target.set.rules.iter().map(|r| r.field.clone()).collect();
-    match lsm.apply(target) {
+    match lsm.apply(target.clone()) {
         Ok(report) => {
-            describe(&mut state, &report, &fields);
+            let note = "BPF-LSM decides for every process in the container's cgroup or below it, whatever namespaces it makes; paths are the container's own";
+            describe(&mut state, &report, &target.set, Some(note), monitored);
             state.backend = BACKEND.into();
             tracing::info!(
                 id = %c.short_id(), name = %c.name, cgroup = c.cgroup_id, rules = state.rules,
@@ -66,18 +67,4 @@ pub fn release(lsm: Option<&mut ContainerLsm>, id: &str) {
     {
         l.remove(id);
     }
-}
-
-fn describe(state: &mut Enforcement, report: &ApplyReport, fields: &[String]) {
-    state.enforced = report.enforced.len();
-    let field = |i: usize| fields.get(i).map(String::as_str).unwrap_or("?");
-    state.unenforceable = report
-        .unenforceable
-        .iter()
-        .map(|(i, why)| format!("rule {i} ({}): {why}", field(*i)))
-        .collect();
-    state.notes = report.notes.clone();
-    state.notes.push(
-        "BPF-LSM decides for every process in the container's cgroup or below it, whatever namespaces it makes; paths are the container's own".into(),
-    );
 }

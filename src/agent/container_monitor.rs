@@ -10,8 +10,9 @@
 //! Membership is the event's cgroup v2 id (the kernel puts it in each event, so the host's
 //! events cost a hash lookup, not a /proc read): the container's own cgroup directly, a
 //! cgroup below it (a sub-cgroup, what systemd in a container makes) by reading the
-//! process's unified cgroup path once per cgroup id — the answer is cached until the
-//! containers change. `unshare` of namespaces does not change a process's cgroup, so it
+//! process's unified cgroup path once per cgroup id, or, when the process has exited, by
+//! finding that id among the containers' cgroup directories — the answer is cached until
+//! the containers change. `unshare` of namespaces does not change a process's cgroup, so it
 //! does not leave its container this way.
 
 use super::core::HostRules;
@@ -119,13 +120,26 @@ impl ContainerIndex {
         if let Some(known) = cache.get(&cgroup_id) {
             return known.clone();
         }
-        let path = self.path_of(pid, cgroup_id)?;
-        // by_path is outermost first.
-        let found = index
-            .by_path
-            .iter()
-            .find(|(p, _)| below(&path, p))
-            .map(|(_, m)| m.clone());
+        let found = match self.path_of(pid, cgroup_id) {
+            // by_path is outermost first.
+            Some(path) => index
+                .by_path
+                .iter()
+                .find(|(p, _)| below(&path, p))
+                .map(|(_, m)| m.clone()),
+            // The process exited (what a denied or short-lived one has usually done by
+            // the time its event is read) or moved: its cgroup, if it still exists, is
+            // found by its id under the containers' cgroups.
+            None => {
+                let root = self.cgroup2.as_ref()?;
+                let m = index
+                    .by_path
+                    .iter()
+                    .find(|(p, _)| holds_cgroup(&root.join(p.trim_start_matches('/')), cgroup_id));
+                // Not found: gone, or the host's; neither is worth remembering.
+                Some(m?.1.clone())
+            }
+        };
         if cache.len() >= CACHE_MAX {
             cache.clear();
         }
@@ -150,6 +164,36 @@ impl ContainerIndex {
     pub fn monitored(&self) -> bool {
         self.listener.is_some()
     }
+}
+
+/// Directories below a container's cgroup searched for an exited process's cgroup: a
+/// container makes a handful of sub-cgroups, not thousands.
+const WALK_MAX: usize = 1024;
+
+/// Whether the cgroup directory `dir` has a descendant whose id (its inode) is `id`.
+fn holds_cgroup(dir: &std::path::Path, id: u64) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let mut queue = std::collections::VecDeque::from([dir.to_path_buf()]);
+    let mut seen = 0;
+    while let Some(d) = queue.pop_front() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            if !e.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            if e.metadata().is_ok_and(|m| m.ino() == id) {
+                return true;
+            }
+            seen += 1;
+            if seen >= WALK_MAX {
+                return false;
+            }
+            queue.push_back(e.path());
+        }
+    }
+    false
 }
 
 /// Whether cgroup `path` is strictly below `ancestor`.
@@ -186,6 +230,37 @@ mod tests {
         );
         assert_eq!(index.member(1, 43).unwrap().container.id, "outer");
         assert_eq!(index.member(1, 42).unwrap().container.id, "outer");
+    }
+
+    #[test]
+    fn an_exited_process_in_a_sub_cgroup_is_found_by_its_cgroups_id() {
+        use std::os::unix::fs::MetadataExt;
+        // A directory tree stands for the cgroup2 hierarchy: ids are inodes in both.
+        let root = std::env::temp_dir().join(format!("knoxctl-cg-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("machine/libpod-a/init.scope/deeper")).unwrap();
+        std::fs::create_dir_all(root.join("machine/libpod-b/x")).unwrap();
+        let ino = |p: &str| std::fs::metadata(root.join(p)).unwrap().ino();
+        let index = ContainerIndex {
+            cgroup2: Some(root.clone()),
+            ..ContainerIndex::default()
+        };
+        index.publish(
+            &[container("a", "/machine/libpod-a", ino("machine/libpod-a"))],
+            &HashMap::new(),
+        );
+        // pid 0 has no /proc entry: the process is gone, only its cgroup's id is left.
+        let deep = ino("machine/libpod-a/init.scope/deeper");
+        assert_eq!(index.member(0, deep).unwrap().container.id, "a");
+        assert!(
+            index.cache.lock().unwrap().contains_key(&deep),
+            "not cached"
+        );
+        assert!(
+            index.member(0, ino("machine/libpod-b/x")).is_none(),
+            "another (unregistered) container's cgroup"
+        );
+        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]

@@ -200,7 +200,7 @@ impl Subject for LazySubject {
     }
 }
 
-fn owner_of(path: &str) -> u32 {
+fn owner_of(path: &std::path::Path) -> u32 {
     std::fs::metadata(path)
         .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
         .unwrap_or(u32::MAX)
@@ -232,9 +232,16 @@ fn monitor_findings(v: &Verdict) -> Vec<(usize, AlertAction)> {
     found
 }
 
-fn monitor_alerts(ev: &MonitorEvent, host: &HostRules, ctx: &AlertContext) -> Vec<Alert> {
+/// `root`: where the process's paths are: `/` for the host's, the container's root for a
+/// container's (an `ownerOnly` rule compares with the owner of the container's file).
+fn monitor_alerts(
+    ev: &MonitorEvent,
+    host: &HostRules,
+    ctx: &AlertContext,
+    root: &std::path::Path,
+) -> Vec<Alert> {
     let (operation, path, write) = match ev.kind {
-        EventKind::Syscall => return syscall_alert(ev, host, ctx).into_iter().collect(),
+        EventKind::Syscall => return syscall_alert(ev, host, ctx, root).into_iter().collect(),
         EventKind::Exec if ev.retval >= 0 => (Operation::Process, ev.path.clone(), false),
         EventKind::Open if ev.retval >= 0 => {
             let acc = ev.flags & libc::O_ACCMODE;
@@ -265,7 +272,7 @@ fn monitor_alerts(ev: &MonitorEvent, host: &HostRules, ctx: &AlertContext) -> Ve
         },
         source: None,
     };
-    let owner = owner_of(&path);
+    let owner = owner_of(&root.join(path.trim_start_matches('/')));
     let verdict = match operation {
         Operation::Process => host.compiled.exec(&path, owner, &mut subject),
         _ => host.compiled.open(&path, write, owner, &mut subject),
@@ -346,7 +353,12 @@ fn path_names(syscall: &str) -> (&'static str, &'static str) {
 /// A syscall event as the alert of the first syscall rule it matches: always Audit, from
 /// the eBPF Monitor, with KubeArmor's `Data: syscall=SYS_<NAME>` (the syscall the kernel
 /// saw: `rm` reports SYS_UNLINKAT, `unlink` SYS_UNLINK).
-fn syscall_alert(ev: &MonitorEvent, host: &HostRules, ctx: &AlertContext) -> Option<Alert> {
+fn syscall_alert(
+    ev: &MonitorEvent,
+    host: &HostRules,
+    ctx: &AlertContext,
+    root: &std::path::Path,
+) -> Option<Alert> {
     let detail = ev.syscall.as_ref()?;
     let name = crate::policy::syscalls::name(detail.nr)?;
     let complete: Vec<Option<&str>> = detail
@@ -379,7 +391,7 @@ fn syscall_alert(ev: &MonitorEvent, host: &HostRules, ctx: &AlertContext) -> Opt
         // Not asked for by a syscall rule: watched (while file rules exist) because
         // no enforcer without an LSM hook can refuse it.
         if !host.kernel_reports && NAME_CHANGES.contains(&name) {
-            return name_change_alert(ev, host, ctx, name, &complete);
+            return name_change_alert(ev, host, ctx, name, &complete, root);
         }
         return None;
     };
@@ -458,6 +470,7 @@ fn name_change_alert(
     ctx: &AlertContext,
     name: &str,
     paths: &[Option<&str>],
+    root: &std::path::Path,
 ) -> Option<Alert> {
     let mut subject = LazySubject {
         uid: ev.uid,
@@ -467,7 +480,12 @@ fn name_change_alert(
     let (rule, resource) = paths.iter().flatten().find_map(|p| {
         match host
             .compiled
-            .open(p, true, owner_of(p), &mut subject)
+            .open(
+                p,
+                true,
+                owner_of(&root.join(p.trim_start_matches('/'))),
+                &mut subject,
+            )
             .decision
         {
             Decision::Deny { rule } => Some((rule, p.to_string())),
@@ -502,7 +520,7 @@ pub fn run_monitor_events(
             continue;
         }
         let found = match containers.member(ev.pid, ev.cgroup_id) {
-            None => monitor_alerts(&ev, &host.read(), &ctx),
+            None => monitor_alerts(&ev, &host.read(), &ctx, std::path::Path::new("/")),
             Some(member) => container_monitor_alerts(&ev, &member, &ctx),
         };
         for a in found {
@@ -517,7 +535,8 @@ fn container_monitor_alerts(ev: &MonitorEvent, member: &Member, ctx: &AlertConte
     let Some(rules) = &member.rules else {
         return Vec::new();
     };
-    let mut found = monitor_alerts(ev, rules, ctx);
+    let root = std::path::PathBuf::from(format!("/proc/{}/root", member.container.pid));
+    let mut found = monitor_alerts(ev, rules, ctx, &root);
     // The kernel's numbers: the process has often exited before its event is read.
     let p = ProcessInfo {
         ns_pid: ev.ns_pid as i32,

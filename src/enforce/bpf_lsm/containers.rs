@@ -19,8 +19,44 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 
-/// Which container a target's decisions are about, for the event reader.
-pub(super) type Attribution = Arc<RwLock<BTreeMap<u32, Arc<ContainerTarget>>>>;
+/// Which container and rule set a target's decisions are about, for the event reader:
+/// per target, its last [`KEPT_GENERATIONS`] applies by generation, newest last. An event
+/// read after a re-apply still names a rule of the set that decided (its index means
+/// nothing in the new one).
+pub(super) type Attribution = Arc<RwLock<BTreeMap<u32, Vec<(u32, Arc<ContainerTarget>)>>>>;
+
+/// How many applies of one target its events are attributed over: the programs decide with
+/// the generation they read and a re-apply prunes the one before it, so an event in the
+/// ring is at most a couple of applies behind; more are kept for bursts of re-applies.
+const KEPT_GENERATIONS: usize = 4;
+
+/// Notes that `target`'s decisions under `generation` are about `t`. `fresh`: the target
+/// was free, and what a container before this one had there is not this one's.
+fn record(a: &Attribution, target: u32, generation: u32, t: Arc<ContainerTarget>, fresh: bool) {
+    let mut a = a.write().unwrap_or_else(|p| p.into_inner());
+    let kept = a.entry(target).or_default();
+    if fresh {
+        kept.clear();
+    }
+    kept.push((generation, t));
+    if kept.len() > KEPT_GENERATIONS {
+        kept.remove(0);
+    }
+}
+
+/// The rule set of `target` that generation `generation` made, if still kept.
+pub(super) fn attributed(
+    a: &Attribution,
+    target: u32,
+    generation: u32,
+) -> Option<Arc<ContainerTarget>> {
+    let known = a.read().unwrap_or_else(|p| p.into_inner());
+    known
+        .get(&target)?
+        .iter()
+        .find(|(g, _)| *g == generation)
+        .map(|(_, t)| t.clone())
+}
 
 struct Held {
     target: u32,
@@ -90,20 +126,29 @@ impl ContainerLsm {
         let resolve = move |p: &str| facts_in(&root, p);
         let compiled = compile::compile_container(&t.set, &self.postures, target, &resolve);
         self.generation = self.generation.wrapping_add(1);
+        let generation = self.generation;
+        // Named before the kernel can decide with it: every decision gets its container
+        // and the rule set its rule index belongs to.
+        record(
+            &self.attribution,
+            target,
+            generation,
+            t.clone(),
+            !self.held.contains_key(&c.id),
+        );
         let mut m = lock(&self.maps);
-        if let Err(e) = write_target(&mut m, target, self.generation, &compiled) {
+        if let Err(e) = write_target(&mut m, target, generation, &compiled) {
             if !self.held.contains_key(&c.id) {
                 // A target no container holds: nothing may stay of it.
                 self.generation = self.generation.wrapping_add(1);
                 let _ = write_target(&mut m, target, self.generation, &Compiled::default());
+                self.attribution
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&target);
             }
             return Err(e);
         }
-        // Named before the kernel can decide for it: every decision gets its container.
-        self.attribution
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(target, t.clone());
         m.cgroup_targets
             .insert(c.cgroup_id, target, 0)
             .map_err(map_err("knox_cgroup_targets"))?;
@@ -267,6 +312,36 @@ fn facts_in(root: &Path, path: &str) -> PathFacts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn target(name: &str) -> Arc<ContainerTarget> {
+        Arc::new(ContainerTarget {
+            container: crate::container::Container {
+                name: name.into(),
+                ..Default::default()
+            },
+            set: crate::policy::normalize::RuleSet::from_policies(&[]),
+            root: "/".into(),
+        })
+    }
+
+    #[test]
+    fn decisions_are_attributed_to_the_apply_that_made_their_rules() {
+        let a = Attribution::default();
+        record(&a, 3, 10, target("first"), true);
+        record(&a, 3, 11, target("second"), false);
+        // An event of generation 10 read after the re-apply names the first rule set.
+        assert_eq!(attributed(&a, 3, 10).unwrap().container.name, "first");
+        assert_eq!(attributed(&a, 3, 11).unwrap().container.name, "second");
+        assert!(attributed(&a, 4, 11).is_none());
+        for g in 12..12 + KEPT_GENERATIONS as u32 {
+            record(&a, 3, g, target("later"), false);
+        }
+        assert!(attributed(&a, 3, 10).is_none(), "kept too many generations");
+        // A new container on the freed target inherits none of the old attributions.
+        record(&a, 3, 20, target("new"), true);
+        assert!(attributed(&a, 3, 15).is_none());
+        assert_eq!(attributed(&a, 3, 20).unwrap().container.name, "new");
+    }
 
     #[test]
     fn facts_are_read_inside_the_root() {

@@ -1072,18 +1072,20 @@ fn read_loop(
                 return;
             };
             if h.target != 0 {
-                let known = attribution.read().unwrap_or_else(|p| p.into_inner());
-                let Some(t) = known.get(&h.target) else {
-                    // Its container's rules are gone: the host's rules (which the pipeline
-                    // would look its generation up in) did not make it. Logged, not turned
-                    // into a host alert.
+                // The generation that wrote the deciding rule's entry, else (a default
+                // posture) the one the program read.
+                let generation = ev.rule.map_or(h.generation, |r| r.generation.0);
+                let Some(t) = containers::attributed(attribution, h.target, generation) else {
+                    // Its container's rules are gone, or that many applies old: the host's
+                    // rules (which the pipeline would look its generation up in) did not
+                    // make it. Logged, not turned into a host alert.
                     tracing::warn!(
                         target_id = h.target, pid = ev.process.pid, resource = %ev.resource,
                         action = ?ev.action, "a decision of a removed container's rules: no alert"
                     );
                     return;
                 };
-                ev.container = Some(t.clone());
+                ev.container = Some(t);
                 ev.process.ns_pid = h.ns_tgid as i32;
                 ev.process.ns_ppid = h.ns_ppid as i32;
             }

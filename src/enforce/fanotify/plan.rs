@@ -107,7 +107,14 @@ pub(super) struct Plan {
     max_dir_marks: usize,
     /// Where rule paths are looked up: `/` for the host, a container's root otherwise.
     root: PathBuf,
+    /// A container's own filesystems and the host-shared ones
+    /// ([`container_filesystems`]), read once per plan when first needed.
+    container_fs: Option<Filesystems>,
 }
+
+/// A container's own filesystems (device, where in the container) and the mount points of
+/// those the host shares with it.
+type Filesystems = (Vec<(u64, PathBuf)>, Vec<String>);
 
 /// Whose files a plan marks.
 pub(super) struct Scope<'a> {
@@ -129,9 +136,16 @@ impl Scope<'_> {
 }
 
 impl Plan {
+    fn container_fs(&mut self) -> &Filesystems {
+        let root = &self.root;
+        self.container_fs
+            .get_or_insert_with(|| container_filesystems(root))
+    }
+
     pub fn build(set: &RuleSet, compiled: &CompiledRules, opts: &Options, scope: &Scope) -> Plan {
         let mut plan = Plan {
             root: scope.root.to_path_buf(),
+            container_fs: None,
             inodes: BTreeMap::new(),
             filesystems: BTreeMap::new(),
             exec_everywhere: false,
@@ -234,7 +248,7 @@ impl Plan {
             let fss = if plan.root == Path::new("/") {
                 filesystems(opts.exec_scope.as_deref())
             } else {
-                let (own, shared) = container_filesystems(&plan.root);
+                let (own, shared) = plan.container_fs().clone();
                 if !shared.is_empty() {
                     plan.notes.push(format!(
                         "execs from {} (on filesystems the host shares) are not checked against this container's {} rules: a whole-filesystem mark there would judge the host's execs too",
@@ -510,7 +524,8 @@ impl Plan {
         }
         let shared = self.root != Path::new("/")
             && std::fs::metadata(dir).is_ok_and(|md| {
-                !container_filesystems(&self.root)
+                !self
+                    .container_fs()
                     .0
                     .iter()
                     .any(|(dev, _)| *dev == md.dev())
@@ -720,7 +735,7 @@ pub(super) fn filesystems(scope: Option<&[PathBuf]>) -> Vec<(u64, PathBuf)> {
 /// like a runtime makes for it). Returned second: the mount points (as the container
 /// names them) of filesystems the host shares, bind-mounted volumes — a whole-filesystem
 /// exec mark on those would make the host's execs wait for this container's group.
-fn container_filesystems(root: &Path) -> (Vec<(u64, PathBuf)>, Vec<String>) {
+fn container_filesystems(root: &Path) -> Filesystems {
     let mut own = filesystems(Some(&[root.to_path_buf()]));
     let mut shared = Vec::new();
     // Only a live process's root has a namespace to read (not a bundle's rootfs).
