@@ -407,7 +407,7 @@ Register-ArgumentCompleter -Native -CommandName 'knoxctl' -ScriptBlock {
         }
         'knoxctl;alerts' {
             [CompletionResult]::new('--filter', '--filter', [CompletionResultType]::ParameterName, 'Field=value, Field!=value, Field~regex, Field>=N (repeatable; all must hold)')
-            [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Only alerts at or after this: a duration back from now (30s, 10m, 1h30m, 7d) or a time (2026-12-06T08:54:00Z, 2026-12-06 09:54:00+01:00, 2026-12-06)')
+            [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Only alerts at or after this: a duration back from now (30s, 10m, 1h30m, 7d) or a time (2026-12-06T08:54:00Z, 2026-12-06 09:54:00+01:00, 2026-12-06); summary: 24h')
             [CompletionResult]::new('--until', '--until', [CompletionResultType]::ParameterName, 'Only alerts at or before this (same forms as --since)')
             [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'At most this many alerts (newest last); a table shows the newest 1000 unless set')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'o')
@@ -421,11 +421,29 @@ Register-ArgumentCompleter -Native -CommandName 'knoxctl' -ScriptBlock {
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('tail', 'tail', [CompletionResultType]::ParameterValue, 'Follow new alerts as they arrive (JSON Lines with -o json)')
+            [CompletionResult]::new('summary', 'summary', [CompletionResultType]::ParameterValue, 'Counts of the window''s alerts by policy (with a per-hour sparkline), action, operation and process (--since defaults to 24h)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
         'knoxctl;alerts;tail' {
             [CompletionResult]::new('--filter', '--filter', [CompletionResultType]::ParameterName, 'Field=value, Field!=value, Field~regex, Field>=N (repeatable; all must hold)')
+            [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Only alerts at or after this: a duration back from now (30s, 10m, 1h30m, 7d) or a time (2026-12-06T08:54:00Z, 2026-12-06 09:54:00+01:00, 2026-12-06); summary: 24h')
+            [CompletionResult]::new('--until', '--until', [CompletionResultType]::ParameterName, 'Only alerts at or before this (same forms as --since)')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'o')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'output')
+            [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The agent''s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]')
+            [CompletionResult]::new('--no-headers', '--no-headers', [CompletionResultType]::ParameterName, 'Print tables without their header line')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'knoxctl;alerts;summary' {
+            [CompletionResult]::new('--filter', '--filter', [CompletionResultType]::ParameterName, 'Field=value, Field!=value, Field~regex, Field>=N (repeatable; all must hold)')
+            [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Only alerts at or after this: a duration back from now (30s, 10m, 1h30m, 7d) or a time (2026-12-06T08:54:00Z, 2026-12-06 09:54:00+01:00, 2026-12-06); summary: 24h')
+            [CompletionResult]::new('--until', '--until', [CompletionResultType]::ParameterName, 'Only alerts at or before this (same forms as --since)')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'o')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'output')
             [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]')
@@ -439,10 +457,14 @@ Register-ArgumentCompleter -Native -CommandName 'knoxctl' -ScriptBlock {
         }
         'knoxctl;alerts;help' {
             [CompletionResult]::new('tail', 'tail', [CompletionResultType]::ParameterValue, 'Follow new alerts as they arrive (JSON Lines with -o json)')
+            [CompletionResult]::new('summary', 'summary', [CompletionResultType]::ParameterValue, 'Counts of the window''s alerts by policy (with a per-hour sparkline), action, operation and process (--since defaults to 24h)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
         'knoxctl;alerts;help;tail' {
+            break
+        }
+        'knoxctl;alerts;help;summary' {
             break
         }
         'knoxctl;alerts;help;help' {
@@ -604,9 +626,13 @@ Register-ArgumentCompleter -Native -CommandName 'knoxctl' -ScriptBlock {
         }
         'knoxctl;help;alerts' {
             [CompletionResult]::new('tail', 'tail', [CompletionResultType]::ParameterValue, 'Follow new alerts as they arrive (JSON Lines with -o json)')
+            [CompletionResult]::new('summary', 'summary', [CompletionResultType]::ParameterValue, 'Counts of the window''s alerts by policy (with a per-hour sparkline), action, operation and process (--since defaults to 24h)')
             break
         }
         'knoxctl;help;alerts;tail' {
+            break
+        }
+        'knoxctl;help;alerts;summary' {
             break
         }
         'knoxctl;help;sysdump' {

@@ -58,11 +58,17 @@ _knoxctl() {
             knoxctl__subcmd__alerts,help)
                 cmd="knoxctl__subcmd__alerts__subcmd__help"
                 ;;
+            knoxctl__subcmd__alerts,summary)
+                cmd="knoxctl__subcmd__alerts__subcmd__summary"
+                ;;
             knoxctl__subcmd__alerts,tail)
                 cmd="knoxctl__subcmd__alerts__subcmd__tail"
                 ;;
             knoxctl__subcmd__alerts__subcmd__help,help)
                 cmd="knoxctl__subcmd__alerts__subcmd__help__subcmd__help"
+                ;;
+            knoxctl__subcmd__alerts__subcmd__help,summary)
+                cmd="knoxctl__subcmd__alerts__subcmd__help__subcmd__summary"
                 ;;
             knoxctl__subcmd__alerts__subcmd__help,tail)
                 cmd="knoxctl__subcmd__alerts__subcmd__help__subcmd__tail"
@@ -135,6 +141,9 @@ _knoxctl() {
                 ;;
             knoxctl__subcmd__help,version)
                 cmd="knoxctl__subcmd__help__subcmd__version"
+                ;;
+            knoxctl__subcmd__help__subcmd__alerts,summary)
+                cmd="knoxctl__subcmd__help__subcmd__alerts__subcmd__summary"
                 ;;
             knoxctl__subcmd__help__subcmd__alerts,tail)
                 cmd="knoxctl__subcmd__help__subcmd__alerts__subcmd__tail"
@@ -352,7 +361,7 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__alerts)
-            opts="-o -h -V --filter --since --until --limit --output --from --socket --state-dir --no-headers --help --version tail help"
+            opts="-o -h -V --filter --since --until --limit --output --from --socket --state-dir --no-headers --help --version tail summary help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -427,7 +436,7 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__alerts__subcmd__help)
-            opts="tail help"
+            opts="tail summary help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -441,6 +450,20 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__alerts__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        knoxctl__subcmd__alerts__subcmd__help__subcmd__summary)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -468,14 +491,78 @@ _knoxctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        knoxctl__subcmd__alerts__subcmd__tail)
-            opts="-o -h -V --filter --output --socket --state-dir --no-headers --help --version"
+        knoxctl__subcmd__alerts__subcmd__summary)
+            opts="-o -h -V --filter --since --until --output --socket --state-dir --no-headers --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --filter)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --until)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        knoxctl__subcmd__alerts__subcmd__tail)
+            opts="-o -h -V --filter --since --until --output --socket --state-dir --no-headers --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --filter)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --until)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1019,8 +1106,22 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__help__subcmd__alerts)
-            opts="tail"
+            opts="tail summary"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        knoxctl__subcmd__help__subcmd__alerts__subcmd__summary)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

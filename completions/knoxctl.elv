@@ -364,7 +364,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
         }
         &'knoxctl;alerts'= {
             cand --filter 'Field=value, Field!=value, Field~regex, Field>=N (repeatable; all must hold)'
-            cand --since 'Only alerts at or after this: a duration back from now (30s, 10m, 1h30m, 7d) or a time (2026-12-06T08:54:00Z, 2026-12-06 09:54:00+01:00, 2026-12-06)'
+            cand --since 'Only alerts at or after this: a duration back from now (30s, 10m, 1h30m, 7d) or a time (2026-12-06T08:54:00Z, 2026-12-06 09:54:00+01:00, 2026-12-06); summary: 24h'
             cand --until 'Only alerts at or before this (same forms as --since)'
             cand --limit 'At most this many alerts (newest last); a table shows the newest 1000 unless set'
             cand -o 'o'
@@ -378,10 +378,27 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
             cand tail 'Follow new alerts as they arrive (JSON Lines with -o json)'
+            cand summary 'Counts of the window''s alerts by policy (with a per-hour sparkline), action, operation and process (--since defaults to 24h)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'knoxctl;alerts;tail'= {
             cand --filter 'Field=value, Field!=value, Field~regex, Field>=N (repeatable; all must hold)'
+            cand --since 'Only alerts at or after this: a duration back from now (30s, 10m, 1h30m, 7d) or a time (2026-12-06T08:54:00Z, 2026-12-06 09:54:00+01:00, 2026-12-06); summary: 24h'
+            cand --until 'Only alerts at or before this (same forms as --since)'
+            cand -o 'o'
+            cand --output 'output'
+            cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --state-dir 'The agent''s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --no-headers 'Print tables without their header line'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'knoxctl;alerts;summary'= {
+            cand --filter 'Field=value, Field!=value, Field~regex, Field>=N (repeatable; all must hold)'
+            cand --since 'Only alerts at or after this: a duration back from now (30s, 10m, 1h30m, 7d) or a time (2026-12-06T08:54:00Z, 2026-12-06 09:54:00+01:00, 2026-12-06); summary: 24h'
+            cand --until 'Only alerts at or before this (same forms as --since)'
             cand -o 'o'
             cand --output 'output'
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
@@ -394,9 +411,12 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
         }
         &'knoxctl;alerts;help'= {
             cand tail 'Follow new alerts as they arrive (JSON Lines with -o json)'
+            cand summary 'Counts of the window''s alerts by policy (with a per-hour sparkline), action, operation and process (--since defaults to 24h)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'knoxctl;alerts;help;tail'= {
+        }
+        &'knoxctl;alerts;help;summary'= {
         }
         &'knoxctl;alerts;help;help'= {
         }
@@ -531,8 +551,11 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
         }
         &'knoxctl;help;alerts'= {
             cand tail 'Follow new alerts as they arrive (JSON Lines with -o json)'
+            cand summary 'Counts of the window''s alerts by policy (with a per-hour sparkline), action, operation and process (--since defaults to 24h)'
         }
         &'knoxctl;help;alerts;tail'= {
+        }
+        &'knoxctl;help;alerts;summary'= {
         }
         &'knoxctl;help;sysdump'= {
         }

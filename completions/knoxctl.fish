@@ -260,23 +260,26 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from help" -f -a "recommend" -d 'Recommend hardening policies for this host, its containers or a root file system'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Run templates\' verify recipes against the running agent'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail help" -l filter -d 'Field=value, Field!=value, Field~regex, Field>=N (repeatable; all must hold)' -r
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail help" -l since -d 'Only alerts at or after this: a duration back from now (30s, 10m, 1h30m, 7d) or a time (2026-12-06T08:54:00Z, 2026-12-06 09:54:00+01:00, 2026-12-06)' -r
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail help" -l until -d 'Only alerts at or before this (same forms as --since)' -r
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail help" -l limit -d 'At most this many alerts (newest last); a table shows the newest 1000 unless set' -r
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail help" -s o -l output -r -f -a "table\t'Columns that fit the terminal (long values cut with …; whole values when piped)'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail summary help" -l filter -d 'Field=value, Field!=value, Field~regex, Field>=N (repeatable; all must hold)' -r
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail summary help" -l since -d 'Only alerts at or after this: a duration back from now (30s, 10m, 1h30m, 7d) or a time (2026-12-06T08:54:00Z, 2026-12-06 09:54:00+01:00, 2026-12-06); summary: 24h' -r
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail summary help" -l until -d 'Only alerts at or before this (same forms as --since)' -r
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail summary help" -l limit -d 'At most this many alerts (newest last); a table shows the newest 1000 unless set' -r
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail summary help" -s o -l output -r -f -a "table\t'Columns that fit the terminal (long values cut with …; whole values when piped)'
 wide\t'Every column, whole values, even on a terminal'
 json\t'JSON (JSON Lines for alerts)'
 yaml\t'YAML (one document per alert for alerts)'"
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail help" -l from -d 'Filter KubeArmor-format JSON Lines from a file (or - for stdin) instead of the store' -r -F
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail help" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail help" -l state-dir -d 'The agent\'s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -f -a "(__fish_complete_directories)"
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail help" -l no-headers -d 'Print tables without their header line'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail help" -s V -l version -d 'Print version'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail help" -f -a "tail" -d 'Follow new alerts as they arrive (JSON Lines with -o json)'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail summary help" -l from -d 'Filter KubeArmor-format JSON Lines from a file (or - for stdin) instead of the store' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail summary help" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail summary help" -l state-dir -d 'The agent\'s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -f -a "(__fish_complete_directories)"
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail summary help" -l no-headers -d 'Print tables without their header line'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail summary help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail summary help" -s V -l version -d 'Print version'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail summary help" -f -a "tail" -d 'Follow new alerts as they arrive (JSON Lines with -o json)'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail summary help" -f -a "summary" -d 'Counts of the window\'s alerts by policy (with a per-hour sparkline), action, operation and process (--since defaults to 24h)'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail summary help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from tail" -l filter -d 'Field=value, Field!=value, Field~regex, Field>=N (repeatable; all must hold)' -r
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from tail" -l since -d 'Only alerts at or after this: a duration back from now (30s, 10m, 1h30m, 7d) or a time (2026-12-06T08:54:00Z, 2026-12-06 09:54:00+01:00, 2026-12-06); summary: 24h' -r
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from tail" -l until -d 'Only alerts at or before this (same forms as --since)' -r
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from tail" -s o -l output -r -f -a "table\t'Columns that fit the terminal (long values cut with …; whole values when piped)'
 wide\t'Every column, whole values, even on a terminal'
 json\t'JSON (JSON Lines for alerts)'
@@ -286,7 +289,20 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from tail" -l no-headers -d 'Print tables without their header line'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from tail" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from tail" -s V -l version -d 'Print version'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from summary" -l filter -d 'Field=value, Field!=value, Field~regex, Field>=N (repeatable; all must hold)' -r
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from summary" -l since -d 'Only alerts at or after this: a duration back from now (30s, 10m, 1h30m, 7d) or a time (2026-12-06T08:54:00Z, 2026-12-06 09:54:00+01:00, 2026-12-06); summary: 24h' -r
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from summary" -l until -d 'Only alerts at or before this (same forms as --since)' -r
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from summary" -s o -l output -r -f -a "table\t'Columns that fit the terminal (long values cut with …; whole values when piped)'
+wide\t'Every column, whole values, even on a terminal'
+json\t'JSON (JSON Lines for alerts)'
+yaml\t'YAML (one document per alert for alerts)'"
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from summary" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from summary" -l state-dir -d 'The agent\'s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -f -a "(__fish_complete_directories)"
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from summary" -l no-headers -d 'Print tables without their header line'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from summary" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from summary" -s V -l version -d 'Print version'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from help" -f -a "tail" -d 'Follow new alerts as they arrive (JSON Lines with -o json)'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from help" -f -a "summary" -d 'Counts of the window\'s alerts by policy (with a per-hour sparkline), action, operation and process (--since defaults to 24h)'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand sysdump" -s o -l output -d 'Archive to write, or a directory to write it in (default: knoxctl-sysdump-<hostname>-<UTC time>.tar.gz here)' -r -F
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand sysdump" -l alerts -d 'How many of the newest alerts to include' -r
@@ -361,6 +377,7 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and __fish_seen_su
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and __fish_seen_subcommand_from harden" -f -a "recommend" -d 'Recommend hardening policies for this host, its containers or a root file system'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and __fish_seen_subcommand_from harden" -f -a "verify" -d 'Run templates\' verify recipes against the running agent'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and __fish_seen_subcommand_from alerts" -f -a "tail" -d 'Follow new alerts as they arrive (JSON Lines with -o json)'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and __fish_seen_subcommand_from alerts" -f -a "summary" -d 'Counts of the window\'s alerts by policy (with a per-hour sparkline), action, operation and process (--since defaults to 24h)'
 
 # Hand-written (src/cmd/assets.rs): applied policy names for `policy get` and `policy delete`,
 # asked of the agent with `knoxctl policy list -o name` (silent when it is not reachable),

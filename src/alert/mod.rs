@@ -4,6 +4,7 @@
 
 pub mod filter;
 pub mod store;
+pub mod summary;
 
 use serde::{Deserialize, Serialize};
 

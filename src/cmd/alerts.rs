@@ -29,6 +29,8 @@ const TABLE_DEFAULT_LIMIT: usize = 1000;
 const MAX_LINE: usize = 1 << 20;
 /// Bad `--from` lines reported one by one before only counting.
 const MAX_REPORTED: usize = 20;
+/// `alerts summary`'s window when --since is not given: the last day.
+const SUMMARY_DEFAULT_SECS: i64 = 24 * 3600;
 /// How often `alerts tail` looks for new alerts.
 const TAIL_POLL: Duration = Duration::from_millis(200);
 
@@ -84,6 +86,15 @@ pub fn run(args: AlertsArgs, conn: &AgentConn) -> anyhow::Result<ExitStatus> {
             }
             warn_if_no_agent(conn, &args.state_dir);
             tail(&args.state_dir, query, args.output)
+        }
+        (Some(AlertsCommand::Summary), Some(_)) => usage(
+            "--from cannot be combined with 'summary', which reads the alert store; \
+             filter the file with --from and -o json, or import it into an agent's store",
+        ),
+        (Some(AlertsCommand::Summary), None) => {
+            let until = query.until.unwrap_or(now);
+            let since = query.since.unwrap_or(until - SUMMARY_DEFAULT_SECS);
+            summary(&args.state_dir, query, since, until, args.output)
         }
         (None, Some(from)) => from_lines(from, query, args.output),
         (None, None) => from_store(&args.state_dir, query, args.output),
@@ -216,6 +227,96 @@ fn from_store(
             }
         }
     }
+    Ok(ExitStatus::Success)
+}
+
+/// `alerts summary`: one pass over the window's alerts (filters apply) in the store.
+fn summary(
+    state_dir: &Path,
+    mut query: Query,
+    since: i64,
+    until: i64,
+    output: TableOrJson,
+) -> anyhow::Result<ExitStatus> {
+    use crate::alert::summary::{Summarizer, sparkline};
+    let store = open_store(state_dir)?;
+    query.since = Some(since);
+    query.until = Some(until);
+    query.limit = None;
+    let mut s = Summarizer::new(since, until);
+    store.query_each(&query, |_, a| {
+        s.add(a);
+        Ok::<_, anyhow::Error>(())
+    })?;
+    let sum = s.finish();
+    let out = std::io::stdout();
+    let mut w = BufWriter::new(out.lock());
+    match output {
+        TableOrJson::Json => {
+            serde_json::to_writer_pretty(&mut w, &sum)?;
+            writeln!(w)?;
+        }
+        TableOrJson::Yaml => write!(w, "{}", crate::yaml::to_yaml(&serde_json::to_value(&sum)?))?,
+        TableOrJson::Table | TableOrJson::Wide => {
+            let counts = |m: &std::collections::BTreeMap<String, u64>| {
+                let mut v: Vec<_> = m.iter().collect();
+                v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+                v.iter()
+                    .map(|(k, n)| format!("{k} {n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            writeln!(
+                w,
+                "{} alerts from {} to {}{}",
+                sum.total,
+                format_time(since),
+                format_time(until),
+                if sum.total == 0 {
+                    String::new()
+                } else {
+                    format!(": {}", counts(&sum.actions))
+                }
+            )?;
+            if sum.total == 0 {
+                w.flush()?;
+                return Ok(ExitStatus::Success);
+            }
+            writeln!(w, "by operation: {}", counts(&sum.operations))?;
+            let per = match sum.bucket_secs / 3600 {
+                1 => "PER HOUR".to_string(),
+                h => format!("PER {h} HOURS"),
+            };
+            let mut t = table(&["POLICY", "ALERTS", "BLOCK", "AUDIT", "LAST", &per]);
+            t.pin(&["ALERTS", "BLOCK", "AUDIT", "LAST", &per]);
+            if output == TableOrJson::Wide {
+                t.whole();
+            }
+            for p in &sum.policies {
+                t.add_row(vec![
+                    p.policy.clone(),
+                    p.alerts.to_string(),
+                    p.block.to_string(),
+                    p.audit.to_string(),
+                    format_time(p.last),
+                    sparkline(&p.buckets),
+                ]);
+            }
+            writeln!(w)?;
+            write!(w, "{t}")?;
+            let mut t = table(&["PROCESS", "ALERTS"]);
+            t.pin(&["ALERTS"]);
+            for c in &sum.processes {
+                t.add_row(vec![c.name.clone(), c.alerts.to_string()]);
+            }
+            if sum.other_processes > 0 {
+                t.add_row(vec!["(others)".into(), sum.other_processes.to_string()]);
+            }
+            writeln!(w)?;
+            write!(w, "{t}")?;
+        }
+    }
+    w.flush()?;
     Ok(ExitStatus::Success)
 }
 

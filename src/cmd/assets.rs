@@ -245,6 +245,7 @@ const ENVIRONMENT: &[EnvVar] = &[
             "knoxctl-agent",
             "knoxctl-alerts",
             "knoxctl-alerts-tail",
+            "knoxctl-alerts-summary",
             "knoxctl-sysdump",
         ],
     },
@@ -336,6 +337,19 @@ pub const EXAMPLES: &[(&str, &[(&str, &str)])] = &[
             (
                 "Follow blocked operations only, as JSON Lines:",
                 "sudo knoxctl alerts tail --filter 'Action=Block' -o json",
+            ),
+        ],
+    ),
+    (
+        "knoxctl-alerts-summary",
+        &[
+            (
+                "What the last day's alerts were, by policy with an hourly sparkline:",
+                "sudo knoxctl alerts summary",
+            ),
+            (
+                "The last week's blocked operations, as JSON:",
+                "sudo knoxctl alerts summary --since 7d --filter 'Action=Block' -o json",
             ),
         ],
     ),

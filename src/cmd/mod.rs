@@ -428,11 +428,21 @@ pub struct AlertsArgs {
     #[arg(long = "filter", value_name = "EXPR", global = true)]
     pub filters: Vec<String>,
     /// Only alerts at or after this: a duration back from now (30s, 10m, 1h30m, 7d) or a
-    /// time (2026-12-06T08:54:00Z, 2026-12-06 09:54:00+01:00, 2026-12-06)
-    #[arg(long, value_name = "DUR|TIME", allow_hyphen_values = true)]
+    /// time (2026-12-06T08:54:00Z, 2026-12-06 09:54:00+01:00, 2026-12-06); summary: 24h
+    #[arg(
+        long,
+        value_name = "DUR|TIME",
+        allow_hyphen_values = true,
+        global = true
+    )]
     pub since: Option<String>,
     /// Only alerts at or before this (same forms as --since)
-    #[arg(long, value_name = "DUR|TIME", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        value_name = "DUR|TIME",
+        allow_hyphen_values = true,
+        global = true
+    )]
     pub until: Option<String>,
     /// At most this many alerts (newest last); a table shows the newest 1000 unless set
     #[arg(long, value_name = "N")]
@@ -451,6 +461,9 @@ pub struct AlertsArgs {
 pub enum AlertsCommand {
     /// Follow new alerts as they arrive (JSON Lines with -o json)
     Tail,
+    /// Counts of the window's alerts by policy (with a per-hour sparkline), action,
+    /// operation and process (--since defaults to 24h)
+    Summary,
 }
 
 #[derive(Args, Debug)]

@@ -1044,3 +1044,84 @@ fn state_dir_is_a_global_flag() {
         assert_eq!(stdout(&out).lines().count(), 6, "{args:?}");
     }
 }
+
+#[test]
+fn summary_counts_the_window_by_policy_action_operation_and_process() {
+    let s = state_with("alerts-summary", &samples(), KEEP_ALL);
+    let dir = s.0.to_str().unwrap();
+    let json = |args: &[&str]| -> serde_json::Value {
+        let mut all = vec!["alerts", "summary", "-o", "json", "--state-dir", dir];
+        all.extend_from_slice(args);
+        let out = run(&all);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        serde_json::from_str(&stdout(&out)).unwrap()
+    };
+    // The default window is the last day: all six samples.
+    let v = json(&[]);
+    assert_eq!(v["total"], 6, "{v:#}");
+    assert_eq!(v["bucketSecs"], 3600);
+    assert_eq!(v["actions"]["Block"], 3);
+    assert_eq!(v["actions"]["Audit"], 3);
+    assert_eq!(v["operations"]["Process"], 5);
+    assert_eq!(v["operations"]["File"], 1);
+    let policies = v["policies"].as_array().unwrap();
+    assert_eq!(policies.len(), 3, "{v:#}");
+    // Busiest first.
+    assert_eq!(
+        policies[0]["policy"], "discovery-process-discovery",
+        "{v:#}"
+    );
+    let apt = &policies[1];
+    assert_eq!(apt["policy"], "block-pkg-mgmt-tools", "{v:#}");
+    assert_eq!(
+        (apt["alerts"].as_u64(), apt["block"].as_u64()),
+        (Some(2), Some(2))
+    );
+    let buckets: Vec<u64> = (apt["buckets"].as_array().unwrap().iter())
+        .map(|b| b.as_u64().unwrap())
+        .collect();
+    assert_eq!(buckets.len(), 24);
+    // Two hours ago and a minute ago: the buckets of the window's last hours.
+    assert_eq!(buckets.iter().sum::<u64>(), 2);
+    assert_eq!((buckets[22], buckets[23]), (1, 1), "{buckets:?}");
+    // Filters and --since narrow it; --since after the subcommand works too.
+    let v = json(&["--since", "1h", "--filter", "Action=Block"]);
+    assert_eq!(v["total"], 2, "{v:#}");
+    assert_eq!(v["processes"][0]["name"], "/usr/bin/apt");
+
+    // The table: the counts line, a sparkline per policy, the processes.
+    let out = run(&["alerts", "summary", "--state-dir", dir]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.starts_with("6 alerts from "), "{text}");
+    assert!(text.contains("Audit 3, Block 3"), "{text}");
+    assert!(text.contains("by operation: Process 5, File 1"), "{text}");
+    let row = (text.lines())
+        .find(|l| l.starts_with("block-pkg-mgmt-tools"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        row.ends_with('█'),
+        "the last hour has the busiest bucket: {row}"
+    );
+    assert!(row.contains('·'), "quiet hours: {row}");
+    assert!(text.contains("PER HOUR"), "{text}");
+
+    // An empty window says so; --from is a usage error (summary reads the store).
+    let out = run(&[
+        "alerts",
+        "summary",
+        "--state-dir",
+        dir,
+        "--until",
+        "2000-01-01",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("0 alerts from "),
+        "{}",
+        stdout(&out)
+    );
+    let out = run(&["alerts", "--from", "-", "summary"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--from cannot be combined with 'summary'"));
+}
