@@ -853,3 +853,101 @@ fn a_policy_for_another_host_shows_this_hosts_labels() {
         out(&o)
     );
 }
+
+/// `alerts tail` follows the store, so an agent restart loses nothing: it says on stderr
+/// that the agent stopped answering and that it was restarted, and the alerts of both
+/// agents arrive in one stream.
+#[test]
+fn alerts_tail_follows_across_an_agent_restart_and_says_so() {
+    use std::io::{BufRead, BufReader};
+    use std::time::{Duration, Instant};
+    if !prerequisite(
+        unsafe { libc::geteuid() } == 0,
+        "root (the agent enforces with fanotify)",
+    ) {
+        return;
+    }
+    let mut a = Agent::start("tail-restart", "fanotify");
+    let secret = a.write("secret.txt", "x\n");
+    let policy = a.write(
+        "p.yaml",
+        &format!(
+            "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorHostPolicy\nmetadata: {{name: tail-restart}}\nspec:\n  nodeSelector: {{matchLabels: {{kubearmor.io/hostname: '*'}}}}\n  file: {{matchPaths: [{{path: {}}}]}}\n  action: Block\n",
+            secret.display()
+        ),
+    );
+    let o = a.cli(&["policy", "apply", "-f", policy.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", out(&o));
+    let mut tail = bin()
+        .args([
+            "alerts",
+            "tail",
+            "-o",
+            "json",
+            "--filter",
+            "PolicyName=tail-restart",
+        ])
+        .arg("--state-dir")
+        .arg(&a.state)
+        .env("KNOXCTL_SOCKET", &a.socket)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let stdout = BufReader::new(tail.stdout.take().unwrap());
+    let stderr = tail.stderr.take().unwrap();
+    let _tail = Kill(tail);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for l in stdout.lines().map_while(Result::ok) {
+            let _ = tx.send(l);
+        }
+    });
+    let (etx, erx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for l in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = etx.send(l);
+        }
+    });
+    let read_denied = || std::fs::read(&secret).is_err();
+    let next_alert = |what: &str| {
+        let l = rx
+            .recv_timeout(Duration::from_secs(15))
+            .unwrap_or_else(|_| panic!("no alert in the tail {what}"));
+        let v: serde_json::Value = serde_json::from_str(&l).unwrap();
+        assert_eq!(v["Action"], "Block", "{v}");
+        v
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(read_denied(), "the first agent blocks the read");
+    let first = next_alert("from the first agent");
+    a.stop();
+    let wait_for_line = |want: &str| {
+        let start = Instant::now();
+        let mut seen = Vec::new();
+        while start.elapsed() < Duration::from_secs(15) {
+            if let Ok(l) = erx.recv_timeout(Duration::from_millis(200)) {
+                if l.contains(want) {
+                    return;
+                }
+                seen.push(l);
+            }
+        }
+        panic!("tail never said {want:?}: {seen:#?}");
+    };
+    wait_for_line("the agent stopped answering");
+    a.spawn();
+    wait_for_line("the agent was restarted (pid ");
+    // The restarted agent restores the policy before its API opens.
+    assert!(read_denied(), "the restarted agent blocks the read");
+    let second = next_alert("after the restart");
+    assert_ne!(second["UpdatedTime"], first["UpdatedTime"]);
+}

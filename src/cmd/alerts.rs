@@ -85,7 +85,7 @@ pub fn run(args: AlertsArgs, conn: &AgentConn) -> anyhow::Result<ExitStatus> {
                 );
             }
             warn_if_no_agent(conn, &args.state_dir);
-            tail(&args.state_dir, query, args.output)
+            tail(&args.state_dir, &conn.socket, query, args.output)
         }
         (Some(AlertsCommand::Summary), Some(_)) => usage(
             "--from cannot be combined with 'summary', which reads the alert store; \
@@ -714,7 +714,71 @@ fn tail_format(cells: &[&str]) -> String {
     line
 }
 
-fn tail(state_dir: &Path, query: Query, output: TableOrJson) -> anyhow::Result<ExitStatus> {
+/// What `alerts tail` keeps of the agent between looks: whether it answered, its pid, and
+/// the losses it had counted then.
+struct Watch {
+    socket: std::path::PathBuf,
+    last_look: std::time::Instant,
+    seen: Option<(u32, u64)>,
+    answered: Option<bool>,
+}
+
+/// How often `alerts tail` asks the agent whether it still runs and lost anything.
+const WATCH_EVERY: Duration = Duration::from_secs(2);
+
+impl Watch {
+    /// Says on stderr (never in the stream) when the agent stops answering, when one
+    /// answers again (a restart: the store is followed all along, so nothing is missed),
+    /// and when it counted alerts or events it could not record.
+    fn look(&mut self) {
+        if self.last_look.elapsed() < WATCH_EVERY {
+            return;
+        }
+        self.last_look = std::time::Instant::now();
+        let status = match api::call(&self.socket, &Request::Status, Duration::from_secs(1)) {
+            Ok(api::Response::Status { status }) => Some(status),
+            _ => None,
+        };
+        let Some(st) = status else {
+            if self.answered == Some(true) {
+                eprintln!(
+                    "knoxctl: the agent stopped answering on {}; still following the store, new alerts appear when it runs again",
+                    self.socket.display()
+                );
+            }
+            self.answered = Some(false);
+            return;
+        };
+        let lost = st.alerts_dropped
+            + st.enforcer_events_dropped
+            + st.monitor_lost_in_kernel
+            + st.monitor_dropped_in_userspace;
+        match self.seen {
+            Some((pid, _)) if pid != st.pid => eprintln!(
+                "knoxctl: the agent was restarted (pid {pid} -> {}); following on",
+                st.pid
+            ),
+            None if self.answered == Some(false) => eprintln!(
+                "knoxctl: the agent answers again (pid {}); following on",
+                st.pid
+            ),
+            Some((_, before)) if lost > before => eprintln!(
+                "knoxctl: warning: the agent dropped {} alerts or events since the last look (queues full); see knoxctl probe",
+                lost - before
+            ),
+            _ => {}
+        }
+        self.seen = Some((st.pid, lost));
+        self.answered = Some(true);
+    }
+}
+
+fn tail(
+    state_dir: &Path,
+    socket: &Path,
+    query: Query,
+    output: TableOrJson,
+) -> anyhow::Result<ExitStatus> {
     let store = open_store(state_dir)?;
     // SIGINT/SIGTERM end the loop between polls, so output is flushed and the exit is 0.
     // SIGPIPE keeps its default (set in main): a closed pipe ends the process quietly.
@@ -762,7 +826,14 @@ fn tail(state_dir: &Path, query: Query, output: TableOrJson) -> anyhow::Result<E
         filters: query.filters,
         ..Query::default()
     };
+    let mut watch = Watch {
+        socket: socket.to_path_buf(),
+        last_look: std::time::Instant::now() - WATCH_EVERY,
+        seen: None,
+        answered: None,
+    };
     while !INTERRUPTED.load(Ordering::Relaxed) {
+        watch.look();
         loop {
             let before = last;
             last = store.for_each_after(last, 4096, |_, a| {
