@@ -146,6 +146,9 @@ pub struct Status {
     #[serde(default)]
     pub unaudited: Vec<String>,
     pub alerts_stored: u64,
+    /// Alerts folded into summary alerts by throttling (`alerts.throttle`).
+    #[serde(default)]
+    pub alerts_folded: u64,
     pub alerts_dropped: u64,
     pub enforcer_events_dropped: u64,
     pub monitor_received: u64,

@@ -18,6 +18,8 @@ pub use crate::enforce::{EnforcerChoice, Postures};
 pub struct AlertRetention {
     pub max_age_days: u64,
     pub max_rows: u64,
+    /// Bursts folded into summary alerts (`maxPerSecond`, `foldSeconds`); off by default.
+    pub throttle: crate::alert::throttle::ThrottleOptions,
 }
 
 impl Default for AlertRetention {
@@ -25,6 +27,7 @@ impl Default for AlertRetention {
         AlertRetention {
             max_age_days: 30,
             max_rows: 5_000_000,
+            throttle: Default::default(),
         }
     }
 }
@@ -164,5 +167,18 @@ mod tests {
             Config::default()
         );
         assert!(Config::load(Path::new("/nonexistent/knoxctl.yaml"), true).is_err());
+    }
+
+    #[test]
+    fn alert_throttling_is_off_unless_configured() {
+        assert_eq!(Config::default().alerts.throttle.max_per_second, 0);
+        let c = Config::parse("c.yaml", b"alerts:\n  throttle: {maxPerSecond: 20}\n").unwrap();
+        assert_eq!(c.alerts.throttle.max_per_second, 20);
+        assert_eq!(c.alerts.throttle.fold_seconds, 10);
+        assert_eq!(c.alerts.max_rows, AlertRetention::default().max_rows);
+        let e = Config::parse("c.yaml", b"alerts:\n  throttle: {maxPerSec: 20}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown field `maxPerSec`"), "{e}");
     }
 }

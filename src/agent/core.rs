@@ -195,6 +195,8 @@ const NO_MONITOR: &str = "the eBPF monitor is not running (see the agent log)";
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
     pub alerts_stored: u64,
+    /// Alerts folded into summary alerts by throttling.
+    pub alerts_folded: u64,
     pub alerts_dropped: u64,
     pub monitor_received: u64,
     pub monitor_lost_in_kernel: u64,

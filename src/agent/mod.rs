@@ -163,6 +163,7 @@ impl Agent {
         };
         let writer_options = WriterOptions {
             capacity: ALERT_QUEUE,
+            throttle: config.alerts.throttle,
             ..WriterOptions::default()
         };
         let (writer, alerts) =
@@ -196,6 +197,7 @@ impl Agent {
                 let w = writer_stats();
                 s.alerts_stored = w.stored;
                 s.alerts_dropped = w.dropped + w.failed;
+                s.alerts_folded = w.folded;
                 if let Some(m) = &m {
                     let ms = m.stats();
                     s.monitor_received = ms.received;

@@ -420,6 +420,7 @@ fn status(s: CoreStatus) -> Status {
         unprotected: covered(Cover::Unprotected),
         unaudited: s.unaudited.iter().map(describe).collect(),
         alerts_stored: c.alerts_stored,
+        alerts_folded: c.alerts_folded,
         alerts_dropped: c.alerts_dropped,
         enforcer_events_dropped: s.enforcer_events_dropped,
         monitor_received: c.monitor_received,

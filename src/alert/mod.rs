@@ -5,6 +5,7 @@
 pub mod filter;
 pub mod store;
 pub mod summary;
+pub mod throttle;
 
 use serde::{Deserialize, Serialize};
 

@@ -1032,6 +1032,9 @@ pub struct WriterOptions {
     /// How often retention runs while alerts arrive (also at start and at shutdown); an
     /// idle store, whose alerts can only age out, is pruned every `IDLE_PRUNE`.
     pub prune_interval: Duration,
+    /// Bursts past a rate per policy and container folded into summary alerts (off by
+    /// default).
+    pub throttle: super::throttle::ThrottleOptions,
 }
 
 impl Default for WriterOptions {
@@ -1041,6 +1044,7 @@ impl Default for WriterOptions {
             max_batch: 8_192,
             flush_interval: Duration::from_millis(100),
             prune_interval: Duration::from_secs(10),
+            throttle: super::throttle::ThrottleOptions::default(),
         }
     }
 }
@@ -1058,6 +1062,8 @@ pub struct StoreStats {
     pub pruned: u64,
     /// Transactions committed.
     pub batches: u64,
+    /// Alerts folded into summary alerts by throttling (each summary says how many).
+    pub folded: u64,
 }
 
 #[derive(Default)]
@@ -1067,6 +1073,7 @@ struct Counters {
     failed: AtomicU64,
     pruned: AtomicU64,
     batches: AtomicU64,
+    folded: AtomicU64,
 }
 
 impl Counters {
@@ -1077,6 +1084,7 @@ impl Counters {
             failed: self.failed.load(Ordering::Relaxed),
             pruned: self.pruned.load(Ordering::Relaxed),
             batches: self.batches.load(Ordering::Relaxed),
+            folded: self.folded.load(Ordering::Relaxed),
         }
     }
 }
@@ -1172,6 +1180,8 @@ impl AlertWriter {
             rx,
             counters: counters.clone(),
             retention,
+            throttle: super::throttle::Throttle::new(options.throttle),
+            spare: Vec::new(),
             options,
             checkpointer: Some((checkpointer, committed)),
         };
@@ -1230,6 +1240,9 @@ struct Worker {
     counters: Arc<Counters>,
     retention: Retention,
     options: WriterOptions,
+    throttle: Option<super::throttle::Throttle>,
+    /// The throttle's second batch, reused.
+    spare: Vec<Alert>,
     /// The checkpointer thread, and the channel that wakes it after a commit (dropped to
     /// stop it).
     checkpointer: Option<(JoinHandle<()>, SyncSender<()>)>,
@@ -1277,7 +1290,11 @@ impl Worker {
         let mut written = false;
         let mut open = true;
         while open {
-            let wait = next_prune.saturating_duration_since(Instant::now());
+            let wake = match self.throttle.as_ref().and_then(|t| t.next_due()) {
+                Some(due) => due.min(next_prune),
+                None => next_prune,
+            };
+            let wait = wake.saturating_duration_since(Instant::now());
             match self.rx.recv_timeout(wait) {
                 Ok(Msg::Alert(a)) => batch.push(a),
                 Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) => open = false,
@@ -1285,6 +1302,9 @@ impl Worker {
             }
             if !batch.is_empty() {
                 open &= self.fill(&mut batch);
+            }
+            self.fold_bursts(&mut batch, false);
+            if !batch.is_empty() {
                 self.commit(&mut batch);
                 written = true;
             }
@@ -1308,9 +1328,15 @@ impl Worker {
                     Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
                 }
             }
+            self.fold_bursts(&mut batch, false);
             if batch.is_empty() {
                 break;
             }
+            self.commit(&mut batch);
+        }
+        // Every fold still gathering is written: throttling never loses an alert.
+        self.fold_bursts(&mut batch, true);
+        if !batch.is_empty() {
             self.commit(&mut batch);
         }
         self.prune();
@@ -1344,6 +1370,25 @@ impl Worker {
             }
         }
         true
+    }
+
+    /// Folds what is over the rate limit out of `batch` and adds the summaries that are
+    /// due (all of them with `all`).
+    fn fold_bursts(&mut self, batch: &mut Vec<Alert>, all: bool) {
+        let Some(t) = &mut self.throttle else {
+            return;
+        };
+        let now = Instant::now();
+        let before = t.folded;
+        let mut passed = std::mem::take(&mut self.spare);
+        for a in batch.drain(..) {
+            t.admit(a, now, &mut passed);
+        }
+        t.due(now, all, &mut passed);
+        self.counters
+            .folded
+            .fetch_add(t.folded - before, Ordering::Relaxed);
+        self.spare = std::mem::replace(batch, passed);
     }
 
     fn commit(&mut self, batch: &mut Vec<Alert>) {

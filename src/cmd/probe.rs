@@ -123,13 +123,14 @@ pub fn run(args: ProbeArgs, conn: &AgentConn) -> anyhow::Result<ExitStatus> {
             match &status {
                 Some(s) => {
                     println!(
-                        "agent (pid {}): enforcer {}, {} policies, {} host rules; alerts stored {}, dropped {}; \
+                        "agent (pid {}): enforcer {}, {} policies, {} host rules; alerts stored {}, folded into summaries {}, dropped {}; \
                          monitor events {} (lost in kernel {}, dropped {}); enforcer events dropped {}",
                         s.pid,
                         s.enforcer,
                         s.policies,
                         s.host_rules,
                         s.alerts_stored,
+                        s.alerts_folded,
                         s.alerts_dropped,
                         s.monitor_received,
                         s.monitor_lost_in_kernel,

@@ -1125,3 +1125,46 @@ fn summary_counts_the_window_by_policy_action_operation_and_process() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--from cannot be combined with 'summary'"));
 }
+
+#[test]
+fn throttling_folds_a_burst_into_a_summary_that_counts_it() {
+    let dir = Scratch::new("alerts-throttle");
+    let options = WriterOptions {
+        throttle: knoxctl::alert::throttle::ThrottleOptions {
+            max_per_second: 5,
+            fold_seconds: 3600,
+        },
+        ..WriterOptions::default()
+    };
+    let (writer, tx) = AlertWriter::spawn_with(&dir.0, KEEP_ALL, options).unwrap();
+    let t = now();
+    for _ in 0..50 {
+        assert!(tx.send(apt_blocked(t)));
+    }
+    // Another policy in the same second is not held back by the first one's burst.
+    assert!(tx.send(ps_audited(t, 0)));
+    // Shutting down writes the summary still gathering: nothing is lost.
+    let stats = writer.shutdown();
+    assert_eq!(stats.folded, 45, "{stats:?}");
+    assert_eq!(stats.dropped, 0, "{stats:?}");
+    let stored = alerts_json(&dir.0, &["--filter", "PolicyName=block-pkg-mgmt-tools"]);
+    assert_eq!(stored.len(), 6, "five one by one and one summary");
+    let summary = alerts_json(&dir.0, &["--filter", "ATags~throttled"]);
+    assert_eq!(summary.len(), 1);
+    let s = &summary[0];
+    assert!(s.atags.iter().any(|t| t == "count=45"), "{s:?}");
+    assert!(
+        s.message
+            .starts_with("45 alerts of policy block-pkg-mgmt-tools like this one between "),
+        "{}",
+        s.message
+    );
+    assert_eq!(
+        alerts_json(
+            &dir.0,
+            &["--filter", "PolicyName=discovery-process-discovery"]
+        )
+        .len(),
+        1
+    );
+}
