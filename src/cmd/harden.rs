@@ -51,15 +51,19 @@ login shells, sudo, knoxctl and its state) or when this host's enforcer cannot b
 rules (see `knoxctl probe`).
 
 --out-dir writes one file per policy (harden-<template>.yaml) or, with --merge, one per \
-target; files are written only when every policy is valid, and each appears whole. --report \
+target (where templates name the same resource, Block wins over Audit). Files are written \
+only when every policy is valid, and the directory changes as a whole: the new set is \
+staged next to it (so its parent must be writable) and swapped in with one rename, other \
+files in it are kept, and a failure leaves it as it was. --report \
 writes the coverage report (by extension: .md, .html, .json). --apply sends the policies to \
 the agent in one request (all or none); on a terminal it first asks which to apply (--yes \
-applies all without asking; without a terminal nothing is asked). --diff shows what apply \
+applies all without asking; without a terminal --apply needs --yes). --diff shows what apply \
 would change (exit status 1 when something would). --dry-run with --apply asks the agent what \
-would change and changes nothing.
+would change and changes nothing (it needs no --yes).
 
 Exit status: 0 done; 1 failed (no agent for --apply, a file could not be written); 2 usage \
-error (unknown framework, category or control; no such container).";
+error (unknown framework, category or control; no such container; --apply without --yes and \
+without a terminal).";
 
 #[derive(Subcommand, Debug)]
 pub enum HardenCommand {
@@ -669,6 +673,15 @@ fn recommend_cmd(
             "harden recommend",
         ));
     }
+    // Without a terminal nobody can be asked which policies to apply, and applying
+    // everything unasked is not a default a script should get by accident.
+    if args.apply && !args.yes && !args.dry_run && !interactive() {
+        return Ok(super::usage(
+            "--apply without a terminal needs --yes (nothing can be asked, so say that all \
+             recommended policies are to be applied; or use --dry-run or --out-dir first)",
+            "harden recommend",
+        ));
+    }
     let templates: Vec<&Template> = catalog.templates.iter().filter(|t| f.matches(t)).collect();
     let targets = if let Some(dir) = &args.rootfs {
         if !dir.is_dir() {
@@ -938,10 +951,15 @@ fn print_outcomes(outcomes: &[Outcome], wide: bool) {
     eprintln!("{n} recommended, {s} skipped");
 }
 
+/// Whether a person can be asked: the prompt reads stdin and draws on stderr.
+fn interactive() -> bool {
+    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+}
+
 /// On a terminal without --yes: which policies to apply (all preselected). None when the
-/// user cancels.
+/// user cancels. Without a terminal, only --dry-run or --yes get here (checked up front).
 fn choose(texts: &[(String, String)], yes: bool) -> Option<Vec<(String, String)>> {
-    if yes || !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+    if yes || !interactive() {
         return Some(texts.to_vec());
     }
     let names: Vec<&str> = texts
@@ -1024,26 +1042,173 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         })
 }
 
-/// Writes every file into `dir` (created if missing): all are first written to temporary
-/// names, then renamed, so an error leaves no partial policy behind.
+/// Writes the policies into `dir` as one change: a staging directory next to it gets the
+/// entries `dir` already holds (hard links, so nothing is copied) and the new files, and
+/// then takes `dir`'s place in one rename (an exchange when `dir` exists). Readers see the
+/// old set or the new one, never a mix, and any error leaves `dir` as it was. The parent
+/// must therefore be writable; `dir` is created (with its parents) when missing.
 fn write_files(dir: &Path, texts: &[(String, String)]) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let mut written: Vec<PathBuf> = Vec::new();
-    for (file, text) in texts {
-        let tmp = dir.join(format!(".{file}.knoxctl-{}", std::process::id()));
-        if let Err(e) = std::fs::write(&tmp, text) {
-            let _ = std::fs::remove_file(&tmp);
-            for w in &written {
-                let _ = std::fs::remove_file(w);
+    use std::io::{Error, ErrorKind};
+    let name = dir
+        .file_name()
+        .filter(|n| *n != "." && *n != "..")
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidInput,
+                "it must name a directory (not . or ..), since it is replaced as a whole",
+            )
+        })?
+        .to_os_string();
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)?;
+    // Through symlinks to the directory the rename acts on, so a linked out-dir stays a
+    // link to the new contents.
+    let (parent, name) = match std::fs::canonicalize(dir) {
+        Ok(real) => match (real.parent(), real.file_name()) {
+            (Some(p), Some(n)) => (p.to_path_buf(), n.to_os_string()),
+            _ => {
+                return Err(Error::new(
+                    ErrorKind::InvalidInput,
+                    "the root directory cannot be replaced",
+                ));
             }
-            return Err(e);
+        },
+        Err(e) if e.kind() == ErrorKind::NotFound => (std::fs::canonicalize(parent)?, name),
+        Err(e) => return Err(e),
+    };
+    let target = parent.join(&name);
+    let old = match std::fs::symlink_metadata(&target) {
+        Ok(m) if m.is_dir() => Some(m),
+        Ok(_) => {
+            return Err(Error::new(
+                ErrorKind::AlreadyExists,
+                "it exists and is not a directory",
+            ));
         }
-        written.push(tmp);
+        Err(e) if e.kind() == ErrorKind::NotFound => None,
+        Err(e) => return Err(e),
+    };
+    let staging = Staging(parent.join(format!(
+        ".{}.knoxctl-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    )));
+    let _ = std::fs::remove_dir_all(&staging.0);
+    std::fs::create_dir(&staging.0)?;
+    let new_names: BTreeSet<&str> = texts.iter().map(|(f, _)| f.as_str()).collect();
+    if let Some(meta) = &old {
+        for entry in std::fs::read_dir(&target)? {
+            let entry = entry?;
+            let file_name = entry.file_name();
+            let replaced = new_names.contains(file_name.to_string_lossy().as_ref());
+            if replaced && !entry.file_type()?.is_file() {
+                return Err(Error::new(
+                    ErrorKind::AlreadyExists,
+                    format!(
+                        "{} is not a regular file; a policy would replace it",
+                        entry.path().display()
+                    ),
+                ));
+            }
+            if !replaced {
+                link_tree(&entry.path(), &staging.0.join(&file_name))?;
+            }
+        }
+        use std::os::unix::fs::MetadataExt;
+        std::fs::set_permissions(&staging.0, meta.permissions())?;
+        // Only root can give the directory to someone else; anyone else already owns
+        // what they create, so a refusal there changes nothing.
+        let _ = std::os::unix::fs::chown(&staging.0, Some(meta.uid()), Some(meta.gid()));
     }
-    for ((file, _), tmp) in texts.iter().zip(&written) {
-        std::fs::rename(tmp, dir.join(file))?;
+    for (file, text) in texts {
+        let mut f = std::fs::File::create(staging.0.join(file))?;
+        std::io::Write::write_all(&mut f, text.as_bytes())?;
+        f.sync_all()?;
     }
+    std::fs::File::open(&staging.0)?.sync_all()?;
+    if old.is_some() {
+        exchange(&staging.0, &target)?;
+        // Staging now holds the previous contents; its drop removes them.
+    } else {
+        std::fs::rename(&staging.0, &target)?;
+    }
+    std::fs::File::open(&parent)?.sync_all()?;
     Ok(())
+}
+
+/// A directory removed (with what it holds) when dropped: the staging directory on an
+/// error, the previous contents after the exchange.
+struct Staging(PathBuf);
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Recreates `src` at `dst` with hard links (directories are made, everything else
+/// linked; a file that cannot be linked, e.g. on another mount, is copied).
+fn link_tree(src: &Path, dst: &Path) -> std::io::Result<()> {
+    let meta = std::fs::symlink_metadata(src)?;
+    if meta.is_dir() {
+        std::fs::create_dir(dst)?;
+        for entry in std::fs::read_dir(src)? {
+            let entry = entry?;
+            link_tree(&entry.path(), &dst.join(entry.file_name()))?;
+        }
+        return std::fs::set_permissions(dst, meta.permissions());
+    }
+    match std::fs::hard_link(src, dst) {
+        Ok(()) => Ok(()),
+        Err(_) if meta.file_type().is_symlink() => {
+            std::os::unix::fs::symlink(std::fs::read_link(src)?, dst)
+        }
+        Err(_) if meta.is_file() => std::fs::copy(src, dst).map(|_| ()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Swaps two directories in one step (renameat2 RENAME_EXCHANGE). Where the file system
+/// cannot (EINVAL), `to` is moved aside and `from` renamed in its place, and moved back
+/// if that fails: `to` is briefly absent, but never half replaced.
+fn exchange(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let c = |p: &Path| {
+        CString::new(p.as_os_str().as_bytes())
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "NUL in path"))
+    };
+    let (cfrom, cto) = (c(from)?, c(to)?);
+    // SAFETY: both are valid NUL-terminated paths that outlive the call.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            libc::AT_FDCWD,
+            cfrom.as_ptr(),
+            libc::AT_FDCWD,
+            cto.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    if rc == 0 {
+        return Ok(());
+    }
+    let err = std::io::Error::last_os_error();
+    if !matches!(err.raw_os_error(), Some(libc::EINVAL) | Some(libc::ENOSYS)) {
+        return Err(err);
+    }
+    let mut aside = from.as_os_str().to_os_string();
+    aside.push("-old");
+    let aside = PathBuf::from(aside);
+    std::fs::rename(to, &aside)?;
+    if let Err(e) = std::fs::rename(from, to) {
+        std::fs::rename(&aside, to)?;
+        return Err(e);
+    }
+    std::fs::rename(&aside, from)
 }
 
 fn verify(catalog: &Catalog, args: VerifyArgs, conn: &AgentConn) -> anyhow::Result<ExitStatus> {
@@ -1200,5 +1365,106 @@ fn wait_alert(
             });
         }
         std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    fn scratch(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("knoxctl-outdir-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn texts(content: &str) -> Vec<(String, String)> {
+        ["harden-a.yaml", "harden-b.yaml"]
+            .iter()
+            .map(|f| (f.to_string(), content.to_string()))
+            .collect()
+    }
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn out_dir_is_created_or_replaced_whole_keeping_other_entries() {
+        let s = scratch("replace");
+        let out = s.join("deep/out");
+        write_files(&out, &texts("one")).unwrap();
+        assert_eq!(names(&out), ["harden-a.yaml", "harden-b.yaml"]);
+        std::fs::write(out.join("keep.txt"), "mine").unwrap();
+        std::fs::create_dir(out.join("sub")).unwrap();
+        std::fs::write(out.join("sub/x"), "x").unwrap();
+        let inode = std::fs::metadata(out.join("keep.txt")).unwrap().ino();
+        write_files(&out, &texts("two")).unwrap();
+        assert_eq!(
+            names(&out),
+            ["harden-a.yaml", "harden-b.yaml", "keep.txt", "sub"]
+        );
+        assert_eq!(
+            std::fs::read_to_string(out.join("harden-b.yaml")).unwrap(),
+            "two"
+        );
+        assert_eq!(std::fs::read_to_string(out.join("sub/x")).unwrap(), "x");
+        // Carried over by link, not copied.
+        assert_eq!(
+            std::fs::metadata(out.join("keep.txt")).unwrap().ino(),
+            inode
+        );
+        // Nothing of the staging or the previous set is left next to it.
+        assert_eq!(names(&s.join("deep")), ["out"]);
+        // A link to the out-dir stays a link, to the new contents.
+        let link = s.join("link");
+        std::os::unix::fs::symlink(&out, &link).unwrap();
+        write_files(&link, &texts("three")).unwrap();
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(
+            std::fs::read_to_string(out.join("harden-a.yaml")).unwrap(),
+            "three"
+        );
+        let _ = std::fs::remove_dir_all(&s);
+    }
+
+    #[test]
+    fn a_failed_out_dir_write_leaves_the_previous_contents() {
+        let s = scratch("fail");
+        let out = s.join("out");
+        write_files(&out, &texts("old")).unwrap();
+        // A directory where a policy file goes: found while staging (other entries may
+        // already be linked into the staging directory by then).
+        std::fs::remove_file(out.join("harden-b.yaml")).unwrap();
+        std::fs::create_dir(out.join("harden-b.yaml")).unwrap();
+        std::fs::write(out.join("a-first.txt"), "mine").unwrap();
+        let err = write_files(&out, &texts("new")).unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+        assert_eq!(
+            names(&out),
+            ["a-first.txt", "harden-a.yaml", "harden-b.yaml"]
+        );
+        assert!(out.join("harden-b.yaml").is_dir());
+        assert_eq!(
+            std::fs::read_to_string(out.join("harden-a.yaml")).unwrap(),
+            "old"
+        );
+        assert_eq!(names(&s), ["out"], "staging left behind");
+        for bad in [Path::new("."), Path::new("..")] {
+            assert!(write_files(bad, &texts("x")).is_err());
+        }
+        let _ = std::fs::remove_dir_all(&s);
     }
 }

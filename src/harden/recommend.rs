@@ -592,12 +592,6 @@ pub fn merge(
                 };
                 let dest = target.entry(key.clone()).or_insert_with(|| json!([]));
                 for e in list {
-                    // The same resource in two templates: the first (catalog order) keeps
-                    // it, since one policy cannot hold a rule twice.
-                    let dest_list = dest.as_array().expect("lists are arrays");
-                    if dest_list.iter().any(|d| same_resource(d, e)) {
-                        continue;
-                    }
                     let mut e = e.clone();
                     // Syscall rules carry no per-rule action in the CRD.
                     if section != "syscalls" {
@@ -606,7 +600,22 @@ pub fn merge(
                         e["message"] = json!(format!("harden {}: {}", t.id, t.title));
                         e["tags"] = json!(t.tags());
                     }
-                    dest.as_array_mut().expect("lists are arrays").push(e);
+                    let dest_list = dest.as_array_mut().expect("lists are arrays");
+                    // The same resource in two templates: one policy cannot hold a rule
+                    // twice, so one rule stays. Block wins over Audit (merging must not
+                    // weaken what the per-template policies would enforce); between
+                    // equals the first in catalog order keeps it, with its tags.
+                    match dest_list.iter().position(|d| same_resource(d, &e)) {
+                        Some(i) => {
+                            if dest_list[i].get("action").and_then(Value::as_str)
+                                == Some(Action::Audit.as_str())
+                                && r.action == Action::Block
+                            {
+                                dest_list[i] = e;
+                            }
+                        }
+                        None => dest_list.push(e),
+                    }
                 }
             }
         }
@@ -768,6 +777,59 @@ mod tests {
                 crate::yaml::to_yaml(&merge(&again, &templates, "web-1").unwrap().1)
             );
         }
+    }
+
+    /// Two templates naming one resource, one Audit and one Block, in either order: the
+    /// merged policy keeps one rule for it, the Block one with its template's message.
+    #[test]
+    fn merge_keeps_block_when_templates_collide() {
+        let c = Catalog::builtin().unwrap();
+        let audit = c.get("pkg-mngr-exec").unwrap().clone();
+        let mut block = audit.clone();
+        block.id = "pkg-mngr-exec-twin".into();
+        let opts = Options {
+            action: Action::Block,
+            caps: None,
+            guard: guard(),
+        };
+        // A root with apt, so the test does not depend on this machine's packages.
+        let root = std::env::temp_dir().join(format!("knoxctl-merge-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("usr/bin")).unwrap();
+        std::fs::write(root.join("usr/bin/apt"), "").unwrap();
+        let host = Target {
+            fs: TargetFs::new(&root),
+            ..target(Scope::Host)
+        };
+        for block_first in [false, true] {
+            let templates: Vec<&Template> = if block_first {
+                vec![&block, &audit]
+            } else {
+                vec![&audit, &block]
+            };
+            let mut out = recommend(&templates, &host, &opts);
+            for r in &mut out.recommendations {
+                if r.template == audit.id {
+                    r.action = Action::Audit;
+                }
+            }
+            let (_, doc) = merge(&out, &templates, "web-1").unwrap();
+            let rules = doc["spec"]["process"]["matchPaths"].as_array().unwrap();
+            let apt: Vec<&Value> = rules
+                .iter()
+                .filter(|r| r["path"] == "/usr/bin/apt")
+                .collect();
+            assert_eq!(apt.len(), 1, "{rules:?}");
+            assert_eq!(apt[0]["action"], "Block", "block first: {block_first}");
+            assert!(
+                apt[0]["message"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("harden pkg-mngr-exec-twin:"),
+                "{:?}",
+                apt[0]
+            );
+        }
+        let _ = std::fs::remove_dir_all(&root);
     }
 
     #[test]

@@ -363,6 +363,178 @@ fn nothing_half_written_when_the_out_dir_cannot_be_used() {
     assert!(stderr(&out).contains("not a directory"), "{}", stderr(&out));
 }
 
+/// An out-dir that already holds policies: a run replaces them as one set, keeping what
+/// else is there; a run that fails leaves every previous file as it was.
+#[test]
+fn the_out_dir_changes_as_a_whole_or_not_at_all() {
+    let s = Scratch::new("harden-out-atomic");
+    let root = debian_root(&s);
+    let out_dir = s.0.join("policies");
+    let recommend = |extra: &[&str]| {
+        let mut args = vec![
+            "harden",
+            "recommend",
+            "--rootfs",
+            root.to_str().unwrap(),
+            "--out-dir",
+            out_dir.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    let out = recommend(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let first: Vec<String> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(first.len() > 2, "{first:?}");
+    std::fs::write(out_dir.join("README"), "mine").unwrap();
+    let pkg = out_dir.join("harden-pkg-mngr-exec.yaml");
+    std::fs::write(&pkg, "edited").unwrap();
+    let out = recommend(&["--action", "block"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(out_dir.join("README")).unwrap(),
+        "mine"
+    );
+    assert!(
+        std::fs::read_to_string(&pkg)
+            .unwrap()
+            .contains("action: Block")
+    );
+    // Every file of the set but one could be written: none is, the old set stays whole.
+    let before: Vec<(String, Vec<u8>)> = {
+        let mut v: Vec<_> = std::fs::read_dir(&out_dir)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    std::fs::read(e.path()).unwrap(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let last = before
+        .iter()
+        .map(|(f, _)| f)
+        .filter(|f| f.starts_with("harden-"))
+        .max()
+        .unwrap()
+        .clone();
+    let blocked = out_dir.join(&last);
+    std::fs::remove_file(&blocked).unwrap();
+    std::fs::create_dir(&blocked).unwrap();
+    let out = recommend(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is not a regular file; a policy would replace it"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::remove_dir(&blocked).unwrap();
+    let after: Vec<(String, Vec<u8>)> = {
+        let mut v: Vec<_> = std::fs::read_dir(&out_dir)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    std::fs::read(e.path()).unwrap(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let without_last: Vec<_> = before.into_iter().filter(|(f, _)| *f != last).collect();
+    assert_eq!(after, without_last, "a failed run changed the out-dir");
+    let leftovers: Vec<String> = std::fs::read_dir(&s.0)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// Whatever templates name the same resource, the merged policy gives each resource the
+/// strongest action the separate policies gave it (no built-in template pair collides on
+/// one target today; the unit test merge_keeps_block_when_templates_collide makes one).
+#[test]
+fn merge_keeps_the_stronger_action() {
+    let s = Scratch::new("harden-merge");
+    let root = debian_root(&s);
+    let recommend = |merge: bool| -> serde_json::Value {
+        let mut args = vec![
+            "harden",
+            "recommend",
+            "--rootfs",
+            root.to_str().unwrap(),
+            "--action",
+            "block",
+            "-o",
+            "json",
+        ];
+        if merge {
+            args.push("--merge");
+        }
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    // A rule's resource: its section, list and matcher fields, without action and info.
+    let resource = |section: &str, key: &str, e: &serde_json::Value| -> String {
+        let mut e = e.clone();
+        for k in ["action", "severity", "message", "tags"] {
+            e.as_object_mut().unwrap().remove(k);
+        }
+        format!("{section}.{key} {e}")
+    };
+    let mut strongest: std::collections::BTreeMap<String, String> = Default::default();
+    for p in recommend(false)["policies"].as_array().unwrap() {
+        let action = p["spec"]["action"].as_str().unwrap();
+        for section in ["process", "file", "network", "capabilities"] {
+            let Some(lists) = p["spec"][section].as_object() else {
+                continue;
+            };
+            for (key, list) in lists {
+                for e in list.as_array().into_iter().flatten() {
+                    let a = e["action"].as_str().unwrap_or(action).to_string();
+                    let w = strongest
+                        .entry(resource(section, key, e))
+                        .or_insert(a.clone());
+                    if a == "Block" {
+                        *w = a;
+                    }
+                }
+            }
+        }
+    }
+    let merged = recommend(true);
+    let policy = &merged["policies"][0];
+    let mut checked = 0;
+    for section in ["process", "file", "network", "capabilities"] {
+        let Some(lists) = policy["spec"][section].as_object() else {
+            continue;
+        };
+        for (key, list) in lists {
+            for e in list.as_array().into_iter().flatten() {
+                let r = resource(section, key, e);
+                assert_eq!(
+                    e["action"].as_str(),
+                    strongest.get(&r).map(String::as_str),
+                    "{r}"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 0);
+}
+
 #[test]
 fn block_only_what_is_safe_and_say_why_the_rest_stays_audit() {
     let s = Scratch::new("harden-block");
@@ -445,6 +617,40 @@ fn container_targets_need_the_agent_and_a_known_name() {
         stderr(&apply).contains("--apply needs the running agent"),
         "{}",
         stderr(&apply)
+    );
+}
+
+/// Without a terminal nobody can choose, so --apply must be told --yes; --dry-run
+/// changes nothing and needs no --yes.
+#[test]
+fn apply_without_a_terminal_needs_yes() {
+    let out = run(&[
+        "harden",
+        "recommend",
+        "--apply",
+        "--socket",
+        "/nonexistent/agent.sock",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--apply without a terminal needs --yes"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+    let dry = run(&[
+        "harden",
+        "recommend",
+        "--apply",
+        "--dry-run",
+        "--socket",
+        "/nonexistent/agent.sock",
+    ]);
+    assert_eq!(dry.status.code(), Some(1), "{}", stderr(&dry));
+    assert!(
+        stderr(&dry).contains("--apply needs the running agent"),
+        "{}",
+        stderr(&dry)
     );
 }
 
