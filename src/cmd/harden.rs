@@ -36,8 +36,9 @@ const RECOMMEND_ABOUT: &str = "\
 Evaluates every template on a real target and prints what it recommends and what it skips, \
 each with its evidence (\"/usr/bin/apt exists\", \"package apt 2.6.1 installed\", \"no \
 /usr/bin/dnf\"). Targets: this host (default, --host), a container the agent knows \
-(--container NAME, --all-containers: its root is /proc/PID/root), or a directory holding a \
-root file system (--rootfs DIR; with --container NAME the policies select that container).
+(--container NAME, --all-containers: its root is /proc/PID/root, or the root file system the \
+OCI hook reported while its process is not known yet), or a directory holding a root file \
+system (--rootfs DIR; with --container NAME the policies select that container).
 
 Rule paths are resolved as the target resolves them: /bin/x and /usr/bin/x are both listed \
 where both exist (merged /usr), a symlink's target is listed too, and programs that are not \
@@ -161,7 +162,8 @@ pub struct ShowArgs {
     /// The template id (see `knoxctl harden list`)
     #[arg(value_name = "ID")]
     pub id: String,
-    /// Print the policy it produces for `host` (this host) or `container=NAME`
+    /// Print the policy it produces for `host` (this host) or `container=NAME` (a container
+    /// the agent knows; its paths are resolved in the container's root)
     #[arg(long = "for", value_name = "host|container=NAME", value_parser = for_arg)]
     pub target: Option<ForTarget>,
     #[arg(short, long, value_enum, default_value_t = ShowOutput::Yaml)]
@@ -295,7 +297,7 @@ pub fn run(command: HardenCommand, conn: &AgentConn) -> anyhow::Result<ExitStatu
     };
     let result = match command {
         HardenCommand::List(args) => list(&catalog, args),
-        HardenCommand::Show(args) => show(&catalog, args),
+        HardenCommand::Show(args) => show(&catalog, args, conn),
         HardenCommand::Recommend(args) => recommend_cmd(&catalog, *args, conn),
         HardenCommand::Verify(args) => verify(&catalog, args, conn),
     };
@@ -441,7 +443,7 @@ fn list(catalog: &Catalog, args: ListArgs) -> anyhow::Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
-fn show(catalog: &Catalog, args: ShowArgs) -> anyhow::Result<ExitStatus> {
+fn show(catalog: &Catalog, args: ShowArgs, conn: &AgentConn) -> anyhow::Result<ExitStatus> {
     let t = catalog.get(&args.id)?;
     let Some(target) = args.target else {
         match args.output {
@@ -451,14 +453,24 @@ fn show(catalog: &Catalog, args: ShowArgs) -> anyhow::Result<ExitStatus> {
         }
         return Ok(ExitStatus::Success);
     };
+    // A container's paths are its own (another distribution, no merged /usr, programs the
+    // host lacks): they are resolved in its root, found through the agent's inventory as
+    // `recommend --container` does.
     let target = match target {
         ForTarget::Host => host_target(None),
-        ForTarget::Container(name) => Target {
-            scope: Scope::Container,
-            fs: TargetFs::new("/"),
-            label: format!("container {name} (paths as on this host)"),
-            name,
-        },
+        ForTarget::Container(name) => {
+            let found = match container_targets(std::slice::from_ref(&name), false, conn)? {
+                Ok(t) => t.into_iter().next(),
+                Err(msg) => return Ok(super::usage(&msg, "harden show")),
+            };
+            match found {
+                Some(t) => t,
+                None => {
+                    let msg = format!("no container named '{name}' on this host");
+                    return Ok(super::usage(&msg, "harden show"));
+                }
+            }
+        }
     };
     let opts = Options {
         action: Action::Audit,
@@ -559,7 +571,7 @@ fn container_targets(
     conn: &AgentConn,
 ) -> anyhow::Result<Result<Vec<Target>, String>> {
     let items = match api::call(&conn.socket, &Request::Containers, Duration::from_secs(10))
-        .with_context(|| "--container needs the agent's container inventory".to_string())?
+        .context("a container target (--container, --for container=NAME) needs the agent's container inventory; for an unpacked image use recommend --rootfs DIR --container NAME")?
     {
         Response::Containers { items } => items,
         Response::Error { message, .. } => anyhow::bail!("{message}"),
@@ -584,21 +596,34 @@ fn container_targets(
         if !(all || names.contains(&c.name)) {
             continue;
         }
-        if c.pid == 0 {
+        let Some((root, label)) = container_root(c) else {
             return Ok(Err(format!(
-                "container '{}' has no known init process; is it running?",
+                "container '{}' has no known init process or root file system; is it running?",
                 c.name
             )));
-        }
+        };
         out.push(Target {
             scope: Scope::Container,
-            fs: TargetFs::new(format!("/proc/{}/root", c.pid)),
-            label: format!("container {} (pid {})", c.name, c.pid),
+            fs: TargetFs::new(root),
+            label: format!("container {} ({label})", c.name),
             name: c.name.clone(),
         });
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(Ok(out))
+}
+
+/// Where a container's files are seen from the host, and how to say so: its init
+/// process's root (every mount of the container, volumes included) or, before the agent
+/// knows that process, the root file system the OCI hook reported.
+fn container_root(c: &crate::container::Container) -> Option<(PathBuf, String)> {
+    if c.pid != 0 {
+        return Some((
+            PathBuf::from(format!("/proc/{}/root", c.pid)),
+            format!("pid {}", c.pid),
+        ));
+    }
+    (!c.rootfs.is_empty()).then(|| (PathBuf::from(&c.rootfs), format!("root {}", c.rootfs)))
 }
 
 /// What this host's enforcer can block: the agent's enforcer when one answers, else what

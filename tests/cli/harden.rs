@@ -125,7 +125,7 @@ fn unknown_names_are_usage_errors_with_suggestions() {
 }
 
 #[test]
-fn show_prints_the_template_or_a_valid_policy() {
+fn show_prints_the_template_with_its_mappings_and_enforcers() {
     let md = stdout(&run(&["harden", "show", "pkg-mngr-exec", "-o", "markdown"]));
     assert!(
         md.contains("| mitre-attack | v16 | T1546.016 | direct |"),
@@ -135,19 +135,163 @@ fn show_prints_the_template_or_a_valid_policy() {
         md.contains("- process: bpf-lsm, fanotify, apparmor"),
         "{md}"
     );
-    let out = run(&["harden", "show", "exec-dev-shm", "--for", "container=web"]);
+}
+
+/// A stand-in agent on a Unix socket that answers every request with this container
+/// inventory (what `show --for container=` and `recommend --container` ask for).
+fn fake_inventory(s: &Scratch, items: Vec<knoxctl::agent::api::ContainerItem>) -> PathBuf {
+    use std::io::{BufRead, BufReader};
+    let socket = s.0.join("agent.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let mut reply =
+        serde_json::to_vec(&knoxctl::agent::api::Response::Containers { items }).unwrap();
+    reply.push(b'\n');
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut line = String::new();
+            let _ = BufReader::new(&stream).read_line(&mut line);
+            let _ = stream.write_all(&reply);
+        }
+    });
+    socket
+}
+
+fn container(name: &str, pid: u32, rootfs: &Path) -> knoxctl::agent::api::ContainerItem {
+    knoxctl::agent::api::ContainerItem {
+        container: knoxctl::container::Container {
+            id: "a".repeat(64),
+            name: name.into(),
+            runtime: "docker".into(),
+            pid,
+            rootfs: rootfs.display().to_string(),
+            ..Default::default()
+        },
+        policies: Vec::new(),
+        enforcement: None,
+    }
+}
+
+/// `show --for container=NAME` resolves the template's paths in that container's root
+/// (from the agent's inventory), not on this host: an Alpine-like root without merged
+/// /usr and with only apt-get gets exactly that path.
+#[test]
+fn show_for_a_container_resolves_paths_in_its_root() {
+    let s = Scratch::new("harden-show-ctr");
+    s.write("ctr/usr/bin/apt-get", "");
+    s.write("ctr/etc/os-release", "ID=debian\n");
+    std::fs::create_dir_all(s.0.join("ctr/bin")).unwrap();
+    let socket = fake_inventory(&s, vec![container("web", 0, &s.0.join("ctr"))]);
+    let sock = socket.to_str().unwrap();
+    let out = run(&[
+        "harden",
+        "show",
+        "pkg-mngr-exec",
+        "--for",
+        "container=web",
+        "--socket",
+        sock,
+        "-o",
+        "json",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let policy = stdout(&out);
-    assert!(policy.contains("kind: KubeArmorPolicy"), "{policy}");
+    let policy: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(policy["kind"], "KubeArmorPolicy");
+    assert_eq!(
+        policy["spec"]["selector"]["matchLabels"]["kubearmor.io/container.name"],
+        "web$"
+    );
+    let paths: Vec<&str> = policy["spec"]["process"]["matchPaths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["/usr/bin/apt-get"]);
     assert!(
-        policy.contains("kubearmor.io/container.name: web$"),
-        "{policy}"
+        stderr(&out).contains("# dropped (absent here): /usr/bin/apt, /usr/bin/dpkg"),
+        "{}",
+        stderr(&out)
     );
-    let v = run_stdin(
-        &["policy", "validate", "--strict", "-f", "-"],
-        policy.as_bytes(),
-    );
+    let yaml = run(&[
+        "harden",
+        "show",
+        "pkg-mngr-exec",
+        "--for",
+        "container=web",
+        "--socket",
+        sock,
+    ]);
+    let v = run_stdin(&["policy", "validate", "--strict", "-f", "-"], &yaml.stdout);
     assert_eq!(v.status.code(), Some(0), "{}{}", stdout(&v), stderr(&v));
+    // recommend --container takes the same root from the inventory.
+    let rec = run(&[
+        "harden",
+        "recommend",
+        "--container",
+        "web",
+        "--category",
+        "package-managers",
+        "--socket",
+        sock,
+        "-o",
+        "json",
+    ]);
+    assert_eq!(rec.status.code(), Some(0), "{}", stderr(&rec));
+    let rec: serde_json::Value = serde_json::from_slice(&rec.stdout).unwrap();
+    assert_eq!(
+        rec["policies"][0]["spec"]["process"]["matchPaths"],
+        serde_json::json!([{"path": "/usr/bin/apt-get"}])
+    );
+    // Nothing there to harden: said, with the container's own evidence.
+    let out = run(&[
+        "harden",
+        "show",
+        "pkg-mngr-rpm",
+        "--for",
+        "container=web",
+        "--socket",
+        sock,
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "pkg-mngr-rpm produces no policy for container web (root {})",
+            s.0.join("ctr").display()
+        )),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(&[
+        "harden",
+        "show",
+        "pkg-mngr-exec",
+        "--for",
+        "container=db",
+        "--socket",
+        sock,
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no container named 'db' on this host (known: web)"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(&[
+        "harden",
+        "show",
+        "pkg-mngr-exec",
+        "--for",
+        "container=web",
+        "--socket",
+        "/nonexistent/agent.sock",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("needs the agent's container inventory"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -583,7 +727,7 @@ fn container_targets_need_the_agent_and_a_known_name() {
     ]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("--container needs the agent's container inventory"),
+        stderr(&out).contains("needs the agent's container inventory"),
         "{}",
         stderr(&out)
     );
