@@ -263,7 +263,10 @@ For each template (one ID, or --all host templates whose preconditions hold here
 its policy for this host in Audit mode, runs its trigger command (sh -c), and waits for an \
 alert from that policy with the fields the template expects (Operation, Resource). The \
 policy is deleted again afterwards unless it was applied before. Needs a running agent \
-(root). Prints PASS or FAIL per template and the pass count.
+(root). Prints PASS, FAIL or SKIP per template and the counts: a FAIL says whether the \
+agent's enforcer claims to enforce the template's rule sections (then it is a bug) or not \
+(syscall rules: audited by the monitor); SKIP gives the unmet precondition, or what the \
+recipe needs that is not here (a device whose driver is not loaded).
 
 Exit status: 0 every template passed; 1 some failed or no agent answered; 2 usage error.";
 
@@ -1251,13 +1254,18 @@ fn verify(catalog: &Catalog, args: VerifyArgs, conn: &AgentConn) -> anyhow::Resu
         .clone()
         .unwrap_or_else(|| PathBuf::from(super::AgentConn::DEFAULT_STATE_DIR));
     // Fail early and clearly when there is no agent to verify against.
-    match api::call(&conn.socket, &Request::Status, Duration::from_secs(5)) {
-        Ok(Response::Status { .. }) => {}
+    let status = match api::call(&conn.socket, &Request::Status, Duration::from_secs(5)) {
+        Ok(Response::Status { status }) => status,
         Ok(_) => anyhow::bail!("unexpected response from the agent"),
         Err(e) => {
             return Err(anyhow::Error::new(e)
                 .context("harden verify needs the running agent (knoxctl onboard vm)"));
         }
+    };
+    // The policies must select the host as the agent names it.
+    let mut host = host;
+    if !status.hostname.is_empty() {
+        host.name = status.hostname.clone();
     }
     let opts = Options {
         action: Action::Audit,
@@ -1265,7 +1273,7 @@ fn verify(catalog: &Catalog, args: VerifyArgs, conn: &AgentConn) -> anyhow::Resu
         guard: LockoutGuard::default(),
     };
     let out = recommend::recommend(&templates, &host, &opts);
-    let (mut pass, mut fail, mut skip) = (0, 0, 0);
+    let (mut pass, mut fail, mut fail_claimed, mut skip) = (0, 0, 0, 0);
     for s in &out.skipped {
         println!("SKIP {}: {}", s.template, s.reason);
         skip += 1;
@@ -1274,19 +1282,72 @@ fn verify(catalog: &Catalog, args: VerifyArgs, conn: &AgentConn) -> anyhow::Resu
         let Some(t) = templates.iter().find(|t| t.id == r.template) else {
             continue;
         };
+        if let Some(why) = t
+            .verify
+            .requires
+            .iter()
+            .map(|p| host.fs.check(p))
+            .find_map(|(ok, why)| (!ok).then_some(why))
+        {
+            println!(
+                "SKIP {}: its verify recipe needs what is not here: {why}",
+                t.id
+            );
+            skip += 1;
+            continue;
+        }
         match verify_one(t, r, &state_dir, conn, Duration::from_secs(args.timeout)) {
             Ok(()) => {
                 println!("PASS {}", t.id);
                 pass += 1;
             }
             Err(why) => {
-                println!("FAIL {}: {why}", t.id);
+                // Whether the running enforcer is one the template says can enforce
+                // every rule section it emits: such a failure is a bug, the others may
+                // be what that enforcer cannot see.
+                let (claimed, note) = claim(&r.policy, &status.enforcer);
+                println!("FAIL {}: {why} ({note})", t.id);
                 fail += 1;
+                if claimed {
+                    fail_claimed += 1;
+                }
             }
         }
     }
-    println!("harden verify: {pass} passed, {fail} failed, {skip} skipped");
+    println!(
+        "harden verify: {pass} passed, {fail} failed ({fail_claimed} that {} claims to enforce), {skip} skipped",
+        status.enforcer
+    );
     Ok(ExitStatus::success_if(fail == 0))
+}
+
+/// Whether `enforcer` can enforce every rule section of `policy` (per
+/// [`crate::harden::catalog::section_enforcers`]), and that said in words.
+fn claim(policy: &serde_json::Value, enforcer: &str) -> (bool, String) {
+    let sections: Vec<&str> = ["process", "file", "network", "capabilities", "syscalls"]
+        .into_iter()
+        .filter(|s| policy["spec"].get(*s).is_some())
+        .collect();
+    let not: Vec<&str> = sections
+        .iter()
+        .copied()
+        .filter(|s| {
+            !crate::harden::catalog::section_enforcers(s)
+                .iter()
+                .any(|e| e.as_str() == enforcer)
+        })
+        .collect();
+    if not.is_empty() {
+        (
+            true,
+            format!("{enforcer} enforces its {} rules", sections.join(", ")),
+        )
+    } else {
+        (
+            false,
+            format!("{enforcer} does not enforce its {} rules", not.join(", ")),
+        )
+    }
 }
 
 fn verify_one(
@@ -1491,5 +1552,24 @@ mod tests {
             assert!(write_files(bad, &texts("x")).is_err());
         }
         let _ = std::fs::remove_dir_all(&s);
+    }
+
+    #[test]
+    fn a_verify_failure_says_whether_the_enforcer_claims_the_template() {
+        let process = serde_json::json!({"spec": {"process": {"matchPaths": []}}});
+        assert_eq!(
+            claim(&process, "bpf-lsm"),
+            (true, "bpf-lsm enforces its process rules".to_string())
+        );
+        let mixed = serde_json::json!({"spec": {"file": {}, "syscalls": {}}});
+        assert_eq!(
+            claim(&mixed, "bpf-lsm"),
+            (
+                false,
+                "bpf-lsm does not enforce its syscalls rules".to_string()
+            )
+        );
+        let net = serde_json::json!({"spec": {"network": {}}});
+        assert!(!claim(&net, "fanotify").0);
     }
 }

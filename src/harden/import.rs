@@ -633,6 +633,7 @@ fn template_from_spec(
         enforcers,
         safe_to_block: false,
         verify: Verify {
+            requires: Vec::new(),
             trigger: String::new(),
             expect: BTreeMap::new(),
         },
