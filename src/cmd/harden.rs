@@ -112,10 +112,13 @@ pub struct FilterArgs {
     /// Only templates for hosts or for containers
     #[arg(long, value_enum)]
     pub scope: Option<ScopeArg>,
-    /// Also import the templates of a kubearmor/policy-templates tree (repeatable); every
-    /// problem is reported as FILE:LINE with what was repaired or why it was skipped
-    #[arg(long = "templates", value_name = "DIR", value_hint = ValueHint::DirPath)]
-    pub templates: Vec<PathBuf>,
+    /// Also import the templates of a kubearmor/policy-templates tree (repeatable): a
+    /// directory, a .zip of one (a release archive), or an http(s) URL of such a zip
+    /// (cached in the user's cache directory, revalidated, used offline when the download
+    /// fails); every problem is reported as FILE:LINE with what was repaired or why it was
+    /// skipped
+    #[arg(long = "templates", value_name = "DIR|ZIP|URL", value_hint = ValueHint::AnyPath)]
+    pub templates: Vec<String>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -314,16 +317,47 @@ pub fn run(command: HardenCommand, conn: &AgentConn) -> anyhow::Result<ExitStatu
 }
 
 /// The built-in catalog plus the trees of `--templates`; each import problem is printed
-/// on stderr as `DIR/FILE:LINE: skipped|repaired: reason`.
-fn with_imports(mut catalog: Catalog, dirs: &[PathBuf]) -> anyhow::Result<Catalog> {
-    for dir in dirs {
-        let imp = crate::harden::import::import_dir(dir)?;
+/// on stderr as `SOURCE/FILE:LINE: skipped|repaired: reason` (SOURCE: the directory, the
+/// zip or the URL as given).
+fn with_imports(mut catalog: Catalog, sources: &[String]) -> anyhow::Result<Catalog> {
+    use crate::harden::fetch::{self, Source};
+    for arg in sources {
+        // A zip, downloaded or not, is unpacked into a temporary tree that lives until
+        // this source is imported.
+        let (dir, unpacked) = match Source::parse(arg) {
+            Source::Dir(d) => (d, None),
+            Source::Zip(z) => {
+                let tree = fetch::unpack(&z, arg)?;
+                (tree.path(), Some(tree))
+            }
+            Source::Url(url) => {
+                let cache = fetch::cache_dir().context(
+                    "--templates URL caches the download, but there is no home directory \
+                     to find the cache directory in (set XDG_CACHE_HOME)",
+                )?;
+                let got = fetch::fetch(&url, &cache)?;
+                eprintln!("knoxctl: note: {}", got.note);
+                let tree = fetch::unpack(&got.zip, &url)?;
+                (tree.path(), Some(tree))
+            }
+        };
+        // Files are named as they are in the source: inside a zip's top directory.
+        let shown = match unpacked.as_ref().and_then(|t| t.top()) {
+            Some(top) => format!("{}/{top}", arg.trim_end_matches('/')),
+            None => arg.trim_end_matches('/').to_string(),
+        };
+        let imp = crate::harden::import::import_dir(&dir).map_err(|e| match e {
+            // The temporary tree's path means nothing to the user; the source does.
+            HardenError::Import { reason, .. } if dir.as_os_str() != arg.as_str() => {
+                HardenError::Import {
+                    path: arg.clone(),
+                    reason,
+                }
+            }
+            other => other,
+        })?;
         for p in &imp.problems {
-            eprintln!(
-                "{}/{}",
-                dir.display().to_string().trim_end_matches('/'),
-                p.render()
-            );
+            eprintln!("{shown}/{}", p.render());
         }
         let skipped = imp
             .problems
@@ -333,7 +367,7 @@ fn with_imports(mut catalog: Catalog, dirs: &[PathBuf]) -> anyhow::Result<Catalo
         eprintln!(
             "imported {} templates from {} ({} files; {} problems skipped a file or entry)",
             imp.templates.len(),
-            dir.display(),
+            arg,
             imp.files,
             skipped
         );

@@ -1094,3 +1094,225 @@ fn imports_the_whole_policy_templates_corpus() {
     let v = run(&["policy", "validate", out_dir.to_str().unwrap()]);
     assert_eq!(v.status.code(), Some(0), "{}", stdout(&v));
 }
+
+/// A small policy-templates tree as a release zip holds it (under one top directory).
+fn templates_zip(s: &Scratch) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for (name, body) in [
+        (
+            "policy-templates-0.2.3/mitre/system/hsp-audit-crontab.yaml",
+            "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorHostPolicy\nmetadata:\n  name: hsp-audit-crontab\n\
+             spec:\n  tags: [MITRE, T1053.003]\n  nodeSelector:\n    matchLabels:\n      kubernetes.io/hostname: gke-ubuntu\n\
+             \x20 process:\n    matchPaths:\n    - path: /bin/crontab\n",
+        ),
+        (
+            "policy-templates-0.2.3/broken/ksp-broken.yaml",
+            "kind: KubeArmorPolicy\nspec: [\n",
+        ),
+        ("policy-templates-0.2.3/README.md", "not imported"),
+    ] {
+        w.start_file(name, opts).unwrap();
+        w.write_all(body.as_bytes()).unwrap();
+    }
+    let bytes = w.finish().unwrap().into_inner();
+    s.write("templates.zip", &bytes);
+    bytes
+}
+
+fn list_templates(source: &str, cache: &Path) -> Output {
+    let mut c = bin();
+    for v in [
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+    ] {
+        c.env_remove(v);
+    }
+    c.env("XDG_CACHE_HOME", cache)
+        .args([
+            "harden",
+            "list",
+            "--templates",
+            source,
+            "--category",
+            "mitre",
+            "-o",
+            "json",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn imported_ids(out: &Output) -> Vec<String> {
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}{}", stdout(out), stderr(out));
+    });
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// `--templates FILE.zip`: the tree inside the archive is imported like a directory, its
+/// problems named by the archive's path and the file inside it.
+#[test]
+fn imports_templates_from_a_zip() {
+    let s = Scratch::new("harden-zip");
+    templates_zip(&s);
+    let z = s.0.join("templates.zip");
+    let out = list_templates(z.to_str().unwrap(), &s.0.join("cache"));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(imported_ids(&out), ["audit-crontab"]);
+    let err = stderr(&out);
+    let zs = z.display();
+    for line in [
+        format!("{zs}/policy-templates-0.2.3/broken/ksp-broken.yaml:3: skipped: not valid YAML"),
+        format!(
+            "{zs}/policy-templates-0.2.3/mitre/system/hsp-audit-crontab.yaml:10: repaired: /bin/crontab is also matched as /usr/bin/crontab"
+        ),
+        format!("imported 1 templates from {zs} (2 files; 1 problems skipped a file or entry)"),
+    ] {
+        assert!(err.contains(&line), "missing {line:?} in:\n{err}");
+    }
+    // Not a zip after all: an error naming it, nothing listed.
+    let bad = s.write("bad.zip", "PK but not really");
+    let out = list_templates(bad.to_str().unwrap(), &s.0.join("cache"));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("{}: not a zip archive", bad.display())),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stdout(&out).is_empty());
+}
+
+/// `--templates URL`: downloaded from a server on loopback into the cache directory, then
+/// revalidated with its ETag (304: the cached copy), then — the server gone — imported
+/// from the cache with a note; a URL never downloaded fails clearly.
+#[test]
+fn imports_templates_from_a_url_with_a_cache() {
+    use std::io::{BufRead, BufReader, Write as _};
+    use std::sync::{Arc, Mutex};
+    let s = Scratch::new("harden-url");
+    let body = templates_zip(&s);
+    let cache = s.0.join("cache");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let requests: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = requests.clone();
+    // Two requests, then the listener is dropped: the port refuses connections.
+    let server = std::thread::spawn(move || {
+        for stream in listener.incoming().take(2) {
+            let mut stream = stream.unwrap();
+            let mut head = String::new();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                head.push_str(&line);
+            }
+            let lower = head.to_ascii_lowercase();
+            let reply: Vec<u8> = if lower.contains("if-none-match: \"v1\"") {
+                b"HTTP/1.1 304 Not Modified\r\nETag: \"v1\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec()
+            } else {
+                let mut r = format!(
+                    "HTTP/1.1 200 OK\r\nETag: \"v1\"\r\nContent-Type: application/zip\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                )
+                .into_bytes();
+                r.extend_from_slice(&body);
+                r
+            };
+            seen.lock().unwrap().push(head);
+            let _ = stream.write_all(&reply);
+        }
+    });
+    let url = format!("http://127.0.0.1:{port}/releases/policy-templates.zip");
+
+    let first = list_templates(&url, &cache);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    assert_eq!(imported_ids(&first), ["audit-crontab"]);
+    assert!(
+        stderr(&first).contains(&format!("knoxctl: note: downloaded {url} (")),
+        "{}",
+        stderr(&first)
+    );
+    assert!(
+        stderr(&first).contains(&format!(
+            "{url}/policy-templates-0.2.3/broken/ksp-broken.yaml:3: skipped"
+        )),
+        "{}",
+        stderr(&first)
+    );
+    let cached: Vec<_> = std::fs::read_dir(cache.join("knoxctl/templates"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(cached.len(), 2, "{cached:?}");
+
+    let second = list_templates(&url, &cache);
+    assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
+    assert_eq!(imported_ids(&second), ["audit-crontab"]);
+    assert!(
+        stderr(&second).contains(&format!("{url}: not modified; using the cached copy")),
+        "{}",
+        stderr(&second)
+    );
+    server.join().unwrap();
+    let heads = requests.lock().unwrap().clone();
+    assert_eq!(heads.len(), 2);
+    assert!(
+        heads[1]
+            .to_ascii_lowercase()
+            .contains("if-none-match: \"v1\""),
+        "{}",
+        heads[1]
+    );
+
+    // The server is gone: the cached copy, said so.
+    let offline = list_templates(&url, &cache);
+    assert_eq!(offline.status.code(), Some(0), "{}", stderr(&offline));
+    assert_eq!(imported_ids(&offline), ["audit-crontab"]);
+    assert!(
+        stderr(&offline).contains(&format!("knoxctl: note: could not download {url} (")),
+        "{}",
+        stderr(&offline)
+    );
+    assert!(
+        stderr(&offline).contains("using the copy cached in"),
+        "{}",
+        stderr(&offline)
+    );
+
+    // Never downloaded and unreachable: an error, nothing listed, nothing cached.
+    let other = format!("http://127.0.0.1:{port}/other.zip");
+    let out = list_templates(&other, &cache);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("{other}: cannot download (")),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("and no copy is cached"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stdout(&out).is_empty());
+    assert_eq!(
+        std::fs::read_dir(cache.join("knoxctl/templates"))
+            .unwrap()
+            .count(),
+        2
+    );
+}
