@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// Bumped whenever a template changes what it emits.
-pub const CATALOG_VERSION: &str = "2026.12.2";
+pub const CATALOG_VERSION: &str = "2026.12.3";
 
 /// The embedded template files, in category order.
 const FILES: &[(&str, &str)] = &[
