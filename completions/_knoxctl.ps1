@@ -311,7 +311,7 @@ Register-ArgumentCompleter -Native -CommandName 'knoxctl' -ScriptBlock {
             [CompletionResult]::new('--control', '--control', [CompletionResultType]::ParameterName, 'Only templates mapped to this control (repeatable): CM-7(4), T1053, 11.5.2, UBTU-22-654055')
             [CompletionResult]::new('--category', '--category', [CompletionResultType]::ParameterName, 'Only templates of this category (repeatable), e.g. package-managers, ssh')
             [CompletionResult]::new('--scope', '--scope', [CompletionResultType]::ParameterName, 'Only templates for hosts or for containers')
-            [CompletionResult]::new('--templates', '--templates', [CompletionResultType]::ParameterName, 'Also import the templates of a kubearmor/policy-templates tree (repeatable); every problem is reported as FILE:LINE with what was repaired or why it was skipped')
+            [CompletionResult]::new('--templates', '--templates', [CompletionResultType]::ParameterName, 'Also import the templates of a kubearmor/policy-templates tree (repeatable): a directory, a .zip of one (a release archive), or an http(s) URL of such a zip (cached in the user''s cache directory, revalidated, used offline when the download fails); every problem is reported as FILE:LINE with what was repaired or why it was skipped')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'o')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'output')
             [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]')
@@ -325,7 +325,7 @@ Register-ArgumentCompleter -Native -CommandName 'knoxctl' -ScriptBlock {
             break
         }
         'knoxctl;harden;show' {
-            [CompletionResult]::new('--for', '--for', [CompletionResultType]::ParameterName, 'Print the policy it produces for `host` (this host) or `container=NAME`')
+            [CompletionResult]::new('--for', '--for', [CompletionResultType]::ParameterName, 'Print the policy it produces for `host` (this host) or `container=NAME` (a container the agent knows; its paths are resolved in the container''s root)')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'o')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'output')
             [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]')
@@ -344,7 +344,7 @@ Register-ArgumentCompleter -Native -CommandName 'knoxctl' -ScriptBlock {
             [CompletionResult]::new('--control', '--control', [CompletionResultType]::ParameterName, 'Only templates mapped to this control (repeatable): CM-7(4), T1053, 11.5.2, UBTU-22-654055')
             [CompletionResult]::new('--category', '--category', [CompletionResultType]::ParameterName, 'Only templates of this category (repeatable), e.g. package-managers, ssh')
             [CompletionResult]::new('--scope', '--scope', [CompletionResultType]::ParameterName, 'Only templates for hosts or for containers')
-            [CompletionResult]::new('--templates', '--templates', [CompletionResultType]::ParameterName, 'Also import the templates of a kubearmor/policy-templates tree (repeatable); every problem is reported as FILE:LINE with what was repaired or why it was skipped')
+            [CompletionResult]::new('--templates', '--templates', [CompletionResultType]::ParameterName, 'Also import the templates of a kubearmor/policy-templates tree (repeatable): a directory, a .zip of one (a release archive), or an http(s) URL of such a zip (cached in the user''s cache directory, revalidated, used offline when the download fails); every problem is reported as FILE:LINE with what was repaired or why it was skipped')
             [CompletionResult]::new('--severity-min', '--severity-min', [CompletionResultType]::ParameterName, 'Only templates of at least this severity (1-10)')
             [CompletionResult]::new('--action', '--action', [CompletionResultType]::ParameterName, 'Audit (default), or Block where it is safe and enforceable here')
             [CompletionResult]::new('--out-dir', '--out-dir', [CompletionResultType]::ParameterName, 'Write the policies into this directory')

@@ -278,7 +278,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand --control 'Only templates mapped to this control (repeatable): CM-7(4), T1053, 11.5.2, UBTU-22-654055'
             cand --category 'Only templates of this category (repeatable), e.g. package-managers, ssh'
             cand --scope 'Only templates for hosts or for containers'
-            cand --templates 'Also import the templates of a kubearmor/policy-templates tree (repeatable); every problem is reported as FILE:LINE with what was repaired or why it was skipped'
+            cand --templates 'Also import the templates of a kubearmor/policy-templates tree (repeatable): a directory, a .zip of one (a release archive), or an http(s) URL of such a zip (cached in the user''s cache directory, revalidated, used offline when the download fails); every problem is reported as FILE:LINE with what was repaired or why it was skipped'
             cand -o 'o'
             cand --output 'output'
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
@@ -291,7 +291,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand --version 'Print version'
         }
         &'knoxctl;harden;show'= {
-            cand --for 'Print the policy it produces for `host` (this host) or `container=NAME`'
+            cand --for 'Print the policy it produces for `host` (this host) or `container=NAME` (a container the agent knows; its paths are resolved in the container''s root)'
             cand -o 'o'
             cand --output 'output'
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
@@ -309,7 +309,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand --control 'Only templates mapped to this control (repeatable): CM-7(4), T1053, 11.5.2, UBTU-22-654055'
             cand --category 'Only templates of this category (repeatable), e.g. package-managers, ssh'
             cand --scope 'Only templates for hosts or for containers'
-            cand --templates 'Also import the templates of a kubearmor/policy-templates tree (repeatable); every problem is reported as FILE:LINE with what was repaired or why it was skipped'
+            cand --templates 'Also import the templates of a kubearmor/policy-templates tree (repeatable): a directory, a .zip of one (a release archive), or an http(s) URL of such a zip (cached in the user''s cache directory, revalidated, used offline when the download fails); every problem is reported as FILE:LINE with what was repaired or why it was skipped'
             cand --severity-min 'Only templates of at least this severity (1-10)'
             cand --action 'Audit (default), or Block where it is safe and enforceable here'
             cand --out-dir 'Write the policies into this directory'

@@ -197,7 +197,7 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from list" -l category -d 'Only templates of this category (repeatable), e.g. package-managers, ssh' -r
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from list" -l scope -d 'Only templates for hosts or for containers' -r -f -a "host\t''
 container\t''"
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from list" -l templates -d 'Also import the templates of a kubearmor/policy-templates tree (repeatable); every problem is reported as FILE:LINE with what was repaired or why it was skipped' -r -f -a "(__fish_complete_directories)"
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from list" -l templates -d 'Also import the templates of a kubearmor/policy-templates tree (repeatable): a directory, a .zip of one (a release archive), or an http(s) URL of such a zip (cached in the user\'s cache directory, revalidated, used offline when the download fails); every problem is reported as FILE:LINE with what was repaired or why it was skipped' -r -F
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from list" -s o -l output -r -f -a "table\t'Columns that fit the terminal'
 wide\t'Every column, whole values'
 json\t'JSON'
@@ -209,7 +209,7 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from list" -l no-headers -d 'Print tables without their header line'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from show" -l for -d 'Print the policy it produces for `host` (this host) or `container=NAME`' -r
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from show" -l for -d 'Print the policy it produces for `host` (this host) or `container=NAME` (a container the agent knows; its paths are resolved in the container\'s root)' -r
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from show" -s o -l output -r -f -a "yaml\t'YAML'
 json\t'JSON'
 markdown\t'Markdown for people'"
@@ -225,7 +225,7 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -l category -d 'Only templates of this category (repeatable), e.g. package-managers, ssh' -r
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -l scope -d 'Only templates for hosts or for containers' -r -f -a "host\t''
 container\t''"
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -l templates -d 'Also import the templates of a kubearmor/policy-templates tree (repeatable); every problem is reported as FILE:LINE with what was repaired or why it was skipped' -r -f -a "(__fish_complete_directories)"
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -l templates -d 'Also import the templates of a kubearmor/policy-templates tree (repeatable): a directory, a .zip of one (a release archive), or an http(s) URL of such a zip (cached in the user\'s cache directory, revalidated, used offline when the download fails); every problem is reported as FILE:LINE with what was repaired or why it was skipped' -r -F
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -l severity-min -d 'Only templates of at least this severity (1-10)' -r
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from recommend" -l action -d 'Audit (default), or Block where it is safe and enforceable here' -r -f -a "audit\t''
 block\t''"

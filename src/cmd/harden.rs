@@ -36,8 +36,9 @@ const RECOMMEND_ABOUT: &str = "\
 Evaluates every template on a real target and prints what it recommends and what it skips, \
 each with its evidence (\"/usr/bin/apt exists\", \"package apt 2.6.1 installed\", \"no \
 /usr/bin/dnf\"). Targets: this host (default, --host), a container the agent knows \
-(--container NAME, --all-containers: its root is /proc/PID/root), or a directory holding a \
-root file system (--rootfs DIR; with --container NAME the policies select that container).
+(--container NAME, --all-containers: its root is /proc/PID/root, or the root file system the \
+OCI hook reported while its process is not known yet), or a directory holding a root file \
+system (--rootfs DIR; with --container NAME the policies select that container).
 
 Rule paths are resolved as the target resolves them: /bin/x and /usr/bin/x are both listed \
 where both exist (merged /usr), a symlink's target is listed too, and programs that are not \
@@ -51,15 +52,19 @@ login shells, sudo, knoxctl and its state) or when this host's enforcer cannot b
 rules (see `knoxctl probe`).
 
 --out-dir writes one file per policy (harden-<template>.yaml) or, with --merge, one per \
-target; files are written only when every policy is valid, and each appears whole. --report \
+target (where templates name the same resource, Block wins over Audit). Files are written \
+only when every policy is valid, and the directory changes as a whole: the new set is \
+staged next to it (so its parent must be writable) and swapped in with one rename, other \
+files in it are kept, and a failure leaves it as it was. --report \
 writes the coverage report (by extension: .md, .html, .json). --apply sends the policies to \
 the agent in one request (all or none); on a terminal it first asks which to apply (--yes \
-applies all without asking; without a terminal nothing is asked). --diff shows what apply \
+applies all without asking; without a terminal --apply needs --yes). --diff shows what apply \
 would change (exit status 1 when something would). --dry-run with --apply asks the agent what \
-would change and changes nothing.
+would change and changes nothing (it needs no --yes).
 
 Exit status: 0 done; 1 failed (no agent for --apply, a file could not be written); 2 usage \
-error (unknown framework, category or control; no such container).";
+error (unknown framework, category or control; no such container; --apply without --yes and \
+without a terminal).";
 
 #[derive(Subcommand, Debug)]
 pub enum HardenCommand {
@@ -107,10 +112,13 @@ pub struct FilterArgs {
     /// Only templates for hosts or for containers
     #[arg(long, value_enum)]
     pub scope: Option<ScopeArg>,
-    /// Also import the templates of a kubearmor/policy-templates tree (repeatable); every
-    /// problem is reported as FILE:LINE with what was repaired or why it was skipped
-    #[arg(long = "templates", value_name = "DIR", value_hint = ValueHint::DirPath)]
-    pub templates: Vec<PathBuf>,
+    /// Also import the templates of a kubearmor/policy-templates tree (repeatable): a
+    /// directory, a .zip of one (a release archive), or an http(s) URL of such a zip
+    /// (cached in the user's cache directory, revalidated, used offline when the download
+    /// fails); every problem is reported as FILE:LINE with what was repaired or why it was
+    /// skipped
+    #[arg(long = "templates", value_name = "DIR|ZIP|URL", value_hint = ValueHint::AnyPath)]
+    pub templates: Vec<String>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -157,7 +165,8 @@ pub struct ShowArgs {
     /// The template id (see `knoxctl harden list`)
     #[arg(value_name = "ID")]
     pub id: String,
-    /// Print the policy it produces for `host` (this host) or `container=NAME`
+    /// Print the policy it produces for `host` (this host) or `container=NAME` (a container
+    /// the agent knows; its paths are resolved in the container's root)
     #[arg(long = "for", value_name = "host|container=NAME", value_parser = for_arg)]
     pub target: Option<ForTarget>,
     #[arg(short, long, value_enum, default_value_t = ShowOutput::Yaml)]
@@ -257,7 +266,10 @@ For each template (one ID, or --all host templates whose preconditions hold here
 its policy for this host in Audit mode, runs its trigger command (sh -c), and waits for an \
 alert from that policy with the fields the template expects (Operation, Resource). The \
 policy is deleted again afterwards unless it was applied before. Needs a running agent \
-(root). Prints PASS or FAIL per template and the pass count.
+(root). Prints PASS, FAIL or SKIP per template and the counts: a FAIL says whether the \
+agent's enforcer claims to enforce the template's rule sections (then it is a bug) or not \
+(syscall rules: audited by the monitor); SKIP gives the unmet precondition, or what the \
+recipe needs that is not here (a device whose driver is not loaded).
 
 Exit status: 0 every template passed; 1 some failed or no agent answered; 2 usage error.";
 
@@ -291,7 +303,7 @@ pub fn run(command: HardenCommand, conn: &AgentConn) -> anyhow::Result<ExitStatu
     };
     let result = match command {
         HardenCommand::List(args) => list(&catalog, args),
-        HardenCommand::Show(args) => show(&catalog, args),
+        HardenCommand::Show(args) => show(&catalog, args, conn),
         HardenCommand::Recommend(args) => recommend_cmd(&catalog, *args, conn),
         HardenCommand::Verify(args) => verify(&catalog, args, conn),
     };
@@ -305,16 +317,47 @@ pub fn run(command: HardenCommand, conn: &AgentConn) -> anyhow::Result<ExitStatu
 }
 
 /// The built-in catalog plus the trees of `--templates`; each import problem is printed
-/// on stderr as `DIR/FILE:LINE: skipped|repaired: reason`.
-fn with_imports(mut catalog: Catalog, dirs: &[PathBuf]) -> anyhow::Result<Catalog> {
-    for dir in dirs {
-        let imp = crate::harden::import::import_dir(dir)?;
+/// on stderr as `SOURCE/FILE:LINE: skipped|repaired: reason` (SOURCE: the directory, the
+/// zip or the URL as given).
+fn with_imports(mut catalog: Catalog, sources: &[String]) -> anyhow::Result<Catalog> {
+    use crate::harden::fetch::{self, Source};
+    for arg in sources {
+        // A zip, downloaded or not, is unpacked into a temporary tree that lives until
+        // this source is imported.
+        let (dir, unpacked) = match Source::parse(arg) {
+            Source::Dir(d) => (d, None),
+            Source::Zip(z) => {
+                let tree = fetch::unpack(&z, arg)?;
+                (tree.path(), Some(tree))
+            }
+            Source::Url(url) => {
+                let cache = fetch::cache_dir().context(
+                    "--templates URL caches the download, but there is no home directory \
+                     to find the cache directory in (set XDG_CACHE_HOME)",
+                )?;
+                let got = fetch::fetch(&url, &cache)?;
+                eprintln!("knoxctl: note: {}", got.note);
+                let tree = fetch::unpack(&got.zip, &url)?;
+                (tree.path(), Some(tree))
+            }
+        };
+        // Files are named as they are in the source: inside a zip's top directory.
+        let shown = match unpacked.as_ref().and_then(|t| t.top()) {
+            Some(top) => format!("{}/{top}", arg.trim_end_matches('/')),
+            None => arg.trim_end_matches('/').to_string(),
+        };
+        let imp = crate::harden::import::import_dir(&dir).map_err(|e| match e {
+            // The temporary tree's path means nothing to the user; the source does.
+            HardenError::Import { reason, .. } if dir.as_os_str() != arg.as_str() => {
+                HardenError::Import {
+                    path: arg.clone(),
+                    reason,
+                }
+            }
+            other => other,
+        })?;
         for p in &imp.problems {
-            eprintln!(
-                "{}/{}",
-                dir.display().to_string().trim_end_matches('/'),
-                p.render()
-            );
+            eprintln!("{shown}/{}", p.render());
         }
         let skipped = imp
             .problems
@@ -324,7 +367,7 @@ fn with_imports(mut catalog: Catalog, dirs: &[PathBuf]) -> anyhow::Result<Catalo
         eprintln!(
             "imported {} templates from {} ({} files; {} problems skipped a file or entry)",
             imp.templates.len(),
-            dir.display(),
+            arg,
             imp.files,
             skipped
         );
@@ -437,7 +480,7 @@ fn list(catalog: &Catalog, args: ListArgs) -> anyhow::Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
-fn show(catalog: &Catalog, args: ShowArgs) -> anyhow::Result<ExitStatus> {
+fn show(catalog: &Catalog, args: ShowArgs, conn: &AgentConn) -> anyhow::Result<ExitStatus> {
     let t = catalog.get(&args.id)?;
     let Some(target) = args.target else {
         match args.output {
@@ -447,14 +490,24 @@ fn show(catalog: &Catalog, args: ShowArgs) -> anyhow::Result<ExitStatus> {
         }
         return Ok(ExitStatus::Success);
     };
+    // A container's paths are its own (another distribution, no merged /usr, programs the
+    // host lacks): they are resolved in its root, found through the agent's inventory as
+    // `recommend --container` does.
     let target = match target {
         ForTarget::Host => host_target(None),
-        ForTarget::Container(name) => Target {
-            scope: Scope::Container,
-            fs: TargetFs::new("/"),
-            label: format!("container {name} (paths as on this host)"),
-            name,
-        },
+        ForTarget::Container(name) => {
+            let found = match container_targets(std::slice::from_ref(&name), false, conn)? {
+                Ok(t) => t.into_iter().next(),
+                Err(msg) => return Ok(super::usage(&msg, "harden show")),
+            };
+            match found {
+                Some(t) => t,
+                None => {
+                    let msg = format!("no container named '{name}' on this host");
+                    return Ok(super::usage(&msg, "harden show"));
+                }
+            }
+        }
     };
     let opts = Options {
         action: Action::Audit,
@@ -555,7 +608,7 @@ fn container_targets(
     conn: &AgentConn,
 ) -> anyhow::Result<Result<Vec<Target>, String>> {
     let items = match api::call(&conn.socket, &Request::Containers, Duration::from_secs(10))
-        .with_context(|| "--container needs the agent's container inventory".to_string())?
+        .context("a container target (--container, --for container=NAME) needs the agent's container inventory; for an unpacked image use recommend --rootfs DIR --container NAME")?
     {
         Response::Containers { items } => items,
         Response::Error { message, .. } => anyhow::bail!("{message}"),
@@ -580,21 +633,34 @@ fn container_targets(
         if !(all || names.contains(&c.name)) {
             continue;
         }
-        if c.pid == 0 {
+        let Some((root, label)) = container_root(c) else {
             return Ok(Err(format!(
-                "container '{}' has no known init process; is it running?",
+                "container '{}' has no known init process or root file system; is it running?",
                 c.name
             )));
-        }
+        };
         out.push(Target {
             scope: Scope::Container,
-            fs: TargetFs::new(format!("/proc/{}/root", c.pid)),
-            label: format!("container {} (pid {})", c.name, c.pid),
+            fs: TargetFs::new(root),
+            label: format!("container {} ({label})", c.name),
             name: c.name.clone(),
         });
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(Ok(out))
+}
+
+/// Where a container's files are seen from the host, and how to say so: its init
+/// process's root (every mount of the container, volumes included) or, before the agent
+/// knows that process, the root file system the OCI hook reported.
+fn container_root(c: &crate::container::Container) -> Option<(PathBuf, String)> {
+    if c.pid != 0 {
+        return Some((
+            PathBuf::from(format!("/proc/{}/root", c.pid)),
+            format!("pid {}", c.pid),
+        ));
+    }
+    (!c.rootfs.is_empty()).then(|| (PathBuf::from(&c.rootfs), format!("root {}", c.rootfs)))
 }
 
 /// What this host's enforcer can block: the agent's enforcer when one answers, else what
@@ -666,6 +732,15 @@ fn recommend_cmd(
     if args.dry_run && !args.apply {
         return Ok(super::usage(
             "--dry-run goes with --apply (without --apply nothing is changed anyway)",
+            "harden recommend",
+        ));
+    }
+    // Without a terminal nobody can be asked which policies to apply, and applying
+    // everything unasked is not a default a script should get by accident.
+    if args.apply && !args.yes && !args.dry_run && !interactive() {
+        return Ok(super::usage(
+            "--apply without a terminal needs --yes (nothing can be asked, so say that all \
+             recommended policies are to be applied; or use --dry-run or --out-dir first)",
             "harden recommend",
         ));
     }
@@ -938,10 +1013,15 @@ fn print_outcomes(outcomes: &[Outcome], wide: bool) {
     eprintln!("{n} recommended, {s} skipped");
 }
 
+/// Whether a person can be asked: the prompt reads stdin and draws on stderr.
+fn interactive() -> bool {
+    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+}
+
 /// On a terminal without --yes: which policies to apply (all preselected). None when the
-/// user cancels.
+/// user cancels. Without a terminal, only --dry-run or --yes get here (checked up front).
 fn choose(texts: &[(String, String)], yes: bool) -> Option<Vec<(String, String)>> {
-    if yes || !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+    if yes || !interactive() {
         return Some(texts.to_vec());
     }
     let names: Vec<&str> = texts
@@ -1024,26 +1104,173 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         })
 }
 
-/// Writes every file into `dir` (created if missing): all are first written to temporary
-/// names, then renamed, so an error leaves no partial policy behind.
+/// Writes the policies into `dir` as one change: a staging directory next to it gets the
+/// entries `dir` already holds (hard links, so nothing is copied) and the new files, and
+/// then takes `dir`'s place in one rename (an exchange when `dir` exists). Readers see the
+/// old set or the new one, never a mix, and any error leaves `dir` as it was. The parent
+/// must therefore be writable; `dir` is created (with its parents) when missing.
 fn write_files(dir: &Path, texts: &[(String, String)]) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let mut written: Vec<PathBuf> = Vec::new();
-    for (file, text) in texts {
-        let tmp = dir.join(format!(".{file}.knoxctl-{}", std::process::id()));
-        if let Err(e) = std::fs::write(&tmp, text) {
-            let _ = std::fs::remove_file(&tmp);
-            for w in &written {
-                let _ = std::fs::remove_file(w);
+    use std::io::{Error, ErrorKind};
+    let name = dir
+        .file_name()
+        .filter(|n| *n != "." && *n != "..")
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidInput,
+                "it must name a directory (not . or ..), since it is replaced as a whole",
+            )
+        })?
+        .to_os_string();
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)?;
+    // Through symlinks to the directory the rename acts on, so a linked out-dir stays a
+    // link to the new contents.
+    let (parent, name) = match std::fs::canonicalize(dir) {
+        Ok(real) => match (real.parent(), real.file_name()) {
+            (Some(p), Some(n)) => (p.to_path_buf(), n.to_os_string()),
+            _ => {
+                return Err(Error::new(
+                    ErrorKind::InvalidInput,
+                    "the root directory cannot be replaced",
+                ));
             }
-            return Err(e);
+        },
+        Err(e) if e.kind() == ErrorKind::NotFound => (std::fs::canonicalize(parent)?, name),
+        Err(e) => return Err(e),
+    };
+    let target = parent.join(&name);
+    let old = match std::fs::symlink_metadata(&target) {
+        Ok(m) if m.is_dir() => Some(m),
+        Ok(_) => {
+            return Err(Error::new(
+                ErrorKind::AlreadyExists,
+                "it exists and is not a directory",
+            ));
         }
-        written.push(tmp);
+        Err(e) if e.kind() == ErrorKind::NotFound => None,
+        Err(e) => return Err(e),
+    };
+    let staging = Staging(parent.join(format!(
+        ".{}.knoxctl-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    )));
+    let _ = std::fs::remove_dir_all(&staging.0);
+    std::fs::create_dir(&staging.0)?;
+    let new_names: BTreeSet<&str> = texts.iter().map(|(f, _)| f.as_str()).collect();
+    if let Some(meta) = &old {
+        for entry in std::fs::read_dir(&target)? {
+            let entry = entry?;
+            let file_name = entry.file_name();
+            let replaced = new_names.contains(file_name.to_string_lossy().as_ref());
+            if replaced && !entry.file_type()?.is_file() {
+                return Err(Error::new(
+                    ErrorKind::AlreadyExists,
+                    format!(
+                        "{} is not a regular file; a policy would replace it",
+                        entry.path().display()
+                    ),
+                ));
+            }
+            if !replaced {
+                link_tree(&entry.path(), &staging.0.join(&file_name))?;
+            }
+        }
+        use std::os::unix::fs::MetadataExt;
+        std::fs::set_permissions(&staging.0, meta.permissions())?;
+        // Only root can give the directory to someone else; anyone else already owns
+        // what they create, so a refusal there changes nothing.
+        let _ = std::os::unix::fs::chown(&staging.0, Some(meta.uid()), Some(meta.gid()));
     }
-    for ((file, _), tmp) in texts.iter().zip(&written) {
-        std::fs::rename(tmp, dir.join(file))?;
+    for (file, text) in texts {
+        let mut f = std::fs::File::create(staging.0.join(file))?;
+        std::io::Write::write_all(&mut f, text.as_bytes())?;
+        f.sync_all()?;
     }
+    std::fs::File::open(&staging.0)?.sync_all()?;
+    if old.is_some() {
+        exchange(&staging.0, &target)?;
+        // Staging now holds the previous contents; its drop removes them.
+    } else {
+        std::fs::rename(&staging.0, &target)?;
+    }
+    std::fs::File::open(&parent)?.sync_all()?;
     Ok(())
+}
+
+/// A directory removed (with what it holds) when dropped: the staging directory on an
+/// error, the previous contents after the exchange.
+struct Staging(PathBuf);
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Recreates `src` at `dst` with hard links (directories are made, everything else
+/// linked; a file that cannot be linked, e.g. on another mount, is copied).
+fn link_tree(src: &Path, dst: &Path) -> std::io::Result<()> {
+    let meta = std::fs::symlink_metadata(src)?;
+    if meta.is_dir() {
+        std::fs::create_dir(dst)?;
+        for entry in std::fs::read_dir(src)? {
+            let entry = entry?;
+            link_tree(&entry.path(), &dst.join(entry.file_name()))?;
+        }
+        return std::fs::set_permissions(dst, meta.permissions());
+    }
+    match std::fs::hard_link(src, dst) {
+        Ok(()) => Ok(()),
+        Err(_) if meta.file_type().is_symlink() => {
+            std::os::unix::fs::symlink(std::fs::read_link(src)?, dst)
+        }
+        Err(_) if meta.is_file() => std::fs::copy(src, dst).map(|_| ()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Swaps two directories in one step (renameat2 RENAME_EXCHANGE). Where the file system
+/// cannot (EINVAL), `to` is moved aside and `from` renamed in its place, and moved back
+/// if that fails: `to` is briefly absent, but never half replaced.
+fn exchange(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let c = |p: &Path| {
+        CString::new(p.as_os_str().as_bytes())
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "NUL in path"))
+    };
+    let (cfrom, cto) = (c(from)?, c(to)?);
+    // SAFETY: both are valid NUL-terminated paths that outlive the call.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            libc::AT_FDCWD,
+            cfrom.as_ptr(),
+            libc::AT_FDCWD,
+            cto.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    if rc == 0 {
+        return Ok(());
+    }
+    let err = std::io::Error::last_os_error();
+    if !matches!(err.raw_os_error(), Some(libc::EINVAL) | Some(libc::ENOSYS)) {
+        return Err(err);
+    }
+    let mut aside = from.as_os_str().to_os_string();
+    aside.push("-old");
+    let aside = PathBuf::from(aside);
+    std::fs::rename(to, &aside)?;
+    if let Err(e) = std::fs::rename(from, to) {
+        std::fs::rename(&aside, to)?;
+        return Err(e);
+    }
+    std::fs::rename(&aside, from)
 }
 
 fn verify(catalog: &Catalog, args: VerifyArgs, conn: &AgentConn) -> anyhow::Result<ExitStatus> {
@@ -1061,13 +1288,18 @@ fn verify(catalog: &Catalog, args: VerifyArgs, conn: &AgentConn) -> anyhow::Resu
         .clone()
         .unwrap_or_else(|| PathBuf::from(super::AgentConn::DEFAULT_STATE_DIR));
     // Fail early and clearly when there is no agent to verify against.
-    match api::call(&conn.socket, &Request::Status, Duration::from_secs(5)) {
-        Ok(Response::Status { .. }) => {}
+    let status = match api::call(&conn.socket, &Request::Status, Duration::from_secs(5)) {
+        Ok(Response::Status { status }) => status,
         Ok(_) => anyhow::bail!("unexpected response from the agent"),
         Err(e) => {
             return Err(anyhow::Error::new(e)
                 .context("harden verify needs the running agent (knoxctl onboard vm)"));
         }
+    };
+    // The policies must select the host as the agent names it.
+    let mut host = host;
+    if !status.hostname.is_empty() {
+        host.name = status.hostname.clone();
     }
     let opts = Options {
         action: Action::Audit,
@@ -1075,7 +1307,7 @@ fn verify(catalog: &Catalog, args: VerifyArgs, conn: &AgentConn) -> anyhow::Resu
         guard: LockoutGuard::default(),
     };
     let out = recommend::recommend(&templates, &host, &opts);
-    let (mut pass, mut fail, mut skip) = (0, 0, 0);
+    let (mut pass, mut fail, mut fail_claimed, mut skip) = (0, 0, 0, 0);
     for s in &out.skipped {
         println!("SKIP {}: {}", s.template, s.reason);
         skip += 1;
@@ -1084,19 +1316,72 @@ fn verify(catalog: &Catalog, args: VerifyArgs, conn: &AgentConn) -> anyhow::Resu
         let Some(t) = templates.iter().find(|t| t.id == r.template) else {
             continue;
         };
+        if let Some(why) = t
+            .verify
+            .requires
+            .iter()
+            .map(|p| host.fs.check(p))
+            .find_map(|(ok, why)| (!ok).then_some(why))
+        {
+            println!(
+                "SKIP {}: its verify recipe needs what is not here: {why}",
+                t.id
+            );
+            skip += 1;
+            continue;
+        }
         match verify_one(t, r, &state_dir, conn, Duration::from_secs(args.timeout)) {
             Ok(()) => {
                 println!("PASS {}", t.id);
                 pass += 1;
             }
             Err(why) => {
-                println!("FAIL {}: {why}", t.id);
+                // Whether the running enforcer is one the template says can enforce
+                // every rule section it emits: such a failure is a bug, the others may
+                // be what that enforcer cannot see.
+                let (claimed, note) = claim(&r.policy, &status.enforcer);
+                println!("FAIL {}: {why} ({note})", t.id);
                 fail += 1;
+                if claimed {
+                    fail_claimed += 1;
+                }
             }
         }
     }
-    println!("harden verify: {pass} passed, {fail} failed, {skip} skipped");
+    println!(
+        "harden verify: {pass} passed, {fail} failed ({fail_claimed} that {} claims to enforce), {skip} skipped",
+        status.enforcer
+    );
     Ok(ExitStatus::success_if(fail == 0))
+}
+
+/// Whether `enforcer` can enforce every rule section of `policy` (per
+/// [`crate::harden::catalog::section_enforcers`]), and that said in words.
+fn claim(policy: &serde_json::Value, enforcer: &str) -> (bool, String) {
+    let sections: Vec<&str> = ["process", "file", "network", "capabilities", "syscalls"]
+        .into_iter()
+        .filter(|s| policy["spec"].get(*s).is_some())
+        .collect();
+    let not: Vec<&str> = sections
+        .iter()
+        .copied()
+        .filter(|s| {
+            !crate::harden::catalog::section_enforcers(s)
+                .iter()
+                .any(|e| e.as_str() == enforcer)
+        })
+        .collect();
+    if not.is_empty() {
+        (
+            true,
+            format!("{enforcer} enforces its {} rules", sections.join(", ")),
+        )
+    } else {
+        (
+            false,
+            format!("{enforcer} does not enforce its {} rules", not.join(", ")),
+        )
+    }
 }
 
 fn verify_one(
@@ -1200,5 +1485,125 @@ fn wait_alert(
             });
         }
         std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    fn scratch(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("knoxctl-outdir-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn texts(content: &str) -> Vec<(String, String)> {
+        ["harden-a.yaml", "harden-b.yaml"]
+            .iter()
+            .map(|f| (f.to_string(), content.to_string()))
+            .collect()
+    }
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn out_dir_is_created_or_replaced_whole_keeping_other_entries() {
+        let s = scratch("replace");
+        let out = s.join("deep/out");
+        write_files(&out, &texts("one")).unwrap();
+        assert_eq!(names(&out), ["harden-a.yaml", "harden-b.yaml"]);
+        std::fs::write(out.join("keep.txt"), "mine").unwrap();
+        std::fs::create_dir(out.join("sub")).unwrap();
+        std::fs::write(out.join("sub/x"), "x").unwrap();
+        let inode = std::fs::metadata(out.join("keep.txt")).unwrap().ino();
+        write_files(&out, &texts("two")).unwrap();
+        assert_eq!(
+            names(&out),
+            ["harden-a.yaml", "harden-b.yaml", "keep.txt", "sub"]
+        );
+        assert_eq!(
+            std::fs::read_to_string(out.join("harden-b.yaml")).unwrap(),
+            "two"
+        );
+        assert_eq!(std::fs::read_to_string(out.join("sub/x")).unwrap(), "x");
+        // Carried over by link, not copied.
+        assert_eq!(
+            std::fs::metadata(out.join("keep.txt")).unwrap().ino(),
+            inode
+        );
+        // Nothing of the staging or the previous set is left next to it.
+        assert_eq!(names(&s.join("deep")), ["out"]);
+        // A link to the out-dir stays a link, to the new contents.
+        let link = s.join("link");
+        std::os::unix::fs::symlink(&out, &link).unwrap();
+        write_files(&link, &texts("three")).unwrap();
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(
+            std::fs::read_to_string(out.join("harden-a.yaml")).unwrap(),
+            "three"
+        );
+        let _ = std::fs::remove_dir_all(&s);
+    }
+
+    #[test]
+    fn a_failed_out_dir_write_leaves_the_previous_contents() {
+        let s = scratch("fail");
+        let out = s.join("out");
+        write_files(&out, &texts("old")).unwrap();
+        // A directory where a policy file goes: found while staging (other entries may
+        // already be linked into the staging directory by then).
+        std::fs::remove_file(out.join("harden-b.yaml")).unwrap();
+        std::fs::create_dir(out.join("harden-b.yaml")).unwrap();
+        std::fs::write(out.join("a-first.txt"), "mine").unwrap();
+        let err = write_files(&out, &texts("new")).unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+        assert_eq!(
+            names(&out),
+            ["a-first.txt", "harden-a.yaml", "harden-b.yaml"]
+        );
+        assert!(out.join("harden-b.yaml").is_dir());
+        assert_eq!(
+            std::fs::read_to_string(out.join("harden-a.yaml")).unwrap(),
+            "old"
+        );
+        assert_eq!(names(&s), ["out"], "staging left behind");
+        for bad in [Path::new("."), Path::new("..")] {
+            assert!(write_files(bad, &texts("x")).is_err());
+        }
+        let _ = std::fs::remove_dir_all(&s);
+    }
+
+    #[test]
+    fn a_verify_failure_says_whether_the_enforcer_claims_the_template() {
+        let process = serde_json::json!({"spec": {"process": {"matchPaths": []}}});
+        assert_eq!(
+            claim(&process, "bpf-lsm"),
+            (true, "bpf-lsm enforces its process rules".to_string())
+        );
+        let mixed = serde_json::json!({"spec": {"file": {}, "syscalls": {}}});
+        assert_eq!(
+            claim(&mixed, "bpf-lsm"),
+            (
+                false,
+                "bpf-lsm does not enforce its syscalls rules".to_string()
+            )
+        );
+        let net = serde_json::json!({"spec": {"network": {}}});
+        assert!(!claim(&net, "fanotify").0);
     }
 }

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// Bumped whenever a template changes what it emits.
-pub const CATALOG_VERSION: &str = "2026.12.1";
+pub const CATALOG_VERSION: &str = "2026.12.3";
 
 /// The embedded template files, in category order.
 const FILES: &[(&str, &str)] = &[
@@ -132,6 +132,11 @@ pub fn section_enforcers(section: &str) -> Vec<Enforcer> {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Verify {
+    /// What the target must have for the trigger to mean anything (a device the driver
+    /// makes): unmet, `harden verify` skips the template with the reason, while the
+    /// template itself is still recommended.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requires: Vec<Precondition>,
     pub trigger: String,
     pub expect: BTreeMap<String, String>,
 }

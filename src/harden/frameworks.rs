@@ -103,8 +103,10 @@ pub const FRAMEWORKS: &[Framework] = &[
         version: "1.6.0",
         aliases: &["cis", "cis-docker-benchmark"],
         tag: "CIS_DOCKER",
+        // v1.6.0 numbering: 5.1 is swarm mode, so capabilities are 5.4 and privileged
+        // containers 5.5 (5.3 and 5.4 in the benchmarks before 1.5).
         config_only: &[(
-            "5.4",
+            "5.5",
             "privileged containers are a run-time flag of the runtime",
         )],
     },

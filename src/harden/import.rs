@@ -69,7 +69,7 @@ pub fn import_dir(dir: &Path) -> Result<Import, HardenError> {
     if !dir.is_dir() {
         return Err(HardenError::Import {
             path: dir.display().to_string(),
-            reason: "not a directory (--templates takes a policy-templates tree)".into(),
+            reason: "not a directory (--templates takes a policy-templates tree, a .zip of one or an http(s) URL of such a zip)".into(),
         });
     }
     let mut files = Vec::new();
@@ -633,6 +633,7 @@ fn template_from_spec(
         enforcers,
         safe_to_block: false,
         verify: Verify {
+            requires: Vec::new(),
             trigger: String::new(),
             expect: BTreeMap::new(),
         },

@@ -7,6 +7,7 @@
 //! files and the coverage report ([`report`]). Talking to the agent stays in `cmd`.
 
 pub mod catalog;
+pub mod fetch;
 pub mod frameworks;
 pub mod import;
 pub mod precondition;

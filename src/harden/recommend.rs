@@ -235,10 +235,20 @@ pub fn usr_twin(path: &str) -> Option<String> {
     None
 }
 
+/// Programs that are one binary for many names (`/usr/bin/crontab -> busybox`): the
+/// kernel sees the multi-call binary run whatever name was used, so a rule on one of its
+/// names cannot be told from a rule on all of them (a blocked `crontab` would block `sh`).
+const MULTI_CALL: &[&str] = &["busybox", "toybox"];
+
+fn multi_call(real: &str) -> bool {
+    MULTI_CALL.contains(&real.rsplit('/').next().unwrap_or(real))
+}
+
 /// The paths a rule path becomes: on a target, each spelling that exists there and what
 /// it resolves to (the kernel reports the resolved one); without a target, the path and
-/// its twin. `keep_missing` keeps a file path whose directory exists (a file rule can
-/// watch for a file being created).
+/// its twin. A name of a multi-call binary is not materialized (see [`MULTI_CALL`]).
+/// `keep_missing` keeps a file path that does not exist (yet): a file rule also guards a
+/// file being created, such as an attacker's authorized_keys in a .ssh not there yet.
 fn spellings(path: &str, fs: Option<&TargetFs>, keep_missing: bool) -> Vec<String> {
     let dir = path.ends_with('/');
     let bare = path.trim_end_matches('/');
@@ -256,17 +266,15 @@ fn spellings(path: &str, fs: Option<&TargetFs>, keep_missing: bool) -> Vec<Strin
         Some(fs) => {
             for c in &candidates {
                 if let Some(real) = fs.resolve(c) {
+                    if multi_call(&real) && !multi_call(c) {
+                        continue;
+                    }
                     push(&mut out, c.clone());
                     push(&mut out, real);
                 }
             }
-            if out.is_empty() && keep_missing && !dir {
-                let parent = bare
-                    .rsplit_once('/')
-                    .map_or("/", |(p, _)| if p.is_empty() { "/" } else { p });
-                if fs.exists(parent) {
-                    push(&mut out, bare.to_string());
-                }
+            if out.is_empty() && keep_missing && !dir && fs.resolve(bare).is_none() {
+                push(&mut out, bare.to_string());
             }
         }
     }
@@ -327,7 +335,12 @@ pub fn materialize(rules: &Value, fs: Option<&TargetFs>) -> (Value, Vec<String>)
                 };
                 let sp = spellings(&p, fs, name == "file" && field == "path");
                 if sp.is_empty() {
-                    dropped.push(p);
+                    match fs.and_then(|fs| fs.resolve(&p)).filter(|r| multi_call(r)) {
+                        Some(real) => {
+                            dropped.push(format!("{p} (-> {real}, which runs for all its names)"))
+                        }
+                        None => dropped.push(p),
+                    }
                 }
                 for s in sp {
                     let mut e = entry.clone();
@@ -592,12 +605,6 @@ pub fn merge(
                 };
                 let dest = target.entry(key.clone()).or_insert_with(|| json!([]));
                 for e in list {
-                    // The same resource in two templates: the first (catalog order) keeps
-                    // it, since one policy cannot hold a rule twice.
-                    let dest_list = dest.as_array().expect("lists are arrays");
-                    if dest_list.iter().any(|d| same_resource(d, e)) {
-                        continue;
-                    }
                     let mut e = e.clone();
                     // Syscall rules carry no per-rule action in the CRD.
                     if section != "syscalls" {
@@ -606,7 +613,22 @@ pub fn merge(
                         e["message"] = json!(format!("harden {}: {}", t.id, t.title));
                         e["tags"] = json!(t.tags());
                     }
-                    dest.as_array_mut().expect("lists are arrays").push(e);
+                    let dest_list = dest.as_array_mut().expect("lists are arrays");
+                    // The same resource in two templates: one policy cannot hold a rule
+                    // twice, so one rule stays. Block wins over Audit (merging must not
+                    // weaken what the per-template policies would enforce); between
+                    // equals the first in catalog order keeps it, with its tags.
+                    match dest_list.iter().position(|d| same_resource(d, &e)) {
+                        Some(i) => {
+                            if dest_list[i].get("action").and_then(Value::as_str)
+                                == Some(Action::Audit.as_str())
+                                && r.action == Action::Block
+                            {
+                                dest_list[i] = e;
+                            }
+                        }
+                        None => dest_list.push(e),
+                    }
                 }
             }
         }
@@ -768,6 +790,97 @@ mod tests {
                 crate::yaml::to_yaml(&merge(&again, &templates, "web-1").unwrap().1)
             );
         }
+    }
+
+    /// Two templates naming one resource, one Audit and one Block, in either order: the
+    /// merged policy keeps one rule for it, the Block one with its template's message.
+    #[test]
+    fn merge_keeps_block_when_templates_collide() {
+        let c = Catalog::builtin().unwrap();
+        let audit = c.get("pkg-mngr-exec").unwrap().clone();
+        let mut block = audit.clone();
+        block.id = "pkg-mngr-exec-twin".into();
+        let opts = Options {
+            action: Action::Block,
+            caps: None,
+            guard: guard(),
+        };
+        // A root with apt, so the test does not depend on this machine's packages.
+        let root = std::env::temp_dir().join(format!("knoxctl-merge-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("usr/bin")).unwrap();
+        std::fs::write(root.join("usr/bin/apt"), "").unwrap();
+        let host = Target {
+            fs: TargetFs::new(&root),
+            ..target(Scope::Host)
+        };
+        for block_first in [false, true] {
+            let templates: Vec<&Template> = if block_first {
+                vec![&block, &audit]
+            } else {
+                vec![&audit, &block]
+            };
+            let mut out = recommend(&templates, &host, &opts);
+            for r in &mut out.recommendations {
+                if r.template == audit.id {
+                    r.action = Action::Audit;
+                }
+            }
+            let (_, doc) = merge(&out, &templates, "web-1").unwrap();
+            let rules = doc["spec"]["process"]["matchPaths"].as_array().unwrap();
+            let apt: Vec<&Value> = rules
+                .iter()
+                .filter(|r| r["path"] == "/usr/bin/apt")
+                .collect();
+            assert_eq!(apt.len(), 1, "{rules:?}");
+            assert_eq!(apt[0]["action"], "Block", "block first: {block_first}");
+            assert!(
+                apt[0]["message"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("harden pkg-mngr-exec-twin:"),
+                "{:?}",
+                apt[0]
+            );
+        }
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    /// busybox's applets are one binary: a rule on `crontab` there is dropped (the kernel
+    /// sees busybox, so it would hit every applet), and a file that does not exist yet is
+    /// kept for file rules (created later, it is still guarded).
+    #[test]
+    fn multi_call_names_are_dropped_and_missing_files_kept() {
+        let root = std::env::temp_dir().join(format!("knoxctl-busybox-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("usr/bin")).unwrap();
+        std::fs::write(root.join("usr/bin/busybox"), "").unwrap();
+        std::os::unix::fs::symlink("busybox", root.join("usr/bin/crontab")).unwrap();
+        std::fs::write(root.join("usr/bin/ss"), "").unwrap();
+        let fs = TargetFs::new(&root);
+        let rules = json!({
+            "process": {"matchPaths": [{"path": "/usr/bin/crontab"}, {"path": "/usr/bin/ss"}]},
+            "file": {"matchPaths": [{"path": "/root/.ssh/authorized_keys", "readOnly": true}]}
+        });
+        let (sections, dropped) = materialize(&rules, Some(&fs));
+        assert_eq!(
+            sections["process"]["matchPaths"],
+            json!([{"path": "/usr/bin/ss"}])
+        );
+        assert_eq!(
+            dropped,
+            ["/usr/bin/crontab (-> /usr/bin/busybox, which runs for all its names)"]
+        );
+        assert_eq!(
+            sections["file"]["matchPaths"],
+            json!([{"path": "/root/.ssh/authorized_keys", "readOnly": true}])
+        );
+        // busybox named as itself is still busybox.
+        let own = json!({"process": {"matchPaths": [{"path": "/usr/bin/busybox"}]}});
+        assert_eq!(
+            materialize(&own, Some(&fs)).0["process"]["matchPaths"],
+            json!([{"path": "/usr/bin/busybox"}])
+        );
+        let _ = std::fs::remove_dir_all(&root);
     }
 
     #[test]
