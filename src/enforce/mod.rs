@@ -5,6 +5,7 @@
 //! Backends are chosen by probing what this kernel really allows (loading, not reading
 //! /sys/kernel/security/lsm), see [`probe`].
 
+pub mod apparmor;
 pub mod bpf_lsm;
 pub mod fanotify;
 pub mod monitor_only;
