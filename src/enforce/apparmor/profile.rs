@@ -204,8 +204,33 @@ fn glob(m: &Matcher) -> Result<String, String> {
     }
 }
 
+/// A rule's path expressions: [`glob`], and for a literal path or directory that is
+/// reached through a symlink also the resolved spelling, which is the one AppArmor sees
+/// (`/bin/bash` is `/usr/bin/bash` on merged-/usr systems).
+fn globs(m: &Matcher, resolve: Resolve) -> Result<Vec<String>, String> {
+    let mut v = vec![glob(m)?];
+    let other = match m {
+        Matcher::Path { path } => resolve(path).map(|p| Matcher::Path { path: p }),
+        Matcher::Directory { dir, recursive } => resolve(dir.trim_end_matches('/'))
+            .filter(|d| d != "/")
+            .map(|d| Matcher::Directory {
+                dir: format!("{d}/"),
+                recursive: *recursive,
+            }),
+        _ => None,
+    };
+    if let Some(o) = other.filter(|o| o != m) {
+        v.push(glob(&o)?);
+    }
+    Ok(v)
+}
+
+/// What a path is once symlinks are resolved, when it exists and differs (the backend
+/// asks the file system; tests pass their own).
+pub type Resolve<'a> = &'a dyn Fn(&str) -> Option<String>;
+
 /// The lines one rule puts in a profile.
-fn lines(rule: &Rule) -> Result<Vec<String>, String> {
+fn lines(rule: &Rule, resolve: Resolve) -> Result<Vec<String>, String> {
     if !rule.allowed_args.is_empty() {
         return Err("allowedArgs: AppArmor matches the executable, not its arguments".into());
     }
@@ -213,48 +238,51 @@ fn lines(rule: &Rule) -> Result<Vec<String>, String> {
         return Err("pts: AppArmor does not evaluate the terminal condition".into());
     }
     let deny = rule.action == Action::Block;
-    Ok(match rule.category {
+    let mut out = Vec::new();
+    match rule.category {
         Category::Process => {
-            let g = glob(&rule.matcher)?;
-            if rule.owner_only {
-                vec![
-                    format!("owner {g} pix,"),
-                    format!("audit deny other {g} x,"),
-                ]
-            } else if deny {
-                vec![format!("audit deny {g} x,")]
-            } else {
-                vec![format!("{g} pix,")]
+            for g in globs(&rule.matcher, resolve)? {
+                if rule.owner_only {
+                    out.push(format!("owner {g} pix,"));
+                    out.push(format!("audit deny other {g} x,"));
+                } else if deny {
+                    out.push(format!("audit deny {g} x,"));
+                } else {
+                    out.push(format!("{g} pix,"));
+                }
             }
         }
         Category::File => {
-            let g = glob(&rule.matcher)?;
-            match (rule.read_only, rule.owner_only) {
-                (true, true) => vec![
-                    format!("owner {g} mr,"),
-                    format!("audit deny owner {g} wl,"),
-                    format!("audit deny other {g} mrwlk,"),
-                ],
-                (false, true) => vec![
-                    format!("owner {g} mrwlk,"),
-                    format!("audit deny other {g} mrwlk,"),
-                ],
-                (true, false) => vec![format!("{g} mr,"), format!("audit deny {g} wl,")],
-                (false, false) if deny => vec![format!("audit deny {g} mrwlk,")],
-                (false, false) => vec![format!("{g} mrwlk,")],
+            for g in globs(&rule.matcher, resolve)? {
+                match (rule.read_only, rule.owner_only) {
+                    (true, true) => {
+                        out.push(format!("owner {g} mr,"));
+                        out.push(format!("audit deny owner {g} wl,"));
+                        out.push(format!("audit deny other {g} mrwlk,"));
+                    }
+                    (false, true) => {
+                        out.push(format!("owner {g} mrwlk,"));
+                        out.push(format!("audit deny other {g} mrwlk,"));
+                    }
+                    (true, false) => {
+                        out.push(format!("{g} mr,"));
+                        out.push(format!("audit deny {g} wl,"));
+                    }
+                    (false, false) if deny => out.push(format!("audit deny {g} mrwlk,")),
+                    (false, false) => out.push(format!("{g} mrwlk,")),
+                }
             }
         }
         Category::Network => match &rule.matcher {
-            Matcher::Protocol { protocol } => sockets(protocol)?
-                .into_iter()
-                .map(|s| {
+            Matcher::Protocol { protocol } => {
+                for s in sockets(protocol)? {
                     if deny {
-                        format!("audit deny network {s},")
+                        out.push(format!("audit deny network {s},"));
                     } else {
-                        format!("network {s},")
+                        out.push(format!("network {s},"));
                     }
-                })
-                .collect(),
+                }
+            }
             Matcher::Domain { .. } => {
                 return Err(
                     "DNS rules are not enforced by AppArmor (it sees sockets, not names)".into(),
@@ -263,17 +291,15 @@ fn lines(rule: &Rule) -> Result<Vec<String>, String> {
             _ => return Err("not a network rule".into()),
         },
         Category::Capabilities => match &rule.matcher {
-            Matcher::Capability { capability } => {
-                if deny {
-                    vec![format!("audit deny capability {capability},")]
-                } else {
-                    vec![format!("capability {capability},")]
-                }
+            Matcher::Capability { capability } if deny => {
+                out.push(format!("audit deny capability {capability},"))
             }
+            Matcher::Capability { capability } => out.push(format!("capability {capability},")),
             _ => return Err("not a capability rule".into()),
         },
         Category::Syscall | Category::Device => unreachable!("filtered by the caller"),
-    })
+    }
+    Ok(out)
 }
 
 /// A profile name for a source path: `knoxctl-host-src-usr-bin-curl`.
@@ -316,8 +342,31 @@ impl Body {
     }
 }
 
-/// The profiles that enforce `set` on the host.
+/// The profiles that enforce `set` on the host, paths taken as written.
 pub fn host(set: &RuleSet, postures: &Postures) -> Profiles {
+    host_resolved(set, postures, &|_| None)
+}
+
+/// The attachment of a source's profile: its path, or both spellings when it is reached
+/// through a symlink.
+fn attachment(path: &str, resolve: Resolve) -> Result<String, String> {
+    let l = literal(path)?;
+    match resolve(path).filter(|r| r != path && !r.contains(',') && !path.contains(',')) {
+        Some(r) => {
+            let r = literal(&r)?;
+            Ok(format!(
+                "\"{{{},{}}}\"",
+                &l[1..l.len() - 1],
+                &r[1..r.len() - 1]
+            ))
+        }
+        None => Ok(l),
+    }
+}
+
+/// The profiles that enforce `set` on the host; `resolve` gives the resolved spelling of
+/// a path reached through a symlink.
+pub fn host_resolved(set: &RuleSet, postures: &Postures, resolve: Resolve) -> Profiles {
     let mut out = Profiles::default();
     // Each enforceable rule's lines, and the sources it is limited to.
     let mut placed: Vec<(usize, Vec<String>)> = Vec::new();
@@ -334,7 +383,7 @@ pub fn host(set: &RuleSet, postures: &Postures) -> Profiles {
         if rule.action == Action::Audit {
             continue;
         }
-        match lines(rule) {
+        match lines(rule, resolve) {
             Ok(l) => {
                 placed.push((idx, l));
                 out.enforced.push(idx);
@@ -409,7 +458,7 @@ pub fn host(set: &RuleSet, postures: &Postures) -> Profiles {
     for (path, name) in &sources {
         // `literal` succeeded for every path a rule names; a source that cannot be
         // written leaves its rules unenforced.
-        match literal(path) {
+        match attachment(path, resolve) {
             Ok(attach) => {
                 text.push('\n');
                 text.push_str(&profile(name, &attach, Some(path)));
@@ -608,6 +657,29 @@ mod tests {
             "Audit rules stay with the monitor"
         );
         assert_eq!(p.enforced, vec![0, 1]);
+    }
+
+    #[test]
+    fn symlinked_paths_are_also_written_resolved() {
+        let s = set(
+            "  process:\n    matchPaths:\n    - path: /bin/sleep\n      fromSource: [{path: /bin/bash}]\n  file:\n    matchDirectories:\n    - dir: /lib/fim/\n      readOnly: true\n",
+        );
+        let resolve = |p: &str| {
+            p.strip_prefix("/bin/")
+                .map(|r| format!("/usr/bin/{r}"))
+                .or_else(|| (p == "/lib/fim").then(|| "/usr/lib/fim".to_string()))
+        };
+        let p = host_resolved(&s, &Postures::default(), &resolve);
+        assert!(
+            p.text
+                .contains("profile knoxctl-host-src-bin-bash \"{/bin/bash,/usr/bin/bash}\" ")
+        );
+        let src = body(&p, "knoxctl-host-src-bin-bash");
+        assert!(src.contains(&"audit deny \"/bin/sleep\" x,".to_string()));
+        assert!(src.contains(&"audit deny \"/usr/bin/sleep\" x,".to_string()));
+        let b = body(&p, HOST);
+        assert!(b.contains(&"audit deny \"/usr/lib/fim/{,*}\" wl,".to_string()));
+        assert!(b.contains(&"audit deny \"/lib/fim/{,*}\" wl,".to_string()));
     }
 
     #[test]
