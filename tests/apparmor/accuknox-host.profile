@@ -18,11 +18,11 @@ profile knoxctl-host /** flags=(attach_disconnected,mediate_deleted) {
   change_profile,
   audit deny change_profile -> unconfined,
   # hsp-block-and-fim spec.process.matchPaths[0]
-  audit deny "/usr/bin/diff" x,
+  audit deny "/usr/bin/diff" mx,
   # hsp-block-and-fim spec.process.matchDirectories[0]
-  audit deny "/usr/sbin/{,*}" x,
+  audit deny "/usr/sbin/{,*}" mx,
   # hsp-block-and-fim spec.process.matchDirectories[1]
-  audit deny "/opt/tools/{,**}" x,
+  audit deny "/opt/tools/{,**}" mx,
   # hsp-block-and-fim spec.file.matchPaths[0]
   "/etc/passwd" mr,
   audit deny "/etc/passwd" wl,
@@ -31,10 +31,26 @@ profile knoxctl-host /** flags=(attach_disconnected,mediate_deleted) {
   audit deny "/etc/fim/{,**}" wl,
 }
 
+# hsp-block-and-fim spec.process.matchPaths[0]: the program, when an unconfined process starts it
+profile knoxctl-host-block-1 "/usr/bin/diff" flags=(attach_disconnected,mediate_deleted) {
+  audit deny "/{,**}" mrwlkx,
+}
+
+# hsp-block-and-fim spec.process.matchDirectories[0]: the program, when an unconfined process starts it
+profile knoxctl-host-block-2 "/usr/sbin/{,*}" flags=(attach_disconnected,mediate_deleted) {
+  audit deny "/{,**}" mrwlkx,
+}
+
+# hsp-block-and-fim spec.process.matchDirectories[1]: the program, when an unconfined process starts it
+profile knoxctl-host-block-3 "/opt/tools/{,**}" flags=(attach_disconnected,mediate_deleted) {
+  audit deny "/{,**}" mrwlkx,
+}
+
 # --- report (not part of the profile) ---
 # enforced: spec.process.matchPaths[0]
 # enforced: spec.process.matchDirectories[0]
 # enforced: spec.process.matchDirectories[1]
 # enforced: spec.file.matchPaths[0]
 # enforced: spec.file.matchDirectories[0]
+# note: AppArmor: a blocked program started by a process that was running before the first apply (unconfined) is not refused the exec; it runs in a profile that grants nothing and fails before main (statically linked programs still run)
 # note: AppArmor: knoxctl-host attaches to every program started after the apply (attachment /**); processes already running stay unconfined until they exec, and programs with their own, more specific AppArmor profile keep it and are not covered

@@ -18,7 +18,7 @@ profile knoxctl-host /** flags=(attach_disconnected,mediate_deleted) {
   change_profile,
   audit deny change_profile -> unconfined,
   # hsp-allow-list spec.process.matchPaths[0]
-  audit deny "/usr/bin/apt" x,
+  audit deny "/usr/bin/apt" mx,
   # hsp-allow-list spec.process.matchDirectories[0]
   "/usr/bin/{,**}" pix,
   # hsp-allow-list spec.file.matchPaths[0]
@@ -26,9 +26,15 @@ profile knoxctl-host /** flags=(attach_disconnected,mediate_deleted) {
   audit deny "/etc/motd" wl,
 }
 
+# hsp-allow-list spec.process.matchPaths[0]: the program, when an unconfined process starts it
+profile knoxctl-host-block-1 "/usr/bin/apt" flags=(attach_disconnected,mediate_deleted) {
+  audit deny "/{,**}" mrwlkx,
+}
+
 # --- report (not part of the profile) ---
 # enforced: spec.process.matchPaths[0]
 # enforced: spec.process.matchDirectories[0]
 # enforced: spec.file.matchPaths[0]
+# note: AppArmor: a blocked program started by a process that was running before the first apply (unconfined) is not refused the exec; it runs in a profile that grants nothing and fails before main (statically linked programs still run)
 # note: AppArmor: knoxctl-host attaches to every program started after the apply (attachment /**); processes already running stay unconfined until they exec, and programs with their own, more specific AppArmor profile keep it and are not covered
 # note: AppArmor: the audit default posture is left to the eBPF monitor (an AppArmor audit rule would log allowed operations too)

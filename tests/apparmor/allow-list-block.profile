@@ -55,7 +55,7 @@ profile knoxctl-host /** flags=(attach_disconnected,mediate_deleted) {
   change_profile,
   audit deny change_profile -> unconfined,
   # hsp-allow-list spec.process.matchPaths[0]
-  audit deny "/usr/bin/apt" x,
+  audit deny "/usr/bin/apt" mx,
   # hsp-allow-list spec.process.matchDirectories[0]
   "/usr/bin/{,**}" pix,
   # hsp-allow-list spec.process.matchDirectories[1]
@@ -115,7 +115,7 @@ profile knoxctl-host-src-usr-bin-chown "/usr/bin/chown" flags=(attach_disconnect
   change_profile,
   audit deny change_profile -> unconfined,
   # hsp-allow-list spec.process.matchPaths[0]
-  audit deny "/usr/bin/apt" x,
+  audit deny "/usr/bin/apt" mx,
   # hsp-allow-list spec.process.matchDirectories[0]
   "/usr/bin/{,**}" pix,
   # hsp-allow-list spec.process.matchDirectories[1]
@@ -177,7 +177,7 @@ profile knoxctl-host-src-usr-bin-curl "/usr/bin/curl" flags=(attach_disconnected
   change_profile,
   audit deny change_profile -> unconfined,
   # hsp-allow-list spec.process.matchPaths[0]
-  audit deny "/usr/bin/apt" x,
+  audit deny "/usr/bin/apt" mx,
   # hsp-allow-list spec.process.matchDirectories[0]
   "/usr/bin/{,**}" pix,
   # hsp-allow-list spec.process.matchDirectories[1]
@@ -240,7 +240,7 @@ profile knoxctl-host-src-usr-bin-dig "/usr/bin/dig" flags=(attach_disconnected,m
   change_profile,
   audit deny change_profile -> unconfined,
   # hsp-allow-list spec.process.matchPaths[0]
-  audit deny "/usr/bin/apt" x,
+  audit deny "/usr/bin/apt" mx,
   # hsp-allow-list spec.process.matchDirectories[0]
   "/usr/bin/{,**}" pix,
   # hsp-allow-list spec.process.matchDirectories[1]
@@ -250,6 +250,11 @@ profile knoxctl-host-src-usr-bin-dig "/usr/bin/dig" flags=(attach_disconnected,m
   network inet6 dgram,
 }
 
+# hsp-allow-list spec.process.matchPaths[0]: the program, when an unconfined process starts it
+profile knoxctl-host-block-1 "/usr/bin/apt" flags=(attach_disconnected,mediate_deleted) {
+  audit deny "/{,**}" mrwlkx,
+}
+
 # --- report (not part of the profile) ---
 # enforced: spec.process.matchPaths[0]
 # enforced: spec.process.matchDirectories[0]
@@ -257,6 +262,7 @@ profile knoxctl-host-src-usr-bin-dig "/usr/bin/dig" flags=(attach_disconnected,m
 # enforced: spec.network.matchProtocols[0]
 # enforced: spec.network.matchProtocols[1]
 # enforced: spec.capabilities.matchCapabilities[0]
+# note: AppArmor: a blocked program started by a process that was running before the first apply (unconfined) is not refused the exec; it runs in a profile that grants nothing and fails before main (statically linked programs still run)
 # note: AppArmor: knoxctl-host attaches to every program started after the apply (attachment /**); processes already running stay unconfined until they exec, and programs with their own, more specific AppArmor profile keep it and are not covered
 # note: AppArmor: each fromSource program runs in its own profile (knoxctl-host-src-*); under no_new_privs the kernel refuses execs that change profile
 # note: AppArmor: tcp and udp rules cover every stream or datagram socket of inet and inet6 (AppArmor does not see the protocol)

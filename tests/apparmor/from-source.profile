@@ -18,7 +18,7 @@ profile knoxctl-host /** flags=(attach_disconnected,mediate_deleted) {
   change_profile,
   audit deny change_profile -> unconfined,
   # hsp-from-source spec.process.matchPaths[1]
-  audit deny "/usr/bin/wget" x,
+  audit deny "/usr/bin/wget" mx,
 }
 
 profile knoxctl-host-src-bin-bash "/bin/bash" flags=(attach_disconnected,mediate_deleted) {
@@ -37,9 +37,9 @@ profile knoxctl-host-src-bin-bash "/bin/bash" flags=(attach_disconnected,mediate
   change_profile,
   audit deny change_profile -> unconfined,
   # hsp-from-source spec.process.matchPaths[0]
-  audit deny "/usr/bin/curl" x,
+  audit deny "/usr/bin/curl" mx,
   # hsp-from-source spec.process.matchPaths[1]
-  audit deny "/usr/bin/wget" x,
+  audit deny "/usr/bin/wget" mx,
   # hsp-from-source spec.file.matchPaths[0]
   audit deny "/etc/shadow" mrwlk,
 }
@@ -60,7 +60,7 @@ profile knoxctl-host-src-usr-bin-cat "/usr/bin/cat" flags=(attach_disconnected,m
   change_profile,
   audit deny change_profile -> unconfined,
   # hsp-from-source spec.process.matchPaths[1]
-  audit deny "/usr/bin/wget" x,
+  audit deny "/usr/bin/wget" mx,
   # hsp-from-source spec.file.matchPaths[0]
   audit deny "/etc/shadow" mrwlk,
 }
@@ -81,7 +81,7 @@ profile knoxctl-host-src-usr-bin-curl "/usr/bin/curl" flags=(attach_disconnected
   change_profile,
   audit deny change_profile -> unconfined,
   # hsp-from-source spec.process.matchPaths[1]
-  audit deny "/usr/bin/wget" x,
+  audit deny "/usr/bin/wget" mx,
   # hsp-from-source spec.network.matchProtocols[0]
   audit deny network inet stream,
   audit deny network inet6 stream,
@@ -105,9 +105,14 @@ profile knoxctl-host-src-usr-bin-ping "/usr/bin/ping" flags=(attach_disconnected
   change_profile,
   audit deny change_profile -> unconfined,
   # hsp-from-source spec.process.matchPaths[1]
-  audit deny "/usr/bin/wget" x,
+  audit deny "/usr/bin/wget" mx,
   # hsp-from-source spec.capabilities.matchCapabilities[0]
   audit deny capability net_raw,
+}
+
+# hsp-from-source spec.process.matchPaths[1]: the program, when an unconfined process starts it
+profile knoxctl-host-block-1 "/usr/bin/wget" flags=(attach_disconnected,mediate_deleted) {
+  audit deny "/{,**}" mrwlkx,
 }
 
 # --- report (not part of the profile) ---
@@ -118,6 +123,7 @@ profile knoxctl-host-src-usr-bin-ping "/usr/bin/ping" flags=(attach_disconnected
 # enforced: spec.network.matchProtocols[0]
 # enforced: spec.capabilities.matchCapabilities[0]
 # unenforceable: spec.network.matchProtocols[1]: sctp: AppArmor network rules name a socket's domain and type, not its protocol
+# note: AppArmor: a blocked program started by a process that was running before the first apply (unconfined) is not refused the exec; it runs in a profile that grants nothing and fails before main (statically linked programs still run)
 # note: AppArmor: knoxctl-host attaches to every program started after the apply (attachment /**); processes already running stay unconfined until they exec, and programs with their own, more specific AppArmor profile keep it and are not covered
 # note: AppArmor: each fromSource program runs in its own profile (knoxctl-host-src-*); under no_new_privs the kernel refuses execs that change profile
 # note: AppArmor: icmp rules cover raw sockets; ICMP ping sockets (SOCK_DGRAM) are udp rules' domain and type

@@ -18,16 +18,16 @@ profile knoxctl-host /** flags=(attach_disconnected,mediate_deleted) {
   change_profile,
   audit deny change_profile -> unconfined,
   # hsp-patterns-owner spec.process.matchPaths[0]
-  audit deny "/**/nc" x,
+  audit deny "/**/nc" mx,
   # hsp-patterns-owner spec.process.matchPaths[1]
-  audit deny "/opt/a dir/run\*me" x,
+  audit deny "/opt/a dir/run\*me" mx,
   # hsp-patterns-owner spec.process.matchPaths[2]
   owner "/usr/bin/sudo" pix,
-  audit deny other "/usr/bin/sudo" x,
+  audit deny other "/usr/bin/sudo" mx,
   # hsp-patterns-owner spec.process.matchPatterns[0]
-  audit deny "/tmp/**/*.sh" x,
+  audit deny "/tmp/**/*.sh" mx,
   # hsp-patterns-owner spec.process.matchPatterns[1]
-  audit deny "/home/*/bin/{evil,bad}" x,
+  audit deny "/home/*/bin/{evil,bad}" mx,
   # hsp-patterns-owner spec.file.matchDirectories[0]
   owner "/var/secret/{,*}" mrwlk,
   audit deny other "/var/secret/{,*}" mrwlk,
@@ -35,6 +35,26 @@ profile knoxctl-host /** flags=(attach_disconnected,mediate_deleted) {
   owner "/root/.ssh/*" mr,
   audit deny owner "/root/.ssh/*" wl,
   audit deny other "/root/.ssh/*" mrwlk,
+}
+
+# hsp-patterns-owner spec.process.matchPaths[0]: the program, when an unconfined process starts it
+profile knoxctl-host-block-1 "/**/nc" flags=(attach_disconnected,mediate_deleted) {
+  audit deny "/{,**}" mrwlkx,
+}
+
+# hsp-patterns-owner spec.process.matchPaths[1]: the program, when an unconfined process starts it
+profile knoxctl-host-block-2 "/opt/a dir/run\*me" flags=(attach_disconnected,mediate_deleted) {
+  audit deny "/{,**}" mrwlkx,
+}
+
+# hsp-patterns-owner spec.process.matchPatterns[0]: the program, when an unconfined process starts it
+profile knoxctl-host-block-3 "/tmp/**/*.sh" flags=(attach_disconnected,mediate_deleted) {
+  audit deny "/{,**}" mrwlkx,
+}
+
+# hsp-patterns-owner spec.process.matchPatterns[1]: the program, when an unconfined process starts it
+profile knoxctl-host-block-4 "/home/*/bin/{evil,bad}" flags=(attach_disconnected,mediate_deleted) {
+  audit deny "/{,**}" mrwlkx,
 }
 
 # --- report (not part of the profile) ---
@@ -48,4 +68,5 @@ profile knoxctl-host /** flags=(attach_disconnected,mediate_deleted) {
 # unenforceable: spec.process.matchPaths[3]: allowedArgs: AppArmor matches the executable, not its arguments
 # unenforceable: spec.file.matchPaths[0]: pts: AppArmor does not evaluate the terminal condition
 # unenforceable: spec.network.matchDNSQueries[0]: DNS rules are not enforced by AppArmor (it sees sockets, not names)
+# note: AppArmor: a blocked program started by a process that was running before the first apply (unconfined) is not refused the exec; it runs in a profile that grants nothing and fails before main (statically linked programs still run)
 # note: AppArmor: knoxctl-host attaches to every program started after the apply (attachment /**); processes already running stay unconfined until they exec, and programs with their own, more specific AppArmor profile keep it and are not covered

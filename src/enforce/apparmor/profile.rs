@@ -20,8 +20,14 @@
 //!
 //! Rules (KubeArmor's AppArmor template, with knoxctl's readOnly/ownerOnly semantics,
 //! which hold whatever the action):
-//! - process Block: `audit deny G x`; Allow: `G pix` (matters in allow-list mode);
-//!   ownerOnly: `owner G pix` + `audit deny other G x`.
+//! - process Block: `audit deny G mx`; Allow: `G pix` (matters in allow-list mode);
+//!   ownerOnly: `owner G pix` + `audit deny other G mx`. `x` is checked against the
+//!   profile of the process that calls exec, so an unconfined parent (one started before
+//!   the first load: init, a running sshd or shell) is not refused the exec. `m` (mapping
+//!   executable) stops `ld.so PROGRAM`. For the unconfined parent, a profile
+//!   `knoxctl-host-block-N` attached to the blocked path grants nothing, so the program
+//!   fails before main (its libraries cannot be opened; the file of the program itself
+//!   was opened by the parent and is delegated, so `m` does not stop it there).
 //! - file Block: `audit deny G mrwlk`; Allow: `G mrwlk`; readOnly: `G mr` + `audit deny
 //!   G wl`; ownerOnly: `owner G mrwlk` (`mr` + `audit deny owner G wl` with readOnly) +
 //!   `audit deny other G mrwlk`.
@@ -48,6 +54,7 @@ use std::fmt::Write as _;
 pub const PREFIX: &str = "knoxctl-";
 pub const HOST: &str = "knoxctl-host";
 const SOURCE_PREFIX: &str = "knoxctl-host-src-";
+const BLOCK_PREFIX: &str = "knoxctl-host-block-";
 const FLAGS: &str = "flags=(attach_disconnected,mediate_deleted)";
 
 /// Socket domains other than inet, inet6 and packet, which rules never restrict (unix
@@ -244,9 +251,9 @@ fn lines(rule: &Rule, resolve: Resolve) -> Result<Vec<String>, String> {
             for g in globs(&rule.matcher, resolve)? {
                 if rule.owner_only {
                     out.push(format!("owner {g} pix,"));
-                    out.push(format!("audit deny other {g} x,"));
+                    out.push(format!("audit deny other {g} mx,"));
                 } else if deny {
-                    out.push(format!("audit deny {g} x,"));
+                    out.push(format!("audit deny {g} mx,"));
                 } else {
                     out.push(format!("{g} pix,"));
                 }
@@ -475,6 +482,49 @@ pub fn host_resolved(set: &RuleSet, postures: &Postures, resolve: Resolve) -> Pr
             }
         }
     }
+    // A blocked program exec'd by an unconfined process (one running since before the
+    // first load) is not refused the exec: the caller's profile decides, and the file
+    // it opened is delegated to the new program. Attached to the blocked path, a profile
+    // that grants nothing makes the program fail before main (the loader cannot open its
+    // libraries: "Permission denied"). A statically linked program would still run.
+    // One profile per path expression: two profiles with the same attachment conflict,
+    // and the kernel then attaches neither.
+    let mut n = 0;
+    let mut attached: HashSet<String> = sources
+        .keys()
+        .filter_map(|p| attachment(p, resolve).ok())
+        .collect();
+    for (idx, _) in &placed {
+        let rule = &set.rules[*idx];
+        if rule.category != Category::Process
+            || rule.action != Action::Block
+            || rule.owner_only
+            || !rule.from_source.is_empty()
+        {
+            continue;
+        }
+        let Ok(gs) = globs(&rule.matcher, resolve) else {
+            continue;
+        };
+        for g in gs {
+            if !attached.insert(g.clone()) {
+                continue;
+            }
+            n += 1;
+            let name = format!("{BLOCK_PREFIX}{n}");
+            let _ = writeln!(
+                text,
+                "\n# {} {}: the program, when an unconfined process starts it\nprofile {name} {g} {FLAGS} {{\n  audit deny \"/{{,**}}\" mrwlkx,\n}}",
+                rule.policy, rule.field
+            );
+            out.names.push(name);
+        }
+    }
+    if n > 0 {
+        out.notes.push(
+            "AppArmor: a blocked program started by a process that was running before the first apply (unconfined) is not refused the exec; it runs in a profile that grants nothing and fails before main (statically linked programs still run)".into(),
+        );
+    }
     out.text = text;
 
     out.notes.push(
@@ -566,10 +616,13 @@ mod tests {
         );
         let b = body(&p, HOST);
         assert!(b.contains(&"\"/{,**}\" pix,".to_string()));
-        assert!(b.contains(&"audit deny \"/usr/bin/apt\" x,".to_string()));
+        assert!(b.contains(&"audit deny \"/usr/bin/apt\" mx,".to_string()));
         assert!(b.contains(&"\"/etc/fim/{,**}\" mr,".to_string()));
         assert!(b.contains(&"audit deny \"/etc/fim/{,**}\" wl,".to_string()));
-        assert_eq!(p.names, vec![HOST]);
+        assert_eq!(p.names, vec![HOST, "knoxctl-host-block-1"]);
+        assert!(p.text.contains(
+            "profile knoxctl-host-block-1 \"/usr/bin/apt\" flags=(attach_disconnected,mediate_deleted) {\n  audit deny \"/{,**}\" mrwlkx,\n}"
+        ));
         assert_eq!(p.enforced, vec![0, 1]);
         assert!(
             p.text
@@ -648,7 +701,7 @@ mod tests {
         let p = host(&s, &Postures::default());
         let b = body(&p, HOST);
         assert!(b.contains(&"owner \"/home/user/bin/{,*}\" pix,".to_string()));
-        assert!(b.contains(&"audit deny other \"/home/user/bin/{,*}\" x,".to_string()));
+        assert!(b.contains(&"audit deny other \"/home/user/bin/{,*}\" mx,".to_string()));
         assert!(b.contains(&"owner \"/etc/shadow\" mr,".to_string()));
         assert!(b.contains(&"audit deny owner \"/etc/shadow\" wl,".to_string()));
         assert!(b.contains(&"audit deny other \"/etc/shadow\" mrwlk,".to_string()));
@@ -675,8 +728,8 @@ mod tests {
                 .contains("profile knoxctl-host-src-bin-bash \"{/bin/bash,/usr/bin/bash}\" ")
         );
         let src = body(&p, "knoxctl-host-src-bin-bash");
-        assert!(src.contains(&"audit deny \"/bin/sleep\" x,".to_string()));
-        assert!(src.contains(&"audit deny \"/usr/bin/sleep\" x,".to_string()));
+        assert!(src.contains(&"audit deny \"/bin/sleep\" mx,".to_string()));
+        assert!(src.contains(&"audit deny \"/usr/bin/sleep\" mx,".to_string()));
         let b = body(&p, HOST);
         assert!(b.contains(&"audit deny \"/usr/lib/fim/{,*}\" wl,".to_string()));
         assert!(b.contains(&"audit deny \"/lib/fim/{,*}\" wl,".to_string()));
