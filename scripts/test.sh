@@ -28,7 +28,7 @@ cd "$(dirname "$0")/.."
 #   curl wget net-tools the binaries scripts/containers-setup.sh copies into the images of
 #                       KubeArmor's container scenarios (tests/kubearmor_containers.rs)
 packages=(bash zsh fish clang llvm libbpf-dev bpftool qemu-system-x86 busybox-static cpio mmdebstrap
-  systemd tmux util-linux podman runc docker.io curl wget net-tools)
+  systemd tmux util-linux podman runc docker.io curl wget net-tools apparmor) # apparmor: apparmor_parser compiles the AppArmor enforcer's profiles (tests/apparmor.rs)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

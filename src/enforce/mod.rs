@@ -5,6 +5,7 @@
 //! Backends are chosen by probing what this kernel really allows (loading, not reading
 //! /sys/kernel/security/lsm), see [`probe`].
 
+pub mod apparmor;
 pub mod bpf_lsm;
 pub mod fanotify;
 pub mod monitor_only;
@@ -332,35 +333,14 @@ fn active_lsms() -> String {
         .unwrap_or_default()
 }
 
-fn not_available(backend: Backend, reason: String) -> ProbeResult {
-    ProbeResult {
-        backend,
-        usable: false,
-        reason,
-        coverage: Op::ALL
-            .iter()
-            .map(|&op| Coverage {
-                op,
-                level: Level::None,
-                note: String::new(),
-            })
-            .collect(),
-    }
-}
-
 /// BPF-LSM is the strongest backend: tried by loading its programs (not attaching).
 pub fn probe_bpf_lsm() -> ProbeResult {
     bpf_lsm::probe()
 }
 
+/// AppArmor: tried by loading (and removing) an empty profile with apparmor_parser.
 pub fn probe_apparmor() -> ProbeResult {
-    let lsms = active_lsms();
-    let reason = if lsms.split(',').any(|l| l == "apparmor") {
-        "AppArmor is active, but the AppArmor enforcer is not in this build yet".to_string()
-    } else {
-        format!("AppArmor is not active in this kernel (active LSMs: {lsms})")
-    };
-    not_available(Backend::Apparmor, reason)
+    apparmor::probe()
 }
 
 pub fn probe_monitor_only() -> ProbeResult {
@@ -445,6 +425,11 @@ pub fn select(
     events: std::sync::mpsc::SyncSender<EnforcerEvent>,
 ) -> Result<Selected, EnforceError> {
     use EnforcerChoice as C;
+    // Profiles an earlier agent with the AppArmor backend left loaded (it crashed) must
+    // not keep enforcing old rules next to another backend; AppArmor's start reloads.
+    if let Err(e) = apparmor::unload_all() {
+        tracing::warn!(error = %e, "leftover knoxctl AppArmor profiles");
+    }
     let file_posture = postures.file;
     let start_fanotify = |events| -> Result<Box<dyn Enforcer>, EnforceError> {
         Ok(Box::new(fanotify::FanotifyEnforcer::start(
@@ -473,9 +458,9 @@ pub fn select(
             enforcer: start_bpf_lsm(events)?,
             reason: "requested with --enforcer bpf-lsm".into(),
         }),
-        C::Apparmor => Err(EnforceError::Unsupported {
-            backend: Backend::Apparmor,
-            reason: probe_apparmor().reason,
+        C::Apparmor => Ok(Selected {
+            enforcer: Box::new(apparmor::AppArmorEnforcer::start(*postures)?),
+            reason: "requested with --enforcer apparmor".into(),
         }),
         C::Auto => {
             let mut skipped = Vec::new();
@@ -488,8 +473,18 @@ pub fn select(
                 }
                 Err(e) => skipped.push(e.to_string()),
             }
-            let p = probe_apparmor();
-            skipped.push(format!("{}: {}", p.backend, p.reason));
+            match apparmor::AppArmorEnforcer::start(*postures) {
+                Ok(e) => {
+                    return Ok(Selected {
+                        enforcer: Box::new(e),
+                        reason: format!(
+                            "auto: AppArmor loads profiles here ({})",
+                            skipped.join("; ")
+                        ),
+                    });
+                }
+                Err(e) => skipped.push(e.to_string()),
+            }
             match start_fanotify(events) {
                 Ok(e) => Ok(Selected {
                     enforcer: e,

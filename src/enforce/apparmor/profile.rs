@@ -1,0 +1,750 @@
+//! Rule set → AppArmor profile text. Pure: the unit tests and the golden files under
+//! tests/apparmor/ check the text, tests/apparmor.rs runs `apparmor_parser` on it.
+//!
+//! Shape (host target):
+//! - `knoxctl-host`, attached to `/**`: every program exec'd by an unconfined process
+//!   after the load lands in it, services started by init included, because the kernel
+//!   picks the profile whose attachment matches the new program best and `/**` matches
+//!   all. It allows everything (`"/{,**}" mrwlk`, `network`, `capability`, mount, ptrace,
+//!   signal, unix, dbus, change_profile) except what the rules deny, and its execs are
+//!   `pix`: the kernel looks the new program up by attachment again, so a program with a
+//!   more specific profile (a distro profile, a fromSource profile below) gets that one,
+//!   and anything else stays in `knoxctl-host`.
+//! - `knoxctl-host-src-…`, one per fromSource path, attached to that path: the program
+//!   itself runs in it (file, network and capability rules with that source: KubeArmor's
+//!   "current executable"), and its execs are decided there (process rules with that
+//!   source: "the parent's executable"). Its own children go back through attachment
+//!   (`pix`), so a source's rules do not reach its grandchildren, as with BPF-LSM.
+//!   KubeArmor uses child profiles with `px` for this; top-level profiles with an
+//!   attachment also catch the source when an unconfined process (init) starts it.
+//!
+//! Rules (KubeArmor's AppArmor template, with knoxctl's readOnly/ownerOnly semantics,
+//! which hold whatever the action):
+//! - process Block: `audit deny G mx`; Allow: `G pix` (matters in allow-list mode);
+//!   ownerOnly: `owner G pix` + `audit deny other G mx`. `x` is checked against the
+//!   profile of the process that calls exec, so an unconfined parent (one started before
+//!   the first load: init, a running sshd or shell) is not refused the exec. `m` (mapping
+//!   executable) stops `ld.so PROGRAM`. For the unconfined parent, a profile
+//!   `knoxctl-host-block-N` attached to the blocked path grants nothing, so the program
+//!   fails before main (its libraries cannot be opened; the file of the program itself
+//!   was opened by the parent and is delegated, so `m` does not stop it there).
+//! - file Block: `audit deny G mrwlk`; Allow: `G mrwlk`; readOnly: `G mr` + `audit deny
+//!   G wl`; ownerOnly: `owner G mrwlk` (`mr` + `audit deny owner G wl` with readOnly) +
+//!   `audit deny other G mrwlk`.
+//! - G: a path (quoted, glob characters escaped), `DIR/{,*}` or `DIR/{,**}` (recursive),
+//!   `/**/NAME` for execname, a pattern as written (AppArmor globs).
+//! - network by socket domain and type (the parser knows no protocol numbers); capability
+//!   by name. `deny` is `audit deny` so that denials reach the audit log (plain `deny` is
+//!   silent).
+//! - allow-list mode with posture block: the matching "allow everything" line is left
+//!   out and only the Allow rules' lines grant. With posture audit the kernel is told
+//!   nothing more: an `audit` allow-everything line would log every operation, allowed
+//!   ones included (AppArmor unions the audit bits of all matching rules), so the
+//!   default-posture audits stay with the eBPF monitor.
+//! - Audit rules never reach the kernel (as in KubeArmor): the monitor reports them.
+
+use crate::enforce::Postures;
+use crate::policy::Action;
+use crate::policy::matcher::Posture;
+use crate::policy::normalize::{Category, Matcher, Rule, RuleSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::fmt::Write as _;
+
+/// Every profile knoxctl loads starts with it (offboard removes them by it).
+pub const PREFIX: &str = "knoxctl-";
+pub const HOST: &str = "knoxctl-host";
+const SOURCE_PREFIX: &str = "knoxctl-host-src-";
+const BLOCK_PREFIX: &str = "knoxctl-host-block-";
+const FLAGS: &str = "flags=(attach_disconnected,mediate_deleted)";
+
+/// Socket domains other than inet, inet6 and packet, which rules never restrict (unix
+/// and netlink are local IPC, as in KubeArmor's BPF enforcer): granted one by one when
+/// the network category is in allow-list mode with posture block.
+const OTHER_DOMAINS: &[&str] = &[
+    "unix",
+    "ax25",
+    "ipx",
+    "appletalk",
+    "netrom",
+    "bridge",
+    "atmpvc",
+    "x25",
+    "rose",
+    "netbeui",
+    "security",
+    "key",
+    "netlink",
+    "ash",
+    "econet",
+    "atmsvc",
+    "rds",
+    "sna",
+    "irda",
+    "pppox",
+    "wanpipe",
+    "llc",
+    "ib",
+    "mpls",
+    "can",
+    "tipc",
+    "bluetooth",
+    "iucv",
+    "rxrpc",
+    "isdn",
+    "phonet",
+    "ieee802154",
+    "caif",
+    "alg",
+    "nfc",
+    "vsock",
+    "kcm",
+    "qipcrtr",
+    "smc",
+    "xdp",
+];
+
+/// Rule classes the allow-everything part grants besides files, network and capabilities.
+const ALLOW_REST: &[&str] = &[
+    "mount,",
+    "umount,",
+    "pivot_root,",
+    "ptrace,",
+    "signal,",
+    "unix,",
+    "dbus,",
+    "change_profile,",
+    // Escaping the rules by changing to no profile at all is not allowed.
+    "audit deny change_profile -> unconfined,",
+];
+
+/// One load: the text of every profile, in one file.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Profiles {
+    pub text: String,
+    /// The profile names, `knoxctl-host` first.
+    pub names: Vec<String>,
+    /// Rules the profiles enforce (indexes into the rule set).
+    pub enforced: Vec<usize>,
+    pub unenforceable: Vec<(usize, String)>,
+    pub notes: Vec<String>,
+}
+
+/// `(domain, type)` pairs of a protocol rule, or why AppArmor cannot express it.
+fn sockets(protocol: &str) -> Result<Vec<&'static str>, String> {
+    let both = |t: &'static str| -> Vec<&'static str> {
+        match t {
+            "stream" => vec!["inet stream", "inet6 stream"],
+            "dgram" => vec!["inet dgram", "inet6 dgram"],
+            "raw" => vec!["inet raw", "inet6 raw"],
+            "rdm" => vec!["inet rdm", "inet6 rdm"],
+            _ => vec!["inet seqpacket", "inet6 seqpacket"],
+        }
+    };
+    Ok(match protocol {
+        "tcp" | "stream" => both("stream"),
+        "udp" | "dgram" => both("dgram"),
+        "raw" => both("raw"),
+        "rdm" => both("rdm"),
+        "seqpacket" => both("seqpacket"),
+        "icmp" => vec!["inet raw"],
+        "icmpv6" => vec!["inet6 raw"],
+        "packet" => vec!["packet"],
+        "all" => vec!["inet", "inet6", "packet"],
+        "sctp" | "dccp" => {
+            return Err(format!(
+                "{protocol}: AppArmor network rules name a socket's domain and type, not its protocol"
+            ));
+        }
+        other => return Err(format!("unknown protocol {other}")),
+    })
+}
+
+/// A literal path as an AppArmor path expression: quoted, glob characters escaped.
+pub fn literal(path: &str) -> Result<String, String> {
+    check_chars(path)?;
+    let mut s = String::with_capacity(path.len() + 2);
+    s.push('"');
+    for c in path.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '{' | '}' | '^' | '\\' | '@') {
+            s.push('\\');
+        }
+        s.push(c);
+    }
+    s.push('"');
+    Ok(s)
+}
+
+/// A pattern (already AppArmor glob syntax), quoted so that nothing in it ends the rule.
+fn pattern(p: &str) -> Result<String, String> {
+    check_chars(p)?;
+    if !p.starts_with('/') {
+        return Err("an AppArmor path pattern must start with /".into());
+    }
+    if p.contains("@{") {
+        return Err("AppArmor variables (@{...}) are not defined in knoxctl's profiles".into());
+    }
+    Ok(format!("\"{p}\""))
+}
+
+fn check_chars(s: &str) -> Result<(), String> {
+    if s.chars().any(|c| c == '"' || c.is_control()) {
+        return Err("a double quote or control character cannot be put in an AppArmor rule".into());
+    }
+    Ok(())
+}
+
+/// The path expression a process or file rule covers.
+fn glob(m: &Matcher) -> Result<String, String> {
+    match m {
+        Matcher::Path { path } => literal(path),
+        Matcher::Execname { name } => {
+            let l = literal(name)?;
+            Ok(format!("\"/**/{}", &l[1..]))
+        }
+        Matcher::Directory { dir, recursive } => {
+            let l = literal(dir)?;
+            let suffix = if *recursive { "{,**}" } else { "{,*}" };
+            Ok(format!("{}{suffix}\"", &l[..l.len() - 1]))
+        }
+        Matcher::Pattern { pattern: p } => pattern(p),
+        _ => Err("not a path".into()),
+    }
+}
+
+/// A rule's path expressions: [`glob`], and for a literal path or directory that is
+/// reached through a symlink also the resolved spelling, which is the one AppArmor sees
+/// (`/bin/bash` is `/usr/bin/bash` on merged-/usr systems).
+fn globs(m: &Matcher, resolve: Resolve) -> Result<Vec<String>, String> {
+    let mut v = vec![glob(m)?];
+    let other = match m {
+        Matcher::Path { path } => resolve(path).map(|p| Matcher::Path { path: p }),
+        Matcher::Directory { dir, recursive } => resolve(dir.trim_end_matches('/'))
+            .filter(|d| d != "/")
+            .map(|d| Matcher::Directory {
+                dir: format!("{d}/"),
+                recursive: *recursive,
+            }),
+        _ => None,
+    };
+    if let Some(o) = other.filter(|o| o != m) {
+        v.push(glob(&o)?);
+    }
+    Ok(v)
+}
+
+/// What a path is once symlinks are resolved, when it exists and differs (the backend
+/// asks the file system; tests pass their own).
+pub type Resolve<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The lines one rule puts in a profile.
+fn lines(rule: &Rule, resolve: Resolve) -> Result<Vec<String>, String> {
+    if !rule.allowed_args.is_empty() {
+        return Err("allowedArgs: AppArmor matches the executable, not its arguments".into());
+    }
+    if rule.pts.is_some() {
+        return Err("pts: AppArmor does not evaluate the terminal condition".into());
+    }
+    let deny = rule.action == Action::Block;
+    let mut out = Vec::new();
+    match rule.category {
+        Category::Process => {
+            for g in globs(&rule.matcher, resolve)? {
+                if rule.owner_only {
+                    out.push(format!("owner {g} pix,"));
+                    out.push(format!("audit deny other {g} mx,"));
+                } else if deny {
+                    out.push(format!("audit deny {g} mx,"));
+                } else {
+                    out.push(format!("{g} pix,"));
+                }
+            }
+        }
+        Category::File => {
+            for g in globs(&rule.matcher, resolve)? {
+                match (rule.read_only, rule.owner_only) {
+                    (true, true) => {
+                        out.push(format!("owner {g} mr,"));
+                        out.push(format!("audit deny owner {g} wl,"));
+                        out.push(format!("audit deny other {g} mrwlk,"));
+                    }
+                    (false, true) => {
+                        out.push(format!("owner {g} mrwlk,"));
+                        out.push(format!("audit deny other {g} mrwlk,"));
+                    }
+                    (true, false) => {
+                        out.push(format!("{g} mr,"));
+                        out.push(format!("audit deny {g} wl,"));
+                    }
+                    (false, false) if deny => out.push(format!("audit deny {g} mrwlk,")),
+                    (false, false) => out.push(format!("{g} mrwlk,")),
+                }
+            }
+        }
+        Category::Network => match &rule.matcher {
+            Matcher::Protocol { protocol } => {
+                for s in sockets(protocol)? {
+                    if deny {
+                        out.push(format!("audit deny network {s},"));
+                    } else {
+                        out.push(format!("network {s},"));
+                    }
+                }
+            }
+            Matcher::Domain { .. } => {
+                return Err(
+                    "DNS rules are not enforced by AppArmor (it sees sockets, not names)".into(),
+                );
+            }
+            _ => return Err("not a network rule".into()),
+        },
+        Category::Capabilities => match &rule.matcher {
+            Matcher::Capability { capability } if deny => {
+                out.push(format!("audit deny capability {capability},"))
+            }
+            Matcher::Capability { capability } => out.push(format!("capability {capability},")),
+            _ => return Err("not a capability rule".into()),
+        },
+        Category::Syscall | Category::Device => unreachable!("filtered by the caller"),
+    }
+    Ok(out)
+}
+
+/// A profile name for a source path: `knoxctl-host-src-usr-bin-curl`.
+fn source_name(path: &str, taken: &mut BTreeSet<String>) -> String {
+    let mut base = String::from(SOURCE_PREFIX);
+    let mut dash = true;
+    for c in path.chars() {
+        if c.is_ascii_alphanumeric() || c == '.' || c == '_' {
+            base.push(c);
+            dash = false;
+        } else if !dash {
+            base.push('-');
+            dash = true;
+        }
+    }
+    while base.ends_with('-') {
+        base.pop();
+    }
+    let mut name = base.clone();
+    let mut n = 2;
+    while !taken.insert(name.clone()) {
+        name = format!("{base}-{n}");
+        n += 1;
+    }
+    name
+}
+
+/// Lines of one profile body, in order, without repeats.
+#[derive(Default)]
+struct Body {
+    lines: Vec<String>,
+    seen: HashSet<String>,
+}
+
+impl Body {
+    fn push(&mut self, line: String) {
+        if line.starts_with('#') || self.seen.insert(line.clone()) {
+            self.lines.push(line);
+        }
+    }
+}
+
+/// The profiles that enforce `set` on the host, paths taken as written.
+pub fn host(set: &RuleSet, postures: &Postures) -> Profiles {
+    host_resolved(set, postures, &|_| None)
+}
+
+/// The attachment of a source's profile: its path, or both spellings when it is reached
+/// through a symlink.
+fn attachment(path: &str, resolve: Resolve) -> Result<String, String> {
+    let l = literal(path)?;
+    match resolve(path).filter(|r| r != path && !r.contains(',') && !path.contains(',')) {
+        Some(r) => {
+            let r = literal(&r)?;
+            Ok(format!(
+                "\"{{{},{}}}\"",
+                &l[1..l.len() - 1],
+                &r[1..r.len() - 1]
+            ))
+        }
+        None => Ok(l),
+    }
+}
+
+/// The profiles that enforce `set` on the host; `resolve` gives the resolved spelling of
+/// a path reached through a symlink.
+pub fn host_resolved(set: &RuleSet, postures: &Postures, resolve: Resolve) -> Profiles {
+    let mut out = Profiles::default();
+    // Each enforceable rule's lines, and the sources it is limited to.
+    let mut placed: Vec<(usize, Vec<String>)> = Vec::new();
+    for (idx, rule) in set.rules.iter().enumerate() {
+        match rule.category {
+            Category::Syscall => continue,
+            Category::Device => {
+                out.unenforceable
+                    .push((idx, "USB device rules are not enforced by AppArmor".into()));
+                continue;
+            }
+            _ => {}
+        }
+        if rule.action == Action::Audit {
+            continue;
+        }
+        match lines(rule, resolve) {
+            Ok(l) => {
+                placed.push((idx, l));
+                out.enforced.push(idx);
+            }
+            Err(why) => out.unenforceable.push((idx, why)),
+        }
+    }
+    let mut taken = BTreeSet::new();
+    taken.insert(HOST.to_string());
+    let sources: BTreeMap<&str, String> = placed
+        .iter()
+        .flat_map(|(i, _)| set.rules[*i].from_source.iter())
+        .map(String::as_str)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .map(|s| (s, source_name(s, &mut taken)))
+        .collect();
+
+    let allow = &set.allow_list;
+    let block_file = allow.file && postures.file == Posture::Block;
+    let block_exec = allow.process && postures.file == Posture::Block;
+    let block_net = allow.network && postures.network == Posture::Block;
+    let block_cap = allow.capabilities && postures.capabilities == Posture::Block;
+
+    let profile = |name: &str, attach: &str, source: Option<&str>| -> String {
+        let mut b = Body::default();
+        b.push("# everything the rules below do not deny".into());
+        if !block_file {
+            b.push("\"/{,**}\" mrwlk,".into());
+        }
+        if !block_exec {
+            b.push("\"/{,**}\" pix,".into());
+        }
+        if block_net {
+            for d in OTHER_DOMAINS {
+                b.push(format!("network {d},"));
+            }
+        } else {
+            b.push("network,".into());
+        }
+        if !block_cap {
+            b.push("capability,".into());
+        }
+        for l in ALLOW_REST {
+            b.push(l.to_string());
+        }
+        for (idx, l) in &placed {
+            let rule = &set.rules[*idx];
+            let applies = rule.from_source.is_empty()
+                || source.is_some_and(|s| rule.from_source.iter().any(|f| f == s));
+            if !applies {
+                continue;
+            }
+            b.push(format!("# {} {}", rule.policy, rule.field));
+            for line in l {
+                b.push(line.clone());
+            }
+        }
+        let mut text = format!("profile {name} {attach} {FLAGS} {{\n");
+        for l in &b.lines {
+            let _ = writeln!(text, "  {l}");
+        }
+        text.push_str("}\n");
+        text
+    };
+
+    let mut text = String::from(
+        "# Generated by knoxctl on every apply: edits are overwritten.\n# knoxctl-host confines every program started after the load; knoxctl-host-src-* run\n# the fromSource programs.\n\n",
+    );
+    text.push_str(&profile(HOST, "/**", None));
+    out.names.push(HOST.to_string());
+    for (path, name) in &sources {
+        // `literal` succeeded for every path a rule names; a source that cannot be
+        // written leaves its rules unenforced.
+        match attachment(path, resolve) {
+            Ok(attach) => {
+                text.push('\n');
+                text.push_str(&profile(name, &attach, Some(path)));
+                out.names.push(name.clone());
+            }
+            Err(why) => {
+                for (idx, _) in &placed {
+                    if set.rules[*idx].from_source.iter().any(|s| s == path) {
+                        out.enforced.retain(|i| i != idx);
+                        out.unenforceable
+                            .push((*idx, format!("fromSource {path}: {why}")));
+                    }
+                }
+            }
+        }
+    }
+    // A blocked program exec'd by an unconfined process (one running since before the
+    // first load) is not refused the exec: the caller's profile decides, and the file
+    // it opened is delegated to the new program. Attached to the blocked path, a profile
+    // that grants nothing makes the program fail before main (the loader cannot open its
+    // libraries: "Permission denied"). A statically linked program would still run.
+    // One profile per path expression: two profiles with the same attachment conflict,
+    // and the kernel then attaches neither.
+    let mut n = 0;
+    let mut attached: HashSet<String> = sources
+        .keys()
+        .filter_map(|p| attachment(p, resolve).ok())
+        .collect();
+    for (idx, _) in &placed {
+        let rule = &set.rules[*idx];
+        if rule.category != Category::Process
+            || rule.action != Action::Block
+            || rule.owner_only
+            || !rule.from_source.is_empty()
+        {
+            continue;
+        }
+        let Ok(gs) = globs(&rule.matcher, resolve) else {
+            continue;
+        };
+        for g in gs {
+            if !attached.insert(g.clone()) {
+                continue;
+            }
+            n += 1;
+            let name = format!("{BLOCK_PREFIX}{n}");
+            let _ = writeln!(
+                text,
+                "\n# {} {}: the program, when an unconfined process starts it\nprofile {name} {g} {FLAGS} {{\n  audit deny \"/{{,**}}\" mrwlkx,\n}}",
+                rule.policy, rule.field
+            );
+            out.names.push(name);
+        }
+    }
+    if n > 0 {
+        out.notes.push(
+            "AppArmor: a blocked program started by a process that was running before the first apply (unconfined) is not refused the exec; it runs in a profile that grants nothing and fails before main (statically linked programs still run)".into(),
+        );
+    }
+    out.text = text;
+
+    out.notes.push(
+        "AppArmor: knoxctl-host attaches to every program started after the apply (attachment /**); processes already running stay unconfined until they exec, and programs with their own, more specific AppArmor profile keep it and are not covered".into(),
+    );
+    if !sources.is_empty() {
+        out.notes.push(
+            "AppArmor: each fromSource program runs in its own profile (knoxctl-host-src-*); under no_new_privs the kernel refuses execs that change profile".into(),
+        );
+    }
+    let audit_posture = (allow.process || allow.file) && postures.file == Posture::Audit
+        || allow.network && postures.network == Posture::Audit
+        || allow.capabilities && postures.capabilities == Posture::Audit;
+    if audit_posture {
+        out.notes.push(
+            "AppArmor: the audit default posture is left to the eBPF monitor (an AppArmor audit rule would log allowed operations too)".into(),
+        );
+    }
+    let proto = |p: &str| {
+        set.rules.iter().enumerate().any(|(i, r)| {
+            out.enforced.contains(&i)
+                && matches!(&r.matcher, Matcher::Protocol { protocol } if protocol == p)
+        })
+    };
+    if proto("icmp") || proto("icmpv6") {
+        out.notes.push(
+            "AppArmor: icmp rules cover raw sockets; ICMP ping sockets (SOCK_DGRAM) are udp rules' domain and type".into(),
+        );
+    }
+    if proto("tcp") || proto("udp") {
+        out.notes.push(
+            "AppArmor: tcp and udp rules cover every stream or datagram socket of inet and inet6 (AppArmor does not see the protocol)".into(),
+        );
+    }
+    out.unenforceable.sort();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::validate::{Options, validate_bytes};
+
+    const HEAD: &str = "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorHostPolicy\nmetadata: {name: p}\nspec:\n  nodeSelector: {matchLabels: {kubearmor.io/hostname: '*'}}\n";
+
+    fn set(body: &str) -> RuleSet {
+        let doc = format!("{HEAD}{body}");
+        let r = validate_bytes("t.yaml", doc.as_bytes(), Options::default());
+        assert!(r.valid, "{:?}", r.diagnostics().collect::<Vec<_>>());
+        RuleSet::from_policies(&r.policies().cloned().collect::<Vec<_>>())
+    }
+
+    fn body(p: &Profiles, name: &str) -> Vec<String> {
+        let start = p
+            .text
+            .find(&format!("profile {name} "))
+            .unwrap_or_else(|| panic!("no profile {name} in\n{}", p.text));
+        p.text[start..]
+            .lines()
+            .skip(1)
+            .take_while(|l| *l != "}")
+            .map(|l| l.trim().to_string())
+            .filter(|l| !l.starts_with('#'))
+            .collect()
+    }
+
+    #[test]
+    fn literals_are_quoted_and_escaped() {
+        assert_eq!(literal("/usr/bin/apt").unwrap(), "\"/usr/bin/apt\"");
+        assert_eq!(literal("/a b/*{x}").unwrap(), "\"/a b/\\*\\{x\\}\"");
+        assert!(literal("/a\"b").is_err());
+        assert!(literal("/a\nb").is_err());
+        let d = Matcher::Directory {
+            dir: "/etc/x/".into(),
+            recursive: true,
+        };
+        assert_eq!(glob(&d).unwrap(), "\"/etc/x/{,**}\"");
+        let e = Matcher::Execname { name: "sh".into() };
+        assert_eq!(glob(&e).unwrap(), "\"/**/sh\"");
+    }
+
+    #[test]
+    fn block_rules_are_audited_denials_in_an_allow_everything_profile() {
+        let p = host(
+            &set(
+                "  process:\n    matchPaths:\n    - path: /usr/bin/apt\n  file:\n    matchDirectories:\n    - dir: /etc/fim/\n      recursive: true\n      readOnly: true\n",
+            ),
+            &Postures::default(),
+        );
+        let b = body(&p, HOST);
+        assert!(b.contains(&"\"/{,**}\" pix,".to_string()));
+        assert!(b.contains(&"audit deny \"/usr/bin/apt\" mx,".to_string()));
+        assert!(b.contains(&"\"/etc/fim/{,**}\" mr,".to_string()));
+        assert!(b.contains(&"audit deny \"/etc/fim/{,**}\" wl,".to_string()));
+        assert_eq!(p.names, vec![HOST, "knoxctl-host-block-1"]);
+        assert!(p.text.contains(
+            "profile knoxctl-host-block-1 \"/usr/bin/apt\" flags=(attach_disconnected,mediate_deleted) {\n  audit deny \"/{,**}\" mrwlkx,\n}"
+        ));
+        assert_eq!(p.enforced, vec![0, 1]);
+        assert!(
+            p.text
+                .contains("profile knoxctl-host /** flags=(attach_disconnected,mediate_deleted) {")
+        );
+    }
+
+    #[test]
+    fn allow_list_with_block_posture_drops_the_matching_allow_everything_line() {
+        let s = set(
+            "  process:\n    matchPaths:\n    - path: /bin/ls\n      action: Allow\n  capabilities:\n    matchCapabilities:\n    - capability: net_raw\n      fromSource: [{path: /bin/ping}]\n      action: Allow\n",
+        );
+        let block = Postures {
+            file: Posture::Block,
+            network: Posture::Audit,
+            capabilities: Posture::Block,
+        };
+        let p = host(&s, &block);
+        let b = body(&p, HOST);
+        assert!(!b.contains(&"\"/{,**}\" pix,".to_string()));
+        assert!(
+            b.contains(&"\"/{,**}\" mrwlk,".to_string()),
+            "files stay open"
+        );
+        assert!(b.contains(&"\"/bin/ls\" pix,".to_string()));
+        assert!(!b.contains(&"capability,".to_string()));
+        assert!(
+            !b.iter().any(|l| l.contains("net_raw")),
+            "source rules stay in the source profile"
+        );
+        let src = body(&p, "knoxctl-host-src-bin-ping");
+        assert!(src.contains(&"capability net_raw,".to_string()));
+        assert!(
+            src.contains(&"\"/bin/ls\" pix,".to_string()),
+            "global rules are copied"
+        );
+        assert!(
+            p.text
+                .contains("profile knoxctl-host-src-bin-ping \"/bin/ping\" ")
+        );
+        // With the audit posture nothing more is denied in the kernel.
+        let p = host(&s, &Postures::default());
+        assert!(body(&p, HOST).contains(&"\"/{,**}\" pix,".to_string()));
+        assert!(p.notes.iter().any(|n| n.contains("eBPF monitor")));
+    }
+
+    #[test]
+    fn network_rules_name_domains_and_types() {
+        let s = set(
+            "  network:\n    matchProtocols:\n    - protocol: tcp\n      fromSource: [{path: /usr/bin/curl}]\n    - protocol: sctp\n      fromSource: [{path: /usr/bin/curl}]\n",
+        );
+        let p = host(&s, &Postures::default());
+        let src = body(&p, "knoxctl-host-src-usr-bin-curl");
+        assert!(src.contains(&"audit deny network inet stream,".to_string()));
+        assert!(src.contains(&"audit deny network inet6 stream,".to_string()));
+        assert_eq!(p.unenforceable.len(), 1);
+        assert!(p.unenforceable[0].1.contains("protocol"));
+        let block = Postures {
+            network: Posture::Block,
+            ..Postures::default()
+        };
+        let allow = set(
+            "  network:\n    matchProtocols:\n    - protocol: udp\n      fromSource: [{path: /usr/bin/dig}]\n      action: Allow\n",
+        );
+        let b = body(&host(&allow, &block), HOST);
+        assert!(!b.contains(&"network,".to_string()));
+        assert!(b.contains(&"network unix,".to_string()));
+        assert!(b.contains(&"network netlink,".to_string()));
+    }
+
+    #[test]
+    fn owner_only_and_audit_rules() {
+        let s = set(
+            "  process:\n    matchDirectories:\n    - dir: /home/user/bin/\n      ownerOnly: true\n  file:\n    matchPaths:\n    - path: /etc/shadow\n      ownerOnly: true\n      readOnly: true\n    - path: /etc/hosts\n      action: Audit\n",
+        );
+        let p = host(&s, &Postures::default());
+        let b = body(&p, HOST);
+        assert!(b.contains(&"owner \"/home/user/bin/{,*}\" pix,".to_string()));
+        assert!(b.contains(&"audit deny other \"/home/user/bin/{,*}\" mx,".to_string()));
+        assert!(b.contains(&"owner \"/etc/shadow\" mr,".to_string()));
+        assert!(b.contains(&"audit deny owner \"/etc/shadow\" wl,".to_string()));
+        assert!(b.contains(&"audit deny other \"/etc/shadow\" mrwlk,".to_string()));
+        assert!(
+            !p.text.contains("/etc/hosts"),
+            "Audit rules stay with the monitor"
+        );
+        assert_eq!(p.enforced, vec![0, 1]);
+    }
+
+    #[test]
+    fn symlinked_paths_are_also_written_resolved() {
+        let s = set(
+            "  process:\n    matchPaths:\n    - path: /bin/sleep\n      fromSource: [{path: /bin/bash}]\n  file:\n    matchDirectories:\n    - dir: /lib/fim/\n      readOnly: true\n",
+        );
+        let resolve = |p: &str| {
+            p.strip_prefix("/bin/")
+                .map(|r| format!("/usr/bin/{r}"))
+                .or_else(|| (p == "/lib/fim").then(|| "/usr/lib/fim".to_string()))
+        };
+        let p = host_resolved(&s, &Postures::default(), &resolve);
+        assert!(
+            p.text
+                .contains("profile knoxctl-host-src-bin-bash \"{/bin/bash,/usr/bin/bash}\" ")
+        );
+        let src = body(&p, "knoxctl-host-src-bin-bash");
+        assert!(src.contains(&"audit deny \"/bin/sleep\" mx,".to_string()));
+        assert!(src.contains(&"audit deny \"/usr/bin/sleep\" mx,".to_string()));
+        let b = body(&p, HOST);
+        assert!(b.contains(&"audit deny \"/usr/lib/fim/{,*}\" wl,".to_string()));
+        assert!(b.contains(&"audit deny \"/lib/fim/{,*}\" wl,".to_string()));
+    }
+
+    #[test]
+    fn source_names_are_unique() {
+        let mut taken = BTreeSet::new();
+        assert_eq!(
+            source_name("/usr/bin/a-b", &mut taken),
+            "knoxctl-host-src-usr-bin-a-b"
+        );
+        assert_eq!(
+            source_name("/usr/bin/a b", &mut taken),
+            "knoxctl-host-src-usr-bin-a-b-2"
+        );
+    }
+}

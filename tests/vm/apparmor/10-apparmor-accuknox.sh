@@ -1,0 +1,125 @@
+#!/bin/sh
+# AccuKnox's host scenario with the AppArmor enforcer, on a kernel booted with AppArmor and
+# without BPF-LSM (lsm=landlock,lockdown,yama,apparmor): package managers blocked, a
+# read-only directory (FIM), and confinement that does not depend on the program being a
+# shell: a process started before the apply is confined at its next exec, a daemon started
+# by a non-shell parent runs in knoxctl-host. Stopping the agent leaves no knoxctl-* profile.
+# Alerts from AppArmor's audit records are not implemented yet: none are asserted.
+# shellcheck source-path=SCRIPTDIR/.. source=lib.sh
+. /knox/lib.sh
+
+profiles() { cat /sys/kernel/security/apparmor/profiles; }
+label() { cat "/proc/$1/attr/current"; }
+
+grep -qw apparmor /sys/kernel/security/lsm || skip "AppArmor is not active (lsm: $(cat /sys/kernel/security/lsm))"
+! grep -qw bpf /sys/kernel/security/lsm || fail "this boot should run without BPF-LSM"
+expect_output '^apparmor +yes +<-' "$KNOXCTL" probe
+
+# A process started before anything is loaded: unconfined until it execs.
+mkfifo /tmp/go
+/bin/busybox sh -c 'read x </tmp/go; exec /usr/bin/apt-get --version' >/tmp/early.out 2>&1 &
+early=$!
+
+start_agent --enforcer apparmor
+assert_grep 'enforcer selected' "$KNOX_AGENT_LOG"
+
+# --- package managers ---
+policy_for_this_host /knox/examples/policies/accuknox-block-pkg-mgmt-tools.yaml >pkg.yaml
+apply_policy pkg.yaml
+profiles
+expect_output '^knoxctl-host \(enforce\)' profiles
+# This shell was started before the load: it is unconfined, and AppArmor checks an exec
+# against the caller's profile. A shell started now (as a login would be) is confined.
+[ "$(label $$)" = unconfined ] || fail "the scenario's shell was running before the load: $(label $$)"
+expect_output '^knoxctl-host' sh -c 'cat /proc/self/attr/current'
+expect_denied "Permission denied" sh -c 'apt install nginx'
+expect_denied "Permission denied" sh -c '/usr/bin/apt-get --version'
+expect_denied "Permission denied" sh -c '/bin/apt-get --version'
+expect_denied "Permission denied" sh -c 'dpkg --version'
+# Through the dynamic loader the program is mapped, not exec'd: `m` is refused.
+expect_denied "failed to map segment" sh -c '/lib64/ld-linux-x86-64.so.2 /usr/bin/dpkg --version'
+expect_ok sh -c 'ls /'
+# From the unconfined shell the exec itself is not refused, but the program runs in
+# knoxctl-host-block-N, which grants nothing: the loader cannot open its libraries.
+expect_denied "error while loading shared libraries" dpkg --version
+case $KNOX_OUT in *"package management program"*) fail "dpkg ran: $KNOX_OUT" ;; esac
+# The same for a process that was running before the load and execs now.
+[ "$(label "$early")" = unconfined ] || fail "the early process: $(label "$early")"
+echo go >/tmp/go
+st=0
+wait "$early" || st=$?
+log "early process: exit $st, output: $(cat /tmp/early.out)"
+[ "$st" -ne 0 ] || fail "the early process's exec of apt-get after the load ran: $(cat /tmp/early.out)"
+grep -q '^apt ' /tmp/early.out && fail "apt-get ran: $(cat /tmp/early.out)"
+grep -q 'error while loading shared libraries' /tmp/early.out || fail "early process: $(cat /tmp/early.out)"
+
+# --- file integrity monitoring: read-only system directories ---
+cat >fim.yaml <<'POLICY'
+apiVersion: security.kubearmor.com/v1
+kind: KubeArmorHostPolicy
+metadata:
+  name: harden-file-integrity-monitoring
+spec:
+  nodeSelector:
+    matchLabels:
+      kubearmor.io/hostname: knox-vm
+  action: Block
+  file:
+    matchDirectories:
+    - dir: /usr/bin/
+      readOnly: true
+      recursive: true
+    - dir: /usr/lib/
+      readOnly: true
+      recursive: true
+    - dir: /etc/fim/
+      readOnly: true
+      recursive: true
+  message: Detected and prevented compromise to File integrity
+  severity: 1
+POLICY
+mkdir -p /etc/fim && echo original >/etc/fim/config
+apply_policy fim.yaml
+expect_denied "Permission denied" sh -c 'touch /usr/lib/test_file'
+[ ! -e /usr/lib/test_file ] || fail "touch was denied but /usr/lib/test_file exists"
+expect_denied "Permission denied" sh -c 'echo x >> /etc/fim/config'
+expect_denied "Permission denied" sh -c 'rm -f /usr/bin/sleep'
+echo eicar >/tmp/eicar
+expect_denied "Permission denied" sh -c 'mv /tmp/eicar /usr/bin/eicar_test'
+# This shell is unconfined: its own writes are not refused (documented limit).
+expect_ok sh -c 'echo ok >/tmp/ok' 
+expect_ok cat /etc/fim/config
+expect_ok /usr/bin/head -c 1 /etc/hostname
+# The package managers stay blocked: both policies are in the one profile.
+expect_denied "Permission denied" sh -c 'dpkg --version' 
+
+# --- a daemon started by a non-shell parent (busybox start-stop-daemon, as an init
+# script would) is confined, and so is what it runs ---
+cat >/tmp/daemon.sh <<'DAEMON'
+#!/bin/sh
+while :; do
+  if echo tampered >>/etc/fim/config 2>/dev/null; then echo wrote; else echo denied; fi >/tmp/daemon.out
+  sleep 0.2
+done
+DAEMON
+chmod +x /tmp/daemon.sh
+expect_ok start-stop-daemon -S -b -m -p /tmp/daemon.pid -x /tmp/daemon.sh
+sleep 1
+d=$(cat /tmp/daemon.pid)
+log "daemon $d: $(label "$d"); its write: $(cat /tmp/daemon.out)"
+case $(label "$d") in knoxctl-host*) ;; *) fail "the daemon runs as $(label "$d")" ;; esac
+[ "$(cat /tmp/daemon.out)" = denied ] || fail "the daemon could write /etc/fim/config"
+grep -q tampered /etc/fim/config && fail "/etc/fim/config was modified"
+kill "$d"
+
+# --- policy delete, stop ---
+expect_ok "$KNOXCTL" policy delete harden-file-integrity-monitoring
+expect_ok sh -c 'touch /usr/lib/test_file'
+rm -f /usr/lib/test_file
+expect_denied "Permission denied" sh -c 'dpkg --version'
+expect_denied "error while loading shared libraries" dpkg --version
+stop_agent
+profiles
+if profiles | grep -q '^knoxctl-'; then fail "knoxctl profiles left after the agent stopped"; fi
+expect_ok sh -c 'dpkg --version'
+expect_ok dpkg --version
