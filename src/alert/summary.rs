@@ -7,7 +7,8 @@ use super::Alert;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
-/// At most this many buckets per sparkline: an hour each up to two days, longer beyond.
+/// About this many buckets per sparkline (one more when the window does not start on a
+/// bucket's edge): an hour each up to two days, longer beyond.
 pub const MAX_BUCKETS: usize = 48;
 /// Processes listed, the busiest first; the rest are counted under `others`.
 pub const TOP_PROCESSES: usize = 10;
@@ -15,9 +16,12 @@ pub const TOP_PROCESSES: usize = 10;
 #[derive(Debug, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Summary {
-    /// The window, epoch seconds (the first bucket starts at `since`).
+    /// The window, epoch seconds.
     pub since: i64,
     pub until: i64,
+    /// Where the first bucket starts: `since` rounded down to a whole bucket (clock hours),
+    /// so that buckets are the same hours whenever the summary is asked for.
+    pub bucket_start: i64,
     /// Seconds per bucket of `PolicySummary::buckets`.
     pub bucket_secs: i64,
     pub total: u64,
@@ -53,6 +57,7 @@ pub struct Count {
 pub struct Summarizer {
     since: i64,
     until: i64,
+    start: i64,
     bucket_secs: i64,
     buckets: usize,
     total: u64,
@@ -69,10 +74,12 @@ impl Summarizer {
         let hours = (span + 3599) / 3600;
         let per_bucket = ((hours + MAX_BUCKETS as i64 - 1) / MAX_BUCKETS as i64).max(1);
         let bucket_secs = per_bucket * 3600;
-        let buckets = ((span + bucket_secs - 1) / bucket_secs).max(1) as usize;
+        let start = since - since.rem_euclid(bucket_secs);
+        let buckets = ((until - start) / bucket_secs + 1).max(1) as usize;
         Summarizer {
             since,
             until,
+            start,
             bucket_secs,
             buckets,
             total: 0,
@@ -127,7 +134,7 @@ impl Summarizer {
         p.first = p.first.min(a.timestamp);
         p.last = p.last.max(a.timestamp);
         if (self.since..=self.until).contains(&a.timestamp) {
-            let i = ((a.timestamp - self.since) / self.bucket_secs) as usize;
+            let i = ((a.timestamp - self.start) / self.bucket_secs) as usize;
             p.buckets[i.min(buckets - 1)] += 1;
         }
     }
@@ -144,6 +151,7 @@ impl Summarizer {
         Summary {
             since: self.since,
             until: self.until,
+            bucket_start: self.start,
             bucket_secs: self.bucket_secs,
             total: self.total,
             actions: self.actions,
@@ -191,7 +199,7 @@ mod tests {
 
     #[test]
     fn counts_by_policy_action_operation_and_process() {
-        let since = 1_000_000;
+        let since = 3600 * 1000;
         let mut s = Summarizer::new(since, since + 24 * 3600);
         for i in 0..5 {
             s.add(&alert(
@@ -227,7 +235,7 @@ mod tests {
         assert_eq!(sum.policies[0].buckets[0], 5);
         let fim = &sum.policies[1];
         assert_eq!((fim.alerts, fim.audit, fim.block), (2, 2, 0));
-        assert_eq!(fim.buckets.len(), 24);
+        assert_eq!(fim.buckets.len(), 25, "the hour `until` is in counts too");
         assert_eq!((fim.buckets[5], fim.buckets[23]), (1, 1));
         assert_eq!(
             (fim.first, fim.last),
@@ -244,7 +252,7 @@ mod tests {
             s.add(&alert(i, "p", "Block", "Process", &format!("/bin/p{i:02}")));
         }
         let sum = s.finish();
-        assert!(sum.policies[0].buckets.len() <= MAX_BUCKETS);
+        assert!(sum.policies[0].buckets.len() <= MAX_BUCKETS + 1);
         assert_eq!(sum.bucket_secs, 4 * 3600);
         assert_eq!(sum.processes.len(), TOP_PROCESSES);
         assert_eq!(sum.other_processes, 3);

@@ -1080,10 +1080,16 @@ fn summary_counts_the_window_by_policy_action_operation_and_process() {
     let buckets: Vec<u64> = (apt["buckets"].as_array().unwrap().iter())
         .map(|b| b.as_u64().unwrap())
         .collect();
-    assert_eq!(buckets.len(), 24);
-    // Two hours ago and a minute ago: the buckets of the window's last hours.
+    // Clock hours: the window's 24 hours touch 25 of them (unless it starts on the hour).
+    assert!((24..=25).contains(&buckets.len()), "{buckets:?}");
+    assert_eq!(v["bucketStart"].as_i64().unwrap() % 3600, 0);
+    // Two hours ago and a minute ago: in the last three clock hours, one or two apart.
     assert_eq!(buckets.iter().sum::<u64>(), 2);
-    assert_eq!((buckets[22], buckets[23]), (1, 1), "{buckets:?}");
+    let hit: Vec<usize> = (0..buckets.len()).filter(|&i| buckets[i] > 0).collect();
+    assert!(
+        hit[0] + 3 >= buckets.len() && (1..=2).contains(&(hit[1] - hit[0])),
+        "{buckets:?}"
+    );
     // Filters and --since narrow it; --since after the subcommand works too.
     let v = json(&["--since", "1h", "--filter", "Action=Block"]);
     assert_eq!(v["total"], 2, "{v:#}");
@@ -1099,10 +1105,7 @@ fn summary_counts_the_window_by_policy_action_operation_and_process() {
     let row = (text.lines())
         .find(|l| l.starts_with("block-pkg-mgmt-tools"))
         .unwrap_or_else(|| panic!("{text}"));
-    assert!(
-        row.ends_with('█'),
-        "the last hour has the busiest bucket: {row}"
-    );
+    assert!(row.contains('█'), "the busiest bucket: {row}");
     assert!(row.contains('·'), "quiet hours: {row}");
     assert!(text.contains("PER HOUR"), "{text}");
 
