@@ -53,6 +53,7 @@ static __u64 (*bpf_get_current_ancestor_cgroup_id)(int level) = (void *)123;
 
 #define FMODE_WRITE 0x2
 #define FMODE_EXEC 0x20
+#define __FMODE_EXEC 0x20 /* the same bit in f_flags (open flags), octal 040 */
 #define PROT_EXEC 0x4
 
 /* Rule kinds, the low two bits of a scope. */
@@ -1518,8 +1519,13 @@ int knox_file_open(__u64 *ctx)
 		return 0;
 	fmode_t mode = file->f_mode;
 	/* The exec itself is a process rule's business (never cached as a file miss: a miss
-	 * is only recorded below). */
-	if (mode & FMODE_EXEC)
+	 * is only recorded below). do_open_execat() (and uselib) open with __FMODE_EXEC in
+	 * the open flags; the kernel copies only the access mode into f_mode (OPEN_FMODE), so
+	 * f_flags is where it shows, as AppArmor and TOMOYO test it since v6.8. open(2),
+	 * openat2(2) and fcntl(F_SETFL) cannot set that bit (VALID_OPEN_FLAGS, SETFL_MASK).
+	 * f_mode is tested too, should a kernel ever carry it there. */
+	unsigned int flags = file->f_flags; /* a BTF pointer: a plain, relocated load */
+	if ((mode & FMODE_EXEC) || (flags & __FMODE_EXEC))
 		return 0;
 	struct walk *w = walk_file(0, file, &s, KIND_FILE);
 	if (!w)
@@ -1530,8 +1536,8 @@ int knox_file_open(__u64 *ctx)
 	match_path(&d, &s, KIND_FILE, w, inode, inode_owner(inode), write);
 	if (cacheable && !d.seen)
 		cache_miss(file, &s, KIND_FILE);
-	return conclude(&s, &d, T_ALLOW_FILE, T_BLOCK_PROC_FILE, OP_OPEN, w,
-			READ_KERN(file->f_flags), 0, EACCES, false);
+	return conclude(&s, &d, T_ALLOW_FILE, T_BLOCK_PROC_FILE, OP_OPEN, w, flags, 0, EACCES,
+			false);
 }
 
 /* A change to the name `dentry` in `dir`: a write for file rules. */
