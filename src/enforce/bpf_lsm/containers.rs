@@ -157,6 +157,9 @@ impl ContainerLsm {
             // Restarted in a new cgroup: the old directory is gone, its id must not stay.
             let _ = m.cgroup_targets.remove(&old);
         }
+        // After the change, before T_CONTAINERS: cached answers (the host's for the
+        // cgroups below this one, included) are void from here on.
+        bump_cgroup_epoch(&mut m)?;
         set_containers_flag(&mut m, true)?;
         drop(m);
         self.held.insert(
@@ -179,6 +182,10 @@ impl ContainerLsm {
         self.generation = self.generation.wrapping_add(1);
         let mut m = lock(&self.maps);
         let _ = m.cgroup_targets.remove(&h.cgroup_id);
+        // Its processes' cached target goes with the entry, before the target is emptied.
+        if let Err(e) = bump_cgroup_epoch(&mut m) {
+            tracing::warn!(error = %e, "cached cgroup answers not voided");
+        }
         if let Err(e) = write_target(&mut m, h.target, self.generation, &Compiled::default()) {
             tracing::warn!(error = %e, target = h.target, "container target not emptied");
         }
@@ -236,6 +243,16 @@ fn set_containers_flag(m: &mut Maps, on: bool) -> Result<(), EnforceError> {
     m.targets.set(0, t, 0).map_err(map_err("knox_targets"))
 }
 
+/// Voids every cgroup answer the programs cached (`knox_cgroup_cache`, lsm.bpf.c): called
+/// after each change of `cgroup_targets`. The programs read the epoch before they walk
+/// the cgroups, so an answer found during the change carries the epoch before this one.
+fn bump_cgroup_epoch(m: &mut Maps) -> Result<(), EnforceError> {
+    let epoch = m.cgroup_epoch.get(&0, 0).unwrap_or(0);
+    m.cgroup_epoch
+        .set(0, epoch.wrapping_add(1), 0)
+        .map_err(map_err("knox_cgroup_epoch"))
+}
+
 /// Removes every container target's entries; returns the highest generation a target
 /// had (a new container's generation starts above it).
 fn purge(m: &mut Maps) -> Result<u32, EnforceError> {
@@ -243,6 +260,8 @@ fn purge(m: &mut Maps) -> Result<u32, EnforceError> {
     for k in super::stale(m.cgroup_targets.keys(), |_| false) {
         let _ = m.cgroup_targets.remove(&k);
     }
+    // The cache and its epoch are pinned: a previous agent's answers must not survive.
+    bump_cgroup_epoch(m)?;
     let mut highest = 0;
     for target in 1..=compile::MAX_CONTAINER_TARGET {
         let Ok(t) = m.targets.get(&target, 0) else {

@@ -53,7 +53,9 @@ static __u64 (*bpf_get_current_ancestor_cgroup_id)(int level) = (void *)123;
 
 #define FMODE_WRITE 0x2
 #define FMODE_EXEC 0x20
+#define __FMODE_EXEC 0x20 /* the same bit in f_flags (open flags), octal 040 */
 #define PROT_EXEC 0x4
+#define BPF_NOEXIST 1 /* bpf_map_update_elem: only a missing key */
 
 /* Rule kinds, the low two bits of a scope. */
 #define KIND_PROCESS 0
@@ -384,6 +386,45 @@ struct {
  * a container's own sub-cgroups are deeper, and are found through their ancestor. */
 #define CGROUP_LEVELS 8 /* container_lsm.rs routes deeper containers to fanotify */
 
+/*
+ * The answer of the cgroup walk below, by the task's own (leaf) cgroup id: its target
+ * (0: the host) and the containers epoch it was found in. An answer is good only while
+ * `stamp` equals knox_cgroup_epoch[0], which the agent bumps after every change of
+ * knox_cgroup_targets (containers.rs): an id added there voids the cached host answers of
+ * the cgroups below it, a removed one its processes' cached target. The epoch is read
+ * before the walk, so an answer found while the agent was changing the map carries the
+ * old epoch. A task that moves gets another leaf id; a cgroup id is not reused. Both maps
+ * are pinned: a program adopted by a restarted agent (attach_all) reads the epoch the new
+ * agent bumps.
+ *
+ * A hash map's element can be recycled for another key while a program still reads it
+ * (an update replaces the element; eviction reuses one). So an answer that went stale is
+ * rewritten in place (one 64-bit store) and only a missing key is inserted (BPF_NOEXIST):
+ * an element is recycled only by eviction, when more leaf cgroups than max_entries are
+ * busy. The value repeats its key and the answer is one 64-bit load: an element that
+ * visibly changed hands reads as a miss.
+ */
+struct cgroup_hit {
+	__u64 cgroup; /* the key again */
+	__u64 answer; /* stamp << 32 | target */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u64);
+	__type(value, struct cgroup_hit);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} knox_cgroup_cache SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} knox_cgroup_epoch SEC(".maps");
+
 /* An array, not a hash: the verifier inlines array lookups, and every hook starts here. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -455,6 +496,50 @@ struct subject {
 };
 
 /*
+ * The target of the current task's cgroup (0: the host), through knox_cgroup_cache.
+ * A subprogram, not inlined: its stack is not added to every hook's, whose deepest call
+ * chains (bpf_loop callbacks) are near the verifier's 512 bytes.
+ */
+static __attribute__((noinline)) __u32 cgroup_target(void)
+{
+	__u32 zero = 0;
+	__u32 target = 0;
+	__u32 *ep = bpf_map_lookup_elem(&knox_cgroup_epoch, &zero);
+	if (!ep)
+		return 0;
+	/* Read before the walk: see knox_cgroup_cache. */
+	__u32 epoch = *(volatile __u32 *)ep;
+	__u64 leaf = bpf_get_current_cgroup_id();
+	struct cgroup_hit *hit = bpf_map_lookup_elem(&knox_cgroup_cache, &leaf);
+	__u64 answer = hit ? *(volatile __u64 *)&hit->answer : 0;
+	if (hit && (__u32)(answer >> 32) == epoch && *(volatile __u64 *)&hit->cgroup == leaf)
+		return (__u32)answer;
+	/* Outermost first: a container's processes cannot make a sub-cgroup that names
+	 * another target. Unrolled: eight helper calls and hash lookups at most, and a host
+	 * task in a shallow cgroup stops at the first level it does not have. */
+#pragma unroll
+	for (int level = 1; level <= CGROUP_LEVELS; level++) {
+		__u64 cg = bpf_get_current_ancestor_cgroup_id(level);
+		if (!cg)
+			break;
+		__u32 *id = bpf_map_lookup_elem(&knox_cgroup_targets, &cg);
+		if (id && *id) {
+			target = *id;
+			break;
+		}
+	}
+	answer = ((__u64)epoch << 32) | target;
+	if (hit) {
+		if (*(volatile __u64 *)&hit->cgroup == leaf)
+			*(volatile __u64 *)&hit->answer = answer;
+	} else if (leaf) { /* 0: no cgroup v2, nothing to key it by */
+		struct cgroup_hit v = { .cgroup = leaf, .answer = answer };
+		bpf_map_update_elem(&knox_cgroup_cache, &leaf, &v, BPF_NOEXIST);
+	}
+	return target;
+}
+
+/*
  * The acting task, its target and that target's rules. Returns false when the target has
  * no rules. Does not check whether the task is the agent: the miss cache is consulted
  * first (a hit allows, as the exemption would), then subject_exempt().
@@ -470,22 +555,11 @@ static __always_inline bool subject_begin(struct subject *s)
 	if (!t)
 		return false;
 	if (t->flags & T_CONTAINERS) {
-		/* Outermost first: a container's processes cannot make a sub-cgroup that names
-		 * another target. Unrolled: eight helper calls and hash lookups at most, and a
-		 * host task in a shallow cgroup stops at the first level it does not have. */
-#pragma unroll
-		for (int level = 1; level <= CGROUP_LEVELS; level++) {
-			__u64 cg = bpf_get_current_ancestor_cgroup_id(level);
-			if (!cg)
-				break;
-			__u32 *id = bpf_map_lookup_elem(&knox_cgroup_targets, &cg);
-			if (id && *id) {
-				s->target = *id;
-				t = bpf_map_lookup_elem(&knox_targets, &s->target);
-				if (!t)
-					return false;
-				break;
-			}
+		s->target = cgroup_target();
+		if (s->target) {
+			t = bpf_map_lookup_elem(&knox_targets, &s->target);
+			if (!t)
+				return false;
 		}
 	}
 	if (!(t->flags & ~T_CONTAINERS))
@@ -1518,8 +1592,13 @@ int knox_file_open(__u64 *ctx)
 		return 0;
 	fmode_t mode = file->f_mode;
 	/* The exec itself is a process rule's business (never cached as a file miss: a miss
-	 * is only recorded below). */
-	if (mode & FMODE_EXEC)
+	 * is only recorded below). do_open_execat() (and uselib) open with __FMODE_EXEC in
+	 * the open flags; the kernel copies only the access mode into f_mode (OPEN_FMODE), so
+	 * f_flags is where it shows, as AppArmor and TOMOYO test it since v6.8. open(2),
+	 * openat2(2) and fcntl(F_SETFL) cannot set that bit (VALID_OPEN_FLAGS, SETFL_MASK).
+	 * f_mode is tested too, should a kernel ever carry it there. */
+	unsigned int flags = file->f_flags; /* a BTF pointer: a plain, relocated load */
+	if ((mode & FMODE_EXEC) || (flags & __FMODE_EXEC))
 		return 0;
 	struct walk *w = walk_file(0, file, &s, KIND_FILE);
 	if (!w)
@@ -1530,8 +1609,8 @@ int knox_file_open(__u64 *ctx)
 	match_path(&d, &s, KIND_FILE, w, inode, inode_owner(inode), write);
 	if (cacheable && !d.seen)
 		cache_miss(file, &s, KIND_FILE);
-	return conclude(&s, &d, T_ALLOW_FILE, T_BLOCK_PROC_FILE, OP_OPEN, w,
-			READ_KERN(file->f_flags), 0, EACCES, false);
+	return conclude(&s, &d, T_ALLOW_FILE, T_BLOCK_PROC_FILE, OP_OPEN, w, flags, 0, EACCES,
+			false);
 }
 
 /* A change to the name `dentry` in `dir`: a write for file rules. */

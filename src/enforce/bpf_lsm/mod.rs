@@ -566,6 +566,9 @@ struct Maps {
     nums: HashMap<MapData, NumKey, RulesRaw>,
     targets: Array<MapData, TargetRaw>,
     cgroup_targets: HashMap<MapData, u64, u32>,
+    /// The containers epoch: bumped after every change of `cgroup_targets`, it voids the
+    /// programs' cached cgroup answers (`knox_cgroup_cache`, lsm.bpf.c).
+    cgroup_epoch: Array<MapData, u32>,
     lost: PerCpuArray<MapData, u64>,
     glob_scopes: HashMap<MapData, u32, GlobScopeRaw>,
     glob_rows: Array<MapData, GlobRowRaw>,
@@ -654,6 +657,7 @@ impl BpfLsmEnforcer {
             nums: take(&mut ebpf, "knox_nums")?,
             targets: take(&mut ebpf, "knox_targets")?,
             cgroup_targets: take(&mut ebpf, "knox_cgroup_targets")?,
+            cgroup_epoch: take(&mut ebpf, "knox_cgroup_epoch")?,
             lost: take(&mut ebpf, "knox_lost")?,
             glob_scopes: take(&mut ebpf, "knox_glob_scopes")?,
             glob_rows: take(&mut ebpf, "knox_glob_rows")?,

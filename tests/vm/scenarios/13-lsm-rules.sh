@@ -42,6 +42,33 @@ expect_denied "Permission denied" as_user knox cat /tmp/secret
 expect_alert PolicyName=owner-only Resource=/tmp/secret Action=Block UID=1000
 knoxctl policy delete owner-only
 
+# --- the exec's own open is not a file open: under a readOnly (and ownerOnly) directory
+# rule, another user runs the program there (the kernel opens it with __FMODE_EXEC in
+# f_flags, not in f_mode, before 6.8 and after), while reading it as that user and writing
+# it as root are still refused. Before the f_flags test the exec was refused by file_open.
+mkdir -p /tmp/ro-bin
+cp /usr/bin/true /tmp/ro-bin/true
+chmod 755 /tmp/ro-bin /tmp/ro-bin/true
+host_policy exec-open-ro <<'SPEC'
+  file:
+    matchDirectories:
+    - dir: /tmp/ro-bin/
+      recursive: true
+      readOnly: true
+      ownerOnly: true
+  action: Block
+SPEC
+expect_ok as_user knox /tmp/ro-bin/true
+expect_ok /tmp/ro-bin/true
+expect_no_alert PolicyName=exec-open-ro
+expect_denied "Permission denied" sh -c 'echo x >>/tmp/ro-bin/true'
+expect_denied "Permission denied" as_user knox cat /tmp/ro-bin/true
+expect_alert PolicyName=exec-open-ro Resource=/tmp/ro-bin/true Action=Block UID=0 \
+  Data~SECURITY_FILE_OPEN
+expect_alert PolicyName=exec-open-ro Resource=/tmp/ro-bin/true Action=Block UID=1000 \
+  Data~SECURITY_FILE_OPEN
+knoxctl policy delete exec-open-ro
+
 # --- network: icmp sockets from busybox (ping) are refused; tcp is not ---
 host_policy no-icmp <<'SPEC'
   network:

@@ -176,6 +176,12 @@ ns_a=$(readlink "/proc/$(ctr_pid ubuntu)/ns/mnt")
 # While ubuntu has rules, the maps hold them (so the emptiness below means something).
 [ "$(map_entries knox_cgroup_targets)" -gt 0 ] || fail "knox_cgroup_targets should hold ubuntu's cgroup"
 [ "$(map_entries knox_dir_ids)" -gt 0 ] || fail "knox_dir_ids should hold ubuntu's FIM directories"
+# The hooks found their targets through the per-cgroup cache (its misses walk the cgroups).
+# A host answer cached for ubuntu's cgroup before its registration (at createRuntime runc's
+# init already runs there) was voided by the epoch the registration bumped, or the blocks
+# above would have failed.
+[ "$(map_entries knox_cgroup_cache)" -gt 0 ] || fail "knox_cgroup_cache holds no answer"
+epoch_before=$(bpftool -j map dump pinned /sys/fs/bpf/knoxctl/knox_cgroup_epoch)
 ctr_rm ubuntu
 i=0
 while [ "$(map_entries knox_cgroup_targets)" -ne 0 ] && [ "$i" -lt 50 ]; do
@@ -187,6 +193,10 @@ for m in knox_cgroup_targets knox_paths knox_inodes knox_ancestors knox_dir_ids 
   log "$m after removal: $n entries"
   [ "$n" -eq 0 ] || fail "$m keeps $n entries after the container was removed"
 done
+# The removal voided the cached answers (ubuntu's processes' target among them).
+epoch_after=$(bpftool -j map dump pinned /sys/fs/bpf/knoxctl/knox_cgroup_epoch)
+log "knox_cgroup_epoch: $epoch_before before the removal, $epoch_after after"
+[ "$epoch_after" != "$epoch_before" ] || fail "knox_cgroup_epoch was not bumped by the removal"
 # A new container (not selected) in a new cgroup; namespace inodes are reused when free.
 ctr_start fresh
 ns_b=$(readlink "/proc/$(ctr_pid fresh)/ns/mnt")
