@@ -460,7 +460,10 @@ pub fn select(
         }),
         C::Apparmor => Ok(Selected {
             enforcer: Box::new(apparmor::AppArmorEnforcer::start(*postures)?),
-            reason: "requested with --enforcer apparmor".into(),
+            reason: format!(
+                "requested with --enforcer apparmor; {}",
+                apparmor::NO_ALERTS
+            ),
         }),
         C::Auto => {
             let mut skipped = Vec::new();
@@ -478,8 +481,9 @@ pub fn select(
                     return Ok(Selected {
                         enforcer: Box::new(e),
                         reason: format!(
-                            "auto: AppArmor loads profiles here ({})",
-                            skipped.join("; ")
+                            "auto: AppArmor loads profiles here ({}); {}",
+                            skipped.join("; "),
+                            apparmor::NO_ALERTS
                         ),
                     });
                 }

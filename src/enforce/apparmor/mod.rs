@@ -19,6 +19,10 @@
 
 pub mod profile;
 
+/// Said wherever AppArmor is chosen, until its audit records become alerts: a denial by
+/// this backend is real but raises no knoxctl alert.
+pub const NO_ALERTS: &str = "the operations it denies are refused and written to the kernel's audit log, but raise no knoxctl alert yet";
+
 use super::{
     ApplyReport, Backend, Coverage, EnforceError, Enforcer, Level, Op, Postures, ProbeResult,
 };
