@@ -131,13 +131,15 @@ impl ContainerIndex {
             // the time its event is read) or moved: its cgroup, if it still exists, is
             // found by its id under the containers' cgroups.
             None => {
+                // Remembered either way (cgroup ids are not reused, and the cache starts
+                // over when the containers change): every event of an exited host
+                // process would walk the containers' cgroups again otherwise.
                 let root = self.cgroup2.as_ref()?;
-                let m = index
+                index
                     .by_path
                     .iter()
-                    .find(|(p, _)| holds_cgroup(&root.join(p.trim_start_matches('/')), cgroup_id));
-                // Not found: gone, or the host's; neither is worth remembering.
-                Some(m?.1.clone())
+                    .find(|(p, _)| holds_cgroup(&root.join(p.trim_start_matches('/')), cgroup_id))
+                    .map(|(_, m)| m.clone())
             }
         };
         if cache.len() >= CACHE_MAX {
@@ -314,15 +316,17 @@ mod tests {
             index.member(me, facts.cgroup_id).is_none(),
             "{lookalike} is a sibling"
         );
-        // An id the process is not in tells nothing and is not cached.
+        // An id the process is not in is looked for under the containers' cgroups; not
+        // found there, it is the host's, and remembered so (ids are not reused).
         assert!(index.member(me, facts.cgroup_id + 1_000_000).is_none());
         assert!(
-            !index
+            index
                 .cache
                 .lock()
                 .unwrap()
-                .contains_key(&(facts.cgroup_id + 1_000_000)),
-            "an unverified id was cached"
+                .get(&(facts.cgroup_id + 1_000_000))
+                .is_some_and(|m| m.is_none()),
+            "a host answer was not remembered"
         );
     }
 }

@@ -1320,19 +1320,24 @@ impl Worker {
             }
         }
         // Shutting down: commit what is already queued, without waiting for more.
-        loop {
+        let mut drained = false;
+        while !drained {
             while batch.len() < self.options.max_batch {
                 match self.rx.try_recv() {
                     Ok(Msg::Alert(a)) => batch.push(a),
                     Ok(Msg::Stop) => {}
-                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => {
+                        drained = true;
+                        break;
+                    }
                 }
             }
+            // Not "until a batch is empty": throttling may fold a whole batch away while
+            // more alerts wait in the queue.
             self.fold_bursts(&mut batch, false);
-            if batch.is_empty() {
-                break;
+            if !batch.is_empty() {
+                self.commit(&mut batch);
             }
-            self.commit(&mut batch);
         }
         // Every fold still gathering is written: throttling never loses an alert.
         self.fold_bursts(&mut batch, true);

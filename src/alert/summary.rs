@@ -7,8 +7,8 @@ use super::Alert;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
-/// About this many buckets per sparkline (one more when the window does not start on a
-/// bucket's edge): an hour each up to two days, longer beyond.
+/// About this many buckets per sparkline (plus the one `until` falls in): an hour each up
+/// to two days, longer beyond.
 pub const MAX_BUCKETS: usize = 48;
 /// Processes listed, the busiest first; the rest are counted under `others`.
 pub const TOP_PROCESSES: usize = 10;
@@ -91,22 +91,25 @@ impl Summarizer {
     }
 
     pub fn add(&mut self, a: &Alert) {
-        self.total += 1;
-        // `Audit (Block)` (a Block rule the enforcer could not apply) counts as what it was.
+        // A throttled summary stands for the alerts it folded (`count=K`).
+        let n = folded_count(a);
+        self.total += n;
+        // Actions as the alerts say them: `Audit (Block)` (a Block rule the enforcer could
+        // not apply) is its own line, and an audit in the per-policy split.
         let action = if a.action.is_empty() { "-" } else { &a.action };
-        *self.actions.entry(action.to_string()).or_default() += 1;
+        *self.actions.entry(action.to_string()).or_default() += n;
         let operation = if a.operation.is_empty() {
             "-"
         } else {
             &a.operation
         };
-        *self.operations.entry(operation.to_string()).or_default() += 1;
+        *self.operations.entry(operation.to_string()).or_default() += n;
         let process = if a.process_name.is_empty() {
             "-"
         } else {
             &a.process_name
         };
-        *self.processes.entry(process.to_string()).or_default() += 1;
+        *self.processes.entry(process.to_string()).or_default() += n;
         let policy = if a.policy_name.is_empty() {
             "-"
         } else {
@@ -125,17 +128,17 @@ impl Summarizer {
                 last: a.timestamp,
                 buckets: vec![0; buckets],
             });
-        p.alerts += 1;
+        p.alerts += n;
         if a.action == "Block" {
-            p.block += 1;
+            p.block += n;
         } else if a.action.starts_with("Audit") {
-            p.audit += 1;
+            p.audit += n;
         }
         p.first = p.first.min(a.timestamp);
         p.last = p.last.max(a.timestamp);
         if (self.since..=self.until).contains(&a.timestamp) {
             let i = ((a.timestamp - self.start) / self.bucket_secs) as usize;
-            p.buckets[i.min(buckets - 1)] += 1;
+            p.buckets[i.min(buckets - 1)] += n;
         }
     }
 
@@ -161,6 +164,17 @@ impl Summarizer {
             other_processes,
         }
     }
+}
+
+/// How many alerts `a` stands for: K for a throttled summary (`ATags` holds `throttled`
+/// and `count=K`), else 1.
+fn folded_count(a: &Alert) -> u64 {
+    if !a.atags.iter().any(|t| t == super::throttle::TAG) {
+        return 1;
+    }
+    (a.atags.iter())
+        .find_map(|t| t.strip_prefix("count=")?.parse().ok())
+        .unwrap_or(1)
 }
 
 /// One block character per bucket, scaled to the busiest bucket; an empty bucket is a
@@ -256,6 +270,22 @@ mod tests {
         assert_eq!(sum.bucket_secs, 4 * 3600);
         assert_eq!(sum.processes.len(), TOP_PROCESSES);
         assert_eq!(sum.other_processes, 3);
+    }
+
+    #[test]
+    fn a_throttled_summary_counts_for_the_alerts_it_folded() {
+        let mut s = Summarizer::new(0, 3600);
+        let mut folded = alert(10, "p", "Block", "File", "/bin/x");
+        folded.atags = vec![super::super::throttle::TAG.into(), "count=40".into()];
+        s.add(&folded);
+        s.add(&alert(11, "p", "Block", "File", "/bin/x"));
+        let sum = s.finish();
+        assert_eq!(sum.total, 41);
+        assert_eq!(
+            (sum.policies[0].block, sum.policies[0].buckets[0]),
+            (41, 41)
+        );
+        assert_eq!(sum.processes[0].alerts, 41);
     }
 
     #[test]

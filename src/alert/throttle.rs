@@ -16,7 +16,7 @@ pub struct ThrottleOptions {
     /// Alerts per second of one policy in one container (or on the host) stored one by one;
     /// 0 turns throttling off (the default: every alert is stored).
     pub max_per_second: u32,
-    /// How long a fold gathers before its summary alert is written.
+    /// How long a fold gathers before its summary alert is written (1 s to a day).
     pub fold_seconds: u64,
 }
 
@@ -46,6 +46,9 @@ struct Key {
     in_second: u32,
     fold: Option<Fold>,
 }
+
+/// The longest a fold gathers, whatever the configuration says (a day).
+pub const MAX_FOLD_SECS: u64 = 86_400;
 
 /// Beyond this many keys, those without a fold in progress are forgotten.
 const MAX_KEYS: usize = 10_000;
@@ -77,7 +80,10 @@ impl Throttle {
             .keys
             .entry((a.policy_name.clone(), a.container_id.clone()))
             .or_default();
-        if key.second != a.timestamp {
+        // Only a newer second starts a new count: alerts of two sources (an enforcer and
+        // the monitor) arrive interleaved a second apart, and an older one counts towards
+        // the current second rather than resetting it.
+        if a.timestamp > key.second {
             key.second = a.timestamp;
             key.in_second = 0;
         }
@@ -99,7 +105,7 @@ impl Throttle {
                     last: a.timestamp,
                     count: 1,
                     sample: a,
-                    due: now + Duration::from_secs(self.opts.fold_seconds),
+                    due: now + Duration::from_secs(self.opts.fold_seconds.clamp(1, MAX_FOLD_SECS)),
                 })
             }
         }

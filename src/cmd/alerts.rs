@@ -754,7 +754,9 @@ impl Watch {
             + st.monitor_lost_in_kernel
             + st.monitor_dropped_in_userspace;
         match self.seen {
-            Some((pid, _)) if pid != st.pid => eprintln!(
+            // A new pid, or counters that went back (a restart that got the same pid,
+            // as pid 1 in a container does).
+            Some((pid, before)) if pid != st.pid || lost < before => eprintln!(
                 "knoxctl: the agent was restarted (pid {pid} -> {}); following on",
                 st.pid
             ),

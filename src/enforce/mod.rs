@@ -371,9 +371,11 @@ pub fn probe_monitor_only() -> ProbeResult {
 /// Every backend, strongest first, each actually tried.
 pub fn probe_all() -> Vec<ProbeResult> {
     vec![
+        // Auto's order: AppArmor after fanotify while its denials raise no alerts (a block
+        // that only the kernel's audit log knows of is not what users of knoxctl expect).
         probe_bpf_lsm(),
-        probe_apparmor(),
         fanotify::probe(),
+        probe_apparmor(),
         probe_monitor_only(),
     ]
 }
@@ -476,23 +478,24 @@ pub fn select(
                 }
                 Err(e) => skipped.push(e.to_string()),
             }
-            match apparmor::AppArmorEnforcer::start(*postures) {
+            match start_fanotify(events) {
                 Ok(e) => {
                     return Ok(Selected {
-                        enforcer: Box::new(e),
-                        reason: format!(
-                            "auto: AppArmor loads profiles here ({}); {}",
-                            skipped.join("; "),
-                            apparmor::NO_ALERTS
-                        ),
+                        enforcer: e,
+                        reason: format!("auto: fanotify works here ({})", skipped.join("; ")),
                     });
                 }
                 Err(e) => skipped.push(e.to_string()),
             }
-            match start_fanotify(events) {
+            // After fanotify while AppArmor's denials raise no alerts (probe_all's order).
+            match apparmor::AppArmorEnforcer::start(*postures) {
                 Ok(e) => Ok(Selected {
-                    enforcer: e,
-                    reason: format!("auto: fanotify works here ({})", skipped.join("; ")),
+                    enforcer: Box::new(e),
+                    reason: format!(
+                        "auto: AppArmor loads profiles here ({}); {}",
+                        skipped.join("; "),
+                        apparmor::NO_ALERTS
+                    ),
                 }),
                 Err(err) => {
                     skipped.push(err.to_string());

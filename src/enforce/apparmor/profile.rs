@@ -183,7 +183,28 @@ fn pattern(p: &str) -> Result<String, String> {
     if p.contains("@{") {
         return Err("AppArmor variables (@{...}) are not defined in knoxctl's profiles".into());
     }
-    Ok(format!("\"{p}\""))
+    let trailing = p.chars().rev().take_while(|&c| c == '\\').count();
+    if trailing % 2 == 1 {
+        return Err(
+            "a pattern ending in an unescaped \\ would escape the rule's closing quote".into(),
+        );
+    }
+    // knoxctl's matcher (glob's shell syntax) negates a class with `[!`; AppArmor with `[^`,
+    // reading `!` as a literal.
+    let mut out = String::with_capacity(p.len() + 2);
+    out.push('"');
+    let mut escaped = false;
+    let mut chars = p.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c == '[' && !escaped && chars.peek() == Some(&'!') {
+            chars.next();
+            out.push('^');
+        }
+        escaped = c == '\\' && !escaped;
+    }
+    out.push('"');
+    Ok(out)
 }
 
 fn check_chars(s: &str) -> Result<(), String> {
@@ -746,5 +767,13 @@ mod tests {
             source_name("/usr/bin/a b", &mut taken),
             "knoxctl-host-src-usr-bin-a-b-2"
         );
+    }
+
+    #[test]
+    fn patterns_negate_as_apparmor_does_and_cannot_escape_their_quote() {
+        assert_eq!(pattern("/etc/[!a]*").unwrap(), "\"/etc/[^a]*\"");
+        assert_eq!(pattern("/etc/\\[!a]").unwrap(), "\"/etc/\\[!a]\"");
+        assert!(pattern("/etc/x\\").is_err());
+        assert_eq!(pattern("/etc/x\\\\").unwrap(), "\"/etc/x\\\\\"");
     }
 }
