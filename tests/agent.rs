@@ -298,7 +298,19 @@ fn non_root_users_are_refused() {
             .gid(65534);
         c
     };
-    let as_nobody = |args: &[&str]| nobody().args(args).output().unwrap();
+    // A test thread forking while the copy was still open for writing leaves that child
+    // holding it until it execs: the kernel says "Text file busy" meanwhile.
+    let as_nobody = |args: &[&str]| {
+        for _ in 0..100 {
+            match nobody().args(args).output() {
+                Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                    std::thread::sleep(std::time::Duration::from_millis(50))
+                }
+                r => return r.unwrap(),
+            }
+        }
+        panic!("{} stayed busy for 5 s", exe.display());
+    };
     // The socket file is root-only...
     let o = as_nobody(&["policy", "list"]);
     assert_eq!(o.status.code(), Some(1), "{}", out(&o));

@@ -96,13 +96,28 @@ pub fn unpack(zip: &Path, name: &str) -> Result<TempTree, HardenError> {
     let file = std::fs::File::open(zip).map_err(|e| err(name, format!("cannot open: {e}")))?;
     let mut archive = zip::ZipArchive::new(std::io::BufReader::new(file))
         .map_err(|e| err(name, format!("not a zip archive: {e}")))?;
-    let dir = std::env::temp_dir().join(format!(
-        "knoxctl-templates-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).map_err(|e| err(dir.display(), e.to_string()))?;
+    // A name nobody can guess, made with create_dir (never an existing directory or a
+    // symlink someone planted in /tmp) and private to its owner: the templates unpacked
+    // here become policies that root may apply.
+    let dir = loop {
+        let mut nonce = [0u8; 8];
+        std::fs::File::open("/dev/urandom")
+            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut nonce))
+            .map_err(|e| err("/dev/urandom", e.to_string()))?;
+        let dir = std::env::temp_dir().join(format!(
+            "knoxctl-templates-{}-{}-{:016x}",
+            std::process::id(),
+            N.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            u64::from_ne_bytes(nonce)
+        ));
+        let mut b = std::fs::DirBuilder::new();
+        std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+        match b.create(&dir) {
+            Ok(()) => break dir,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(err(dir.display(), e.to_string())),
+        }
+    };
     let mut tree = TempTree { dir, top: None };
     let mut total: u64 = 0;
     for i in 0..archive.len() {
