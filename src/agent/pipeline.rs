@@ -200,9 +200,15 @@ impl Subject for LazySubject {
     }
 }
 
-fn owner_of(path: &std::path::Path) -> u32 {
-    std::fs::metadata(path)
-        .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
+/// The owner of `path` as the process named it, under `root` (`/` for the host's
+/// processes, which then cost no path copy: this runs for every judged event).
+fn owner_of(root: &std::path::Path, path: &str) -> u32 {
+    let md = if root == std::path::Path::new("/") {
+        std::fs::metadata(path)
+    } else {
+        std::fs::metadata(root.join(path.trim_start_matches('/')))
+    };
+    md.map(|m| std::os::unix::fs::MetadataExt::uid(&m))
         .unwrap_or(u32::MAX)
 }
 
@@ -272,7 +278,7 @@ fn monitor_alerts(
         },
         source: None,
     };
-    let owner = owner_of(&root.join(path.trim_start_matches('/')));
+    let owner = owner_of(root, &path);
     let verdict = match operation {
         Operation::Process => host.compiled.exec(&path, owner, &mut subject),
         _ => host.compiled.open(&path, write, owner, &mut subject),
@@ -480,12 +486,7 @@ fn name_change_alert(
     let (rule, resource) = paths.iter().flatten().find_map(|p| {
         match host
             .compiled
-            .open(
-                p,
-                true,
-                owner_of(&root.join(p.trim_start_matches('/'))),
-                &mut subject,
-            )
+            .open(p, true, owner_of(root, p), &mut subject)
             .decision
         {
             Decision::Deny { rule } => Some((rule, p.to_string())),
