@@ -3,6 +3,7 @@
 //! logs exported from KubeArmor (`karmor logs --json`) and ours are interchangeable.
 
 pub mod filter;
+pub mod scan;
 pub mod store;
 pub mod summary;
 pub mod throttle;
@@ -197,9 +198,50 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
     Some(days * 86_400 + h * 3600 + mi * 60 + sec - offset_secs)
 }
 
+/// Fields KubeArmor's protobuf-JSON may carry as strings (int64 in proto3 JSON) that the
+/// alert holds as numbers.
+const NUMERIC_FIELDS: [&str; 6] = ["Timestamp", "HostPPID", "HostPID", "PPID", "PID", "UID"];
+
+/// Parses one KubeArmor alert. Exact first (the common case, and fast); failing that, the
+/// spellings other KubeArmor exporters use: numbers as strings, Severity as a number, nulls.
+pub fn parse_alert(line: &[u8]) -> Result<Alert, serde_json::Error> {
+    let first = match serde_json::from_slice::<Alert>(line) {
+        Ok(a) => return Ok(a),
+        Err(e) => e,
+    };
+    let Ok(serde_json::Value::Object(mut map)) = serde_json::from_slice(line) else {
+        return Err(first);
+    };
+    map.retain(|_, v| !v.is_null());
+    for (k, v) in map.iter_mut() {
+        if NUMERIC_FIELDS.contains(&k.as_str()) {
+            if let Some(n) = v.as_str().and_then(|s| s.trim().parse::<i64>().ok()) {
+                *v = n.into();
+            }
+        } else if k == "Severity" && v.is_number() {
+            *v = v.to_string().into();
+        }
+    }
+    serde_json::from_value(serde_json::Value::Object(map)).map_err(|_| first)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lenient_parsing_of_other_exporters() {
+        let a = parse_alert(
+            br#"{"Timestamp":"1716918832","PID":"7","Severity":5,"Tags":null,"Action":"Block"}"#,
+        )
+        .unwrap();
+        assert_eq!(a.timestamp, 1716918832);
+        assert_eq!(a.pid, 7);
+        assert_eq!(a.severity, "5");
+        assert_eq!(a.action, "Block");
+        assert!(parse_alert(b"[1,2]").is_err());
+        assert!(parse_alert(br#"{"PID":"x"}"#).is_err());
+    }
 
     #[test]
     fn parses_rfc3339_back() {

@@ -451,6 +451,10 @@ pub struct AlertsArgs {
     #[arg(short, long, value_enum, default_value_t = TableOrJson::Table, global = true)]
     pub output: TableOrJson,
     /// Filter KubeArmor-format JSON Lines from a file (or - for stdin) instead of the store
+    ///
+    /// A large file is read by every core. With filters, a line that cannot match is
+    /// skipped after a check that it is one JSON object; every line printed was checked
+    /// whole as a KubeArmor alert, and bad lines are reported with their line numbers.
     #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
     pub from: Option<PathBuf>,
     /// The alert store's directory: the global --state-dir, else the default.

@@ -477,6 +477,88 @@ fn from_reports_bad_lines_and_keeps_going() {
     assert!(stderr(&out).contains("cannot read"), "{}", stderr(&out));
 }
 
+/// A file large enough that `--from` cuts it into pieces judged on every core: the output
+/// and the bad-line numbers must be exactly what reading it line by line gives, including
+/// lines that straddle a piece boundary, and --limit keeps the file's last matches.
+#[test]
+fn from_a_large_file_is_filtered_in_parallel_in_file_order() {
+    let dir = Scratch::new("alerts-from-large");
+    let t = now();
+    let mut text = String::new();
+    let (mut lineno, mut want, mut bad_lines) = (0usize, Vec::new(), Vec::new());
+    let mut i = 0i32;
+    // 8 MiB pieces: more than three of them, so that a second round of pieces runs.
+    while text.len() < 26 << 20 {
+        lineno += 1;
+        i += 1;
+        if i % 9_973 == 0 {
+            text.push_str("not json\n");
+            bad_lines.push(lineno);
+            continue;
+        }
+        let mut a = if i % 3 == 0 {
+            apt_blocked(t)
+        } else {
+            ps_audited(t, 0)
+        };
+        a.host_pid = i;
+        // Lines of varied length, so that boundaries fall anywhere in a line.
+        a.message = "x".repeat((i % 97) as usize);
+        let line = serde_json::to_string(&a).unwrap();
+        if a.action == "Block" {
+            want.push(i);
+        }
+        text.push_str(&line);
+        text.push('\n');
+    }
+    let file = dir.write("large.jsonl", text);
+    let file = file.to_str().unwrap();
+    let pids = |out: &Output| -> Vec<i32> {
+        stdout(out)
+            .lines()
+            .map(|l| serde_json::from_str::<Alert>(l).unwrap().host_pid)
+            .collect()
+    };
+    let out = run(&[
+        "alerts",
+        "--from",
+        file,
+        "-o",
+        "json",
+        "--filter",
+        "Action=Block",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "the bad lines fail the run");
+    assert_eq!(pids(&out), want, "every match, in file order");
+    let err = stderr(&out);
+    for n in &bad_lines {
+        assert!(
+            err.contains(&format!("large.jsonl:{n}: skipped")),
+            "line {n}:\n{err}"
+        );
+    }
+    assert!(
+        err.contains(&format!("{} of {lineno} lines skipped", bad_lines.len())),
+        "{err}"
+    );
+    // --limit keeps the last matches of the file, not of a piece.
+    let out = run(&[
+        "alerts",
+        "--from",
+        file,
+        "-o",
+        "json",
+        "--limit",
+        "3",
+        "--filter",
+        "Action=Block",
+    ]);
+    assert_eq!(pids(&out), want[want.len() - 3..]);
+    // No filter: every good line.
+    let out = run(&["alerts", "--from", file, "-o", "json"]);
+    assert_eq!(stdout(&out).lines().count(), lineno - bad_lines.len());
+}
+
 #[test]
 fn bad_expressions_are_usage_errors() {
     let s = state_with("alerts-usage", &samples(), KEEP_ALL);
