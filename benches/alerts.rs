@@ -415,4 +415,109 @@ fn main() {
         println!();
     }
     std::fs::remove_dir_all(&dir).unwrap();
+    tail_latency(&pool);
+}
+
+/// `alerts tail` latency: from the alert's hand-off to the store's writer (where the agent's
+/// pipeline leaves it) to the line read from `knoxctl alerts tail -o json`, at steady rates.
+fn tail_latency(pool: &[Alert]) {
+    use std::io::BufRead;
+    let dir = std::env::temp_dir().join(format!("knoxctl-bench-tail-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let keep = Retention {
+        max_age: Duration::from_secs(86_400),
+        max_rows: 1_000_000,
+    };
+    let (writer, tx) = AlertWriter::spawn(&dir, keep).unwrap();
+    // The store exists once its first alert is committed.
+    assert!(tx.send_wait(pool[0].clone()));
+    while !dir.join("alerts.db").exists() {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_knoxctl"))
+        .args(["alerts", "tail", "-o", "json", "--state-dir"])
+        .arg(&dir)
+        .arg("--socket")
+        .arg(dir.join("no-agent.sock"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let (seen_tx, seen_rx) = std::sync::mpsc::channel::<(i32, Instant)>();
+    let reader = std::thread::spawn(move || {
+        for line in lines {
+            let Ok(line) = line else { break };
+            if let Ok(a) = serde_json::from_str::<Alert>(&line) {
+                let _ = seen_tx.send((a.host_pid, Instant::now()));
+            }
+        }
+    });
+    let cpu_before = child_cpu(child.id());
+    let t_idle = Instant::now();
+    std::thread::sleep(Duration::from_secs(2));
+    let idle_cpu = child_cpu(child.id()) - cpu_before;
+    let idle_secs = t_idle.elapsed().as_secs_f64();
+    let mut next_pid = 1i32;
+    for rate in [100u64, 2_000, 20_000] {
+        let count = (rate * 3).min(30_000);
+        let gap = Duration::from_secs_f64(1.0 / rate as f64);
+        let mut sent = Vec::with_capacity(count as usize);
+        let start = Instant::now();
+        for k in 0..count {
+            let due = start + gap * k as u32;
+            if let Some(d) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(d);
+            }
+            let mut a = pool[(k % pool.len() as u64) as usize].clone();
+            a.host_pid = next_pid;
+            sent.push((next_pid, Instant::now()));
+            next_pid += 1;
+            assert!(tx.send_wait(a));
+        }
+        let mut lat: Vec<f64> = Vec::with_capacity(sent.len());
+        let first = sent[0].0;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while lat.len() < sent.len() && Instant::now() < deadline {
+            let Ok((pid, at)) = seen_rx.recv_timeout(Duration::from_secs(5)) else {
+                break;
+            };
+            if pid >= first {
+                let i = (pid - first) as usize;
+                lat.push(at.duration_since(sent[i].1).as_secs_f64() * 1e3);
+            }
+        }
+        assert_eq!(lat.len(), sent.len(), "tail lost alerts at {rate}/s");
+        lat.sort_by(f64::total_cmp);
+        let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
+        println!(
+            "alerts/tail-latency at {rate} alerts/s ({} alerts): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            lat.len(),
+            pct(0.50),
+            pct(0.99),
+            lat[lat.len() - 1]
+        );
+    }
+    println!(
+        "alerts/tail-idle: {:.2}% of a core while no alert arrives",
+        idle_cpu / idle_secs * 100.0
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = reader.join();
+    drop(tx);
+    writer.shutdown();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A process's CPU seconds (user + system) so far.
+fn child_cpu(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of stat, 12 and 13 after the command.
+    (ticks(11) + ticks(12)) / 100.0
 }

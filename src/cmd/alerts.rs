@@ -14,7 +14,7 @@ use crate::agent::api::{self, Request};
 use crate::alert::Alert;
 use crate::alert::filter::{Filter, all_match, parse_duration};
 use crate::alert::scan::{LineQuery, Verdict};
-use crate::alert::store::{Query, Store, StoreError};
+use crate::alert::store::{CommitWatch, Query, Store, StoreError};
 use crate::kernel::clock::now_epoch;
 use crate::output::{format_time, table};
 use anyhow::Context;
@@ -32,7 +32,8 @@ const MAX_LINE: usize = 1 << 20;
 const MAX_REPORTED: usize = 20;
 /// `alerts summary`'s window when --since is not given: the last day.
 const SUMMARY_DEFAULT_SECS: i64 = 24 * 3600;
-/// How often `alerts tail` looks for new alerts.
+/// How often `alerts tail` looks for new alerts when no commit woke it (the agent's
+/// status, and a fallback where inotify is unavailable).
 const TAIL_POLL: Duration = Duration::from_millis(200);
 
 pub fn run(args: AlertsArgs, conn: &AgentConn) -> anyhow::Result<ExitStatus> {
@@ -971,6 +972,8 @@ fn tail(
         filters: query.filters,
         ..Query::default()
     };
+    // Woken by each commit; polling stays as the fallback (inotify instances exhausted).
+    let commits = CommitWatch::new(state_dir).ok();
     let mut watch = Watch {
         socket: socket.to_path_buf(),
         last_look: std::time::Instant::now() - WATCH_EVERY,
@@ -992,7 +995,12 @@ fn tail(
             }
         }
         out.flush()?;
-        std::thread::sleep(TAIL_POLL);
+        match &commits {
+            Some(c) => {
+                c.wait(TAIL_POLL);
+            }
+            None => std::thread::sleep(TAIL_POLL),
+        }
     }
     Ok(ExitStatus::Success)
 }
