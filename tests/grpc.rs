@@ -19,7 +19,7 @@ use std::time::Duration;
 /// `python3` earlier in PATH may be another one).
 const PYTHON: &str = "/usr/bin/python3";
 
-/// The client: `health N`, `policy CALL FILE` and `watch FILTER POLICY SECONDS`, each
+/// The client: `health N` (`health-tls N CA.pem` over TLS), `policy CALL FILE` and `watch FILTER POLICY SECONDS`, each
 /// printing JSON lines (a gRPC error as {"code", "details"}). `watch` prints `ready` once
 /// the server answered the call's headers, which it does after subscribing.
 const CLIENT: &str = r#"
@@ -33,6 +33,10 @@ from google.protobuf.json_format import MessageToDict
 channel = grpc.insecure_channel(sys.argv[2])
 cmd = sys.argv[3]
 try:
+    if cmd == "health-tls":
+        creds = grpc.ssl_channel_credentials(open(sys.argv[5], "rb").read())
+        channel = grpc.secure_channel(sys.argv[2], creds)
+        cmd = "health"
     if cmd == "health":
         r = ka_grpc.LogServiceStub(channel).HealthCheck(ka.NonceMessage(nonce=int(sys.argv[4])), timeout=10)
         print(json.dumps({"Retval": r.Retval}))
@@ -392,6 +396,64 @@ fn non_root_peers_are_refused() {
     let o = agent.cli(&["probe", "-o", "json"]);
     let probe: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(probe["agent"]["grpc"]["refusedPeers"], 3, "{probe}");
+}
+
+#[test]
+fn tls_serves_tls_clients_only() {
+    let openssl = Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !prerequisite(is_root(), "root (the agent)")
+        || !prerequisite(openssl, "openssl (Debian), to make a certificate")
+        || !prerequisite(
+            python_grpc_available(),
+            "python3-grpcio and python3-grpc-tools (Debian)",
+        )
+    {
+        return;
+    }
+    let Some(conformance) = conformance_dir() else {
+        return;
+    };
+    let (mut agent, address) = grpc_agent("grpc-tls-on", "monitor-only");
+    let (cert, key) = (agent.dir.join("cert.pem"), agent.dir.join("key.pem"));
+    let o = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args(["-subj", "/CN=localhost", "-addext"])
+        .arg("subjectAltName=DNS:localhost,IP:127.0.0.1")
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", out(&o));
+    agent.write(
+        "config.yaml",
+        &format!(
+            "grpc:\n  enabled: true\n  address: {address}\n  tls: {{cert: {}, key: {}}}\n",
+            cert.display(),
+            key.display()
+        ),
+    );
+    agent.spawn();
+    let stubs = python_client(&agent.dir, &conformance.join("kubearmor/protobuf"));
+    assert_eq!(
+        run_client(
+            &stubs,
+            &address,
+            &["health-tls", "11", cert.to_str().unwrap()]
+        ),
+        serde_json::json!({"Retval": 11})
+    );
+    let plain = run_client(&stubs, &address, &["health", "12"]);
+    assert_eq!(plain["code"], "UNAVAILABLE", "{plain}");
+    let o = agent.cli(&["probe", "-o", "json"]);
+    let probe: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(probe["agent"]["grpc"]["tls"], true, "{probe}");
 }
 
 #[test]
