@@ -6,13 +6,20 @@
 //! points to (a commit or checkout), the sources (an edit makes the tree dirty, and
 //! rebuilds the crate anyway) and SOURCE_DATE_EPOCH. So a `cargo build` with nothing changed
 //! does not rebuild, and the date is that of the last build that compiled knoxctl.
+//!
+//! It also compiles KubeArmor's gRPC interface (`proto/*.proto`) to Rust with protox, a
+//! protobuf compiler written in Rust, and tonic's code generator fed protox's file
+//! descriptors: no `protoc` on the build machine, and generated code that cannot go stale
+//! (see Cargo.toml's build-dependencies).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
-    for path in ["build.rs", "Cargo.toml", "Cargo.lock", "src"] {
+    #[cfg(not(test))]
+    compile_protos();
+    for path in ["build.rs", "Cargo.toml", "Cargo.lock", "src", "proto"] {
         println!("cargo:rerun-if-changed={path}");
     }
     println!("cargo:rerun-if-env-changed=SOURCE_DATE_EPOCH");
@@ -33,6 +40,26 @@ fn main() {
         "cargo:rustc-env=KNOXCTL_RUSTC={}",
         output(Command::new(rustc).arg("--version")).unwrap_or_else(|| "unknown".into())
     );
+}
+
+/// `proto/kubearmor.proto` and `proto/policy.proto` to `$OUT_DIR/{feeder,policy}.rs` (server
+/// side only: knoxctl serves KubeArmor's API and calls none). A proto error fails the
+/// build with protox's message. Not in tests: tests/cli compiles this file as a module
+/// (to test `format_utc`), without the build dependencies.
+#[cfg(not(test))]
+fn compile_protos() {
+    let files = ["proto/kubearmor.proto", "proto/policy.proto"];
+    let fds = match protox::compile(files, ["proto"]) {
+        Ok(fds) => fds,
+        Err(e) => panic!("compiling {files:?}: {e:?}"),
+    };
+    if let Err(e) = tonic_prost_build::configure()
+        .build_client(false)
+        .build_transport(false)
+        .compile_fds(fds)
+    {
+        panic!("generating Rust for {files:?}: {e}");
+    }
 }
 
 /// stdout of a command that succeeded, trimmed; None when it could not run or failed.

@@ -27,8 +27,12 @@ cd "$(dirname "$0")/.."
 #   docker.io           the same for docker: the test starts containerd and dockerd itself
 #   curl wget net-tools the binaries scripts/containers-setup.sh copies into the images of
 #                       KubeArmor's container scenarios (tests/kubearmor_containers.rs)
+#   python3-grpcio python3-grpc-tools
+#                       tests/grpc.rs: a Python client generated from KubeArmor's own .proto
+#                       files, a client of the gRPC API that is not ours; openssl makes
+#                       its TLS certificate
 packages=(bash zsh fish clang llvm libbpf-dev bpftool qemu-system-x86 busybox-static cpio mmdebstrap
-  systemd tmux util-linux podman runc docker.io curl wget net-tools apparmor) # apparmor: apparmor_parser compiles the AppArmor enforcer's profiles (tests/apparmor.rs)
+  systemd tmux util-linux podman runc docker.io curl wget net-tools python3-grpcio python3-grpc-tools openssl apparmor) # apparmor: apparmor_parser compiles the AppArmor enforcer's profiles (tests/apparmor.rs)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -154,8 +154,32 @@ pub struct Status {
     pub monitor_received: u64,
     pub monitor_lost_in_kernel: u64,
     pub monitor_dropped_in_userspace: u64,
+    /// KubeArmor's gRPC API; absent when it is off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grpc: Option<GrpcStatus>,
 }
 
+/// The gRPC listener (src/agent/grpc).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GrpcStatus {
+    pub address: String,
+    pub tls: bool,
+    /// Whether peers are checked to be root (a loopback address, not `allowNonRoot`).
+    pub peer_check: bool,
+    /// Streams open now.
+    pub clients: u64,
+    /// Records sent to streaming clients.
+    pub sent: u64,
+    /// Records streaming clients missed because they fell behind.
+    pub lagged: u64,
+    /// Calls refused because the peer was not root.
+    pub refused_peers: u64,
+}
+
+// One response per connection, built and sent once: the size of its largest variant
+// (`Status`) costs nothing, and boxing it would change every caller.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "camelCase")]
 pub enum Response {

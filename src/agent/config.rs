@@ -52,6 +52,43 @@ pub struct Config {
     /// docker's and podman's default sockets, rootless podman's included.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub container_sockets: Option<Vec<PathBuf>>,
+    /// KubeArmor's gRPC API (off by default).
+    pub grpc: Grpc,
+}
+
+/// KubeArmor's gRPC API (`LogService`, `PolicyService`; src/agent/grpc).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct Grpc {
+    pub enabled: bool,
+    /// KubeArmor's port on loopback by default; any other address needs `tls`.
+    pub address: std::net::SocketAddr,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<GrpcTls>,
+    /// On loopback, peers that are not root are refused unless this is set.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub allow_non_root: bool,
+}
+
+impl Default for Grpc {
+    fn default() -> Self {
+        Grpc {
+            enabled: false,
+            address: std::net::SocketAddr::from(([127, 0, 0, 1], 32767)),
+            tls: None,
+            allow_non_root: false,
+        }
+    }
+}
+
+/// PEM files; with `clientCa`, clients must present a certificate it signed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct GrpcTls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_ca: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -67,6 +104,7 @@ impl Default for Config {
             alerts: AlertRetention::default(),
             bpf_pin_dir: PathBuf::from(crate::enforce::bpf_lsm::DEFAULT_PIN_DIR),
             container_sockets: None,
+            grpc: Grpc::default(),
         }
     }
 }
@@ -167,6 +205,28 @@ mod tests {
             Config::default()
         );
         assert!(Config::load(Path::new("/nonexistent/knoxctl.yaml"), true).is_err());
+    }
+
+    #[test]
+    fn grpc_is_off_unless_configured() {
+        assert!(!Config::default().grpc.enabled);
+        assert_eq!(
+            Config::default().grpc.address.to_string(),
+            "127.0.0.1:32767"
+        );
+        let c = Config::parse(
+            "c.yaml",
+            b"grpc:\n  enabled: true\n  address: 127.0.0.1:4000\n  tls: {cert: /c.pem, key: /k.pem}\n",
+        )
+        .unwrap();
+        assert!(c.grpc.enabled && !c.grpc.allow_non_root);
+        assert_eq!(c.grpc.address.port(), 4000);
+        assert_eq!(c.grpc.tls.as_ref().unwrap().key, PathBuf::from("/k.pem"));
+        assert_eq!(Config::parse("c.yaml", c.to_yaml().as_bytes()).unwrap(), c);
+        let e = Config::parse("c.yaml", b"grpc:\n  adress: 127.0.0.1:1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("c.yaml:2:3: unknown field `adress`"), "{e}");
     }
 
     #[test]

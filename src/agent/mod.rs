@@ -9,6 +9,7 @@ mod container_lsm;
 pub mod container_monitor;
 pub mod containers;
 pub mod core;
+pub mod grpc;
 pub mod notify;
 pub mod pipeline;
 pub mod probe;
@@ -109,6 +110,7 @@ pub fn init_logging() {
 pub fn run(overrides: Overrides) -> anyhow::Result<()> {
     init_logging();
     let config = load_config(&overrides)?;
+    grpc::check(&config.grpc)?;
     let _lock = lock_state(&config.state_dir)?;
     let agent = Agent::build(&config)?;
     let notifier = notify::Notifier::from_env();
@@ -117,6 +119,7 @@ pub fn run(overrides: Overrides) -> anyhow::Result<()> {
         agent.access,
         agent.core,
         agent.containers.clone(),
+        agent.fanout,
         &notifier,
     )?;
     // Container groups hold a sender of the enforcer's events: released before the
@@ -135,6 +138,8 @@ struct Agent {
     threads: Vec<std::thread::JoinHandle<()>>,
     writer: AlertWriter,
     containers: container_enforce::Shared,
+    /// Stored alerts for the gRPC API's streams.
+    fanout: grpc::Fanout,
 }
 
 impl Agent {
@@ -166,8 +171,10 @@ impl Agent {
             throttle: config.alerts.throttle,
             ..WriterOptions::default()
         };
+        let fanout = grpc::Fanout::default();
+        let hook = config.grpc.enabled.then(|| fanout.hook());
         let (writer, alerts) =
-            AlertWriter::spawn_with(&config.state_dir, retention, writer_options)?;
+            AlertWriter::spawn_hooked(&config.state_dir, retention, writer_options, hook)?;
 
         // Enforcement first: after a crash or a restart, every millisecond before the
         // persisted policies are enforced again is a window in which nothing is blocked; the
@@ -254,6 +261,7 @@ impl Agent {
             threads,
             writer,
             containers: Arc::new(Mutex::new(containers)),
+            fanout,
         })
     }
 }
@@ -287,6 +295,7 @@ fn serve(
     access: server::Access,
     core: core::Core,
     enforcement: container_enforce::Shared,
+    fanout: grpc::Fanout,
     notifier: &notify::Notifier,
 ) -> anyhow::Result<core::Core> {
     use anyhow::Context;
@@ -296,6 +305,19 @@ fn serve(
         .build()
         .context("starting the runtime")?;
     runtime.block_on(async {
+        // gRPC first: once the socket answers, both APIs do.
+        let ctx = containers::Containers {
+            registry: Default::default(),
+            enforcement,
+        };
+        let grpc = match config.grpc.enabled {
+            true => {
+                let l = grpc::bind(&config.grpc, &core, ctx.clone(), fanout)?;
+                tracing::info!(address = %l.address(), tls = config.grpc.tls.is_some(), "KubeArmor gRPC API listening");
+                Some(l.start()?)
+            }
+            false => None,
+        };
         let listener = server::bind(&config.socket, &access)?;
         tracing::info!(socket = %config.socket.display(), "listening");
         // Ready only now: policies were enforced before the API opened, so a unit ordered
@@ -306,10 +328,6 @@ fn serve(
         }
         // Discovery starts with the API: the hook reports through it, and a container
         // the first list finds is then selected by policies already enforced.
-        let ctx = containers::Containers {
-            registry: Default::default(),
-            enforcement,
-        };
         let sockets = config.container_sockets.clone().unwrap_or_else(|| {
             containers::DEFAULT_SOCKETS
                 .iter()
@@ -335,6 +353,9 @@ fn serve(
             shutdown,
         )
         .await;
+        if let Some(g) = grpc {
+            g.stop().await;
+        }
         anyhow::Ok(())
     })?;
     tracing::info!("stopping");

@@ -125,41 +125,11 @@ async fn serve_one(
             match read_request(&mut stream).await {
                 Ok(request) => {
                     let core = core.clone();
-                    tokio::task::spawn_blocking(move || match request {
-                        Request::Containers => list_containers(&core, &containers),
-                        // Never behind the core's lock: the runtime waits for this answer
-                        // before the container's entrypoint runs, and an apply may hold
-                        // the core for seconds.
-                        Request::OciHook { state } => Response::Hooked {
-                            registered: containers::register_hook(&containers, &state).is_some(),
-                        },
-                        request => {
-                            let changes =
-                                matches!(request, Request::Apply { .. } | Request::Delete { .. });
-                            let mut core = core.lock().expect("core lock");
-                            let mut response = answer(&mut core, request);
-                            if changes {
-                                // Containers follow the policies before the caller hears back.
-                                let enforcement = &containers.enforcement;
-                                container_enforce::lock(enforcement)
-                                    .set_policies(core.list().iter().map(|l| &l.stored.policy));
-                                drop(core);
-                                containers.sync();
-                                if let Response::Applied { results, .. } = &mut response {
-                                    let e = container_enforce::lock(enforcement);
-                                    for r in results
-                                        .iter_mut()
-                                        .filter(|r| r.kind != "KubeArmorHostPolicy")
-                                    {
-                                        r.effect = e.effect(&r.id);
-                                    }
-                                }
-                            }
-                            response
-                        }
-                    })
-                    .await
-                    .unwrap_or_else(|e| Response::error("failed", format!("internal error: {e}")))
+                    tokio::task::spawn_blocking(move || handle(&core, &containers, request))
+                        .await
+                        .unwrap_or_else(|e| {
+                            Response::error("failed", format!("internal error: {e}"))
+                        })
                 }
                 Err(r) => r,
             }
@@ -184,6 +154,45 @@ async fn serve_one(
     let mut line = serde_json::to_vec(&response).expect("response serializes");
     line.push(b'\n');
     let _ = stream.write_all(&line).await;
+}
+
+/// Answers one request (blocking): what the socket and the gRPC API's policy calls share.
+pub fn handle(
+    core: &Mutex<Core>,
+    containers: &containers::Containers,
+    request: Request,
+) -> Response {
+    match request {
+        Request::Containers => list_containers(core, containers),
+        // Never behind the core's lock: the runtime waits for this answer before the
+        // container's entrypoint runs, and an apply may hold the core for seconds.
+        Request::OciHook { state } => Response::Hooked {
+            registered: containers::register_hook(containers, &state).is_some(),
+        },
+        request => {
+            let changes = matches!(request, Request::Apply { .. } | Request::Delete { .. });
+            let mut core = core.lock().expect("core lock");
+            let mut response = answer(&mut core, request);
+            if changes {
+                // Containers follow the policies before the caller hears back.
+                let enforcement = &containers.enforcement;
+                container_enforce::lock(enforcement)
+                    .set_policies(core.list().iter().map(|l| &l.stored.policy));
+                drop(core);
+                containers.sync();
+                if let Response::Applied { results, .. } = &mut response {
+                    let e = container_enforce::lock(enforcement);
+                    for r in results
+                        .iter_mut()
+                        .filter(|r| r.kind != "KubeArmorHostPolicy")
+                    {
+                        r.effect = e.effect(&r.id);
+                    }
+                }
+            }
+            response
+        }
+    }
 }
 
 /// Hands one request to the core and phrases its outcome for the wire.
@@ -426,6 +435,7 @@ fn status(s: CoreStatus) -> Status {
         monitor_received: c.monitor_received,
         monitor_lost_in_kernel: c.monitor_lost_in_kernel,
         monitor_dropped_in_userspace: c.monitor_dropped_in_userspace,
+        grpc: super::grpc::status(),
     }
 }
 

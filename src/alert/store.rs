@@ -1214,6 +1214,16 @@ impl AlertWriter {
         retention: Retention,
         options: WriterOptions,
     ) -> Result<(AlertWriter, AlertSender), StoreError> {
+        Self::spawn_hooked(state_dir, retention, options, None)
+    }
+
+    /// As `spawn_with`, and `on_commit` sees every batch once it is committed.
+    pub fn spawn_hooked(
+        state_dir: &Path,
+        retention: Retention,
+        options: WriterOptions,
+        on_commit: Option<CommitHook>,
+    ) -> Result<(AlertWriter, AlertSender), StoreError> {
         let store = Store::open(state_dir)?;
         // Checkpoints (copying the WAL into the database, with two fsyncs) run on their own
         // thread: on the writer they were more than half of its time, spent waiting on the
@@ -1244,6 +1254,7 @@ impl AlertWriter {
             spare: Vec::new(),
             options,
             checkpointer: Some((checkpointer, committed)),
+            on_commit,
         };
         // If the spawn fails, the worker is dropped with the checkpointer's sender, which
         // ends that thread too.
@@ -1306,7 +1317,13 @@ struct Worker {
     /// The checkpointer thread, and the channel that wakes it after a commit (dropped to
     /// stop it).
     checkpointer: Option<(JoinHandle<()>, SyncSender<()>)>,
+    on_commit: Option<CommitHook>,
 }
+
+/// Told about each batch the writer committed (the gRPC API streams them to its clients):
+/// only what is stored is streamed, in the store's order. It runs on the writer's thread,
+/// so it must never wait.
+pub type CommitHook = Box<dyn FnMut(&[Alert]) + Send>;
 
 /// WAL frames (8 KiB pages) beyond which the checkpointer makes the writer wait until the
 /// WAL is copied and restarted: under a sustained flood a passive checkpoint never catches
@@ -1465,6 +1482,9 @@ impl Worker {
                 if let Some((_, committed)) = &self.checkpointer {
                     // Full means a checkpoint is already pending, which copies this too.
                     let _ = committed.try_send(());
+                }
+                if let Some(hook) = &mut self.on_commit {
+                    hook(batch);
                 }
             }
             Err(e) => {

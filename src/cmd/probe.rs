@@ -146,6 +146,22 @@ pub fn run(args: ProbeArgs, conn: &AgentConn) -> anyhow::Result<ExitStatus> {
                     for u in &s.unaudited {
                         println!("  not audited: {u}");
                     }
+                    if let Some(g) = &s.grpc {
+                        println!(
+                            "KubeArmor gRPC API: {} ({}, {}); {} streaming clients, {} records sent, {} missed by slow clients, {} calls refused",
+                            g.address,
+                            if g.tls { "TLS" } else { "plaintext" },
+                            if g.peer_check {
+                                "root peers only"
+                            } else {
+                                "any peer"
+                            },
+                            g.clients,
+                            g.sent,
+                            g.lagged,
+                            g.refused_peers
+                        );
+                    }
                 }
                 None => match &reached {
                     Err(e @ api::ClientError::Permission { .. }) => {
