@@ -27,8 +27,10 @@ cd "$(dirname "$0")/.."
 #   docker.io           the same for docker: the test starts containerd and dockerd itself
 #   curl wget net-tools the binaries scripts/containers-setup.sh copies into the images of
 #                       KubeArmor's container scenarios (tests/kubearmor_containers.rs)
+#   rsyslog openssl     tests/forward.rs: its own rsyslogd child receives syslog over UDP,
+#                       TCP and a local socket; openssl makes the TLS receiver's certificate
 packages=(bash zsh fish clang llvm libbpf-dev bpftool qemu-system-x86 busybox-static cpio mmdebstrap
-  systemd tmux util-linux podman runc docker.io curl wget net-tools apparmor) # apparmor: apparmor_parser compiles the AppArmor enforcer's profiles (tests/apparmor.rs)
+  systemd tmux util-linux podman runc docker.io curl wget net-tools apparmor rsyslog openssl) # apparmor: apparmor_parser compiles the AppArmor enforcer's profiles (tests/apparmor.rs)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -154,8 +154,13 @@ pub struct Status {
     pub monitor_received: u64,
     pub monitor_lost_in_kernel: u64,
     pub monitor_dropped_in_userspace: u64,
+    /// Each alert forwarder's state (config.yaml `forwarders`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forwarders: Vec<crate::forward::ForwarderStatus>,
 }
 
+// One response per connection: the size of the largest (a status) costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "camelCase")]
 pub enum Response {

@@ -426,6 +426,7 @@ fn status(s: CoreStatus) -> Status {
         monitor_received: c.monitor_received,
         monitor_lost_in_kernel: c.monitor_lost_in_kernel,
         monitor_dropped_in_userspace: c.monitor_dropped_in_userspace,
+        forwarders: c.forwarders.clone(),
     }
 }
 
