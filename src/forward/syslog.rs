@@ -137,6 +137,53 @@ fn peer_gone(s: &TcpStream) -> bool {
     s.set_nonblocking(false).is_err() || gone
 }
 
+/// [`peer_gone`] for TLS: what the receiver sent is given to rustls first, because a TLS
+/// 1.3 server sends session tickets after the handshake, which are no reason to reconnect;
+/// its EOF, close_notify or a TLS error are.
+fn tls_peer_gone(
+    s: &mut rustls::StreamOwned<rustls::ClientConnection, TcpStream>,
+) -> Option<String> {
+    if s.sock.set_nonblocking(true).is_err() {
+        return Some("cannot poll the connection".into());
+    }
+    let mut gone = None;
+    loop {
+        match s.conn.read_tls(&mut s.sock) {
+            Ok(0) => {
+                gone = Some("the receiver closed the connection".to_string());
+                break;
+            }
+            Ok(_) => match s.conn.process_new_packets() {
+                Ok(state) => {
+                    if state.peer_has_closed() {
+                        gone = Some("the receiver closed the connection (close_notify)".into());
+                        break;
+                    }
+                    // A syslog receiver has nothing to say: discard what it wrote.
+                    let n = state.plaintext_bytes_to_read();
+                    if n > 0 {
+                        let mut b = vec![0u8; n];
+                        let _ = s.conn.reader().read(&mut b);
+                    }
+                }
+                Err(e) => {
+                    gone = Some(format!("TLS: {e}"));
+                    break;
+                }
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(e) => {
+                gone = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    if s.sock.set_nonblocking(false).is_err() && gone.is_none() {
+        gone = Some("cannot poll the connection".into());
+    }
+    gone
+}
+
 impl SyslogSender {
     pub fn new(
         target: Target,
@@ -226,14 +273,7 @@ impl super::Sender for SyslogSender {
                             .map_err(|e| retry("TCP write", e))?;
                     }
                     Conn::Tls(s) => {
-                        if peer_gone(&s.sock) {
-                            // Read what is there (a close_notify) for a clearer error.
-                            let mut b = [0u8; 64];
-                            let why = match s.read(&mut b) {
-                                Ok(0) => "the receiver closed the connection".to_string(),
-                                Ok(_) => "the receiver wrote to a send-only connection".into(),
-                                Err(e) => e.to_string(),
-                            };
+                        if let Some(why) = tls_peer_gone(s) {
                             return Err(SendError::Retry(why));
                         }
                         s.write_all(&self.buf)
