@@ -29,10 +29,13 @@ cd "$(dirname "$0")/.."
 #                       KubeArmor's container scenarios (tests/kubearmor_containers.rs)
 #   python3-grpcio python3-grpc-tools
 #                       tests/grpc.rs: a Python client generated from KubeArmor's own .proto
-#                       files, a client of the gRPC API that is not ours; openssl makes
-#                       its TLS certificate
+#                       files, a client of the gRPC API that is not ours
+#   rsyslog             tests/forward.rs: its own rsyslogd child receives syslog over UDP,
+#                       TCP and a local socket
+#   openssl             makes the TLS certificates of tests/grpc.rs and tests/forward.rs
 packages=(bash zsh fish clang llvm libbpf-dev bpftool qemu-system-x86 busybox-static cpio mmdebstrap
-  systemd tmux util-linux podman runc docker.io curl wget net-tools python3-grpcio python3-grpc-tools openssl apparmor) # apparmor: apparmor_parser compiles the AppArmor enforcer's profiles (tests/apparmor.rs)
+  systemd tmux util-linux podman runc docker.io curl wget net-tools python3-grpcio python3-grpc-tools
+  rsyslog openssl apparmor) # apparmor: apparmor_parser compiles the AppArmor enforcer's profiles (tests/apparmor.rs)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -16,6 +16,7 @@ pub mod alert;
 pub mod cmd;
 pub mod container;
 pub mod enforce;
+pub mod forward;
 pub mod harden;
 pub mod identity;
 pub mod kernel;

@@ -157,6 +157,9 @@ pub struct Status {
     /// KubeArmor's gRPC API; absent when it is off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grpc: Option<GrpcStatus>,
+    /// Each alert forwarder's state (config.yaml `forwarders`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forwarders: Vec<crate::forward::ForwarderStatus>,
 }
 
 /// The gRPC listener (src/agent/grpc).

@@ -54,6 +54,10 @@ pub struct Config {
     pub container_sockets: Option<Vec<PathBuf>>,
     /// KubeArmor's gRPC API (off by default).
     pub grpc: Grpc,
+    /// Where alerts are forwarded (syslog, webhook, Splunk, Elasticsearch, OTLP); none by
+    /// default. See [`crate::forward`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub forwarders: Vec<crate::forward::ForwarderConfig>,
 }
 
 /// KubeArmor's gRPC API (`LogService`, `PolicyService`; src/agent/grpc).
@@ -105,6 +109,7 @@ impl Default for Config {
             bpf_pin_dir: PathBuf::from(crate::enforce::bpf_lsm::DEFAULT_PIN_DIR),
             container_sockets: None,
             grpc: Grpc::default(),
+            forwarders: Vec::new(),
         }
     }
 }
@@ -151,18 +156,44 @@ impl Config {
         let Some(doc) = docs.into_iter().find(|d| d.root.value != Value::Null) else {
             return Ok(Config::default());
         };
-        serde_json::from_value(doc.root.to_json()).map_err(|e| {
+        let config: Config = serde_json::from_value(doc.root.to_json()).map_err(|e| {
             let msg = e.to_string();
             // serde names the key (`unknown field `x``); point at its line.
             let key = msg.split('`').nth(1).unwrap_or("");
             let pos = find_key(&doc.root, key).unwrap_or(doc.root.pos);
             invalid(pos, msg)
-        })
+        })?;
+        crate::forward::validate(&config.forwarders).map_err(|e| {
+            let pos = forwarder_field(&doc.root, e.index, e.field).unwrap_or(doc.root.pos);
+            invalid(pos, e.msg)
+        })?;
+        Ok(config)
     }
 
     /// The configuration as YAML, for `onboard` to write and `sysdump` to collect.
     pub fn to_yaml(&self) -> String {
         yaml::to_yaml(&serde_json::to_value(self).expect("config serializes"))
+    }
+}
+
+/// Where `forwarders[index].field` is (or the entry, when the field is absent).
+fn forwarder_field(root: &yaml::Node, index: usize, field: &str) -> Option<Pos> {
+    let Value::Map(top) = &root.value else {
+        return None;
+    };
+    let list = top.iter().find(|e| e.key == "forwarders")?;
+    let Value::Seq(items) = &list.value.value else {
+        return Some(list.key_pos);
+    };
+    let item = items.get(index)?;
+    match &item.value {
+        Value::Map(entries) => Some(
+            entries
+                .iter()
+                .find(|e| e.key == field)
+                .map_or(item.pos, |e| e.value.pos),
+        ),
+        _ => Some(item.pos),
     }
 }
 
@@ -227,6 +258,52 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("c.yaml:2:3: unknown field `adress`"), "{e}");
+    }
+
+    #[test]
+    fn forwarders_parse_and_errors_name_their_line() {
+        let text = b"clusterName: lab\nforwarders:\n  - name: siem\n    kind: syslog\n    address: udp://127.0.0.1:514\n  - name: hook\n    kind: webhook\n    address: https://hooks.example/in\n    headers: {X-Token: \"${HOOK_TOKEN}\"}\n";
+        let c = Config::parse("c.yaml", text).unwrap();
+        assert_eq!(c.forwarders.len(), 2);
+        assert_eq!(c.forwarders[0].kind, crate::forward::Kind::Syslog);
+        assert_eq!(c.forwarders[0].batch_size, 500);
+        assert_eq!(c.forwarders[1].headers["X-Token"], "${HOOK_TOKEN}");
+        let round = Config::parse("c.yaml", c.to_yaml().as_bytes()).unwrap();
+        assert_eq!(round, c);
+        assert!(!Config::default().to_yaml().contains("forwarders"));
+
+        let e = Config::parse(
+            "c.yaml",
+            b"forwarders:\n  - name: siem\n    kind: syslog\n    address: udp://127.0.0.1\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("c.yaml:4:14: address `udp://127.0.0.1`: give HOST:PORT"),
+            "{e}"
+        );
+        let e = Config::parse(
+            "c.yaml",
+            b"forwarders:\n  - name: siem\n    kind: syslog\n    adress: udp://h:1\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("c.yaml:4:5: unknown field `adress`"), "{e}");
+        let e = Config::parse(
+            "c.yaml",
+            b"forwarders:\n  - name: siem\n    kind: kafka\n    address: udp://h:1\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("unknown variant `kafka`"), "{e}");
+        let e = Config::parse(
+            "c.yaml",
+            b"forwarders:\n  - {name: a, kind: syslog, address: \"udp://h:1\"}\n  - {name: a, kind: syslog, address: \"udp://h:1\"}\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("c.yaml:3:"), "{e}");
+        assert!(e.contains("used twice"), "{e}");
     }
 
     #[test]

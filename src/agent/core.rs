@@ -201,6 +201,8 @@ pub struct Counters {
     pub monitor_received: u64,
     pub monitor_lost_in_kernel: u64,
     pub monitor_dropped_in_userspace: u64,
+    /// Each alert forwarder's state.
+    pub forwarders: Vec<crate::forward::ForwarderStatus>,
 }
 
 /// Fills counters owned elsewhere (store, monitor) into a status.

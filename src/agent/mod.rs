@@ -126,6 +126,12 @@ pub fn run(overrides: Overrides) -> anyhow::Result<()> {
     // pipeline waits for that queue to close.
     container_enforce::lock(&agent.containers).stop();
     shutdown(core, agent.monitor, agent.threads, agent.writer);
+    // After the writer's last commit, so that its alerts are forwarded too.
+    if let Some(f) = agent.forwarders {
+        for s in f.stop() {
+            tracing::info!(forwarder = %s.name, sent = s.sent, pending = s.pending, lost = s.lost, "forwarder stopped");
+        }
+    }
     Ok(())
 }
 
@@ -140,6 +146,7 @@ struct Agent {
     containers: container_enforce::Shared,
     /// Stored alerts for the gRPC API's streams.
     fanout: grpc::Fanout,
+    forwarders: Option<crate::forward::Forwarders>,
 }
 
 impl Agent {
@@ -197,6 +204,8 @@ impl Agent {
             Box::new(move |sets: &[Arc<core::HostRules>]| f.containers(sets))
                 as container_monitor::RulesListener
         })));
+        let forwarders = start_forwarders(config, &writer, &alerts)?;
+        let forwarder_status = forwarders.as_ref().map(|f| f.status_handle());
         {
             let writer_stats = writer.stats_handle();
             let m = monitor_handle.clone();
@@ -205,6 +214,9 @@ impl Agent {
                 s.alerts_stored = w.stored;
                 s.alerts_dropped = w.dropped + w.failed;
                 s.alerts_folded = w.folded;
+                if let Some(f) = &forwarder_status {
+                    s.forwarders = f.get();
+                }
                 if let Some(m) = &m {
                     let ms = m.stats();
                     s.monitor_received = ms.received;
@@ -262,8 +274,36 @@ impl Agent {
             writer,
             containers: Arc::new(Mutex::new(containers)),
             fanout,
+            forwarders,
         })
     }
+}
+
+/// A thread per configured forwarder, reading the store behind the writer (see
+/// [`crate::forward`]); None without forwarders.
+fn start_forwarders(
+    config: &Config,
+    writer: &AlertWriter,
+    alerts: &crate::alert::store::AlertSender,
+) -> anyhow::Result<Option<crate::forward::Forwarders>> {
+    if config.forwarders.is_empty() {
+        return Ok(None);
+    }
+    let stats = writer.stats_handle();
+    let raise = alerts.clone();
+    let ctx = crate::forward::Context {
+        state_dir: config.state_dir.clone(),
+        commits: Box::new(move || stats().batches),
+        raise: Box::new(move |a| {
+            raise.send(a);
+        }),
+        cluster_name: config.cluster_name.clone(),
+        host_name: crate::identity::hostname(),
+    };
+    Ok(Some(crate::forward::Forwarders::start(
+        &config.forwarders,
+        ctx,
+    )?))
 }
 
 /// The eBPF monitor, with exec events only: `follow_rules` switches families on as

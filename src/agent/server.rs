@@ -436,6 +436,7 @@ fn status(s: CoreStatus) -> Status {
         monitor_lost_in_kernel: c.monitor_lost_in_kernel,
         monitor_dropped_in_userspace: c.monitor_dropped_in_userspace,
         grpc: super::grpc::status(),
+        forwarders: c.forwarders.clone(),
     }
 }
 

@@ -53,6 +53,45 @@ fn supervisor_line(r: &supervisor::Record) -> String {
     line
 }
 
+/// Each alert forwarder: where it sends, what it sent, what waits, what was lost.
+fn forwarders_table(list: &[crate::forward::ForwarderStatus], fit: bool) -> crate::output::Table {
+    let mut t = table(&[
+        "Forwarder",
+        "Kind",
+        "Target",
+        "Sent",
+        "Pending",
+        "Retries",
+        "Lost",
+        "Last success",
+        "Last error",
+    ]);
+    t.pin(&["Forwarder", "Kind", "Sent", "Pending", "Lost"]);
+    if !fit {
+        t.whole();
+    }
+    for f in list {
+        let mut lost = f.lost.to_string();
+        if f.rejected > 0 {
+            lost.push_str(&format!(" (+{} rejected)", f.rejected));
+        }
+        t.add_row(vec![
+            f.name.clone(),
+            f.kind.clone(),
+            f.target.clone(),
+            f.sent.to_string(),
+            f.pending.to_string(),
+            f.retries.to_string(),
+            lost,
+            f.last_success.map_or("-".into(), |t| {
+                crate::alert::format_rfc3339(t, 0).replace(".000000000", "")
+            }),
+            f.last_error.clone().unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    t
+}
+
 pub fn run(args: ProbeArgs, conn: &AgentConn) -> anyhow::Result<ExitStatus> {
     let report = probe_report();
     let results = &report.enforcers;
@@ -161,6 +200,9 @@ pub fn run(args: ProbeArgs, conn: &AgentConn) -> anyhow::Result<ExitStatus> {
                             g.lagged,
                             g.refused_peers
                         );
+                    }
+                    if !s.forwarders.is_empty() {
+                        println!("{}", forwarders_table(&s.forwarders, fit));
                     }
                 }
                 None => match &reached {
