@@ -970,6 +970,51 @@ mod tests {
         netlink_records(&[0; 64], &mut Vec::new());
     }
 
+    /// A netlink message of `kind` holding `text`.
+    fn message(kind: u16, text: &str) -> Vec<u8> {
+        let mut m = Vec::new();
+        m.extend_from_slice(&((16 + text.len()) as u32).to_ne_bytes());
+        m.extend_from_slice(&kind.to_ne_bytes());
+        m.extend_from_slice(&[0; 10]);
+        m.extend_from_slice(text.as_bytes());
+        m
+    }
+
+    #[test]
+    fn the_reader_reports_what_arrives_and_stops_when_told() {
+        // A datagram socket pair stands in for the audit socket: same read loop.
+        let (ours, theirs) = std::os::unix::net::UnixDatagram::pair().unwrap();
+        theirs.set_nonblocking(true).unwrap();
+        let (tx, rx) = std::sync::mpsc::sync_channel(8);
+        let shared = Arc::new(Shared::new(tx));
+        shared.set_rules(both());
+        let thread = spawn(Source::Netlink(OwnedFd::from(theirs)), shared.clone()).unwrap();
+        let avc = format!(
+            r#"audit(1765100000.123:77): apparmor="DENIED" operation="unlink" class="file" profile="knoxctl-host" name="/usr/lib/x" pid={} comm="rm" requested_mask="d" denied_mask="d" fsuid=0 ouid=0"#,
+            std::process::id()
+        );
+        ours.send(&message(audit::AUDIT_AVC, &avc)).unwrap();
+        let ev = rx
+            .recv_timeout(Duration::from_secs(5))
+            .expect("the denial is reported");
+        assert_eq!(ev.resource, "/usr/lib/x");
+        assert_eq!(ev.operation, Operation::File);
+        // Garbage on the socket is skipped.
+        ours.send(&[0xff; 40]).unwrap();
+        ours.send(&message(audit::AUDIT_AVC, "audit(nonsense"))
+            .unwrap();
+        let started = Instant::now();
+        shared.stop.store(true, Ordering::SeqCst);
+        thread.join().expect("no panic");
+        assert!(started.elapsed() < Duration::from_secs(2));
+        drop(shared);
+        // The reader's sender is gone with it: the pipeline sees the end.
+        assert!(matches!(
+            rx.recv_timeout(Duration::from_secs(1)),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected)
+        ));
+    }
+
     #[test]
     fn a_gone_process_waits_for_its_events_records() {
         let (tx, rx) = std::sync::mpsc::sync_channel(8);
