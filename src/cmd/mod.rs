@@ -37,9 +37,8 @@ Exit status: 0 success; 1 a check or operation failed (invalid policy, denied, a
     about = "Runtime protection for Linux VMs: validate, apply and enforce KubeArmor policies",
     long_about = "knoxctl protects a Linux host and its containers at runtime. It validates and \
 applies KubeArmor policies (KubeArmorHostPolicy for the host, KubeArmorPolicy for containers), \
-enforces them with an embedded agent (BPF-LSM or fanotify; AppArmor when asked for with \
---enforcer apparmor, whose denials raise no alerts yet), records \
-KubeArmor-format alerts, collects a sysdump, and recommends hardening policies from \
+enforces them with an embedded agent (BPF-LSM, else AppArmor, else fanotify: the strongest \
+this kernel allows), records KubeArmor-format alerts, collects a sysdump, and recommends hardening policies from \
 compliance-mapped templates (harden).",
     after_help = AFTER_HELP,
     propagate_version = true

@@ -371,11 +371,12 @@ pub fn probe_monitor_only() -> ProbeResult {
 /// Every backend, strongest first, each actually tried.
 pub fn probe_all() -> Vec<ProbeResult> {
     vec![
-        // Auto's order: AppArmor after fanotify while its denials raise no alerts (a block
-        // that only the kernel's audit log knows of is not what users of knoxctl expect).
+        // Auto's order. AppArmor before fanotify: it refuses in the kernel what fanotify
+        // cannot see (create, unlink, rename, network, capabilities), fails closed when the
+        // agent dies, and its denials are alerts (from the kernel's audit records).
         probe_bpf_lsm(),
-        fanotify::probe(),
         probe_apparmor(),
+        fanotify::probe(),
         probe_monitor_only(),
     ]
 }
@@ -460,17 +461,20 @@ pub fn select(
             enforcer: start_bpf_lsm(events)?,
             reason: "requested with --enforcer bpf-lsm".into(),
         }),
-        C::Apparmor => Ok(Selected {
-            enforcer: Box::new(apparmor::AppArmorEnforcer::start(*postures)?),
-            reason: format!(
-                "requested with --enforcer apparmor; {}",
-                apparmor::NO_ALERTS
-            ),
-        }),
+        C::Apparmor => {
+            let e = apparmor::AppArmorEnforcer::start(*postures, events)?;
+            let reason = format!("requested with --enforcer apparmor; {}", e.alert_note());
+            Ok(Selected {
+                enforcer: Box::new(e),
+                reason,
+            })
+        }
         C::Auto => {
             let mut skipped = Vec::new();
             match start_bpf_lsm(events.clone()) {
                 Ok(e) => {
+                    // BPF-LSM and AppArmor do not both enforce: no knoxctl profile is
+                    // loaded (leftovers were unloaded above).
                     return Ok(Selected {
                         enforcer: e,
                         reason: "auto: BPF-LSM works here (the strongest backend)".into(),
@@ -478,8 +482,30 @@ pub fn select(
                 }
                 Err(e) => skipped.push(e.to_string()),
             }
+            // An AppArmor whose denials cannot become alerts (no audit records here) is
+            // kept only if fanotify does not work either.
+            let mut silent = None;
+            match apparmor::AppArmorEnforcer::start(*postures, events.clone()) {
+                Ok(e) if e.alerts() => {
+                    let reason = format!(
+                        "auto: AppArmor loads profiles here ({}); {}",
+                        skipped.join("; "),
+                        e.alert_note()
+                    );
+                    return Ok(Selected {
+                        enforcer: Box::new(e),
+                        reason,
+                    });
+                }
+                Ok(e) => {
+                    skipped.push(format!("apparmor: {}", e.alert_note()));
+                    silent = Some(e);
+                }
+                Err(e) => skipped.push(e.to_string()),
+            }
             match start_fanotify(events) {
                 Ok(e) => {
+                    drop(silent);
                     return Ok(Selected {
                         enforcer: e,
                         reason: format!("auto: fanotify works here ({})", skipped.join("; ")),
@@ -487,27 +513,22 @@ pub fn select(
                 }
                 Err(e) => skipped.push(e.to_string()),
             }
-            // After fanotify while AppArmor's denials raise no alerts (probe_all's order).
-            match apparmor::AppArmorEnforcer::start(*postures) {
-                Ok(e) => Ok(Selected {
+            if let Some(e) = silent {
+                return Ok(Selected {
                     enforcer: Box::new(e),
                     reason: format!(
-                        "auto: AppArmor loads profiles here ({}); {}",
-                        skipped.join("; "),
-                        apparmor::NO_ALERTS
+                        "auto: AppArmor loads profiles here, nothing else enforces ({})",
+                        skipped.join("; ")
                     ),
-                }),
-                Err(err) => {
-                    skipped.push(err.to_string());
-                    Ok(Selected {
-                        enforcer: Box::new(monitor_only::MonitorOnly),
-                        reason: format!(
-                            "auto: no enforcer works here, monitoring only ({})",
-                            skipped.join("; ")
-                        ),
-                    })
-                }
+                });
             }
+            Ok(Selected {
+                enforcer: Box::new(monitor_only::MonitorOnly),
+                reason: format!(
+                    "auto: no enforcer works here, monitoring only ({})",
+                    skipped.join("; ")
+                ),
+            })
         }
     }
 }

@@ -12,24 +12,33 @@
 //! Nothing is written under /etc/apparmor.d, so a reboot does not bring old rules back
 //! before the agent applies the current ones.
 //!
+//! Alerts: every denial is an `audit deny` rule, so the kernel writes an audit record of
+//! it; [`alerts`] reads those records and reports each as a Block decision of the rule
+//! that made it. The backend reports every decision on the rules it enforces (a denial:
+//! Allow rules and allowed operations raise no alert, as with BPF-LSM), so the eBPF
+//! monitor stays quiet about them; Audit rules never reach the kernel and stay the
+//! monitor's.
+//!
 //! Limits (also in [`probe`]'s coverage): processes already running when a profile is
-//! first loaded are not confined until they exec; programs with their own, more specific
-//! profile keep it; decisions are not reported as alerts yet (denials are audited by the
-//! kernel, the eBPF monitor reports audits).
+//! first loaded are not confined until they exec (their operations are neither refused
+//! nor alerted); programs with their own, more specific profile keep it.
 
+pub mod alerts;
+pub mod audit;
 pub mod profile;
 
-/// Said wherever AppArmor is chosen, until its audit records become alerts: a denial by
-/// this backend is real but raises no knoxctl alert.
-pub const NO_ALERTS: &str = "the operations it denies are refused and written to the kernel's audit log, but raise no knoxctl alert yet";
-
 use super::{
-    ApplyReport, Backend, Coverage, EnforceError, Enforcer, Level, Op, Postures, ProbeResult,
+    ApplyReport, Backend, Coverage, EnforceError, Enforcer, EnforcerEvent, Generation, Level, Op,
+    Postures, ProbeResult,
 };
-use crate::policy::normalize::RuleSet;
+use crate::policy::matcher::{CompileOptions, CompiledRules};
+use crate::policy::normalize::{Rule, RuleSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::SyncSender;
 
 /// Where the kernel's AppArmor interface is (securityfs).
 pub const SECURITYFS: &str = "/sys/kernel/security/apparmor";
@@ -143,7 +152,28 @@ pub fn unload_all() -> Result<(), String> {
     }
 }
 
+/// The profile `probe` loads and removes (its denials are no rule's).
+pub const PROBE_PROFILE: &str = "knoxctl-probe";
+
+/// Where this backend's alerts come from here, or why it raises none.
+pub fn alert_source() -> Result<String, String> {
+    alerts::Source::open().map(|s| s.describe().to_string())
+}
+
 fn try_probe() -> Result<String, String> {
+    let (parser, lsms) = try_load()?;
+    let alerts = alert_source().unwrap_or_else(|why| {
+        format!("denials raise no alerts here ({why}): the kernel still refuses them")
+    });
+    Ok(format!(
+        "loaded and removed a profile with {} (active LSMs: {lsms}); {alerts}",
+        parser.display()
+    ))
+}
+
+/// Loads and removes an empty profile: the parser and the kernel's interface work.
+/// Returns the parser and the active LSMs.
+fn try_load() -> Result<(PathBuf, String), String> {
     let parser = parser();
     let tool = match &parser {
         Some(p) => format!("apparmor_parser: {}", p.display()),
@@ -151,13 +181,10 @@ fn try_probe() -> Result<String, String> {
     };
     let lsms = kernel_state().map_err(|e| format!("{e}; {tool}"))?;
     let parser = parser.ok_or(tool)?;
-    let name = format!("{}probe", profile::PREFIX);
+    let name = PROBE_PROFILE;
     load(&parser, &format!("profile {name} {{\n}}\n"))?;
-    unload(&name).map_err(|e| format!("unloading the probe profile {name}: {e}"))?;
-    Ok(format!(
-        "loaded and removed a profile with {} (active LSMs: {lsms})",
-        parser.display()
-    ))
+    unload(name).map_err(|e| format!("unloading the probe profile {name}: {e}"))?;
+    Ok((parser, lsms))
 }
 
 pub fn probe() -> ProbeResult {
@@ -209,33 +236,118 @@ fn resolve(path: &str) -> Option<String> {
     (r != path).then(|| r.to_string())
 }
 
+/// The name the kernel reports for a rule path: resolved, or, when it does not exist yet,
+/// its directory resolved (as the fanotify backend does).
+fn resolve_for_records(path: &str) -> Option<String> {
+    if let Some(r) = resolve(path) {
+        return Some(r);
+    }
+    let p = Path::new(path);
+    let parent = std::fs::canonicalize(p.parent()?).ok()?;
+    let r = parent.join(p.file_name()?);
+    let r = r.to_str()?;
+    (r != path).then(|| r.to_string())
+}
+
 pub struct AppArmorEnforcer {
     parser: PathBuf,
     postures: Postures,
     /// Profiles this enforcer has loaded.
     loaded: Vec<String>,
+    generation: Generation,
+    /// Shared with the audit record reader; None where no record source works.
+    alerts: Option<(Arc<alerts::Shared>, std::thread::JoinHandle<()>)>,
+    /// Where alerts come from, or why there are none.
+    alert_note: String,
 }
 
 impl AppArmorEnforcer {
-    /// Checks that profiles can be loaded here and unloads what an earlier agent left.
-    pub fn start(postures: Postures) -> Result<AppArmorEnforcer, EnforceError> {
+    /// Checks that profiles can be loaded here, unloads what an earlier agent left, and
+    /// starts reading the kernel's audit records (denials are enforced without them, but
+    /// raise no alerts; [`AppArmorEnforcer::alerts`] says which).
+    pub fn start(
+        postures: Postures,
+        events: SyncSender<EnforcerEvent>,
+    ) -> Result<AppArmorEnforcer, EnforceError> {
         let unsupported = |reason: String| EnforceError::Unsupported {
             backend: Backend::Apparmor,
             reason,
         };
-        try_probe().map_err(unsupported)?;
+        try_load().map_err(unsupported)?;
         unload_all().map_err(unsupported)?;
+        let (alerts, alert_note) = match alerts::Source::open() {
+            Ok(source) => {
+                let note = source.describe().to_string();
+                let shared = Arc::new(alerts::Shared::new(events));
+                match alerts::spawn(source, shared.clone()) {
+                    Ok(thread) => (Some((shared, thread)), note),
+                    Err(e) => (None, format!("no alerts: starting the audit reader: {e}")),
+                }
+            }
+            Err(why) => (
+                None,
+                format!("denials raise no alerts here ({why}): the kernel still refuses them"),
+            ),
+        };
+        if alerts.is_some() {
+            tracing::info!(source = %alert_note, "AppArmor alerts");
+        } else {
+            tracing::warn!(reason = %alert_note, "AppArmor denials raise no alerts");
+        }
         Ok(AppArmorEnforcer {
             parser: parser().expect("probed"),
             postures,
             loaded: Vec::new(),
+            generation: Generation::default(),
+            alerts,
+            alert_note,
         })
+    }
+
+    /// Whether denials become alerts here.
+    pub fn alerts(&self) -> bool {
+        self.alerts.is_some()
+    }
+
+    /// Where alerts come from, or why there are none (for the agent's reason).
+    pub fn alert_note(&self) -> &str {
+        &self.alert_note
+    }
+
+    /// Stops the audit reader after it has read what is queued.
+    fn stop_alerts(&mut self) {
+        if let Some((shared, thread)) = self.alerts.take() {
+            shared.stop.store(true, Ordering::SeqCst);
+            let _ = thread.join();
+            let lost = shared.lost.load(Ordering::Relaxed);
+            let unattributed = shared.unattributed.load(Ordering::Relaxed);
+            if lost + unattributed > 0 {
+                tracing::warn!(lost, unattributed, "AppArmor audit records not reported");
+            }
+        }
     }
 }
 
 impl Enforcer for AppArmorEnforcer {
     fn backend(&self) -> Backend {
         Backend::Apparmor
+    }
+
+    /// Each enforced rule alerts on every denial, from the kernel's record of it (allowed
+    /// operations raise no alert), so the monitor leaves those rules alone and an
+    /// AppArmor denial is never also an `Audit (Block)` of the monitor.
+    fn reports_every_decision(&self) -> bool {
+        true
+    }
+
+    fn generation(&self) -> Generation {
+        self.generation
+    }
+
+    fn dropped_events(&self) -> u64 {
+        self.alerts
+            .as_ref()
+            .map_or(0, |(s, _)| s.dropped.load(Ordering::Relaxed))
     }
 
     fn apply(&mut self, rules: &RuleSet) -> Result<ApplyReport, EnforceError> {
@@ -260,6 +372,26 @@ impl Enforcer for AppArmorEnforcer {
             unload(name).map_err(|e| error(format!("unloading profile {name}: {e}")))?;
         }
         self.loaded = keep;
+        self.generation = self.generation.next();
+        if let Some((shared, _)) = &self.alerts {
+            // The records are judged by the matcher the other backends use, on the rules
+            // the profiles hold.
+            let enforced = &p.enforced;
+            let skip = |i: usize, _: &Rule| !enforced.contains(&i);
+            let compiled = CompiledRules::with_options(
+                rules,
+                self.postures.file,
+                &CompileOptions {
+                    resolve: Some(&resolve_for_records),
+                    skip: Some(&skip),
+                },
+            );
+            shared.set_rules(alerts::Rules {
+                generation: self.generation,
+                set: rules.clone(),
+                compiled,
+            });
+        }
         Ok(ApplyReport {
             enforced: p.enforced,
             unenforceable: p.unenforceable,
@@ -276,6 +408,7 @@ impl Enforcer for AppArmorEnforcer {
         if let Err(e) = unload_all() {
             tracing::warn!(error = %e, "unloading AppArmor profiles");
         }
+        self.stop_alerts();
     }
 }
 
@@ -284,6 +417,7 @@ impl Drop for AppArmorEnforcer {
         if !self.loaded.is_empty() {
             self.stop();
         }
+        self.stop_alerts();
     }
 }
 
@@ -302,7 +436,8 @@ mod tests {
         assert!(p.reason.contains("AppArmor is not active"), "{}", p.reason);
         assert!(p.reason.contains("apparmor_parser"), "{}", p.reason);
         assert!(p.coverage.iter().all(|c| c.level == Level::None));
-        let err = AppArmorEnforcer::start(Postures::default())
+        let (tx, _rx) = std::sync::mpsc::sync_channel(1);
+        let err = AppArmorEnforcer::start(Postures::default(), tx)
             .err()
             .expect("no AppArmor here");
         assert!(err.to_string().contains("apparmor is not usable"), "{err}");

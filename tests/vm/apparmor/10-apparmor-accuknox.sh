@@ -4,7 +4,8 @@
 # read-only directory (FIM), and confinement that does not depend on the program being a
 # shell: a process started before the apply is confined at its next exec, a daemon started
 # by a non-shell parent runs in knoxctl-host. Stopping the agent leaves no knoxctl-* profile.
-# Alerts from AppArmor's audit records are not implemented yet: none are asserted.
+# Every denial is also an alert (Enforcer AppArmor, from the kernel's audit records) naming
+# its policy and process, and the eBPF monitor does not report it a second time.
 # shellcheck source-path=SCRIPTDIR/.. source=lib.sh
 . /knox/lib.sh
 
@@ -13,9 +14,11 @@ label() { cat "/proc/$1/attr/current"; }
 
 grep -qw apparmor /sys/kernel/security/lsm || skip "AppArmor is not active (lsm: $(cat /sys/kernel/security/lsm))"
 ! grep -qw bpf /sys/kernel/security/lsm || fail "this boot should run without BPF-LSM"
-# Usable, but not auto's pick while its denials raise no alerts (fanotify works here too).
-expect_output '^apparmor +yes' "$KNOXCTL" probe
-expect_output '^fanotify +yes +<-' "$KNOXCTL" probe
+# auto's pick where BPF-LSM is not in lsm= (before fanotify, which works here too), and
+# probe says where its alerts come from.
+expect_output '^apparmor +yes +<-' "$KNOXCTL" probe
+expect_output '^fanotify +yes' "$KNOXCTL" probe
+expect_output 'AUDIT_NLGRP_READLOG' "$KNOXCTL" probe -o json
 
 # A process started before anything is loaded: unconfined until it execs.
 mkfifo /tmp/go
@@ -24,6 +27,12 @@ early=$!
 
 start_agent --enforcer apparmor
 assert_grep 'enforcer selected' "$KNOX_AGENT_LOG"
+assert_grep 'audit netlink multicast group' "$KNOX_AGENT_LOG"
+# aa_alert FILTER...: an AppArmor Block alert with these fields.
+aa_alert() {
+  expect_alert Enforcer=AppArmor Action=Block "Result=Permission denied" HostName=knox-vm \
+    Type=MatchedHostPolicy "$@"
+}
 
 # --- package managers ---
 policy_for_this_host /knox/examples/policies/accuknox-block-pkg-mgmt-tools.yaml >pkg.yaml
@@ -45,6 +54,20 @@ expect_ok sh -c 'ls /'
 # knoxctl-host-block-N, which grants nothing: the loader cannot open its libraries.
 expect_denied "error while loading shared libraries" dpkg --version
 case $KNOX_OUT in *"package management program"*) fail "dpkg ran: $KNOX_OUT" ;; esac
+PKG="PolicyName=block-pkg-mgmt-tools"
+PKGMSG="Message=apt was attempted to be executed"
+aa_alert "$PKG" Operation=Process Resource=/usr/bin/apt Data=syscall=SYS_EXECVE Severity=10 \
+  "$PKGMSG" 'HostPID>=2'
+aa_alert "$PKG" Operation=Process Resource=/usr/bin/apt-get Data=syscall=SYS_EXECVE
+[ "$(alert_count Enforcer=AppArmor "$PKG" 'Resource~/apt-get$')" -ge 2 ] ||
+  fail "two apt-get denials, not two alerts"
+aa_alert "$PKG" Operation=Process Resource=/usr/bin/dpkg Data=syscall=SYS_EXECVE
+# ld.so: the mapping of the program was refused.
+aa_alert "$PKG" Operation=Process Resource=/usr/bin/dpkg 'Data~operation=file_mmap'
+# From the unconfined shell: the program started in knoxctl-host-block-N, one alert for it
+# (not one per library its loader was refused), whose Source is the shell that started it.
+aa_alert "$PKG" Operation=Process Resource=/usr/bin/dpkg 'Data~profile=knoxctl-host-block-' \
+  "$PKGMSG"
 # The same for a process that was running before the load and execs now.
 [ "$(label "$early")" = unconfined ] || fail "the early process: $(label "$early")"
 echo go >/tmp/go
@@ -54,6 +77,8 @@ log "early process: exit $st, output: $(cat /tmp/early.out)"
 [ "$st" -ne 0 ] || fail "the early process's exec of apt-get after the load ran: $(cat /tmp/early.out)"
 grep -q '^apt ' /tmp/early.out && fail "apt-get ran: $(cat /tmp/early.out)"
 grep -q 'error while loading shared libraries' /tmp/early.out || fail "early process: $(cat /tmp/early.out)"
+aa_alert "$PKG" Operation=Process Resource=/usr/bin/apt-get "HostPID=$early" \
+  'Data~profile=knoxctl-host-block-'
 
 # --- file integrity monitoring: read-only system directories ---
 cat >fim.yaml <<'POLICY'
@@ -92,6 +117,13 @@ expect_denied "Permission denied" sh -c 'mv /tmp/eicar /usr/bin/eicar_test'
 expect_ok sh -c 'echo ok >/tmp/ok' 
 expect_ok cat /etc/fim/config
 expect_ok /usr/bin/head -c 1 /etc/hostname
+FIM="PolicyName=harden-file-integrity-monitoring"
+FIMMSG="Message=Detected and prevented compromise to File integrity"
+aa_alert "$FIM" Operation=File Resource=/usr/lib/test_file 'Data~operation=mknod' Severity=1 \
+  "$FIMMSG" 'HostPID>=2'
+aa_alert "$FIM" Operation=File Resource=/etc/fim/config 'Data~operation=open'
+aa_alert "$FIM" Operation=File Resource=/usr/bin/sleep 'Data~operation=unlink'
+aa_alert "$FIM" Operation=File Resource=/usr/bin/eicar_test
 # The package managers stay blocked: both policies are in the one profile.
 expect_denied "Permission denied" sh -c 'dpkg --version' 
 
@@ -112,7 +144,13 @@ log "daemon $d: $(label "$d"); its write: $(cat /tmp/daemon.out)"
 case $(label "$d") in knoxctl-host*) ;; *) fail "the daemon runs as $(label "$d")" ;; esac
 [ "$(cat /tmp/daemon.out)" = denied ] || fail "the daemon could write /etc/fim/config"
 grep -q tampered /etc/fim/config && fail "/etc/fim/config was modified"
+# Its denials are alerts naming the daemon's process (alive: read from /proc).
+aa_alert "$FIM" Operation=File Resource=/etc/fim/config "HostPID=$d" 'ProcessName~^/'
 kill "$d"
+# Each denial is AppArmor's alert only: the monitor adds no Audit (Block) for them.
+expect_no_alert 'Action=Audit (Block)'
+expect_no_alert 'Enforcer=eBPF Monitor' "$FIM"
+expect_no_alert 'Enforcer=eBPF Monitor' "$PKG"
 
 # --- policy delete, stop ---
 expect_ok "$KNOXCTL" policy delete harden-file-integrity-monitoring

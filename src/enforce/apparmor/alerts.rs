@@ -1,0 +1,1083 @@
+//! AppArmor's denials as alerts: reads the kernel's audit records, keeps the AVC records of
+//! `knoxctl-*` profiles that say `DENIED`, finds the rule that made each decision and sends
+//! it as an [`EnforcerEvent`] on the channel every backend uses.
+//!
+//! Where the records come from ([`Source::open`], said by `probe` and the agent log):
+//! - the audit netlink socket's multicast group `AUDIT_NLGRP_READLOG` (Linux 3.16+,
+//!   CAP_AUDIT_READ): the kernel sends every record there, whether or not an audit daemon
+//!   (auditd, journald) owns the socket, and a reader changes no audit setting. Becoming
+//!   the audit daemon (`AUDIT_SET` pid) was the alternative: it would take the records
+//!   away from a running auditd, and an agent that dies would leave the kernel queueing
+//!   for a dead pid; the multicast reader has nothing to restore on stop.
+//! - the kernel log (`/dev/kmsg`, `audit: type=1400 ...`) when the multicast group cannot
+//!   be joined: there the kernel prints audit records only while no audit daemon runs, and
+//!   rate-limited (`printk_ratelimit`, 10 per 5 s), so bursts lose alerts.
+//!
+//! Mapping: the profile names the target (`knoxctl-host`: the host rules without
+//! fromSource; `knoxctl-host-src-*`: a fromSource program's; `knoxctl-host-block-N`: a
+//! blocked program an unconfined process started), and the path, operation and mask are
+//! judged again by [`CompiledRules`], the matcher the other backends and the monitor use:
+//! the denying rule names the policy, a default-posture denial (allow-list mode, posture
+//! block) is `DefaultPosture`. A record no rule explains (a rule set replaced between the
+//! denial and its record) is counted, not guessed at.
+//!
+//! Process facts are read from /proc when the record arrives; a process that is gone by
+//! then is described by the record (pid, comm, fsuid) and, when the task had an audit
+//! context, by the `SYSCALL`/`PROCTITLE` records of the same event (ppid, exe, command
+//! line), waited for at most [`WAIT_EXTRA`].
+
+use super::audit::{self, Avc, Extra, Record};
+use super::profile;
+use crate::enforce::{
+    AlertAction, Backend, EnforcerEvent, Generation, OpResult, Operation, RuleRef,
+};
+use crate::policy::Action;
+use crate::policy::matcher::{CompiledRules, Decision, Known, Verdict};
+use crate::policy::normalize::{Category, Matcher, RuleSet};
+use crate::procfs::{self, ProcessInfo};
+use std::collections::{BTreeMap, HashMap};
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// How long a denial by a process that is gone waits for the rest of its event's records.
+pub const WAIT_EXTRA: Duration = Duration::from_millis(50);
+/// `AUDIT_NLGRP_READLOG`: the read-only multicast group of audit records.
+const AUDIT_NLGRP_READLOG: u32 = 1;
+/// Receive buffer for the netlink socket: room for bursts (a record is at most ~9 KiB).
+const RCVBUF: libc::c_int = 8 << 20;
+const BLOCK_PREFIX: &str = "knoxctl-host-block-";
+const SOURCE_PREFIX: &str = "knoxctl-host-src-";
+
+/// Where audit records are read.
+pub enum Source {
+    Netlink(OwnedFd),
+    Kmsg(OwnedFd),
+}
+
+impl Source {
+    /// The audit multicast group, or the kernel log; the error says why neither.
+    pub fn open() -> Result<Source, String> {
+        if audit_off() {
+            return Err("the kernel runs with audit=0 and writes no audit records".into());
+        }
+        let netlink = match netlink() {
+            Ok(fd) => return Ok(Source::Netlink(fd)),
+            Err(e) => e,
+        };
+        kmsg().map(Source::Kmsg).map_err(|k| {
+            format!(
+                "joining the audit netlink multicast group failed ({netlink}), and so did opening /dev/kmsg ({k})"
+            )
+        })
+    }
+
+    /// Said in `probe` and the agent log.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Source::Netlink(_) => {
+                "alerts from the kernel's audit records, read from the audit netlink multicast group (AUDIT_NLGRP_READLOG: next to auditd or journald if they run, no audit setting changed)"
+            }
+            Source::Kmsg(_) => {
+                "alerts from the kernel's audit records, read from the kernel log (/dev/kmsg: the audit netlink multicast group could not be joined; the kernel logs audit records there only while no audit daemon runs, and at most 10 per 5 s, so bursts lose alerts)"
+            }
+        }
+    }
+
+    fn fd(&self) -> RawFd {
+        match self {
+            Source::Netlink(f) | Source::Kmsg(f) => f.as_raw_fd(),
+        }
+    }
+
+    /// Reads what is available (non-blocking) into `out`; Err(WouldBlock) when nothing.
+    fn read(&self, buf: &mut [u8], out: &mut Vec<Record>, lost: &AtomicU64) -> io::Result<()> {
+        // SAFETY: buf is valid for its length.
+        let n = unsafe { libc::read(self.fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            match e.raw_os_error() {
+                // The socket overflowed, or kmsg records were overwritten: some are lost.
+                Some(libc::ENOBUFS) | Some(libc::EPIPE) => {
+                    lost.fetch_add(1, Ordering::Relaxed);
+                    return Ok(());
+                }
+                _ => return Err(e),
+            }
+        }
+        if n == 0 {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let data = &buf[..n as usize];
+        match self {
+            Source::Netlink(_) => netlink_records(data, out),
+            Source::Kmsg(_) => {
+                if let Some(r) = audit::parse_kmsg(&String::from_utf8_lossy(data)) {
+                    out.push(r);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `audit=0` on the kernel command line: no audit records at all.
+fn audit_off() -> bool {
+    std::fs::read_to_string("/proc/cmdline")
+        .map(|c| {
+            c.split_whitespace()
+                .any(|w| w == "audit=0" || w == "audit=off")
+        })
+        .unwrap_or(false)
+}
+
+fn netlink() -> Result<OwnedFd, String> {
+    // SAFETY: plain socket(2).
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+            libc::NETLINK_AUDIT,
+        )
+    };
+    if fd < 0 {
+        return Err(format!(
+            "socket(NETLINK_AUDIT): {}",
+            io::Error::last_os_error()
+        ));
+    }
+    // SAFETY: fd is a new socket we own.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: zeroed sockaddr_nl is valid; fields set below.
+    let mut sa: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+    sa.nl_family = libc::AF_NETLINK as libc::sa_family_t;
+    sa.nl_groups = 1 << (AUDIT_NLGRP_READLOG - 1);
+    // SAFETY: sa is a valid sockaddr_nl of the given size.
+    let r = unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            (&sa as *const libc::sockaddr_nl).cast(),
+            std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
+        )
+    };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        return Err(match e.raw_os_error() {
+            Some(libc::EPERM) => {
+                "bind to AUDIT_NLGRP_READLOG: needs CAP_AUDIT_READ (run as root)".into()
+            }
+            _ => format!("bind to AUDIT_NLGRP_READLOG: {e}"),
+        });
+    }
+    // Best effort: FORCE (root) passes rmem_max; the plain one is capped by it.
+    for opt in [libc::SO_RCVBUFFORCE, libc::SO_RCVBUF] {
+        // SAFETY: an int option.
+        let r = unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                opt,
+                (&RCVBUF as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if r == 0 {
+            break;
+        }
+    }
+    Ok(fd)
+}
+
+fn kmsg() -> Result<OwnedFd, String> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags_nonblock()
+        .open("/dev/kmsg")
+        .map_err(|e| format!("/dev/kmsg: {e}"))?;
+    let fd = OwnedFd::from(file);
+    // Only what is logged from now on.
+    // SAFETY: lseek on our fd.
+    unsafe { libc::lseek(fd.as_raw_fd(), 0, libc::SEEK_END) };
+    Ok(fd)
+}
+
+trait NonBlock {
+    fn custom_flags_nonblock(&mut self) -> &mut Self;
+}
+
+impl NonBlock for std::fs::OpenOptions {
+    fn custom_flags_nonblock(&mut self) -> &mut Self {
+        use std::os::unix::fs::OpenOptionsExt;
+        self.custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+    }
+}
+
+/// The records in one netlink datagram (one per message; the text is not NUL-terminated).
+pub fn netlink_records(data: &[u8], out: &mut Vec<Record>) {
+    const HDR: usize = 16;
+    let mut off = 0;
+    while off + HDR <= data.len() {
+        let len =
+            u32::from_ne_bytes([data[off], data[off + 1], data[off + 2], data[off + 3]]) as usize;
+        let kind = u16::from_ne_bytes([data[off + 4], data[off + 5]]);
+        if len < HDR {
+            break;
+        }
+        let end = (off + len).min(data.len());
+        let text = String::from_utf8_lossy(&data[off + HDR..end]);
+        if let Some(r) = audit::parse(kind, &text) {
+            out.push(r);
+        }
+        // NLMSG_ALIGN.
+        off += (len + 3) & !3;
+    }
+}
+
+/// The rules denials are judged with: those of the last apply.
+pub struct Rules {
+    pub generation: Generation,
+    pub set: RuleSet,
+    pub compiled: CompiledRules,
+}
+
+/// What the enforcer and its reader share.
+pub struct Shared {
+    pub rules: Mutex<Option<Arc<Rules>>>,
+    pub events: SyncSender<EnforcerEvent>,
+    pub stop: AtomicBool,
+    pub dropped: AtomicU64,
+    /// Denials of knoxctl profiles that no rule explained.
+    pub unattributed: AtomicU64,
+    /// Reads that lost records (socket overflow, overwritten kernel log).
+    pub lost: AtomicU64,
+}
+
+impl Shared {
+    pub fn new(events: SyncSender<EnforcerEvent>) -> Shared {
+        Shared {
+            rules: Mutex::new(None),
+            events,
+            stop: AtomicBool::new(false),
+            dropped: AtomicU64::new(0),
+            unattributed: AtomicU64::new(0),
+            lost: AtomicU64::new(0),
+        }
+    }
+
+    pub fn set_rules(&self, rules: Rules) {
+        *self.rules.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(rules));
+    }
+
+    fn current(&self) -> Option<Arc<Rules>> {
+        self.rules.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+pub fn spawn(source: Source, shared: Arc<Shared>) -> io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("knox-apparmor".into())
+        .spawn(move || Reader::new(shared).run(&source))
+}
+
+/// One decision, before the process is known.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    pub operation: Operation,
+    pub resource: String,
+    pub data: String,
+    pub rule: Option<usize>,
+    pub result: OpResult,
+    /// The denial is of a blocked program's start (`knoxctl-host-block-N`): the acting
+    /// process is the program itself, so its parent is the one that started it.
+    pub started: bool,
+}
+
+struct Pending {
+    /// The process was read from /proc: the event's other records add nothing.
+    alive: bool,
+    at: Instant,
+    findings: Vec<Finding>,
+    generation: Generation,
+    process: ProcessInfo,
+    timestamp_ns: u128,
+    extra: Extra,
+}
+
+struct Reader {
+    shared: Arc<Shared>,
+    /// Denials of processes that were gone, by serial, waiting for their event's records.
+    pending: BTreeMap<u64, Pending>,
+    /// Blocked programs already reported, by pid: their loader is refused several files.
+    started: HashMap<i32, Instant>,
+}
+
+impl Reader {
+    fn new(shared: Arc<Shared>) -> Reader {
+        Reader {
+            shared,
+            pending: BTreeMap::new(),
+            started: HashMap::new(),
+        }
+    }
+
+    fn run(mut self, source: &Source) {
+        let mut buf = vec![0u8; 16 * 1024];
+        let mut records = Vec::new();
+        loop {
+            let stopping = self.shared.stop.load(Ordering::SeqCst);
+            let mut pfd = libc::pollfd {
+                fd: source.fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd.
+            unsafe { libc::poll(&mut pfd, 1, if stopping { 0 } else { 25 }) };
+            let mut read_any = false;
+            loop {
+                match source.read(&mut buf, &mut records, &self.shared.lost) {
+                    Ok(()) => read_any = true,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => break,
+                }
+                for r in records.drain(..) {
+                    self.record(&r);
+                }
+            }
+            self.flush(false);
+            if stopping && !read_any {
+                self.flush(true);
+                return;
+            }
+        }
+    }
+
+    fn record(&mut self, r: &Record) {
+        match r.kind {
+            audit::AUDIT_AVC => {
+                let Some(avc) = Avc::of(r) else { return };
+                if avc.verdict == "DENIED" {
+                    self.denial(&avc);
+                }
+            }
+            audit::AUDIT_SYSCALL | audit::AUDIT_PROCTITLE => {
+                if let Some(p) = self.pending.get_mut(&r.serial) {
+                    p.extra.add(r);
+                }
+            }
+            audit::AUDIT_EOE => {
+                if let Some(p) = self.pending.remove(&r.serial) {
+                    self.send(p);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn denial(&mut self, avc: &Avc) {
+        let base = avc.profile.split("//").next().unwrap_or_default();
+        if !base.starts_with(profile::PREFIX) || base == super::PROBE_PROFILE {
+            return;
+        }
+        let Some(rules) = self.shared.current() else {
+            return;
+        };
+        let mut process = procfs::process_info(avc.pid);
+        // Gone, or a zombie already: the record and the event's other records tell more.
+        let alive = !process.exe.is_empty();
+        if base.starts_with(BLOCK_PREFIX) {
+            // One alert per blocked start: the loader is refused each library it tries.
+            let now = Instant::now();
+            if self.started.len() > 1024 {
+                self.started
+                    .retain(|_, t| now.duration_since(*t) < Duration::from_secs(10));
+            }
+            if let Some(t) = self.started.get(&avc.pid)
+                && now.duration_since(*t) < Duration::from_secs(10)
+            {
+                return;
+            }
+            self.started.insert(avc.pid, now);
+        }
+        let exe = (!process.exe.is_empty()).then(|| process.exe.clone());
+        let findings = findings(avc, &rules, exe.as_deref());
+        if findings.is_empty() {
+            self.shared.unattributed.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(?avc, "an AppArmor denial no rule explains");
+            return;
+        }
+        if !alive {
+            process.pid = avc.pid;
+            process.uid = avc.fsuid.unwrap_or(process.uid);
+            if process.cmdline.is_empty() {
+                process.cmdline = avc.comm.clone();
+            }
+        }
+        let p = Pending {
+            alive,
+            at: Instant::now(),
+            findings,
+            generation: rules.generation,
+            process,
+            timestamp_ns: avc.timestamp_ns,
+            extra: Extra::default(),
+        };
+        if alive {
+            self.send(p);
+        } else {
+            if self.pending.len() >= 256
+                && let Some((&oldest, _)) = self.pending.iter().next()
+                && let Some(old) = self.pending.remove(&oldest)
+            {
+                self.send(old);
+            }
+            // Two denials of one event (rename: both names) wait together.
+            match self.pending.get_mut(&avc.serial) {
+                Some(q) => q.findings.extend(p.findings),
+                None => {
+                    self.pending.insert(avc.serial, p);
+                }
+            }
+        }
+    }
+
+    /// Sends pending denials whose wait is over (all of them with `all`).
+    fn flush(&mut self, all: bool) {
+        let due: Vec<u64> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| all || p.at.elapsed() >= WAIT_EXTRA)
+            .map(|(s, _)| *s)
+            .collect();
+        for s in due {
+            if let Some(p) = self.pending.remove(&s) {
+                self.send(p);
+            }
+        }
+    }
+
+    fn send(&self, p: Pending) {
+        let mut process = p.process;
+        if !p.alive {
+            let x = p.extra;
+            if let Some(ppid) = x.ppid.filter(|&pp| pp > 0) {
+                process.ppid = ppid;
+                if process.parent_exe.is_empty() {
+                    process.parent_exe = procfs::process_info(ppid).exe;
+                }
+            }
+            process.uid = x.uid.unwrap_or(process.uid);
+            process.exe = x.exe.unwrap_or(process.exe);
+            process.cmdline = x.cmdline.unwrap_or(process.cmdline);
+        }
+        for f in p.findings {
+            let mut process = process.clone();
+            if f.started {
+                // The program runs already: the alert's Source is what started it.
+                process.exe = std::mem::take(&mut process.parent_exe);
+            }
+            let ev = EnforcerEvent {
+                backend: Backend::Apparmor,
+                operation: f.operation,
+                resource: f.resource,
+                data: f.data,
+                rule: f.rule.map(|index| RuleRef {
+                    generation: p.generation,
+                    index,
+                }),
+                action: AlertAction::Block,
+                result: f.result,
+                process,
+                timestamp_ns: p.timestamp_ns,
+                container: None,
+            };
+            match self.shared.events.try_send(ev) {
+                Ok(()) => {}
+                Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                    self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+}
+
+/// Which profile made a decision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Target {
+    /// `knoxctl-host`: rules without fromSource.
+    Host,
+    /// `knoxctl-host-src-*`: a fromSource program's rules.
+    Source,
+    /// `knoxctl-host-block-N`: a blocked program started by an unconfined process.
+    Block,
+}
+
+fn target(profile_name: &str) -> Option<Target> {
+    let base = profile_name.split("//").next().unwrap_or_default();
+    if base == profile::HOST {
+        Some(Target::Host)
+    } else if base.starts_with(SOURCE_PREFIX) {
+        Some(Target::Source)
+    } else if base.starts_with(BLOCK_PREFIX) {
+        Some(Target::Block)
+    } else {
+        None
+    }
+}
+
+/// The rules a denial in `avc.profile` came from, judged as the other backends judge them.
+/// `exe`: the acting process's executable, when it could be read.
+pub fn findings(avc: &Avc, rules: &Rules, exe: Option<&str>) -> Vec<Finding> {
+    let Some(target) = target(&avc.profile) else {
+        return Vec::new();
+    };
+    // The sources a rule of this profile can have: none in knoxctl-host; in a source's
+    // profile, the program itself (KubeArmor's "current executable" for files, network and
+    // capabilities, and the exec caller for process rules), which is the acting process.
+    let mut sources: Vec<&str> = Vec::new();
+    match target {
+        Target::Host => sources.push(""),
+        Target::Source => {
+            sources.extend(exe);
+            for r in &rules.set.rules {
+                for s in &r.from_source {
+                    if !sources.contains(&s.as_str()) {
+                        sources.push(s);
+                    }
+                }
+            }
+        }
+        Target::Block => return started(avc, rules, exe).into_iter().collect(),
+    }
+    let one = if avc.is_capability() {
+        capability(avc, rules, &sources)
+    } else if avc.is_network() {
+        network(avc, rules, &sources)
+    } else if !avc.name.is_empty() {
+        file(avc, rules, &sources)
+    } else {
+        None
+    };
+    one.into_iter().collect()
+}
+
+/// The rule behind the first denying verdict over `sources`, a rule's over a posture's.
+fn judge(sources: &[&str], verdict: impl Fn(&str) -> Verdict) -> Option<Option<usize>> {
+    let mut posture = None;
+    for s in sources {
+        match verdict(s).decision {
+            Decision::Deny { rule } => return Some(Some(rule)),
+            Decision::DefaultPosture(crate::policy::matcher::Posture::Block) => {
+                posture = Some(None)
+            }
+            _ => {}
+        }
+    }
+    posture
+}
+
+fn file(avc: &Avc, rules: &Rules, sources: &[&str]) -> Option<Finding> {
+    let mask = avc.mask();
+    let path = avc.name.as_str();
+    let uid = avc.fsuid.unwrap_or(u32::MAX - 1);
+    let owner = avc.ouid.unwrap_or(u32::MAX);
+    let c = &rules.compiled;
+    let exec = |s: &str| c.exec(path, owner, &mut Known { source: s, uid });
+    let data = |op: &str| {
+        format!(
+            "operation={op} requested_mask={} denied_mask={}",
+            avc.requested_mask, avc.denied_mask
+        )
+    };
+    let finding = |operation, rule, data| Finding {
+        operation,
+        resource: path.to_string(),
+        data,
+        rule,
+        result: OpResult::PermissionDenied,
+        started: false,
+    };
+    if mask.contains('x') || avc.operation == "exec" {
+        let rule = judge(sources, exec)?;
+        return Some(finding(
+            Operation::Process,
+            rule,
+            "syscall=SYS_EXECVE".into(),
+        ));
+    }
+    // `m`: mapping as executable is refused by process rules (`ld.so PROGRAM`) and by
+    // file Block rules.
+    if mask.contains('m')
+        && let Some(rule) = judge(sources, exec)
+    {
+        return Some(finding(Operation::Process, rule, data(&avc.operation)));
+    }
+    let write = mask.contains(['w', 'a', 'c', 'd', 'l']);
+    let rule = judge(sources, |s| {
+        c.open(path, write, owner, &mut Known { source: s, uid })
+    })?;
+    Some(finding(Operation::File, rule, data(&avc.operation)))
+}
+
+/// Whether a protocol rule covers a socket of `family` and `sock_type`, as the profile's
+/// network lines do (see `profile::sockets`).
+fn protocol_covers(protocol: &str, family: &str, sock_type: &str) -> bool {
+    let inet = family == "inet" || family == "inet6";
+    match protocol {
+        "tcp" | "stream" => inet && sock_type == "stream",
+        "udp" | "dgram" => inet && sock_type == "dgram",
+        "raw" => inet && sock_type == "raw",
+        "rdm" => inet && sock_type == "rdm",
+        "seqpacket" => inet && sock_type == "seqpacket",
+        "icmp" => family == "inet" && sock_type == "raw",
+        "icmpv6" => family == "inet6" && sock_type == "raw",
+        "packet" => family == "packet",
+        "all" => inet || family == "packet",
+        _ => false,
+    }
+}
+
+/// The first Block rule of `category` whose matcher `hit`s and whose sources fit, or the
+/// default posture when the category is in allow-list mode.
+fn first_block(
+    rules: &Rules,
+    category: Category,
+    sources: &[&str],
+    allow_list: bool,
+    hit: impl Fn(&Matcher) -> bool,
+) -> Option<Option<usize>> {
+    let found = rules.set.rules.iter().enumerate().find(|(_, r)| {
+        r.category == category
+            && r.action == Action::Block
+            && hit(&r.matcher)
+            && if r.from_source.is_empty() {
+                true
+            } else {
+                sources.iter().any(|s| r.from_source.iter().any(|f| f == s))
+            }
+    });
+    match found {
+        Some((i, _)) => Some(Some(i)),
+        None if allow_list => Some(None),
+        None => None,
+    }
+}
+
+fn network(avc: &Avc, rules: &Rules, sources: &[&str]) -> Option<Finding> {
+    let rule = first_block(
+        rules,
+        Category::Network,
+        sources,
+        rules.set.allow_list.network,
+        |m| matches!(m, Matcher::Protocol { protocol } if protocol_covers(protocol, &avc.family, &avc.sock_type)),
+    )?;
+    let resource = format!(
+        "domain=AF_{} type=SOCK_{} protocol={}",
+        avc.family.to_uppercase(),
+        avc.sock_type.to_uppercase(),
+        avc.protocol.unwrap_or(0)
+    );
+    let data = match avc.operation.as_str() {
+        "create" => format!("syscall=SYS_SOCKET {resource}"),
+        op => format!("operation={op} {resource}"),
+    };
+    Some(Finding {
+        operation: Operation::Network,
+        resource,
+        data,
+        rule,
+        result: OpResult::PermissionDenied,
+        started: false,
+    })
+}
+
+fn capability(avc: &Avc, rules: &Rules, sources: &[&str]) -> Option<Finding> {
+    let name = avc.capname.to_lowercase();
+    let rule = first_block(
+        rules,
+        Category::Capabilities,
+        sources,
+        rules.set.allow_list.capabilities,
+        |m| matches!(m, Matcher::Capability { capability } if *capability == name),
+    )?;
+    let cap = format!("CAP_{}", name.to_uppercase());
+    Some(Finding {
+        operation: Operation::Capabilities,
+        data: format!("operation=capable cap={cap}"),
+        resource: cap,
+        rule,
+        // capable() fails with EPERM.
+        result: OpResult::OperationNotPermitted,
+        started: false,
+    })
+}
+
+/// A denial in `knoxctl-host-block-N`: a process that was running before the first apply
+/// started a blocked program, which runs in a profile that grants nothing. The program is
+/// the process's executable, or, once it is gone, the blocked path whose name its comm is.
+fn started(avc: &Avc, rules: &Rules, exe: Option<&str>) -> Option<Finding> {
+    let base = |p: &str| -> String {
+        let b = p.rsplit('/').next().unwrap_or(p);
+        // comm holds 15 bytes.
+        b.chars()
+            .scan(0, |n, c| {
+                *n += c.len_utf8();
+                (*n <= 15).then_some(c)
+            })
+            .collect()
+    };
+    let block = |i: usize| {
+        let r = &rules.set.rules[i];
+        r.category == Category::Process && r.action == Action::Block && r.from_source.is_empty()
+    };
+    let (rule, program) = match exe {
+        Some(exe) => match rules
+            .compiled
+            .exec(
+                exe,
+                avc.ouid.unwrap_or(u32::MAX),
+                &mut Known {
+                    source: "",
+                    uid: u32::MAX - 1,
+                },
+            )
+            .decision
+        {
+            Decision::Deny { rule } if block(rule) => (rule, exe.to_string()),
+            _ => return None,
+        },
+        None => rules.set.rules.iter().enumerate().find_map(|(i, r)| {
+            if !block(i) {
+                return None;
+            }
+            match &r.matcher {
+                Matcher::Path { path } if base(path) == avc.comm => Some((i, path.clone())),
+                Matcher::Execname { name } if base(name) == avc.comm => Some((i, name.clone())),
+                _ => None,
+            }
+        })?,
+    };
+    Some(Finding {
+        operation: Operation::Process,
+        resource: program,
+        data: format!(
+            "syscall=SYS_EXECVE profile={} operation={} name={}",
+            avc.profile, avc.operation, avc.name
+        ),
+        rule: Some(rule),
+        result: OpResult::PermissionDenied,
+        started: true,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::matcher::Posture;
+    use crate::policy::validate::{Options, validate_bytes};
+
+    fn rules(yaml: &str) -> Rules {
+        let r = validate_bytes("t.yaml", yaml.as_bytes(), Options::default());
+        assert!(r.valid, "{:?}", r.diagnostics().collect::<Vec<_>>());
+        let policies: Vec<_> = r.policies().cloned().collect();
+        let set = RuleSet::from_policies(&policies);
+        Rules {
+            generation: Generation(3),
+            compiled: CompiledRules::new(&set, Posture::Block),
+            set,
+        }
+    }
+
+    fn policy(name: &str, body: &str) -> String {
+        format!(
+            "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorHostPolicy\nmetadata: {{name: {name}}}\nspec:\n  nodeSelector: {{matchLabels: {{kubearmor.io/hostname: '*'}}}}\n{body}"
+        )
+    }
+
+    fn avc(text: &str) -> Avc {
+        Avc::of(&audit::parse(audit::AUDIT_AVC, text).expect("parses")).expect("avc")
+    }
+
+    const FIM: &str = "  action: Block\n  file:\n    matchDirectories:\n    - dir: /usr/lib/\n      readOnly: true\n      recursive: true\n    - dir: /etc/fim/\n      readOnly: true\n      recursive: true\n";
+    const PKG: &str = "  action: Block\n  process:\n    matchPaths:\n    - path: /usr/bin/apt-get\n    - path: /usr/bin/dpkg\n";
+
+    fn both() -> Rules {
+        rules(&format!(
+            "{}---\n{}",
+            policy("pkg", PKG),
+            policy("fim", FIM)
+        ))
+    }
+
+    #[test]
+    fn file_denials_name_the_read_only_rule() {
+        let r = both();
+        for (op, mask, path) in [
+            ("open", "wa", "/etc/fim/config"),
+            ("mknod", "c", "/usr/lib/test_file"),
+            ("unlink", "d", "/usr/lib/x/y.so"),
+            ("rename_dest", "wc", "/usr/lib/eicar"),
+        ] {
+            let a = avc(&format!(
+                r#"audit(1765100000.123:456): apparmor="DENIED" operation="{op}" class="file" profile="knoxctl-host" name="{path}" pid=1 comm="sh" requested_mask="{mask}" denied_mask="{mask}" fsuid=0 ouid=0"#
+            ));
+            let f = findings(&a, &r, Some("/usr/bin/dash"));
+            assert_eq!(f.len(), 1, "{op}");
+            let f = &f[0];
+            assert_eq!(f.operation, Operation::File);
+            assert_eq!(f.resource, path);
+            assert_eq!(f.result, OpResult::PermissionDenied);
+            let rule = &r.set.rules[f.rule.expect("a rule")];
+            assert_eq!(rule.policy, "fim");
+            assert!(f.data.contains(&format!("operation={op}")), "{}", f.data);
+        }
+        // A read of a read-only file is not denied by any rule: a record of it (which the
+        // kernel would not write) is not attributed.
+        let read = avc(
+            r#"audit(1.0:1): apparmor="DENIED" operation="open" profile="knoxctl-host" name="/etc/fim/config" pid=1 comm="cat" requested_mask="r" denied_mask="r" fsuid=0 ouid=0"#,
+        );
+        assert!(findings(&read, &r, None).is_empty());
+    }
+
+    #[test]
+    fn exec_and_map_denials_are_process_rules() {
+        let r = both();
+        let exec = avc(
+            r#"audit(1.0:1): apparmor="DENIED" operation="exec" class="file" profile="knoxctl-host" name="/usr/bin/apt-get" pid=9 comm="sh" requested_mask="x" denied_mask="x" fsuid=0 ouid=0"#,
+        );
+        let f = &findings(&exec, &r, Some("/usr/bin/dash"))[0];
+        assert_eq!(f.operation, Operation::Process);
+        assert_eq!(f.data, "syscall=SYS_EXECVE");
+        assert_eq!(r.set.rules[f.rule.unwrap()].policy, "pkg");
+        let map = avc(
+            r#"audit(1.0:1): apparmor="DENIED" operation="file_mmap" class="file" profile="knoxctl-host" name="/usr/bin/dpkg" pid=9 comm="ld-linux-x86-64" requested_mask="m" denied_mask="m" fsuid=0 ouid=0"#,
+        );
+        let f = &findings(&map, &r, None)[0];
+        assert_eq!(f.operation, Operation::Process);
+        assert_eq!(r.set.rules[f.rule.unwrap()].policy, "pkg");
+    }
+
+    #[test]
+    fn a_blocked_program_started_by_an_unconfined_process_is_its_start() {
+        let r = both();
+        let lib = avc(
+            r#"audit(1.0:1): apparmor="DENIED" operation="open" class="file" profile="knoxctl-host-block-2" name="/usr/lib/x86_64-linux-gnu/libc.so.6" pid=9 comm="dpkg" requested_mask="r" denied_mask="r" fsuid=0 ouid=0"#,
+        );
+        for exe in [Some("/usr/bin/dpkg"), None] {
+            let f = findings(&lib, &r, exe);
+            assert_eq!(f.len(), 1, "{exe:?}");
+            assert!(f[0].started);
+            assert_eq!(f[0].operation, Operation::Process);
+            assert_eq!(f[0].resource, "/usr/bin/dpkg");
+            assert_eq!(r.set.rules[f[0].rule.unwrap()].policy, "pkg");
+        }
+    }
+
+    #[test]
+    fn from_source_profiles_match_rules_of_that_source() {
+        let body = "  action: Block\n  file:\n    matchPaths:\n    - path: /etc/shadow\n      fromSource:\n      - path: /usr/bin/cat\n  network:\n    matchProtocols:\n    - protocol: icmp\n      fromSource:\n      - path: /usr/bin/ping\n  capabilities:\n    matchCapabilities:\n    - capability: net_raw\n      fromSource:\n      - path: /usr/bin/ping\n";
+        let r = rules(&policy("src", body));
+        let open = avc(
+            r#"audit(1.0:1): apparmor="DENIED" operation="open" class="file" profile="knoxctl-host-src-usr-bin-cat" name="/etc/shadow" pid=9 comm="cat" requested_mask="r" denied_mask="r" fsuid=0 ouid=0"#,
+        );
+        // The process is gone (no exe): the sources of the rule set are tried.
+        for exe in [Some("/usr/bin/cat"), None] {
+            let f = findings(&open, &r, exe);
+            assert_eq!(f.len(), 1);
+            assert_eq!(r.set.rules[f[0].rule.unwrap()].category, Category::File);
+        }
+        // The same denial in knoxctl-host is no fromSource rule's.
+        let host = avc(
+            r#"audit(1.0:1): apparmor="DENIED" operation="open" class="file" profile="knoxctl-host" name="/etc/shadow" pid=9 comm="cat" requested_mask="r" denied_mask="r" fsuid=0 ouid=0"#,
+        );
+        assert!(findings(&host, &r, Some("/usr/bin/cat")).is_empty());
+        let net = avc(
+            r#"audit(1.0:2): apparmor="DENIED" operation="create" class="net" profile="knoxctl-host-src-usr-bin-ping" pid=6 comm="ping" family="inet" sock_type="raw" protocol=1 requested_mask="create" denied_mask="create""#,
+        );
+        let f = &findings(&net, &r, Some("/usr/bin/ping"))[0];
+        assert_eq!(f.operation, Operation::Network);
+        assert_eq!(f.resource, "domain=AF_INET type=SOCK_RAW protocol=1");
+        assert_eq!(
+            f.data,
+            "syscall=SYS_SOCKET domain=AF_INET type=SOCK_RAW protocol=1"
+        );
+        assert!(matches!(
+            r.set.rules[f.rule.unwrap()].matcher,
+            Matcher::Protocol { .. }
+        ));
+        let cap = avc(
+            r#"audit(1.0:3): apparmor="DENIED" operation="capable" class="cap" profile="knoxctl-host-src-usr-bin-ping" pid=5 comm="ping" capability=13  capname="net_raw""#,
+        );
+        let f = &findings(&cap, &r, None)[0];
+        assert_eq!(f.operation, Operation::Capabilities);
+        assert_eq!(f.resource, "CAP_NET_RAW");
+        assert_eq!(f.result, OpResult::OperationNotPermitted);
+    }
+
+    #[test]
+    fn allow_list_denials_are_the_default_posture() {
+        let body = "  action: Allow\n  process:\n    matchPaths:\n    - path: /usr/bin/ls\n";
+        let r = rules(&policy("allow", body));
+        let exec = avc(
+            r#"audit(1.0:1): apparmor="DENIED" operation="exec" class="file" profile="knoxctl-host" name="/usr/bin/id" pid=9 comm="sh" requested_mask="x" denied_mask="x" fsuid=0 ouid=0"#,
+        );
+        let f = &findings(&exec, &r, None)[0];
+        assert_eq!(f.rule, None);
+        assert_eq!(f.operation, Operation::Process);
+    }
+
+    #[test]
+    fn profiles_of_others_are_ignored() {
+        let r = both();
+        let other = avc(
+            r#"audit(1.0:1): apparmor="DENIED" operation="exec" profile="/usr/sbin/cupsd" name="/usr/bin/apt-get" pid=9 comm="cupsd" requested_mask="x" denied_mask="x" fsuid=0 ouid=0"#,
+        );
+        assert!(findings(&other, &r, None).is_empty());
+    }
+
+    #[test]
+    fn netlink_datagrams_hold_aligned_messages() {
+        let mut dgram = Vec::new();
+        for (kind, text) in [
+            (
+                audit::AUDIT_AVC,
+                r#"audit(1.5:7): apparmor="DENIED" operation="open" profile="knoxctl-host" name="/x" pid=1 comm="a""#,
+            ),
+            (audit::AUDIT_EOE, "audit(1.5:7): "),
+        ] {
+            let len = 16 + text.len();
+            dgram.extend_from_slice(&(len as u32).to_ne_bytes());
+            dgram.extend_from_slice(&kind.to_ne_bytes());
+            dgram.extend_from_slice(&[0; 10]);
+            dgram.extend_from_slice(text.as_bytes());
+            while dgram.len() % 4 != 0 {
+                dgram.push(0);
+            }
+        }
+        let mut out = Vec::new();
+        netlink_records(&dgram, &mut out);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].get("name"), Some("/x"));
+        assert_eq!((out[1].kind, out[1].serial), (audit::AUDIT_EOE, 7));
+        // Truncated or nonsense datagrams give what parses, never a panic.
+        for cut in 0..dgram.len() {
+            netlink_records(&dgram[..cut], &mut Vec::new());
+        }
+        netlink_records(&[0xff; 64], &mut Vec::new());
+        netlink_records(&[0; 64], &mut Vec::new());
+    }
+
+    /// A netlink message of `kind` holding `text`.
+    fn message(kind: u16, text: &str) -> Vec<u8> {
+        let mut m = Vec::new();
+        m.extend_from_slice(&((16 + text.len()) as u32).to_ne_bytes());
+        m.extend_from_slice(&kind.to_ne_bytes());
+        m.extend_from_slice(&[0; 10]);
+        m.extend_from_slice(text.as_bytes());
+        m
+    }
+
+    #[test]
+    fn the_reader_reports_what_arrives_and_stops_when_told() {
+        // A datagram socket pair stands in for the audit socket: same read loop.
+        let (ours, theirs) = std::os::unix::net::UnixDatagram::pair().unwrap();
+        theirs.set_nonblocking(true).unwrap();
+        let (tx, rx) = std::sync::mpsc::sync_channel(8);
+        let shared = Arc::new(Shared::new(tx));
+        shared.set_rules(both());
+        let thread = spawn(Source::Netlink(OwnedFd::from(theirs)), shared.clone()).unwrap();
+        let avc = format!(
+            r#"audit(1765100000.123:77): apparmor="DENIED" operation="unlink" class="file" profile="knoxctl-host" name="/usr/lib/x" pid={} comm="rm" requested_mask="d" denied_mask="d" fsuid=0 ouid=0"#,
+            std::process::id()
+        );
+        ours.send(&message(audit::AUDIT_AVC, &avc)).unwrap();
+        let ev = rx
+            .recv_timeout(Duration::from_secs(5))
+            .expect("the denial is reported");
+        assert_eq!(ev.resource, "/usr/lib/x");
+        assert_eq!(ev.operation, Operation::File);
+        // Garbage on the socket is skipped.
+        ours.send(&[0xff; 40]).unwrap();
+        ours.send(&message(audit::AUDIT_AVC, "audit(nonsense"))
+            .unwrap();
+        let started = Instant::now();
+        shared.stop.store(true, Ordering::SeqCst);
+        thread.join().expect("no panic");
+        assert!(started.elapsed() < Duration::from_secs(2));
+        drop(shared);
+        // The reader's sender is gone with it: the pipeline sees the end.
+        assert!(matches!(
+            rx.recv_timeout(Duration::from_secs(1)),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected)
+        ));
+    }
+
+    #[test]
+    fn a_gone_process_waits_for_its_events_records() {
+        let (tx, rx) = std::sync::mpsc::sync_channel(8);
+        let shared = Arc::new(Shared::new(tx));
+        shared.set_rules(both());
+        let mut reader = Reader::new(shared.clone());
+        // pid 0x7fffffff does not exist: the denial waits for the SYSCALL record.
+        let avc = format!(
+            r#"audit(1765100000.123:456): apparmor="DENIED" operation="exec" class="file" profile="knoxctl-host" name="/usr/bin/dpkg" pid={} comm="sh" requested_mask="x" denied_mask="x" fsuid=0 ouid=0"#,
+            i32::MAX
+        );
+        reader.record(&audit::parse(audit::AUDIT_AVC, &avc).unwrap());
+        assert!(rx.try_recv().is_err());
+        let syscall = r#"audit(1765100000.123:456): arch=c000003e syscall=59 success=no exit=-13 ppid=1 pid=2147483647 uid=1000 comm="sh" exe="/usr/bin/dash""#;
+        reader.record(&audit::parse(audit::AUDIT_SYSCALL, syscall).unwrap());
+        reader.record(&audit::parse(audit::AUDIT_EOE, "audit(1765100000.123:456): ").unwrap());
+        let ev = rx.try_recv().expect("sent at EOE");
+        assert_eq!(ev.backend, Backend::Apparmor);
+        assert_eq!(ev.action, AlertAction::Block);
+        assert_eq!(ev.result, OpResult::PermissionDenied);
+        assert_eq!(ev.resource, "/usr/bin/dpkg");
+        assert_eq!(ev.rule.map(|r| r.generation), Some(Generation(3)));
+        assert_eq!(ev.process.pid, i32::MAX);
+        assert_eq!(ev.process.ppid, 1);
+        assert_eq!(ev.process.uid, 1000);
+        assert_eq!(ev.process.exe, "/usr/bin/dash");
+        assert_eq!(ev.timestamp_ns, 1_765_100_000_123_000_000);
+        // Without further records it goes out after the wait.
+        reader.record(&audit::parse(audit::AUDIT_AVC, &avc.replace(":456", ":457")).unwrap());
+        reader.flush(false);
+        assert!(rx.try_recv().is_err());
+        std::thread::sleep(WAIT_EXTRA);
+        reader.flush(false);
+        let ev = rx.try_recv().expect("sent after the wait");
+        assert_eq!(ev.process.cmdline, "sh");
+    }
+
+    #[test]
+    fn a_live_process_is_read_from_proc() {
+        let (tx, rx) = std::sync::mpsc::sync_channel(8);
+        let shared = Arc::new(Shared::new(tx));
+        shared.set_rules(both());
+        let mut reader = Reader::new(shared);
+        let me = std::process::id();
+        let text = format!(
+            r#"audit(1765100000.123:9): apparmor="DENIED" operation="open" class="file" profile="knoxctl-host" name="/etc/fim/config" pid={me} comm="x" requested_mask="w" denied_mask="w" fsuid=0 ouid=0"#
+        );
+        reader.record(&audit::parse(audit::AUDIT_AVC, &text).unwrap());
+        let ev = rx.try_recv().expect("sent at once");
+        assert_eq!(ev.process.pid, me as i32);
+        assert_eq!(
+            ev.process.exe,
+            std::env::current_exe().unwrap().to_string_lossy()
+        );
+        assert!(ev.process.ppid > 0);
+        // Denials by other profiles or of other kinds are not alerts.
+        for other in [
+            text.replace("knoxctl-host", "knoxctl-probe"),
+            text.replace("DENIED", "AUDIT"),
+            text.replace("knoxctl-host", "/usr/sbin/cupsd"),
+        ] {
+            reader.record(&audit::parse(audit::AUDIT_AVC, &other).unwrap());
+            assert!(rx.try_recv().is_err(), "{other}");
+        }
+    }
+}
