@@ -32,11 +32,22 @@ fn exempt() -> Exempt {
 
 /// The profiles the agent would load for `set` (paths as written).
 fn generate(set: &RuleSet, postures: &Postures) -> Profiles {
+    generate_resolved(set, postures, &|_| None)
+}
+
+/// The same on a merged-/usr system, where /bin/X is /usr/bin/X.
+fn generate_merged(set: &RuleSet, postures: &Postures) -> Profiles {
+    generate_resolved(set, postures, &|p| {
+        p.strip_prefix("/bin/").map(|r| format!("/usr/bin/{r}"))
+    })
+}
+
+fn generate_resolved(set: &RuleSet, postures: &Postures, resolve: profile::Resolve) -> Profiles {
     profile::generate(
         set,
         postures,
         &profile::Options {
-            resolve: &|_| None,
+            resolve,
             exempt: exempt(),
             features: Features::default(),
         },
@@ -214,8 +225,14 @@ fn apparmor_parser_accepts_every_generated_profile() {
         let Some(set) = rule_set(f, &bytes) else {
             continue;
         };
+        // Block postures with /bin resolved to /usr/bin (sources then have two
+        // spellings), default postures with paths as written.
         for postures in [Postures::default(), block] {
-            let p = generate(&set, &postures);
+            let p = if postures == block {
+                generate_merged(&set, &postures)
+            } else {
+                generate(&set, &postures)
+            };
             checked += 1;
             if let Err(e) = parse(&parser, &p.text) {
                 failures.push(format!("{} ({postures:?}): {e}\n{}", f.display(), p.text));

@@ -498,18 +498,47 @@ pub fn host(set: &RuleSet, postures: &Postures) -> Profiles {
 /// The attachment of a source's profile: its path, or both spellings when it is reached
 /// through a symlink.
 fn attachment(path: &str, resolve: Resolve) -> Result<String, String> {
-    let l = literal(path)?;
-    match resolve(path).filter(|r| r != path && !r.contains(',') && !path.contains(',')) {
-        Some(r) => {
-            let r = literal(&r)?;
-            Ok(format!(
-                "\"{{{},{}}}\"",
-                &l[1..l.len() - 1],
-                &r[1..r.len() - 1]
-            ))
-        }
-        None => Ok(l),
+    match resolve(path).filter(|r| r != path) {
+        Some(r) => spellings(&[path, &r]),
+        None => literal(path),
     }
+}
+
+/// An attachment matching each of `paths` (absolute): `"/usr/bin/bash"`, or their common
+/// directory and an alternation, `"/{bin/bash,usr/bin/bash}"` (the parser wants an
+/// attachment to start with `/`, not `{`). A path holding a comma cannot be one branch of
+/// an alternation: then only the last spelling (the resolved one) is used.
+fn spellings(paths: &[&str]) -> Result<String, String> {
+    let mut ls: Vec<String> = Vec::new();
+    for p in paths {
+        let l = literal(p)?;
+        let l = l[1..l.len() - 1].to_string();
+        if !ls.contains(&l) {
+            ls.push(l);
+        }
+    }
+    if ls.len() < 2 {
+        return literal(paths.first().ok_or("no path")?);
+    }
+    if paths.iter().any(|p| p.contains(',')) {
+        return literal(paths.last().expect("two"));
+    }
+    // The longest common prefix that ends with `/` (escapes never hold a `/`).
+    let first = &ls[0];
+    let mut cut = 0;
+    for (i, c) in first.char_indices() {
+        if ls
+            .iter()
+            .any(|l| l.as_bytes().get(i) != Some(&(c as u8)) || !l.is_char_boundary(i))
+        {
+            break;
+        }
+        if c == '/' {
+            cut = i + 1;
+        }
+    }
+    let rest: Vec<&str> = ls.iter().map(|l| &l[cut..]).collect();
+    Ok(format!("\"{}{{{}}}\"", &first[..cut], rest.join(",")))
 }
 
 /// The profiles that enforce `set` on this host; `resolve` gives the resolved spelling
@@ -557,14 +586,29 @@ pub fn generate(set: &RuleSet, postures: &Postures, opts: &Options) -> Profiles 
     }
     let mut taken = BTreeSet::new();
     taken.insert(HOST.to_string());
-    let sources: BTreeMap<&str, String> = placed
+    // One profile per program: sources that are spellings of one file (/bin/bash and
+    // /usr/bin/bash, through a symlink) share it, since the kernel attaches one profile
+    // to a program, the most specific one.
+    let mut sources: BTreeMap<String, (String, Vec<&str>)> = BTreeMap::new();
+    for s in placed
         .iter()
         .flat_map(|(i, _)| set.rules[*i].from_source.iter())
         .map(String::as_str)
         .collect::<BTreeSet<_>>()
-        .into_iter()
-        .map(|s| (s, source_name(s, &mut taken)))
-        .collect();
+    {
+        let key = resolve(s).unwrap_or_else(|| s.to_string());
+        match sources.get_mut(&key) {
+            Some((_, paths)) => paths.push(s),
+            None => {
+                sources.insert(key, (source_name(s, &mut taken), vec![s]));
+            }
+        }
+    }
+    let source_attachment = |key: &str, paths: &[&str]| -> Result<String, String> {
+        let mut all = paths.to_vec();
+        all.push(key);
+        spellings(&all)
+    };
 
     let allow = &set.allow_list;
     let block_file = allow.file && postures.file == Posture::Block;
@@ -572,7 +616,7 @@ pub fn generate(set: &RuleSet, postures: &Postures, opts: &Options) -> Profiles 
     let block_net = allow.network && postures.network == Posture::Block;
     let block_cap = allow.capabilities && postures.capabilities == Posture::Block;
 
-    let profile = |name: &str, attach: &str, source: Option<&str>| -> String {
+    let profile = |name: &str, attach: &str, source: Option<&[&str]>| -> String {
         let mut b = Body::default();
         b.push("# everything the rules below do not deny".into());
         if !block_file {
@@ -600,7 +644,7 @@ pub fn generate(set: &RuleSet, postures: &Postures, opts: &Options) -> Profiles 
         for (idx, l) in &placed {
             let rule = &set.rules[*idx];
             let applies = rule.from_source.is_empty()
-                || source.is_some_and(|s| rule.from_source.iter().any(|f| f == s));
+                || source.is_some_and(|s| rule.from_source.iter().any(|f| s.contains(&f.as_str())));
             if !applies {
                 continue;
             }
@@ -653,12 +697,16 @@ pub fn generate(set: &RuleSet, postures: &Postures, opts: &Options) -> Profiles 
         text.push_str("}\n");
         out.names.push(name.to_string());
     }
-    for (path, name) in &sources {
+    for (key, (name, paths)) in &sources {
         // `literal` succeeded for every path a rule names; a source that cannot be
         // written leaves its rules unenforced, and so does knoxctl's own program (two
         // profiles with one attachment: the kernel would attach neither).
-        let attach = attachment(path, resolve).and_then(|a| {
-            match exempt.iter().find(|(_, p, e)| p == path || *e == a) {
+        let path = paths[0];
+        let attach = source_attachment(key, paths).and_then(|a| {
+            match exempt
+                .iter()
+                .find(|(_, p, e)| p == key || paths.contains(p) || *e == a)
+            {
                 Some((exempt, ..)) => Err(format!(
                     "knoxctl runs it in {exempt}, which no rule confines"
                 )),
@@ -668,12 +716,16 @@ pub fn generate(set: &RuleSet, postures: &Postures, opts: &Options) -> Profiles 
         match attach {
             Ok(attach) => {
                 text.push('\n');
-                text.push_str(&profile(name, &attach, Some(path)));
+                text.push_str(&profile(name, &attach, Some(paths)));
                 out.names.push(name.clone());
             }
             Err(why) => {
                 for (idx, _) in &placed {
-                    if set.rules[*idx].from_source.iter().any(|s| s == path) {
+                    if set.rules[*idx]
+                        .from_source
+                        .iter()
+                        .any(|s| paths.contains(&s.as_str()))
+                    {
                         out.enforced.retain(|i| i != idx);
                         out.unenforceable
                             .push((*idx, format!("fromSource {path}: {why}")));
@@ -691,8 +743,8 @@ pub fn generate(set: &RuleSet, postures: &Postures, opts: &Options) -> Profiles 
     // and the kernel then attaches neither.
     let mut n = 0;
     let mut attached: HashSet<String> = sources
-        .keys()
-        .filter_map(|p| attachment(p, resolve).ok())
+        .iter()
+        .filter_map(|(key, (_, paths))| source_attachment(key, paths).ok())
         .chain(exempt.iter().map(|(.., a)| a.clone()))
         .collect();
     for (idx, _) in &placed {
@@ -926,7 +978,7 @@ mod tests {
         let p = host_resolved(&s, &Postures::default(), &resolve);
         assert!(
             p.text
-                .contains("profile knoxctl-host-src-bin-bash \"{/bin/bash,/usr/bin/bash}\" ")
+                .contains("profile knoxctl-host-src-bin-bash \"/{bin/bash,usr/bin/bash}\" ")
         );
         let src = body(&p, "knoxctl-host-src-bin-bash");
         assert!(src.contains(&"audit deny \"/bin/sleep\" mx,".to_string()));
@@ -1046,6 +1098,39 @@ mod tests {
         assert!(!body(&p, "knoxctl-host-block-1").contains(&"userns,".to_string()));
         let p = with(&s, &Postures::default(), own(), Features::default());
         assert!(!p.text.contains("userns"));
+    }
+
+    #[test]
+    fn spellings_of_one_source_share_a_profile_attached_from_slash() {
+        // KubeArmor's host scenario kubearmor-dev-next_test_04: one rule per spelling.
+        let s = set(
+            "  process:\n    matchPaths:\n    - path: /bin/date\n      fromSource: [{path: /bin/bash}]\n    - path: /usr/bin/date\n      fromSource: [{path: /usr/bin/bash}]\n",
+        );
+        let resolve = |p: &str| p.strip_prefix("/bin/").map(|r| format!("/usr/bin/{r}"));
+        let p = generate(
+            &s,
+            &Postures::default(),
+            &super::Options {
+                resolve: &resolve,
+                exempt: Exempt::default(),
+                features: Features::default(),
+            },
+        );
+        assert_eq!(p.names, vec![HOST, "knoxctl-host-src-bin-bash"]);
+        assert!(
+            p.text
+                .contains("profile knoxctl-host-src-bin-bash \"/{bin/bash,usr/bin/bash}\" ")
+        );
+        let src = body(&p, "knoxctl-host-src-bin-bash");
+        assert!(src.contains(&"audit deny \"/bin/date\" mx,".to_string()));
+        assert!(src.contains(&"audit deny \"/usr/bin/date\" mx,".to_string()));
+        assert_eq!(p.enforced, vec![0, 1]);
+        assert_eq!(
+            spellings(&["/usr/bin/x", "/usr/lib/y"]).unwrap(),
+            "\"/usr/{bin/x,lib/y}\""
+        );
+        assert_eq!(spellings(&["/a", "/a"]).unwrap(), "\"/a\"");
+        assert_eq!(spellings(&["/a,b", "/c"]).unwrap(), "\"/c\"");
     }
 
     #[test]
