@@ -147,13 +147,15 @@ fn execveat_helper_args(repo: &Path, dir: &Path) -> Result<Vec<String>, String> 
     ])
 }
 
-/// The count lines conformance scenarios print (`kubearmor host scenarios: 30/34 passed`).
+/// The count lines conformance scenarios print (`kubearmor host scenarios: 30/34 passed`;
+/// on AppArmor `kubearmor host scenarios (apparmor): outcome 30/34, alerts 12/34 passed`).
 fn count_lines(log: &str) -> impl Iterator<Item = &str> {
     log.lines()
         .filter(|l| l.starts_with("kubearmor ") && l.ends_with(" passed"))
 }
 
-/// The table lines the scenarios log: bypass routes (`# bypass bpf-lsm chroot: blocked`)
+/// The table lines the scenarios log: bypass routes (`# bypass bpf-lsm chroot: blocked`,
+/// `# bypass apparmor hard link: NOT STOPPED (...)`)
 /// and container cases (`# container bpf-lsm unshare ...: still governed`).
 fn bypass_lines(log: &str) -> impl Iterator<Item = &str> {
     log.lines()
@@ -231,19 +233,19 @@ fn run_boot(
                 return outcome;
             }
         }
-    } else {
-        match conformance_args(repo) {
-            Ok(args) => {
-                cmd.args(args);
-            }
-            Err(why) => println!("*** {why}: the kubearmor-* VM scenarios will SKIP ***"),
+    }
+    // Both boots run KubeArmor's corpus and the bypass routes.
+    match conformance_args(repo) {
+        Ok(args) => {
+            cmd.args(args);
         }
-        match execveat_helper_args(repo, &vm_dir.join("helpers")) {
-            Ok(args) => {
-                cmd.args(args);
-            }
-            Err(why) => println!("*** {why}: the execveat/fexecve VM scenario will SKIP ***"),
+        Err(why) => println!("*** {why}: the kubearmor-* VM scenarios will SKIP ***"),
+    }
+    match execveat_helper_args(repo, &vm_dir.join("helpers")) {
+        Ok(args) => {
+            cmd.args(args);
         }
+        Err(why) => println!("*** {why}: the execveat/fexecve VM routes will SKIP ***"),
     }
     let (ok, status) = match cmd.status() {
         Ok(s) => (s.success(), s.to_string()),

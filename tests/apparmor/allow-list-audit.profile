@@ -26,6 +26,38 @@ profile knoxctl-host /** flags=(attach_disconnected,mediate_deleted) {
   audit deny "/etc/motd" wl,
 }
 
+# /usr/sbin/apparmor_parser: knoxctl's own, confined by none of the rules
+profile knoxctl-parser "/usr/sbin/apparmor_parser" flags=(attach_disconnected,mediate_deleted) {
+  "/{,**}" mrwlk,
+  "/{,**}" pix,
+  network,
+  capability,
+  mount,
+  umount,
+  pivot_root,
+  ptrace,
+  signal,
+  unix,
+  dbus,
+  change_profile,
+}
+
+# /usr/local/bin/knoxctl: knoxctl's own, confined by none of the rules
+profile knoxctl-agent "/usr/local/bin/knoxctl" flags=(attach_disconnected,mediate_deleted) {
+  "/{,**}" mrwlk,
+  "/{,**}" pix,
+  network,
+  capability,
+  mount,
+  umount,
+  pivot_root,
+  ptrace,
+  signal,
+  unix,
+  dbus,
+  change_profile,
+}
+
 # hsp-allow-list spec.process.matchPaths[0]: the program, when an unconfined process starts it
 profile knoxctl-host-block-1 "/usr/bin/apt" flags=(attach_disconnected,mediate_deleted) {
   audit deny "/{,**}" mrwlkx,

@@ -62,6 +62,38 @@ profile knoxctl-host /** flags=(attach_disconnected,mediate_deleted) {
   "/usr/lib/{,**}" pix,
 }
 
+# /usr/sbin/apparmor_parser: knoxctl's own, confined by none of the rules
+profile knoxctl-parser "/usr/sbin/apparmor_parser" flags=(attach_disconnected,mediate_deleted) {
+  "/{,**}" mrwlk,
+  "/{,**}" pix,
+  network,
+  capability,
+  mount,
+  umount,
+  pivot_root,
+  ptrace,
+  signal,
+  unix,
+  dbus,
+  change_profile,
+}
+
+# /usr/local/bin/knoxctl: knoxctl's own, confined by none of the rules
+profile knoxctl-agent "/usr/local/bin/knoxctl" flags=(attach_disconnected,mediate_deleted) {
+  "/{,**}" mrwlk,
+  "/{,**}" pix,
+  network,
+  capability,
+  mount,
+  umount,
+  pivot_root,
+  ptrace,
+  signal,
+  unix,
+  dbus,
+  change_profile,
+}
+
 profile knoxctl-host-src-usr-bin-chown "/usr/bin/chown" flags=(attach_disconnected,mediate_deleted) {
   # everything the rules below do not deny
   "/{,**}" mrwlk,

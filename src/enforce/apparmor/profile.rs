@@ -42,6 +42,22 @@
 //!   ones included (AppArmor unions the audit bits of all matching rules), so the
 //!   default-posture audits stay with the eBPF monitor.
 //! - Audit rules never reach the kernel (as in KubeArmor): the monitor reports them.
+//!
+//! knoxctl's own programs: `apparmor_parser` and the agent's binary are exempt. Attached
+//! to `/**`, `knoxctl-host` would otherwise also confine the parser the agent runs (and an
+//! agent restarted after the load): under an allow-list with a block posture the parser
+//! would lack `capability mac_admin` or its own files, and the next apply would fail; a
+//! Block rule could hit the agent. Each gets a profile attached exactly to its path
+//! (`knoxctl-parser`, `knoxctl-agent`; an exact attachment beats `/**`) that allows
+//! everything, as unconfined does: its execs go through attachment again (`pix`), as an
+//! unconfined process's do. [`Exempt::detect`] finds the paths; [`host`] (the golden
+//! tests' entry) has none unless they are given through [`Options`].
+//!
+//! Rule classes newer parsers and kernels know (`userns`, `io_uring`, `mqueue`: AppArmor
+//! 4) are added to the allow-everything part when both the kernel
+//! (`/sys/kernel/security/apparmor/features`) and the parser support them
+//! ([`Features::detect`]): a profile compiled for a kernel that mediates them denies
+//! what it does not grant, and a parser that does not know them refuses the profile.
 
 use crate::enforce::Postures;
 use crate::policy::Action;
@@ -55,6 +71,10 @@ pub const PREFIX: &str = "knoxctl-";
 pub const HOST: &str = "knoxctl-host";
 const SOURCE_PREFIX: &str = "knoxctl-host-src-";
 const BLOCK_PREFIX: &str = "knoxctl-host-block-";
+/// The profile of the `apparmor_parser` the agent runs.
+pub const PARSER: &str = "knoxctl-parser";
+/// The profile of the agent's own binary (knoxctl), when started after a load.
+pub const AGENT: &str = "knoxctl-agent";
 const FLAGS: &str = "flags=(attach_disconnected,mediate_deleted)";
 
 /// Socket domains other than inet, inet6 and packet, which rules never restrict (unix
@@ -116,6 +136,97 @@ const ALLOW_REST: &[&str] = &[
     // Escaping the rules by changing to no profile at all is not allowed.
     "audit deny change_profile -> unconfined,",
 ];
+
+/// Rule classes of AppArmor 4 the allow-everything part grants where both the kernel
+/// and the parser know them: (rule, the kernel's feature file under
+/// /sys/kernel/security/apparmor/features).
+const NEWER_CLASSES: &[(&str, &str)] = &[
+    ("userns,", "namespaces/userns_create"),
+    ("io_uring,", "io_uring"),
+    ("mqueue,", "ipc/posix_mqueue"),
+];
+
+/// Programs that must not be confined by knoxctl's rules: the parser that loads them and
+/// the agent. Paths as the kernel sees them (symlinks resolved).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Exempt {
+    pub parser: Option<String>,
+    pub agent: Option<String>,
+}
+
+impl Exempt {
+    /// The `apparmor_parser` [`super::parser`] finds and the running binary, when they
+    /// exist (a replaced binary's /proc/self/exe ends in " (deleted)": left out).
+    pub fn detect() -> Exempt {
+        let real = |p: &std::path::Path| -> Option<String> {
+            let r = std::fs::canonicalize(p).ok()?;
+            r.is_file().then(|| r.to_str().map(str::to_string))?
+        };
+        Exempt {
+            parser: super::parser().as_deref().and_then(real),
+            agent: std::env::current_exe().ok().as_deref().and_then(real),
+        }
+    }
+}
+
+/// The newer rule classes both the kernel and the parser support.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Features {
+    /// Lines such as `userns,`, added to every allow-everything part.
+    pub rules: Vec<String>,
+}
+
+impl Features {
+    /// Asks the kernel's feature tree, then the parser (a parse-only run per class the
+    /// kernel has; none on kernels without them), once per process.
+    pub fn detect() -> Features {
+        static DETECTED: std::sync::OnceLock<Features> = std::sync::OnceLock::new();
+        DETECTED
+            .get_or_init(|| {
+                let root = std::path::Path::new(super::SECURITYFS).join("features");
+                let Some(parser) = super::parser() else {
+                    return Features::default();
+                };
+                let rules = NEWER_CLASSES
+                    .iter()
+                    .filter(|(_, f)| root.join(f).exists())
+                    .filter(|(rule, _)| parser_accepts(&parser, rule))
+                    .map(|(rule, _)| rule.to_string())
+                    .collect();
+                Features { rules }
+            })
+            .clone()
+    }
+}
+
+/// Whether `parser` compiles a profile holding `rule` (no kernel load).
+fn parser_accepts(parser: &std::path::Path, rule: &str) -> bool {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let Ok(mut child) = Command::new(parser)
+        .args(["--skip-kernel-load", "--skip-cache", "-Q"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+    else {
+        return false;
+    };
+    let text = format!("profile {PREFIX}feature-check {{\n  {rule}\n}}\n");
+    let written = child
+        .stdin
+        .take()
+        .is_some_and(|mut s| s.write_all(text.as_bytes()).is_ok());
+    child.wait().is_ok_and(|s| s.success()) && written
+}
+
+/// What [`generate`] needs besides the rules.
+pub struct Options<'a> {
+    /// The resolved spelling of a path reached through a symlink.
+    pub resolve: Resolve<'a>,
+    pub exempt: Exempt,
+    pub features: Features,
+}
 
 /// One load: the text of every profile, in one file.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -370,31 +481,85 @@ impl Body {
     }
 }
 
-/// The profiles that enforce `set` on the host, paths taken as written.
+/// The profiles that enforce `set` on the host, paths taken as written, nothing exempt
+/// and no newer rule classes: the same text on every machine.
 pub fn host(set: &RuleSet, postures: &Postures) -> Profiles {
-    host_resolved(set, postures, &|_| None)
+    generate(
+        set,
+        postures,
+        &Options {
+            resolve: &|_| None,
+            exempt: Exempt::default(),
+            features: Features::default(),
+        },
+    )
 }
 
 /// The attachment of a source's profile: its path, or both spellings when it is reached
 /// through a symlink.
 fn attachment(path: &str, resolve: Resolve) -> Result<String, String> {
-    let l = literal(path)?;
-    match resolve(path).filter(|r| r != path && !r.contains(',') && !path.contains(',')) {
-        Some(r) => {
-            let r = literal(&r)?;
-            Ok(format!(
-                "\"{{{},{}}}\"",
-                &l[1..l.len() - 1],
-                &r[1..r.len() - 1]
-            ))
-        }
-        None => Ok(l),
+    match resolve(path).filter(|r| r != path) {
+        Some(r) => spellings(&[path, &r]),
+        None => literal(path),
     }
 }
 
-/// The profiles that enforce `set` on the host; `resolve` gives the resolved spelling of
-/// a path reached through a symlink.
+/// An attachment matching each of `paths` (absolute): `"/usr/bin/bash"`, or their common
+/// directory and an alternation, `"/{bin/bash,usr/bin/bash}"` (the parser wants an
+/// attachment to start with `/`, not `{`). A path holding a comma cannot be one branch of
+/// an alternation: then only the last spelling (the resolved one) is used.
+fn spellings(paths: &[&str]) -> Result<String, String> {
+    let mut ls: Vec<String> = Vec::new();
+    for p in paths {
+        let l = literal(p)?;
+        let l = l[1..l.len() - 1].to_string();
+        if !ls.contains(&l) {
+            ls.push(l);
+        }
+    }
+    if ls.len() < 2 {
+        return literal(paths.first().ok_or("no path")?);
+    }
+    if paths.iter().any(|p| p.contains(',')) {
+        return literal(paths.last().expect("two"));
+    }
+    // The longest common prefix that ends with `/` (escapes never hold a `/`).
+    let first = &ls[0];
+    let mut cut = 0;
+    for (i, c) in first.char_indices() {
+        if ls
+            .iter()
+            .any(|l| l.as_bytes().get(i) != Some(&(c as u8)) || !l.is_char_boundary(i))
+        {
+            break;
+        }
+        if c == '/' {
+            cut = i + 1;
+        }
+    }
+    let rest: Vec<&str> = ls.iter().map(|l| &l[cut..]).collect();
+    Ok(format!("\"{}{{{}}}\"", &first[..cut], rest.join(",")))
+}
+
+/// The profiles that enforce `set` on this host; `resolve` gives the resolved spelling
+/// of a path reached through a symlink. The parser and the running binary are exempt
+/// ([`Exempt::detect`]), the newer rule classes this kernel and parser support are
+/// granted ([`Features::detect`]).
 pub fn host_resolved(set: &RuleSet, postures: &Postures, resolve: Resolve) -> Profiles {
+    generate(
+        set,
+        postures,
+        &Options {
+            resolve,
+            exempt: Exempt::detect(),
+            features: Features::detect(),
+        },
+    )
+}
+
+/// The profiles that enforce `set` on the host.
+pub fn generate(set: &RuleSet, postures: &Postures, opts: &Options) -> Profiles {
+    let resolve = opts.resolve;
     let mut out = Profiles::default();
     // Each enforceable rule's lines, and the sources it is limited to.
     let mut placed: Vec<(usize, Vec<String>)> = Vec::new();
@@ -421,14 +586,29 @@ pub fn host_resolved(set: &RuleSet, postures: &Postures, resolve: Resolve) -> Pr
     }
     let mut taken = BTreeSet::new();
     taken.insert(HOST.to_string());
-    let sources: BTreeMap<&str, String> = placed
+    // One profile per program: sources that are spellings of one file (/bin/bash and
+    // /usr/bin/bash, through a symlink) share it, since the kernel attaches one profile
+    // to a program, the most specific one.
+    let mut sources: BTreeMap<String, (String, Vec<&str>)> = BTreeMap::new();
+    for s in placed
         .iter()
         .flat_map(|(i, _)| set.rules[*i].from_source.iter())
         .map(String::as_str)
         .collect::<BTreeSet<_>>()
-        .into_iter()
-        .map(|s| (s, source_name(s, &mut taken)))
-        .collect();
+    {
+        let key = resolve(s).unwrap_or_else(|| s.to_string());
+        match sources.get_mut(&key) {
+            Some((_, paths)) => paths.push(s),
+            None => {
+                sources.insert(key, (source_name(s, &mut taken), vec![s]));
+            }
+        }
+    }
+    let source_attachment = |key: &str, paths: &[&str]| -> Result<String, String> {
+        let mut all = paths.to_vec();
+        all.push(key);
+        spellings(&all)
+    };
 
     let allow = &set.allow_list;
     let block_file = allow.file && postures.file == Posture::Block;
@@ -436,7 +616,7 @@ pub fn host_resolved(set: &RuleSet, postures: &Postures, resolve: Resolve) -> Pr
     let block_net = allow.network && postures.network == Posture::Block;
     let block_cap = allow.capabilities && postures.capabilities == Posture::Block;
 
-    let profile = |name: &str, attach: &str, source: Option<&str>| -> String {
+    let profile = |name: &str, attach: &str, source: Option<&[&str]>| -> String {
         let mut b = Body::default();
         b.push("# everything the rules below do not deny".into());
         if !block_file {
@@ -458,10 +638,13 @@ pub fn host_resolved(set: &RuleSet, postures: &Postures, resolve: Resolve) -> Pr
         for l in ALLOW_REST {
             b.push(l.to_string());
         }
+        for l in &opts.features.rules {
+            b.push(l.clone());
+        }
         for (idx, l) in &placed {
             let rule = &set.rules[*idx];
             let applies = rule.from_source.is_empty()
-                || source.is_some_and(|s| rule.from_source.iter().any(|f| f == s));
+                || source.is_some_and(|s| rule.from_source.iter().any(|f| s.contains(&f.as_str())));
             if !applies {
                 continue;
             }
@@ -483,18 +666,66 @@ pub fn host_resolved(set: &RuleSet, postures: &Postures, resolve: Resolve) -> Pr
     );
     text.push_str(&profile(HOST, "/**", None));
     out.names.push(HOST.to_string());
-    for (path, name) in &sources {
+    // knoxctl's own programs, attached exactly: allowed everything. An attachment that
+    // cannot be written (a quote in the path) leaves that program confined.
+    let mut exempt: Vec<(&str, &str, String)> = Vec::new();
+    for (name, path) in [(PARSER, &opts.exempt.parser), (AGENT, &opts.exempt.agent)] {
+        let Some(path) = path else { continue };
+        if exempt.iter().any(|(_, p, _)| p == path) {
+            continue;
+        }
+        if let Ok(attach) = attachment(path, resolve) {
+            exempt.push((name, path, attach));
+        }
+    }
+    for (name, path, attach) in &exempt {
+        let _ = write!(
+            text,
+            "\n# {path}: knoxctl's own, confined by none of the rules\nprofile {name} {attach} {FLAGS} {{\n"
+        );
+        let mut lines: Vec<&str> = vec![
+            "\"/{,**}\" mrwlk,",
+            "\"/{,**}\" pix,",
+            "network,",
+            "capability,",
+        ];
+        lines.extend(ALLOW_REST.iter().filter(|l| !l.starts_with("audit deny")));
+        lines.extend(opts.features.rules.iter().map(String::as_str));
+        for l in lines {
+            let _ = writeln!(text, "  {l}");
+        }
+        text.push_str("}\n");
+        out.names.push(name.to_string());
+    }
+    for (key, (name, paths)) in &sources {
         // `literal` succeeded for every path a rule names; a source that cannot be
-        // written leaves its rules unenforced.
-        match attachment(path, resolve) {
+        // written leaves its rules unenforced, and so does knoxctl's own program (two
+        // profiles with one attachment: the kernel would attach neither).
+        let path = paths[0];
+        let attach = source_attachment(key, paths).and_then(|a| {
+            match exempt
+                .iter()
+                .find(|(_, p, e)| p == key || paths.contains(p) || *e == a)
+            {
+                Some((exempt, ..)) => Err(format!(
+                    "knoxctl runs it in {exempt}, which no rule confines"
+                )),
+                None => Ok(a),
+            }
+        });
+        match attach {
             Ok(attach) => {
                 text.push('\n');
-                text.push_str(&profile(name, &attach, Some(path)));
+                text.push_str(&profile(name, &attach, Some(paths)));
                 out.names.push(name.clone());
             }
             Err(why) => {
                 for (idx, _) in &placed {
-                    if set.rules[*idx].from_source.iter().any(|s| s == path) {
+                    if set.rules[*idx]
+                        .from_source
+                        .iter()
+                        .any(|s| paths.contains(&s.as_str()))
+                    {
                         out.enforced.retain(|i| i != idx);
                         out.unenforceable
                             .push((*idx, format!("fromSource {path}: {why}")));
@@ -512,8 +743,9 @@ pub fn host_resolved(set: &RuleSet, postures: &Postures, resolve: Resolve) -> Pr
     // and the kernel then attaches neither.
     let mut n = 0;
     let mut attached: HashSet<String> = sources
-        .keys()
-        .filter_map(|p| attachment(p, resolve).ok())
+        .iter()
+        .filter_map(|(key, (_, paths))| source_attachment(key, paths).ok())
+        .chain(exempt.iter().map(|(.., a)| a.clone()))
         .collect();
     for (idx, _) in &placed {
         let rule = &set.rules[*idx];
@@ -746,7 +978,7 @@ mod tests {
         let p = host_resolved(&s, &Postures::default(), &resolve);
         assert!(
             p.text
-                .contains("profile knoxctl-host-src-bin-bash \"{/bin/bash,/usr/bin/bash}\" ")
+                .contains("profile knoxctl-host-src-bin-bash \"/{bin/bash,usr/bin/bash}\" ")
         );
         let src = body(&p, "knoxctl-host-src-bin-bash");
         assert!(src.contains(&"audit deny \"/bin/sleep\" mx,".to_string()));
@@ -754,6 +986,151 @@ mod tests {
         let b = body(&p, HOST);
         assert!(b.contains(&"audit deny \"/usr/lib/fim/{,*}\" wl,".to_string()));
         assert!(b.contains(&"audit deny \"/lib/fim/{,*}\" wl,".to_string()));
+    }
+
+    fn with(set: &RuleSet, postures: &Postures, exempt: Exempt, features: Features) -> Profiles {
+        generate(
+            set,
+            postures,
+            &super::Options {
+                resolve: &|_| None,
+                exempt,
+                features,
+            },
+        )
+    }
+
+    fn own() -> Exempt {
+        Exempt {
+            parser: Some("/usr/sbin/apparmor_parser".into()),
+            agent: Some("/usr/local/bin/knoxctl".into()),
+        }
+    }
+
+    #[test]
+    fn the_parser_and_the_agent_are_allowed_everything_under_any_posture() {
+        // A capability allow-list with posture block: knoxctl-host has no `capability,`,
+        // so a parser running in it could not load the next apply (mac_admin).
+        let s = set(
+            "  capabilities:\n    matchCapabilities:\n    - capability: net_raw\n      fromSource: [{path: /bin/ping}]\n      action: Allow\n  file:\n    matchPaths:\n    - path: /etc/motd\n      action: Allow\n",
+        );
+        let block = Postures {
+            file: Posture::Block,
+            network: Posture::Block,
+            capabilities: Posture::Block,
+        };
+        let p = with(&s, &block, own(), Features::default());
+        assert!(!body(&p, HOST).contains(&"capability,".to_string()));
+        for name in [PARSER, AGENT] {
+            let b = body(&p, name);
+            for l in [
+                "\"/{,**}\" mrwlk,",
+                "\"/{,**}\" pix,",
+                "network,",
+                "capability,",
+                "change_profile,",
+                "mount,",
+                "ptrace,",
+            ] {
+                assert!(b.contains(&l.to_string()), "{name} lacks {l}: {b:?}");
+            }
+            assert!(
+                !b.iter().any(|l| l.contains("deny")),
+                "{name} denies: {b:?}"
+            );
+        }
+        assert!(p.text.contains(&format!(
+            "profile {PARSER} \"/usr/sbin/apparmor_parser\" {FLAGS} {{"
+        )));
+        assert!(p.text.contains(&format!(
+            "profile {AGENT} \"/usr/local/bin/knoxctl\" {FLAGS} {{"
+        )));
+        assert_eq!(
+            p.names,
+            vec![HOST, PARSER, AGENT, "knoxctl-host-src-bin-ping"]
+        );
+        // Nothing exempt: the golden tests' `host`.
+        assert!(
+            !host(&s, &block)
+                .names
+                .iter()
+                .any(|n| n == PARSER || n == AGENT)
+        );
+    }
+
+    #[test]
+    fn an_exempt_program_gets_no_second_profile_on_its_path() {
+        let s = set(
+            "  process:\n    matchPaths:\n    - path: /usr/local/bin/knoxctl\n    - path: /usr/bin/apt\n  capabilities:\n    matchCapabilities:\n    - capability: sys_admin\n      fromSource: [{path: /usr/sbin/apparmor_parser}]\n",
+        );
+        let p = with(&s, &Postures::default(), own(), Features::default());
+        // Blocked for confined callers, but no knoxctl-host-block-N on its path (two
+        // profiles with one attachment: the kernel would attach neither).
+        assert!(body(&p, HOST).contains(&"audit deny \"/usr/local/bin/knoxctl\" mx,".to_string()));
+        assert_eq!(p.names, vec![HOST, PARSER, AGENT, "knoxctl-host-block-1"]);
+        assert!(
+            p.text
+                .contains("profile knoxctl-host-block-1 \"/usr/bin/apt\"")
+        );
+        // The parser as a fromSource: its rules cannot hold.
+        assert_eq!(p.enforced, vec![0, 1]);
+        assert_eq!(p.unenforceable.len(), 1);
+        assert!(
+            p.unenforceable[0].1.contains("knoxctl-parser"),
+            "{:?}",
+            p.unenforceable
+        );
+        assert!(!p.text.contains("profile knoxctl-host-src-"));
+    }
+
+    #[test]
+    fn newer_rule_classes_are_granted_where_supported() {
+        let s = set("  process:\n    matchPaths:\n    - path: /usr/bin/apt\n");
+        let f = Features {
+            rules: vec!["userns,".into(), "io_uring,".into()],
+        };
+        let p = with(&s, &Postures::default(), own(), f);
+        for name in [HOST, PARSER, AGENT] {
+            let b = body(&p, name);
+            assert!(b.contains(&"userns,".to_string()), "{name}");
+            assert!(b.contains(&"io_uring,".to_string()), "{name}");
+        }
+        assert!(!body(&p, "knoxctl-host-block-1").contains(&"userns,".to_string()));
+        let p = with(&s, &Postures::default(), own(), Features::default());
+        assert!(!p.text.contains("userns"));
+    }
+
+    #[test]
+    fn spellings_of_one_source_share_a_profile_attached_from_slash() {
+        // KubeArmor's host scenario kubearmor-dev-next_test_04: one rule per spelling.
+        let s = set(
+            "  process:\n    matchPaths:\n    - path: /bin/date\n      fromSource: [{path: /bin/bash}]\n    - path: /usr/bin/date\n      fromSource: [{path: /usr/bin/bash}]\n",
+        );
+        let resolve = |p: &str| p.strip_prefix("/bin/").map(|r| format!("/usr/bin/{r}"));
+        let p = generate(
+            &s,
+            &Postures::default(),
+            &super::Options {
+                resolve: &resolve,
+                exempt: Exempt::default(),
+                features: Features::default(),
+            },
+        );
+        assert_eq!(p.names, vec![HOST, "knoxctl-host-src-bin-bash"]);
+        assert!(
+            p.text
+                .contains("profile knoxctl-host-src-bin-bash \"/{bin/bash,usr/bin/bash}\" ")
+        );
+        let src = body(&p, "knoxctl-host-src-bin-bash");
+        assert!(src.contains(&"audit deny \"/bin/date\" mx,".to_string()));
+        assert!(src.contains(&"audit deny \"/usr/bin/date\" mx,".to_string()));
+        assert_eq!(p.enforced, vec![0, 1]);
+        assert_eq!(
+            spellings(&["/usr/bin/x", "/usr/lib/y"]).unwrap(),
+            "\"/usr/{bin/x,lib/y}\""
+        );
+        assert_eq!(spellings(&["/a", "/a"]).unwrap(), "\"/a\"");
+        assert_eq!(spellings(&["/a,b", "/c"]).unwrap(), "\"/c\"");
     }
 
     #[test]
