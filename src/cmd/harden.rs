@@ -2024,6 +2024,44 @@ mod tests {
     }
 
     #[test]
+    fn a_trigger_needs_the_programs_it_runs_unless_it_makes_them() {
+        let s = scratch("trigger");
+        for f in ["bin/busybox", "usr/bin/cat"] {
+            std::fs::create_dir_all(s.join(f).parent().unwrap()).unwrap();
+            std::fs::write(s.join(f), "").unwrap();
+        }
+        std::os::unix::fs::symlink("busybox", s.join("bin/sh")).unwrap();
+        let fs = TargetFs::new(&s);
+        let missing = |t: &str| missing_programs(t, &fs);
+        assert_eq!(missing("cat /etc/shadow > /dev/null"), None);
+        assert_eq!(
+            missing("cp /bin/true /tmp/x && /tmp/x; rm -f /tmp/x"),
+            Some("cp and rm".into())
+        );
+        // One alternative of an || chain is enough; builtins and keywords need nothing.
+        assert_eq!(missing("zypper --version || cat /x; true"), None);
+        assert_eq!(
+            missing("ss -t || netstat -t; true"),
+            Some("ss or netstat".into())
+        );
+        assert_eq!(
+            missing("for f in /a/*; do : >> $f; done 2> /dev/null; [ -e /x ] || { echo; }"),
+            None
+        );
+        // A quoted script is an argument: its `;` splits nothing.
+        assert_eq!(
+            missing("python3 -c 'import socket; socket.socket()'"),
+            Some("python3".into())
+        );
+        // No sh (nor bash): said first.
+        std::fs::remove_file(s.join("bin/sh")).unwrap();
+        assert_eq!(missing("cat /x"), Some("sh".into()));
+        std::fs::write(s.join("usr/bin/bash"), "").unwrap();
+        assert_eq!(container_shell(&fs), Some("bash"));
+        let _ = std::fs::remove_dir_all(&s);
+    }
+
+    #[test]
     fn a_verify_failure_says_whether_the_enforcer_claims_the_template() {
         let process = serde_json::json!({"spec": {"process": {"matchPaths": []}}});
         assert_eq!(
@@ -2040,5 +2078,13 @@ mod tests {
         );
         let net = serde_json::json!({"spec": {"network": {}}});
         assert!(!claim(&net, "fanotify").0);
+        // fanotify cannot see /proc and /sys; BPF-LSM can.
+        let proc = serde_json::json!({"spec": {"file": {"matchPaths": [
+            {"path": "/proc/sys/kernel/core_pattern", "readOnly": true}]}}});
+        assert!(!claim(&proc, "fanotify").0);
+        assert!(claim(&proc, "bpf-lsm").0);
+        let mixed = serde_json::json!({"spec": {"file": {"matchPaths": [
+            {"path": "/proc/sys/kernel/core_pattern"}, {"path": "/etc/passwd"}]}}});
+        assert!(claim(&mixed, "fanotify").0);
     }
 }
