@@ -187,9 +187,9 @@ fn container_templates_pass_inside_podman_containers_on_fanotify() {
     ]);
     assert_eq!(o.status.code(), Some(2), "{}", out(&o));
     assert!(
-        String::from_utf8_lossy(&o.stderr).contains(&format!(
-            "no container named 'kx-no-such-container' on this host (known: "
-        )) && String::from_utf8_lossy(&o.stderr).contains(bb.as_str()),
+        String::from_utf8_lossy(&o.stderr)
+            .contains("no container named 'kx-no-such-container' on this host (known: ")
+            && String::from_utf8_lossy(&o.stderr).contains(bb.as_str()),
         "{}",
         out(&o)
     );
