@@ -595,7 +595,33 @@ fn template_markdown(t: &Template) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     ));
+    // What the recipe needs on the target, or `harden verify` skips it there.
+    if !t.verify.requires.is_empty() {
+        s.push_str("\nThe recipe needs (verify skips the template where it is not met):\n\n");
+        for p in &t.verify.requires {
+            s.push_str(&format!("- {}\n", precondition_words(p)));
+        }
+    }
     s
+}
+
+/// A precondition as people read it (`/dev/cpu/0/msr exists`).
+fn precondition_words(p: &crate::harden::precondition::Precondition) -> String {
+    use crate::harden::precondition::Precondition as P;
+    let code = |v: &[String]| {
+        v.iter()
+            .map(|x| format!("`{x}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match p {
+        P::Exists(path) => format!("`{path}` exists"),
+        P::AnyExists(paths) => format!("one of {} exists", code(paths)),
+        P::Package(name) => format!("package `{name}` is installed"),
+        P::Distro(ids) => format!("the distribution is one of {}", code(ids)),
+        P::KernelMin(v) => format!("the kernel is at least {v}"),
+        P::Not(inner) => format!("not: {}", precondition_words(inner)),
+    }
 }
 
 fn host_target(rootfs: Option<&Path>) -> Target {
@@ -1276,15 +1302,35 @@ fn exchange(from: &Path, to: &Path) -> std::io::Result<()> {
     if !matches!(err.raw_os_error(), Some(libc::EINVAL) | Some(libc::ENOSYS)) {
         return Err(err);
     }
+    exchange_by_renames(from, to)
+}
+
+/// The fallback of [`exchange`]: `to` moved aside to `FROM-old`, `from` renamed in its
+/// place, the old contents moved to `from`.
+fn exchange_by_renames(from: &Path, to: &Path) -> std::io::Result<()> {
     let mut aside = from.as_os_str().to_os_string();
     aside.push("-old");
     let aside = PathBuf::from(aside);
+    // Left by an earlier run killed between the renames (the name carries a pid, so it is
+    // a dead run's that had this pid; no live run owns it): rename() cannot replace a
+    // non-empty directory, so it goes first.
+    remove_aside(&aside)?;
     std::fs::rename(to, &aside)?;
     if let Err(e) = std::fs::rename(from, to) {
         std::fs::rename(&aside, to)?;
         return Err(e);
     }
     std::fs::rename(&aside, from)
+}
+
+/// Removes a left-over `-old` directory (or file) of the exchange fallback.
+fn remove_aside(aside: &Path) -> std::io::Result<()> {
+    match std::fs::symlink_metadata(aside) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+        Ok(m) if m.is_dir() => std::fs::remove_dir_all(aside),
+        Ok(_) => std::fs::remove_file(aside),
+    }
 }
 
 fn verify(catalog: &Catalog, args: VerifyArgs, conn: &AgentConn) -> anyhow::Result<ExitStatus> {
@@ -1992,6 +2038,25 @@ mod tests {
             std::fs::read_to_string(out.join("harden-a.yaml")).unwrap(),
             "three"
         );
+        let _ = std::fs::remove_dir_all(&s);
+    }
+
+    #[test]
+    fn the_rename_fallback_clears_a_left_over_old_directory() {
+        let s = scratch("aside");
+        let (from, to) = (s.join(".out.knoxctl-1"), s.join("out"));
+        for (d, f) in [(&from, "new"), (&to, "old")] {
+            std::fs::create_dir(d).unwrap();
+            std::fs::write(d.join("f"), f).unwrap();
+        }
+        // A killed run's left-over, not empty: rename() alone would fail (ENOTEMPTY).
+        let aside = s.join(".out.knoxctl-1-old");
+        std::fs::create_dir_all(aside.join("sub")).unwrap();
+        std::fs::write(aside.join("sub/x"), "stale").unwrap();
+        exchange_by_renames(&from, &to).unwrap();
+        assert_eq!(std::fs::read_to_string(to.join("f")).unwrap(), "new");
+        assert_eq!(std::fs::read_to_string(from.join("f")).unwrap(), "old");
+        assert!(!aside.exists());
         let _ = std::fs::remove_dir_all(&s);
     }
 

@@ -135,6 +135,22 @@ fn show_prints_the_template_with_its_mappings_and_enforcers() {
         md.contains("- process: bpf-lsm, fanotify, apparmor"),
         "{md}"
     );
+    // No verify.requires: no such list.
+    assert!(!md.contains("The recipe needs"), "{md}");
+    // A recipe that needs something on the target says what.
+    let md = stdout(&run(&[
+        "harden",
+        "show",
+        "escape-runtime-sockets",
+        "-o",
+        "md",
+    ]));
+    assert!(
+        md.contains(
+            "The recipe needs (verify skips the template where it is not met):\n\n- one of `/var/run/docker.sock`, `/run/docker.sock`,"
+        ),
+        "{md}"
+    );
 }
 
 /// A stand-in agent on a Unix socket that answers a status request as a fanotify agent
