@@ -335,10 +335,12 @@ pub fn run(command: HardenCommand, conn: &AgentConn) -> anyhow::Result<ExitStatu
 /// zip or the URL as given).
 fn with_imports(mut catalog: Catalog, sources: &[String]) -> anyhow::Result<Catalog> {
     use crate::harden::fetch::{self, Source};
-    for arg in sources {
+    for given in sources {
+        // Printed in notes and errors: a URL's credentials never are.
+        let arg = &fetch::redact(given);
         // A zip, downloaded or not, is unpacked into a temporary tree that lives until
         // this source is imported.
-        let (dir, unpacked) = match Source::parse(arg) {
+        let (dir, unpacked) = match Source::parse(given) {
             Source::Dir(d) => (d, None),
             Source::Zip(z) => {
                 let tree = fetch::unpack(&z, arg)?;
@@ -351,7 +353,7 @@ fn with_imports(mut catalog: Catalog, sources: &[String]) -> anyhow::Result<Cata
                 )?;
                 let got = fetch::fetch(&url, &cache)?;
                 eprintln!("knoxctl: note: {}", got.note);
-                let tree = fetch::unpack(&got.zip, &url)?;
+                let tree = fetch::unpack(&got.zip, arg)?;
                 (tree.path(), Some(tree))
             }
         };

@@ -1409,3 +1409,22 @@ fn imports_templates_from_a_url_with_a_cache() {
         2
     );
 }
+
+/// A URL's credentials are never printed: not in the note, not in reqwest's error.
+#[test]
+fn template_url_credentials_are_redacted() {
+    let s = Scratch::new("harden-url-creds");
+    // A port nothing listens on: the download fails, with no cached copy.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    drop(l);
+    let url = format!("http://me:s3cret@127.0.0.1:{port}/t.zip");
+    let out = list_templates(&url, &s.0.join("cache"));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(!err.contains("s3cret") && !err.contains("me:"), "{err}");
+    assert!(
+        err.contains(&format!("http://***@127.0.0.1:{port}/t.zip")),
+        "{err}"
+    );
+}
