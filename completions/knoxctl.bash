@@ -1032,12 +1032,16 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__harden__subcmd__verify)
-            opts="-h -V --all --timeout --socket --state-dir --no-headers --help --version"
+            opts="-h -V --all --container --timeout --socket --state-dir --no-headers --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --container)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -335,10 +335,11 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand --version 'Print version'
         }
         &'knoxctl;harden;verify'= {
+            cand --container 'Verify container templates inside this container (one the agent knows)'
             cand --timeout 'How long to wait for each alert, in seconds'
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
             cand --state-dir 'The agent''s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]'
-            cand --all 'Every host template whose preconditions hold on this host'
+            cand --all 'Every template of the target''s scope whose preconditions hold there'
             cand --no-headers 'Print tables without their header line'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'

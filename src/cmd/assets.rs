@@ -437,6 +437,10 @@ pub const EXAMPLES: &[(&str, &[(&str, &str)])] = &[
                 "Run every host template's recipe:",
                 "sudo knoxctl harden verify --all",
             ),
+            (
+                "Run every container template's recipe inside the container web:",
+                "sudo knoxctl harden verify --all --container web",
+            ),
         ],
     ),
     (

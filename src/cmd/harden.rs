@@ -262,29 +262,43 @@ pub struct RecommendArgs {
 }
 
 const VERIFY_ABOUT: &str = "\
-For each template (one ID, or --all host templates whose preconditions hold here), applies \
-its policy for this host in Audit mode, runs its trigger command (sh -c), and waits for an \
-alert from that policy with the fields the template expects (Operation, Resource). The \
-policy is deleted again afterwards unless it was applied before. Needs a running agent \
+For each template (the IDs given, or --all host templates whose preconditions hold here), \
+applies its policy for this host in Audit mode, runs its trigger command (sh -c), and waits \
+for an alert from that policy with the fields the template expects (Operation, Resource). \
+The policy is deleted again afterwards unless it was applied before. Needs a running agent \
 (root). Prints PASS, FAIL or SKIP per template and the counts: a FAIL says whether the \
 agent's enforcer claims to enforce the template's rule sections (then it is a bug) or not \
 (syscall rules: audited by the monitor); SKIP gives the unmet precondition, or what the \
 recipe needs that is not here (a device whose driver is not loaded).
 
-Exit status: 0 every template passed; 1 some failed or no agent answered; 2 usage error.";
+--container NAME verifies container templates in a container the agent knows: the \
+KubeArmorPolicy is the one `harden show ID --for container=NAME` prints (preconditions and \
+paths evaluated in the container's root), the trigger runs inside the container (podman \
+exec, docker exec or runc exec as the agent's inventory names its runtime, else nsenter into \
+its init process's namespaces and cgroup), and the alert must carry that ContainerName; \
+the Resource expected is accepted under the name the container resolves it to. A template \
+whose trigger needs a program the image lacks is skipped with its name.
+
+Exit status: 0 every template passed, or failed only where the enforcer does not claim its \
+rules (the FAIL line says so); 1 a template failed whose rules the enforcer claims to \
+enforce, or no agent answered; 2 usage error (no such template or container, a template of \
+the other scope).";
 
 #[derive(Args, Debug)]
 pub struct VerifyArgs {
-    /// The template to verify
+    /// The templates to verify
     #[arg(
         value_name = "ID",
         required_unless_present = "all",
         conflicts_with = "all"
     )]
-    pub id: Option<String>,
-    /// Every host template whose preconditions hold on this host
+    pub ids: Vec<String>,
+    /// Every template of the target's scope whose preconditions hold there
     #[arg(long)]
     pub all: bool,
+    /// Verify container templates inside this container (one the agent knows)
+    #[arg(long, value_name = "NAME")]
+    pub container: Option<String>,
     /// How long to wait for each alert, in seconds
     #[arg(long, value_name = "SECS", default_value_t = 5)]
     pub timeout: u64,
@@ -321,10 +335,12 @@ pub fn run(command: HardenCommand, conn: &AgentConn) -> anyhow::Result<ExitStatu
 /// zip or the URL as given).
 fn with_imports(mut catalog: Catalog, sources: &[String]) -> anyhow::Result<Catalog> {
     use crate::harden::fetch::{self, Source};
-    for arg in sources {
+    for given in sources {
+        // Printed in notes and errors: a URL's credentials never are.
+        let arg = &fetch::redact(given);
         // A zip, downloaded or not, is unpacked into a temporary tree that lives until
         // this source is imported.
-        let (dir, unpacked) = match Source::parse(arg) {
+        let (dir, unpacked) = match Source::parse(given) {
             Source::Dir(d) => (d, None),
             Source::Zip(z) => {
                 let tree = fetch::unpack(&z, arg)?;
@@ -337,7 +353,7 @@ fn with_imports(mut catalog: Catalog, sources: &[String]) -> anyhow::Result<Cata
                 )?;
                 let got = fetch::fetch(&url, &cache)?;
                 eprintln!("knoxctl: note: {}", got.note);
-                let tree = fetch::unpack(&got.zip, &url)?;
+                let tree = fetch::unpack(&got.zip, arg)?;
                 (tree.path(), Some(tree))
             }
         };
@@ -581,7 +597,33 @@ fn template_markdown(t: &Template) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     ));
+    // What the recipe needs on the target, or `harden verify` skips it there.
+    if !t.verify.requires.is_empty() {
+        s.push_str("\nThe recipe needs (verify skips the template where it is not met):\n\n");
+        for p in &t.verify.requires {
+            s.push_str(&format!("- {}\n", precondition_words(p)));
+        }
+    }
     s
+}
+
+/// A precondition as people read it (`/dev/cpu/0/msr exists`).
+fn precondition_words(p: &crate::harden::precondition::Precondition) -> String {
+    use crate::harden::precondition::Precondition as P;
+    let code = |v: &[String]| {
+        v.iter()
+            .map(|x| format!("`{x}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match p {
+        P::Exists(path) => format!("`{path}` exists"),
+        P::AnyExists(paths) => format!("one of {} exists", code(paths)),
+        P::Package(name) => format!("package `{name}` is installed"),
+        P::Distro(ids) => format!("the distribution is one of {}", code(ids)),
+        P::KernelMin(v) => format!("the kernel is at least {v}"),
+        P::Not(inner) => format!("not: {}", precondition_words(inner)),
+    }
 }
 
 fn host_target(rootfs: Option<&Path>) -> Target {
@@ -1262,9 +1304,19 @@ fn exchange(from: &Path, to: &Path) -> std::io::Result<()> {
     if !matches!(err.raw_os_error(), Some(libc::EINVAL) | Some(libc::ENOSYS)) {
         return Err(err);
     }
+    exchange_by_renames(from, to)
+}
+
+/// The fallback of [`exchange`]: `to` moved aside to `FROM-old`, `from` renamed in its
+/// place, the old contents moved to `from`.
+fn exchange_by_renames(from: &Path, to: &Path) -> std::io::Result<()> {
     let mut aside = from.as_os_str().to_os_string();
     aside.push("-old");
     let aside = PathBuf::from(aside);
+    // Left by an earlier run killed between the renames (the name carries a pid, so it is
+    // a dead run's that had this pid; no live run owns it): rename() cannot replace a
+    // non-empty directory, so it goes first.
+    remove_aside(&aside)?;
     std::fs::rename(to, &aside)?;
     if let Err(e) = std::fs::rename(from, to) {
         std::fs::rename(&aside, to)?;
@@ -1273,15 +1325,48 @@ fn exchange(from: &Path, to: &Path) -> std::io::Result<()> {
     std::fs::rename(&aside, from)
 }
 
+/// Removes a left-over `-old` directory (or file) of the exchange fallback.
+fn remove_aside(aside: &Path) -> std::io::Result<()> {
+    match std::fs::symlink_metadata(aside) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+        Ok(m) if m.is_dir() => std::fs::remove_dir_all(aside),
+        Ok(_) => std::fs::remove_file(aside),
+    }
+}
+
 fn verify(catalog: &Catalog, args: VerifyArgs, conn: &AgentConn) -> anyhow::Result<ExitStatus> {
-    let host = host_target(None);
-    let templates: Vec<&Template> = match &args.id {
-        Some(id) => vec![catalog.get(id)?],
-        None => catalog
+    let scope = if args.container.is_some() {
+        Scope::Container
+    } else {
+        Scope::Host
+    };
+    let templates: Vec<&Template> = if args.ids.is_empty() {
+        catalog
             .templates
             .iter()
-            .filter(|t| t.scope.contains(&Scope::Host))
-            .collect(),
+            .filter(|t| t.scope.contains(&scope))
+            .collect()
+    } else {
+        let mut v = Vec::new();
+        for id in &args.ids {
+            let t = catalog.get(id)?;
+            // recommend() passes over a template of the other scope in silence; one named
+            // here would then be neither verified nor said to be skipped.
+            if !t.scope.contains(&scope) {
+                let msg = match scope {
+                    Scope::Host => {
+                        format!("{id} is a container template; verify it with --container NAME")
+                    }
+                    Scope::Container => {
+                        format!("{id} is a host template; verify it without --container")
+                    }
+                };
+                return Ok(super::usage(&msg, "harden verify"));
+            }
+            v.push(t);
+        }
+        v
     };
     let state_dir = args
         .state_dir
@@ -1296,22 +1381,73 @@ fn verify(catalog: &Catalog, args: VerifyArgs, conn: &AgentConn) -> anyhow::Resu
                 .context("harden verify needs the running agent (knoxctl onboard vm)"));
         }
     };
-    // The policies must select the host as the agent names it.
-    let mut host = host;
-    if !status.hostname.is_empty() {
-        host.name = status.hostname.clone();
-    }
+    let (target, place) = match &args.container {
+        None => {
+            // The policies must select the host as the agent names it.
+            let mut host = host_target(None);
+            if !status.hostname.is_empty() {
+                host.name = status.hostname.clone();
+            }
+            (host, Place::Host)
+        }
+        Some(name) => {
+            let c = match inventory_container(name, conn)? {
+                Ok(c) => c,
+                Err(msg) => return Ok(super::usage(&msg, "harden verify")),
+            };
+            let Some((root, label)) = container_root(&c) else {
+                return Ok(super::usage(
+                    &format!(
+                        "container '{name}' has no known init process or root file system; is it running?"
+                    ),
+                    "harden verify",
+                ));
+            };
+            let runner = ContainerRunner::for_container(&c);
+            match &runner {
+                Some(r) => eprintln!(
+                    "knoxctl: note: triggers run in container {name} with {}",
+                    r.describe()
+                ),
+                None => eprintln!(
+                    "knoxctl: note: no way to run a command in container {name} here (no {} \
+                     CLI, no runc state, no nsenter): every template is skipped",
+                    c.runtime
+                ),
+            }
+            let target = Target {
+                scope: Scope::Container,
+                fs: TargetFs::new(root),
+                label: format!("container {} ({label})", c.name),
+                name: c.name.clone(),
+            };
+            (
+                target,
+                Place::Container {
+                    name: c.name.clone(),
+                    runner,
+                },
+            )
+        }
+    };
     let opts = Options {
         action: Action::Audit,
         caps: None,
         guard: LockoutGuard::default(),
     };
-    let out = recommend::recommend(&templates, &host, &opts);
+    let out = recommend::recommend(&templates, &target, &opts);
     let (mut pass, mut fail, mut fail_claimed, mut skip) = (0, 0, 0, 0);
     for s in &out.skipped {
         println!("SKIP {}: {}", s.template, s.reason);
         skip += 1;
     }
+    let run = VerifyRun {
+        state_dir: &state_dir,
+        conn,
+        timeout: Duration::from_secs(args.timeout),
+        fs: &target.fs,
+        place: &place,
+    };
     for r in &out.recommendations {
         let Some(t) = templates.iter().find(|t| t.id == r.template) else {
             continue;
@@ -1320,7 +1456,7 @@ fn verify(catalog: &Catalog, args: VerifyArgs, conn: &AgentConn) -> anyhow::Resu
             .verify
             .requires
             .iter()
-            .map(|p| host.fs.check(p))
+            .map(|p| target.fs.check(p))
             .find_map(|(ok, why)| (!ok).then_some(why))
         {
             println!(
@@ -1330,7 +1466,21 @@ fn verify(catalog: &Catalog, args: VerifyArgs, conn: &AgentConn) -> anyhow::Resu
             skip += 1;
             continue;
         }
-        match verify_one(t, r, &state_dir, conn, Duration::from_secs(args.timeout)) {
+        if let Place::Container { runner, .. } = &place {
+            let missing = match runner {
+                None => Some("a way to run a command in the container".to_string()),
+                Some(_) => missing_programs(&t.verify.trigger, &target.fs),
+            };
+            if let Some(what) = missing {
+                println!(
+                    "SKIP {}: its verify trigger needs {what}, absent in the container",
+                    t.id
+                );
+                skip += 1;
+                continue;
+            }
+        }
+        match run.one(t, r) {
             Ok(()) => {
                 println!("PASS {}", t.id);
                 pass += 1;
@@ -1348,20 +1498,280 @@ fn verify(catalog: &Catalog, args: VerifyArgs, conn: &AgentConn) -> anyhow::Resu
             }
         }
     }
+    let what = match &place {
+        Place::Host => "harden verify".to_string(),
+        Place::Container { name, .. } => format!("harden verify (container {name})"),
+    };
     println!(
-        "harden verify: {pass} passed, {fail} failed ({fail_claimed} that {} claims to enforce), {skip} skipped",
+        "{what}: {pass} passed, {fail} failed ({fail_claimed} that {} claims to enforce), {skip} skipped",
         status.enforcer
     );
-    Ok(ExitStatus::success_if(fail == 0))
+    // A failure the enforcer does not claim is a limitation the line says, not a bug.
+    Ok(ExitStatus::success_if(fail_claimed == 0))
+}
+
+/// Where a verify trigger runs and whose alerts count.
+enum Place {
+    Host,
+    Container {
+        name: String,
+        /// None: nothing here can run a command in it.
+        runner: Option<ContainerRunner>,
+    },
+}
+
+/// The container `name` from the agent's inventory; Err: the usage message (no such
+/// container, with the ones it knows).
+fn inventory_container(
+    name: &str,
+    conn: &AgentConn,
+) -> anyhow::Result<Result<crate::container::Container, String>> {
+    let items = match api::call(&conn.socket, &Request::Containers, Duration::from_secs(10))
+        .context("harden verify --container needs the agent's container inventory")?
+    {
+        Response::Containers { items } => items,
+        Response::Error { message, .. } => anyhow::bail!("{message}"),
+        _ => anyhow::bail!("unexpected response from the agent (is it older than this knoxctl?)"),
+    };
+    let known: Vec<String> = items.iter().map(|i| i.container.name.clone()).collect();
+    match items.into_iter().find(|i| i.container.name == name) {
+        Some(i) => Ok(Ok(i.container)),
+        None => Ok(Err(format!(
+            "no container named '{name}' on this host (known: {})",
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        ))),
+    }
+}
+
+/// How a command is run inside a container: its runtime's own exec where that runtime's
+/// CLI is here (the process gets the container's namespaces, cgroup, capabilities and
+/// seccomp profile as the runtime gives them), else nsenter into the init process's
+/// namespaces after joining its cgroup (enforcers that key containers by cgroup see it
+/// as the container's).
+#[derive(Debug)]
+enum ContainerRunner {
+    /// `podman|docker|runc exec ID SHELL -c TRIGGER`.
+    Exec { program: &'static str, id: String },
+    /// `nsenter -t PID -a SHELL -c TRIGGER`, moved into `cgroup_procs` first.
+    Nsenter {
+        pid: u32,
+        cgroup_procs: Option<PathBuf>,
+    },
+}
+
+impl ContainerRunner {
+    fn for_container(c: &crate::container::Container) -> Option<ContainerRunner> {
+        let on_path = |p: &str| {
+            std::env::var_os("PATH")
+                .is_some_and(|path| std::env::split_paths(&path).any(|d| d.join(p).is_file()))
+        };
+        for program in ["podman", "docker"] {
+            if c.runtime == program && on_path(program) {
+                return Some(ContainerRunner::Exec {
+                    program,
+                    id: c.id.clone(),
+                });
+            }
+        }
+        // A container run by runc directly (or under its hook) is in runc's state.
+        if on_path("runc")
+            && std::process::Command::new("runc")
+                .args(["state", &c.id])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        {
+            return Some(ContainerRunner::Exec {
+                program: "runc",
+                id: c.id.clone(),
+            });
+        }
+        if c.pid != 0 && on_path("nsenter") {
+            let cgroup_procs = crate::container::cgroup2_mount()
+                .filter(|_| !c.cgroup_path.is_empty())
+                .map(|m| {
+                    m.join(c.cgroup_path.trim_start_matches('/'))
+                        .join("cgroup.procs")
+                });
+            return Some(ContainerRunner::Nsenter {
+                pid: c.pid,
+                cgroup_procs,
+            });
+        }
+        None
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            ContainerRunner::Exec { program, .. } => format!("{program} exec"),
+            ContainerRunner::Nsenter { pid, cgroup_procs } => format!(
+                "nsenter into pid {pid}'s namespaces{}",
+                if cgroup_procs.is_some() {
+                    " and its cgroup"
+                } else {
+                    ""
+                }
+            ),
+        }
+    }
+
+    fn command(&self, shell: &str, trigger: &str) -> std::process::Command {
+        use std::process::Command;
+        match self {
+            ContainerRunner::Exec { program, id } => {
+                let mut c = Command::new(program);
+                c.args(["exec", id, shell, "-c", trigger]);
+                c
+            }
+            ContainerRunner::Nsenter { pid, cgroup_procs } => {
+                let mut c = Command::new("nsenter");
+                c.args(["-t", &pid.to_string(), "-a", shell, "-c", trigger]);
+                if let Some(procs) = cgroup_procs.clone() {
+                    use std::os::unix::process::CommandExt;
+                    let path = std::ffi::CString::new(procs.as_os_str().as_encoded_bytes())
+                        .unwrap_or_default();
+                    // SAFETY: between fork and exec only open/write/close, which are
+                    // async-signal-safe; "0" moves the writing process itself.
+                    unsafe {
+                        c.pre_exec(move || {
+                            let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+                            if fd < 0 {
+                                return Err(std::io::Error::last_os_error());
+                            }
+                            let n = libc::write(fd, b"0".as_ptr().cast(), 1);
+                            let err = std::io::Error::last_os_error();
+                            libc::close(fd);
+                            if n != 1 {
+                                return Err(err);
+                            }
+                            Ok(())
+                        });
+                    }
+                }
+                c
+            }
+        }
+    }
+}
+
+/// The shell a container runs a trigger with: `sh`, or `bash` in an image that has bash
+/// and no `sh` (an image built from a few binaries); None when it has neither.
+fn container_shell(fs: &TargetFs) -> Option<&'static str> {
+    ["sh", "bash"].into_iter().find(|sh| {
+        ["/usr/local/bin", "/usr/bin", "/bin"]
+            .iter()
+            .any(|d| fs.exists(&format!("{d}/{sh}")))
+    })
+}
+
+/// Shell words that run no program of the target.
+const SHELL_BUILTINS: &[&str] = &[
+    "[", "]", ":", "true", "false", "echo", "printf", "cd", "test", "exit", "set", "export",
+    "read", "!", "{", "}", "(", ")", "for", "do", "done", "if", "then", "else", "fi", "while",
+];
+
+/// The programs a trigger runs that `fs` does not have, said as `a`, `a or b` (where the
+/// trigger tries alternatives with `||`) and joined with `and`; None when it has them all.
+/// A program the trigger itself makes first (`cp /bin/true /tmp/x && /tmp/x`) is not
+/// looked for. Commands in `||` chains need one alternative; `;` and `&&` need each.
+fn missing_programs(trigger: &str, fs: &TargetFs) -> Option<String> {
+    let has = |prog: &str| -> bool {
+        if prog.starts_with('/') {
+            return fs.exists(prog);
+        }
+        [
+            "/usr/local/sbin",
+            "/usr/local/bin",
+            "/usr/sbin",
+            "/usr/bin",
+            "/sbin",
+            "/bin",
+        ]
+        .iter()
+        .any(|d| fs.exists(&format!("{d}/{prog}")))
+    };
+    let mut missing: Vec<String> = Vec::new();
+    if container_shell(fs).is_none() {
+        missing.push("sh".into());
+    }
+    // Quoted text is an argument (a program's own script, `python3 -c '...; ...'`):
+    // its separators are not the shell's.
+    let mut unquoted = String::with_capacity(trigger.len());
+    let mut quote = None;
+    for ch in trigger.chars() {
+        match (quote, ch) {
+            (None, '\'' | '"') => {
+                quote = Some(ch);
+                unquoted.push('Q');
+            }
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, c) => unquoted.push(c),
+        }
+    }
+    let mut made: Vec<&str> = Vec::new();
+    for step in unquoted.split(';').flat_map(|s| s.split("&&")) {
+        let mut alternatives: Vec<&str> = Vec::new();
+        let mut any = false;
+        for alt in step.split("||") {
+            let words: Vec<&str> = alt
+                .split_whitespace()
+                .skip_while(|w| matches!(*w, "{" | "(" | "!"))
+                .collect();
+            let Some(first) = words.first().copied() else {
+                continue;
+            };
+            let first = first.trim_start_matches(['{', '(']);
+            if first.is_empty()
+                || SHELL_BUILTINS.contains(&first)
+                || first.contains('=')
+                || made.contains(&first)
+                || has(first)
+            {
+                any = true;
+            } else {
+                alternatives.push(first);
+            }
+            made.extend(words.iter().skip(1).copied());
+        }
+        if !any && !alternatives.is_empty() {
+            missing.push(alternatives.join(" or "));
+        }
+    }
+    missing.dedup();
+    (!missing.is_empty()).then(|| missing.join(" and "))
 }
 
 /// Whether `enforcer` can enforce every rule section of `policy` (per
-/// [`crate::harden::catalog::section_enforcers`]), and that said in words.
+/// [`crate::harden::catalog::section_enforcers`]), and that said in words. fanotify's
+/// permission events are refused by /proc and /sys (src/enforce/fanotify/plan.rs skips
+/// them), so a file section whose every rule is there is not one it claims.
 fn claim(policy: &serde_json::Value, enforcer: &str) -> (bool, String) {
     let sections: Vec<&str> = ["process", "file", "network", "capabilities", "syscalls"]
         .into_iter()
         .filter(|s| policy["spec"].get(*s).is_some())
         .collect();
+    let pseudo_only = |section: &serde_json::Value| -> bool {
+        let paths: Vec<&str> = ["matchPaths", "matchDirectories", "matchPatterns"]
+            .iter()
+            .filter_map(|k| section.get(*k)?.as_array())
+            .flatten()
+            .filter_map(|r| {
+                ["path", "dir", "pattern"]
+                    .iter()
+                    .find_map(|f| r.get(*f)?.as_str())
+            })
+            .collect();
+        !paths.is_empty()
+            && paths
+                .iter()
+                .all(|p| p.starts_with("/proc/") || p.starts_with("/sys/"))
+    };
     let not: Vec<&str> = sections
         .iter()
         .copied()
@@ -1371,6 +1781,13 @@ fn claim(policy: &serde_json::Value, enforcer: &str) -> (bool, String) {
                 .any(|e| e.as_str() == enforcer)
         })
         .collect();
+    if enforcer == "fanotify" && not.is_empty() && pseudo_only(&policy["spec"]["file"]) {
+        return (
+            false,
+            "fanotify does not enforce its file rules on /proc and /sys (they refuse permission events)"
+                .to_string(),
+        );
+    }
     if not.is_empty() {
         (
             true,
@@ -1384,107 +1801,173 @@ fn claim(policy: &serde_json::Value, enforcer: &str) -> (bool, String) {
     }
 }
 
-fn verify_one(
-    t: &Template,
-    r: &recommend::Recommendation,
-    state_dir: &Path,
-    conn: &AgentConn,
+/// What one verify run shares across templates.
+struct VerifyRun<'a> {
+    state_dir: &'a Path,
+    conn: &'a AgentConn,
     timeout: Duration,
-) -> Result<(), String> {
-    let id = format!("kubearmorhostpolicy/{}", r.policy_name);
-    let was_applied = matches!(
-        api::call(
-            &conn.socket,
-            &Request::Get { name: id.clone() },
-            Duration::from_secs(10)
-        ),
-        Ok(Response::Policy { .. })
-    );
-    let text = crate::yaml::to_yaml(&r.policy);
-    let files = vec![SourceFile {
-        path: r.file.clone(),
-        content: text,
-    }];
-    match api::call(
-        &conn.socket,
-        &Request::Apply {
-            files,
-            skip_other_kinds: false,
-        },
-        Duration::from_secs(60),
-    ) {
-        Ok(Response::Applied { .. }) => {}
-        Ok(other) => return Err(format!("apply failed: {other:?}")),
-        Err(e) => return Err(format!("apply failed: {e}")),
-    }
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-        - 1;
-    let ran = std::process::Command::new("sh")
-        .args(["-c", &t.verify.trigger])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status();
-    let result = match ran {
-        Err(e) => Err(format!("could not run the trigger: {e}")),
-        Ok(_) => wait_alert(t, &r.policy_name, state_dir, since, timeout),
-    };
-    if !was_applied {
-        let _ = api::call(
-            &conn.socket,
-            &Request::Delete {
-                names: vec![id],
-                files: Vec::new(),
-                all: false,
-            },
-            Duration::from_secs(30),
-        );
-    }
-    result
+    /// The target's root: a container's Resource is accepted as it resolves there.
+    fs: &'a TargetFs,
+    place: &'a Place,
 }
 
-fn wait_alert(
-    t: &Template,
-    policy: &str,
-    state_dir: &Path,
-    since: i64,
-    timeout: Duration,
-) -> Result<(), String> {
-    let deadline = std::time::Instant::now() + timeout;
-    loop {
-        let store = crate::alert::store::Store::open_readonly(state_dir)
-            .map_err(|e| format!("alert store: {e}"))?;
-        let q = crate::alert::store::Query {
-            since: Some(since),
-            ..Default::default()
+impl VerifyRun<'_> {
+    /// Applies the recommendation's policy, runs the trigger where the target is, waits
+    /// for the alert, and removes the policy again (whatever happened, unless it was
+    /// applied before).
+    fn one(&self, t: &Template, r: &recommend::Recommendation) -> Result<(), String> {
+        let id = match self.place {
+            Place::Host => format!("kubearmorhostpolicy/{}", r.policy_name),
+            Place::Container { .. } => format!(
+                "kubearmorpolicy/{}/{}",
+                crate::policy::CONTAINER_NAMESPACE,
+                r.policy_name
+            ),
         };
-        let alerts = store.query(&q).map_err(|e| format!("alert store: {e}"))?;
-        let mut seen = Vec::new();
-        for a in alerts.iter().filter(|a| a.policy_name == policy) {
-            let v = serde_json::to_value(a).unwrap_or_default();
-            let ok = t
-                .verify
-                .expect
-                .iter()
-                .all(|(k, want)| v.get(k).and_then(|x| x.as_str()) == Some(want.as_str()));
-            if ok {
-                return Ok(());
+        let socket = &self.conn.socket;
+        let was_applied = matches!(
+            api::call(
+                socket,
+                &Request::Get { name: id.clone() },
+                Duration::from_secs(10)
+            ),
+            Ok(Response::Policy { .. })
+        );
+        let text = crate::yaml::to_yaml(&r.policy);
+        let files = vec![SourceFile {
+            path: r.file.clone(),
+            content: text,
+        }];
+        let applied = api::call(
+            socket,
+            &Request::Apply {
+                files,
+                skip_other_kinds: false,
+            },
+            Duration::from_secs(60),
+        );
+        let result = match applied {
+            Ok(Response::Applied { .. }) => self.trigger_and_wait(t, r),
+            Ok(other) => Err(format!("apply failed: {other:?}")),
+            Err(e) => Err(format!("apply failed: {e}")),
+        };
+        if !was_applied {
+            let deleted = api::call(
+                socket,
+                &Request::Delete {
+                    names: vec![id.clone()],
+                    files: Vec::new(),
+                    all: false,
+                },
+                Duration::from_secs(30),
+            );
+            // A policy left behind would keep auditing; say so loudly.
+            if !matches!(deleted, Ok(Response::Deleted { .. })) {
+                super::error(&format!(
+                    "could not remove {id} after verifying {}: {deleted:?}; remove it with `knoxctl policy delete {}`",
+                    t.id, r.policy_name
+                ));
             }
-            seen.push(format!("{} {}", a.operation, a.resource));
         }
-        if std::time::Instant::now() >= deadline {
-            return Err(if seen.is_empty() {
-                format!("no alert from {policy} within {} s", timeout.as_secs())
-            } else {
-                format!(
-                    "alerts from {policy} did not carry the expected fields: {}",
-                    seen.join(", ")
-                )
-            });
+        result
+    }
+
+    fn trigger_and_wait(&self, t: &Template, r: &recommend::Recommendation) -> Result<(), String> {
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0)
+            - 1;
+        let mut cmd = match self.place {
+            Place::Host => {
+                let mut c = std::process::Command::new("sh");
+                c.args(["-c", &t.verify.trigger]);
+                c
+            }
+            Place::Container { runner, .. } => match runner {
+                Some(runner) => {
+                    runner.command(container_shell(self.fs).unwrap_or("sh"), &t.verify.trigger)
+                }
+                None => return Err("no way to run a command in the container".into()),
+            },
+        };
+        let ran = cmd
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+        if let Err(e) = ran {
+            return Err(format!("could not run the trigger: {e}"));
         }
-        std::thread::sleep(Duration::from_millis(200));
+        self.wait_alert(t, &r.policy_name, since)
+    }
+
+    /// Whether alert field `key` carries what the template expects. In a container a
+    /// Resource is accepted under the names it has there (`/usr/bin/su` is `/bin/su`
+    /// where /usr is not merged, and the kernel reports what a link resolves to).
+    fn field_ok(&self, key: &str, want: &str, got: &str) -> bool {
+        if got == want {
+            return true;
+        }
+        if key != "Resource" || matches!(self.place, Place::Host) {
+            return false;
+        }
+        let mut names: Vec<String> = vec![want.to_string()];
+        names.extend(recommend::usr_twin(want));
+        let resolved: Vec<String> = names.iter().filter_map(|n| self.fs.resolve(n)).collect();
+        names.iter().chain(&resolved).any(|n| n == got)
+    }
+
+    fn wait_alert(&self, t: &Template, policy: &str, since: i64) -> Result<(), String> {
+        let container = match self.place {
+            Place::Host => None,
+            Place::Container { name, .. } => Some(name.as_str()),
+        };
+        let deadline = std::time::Instant::now() + self.timeout;
+        loop {
+            let store = crate::alert::store::Store::open_readonly(self.state_dir)
+                .map_err(|e| format!("alert store: {e}"))?;
+            let q = crate::alert::store::Query {
+                since: Some(since),
+                ..Default::default()
+            };
+            let alerts = store.query(&q).map_err(|e| format!("alert store: {e}"))?;
+            let mut seen = Vec::new();
+            for a in alerts.iter().filter(|a| a.policy_name == policy) {
+                let v = serde_json::to_value(a).unwrap_or_default();
+                let fields_ok = t.verify.expect.iter().all(|(k, want)| {
+                    v.get(k)
+                        .and_then(|x| x.as_str())
+                        .is_some_and(|got| self.field_ok(k, want, got))
+                });
+                let container_ok = container.is_none_or(|c| a.container_name == c);
+                if fields_ok && container_ok {
+                    return Ok(());
+                }
+                seen.push(match container {
+                    Some(_) => format!(
+                        "{} {} in container '{}'",
+                        a.operation, a.resource, a.container_name
+                    ),
+                    None => format!("{} {}", a.operation, a.resource),
+                });
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(if seen.is_empty() {
+                    format!("no alert from {policy} within {} s", self.timeout.as_secs())
+                } else {
+                    seen.dedup();
+                    format!(
+                        "alerts from {policy} did not carry the expected fields{}: {}",
+                        container
+                            .map(|c| format!(" and ContainerName {c}"))
+                            .unwrap_or_default(),
+                        seen.join(", ")
+                    )
+                });
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
 }
 
@@ -1561,6 +2044,25 @@ mod tests {
     }
 
     #[test]
+    fn the_rename_fallback_clears_a_left_over_old_directory() {
+        let s = scratch("aside");
+        let (from, to) = (s.join(".out.knoxctl-1"), s.join("out"));
+        for (d, f) in [(&from, "new"), (&to, "old")] {
+            std::fs::create_dir(d).unwrap();
+            std::fs::write(d.join("f"), f).unwrap();
+        }
+        // A killed run's left-over, not empty: rename() alone would fail (ENOTEMPTY).
+        let aside = s.join(".out.knoxctl-1-old");
+        std::fs::create_dir_all(aside.join("sub")).unwrap();
+        std::fs::write(aside.join("sub/x"), "stale").unwrap();
+        exchange_by_renames(&from, &to).unwrap();
+        assert_eq!(std::fs::read_to_string(to.join("f")).unwrap(), "new");
+        assert_eq!(std::fs::read_to_string(from.join("f")).unwrap(), "old");
+        assert!(!aside.exists());
+        let _ = std::fs::remove_dir_all(&s);
+    }
+
+    #[test]
     fn a_failed_out_dir_write_leaves_the_previous_contents() {
         let s = scratch("fail");
         let out = s.join("out");
@@ -1589,6 +2091,44 @@ mod tests {
     }
 
     #[test]
+    fn a_trigger_needs_the_programs_it_runs_unless_it_makes_them() {
+        let s = scratch("trigger");
+        for f in ["bin/busybox", "usr/bin/cat"] {
+            std::fs::create_dir_all(s.join(f).parent().unwrap()).unwrap();
+            std::fs::write(s.join(f), "").unwrap();
+        }
+        std::os::unix::fs::symlink("busybox", s.join("bin/sh")).unwrap();
+        let fs = TargetFs::new(&s);
+        let missing = |t: &str| missing_programs(t, &fs);
+        assert_eq!(missing("cat /etc/shadow > /dev/null"), None);
+        assert_eq!(
+            missing("cp /bin/true /tmp/x && /tmp/x; rm -f /tmp/x"),
+            Some("cp and rm".into())
+        );
+        // One alternative of an || chain is enough; builtins and keywords need nothing.
+        assert_eq!(missing("zypper --version || cat /x; true"), None);
+        assert_eq!(
+            missing("ss -t || netstat -t; true"),
+            Some("ss or netstat".into())
+        );
+        assert_eq!(
+            missing("for f in /a/*; do : >> $f; done 2> /dev/null; [ -e /x ] || { echo; }"),
+            None
+        );
+        // A quoted script is an argument: its `;` splits nothing.
+        assert_eq!(
+            missing("python3 -c 'import socket; socket.socket()'"),
+            Some("python3".into())
+        );
+        // No sh (nor bash): said first.
+        std::fs::remove_file(s.join("bin/sh")).unwrap();
+        assert_eq!(missing("cat /x"), Some("sh".into()));
+        std::fs::write(s.join("usr/bin/bash"), "").unwrap();
+        assert_eq!(container_shell(&fs), Some("bash"));
+        let _ = std::fs::remove_dir_all(&s);
+    }
+
+    #[test]
     fn a_verify_failure_says_whether_the_enforcer_claims_the_template() {
         let process = serde_json::json!({"spec": {"process": {"matchPaths": []}}});
         assert_eq!(
@@ -1605,5 +2145,13 @@ mod tests {
         );
         let net = serde_json::json!({"spec": {"network": {}}});
         assert!(!claim(&net, "fanotify").0);
+        // fanotify cannot see /proc and /sys; BPF-LSM can.
+        let proc = serde_json::json!({"spec": {"file": {"matchPaths": [
+            {"path": "/proc/sys/kernel/core_pattern", "readOnly": true}]}}});
+        assert!(!claim(&proc, "fanotify").0);
+        assert!(claim(&proc, "bpf-lsm").0);
+        let mixed = serde_json::json!({"spec": {"file": {"matchPaths": [
+            {"path": "/proc/sys/kernel/core_pattern"}, {"path": "/etc/passwd"}]}}});
+        assert!(claim(&mixed, "fanotify").0);
     }
 }

@@ -52,6 +52,35 @@ impl Source {
     }
 }
 
+/// `text` with the credentials of every URL in it (`https://user:pass@host/...`) replaced
+/// by `***`: notes and errors are printed and end up in logs and bug reports.
+pub fn redact(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.push_str(head);
+        let end = tail
+            .find(['/', '?', '#', ' ', ')', '"', '\'', '\n'])
+            .unwrap_or(tail.len());
+        match tail[..end].rfind('@') {
+            Some(at) => {
+                out.push_str("***");
+                rest = &tail[at..];
+            }
+            None => rest = tail,
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Whether following a redirect from `from` to `to` would drop TLS (https to http): the
+/// download would then be readable and changeable on the way, so it is refused.
+fn downgrade(from: &reqwest::Url, to: &reqwest::Url) -> bool {
+    from.scheme() == "https" && to.scheme() != "https"
+}
+
 fn err(path: impl std::fmt::Display, reason: impl Into<String>) -> HardenError {
     HardenError::Import {
         path: path.to_string(),
@@ -211,14 +240,19 @@ fn now() -> u64 {
 /// no cached copy that is an error. A download replaces the cached copy only once it is
 /// whole and opens as a zip.
 pub fn fetch(url: &str, cache: &Path) -> Result<Fetched, HardenError> {
-    let k = key(url);
+    let raw = url;
+    // What is printed: never the URL's credentials.
+    let url = &redact(raw);
+    let k = key(raw);
     let zip_path = cache.join(format!("{k}.zip"));
     let meta_path = cache.join(format!("{k}.json"));
     let meta: Option<Meta> = std::fs::read(&meta_path)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
-        .filter(|m: &Meta| m.url == url && zip_path.is_file());
+        .filter(|m: &Meta| m.url == raw && zip_path.is_file());
     let fallback = |why: String| -> Result<Fetched, HardenError> {
+        // reqwest's messages name the URL as it was asked for.
+        let why = redact(&why);
         match &meta {
             Some(_) => Ok(Fetched {
                 zip: zip_path.clone(),
@@ -235,13 +269,27 @@ pub fn fetch(url: &str, cache: &Path) -> Result<Fetched, HardenError> {
     };
     let client = match reqwest::blocking::Client::builder()
         .timeout(TIMEOUT)
+        .redirect(reqwest::redirect::Policy::custom(|attempt| {
+            let downgraded = attempt
+                .previous()
+                .last()
+                .is_some_and(|from| downgrade(from, attempt.url()));
+            if downgraded {
+                let to = redact(attempt.url().as_str());
+                attempt.error(format!("refused a redirect from https to {to}"))
+            } else if attempt.previous().len() >= 10 {
+                attempt.error("more than 10 redirects")
+            } else {
+                attempt.follow()
+            }
+        }))
         .user_agent(concat!("knoxctl/", env!("CARGO_PKG_VERSION")))
         .build()
     {
         Ok(c) => c,
         Err(e) => return fallback(e.to_string()),
     };
-    let mut req = client.get(url);
+    let mut req = client.get(raw);
     if let Some(m) = &meta {
         if let Some(etag) = &m.etag {
             req = req.header(reqwest::header::IF_NONE_MATCH, etag);
@@ -299,7 +347,7 @@ pub fn fetch(url: &str, cache: &Path) -> Result<Fetched, HardenError> {
     std::fs::create_dir_all(cache).map_err(|e| err(cache.display(), e.to_string()))?;
     write_whole(&zip_path, &body).map_err(|e| err(zip_path.display(), e.to_string()))?;
     let m = Meta {
-        url: url.to_string(),
+        url: raw.to_string(),
         etag,
         last_modified,
         checked: now(),
@@ -340,6 +388,36 @@ fn write_whole(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .inspect_err(|_| {
             let _ = std::fs::remove_file(&tmp);
         })
+}
+
+#[cfg(test)]
+mod redact_tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_printed_without_their_credentials() {
+        assert_eq!(
+            redact("could not download https://me:s3cret@example.org/t.zip (x)"),
+            "could not download https://***@example.org/t.zip (x)"
+        );
+        assert_eq!(
+            redact("error sending request for url (http://tok@127.0.0.1:9/a.zip)"),
+            "error sending request for url (http://***@127.0.0.1:9/a.zip)"
+        );
+        assert_eq!(
+            redact("https://example.org/a@b.zip and http://h:1?u=a@b"),
+            "https://example.org/a@b.zip and http://h:1?u=a@b"
+        );
+    }
+
+    #[test]
+    fn an_https_to_http_redirect_is_a_downgrade() {
+        let u = |s: &str| reqwest::Url::parse(s).unwrap();
+        assert!(downgrade(&u("https://a/x.zip"), &u("http://a/x.zip")));
+        assert!(!downgrade(&u("https://a/x.zip"), &u("https://b/y.zip")));
+        assert!(!downgrade(&u("http://a/x.zip"), &u("http://b/y.zip")));
+        assert!(!downgrade(&u("http://a/x.zip"), &u("https://b/y.zip")));
+    }
 }
 
 #[cfg(test)]

@@ -135,10 +135,27 @@ fn show_prints_the_template_with_its_mappings_and_enforcers() {
         md.contains("- process: bpf-lsm, fanotify, apparmor"),
         "{md}"
     );
+    // No verify.requires: no such list.
+    assert!(!md.contains("The recipe needs"), "{md}");
+    // A recipe that needs something on the target says what.
+    let md = stdout(&run(&[
+        "harden",
+        "show",
+        "escape-runtime-sockets",
+        "-o",
+        "md",
+    ]));
+    assert!(
+        md.contains(
+            "The recipe needs (verify skips the template where it is not met):\n\n- one of `/var/run/docker.sock`, `/run/docker.sock`,"
+        ),
+        "{md}"
+    );
 }
 
-/// A stand-in agent on a Unix socket that answers every request with this container
-/// inventory (what `show --for container=` and `recommend --container` ask for).
+/// A stand-in agent on a Unix socket that answers a status request as a fanotify agent
+/// and every other request with this container inventory (what `show --for container=`,
+/// `recommend --container` and `verify --container` ask for).
 fn fake_inventory(s: &Scratch, items: Vec<knoxctl::agent::api::ContainerItem>) -> PathBuf {
     use std::io::{BufRead, BufReader};
     let socket = s.0.join("agent.sock");
@@ -146,15 +163,91 @@ fn fake_inventory(s: &Scratch, items: Vec<knoxctl::agent::api::ContainerItem>) -
     let mut reply =
         serde_json::to_vec(&knoxctl::agent::api::Response::Containers { items }).unwrap();
     reply.push(b'\n');
+    let mut status = serde_json::to_vec(&knoxctl::agent::api::Response::Status {
+        status: knoxctl::agent::api::Status {
+            enforcer: "fanotify".into(),
+            ..Default::default()
+        },
+    })
+    .unwrap();
+    status.push(b'\n');
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { return };
             let mut line = String::new();
             let _ = BufReader::new(&stream).read_line(&mut line);
-            let _ = stream.write_all(&reply);
+            let asked: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+            let _ = stream.write_all(if asked["op"] == "status" {
+                &status
+            } else {
+                &reply
+            });
         }
     });
     socket
+}
+
+/// `verify --container` says what is wrong before it changes anything: no agent (1), a
+/// container the agent does not know (2, with the ones it knows), a template of the other
+/// scope (2).
+#[test]
+fn verify_in_a_container_refuses_what_it_cannot_do() {
+    let s = Scratch::new("harden-verify-ctr");
+    let none = s.0.join("no-agent.sock");
+    let out = run(&[
+        "harden",
+        "verify",
+        "--all",
+        "--container",
+        "web",
+        "--socket",
+        none.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("harden verify needs the running agent"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+    let socket = fake_inventory(&s, vec![container("web", 0, &s.0.join("ctr"))]);
+    let sock = socket.to_str().unwrap();
+    let out = run(&[
+        "harden",
+        "verify",
+        "--all",
+        "--container",
+        "db",
+        "--socket",
+        sock,
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no container named 'db' on this host (known: web)"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+    for (args, says) in [
+        (
+            vec!["escape-runtime-socket-host", "--container", "web"],
+            "escape-runtime-socket-host is a host template; verify it without --container",
+        ),
+        (
+            vec!["escape-core-pattern"],
+            "escape-core-pattern is a container template; verify it with --container NAME",
+        ),
+    ] {
+        let mut argv = vec!["harden", "verify"];
+        argv.extend(args);
+        argv.extend(["--socket", sock]);
+        let out = run(&argv);
+        assert_eq!(out.status.code(), Some(2), "{argv:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{argv:?}: {}", stderr(&out));
+    }
+    // IDs and --all do not go together.
+    let out = run(&["harden", "verify", "--all", "exec-tmp", "--socket", sock]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
 
 fn container(name: &str, pid: u32, rootfs: &Path) -> knoxctl::agent::api::ContainerItem {
@@ -1314,5 +1407,24 @@ fn imports_templates_from_a_url_with_a_cache() {
             .unwrap()
             .count(),
         2
+    );
+}
+
+/// A URL's credentials are never printed: not in the note, not in reqwest's error.
+#[test]
+fn template_url_credentials_are_redacted() {
+    let s = Scratch::new("harden-url-creds");
+    // A port nothing listens on: the download fails, with no cached copy.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    drop(l);
+    let url = format!("http://me:s3cret@127.0.0.1:{port}/t.zip");
+    let out = list_templates(&url, &s.0.join("cache"));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(!err.contains("s3cret") && !err.contains("me:"), "{err}");
+    assert!(
+        err.contains(&format!("http://***@127.0.0.1:{port}/t.zip")),
+        "{err}"
     );
 }
