@@ -36,7 +36,7 @@ pub mod yaml;
 mod layering {
     /// Top-level modules from the top (0) down. Modules on the same floor do not use
     /// each other: the enforcers and the monitor both sit on the kernel edge (`kernel`)
-    /// and stay independent of each other.
+    /// and stay independent of each other, and of the forwarders, which read the store.
     const FLOORS: &[(&str, u8)] = &[
         ("cmd", 0),
         ("sysdump", 1),
@@ -46,6 +46,7 @@ mod layering {
         ("agent", 4),
         ("enforce", 5),
         ("monitor", 5),
+        ("forward", 5),
         ("alert", 6),
         ("container", 6),
         ("policy", 7),
