@@ -846,19 +846,48 @@ pub fn redact_yaml(text: &str) -> String {
     }
 }
 
+/// `scheme://user:password@host`: the user information of a URL.
+static URL_CREDENTIALS: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@").expect("valid regex"));
+
+/// A value that only names an environment variable (`${NAME}`) shows no secret, and says
+/// where the secret comes from, which is what a reader of a sysdump needs.
+static ENV_REFERENCE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$").expect("valid regex"));
+
 fn redact_json(v: &mut serde_json::Value) {
     match v {
         serde_json::Value::Object(map) => {
             for (k, val) in map.iter_mut() {
                 if SECRET_KEY.is_match(k) {
                     *val = serde_json::Value::String(REDACTED.into());
+                } else if k.eq_ignore_ascii_case("headers") {
+                    // Header names say nothing about secrecy (`Authorization`, `X-Api`,
+                    // `Cookie`): every literal value goes.
+                    redact_header_values(val);
                 } else {
                     redact_json(val);
                 }
             }
         }
         serde_json::Value::Array(items) => items.iter_mut().for_each(redact_json),
+        serde_json::Value::String(s) => {
+            if URL_CREDENTIALS.is_match(s) {
+                *s = URL_CREDENTIALS
+                    .replace_all(s, format!("${{1}}{REDACTED}@"))
+                    .into_owned();
+            }
+        }
         _ => {}
+    }
+}
+
+fn redact_header_values(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(map) => map.values_mut().for_each(redact_header_values),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(redact_header_values),
+        serde_json::Value::String(s) if ENV_REFERENCE.is_match(s.trim()) => {}
+        other => *other = serde_json::Value::String(REDACTED.into()),
     }
 }
 
@@ -874,16 +903,20 @@ fn redact_lines(text: &str) -> String {
             }
             block = None;
         }
-        if SECRET_KEY.is_match(line) {
+        let headers = line
+            .trim_start()
+            .to_ascii_lowercase()
+            .starts_with("headers:");
+        if SECRET_KEY.is_match(line) || headers {
             match line.split_once(':') {
-                Some((key, _)) if SECRET_KEY.is_match(key) => {
+                Some((key, _)) if SECRET_KEY.is_match(key) || headers => {
                     out.push_str(&format!("{key}: {REDACTED}\n"))
                 }
                 _ => out.push_str(&format!("{}# {REDACTED} line\n", &line[..indent])),
             }
             block = Some(indent);
         } else {
-            out.push_str(line);
+            out.push_str(&URL_CREDENTIALS.replace_all(line, format!("${{1}}{REDACTED}@")));
             out.push('\n');
         }
     }
@@ -911,11 +944,31 @@ mod tests {
     }
 
     #[test]
-    fn redacts_unparseable_text_by_line() {
-        let text = "clusterName: lab\ntoken: |\n  s3cr3t\n  more\nx: [unclosed\nSECRET=abc\n";
+    fn redacts_forwarder_header_values_and_url_credentials() {
+        let text = "forwarders:\n  - kind: webhook\n    address: https://alice:pw123@siem.example/in\n    headers:\n      Authorization: Bearer abc123\n      X-Tenant: ${TENANT}\n      Cookie: [s1, s2]\n";
         let r = redact_yaml(text);
         assert!(
-            !r.contains("s3cr3t") && !r.contains("more") && !r.contains("abc"),
+            !r.contains("abc123")
+                && !r.contains("pw123")
+                && !r.contains("alice")
+                && !r.contains("s1"),
+            "{r}"
+        );
+        assert!(r.contains("https://<redacted>@siem.example/in"), "{r}");
+        assert!(r.contains("Authorization: <redacted>"), "{r}");
+        assert!(r.contains("X-Tenant: ${TENANT}"), "{r}");
+    }
+
+    #[test]
+    fn redacts_unparseable_text_by_line() {
+        let text = "clusterName: lab\ntoken: |\n  s3cr3t\n  more\nx: [unclosed\nSECRET=abc\nheaders:\n  Authorization: Bearer zz9\nurl: http://u:p4ss@h/\n";
+        let r = redact_yaml(text);
+        assert!(
+            !r.contains("s3cr3t")
+                && !r.contains("more")
+                && !r.contains("abc")
+                && !r.contains("zz9")
+                && !r.contains("p4ss"),
             "{r}"
         );
         assert!(
