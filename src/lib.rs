@@ -25,6 +25,7 @@ pub mod onboard;
 pub mod output;
 pub mod policy;
 pub mod procfs;
+pub mod redact;
 pub mod sysdump;
 pub mod yaml;
 
@@ -52,6 +53,7 @@ mod layering {
         ("policy", 7),
         ("identity", 8),
         ("procfs", 8),
+        ("redact", 8),
         ("yaml", 8),
         ("kernel", 8),
     ];

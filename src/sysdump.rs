@@ -846,10 +846,6 @@ pub fn redact_yaml(text: &str) -> String {
     }
 }
 
-/// `scheme://user:password@host`: the user information of a URL.
-static URL_CREDENTIALS: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@").expect("valid regex"));
-
 /// A value that only names an environment variable (`${NAME}`) shows no secret, and says
 /// where the secret comes from, which is what a reader of a sysdump needs.
 static ENV_REFERENCE: LazyLock<Regex> =
@@ -872,10 +868,8 @@ fn redact_json(v: &mut serde_json::Value) {
         }
         serde_json::Value::Array(items) => items.iter_mut().for_each(redact_json),
         serde_json::Value::String(s) => {
-            if URL_CREDENTIALS.is_match(s) {
-                *s = URL_CREDENTIALS
-                    .replace_all(s, format!("${{1}}{REDACTED}@"))
-                    .into_owned();
+            if s.contains('@') {
+                *s = crate::redact::url_credentials(s);
             }
         }
         _ => {}
@@ -916,7 +910,7 @@ fn redact_lines(text: &str) -> String {
             }
             block = Some(indent);
         } else {
-            out.push_str(&URL_CREDENTIALS.replace_all(line, format!("${{1}}{REDACTED}@")));
+            out.push_str(&crate::redact::url_credentials(line));
             out.push('\n');
         }
     }
@@ -954,7 +948,7 @@ mod tests {
                 && !r.contains("s1"),
             "{r}"
         );
-        assert!(r.contains("https://<redacted>@siem.example/in"), "{r}");
+        assert!(r.contains("https://***@siem.example/in"), "{r}");
         assert!(r.contains("Authorization: <redacted>"), "{r}");
         assert!(r.contains("X-Tenant: ${TENANT}"), "{r}");
     }

@@ -337,7 +337,7 @@ fn with_imports(mut catalog: Catalog, sources: &[String]) -> anyhow::Result<Cata
     use crate::harden::fetch::{self, Source};
     for given in sources {
         // Printed in notes and errors: a URL's credentials never are.
-        let arg = &fetch::redact(given);
+        let arg = &crate::redact::url_credentials(given);
         // A zip, downloaded or not, is unpacked into a temporary tree that lives until
         // this source is imported.
         let (dir, unpacked) = match Source::parse(given) {

@@ -9,6 +9,7 @@
 //! tree: `metadata.yaml` names files next to it, so the tree must exist as files.
 
 use super::HardenError;
+use crate::redact::url_credentials;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -50,29 +51,6 @@ impl Source {
             Source::Dir(p)
         }
     }
-}
-
-/// `text` with the credentials of every URL in it (`https://user:pass@host/...`) replaced
-/// by `***`: notes and errors are printed and end up in logs and bug reports.
-pub fn redact(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.find("://") {
-        let (head, tail) = rest.split_at(i + 3);
-        out.push_str(head);
-        let end = tail
-            .find(['/', '?', '#', ' ', ')', '"', '\'', '\n'])
-            .unwrap_or(tail.len());
-        match tail[..end].rfind('@') {
-            Some(at) => {
-                out.push_str("***");
-                rest = &tail[at..];
-            }
-            None => rest = tail,
-        }
-    }
-    out.push_str(rest);
-    out
 }
 
 /// Whether following a redirect from `from` to `to` would drop TLS (https to http): the
@@ -202,6 +180,8 @@ pub fn cache_dir() -> Option<PathBuf> {
 /// What a cached download was fetched with, for revalidation.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 struct Meta {
+    /// Without its credentials: the cache is a file anyone with the user's access reads,
+    /// and the file name (a hash of the whole URL) already tells credentials apart.
     url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     etag: Option<String>,
@@ -242,17 +222,17 @@ fn now() -> u64 {
 pub fn fetch(url: &str, cache: &Path) -> Result<Fetched, HardenError> {
     let raw = url;
     // What is printed: never the URL's credentials.
-    let url = &redact(raw);
+    let url = &url_credentials(raw);
     let k = key(raw);
     let zip_path = cache.join(format!("{k}.zip"));
     let meta_path = cache.join(format!("{k}.json"));
     let meta: Option<Meta> = std::fs::read(&meta_path)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
-        .filter(|m: &Meta| m.url == raw && zip_path.is_file());
+        .filter(|m: &Meta| m.url == *url && zip_path.is_file());
     let fallback = |why: String| -> Result<Fetched, HardenError> {
         // reqwest's messages name the URL as it was asked for.
-        let why = redact(&why);
+        let why = url_credentials(&why);
         match &meta {
             Some(_) => Ok(Fetched {
                 zip: zip_path.clone(),
@@ -275,7 +255,7 @@ pub fn fetch(url: &str, cache: &Path) -> Result<Fetched, HardenError> {
                 .last()
                 .is_some_and(|from| downgrade(from, attempt.url()));
             if downgraded {
-                let to = redact(attempt.url().as_str());
+                let to = url_credentials(attempt.url().as_str());
                 attempt.error(format!("refused a redirect from https to {to}"))
             } else if attempt.previous().len() >= 10 {
                 attempt.error("more than 10 redirects")
@@ -347,7 +327,7 @@ pub fn fetch(url: &str, cache: &Path) -> Result<Fetched, HardenError> {
     std::fs::create_dir_all(cache).map_err(|e| err(cache.display(), e.to_string()))?;
     write_whole(&zip_path, &body).map_err(|e| err(zip_path.display(), e.to_string()))?;
     let m = Meta {
-        url: raw.to_string(),
+        url: url.clone(),
         etag,
         last_modified,
         checked: now(),
@@ -391,24 +371,8 @@ fn write_whole(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 #[cfg(test)]
-mod redact_tests {
+mod redirect_tests {
     use super::*;
-
-    #[test]
-    fn urls_are_printed_without_their_credentials() {
-        assert_eq!(
-            redact("could not download https://me:s3cret@example.org/t.zip (x)"),
-            "could not download https://***@example.org/t.zip (x)"
-        );
-        assert_eq!(
-            redact("error sending request for url (http://tok@127.0.0.1:9/a.zip)"),
-            "error sending request for url (http://***@127.0.0.1:9/a.zip)"
-        );
-        assert_eq!(
-            redact("https://example.org/a@b.zip and http://h:1?u=a@b"),
-            "https://example.org/a@b.zip and http://h:1?u=a@b"
-        );
-    }
 
     #[test]
     fn an_https_to_http_redirect_is_a_downgrade() {

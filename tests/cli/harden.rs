@@ -1330,19 +1330,21 @@ fn imports_templates_from_a_url_with_a_cache() {
             let _ = stream.write_all(&reply);
         }
     });
-    let url = format!("http://127.0.0.1:{port}/releases/policy-templates.zip");
+    // With credentials: they are sent, never printed, and never written to the cache.
+    let url = format!("http://me:s3cret@127.0.0.1:{port}/releases/policy-templates.zip");
+    let shown = format!("http://***@127.0.0.1:{port}/releases/policy-templates.zip");
 
     let first = list_templates(&url, &cache);
     assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
     assert_eq!(imported_ids(&first), ["audit-crontab"]);
     assert!(
-        stderr(&first).contains(&format!("knoxctl: note: downloaded {url} (")),
+        stderr(&first).contains(&format!("knoxctl: note: downloaded {shown} (")),
         "{}",
         stderr(&first)
     );
     assert!(
         stderr(&first).contains(&format!(
-            "{url}/policy-templates-0.2.3/broken/ksp-broken.yaml:3: skipped"
+            "{shown}/policy-templates-0.2.3/broken/ksp-broken.yaml:3: skipped"
         )),
         "{}",
         stderr(&first)
@@ -1352,18 +1354,32 @@ fn imports_templates_from_a_url_with_a_cache() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert_eq!(cached.len(), 2, "{cached:?}");
+    for name in &cached {
+        let bytes = std::fs::read(cache.join("knoxctl/templates").join(name)).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains("s3cret"),
+            "{name} keeps the URL's password"
+        );
+    }
 
     let second = list_templates(&url, &cache);
     assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
     assert_eq!(imported_ids(&second), ["audit-crontab"]);
     assert!(
-        stderr(&second).contains(&format!("{url}: not modified; using the cached copy")),
+        stderr(&second).contains(&format!("{shown}: not modified; using the cached copy")),
         "{}",
         stderr(&second)
     );
     server.join().unwrap();
     let heads = requests.lock().unwrap().clone();
     assert_eq!(heads.len(), 2);
+    assert!(
+        heads[0]
+            .to_ascii_lowercase()
+            .contains("authorization: basic"),
+        "{}",
+        heads[0]
+    );
     assert!(
         heads[1]
             .to_ascii_lowercase()
@@ -1377,7 +1393,7 @@ fn imports_templates_from_a_url_with_a_cache() {
     assert_eq!(offline.status.code(), Some(0), "{}", stderr(&offline));
     assert_eq!(imported_ids(&offline), ["audit-crontab"]);
     assert!(
-        stderr(&offline).contains(&format!("knoxctl: note: could not download {url} (")),
+        stderr(&offline).contains(&format!("knoxctl: note: could not download {shown} (")),
         "{}",
         stderr(&offline)
     );
