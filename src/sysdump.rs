@@ -867,10 +867,8 @@ fn redact_json(v: &mut serde_json::Value) {
             }
         }
         serde_json::Value::Array(items) => items.iter_mut().for_each(redact_json),
-        serde_json::Value::String(s) => {
-            if s.contains('@') {
-                *s = crate::redact::url_credentials(s);
-            }
+        serde_json::Value::String(s) if s.contains('@') => {
+            *s = crate::redact::url_credentials(s);
         }
         _ => {}
     }
