@@ -28,6 +28,7 @@ case $ENFORCER in
 esac
 if [ "$ENFORCER" = apparmor ]; then
   grep -qw apparmor /sys/kernel/security/lsm || fail "AppArmor is not active (lsm: $(cat /sys/kernel/security/lsm))"
+  PATH=$PATH:/usr/sbin:/sbin
 fi
 
 now_ns() { date +%s%N; }
@@ -96,14 +97,38 @@ measure() {
 } >tendirs.yaml
 i=0; while [ $i -lt 10 ]; do mkdir -p /opt/fim$i; echo x >/opt/fim$i/f; i=$((i + 1)); done
 
+# AppArmor only: an allow-everything profile attached to /** with no rule at all, loaded
+# without the agent (the shape of knoxctl-host minus the rules): what confinement itself
+# costs, apart from the rules and the agent.
+BARE='profile knoxctl-bench-bare /** flags=(attach_disconnected,mediate_deleted) {
+  "/{,**}" mrwlk,
+  "/{,**}" pix,
+  network,
+  capability,
+  mount,
+  umount,
+  pivot_root,
+  ptrace,
+  signal,
+  unix,
+  dbus,
+  change_profile,
+}'
+
 # Warm-up: the first runs pay for the emulator's translation cache and the page cache.
 exec_loop >/dev/null
 open_loop >/dev/null
 miss_loop >/dev/null
-rm -f none.* lsm.* dirs.*
+rm -f none.* bare.* lsm.* dirs.*
 r=0
 while [ $r -lt "$ROUNDS" ]; do
   measure none
+  if [ "$ENFORCER" = apparmor ]; then
+    printf '%s\n' "$BARE" | apparmor_parser --replace --skip-cache 2>&1 | grep -v '^Cache read/write disabled' || true
+    grep -q '^knoxctl-bench-bare ' /sys/kernel/security/apparmor/profiles || fail "the bare profile did not load"
+    measure bare
+    printf 'knoxctl-bench-bare' >/sys/kernel/security/apparmor/.remove
+  fi
   start_agent --enforcer "$ENFORCER"
   apply_policy hundred.yaml
   expect_output '100' knoxctl policy list
@@ -136,5 +161,10 @@ for loop in exec open miss; do
     miss) n=$MISSES; what="cache-missing open/close loop ($MISSES distinct files 14 components deep, one awk, after a rename)"; unit="us per open" ;;
   esac
   a=$(median none.$loop); b=$(median lsm.$loop); c=$(median dirs.$loop)
-  echo "BENCH $what, $clock, median of $ROUNDS alternating rounds: no enforcer $(per_op "$a" "$n") $unit [$(spread none.$loop "$n")], $ENFORCER with 100 rules $(per_op "$b" "$n") [$(spread lsm.$loop "$n")] ratio $(ratio "$b" "$a"), + 10 readOnly dir rules $(per_op "$c" "$n") [$(spread dirs.$loop "$n")] ratio $(ratio "$c" "$a")"
+  bare=
+  if [ "$ENFORCER" = apparmor ]; then
+    d=$(median bare.$loop)
+    bare=", an allow-everything profile on /** without rules or agent $(per_op "$d" "$n") [$(spread bare.$loop "$n")] ratio $(ratio "$d" "$a")"
+  fi
+  echo "BENCH $what, $clock, median of $ROUNDS alternating rounds: no enforcer $(per_op "$a" "$n") $unit [$(spread none.$loop "$n")]$bare, $ENFORCER with 100 rules $(per_op "$b" "$n") [$(spread lsm.$loop "$n")] ratio $(ratio "$b" "$a"), + 10 readOnly dir rules $(per_op "$c" "$n") [$(spread dirs.$loop "$n")] ratio $(ratio "$c" "$a")"
 done
