@@ -1,12 +1,16 @@
 #!/bin/sh
 # knox-timeout: 1500
-# BPF-LSM overhead inside the VM, one boot: an exec loop, an open/close loop of one file
+# Enforcer overhead inside the VM (BPF-LSM, or AppArmor with KNOX_BENCH_ENFORCER=apparmor
+# on the kernel command line: the boot without BPF-LSM), one boot: an exec loop, an open/close loop of one file
 # (the miss cache hits after the first open) and an open/close loop over MISSES distinct
 # files deep in a tree, after a rename that empties the miss cache (every open misses and
 # walks its path: the cost of the walk and its per-dentry knox_dir_ids lookup). Each is
 # timed without any enforcer, with the agent and 100 host rules loaded (50 process paths,
 # 50 file paths, none matching the loops), and with 10 readOnly recursive directory rules
 # added (a second policy, same agent), alternately for ROUNDS rounds after a warm-up.
+# Under AppArmor the loops run in processes started after the load (dash, the scenario's
+# shell, is unconfined; /usr/bin/true and awk are exec'd by it), so they run in
+# knoxctl-host, as every program started after an apply does.
 # Prints the medians and their ratios. Run by benches/vm-overhead.sh, which boots qemu
 # with -icount: the guest's clock then counts emulated instructions, so the host's load
 # does not move the numbers. Numbers go to BENCHMARKS.md.
@@ -17,6 +21,15 @@ EXECS=${EXECS:-400}
 OPENS=${OPENS:-20000}
 ROUNDS=${ROUNDS:-3}
 MISSES=${MISSES:-2000} # a multiple of 100: MISSES / 100 directories of 100 files
+ENFORCER=${KNOX_BENCH_ENFORCER:-bpf-lsm}
+case $ENFORCER in
+  bpf-lsm | apparmor) ;;
+  *) fail "KNOX_BENCH_ENFORCER=$ENFORCER: bpf-lsm or apparmor" ;;
+esac
+if [ "$ENFORCER" = apparmor ]; then
+  grep -qw apparmor /sys/kernel/security/lsm || fail "AppArmor is not active (lsm: $(cat /sys/kernel/security/lsm))"
+  PATH=$PATH:/usr/sbin:/sbin
+fi
 
 now_ns() { date +%s%N; }
 
@@ -84,17 +97,44 @@ measure() {
 } >tendirs.yaml
 i=0; while [ $i -lt 10 ]; do mkdir -p /opt/fim$i; echo x >/opt/fim$i/f; i=$((i + 1)); done
 
+# AppArmor only: an allow-everything profile attached to /** with no rule at all, loaded
+# without the agent (the shape of knoxctl-host minus the rules): what confinement itself
+# costs, apart from the rules and the agent.
+BARE='profile knoxctl-bench-bare /** flags=(attach_disconnected,mediate_deleted) {
+  "/{,**}" mrwlk,
+  "/{,**}" pix,
+  network,
+  capability,
+  mount,
+  umount,
+  pivot_root,
+  ptrace,
+  signal,
+  unix,
+  dbus,
+  change_profile,
+}'
+
 # Warm-up: the first runs pay for the emulator's translation cache and the page cache.
 exec_loop >/dev/null
 open_loop >/dev/null
 miss_loop >/dev/null
-rm -f none.* lsm.* dirs.*
+rm -f none.* bare.* lsm.* dirs.*
 r=0
 while [ $r -lt "$ROUNDS" ]; do
   measure none
-  start_agent --enforcer bpf-lsm
+  if [ "$ENFORCER" = apparmor ]; then
+    printf '%s\n' "$BARE" | apparmor_parser --replace --skip-cache 2>&1 | grep -v '^Cache read/write disabled' || true
+    grep -q '^knoxctl-bench-bare ' /sys/kernel/security/apparmor/profiles || fail "the bare profile did not load"
+    measure bare
+    printf 'knoxctl-bench-bare' >/sys/kernel/security/apparmor/.remove
+  fi
+  start_agent --enforcer "$ENFORCER"
   apply_policy hundred.yaml
   expect_output '100' knoxctl policy list
+  if [ "$ENFORCER" = apparmor ] && [ "$r" -eq 0 ]; then
+    log "AppArmor profiles loaded: $(grep -c '^knoxctl-' /sys/kernel/security/apparmor/profiles)"
+  fi
   measure lsm
   apply_policy tendirs.yaml
   measure dirs
@@ -102,6 +142,10 @@ while [ $r -lt "$ROUNDS" ]; do
   expect_ok knoxctl policy delete ten-dirs
   stop_agent
   lsm_reset
+  # The next "none" round must run unconfined: the agent's stop unloads its profiles.
+  if [ "$ENFORCER" = apparmor ] && grep -q '^knoxctl-' /sys/kernel/security/apparmor/profiles; then
+    fail "knoxctl profiles left after the agent stopped: $(grep '^knoxctl-' /sys/kernel/security/apparmor/profiles | tr '\n' ' ')"
+  fi
   r=$((r + 1))
 done
 
@@ -117,5 +161,10 @@ for loop in exec open miss; do
     miss) n=$MISSES; what="cache-missing open/close loop ($MISSES distinct files 14 components deep, one awk, after a rename)"; unit="us per open" ;;
   esac
   a=$(median none.$loop); b=$(median lsm.$loop); c=$(median dirs.$loop)
-  echo "BENCH $what, $clock, median of $ROUNDS alternating rounds: no enforcer $(per_op "$a" "$n") $unit [$(spread none.$loop "$n")], bpf-lsm with 100 rules $(per_op "$b" "$n") [$(spread lsm.$loop "$n")] ratio $(ratio "$b" "$a"), + 10 readOnly dir rules $(per_op "$c" "$n") [$(spread dirs.$loop "$n")] ratio $(ratio "$c" "$a")"
+  bare=
+  if [ "$ENFORCER" = apparmor ]; then
+    d=$(median bare.$loop)
+    bare=", an allow-everything profile on /** without rules or agent $(per_op "$d" "$n") [$(spread bare.$loop "$n")] ratio $(ratio "$d" "$a")"
+  fi
+  echo "BENCH $what, $clock, median of $ROUNDS alternating rounds: no enforcer $(per_op "$a" "$n") $unit [$(spread none.$loop "$n")]$bare, $ENFORCER with 100 rules $(per_op "$b" "$n") [$(spread lsm.$loop "$n")] ratio $(ratio "$b" "$a"), + 10 readOnly dir rules $(per_op "$c" "$n") [$(spread dirs.$loop "$n")] ratio $(ratio "$c" "$a")"
 done

@@ -4,8 +4,9 @@
 
 profile knoxctl-host /** flags=(attach_disconnected,mediate_deleted) {
   # everything the rules below do not deny
-  "/{,**}" mrwlk,
-  "/{,**}" pix,
+  "/{,**}" m,
+  audit "/{,**}" rwlk,
+  audit "/{,**}" pix,
   network,
   capability,
   mount,
@@ -69,4 +70,4 @@ profile knoxctl-host-block-1 "/usr/bin/apt" flags=(attach_disconnected,mediate_d
 # enforced: spec.file.matchPaths[0]
 # note: AppArmor: a blocked program started by a process that was running before the first apply (unconfined) is not refused the exec; it runs in a profile that grants nothing and fails before main (statically linked programs still run)
 # note: AppArmor: knoxctl-host attaches to every program started after the apply (attachment /**); processes already running stay unconfined until they exec, and programs with their own, more specific AppArmor profile keep it and are not covered
-# note: AppArmor: the audit default posture is left to the eBPF monitor (an AppArmor audit rule would log allowed operations too)
+# note: AppArmor: the audit default posture of files and execs is the kernel's: every open and exec in a knoxctl profile is audited (AppArmor also audits the ones an Allow rule grants, which raise no alert)

@@ -1,6 +1,9 @@
 //! AppArmor's denials as alerts: reads the kernel's audit records, keeps the AVC records of
 //! `knoxctl-*` profiles that say `DENIED`, finds the rule that made each decision and sends
-//! it as an [`EnforcerEvent`] on the channel every backend uses.
+//! it as an [`EnforcerEvent`] on the channel every backend uses. Records that say `AUDIT`
+//! come from the audited allow-everything line of an allow-list with posture audit
+//! (see [`profile`]): an open or exec no rule grants is a default-posture Audit alert
+//! (`Passed`); one an Allow rule grants, which the kernel audits too, is dropped.
 //!
 //! Where the records come from ([`Source::open`], said by `probe` and the agent log):
 //! - the audit netlink socket's multicast group `AUDIT_NLGRP_READLOG` (Linux 3.16+,
@@ -291,6 +294,8 @@ pub struct Finding {
     pub data: String,
     pub rule: Option<usize>,
     pub result: OpResult,
+    /// Block for a denial, Audit for an audited operation the default posture let pass.
+    pub action: AlertAction,
     /// The denial is of a blocked program's start (`knoxctl-host-block-N`): the acting
     /// process is the program itself, so its parent is the one that started it.
     pub started: bool,
@@ -359,7 +364,7 @@ impl Reader {
         match r.kind {
             audit::AUDIT_AVC => {
                 let Some(avc) = Avc::of(r) else { return };
-                if avc.verdict == "DENIED" {
+                if avc.verdict == "DENIED" || avc.verdict == "AUDIT" {
                     self.denial(&avc);
                 }
             }
@@ -385,6 +390,11 @@ impl Reader {
         let Some(rules) = self.shared.current() else {
             return;
         };
+        // Most audited operations of an allow-list are ones an Allow rule grants: judged
+        // before /proc is read for them (they raise nothing, and count as nothing).
+        if avc.verdict == "AUDIT" && findings(avc, &rules, None).is_empty() {
+            return;
+        }
         let mut process = procfs::process_info(avc.pid);
         // Gone, or a zombie already: the record and the event's other records tell more.
         let alive = !process.exe.is_empty();
@@ -488,7 +498,7 @@ impl Reader {
                     generation: p.generation,
                     index,
                 }),
-                action: AlertAction::Block,
+                action: f.action,
                 result: f.result,
                 process,
                 timestamp_ns: p.timestamp_ns,
@@ -552,6 +562,9 @@ pub fn findings(avc: &Avc, rules: &Rules, exe: Option<&str>) -> Vec<Finding> {
         }
         Target::Block => return started(avc, rules, exe).into_iter().collect(),
     }
+    if avc.verdict == "AUDIT" {
+        return audited(avc, rules, &sources).into_iter().collect();
+    }
     let one = if avc.is_capability() {
         capability(avc, rules, &sources)
     } else if avc.is_network() {
@@ -562,6 +575,57 @@ pub fn findings(avc: &Avc, rules: &Rules, exe: Option<&str>) -> Vec<Finding> {
         None
     };
     one.into_iter().collect()
+}
+
+/// An operation the kernel let pass and audited (the allow-everything line of an
+/// allow-list with posture audit): an exec or open that every source leaves to the default
+/// posture is its Audit; one a rule decides (an Allow rule grants it: the kernel audits it
+/// because the audit bits of all matching lines add up) is nothing. Other audited
+/// operations (mapping, renames, attribute changes) are not reported, as BPF-LSM reports
+/// opens and execs.
+fn audited(avc: &Avc, rules: &Rules, sources: &[&str]) -> Option<Finding> {
+    if avc.is_capability() || avc.is_network() || avc.name.is_empty() {
+        return None;
+    }
+    let path = avc.name.as_str();
+    let uid = avc.fsuid.unwrap_or(u32::MAX - 1);
+    let owner = avc.ouid.unwrap_or(u32::MAX);
+    let mask = avc.requested_mask.as_str();
+    let c = &rules.compiled;
+    let exec = avc.operation == "exec" || mask.contains('x');
+    if !exec && avc.operation != "open" {
+        return None;
+    }
+    let write = mask.contains(['w', 'a', 'c', 'd', 'l']);
+    let posture = |s: &&str| {
+        let mut who = Known { source: s, uid };
+        let v = if exec {
+            c.exec(path, owner, &mut who)
+        } else {
+            c.open(path, write, owner, &mut who)
+        };
+        v.decision == Decision::DefaultPosture(crate::policy::matcher::Posture::Audit)
+    };
+    if sources.is_empty() || !sources.iter().all(posture) {
+        return None;
+    }
+    let (operation, data) = if exec {
+        (Operation::Process, "syscall=SYS_EXECVE".to_string())
+    } else {
+        (
+            Operation::File,
+            format!("operation=open requested_mask={mask}"),
+        )
+    };
+    Some(Finding {
+        operation,
+        resource: path.to_string(),
+        data,
+        rule: None,
+        result: OpResult::Passed,
+        action: AlertAction::Audit,
+        started: false,
+    })
 }
 
 /// The rule behind the first denying verdict over `sources`, a rule's over a posture's.
@@ -598,6 +662,7 @@ fn file(avc: &Avc, rules: &Rules, sources: &[&str]) -> Option<Finding> {
         data,
         rule,
         result: OpResult::PermissionDenied,
+        action: AlertAction::Block,
         started: false,
     };
     if mask.contains('x') || avc.operation == "exec" {
@@ -690,6 +755,7 @@ fn network(avc: &Avc, rules: &Rules, sources: &[&str]) -> Option<Finding> {
         data,
         rule,
         result: OpResult::PermissionDenied,
+        action: AlertAction::Block,
         started: false,
     })
 }
@@ -711,6 +777,7 @@ fn capability(avc: &Avc, rules: &Rules, sources: &[&str]) -> Option<Finding> {
         rule,
         // capable() fails with EPERM.
         result: OpResult::OperationNotPermitted,
+        action: AlertAction::Block,
         started: false,
     })
 }
@@ -769,6 +836,7 @@ fn started(avc: &Avc, rules: &Rules, exe: Option<&str>) -> Option<Finding> {
         ),
         rule: Some(rule),
         result: OpResult::PermissionDenied,
+        action: AlertAction::Block,
         started: true,
     })
 }
@@ -778,6 +846,8 @@ mod tests {
     use super::*;
     use crate::policy::matcher::Posture;
     use crate::policy::validate::{Options, validate_bytes};
+
+    const HOST_PROFILE: &str = profile::HOST;
 
     fn rules(yaml: &str) -> Rules {
         let r = validate_bytes("t.yaml", yaml.as_bytes(), Options::default());
@@ -927,6 +997,53 @@ mod tests {
         let f = &findings(&exec, &r, None)[0];
         assert_eq!(f.rule, None);
         assert_eq!(f.operation, Operation::Process);
+    }
+
+    #[test]
+    fn allow_list_audits_are_the_default_posture_unless_an_allow_rule_grants() {
+        // KubeArmor's host scenario: bash may only run date; files: head may only read
+        // /etc/hostname. Posture audit: the profiles audit every exec and open.
+        let body = "  action: Allow\n  process:\n    matchPaths:\n    - path: /usr/bin/date\n      fromSource:\n      - path: /usr/bin/bash\n  file:\n    matchPaths:\n    - path: /etc/hostname\n      fromSource:\n      - path: /usr/bin/head\n";
+        let mut r = rules(&policy("allow", body));
+        r.compiled = CompiledRules::new(&r.set, Posture::Audit);
+        let record = |profile: &str, op: &str, name: &str, mask: &str| {
+            avc(&format!(
+                r#"audit(1.0:1): apparmor="AUDIT" operation="{op}" class="file" profile="{profile}" name="{name}" pid=9 comm="x" requested_mask="{mask}" fsuid=0 ouid=0"#
+            ))
+        };
+        let bash = "knoxctl-host-src-usr-bin-bash";
+        let head = "knoxctl-host-src-usr-bin-head";
+        // Not granted: the default posture's Audit, Passed.
+        for (profile, op, name, mask, operation) in [
+            (bash, "exec", "/usr/bin/ls", "x", Operation::Process),
+            (HOST_PROFILE, "exec", "/usr/bin/ls", "x", Operation::Process),
+            (head, "open", "/etc/hosts", "r", Operation::File),
+            (HOST_PROFILE, "open", "/etc/hostname", "r", Operation::File),
+        ] {
+            for exe in [None, Some("/usr/bin/x")] {
+                let f = findings(&record(profile, op, name, mask), &r, exe);
+                assert_eq!(f.len(), 1, "{profile} {op} {name}");
+                assert_eq!(f[0].rule, None);
+                assert_eq!(f[0].operation, operation);
+                assert_eq!(f[0].action, AlertAction::Audit);
+                assert_eq!(f[0].result, OpResult::Passed);
+                assert_eq!(f[0].resource, name);
+            }
+        }
+        // Granted by the Allow rule of the profile's source: audited by the kernel, no alert.
+        assert!(findings(&record(bash, "exec", "/usr/bin/date", "x"), &r, None).is_empty());
+        assert!(findings(&record(head, "open", "/etc/hostname", "r"), &r, None).is_empty());
+        // Not opens or execs: nothing (BPF-LSM reports opens and execs).
+        assert!(findings(&record(head, "file_mmap", "/etc/hosts", "m"), &r, None).is_empty());
+        // A denial is still the Block it was.
+        let d = avc(
+            r#"audit(1.0:1): apparmor="DENIED" operation="open" class="file" profile="knoxctl-host" name="/etc/shadow" pid=9 comm="x" requested_mask="r" denied_mask="r" fsuid=0 ouid=0"#,
+        );
+        let mut b = rules(&policy("allow", body));
+        b.compiled = CompiledRules::new(&b.set, Posture::Block);
+        let f = findings(&d, &b, None);
+        assert_eq!(f[0].action, AlertAction::Block);
+        assert_eq!(f[0].result, OpResult::PermissionDenied);
     }
 
     #[test]

@@ -37,10 +37,14 @@
 //!   by name. `deny` is `audit deny` so that denials reach the audit log (plain `deny` is
 //!   silent).
 //! - allow-list mode with posture block: the matching "allow everything" line is left
-//!   out and only the Allow rules' lines grant. With posture audit the kernel is told
-//!   nothing more: an `audit` allow-everything line would log every operation, allowed
-//!   ones included (AppArmor unions the audit bits of all matching rules), so the
-//!   default-posture audits stay with the eBPF monitor.
+//!   out and only the Allow rules' lines grant. With posture audit (files and execs) the
+//!   allow-everything line carries `audit` (`audit "/{,**}" pix,`; for files `rwlk`
+//!   audited and `m` not, so that mapping a library is not a second record of its open):
+//!   the kernel writes a record of each such operation, and since AppArmor unions the
+//!   audit bits of all matching rules, of those an Allow rule grants too. The alert
+//!   reader judges each record with the matcher and keeps only default-posture ones (the
+//!   eBPF monitor reports matched Audit rules, not the default posture). Network and
+//!   capabilities in allow-list mode with posture audit stay silent.
 //! - Audit rules never reach the kernel (as in KubeArmor): the monitor reports them.
 //!
 //! knoxctl's own programs: `apparmor_parser` and the agent's binary are exempt. Attached
@@ -615,14 +619,23 @@ pub fn generate(set: &RuleSet, postures: &Postures, opts: &Options) -> Profiles 
     let block_exec = allow.process && postures.file == Posture::Block;
     let block_net = allow.network && postures.network == Posture::Block;
     let block_cap = allow.capabilities && postures.capabilities == Posture::Block;
+    // Allow-list mode with posture audit: the operations no Allow rule grants are audited
+    // by the kernel (see the module doc).
+    let audit_file = allow.file && postures.file == Posture::Audit;
+    let audit_exec = allow.process && postures.file == Posture::Audit;
 
     let profile = |name: &str, attach: &str, source: Option<&[&str]>| -> String {
         let mut b = Body::default();
         b.push("# everything the rules below do not deny".into());
-        if !block_file {
+        if audit_file {
+            b.push("\"/{,**}\" m,".into());
+            b.push("audit \"/{,**}\" rwlk,".into());
+        } else if !block_file {
             b.push("\"/{,**}\" mrwlk,".into());
         }
-        if !block_exec {
+        if audit_exec {
+            b.push("audit \"/{,**}\" pix,".into());
+        } else if !block_exec {
             b.push("\"/{,**}\" pix,".into());
         }
         if block_net {
@@ -788,12 +801,16 @@ pub fn generate(set: &RuleSet, postures: &Postures, opts: &Options) -> Profiles 
             "AppArmor: each fromSource program runs in its own profile (knoxctl-host-src-*); under no_new_privs the kernel refuses execs that change profile".into(),
         );
     }
-    let audit_posture = (allow.process || allow.file) && postures.file == Posture::Audit
-        || allow.network && postures.network == Posture::Audit
-        || allow.capabilities && postures.capabilities == Posture::Audit;
-    if audit_posture {
+    if audit_file || audit_exec {
         out.notes.push(
-            "AppArmor: the audit default posture is left to the eBPF monitor (an AppArmor audit rule would log allowed operations too)".into(),
+            "AppArmor: the audit default posture of files and execs is the kernel's: every open and exec in a knoxctl profile is audited (AppArmor also audits the ones an Allow rule grants, which raise no alert)".into(),
+        );
+    }
+    if allow.network && postures.network == Posture::Audit
+        || allow.capabilities && postures.capabilities == Posture::Audit
+    {
+        out.notes.push(
+            "AppArmor: the audit default posture of network and capabilities raises no alerts (an AppArmor audit rule would log every socket and capability use)".into(),
         );
     }
     let proto = |p: &str| {
@@ -916,10 +933,29 @@ mod tests {
             p.text
                 .contains("profile knoxctl-host-src-bin-ping \"/bin/ping\" ")
         );
-        // With the audit posture nothing more is denied in the kernel.
+        // With the audit posture nothing more is denied in the kernel; execs (the category
+        // in allow-list mode) are audited, in every profile, files are not.
         let p = host(&s, &Postures::default());
-        assert!(body(&p, HOST).contains(&"\"/{,**}\" pix,".to_string()));
-        assert!(p.notes.iter().any(|n| n.contains("eBPF monitor")));
+        for name in [HOST, "knoxctl-host-src-bin-ping"] {
+            let b = body(&p, name);
+            assert!(b.contains(&"audit \"/{,**}\" pix,".to_string()), "{name}");
+            assert!(!b.contains(&"\"/{,**}\" pix,".to_string()), "{name}");
+            assert!(b.contains(&"\"/{,**}\" mrwlk,".to_string()), "{name}");
+            assert!(b.contains(&"capability,".to_string()), "{name}");
+        }
+        assert!(p.notes.iter().any(|n| n.contains("files and execs")));
+        assert!(
+            p.notes
+                .iter()
+                .any(|n| n.contains("network and capabilities"))
+        );
+        // A file allow-list audits reads and writes, not the mapping of what was read.
+        let f = set("  file:\n    matchPaths:\n    - path: /etc/hostname\n      action: Allow\n");
+        let b = body(&host(&f, &Postures::default()), HOST);
+        assert!(b.contains(&"\"/{,**}\" m,".to_string()));
+        assert!(b.contains(&"audit \"/{,**}\" rwlk,".to_string()));
+        assert!(b.contains(&"\"/{,**}\" pix,".to_string()));
+        assert!(!b.contains(&"\"/{,**}\" mrwlk,".to_string()));
     }
 
     #[test]

@@ -6,8 +6,9 @@
 # checks as tests/vm/scenarios/20-kubearmor-host-scenarios.sh (which says what each cmd
 # file means), from one implementation (tests/vm/lib.sh, ka_host_scenarios). A case passes
 # on the kernel's outcome (exit status, "Permission denied"); its alert checks are counted
-# apart (`outcome N/M, alerts K/M`), because AppArmor's denials raise no knoxctl alert yet
-# (audited rules and the default posture's audits come from the eBPF monitor).
+# apart (`outcome N/M, alerts K/M`): denials are alerts from the kernel's audit records,
+# the default posture's audits (allow-list mode, posture audit: the profiles audit every
+# open and exec) too, and Audit rules come from the eBPF monitor.
 # shellcheck source-path=SCRIPTDIR/.. source=lib.sh
 . /knox/lib.sh
 
