@@ -419,6 +419,32 @@ pub struct Selected {
     pub reason: String,
 }
 
+/// What `--enforcer auto` starts ([`select`]), from the probes: BPF-LSM;
+/// then AppArmor when its denials can become alerts here (`apparmor_alerts`: the kernel's
+/// audit records can be read); then fanotify; then an AppArmor whose denials raise no
+/// alerts. None: nothing enforces, monitoring only.
+pub fn auto_choice(enforcers: &[ProbeResult], apparmor_alerts: bool) -> Option<Backend> {
+    let usable = |b: Backend| enforcers.iter().any(|r| r.backend == b && r.usable);
+    [
+        (Backend::BpfLsm, true),
+        (Backend::Apparmor, apparmor_alerts),
+        (Backend::Fanotify, true),
+        (Backend::Apparmor, true),
+    ]
+    .into_iter()
+    .find(|&(b, ok)| ok && usable(b))
+    .map(|(b, _)| b)
+}
+
+/// [`auto_choice`] on this host: whether AppArmor's denials can become alerts is asked
+/// only where AppArmor could be picked.
+pub fn auto_pick(probes: &[ProbeResult]) -> Option<Backend> {
+    let apparmor_usable = probes
+        .iter()
+        .any(|r| r.backend == Backend::Apparmor && r.usable);
+    auto_choice(probes, apparmor_usable && apparmor::alert_source().is_ok())
+}
+
 /// Starts the requested backend, or with `auto` the strongest one that works here.
 /// Enforcement decisions are sent on `events`.
 pub fn select(
@@ -554,5 +580,41 @@ mod tests {
         assert_eq!(OpResult::PermissionDenied.to_string(), "Permission denied");
         assert_eq!(OpResult::OperationNotPermitted, "Operation not permitted");
         assert_eq!(OpResult::Passed, "Passed");
+    }
+}
+
+#[cfg(test)]
+mod auto_tests {
+    use super::*;
+
+    fn probes(usable: &[Backend]) -> Vec<ProbeResult> {
+        [
+            Backend::BpfLsm,
+            Backend::Apparmor,
+            Backend::Fanotify,
+            Backend::MonitorOnly,
+        ]
+        .into_iter()
+        .map(|b| ProbeResult {
+            backend: b,
+            usable: usable.contains(&b) || b == Backend::MonitorOnly,
+            reason: String::new(),
+            coverage: Vec::new(),
+        })
+        .collect()
+    }
+
+    #[test]
+    fn auto_is_what_the_agent_starts() {
+        use Backend::*;
+        let all = probes(&[BpfLsm, Apparmor, Fanotify]);
+        assert_eq!(auto_choice(&all, false), Some(BpfLsm));
+        let no_lsm = probes(&[Apparmor, Fanotify]);
+        assert_eq!(auto_choice(&no_lsm, true), Some(Apparmor));
+        // AppArmor without audit records yields to fanotify, as enforce::select does…
+        assert_eq!(auto_choice(&no_lsm, false), Some(Fanotify));
+        // …unless nothing else enforces.
+        assert_eq!(auto_choice(&probes(&[Apparmor]), false), Some(Apparmor));
+        assert_eq!(auto_choice(&probes(&[]), true), None);
     }
 }

@@ -187,10 +187,20 @@ pub fn resolve_enforcer(
         .collect();
     let wanted = match choice {
         EnforcerChoice::Auto => {
+            // The agent's own rule (BPF-LSM, then AppArmor where its denials can be
+            // alerted, then fanotify), so that the plan names what will run.
+            let pick = crate::enforce::auto_pick(probes).filter(|b| *b != Backend::MonitorOnly);
+            // Every stronger backend passed over, with its reason.
             let skipped: Vec<String> = probes
                 .iter()
-                .take_while(|p| !p.usable && p.backend != Backend::MonitorOnly)
-                .map(|p| format!("{}: {}", p.backend, p.reason))
+                .take_while(|p| Some(p.backend) != pick && p.backend != Backend::MonitorOnly)
+                .map(|p| {
+                    if p.usable {
+                        format!("{}: its denials would raise no alerts here", p.backend)
+                    } else {
+                        format!("{}: {}", p.backend, p.reason)
+                    }
+                })
                 .collect();
             let why = |head: &str| {
                 if skipped.is_empty() {
@@ -199,26 +209,20 @@ pub fn resolve_enforcer(
                     format!("{head}; not {}", skipped.join("; not "))
                 }
             };
-            return Ok(
-                match probes
-                    .iter()
-                    .find(|p| p.usable && p.backend != Backend::MonitorOnly)
-                {
-                    Some(p) => (
-                        p.backend,
-                        why(&format!(
-                            "auto: {} is the strongest enforcer that works here",
-                            p.backend
-                        )),
+            return Ok(match pick {
+                Some(b) => (
+                    b,
+                    why(&format!(
+                        "auto: {b} is the strongest enforcer that works here"
+                    )),
+                ),
+                None => (
+                    Backend::MonitorOnly,
+                    why(
+                        "auto: no enforcer works on this kernel, so policies are audited (alerts), not enforced",
                     ),
-                    None => (
-                        Backend::MonitorOnly,
-                        why(
-                            "auto: no enforcer works on this kernel, so policies are audited (alerts), not enforced",
-                        ),
-                    ),
-                },
-            );
+                ),
+            });
         }
         EnforcerChoice::BpfLsm => Backend::BpfLsm,
         EnforcerChoice::Apparmor => Backend::Apparmor,

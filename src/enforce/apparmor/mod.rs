@@ -14,10 +14,11 @@
 //!
 //! Alerts: every denial is an `audit deny` rule, so the kernel writes an audit record of
 //! it; [`alerts`] reads those records and reports each as a Block decision of the rule
-//! that made it. The backend reports every decision on the rules it enforces (a denial:
-//! Allow rules and allowed operations raise no alert, as with BPF-LSM), so the eBPF
-//! monitor stays quiet about them; Audit rules never reach the kernel and stay the
-//! monitor's.
+//! that made it. The backend reports every decision on the rules it enforces (each
+//! denial, and with an allow-list under an audit posture each open or exec no Allow rule
+//! grants, as a DefaultPosture audit; Allow rules and other allowed operations raise no
+//! alert, as with BPF-LSM), so the eBPF monitor stays quiet about them; Audit rules never
+//! reach the kernel and stay the monitor's.
 //!
 //! Limits (also in [`probe`]'s coverage): processes already running when a profile is
 //! first loaded are not confined until they exec (their operations are neither refused
