@@ -1,7 +1,9 @@
 //! Process facts from /proc, used to enrich alerts (who did it, from where, on which TTY).
 //! Best effort: a process may exit while we read; missing facts stay empty.
 
+use std::collections::HashMap;
 use std::fs;
+use std::time::{Duration, Instant};
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ProcessInfo {
@@ -109,6 +111,76 @@ pub fn process_info(pid: i32) -> ProcessInfo {
     }
 }
 
+/// [`process_info`] remembered per pid for a short time, for a stream of events about the
+/// same processes: reading /proc costs six files per process (~30 µs), which dominated the
+/// monitor's pipeline when one process raised many alerts. An entry is read again when it
+/// is older than its time to live (the cwd and the command line may change without an
+/// exec), when the caller's `comm` or parent differ from the ones it was read with (an
+/// exec or a reused pid), and when the caller says the process has just exec'd.
+pub struct ProcCache {
+    entries: HashMap<i32, Cached>,
+    ttl: Duration,
+}
+
+struct Cached {
+    info: ProcessInfo,
+    comm: String,
+    ppid: i32,
+    read: Instant,
+}
+
+/// Entries beyond which the cache starts over (bounded memory under an exec flood, where
+/// every event is a new pid and nothing would be reused anyway).
+const PROC_CACHE_MAX: usize = 4096;
+
+impl ProcCache {
+    pub fn new(ttl: Duration) -> ProcCache {
+        ProcCache {
+            entries: HashMap::new(),
+            ttl,
+        }
+    }
+
+    /// The facts of `pid`, as the kernel named it (`comm`) with parent `ppid`; `fresh`
+    /// reads /proc whatever the cache holds.
+    pub fn get(&mut self, pid: i32, ppid: i32, comm: &str, fresh: bool) -> &ProcessInfo {
+        let now = Instant::now();
+        let stale = match self.entries.get(&pid) {
+            Some(c) => {
+                fresh || c.comm != comm || c.ppid != ppid || now.duration_since(c.read) > self.ttl
+            }
+            None => true,
+        };
+        if stale {
+            if self.entries.len() >= PROC_CACHE_MAX && !self.entries.contains_key(&pid) {
+                self.entries.clear();
+            }
+            let mut info = process_info(pid);
+            // The process may be gone (no stat, no parent): the kernel's parent then.
+            // Remembered like the rest, found or not (a parent /proc refuses, such as
+            // init in some sandboxes, would be asked again at every event otherwise).
+            if info.parent_exe.is_empty() && ppid > 0 && info.ppid != ppid {
+                info.parent_exe = link(ppid, "exe");
+            }
+            self.entries.insert(
+                pid,
+                Cached {
+                    info,
+                    comm: comm.to_string(),
+                    ppid,
+                    read: now,
+                },
+            );
+        }
+        &self.entries.get(&pid).expect("inserted above").info
+    }
+
+    /// A process exited: its pid may be reused.
+    pub fn forget(&mut self, pid: i32) {
+        self.entries.remove(&pid);
+    }
+}
+
 /// The pid `pid` has in its own (innermost) pid namespace: the last `NSpid` of its status.
 pub fn ns_pid(pid: i32) -> Option<i32> {
     let s = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -162,6 +234,28 @@ mod tests {
         assert!(me.exe.contains("knoxctl"), "{me:?}");
         assert!(me.ppid > 0);
         assert!(!me.cwd.is_empty());
+    }
+
+    #[test]
+    fn cache_rereads_after_exec_reparenting_and_ttl() {
+        let me = std::process::id() as i32;
+        let ppid = process_info(me).ppid;
+        let mut c = ProcCache::new(Duration::from_millis(50));
+        let first = c.get(me, ppid, "knoxctl", false).clone();
+        assert!(first.exe.contains("knoxctl"), "{first:?}");
+        // Poison the entry to see whether it is read again.
+        c.entries.get_mut(&me).unwrap().info.exe = "cached".into();
+        assert_eq!(c.get(me, ppid, "knoxctl", false).exe, "cached");
+        assert_eq!(c.get(me, ppid, "other-comm", false).exe, first.exe);
+        c.entries.get_mut(&me).unwrap().info.exe = "cached".into();
+        assert_eq!(c.get(me, ppid + 1, "other-comm", false).exe, first.exe);
+        c.entries.get_mut(&me).unwrap().info.exe = "cached".into();
+        assert_eq!(c.get(me, ppid + 1, "other-comm", true).exe, first.exe);
+        c.entries.get_mut(&me).unwrap().info.exe = "cached".into();
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(c.get(me, ppid + 1, "other-comm", false).exe, first.exe);
+        c.forget(me);
+        assert!(c.entries.is_empty());
     }
 
     #[test]

@@ -9,9 +9,9 @@ use crate::alert::store::AlertSender;
 use crate::alert::{Alert, format_rfc3339};
 use crate::enforce::{AlertAction, EnforcerEvent, Operation};
 use crate::monitor::{EventKind, MonitorEvent};
-use crate::policy::matcher::{Decision, Known, Subject, Verdict};
+use crate::policy::matcher::{CompiledRules, Decision, Known, Subject, Verdict};
 use crate::policy::normalize::Rule;
-use crate::procfs::ProcessInfo;
+use crate::procfs::{ProcCache, ProcessInfo};
 use std::sync::Arc;
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
@@ -212,19 +212,54 @@ fn owner_of(root: &std::path::Path, path: &str) -> u32 {
         .unwrap_or(u32::MAX)
 }
 
+/// How long the monitor's pipeline trusts what it read from /proc about a process (see
+/// [`ProcCache`]): a process that changes its cwd or command line without an exec is
+/// reported with the old ones for at most this long.
+const PROC_TTL: Duration = Duration::from_millis(100);
+
+thread_local! {
+    /// The monitor's pipeline runs on one thread: its cache needs no lock.
+    static PROCS: std::cell::RefCell<ProcCache> = std::cell::RefCell::new(ProcCache::new(PROC_TTL));
+}
+
 /// The facts a monitor event carries, completed from /proc while the process may still run.
 fn monitor_process(ev: &MonitorEvent, exe: &str) -> ProcessInfo {
-    let mut p = crate::procfs::process_info(ev.pid as i32);
+    let mut p = PROCS.with_borrow_mut(|c| {
+        c.get(
+            ev.pid as i32,
+            ev.ppid as i32,
+            &ev.comm,
+            ev.kind == EventKind::Exec,
+        )
+        .clone()
+    });
     p.pid = ev.pid as i32;
     p.ppid = ev.ppid as i32;
     p.uid = ev.uid;
     if p.exe.is_empty() {
         p.exe = exe.to_string();
     }
-    if p.parent_exe.is_empty() && ev.ppid > 0 {
-        p.parent_exe = crate::procfs::process_info(ev.ppid as i32).exe;
-    }
     p
+}
+
+thread_local! {
+    /// The last rule set asked about, and whether any of its rules is `ownerOnly` (held,
+    /// so that its address cannot be reused by another set while it is remembered).
+    static OWNER_RULES: std::cell::RefCell<Option<(Arc<CompiledRules>, bool)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Whether the rules of `host` compare a file's owner (`ownerOnly`): only then is the
+/// file's owner worth a stat() per event (the matcher looks at it for nothing else).
+fn needs_owner(host: &HostRules) -> bool {
+    OWNER_RULES.with_borrow_mut(|cached| match cached {
+        Some((rules, needs)) if Arc::ptr_eq(rules, &host.compiled) => *needs,
+        _ => {
+            let needs = host.set.rules.iter().any(|r| r.owner_only);
+            *cached = Some((host.compiled.clone(), needs));
+            needs
+        }
+    })
 }
 
 /// Which monitor alerts an exec or open deserves: matching Audit rules, and Block rules
@@ -278,7 +313,11 @@ fn monitor_alerts(
         },
         source: None,
     };
-    let owner = owner_of(root, &path);
+    let owner = if needs_owner(host) {
+        owner_of(root, &path)
+    } else {
+        u32::MAX
+    };
     let verdict = match operation {
         Operation::Process => host.compiled.exec(&path, owner, &mut subject),
         _ => host.compiled.open(&path, write, owner, &mut subject),
@@ -518,6 +557,9 @@ pub fn run_monitor_events(
     for ev in events {
         // Forks and exits never alert: no container lookup (and no /proc read) for them.
         if matches!(ev.kind, EventKind::Fork | EventKind::Exit) {
+            if ev.kind == EventKind::Exit {
+                PROCS.with_borrow_mut(|c| c.forget(ev.pid as i32));
+            }
             continue;
         }
         let found = match containers.member(ev.pid, ev.cgroup_id) {

@@ -552,12 +552,15 @@ impl Store {
                         ids[k] = sid(s)?;
                     }
                 }
-                prev = Some(a);
-                atags.clear();
-                if !a.atags.is_empty() {
-                    atags = serde_json::to_string(&a.atags)
-                        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
+                // Their tags too: the JSON is made again only when they differ.
+                if prev.is_none_or(|p| p.atags != a.atags) {
+                    atags.clear();
+                    if !a.atags.is_empty() {
+                        atags = serde_json::to_string(&a.atags)
+                            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
+                    }
                 }
+                prev = Some(a);
                 let severity_n = a.severity.trim().parse::<i64>().ok();
                 let [
                     cluster_name,
@@ -1089,16 +1092,23 @@ impl CommitWatch {
     /// Waits until something in the state directory changed, or `timeout`, or a signal.
     /// Returns whether a change was seen (the caller reads the store either way).
     pub fn wait(&self, timeout: Duration) -> bool {
+        self.wait_or(None, timeout)
+    }
+
+    /// As [`CommitWatch::wait`], and also ends when `also` becomes readable (a thread's
+    /// stop signal: an eventfd), which the caller then looks at and clears itself.
+    pub fn wait_or(&self, also: Option<std::os::fd::RawFd>, timeout: Duration) -> bool {
         use std::os::fd::AsRawFd;
-        let mut pfd = libc::pollfd {
-            fd: self.fd.as_raw_fd(),
+        let pfd = |fd| libc::pollfd {
+            fd,
             events: libc::POLLIN,
             revents: 0,
         };
+        let mut fds = [pfd(self.fd.as_raw_fd()), pfd(also.unwrap_or(-1))];
         let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
-        // SAFETY: one valid pollfd.
-        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
-        if n <= 0 {
+        // SAFETY: valid pollfds (a negative fd is ignored by poll).
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+        if n <= 0 || fds[0].revents == 0 {
             return false;
         }
         // Drain: one wake-up per look at the store, however many writes happened.
@@ -1354,6 +1364,10 @@ fn checkpoint_loop(conn: Connection, commits: Receiver<()>) {
     }
 }
 
+/// The writer's pause while a batch fills and the queue is empty: short against the
+/// queue's capacity (4,096 alerts in the agent: at 300,000 alerts/s, 1 ms brings 300).
+const FILL_NAP: Duration = Duration::from_millis(1);
+
 /// How often an idle store is pruned: its alerts can only age out (`max_age`), which needs
 /// no hurry, and a quiet agent should stay asleep.
 const IDLE_PRUNE: Duration = Duration::from_secs(600);
@@ -1438,17 +1452,23 @@ impl Worker {
 
     /// Adds queued alerts to a started batch until it is full or its flush time comes.
     /// Returns false when told to stop or when every sender is gone.
+    ///
+    /// It naps instead of waiting in `recv`: a receiver waiting in the queue makes every
+    /// producer's send wake it (a futex call and a context switch per alert, which on one
+    /// core cost about as much as storing the alert); napping, it takes what came in bulk.
     fn fill(&self, batch: &mut Vec<Alert>) -> bool {
         let deadline = Instant::now() + self.options.flush_interval;
         while batch.len() < self.options.max_batch {
-            let now = Instant::now();
-            if now >= deadline {
-                break;
-            }
-            match self.rx.recv_timeout(deadline - now) {
+            match self.rx.try_recv() {
                 Ok(Msg::Alert(a)) => batch.push(a),
-                Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) => return false,
-                Err(RecvTimeoutError::Timeout) => break,
+                Ok(Msg::Stop) | Err(TryRecvError::Disconnected) => return false,
+                Err(TryRecvError::Empty) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        break;
+                    }
+                    std::thread::sleep(FILL_NAP.min(deadline - now));
+                }
             }
         }
         true

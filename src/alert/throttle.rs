@@ -2,11 +2,15 @@
 //! folded into one summary alert that carries how many there were and when the first and
 //! last happened, instead of being dropped as KubeArmor's throttling drops them (#905,
 //! #2789). Runs in the store's writer thread, which sees every alert in order, so it needs
-//! no lock and costs one hash lookup per alert.
+//! no lock and costs two hash lookups per alert (no allocation for a key already seen).
+//! The folds in progress are also kept in the order they are due, so the writer's
+//! per-batch questions ("when is the next summary due?", "which are due now?") cost
+//! nothing per key, and forgetting idle keys is amortised: a cost proportional to the keys
+//! is paid only after that many new keys.
 
 use super::Alert;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 /// `alerts.throttle` in the agent's config.yaml.
@@ -37,7 +41,6 @@ struct Fold {
     count: u64,
     first: i64,
     last: i64,
-    due: Instant,
 }
 
 #[derive(Default)]
@@ -55,7 +58,17 @@ const MAX_KEYS: usize = 10_000;
 
 pub struct Throttle {
     opts: ThrottleOptions,
-    keys: HashMap<(String, String), Key>,
+    /// Policy name → container id → its count: looked up by `&str`, without allocating.
+    keys: HashMap<String, HashMap<String, Key>>,
+    /// How many keys `keys` holds.
+    len: usize,
+    /// The key count past which idle keys are forgotten: at least [`MAX_KEYS`], and twice
+    /// what a sweep left (when every key has a fold in progress, a sweep frees nothing,
+    /// and sweeping again at the next alert would cost O(keys) per alert).
+    sweep_at: usize,
+    /// The folds in progress by due time (and a sequence number, for equal times).
+    pending: BTreeMap<(Instant, u64), (String, String)>,
+    seq: u64,
     /// Alerts folded so far (also counted in the summaries).
     pub folded: u64,
 }
@@ -66,20 +79,44 @@ impl Throttle {
         (opts.max_per_second > 0).then(|| Throttle {
             opts,
             keys: HashMap::new(),
+            len: 0,
+            sweep_at: MAX_KEYS,
+            pending: BTreeMap::new(),
+            seq: 0,
             folded: 0,
         })
+    }
+
+    /// Forgets the keys without a fold in progress (their count only matters within the
+    /// current second).
+    fn sweep(&mut self) {
+        let mut len = 0;
+        self.keys.retain(|_, by_container| {
+            by_container.retain(|_, k| k.fold.is_some());
+            len += by_container.len();
+            !by_container.is_empty()
+        });
+        self.len = len;
+        self.sweep_at = MAX_KEYS.max(2 * len);
     }
 
     /// Passes `a` on to `out`, or folds it when its policy and container are over the limit
     /// in the alert's second.
     pub fn admit(&mut self, a: Alert, now: Instant, out: &mut Vec<Alert>) {
-        if self.keys.len() > MAX_KEYS {
-            self.keys.retain(|_, k| k.fold.is_some());
+        if self.len > self.sweep_at {
+            self.sweep();
         }
-        let key = self
-            .keys
-            .entry((a.policy_name.clone(), a.container_id.clone()))
-            .or_default();
+        let by_container = match self.keys.get_mut(a.policy_name.as_str()) {
+            Some(m) => m,
+            None => self.keys.entry(a.policy_name.clone()).or_default(),
+        };
+        let key = match by_container.get_mut(a.container_id.as_str()) {
+            Some(k) => k,
+            None => {
+                self.len += 1;
+                by_container.entry(a.container_id.clone()).or_default()
+            }
+        };
         // Only a newer second starts a new count: alerts of two sources (an enforcer and
         // the monitor) arrive interleaved a second apart, and an older one counts towards
         // the current second rather than resetting it.
@@ -100,12 +137,17 @@ impl Throttle {
                 f.last = f.last.max(a.timestamp);
             }
             None => {
+                let due = now + Duration::from_secs(self.opts.fold_seconds.clamp(1, MAX_FOLD_SECS));
+                self.seq += 1;
+                self.pending.insert(
+                    (due, self.seq),
+                    (a.policy_name.clone(), a.container_id.clone()),
+                );
                 key.fold = Some(Fold {
                     first: a.timestamp,
                     last: a.timestamp,
                     count: 1,
                     sample: a,
-                    due: now + Duration::from_secs(self.opts.fold_seconds.clamp(1, MAX_FOLD_SECS)),
                 })
             }
         }
@@ -114,19 +156,26 @@ impl Throttle {
     /// Writes the summaries whose gathering time is over (all of them with `all`).
     pub fn due(&mut self, now: Instant, all: bool, out: &mut Vec<Alert>) {
         let max = self.opts.max_per_second;
-        for k in self.keys.values_mut() {
-            if k.fold.as_ref().is_some_and(|f| all || f.due <= now) {
-                out.push(summary(k.fold.take().expect("checked"), max));
+        while let Some(entry) = self.pending.first_entry() {
+            if !all && entry.key().0 > now {
+                break;
+            }
+            let (policy, container) = entry.remove();
+            // Every pending entry names a key with its fold: a sweep keeps those.
+            if let Some(f) = self
+                .keys
+                .get_mut(&policy)
+                .and_then(|m| m.get_mut(&container))
+                .and_then(|k| k.fold.take())
+            {
+                out.push(summary(f, max));
             }
         }
     }
 
     /// When the next summary is due, if a fold is gathering.
     pub fn next_due(&self) -> Option<Instant> {
-        self.keys
-            .values()
-            .filter_map(|k| k.fold.as_ref().map(|f| f.due))
-            .min()
+        self.pending.first_key_value().map(|((due, _), _)| *due)
     }
 }
 
@@ -221,6 +270,59 @@ mod tests {
             })
             .sum();
         assert_eq!(counted, 10 + 3 + 3 + 2);
+    }
+
+    /// Past MAX_KEYS keys that all fold, admitting stays cheap (a sweep that frees nothing
+    /// waits for the keys to double), idle keys are still forgotten, and every fold's
+    /// summary still comes out in due order.
+    #[test]
+    fn many_folding_keys_are_summarised_and_idle_keys_forgotten() {
+        let mut t = Throttle::new(ThrottleOptions {
+            max_per_second: 1,
+            fold_seconds: 10,
+        })
+        .unwrap();
+        let now = Instant::now();
+        let mut out = Vec::new();
+        let n = MAX_KEYS + 500;
+        for i in 0..n {
+            let p = format!("p{i}");
+            t.admit(alert(7, &p, ""), now, &mut out);
+            t.admit(alert(7, &p, ""), now, &mut out);
+        }
+        assert_eq!(
+            out.len() as u64 + t.folded,
+            2 * n as u64,
+            "passed or folded"
+        );
+        // The key whose two alerts straddled the first sweep was forgotten between them
+        // (it had no fold yet), so its count started over.
+        let folding = t.pending.len();
+        assert!(folding >= n - 1, "{folding}");
+        assert!(
+            t.sweep_at >= 2 * MAX_KEYS,
+            "a sweep that freed nothing: {}",
+            t.sweep_at
+        );
+        // Keys without a fold are forgotten at the next sweep.
+        for i in 0..=t.sweep_at - t.len {
+            t.admit(alert(7, &format!("idle{i}"), "c"), now, &mut out);
+        }
+        assert_eq!(t.len, t.sweep_at + 1);
+        t.admit(alert(7, "last", ""), now, &mut out);
+        assert_eq!(
+            t.len,
+            folding + 1,
+            "the idle keys are forgotten, the folding ones kept"
+        );
+        out.clear();
+        assert_eq!(t.next_due(), Some(now + Duration::from_secs(10)));
+        t.due(now + Duration::from_secs(9), false, &mut out);
+        assert!(out.is_empty());
+        t.due(now + Duration::from_secs(10), false, &mut out);
+        assert_eq!(out.len(), folding, "one summary per folding key");
+        assert!(out.iter().all(|a| a.atags.contains(&"count=1".to_string())));
+        assert_eq!(t.next_due(), None);
     }
 
     #[test]

@@ -32,16 +32,19 @@
 //! socket has no acknowledgement at all beyond the kernel accepting the datagram.
 //!
 //! A new forwarder starts at the newest stored alert: configuring one does not replay the
-//! store's history into a SIEM. Forwarders are woken when the store's writer has committed
-//! new alerts (they watch its commit counter, an atomic load, every [`POLL`]) and retry on
-//! their backoff timer; at shutdown each sends what it can within [`SHUTDOWN_BOUND`] and
-//! keeps its cursor, so the rest goes out at the next start.
+//! store's history into a SIEM. An idle forwarder sleeps until the store's writer commits:
+//! it is woken by the same [`CommitWatch`] as `knoxctl alerts tail` (inotify on the state
+//! directory, which every commit writes) and then reads the store; without inotify it
+//! looks at the writer's commit counter every [`POLL`]. Forwarders retry on their backoff
+//! timer; at shutdown each sends what it can within [`SHUTDOWN_BOUND`] and keeps its
+//! cursor, so the rest goes out at the next start.
 
 pub mod http;
 pub mod syslog;
 
 use crate::alert::Alert;
-use crate::alert::store::{Store, StoreError};
+use crate::alert::store::{CommitWatch, Store, StoreError};
+use crate::kernel::wake::EventFd;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -50,8 +53,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-/// How often an idle forwarder looks at the writer's commit counter.
+/// How often an idle forwarder looks at the writer's commit counter when it cannot watch
+/// the state directory (no inotify); with a [`CommitWatch`], the longest it sleeps.
 pub const POLL: Duration = Duration::from_millis(200);
+/// How soon an idle forwarder looks at the commit counter again after a write in the
+/// state directory that the counter did not show yet.
+const RECHECK: Duration = Duration::from_millis(2);
 /// How long shutdown waits for forwarders to send what is pending.
 pub const SHUTDOWN_BOUND: Duration = Duration::from_secs(3);
 /// The first retry's delay; doubled after each failure up to `maxBackoffSecs`.
@@ -474,6 +481,8 @@ struct Shared {
     stop: AtomicBool,
     /// Set by `stop`, waited on by sleeps.
     bell: (Mutex<bool>, Condvar),
+    /// Signalled by `stop` too: ends an idle wait on the [`CommitWatch`].
+    wake: Option<EventFd>,
 }
 
 impl Shared {
@@ -528,6 +537,7 @@ impl Forwarders {
                 }),
                 stop: AtomicBool::new(false),
                 bell: (Mutex::new(false), Condvar::new()),
+                wake: EventFd::new().ok(),
             });
             let (s, c, ctx) = (shared.clone(), c.clone(), ctx.clone());
             let handle = std::thread::Builder::new()
@@ -550,6 +560,9 @@ impl Forwarders {
             *s.bell.0.lock().unwrap_or_else(|p| p.into_inner()) = true;
             s.stop.store(true, Ordering::Relaxed);
             s.bell.1.notify_all();
+            if let Some(w) = &s.wake {
+                w.signal();
+            }
         }
         let handle = StatusHandle(self.workers.iter().map(|(s, _)| s.clone()).collect());
         for (_, h) in self.workers {
@@ -681,6 +694,15 @@ impl Worker {
         };
         self.backoff = FIRST_BACKOFF;
         self.shared.update(|s| s.cursor = cursor);
+        // Made before the first look at the store: a commit after that look is seen.
+        let watch = match (&self.shared.wake, CommitWatch::new(&self.ctx.state_dir)) {
+            (Some(wake), Ok(w)) => Some((w, wake.fd())),
+            (_, Err(e)) => {
+                tracing::debug!(forwarder = %self.config.name, error = %e, "no inotify: polling the store");
+                None
+            }
+            (None, Ok(_)) => None,
+        };
         let mut stop_at: Option<Instant> = None;
         loop {
             if stop_at.is_none() && self.shared.stop.load(Ordering::Relaxed) {
@@ -705,10 +727,22 @@ impl Worker {
                     return;
                 }
                 // Idle: wait for the writer to commit something.
+                let mut timeout = POLL;
                 while commits == (self.ctx.commits)() {
-                    if self.shared.sleep(POLL) {
+                    let (stopping, written) = match &watch {
+                        Some((w, wake)) => {
+                            let written = w.wait_or(Some(*wake), timeout);
+                            (self.shared.stop.load(Ordering::Relaxed), written)
+                        }
+                        None => (self.shared.sleep(POLL), false),
+                    };
+                    if stopping {
                         break;
                     }
+                    // The write may be a commit still under way (inotify fires at its
+                    // first write to the WAL, its count comes after its last): look at
+                    // the count again soon, as no further write may announce it.
+                    timeout = if written { RECHECK } else { POLL };
                 }
                 continue;
             }
