@@ -160,11 +160,15 @@ pub struct AppArmorSide {
 impl AppArmorSide {
     /// Loads what `selections` (each selected container and its policies) and the
     /// policies' literal container names need, unloads the rest; with no AppArmor backend
-    /// running, unloads what it had loaded.
+    /// running, unloads what it had loaded. A registered container (of `all`) that runs in
+    /// its profile keeps it, with no rules once no policy selects it: unloading it would
+    /// make the runtime refuse every later exec in the container (`docker exec`, `runc
+    /// exec` start the process in the container's profile), as KubeArmor keeps it too.
     pub fn sync(
         &mut self,
         compiled: &[select::Compiled],
         selections: &[(&Container, Vec<Policy>)],
+        all: &[Container],
     ) {
         let Some(active) = active() else {
             if self.active {
@@ -230,6 +234,22 @@ impl AppArmorSide {
                 target: None,
             });
             self.ahead.insert(pname, (name.to_string(), ids));
+        }
+        for c in all {
+            let pname = profile::container_profile_name(&c.name);
+            if c.pid != 0
+                && !seen.contains(&pname)
+                && !self.ahead.contains_key(&pname)
+                && self.profiles.holds(&pname)
+                && label(c.pid).as_deref() == Some(pname.as_str())
+            {
+                seen.insert(pname);
+                wanted.push(Wanted {
+                    name: c.name.clone(),
+                    set: RuleSet::from_policies(&[]),
+                    target: None,
+                });
+            }
         }
         self.results = self.profiles.sync(&active, &wanted);
     }
