@@ -1270,6 +1270,25 @@ mod tests {
     }
 
     #[test]
+    fn container_profiles_are_named_after_the_container_and_inherit_execs() {
+        assert_eq!(container_profile_name("web"), "knoxctl-c-web");
+        assert_eq!(container_profile_name("a b/c:d"), "knoxctl-c-a-b-c-d");
+        let s = set("  process:\n    matchPaths:\n    - path: /usr/bin/apt\n      action: Allow\n");
+        let p = container("web", &s, &Postures::default(), &Features::default());
+        assert_eq!(p.names, vec!["knoxctl-c-web"]);
+        assert!(
+            p.text
+                .contains("profile knoxctl-c-web flags=(attach_disconnected,mediate_deleted) {")
+        );
+        let b = body(&p, "knoxctl-c-web");
+        // No attachment lookups inside a container: the host's /** profile would win.
+        assert!(b.contains(&"\"/usr/bin/apt\" ix,".to_string()));
+        assert!(b.contains(&"\"/{,**}\" ix,".to_string()));
+        assert!(!b.iter().any(|l| l.contains("pix")));
+        assert!(b.contains(&"deny mount,".to_string()));
+    }
+
+    #[test]
     fn source_names_are_unique() {
         let mut taken = BTreeSet::new();
         assert_eq!(
