@@ -55,7 +55,16 @@ fn generate_resolved(set: &RuleSet, postures: &Postures, resolve: profile::Resol
 }
 
 fn fixtures() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/apparmor");
+    fixtures_in("tests/apparmor")
+}
+
+/// Container fixtures: each file's stem is the container's name.
+fn container_fixtures() -> Vec<PathBuf> {
+    fixtures_in("tests/apparmor/containers")
+}
+
+fn fixtures_in(dir: &str) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
     let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -117,15 +126,27 @@ fn golden_text(set: &RuleSet, p: &Profiles) -> String {
     s
 }
 
+/// A container's profile as the agent generates it, named after the fixture.
+fn container_profile(yaml: &Path, set: &RuleSet, postures: &Postures) -> Profiles {
+    let name = yaml.file_stem().unwrap().to_str().unwrap();
+    profile::container(name, set, postures, &Features::default())
+}
+
 #[test]
 fn generated_profiles_match_the_golden_files() {
     let bless = std::env::var_os("KNOXCTL_BLESS").is_some_and(|v| v == "1");
     let mut failures = Vec::new();
-    for yaml in fixtures() {
+    let host = fixtures().into_iter().map(|f| (f, false));
+    for (yaml, container) in host.chain(container_fixtures().into_iter().map(|f| (f, true))) {
         let text = std::fs::read_to_string(&yaml).unwrap();
         let set = rule_set(&yaml, text.as_bytes())
             .unwrap_or_else(|| panic!("{} has no valid policy", yaml.display()));
-        let got = golden_text(&set, &generate(&set, &postures(&text)));
+        let p = if container {
+            container_profile(&yaml, &set, &postures(&text))
+        } else {
+            generate(&set, &postures(&text))
+        };
+        let got = golden_text(&set, &p);
         let golden = yaml.with_extension("profile");
         if bless {
             std::fs::write(&golden, &got).unwrap();
@@ -208,6 +229,7 @@ fn apparmor_parser_accepts_every_generated_profile() {
 
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut files = fixtures();
+    files.extend(container_fixtures());
     yaml_files(&root.join("examples/policies"), &mut files);
     if let Some(dir) = common::conformance_dir() {
         yaml_files(&dir.join("policy-templates"), &mut files);
@@ -237,11 +259,21 @@ fn apparmor_parser_accepts_every_generated_profile() {
             if let Err(e) = parse(&parser, &p.text) {
                 failures.push(format!("{} ({postures:?}): {e}\n{}", f.display(), p.text));
             }
+            // The same rules as a container's profile.
+            let c = container_profile(f, &set, &postures);
+            checked += 1;
+            if let Err(e) = parse(&parser, &c.text) {
+                failures.push(format!(
+                    "{} as a container ({postures:?}): {e}\n{}",
+                    f.display(),
+                    c.text
+                ));
+            }
         }
     }
     eprintln!("apparmor_parser compiled {checked} generated profile sets");
     assert!(
-        checked >= 2 * 20,
+        checked >= 4 * 20,
         "only {checked} profile sets were generated"
     );
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));

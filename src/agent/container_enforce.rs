@@ -1,7 +1,9 @@
 //! Enforcement inside containers: which applied policies select each registered
 //! container, the rule set they make for it, and the enforcer that holds it — a target of
 //! its own in BPF-LSM's maps when the host runs BPF-LSM and the container has a cgroup v2
-//! id ([`super::container_lsm`]), else one fanotify group per container (fanotify marks
+//! id ([`super::container_lsm`]), its AppArmor profile `knoxctl-c-NAME` when the host runs
+//! AppArmor and the container's runtime started it in that profile
+//! ([`container_apparmor`]), else one fanotify group per container (fanotify marks
 //! the container's own files through its root and judges that container's processes only).
 //!
 //! [`ContainerEnforcement::sync`] is the one place where rules follow containers: called
@@ -14,6 +16,7 @@ use super::container_lsm;
 use super::container_monitor::ContainerIndex;
 use super::core::HostRules;
 use crate::container::{Container, select};
+use crate::enforce::apparmor::containers::{self as container_apparmor, AppArmorSide};
 use crate::enforce::bpf_lsm::containers::ContainerLsm;
 use crate::enforce::fanotify::{FanotifyEnforcer, Options};
 use crate::enforce::{ApplyReport, ContainerTarget, EnforcerEvent};
@@ -50,6 +53,14 @@ pub struct Enforcement {
     /// Why nothing is enforced (no fanotify, the container's root cannot be reached).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub error: String,
+    /// With the AppArmor backend: the profile knoxctl loaded for this container
+    /// (`knoxctl-c-NAME`), which its runtime must start it in.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub apparmor_profile: String,
+    /// The AppArmor label the container's init process ran under at the last sync
+    /// (`knoxctl-c-NAME`, `docker-default`, `unconfined`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub apparmor_label: String,
 }
 
 /// What a container was given, and what decides whether to give it again.
@@ -60,6 +71,9 @@ struct Applied {
     image: String,
     labels: BTreeMap<String, String>,
     policies: Vec<Policy>,
+    /// The AppArmor label of the init process: a change (the runtime exec'd the
+    /// entrypoint in its profile) re-applies.
+    label: Option<String>,
     state: Enforcement,
     /// Marked through the bundle's rootfs before the runtime pivoted: without the
     /// container's own mounts (volumes, /etc/hosts). Applied again once it has pivoted.
@@ -80,6 +94,8 @@ pub struct ContainerEnforcement {
     posture: Posture,
     /// Where the monitor learns which process is in which container.
     index: Arc<ContainerIndex>,
+    /// The containers' AppArmor profiles, when the host's backend is AppArmor.
+    apparmor: AppArmorSide,
 }
 
 impl ContainerEnforcement {
@@ -112,6 +128,7 @@ impl ContainerEnforcement {
             applied: BTreeMap::new(),
             posture,
             index,
+            apparmor: AppArmorSide::default(),
         }
     }
 
@@ -122,6 +139,22 @@ impl ContainerEnforcement {
             .filter(|p| p.kind != Kind::KubeArmorHostPolicy)
             .cloned()
             .collect();
+    }
+
+    /// Whether a container's AppArmor label changed since its rules were applied (its
+    /// runtime exec'd the entrypoint in its profile after the hook registered it): a
+    /// cheap /proc read per selected container, for discovery's 2 s tick.
+    pub fn labels_changed(&self) -> bool {
+        container_apparmor::active().is_some()
+            && self.applied.values().any(|a| {
+                a.label.is_some()
+                    && a.label.as_deref()
+                        != Some(
+                            container_apparmor::label(a.pid)
+                                .unwrap_or_default()
+                                .as_str(),
+                        )
+            })
     }
 
     /// What enforces `id`'s rules, if policies select it.
@@ -148,19 +181,24 @@ impl ContainerEnforcement {
         let policies = std::mem::take(&mut self.policies);
         let compiled: Vec<select::Compiled> = policies.iter().map(select::Compiled::new).collect();
         let mut live = std::collections::BTreeSet::new();
-        for c in containers {
+        let selections: Vec<(&Container, Vec<Policy>)> = containers
+            .iter()
             // Without a verified process the container's files cannot be reached.
-            if c.pid == 0 || !c.verified {
-                continue;
-            }
-            let selected: Vec<Policy> = compiled
-                .iter()
-                .filter(|p| p.selects(c))
-                .map(|p| p.policy.clone())
-                .collect();
-            if selected.is_empty() {
-                continue;
-            }
+            .filter(|c| c.pid != 0 && c.verified)
+            .map(|c| {
+                let selected: Vec<Policy> = compiled
+                    .iter()
+                    .filter(|p| p.selects(c))
+                    .map(|p| p.policy.clone())
+                    .collect();
+                (c, selected)
+            })
+            .filter(|(_, s)| !s.is_empty())
+            .collect();
+        // Every container's profile, before any container's backend is chosen: whether
+        // a container runs in its profile decides it.
+        self.apparmor.sync(&compiled, &selections, containers);
+        for (c, selected) in selections {
             live.insert(c.id.clone());
             if only.is_some_and(|id| id != c.id) {
                 continue;
@@ -168,6 +206,7 @@ impl ContainerEnforcement {
             // A failed apply (root not reachable yet, no group) is tried again, and one
             // made before the pivot once the process has its own root.
             let root = container_root(c);
+            let label = self.apparmor.label(c);
             let same = self.applied.get(&c.id).is_some_and(|a| {
                 a.state.error.is_empty()
                     && (!a.provisional || root.as_ref().is_ok_and(|r| !r.provisional))
@@ -176,6 +215,7 @@ impl ContainerEnforcement {
                     && a.image == c.image
                     && a.labels == c.labels
                     && a.policies == selected
+                    && a.label == label
             });
             if same {
                 continue;
@@ -190,6 +230,7 @@ impl ContainerEnforcement {
                     image: c.image.clone(),
                     labels: c.labels.clone(),
                     policies: selected,
+                    label,
                     state,
                     provisional,
                     monitor,
@@ -226,11 +267,44 @@ impl ContainerEnforcement {
         root: Result<Root, String>,
         selected: &[Policy],
     ) -> (Enforcement, Option<Arc<HostRules>>) {
+        let (mut state, monitor) = self.apply_backend(c, root, selected);
+        describe_apparmor(&self.apparmor, c, &mut state);
+        (state, monitor)
+    }
+
+    fn apply_backend(
+        &mut self,
+        c: &Container,
+        root: Result<Root, String>,
+        selected: &[Policy],
+    ) -> (Enforcement, Option<Arc<HostRules>>) {
         let set = RuleSet::from_policies(selected);
         let mut state = Enforcement {
             rules: set.rules.len(),
             ..Enforcement::default()
         };
+        if let Some(report) = self.apparmor.confines(c) {
+            // The kernel enforces the profile for every process of the container: no
+            // other group judges it too.
+            container_lsm::release(self.lsm.as_mut(), &c.id);
+            if let Some(e) = &mut self.enforcer {
+                e.remove_container(&c.id);
+            }
+            describe(
+                &mut state,
+                &report,
+                &set,
+                Some(container_apparmor::NOTE),
+                self.index.monitored(),
+            );
+            state.backend = container_apparmor::BACKEND.into();
+            tracing::info!(
+                id = %c.short_id(), name = %c.name, profile = %state.apparmor_profile,
+                rules = state.rules, enforced = state.enforced, "container rules applied by AppArmor"
+            );
+            let monitor = HostRules::for_container(set, report, self.posture, true);
+            return (state, Some(Arc::new(monitor)));
+        }
         if container_lsm::routes(self.lsm.as_ref(), c) {
             let lsm = self.lsm.as_mut().expect("routes() checked it");
             let root = match root {
@@ -359,12 +433,29 @@ impl ContainerEnforcement {
         if !failed.is_empty() {
             text.push_str(&format!("; NOT enforced in {}", failed.join("; ")));
         }
+        // With AppArmor: the containers that run without their profile, and the profiles
+        // loaded ahead for containers the policy names.
+        let outside: Vec<String> = (self.applied.values())
+            .filter(|a| a.policies.iter().any(|p| p.id().to_string() == id))
+            .filter_map(|a| outside_apparmor(&a.name, &a.state))
+            .collect();
+        if !outside.is_empty() {
+            text.push_str(&format!(
+                "; running WITHOUT their knoxctl AppArmor profile (a running container's profile cannot be changed): {}",
+                outside.join("; ")
+            ));
+        }
+        if let Some(ahead) = self.apparmor.ahead(id) {
+            text.push_str("; ");
+            text.push_str(&ahead);
+        }
         text
     }
 
     /// Releases every group (the agent stops).
     pub fn stop(&mut self) {
         self.applied.clear();
+        self.apparmor.clear();
         if let Some(mut e) = self.enforcer.take() {
             crate::enforce::Enforcer::stop(&mut e);
         }
@@ -406,6 +497,54 @@ pub(super) fn describe(
             )
         });
     }
+}
+
+/// With the AppArmor backend: `c`'s profile and label in its state, and, when it does not
+/// run in its profile, why and what enforces its rules instead.
+fn describe_apparmor(side: &AppArmorSide, c: &Container, state: &mut Enforcement) {
+    let Some(label) = side.label(c) else { return };
+    state.apparmor_label = label.clone();
+    match side.profile(c) {
+        Some((name, Ok(()))) => {
+            if state.backend != container_apparmor::BACKEND {
+                let instead = match state.backend.as_str() {
+                    "" => "nothing enforces its rules".to_string(),
+                    b => format!("{b} enforces what it can of its rules"),
+                };
+                state.notes.push(format!(
+                    "AppArmor: the container runs under {}, not its profile {name} (a runtime sets a container's profile when it starts it): start it with --security-opt apparmor={name} (docker, podman) or runc's process.apparmorProfile; until then {instead}",
+                    if label.is_empty() { "?" } else { &label }
+                ));
+            }
+            state.apparmor_profile = name;
+        }
+        Some((name, Err(e))) => state
+            .notes
+            .push(format!("AppArmor: its profile {name} is not loaded: {e}")),
+        None => {}
+    }
+}
+
+/// `policy apply`'s words for a container that has a knoxctl AppArmor profile and does not
+/// run in it; None otherwise.
+fn outside_apparmor(name: &str, state: &Enforcement) -> Option<String> {
+    if state.apparmor_profile.is_empty() || state.backend == container_apparmor::BACKEND {
+        return None;
+    }
+    let by = if state.backend.is_empty() {
+        "nothing enforces its rules".to_string()
+    } else {
+        format!("enforced there by {} only", state.backend)
+    };
+    Some(format!(
+        "{name} (runs under {}; start it with --security-opt apparmor={}; {by})",
+        if state.apparmor_label.is_empty() {
+            "?"
+        } else {
+            &state.apparmor_label
+        },
+        state.apparmor_profile
+    ))
 }
 
 /// Where the agent reaches a container's root.

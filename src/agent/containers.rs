@@ -110,6 +110,15 @@ pub async fn run(ctx: Containers, sockets: Vec<PathBuf>) {
                 slot.insert(tokio::spawn(watch(c, s, cg)));
             }
         }
+        // A container the hook registered before its runtime exec'd the entrypoint in its
+        // AppArmor profile: its backend is chosen again once it runs there.
+        let labels = {
+            let e = container_enforce::lock(&ctx.enforcement);
+            e.labels_changed()
+        };
+        if labels {
+            ctx.sync_async().await;
+        }
         if last_scan.is_some_and(|t| t.elapsed() < RESCAN_EVERY) {
             continue;
         }

@@ -23,7 +23,15 @@ a fanotify group of its own (whatever enforces the host), which marks the contai
 through its root and judges that container's processes only. `N/M rules` counts the rules \
 enforced; -o json lists the others with the reason. A podman container is enforced before its \
 entrypoint runs (the OCI hook); a container found through the Docker API from the moment its \
-start event arrives (0.1-0.3 s after it started).";
+start event arrives (0.1-0.3 s after it started).
+
+The AppArmor column is the profile the container's init process runs under, read from \
+/proc/PID/attr (apparmorProfile in documents; unconfined, docker-default, ...). With the AppArmor \
+enforcer the agent loads a profile knoxctl-c-NAME for every container policies select, and for \
+every container name a selector names, before it runs: a runtime sets a container's profile \
+when it starts it (docker and podman --security-opt apparmor=knoxctl-c-NAME, runc's \
+process.apparmorProfile) and cannot change it later, so a container that runs under another \
+profile is enforced by fanotify (process and file rules) and its -o json notes say so.";
 
 #[derive(Args, Debug)]
 pub struct ContainersArgs {
@@ -38,8 +46,21 @@ pub fn run(args: ContainersArgs, conn: &AgentConn) -> anyhow::Result<ExitStatus>
         Response::Error { message, .. } => anyhow::bail!("{message}"),
         _ => anyhow::bail!("unexpected response from the agent (is it older than this knoxctl?)"),
     };
+    // Read here, for every container, policies or not: the CLI runs on the agent's host.
+    let labels: Vec<Option<String>> = items
+        .iter()
+        .map(|i| (i.container.pid != 0).then(|| apparmor_label(i.container.pid))?)
+        .collect();
     if let Some(doc) = args.output.document() {
-        print_document(&serde_json::to_value(&items)?, doc)?;
+        let mut v = serde_json::to_value(&items)?;
+        if let Some(list) = v.as_array_mut() {
+            for (item, label) in list.iter_mut().zip(&labels) {
+                if let (Some(obj), Some(l)) = (item.as_object_mut(), label) {
+                    obj.insert("apparmorProfile".into(), l.clone().into());
+                }
+            }
+        }
+        print_document(&v, doc)?;
         return Ok(ExitStatus::Success);
     }
     if items.is_empty() {
@@ -56,8 +77,9 @@ pub fn run(args: ContainersArgs, conn: &AgentConn) -> anyhow::Result<ExitStatus>
         "Found by",
         "Selected by",
         "Enforced",
+        "AppArmor",
     ]);
-    for i in &items {
+    for (i, label) in items.iter().zip(&labels) {
         let c = &i.container;
         let labels: Vec<String> = c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
         t.add_row(vec![
@@ -82,6 +104,7 @@ pub fn run(args: ContainersArgs, conn: &AgentConn) -> anyhow::Result<ExitStatus>
                 Some(e) if !e.error.is_empty() => e.error.clone(),
                 Some(e) => format!("{} ({}/{} rules)", e.backend, e.enforced, e.rules),
             },
+            label.clone().unwrap_or_else(|| "-".into()),
         ]);
     }
     t.pin(&["Container ID", "Name", "Runtime", "PID"]);
@@ -90,4 +113,13 @@ pub fn run(args: ContainersArgs, conn: &AgentConn) -> anyhow::Result<ExitStatus>
     }
     println!("{t}");
     Ok(ExitStatus::Success)
+}
+
+/// The AppArmor label of `pid` (`knoxctl-c-web`, `unconfined`), None where AppArmor does
+/// not run or the process cannot be read.
+fn apparmor_label(pid: u32) -> Option<String> {
+    if !std::path::Path::new(crate::enforce::apparmor::SECURITYFS).exists() {
+        return None;
+    }
+    crate::enforce::apparmor::containers::label(pid)
 }

@@ -257,6 +257,9 @@ pub struct Shared {
     pub unattributed: AtomicU64,
     /// Reads that lost records (socket overflow, overwritten kernel log).
     pub lost: AtomicU64,
+    /// Container profiles (`knoxctl-c-NAME`) of running containers: their denials are
+    /// judged by that container's rules and carry its fields ([`super::containers`]).
+    containers: Mutex<BTreeMap<String, Arc<super::containers::ContainerRules>>>,
 }
 
 impl Shared {
@@ -268,11 +271,21 @@ impl Shared {
             dropped: AtomicU64::new(0),
             unattributed: AtomicU64::new(0),
             lost: AtomicU64::new(0),
+            containers: Mutex::new(BTreeMap::new()),
         }
     }
 
     pub fn set_rules(&self, rules: Rules) {
         *self.rules.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(rules));
+    }
+
+    pub fn set_containers(&self, c: BTreeMap<String, Arc<super::containers::ContainerRules>>) {
+        *self.containers.lock().unwrap_or_else(|e| e.into_inner()) = c;
+    }
+
+    fn container(&self, profile: &str) -> Option<Arc<super::containers::ContainerRules>> {
+        let c = self.containers.lock().unwrap_or_else(|e| e.into_inner());
+        c.get(profile).cloned()
     }
 
     fn current(&self) -> Option<Arc<Rules>> {
@@ -302,6 +315,8 @@ pub struct Finding {
 }
 
 struct Pending {
+    /// The container whose profile denied, with its rules.
+    container: Option<Arc<crate::enforce::ContainerTarget>>,
     /// The process was read from /proc: the event's other records add nothing.
     alive: bool,
     at: Instant,
@@ -387,8 +402,17 @@ impl Reader {
         if !base.starts_with(profile::PREFIX) || base == super::PROBE_PROFILE {
             return;
         }
-        let Some(rules) = self.shared.current() else {
-            return;
+        let (rules, container) = if base.starts_with(profile::CONTAINER_PREFIX) {
+            let Some(c) = self.shared.container(base) else {
+                self.shared.unattributed.fetch_add(1, Ordering::Relaxed);
+                return;
+            };
+            (c.rules.clone(), Some(c.target.clone()))
+        } else {
+            let Some(rules) = self.shared.current() else {
+                return;
+            };
+            (rules, None)
         };
         // Most audited operations of an allow-list are ones an Allow rule grants: judged
         // before /proc is read for them (they raise nothing, and count as nothing).
@@ -427,6 +451,7 @@ impl Reader {
             }
         }
         let p = Pending {
+            container,
             alive,
             at: Instant::now(),
             findings,
@@ -502,7 +527,7 @@ impl Reader {
                 result: f.result,
                 process,
                 timestamp_ns: p.timestamp_ns,
-                container: None,
+                container: p.container.clone(),
             };
             match self.shared.events.try_send(ev) {
                 Ok(()) => {}
@@ -527,7 +552,7 @@ enum Target {
 
 fn target(profile_name: &str) -> Option<Target> {
     let base = profile_name.split("//").next().unwrap_or_default();
-    if base == profile::HOST {
+    if base == profile::HOST || base.starts_with(profile::CONTAINER_PREFIX) {
         Some(Target::Host)
     } else if base.starts_with(SOURCE_PREFIX) {
         Some(Target::Source)

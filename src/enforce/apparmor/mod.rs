@@ -20,12 +20,17 @@
 //! alert, as with BPF-LSM), so the eBPF monitor stays quiet about them; Audit rules never
 //! reach the kernel and stay the monitor's.
 //!
+//! Containers: while this backend runs, [`containers`] loads a `knoxctl-c-NAME` profile per
+//! container that policies select (and per container name a selector names), which the
+//! container's runtime must start it in; host applies leave those profiles alone.
+//!
 //! Limits (also in [`probe`]'s coverage): processes already running when a profile is
 //! first loaded are not confined until they exec (their operations are neither refused
 //! nor alerted); programs with their own, more specific profile keep it.
 
 pub mod alerts;
 pub mod audit;
+pub mod containers;
 pub mod profile;
 
 use super::{
@@ -295,8 +300,14 @@ impl AppArmorEnforcer {
         } else {
             tracing::warn!(reason = %alert_note, "AppArmor denials raise no alerts");
         }
+        let parser = parser().expect("probed");
+        containers::set_active(Some(Arc::new(containers::Active {
+            parser: parser.clone(),
+            postures,
+            alerts: alerts.as_ref().map(|(s, _)| s.clone()),
+        })));
         Ok(AppArmorEnforcer {
-            parser: parser().expect("probed"),
+            parser,
             postures,
             loaded: Vec::new(),
             generation: Generation::default(),
@@ -315,8 +326,10 @@ impl AppArmorEnforcer {
         &self.alert_note
     }
 
-    /// Stops the audit reader after it has read what is queued.
+    /// Stops the audit reader after it has read what is queued; container profiles are
+    /// no longer loaded from here on.
     fn stop_alerts(&mut self) {
+        containers::set_active(None);
         if let Some((shared, thread)) = self.alerts.take() {
             shared.stop.store(true, Ordering::SeqCst);
             let _ = thread.join();
@@ -368,7 +381,8 @@ impl Enforcer for AppArmorEnforcer {
         stale.extend(loaded());
         stale.sort();
         stale.dedup();
-        stale.retain(|n| !keep.contains(n));
+        // Containers' profiles are the container side's ([`containers`]).
+        stale.retain(|n| !keep.contains(n) && !n.starts_with(profile::CONTAINER_PREFIX));
         for name in &stale {
             unload(name).map_err(|e| error(format!("unloading profile {name}: {e}")))?;
         }
@@ -401,6 +415,7 @@ impl Enforcer for AppArmorEnforcer {
     }
 
     fn stop(&mut self) {
+        containers::set_active(None);
         for name in std::mem::take(&mut self.loaded) {
             if let Err(e) = unload(&name) {
                 tracing::warn!(profile = %name, error = %e, "unloading AppArmor profile");

@@ -372,8 +372,9 @@ fn globs(m: &Matcher, resolve: Resolve) -> Result<Vec<String>, String> {
 /// asks the file system; tests pass their own).
 pub type Resolve<'a> = &'a dyn Fn(&str) -> Option<String>;
 
-/// The lines one rule puts in a profile.
-fn lines(rule: &Rule, resolve: Resolve) -> Result<Vec<String>, String> {
+/// The lines one rule puts in a profile; `exec` is the mode an allowed exec gets (`pix` on
+/// the host, `ix` in a container's profile).
+fn lines(rule: &Rule, resolve: Resolve, exec: &str) -> Result<Vec<String>, String> {
     if !rule.allowed_args.is_empty() {
         return Err("allowedArgs: AppArmor matches the executable, not its arguments".into());
     }
@@ -386,12 +387,12 @@ fn lines(rule: &Rule, resolve: Resolve) -> Result<Vec<String>, String> {
         Category::Process => {
             for g in globs(&rule.matcher, resolve)? {
                 if rule.owner_only {
-                    out.push(format!("owner {g} pix,"));
+                    out.push(format!("owner {g} {exec},"));
                     out.push(format!("audit deny other {g} mx,"));
                 } else if deny {
                     out.push(format!("audit deny {g} mx,"));
                 } else {
-                    out.push(format!("{g} pix,"));
+                    out.push(format!("{g} {exec},"));
                 }
             }
         }
@@ -580,7 +581,7 @@ pub fn generate(set: &RuleSet, postures: &Postures, opts: &Options) -> Profiles 
         if rule.action == Action::Audit {
             continue;
         }
-        match lines(rule, resolve) {
+        match lines(rule, resolve, "pix") {
             Ok(l) => {
                 placed.push((idx, l));
                 out.enforced.push(idx);
@@ -829,6 +830,141 @@ pub fn generate(set: &RuleSet, postures: &Postures, opts: &Options) -> Profiles 
             "AppArmor: tcp and udp rules cover every stream or datagram socket of inet and inet6 (AppArmor does not see the protocol)".into(),
         );
     }
+    out.unenforceable.sort();
+    out
+}
+
+/// A container's profile is `knoxctl-c-` and its name ([`container_profile_name`]).
+pub const CONTAINER_PREFIX: &str = "knoxctl-c-";
+
+/// What docker-default denies (moby's profiles/apparmor/template.go), kept in a
+/// container's profile: a container started with knoxctl's profile instead of the
+/// runtime's default must not lose that hardening. Plain `deny` (no audit record): these
+/// are no policy's denials, so they raise no alerts, as under docker-default.
+const CONTAINER_HARDENING: &[&str] = &[
+    "deny /proc/* w,",
+    "deny /proc/{[^1-9],[^1-9][^0-9],[^1-9s][^0-9y][^0-9s],[^1-9][^0-9][^0-9][^0-9/]*}/** w,",
+    "deny /proc/sys/[^k]** w,",
+    "deny /proc/sys/kernel/{?,??,[^s][^h][^m]**} w,",
+    "deny /proc/sysrq-trigger rwklx,",
+    "deny /proc/kcore rwklx,",
+    "deny mount,",
+    "deny /sys/[^f]*/** wklx,",
+    "deny /sys/f[^s]*/** wklx,",
+    "deny /sys/fs/[^c]*/** wklx,",
+    "deny /sys/fs/c[^g]*/** wklx,",
+    "deny /sys/fs/cg[^r]*/** wklx,",
+    "deny /sys/firmware/** rwklx,",
+    "deny /sys/devices/virtual/powercap/** rwklx,",
+    "deny /sys/kernel/security/** rwklx,",
+];
+
+/// The profile name of container `name`: `knoxctl-c-` and the name with every character
+/// other than letters, digits, `.`, `_` and `-` made `-` (docker and podman names need
+/// none of that; a name found by cgroup scan is the short id).
+pub fn container_profile_name(name: &str) -> String {
+    let mut s = String::from(CONTAINER_PREFIX);
+    s.extend(name.chars().map(|c| {
+        if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+            c
+        } else {
+            '-'
+        }
+    }));
+    s
+}
+
+/// The profile of one container: `profile knoxctl-c-NAME` with no attachment (the runtime
+/// puts the container's first process in it: `--security-opt apparmor=knoxctl-c-NAME`,
+/// runc's `process.apparmorProfile`), which every process of the container inherits
+/// (execs are `ix`: inside a container, an attachment lookup could land in the host's
+/// `/**` profile). It allows everything docker-default allows, keeps docker-default's
+/// denials, and adds the rules' lines as on the host; paths are the container's own (the
+/// kernel names a file from the container's root: `attach_disconnected`).
+///
+/// fromSource rules are not written (each source would need a child profile and an
+/// exec transition, which the kernel refuses under no_new_privs, as docker's
+/// `--security-opt no-new-privileges` sets): they are reported unenforceable.
+pub fn container(name: &str, set: &RuleSet, postures: &Postures, features: &Features) -> Profiles {
+    let profile_name = container_profile_name(name);
+    let mut out = Profiles::default();
+    let mut placed: Vec<(usize, Vec<String>)> = Vec::new();
+    for (idx, rule) in set.rules.iter().enumerate() {
+        match rule.category {
+            Category::Syscall => continue,
+            Category::Device => {
+                out.unenforceable
+                    .push((idx, "USB device rules are not enforced by AppArmor".into()));
+                continue;
+            }
+            _ => {}
+        }
+        if rule.action == Action::Audit {
+            continue;
+        }
+        if !rule.from_source.is_empty() {
+            out.unenforceable.push((
+                idx,
+                format!("fromSource: {profile_name} holds the rules of every program in the container; a source's own rules are not expressed in it"),
+            ));
+            continue;
+        }
+        match lines(rule, &|_| None, "ix") {
+            Ok(l) => {
+                placed.push((idx, l));
+                out.enforced.push(idx);
+            }
+            Err(why) => out.unenforceable.push((idx, why)),
+        }
+    }
+    let allow = &set.allow_list;
+    let mut b = Body::default();
+    b.push("# everything the rules below do not deny".into());
+    if !(allow.file && postures.file == Posture::Block) {
+        b.push("\"/{,**}\" mrwlk,".into());
+    }
+    if !(allow.process && postures.file == Posture::Block) {
+        b.push("\"/{,**}\" ix,".into());
+    }
+    if allow.network && postures.network == Posture::Block {
+        for d in OTHER_DOMAINS {
+            b.push(format!("network {d},"));
+        }
+    } else {
+        b.push("network,".into());
+    }
+    if !(allow.capabilities && postures.capabilities == Posture::Block) {
+        b.push("capability,".into());
+    }
+    for l in ALLOW_REST {
+        b.push(l.to_string());
+    }
+    for l in &features.rules {
+        b.push(l.clone());
+    }
+    b.push("# docker-default's denials".into());
+    for l in CONTAINER_HARDENING {
+        b.push(l.to_string());
+    }
+    for (idx, l) in &placed {
+        let rule = &set.rules[*idx];
+        b.push(format!("# {} {}", rule.policy, rule.field));
+        for line in l {
+            b.push(line.clone());
+        }
+    }
+    let mut text = format!(
+        "# Generated by knoxctl for container {name:?}: start it with\n# --security-opt apparmor={profile_name} (docker, podman) or runc's\n# process.apparmorProfile; edits are overwritten.\nprofile {profile_name} {FLAGS} {{\n"
+    );
+    for l in &b.lines {
+        let _ = writeln!(text, "  {l}");
+    }
+    text.push_str("}\n");
+    out.text = text;
+    out.names.push(profile_name.clone());
+    out.notes.push(format!(
+        "AppArmor: {profile_name} confines the container only if its runtime started it in that profile; a running container's profile cannot be changed"
+    ));
     out.unenforceable.sort();
     out
 }
@@ -1167,6 +1303,25 @@ mod tests {
         );
         assert_eq!(spellings(&["/a", "/a"]).unwrap(), "\"/a\"");
         assert_eq!(spellings(&["/a,b", "/c"]).unwrap(), "\"/c\"");
+    }
+
+    #[test]
+    fn container_profiles_are_named_after_the_container_and_inherit_execs() {
+        assert_eq!(container_profile_name("web"), "knoxctl-c-web");
+        assert_eq!(container_profile_name("a b/c:d"), "knoxctl-c-a-b-c-d");
+        let s = set("  process:\n    matchPaths:\n    - path: /usr/bin/apt\n      action: Allow\n");
+        let p = container("web", &s, &Postures::default(), &Features::default());
+        assert_eq!(p.names, vec!["knoxctl-c-web"]);
+        assert!(
+            p.text
+                .contains("profile knoxctl-c-web flags=(attach_disconnected,mediate_deleted) {")
+        );
+        let b = body(&p, "knoxctl-c-web");
+        // No attachment lookups inside a container: the host's /** profile would win.
+        assert!(b.contains(&"\"/usr/bin/apt\" ix,".to_string()));
+        assert!(b.contains(&"\"/{,**}\" ix,".to_string()));
+        assert!(!b.iter().any(|l| l.contains("pix")));
+        assert!(b.contains(&"deny mount,".to_string()));
     }
 
     #[test]

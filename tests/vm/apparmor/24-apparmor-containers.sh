@@ -1,0 +1,220 @@
+#!/bin/sh
+# AccuKnox's container scenario on the AppArmor backend (issue #16 item 3), on the
+# AppArmor boot (no BPF-LSM): runc bundles as in 19-lsm-containers, registered through
+# `knoxctl oci-hook`. A policy naming container `web` makes the agent load knoxctl-c-web
+# before any such container exists; `web` is started by runc with
+# process.apparmorProfile=knoxctl-c-web, and the kernel denies a blocked exec and a blocked
+# read inside it, with alerts carrying the container's fields and Enforcer AppArmor.
+# Container `plain`, started without the profile, is reported as running without it
+# (policy apply, knoxctl containers) and falls back to fanotify. A runtime refuses to start
+# a container in a profile that is not loaded. Deleting the policy keeps web's profile
+# (empty) while web runs in it; removing web and stopping the agent leave no knoxctl-*
+# profile.
+# knox-timeout: 300
+# shellcheck source-path=SCRIPTDIR/.. source=lib.sh
+. /knox/lib.sh
+
+profiles() { cat /sys/kernel/security/apparmor/profiles; }
+
+grep -qw apparmor /sys/kernel/security/lsm || skip "AppArmor is not active (lsm: $(cat /sys/kernel/security/lsm))"
+command -v runc >/dev/null || fail "runc is not in the VM (tests/vm/binaries.txt)"
+if ! grep -q ' /sys/fs/cgroup cgroup2 ' /proc/mounts; then
+  mkdir -p /sys/fs/cgroup
+  mount -t cgroup2 cgroup2 /sys/fs/cgroup
+fi
+
+# rootfs DIR: a container root from the VM's binaries (hard links, as in 19).
+rootfs() {
+  mkdir -p "$1/usr" "$1/proc" "$1/dev" "$1/tmp" "$1/etc" "$1/root"
+  for d in bin sbin lib lib64 lib32; do
+    [ -L "/$d" ] && ln -s "$(readlink "/$d")" "$1/$d"
+  done
+  for d in bin sbin lib lib64; do
+    [ -d "/usr/$d" ] && cp -al "/usr/$d" "$1/usr/$d"
+  done
+  cp /etc/passwd /etc/group "$1/etc/"
+  echo "container secret" >"$1/etc/knox-secret"
+  chmod 1777 "$1/tmp"
+}
+
+# ctr_run NAME [PROFILE]: runc runs a detached container NAME (`sleep`), registered by
+# the hook, in AppArmor profile PROFILE when given; sets KNOX_RC/KNOX_OUT.
+ctr_run() {
+  local name=$1 aa="" id b
+  [ -n "${2:-}" ] && aa='"apparmorProfile":"'"$2"'",'
+  id=$(printf '%s' "$name-$(date +%s%N)" | sha256sum | cut -c1-64)
+  b=/var/lib/knox-ctr/$name
+  rm -rf "$b"
+  mkdir -p "$b"
+  rootfs "$b/rootfs"
+  caps='"CAP_CHOWN","CAP_DAC_OVERRIDE","CAP_FOWNER","CAP_KILL","CAP_SETUID","CAP_SETGID","CAP_NET_RAW"'
+  hook='{"path":"/usr/local/bin/knoxctl","args":["knoxctl","oci-hook","--socket","'"$KNOX_SOCKET"'"],"timeout":5}'
+  cat >"$b/config.json" <<EOF
+{"ociVersion":"1.0.2",
+ "process":{"terminal":false,"user":{"uid":0,"gid":0},"args":["/usr/bin/sleep","3600"],
+  "env":["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],"cwd":"/",$aa
+  "capabilities":{"bounding":[$caps],"effective":[$caps],"permitted":[$caps]}},
+ "root":{"path":"rootfs","readonly":false},
+ "hostname":"$name",
+ "mounts":[{"destination":"/proc","type":"proc","source":"proc"},
+  {"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["nosuid","mode=755","size=4096k"]}],
+ "hooks":{"createRuntime":[$hook],"poststop":[$hook]},
+ "annotations":{"io.kubernetes.cri.container-name":"$name","io.kubernetes.cri.image-name":"knox/vm-rootfs:1","app":"$name"},
+ "linux":{"cgroupsPath":"/knox/$id","namespaces":[{"type":"pid"},{"type":"mount"},{"type":"ipc"},{"type":"uts"}]}}
+EOF
+  echo "$id" >"$b/id"
+  _knox_run sh -c "runc run -d --no-pivot --bundle $b $id </dev/null >$b/out.log 2>&1; st=\$?; cat $b/out.log; exit \$st"
+}
+ctr_start() {
+  ctr_run "$@"
+  [ "$KNOX_RC" -eq 0 ] || fail "runc could not start $1"
+  log "started $1: $(ctr_id "$1")"
+}
+ctr_id() { cat "/var/lib/knox-ctr/$1/id"; }
+in_ctr() {
+  local id
+  id=$(ctr_id "$1")
+  shift
+  runc exec "$id" "$@"
+}
+ctr_rm() {
+  local id
+  id=$(ctr_id "$1")
+  runc kill "$id" KILL 2>/dev/null || true
+  sleep 0.5
+  expect_ok runc delete -f "$id"
+}
+ctr_pid() { runc state "$(ctr_id "$1")" | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p'; }
+
+# wait_containers REGEX: `knoxctl containers -o json` matches REGEX within 25 s (the agent
+# looks at a container's AppArmor label when its runtime reports it and every 10 s).
+wait_containers() {
+  local i=0
+  while ! "$KNOXCTL" containers -o json 2>/dev/null | tr -d ' \n' | grep -qE -- "$1"; do
+    i=$((i + 1))
+    if [ "$i" -gt 125 ]; then
+      expect_ok "$KNOXCTL" containers -o json
+      fail "knoxctl containers -o json does not match /$1/ within 25 s"
+    fi
+    sleep 0.2
+  done
+}
+
+start_agent --enforcer apparmor
+
+cat >web.yaml <<'POLICY'
+apiVersion: security.kubearmor.com/v1
+kind: KubeArmorPolicy
+metadata:
+  name: web-block
+  namespace: container_namespace
+spec:
+  selector:
+    matchLabels:
+      kubearmor.io/container.name: web
+  severity: 8
+  message: blocked in web
+  process:
+    matchPaths:
+    - path: /usr/bin/date
+  file:
+    matchPaths:
+    - path: /etc/knox-secret
+  action: Block
+POLICY
+sed -e 's/web-block/plain-block/' -e 's/container.name: web/container.name: plain/' \
+  -e 's/in web/in plain/' web.yaml >plain.yaml
+
+# --- the profile exists before the container: no container named web runs yet ---
+expect_output 'AppArmor profile loaded: knoxctl-c-web for containers named web' \
+  "$KNOXCTL" policy apply -f web.yaml
+profiles
+expect_output '^knoxctl-c-web \(enforce\)' profiles
+apply_policy plain.yaml
+# A runtime refuses a profile that is not loaded: why it has to exist first.
+ctr_run ghost knoxctl-c-ghost
+[ "$KNOX_RC" -ne 0 ] || fail "runc started a container in a profile that is not loaded"
+runc delete -f "$(ctr_id ghost)" 2>/dev/null || true
+log "container in an unloaded profile: refused by runc"
+
+ctr_start web knoxctl-c-web
+ctr_start plain
+id=$(ctr_id web)
+log "web init: $(cat "/proc/$(ctr_pid web)/attr/current"), plain init: $(cat "/proc/$(ctr_pid plain)/attr/current")"
+expect_output '^knoxctl-c-web \(enforce\)' in_ctr web cat /proc/self/attr/current
+expect_output '^unconfined' in_ctr plain cat /proc/self/attr/current
+# The hook registered web before runc exec'd its entrypoint in the profile; the agent
+# sees the label change on its next tick (2 s) and hands web's rules to AppArmor (only
+# web can be enforced by AppArmor here).
+t0=$(date +%s%N)
+wait_containers '"backend":"AppArmor"'
+log "web enforced by AppArmor $((($(date +%s%N) - t0) / 1000000)) ms after runc returned"
+
+# --- AccuKnox's container scenario: blocked exec and read inside web, by the kernel ---
+expect_denied "Permission denied" in_ctr web sh -c /usr/bin/date
+expect_denied "Permission denied" in_ctr web cat /etc/knox-secret
+# Known limit (README): the program a runtime starts (`runc exec`, `docker exec`, the
+# entrypoint) is exec'd by the runtime, still in the runtime's profile, with the
+# container's profile set for after the exec: AppArmor checks an exec against the
+# caller's profile, so that first exec is not refused; everything it execs is.
+_knox_run in_ctr web /usr/bin/date
+log "limit: runc exec of a blocked program as the exec'd program itself: exit $KNOX_RC"
+expect_ok in_ctr web ls /etc
+expect_output 'secret' cat "/var/lib/knox-ctr/web/rootfs/etc/knox-secret"
+expect_alert ContainerName=web ContainerID="$id" ContainerImage=knox/vm-rootfs:1 \
+  NamespaceName=container_namespace PodName=web Type=MatchedPolicy Enforcer=AppArmor \
+  PolicyName=web-block Operation=Process Resource=/usr/bin/date Action=Block \
+  "Result=Permission denied" Severity=8 "Message=blocked in web"
+expect_alert ContainerName=web Enforcer=AppArmor PolicyName=web-block Operation=File \
+  Resource=/etc/knox-secret Action=Block "Result=Permission denied"
+# The in-container PID is read from /proc when the record arrives: the shell whose exec
+# was refused has exited by then, so only HostPID is known (README: AppArmor, containers).
+line=$(alerts_json ContainerName=web Resource=/usr/bin/date | head -n 1)
+log "exec alert pids: $(printf '%s' "$line" | grep -o '"[A-Za-z]*PID":[0-9]*' | tr '\n' ' ')"
+expect_no_alert ContainerName=web 'Enforcer!=AppArmor' 'Resource=/usr/bin/date'
+log "apparmor container web (knoxctl-c-web): exec /usr/bin/date and read /etc/knox-secret denied by the kernel, alerts with container fields and Enforcer AppArmor"
+
+# --- knoxctl containers: the profile each runs under; web enforced by AppArmor ---
+wait_containers '"apparmorProfile":"knoxctl-c-web"'
+wait_containers '"apparmorProfile":"unconfined"'
+expect_output 'knoxctl-c-web' "$KNOXCTL" containers
+expect_output 'unconfined' "$KNOXCTL" containers
+# plain runs without its profile: said, and fanotify enforces its exec rule.
+expect_output 'runs under unconfined, not its profile knoxctl-c-plain' \
+  sh -c "\"$KNOXCTL\" containers -o json | tr -d '\n'"
+expect_output 'running WITHOUT their knoxctl AppArmor profile.*plain \(runs under unconfined; start it with --security-opt apparmor=knoxctl-c-plain; enforced there by fanotify only\)' \
+  "$KNOXCTL" policy apply -f plain.yaml
+expect_fail in_ctr plain /usr/bin/date
+expect_alert ContainerName=plain PolicyName=plain-block Resource=/usr/bin/date Action=Block 'Enforcer!=AppArmor'
+log "apparmor container plain (no profile): reported as running without knoxctl-c-plain, enforced by fanotify"
+
+# --- a change of the policy replaces the running container's profile at once ---
+sed 's|    - path: /usr/bin/date|    - path: /usr/bin/date\n    - path: /usr/bin/id|' web.yaml >web2.yaml
+apply_policy web2.yaml
+expect_denied "Permission denied" in_ctr web sh -c /usr/bin/id
+expect_alert ContainerName=web Enforcer=AppArmor PolicyName=web-block Resource=/usr/bin/id
+
+# --- delete: web keeps an empty profile while it runs in it (later execs need it) ---
+expect_ok "$KNOXCTL" policy delete web-block
+expect_output '^knoxctl-c-web \(enforce\)' profiles
+expect_ok in_ctr web sh -c /usr/bin/date
+expect_ok in_ctr web cat /etc/knox-secret
+ctr_rm web
+expect_ok "$KNOXCTL" policy delete plain-block
+i=0
+while profiles | grep -q '^knoxctl-c-'; do
+  i=$((i + 1))
+  [ "$i" -lt 150 ] || { profiles; fail "container profiles left after web was removed and the policies deleted"; }
+  sleep 0.2
+done
+ctr_rm plain
+log "apparmor container profiles: replaced on apply, kept empty while used, unloaded when unused"
+
+apply_policy web.yaml
+expect_output '^knoxctl-c-web' profiles
+stop_agent
+if profiles | grep -q '^knoxctl-'; then
+  profiles
+  fail "knoxctl profiles left after the agent stopped"
+fi
+log "apparmor containers: no knoxctl-* profile left after stop"
