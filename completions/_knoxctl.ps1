@@ -34,6 +34,7 @@ Register-ArgumentCompleter -Native -CommandName 'knoxctl' -ScriptBlock {
             [CompletionResult]::new('policy', 'policy', [CompletionResultType]::ParameterValue, 'Validate, apply, list, inspect and delete policies')
             [CompletionResult]::new('harden', 'harden', [CompletionResultType]::ParameterValue, 'Recommend hardening policies from compliance templates')
             [CompletionResult]::new('alerts', 'alerts', [CompletionResultType]::ParameterValue, 'Query and filter recorded alerts (KubeArmor format)')
+            [CompletionResult]::new('logs', 'logs', [CompletionResultType]::ParameterValue, 'Query telemetry: the monitor''s events that raised no alert (KubeArmor HostLog and ContainerLog), as config.yaml''s visibility asks')
             [CompletionResult]::new('sysdump', 'sysdump', [CompletionResultType]::ParameterValue, 'Collect a diagnostic archive for bug reports')
             [CompletionResult]::new('containers', 'containers', [CompletionResultType]::ParameterValue, 'List the containers on this host and the policies that select each')
             [CompletionResult]::new('agent', 'agent', [CompletionResultType]::ParameterValue, 'Run the embedded agent in the foreground')
@@ -471,6 +472,50 @@ Register-ArgumentCompleter -Native -CommandName 'knoxctl' -ScriptBlock {
         'knoxctl;alerts;help;help' {
             break
         }
+        'knoxctl;logs' {
+            [CompletionResult]::new('--filter', '--filter', [CompletionResultType]::ParameterName, 'Field=value, Field!=value, Field~regex (repeatable; all must hold), with KubeArmor''s field names: Operation=Process, ProcessName=/usr/bin/curl, Resource~^/etc/')
+            [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Only logs at or after this: a duration back from now (30s, 10m, 1h30m, 7d) or a time (2026-12-06T08:54:00Z, 2026-12-06)')
+            [CompletionResult]::new('--until', '--until', [CompletionResultType]::ParameterName, 'Only logs at or before this (same forms as --since)')
+            [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'At most this many logs (newest last); a table shows the newest 1000 unless set')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'o')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'output')
+            [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The agent''s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]')
+            [CompletionResult]::new('--no-headers', '--no-headers', [CompletionResultType]::ParameterName, 'Print tables without their header line')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('tail', 'tail', [CompletionResultType]::ParameterValue, 'Follow new logs as they arrive (JSON Lines with -o json)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'knoxctl;logs;tail' {
+            [CompletionResult]::new('--filter', '--filter', [CompletionResultType]::ParameterName, 'Field=value, Field!=value, Field~regex (repeatable; all must hold), with KubeArmor''s field names: Operation=Process, ProcessName=/usr/bin/curl, Resource~^/etc/')
+            [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Only logs at or after this: a duration back from now (30s, 10m, 1h30m, 7d) or a time (2026-12-06T08:54:00Z, 2026-12-06)')
+            [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'At most this many logs (newest last); a table shows the newest 1000 unless set')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'o')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'output')
+            [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The agent''s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]')
+            [CompletionResult]::new('--no-headers', '--no-headers', [CompletionResultType]::ParameterName, 'Print tables without their header line')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'knoxctl;logs;help' {
+            [CompletionResult]::new('tail', 'tail', [CompletionResultType]::ParameterValue, 'Follow new logs as they arrive (JSON Lines with -o json)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'knoxctl;logs;help;tail' {
+            break
+        }
+        'knoxctl;logs;help;help' {
+            break
+        }
         'knoxctl;sysdump' {
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Archive to write, or a directory to write it in (default: knoxctl-sysdump-<hostname>-<UTC time>.tar.gz here)')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Archive to write, or a directory to write it in (default: knoxctl-sysdump-<hostname>-<UTC time>.tar.gz here)')
@@ -549,6 +594,7 @@ Register-ArgumentCompleter -Native -CommandName 'knoxctl' -ScriptBlock {
             [CompletionResult]::new('policy', 'policy', [CompletionResultType]::ParameterValue, 'Validate, apply, list, inspect and delete policies')
             [CompletionResult]::new('harden', 'harden', [CompletionResultType]::ParameterValue, 'Recommend hardening policies from compliance templates')
             [CompletionResult]::new('alerts', 'alerts', [CompletionResultType]::ParameterValue, 'Query and filter recorded alerts (KubeArmor format)')
+            [CompletionResult]::new('logs', 'logs', [CompletionResultType]::ParameterValue, 'Query telemetry: the monitor''s events that raised no alert (KubeArmor HostLog and ContainerLog), as config.yaml''s visibility asks')
             [CompletionResult]::new('sysdump', 'sysdump', [CompletionResultType]::ParameterValue, 'Collect a diagnostic archive for bug reports')
             [CompletionResult]::new('containers', 'containers', [CompletionResultType]::ParameterValue, 'List the containers on this host and the policies that select each')
             [CompletionResult]::new('agent', 'agent', [CompletionResultType]::ParameterValue, 'Run the embedded agent in the foreground')
@@ -634,6 +680,13 @@ Register-ArgumentCompleter -Native -CommandName 'knoxctl' -ScriptBlock {
             break
         }
         'knoxctl;help;alerts;summary' {
+            break
+        }
+        'knoxctl;help;logs' {
+            [CompletionResult]::new('tail', 'tail', [CompletionResultType]::ParameterValue, 'Follow new logs as they arrive (JSON Lines with -o json)')
+            break
+        }
+        'knoxctl;help;logs;tail' {
             break
         }
         'knoxctl;help;sysdump' {

@@ -34,6 +34,9 @@ _knoxctl() {
             knoxctl,help)
                 cmd="knoxctl__subcmd__help"
                 ;;
+            knoxctl,logs)
+                cmd="knoxctl__subcmd__logs"
+                ;;
             knoxctl,oci-hook)
                 cmd="knoxctl__subcmd__oci__subcmd__hook"
                 ;;
@@ -121,6 +124,9 @@ _knoxctl() {
             knoxctl__subcmd__help,help)
                 cmd="knoxctl__subcmd__help__subcmd__help"
                 ;;
+            knoxctl__subcmd__help,logs)
+                cmd="knoxctl__subcmd__help__subcmd__logs"
+                ;;
             knoxctl__subcmd__help,oci-hook)
                 cmd="knoxctl__subcmd__help__subcmd__oci__subcmd__hook"
                 ;;
@@ -160,6 +166,9 @@ _knoxctl() {
             knoxctl__subcmd__help__subcmd__harden,verify)
                 cmd="knoxctl__subcmd__help__subcmd__harden__subcmd__verify"
                 ;;
+            knoxctl__subcmd__help__subcmd__logs,tail)
+                cmd="knoxctl__subcmd__help__subcmd__logs__subcmd__tail"
+                ;;
             knoxctl__subcmd__help__subcmd__offboard,vm)
                 cmd="knoxctl__subcmd__help__subcmd__offboard__subcmd__vm"
                 ;;
@@ -186,6 +195,18 @@ _knoxctl() {
                 ;;
             knoxctl__subcmd__help__subcmd__policy,validate)
                 cmd="knoxctl__subcmd__help__subcmd__policy__subcmd__validate"
+                ;;
+            knoxctl__subcmd__logs,help)
+                cmd="knoxctl__subcmd__logs__subcmd__help"
+                ;;
+            knoxctl__subcmd__logs,tail)
+                cmd="knoxctl__subcmd__logs__subcmd__tail"
+                ;;
+            knoxctl__subcmd__logs__subcmd__help,help)
+                cmd="knoxctl__subcmd__logs__subcmd__help__subcmd__help"
+                ;;
+            knoxctl__subcmd__logs__subcmd__help,tail)
+                cmd="knoxctl__subcmd__logs__subcmd__help__subcmd__tail"
                 ;;
             knoxctl__subcmd__offboard,help)
                 cmd="knoxctl__subcmd__offboard__subcmd__help"
@@ -266,7 +287,7 @@ _knoxctl() {
 
     case "${cmd}" in
         knoxctl)
-            opts="-h -V --socket --state-dir --no-headers --help --version onboard offboard probe policy harden alerts sysdump containers agent oci-hook completion version help"
+            opts="-h -V --socket --state-dir --no-headers --help --version onboard offboard probe policy harden alerts logs sysdump containers agent oci-hook completion version help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1076,7 +1097,7 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__help)
-            opts="onboard offboard probe policy harden alerts sysdump containers agent oci-hook completion version help"
+            opts="onboard offboard probe policy harden alerts logs sysdump containers agent oci-hook completion version help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1246,6 +1267,34 @@ _knoxctl() {
         knoxctl__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        knoxctl__subcmd__help__subcmd__logs)
+            opts="tail"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        knoxctl__subcmd__help__subcmd__logs__subcmd__tail)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1474,6 +1523,164 @@ _knoxctl() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        knoxctl__subcmd__logs)
+            opts="-o -h -V --filter --since --until --limit --output --socket --state-dir --no-headers --help --version tail help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --filter)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --until)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        knoxctl__subcmd__logs__subcmd__help)
+            opts="tail help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        knoxctl__subcmd__logs__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        knoxctl__subcmd__logs__subcmd__help__subcmd__tail)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        knoxctl__subcmd__logs__subcmd__tail)
+            opts="-o -h -V --filter --since --limit --output --socket --state-dir --no-headers --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --filter)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -31,6 +31,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand policy 'Validate, apply, list, inspect and delete policies'
             cand harden 'Recommend hardening policies from compliance templates'
             cand alerts 'Query and filter recorded alerts (KubeArmor format)'
+            cand logs 'Query telemetry: the monitor''s events that raised no alert (KubeArmor HostLog and ContainerLog), as config.yaml''s visibility asks'
             cand sysdump 'Collect a diagnostic archive for bug reports'
             cand containers 'List the containers on this host and the policies that select each'
             cand agent 'Run the embedded agent in the foreground'
@@ -421,6 +422,45 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
         }
         &'knoxctl;alerts;help;help'= {
         }
+        &'knoxctl;logs'= {
+            cand --filter 'Field=value, Field!=value, Field~regex (repeatable; all must hold), with KubeArmor''s field names: Operation=Process, ProcessName=/usr/bin/curl, Resource~^/etc/'
+            cand --since 'Only logs at or after this: a duration back from now (30s, 10m, 1h30m, 7d) or a time (2026-12-06T08:54:00Z, 2026-12-06)'
+            cand --until 'Only logs at or before this (same forms as --since)'
+            cand --limit 'At most this many logs (newest last); a table shows the newest 1000 unless set'
+            cand -o 'o'
+            cand --output 'output'
+            cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --state-dir 'The agent''s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --no-headers 'Print tables without their header line'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand tail 'Follow new logs as they arrive (JSON Lines with -o json)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'knoxctl;logs;tail'= {
+            cand --filter 'Field=value, Field!=value, Field~regex (repeatable; all must hold), with KubeArmor''s field names: Operation=Process, ProcessName=/usr/bin/curl, Resource~^/etc/'
+            cand --since 'Only logs at or after this: a duration back from now (30s, 10m, 1h30m, 7d) or a time (2026-12-06T08:54:00Z, 2026-12-06)'
+            cand --limit 'At most this many logs (newest last); a table shows the newest 1000 unless set'
+            cand -o 'o'
+            cand --output 'output'
+            cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --state-dir 'The agent''s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --no-headers 'Print tables without their header line'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'knoxctl;logs;help'= {
+            cand tail 'Follow new logs as they arrive (JSON Lines with -o json)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'knoxctl;logs;help;tail'= {
+        }
+        &'knoxctl;logs;help;help'= {
+        }
         &'knoxctl;sysdump'= {
             cand -o 'Archive to write, or a directory to write it in (default: knoxctl-sysdump-<hostname>-<UTC time>.tar.gz here)'
             cand --output 'Archive to write, or a directory to write it in (default: knoxctl-sysdump-<hostname>-<UTC time>.tar.gz here)'
@@ -493,6 +533,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand policy 'Validate, apply, list, inspect and delete policies'
             cand harden 'Recommend hardening policies from compliance templates'
             cand alerts 'Query and filter recorded alerts (KubeArmor format)'
+            cand logs 'Query telemetry: the monitor''s events that raised no alert (KubeArmor HostLog and ContainerLog), as config.yaml''s visibility asks'
             cand sysdump 'Collect a diagnostic archive for bug reports'
             cand containers 'List the containers on this host and the policies that select each'
             cand agent 'Run the embedded agent in the foreground'
@@ -557,6 +598,11 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
         &'knoxctl;help;alerts;tail'= {
         }
         &'knoxctl;help;alerts;summary'= {
+        }
+        &'knoxctl;help;logs'= {
+            cand tail 'Follow new logs as they arrive (JSON Lines with -o json)'
+        }
+        &'knoxctl;help;logs;tail'= {
         }
         &'knoxctl;help;sysdump'= {
         }

@@ -35,6 +35,7 @@ complete -c knoxctl -n "__fish_knoxctl_needs_command" -f -a "probe" -d 'Show whi
 complete -c knoxctl -n "__fish_knoxctl_needs_command" -f -a "policy" -d 'Validate, apply, list, inspect and delete policies'
 complete -c knoxctl -n "__fish_knoxctl_needs_command" -f -a "harden" -d 'Recommend hardening policies from compliance templates'
 complete -c knoxctl -n "__fish_knoxctl_needs_command" -f -a "alerts" -d 'Query and filter recorded alerts (KubeArmor format)'
+complete -c knoxctl -n "__fish_knoxctl_needs_command" -f -a "logs" -d 'Query telemetry: the monitor\'s events that raised no alert (KubeArmor HostLog and ContainerLog), as config.yaml\'s visibility asks'
 complete -c knoxctl -n "__fish_knoxctl_needs_command" -f -a "sysdump" -d 'Collect a diagnostic archive for bug reports'
 complete -c knoxctl -n "__fish_knoxctl_needs_command" -f -a "containers" -d 'List the containers on this host and the policies that select each'
 complete -c knoxctl -n "__fish_knoxctl_needs_command" -f -a "agent" -d 'Run the embedded agent in the foreground'
@@ -85,7 +86,7 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand offboard; and __fish_see
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand offboard; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand probe" -s o -l output -r -f -a "table\t'Columns that fit the terminal (long values cut with …; whole values when piped)'
 wide\t'Every column, whole values, even on a terminal'
-json\t'JSON (JSON Lines for alerts)'
+json\t'JSON (JSON Lines for alerts and logs)'
 yaml\t'YAML (one document per alert for alerts)'"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand probe" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand probe" -l state-dir -d 'The agent\'s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -f -a "(__fish_complete_directories)"
@@ -120,7 +121,7 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_
 block\t'Deny'"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from explain" -s o -l output -r -f -a "table\t'Columns that fit the terminal (long values cut with …; whole values when piped)'
 wide\t'Every column, whole values, even on a terminal'
-json\t'JSON (JSON Lines for alerts)'
+json\t'JSON (JSON Lines for alerts and logs)'
 yaml\t'YAML (one document per alert for alerts)'"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from explain" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from explain" -l state-dir -d 'The agent\'s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -f -a "(__fish_complete_directories)"
@@ -267,7 +268,7 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_s
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail summary help" -l limit -d 'At most this many alerts (newest last); a table shows the newest 1000 unless set' -r
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail summary help" -s o -l output -r -f -a "table\t'Columns that fit the terminal (long values cut with …; whole values when piped)'
 wide\t'Every column, whole values, even on a terminal'
-json\t'JSON (JSON Lines for alerts)'
+json\t'JSON (JSON Lines for alerts and logs)'
 yaml\t'YAML (one document per alert for alerts)'"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail summary help" -l from -d 'Filter KubeArmor-format JSON Lines from a file (or - for stdin) instead of the store' -r -F
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail summary help" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
@@ -283,7 +284,7 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from tail" -l until -d 'Only alerts at or before this (same forms as --since)' -r
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from tail" -s o -l output -r -f -a "table\t'Columns that fit the terminal (long values cut with …; whole values when piped)'
 wide\t'Every column, whole values, even on a terminal'
-json\t'JSON (JSON Lines for alerts)'
+json\t'JSON (JSON Lines for alerts and logs)'
 yaml\t'YAML (one document per alert for alerts)'"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from tail" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from tail" -l state-dir -d 'The agent\'s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -f -a "(__fish_complete_directories)"
@@ -295,7 +296,7 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from summary" -l until -d 'Only alerts at or before this (same forms as --since)' -r
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from summary" -s o -l output -r -f -a "table\t'Columns that fit the terminal (long values cut with …; whole values when piped)'
 wide\t'Every column, whole values, even on a terminal'
-json\t'JSON (JSON Lines for alerts)'
+json\t'JSON (JSON Lines for alerts and logs)'
 yaml\t'YAML (one document per alert for alerts)'"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from summary" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from summary" -l state-dir -d 'The agent\'s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -f -a "(__fish_complete_directories)"
@@ -305,6 +306,35 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from help" -f -a "tail" -d 'Follow new alerts as they arrive (JSON Lines with -o json)'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from help" -f -a "summary" -d 'Counts of the window\'s alerts by policy (with a per-hour sparkline), action, operation and process (--since defaults to 24h)'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand logs; and not __fish_seen_subcommand_from tail help" -l filter -d 'Field=value, Field!=value, Field~regex (repeatable; all must hold), with KubeArmor\'s field names: Operation=Process, ProcessName=/usr/bin/curl, Resource~^/etc/' -r
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand logs; and not __fish_seen_subcommand_from tail help" -l since -d 'Only logs at or after this: a duration back from now (30s, 10m, 1h30m, 7d) or a time (2026-12-06T08:54:00Z, 2026-12-06)' -r
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand logs; and not __fish_seen_subcommand_from tail help" -l until -d 'Only logs at or before this (same forms as --since)' -r
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand logs; and not __fish_seen_subcommand_from tail help" -l limit -d 'At most this many logs (newest last); a table shows the newest 1000 unless set' -r
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand logs; and not __fish_seen_subcommand_from tail help" -s o -l output -r -f -a "table\t'Columns that fit the terminal (long values cut with …; whole values when piped)'
+wide\t'Every column, whole values, even on a terminal'
+json\t'JSON (JSON Lines for alerts and logs)'
+yaml\t'YAML (one document per alert for alerts)'"
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand logs; and not __fish_seen_subcommand_from tail help" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand logs; and not __fish_seen_subcommand_from tail help" -l state-dir -d 'The agent\'s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -f -a "(__fish_complete_directories)"
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand logs; and not __fish_seen_subcommand_from tail help" -l no-headers -d 'Print tables without their header line'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand logs; and not __fish_seen_subcommand_from tail help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand logs; and not __fish_seen_subcommand_from tail help" -s V -l version -d 'Print version'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand logs; and not __fish_seen_subcommand_from tail help" -f -a "tail" -d 'Follow new logs as they arrive (JSON Lines with -o json)'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand logs; and not __fish_seen_subcommand_from tail help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand logs; and __fish_seen_subcommand_from tail" -l filter -d 'Field=value, Field!=value, Field~regex (repeatable; all must hold), with KubeArmor\'s field names: Operation=Process, ProcessName=/usr/bin/curl, Resource~^/etc/' -r
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand logs; and __fish_seen_subcommand_from tail" -l since -d 'Only logs at or after this: a duration back from now (30s, 10m, 1h30m, 7d) or a time (2026-12-06T08:54:00Z, 2026-12-06)' -r
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand logs; and __fish_seen_subcommand_from tail" -l limit -d 'At most this many logs (newest last); a table shows the newest 1000 unless set' -r
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand logs; and __fish_seen_subcommand_from tail" -s o -l output -r -f -a "table\t'Columns that fit the terminal (long values cut with …; whole values when piped)'
+wide\t'Every column, whole values, even on a terminal'
+json\t'JSON (JSON Lines for alerts and logs)'
+yaml\t'YAML (one document per alert for alerts)'"
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand logs; and __fish_seen_subcommand_from tail" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand logs; and __fish_seen_subcommand_from tail" -l state-dir -d 'The agent\'s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -f -a "(__fish_complete_directories)"
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand logs; and __fish_seen_subcommand_from tail" -l no-headers -d 'Print tables without their header line'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand logs; and __fish_seen_subcommand_from tail" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand logs; and __fish_seen_subcommand_from tail" -s V -l version -d 'Print version'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand logs; and __fish_seen_subcommand_from help" -f -a "tail" -d 'Follow new logs as they arrive (JSON Lines with -o json)'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand logs; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand sysdump" -s o -l output -d 'Archive to write, or a directory to write it in (default: knoxctl-sysdump-<hostname>-<UTC time>.tar.gz here)' -r -F
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand sysdump" -l alerts -d 'How many of the newest alerts to include' -r
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand sysdump" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
@@ -314,7 +344,7 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand sysdump" -s h -l help -d
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand sysdump" -s V -l version -d 'Print version'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand containers" -s o -l output -d 'Output format' -r -f -a "table\t'Columns that fit the terminal (long values cut with …; whole values when piped)'
 wide\t'Every column, whole values, even on a terminal'
-json\t'JSON (JSON Lines for alerts)'
+json\t'JSON (JSON Lines for alerts and logs)'
 yaml\t'YAML (one document per alert for alerts)'"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand containers" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand containers" -l state-dir -d 'The agent\'s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -f -a "(__fish_complete_directories)"
@@ -351,19 +381,20 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand version" -l state-dir -d
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand version" -l no-headers -d 'Print tables without their header line'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand version" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand version" -s V -l version -d 'Print version'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and not __fish_seen_subcommand_from onboard offboard probe policy harden alerts sysdump containers agent oci-hook completion version help" -f -a "onboard" -d 'Install and start the knoxctl agent on this machine'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and not __fish_seen_subcommand_from onboard offboard probe policy harden alerts sysdump containers agent oci-hook completion version help" -f -a "offboard" -d 'Stop the agent and remove everything onboarding installed'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and not __fish_seen_subcommand_from onboard offboard probe policy harden alerts sysdump containers agent oci-hook completion version help" -f -a "probe" -d 'Show which enforcers work on this kernel and what each can enforce'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and not __fish_seen_subcommand_from onboard offboard probe policy harden alerts sysdump containers agent oci-hook completion version help" -f -a "policy" -d 'Validate, apply, list, inspect and delete policies'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and not __fish_seen_subcommand_from onboard offboard probe policy harden alerts sysdump containers agent oci-hook completion version help" -f -a "harden" -d 'Recommend hardening policies from compliance templates'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and not __fish_seen_subcommand_from onboard offboard probe policy harden alerts sysdump containers agent oci-hook completion version help" -f -a "alerts" -d 'Query and filter recorded alerts (KubeArmor format)'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and not __fish_seen_subcommand_from onboard offboard probe policy harden alerts sysdump containers agent oci-hook completion version help" -f -a "sysdump" -d 'Collect a diagnostic archive for bug reports'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and not __fish_seen_subcommand_from onboard offboard probe policy harden alerts sysdump containers agent oci-hook completion version help" -f -a "containers" -d 'List the containers on this host and the policies that select each'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and not __fish_seen_subcommand_from onboard offboard probe policy harden alerts sysdump containers agent oci-hook completion version help" -f -a "agent" -d 'Run the embedded agent in the foreground'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and not __fish_seen_subcommand_from onboard offboard probe policy harden alerts sysdump containers agent oci-hook completion version help" -f -a "oci-hook" -d 'Report a container to the agent from an OCI runtime hook (podman)'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and not __fish_seen_subcommand_from onboard offboard probe policy harden alerts sysdump containers agent oci-hook completion version help" -f -a "completion" -d 'Print a shell completion script'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and not __fish_seen_subcommand_from onboard offboard probe policy harden alerts sysdump containers agent oci-hook completion version help" -f -a "version" -d 'Print version and build information'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and not __fish_seen_subcommand_from onboard offboard probe policy harden alerts sysdump containers agent oci-hook completion version help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and not __fish_seen_subcommand_from onboard offboard probe policy harden alerts logs sysdump containers agent oci-hook completion version help" -f -a "onboard" -d 'Install and start the knoxctl agent on this machine'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and not __fish_seen_subcommand_from onboard offboard probe policy harden alerts logs sysdump containers agent oci-hook completion version help" -f -a "offboard" -d 'Stop the agent and remove everything onboarding installed'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and not __fish_seen_subcommand_from onboard offboard probe policy harden alerts logs sysdump containers agent oci-hook completion version help" -f -a "probe" -d 'Show which enforcers work on this kernel and what each can enforce'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and not __fish_seen_subcommand_from onboard offboard probe policy harden alerts logs sysdump containers agent oci-hook completion version help" -f -a "policy" -d 'Validate, apply, list, inspect and delete policies'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and not __fish_seen_subcommand_from onboard offboard probe policy harden alerts logs sysdump containers agent oci-hook completion version help" -f -a "harden" -d 'Recommend hardening policies from compliance templates'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and not __fish_seen_subcommand_from onboard offboard probe policy harden alerts logs sysdump containers agent oci-hook completion version help" -f -a "alerts" -d 'Query and filter recorded alerts (KubeArmor format)'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and not __fish_seen_subcommand_from onboard offboard probe policy harden alerts logs sysdump containers agent oci-hook completion version help" -f -a "logs" -d 'Query telemetry: the monitor\'s events that raised no alert (KubeArmor HostLog and ContainerLog), as config.yaml\'s visibility asks'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and not __fish_seen_subcommand_from onboard offboard probe policy harden alerts logs sysdump containers agent oci-hook completion version help" -f -a "sysdump" -d 'Collect a diagnostic archive for bug reports'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and not __fish_seen_subcommand_from onboard offboard probe policy harden alerts logs sysdump containers agent oci-hook completion version help" -f -a "containers" -d 'List the containers on this host and the policies that select each'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and not __fish_seen_subcommand_from onboard offboard probe policy harden alerts logs sysdump containers agent oci-hook completion version help" -f -a "agent" -d 'Run the embedded agent in the foreground'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and not __fish_seen_subcommand_from onboard offboard probe policy harden alerts logs sysdump containers agent oci-hook completion version help" -f -a "oci-hook" -d 'Report a container to the agent from an OCI runtime hook (podman)'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and not __fish_seen_subcommand_from onboard offboard probe policy harden alerts logs sysdump containers agent oci-hook completion version help" -f -a "completion" -d 'Print a shell completion script'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and not __fish_seen_subcommand_from onboard offboard probe policy harden alerts logs sysdump containers agent oci-hook completion version help" -f -a "version" -d 'Print version and build information'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and not __fish_seen_subcommand_from onboard offboard probe policy harden alerts logs sysdump containers agent oci-hook completion version help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and __fish_seen_subcommand_from onboard" -f -a "vm" -d 'Onboard this virtual machine or bare-metal host'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and __fish_seen_subcommand_from offboard" -f -a "vm" -d 'Offboard this virtual machine or bare-metal host'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "validate" -d 'Check policy files against KubeArmor\'s CRD schemas and for likely mistakes'
@@ -379,6 +410,7 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and __fish_seen_su
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and __fish_seen_subcommand_from harden" -f -a "verify" -d 'Run templates\' verify recipes against the running agent'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and __fish_seen_subcommand_from alerts" -f -a "tail" -d 'Follow new alerts as they arrive (JSON Lines with -o json)'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and __fish_seen_subcommand_from alerts" -f -a "summary" -d 'Counts of the window\'s alerts by policy (with a per-hour sparkline), action, operation and process (--since defaults to 24h)'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and __fish_seen_subcommand_from logs" -f -a "tail" -d 'Follow new logs as they arrive (JSON Lines with -o json)'
 
 # Hand-written (src/cmd/assets.rs): applied policy names for `policy get` and `policy delete`,
 # asked of the agent with `knoxctl policy list -o name` (silent when it is not reachable),

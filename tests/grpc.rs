@@ -19,9 +19,11 @@ use std::time::Duration;
 /// `python3` earlier in PATH may be another one).
 const PYTHON: &str = "/usr/bin/python3";
 
-/// The client: `health N` (`health-tls N CA.pem` over TLS), `policy CALL FILE` and `watch FILTER POLICY SECONDS`, each
-/// printing JSON lines (a gRPC error as {"code", "details"}). `watch` prints `ready` once
-/// the server answered the call's headers, which it does after subscribing.
+/// The client: `health N` (`health-tls N CA.pem` over TLS), `policy CALL FILE`, `watch
+/// FILTER POLICY SECONDS` and `watchlogs FILTER PROCESS SECONDS`, each printing JSON lines
+/// (a gRPC error as {"code", "details"}). `watch` and `watchlogs` print `ready` once the
+/// server answered the call's headers, which it does after subscribing; `watchlogs` prints
+/// only the first log of PROCESS (a host's telemetry is plentiful).
 const CLIENT: &str = r#"
 import json, sys
 sys.path.insert(0, sys.argv[1])
@@ -53,6 +55,16 @@ try:
         for alert in stream:
             print(json.dumps(MessageToDict(alert, preserving_proto_field_name=True)), flush=True)
             if alert.PolicyName == sys.argv[5]:
+                break
+        stream.cancel()
+    elif cmd == "watchlogs":
+        stream = ka_grpc.LogServiceStub(channel).WatchLogs(
+            ka.RequestMessage(Filter=sys.argv[4]), timeout=float(sys.argv[6]))
+        stream.initial_metadata()
+        print("ready", flush=True)
+        for log in stream:
+            if log.ProcessName == sys.argv[5]:
+                print(json.dumps(MessageToDict(log, preserving_proto_field_name=True)), flush=True)
                 break
         stream.cancel()
 except grpc.RpcError as e:
@@ -318,6 +330,67 @@ fn a_python_client_adds_a_policy_that_blocks_and_watches_its_alert() {
     assert_eq!(g["tls"], false);
     assert_eq!(g["peerCheck"], true);
     assert!(g["sent"].as_u64().unwrap_or(0) >= 1, "{g}");
+}
+
+/// With `visibility`, WatchLogs streams the monitor's telemetry as KubeArmor's `Log`
+/// messages (it stays open and empty without).
+#[test]
+fn watch_logs_streams_telemetry() {
+    if !prerequisite(is_root(), "root (the eBPF monitor)")
+        || !prerequisite(
+            python_grpc_available(),
+            "python3-grpcio and python3-grpc-tools (Debian)",
+        )
+    {
+        return;
+    }
+    let Some(conformance) = conformance_dir() else {
+        return;
+    };
+    let mut agent = Agent::new("grpc-logs", "fanotify");
+    let address = format!("127.0.0.1:{}", free_port());
+    agent.write(
+        "config.yaml",
+        &format!(
+            "clusterName: test\ngrpc:\n  enabled: true\n  address: {address}\nvisibility:\n  host: [process]\n"
+        ),
+    );
+    agent.spawn();
+    let stubs = python_client(&agent.dir, &conformance.join("kubearmor/protobuf"));
+    let prog = agent.dir.join("grpc-logged");
+    std::fs::copy("/usr/bin/true", &prog).unwrap();
+    let exe = prog.display().to_string();
+    let mut watcher = Command::new(PYTHON)
+        .arg(agent.dir.join("client.py"))
+        .arg(&stubs)
+        .arg(&address)
+        .args(["watchlogs", "system", &exe, "30"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(watcher.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().expect("watcher output").unwrap(), "ready");
+    assert_eq!(exec_errno(&prog), None);
+    let line = lines
+        .next()
+        .unwrap_or_else(|| panic!("no log streamed; agent log:\n{}", agent.log()))
+        .unwrap();
+    let _ = watcher.wait();
+    let l: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert!(l.get("code").is_none(), "watch failed: {line}");
+    for (field, want) in [
+        ("Type", "HostLog"),
+        ("Operation", "Process"),
+        ("ProcessName", exe.as_str()),
+        ("Resource", exe.as_str()),
+        ("Data", "syscall=SYS_EXECVE"),
+        ("Result", "Passed"),
+        ("ClusterName", "test"),
+    ] {
+        assert_eq!(l[field], want, "{field} in {l}");
+    }
+    assert!(l["HostPID"].as_i64().unwrap_or(0) > 0, "{l}");
 }
 
 #[test]

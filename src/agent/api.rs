@@ -150,6 +150,11 @@ pub struct Status {
     #[serde(default)]
     pub alerts_folded: u64,
     pub alerts_dropped: u64,
+    /// Telemetry logs (config.yaml `visibility`) stored in logs.db, and dropped.
+    #[serde(default)]
+    pub logs_stored: u64,
+    #[serde(default)]
+    pub logs_dropped: u64,
     pub enforcer_events_dropped: u64,
     pub monitor_received: u64,
     pub monitor_lost_in_kernel: u64,

@@ -58,6 +58,148 @@ pub struct Config {
     /// default. See [`crate::forward`].
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub forwarders: Vec<crate::forward::ForwarderConfig>,
+    /// Telemetry, as KubeArmor's visibility settings: which of the monitor's events that
+    /// raise no alert are kept as HostLog/ContainerLog records in `logs.db`. None by
+    /// default.
+    #[serde(skip_serializing_if = "Visibility::is_none")]
+    pub visibility: Visibility,
+    /// How long those logs are kept.
+    #[serde(skip_serializing_if = "LogRetention::is_default")]
+    pub logs: LogRetention,
+}
+
+/// Which monitor events become logs (`visibility:`): for the host's processes and for
+/// those of registered containers, each a list of families (`[process, file]`) or
+/// KubeArmor's comma-separated form (`"process,file,network,capabilities"`, `none`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Visibility {
+    pub host: Families,
+    pub containers: Families,
+}
+
+impl Visibility {
+    pub fn is_none(&self) -> bool {
+        *self == Visibility::default()
+    }
+}
+
+/// The event families of KubeArmor's visibility settings.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Families {
+    /// Execs (successful or not).
+    pub process: bool,
+    /// File opens.
+    pub file: bool,
+    /// connect, accept and bind.
+    pub network: bool,
+    /// Accepted for KubeArmor's configurations; the monitor has no capability events, so
+    /// it adds no logs (the agent says so when it starts).
+    pub capabilities: bool,
+}
+
+impl Families {
+    const NAMES: [&'static str; 4] = ["process", "file", "network", "capabilities"];
+
+    pub fn any(&self) -> bool {
+        *self != Families::default()
+    }
+
+    fn flags(&self) -> [bool; 4] {
+        [self.process, self.file, self.network, self.capabilities]
+    }
+
+    fn parse<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<Families, String> {
+        let mut f = Families::default();
+        let mut none = false;
+        let mut any = false;
+        for name in names.into_iter().map(str::trim).filter(|n| !n.is_empty()) {
+            match name {
+                "process" => f.process = true,
+                "file" => f.file = true,
+                "network" => f.network = true,
+                "capabilities" => f.capabilities = true,
+                "none" => none = true,
+                other => {
+                    return Err(format!(
+                        "`visibility` family `{other}`: expected process, file, network, \
+                         capabilities or none"
+                    ));
+                }
+            }
+            any |= name != "none";
+        }
+        if none && any {
+            return Err("`visibility`: none cannot be combined with a family".to_string());
+        }
+        Ok(f)
+    }
+}
+
+impl std::fmt::Display for Families {
+    /// KubeArmor's form: `process,file`, or `none`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = Self::NAMES
+            .iter()
+            .zip(self.flags())
+            .filter_map(|(n, on)| on.then_some(*n))
+            .collect();
+        if names.is_empty() {
+            f.write_str("none")
+        } else {
+            f.write_str(&names.join(","))
+        }
+    }
+}
+
+impl Serialize for Families {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Families {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Families, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            Comma(String),
+            List(Vec<String>),
+        }
+        let parsed = match Form::deserialize(d).map_err(|_| {
+            serde::de::Error::custom(
+                "`visibility`: give a list of families or a comma-separated string",
+            )
+        })? {
+            Form::Comma(s) => Families::parse(s.split(',')),
+            Form::List(l) => Families::parse(l.iter().map(String::as_str)),
+        };
+        parsed.map_err(serde::de::Error::custom)
+    }
+}
+
+/// Retention of the telemetry store (`logs:`), separate from the alerts': telemetry is
+/// far more plentiful and worth less with age.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct LogRetention {
+    pub max_age_days: u64,
+    pub max_rows: u64,
+}
+
+impl Default for LogRetention {
+    fn default() -> Self {
+        LogRetention {
+            max_age_days: 7,
+            max_rows: 2_000_000,
+        }
+    }
+}
+
+impl LogRetention {
+    fn is_default(&self) -> bool {
+        *self == LogRetention::default()
+    }
 }
 
 /// KubeArmor's gRPC API (`LogService`, `PolicyService`; src/agent/grpc).
@@ -110,6 +252,8 @@ impl Default for Config {
             container_sockets: None,
             grpc: Grpc::default(),
             forwarders: Vec::new(),
+            visibility: Visibility::default(),
+            logs: LogRetention::default(),
         }
     }
 }
@@ -304,6 +448,43 @@ mod tests {
         .to_string();
         assert!(e.starts_with("c.yaml:3:"), "{e}");
         assert!(e.contains("used twice"), "{e}");
+    }
+
+    #[test]
+    fn visibility_is_none_unless_configured_in_either_form() {
+        let d = Config::default();
+        assert!(d.visibility.is_none());
+        assert!(!d.to_yaml().contains("visibility"), "{}", d.to_yaml());
+        let c = Config::parse(
+            "c.yaml",
+            b"visibility:\n  host: [process, file, network]\n  containers: \"process,capabilities\"\nlogs: {maxRows: 10}\n",
+        )
+        .unwrap();
+        let h = c.visibility.host;
+        assert!(h.process && h.file && h.network && !h.capabilities);
+        let k = c.visibility.containers;
+        assert!(k.process && !k.file && !k.network && k.capabilities);
+        assert_eq!(c.logs.max_rows, 10);
+        assert_eq!(c.logs.max_age_days, 7);
+        assert_eq!(h.to_string(), "process,file,network");
+        assert_eq!(Config::parse("c.yaml", c.to_yaml().as_bytes()).unwrap(), c);
+        let n = Config::parse("c.yaml", b"visibility: {host: none, containers: []}\n").unwrap();
+        assert!(n.visibility.is_none());
+        let e = Config::parse("c.yaml", b"clusterName: x\nvisibility:\n  host: proc\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("c.yaml:2:1: `visibility` family `proc`"),
+            "{e}"
+        );
+        let e = Config::parse("c.yaml", b"visibility: {host: \"none,file\"}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("none cannot be combined"), "{e}");
+        let e = Config::parse("c.yaml", b"visibility: {hosts: file}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown field `hosts`"), "{e}");
     }
 
     #[test]

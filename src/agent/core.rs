@@ -198,6 +198,10 @@ pub struct Counters {
     /// Alerts folded into summary alerts by throttling.
     pub alerts_folded: u64,
     pub alerts_dropped: u64,
+    /// Telemetry logs (visibility) committed to logs.db, and lost (queue full, failed
+    /// commits).
+    pub logs_stored: u64,
+    pub logs_dropped: u64,
     pub monitor_received: u64,
     pub monitor_lost_in_kernel: u64,
     pub monitor_dropped_in_userspace: u64,

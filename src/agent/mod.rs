@@ -16,7 +16,7 @@ pub mod probe;
 pub mod server;
 pub mod state;
 
-use crate::alert::store::{AlertWriter, Retention, WriterOptions};
+use crate::alert::store::{AlertWriter, Retention, StoreKind, WriterOptions};
 use crate::monitor::{Monitor, MonitorConfig, MonitorEvent, SyscallWatch, Untraced};
 use config::{Config, EnforcerChoice};
 use std::os::unix::io::AsRawFd;
@@ -30,6 +30,10 @@ use std::time::Duration;
 const AGENT_RING_BYTES: u32 = 2 << 20;
 /// Alerts waiting for the store's writer (a preallocated queue, ~650 bytes a slot).
 const ALERT_QUEUE: usize = 4_096;
+
+/// Logs waiting for the telemetry store's writer: its own queue, so that a flood of
+/// telemetry fills this one (counted as logs dropped) and never the alerts'.
+const LOG_QUEUE: usize = 8_192;
 
 /// Enforcer decisions waiting for the alert pipeline; beyond this they are counted and
 /// dropped rather than holding the kernel's permission events.
@@ -125,7 +129,13 @@ pub fn run(overrides: Overrides) -> anyhow::Result<()> {
     // Container groups hold a sender of the enforcer's events: released before the
     // pipeline waits for that queue to close.
     container_enforce::lock(&agent.containers).stop();
-    shutdown(core, agent.monitor, agent.threads, agent.writer);
+    shutdown(
+        core,
+        agent.monitor,
+        agent.threads,
+        agent.writer,
+        agent.log_writer,
+    );
     // After the writer's last commit, so that its alerts are forwarded too.
     if let Some(f) = agent.forwarders {
         for s in f.stop() {
@@ -143,6 +153,8 @@ struct Agent {
     monitor: Option<Arc<Monitor>>,
     threads: Vec<std::thread::JoinHandle<()>>,
     writer: AlertWriter,
+    /// The telemetry store's writer, when visibility asks for logs.
+    log_writer: Option<AlertWriter>,
     containers: container_enforce::Shared,
     /// Stored alerts for the gRPC API's streams.
     fanout: grpc::Fanout,
@@ -179,9 +191,10 @@ impl Agent {
             ..WriterOptions::default()
         };
         let fanout = grpc::Fanout::default();
-        let hook = config.grpc.enabled.then(|| fanout.hook());
+        let hook = config.grpc.enabled.then(|| fanout.hook(StoreKind::Alerts));
         let (writer, alerts) =
             AlertWriter::spawn_hooked(&config.state_dir, retention, writer_options, hook)?;
+        let logs = start_log_writer(config, &fanout)?;
 
         // Enforcement first: after a crash or a restart, every millisecond before the
         // persisted policies are enforced again is a window in which nothing is blocked; the
@@ -195,7 +208,9 @@ impl Agent {
         )?;
         let monitor = start_monitor();
         let monitor_handle = monitor.as_ref().map(|(m, _)| m.clone());
-        let follower = monitor_handle.as_ref().map(|m| Arc::new(Follower::new(m)));
+        let follower = monitor_handle
+            .as_ref()
+            .map(|m| Arc::new(Follower::new(m, Needs::of_visibility(&config.visibility))));
         if let Some(f) = &follower {
             let f = f.clone();
             core.follow_rules(Box::new(move |rules| f.host(rules)));
@@ -208,12 +223,18 @@ impl Agent {
         let forwarder_status = forwarders.as_ref().map(|f| f.status_handle());
         {
             let writer_stats = writer.stats_handle();
+            let log_stats = logs.as_ref().map(|(w, _)| w.stats_handle());
             let m = monitor_handle.clone();
             core.status_source = Some(Box::new(move |s| {
                 let w = writer_stats();
                 s.alerts_stored = w.stored;
                 s.alerts_dropped = w.dropped + w.failed;
                 s.alerts_folded = w.folded;
+                if let Some(l) = &log_stats {
+                    let l = l();
+                    s.logs_stored = l.stored;
+                    s.logs_dropped = l.dropped + l.failed;
+                }
                 if let Some(f) = &forwarder_status {
                     s.forwarders = f.get();
                 }
@@ -225,6 +246,10 @@ impl Agent {
                 }
             }));
         }
+        let (log_writer, log_sender) = match logs {
+            Some((w, tx)) => (Some(w), Some(tx)),
+            None => (None, None),
+        };
         let mut threads = Vec::new();
         // `_` would leave the Arc inside `monitor` alive to the end of run(), and the monitor
         // could then never be stopped at shutdown.
@@ -232,10 +257,16 @@ impl Agent {
             drop(handle);
             let (host, ctx, alerts) = (core.host.clone(), ctx.clone(), alerts.clone());
             let index = index.clone();
+            let sink = log_sender.map(|logs| pipeline::LogSink {
+                logs,
+                visibility: config.visibility,
+            });
             threads.push(
                 std::thread::Builder::new()
                     .name("monitor-events".into())
-                    .spawn(move || pipeline::run_monitor_events(rx, host, index, ctx, alerts))?,
+                    .spawn(move || {
+                        pipeline::run_monitor_events(rx, host, index, ctx, alerts, sink)
+                    })?,
             );
         }
         {
@@ -272,11 +303,43 @@ impl Agent {
             monitor: monitor_handle,
             threads,
             writer,
+            log_writer,
             containers: Arc::new(Mutex::new(containers)),
             fanout,
             forwarders,
         })
     }
+}
+
+/// The telemetry store's writer (`logs.db`), with its own queue and thread, when the
+/// configuration's visibility asks for logs; None (and no file) otherwise.
+fn start_log_writer(
+    config: &Config,
+    fanout: &grpc::Fanout,
+) -> anyhow::Result<Option<(AlertWriter, crate::alert::store::AlertSender)>> {
+    let v = &config.visibility;
+    if v.is_none() {
+        return Ok(None);
+    }
+    if v.host.capabilities || v.containers.capabilities {
+        tracing::warn!(
+            "visibility: capabilities are accepted for KubeArmor's configurations, but the \
+             eBPF monitor has no capability events: no Capabilities logs"
+        );
+    }
+    let retention = Retention {
+        max_age: Duration::from_secs(config.logs.max_age_days.saturating_mul(86_400)),
+        max_rows: config.logs.max_rows,
+    };
+    let options = WriterOptions {
+        capacity: LOG_QUEUE,
+        ..WriterOptions::default()
+    };
+    let hook = config.grpc.enabled.then(|| fanout.hook(StoreKind::Logs));
+    let started =
+        AlertWriter::spawn_kind(&config.state_dir, StoreKind::Logs, retention, options, hook)?;
+    tracing::info!(host = %v.host, containers = %v.containers, "telemetry logs recorded");
+    Ok(Some(started))
 }
 
 /// A thread per configured forwarder, reading the store behind the writer (see
@@ -414,6 +477,7 @@ fn shutdown(
     monitor: Option<Arc<Monitor>>,
     threads: Vec<std::thread::JoinHandle<()>>,
     writer: AlertWriter,
+    log_writer: Option<AlertWriter>,
 ) {
     core.shutdown();
     drop(core);
@@ -432,6 +496,14 @@ fn shutdown(
         dropped = stats.dropped,
         "alerts flushed"
     );
+    if let Some(w) = log_writer {
+        let stats = w.shutdown();
+        tracing::info!(
+            stored = stats.stored,
+            dropped = stats.dropped,
+            "logs flushed"
+        );
+    }
 }
 
 /// Pings systemd's watchdog while the event loop runs and the core can be taken. Ticks
@@ -512,6 +584,17 @@ impl Needs {
         }
     }
 
+    /// What the visibility settings need, whatever the rules: a family visible for the
+    /// host or for containers is reported for every process (the pipeline sorts them).
+    fn of_visibility(v: &config::Visibility) -> Needs {
+        Needs {
+            exec: v.host.process || v.containers.process,
+            files: v.host.file || v.containers.file,
+            network: v.host.network || v.containers.network,
+            syscalls: Default::default(),
+        }
+    }
+
     fn add(&mut self, other: &Needs) {
         self.exec |= other.exec;
         self.files |= other.files;
@@ -521,20 +604,24 @@ impl Needs {
 }
 
 /// Turns monitor families on, and traces syscalls, only when some rule needs what they
-/// see: the host's rules and the rules of the containers policies select.
+/// see (the host's rules and the rules of the containers policies select) or the
+/// visibility settings ask for their events as logs.
 struct Follower {
     /// Weak: the container index holds this follower, and the monitor-events thread holds
     /// the index until the monitor stops, which shutdown does only once it owns the monitor.
     monitor: std::sync::Weak<Monitor>,
     /// (host, containers); the monitor gets their union.
     needs: Mutex<(Needs, Needs)>,
+    /// What the visibility settings need; constant (the configuration is read once).
+    visibility: Needs,
 }
 
 impl Follower {
-    fn new(monitor: &Arc<Monitor>) -> Follower {
+    fn new(monitor: &Arc<Monitor>, visibility: Needs) -> Follower {
         Follower {
             monitor: Arc::downgrade(monitor),
             needs: Mutex::new(Default::default()),
+            visibility,
         }
     }
 
@@ -583,6 +670,7 @@ impl Follower {
         };
         let mut all = host.clone();
         all.add(containers);
+        all.add(&self.visibility);
         if let Err(e) = monitor.set_families(all.exec, all.files, all.network) {
             tracing::warn!(error = %e, "cannot switch monitor families");
         }

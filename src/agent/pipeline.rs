@@ -3,6 +3,7 @@
 //! the store. Each source runs on its own thread; queues are bounded and every loss is
 //! counted (by the monitor, the enforcer and the store's writer).
 
+use super::config::{Families, Visibility};
 use super::container_monitor::{ContainerIndex, Member};
 use super::core::{HostRules, SharedRules};
 use crate::alert::store::AlertSender;
@@ -545,14 +546,24 @@ fn name_change_alert(
     ))
 }
 
+/// Where the monitor's events that raise no alert go when visibility asks for them: the
+/// telemetry store's own writer, so that a flood of logs never delays or drops an alert
+/// (its queue fills and counts its own drops).
+pub struct LogSink {
+    pub logs: AlertSender,
+    pub visibility: Visibility,
+}
+
 /// Runs until the monitor stops. A process in a registered container is judged by its
-/// container's rules, never the host's (see [`ContainerIndex`]).
+/// container's rules, never the host's (see [`ContainerIndex`]). An event that raised no
+/// alert and whose family is visible for its process (host or container) becomes a log.
 pub fn run_monitor_events(
     events: Receiver<MonitorEvent>,
     host: Arc<SharedRules>,
     containers: Arc<ContainerIndex>,
     ctx: AlertContext,
     alerts: AlertSender,
+    logs: Option<LogSink>,
 ) {
     for ev in events {
         // Forks and exits never alert: no container lookup (and no /proc read) for them.
@@ -562,14 +573,215 @@ pub fn run_monitor_events(
             }
             continue;
         }
-        let found = match containers.member(ev.pid, ev.cgroup_id) {
+        let member = containers.member(ev.pid, ev.cgroup_id);
+        let found = match &member {
             None => monitor_alerts(&ev, &host.read(), &ctx, std::path::Path::new("/")),
-            Some(member) => container_monitor_alerts(&ev, &member, &ctx),
+            Some(member) => container_monitor_alerts(&ev, member, &ctx),
         };
+        if found.is_empty() {
+            if let Some(sink) = &logs {
+                let visible = match &member {
+                    None => sink.visibility.host,
+                    Some(_) => sink.visibility.containers,
+                };
+                if family_visible(ev.kind, &visible)
+                    && !matched_by_rule(&ev, &host, member.as_deref())
+                    && let Some(mut log) = monitor_log(&ev, &ctx, &visible)
+                {
+                    if let Some(m) = &member {
+                        set_container_log(&mut log, &m.container, &ev);
+                    }
+                    sink.logs.send(log);
+                }
+            }
+            continue;
+        }
         for a in found {
             alerts.send(a);
         }
     }
+}
+
+/// Whether a rule decided or audited the event although the monitor raised no alert for
+/// it: the enforcer reports that rule itself (BPF-LSM reports every decision, fanotify its
+/// blocks), or it refused the operation (a failed exec or open). Such an event is an
+/// alert, and is never logged as well.
+fn matched_by_rule(ev: &MonitorEvent, host: &SharedRules, member: Option<&Member>) -> bool {
+    let (exec, write) = match ev.kind {
+        EventKind::Exec => (true, false),
+        EventKind::Open => {
+            let acc = ev.flags & libc::O_ACCMODE;
+            let write = acc == libc::O_WRONLY
+                || acc == libc::O_RDWR
+                || ev.flags & (libc::O_APPEND | libc::O_TRUNC | libc::O_CREAT) != 0;
+            (false, write)
+        }
+        _ => return false,
+    };
+    let judge = |rules: &HostRules, root: &std::path::Path| {
+        if exec && rules.exec_inert {
+            return false;
+        }
+        let path = if exec && !ev.path.starts_with('/') && ev.retval >= 0 {
+            std::fs::read_link(format!("/proc/{}/exe", ev.pid))
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_else(|_| ev.path.clone())
+        } else {
+            ev.path.clone()
+        };
+        let mut subject = LazySubject {
+            uid: ev.uid,
+            source_pid: if exec { ev.ppid } else { ev.pid },
+            source: None,
+        };
+        let owner = owner_of(root, &path);
+        let v = if exec {
+            rules.compiled.exec(&path, owner, &mut subject)
+        } else {
+            rules.compiled.open(&path, write, owner, &mut subject)
+        };
+        matches!(v.decision, Decision::Deny { .. }) || !v.audits.is_empty()
+    };
+    match member {
+        None => judge(&host.read(), std::path::Path::new("/")),
+        Some(m) => m.rules.as_ref().is_some_and(|rules| {
+            judge(
+                rules,
+                &std::path::PathBuf::from(format!("/proc/{}/root", m.container.pid)),
+            )
+        }),
+    }
+}
+
+/// The family of KubeArmor's visibility settings an event belongs to; None for events
+/// that are never logs (forks, exits, and syscalls, which the monitor traces only for
+/// syscall rules).
+fn family_visible(kind: EventKind, visible: &Families) -> bool {
+    match kind {
+        EventKind::Exec => visible.process,
+        EventKind::Open => visible.file,
+        EventKind::Connect | EventKind::Accept | EventKind::Bind => visible.network,
+        EventKind::Exit | EventKind::Fork | EventKind::Syscall => false,
+    }
+}
+
+/// A monitor event as KubeArmor's `HostLog`: the fields of the alert it would have been
+/// (Source, Resource, Data, Result as KubeArmor fills them), no policy and no action.
+/// None when its family is not visible.
+pub fn monitor_log(ev: &MonitorEvent, ctx: &AlertContext, visible: &Families) -> Option<Alert> {
+    if !family_visible(ev.kind, visible) {
+        return None;
+    }
+    // A successful exec names the new image; a failed one what the caller asked for.
+    let exe = match ev.kind {
+        EventKind::Exec if ev.retval >= 0 && !ev.path.starts_with('/') => {
+            std::fs::read_link(format!("/proc/{}/exe", ev.pid))
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_else(|_| ev.path.clone())
+        }
+        _ => ev.path.clone(),
+    };
+    let process = monitor_process(ev, &exe);
+    let mut a = base_alert(ctx, &process, ev.timestamp_ns);
+    a.kind = "HostLog".to_string();
+    a.result = crate::alert::result_text(ev.retval);
+    a.process_name = process.exe.clone();
+    a.parent_process_name = process.parent_exe.clone();
+    a.source = process.cmdline.clone();
+    match ev.kind {
+        EventKind::Exec => {
+            a.operation = Operation::Process.to_string();
+            a.resource = exe.clone();
+            a.data = "syscall=SYS_EXECVE".to_string();
+            // As the exec alerts: the image run, asked for by the parent's.
+            a.process_name = exe;
+            a.source = process.parent_exe.clone();
+            if ev.retval < 0 {
+                // The caller is still its old image: it is the parent of nothing new.
+                a.parent_process_name = process.exe.clone();
+                a.source = process.exe.clone();
+            }
+        }
+        EventKind::Open => {
+            a.operation = Operation::File.to_string();
+            a.resource = ev.path.clone();
+            a.data = monitor_open_data(ev.flags);
+        }
+        _ => {
+            a.operation = Operation::Network.to_string();
+            let (resource, data) = network_fields(ev);
+            a.resource = resource;
+            a.data = data;
+        }
+    }
+    if a.source.is_empty() {
+        a.source = process.exe.clone();
+    }
+    Some(a)
+}
+
+/// A container's process: the container's fields, and `ContainerLog`.
+fn set_container_log(log: &mut Alert, c: &crate::container::Container, ev: &MonitorEvent) {
+    let p = ProcessInfo {
+        ns_pid: ev.ns_pid as i32,
+        ns_ppid: ev.ns_ppid as i32,
+        ..ProcessInfo::default()
+    };
+    set_container(log, c, &p);
+    log.kind = "ContainerLog".to_string();
+}
+
+/// `Resource` and `Data` of a network event, in the words of KubeArmor's network logs:
+/// `remoteip=127.0.0.1 port=8080 protocol=TCP` (bind: `localip=`; a Unix socket:
+/// `sun_path=/run/x.sock`) and `syscall=SYS_CONNECT domain=AF_INET type=SOCK_STREAM`.
+fn network_fields(ev: &MonitorEvent) -> (String, String) {
+    let syscall = match ev.kind {
+        EventKind::Accept => "SYS_ACCEPT",
+        EventKind::Bind => "SYS_BIND",
+        _ => "SYS_CONNECT",
+    };
+    let domain = match ev.family as i32 {
+        libc::AF_INET => "AF_INET".to_string(),
+        libc::AF_INET6 => "AF_INET6".to_string(),
+        libc::AF_UNIX => "AF_UNIX".to_string(),
+        libc::AF_NETLINK => "AF_NETLINK".to_string(),
+        f => f.to_string(),
+    };
+    let sock_type = match ev.sock_type as i32 {
+        libc::SOCK_STREAM => "SOCK_STREAM".to_string(),
+        libc::SOCK_DGRAM => "SOCK_DGRAM".to_string(),
+        libc::SOCK_RAW => "SOCK_RAW".to_string(),
+        libc::SOCK_SEQPACKET => "SOCK_SEQPACKET".to_string(),
+        t => t.to_string(),
+    };
+    let protocol = match (ev.protocol as i32, ev.sock_type as i32) {
+        (libc::IPPROTO_TCP, _) | (0, libc::SOCK_STREAM) => "TCP",
+        (libc::IPPROTO_UDP, _) | (0, libc::SOCK_DGRAM) => "UDP",
+        (libc::IPPROTO_ICMP, _) => "ICMP",
+        (libc::IPPROTO_ICMPV6, _) => "ICMPv6",
+        (libc::IPPROTO_SCTP, _) => "SCTP",
+        _ => "RAW",
+    };
+    let resource = match ev.addr {
+        Some(addr) => {
+            let side = if ev.kind == EventKind::Bind {
+                "localip"
+            } else {
+                "remoteip"
+            };
+            format!(
+                "{side}={} port={} protocol={protocol}",
+                addr.ip(),
+                addr.port()
+            )
+        }
+        None if !ev.path.is_empty() => format!("sun_path={}", ev.path),
+        None => String::new(),
+    };
+    (
+        resource,
+        format!("syscall={syscall} domain={domain} type={sock_type}"),
+    )
 }
 
 /// The monitor's alerts about a process in a container: those of its container's rules
@@ -601,6 +813,78 @@ mod tests {
         data.split_whitespace()
             .find_map(|w| w.strip_prefix("flags="))
             .unwrap_or_else(|| panic!("no flags in {data:?}"))
+    }
+
+    fn event(kind: EventKind) -> MonitorEvent {
+        MonitorEvent {
+            kind,
+            timestamp_ns: 1_796_547_240_000_000_000,
+            pid: std::process::id(),
+            ppid: 1,
+            tid: std::process::id(),
+            uid: 0,
+            comm: String::new(),
+            path: String::new(),
+            flags: 0,
+            retval: 0,
+            addr: None,
+            family: libc::AF_INET as u16,
+            sock_type: libc::SOCK_STREAM as u16,
+            protocol: 0,
+            syscall: None,
+            cgroup_id: 0,
+            ns_pid: 0,
+            ns_ppid: 0,
+        }
+    }
+
+    /// Network logs in KubeArmor's words; only visible families are logged.
+    #[test]
+    fn network_logs_read_as_kubearmors() {
+        let ctx = AlertContext {
+            cluster_name: "c".into(),
+            host_name: "h".into(),
+        };
+        let mut ev = event(EventKind::Connect);
+        ev.addr = Some("127.0.0.1:8080".parse().unwrap());
+        let all = Families {
+            process: true,
+            file: true,
+            network: true,
+            capabilities: false,
+        };
+        let log = monitor_log(&ev, &ctx, &all).unwrap();
+        assert_eq!(log.kind, "HostLog");
+        assert_eq!(log.operation, "Network");
+        assert_eq!(log.resource, "remoteip=127.0.0.1 port=8080 protocol=TCP");
+        assert_eq!(
+            log.data,
+            "syscall=SYS_CONNECT domain=AF_INET type=SOCK_STREAM"
+        );
+        assert_eq!(log.result, "Passed");
+        assert!(log.policy_name.is_empty() && log.action.is_empty());
+        ev.kind = EventKind::Bind;
+        ev.sock_type = libc::SOCK_DGRAM as u16;
+        ev.protocol = libc::IPPROTO_UDP as u16;
+        ev.retval = -98;
+        let log = monitor_log(&ev, &ctx, &all).unwrap();
+        assert_eq!(log.resource, "localip=127.0.0.1 port=8080 protocol=UDP");
+        assert_eq!(log.data, "syscall=SYS_BIND domain=AF_INET type=SOCK_DGRAM");
+        assert_eq!(log.result, "Address already in use");
+        let mut unix = event(EventKind::Accept);
+        unix.family = libc::AF_UNIX as u16;
+        unix.path = "/run/x.sock".into();
+        let log = monitor_log(&unix, &ctx, &all).unwrap();
+        assert_eq!(log.resource, "sun_path=/run/x.sock");
+        assert!(log.data.starts_with("syscall=SYS_ACCEPT domain=AF_UNIX"));
+        let none = Families::default();
+        for kind in [EventKind::Connect, EventKind::Exec, EventKind::Open] {
+            assert!(monitor_log(&event(kind), &ctx, &none).is_none());
+        }
+        // Forks, exits and syscalls are never logs.
+        for kind in [EventKind::Fork, EventKind::Exit, EventKind::Syscall] {
+            assert!(monitor_log(&event(kind), &ctx, &all).is_none());
+        }
     }
 
     /// The same open, seen by BPF-LSM, fanotify or the eBPF monitor, reads the same in

@@ -431,6 +431,8 @@ fn status(s: CoreStatus) -> Status {
         alerts_stored: c.alerts_stored,
         alerts_folded: c.alerts_folded,
         alerts_dropped: c.alerts_dropped,
+        logs_stored: c.logs_stored,
+        logs_dropped: c.logs_dropped,
         enforcer_events_dropped: s.enforcer_events_dropped,
         monitor_received: c.monitor_received,
         monitor_lost_in_kernel: c.monitor_lost_in_kernel,

@@ -48,6 +48,45 @@ use std::time::{Duration, Instant};
 
 /// The database file inside the state directory.
 pub const DB_FILE: &str = "alerts.db";
+/// The telemetry store's file (see [`StoreKind::Logs`]).
+pub const LOGS_DB_FILE: &str = "logs.db";
+
+/// Which of the agent's two stores: the same layout and machinery, separate files (and
+/// writer threads), so that a flood of telemetry never delays, drops or prunes an alert.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum StoreKind {
+    /// Policy alerts (`alerts.db`): what `knoxctl alerts` reads.
+    #[default]
+    Alerts,
+    /// The monitor's non-alert events, KubeArmor's HostLog/ContainerLog (`logs.db`), kept
+    /// as the configuration's `visibility` asks: what `knoxctl logs` reads.
+    Logs,
+}
+
+impl StoreKind {
+    pub fn file_name(self) -> &'static str {
+        match self {
+            StoreKind::Alerts => DB_FILE,
+            StoreKind::Logs => LOGS_DB_FILE,
+        }
+    }
+
+    /// What one record is called in messages.
+    pub fn noun(self) -> &'static str {
+        match self {
+            StoreKind::Alerts => "alert",
+            StoreKind::Logs => "log",
+        }
+    }
+
+    /// The writer's thread name (and its checkpointer's, with `-checkpoint`).
+    fn thread(self) -> &'static str {
+        match self {
+            StoreKind::Alerts => "alert",
+            StoreKind::Logs => "log",
+        }
+    }
+}
 
 /// Bumped when the layout changes; a store from a newer knoxctl is refused, not misread.
 const SCHEMA_VERSION: i64 = 1;
@@ -320,7 +359,11 @@ impl<'q> Plan<'q> {
 
 impl Store {
     pub fn db_path(state_dir: &Path) -> PathBuf {
-        state_dir.join(DB_FILE)
+        Self::db_path_kind(state_dir, StoreKind::Alerts)
+    }
+
+    pub fn db_path_kind(state_dir: &Path, kind: StoreKind) -> PathBuf {
+        state_dir.join(kind.file_name())
     }
 
     fn err(&self, source: rusqlite::Error) -> StoreError {
@@ -345,11 +388,16 @@ impl Store {
     /// Only one process may write: the writer numbers alerts and keeps the dictionary in
     /// memory, so a second writer would collide with it.
     pub fn open(state_dir: &Path) -> Result<Store, StoreError> {
+        Self::open_kind(state_dir, StoreKind::Alerts)
+    }
+
+    /// [`Store::open`] for either store.
+    pub fn open_kind(state_dir: &Path, kind: StoreKind) -> Result<Store, StoreError> {
         std::fs::create_dir_all(state_dir).map_err(|source| StoreError::CreateDir {
             path: state_dir.to_path_buf(),
             source,
         })?;
-        let path = Self::db_path(state_dir);
+        let path = Self::db_path_kind(state_dir, kind);
         let lock = Self::lock(&path)?;
         let conn = Connection::open(&path).map_err(|source| StoreError::Sqlite {
             path: path.clone(),
@@ -455,7 +503,12 @@ impl Store {
 
     /// Opens an existing store for reading; [`StoreError::Missing`] when there is none.
     pub fn open_readonly(state_dir: &Path) -> Result<Store, StoreError> {
-        let path = Self::db_path(state_dir);
+        Self::open_readonly_kind(state_dir, StoreKind::Alerts)
+    }
+
+    /// [`Store::open_readonly`] for either store.
+    pub fn open_readonly_kind(state_dir: &Path, kind: StoreKind) -> Result<Store, StoreError> {
+        let path = Self::db_path_kind(state_dir, kind);
         // SQLite's "unable to open database file" does not say why; the OS does.
         if let Err(source) = std::fs::File::open(&path) {
             return Err(match source.kind() {
@@ -1234,7 +1287,18 @@ impl AlertWriter {
         options: WriterOptions,
         on_commit: Option<CommitHook>,
     ) -> Result<(AlertWriter, AlertSender), StoreError> {
-        let store = Store::open(state_dir)?;
+        Self::spawn_kind(state_dir, StoreKind::Alerts, retention, options, on_commit)
+    }
+
+    /// As `spawn_hooked`, for either store: each kind has its own writer thread and queue.
+    pub fn spawn_kind(
+        state_dir: &Path,
+        kind: StoreKind,
+        retention: Retention,
+        options: WriterOptions,
+        on_commit: Option<CommitHook>,
+    ) -> Result<(AlertWriter, AlertSender), StoreError> {
+        let store = Store::open_kind(state_dir, kind)?;
         // Checkpoints (copying the WAL into the database, with two fsyncs) run on their own
         // thread: on the writer they were more than half of its time, spent waiting on the
         // disk while the queue filled.
@@ -1250,7 +1314,7 @@ impl AlertWriter {
         // whatever the WAL holds by then.
         let (committed, commits) = mpsc::sync_channel::<()>(1);
         let checkpointer = std::thread::Builder::new()
-            .name("alert-checkpoint".into())
+            .name(format!("{}-checkpoint", kind.thread()))
             .spawn(move || checkpoint_loop(checkpoint_conn, commits))
             .map_err(StoreError::Thread)?;
         let (tx, rx) = mpsc::sync_channel(options.capacity.max(1));
@@ -1269,7 +1333,7 @@ impl AlertWriter {
         // If the spawn fails, the worker is dropped with the checkpointer's sender, which
         // ends that thread too.
         let handle = std::thread::Builder::new()
-            .name("alert-writer".into())
+            .name(format!("{}-writer", kind.thread()))
             .spawn(move || worker.run())
             .map_err(StoreError::Thread)?;
         Ok((
@@ -1595,6 +1659,67 @@ mod tests {
         v.sort_by_key(|(i, a)| (a.timestamp, *i));
         let skip = q.limit.map_or(0, |l| v.len().saturating_sub(l));
         v.into_iter().skip(skip).map(|(_, a)| a.clone()).collect()
+    }
+
+    /// The two kinds are separate files with separate writers and ids: logs written (and
+    /// pruned) never show among the alerts, and both can be written at once.
+    #[test]
+    fn kinds_are_separate_stores() {
+        let dir = scratch("kinds");
+        let retention = Retention {
+            max_age: Duration::from_secs(3650 * 86_400),
+            max_rows: 2,
+        };
+        let (alerts_w, alerts_tx) = AlertWriter::spawn(&dir, Retention::default()).unwrap();
+        let (logs_w, logs_tx) = AlertWriter::spawn_kind(
+            &dir,
+            StoreKind::Logs,
+            retention,
+            WriterOptions::default(),
+            None,
+        )
+        .unwrap();
+        let now = now_epoch();
+        let mut log = Alert {
+            timestamp: now,
+            kind: "HostLog".into(),
+            ..Alert::default()
+        };
+        for i in 0..5 {
+            log.resource = format!("/log/{i}");
+            assert!(logs_tx.send(log.clone()));
+        }
+        let alert = Alert {
+            timestamp: now,
+            kind: "MatchedHostPolicy".into(),
+            ..Alert::default()
+        };
+        assert!(alerts_tx.send(alert.clone()));
+        assert_eq!(logs_w.shutdown().stored, 5);
+        assert_eq!(alerts_w.shutdown().stored, 1);
+        assert!(dir.join(LOGS_DB_FILE).exists());
+        let logs = Store::open_readonly_kind(&dir, StoreKind::Logs).unwrap();
+        // Retention (two rows) ran at shutdown: the newest two are left.
+        let kept: Vec<String> = logs
+            .query(&Query::default())
+            .unwrap()
+            .into_iter()
+            .map(|a| a.resource)
+            .collect();
+        assert_eq!(kept, ["/log/3", "/log/4"]);
+        let alerts = Store::open_readonly(&dir)
+            .unwrap()
+            .query(&Query::default())
+            .unwrap();
+        assert_eq!(alerts, vec![alert]);
+        // A second writer of the same kind is refused; of the other kind it is not.
+        let _w = Store::open_kind(&dir, StoreKind::Logs).unwrap();
+        assert!(matches!(
+            Store::open_kind(&dir, StoreKind::Logs),
+            Err(StoreError::Locked { .. })
+        ));
+        Store::open(&dir).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

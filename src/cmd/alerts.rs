@@ -14,7 +14,7 @@ use crate::agent::api::{self, Request};
 use crate::alert::Alert;
 use crate::alert::filter::{Filter, all_match, parse_duration};
 use crate::alert::scan::{LineQuery, Verdict};
-use crate::alert::store::{CommitWatch, Query, Store, StoreError};
+use crate::alert::store::{CommitWatch, Query, Store, StoreError, StoreKind};
 use crate::kernel::clock::now_epoch;
 use crate::output::{format_time, table};
 use anyhow::Context;
@@ -36,16 +36,62 @@ const SUMMARY_DEFAULT_SECS: i64 = 24 * 3600;
 /// status, and a fallback where inotify is unavailable).
 const TAIL_POLL: Duration = Duration::from_millis(200);
 
-pub fn run(args: AlertsArgs, conn: &AgentConn) -> anyhow::Result<ExitStatus> {
-    let filters = match args
-        .filters
+/// How one store is shown: `alerts` and `logs` share everything else (queries, output,
+/// tail), and differ in their store, their words and their table's columns.
+pub(super) struct View {
+    pub kind: StoreKind,
+    /// The command, for usage errors (`alerts`, `logs`).
+    pub command: &'static str,
+    /// The default table's columns; the first three stay whole on a narrow terminal.
+    pub header: &'static [&'static str],
+    /// What `-o wide` adds.
+    pub wide: &'static [&'static str],
+    pub row: fn(&Alert, bool) -> Vec<String>,
+    /// What the agent counted as lost on the way to this store (for `tail`'s warnings).
+    pub lost: fn(&api::Status) -> u64,
+    /// Where this store's records come from, for the message when there is no store.
+    pub missing_hint: &'static str,
+}
+
+impl View {
+    fn noun(&self) -> &'static str {
+        self.kind.noun()
+    }
+}
+
+pub(super) const ALERTS: View = View {
+    kind: StoreKind::Alerts,
+    command: "alerts",
+    header: &TABLE_HEADER,
+    wide: &WIDE_HEADER,
+    row,
+    lost: |st| {
+        st.alerts_dropped
+            + st.enforcer_events_dropped
+            + st.monitor_lost_in_kernel
+            + st.monitor_dropped_in_userspace
+    },
+    missing_hint: "Is the agent running with this state directory? Point --state-dir (or \
+                   KNOXCTL_STATE_DIR) at the agent's state directory, or filter exported \
+                   KubeArmor logs with --from FILE.",
+};
+
+/// `--filter`, `--since` and `--until` as a query; Err is a usage error's message.
+pub(super) fn query_of(
+    filters: &[String],
+    since: Option<&str>,
+    until: Option<&str>,
+    limit: Option<usize>,
+    noun: &str,
+) -> Result<Query, String> {
+    let filters = filters
         .iter()
         .map(|e| Filter::parse_all(e))
         .collect::<Result<Vec<Vec<_>>, _>>()
-    {
-        Ok(f) => f.into_iter().flatten().collect(),
-        Err(e) => return usage(&format!("--filter: {e}")),
-    };
+        .map_err(|e| format!("--filter: {e}"))?
+        .into_iter()
+        .flatten()
+        .collect();
     let now = now_epoch();
     let bound = |flag: &str, value: Option<&str>| {
         value
@@ -53,28 +99,37 @@ pub fn run(args: AlertsArgs, conn: &AgentConn) -> anyhow::Result<ExitStatus> {
             .transpose()
             .map_err(|e| format!("{flag}: {e}"))
     };
-    let (since, until) = match (
-        bound("--since", args.since.as_deref()),
-        bound("--until", args.until.as_deref()),
-    ) {
-        (Ok(s), Ok(u)) => (s, u),
-        (Err(e), _) | (_, Err(e)) => return usage(&e),
-    };
+    let since = bound("--since", since)?;
+    let until = bound("--until", until)?;
     if let (Some(s), Some(u)) = (since, until)
         && s > u
     {
-        return usage(&format!(
-            "--since ({}) is after --until ({}): no alert can match",
+        return Err(format!(
+            "--since ({}) is after --until ({}): no {noun} can match",
             format_time(s),
             format_time(u)
         ));
     }
-    let query = Query {
+    Ok(Query {
         filters,
         since,
         until,
-        limit: args.limit,
+        limit,
+    })
+}
+
+pub fn run(args: AlertsArgs, conn: &AgentConn) -> anyhow::Result<ExitStatus> {
+    let query = match query_of(
+        &args.filters,
+        args.since.as_deref(),
+        args.until.as_deref(),
+        args.limit,
+        "alert",
+    ) {
+        Ok(q) => q,
+        Err(e) => return usage(&e),
     };
+    let now = now_epoch();
     match (&args.command, &args.from) {
         (Some(AlertsCommand::Tail), Some(_)) => tail_usage(
             "--from cannot be combined with 'tail': tail follows the alert store; \
@@ -86,8 +141,8 @@ pub fn run(args: AlertsArgs, conn: &AgentConn) -> anyhow::Result<ExitStatus> {
                     "--until cannot be combined with 'tail', which follows new alerts",
                 );
             }
-            warn_if_no_agent(conn, &args.state_dir);
-            tail(&args.state_dir, &conn.socket, query, args.output)
+            warn_if_no_agent(&ALERTS, conn, &args.state_dir);
+            tail(&ALERTS, &args.state_dir, &conn.socket, query, args.output)
         }
         (Some(AlertsCommand::Summary), Some(_)) => usage(
             "--from cannot be combined with 'summary', which reads the alert store; \
@@ -99,7 +154,7 @@ pub fn run(args: AlertsArgs, conn: &AgentConn) -> anyhow::Result<ExitStatus> {
             summary(&args.state_dir, query, since, until, args.output)
         }
         (None, Some(from)) => from_lines(from, query, args.output),
-        (None, None) => from_store(&args.state_dir, query, args.output),
+        (None, None) => from_store(&ALERTS, &args.state_dir, query, args.output),
     }
 }
 
@@ -135,10 +190,11 @@ pub(super) fn parse_time(s: &str, now: i64) -> Result<i64, String> {
 
 /// `alerts tail` reads the store, not the agent: when no agent answers, no new alert will
 /// arrive, which a silent tail would hide.
-fn warn_if_no_agent(conn: &AgentConn, state_dir: &Path) {
+pub(super) fn warn_if_no_agent(view: &View, conn: &AgentConn, state_dir: &Path) {
     if let Err(e) = api::call(&conn.socket, &Request::Status, Duration::from_secs(2)) {
+        let noun = view.noun();
         eprintln!(
-            "knoxctl: warning: {e}. Following the alert store in {} anyway; new alerts \
+            "knoxctl: warning: {e}. Following the {noun} store in {} anyway; new {noun}s \
              appear only while an agent records into it.",
             state_dir.display()
         );
@@ -154,17 +210,17 @@ fn tail_usage(msg: &str) -> anyhow::Result<ExitStatus> {
     Ok(super::usage(msg, "alerts tail"))
 }
 
-fn open_store(state_dir: &Path) -> anyhow::Result<Store> {
-    match Store::open_readonly(state_dir) {
+fn open_store(view: &View, state_dir: &Path) -> anyhow::Result<Store> {
+    let noun = view.noun();
+    match Store::open_readonly_kind(state_dir, view.kind) {
         Err(StoreError::Missing { path }) => anyhow::bail!(
-            "no alert store at {}: the agent has recorded no alerts in {} yet. Is the agent \
-             running with this state directory? Point --state-dir (or KNOXCTL_STATE_DIR) at the \
-             agent's state directory, or filter exported KubeArmor logs with --from FILE.",
+            "no {noun} store at {}: the agent has recorded no {noun}s in {} yet. {}",
             path.display(),
-            state_dir.display()
+            state_dir.display(),
+            view.missing_hint
         ),
         Err(e) if is_permission(&e) => Err(anyhow::Error::new(e).context(format!(
-            "the alert store in {} is readable by root only; run with sudo",
+            "the {noun} store in {} is readable by root only; run with sudo",
             state_dir.display()
         ))),
         other => Ok(other?),
@@ -197,12 +253,13 @@ fn write_doc(w: &mut impl Write, alert: &Alert, output: TableOrJson) -> anyhow::
     Ok(())
 }
 
-fn from_store(
+pub(super) fn from_store(
+    view: &View,
     state_dir: &Path,
     mut query: Query,
     output: TableOrJson,
 ) -> anyhow::Result<ExitStatus> {
-    let store = open_store(state_dir)?;
+    let store = open_store(view, state_dir)?;
     let out = std::io::stdout();
     match output {
         TableOrJson::Json | TableOrJson::Yaml => {
@@ -220,11 +277,12 @@ fn from_store(
             if more {
                 alerts.remove(0);
             }
-            print_table(&alerts, output == TableOrJson::Table)?;
+            print_table(view, &alerts, output == TableOrJson::Table)?;
             if more {
                 eprintln!(
-                    "knoxctl: showing the newest {TABLE_DEFAULT_LIMIT} matching alerts; \
-                     use --limit N or -o json for more"
+                    "knoxctl: showing the newest {TABLE_DEFAULT_LIMIT} matching {}s; \
+                     use --limit N or -o json for more",
+                    view.noun()
                 );
             }
         }
@@ -241,7 +299,7 @@ fn summary(
     output: TableOrJson,
 ) -> anyhow::Result<ExitStatus> {
     use crate::alert::summary::{Summarizer, sparkline};
-    let store = open_store(state_dir)?;
+    let store = open_store(&ALERTS, state_dir)?;
     query.since = Some(since);
     query.until = Some(until);
     query.limit = None;
@@ -355,23 +413,23 @@ fn row(a: &Alert, wide: bool) -> Vec<String> {
     r
 }
 
-fn print_table(alerts: &[Alert], fit: bool) -> anyhow::Result<()> {
+fn print_table(view: &View, alerts: &[Alert], fit: bool) -> anyhow::Result<()> {
     if alerts.is_empty() {
         // On stderr, like kubectl's "No resources found": stdout stays empty for scripts.
-        eprintln!("No alerts match.");
+        eprintln!("No {}s match.", view.noun());
         return Ok(());
     }
-    let mut header = TABLE_HEADER.to_vec();
+    let mut header = view.header.to_vec();
     if !fit {
-        header.extend(WIDE_HEADER);
+        header.extend(view.wide);
     }
     let mut t = table(&header);
-    t.pin(&["TIME", "ACTION", "OPERATION"]);
+    t.pin(&view.header[..3]);
     if !fit {
         t.whole();
     }
     for a in alerts {
-        t.add_row(row(a, !fit));
+        t.add_row((view.row)(a, !fit));
     }
     let mut out = std::io::stdout().lock();
     writeln!(out, "{t}")?;
@@ -600,7 +658,7 @@ fn from_lines(from: &Path, query: Query, output: TableOrJson) -> anyhow::Result<
             // Exports are not always in time order (several nodes, merged files); a table is
             // read top to bottom as a timeline.
             alerts.sort_by_key(|a| (a.timestamp, a.updated_time.clone()));
-            print_table(&alerts, output == TableOrJson::Table)?;
+            print_table(&ALERTS, &alerts, output == TableOrJson::Table)?;
             if query.limit.is_none() && m.matched > TABLE_DEFAULT_LIMIT {
                 eprintln!(
                     "knoxctl: showing the last {TABLE_DEFAULT_LIMIT} of {} matching \
@@ -834,8 +892,8 @@ extern "C" fn on_interrupt(_: libc::c_int) {
 
 /// One line per alert for a stream, where a table's column widths cannot be known: the
 /// table's columns in the table's order, the short ones padded to their usual widths.
-fn tail_line(a: &Alert, wide: bool) -> String {
-    let r = row(a, wide);
+fn tail_line(view: &View, a: &Alert, wide: bool) -> String {
+    let r = (view.row)(a, wide);
     tail_format(&r.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
@@ -861,6 +919,8 @@ fn tail_format(cells: &[&str]) -> String {
 /// What `alerts tail` keeps of the agent between looks: whether it answered, its pid, and
 /// the losses it had counted then.
 struct Watch {
+    lost: fn(&api::Status) -> u64,
+    noun: &'static str,
     socket: std::path::PathBuf,
     last_look: std::time::Instant,
     seen: Option<(u32, u64)>,
@@ -886,17 +946,15 @@ impl Watch {
         let Some(st) = status else {
             if self.answered == Some(true) {
                 eprintln!(
-                    "knoxctl: the agent stopped answering on {}; still following the store, new alerts appear when it runs again",
-                    self.socket.display()
+                    "knoxctl: the agent stopped answering on {}; still following the store, new {}s appear when it runs again",
+                    self.socket.display(),
+                    self.noun
                 );
             }
             self.answered = Some(false);
             return;
         };
-        let lost = st.alerts_dropped
-            + st.enforcer_events_dropped
-            + st.monitor_lost_in_kernel
-            + st.monitor_dropped_in_userspace;
+        let lost = (self.lost)(&st);
         match self.seen {
             // A new pid, or counters that went back (a restart that got the same pid,
             // as pid 1 in a container does).
@@ -909,8 +967,9 @@ impl Watch {
                 st.pid
             ),
             Some((_, before)) if lost > before => eprintln!(
-                "knoxctl: warning: the agent dropped {} alerts or events since the last look (queues full); see knoxctl probe",
-                lost - before
+                "knoxctl: warning: the agent dropped {} {}s or events since the last look (queues full); see knoxctl probe",
+                lost - before,
+                self.noun
             ),
             _ => {}
         }
@@ -919,13 +978,14 @@ impl Watch {
     }
 }
 
-fn tail(
+pub(super) fn tail(
+    view: &View,
     state_dir: &Path,
     socket: &Path,
     query: Query,
     output: TableOrJson,
 ) -> anyhow::Result<ExitStatus> {
-    let store = open_store(state_dir)?;
+    let store = open_store(view, state_dir)?;
     // SIGINT/SIGTERM end the loop between polls, so output is flushed and the exit is 0.
     // SIGPIPE keeps its default (set in main): a closed pipe ends the process quietly.
     // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
@@ -944,15 +1004,15 @@ fn tail(
         match output {
             TableOrJson::Json | TableOrJson::Yaml => write_doc(out, a, output)?,
             TableOrJson::Table | TableOrJson::Wide => {
-                writeln!(out, "{}", tail_line(a, output == TableOrJson::Wide))?
+                writeln!(out, "{}", tail_line(view, a, output == TableOrJson::Wide))?
             }
         }
         Ok(())
     };
     if let Some(fit) = output.table().filter(|_| !crate::output::no_headers()) {
-        let mut header = TABLE_HEADER.to_vec();
+        let mut header = view.header.to_vec();
         if !fit {
-            header.extend(WIDE_HEADER);
+            header.extend(view.wide);
         }
         writeln!(out, "{}", tail_format(&header))?;
         out.flush()?;
@@ -975,6 +1035,8 @@ fn tail(
     // Woken by each commit; polling stays as the fallback (inotify instances exhausted).
     let commits = CommitWatch::new(state_dir).ok();
     let mut watch = Watch {
+        lost: view.lost,
+        noun: view.noun(),
         socket: socket.to_path_buf(),
         last_look: std::time::Instant::now() - WATCH_EVERY,
         seen: None,

@@ -246,6 +246,8 @@ const ENVIRONMENT: &[EnvVar] = &[
             "knoxctl-alerts",
             "knoxctl-alerts-tail",
             "knoxctl-alerts-summary",
+            "knoxctl-logs",
+            "knoxctl-logs-tail",
             "knoxctl-sysdump",
         ],
     },
@@ -350,6 +352,29 @@ pub const EXAMPLES: &[(&str, &[(&str, &str)])] = &[
             (
                 "The last week's blocked operations, as JSON:",
                 "sudo knoxctl alerts summary --since 7d --filter 'Action=Block' -o json",
+            ),
+        ],
+    ),
+    (
+        "knoxctl-logs",
+        &[
+            (
+                "Which programs ran on this host in the last ten minutes (KubeArmor HostLog):",
+                "sudo knoxctl logs --filter Operation=Process --since 10m",
+            ),
+            (
+                "Who opened files under /etc, as JSON Lines:",
+                "sudo knoxctl logs --filter Operation=File --filter 'Resource~^/etc/' -o json",
+            ),
+        ],
+    ),
+    (
+        "knoxctl-logs-tail",
+        &[
+            ("Follow new logs:", "sudo knoxctl logs tail"),
+            (
+                "Follow network connections only, as JSON Lines:",
+                "sudo knoxctl logs tail --filter Operation=Network -o json",
             ),
         ],
     ),
@@ -651,7 +676,8 @@ const RELATED: &[(&str, &[&str])] = &[
         &["knoxctl-offboard-vm", "knoxctl-probe"],
     ),
     ("knoxctl-offboard-vm", &["knoxctl-onboard-vm"]),
-    ("knoxctl-alerts", &["knoxctl-policy-apply"]),
+    ("knoxctl-alerts", &["knoxctl-policy-apply", "knoxctl-logs"]),
+    ("knoxctl-logs", &["knoxctl-alerts"]),
     ("knoxctl-policy-apply", &["knoxctl-alerts"]),
 ];
 
@@ -833,7 +859,7 @@ fn man_page(cmd: &Command, page: &str, parent: Option<(&str, &Command)>) -> Vec<
         man.render_subcommands_section(&mut out)
             .expect("write to vec");
     }
-    if page == "knoxctl-alerts" {
+    if page == "knoxctl-alerts" || page == "knoxctl-logs" {
         out.extend_from_slice(filter_section().as_bytes());
     }
     out.extend_from_slice(examples_section(page).as_bytes());

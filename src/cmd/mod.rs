@@ -8,6 +8,7 @@ pub mod completion;
 pub mod containers;
 mod exit;
 pub mod harden;
+pub mod logs;
 pub mod oci_hook;
 pub mod offboard;
 pub mod onboard;
@@ -89,6 +90,10 @@ pub enum Command {
     },
     /// Query and filter recorded alerts (KubeArmor format)
     Alerts(AlertsArgs),
+    /// Query telemetry: the monitor's events that raised no alert (KubeArmor HostLog and
+    /// ContainerLog), as config.yaml's visibility asks
+    #[command(long_about = logs::ABOUT)]
+    Logs(LogsArgs),
     /// Collect a diagnostic archive for bug reports
     #[command(long_about = SYSDUMP_ABOUT)]
     Sysdump(SysdumpArgs),
@@ -219,7 +224,8 @@ pub enum TableOrJson {
     Table,
     /// Every column, whole values, even on a terminal
     Wide,
-    /// JSON (JSON Lines for alerts)
+    /// JSON (JSON Lines for alerts and logs)
+    #[value(alias = "jsonl")]
     Json,
     /// YAML (one document per alert for alerts)
     #[value(alias = "yml")]
@@ -471,6 +477,42 @@ pub enum AlertsCommand {
 }
 
 #[derive(Args, Debug)]
+pub struct LogsArgs {
+    #[command(subcommand)]
+    pub command: Option<LogsCommand>,
+    /// Field=value, Field!=value, Field~regex (repeatable; all must hold), with KubeArmor's
+    /// field names: Operation=Process, ProcessName=/usr/bin/curl, Resource~^/etc/
+    #[arg(long = "filter", value_name = "EXPR", global = true)]
+    pub filters: Vec<String>,
+    /// Only logs at or after this: a duration back from now (30s, 10m, 1h30m, 7d) or a
+    /// time (2026-12-06T08:54:00Z, 2026-12-06)
+    #[arg(
+        long,
+        value_name = "DUR|TIME",
+        allow_hyphen_values = true,
+        global = true
+    )]
+    pub since: Option<String>,
+    /// Only logs at or before this (same forms as --since)
+    #[arg(long, value_name = "DUR|TIME", allow_hyphen_values = true)]
+    pub until: Option<String>,
+    /// At most this many logs (newest last); a table shows the newest 1000 unless set
+    #[arg(long, value_name = "N", global = true)]
+    pub limit: Option<usize>,
+    #[arg(short, long, value_enum, default_value_t = TableOrJson::Table, global = true)]
+    pub output: TableOrJson,
+    /// The log store's directory: the global --state-dir, else the default.
+    #[arg(skip)]
+    pub state_dir: PathBuf,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LogsCommand {
+    /// Follow new logs as they arrive (JSON Lines with -o json)
+    Tail,
+}
+
+#[derive(Args, Debug)]
 pub struct SysdumpArgs {
     /// Archive to write, or a directory to write it in (default:
     /// knoxctl-sysdump-<hostname>-<UTC time>.tar.gz here)
@@ -539,6 +581,12 @@ pub fn run() -> ExitCode {
                 .state_dir
                 .unwrap_or_else(|| PathBuf::from(AgentConn::DEFAULT_STATE_DIR));
             alerts::run(args, &conn)
+        }
+        Command::Logs(mut args) => {
+            args.state_dir = cli
+                .state_dir
+                .unwrap_or_else(|| PathBuf::from(AgentConn::DEFAULT_STATE_DIR));
+            logs::run(args, &conn)
         }
         Command::Sysdump(mut args) => {
             args.state_dir = cli.state_dir;

@@ -22,12 +22,10 @@ pub fn not_yet(command: &str, planned: &str, json: bool) -> anyhow::Result<ExitS
     Ok(ExitStatus::Failure)
 }
 
-/// karmor's command names that knoxctl spells differently, and the hint for each.
-const KARMOR_HABITS: &[(&str, &str, &str)] = &[(
-    "logs",
-    "alerts",
-    "`knoxctl alerts tail` follows new alerts as `karmor logs` does",
-)];
+/// karmor's command names that knoxctl spells differently, and the hint for each. None
+/// today: `logs` was one until `knoxctl logs` became the telemetry command (KubeArmor's
+/// HostLog/ContainerLog), whose help points at `alerts` for policy alerts.
+const KARMOR_HABITS: &[(&str, &str, &str)] = &[];
 
 /// `knoxctl logs` and the like: karmor's spelling of a knoxctl command gets a usage error
 /// (exit status 2) in clap's format that names knoxctl's command. Checked before clap

@@ -176,6 +176,12 @@ pub fn run(args: ProbeArgs, conn: &AgentConn) -> anyhow::Result<ExitStatus> {
                         s.monitor_dropped_in_userspace,
                         s.enforcer_events_dropped
                     );
+                    if s.logs_stored + s.logs_dropped > 0 {
+                        println!(
+                            "telemetry (visibility): logs stored {}, dropped {}",
+                            s.logs_stored, s.logs_dropped
+                        );
+                    }
                     for u in &s.unenforceable {
                         println!("  observed only (alerted, not blocked): {u}");
                     }

@@ -570,9 +570,9 @@ fn zsh_completes_applied_policy_names_and_filter_fields() {
             .all(|l| l.ends_with(":_knoxctl_policy_names' \\")),
         "{names:?}"
     );
-    // alerts, alerts tail and alerts summary.
+    // alerts, alerts tail, alerts summary, logs and logs tail.
     let filters = spec("'*--filter=[");
-    assert_eq!(filters.len(), 3, "{filters:?}");
+    assert_eq!(filters.len(), 5, "{filters:?}");
     assert!(
         filters
             .iter()

@@ -43,73 +43,57 @@ pub fn log_filter(filter: &str) -> bool {
     matches!(filter, "all" | "system")
 }
 
+/// `feeder.Alert` and `feeder.Log` share most fields under the same names: one list of
+/// them, plus each message's own.
+macro_rules! record {
+    ($message:path, $a:expr, { $($own:ident: $value:expr),* $(,)? }) => {{
+        let a: &Stored = $a;
+        $message {
+            timestamp: a.timestamp,
+            updated_time: a.updated_time.clone(),
+            cluster_name: a.cluster_name.clone(),
+            host_name: a.host_name.clone(),
+            namespace_name: a.namespace_name.clone(),
+            pod_name: a.pod_name.clone(),
+            labels: a.labels.clone(),
+            container_id: a.container_id.clone(),
+            container_name: a.container_name.clone(),
+            container_image: a.container_image.clone(),
+            host_ppid: a.host_ppid,
+            host_pid: a.host_pid,
+            ppid: a.ppid,
+            pid: a.pid,
+            uid: a.uid,
+            parent_process_name: a.parent_process_name.clone(),
+            process_name: a.process_name.clone(),
+            r#type: a.kind.clone(),
+            source: a.source.clone(),
+            operation: a.operation.clone(),
+            resource: a.resource.clone(),
+            data: a.data.clone(),
+            result: a.result.clone(),
+            cwd: a.cwd.clone(),
+            tty: a.tty.clone(),
+            $($own: $value,)*
+            ..Default::default()
+        }
+    }};
+}
+
 pub fn alert(a: &Stored) -> feeder::Alert {
-    feeder::Alert {
-        timestamp: a.timestamp,
-        updated_time: a.updated_time.clone(),
-        cluster_name: a.cluster_name.clone(),
-        host_name: a.host_name.clone(),
-        namespace_name: a.namespace_name.clone(),
-        pod_name: a.pod_name.clone(),
-        labels: a.labels.clone(),
-        container_id: a.container_id.clone(),
-        container_name: a.container_name.clone(),
-        container_image: a.container_image.clone(),
-        host_ppid: a.host_ppid,
-        host_pid: a.host_pid,
-        ppid: a.ppid,
-        pid: a.pid,
-        uid: a.uid,
-        parent_process_name: a.parent_process_name.clone(),
-        process_name: a.process_name.clone(),
+    record!(feeder::Alert, a, {
         policy_name: a.policy_name.clone(),
         severity: a.severity.clone(),
         tags: a.tags.clone(),
         a_tags: a.atags.clone(),
         message: a.message.clone(),
-        r#type: a.kind.clone(),
-        source: a.source.clone(),
-        operation: a.operation.clone(),
-        resource: a.resource.clone(),
-        data: a.data.clone(),
         enforcer: a.enforcer.clone(),
         action: a.action.clone(),
-        result: a.result.clone(),
-        cwd: a.cwd.clone(),
-        tty: a.tty.clone(),
-        ..Default::default()
-    }
+    })
 }
 
 pub fn log(a: &Stored) -> feeder::Log {
-    feeder::Log {
-        timestamp: a.timestamp,
-        updated_time: a.updated_time.clone(),
-        cluster_name: a.cluster_name.clone(),
-        host_name: a.host_name.clone(),
-        namespace_name: a.namespace_name.clone(),
-        pod_name: a.pod_name.clone(),
-        labels: a.labels.clone(),
-        container_id: a.container_id.clone(),
-        container_name: a.container_name.clone(),
-        container_image: a.container_image.clone(),
-        parent_process_name: a.parent_process_name.clone(),
-        process_name: a.process_name.clone(),
-        host_ppid: a.host_ppid,
-        host_pid: a.host_pid,
-        ppid: a.ppid,
-        pid: a.pid,
-        uid: a.uid,
-        r#type: a.kind.clone(),
-        source: a.source.clone(),
-        operation: a.operation.clone(),
-        resource: a.resource.clone(),
-        data: a.data.clone(),
-        result: a.result.clone(),
-        cwd: a.cwd.clone(),
-        tty: a.tty.clone(),
-        ..Default::default()
-    }
+    record!(feeder::Log, a, {})
 }
 
 /// A KubeArmor policy event (`{"type": "ADDED"|"MODIFIED"|"DELETED", "object": {...}}`,

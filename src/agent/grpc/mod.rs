@@ -21,7 +21,7 @@ use super::config::Grpc as GrpcConfig;
 use super::containers::Containers;
 use super::core::Core;
 use crate::alert::Alert as StoredAlert;
-use crate::alert::store::CommitHook;
+use crate::alert::store::{CommitHook, StoreKind};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
@@ -114,25 +114,37 @@ pub fn status() -> Option<GrpcStatus> {
     })
 }
 
-/// Stored alerts on their way to streaming clients: the alert writer publishes each batch
-/// after its commit (see [`Fanout::hook`]).
+/// Stored records on their way to streaming clients: each writer (alerts, and telemetry
+/// logs when visibility asks for them) publishes each batch after its commit (see
+/// [`Fanout::hook`]). One channel per store, so that a flood of logs never makes an
+/// alert client lag.
 #[derive(Clone)]
 pub struct Fanout {
-    tx: broadcast::Sender<Arc<StoredAlert>>,
+    alerts: broadcast::Sender<Arc<StoredAlert>>,
+    logs: broadcast::Sender<Arc<StoredAlert>>,
 }
 
 impl Default for Fanout {
     fn default() -> Self {
         Fanout {
-            tx: broadcast::channel(FANOUT_CAPACITY).0,
+            alerts: broadcast::channel(FANOUT_CAPACITY).0,
+            logs: broadcast::channel(FANOUT_CAPACITY).0,
         }
     }
 }
 
 impl Fanout {
-    /// The writer's commit hook: copies alerts only while some client streams them.
-    pub fn hook(&self) -> CommitHook {
-        let tx = self.tx.clone();
+    fn channel(&self, kind: StoreKind) -> &broadcast::Sender<Arc<StoredAlert>> {
+        match kind {
+            StoreKind::Alerts => &self.alerts,
+            StoreKind::Logs => &self.logs,
+        }
+    }
+
+    /// The commit hook of `kind`'s writer: copies records only while some client streams
+    /// them.
+    pub fn hook(&self, kind: StoreKind) -> CommitHook {
+        let tx = self.channel(kind).clone();
         Box::new(move |batch: &[StoredAlert]| {
             if tx.receiver_count() == 0 {
                 return;
@@ -400,7 +412,7 @@ async fn forward<T>(
                 shared.lagged.fetch_add(n, Ordering::Relaxed);
                 tracing::warn!(
                     missed = n,
-                    "a gRPC client fell behind: alerts skipped for it"
+                    "a gRPC client fell behind: records skipped for it"
                 );
                 continue;
             }
@@ -463,42 +475,48 @@ impl LogService for Service {
         &self,
         req: Request<feeder::RequestMessage>,
     ) -> Result<Response<Self::WatchAlertsStream>, Status> {
-        self.authorize(&req)?;
-        let (tx, rx) = mpsc::channel(CLIENT_QUEUE);
-        if convert::alert_filter(&req.get_ref().filter) {
-            // Subscribed before the answer's headers go out: a client that saw them gets
-            // every alert stored afterwards.
-            let records = self.fanout.tx.subscribe();
-            tokio::spawn(forward(
-                records,
-                tx,
-                self.stop.clone(),
-                self.shared.clone(),
-                |a| is_alert(&a.kind).then(|| convert::alert(a)),
-            ));
-        }
-        Ok(Response::new(ReceiverStream::new(rx)))
+        self.watch(req, StoreKind::Alerts, convert::alert_filter, |a| {
+            is_alert(&a.kind).then(|| convert::alert(a))
+        })
     }
 
     type WatchLogsStream = Stream<feeder::Log>;
 
-    /// Stored records that are not alerts (`HostLog`, `ContainerLog`), with `Filter` "all"
-    /// or "system". The agent keeps no telemetry yet, so today this stream stays open and
-    /// empty.
+    /// Every telemetry log (`HostLog`, `ContainerLog`; config.yaml `visibility`) stored
+    /// from the call on, with `Filter` "all" or "system". Open and empty while visibility
+    /// is `none`, as KubeArmor's is then.
     async fn watch_logs(
         &self,
         req: Request<feeder::RequestMessage>,
     ) -> Result<Response<Self::WatchLogsStream>, Status> {
+        self.watch(req, StoreKind::Logs, convert::log_filter, |a| {
+            (!is_alert(&a.kind)).then(|| convert::log(a))
+        })
+    }
+}
+
+impl Service {
+    /// A stream of `kind`'s stored records, as `pick` makes messages of them, when `filter`
+    /// accepts the request's `Filter`; else a stream that ends at once.
+    fn watch<T: Send + 'static>(
+        &self,
+        req: Request<feeder::RequestMessage>,
+        kind: StoreKind,
+        filter: fn(&str) -> bool,
+        pick: fn(&StoredAlert) -> Option<T>,
+    ) -> Result<Response<Stream<T>>, Status> {
         self.authorize(&req)?;
         let (tx, rx) = mpsc::channel(CLIENT_QUEUE);
-        if convert::log_filter(&req.get_ref().filter) {
-            let records = self.fanout.tx.subscribe();
+        if filter(&req.get_ref().filter) {
+            // Subscribed before the answer's headers go out: a client that saw them gets
+            // every record stored afterwards.
+            let records = self.fanout.channel(kind).subscribe();
             tokio::spawn(forward(
                 records,
                 tx,
                 self.stop.clone(),
                 self.shared.clone(),
-                |a| (!is_alert(&a.kind)).then(|| convert::log(a)),
+                pick,
             ));
         }
         Ok(Response::new(ReceiverStream::new(rx)))

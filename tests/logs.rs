@@ -1,0 +1,295 @@
+//! Telemetry (`knoxctl logs`, config.yaml `visibility`): real agents (children with their
+//! own state dir and socket, enforcing with fanotify, the eBPF monitor running) record the
+//! monitor's events that raised no alert as KubeArmor HostLog records in logs.db, and only
+//! the families visibility names; with visibility none (the default) nothing at all.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// `knoxctl logs -o json` with these filters: (exit code, records).
+fn logs(agent: &Agent, filters: &[&str]) -> (i32, Vec<serde_json::Value>, String) {
+    let mut args = vec!["logs", "-o", "json", "--state-dir"];
+    let state = agent.state.display().to_string();
+    args.push(&state);
+    for f in filters {
+        args.extend(["--filter", f]);
+    }
+    let o = bin().args(&args).output().unwrap();
+    let records = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    (o.status.code().unwrap_or(-1), records, stderr(&o))
+}
+
+/// Logs are written in batches: waits (up to 10 s) until `want` of them match.
+fn wait_logs(agent: &Agent, filters: &[&str], want: usize) -> Vec<serde_json::Value> {
+    let start = Instant::now();
+    loop {
+        let (code, got, err) = logs(agent, filters);
+        if (code == 0 && got.len() >= want) || start.elapsed() > Duration::from_secs(10) {
+            assert_eq!(code, 0, "{err}");
+            return got;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn run(path: &Path) {
+    let s = Command::new(path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(s.success());
+}
+
+fn copy_true(agent: &Agent, name: &str) -> String {
+    let p = agent.dir.join(name);
+    std::fs::copy("/usr/bin/true", &p).unwrap();
+    p.display().to_string()
+}
+
+fn audit_policy(agent: &Agent, name: &str, path: &str) {
+    let host = knoxctl::identity::hostname();
+    let policy = agent.write(
+        &format!("{name}.yaml"),
+        &format!(
+            "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorHostPolicy\nmetadata: {{name: {name}}}\nspec:\n  nodeSelector: {{matchLabels: {{kubearmor.io/hostname: {host}}}}}\n  action: Audit\n  process:\n    matchPaths: [{{path: {path}}}]\n"
+        ),
+    );
+    let o = agent.cli(&["policy", "apply", "-f", policy.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", out(&o));
+}
+
+fn field<'a>(v: &'a serde_json::Value, name: &str) -> &'a str {
+    v[name].as_str().unwrap_or("")
+}
+
+#[test]
+fn visible_events_are_logged_with_kubearmors_fields_and_alerts_are_not() {
+    if !prerequisite(is_root(), "root (fanotify and the eBPF monitor)") {
+        return;
+    }
+    let mut agent = Agent::new("logs-visible", "fanotify");
+    agent.write(
+        "config.yaml",
+        "clusterName: test\nvisibility:\n  host: process,file,network\n  containers: none\n",
+    );
+    agent.spawn();
+    let audited = copy_true(&agent, "logs-audited");
+    audit_policy(&agent, "audit-logs-audited", &audited);
+    let logged = copy_true(&agent, "logs-logged");
+    let known = agent.write("known-file", "telemetry\n");
+    let known = known.display().to_string();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+
+    // The audited exec first: the monitor reads events in order, so once the later
+    // exec's log is stored, this one was judged.
+    run(Path::new(&audited));
+    run(Path::new(&logged));
+    std::fs::read(&known).unwrap();
+    let _conn = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+
+    // An exec.
+    let got = wait_logs(
+        &agent,
+        &["Operation=Process", &format!("ProcessName={logged}")],
+        1,
+    );
+    assert_eq!(got.len(), 1, "{got:?}\nagent log:\n{}", agent.log());
+    let l = &got[0];
+    for (name, want) in [
+        ("Type", "HostLog"),
+        ("Operation", "Process"),
+        ("Resource", logged.as_str()),
+        ("ProcessName", logged.as_str()),
+        ("Data", "syscall=SYS_EXECVE"),
+        ("Result", "Passed"),
+        ("ClusterName", "test"),
+    ] {
+        assert_eq!(field(l, name), want, "{name} in {l}");
+    }
+    assert_eq!(field(l, "HostName"), knoxctl::identity::hostname());
+    assert!(l["HostPID"].as_i64().unwrap_or(0) > 0, "{l}");
+    assert!(l["Timestamp"].as_i64().unwrap_or(0) > 0, "{l}");
+    assert!(!field(l, "UpdatedTime").is_empty(), "{l}");
+    assert_eq!(l["UID"], 0, "{l}");
+    // Not an alert: no policy, action or enforcer.
+    for absent in ["PolicyName", "Action", "Enforcer", "Severity"] {
+        assert!(l.get(absent).is_none(), "{absent} in {l}");
+    }
+
+    // A file open, by this test's own process.
+    // (agent.write's own open for writing is logged too.)
+    let got = wait_logs(
+        &agent,
+        &[
+            "Operation=File",
+            &format!("Resource={known}"),
+            "Data~flags=O_RDONLY",
+        ],
+        1,
+    );
+    assert!(!got.is_empty(), "no File log; agent log:\n{}", agent.log());
+    let f = &got[0];
+    assert_eq!(field(f, "Type"), "HostLog");
+    assert_eq!(field(f, "Result"), "Passed");
+    assert!(
+        field(f, "Data").starts_with("syscall=SYS_OPENAT flags=O_RDONLY"),
+        "{f}"
+    );
+    let me = std::fs::read_link("/proc/self/exe").unwrap();
+    assert_eq!(field(f, "ProcessName"), me.display().to_string(), "{f}");
+    assert_eq!(f["HostPID"], std::process::id(), "{f}");
+
+    // A connect to the loopback listener.
+    let resource = format!("remoteip=127.0.0.1 port={port} protocol=TCP");
+    let got = wait_logs(
+        &agent,
+        &["Operation=Network", &format!("Resource={resource}")],
+        1,
+    );
+    assert!(
+        !got.is_empty(),
+        "no Network log; agent log:\n{}",
+        agent.log()
+    );
+    let n = &got[0];
+    assert_eq!(
+        field(n, "Data"),
+        "syscall=SYS_CONNECT domain=AF_INET type=SOCK_STREAM",
+        "{n}"
+    );
+    assert_eq!(field(n, "Result"), "Passed", "{n}");
+    assert_eq!(n["HostPID"], std::process::id(), "{n}");
+
+    // The audited exec is an alert, and only that.
+    let alerts = agent.wait_alerts(&[&format!("ProcessName={audited}")], 1);
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0]["PolicyName"], "audit-logs-audited");
+    let (_, dup, _) = logs(&agent, &[&format!("ProcessName={audited}")]);
+    assert!(dup.is_empty(), "an alert was logged too: {dup:?}");
+    // Nor is a log in the alert store.
+    assert!(agent.alerts(&["Type=HostLog"]).is_empty());
+
+    // The table names the type and the result; `tail` shows the backlog it is asked for.
+    let state = agent.state.display().to_string();
+    let o = bin()
+        .args(["logs", "--state-dir", &state, "--filter"])
+        .arg(format!("ProcessName={logged}"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", out(&o));
+    let table = stdout(&o);
+    assert!(
+        table.contains("TYPE") && table.contains("RESULT"),
+        "{table}"
+    );
+    assert!(
+        table.contains("HostLog") && table.contains("Passed"),
+        "{table}"
+    );
+    // The agent counts what it stored and dropped.
+    let o = agent.cli(&["probe", "-o", "json"]);
+    let probe: serde_json::Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", out(&o)));
+    assert!(
+        probe["agent"]["logsStored"].as_u64().unwrap_or(0) >= 3,
+        "{}",
+        probe["agent"]
+    );
+    assert!(probe["agent"]["logsDropped"].is_u64(), "{}", probe["agent"]);
+    agent.stop();
+}
+
+#[test]
+fn visibility_none_logs_nothing() {
+    if !prerequisite(is_root(), "root (fanotify and the eBPF monitor)") {
+        return;
+    }
+    let mut agent = Agent::start("logs-none", "fanotify");
+    let audited = copy_true(&agent, "none-audited");
+    audit_policy(&agent, "audit-none-audited", &audited);
+    let plain = copy_true(&agent, "none-plain");
+    run(Path::new(&plain));
+    run(Path::new(&audited));
+    // The monitor ran and judged both: the second exec's alert is stored.
+    assert_eq!(
+        agent
+            .wait_alerts(&[&format!("ProcessName={audited}")], 1)
+            .len(),
+        1
+    );
+    agent.stop();
+    assert!(
+        !agent.state.join("logs.db").exists(),
+        "a log store with visibility none"
+    );
+    let (code, got, err) = logs(&agent, &[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(got.is_empty());
+    assert!(
+        err.contains("no log store") && err.contains("visibility"),
+        "{err}"
+    );
+    // Ours is the status, not the content: the same with a filter.
+    let (code, _, _) = logs(&agent, &["Operation=Process"]);
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn retention_keeps_the_newest_logs() {
+    if !prerequisite(is_root(), "root (fanotify and the eBPF monitor)") {
+        return;
+    }
+    let mut agent = Agent::new("logs-retention", "fanotify");
+    agent.write(
+        "config.yaml",
+        "clusterName: test\nvisibility: {host: [process]}\nlogs: {maxRows: 5}\n",
+    );
+    agent.spawn();
+    let prog = copy_true(&agent, "retained");
+    for _ in 0..20 {
+        run(Path::new(&prog));
+    }
+    let filter = format!("ProcessName={prog}");
+    let before = wait_logs(&agent, &[&filter], 20);
+    assert!(before.len() >= 6, "{} logs before retention", before.len());
+    // Retention runs at shutdown (and every few seconds while logs arrive).
+    agent.stop();
+    let (code, after, err) = logs(&agent, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(after.len(), 5, "{after:?}");
+    // The oldest went first.
+    let oldest_kept = after[0]["Timestamp"].as_i64().unwrap();
+    assert!(oldest_kept >= before[0]["Timestamp"].as_i64().unwrap());
+    let (_, limited, _) = logs(&agent, &["Operation=Process"]);
+    assert!(limited.len() <= 5);
+}
+
+#[test]
+fn logs_usage_errors_exit_2() {
+    let o = bin()
+        .args(["logs", "--state-dir", "/nonexistent", "--filter", "Nope=1"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+    assert!(stderr(&o).contains("--filter"), "{}", out(&o));
+    let o = bin()
+        .args(["logs", "--since", "10m", "--until", "1h"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+    assert!(stderr(&o).contains("no log can match"), "{}", out(&o));
+}
