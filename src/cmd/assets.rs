@@ -427,6 +427,23 @@ pub const EXAMPLES: &[(&str, &[(&str, &str)])] = &[
         ],
     ),
     (
+        "knoxctl-harden-discover",
+        &[
+            (
+                "Learn the host's allow-list from the last day of telemetry:",
+                "sudo knoxctl harden discover --since 1d > host-allow.yaml",
+            ),
+            (
+                "Learn container web's executables and files from a KubeArmor export, with the report:",
+                "knoxctl harden discover --container web --from logs.json --scope process,file --out-dir discovered/",
+            ),
+            (
+                "Check what it would have blocked before applying it with a Block posture:",
+                "knoxctl policy test -f host-allow.yaml --from logs.json --default-posture block",
+            ),
+        ],
+    ),
+    (
         "knoxctl-harden-verify",
         &[
             (
@@ -549,6 +566,19 @@ pub const EXAMPLES: &[(&str, &[(&str, &str)])] = &[
             (
                 "The same for a directory, as JSON:",
                 "knoxctl policy explain -f examples/policies/ -o json",
+            ),
+        ],
+    ),
+    (
+        "knoxctl-policy-test",
+        &[
+            (
+                "What a draft would have blocked or audited in the last day (exit status 1 if anything would have been blocked):",
+                "sudo knoxctl policy test -f draft.yaml --since 1d",
+            ),
+            (
+                "The same over an exported KubeArmor log, as JSON:",
+                "knoxctl policy test -f draft.yaml --from logs.json -o json",
             ),
         ],
     ),
