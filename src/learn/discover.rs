@@ -17,6 +17,7 @@
 //!   tcp and udp, and what a login session starts may run; every program may read the
 //!   dynamic loader's files. Without it, an allow-list with a Block posture would lock the
 //!   operator out of the machine.
+//!
 //! Denied operations (Result other than Passed) are never learned.
 //!
 //! The output is deterministic: everything is kept in sorted maps, so the same records
@@ -441,7 +442,14 @@ impl Discovery {
             by_dir.entry(dir).or_default().push((path.as_str(), f));
         }
         let file_rule = |list, value: String, f: &FileSeen, recursive, why: String| {
-            let (from_source, src_why) = f.by.sources("program");
+            let (from_source, src_why) = if list == "matchPatterns" {
+                (
+                    Vec::new(),
+                    "any program (matchPatterns takes no fromSource)".to_string(),
+                )
+            } else {
+                f.by.sources("program")
+            };
             let access = if f.writes > 0 {
                 format!("read {} and written {} times", f.reads, f.writes)
             } else {

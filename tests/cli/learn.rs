@@ -301,10 +301,20 @@ fn discover_is_deterministic_valid_and_explained() {
     let log = s.write("logs.json", lines(&records));
     let mut reversed = records.clone();
     reversed.reverse();
-    let log2 = s.write("reversed.json", lines(&reversed));
+    // The same name: the policy records where it was learned from.
+    let log2 = s.write("reversed/logs.json", lines(&reversed));
     let out = discover(&["--from", log.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let again = discover(&["--from", log2.to_str().unwrap()]);
+    let again = std::process::Command::new(env!("CARGO_BIN_EXE_knoxctl"))
+        .args(["harden", "discover", "--from", "logs.json"])
+        .current_dir(log2.parent().unwrap())
+        .output()
+        .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_knoxctl"))
+        .args(["harden", "discover", "--from", "logs.json"])
+        .current_dir(&s.0)
+        .output()
+        .unwrap();
     assert_eq!(
         stdout(&again),
         stdout(&out),
