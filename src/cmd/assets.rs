@@ -437,10 +437,6 @@ pub const EXAMPLES: &[(&str, &[(&str, &str)])] = &[
                 "Learn container web's executables and files from a KubeArmor export, with the report:",
                 "knoxctl harden discover --container web --from logs.json --scope process,file --out-dir discovered/",
             ),
-            (
-                "Check what it would have blocked before applying it with a Block posture:",
-                "knoxctl policy test -f host-allow.yaml --from logs.json --default-posture block",
-            ),
         ],
     ),
     (
