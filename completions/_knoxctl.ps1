@@ -142,6 +142,7 @@ Register-ArgumentCompleter -Native -CommandName 'knoxctl' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Check policy files against KubeArmor''s CRD schemas and for likely mistakes')
             [CompletionResult]::new('explain', 'explain', [CompletionResultType]::ParameterValue, 'Show, as a table, what the normalized rule set of policy files will do')
+            [CompletionResult]::new('test', 'test', [CompletionResultType]::ParameterValue, 'Replay recorded operations against draft policies: what would they have blocked?')
             [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Apply policies through the agent (all documents or none)')
             [CompletionResult]::new('diff', 'diff', [CompletionResultType]::ParameterValue, 'Show what apply would change, as a unified diff per policy')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List applied policies')
@@ -172,6 +173,25 @@ Register-ArgumentCompleter -Native -CommandName 'knoxctl' -ScriptBlock {
             [CompletionResult]::new('--filename', '--filename', [CompletionResultType]::ParameterName, 'Policy file, directory (searched recursively for *.yaml and *.yml, hidden entries skipped), or - for standard input; repeatable')
             [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Policy file, directory (searched recursively for *.yaml and *.yml, hidden entries skipped), or - for standard input; repeatable')
             [CompletionResult]::new('--default-posture', '--default-posture', [CompletionResultType]::ParameterName, 'What happens to operations no Allow rule permits, in allow-list mode')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'o')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'output')
+            [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The agent''s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]')
+            [CompletionResult]::new('--skip-other-kinds', '--skip-other-kinds', [CompletionResultType]::ParameterName, 'Skip documents that are not KubeArmor policies')
+            [CompletionResult]::new('--no-headers', '--no-headers', [CompletionResultType]::ParameterName, 'Print tables without their header line')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'knoxctl;policy;test' {
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Policy file, directory (searched recursively for *.yaml and *.yml, hidden entries skipped), or - for standard input; repeatable')
+            [CompletionResult]::new('--filename', '--filename', [CompletionResultType]::ParameterName, 'Policy file, directory (searched recursively for *.yaml and *.yml, hidden entries skipped), or - for standard input; repeatable')
+            [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Policy file, directory (searched recursively for *.yaml and *.yml, hidden entries skipped), or - for standard input; repeatable')
+            [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Replay only records from this time on: a duration back from now (30m, 2h, 7d) or an RFC 3339 time or date')
+            [CompletionResult]::new('--from', '--from', [CompletionResultType]::ParameterName, 'Read records from a KubeArmor JSON Lines file (- for standard input) instead of the telemetry store')
+            [CompletionResult]::new('--default-posture', '--default-posture', [CompletionResultType]::ParameterName, 'What operations no Allow rule permits get, in allow-list mode')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'o')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'output')
             [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]')
@@ -260,6 +280,7 @@ Register-ArgumentCompleter -Native -CommandName 'knoxctl' -ScriptBlock {
         'knoxctl;policy;help' {
             [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Check policy files against KubeArmor''s CRD schemas and for likely mistakes')
             [CompletionResult]::new('explain', 'explain', [CompletionResultType]::ParameterValue, 'Show, as a table, what the normalized rule set of policy files will do')
+            [CompletionResult]::new('test', 'test', [CompletionResultType]::ParameterValue, 'Replay recorded operations against draft policies: what would they have blocked?')
             [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Apply policies through the agent (all documents or none)')
             [CompletionResult]::new('diff', 'diff', [CompletionResultType]::ParameterValue, 'Show what apply would change, as a unified diff per policy')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List applied policies')
@@ -272,6 +293,9 @@ Register-ArgumentCompleter -Native -CommandName 'knoxctl' -ScriptBlock {
             break
         }
         'knoxctl;policy;help;explain' {
+            break
+        }
+        'knoxctl;policy;help;test' {
             break
         }
         'knoxctl;policy;help;apply' {
@@ -304,6 +328,7 @@ Register-ArgumentCompleter -Native -CommandName 'knoxctl' -ScriptBlock {
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one template, or the policy it produces for a target')
             [CompletionResult]::new('recommend', 'recommend', [CompletionResultType]::ParameterValue, 'Recommend hardening policies for this host, its containers or a root file system')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Run templates'' verify recipes against the running agent')
+            [CompletionResult]::new('discover', 'discover', [CompletionResultType]::ParameterValue, 'Generate least-permissive allow-list policies from recorded behaviour')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -384,11 +409,33 @@ Register-ArgumentCompleter -Native -CommandName 'knoxctl' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'knoxctl;harden;discover' {
+            [CompletionResult]::new('--container', '--container', [CompletionResultType]::ParameterName, 'Learn this container''s behaviour (its ContainerName in the records)')
+            [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Learn only from records from this time on: a duration back from now (30m, 2h, 7d) or an RFC 3339 time or date')
+            [CompletionResult]::new('--from', '--from', [CompletionResultType]::ParameterName, 'Read records from a KubeArmor JSON Lines file (- for standard input) instead of the telemetry store')
+            [CompletionResult]::new('--learn', '--learn', [CompletionResultType]::ParameterName, 'Record first: wait this long (30s, 10m, 2h) while the workload runs under the agent, then learn from what the telemetry store recorded in that time')
+            [CompletionResult]::new('--scope', '--scope', [CompletionResultType]::ParameterName, 'Which operations to learn (comma-separated)')
+            [CompletionResult]::new('--dir-threshold', '--dir-threshold', [CompletionResultType]::ParameterName, 'Distinct files opened in one directory from which the directory is allowed')
+            [CompletionResult]::new('--posture', '--posture', [CompletionResultType]::ParameterName, 'The default posture the policy is meant for (recorded in its annotations)')
+            [CompletionResult]::new('--out-dir', '--out-dir', [CompletionResultType]::ParameterName, 'Write the policy and report.md into this directory instead')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'o')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'output')
+            [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'The agent''s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]')
+            [CompletionResult]::new('--host', '--host', [CompletionResultType]::ParameterName, 'Learn the host''s behaviour (records without a container); the default')
+            [CompletionResult]::new('--no-headers', '--no-headers', [CompletionResultType]::ParameterName, 'Print tables without their header line')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'knoxctl;harden;help' {
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the built-in hardening templates')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one template, or the policy it produces for a target')
             [CompletionResult]::new('recommend', 'recommend', [CompletionResultType]::ParameterValue, 'Recommend hardening policies for this host, its containers or a root file system')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Run templates'' verify recipes against the running agent')
+            [CompletionResult]::new('discover', 'discover', [CompletionResultType]::ParameterValue, 'Generate least-permissive allow-list policies from recorded behaviour')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -402,6 +449,9 @@ Register-ArgumentCompleter -Native -CommandName 'knoxctl' -ScriptBlock {
             break
         }
         'knoxctl;harden;help;verify' {
+            break
+        }
+        'knoxctl;harden;help;discover' {
             break
         }
         'knoxctl;harden;help;help' {
@@ -624,6 +674,7 @@ Register-ArgumentCompleter -Native -CommandName 'knoxctl' -ScriptBlock {
         'knoxctl;help;policy' {
             [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Check policy files against KubeArmor''s CRD schemas and for likely mistakes')
             [CompletionResult]::new('explain', 'explain', [CompletionResultType]::ParameterValue, 'Show, as a table, what the normalized rule set of policy files will do')
+            [CompletionResult]::new('test', 'test', [CompletionResultType]::ParameterValue, 'Replay recorded operations against draft policies: what would they have blocked?')
             [CompletionResult]::new('apply', 'apply', [CompletionResultType]::ParameterValue, 'Apply policies through the agent (all documents or none)')
             [CompletionResult]::new('diff', 'diff', [CompletionResultType]::ParameterValue, 'Show what apply would change, as a unified diff per policy')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List applied policies')
@@ -635,6 +686,9 @@ Register-ArgumentCompleter -Native -CommandName 'knoxctl' -ScriptBlock {
             break
         }
         'knoxctl;help;policy;explain' {
+            break
+        }
+        'knoxctl;help;policy;test' {
             break
         }
         'knoxctl;help;policy;apply' {
@@ -657,6 +711,7 @@ Register-ArgumentCompleter -Native -CommandName 'knoxctl' -ScriptBlock {
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one template, or the policy it produces for a target')
             [CompletionResult]::new('recommend', 'recommend', [CompletionResultType]::ParameterValue, 'Recommend hardening policies for this host, its containers or a root file system')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Run templates'' verify recipes against the running agent')
+            [CompletionResult]::new('discover', 'discover', [CompletionResultType]::ParameterValue, 'Generate least-permissive allow-list policies from recorded behaviour')
             break
         }
         'knoxctl;help;harden;list' {
@@ -669,6 +724,9 @@ Register-ArgumentCompleter -Native -CommandName 'knoxctl' -ScriptBlock {
             break
         }
         'knoxctl;help;harden;verify' {
+            break
+        }
+        'knoxctl;help;harden;discover' {
             break
         }
         'knoxctl;help;alerts' {

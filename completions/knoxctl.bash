@@ -76,6 +76,9 @@ _knoxctl() {
             knoxctl__subcmd__alerts__subcmd__help,tail)
                 cmd="knoxctl__subcmd__alerts__subcmd__help__subcmd__tail"
                 ;;
+            knoxctl__subcmd__harden,discover)
+                cmd="knoxctl__subcmd__harden__subcmd__discover"
+                ;;
             knoxctl__subcmd__harden,help)
                 cmd="knoxctl__subcmd__harden__subcmd__help"
                 ;;
@@ -90,6 +93,9 @@ _knoxctl() {
                 ;;
             knoxctl__subcmd__harden,verify)
                 cmd="knoxctl__subcmd__harden__subcmd__verify"
+                ;;
+            knoxctl__subcmd__harden__subcmd__help,discover)
+                cmd="knoxctl__subcmd__harden__subcmd__help__subcmd__discover"
                 ;;
             knoxctl__subcmd__harden__subcmd__help,help)
                 cmd="knoxctl__subcmd__harden__subcmd__help__subcmd__help"
@@ -154,6 +160,9 @@ _knoxctl() {
             knoxctl__subcmd__help__subcmd__alerts,tail)
                 cmd="knoxctl__subcmd__help__subcmd__alerts__subcmd__tail"
                 ;;
+            knoxctl__subcmd__help__subcmd__harden,discover)
+                cmd="knoxctl__subcmd__help__subcmd__harden__subcmd__discover"
+                ;;
             knoxctl__subcmd__help__subcmd__harden,list)
                 cmd="knoxctl__subcmd__help__subcmd__harden__subcmd__list"
                 ;;
@@ -192,6 +201,9 @@ _knoxctl() {
                 ;;
             knoxctl__subcmd__help__subcmd__policy,list)
                 cmd="knoxctl__subcmd__help__subcmd__policy__subcmd__list"
+                ;;
+            knoxctl__subcmd__help__subcmd__policy,test)
+                cmd="knoxctl__subcmd__help__subcmd__policy__subcmd__test"
                 ;;
             knoxctl__subcmd__help__subcmd__policy,validate)
                 cmd="knoxctl__subcmd__help__subcmd__policy__subcmd__validate"
@@ -253,6 +265,9 @@ _knoxctl() {
             knoxctl__subcmd__policy,list)
                 cmd="knoxctl__subcmd__policy__subcmd__list"
                 ;;
+            knoxctl__subcmd__policy,test)
+                cmd="knoxctl__subcmd__policy__subcmd__test"
+                ;;
             knoxctl__subcmd__policy,validate)
                 cmd="knoxctl__subcmd__policy__subcmd__validate"
                 ;;
@@ -276,6 +291,9 @@ _knoxctl() {
                 ;;
             knoxctl__subcmd__policy__subcmd__help,list)
                 cmd="knoxctl__subcmd__policy__subcmd__help__subcmd__list"
+                ;;
+            knoxctl__subcmd__policy__subcmd__help,test)
+                cmd="knoxctl__subcmd__policy__subcmd__help__subcmd__test"
                 ;;
             knoxctl__subcmd__policy__subcmd__help,validate)
                 cmd="knoxctl__subcmd__policy__subcmd__help__subcmd__validate"
@@ -705,7 +723,7 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__harden)
-            opts="-h -V --socket --state-dir --no-headers --help --version list show recommend verify help"
+            opts="-h -V --socket --state-dir --no-headers --help --version list show recommend verify discover help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -740,9 +758,113 @@ _knoxctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        knoxctl__subcmd__harden__subcmd__help)
-            opts="list show recommend verify help"
+        knoxctl__subcmd__harden__subcmd__discover)
+            opts="-o -h -V --host --container --since --from --learn --scope --dir-threshold --posture --out-dir --output --socket --state-dir --no-headers --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --container)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --from)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --learn)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --scope)
+                    COMPREPLY=($(compgen -W "process file network" -- "${cur}"))
+                    return 0
+                    ;;
+                --dir-threshold)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --posture)
+                    COMPREPLY=($(compgen -W "audit block" -- "${cur}"))
+                    return 0
+                    ;;
+                --out-dir)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "yaml json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "yaml json" -- "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        knoxctl__subcmd__harden__subcmd__help)
+            opts="list show recommend verify discover help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        knoxctl__subcmd__harden__subcmd__help__subcmd__discover)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1195,8 +1317,22 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__help__subcmd__harden)
-            opts="list show recommend verify"
+            opts="list show recommend verify discover"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        knoxctl__subcmd__help__subcmd__harden__subcmd__discover)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1377,7 +1513,7 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__help__subcmd__policy)
-            opts="validate explain apply diff list get delete"
+            opts="validate explain test apply diff list get delete"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1461,6 +1597,20 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__help__subcmd__policy__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        knoxctl__subcmd__help__subcmd__policy__subcmd__test)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1969,7 +2119,7 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__policy)
-            opts="-h -V --socket --state-dir --no-headers --help --version validate explain apply diff list get delete help"
+            opts="-h -V --socket --state-dir --no-headers --help --version validate explain test apply diff list get delete help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2269,7 +2419,7 @@ _knoxctl() {
             return 0
             ;;
         knoxctl__subcmd__policy__subcmd__help)
-            opts="validate explain apply diff list get delete help"
+            opts="validate explain test apply diff list get delete help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2380,6 +2530,20 @@ _knoxctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        knoxctl__subcmd__policy__subcmd__help__subcmd__test)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         knoxctl__subcmd__policy__subcmd__help__subcmd__validate)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -2407,6 +2571,85 @@ _knoxctl() {
                     ;;
                 -o)
                     COMPREPLY=($(compgen -W "table wide json yaml name" -- "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        knoxctl__subcmd__policy__subcmd__test)
+            opts="-f -o -h -V --file --filename --since --from --default-posture --skip-other-kinds --output --socket --state-dir --no-headers --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --filename)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --from)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --default-posture)
+                    COMPREPLY=($(compgen -W "audit block" -- "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table wide json yaml" -- "${cur}"))
                     return 0
                     ;;
                 --socket)

@@ -127,6 +127,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand --version 'Print version'
             cand validate 'Check policy files against KubeArmor''s CRD schemas and for likely mistakes'
             cand explain 'Show, as a table, what the normalized rule set of policy files will do'
+            cand test 'Replay recorded operations against draft policies: what would they have blocked?'
             cand apply 'Apply policies through the agent (all documents or none)'
             cand diff 'Show what apply would change, as a unified diff per policy'
             cand list 'List applied policies'
@@ -155,6 +156,24 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand --filename 'Policy file, directory (searched recursively for *.yaml and *.yml, hidden entries skipped), or - for standard input; repeatable'
             cand --file 'Policy file, directory (searched recursively for *.yaml and *.yml, hidden entries skipped), or - for standard input; repeatable'
             cand --default-posture 'What happens to operations no Allow rule permits, in allow-list mode'
+            cand -o 'o'
+            cand --output 'output'
+            cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --state-dir 'The agent''s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --skip-other-kinds 'Skip documents that are not KubeArmor policies'
+            cand --no-headers 'Print tables without their header line'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'knoxctl;policy;test'= {
+            cand -f 'Policy file, directory (searched recursively for *.yaml and *.yml, hidden entries skipped), or - for standard input; repeatable'
+            cand --filename 'Policy file, directory (searched recursively for *.yaml and *.yml, hidden entries skipped), or - for standard input; repeatable'
+            cand --file 'Policy file, directory (searched recursively for *.yaml and *.yml, hidden entries skipped), or - for standard input; repeatable'
+            cand --since 'Replay only records from this time on: a duration back from now (30m, 2h, 7d) or an RFC 3339 time or date'
+            cand --from 'Read records from a KubeArmor JSON Lines file (- for standard input) instead of the telemetry store'
+            cand --default-posture 'What operations no Allow rule permits get, in allow-list mode'
             cand -o 'o'
             cand --output 'output'
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
@@ -237,6 +256,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
         &'knoxctl;policy;help'= {
             cand validate 'Check policy files against KubeArmor''s CRD schemas and for likely mistakes'
             cand explain 'Show, as a table, what the normalized rule set of policy files will do'
+            cand test 'Replay recorded operations against draft policies: what would they have blocked?'
             cand apply 'Apply policies through the agent (all documents or none)'
             cand diff 'Show what apply would change, as a unified diff per policy'
             cand list 'List applied policies'
@@ -247,6 +267,8 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
         &'knoxctl;policy;help;validate'= {
         }
         &'knoxctl;policy;help;explain'= {
+        }
+        &'knoxctl;policy;help;test'= {
         }
         &'knoxctl;policy;help;apply'= {
         }
@@ -272,6 +294,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand show 'Show one template, or the policy it produces for a target'
             cand recommend 'Recommend hardening policies for this host, its containers or a root file system'
             cand verify 'Run templates'' verify recipes against the running agent'
+            cand discover 'Generate least-permissive allow-list policies from recorded behaviour'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'knoxctl;harden;list'= {
@@ -347,11 +370,32 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'knoxctl;harden;discover'= {
+            cand --container 'Learn this container''s behaviour (its ContainerName in the records)'
+            cand --since 'Learn only from records from this time on: a duration back from now (30m, 2h, 7d) or an RFC 3339 time or date'
+            cand --from 'Read records from a KubeArmor JSON Lines file (- for standard input) instead of the telemetry store'
+            cand --learn 'Record first: wait this long (30s, 10m, 2h) while the workload runs under the agent, then learn from what the telemetry store recorded in that time'
+            cand --scope 'Which operations to learn (comma-separated)'
+            cand --dir-threshold 'Distinct files opened in one directory from which the directory is allowed'
+            cand --posture 'The default posture the policy is meant for (recorded in its annotations)'
+            cand --out-dir 'Write the policy and report.md into this directory instead'
+            cand -o 'o'
+            cand --output 'output'
+            cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --state-dir 'The agent''s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]'
+            cand --host 'Learn the host''s behaviour (records without a container); the default'
+            cand --no-headers 'Print tables without their header line'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'knoxctl;harden;help'= {
             cand list 'List the built-in hardening templates'
             cand show 'Show one template, or the policy it produces for a target'
             cand recommend 'Recommend hardening policies for this host, its containers or a root file system'
             cand verify 'Run templates'' verify recipes against the running agent'
+            cand discover 'Generate least-permissive allow-list policies from recorded behaviour'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'knoxctl;harden;help;list'= {
@@ -361,6 +405,8 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
         &'knoxctl;harden;help;recommend'= {
         }
         &'knoxctl;harden;help;verify'= {
+        }
+        &'knoxctl;harden;help;discover'= {
         }
         &'knoxctl;harden;help;help'= {
         }
@@ -557,6 +603,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
         &'knoxctl;help;policy'= {
             cand validate 'Check policy files against KubeArmor''s CRD schemas and for likely mistakes'
             cand explain 'Show, as a table, what the normalized rule set of policy files will do'
+            cand test 'Replay recorded operations against draft policies: what would they have blocked?'
             cand apply 'Apply policies through the agent (all documents or none)'
             cand diff 'Show what apply would change, as a unified diff per policy'
             cand list 'List applied policies'
@@ -566,6 +613,8 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
         &'knoxctl;help;policy;validate'= {
         }
         &'knoxctl;help;policy;explain'= {
+        }
+        &'knoxctl;help;policy;test'= {
         }
         &'knoxctl;help;policy;apply'= {
         }
@@ -582,6 +631,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand show 'Show one template, or the policy it produces for a target'
             cand recommend 'Recommend hardening policies for this host, its containers or a root file system'
             cand verify 'Run templates'' verify recipes against the running agent'
+            cand discover 'Generate least-permissive allow-list policies from recorded behaviour'
         }
         &'knoxctl;help;harden;list'= {
         }
@@ -590,6 +640,8 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
         &'knoxctl;help;harden;recommend'= {
         }
         &'knoxctl;help;harden;verify'= {
+        }
+        &'knoxctl;help;harden;discover'= {
         }
         &'knoxctl;help;alerts'= {
             cand tail 'Follow new alerts as they arrive (JSON Lines with -o json)'

@@ -93,19 +93,20 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand probe" -l state-dir -d '
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand probe" -l no-headers -d 'Print tables without their header line'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand probe" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand probe" -s V -l version -d 'Print version'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and not __fish_seen_subcommand_from validate explain apply diff list get delete help" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and not __fish_seen_subcommand_from validate explain apply diff list get delete help" -l state-dir -d 'The agent\'s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -f -a "(__fish_complete_directories)"
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and not __fish_seen_subcommand_from validate explain apply diff list get delete help" -l no-headers -d 'Print tables without their header line'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and not __fish_seen_subcommand_from validate explain apply diff list get delete help" -s h -l help -d 'Print help'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and not __fish_seen_subcommand_from validate explain apply diff list get delete help" -s V -l version -d 'Print version'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and not __fish_seen_subcommand_from validate explain apply diff list get delete help" -f -a "validate" -d 'Check policy files against KubeArmor\'s CRD schemas and for likely mistakes'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and not __fish_seen_subcommand_from validate explain apply diff list get delete help" -f -a "explain" -d 'Show, as a table, what the normalized rule set of policy files will do'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and not __fish_seen_subcommand_from validate explain apply diff list get delete help" -f -a "apply" -d 'Apply policies through the agent (all documents or none)'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and not __fish_seen_subcommand_from validate explain apply diff list get delete help" -f -a "diff" -d 'Show what apply would change, as a unified diff per policy'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and not __fish_seen_subcommand_from validate explain apply diff list get delete help" -f -a "list" -d 'List applied policies'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and not __fish_seen_subcommand_from validate explain apply diff list get delete help" -f -a "get" -d 'Print one applied policy'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and not __fish_seen_subcommand_from validate explain apply diff list get delete help" -f -a "delete" -d 'Delete applied policies by name, by the files that define them, or all'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and not __fish_seen_subcommand_from validate explain apply diff list get delete help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and not __fish_seen_subcommand_from validate explain test apply diff list get delete help" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and not __fish_seen_subcommand_from validate explain test apply diff list get delete help" -l state-dir -d 'The agent\'s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -f -a "(__fish_complete_directories)"
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and not __fish_seen_subcommand_from validate explain test apply diff list get delete help" -l no-headers -d 'Print tables without their header line'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and not __fish_seen_subcommand_from validate explain test apply diff list get delete help" -s h -l help -d 'Print help'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and not __fish_seen_subcommand_from validate explain test apply diff list get delete help" -s V -l version -d 'Print version'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and not __fish_seen_subcommand_from validate explain test apply diff list get delete help" -f -a "validate" -d 'Check policy files against KubeArmor\'s CRD schemas and for likely mistakes'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and not __fish_seen_subcommand_from validate explain test apply diff list get delete help" -f -a "explain" -d 'Show, as a table, what the normalized rule set of policy files will do'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and not __fish_seen_subcommand_from validate explain test apply diff list get delete help" -f -a "test" -d 'Replay recorded operations against draft policies: what would they have blocked?'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and not __fish_seen_subcommand_from validate explain test apply diff list get delete help" -f -a "apply" -d 'Apply policies through the agent (all documents or none)'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and not __fish_seen_subcommand_from validate explain test apply diff list get delete help" -f -a "diff" -d 'Show what apply would change, as a unified diff per policy'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and not __fish_seen_subcommand_from validate explain test apply diff list get delete help" -f -a "list" -d 'List applied policies'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and not __fish_seen_subcommand_from validate explain test apply diff list get delete help" -f -a "get" -d 'Print one applied policy'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and not __fish_seen_subcommand_from validate explain test apply diff list get delete help" -f -a "delete" -d 'Delete applied policies by name, by the files that define them, or all'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and not __fish_seen_subcommand_from validate explain test apply diff list get delete help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from validate" -s f -l filename -l file -d 'Policy file, directory (searched recursively for *.yaml and *.yml, hidden entries skipped), or - for standard input; repeatable' -r -F
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from validate" -s o -l output -r -f -a "text\t'Text for people'
 json\t'JSON'"
@@ -129,6 +130,21 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from explain" -l no-headers -d 'Print tables without their header line'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from explain" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from explain" -s V -l version -d 'Print version'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from test" -s f -l filename -l file -d 'Policy file, directory (searched recursively for *.yaml and *.yml, hidden entries skipped), or - for standard input; repeatable' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from test" -l since -d 'Replay only records from this time on: a duration back from now (30m, 2h, 7d) or an RFC 3339 time or date' -r
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from test" -l from -d 'Read records from a KubeArmor JSON Lines file (- for standard input) instead of the telemetry store' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from test" -l default-posture -d 'What operations no Allow rule permits get, in allow-list mode' -r -f -a "audit\t'Permit and alert (KubeArmor\'s default)'
+block\t'Deny'"
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from test" -s o -l output -r -f -a "table\t'Columns that fit the terminal (long values cut with …; whole values when piped)'
+wide\t'Every column, whole values, even on a terminal'
+json\t'JSON (JSON Lines for alerts and logs)'
+yaml\t'YAML (one document per alert for alerts)'"
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from test" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from test" -l state-dir -d 'The agent\'s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -f -a "(__fish_complete_directories)"
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from test" -l skip-other-kinds -d 'Skip documents that are not KubeArmor policies'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from test" -l no-headers -d 'Print tables without their header line'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from test" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from test" -s V -l version -d 'Print version'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from apply" -s f -l filename -l file -d 'Policy file, directory (searched recursively for *.yaml and *.yml, hidden entries skipped), or - for standard input; repeatable' -r -F
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from apply" -s o -l output -r -f -a "text\t'One line per policy: its identifier, what happened and its effect here'
 name\t'Only the identifiers of the policies changed (KIND/NAME, KIND/NAMESPACE/NAME)'"
@@ -177,22 +193,24 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from delete" -s V -l version -d 'Print version'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "validate" -d 'Check policy files against KubeArmor\'s CRD schemas and for likely mistakes'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "explain" -d 'Show, as a table, what the normalized rule set of policy files will do'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "test" -d 'Replay recorded operations against draft policies: what would they have blocked?'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "apply" -d 'Apply policies through the agent (all documents or none)'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "diff" -d 'Show what apply would change, as a unified diff per policy'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "list" -d 'List applied policies'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "get" -d 'Print one applied policy'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Delete applied policies by name, by the files that define them, or all'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and not __fish_seen_subcommand_from list show recommend verify help" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and not __fish_seen_subcommand_from list show recommend verify help" -l state-dir -d 'The agent\'s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -f -a "(__fish_complete_directories)"
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and not __fish_seen_subcommand_from list show recommend verify help" -l no-headers -d 'Print tables without their header line'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and not __fish_seen_subcommand_from list show recommend verify help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and not __fish_seen_subcommand_from list show recommend verify help" -s V -l version -d 'Print version'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and not __fish_seen_subcommand_from list show recommend verify help" -f -a "list" -d 'List the built-in hardening templates'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and not __fish_seen_subcommand_from list show recommend verify help" -f -a "show" -d 'Show one template, or the policy it produces for a target'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and not __fish_seen_subcommand_from list show recommend verify help" -f -a "recommend" -d 'Recommend hardening policies for this host, its containers or a root file system'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and not __fish_seen_subcommand_from list show recommend verify help" -f -a "verify" -d 'Run templates\' verify recipes against the running agent'
-complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and not __fish_seen_subcommand_from list show recommend verify help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and not __fish_seen_subcommand_from list show recommend verify discover help" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and not __fish_seen_subcommand_from list show recommend verify discover help" -l state-dir -d 'The agent\'s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -f -a "(__fish_complete_directories)"
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and not __fish_seen_subcommand_from list show recommend verify discover help" -l no-headers -d 'Print tables without their header line'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and not __fish_seen_subcommand_from list show recommend verify discover help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and not __fish_seen_subcommand_from list show recommend verify discover help" -s V -l version -d 'Print version'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and not __fish_seen_subcommand_from list show recommend verify discover help" -f -a "list" -d 'List the built-in hardening templates'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and not __fish_seen_subcommand_from list show recommend verify discover help" -f -a "show" -d 'Show one template, or the policy it produces for a target'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and not __fish_seen_subcommand_from list show recommend verify discover help" -f -a "recommend" -d 'Recommend hardening policies for this host, its containers or a root file system'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and not __fish_seen_subcommand_from list show recommend verify discover help" -f -a "verify" -d 'Run templates\' verify recipes against the running agent'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and not __fish_seen_subcommand_from list show recommend verify discover help" -f -a "discover" -d 'Generate least-permissive allow-list policies from recorded behaviour'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and not __fish_seen_subcommand_from list show recommend verify discover help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from list" -l framework -d 'Only templates mapped to this framework (repeatable): mitre-attack, nist-800-53, nist-800-190, cis-debian12, cis-controls, cis-docker, stig-ubuntu2204, stig-rhel9, pci-dss, or a family (mitre, nist, cis, stig, pci)' -r
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from list" -l control -d 'Only templates mapped to this control (repeatable): CM-7(4), T1053, 11.5.2, UBTU-22-654055' -r
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from list" -l category -d 'Only templates of this category (repeatable), e.g. package-managers, ssh' -r
@@ -257,10 +275,30 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from verify" -l no-headers -d 'Print tables without their header line'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from verify" -s V -l version -d 'Print version'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from discover" -l container -d 'Learn this container\'s behaviour (its ContainerName in the records)' -r
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from discover" -l since -d 'Learn only from records from this time on: a duration back from now (30m, 2h, 7d) or an RFC 3339 time or date' -r
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from discover" -l from -d 'Read records from a KubeArmor JSON Lines file (- for standard input) instead of the telemetry store' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from discover" -l learn -d 'Record first: wait this long (30s, 10m, 2h) while the workload runs under the agent, then learn from what the telemetry store recorded in that time' -r
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from discover" -l scope -d 'Which operations to learn (comma-separated)' -r -f -a "process\t''
+file\t''
+network\t''"
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from discover" -l dir-threshold -d 'Distinct files opened in one directory from which the directory is allowed' -r
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from discover" -l posture -d 'The default posture the policy is meant for (recorded in its annotations)' -r -f -a "audit\t'Permit and alert (KubeArmor\'s default)'
+block\t'Deny'"
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from discover" -l out-dir -d 'Write the policy and report.md into this directory instead' -r -f -a "(__fish_complete_directories)"
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from discover" -s o -l output -r -f -a "yaml\t''
+json\t''"
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from discover" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from discover" -l state-dir -d 'The agent\'s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -f -a "(__fish_complete_directories)"
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from discover" -l host -d 'Learn the host\'s behaviour (records without a container); the default'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from discover" -l no-headers -d 'Print tables without their header line'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from discover" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from discover" -s V -l version -d 'Print version'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the built-in hardening templates'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one template, or the policy it produces for a target'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from help" -f -a "recommend" -d 'Recommend hardening policies for this host, its containers or a root file system'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Run templates\' verify recipes against the running agent'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from help" -f -a "discover" -d 'Generate least-permissive allow-list policies from recorded behaviour'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand harden; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail summary help" -l filter -d 'Field=value, Field!=value, Field~regex, Field>=N (repeatable; all must hold)' -r
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand alerts; and not __fish_seen_subcommand_from tail summary help" -l since -d 'Only alerts at or after this: a duration back from now (30s, 10m, 1h30m, 7d) or a time (2026-12-06T08:54:00Z, 2026-12-06 09:54:00+01:00, 2026-12-06); summary: 24h' -r
@@ -399,6 +437,7 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and __fish_seen_su
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and __fish_seen_subcommand_from offboard" -f -a "vm" -d 'Offboard this virtual machine or bare-metal host'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "validate" -d 'Check policy files against KubeArmor\'s CRD schemas and for likely mistakes'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "explain" -d 'Show, as a table, what the normalized rule set of policy files will do'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "test" -d 'Replay recorded operations against draft policies: what would they have blocked?'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "apply" -d 'Apply policies through the agent (all documents or none)'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "diff" -d 'Show what apply would change, as a unified diff per policy'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "list" -d 'List applied policies'
@@ -408,6 +447,7 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and __fish_seen_su
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and __fish_seen_subcommand_from harden" -f -a "show" -d 'Show one template, or the policy it produces for a target'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and __fish_seen_subcommand_from harden" -f -a "recommend" -d 'Recommend hardening policies for this host, its containers or a root file system'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and __fish_seen_subcommand_from harden" -f -a "verify" -d 'Run templates\' verify recipes against the running agent'
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and __fish_seen_subcommand_from harden" -f -a "discover" -d 'Generate least-permissive allow-list policies from recorded behaviour'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and __fish_seen_subcommand_from alerts" -f -a "tail" -d 'Follow new alerts as they arrive (JSON Lines with -o json)'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and __fish_seen_subcommand_from alerts" -f -a "summary" -d 'Counts of the window\'s alerts by policy (with a per-hour sparkline), action, operation and process (--since defaults to 24h)'
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand help; and __fish_seen_subcommand_from logs" -f -a "tail" -d 'Follow new logs as they arrive (JSON Lines with -o json)'

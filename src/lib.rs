@@ -20,6 +20,7 @@ pub mod forward;
 pub mod harden;
 pub mod identity;
 pub mod kernel;
+pub mod learn;
 pub mod monitor;
 pub mod onboard;
 pub mod output;
@@ -48,6 +49,7 @@ mod layering {
         ("enforce", 5),
         ("monitor", 5),
         ("forward", 5),
+        ("learn", 5),
         ("alert", 6),
         ("container", 6),
         ("policy", 7),

@@ -452,6 +452,23 @@ pub const EXAMPLES: &[(&str, &[(&str, &str)])] = &[
         ],
     ),
     (
+        "knoxctl-harden-discover",
+        &[
+            (
+                "Learn the host's allow-list from the last day of telemetry:",
+                "sudo knoxctl harden discover --since 1d > host-allow.yaml",
+            ),
+            (
+                "Record ten minutes of the host's behaviour now, then learn from it:",
+                "sudo knoxctl harden discover --learn 10m --posture block --out-dir host-allow/",
+            ),
+            (
+                "Learn container web's executables and files from a KubeArmor export, with the report:",
+                "knoxctl harden discover --container web --from logs.json --scope process,file --out-dir discovered/",
+            ),
+        ],
+    ),
+    (
         "knoxctl-harden-verify",
         &[
             (
@@ -574,6 +591,19 @@ pub const EXAMPLES: &[(&str, &[(&str, &str)])] = &[
             (
                 "The same for a directory, as JSON:",
                 "knoxctl policy explain -f examples/policies/ -o json",
+            ),
+        ],
+    ),
+    (
+        "knoxctl-policy-test",
+        &[
+            (
+                "What a draft would have blocked or audited in the last day (exit status 1 if anything would have been blocked):",
+                "sudo knoxctl policy test -f draft.yaml --since 1d",
+            ),
+            (
+                "The same over an exported KubeArmor log, as JSON:",
+                "knoxctl policy test -f draft.yaml --from logs.json -o json",
             ),
         ],
     ),

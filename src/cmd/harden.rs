@@ -79,6 +79,101 @@ pub enum HardenCommand {
     /// Run templates' verify recipes against the running agent
     #[command(long_about = VERIFY_ABOUT)]
     Verify(VerifyArgs),
+    /// Generate least-permissive allow-list policies from recorded behaviour
+    #[command(long_about = DISCOVER_ABOUT)]
+    Discover(Box<DiscoverArgs>),
+}
+
+const DISCOVER_ABOUT: &str = "\
+Generates a least-permissive allow-list policy for the host (--host, the default) or one \
+container (--container NAME) from what it was recorded doing: the executables that ran \
+(fromSource: their parents, when there were at most 3), the files they opened (readOnly \
+unless written; fromSource: the programs that opened them, when at most 3) and the \
+network protocols they used. Records come from the agent's telemetry store \
+(--state-dir), or from a KubeArmor JSON Lines export with --from FILE (`karmor logs \
+--json`; - for standard input). Operations that were denied are not learned.
+
+Files are generalised only on evidence, and each generalisation is explained: \
+/proc/<pid>/... becomes a pattern over the pid, and a directory in which at least \
+--dir-threshold distinct files were opened becomes a matchDirectories rule for that \
+directory alone (not recursive); top-level directories (/etc, /tmp, /home...) and \
+credential directories (/etc/ssh, /etc/pam.d, .ssh) never are.
+
+The policy never locks the operator out: in every category it has rules for, sshd, login \
+shells, login, su, sudo and knoxctl (this binary too) may always be started, may open \
+anything and may use tcp and udp, what a login session starts may run, and every program \
+may read the dynamic loader's files.
+
+The rules are Allow rules: what they do not allow gets the agent's default posture. \
+--posture audit (default) is the posture to start with (what is not allowed is permitted \
+and alerted); --posture block says the policy is meant to deny it, which takes effect when \
+the agent's defaultPosture is block. The posture is recorded in the policy's annotations.
+
+Output: the policy on standard output (-o yaml or json) and the explanation report (what \
+was seen, how often, why each rule) on standard error; with --out-dir, the policy file \
+(<name>.yaml or .json) and report.md are written there instead. The same records give \
+byte-identical output, whatever their order; the policy is checked with `policy validate \
+--strict` before it is printed.
+
+Exit status: 0 a policy was generated; 1 nothing of the target was recorded, or the \
+records cannot be read; 2 usage error.";
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LearnScope {
+    Process,
+    File,
+    Network,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiscoverOutput {
+    Yaml,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct DiscoverArgs {
+    /// Learn the host's behaviour (records without a container); the default
+    #[arg(long, conflicts_with = "container")]
+    pub host: bool,
+    /// Learn this container's behaviour (its ContainerName in the records)
+    #[arg(long, value_name = "NAME")]
+    pub container: Option<String>,
+    /// Learn only from records from this time on: a duration back from now (30m, 2h, 7d)
+    /// or an RFC 3339 time or date
+    #[arg(long, value_name = "DURATION|TIME")]
+    pub since: Option<String>,
+    /// Read records from a KubeArmor JSON Lines file (- for standard input) instead of the
+    /// telemetry store
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
+    pub from: Option<PathBuf>,
+    /// Record first: wait this long (30s, 10m, 2h) while the workload runs under the
+    /// agent, then learn from what the telemetry store recorded in that time
+    #[arg(long, value_name = "DURATION", conflicts_with_all = ["since", "from"])]
+    pub learn: Option<String>,
+    /// Which operations to learn (comma-separated)
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "process,file,network"
+    )]
+    pub scope: Vec<LearnScope>,
+    /// Distinct files opened in one directory from which the directory is allowed
+    #[arg(long, value_name = "N", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub dir_threshold: u32,
+    /// The default posture the policy is meant for (recorded in its annotations)
+    #[arg(long, value_enum, default_value_t = super::Posture::Audit)]
+    pub posture: super::Posture,
+    /// Write the policy and report.md into this directory instead
+    #[arg(long, value_name = "DIR", value_hint = ValueHint::DirPath)]
+    pub out_dir: Option<PathBuf>,
+    #[arg(short, long, value_enum, default_value_t = DiscoverOutput::Yaml)]
+    pub output: DiscoverOutput,
+    /// Set from the global --state-dir.
+    #[arg(skip)]
+    pub state_dir: Option<PathBuf>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -314,12 +409,14 @@ pub fn run(command: HardenCommand, conn: &AgentConn) -> anyhow::Result<ExitStatu
         HardenCommand::Show(_) => "harden show",
         HardenCommand::Recommend(_) => "harden recommend",
         HardenCommand::Verify(_) => "harden verify",
+        HardenCommand::Discover(_) => "harden discover",
     };
     let result = match command {
         HardenCommand::List(args) => list(&catalog, args),
         HardenCommand::Show(args) => show(&catalog, args, conn),
         HardenCommand::Recommend(args) => recommend_cmd(&catalog, *args, conn),
         HardenCommand::Verify(args) => verify(&catalog, args, conn),
+        HardenCommand::Discover(args) => discover(*args),
     };
     match result {
         Err(e) => match e.downcast_ref::<HardenError>() {
@@ -328,6 +425,172 @@ pub fn run(command: HardenCommand, conn: &AgentConn) -> anyhow::Result<ExitStatu
         },
         ok => ok,
     }
+}
+
+/// `harden discover`: an allow-list policy from recorded behaviour.
+/// Waits while the agent records, with a bar on a terminal and one line otherwise.
+fn record_for(wait: std::time::Duration) {
+    use std::io::IsTerminal as _;
+    let secs = wait.as_secs().max(1);
+    if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(secs).with_style(
+            indicatif::ProgressStyle::with_template("learning {bar:30} {elapsed}/{duration}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        let start = std::time::Instant::now();
+        while start.elapsed() < wait {
+            std::thread::sleep(std::time::Duration::from_millis(200).min(wait - start.elapsed()));
+            bar.set_position(start.elapsed().as_secs());
+        }
+        bar.finish_and_clear();
+    } else {
+        eprintln!(
+            "knoxctl: learning for {}s: run the workload now",
+            wait.as_secs_f64().round()
+        );
+        std::thread::sleep(wait);
+    }
+}
+
+fn discover(args: DiscoverArgs) -> anyhow::Result<ExitStatus> {
+    use crate::learn::discover::{Discovery, Options, Scope, Target};
+    use crate::learn::source::EventSource;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let mut since = match args
+        .since
+        .as_deref()
+        .map(|s| super::alerts::parse_time(s, now))
+    {
+        None => None,
+        Some(Ok(t)) => Some(t),
+        Some(Err(e)) => return Ok(super::usage(&format!("--since {e}"), "harden discover")),
+    };
+    let learn = match args
+        .learn
+        .as_deref()
+        .map(crate::alert::filter::parse_duration)
+    {
+        None => None,
+        Some(Ok(d)) if d.is_zero() => {
+            return Ok(super::usage(
+                "--learn needs a duration above zero",
+                "harden discover",
+            ));
+        }
+        Some(Ok(d)) => Some(d),
+        Some(Err(e)) => return Ok(super::usage(&format!("--learn: {e}"), "harden discover")),
+    };
+    if args.container.as_deref() == Some("") {
+        return Ok(super::usage("--container needs a name", "harden discover"));
+    }
+    let target = match &args.container {
+        Some(c) => Target::Container(c.clone()),
+        None => Target::Host,
+    };
+    let scope = Scope {
+        process: args.scope.contains(&LearnScope::Process),
+        file: args.scope.contains(&LearnScope::File),
+        network: args.scope.contains(&LearnScope::Network),
+    };
+    // The running knoxctl is guarded wherever it is installed.
+    let guard_extra = std::env::current_exe()
+        .ok()
+        .map(|p| p.to_string_lossy().into_owned())
+        .into_iter()
+        .collect();
+    let source = match &args.from {
+        Some(f) => EventSource::File(f.clone()),
+        None => EventSource::Store(
+            args.state_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(AgentConn::DEFAULT_STATE_DIR)),
+        ),
+    };
+    if let (Some(wait), EventSource::Store(dir)) = (learn, &source) {
+        // Refused before the wait, not after it: a store that records nothing cannot
+        // be learned from however long one waits.
+        crate::learn::source::open_telemetry(dir)?;
+        since = Some(now);
+        record_for(wait);
+    }
+    let mut d = Discovery::new(Options {
+        target: target.clone(),
+        scope,
+        dir_threshold: args.dir_threshold as usize,
+        posture: args.posture,
+        guard_extra,
+    });
+    let stats = source
+        .for_each(since, |a| d.record(a))
+        .map_err(anyhow::Error::from)?;
+    if stats.bad_lines > 0 {
+        eprintln!(
+            "knoxctl: {}: {} lines skipped (not KubeArmor records)",
+            source.describe(),
+            stats.bad_lines
+        );
+    }
+    let what = match &target {
+        Target::Host => "the host".to_string(),
+        Target::Container(c) => format!("container {c}"),
+    };
+    if d.learned == 0 {
+        super::error(&format!(
+            "{} holds no exec, file open or socket of {what} that passed{}; nothing to learn from",
+            source.describe(),
+            if since.is_some() {
+                " in the window"
+            } else {
+                ""
+            }
+        ));
+        return Ok(ExitStatus::Failure);
+    }
+    let out = d.finish(&source.describe());
+    let (text, ext) = match args.output {
+        DiscoverOutput::Yaml => (crate::yaml::to_yaml(&out.policy), "yaml"),
+        DiscoverOutput::Json => (serde_json::to_string_pretty(&out.policy)? + "\n", "json"),
+    };
+    // The policy is checked as `policy validate --strict` checks it: a generated policy
+    // that the agent would refuse is a bug, not output.
+    let check = crate::policy::validate::validate_bytes(
+        "discovered",
+        text.as_bytes(),
+        crate::policy::validate::Options {
+            strict: true,
+            ..Default::default()
+        },
+    );
+    if !check.valid {
+        let problems: Vec<String> = check
+            .diagnostics()
+            .map(|d| d.render("discovered"))
+            .collect();
+        anyhow::bail!(
+            "the discovered policy is not valid (a knoxctl bug):\n{}",
+            problems.join("\n")
+        );
+    }
+    match &args.out_dir {
+        Some(dir) => {
+            let file = format!("{}.{ext}", out.name);
+            write_files(
+                dir,
+                &[(file.clone(), text), ("report.md".to_string(), out.report)],
+            )
+            .with_context(|| format!("cannot write {}", dir.display()))?;
+            println!("{}", dir.join(file).display());
+            println!("{}", dir.join("report.md").display());
+        }
+        None => {
+            print!("{text}");
+            eprint!("{}", out.report);
+        }
+    }
+    Ok(ExitStatus::Success)
 }
 
 /// The built-in catalog plus the trees of `--templates`; each import problem is printed

@@ -365,6 +365,9 @@ pub enum PolicyCommand {
     Validate(policy::ValidateArgs),
     /// Show, as a table, what the normalized rule set of policy files will do
     Explain(policy::ExplainArgs),
+    /// Replay recorded operations against draft policies: what would they have blocked?
+    #[command(long_about = policy::TEST_ABOUT)]
+    Test(Box<policy::TestArgs>),
     /// Apply policies through the agent (all documents or none)
     Apply {
         #[command(flatten)]
@@ -556,7 +559,12 @@ pub fn run() -> ExitCode {
     crate::output::set_no_headers(cli.no_headers);
     let conn = AgentConn::new(cli.socket.clone());
     let result = match cli.command {
-        Command::Policy { command } => policy::run(command, &conn),
+        Command::Policy { mut command } => {
+            if let PolicyCommand::Test(a) = &mut command {
+                a.state_dir = cli.state_dir.clone();
+            }
+            policy::run(command, &conn)
+        }
         Command::Completion(args) => completion::run(args),
         Command::Version(args) => version::run(args),
         Command::Onboard {
@@ -572,6 +580,7 @@ pub fn run() -> ExitCode {
             match &mut command {
                 harden::HardenCommand::Recommend(a) => a.state_dir = cli.state_dir.clone(),
                 harden::HardenCommand::Verify(a) => a.state_dir = cli.state_dir.clone(),
+                harden::HardenCommand::Discover(a) => a.state_dir = cli.state_dir.clone(),
                 _ => {}
             }
             harden::run(command, &conn)

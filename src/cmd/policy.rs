@@ -46,9 +46,55 @@ pub struct ExplainArgs {
     pub output: TableOrJson,
 }
 
+pub const TEST_ABOUT: &str = "\
+Replays recorded operations against draft policies and reports what each rule would have \
+done: how many operations it would have blocked, audited or allowed, the first and last \
+time, and up to 3 example programs and resources; then what the default posture would \
+have done to operations no Allow rule permits (allow-list drafts). The drafts are read and \
+validated as `policy apply` reads them and judged with the matcher the enforcers use: \
+host policies judge records without a ContainerName whose HostName their nodeSelector \
+selects, container policies the records of the containers their selector selects \
+(ContainerName and Labels).
+
+Records come from the agent's telemetry store (--state-dir), or from a KubeArmor JSON \
+Lines export with --from FILE (`karmor logs --json`, logs and alerts alike; - for standard \
+input). Exec, file open (reads and writes, from the flags) and socket records are judged; \
+others are counted and skipped. The telemetry cannot tell a file's owner: ownerOnly rules \
+take the process's user as the owner.
+
+Exit status: 0 nothing would have been blocked; 1 something would have been blocked (a CI \
+gate before `policy apply`), or the drafts are invalid, or the records cannot be read; 2 \
+usage error.";
+
+#[derive(Args, Debug)]
+pub struct TestArgs {
+    #[command(flatten)]
+    pub files: PolicyFiles,
+    /// Replay only records from this time on: a duration back from now (30m, 2h, 7d) or an
+    /// RFC 3339 time or date
+    #[arg(long, value_name = "DURATION|TIME")]
+    pub since: Option<String>,
+    /// Read records from a KubeArmor JSON Lines file (- for standard input) instead of the
+    /// telemetry store
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub from: Option<PathBuf>,
+    /// What operations no Allow rule permits get, in allow-list mode
+    #[arg(long, value_enum, default_value_t = Posture::Audit)]
+    pub default_posture: Posture,
+    /// Skip documents that are not KubeArmor policies
+    #[arg(long)]
+    pub skip_other_kinds: bool,
+    #[arg(short, long, value_enum, default_value_t = TableOrJson::Table)]
+    pub output: TableOrJson,
+    /// Set from the global --state-dir.
+    #[arg(skip)]
+    pub state_dir: Option<PathBuf>,
+}
+
 pub fn run(command: PolicyCommand, conn: &AgentConn) -> anyhow::Result<ExitStatus> {
     match command {
         PolicyCommand::Validate(args) => validate(args),
+        PolicyCommand::Test(args) => test(*args),
         PolicyCommand::Explain(args) => explain(args),
         PolicyCommand::Apply {
             files,
@@ -319,6 +365,122 @@ fn explain(args: ExplainArgs) -> anyhow::Result<ExitStatus> {
         }
     }
     Ok(ExitStatus::Success)
+}
+
+/// `policy test`: replays records against draft policies.
+fn test(args: TestArgs) -> anyhow::Result<ExitStatus> {
+    use crate::learn::replay::Replay;
+    use crate::learn::source::EventSource;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let since = match args
+        .since
+        .as_deref()
+        .map(|s| super::alerts::parse_time(s, now))
+    {
+        None => None,
+        Some(Ok(t)) => Some(t),
+        Some(Err(e)) => return Ok(super::usage(&format!("--since {e}"), "policy test")),
+    };
+    let Ok((_, policies)) = read_valid(
+        &args.files.all(),
+        args.skip_other_kinds,
+        "nothing was tested",
+    ) else {
+        return Ok(ExitStatus::Failure);
+    };
+    let source = match &args.from {
+        Some(f) => EventSource::File(f.clone()),
+        None => EventSource::Store(
+            args.state_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(super::AgentConn::DEFAULT_STATE_DIR)),
+        ),
+    };
+    let mut replay = Replay::new(policies, args.default_posture);
+    let stats = source
+        .for_each(since, |a| replay.record(a))
+        .map_err(anyhow::Error::from)?;
+    let report = replay.finish();
+    if stats.bad_lines > 0 {
+        eprintln!(
+            "knoxctl: {}: {} lines skipped (not KubeArmor records)",
+            source.describe(),
+            stats.bad_lines
+        );
+    }
+    match args.output {
+        TableOrJson::Json | TableOrJson::Yaml => {
+            print_document(&report, args.output.document().expect("a document format"))?;
+        }
+        TableOrJson::Table | TableOrJson::Wide => {
+            let mut t = table(&[
+                "Policy",
+                "Operation",
+                "Match",
+                "Action",
+                "Block",
+                "Audit",
+                "Allow",
+                "First",
+                "Last",
+                "Processes",
+                "Resources",
+            ]);
+            for r in &report.rules {
+                let name = if r.policy == "DefaultPosture" {
+                    format!("DefaultPosture ({})", r.field)
+                } else {
+                    r.policy.clone()
+                };
+                t.add_row(vec![
+                    name,
+                    r.operation.clone(),
+                    r.matches.clone(),
+                    r.action.clone(),
+                    r.would_block.to_string(),
+                    r.would_audit.to_string(),
+                    r.would_allow.to_string(),
+                    r.first.clone(),
+                    r.last.clone(),
+                    r.processes.join(", "),
+                    r.resources.join(", "),
+                ]);
+            }
+            if args.output == TableOrJson::Wide {
+                t.whole();
+            }
+            println!("{t}");
+            println!(
+                "{} records from {}: {} operations judged ({} of targets no draft selects); {} would be blocked, {} audited (default posture {})",
+                report.records,
+                source.describe(),
+                report.operations - report.unselected,
+                report.unselected,
+                report.would_block,
+                report.would_audit,
+                report.posture,
+            );
+            let posture_audits: u64 = report
+                .rules
+                .iter()
+                .filter(|r| r.policy == "DefaultPosture")
+                .map(|r| r.would_audit)
+                .sum();
+            if posture_audits > 0 {
+                println!(
+                    "with --default-posture block, {posture_audits} more operations would be blocked"
+                );
+            }
+        }
+    }
+    Ok(if report.would_block > 0 {
+        ExitStatus::Failure
+    } else {
+        ExitStatus::Success
+    })
 }
 
 const API_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);

@@ -16,6 +16,7 @@ mod explain;
 mod harden;
 mod hostile;
 mod identity;
+mod learn;
 mod onboard;
 mod validate;
 
