@@ -178,7 +178,11 @@ fn visible_events_are_logged_with_kubearmors_fields_and_alerts_are_not() {
     let alerts = agent.wait_alerts(&[&format!("ProcessName={audited}")], 1);
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     assert_eq!(alerts[0]["PolicyName"], "audit-logs-audited");
-    let (_, dup, _) = logs(&agent, &[&format!("ProcessName={audited}")]);
+    // (Its file opens are events of their own, which no rule decided: those are logs.)
+    let (_, dup, _) = logs(
+        &agent,
+        &["Operation=Process", &format!("ProcessName={audited}")],
+    );
     assert!(dup.is_empty(), "an alert was logged too: {dup:?}");
     // Nor is a log in the alert store.
     assert!(agent.alerts(&["Type=HostLog"]).is_empty());
@@ -292,4 +296,101 @@ fn logs_usage_errors_exit_2() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", out(&o));
     assert!(stderr(&o).contains("no log can match"), "{}", out(&o));
+}
+
+/// `harden discover --learn` and `policy test` read what a real agent recorded: the
+/// telemetry store (logs.db) together with the alert store. A program that ran during
+/// the learning window becomes an Allow rule; a draft that blocks it is predicted to
+/// block exactly the runs the agent recorded, and the CI gate says so.
+#[test]
+fn discover_learns_and_policy_test_replays_the_agents_telemetry() {
+    if !prerequisite(is_root(), "root (fanotify and the eBPF monitor)") {
+        return;
+    }
+    let mut agent = Agent::new("logs-learn", "fanotify");
+    agent.write(
+        "config.yaml",
+        "clusterName: test\nvisibility:\n  host: process,file\n",
+    );
+    agent.spawn();
+    let worker = copy_true(&agent, "learn-worker");
+    let state = agent.state.display().to_string();
+
+    // The workload runs while discover records.
+    let discover = bin()
+        .args([
+            "harden",
+            "discover",
+            "--learn",
+            "3s",
+            "--scope",
+            "process",
+            "-o",
+            "json",
+            "--state-dir",
+            &state,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    for _ in 0..5 {
+        run(Path::new(&worker));
+    }
+    let o = discover.wait_with_output().unwrap();
+    assert!(
+        o.status.success(),
+        "{}\nagent log:\n{}",
+        out(&o),
+        agent.log()
+    );
+    assert!(stderr(&o).contains("learning for 3s"), "{}", stderr(&o));
+    let policy: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(policy["kind"], "KubeArmorHostPolicy", "{policy}");
+    let paths: Vec<&str> = policy["spec"]["process"]["matchPaths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["path"].as_str())
+        .collect();
+    assert!(
+        paths.contains(&worker.as_str()),
+        "{worker} not in {paths:?}"
+    );
+
+    // A draft that blocks the worker: the agent recorded five runs of it.
+    let host = knoxctl::identity::hostname();
+    let draft = agent.write(
+        "block-worker.yaml",
+        &format!(
+            "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorHostPolicy\nmetadata: {{name: block-worker}}\nspec:\n  nodeSelector: {{matchLabels: {{kubearmor.io/hostname: {host}}}}}\n  action: Block\n  process:\n    matchPaths: [{{path: {worker}}}]\n"
+        ),
+    );
+    let o = bin()
+        .args(["policy", "test", "-f"])
+        .arg(&draft)
+        .args(["--since", "5m", "-o", "json", "--state-dir", &state])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["wouldBlock"], 5, "{v}");
+    assert_eq!(
+        v["rules"][0]["processes"],
+        serde_json::json!([worker]),
+        "{v}"
+    );
+
+    // Without a telemetry store there is nothing to learn from, and discover says why
+    // before it waits.
+    let empty = agent.dir.join("no-telemetry");
+    std::fs::create_dir_all(&empty).unwrap();
+    let o = bin()
+        .args(["harden", "discover", "--learn", "1h", "--state-dir"])
+        .arg(&empty)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    assert!(stderr(&o).contains("no telemetry store"), "{}", stderr(&o));
 }
