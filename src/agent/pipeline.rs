@@ -634,7 +634,12 @@ fn matched_by_rule(ev: &MonitorEvent, host: &SharedRules, member: Option<&Member
             source_pid: if exec { ev.ppid } else { ev.pid },
             source: None,
         };
-        let owner = owner_of(root, &path);
+        // As in monitor_alerts: a stat() per event only where a rule compares owners.
+        let owner = if needs_owner(rules) {
+            owner_of(root, &path)
+        } else {
+            u32::MAX
+        };
         let v = if exec {
             rules.compiled.exec(&path, owner, &mut subject)
         } else {
