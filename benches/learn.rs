@@ -82,7 +82,7 @@ fn record(i: u64, start: i64) -> Alert {
                 21 => "/var/log/app".to_string(),
                 d => format!("/opt/app{d}/conf"),
             };
-            let flags = if (h >> 40) % 5 == 0 {
+            let flags = if (h >> 40).is_multiple_of(5) {
                 "O_WRONLY|O_CREAT|O_APPEND"
             } else {
                 "O_RDONLY|O_CLOEXEC"
@@ -138,9 +138,11 @@ struct Run {
 /// block something) and measures it with wait4's rusage, which is this child's alone.
 fn run(cmd: &mut Command) -> Run {
     let start = Instant::now();
+    // Reaped by wait4 below, which std's Child::wait cannot replace: it gives no rusage.
+    #[allow(clippy::zombie_processes)]
     let child = cmd
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::inherit())
         .spawn()
         .expect("spawn knoxctl");
     let pid = child.id() as libc::pid_t;
@@ -171,12 +173,7 @@ fn run(cmd: &mut Command) -> Run {
     let code = libc::WEXITSTATUS(status);
     assert!(
         libc::WIFEXITED(status) && code <= 1,
-        "{cmd:?} failed with status {status:#x}: {}",
-        {
-            let mut s = String::new();
-            let _ = std::io::Read::read_to_string(&mut child.stderr.unwrap(), &mut s);
-            s
-        }
+        "{cmd:?} failed with status {status:#x} (its stderr is above)"
     );
     let (peak, anon) = sampler.join().unwrap();
     let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
