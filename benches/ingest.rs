@@ -341,6 +341,8 @@ fn forward_latency(n: usize, gap: Duration) {
         token_file: None,
         index: None,
         sourcetype: None,
+        use_ack: false,
+        ack_timeout_secs: None,
         ca_file: None,
     };
     let stats = writer.stats_handle();

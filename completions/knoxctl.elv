@@ -475,6 +475,7 @@ set edit:completion:arg-completer[knoxctl] = {|@words|
             cand --limit 'At most this many logs (newest last); a table shows the newest 1000 unless set'
             cand -o 'o'
             cand --output 'output'
+            cand --from 'Filter KubeArmor HostLog/ContainerLog JSON Lines from a file (or - for stdin) instead of the store'
             cand --socket 'The agent''s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]'
             cand --state-dir 'The agent''s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]'
             cand --no-headers 'Print tables without their header line'

@@ -352,6 +352,7 @@ complete -c knoxctl -n "__fish_knoxctl_using_subcommand logs; and not __fish_see
 wide\t'Every column, whole values, even on a terminal'
 json\t'JSON (JSON Lines for alerts and logs)'
 yaml\t'YAML (one document per alert for alerts)'"
+complete -c knoxctl -n "__fish_knoxctl_using_subcommand logs; and not __fish_seen_subcommand_from tail help" -l from -d 'Filter KubeArmor HostLog/ContainerLog JSON Lines from a file (or - for stdin) instead of the store' -r -F
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand logs; and not __fish_seen_subcommand_from tail help" -l socket -d 'The agent\'s API socket [default: /run/knoxctl/agent.sock; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -F
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand logs; and not __fish_seen_subcommand_from tail help" -l state-dir -d 'The agent\'s state directory: applied policies and the alert store [default: /var/lib/knoxctl; for `agent` and `sysdump`, the one in the onboarded configuration]' -r -f -a "(__fish_complete_directories)"
 complete -c knoxctl -n "__fish_knoxctl_using_subcommand logs; and not __fish_seen_subcommand_from tail help" -l no-headers -d 'Print tables without their header line'

@@ -59,6 +59,8 @@ fn config(name: &str, kind: Kind, address: &str) -> ForwarderConfig {
         token_file: None,
         index: None,
         sourcetype: None,
+        use_ack: false,
+        ack_timeout_secs: None,
         ca_file: None,
     }
 }
@@ -206,6 +208,17 @@ struct Behaviour {
     accepted: Vec<Request>,
     /// Every request, accepted or not.
     seen: usize,
+    /// Splunk HEC with indexer acknowledgement: event requests need a channel and are
+    /// answered with an ackId; `/services/collector/ack` polls are answered below.
+    splunk_ack: bool,
+    /// Answer 503 to this many ack polls (the batch stays taken).
+    ack_errors: usize,
+    /// Answer "not indexed yet" to this many ack polls.
+    ack_pending: usize,
+    /// AckIds never confirmed: the indexer lost those batches.
+    ack_lost: Vec<u64>,
+    /// Ack polls: (channel query, the acks asked for).
+    ack_polls: Vec<(String, serde_json::Value)>,
 }
 
 struct HttpReceiver {
@@ -259,6 +272,16 @@ impl HttpReceiver {
                             let Some(req) = read_request(&mut s) else {
                                 return;
                             };
+                            let splunk_ack = st.lock().unwrap().splunk_ack;
+                            if splunk_ack {
+                                let (code, body) = splunk_answer(&st, &req);
+                                let _ = write!(
+                                    s,
+                                    "HTTP/1.1 {code} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                                    body.len()
+                                );
+                                return;
+                            }
                             let (code, delay) = {
                                 let mut b = st.lock().unwrap();
                                 b.seen += 1;
@@ -326,6 +349,46 @@ impl Drop for HttpReceiver {
             let _ = t.join();
         }
     }
+}
+
+/// What a Splunk HEC with indexer acknowledgement answers: an event request on a channel
+/// is taken (recorded) and given the next ackId, one without a channel refused (code 10,
+/// as Splunk does); an ack poll says which of the ackIds asked for are indexed.
+fn splunk_answer(st: &Mutex<Behaviour>, req: &Request) -> (u16, String) {
+    let mut b = st.lock().unwrap();
+    b.seen += 1;
+    if req.path.starts_with("/services/collector/ack") {
+        let asked: serde_json::Value = serde_json::from_slice(&req.body).unwrap_or_default();
+        let channel = req.path.split_once('?').map_or("", |(_, q)| q).to_string();
+        b.ack_polls.push((channel, asked.clone()));
+        if b.ack_errors > 0 {
+            b.ack_errors -= 1;
+            return (503, r#"{"text":"Server is busy","code":9}"#.into());
+        }
+        let pending = b.ack_pending > 0;
+        b.ack_pending = b.ack_pending.saturating_sub(1);
+        let mut acks = serde_json::Map::new();
+        for id in asked["acks"].as_array().into_iter().flatten() {
+            let id = id.as_u64().unwrap();
+            acks.insert(
+                id.to_string(),
+                (!pending && !b.ack_lost.contains(&id)).into(),
+            );
+        }
+        return (200, serde_json::json!({ "acks": acks }).to_string());
+    }
+    if !req.headers.contains_key("x-splunk-request-channel") {
+        return (
+            400,
+            r#"{"text":"Data channel is missing","code":10}"#.into(),
+        );
+    }
+    let ack_id = b.accepted.len();
+    b.accepted.push(req.clone());
+    (
+        200,
+        format!(r#"{{"text":"Success","code":0,"ackId":{ack_id}}}"#),
+    )
 }
 
 /// The alerts (as JSON) a request carried, in each kind's format.
@@ -502,6 +565,126 @@ fn refused_and_slow_receivers_lose_nothing_and_resends_keep_their_ids() {
         !resent.is_empty() && resent.len() <= 10,
         "the timed-out batch came again with the same _id (Elasticsearch overwrites it): {ids:?}"
     );
+}
+
+/// Splunk HEC's indexer acknowledgement (`useAck`): every request goes on one channel, and
+/// a batch HEC took counts as sent only once its ackId is confirmed. Failures after HEC took
+/// a batch (ack polls answered 503, then "not indexed yet") are waited out: no event reaches
+/// the receiver twice. A batch whose ackId is never confirmed (the indexer lost it) is sent
+/// again after ackTimeoutSecs, every event with the AlertID it had (in the event and as the
+/// indexed field), so a deduplicating receiver ends with each alert exactly once.
+#[test]
+fn splunk_indexer_acknowledgement_sends_a_taken_batch_once_and_a_lost_one_again() {
+    let state = Arc::new(Mutex::new(Behaviour {
+        splunk_ack: true,
+        ack_errors: 1,
+        ack_pending: 2,
+        ..Default::default()
+    }));
+    let r = HttpReceiver::start(0, state.clone());
+    let mut bench = Bench::new("splunk-ack");
+    let mut c = config("hec", Kind::Splunk, &format!("http://127.0.0.1:{}", r.port));
+    c.token = Some("hec-token".into());
+    c.batch_size = 10;
+    c.use_ack = true;
+    c.ack_timeout_secs = Some(3);
+    bench.start(&[c]);
+
+    // (1) Polls fail, then say "not yet": waited out, nothing sent twice.
+    bench.alerts(25);
+    let s = bench.wait_sent("hec", 25, Duration::from_secs(30));
+    assert_eq!((s.sent, s.pending, s.lost), (25, 0, 0), "{s:?}");
+    let reqs = r.accepted();
+    let ids = id_counts(Kind::Splunk, &reqs);
+    assert_eq!(ids.len(), 25, "every alert");
+    assert!(ids.values().all(|n| *n == 1), "none twice: {ids:?}");
+    let channel = reqs[0].headers["x-splunk-request-channel"].clone();
+    assert_eq!(channel.len(), 36, "a GUID: {channel}");
+    for q in &reqs {
+        assert_eq!(q.headers["x-splunk-request-channel"], channel);
+        assert_eq!(q.headers["authorization"], "Splunk hec-token");
+        for line in std::str::from_utf8(&q.body).unwrap().lines() {
+            let e: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert_eq!(e["fields"]["AlertID"], e["event"]["AlertID"], "{e}");
+        }
+    }
+    {
+        let b = state.lock().unwrap();
+        assert!(b.ack_polls.len() >= 1 + 2 + reqs.len(), "{:?}", b.ack_polls);
+        assert!(
+            b.ack_polls
+                .iter()
+                .all(|(q, _)| *q == format!("channel={channel}")),
+            "{:?}",
+            b.ack_polls
+        );
+        assert_eq!(b.ack_polls[0].1, serde_json::json!({"acks": [0]}));
+    }
+
+    // (2) The indexer loses the next batch: sent again after ackTimeoutSecs, with the same
+    // AlertIDs; deduplicated by them, each alert is there once.
+    let lost = reqs.len();
+    state.lock().unwrap().ack_lost.push(lost as u64);
+    bench.alerts(5);
+    let s = bench.wait_sent("hec", 30, Duration::from_secs(30));
+    assert_eq!((s.sent, s.pending), (30, 0), "{s:?}");
+    assert!(s.retries >= 1, "{s:?}");
+    assert!(
+        s.last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains(&format!("did not acknowledge ackId {lost}")),
+        "{s:?}"
+    );
+    let reqs = r.accepted();
+    let lost_ids: std::collections::BTreeSet<String> = id_counts(Kind::Splunk, &reqs[lost..=lost])
+        .into_keys()
+        .collect();
+    let ids = id_counts(Kind::Splunk, &reqs);
+    assert_eq!(ids.len(), 30, "every alert, by AlertID");
+    let twice: std::collections::BTreeSet<String> = ids
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(id, _)| id.clone())
+        .collect();
+    assert_eq!(twice, lost_ids, "only the lost batch came again: {ids:?}");
+    assert!(ids.values().all(|n| *n <= 2), "{ids:?}");
+}
+
+/// Without `useAck`, HEC's 200 is the acknowledgement: an answer that comes after the
+/// forwarder gave up sends the batch again, and the resent events carry the AlertID they
+/// had, so a receiver deduplicates them.
+#[test]
+fn splunk_resends_after_a_timeout_keep_their_alert_ids() {
+    let state = Arc::new(Mutex::new(Behaviour {
+        slow: 1,
+        delay: Duration::from_millis(2500),
+        ..Default::default()
+    }));
+    let r = HttpReceiver::start(0, state);
+    let mut bench = Bench::new("splunk-slow");
+    let mut c = config("hec", Kind::Splunk, &format!("http://127.0.0.1:{}", r.port));
+    c.token = Some("hec-token".into());
+    c.timeout_secs = 1;
+    c.batch_size = 10;
+    bench.start(&[c]);
+    bench.alerts(15);
+    let s = bench.wait_sent("hec", 15, Duration::from_secs(30));
+    assert_eq!((s.sent, s.pending, s.lost), (15, 0, 0), "{s:?}");
+    let reqs = r.accepted();
+    let ids = id_counts(Kind::Splunk, &reqs);
+    assert_eq!(ids.len(), 15, "every alert, by AlertID");
+    let twice = ids.values().filter(|n| **n > 1).count();
+    assert!(
+        (1..=10).contains(&twice),
+        "the timed-out batch came again under the same AlertIDs: {ids:?}"
+    );
+    for q in &reqs {
+        for line in std::str::from_utf8(&q.body).unwrap().lines() {
+            let e: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert_eq!(e["fields"]["AlertID"], e["event"]["AlertID"], "{e}");
+        }
+    }
 }
 
 // ---- rsyslog ----

@@ -19,7 +19,8 @@ use std::time::Duration;
 /// `python3` earlier in PATH may be another one).
 const PYTHON: &str = "/usr/bin/python3";
 
-/// The client: `health N` (`health-tls N CA.pem` over TLS), `policy CALL FILE`, `watch
+/// The client: `health N` (`health-tls N CA.pem` over TLS), `policy CALL FILE`, `probe`
+/// (ProbeService's getProbeData, each policy's bytes decoded as the JSON they hold), `watch
 /// FILTER POLICY SECONDS` and `watchlogs FILTER PROCESS SECONDS`, each printing JSON lines
 /// (a gRPC error as {"code", "details"}). `watch` and `watchlogs` print `ready` once the
 /// server answered the call's headers, which it does after subscribing; `watchlogs` prints
@@ -30,6 +31,7 @@ sys.path.insert(0, sys.argv[1])
 import grpc
 import kubearmor_pb2 as ka, kubearmor_pb2_grpc as ka_grpc
 import policy_pb2 as pb, policy_pb2_grpc as pb_grpc
+from google.protobuf import empty_pb2
 from google.protobuf.json_format import MessageToDict
 
 channel = grpc.insecure_channel(sys.argv[2])
@@ -47,6 +49,17 @@ try:
         data = open(sys.argv[5], "rb").read()
         r = getattr(stub, sys.argv[4])(pb.policy(policy=data), timeout=60)
         print(json.dumps({"status": pb.PolicyStatus.Name(r.status)}))
+    elif cmd == "probe":
+        r = pb_grpc.ProbeServiceStub(channel).getProbeData(empty_pb2.Empty(), timeout=10)
+        policies = lambda v: [json.loads(p.policy) for p in v.policyDataList]
+        print(json.dumps({
+            "containerList": list(r.containerList),
+            "containerMap": {k: {"policyList": list(v.policyList), "policyEnabled": v.policyEnabled,
+                                 "policies": policies(v)} for k, v in r.containerMap.items()},
+            "hostMap": {k: {"policyList": list(v.policyList), "policies": policies(v)}
+                        for k, v in r.hostMap.items()},
+            "networkMap": list(r.networkMap.keys()),
+        }))
     elif cmd == "watch":
         stream = ka_grpc.LogServiceStub(channel).WatchAlerts(
             ka.RequestMessage(Filter=sys.argv[4]), timeout=float(sys.argv[6]))
@@ -243,6 +256,29 @@ fn a_python_client_adds_a_policy_that_blocks_and_watches_its_alert() {
         "{}",
         out(&list)
     );
+    // ProbeService (`karmor probe`) lists it under this host, with the policy itself.
+    let host = knoxctl::identity::hostname();
+    let probe = run_client(&stubs, &address, &["probe"]);
+    assert!(probe.get("code").is_none(), "probe failed: {probe}");
+    let here = &probe["hostMap"][host.as_str()];
+    assert_eq!(
+        here["policyList"],
+        serde_json::json!(["grpc-block"]),
+        "{probe}"
+    );
+    let body = here["policies"][0].to_string();
+    assert!(
+        body.contains("grpc-block") && body.contains(&victim.display().to_string()),
+        "the policy's JSON: {probe}"
+    );
+    // Containers the host runs (if any) are listed, none selected by a policy here.
+    for name in probe["containerList"].as_array().unwrap() {
+        let c = &probe["containerMap"][name.as_str().unwrap()];
+        assert_eq!(c["policyList"], serde_json::json!([]), "{probe}");
+        assert_eq!(c["policyEnabled"], 0, "{probe}");
+    }
+    assert_eq!(probe["networkMap"], serde_json::json!([]), "{probe}");
+
     // Sent again unchanged: Applied, as KubeArmor answers.
     assert_eq!(
         run_client(&stubs, &address, &["policy", "hostPolicy", add_arg]),
@@ -316,6 +352,12 @@ fn a_python_client_adds_a_policy_that_blocks_and_watches_its_alert() {
         serde_json::json!({"status": "Deleted"})
     );
     assert_eq!(exec_errno(&victim), None, "runs again after the delete");
+    let probe = run_client(&stubs, &address, &["probe"]);
+    assert_eq!(
+        probe["hostMap"],
+        serde_json::json!({}),
+        "gone from the probe: {probe}"
+    );
     assert_eq!(
         run_client(&stubs, &address, &["policy", "hostPolicy", del_arg]),
         serde_json::json!({"status": "NotExist"})
@@ -444,6 +486,7 @@ fn non_root_peers_are_refused() {
         vec!["health", "1"],
         vec!["policy", "hostPolicy", policy.to_str().unwrap()],
         vec!["watch", "all", "x", "10"],
+        vec!["probe"],
     ] {
         let r = as_nobody(&args);
         assert_eq!(r["code"], "PERMISSION_DENIED", "{args:?}: {r}");
@@ -468,7 +511,7 @@ fn non_root_peers_are_refused() {
     );
     let o = agent.cli(&["probe", "-o", "json"]);
     let probe: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(probe["agent"]["grpc"]["refusedPeers"], 3, "{probe}");
+    assert_eq!(probe["agent"]["grpc"]["refusedPeers"], 4, "{probe}");
 }
 
 #[test]

@@ -394,3 +394,141 @@ fn discover_learns_and_policy_test_replays_the_agents_telemetry() {
     assert_eq!(o.status.code(), Some(1), "{}", out(&o));
     assert!(stderr(&o).contains("no telemetry store"), "{}", stderr(&o));
 }
+
+/// `logs --from`: an exported KubeArmor stream (HostLog and ContainerLog lines, an alert, a
+/// line that is not JSON) filtered with the store's own flags, no agent and no state dir.
+#[test]
+fn from_filters_exported_host_and_container_logs() {
+    let dir = std::env::temp_dir().join(format!("knoxctl-logs-from-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let lines = [
+        r#"{"Timestamp":1765000001,"UpdatedTime":"2025-12-06T05:46:41.000001Z","HostName":"vm1","HostPID":10,"PID":10,"ProcessName":"/usr/bin/curl","Type":"HostLog","Source":"/usr/bin/bash","Operation":"Process","Resource":"/usr/bin/curl example.com","Data":"syscall=SYS_EXECVE","Result":"Passed"}"#,
+        r#"{"Timestamp":1765000002,"UpdatedTime":"2025-12-06T05:46:42.000001Z","HostName":"vm1","HostPID":11,"ProcessName":"/usr/bin/cat","Type":"HostLog","Source":"/usr/bin/cat","Operation":"File","Resource":"/etc/passwd","Data":"syscall=SYS_OPENAT","Result":"Passed"}"#,
+        r#"{"Timestamp":1765000003,"UpdatedTime":"2025-12-06T05:46:43.000001Z","HostName":"vm1","ContainerName":"web","ContainerID":"abc","HostPID":12,"ProcessName":"/usr/sbin/nginx","Type":"ContainerLog","Source":"/usr/sbin/nginx","Operation":"Network","Resource":"remoteip=1.2.3.4 port=80","Data":"syscall=SYS_CONNECT","Result":"Passed","Owner":{"Ref":"x"}}"#,
+        r#"{"Timestamp":1765000004,"UpdatedTime":"2025-12-06T05:46:44.000001Z","HostName":"vm1","HostPID":13,"ProcessName":"/usr/bin/apt","Type":"MatchedHostPolicy","PolicyName":"block-apt","Action":"Block","Operation":"Process","Resource":"/usr/bin/apt","Result":"Permission denied"}"#,
+    ];
+    let good = dir.join("good.jsonl");
+    std::fs::write(&good, lines.join("\n") + "\n").unwrap();
+    let bad = dir.join("bad.jsonl");
+    std::fs::write(
+        &bad,
+        format!("{}\n== Log / 2025-12-06\n{}\n", lines[0], lines[2]),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        bin()
+            .args(["logs", "--state-dir", "/nonexistent"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let json = |o: &std::process::Output| -> Vec<serde_json::Value> {
+        stdout(o)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect()
+    };
+    let path = good.to_str().unwrap();
+
+    // Every log, the alert left to `alerts --from` (and said so), exit 0.
+    let o = run(&["--from", path, "-o", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    let all = json(&o);
+    let types: Vec<&str> = all.iter().map(|v| field(v, "Type")).collect();
+    assert_eq!(types, ["HostLog", "HostLog", "ContainerLog"], "{}", out(&o));
+    assert!(stderr(&o).contains("1 matching alerts"), "{}", out(&o));
+    // -o json passes the line through: fields knoxctl does not model survive.
+    assert_eq!(all[2]["Owner"]["Ref"], "x");
+
+    // Filters, --since/--until and --limit as for the store.
+    let o = run(&["--from", path, "-o", "json", "--filter", "Operation=File"]);
+    let got = json(&o);
+    assert_eq!(got.len(), 1, "{}", out(&o));
+    assert_eq!(field(&got[0], "Resource"), "/etc/passwd");
+    let o = run(&[
+        "--from",
+        path,
+        "-o",
+        "json",
+        "--filter",
+        "Type=ContainerLog",
+    ]);
+    assert_eq!(field(&json(&o)[0], "ContainerName"), "web", "{}", out(&o));
+    let o = run(&[
+        "--from",
+        path,
+        "-o",
+        "json",
+        "--since",
+        "2025-12-06T05:46:42Z",
+        "--until",
+        "2025-12-06T05:46:43Z",
+    ]);
+    let pids: Vec<i64> = json(&o)
+        .iter()
+        .map(|v| v["HostPID"].as_i64().unwrap())
+        .collect();
+    assert_eq!(pids, [11, 12], "{}", out(&o));
+    let o = run(&["--from", path, "-o", "json", "--limit", "1"]);
+    let pids: Vec<i64> = json(&o)
+        .iter()
+        .map(|v| v["HostPID"].as_i64().unwrap())
+        .collect();
+    assert_eq!(pids, [12], "the newest: {}", out(&o));
+    // The table has the logs' columns; stdin works too.
+    let mut child = bin()
+        .args(["logs", "--from", "-", "--filter", "ProcessName~curl"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(
+        &mut child.stdin.take().unwrap(),
+        lines.join("\n").as_bytes(),
+    )
+    .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    let table = stdout(&o);
+    assert!(
+        table.starts_with("TIME") && table.contains("OPERATION"),
+        "{table}"
+    );
+    assert!(table.contains("/usr/bin/curl example.com"), "{table}");
+    assert_eq!(table.lines().count(), 2, "{table}");
+
+    // A bad line: reported with the file and its line, the others still printed, exit 1.
+    let o = run(&["--from", bad.to_str().unwrap(), "-o", "json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    assert_eq!(json(&o).len(), 2, "{}", out(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!(
+            "{}:2: skipped: not a KubeArmor log",
+            bad.display()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("karmor logs --json"), "the hint: {err}");
+    // A missing file: an error naming it, exit 1; a flag that is not one: usage, exit 2.
+    let missing = dir.join("missing.jsonl");
+    let o = run(&["--from", missing.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    assert!(
+        stderr(&o).contains(&format!("cannot read {}", missing.display())),
+        "{}",
+        out(&o)
+    );
+    let o = run(&["--from", path, "--filter", "Nope=1"]);
+    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+    let o = run(&["--from", path, "tail"]);
+    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+    assert!(
+        stderr(&o).contains("--from cannot be combined with 'tail'"),
+        "{}",
+        out(&o)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

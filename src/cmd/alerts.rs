@@ -51,6 +51,10 @@ pub(super) struct View {
     pub lost: fn(&api::Status) -> u64,
     /// Where this store's records come from, for the message when there is no store.
     pub missing_hint: &'static str,
+    /// Which KubeArmor record types (`Type`) `--from` shows; the others are set aside and
+    /// counted, and `elsewhere` names them and the command that shows them.
+    pub keeps: fn(&str) -> bool,
+    pub elsewhere: &'static str,
 }
 
 impl View {
@@ -74,6 +78,10 @@ pub(super) const ALERTS: View = View {
     missing_hint: "Is the agent running with this state directory? Point --state-dir (or \
                    KNOXCTL_STATE_DIR) at the agent's state directory, or filter exported \
                    KubeArmor logs with --from FILE.",
+    // Exports mix alerts and logs (`karmor logs --logFilter all`); `alerts --from` has
+    // always taken every record as an alert.
+    keeps: |_| true,
+    elsewhere: "",
 };
 
 /// `--filter`, `--since` and `--until` as a query; Err is a usage error's message.
@@ -153,7 +161,7 @@ pub fn run(args: AlertsArgs, conn: &AgentConn) -> anyhow::Result<ExitStatus> {
             let since = query.since.unwrap_or(until - SUMMARY_DEFAULT_SECS);
             summary(&args.state_dir, query, since, until, args.output)
         }
-        (None, Some(from)) => from_lines(from, query, args.output),
+        (None, Some(from)) => from_lines(&ALERTS, from, query, args.output),
         (None, None) => from_store(&ALERTS, &args.state_dir, query, args.output),
     }
 }
@@ -494,10 +502,14 @@ struct Matches {
     keep: usize,
     kept: VecDeque<(Alert, Vec<u8>)>,
     matched: usize,
+    /// The view's record types ([`View::keeps`]).
+    types: fn(&str) -> bool,
+    /// Matches of the other types, not shown.
+    set_aside: usize,
 }
 
 impl Matches {
-    fn new(output: TableOrJson, limit: Option<usize>) -> Matches {
+    fn new(view: &View, output: TableOrJson, limit: Option<usize>) -> Matches {
         let keep = match output {
             TableOrJson::Json | TableOrJson::Yaml => limit.unwrap_or(usize::MAX),
             TableOrJson::Table | TableOrJson::Wide => limit.unwrap_or(TABLE_DEFAULT_LIMIT),
@@ -507,12 +519,27 @@ impl Matches {
             keep,
             kept: VecDeque::new(),
             matched: 0,
+            types: view.keeps,
+            set_aside: 0,
+        }
+    }
+
+    /// An empty one for a piece of the input, with the same settings.
+    fn part(&self) -> Matches {
+        Matches {
+            stream: self.stream,
+            keep: self.keep,
+            kept: VecDeque::new(),
+            matched: 0,
+            types: self.types,
+            set_aside: 0,
         }
     }
 
     /// Takes what a piece of the input matched, the piece being the next in input order.
     fn absorb(&mut self, part: Matches) {
         self.matched += part.matched;
+        self.set_aside += part.set_aside;
         if self.keep == 0 {
             return;
         }
@@ -526,6 +553,10 @@ impl Matches {
 
     /// Takes one matching alert; `raw` is its JSON text.
     fn offer(&mut self, alert: Alert, raw: &[u8], out: &mut impl Write) -> std::io::Result<()> {
+        if !(self.types)(&alert.kind) {
+            self.set_aside += 1;
+            return Ok(());
+        }
         self.matched += 1;
         if self.stream {
             out.write_all(raw)?;
@@ -540,8 +571,9 @@ impl Matches {
     }
 }
 
-/// Why a line is not a KubeArmor alert, with a hint for the usual mistakes.
-fn bad_line(line: &[u8], e: &serde_json::Error) -> String {
+/// Why a line is not a KubeArmor record (`noun`: alert, log), with a hint for the usual
+/// mistakes.
+fn bad_line(line: &[u8], e: &serde_json::Error, noun: &str) -> String {
     let hint = if line.starts_with(b"== Alert") || line.starts_with(b"== Log") {
         " (this is the text `karmor logs` prints; run `karmor logs --json` for one JSON \
          alert per line)"
@@ -553,7 +585,7 @@ fn bad_line(line: &[u8], e: &serde_json::Error) -> String {
     } else {
         ""
     };
-    format!("not a KubeArmor alert: {e}{hint}")
+    format!("not a KubeArmor {noun}: {e}{hint}")
 }
 
 /// Lines read and judged, and the bad ones among them.
@@ -565,6 +597,8 @@ struct Tally {
     reports: Vec<(usize, String)>,
     /// Line 1 is the input's first line (which may start with a byte-order mark).
     at_file_start: bool,
+    /// What a record is called in reports (alert, log).
+    noun: &'static str,
 }
 
 impl Tally {
@@ -590,7 +624,7 @@ impl Tally {
             match q.judge(line) {
                 Verdict::Skip => return Ok(()),
                 Verdict::Match(alert) => return m.offer(*alert, line, out),
-                Verdict::Bad(e) => bad_line(line, &e),
+                Verdict::Bad(e) => bad_line(line, &e, self.noun),
             }
         };
         self.bad += 1;
@@ -601,7 +635,16 @@ impl Tally {
     }
 }
 
-fn from_lines(from: &Path, query: Query, output: TableOrJson) -> anyhow::Result<ExitStatus> {
+/// `--from`: KubeArmor records of `view`'s kind from a file or stdin (`-`), filtered and
+/// printed as the store's would be. Bad records are reported (file and line) and make the
+/// exit status 1; an unreadable input is an error.
+pub(super) fn from_lines(
+    view: &View,
+    from: &Path,
+    query: Query,
+    output: TableOrJson,
+) -> anyhow::Result<ExitStatus> {
+    let noun = view.noun();
     let stdin = from == Path::new("-");
     let name = if stdin {
         "<stdin>".to_string()
@@ -621,7 +664,7 @@ fn from_lines(from: &Path, query: Query, output: TableOrJson) -> anyhow::Result<
         ),
     };
     let mut reader = std::io::BufReader::with_capacity(1 << 16, input);
-    let mut m = Matches::new(output, query.limit);
+    let mut m = Matches::new(view, output, query.limit);
     let lq = LineQuery::new(query.filters.clone(), query.since, query.until);
     let mut out = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let documents = is_document(&mut reader).with_context(|| format!("cannot read {name}"))?;
@@ -631,13 +674,17 @@ fn from_lines(from: &Path, query: Query, output: TableOrJson) -> anyhow::Result<
         .filter(|md| md.is_file() && md.len() >= PARALLEL_FROM)
         .map(|md| md.len());
     let (bad, total, unit) = if documents {
-        let (bad, total) = from_documents(&mut reader, &name, &lq, &mut m, &mut out)?;
-        (bad, total, "alerts")
+        let (bad, total) = from_documents(&mut reader, &name, noun, &lq, &mut m, &mut out)?;
+        (
+            bad,
+            total,
+            if noun == "alert" { "alerts" } else { "records" },
+        )
     } else if let (Some(file), Some(len)) = (&file, big) {
-        let (bad, total) = from_file_in_parallel(file, len, &name, &lq, &mut m, &mut out)?;
+        let (bad, total) = from_file_in_parallel(file, len, &name, noun, &lq, &mut m, &mut out)?;
         (bad, total, "lines")
     } else {
-        let (bad, total) = from_json_lines(&mut reader, &name, &lq, &mut m, &mut out)?;
+        let (bad, total) = from_json_lines(&mut reader, &name, noun, &lq, &mut m, &mut out)?;
         (bad, total, "lines")
     };
     match output {
@@ -658,18 +705,24 @@ fn from_lines(from: &Path, query: Query, output: TableOrJson) -> anyhow::Result<
             // Exports are not always in time order (several nodes, merged files); a table is
             // read top to bottom as a timeline.
             alerts.sort_by_key(|a| (a.timestamp, a.updated_time.clone()));
-            print_table(&ALERTS, &alerts, output == TableOrJson::Table)?;
+            print_table(view, &alerts, output == TableOrJson::Table)?;
             if query.limit.is_none() && m.matched > TABLE_DEFAULT_LIMIT {
                 eprintln!(
                     "knoxctl: showing the last {TABLE_DEFAULT_LIMIT} of {} matching \
-                     alerts; use --limit N or -o json for more",
+                     {noun}s; use --limit N or -o json for more",
                     m.matched
                 );
             }
         }
     }
+    if m.set_aside > 0 {
+        eprintln!(
+            "knoxctl: {name}: {} matching {}",
+            m.set_aside, view.elsewhere
+        );
+    }
     if bad > 0 {
-        eprintln!("knoxctl: {name}: {bad} of {total} {unit} skipped (not KubeArmor alerts)");
+        eprintln!("knoxctl: {name}: {bad} of {total} {unit} skipped (not KubeArmor {noun}s)");
         return Ok(ExitStatus::Failure);
     }
     Ok(ExitStatus::Success)
@@ -695,6 +748,7 @@ fn is_document(reader: &mut impl BufRead) -> std::io::Result<bool> {
 fn from_documents(
     reader: &mut Input,
     name: &str,
+    noun: &str,
     q: &LineQuery,
     m: &mut Matches,
     out: &mut impl Write,
@@ -738,7 +792,7 @@ fn from_documents(
                     bad += 1;
                     if bad <= MAX_REPORTED {
                         eprintln!(
-                            "knoxctl: {name}: alert {total}: skipped: not a KubeArmor alert: {e}"
+                            "knoxctl: {name}: {noun} {total}: skipped: not a KubeArmor {noun}: {e}"
                         );
                     }
                 }
@@ -753,12 +807,14 @@ fn from_documents(
 fn from_json_lines(
     reader: &mut Input,
     name: &str,
+    noun: &'static str,
     q: &LineQuery,
     m: &mut Matches,
     out: &mut BufWriter<std::io::StdoutLock>,
 ) -> anyhow::Result<(usize, usize)> {
     let mut tally = Tally {
         at_file_start: true,
+        noun,
         ..Tally::default()
     };
     let mut buf = Vec::new();
@@ -788,6 +844,7 @@ fn from_file_in_parallel(
     file: &std::fs::File,
     len: u64,
     name: &str,
+    noun: &'static str,
     q: &LineQuery,
     m: &mut Matches,
     out: &mut impl Write,
@@ -801,15 +858,10 @@ fn from_file_in_parallel(
                 .iter()
                 .map(|&start| {
                     let end = (start + PIECE).min(len);
-                    let mut part = Matches {
-                        stream: m.stream,
-                        keep: m.keep,
-                        kept: VecDeque::new(),
-                        matched: 0,
-                    };
+                    let mut part = m.part();
                     s.spawn(move || {
                         let mut text = Vec::new();
-                        let tally = judge_piece(file, start, end, q, &mut part, &mut text)?;
+                        let tally = judge_piece(file, start, end, noun, q, &mut part, &mut text)?;
                         Ok((tally, part, text))
                     })
                 })
@@ -842,6 +894,7 @@ fn judge_piece(
     file: &std::fs::File,
     start: u64,
     end: u64,
+    noun: &'static str,
     q: &LineQuery,
     m: &mut Matches,
     out: &mut Vec<u8>,
@@ -872,6 +925,7 @@ fn judge_piece(
     // Only the file's first line may carry a byte-order mark.
     let mut tally = Tally {
         at_file_start: start == 0,
+        noun,
         ..Tally::default()
     };
     while pos < end {

@@ -366,6 +366,10 @@ pub const EXAMPLES: &[(&str, &[(&str, &str)])] = &[
                 "Who opened files under /etc, as JSON Lines:",
                 "sudo knoxctl logs --filter Operation=File --filter 'Resource~^/etc/' -o json",
             ),
+            (
+                "Filter logs exported from KubeArmor (karmor logs --json --logFilter system):",
+                "knoxctl logs --from karmor-logs.jsonl --filter Operation=Network --since 2025-12-06",
+            ),
         ],
     ),
     (

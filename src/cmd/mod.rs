@@ -504,6 +504,13 @@ pub struct LogsArgs {
     pub limit: Option<usize>,
     #[arg(short, long, value_enum, default_value_t = TableOrJson::Table, global = true)]
     pub output: TableOrJson,
+    /// Filter KubeArmor HostLog/ContainerLog JSON Lines from a file (or - for stdin)
+    /// instead of the store
+    ///
+    /// Read as `alerts --from` reads alerts (a large file by every core); records of
+    /// alert types are counted and left out, bad lines reported with their line numbers.
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
+    pub from: Option<PathBuf>,
     /// The log store's directory: the global --state-dir, else the default.
     #[arg(skip)]
     pub state_dir: PathBuf,

@@ -2,6 +2,12 @@
 //! alerts), Splunk's HTTP Event Collector, Elasticsearch's `_bulk` API and OpenTelemetry
 //! logs over OTLP/HTTP with JSON encoding. A batch is one request; any 2xx answer
 //! acknowledges it, 413 halves the batch, anything else (and no answer) is retried.
+//!
+//! Splunk with `useAck`: a 2xx only says HEC took the batch. The request goes on this
+//! sender's channel (a random GUID, `X-Splunk-Request-Channel`), the answer's `ackId` is
+//! polled at `/services/collector/ack?channel=` until the indexer confirms it, and a failed
+//! or unanswered poll is polled again rather than the batch resent: once HEC has taken a
+//! batch, only its not being confirmed within `ackTimeoutSecs` sends it again.
 
 use super::{Delivered, Kind, SendError, alert_json, stable_id};
 use crate::alert::Alert;
@@ -18,11 +24,59 @@ pub struct HttpOptions {
     pub index: String,
     pub sourcetype: String,
     pub ca_file: Option<PathBuf>,
+    /// Splunk's indexer acknowledgement, and how long to wait for one (`useAck`).
+    pub ack_timeout: Option<Duration>,
 }
 
 pub struct HttpSender {
     client: reqwest::blocking::Client,
     o: HttpOptions,
+    /// Splunk with `useAck`: the channel and the URL its acknowledgements are polled at.
+    ack: Option<(String, String)>,
+}
+
+/// The first pause between acknowledgement polls; doubled up to [`ACK_POLL_MAX`].
+const ACK_POLL_FIRST: Duration = Duration::from_millis(100);
+const ACK_POLL_MAX: Duration = Duration::from_secs(2);
+
+/// A random (version 4) GUID: a Splunk HEC channel.
+fn new_channel() -> String {
+    let mut b = [0u8; 16];
+    // SAFETY: getrandom writes at most b.len() bytes into b.
+    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), 0) };
+    if n != b.len() as isize {
+        // Without the kernel's randomness: time and pid, unique enough for a channel name.
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        b = (t ^ (u128::from(std::process::id()) << 64)).to_le_bytes();
+    }
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
+/// Where HEC's acknowledgements of `event_url`'s requests are polled: its collector's
+/// `/ack` (the event URL's path up to `/collector`, else Splunk's usual one).
+fn ack_url(event_url: &str, channel: &str) -> Result<String, String> {
+    let mut u = reqwest::Url::parse(event_url).map_err(|e| format!("{event_url}: {e}"))?;
+    let path = u.path().to_string();
+    let base = match path.find("/collector") {
+        Some(i) => &path[..i + "/collector".len()],
+        None => "/services/collector",
+    };
+    u.set_path(&format!("{base}/ack"));
+    u.set_query(None);
+    u.query_pairs_mut().append_pair("channel", channel);
+    Ok(u.to_string())
 }
 
 impl HttpSender {
@@ -40,7 +94,76 @@ impl HttpSender {
             }
         }
         let client = b.build().map_err(|e| format!("HTTP client: {e}"))?;
-        Ok(HttpSender { client, o })
+        let ack = match (o.kind, o.ack_timeout) {
+            (Kind::Splunk, Some(_)) => {
+                let channel = new_channel();
+                let url = ack_url(&o.url, &channel)?;
+                Some((channel, url))
+            }
+            _ => None,
+        };
+        Ok(HttpSender { client, o, ack })
+    }
+
+    fn authorized(
+        &self,
+        req: reqwest::blocking::RequestBuilder,
+    ) -> reqwest::blocking::RequestBuilder {
+        let mut req = req;
+        if let Some(t) = &self.o.token {
+            let scheme = match self.o.kind {
+                Kind::Splunk => "Splunk",
+                Kind::Elasticsearch => "ApiKey",
+                _ => "Bearer",
+            };
+            req = req.header(reqwest::header::AUTHORIZATION, format!("{scheme} {t}"));
+        }
+        if let Some((channel, _)) = &self.ack {
+            req = req.header("X-Splunk-Request-Channel", channel.as_str());
+        }
+        for (k, v) in &self.o.headers {
+            req = req.header(k.as_str(), v.as_str());
+        }
+        req
+    }
+
+    /// Polls HEC until the indexer confirms `ack_id` (Ok), or the acknowledgement timeout
+    /// passes (Retry: the batch is sent again, with the same AlertIDs). A poll that fails
+    /// is polled again: the batch was taken, and sending it again would duplicate it.
+    fn wait_for_ack(&self, ack_id: u64, shown: &str) -> Result<(), SendError> {
+        let (Some((_, url)), Some(limit)) = (&self.ack, self.o.ack_timeout) else {
+            return Ok(());
+        };
+        let deadline = std::time::Instant::now() + limit;
+        let mut pause = ACK_POLL_FIRST;
+        loop {
+            let resp = self
+                .authorized(self.client.post(url))
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(json!({"acks": [ack_id]}).to_string())
+                .send();
+            let last = match resp {
+                Ok(r) if r.status().is_success() => {
+                    let v: Value =
+                        serde_json::from_str(&r.text().unwrap_or_default()).unwrap_or_default();
+                    if v["acks"][ack_id.to_string()] == Value::Bool(true) {
+                        return Ok(());
+                    }
+                    "not indexed yet".to_string()
+                }
+                Ok(r) => format!("HTTP {}", r.status()),
+                Err(e) => chain(e.without_url()),
+            };
+            if std::time::Instant::now() + pause > deadline {
+                return Err(SendError::Retry(format!(
+                    "POST {shown}: Splunk did not acknowledge ackId {ack_id} within {}s \
+                     ({last}): sending the batch again",
+                    limit.as_secs()
+                )));
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(ACK_POLL_MAX);
+        }
     }
 }
 
@@ -90,6 +213,8 @@ pub fn body(
                     "source": "knoxctl",
                     "sourcetype": sourcetype,
                     "event": alert_json(*id, a),
+                    // Indexed: a resent event is found (and deduplicated) by it cheaply.
+                    "fields": {"AlertID": stable_id(*id, a)},
                 });
                 serde_json::to_writer(&mut out, &e).expect("JSON to memory");
                 out.push(b'\n');
@@ -237,18 +362,11 @@ impl super::Sender for HttpSender {
     fn send(&mut self, batch: &[(i64, Alert)]) -> Result<Delivered, SendError> {
         let o = &self.o;
         let (data, content_type) = body(o.kind, batch, &o.index, &o.sourcetype);
-        let mut req = self
-            .client
-            .post(&o.url)
-            .header(reqwest::header::CONTENT_TYPE, content_type);
-        if let Some(t) = &o.token {
-            let scheme = match o.kind {
-                Kind::Splunk => "Splunk",
-                Kind::Elasticsearch => "ApiKey",
-                _ => "Bearer",
-            };
-            req = req.header(reqwest::header::AUTHORIZATION, format!("{scheme} {t}"));
-        }
+        let mut req = self.authorized(
+            self.client
+                .post(&o.url)
+                .header(reqwest::header::CONTENT_TYPE, content_type),
+        );
         if o.kind == Kind::Webhook
             && let (Some((first, a)), Some((last, _))) = (batch.first(), batch.last())
         {
@@ -256,9 +374,6 @@ impl super::Sender for HttpSender {
                 "Idempotency-Key",
                 format!("{}+{}", stable_id(*first, a), last - first),
             );
-        }
-        for (k, v) in &o.headers {
-            req = req.header(k.as_str(), v.as_str());
         }
         // Errors name the URL without its credentials, never a header.
         let shown = super::Target::Http(o.url.clone()).display();
@@ -269,6 +384,18 @@ impl super::Sender for HttpSender {
         let status = resp.status();
         let text = resp.text().unwrap_or_default();
         if status.is_success() {
+            if self.ack.is_some() {
+                // HEC answers {"text":"Success","code":0,"ackId":N} on an ack-enabled token.
+                let v: Value = serde_json::from_str(&text).unwrap_or_default();
+                match v["ackId"].as_u64() {
+                    Some(ack_id) => self.wait_for_ack(ack_id, &shown)?,
+                    None => tracing::warn!(
+                        url = %shown,
+                        "useAck: Splunk answered without an ackId (indexer acknowledgement is \
+                         off for this token): the batch counts as sent at its 200"
+                    ),
+                }
+            }
             return check_answer(o.kind, &text);
         }
         let snippet: String = text.chars().take(200).collect();
@@ -312,6 +439,8 @@ mod tests {
         assert_eq!(first["sourcetype"], "knoxctl:alert");
         assert_eq!(first["time"], 1_716_917_632.123);
         assert_eq!(first["event"]["HostPID"], 42);
+        assert_eq!(first["fields"]["AlertID"], "vm1-1716917632-5");
+        assert_eq!(first["event"]["AlertID"], "vm1-1716917632-5");
 
         let (b, ct) = body(Kind::Elasticsearch, &batch, "idx", "");
         assert_eq!(ct, "application/x-ndjson");
@@ -345,6 +474,26 @@ mod tests {
         assert_eq!(
             get("ATags").unwrap()["arrayValue"]["values"][0]["stringValue"],
             "a"
+        );
+    }
+
+    #[test]
+    fn splunk_channels_and_ack_urls() {
+        let c = new_channel();
+        assert_eq!(c.len(), 36, "{c}");
+        assert_eq!(c.as_bytes()[14], b'4', "version 4: {c}");
+        assert_ne!(c, new_channel());
+        assert_eq!(
+            ack_url("https://s:8088/services/collector/event", "ch").unwrap(),
+            "https://s:8088/services/collector/ack?channel=ch"
+        );
+        assert_eq!(
+            ack_url("https://s/proxy/services/collector/event/1.0?x=1", "ch").unwrap(),
+            "https://s/proxy/services/collector/ack?channel=ch"
+        );
+        assert_eq!(
+            ack_url("http://s:8088/hec", "ch").unwrap(),
+            "http://s:8088/services/collector/ack?channel=ch"
         );
     }
 

@@ -25,9 +25,12 @@
 //! crash between its write and its answer) is sent again; receivers that can tell use the
 //! alert's stable id ([`stable_id`]: host, timestamp and store id): Elasticsearch indexes
 //! it as `_id` (a resend overwrites the same document), webhooks and OTLP carry it as
-//! `AlertID` / `log.record.uid` and the webhook's `Idempotency-Key` header, syslog as the
-//! RFC 5424 `meta` `sequenceId` and in the JSON. Acknowledged means a 2xx answer over
-//! HTTP, and for syslog over TCP or TLS a completed write and flush on a connection the
+//! `AlertID` / `log.record.uid` and the webhook's `Idempotency-Key` header, Splunk HEC in
+//! the event and as the indexed field `AlertID` (`fields`), syslog as the RFC 5424 `meta`
+//! `sequenceId` and in the JSON. Acknowledged means a 2xx answer over HTTP (with Splunk's
+//! `useAck`, the indexer's acknowledgement of the request's ackId, polled on the
+//! forwarder's channel: an answer lost after HEC took the batch is then waited for, not
+//! resent), and for syslog over TCP or TLS a completed write and flush on a connection the
 //! receiver has not closed (checked before each batch); syslog over UDP and the local
 //! socket has no acknowledgement at all beyond the kernel accepting the datagram.
 //!
@@ -98,6 +101,10 @@ fn default_max_backoff() -> u64 {
 fn default_timeout() -> u64 {
     10
 }
+/// How long a Splunk forwarder with `useAck` waits for the indexer's acknowledgement of a
+/// batch HEC took before sending it again, when `ackTimeoutSecs` is not given: indexer
+/// acknowledgement follows replication, which takes seconds to a minute under load.
+pub const DEFAULT_ACK_TIMEOUT_SECS: u64 = 120;
 
 /// One entry of `forwarders:` in config.yaml.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -135,6 +142,15 @@ pub struct ForwarderConfig {
     /// Splunk: the sourcetype (default `knoxctl:alert`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sourcetype: Option<String>,
+    /// Splunk: indexer acknowledgement (the HEC token must have it enabled): each request
+    /// goes on this forwarder's channel (`X-Splunk-Request-Channel`) and a batch counts as
+    /// sent once `/services/collector/ack` confirms its ackId, not at the 200.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub use_ack: bool,
+    /// Splunk with `useAck`: how long to wait for a batch's acknowledgement before sending
+    /// it again (default [`DEFAULT_ACK_TIMEOUT_SECS`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ack_timeout_secs: Option<u64>,
     /// A PEM file of CA certificates to trust for `tls://` and `https://` besides the
     /// public roots.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -218,6 +234,18 @@ pub fn validate(forwarders: &[ForwarderConfig]) -> Result<(), Invalid> {
             f.kind == Kind::Splunk || f.sourcetype.is_none(),
             "splunk",
         )?;
+        only("useAck", f.kind == Kind::Splunk || !f.use_ack, "splunk")?;
+        only(
+            "ackTimeoutSecs",
+            f.use_ack || f.ack_timeout_secs.is_none(),
+            "splunk (with useAck: true)",
+        )?;
+        if f.ack_timeout_secs == Some(0) {
+            return Err(bad(
+                "ackTimeoutSecs",
+                "ackTimeoutSecs must be at least 1".into(),
+            ));
+        }
         if f.kind == Kind::Splunk && f.token.is_none() && f.token_file.is_none() {
             return Err(bad(
                 "token",
@@ -432,6 +460,9 @@ pub fn connect(c: &ForwarderConfig) -> Result<Box<dyn Sender>, String> {
                     .clone()
                     .unwrap_or_else(|| "knoxctl:alert".into()),
                 ca_file: c.ca_file.clone(),
+                ack_timeout: c.use_ack.then(|| {
+                    Duration::from_secs(c.ack_timeout_secs.unwrap_or(DEFAULT_ACK_TIMEOUT_SECS))
+                }),
             })?))
         }
         (k, t) => Err(format!("{k} cannot send to {}", t.display())),
@@ -926,6 +957,8 @@ mod tests {
             token_file: None,
             index: None,
             sourcetype: None,
+            use_ack: false,
+            ack_timeout_secs: None,
             ca_file: None,
         }
     }
@@ -993,6 +1026,17 @@ mod tests {
         let mut c = cfg(Kind::Webhook, "http://a");
         c.batch_size = 0;
         assert_eq!(validate(&[c]).unwrap_err().field, "batchSize");
+        let mut c = cfg(Kind::Webhook, "http://a");
+        c.use_ack = true;
+        let e = validate(&[c]).unwrap_err();
+        assert_eq!(e.field, "useAck");
+        assert!(e.msg.contains("for splunk forwarders"), "{}", e.msg);
+        let mut c = cfg(Kind::Splunk, "http://a");
+        c.token = Some("t".into());
+        c.ack_timeout_secs = Some(5);
+        assert_eq!(validate(&[c.clone()]).unwrap_err().field, "ackTimeoutSecs");
+        c.use_ack = true;
+        assert_eq!(validate(&[c]), Ok(()));
     }
 
     #[test]

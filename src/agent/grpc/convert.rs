@@ -1,12 +1,14 @@
 //! Between KubeArmor's messages and knoxctl's: stored records to `feeder.Alert` and
 //! `feeder.Log`, KubeArmor's policy events (`karmor vm policy add|delete`) to the local
-//! API's requests, and the local API's answers to KubeArmor's `PolicyStatus`.
+//! API's requests, the local API's answers to KubeArmor's `PolicyStatus`, and its policy
+//! and container listings to KubeArmor's `ProbeResponse`.
 
 use super::feeder;
-use super::policy::PolicyStatus;
-use crate::agent::api::{Request, Response, SourceFile};
+use super::policy::{self as pb, PolicyStatus};
+use crate::agent::api::{ContainerItem, PolicySummary, Request, Response, SourceFile};
 use crate::alert::Alert as Stored;
 use serde_json::{Map, Value};
+use std::collections::HashMap;
 
 /// Which call a policy event came through: it decides the document's kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,6 +23,91 @@ impl PolicyKind {
             PolicyKind::Host => "KubeArmorHostPolicy",
             PolicyKind::Container => "KubeArmorPolicy",
         }
+    }
+}
+
+/// KubeArmor's `PolicyEnabled` values (its types.go): what the probe says of a container.
+const POLICY_DISABLED: i32 = 0;
+const POLICY_ENABLED: i32 = 1;
+
+/// The name KubeArmor lists a policy by (`metadata.name`): the id's last part.
+fn policy_name(p: &PolicySummary) -> String {
+    p.id.rsplit('/').next().unwrap_or(&p.name).to_string()
+}
+
+/// `getProbeData`'s answer: every known container by name (`containerList`), each with the
+/// applied policies that select it and whether an enforcer holds its rules
+/// (`containerMap`, keyed by container name as KubeArmor keys it outside Kubernetes), and
+/// the host policies that apply here under this host's name (`hostMap`). Each policy's
+/// data is its JSON as the agent stores it (`bodies`, by id).
+pub fn probe_response(
+    hostname: &str,
+    policies: &[PolicySummary],
+    containers: &[ContainerItem],
+    bodies: &HashMap<String, Vec<u8>>,
+) -> pb::ProbeResponse {
+    let data = |ids: &mut dyn Iterator<Item = &PolicySummary>| {
+        let (mut names, mut list) = (Vec::new(), Vec::new());
+        for p in ids {
+            if let Some(body) = bodies.get(&p.id) {
+                names.push(policy_name(p));
+                list.push(pb::Policy {
+                    policy: body.clone(),
+                });
+            }
+        }
+        (names, list)
+    };
+    let by_id: HashMap<&str, &PolicySummary> =
+        policies.iter().map(|p| (p.id.as_str(), p)).collect();
+    let mut container_map = HashMap::new();
+    for c in containers {
+        let (policy_list, policy_data_list) = data(
+            &mut c
+                .policies
+                .iter()
+                .filter_map(|id| by_id.get(id.as_str()).copied()),
+        );
+        let enforced = c
+            .enforcement
+            .as_ref()
+            .is_some_and(|e| !e.backend.is_empty() && e.error.is_empty());
+        container_map.insert(
+            c.container.name.clone(),
+            pb::ContainerData {
+                policy_list,
+                policy_enabled: if enforced {
+                    POLICY_ENABLED
+                } else {
+                    POLICY_DISABLED
+                },
+                policy_data_list,
+            },
+        );
+    }
+    let (policy_list, policy_data_list) = data(
+        &mut policies
+            .iter()
+            .filter(|p| p.kind == "KubeArmorHostPolicy" && p.applies_here),
+    );
+    let mut host_map = HashMap::new();
+    if !policy_list.is_empty() {
+        host_map.insert(
+            hostname.to_string(),
+            pb::HostSecurityPolicies {
+                policy_list,
+                policy_data_list,
+            },
+        );
+    }
+    pb::ProbeResponse {
+        container_list: containers
+            .iter()
+            .map(|c| c.container.name.clone())
+            .collect(),
+        container_map,
+        host_map,
+        network_map: HashMap::new(),
     }
 }
 
@@ -371,6 +458,77 @@ mod tests {
                 a.host_pid
             ),
             ("MatchedHostPolicy", "p", 1, 7)
+        );
+    }
+
+    #[test]
+    fn probe_data_lists_containers_and_host_policies_as_kubearmor_does() {
+        let summary = |kind: &str, id: &str, here: bool| PolicySummary {
+            kind: kind.into(),
+            name: id.rsplit('/').next().unwrap().into(),
+            id: id.into(),
+            action: "Block".into(),
+            rules: 1,
+            applies_here: here,
+            applied_at: 0,
+            source: String::new(),
+        };
+        let policies = vec![
+            summary("KubeArmorHostPolicy", "kubearmorhostpolicy/h1", true),
+            summary(
+                "KubeArmorHostPolicy",
+                "kubearmorhostpolicy/elsewhere",
+                false,
+            ),
+            summary("KubeArmorPolicy", "kubearmorpolicy/default/web-p", false),
+        ];
+        let container = |name: &str, policies: &[&str], backend: &str| ContainerItem {
+            container: crate::container::Container {
+                name: name.into(),
+                ..Default::default()
+            },
+            policies: policies.iter().map(|p| p.to_string()).collect(),
+            enforcement: (!policies.is_empty()).then(|| {
+                crate::agent::container_enforce::Enforcement {
+                    backend: backend.into(),
+                    ..Default::default()
+                }
+            }),
+        };
+        let containers = vec![
+            container("web", &["kubearmorpolicy/default/web-p"], "BPF-LSM"),
+            container("idle", &[], ""),
+        ];
+        let bodies: HashMap<String, Vec<u8>> = policies
+            .iter()
+            .map(|p| {
+                (
+                    p.id.clone(),
+                    format!("{{\"n\":\"{}\"}}", p.name).into_bytes(),
+                )
+            })
+            .collect();
+        let r = probe_response("vm1", &policies, &containers, &bodies);
+        assert_eq!(r.container_list, ["web", "idle"]);
+        let web = &r.container_map["web"];
+        assert_eq!(web.policy_list, ["web-p"]);
+        assert_eq!(web.policy_enabled, POLICY_ENABLED);
+        assert_eq!(web.policy_data_list[0].policy, br#"{"n":"web-p"}"#);
+        let idle = &r.container_map["idle"];
+        assert!(idle.policy_list.is_empty());
+        assert_eq!(idle.policy_enabled, POLICY_DISABLED);
+        assert_eq!(r.host_map.len(), 1);
+        assert_eq!(
+            r.host_map["vm1"].policy_list,
+            ["h1"],
+            "only what applies here"
+        );
+        assert!(r.network_map.is_empty());
+        // No host policy: no entry, as KubeArmor's map stays empty then.
+        assert!(
+            probe_response("vm1", &policies[2..], &[], &bodies)
+                .host_map
+                .is_empty()
         );
     }
 }

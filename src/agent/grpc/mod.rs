@@ -1,9 +1,11 @@
-//! KubeArmor's gRPC API (`feeder.LogService`, `policy.PolicyService`), off by default
-//! (`grpc:` in config.yaml): what `karmor logs`, `karmor vm policy add|delete`,
-//! kubearmor-relay and other KubeArmor clients speak. It owns the listener, the fan-out of
-//! stored alerts to streaming clients, the peer check and the translation of KubeArmor's
-//! policy events into the local API's apply and delete, which it goes through (the same
-//! validation, the same atomic commit as `knoxctl policy apply|delete`).
+//! KubeArmor's gRPC API (`feeder.LogService`, `policy.PolicyService`,
+//! `policy.ProbeService`), off by default (`grpc:` in config.yaml): what `karmor logs`,
+//! `karmor vm policy add|delete`, `karmor probe`, kubearmor-relay and other KubeArmor
+//! clients speak. It owns the listener, the fan-out of stored alerts to streaming clients,
+//! the peer check and the translation of KubeArmor's policy events into the local API's
+//! apply and delete, which it goes through (the same validation, the same atomic commit as
+//! `knoxctl policy apply|delete`); the probe's answer is assembled from the same API's
+//! policy and container listings.
 //!
 //! Security: the Unix-socket API is root-only, and this must not be a way around it. On a
 //! loopback address each call's peer is looked up in the kernel's TCP table (the socket's
@@ -43,6 +45,7 @@ pub mod policy {
 
 use feeder::log_service_server::{LogService, LogServiceServer};
 use policy::policy_service_server::{PolicyService, PolicyServiceServer};
+use policy::probe_service_server::{ProbeService, ProbeServiceServer};
 
 /// Stored alerts waiting for the slowest streaming client. A client that falls further
 /// behind misses the oldest ones, counted in `alertsLagged`; the writer never waits.
@@ -271,7 +274,8 @@ impl Listener {
         let mut stop = self.service.stop.clone();
         let router = builder
             .add_service(LogServiceServer::new(self.service.clone()))
-            .add_service(PolicyServiceServer::new(self.service));
+            .add_service(PolicyServiceServer::new(self.service.clone()))
+            .add_service(ProbeServiceServer::new(self.service));
         let task = tokio::spawn(async move {
             let signal = async move {
                 let _ = stop.wait_for(|s| *s).await;
@@ -331,14 +335,26 @@ impl Service {
     /// Hands a policy request to the core through the local API's own handler: the same
     /// validation, commit and container sync as `knoxctl policy apply|delete`.
     async fn call_core(&self, request: ApiRequest) -> Result<ApiResponse, Status> {
+        self.call_core_all(vec![request])
+            .await
+            .map(|mut r| r.remove(0))
+    }
+
+    /// Several requests in one blocking task, answered in order.
+    async fn call_core_all(&self, requests: Vec<ApiRequest>) -> Result<Vec<ApiResponse>, Status> {
         let core = self
             .core
             .upgrade()
             .ok_or_else(|| Status::unavailable("the agent is stopping"))?;
         let containers = self.containers.clone();
-        tokio::task::spawn_blocking(move || super::server::handle(&core, &containers, request))
-            .await
-            .map_err(|e| Status::internal(format!("internal error: {e}")))
+        tokio::task::spawn_blocking(move || {
+            requests
+                .into_iter()
+                .map(|r| super::server::handle(&core, &containers, r))
+                .collect()
+        })
+        .await
+        .map_err(|e| Status::internal(format!("internal error: {e}")))
     }
 
     async fn policy_call(
@@ -520,6 +536,57 @@ impl Service {
             ));
         }
         Ok(Response::new(ReceiverStream::new(rx)))
+    }
+}
+
+#[tonic::async_trait]
+impl ProbeService for Service {
+    /// What `karmor probe` asks a running KubeArmor: the containers it knows, and the
+    /// policies applied to each and to this host (names and the policies themselves, as
+    /// JSON). KubeArmorNetworkPolicy is not implemented, so `networkMap` stays empty.
+    async fn get_probe_data(
+        &self,
+        req: Request<()>,
+    ) -> Result<Response<policy::ProbeResponse>, Status> {
+        self.authorize(&req)?;
+        let answers = self
+            .call_core_all(vec![
+                ApiRequest::List,
+                ApiRequest::Containers,
+                ApiRequest::Status,
+            ])
+            .await?;
+        let Ok(
+            [
+                ApiResponse::Policies { items },
+                ApiResponse::Containers { items: containers },
+                ApiResponse::Status { status },
+            ],
+        ) = <[ApiResponse; 3]>::try_from(answers)
+        else {
+            return Err(Status::internal("the agent could not list its policies"));
+        };
+        // The policies themselves, each once, for every container and the host to share.
+        let wanted: Vec<ApiRequest> = items
+            .iter()
+            .map(|p| ApiRequest::Get { name: p.id.clone() })
+            .collect();
+        let bodies: std::collections::HashMap<String, Vec<u8>> = items
+            .iter()
+            .map(|p| p.id.clone())
+            .zip(self.call_core_all(wanted).await?)
+            .filter_map(|(id, r)| match r {
+                // A policy deleted between the listing and now is left out.
+                ApiResponse::Policy { policy } => Some((id, serde_json::to_vec(&policy).ok()?)),
+                _ => None,
+            })
+            .collect();
+        Ok(Response::new(convert::probe_response(
+            &status.hostname,
+            &items,
+            &containers,
+            &bodies,
+        )))
     }
 }
 
