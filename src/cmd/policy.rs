@@ -12,7 +12,7 @@ use crate::agent::api::{self, Request, Response, SourceFile};
 use crate::output::{Document, paint, print_document, table, unified_diff};
 use crate::policy::files::{read_inputs, validate_inputs, validate_paths};
 use crate::policy::normalize::{self, Category, Rule, RuleSet};
-use crate::policy::validate::{FileReport, Options, Severity};
+use crate::policy::validate::{FileReport, Options, RAW_APPARMOR_WARNING, Severity};
 use crate::policy::{Action, Policy};
 use clap::Args;
 use serde::Serialize;
@@ -352,6 +352,15 @@ fn explain(args: ExplainArgs) -> anyhow::Result<ExitStatus> {
                 for line in posture_lines(set, args.default_posture) {
                     println!("{line}");
                 }
+                for raw in &set.apparmor {
+                    println!(
+                        "raw AppArmor rules of {} (spec.apparmor), enforced only by the AppArmor enforcer:",
+                        raw.policy
+                    );
+                    for l in &raw.lines {
+                        println!("  {l}");
+                    }
+                }
                 for c in &set.conflicts {
                     println!(
                         "conflict: {} {} and {} {} match the same operations; Block wins",
@@ -558,7 +567,7 @@ fn apply(
     };
     match call(conn, &request)? {
         Response::Applied { results, warnings } => {
-            for w in warnings {
+            for w in for_enforcer(warnings, conn) {
                 eprintln!("{w}");
             }
             for r in results {
@@ -582,6 +591,31 @@ fn apply(
         }
         other => anyhow::bail!("unexpected response from the agent: {other:?}"),
     }
+}
+
+/// `policy apply`'s warnings, the one on every spec.apparmor said for the agent's
+/// enforcer, which the validator does not know: none under AppArmor (it loads the raw
+/// rules), "not enforced here" under any other.
+fn for_enforcer(warnings: Vec<String>, conn: &AgentConn) -> Vec<String> {
+    if !warnings.iter().any(|w| w.contains(RAW_APPARMOR_WARNING)) {
+        return warnings;
+    }
+    let enforcer = match api::call(&conn.socket, &Request::Status, API_TIMEOUT) {
+        Ok(Response::Status { status }) => status.enforcer,
+        _ => return warnings,
+    };
+    let apparmor = enforcer == crate::enforce::Backend::Apparmor.to_string();
+    warnings
+        .into_iter()
+        .filter_map(|w| match w.contains(RAW_APPARMOR_WARNING) {
+            false => Some(w),
+            true if apparmor => None,
+            true => Some(w.replace(
+                RAW_APPARMOR_WARNING,
+                &format!("not enforced here: the agent enforces with {enforcer}, which does not load raw AppArmor rules (only the AppArmor enforcer does): this part of the policy does nothing"),
+            )),
+        })
+        .collect()
 }
 
 struct DeleteArgs {
