@@ -554,6 +554,7 @@ fn apply(
     let Ok((files, _)) = read_valid(paths, skip_other_kinds, "nothing was applied") else {
         return Ok(ExitStatus::Failure);
     };
+    let raw = raw_rules_files(&files, skip_other_kinds);
     let request = if dry_run {
         Request::DryRunApply {
             files,
@@ -565,7 +566,24 @@ fn apply(
             skip_other_kinds,
         }
     };
-    match call(conn, &request)? {
+    let response = call(conn, &request).map_err(|e| {
+        // The agent names a policy whose raw AppArmor rules the parser refused; the file
+        // it came from is known here only.
+        let msg = e.to_string();
+        let named: Vec<String> = raw
+            .iter()
+            .filter(|(key, _)| {
+                msg.contains(&format!("{key}: spec.apparmor")) || msg.contains(&format!(" {key}, "))
+            })
+            .map(|(key, path)| format!("{key} is in {path}"))
+            .collect();
+        if msg.contains("spec.apparmor") && !named.is_empty() {
+            anyhow::anyhow!("{msg} ({})", named.join("; "))
+        } else {
+            e
+        }
+    })?;
+    match response {
         Response::Applied { results, warnings } => {
             for w in for_enforcer(warnings, conn) {
                 eprintln!("{w}");
@@ -591,6 +609,25 @@ fn apply(
         }
         other => anyhow::bail!("unexpected response from the agent: {other:?}"),
     }
+}
+
+/// (policy key, file) of each policy in `files` with raw AppArmor rules.
+fn raw_rules_files(files: &[SourceFile], skip_other_kinds: bool) -> Vec<(String, String)> {
+    let opts = Options {
+        skip_other_kinds,
+        ..Options::default()
+    };
+    files
+        .iter()
+        .filter(|f| f.content.contains("apparmor"))
+        .flat_map(|f| {
+            let r = crate::policy::validate::validate_bytes(&f.path, f.content.as_bytes(), opts);
+            r.policies()
+                .filter(|p| normalize::RawAppArmor::of(p).is_some())
+                .map(|p| (p.key(), f.path.clone()))
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 /// `policy apply`'s warnings, the one on every spec.apparmor said for the agent's

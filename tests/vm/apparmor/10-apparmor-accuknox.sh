@@ -176,13 +176,17 @@ case $KNOX_OUT in *spec.apparmor*) fail "policy apply warned about spec.apparmor
 # cat, started after the apply, runs in knoxctl-host: its read fails with EACCES.
 expect_denied "Permission denied" cat /etc/knox-raw/file
 expect_ok cat /etc/hostname
-# A raw rule the parser refuses: the apply fails naming the policy, the field and the
-# line, nothing is stored, and the profiles loaded before stay (the read is still denied).
+# A raw rule the parser refuses: the apply fails naming the policy, the field, the line
+# and the file, nothing is stored, and the profiles loaded before stay (the read is still denied).
 raw_policy raw-bad 'deny /etc/knox-raw2/** rz,' >raw-bad.yaml
 expect_fail "$KNOXCTL" policy apply -f raw-bad.yaml
 case $KNOX_OUT in
   *'policy raw-bad: spec.apparmor (line 1: "deny /etc/knox-raw2/** rz,"): apparmor_parser refuses these raw rules'*) ;;
   *) fail "the refused raw rule is not named" ;;
+esac
+case $KNOX_OUT in
+  *'(raw-bad is in raw-bad.yaml)'*) ;;
+  *) fail "the file of the refused raw rule is not named" ;;
 esac
 expect_fail "$KNOXCTL" policy get raw-bad
 expect_denied "Permission denied" cat /etc/knox-raw/file
