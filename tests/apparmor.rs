@@ -123,6 +123,9 @@ fn golden_text(set: &RuleSet, p: &Profiles) -> String {
     for n in &p.notes {
         s.push_str(&format!("# note: {n}\n"));
     }
+    for r in &p.raw {
+        s.push_str(&format!("# raw rules: {r}\n"));
+    }
     s
 }
 
@@ -239,7 +242,7 @@ fn apparmor_parser_accepts_every_generated_profile() {
         network: Posture::Block,
         capabilities: Posture::Block,
     };
-    let (mut checked, mut failures) = (0, Vec::new());
+    let (mut checked, mut failures, mut raw) = (0, Vec::new(), 0);
     for f in &files {
         let Ok(bytes) = std::fs::read(f) else {
             continue;
@@ -256,6 +259,7 @@ fn apparmor_parser_accepts_every_generated_profile() {
                 generate(&set, &postures)
             };
             checked += 1;
+            raw += usize::from(!p.raw.is_empty());
             if let Err(e) = parse(&parser, &p.text) {
                 failures.push(format!("{} ({postures:?}): {e}\n{}", f.display(), p.text));
             }
@@ -271,10 +275,57 @@ fn apparmor_parser_accepts_every_generated_profile() {
             }
         }
     }
-    eprintln!("apparmor_parser compiled {checked} generated profile sets");
+    eprintln!("apparmor_parser compiled {checked} generated profile sets, {raw} with raw rules");
+    // The raw-rule fixtures (spec.apparmor, pasted as written) are among them.
+    assert!(raw >= 2, "only {raw} profile sets held raw rules");
     assert!(
         checked >= 4 * 20,
         "only {checked} profile sets were generated"
     );
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// Raw rules the parser refuses fail the apply before anything is loaded, naming the
+/// policy, the field and the line; a rule the parser takes passes, alone and in the
+/// profiles that hold it.
+#[test]
+fn raw_rules_the_parser_refuses_name_their_policy_field_and_line() {
+    let parser = knoxctl::enforce::apparmor::parser();
+    if !common::prerequisite(
+        parser.is_some(),
+        "apparmor_parser (Debian package apparmor)",
+    ) {
+        return;
+    }
+    let parser = parser.unwrap();
+    let doc = |name: &str, raw: &str| {
+        format!(
+            "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorHostPolicy\nmetadata:\n  name: {name}\nspec:\n  nodeSelector:\n    matchLabels: {{kubearmor.io/hostname: '*'}}\n  file:\n    matchPaths:\n    - path: /etc/knox-file\n  action: Block\n  apparmor: |\n{raw}"
+        )
+    };
+    let good = doc("raw-good", "    deny /etc/knox-raw/** r,\n");
+    let bad = doc(
+        "raw-bad",
+        "    deny /etc/knox-raw/** r,\n    deny /etc/knox-raw2 rz,\n",
+    );
+    let set = rule_set(Path::new("good.yaml"), good.as_bytes()).unwrap();
+    let p = generate(&set, &Postures::default());
+    assert!(
+        p.text.contains("  deny /etc/knox-raw/** r,\n"),
+        "{}",
+        p.text
+    );
+    knoxctl::enforce::apparmor::check_raw(&parser, &set, &p.text).unwrap();
+
+    let all = format!("{good}---\n{bad}");
+    let set = rule_set(Path::new("both.yaml"), all.as_bytes()).unwrap();
+    let p = generate(&set, &Postures::default());
+    let err = knoxctl::enforce::apparmor::check_raw(&parser, &set, &p.text).unwrap_err();
+    assert!(
+        err.starts_with(
+            "policy raw-bad: spec.apparmor (line 2: \"deny /etc/knox-raw2 rz,\"): apparmor_parser refuses these raw rules: "
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("raw-good"), "{err}");
 }

@@ -12,7 +12,7 @@ use crate::agent::api::{self, Request, Response, SourceFile};
 use crate::output::{Document, paint, print_document, table, unified_diff};
 use crate::policy::files::{read_inputs, validate_inputs, validate_paths};
 use crate::policy::normalize::{self, Category, Rule, RuleSet};
-use crate::policy::validate::{FileReport, Options, Severity};
+use crate::policy::validate::{FileReport, Options, RAW_APPARMOR_WARNING, Severity};
 use crate::policy::{Action, Policy};
 use clap::Args;
 use serde::Serialize;
@@ -352,6 +352,15 @@ fn explain(args: ExplainArgs) -> anyhow::Result<ExitStatus> {
                 for line in posture_lines(set, args.default_posture) {
                     println!("{line}");
                 }
+                for raw in &set.apparmor {
+                    println!(
+                        "raw AppArmor rules of {} (spec.apparmor), enforced only by the AppArmor enforcer:",
+                        raw.policy
+                    );
+                    for l in &raw.lines {
+                        println!("  {l}");
+                    }
+                }
                 for c in &set.conflicts {
                     println!(
                         "conflict: {} {} and {} {} match the same operations; Block wins",
@@ -545,6 +554,7 @@ fn apply(
     let Ok((files, _)) = read_valid(paths, skip_other_kinds, "nothing was applied") else {
         return Ok(ExitStatus::Failure);
     };
+    let raw = raw_rules_files(&files, skip_other_kinds);
     let request = if dry_run {
         Request::DryRunApply {
             files,
@@ -556,9 +566,26 @@ fn apply(
             skip_other_kinds,
         }
     };
-    match call(conn, &request)? {
+    let response = call(conn, &request).map_err(|e| {
+        // The agent names a policy whose raw AppArmor rules the parser refused; the file
+        // it came from is known here only.
+        let msg = e.to_string();
+        let named: Vec<String> = raw
+            .iter()
+            .filter(|(key, _)| {
+                msg.contains(&format!("{key}: spec.apparmor")) || msg.contains(&format!(" {key}, "))
+            })
+            .map(|(key, path)| format!("{key} is in {path}"))
+            .collect();
+        if msg.contains("spec.apparmor") && !named.is_empty() {
+            anyhow::anyhow!("{msg} ({})", named.join("; "))
+        } else {
+            e
+        }
+    })?;
+    match response {
         Response::Applied { results, warnings } => {
-            for w in warnings {
+            for w in for_enforcer(warnings, conn) {
                 eprintln!("{w}");
             }
             for r in results {
@@ -582,6 +609,50 @@ fn apply(
         }
         other => anyhow::bail!("unexpected response from the agent: {other:?}"),
     }
+}
+
+/// (policy key, file) of each policy in `files` with raw AppArmor rules.
+fn raw_rules_files(files: &[SourceFile], skip_other_kinds: bool) -> Vec<(String, String)> {
+    let opts = Options {
+        skip_other_kinds,
+        ..Options::default()
+    };
+    files
+        .iter()
+        .filter(|f| f.content.contains("apparmor"))
+        .flat_map(|f| {
+            let r = crate::policy::validate::validate_bytes(&f.path, f.content.as_bytes(), opts);
+            r.policies()
+                .filter(|p| normalize::RawAppArmor::of(p).is_some())
+                .map(|p| (p.key(), f.path.clone()))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// `policy apply`'s warnings, the one on every spec.apparmor said for the agent's
+/// enforcer, which the validator does not know: none under AppArmor (it loads the raw
+/// rules), "not enforced here" under any other.
+fn for_enforcer(warnings: Vec<String>, conn: &AgentConn) -> Vec<String> {
+    if !warnings.iter().any(|w| w.contains(RAW_APPARMOR_WARNING)) {
+        return warnings;
+    }
+    let enforcer = match api::call(&conn.socket, &Request::Status, API_TIMEOUT) {
+        Ok(Response::Status { status }) => status.enforcer,
+        _ => return warnings,
+    };
+    let apparmor = enforcer == crate::enforce::Backend::Apparmor.to_string();
+    warnings
+        .into_iter()
+        .filter_map(|w| match w.contains(RAW_APPARMOR_WARNING) {
+            false => Some(w),
+            true if apparmor => None,
+            true => Some(w.replace(
+                RAW_APPARMOR_WARNING,
+                &format!("not enforced here: the agent enforces with {enforcer}, which does not load raw AppArmor rules (only the AppArmor enforcer does): this part of the policy does nothing"),
+            )),
+        })
+        .collect()
 }
 
 struct DeleteArgs {

@@ -709,6 +709,38 @@ pub struct RuleSet {
     pub presets: Vec<(String, Action)>,
     pub duplicates: Vec<Duplicate>,
     pub conflicts: Vec<Conflict>,
+    /// Raw AppArmor rules (`spec.apparmor`), per policy: only the AppArmor enforcer loads
+    /// them, verbatim, into the profiles of the target (as KubeArmor's AppArmor enforcer
+    /// does); the other backends report them as not enforced.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub apparmor: Vec<RawAppArmor>,
+}
+
+/// One policy's `spec.apparmor`: its non-empty lines, trimmed, in order.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawAppArmor {
+    pub policy: String,
+    pub lines: Vec<String>,
+}
+
+impl RawAppArmor {
+    /// The raw rules of `policy`, or None when it has none.
+    pub fn of(policy: &Policy) -> Option<RawAppArmor> {
+        let lines: Vec<String> = policy
+            .spec
+            .apparmor
+            .as_deref()?
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect();
+        (!lines.is_empty()).then(|| RawAppArmor {
+            policy: policy.key(),
+            lines,
+        })
+    }
 }
 
 impl RuleSet {
@@ -722,6 +754,7 @@ impl RuleSet {
             presets: Vec::new(),
             duplicates: Vec::new(),
             conflicts: Vec::new(),
+            apparmor: policies.iter().filter_map(RawAppArmor::of).collect(),
         };
         for p in policies {
             for preset in &p.spec.presets {

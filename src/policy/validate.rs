@@ -833,6 +833,39 @@ fn container_selector_checks(policy: &Policy, root: &Node, cx: &mut Ctx) {
     }
 }
 
+/// The warning on every non-empty `spec.apparmor` (`policy apply` words it for the
+/// agent's enforcer, which it knows).
+pub const RAW_APPARMOR_WARNING: &str = "raw AppArmor rules are enforced only by the AppArmor enforcer, which puts them into the profile of each target the policy selects; BPF-LSM and fanotify do not load them, and there this part of the policy does nothing";
+
+/// Why raw AppArmor rules cannot be put into a profile: a `}` that closes more than the
+/// rules opened, or a `{` left open (outside quotes and comments).
+fn raw_apparmor_problem(raw: &str) -> Option<String> {
+    let mut depth: i64 = 0;
+    for (n, line) in raw.lines().enumerate() {
+        let (mut quoted, mut escaped) = (false, false);
+        for c in line.chars() {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => quoted = !quoted,
+                '#' if !quoted => break,
+                '{' if !quoted => depth += 1,
+                '}' if !quoted => {
+                    depth -= 1;
+                    if depth < 0 {
+                        return Some(format!(
+                            "line {}: this }} closes a block the rules did not open (it would end knoxctl's profile)",
+                            n + 1
+                        ));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    (depth > 0).then(|| format!("{depth} {{ not closed"))
+}
+
 /// Checks that need the whole policy: rules that can never match, duplicates, conflicts.
 fn semantic_checks(policy: &Policy, root: &Node, cx: &mut Ctx) {
     let at = |field: &str| locate(root, field).unwrap_or(root.pos);
@@ -849,19 +882,24 @@ fn semantic_checks(policy: &Policy, root: &Node, cx: &mut Ctx) {
             Some("add process, file, network, capabilities, syscalls or device rules".into()),
         );
     }
-    if spec
-        .apparmor
-        .as_deref()
-        .is_some_and(|a| !a.trim().is_empty())
-    {
-        // Accepted as the CRD accepts it, but never silently: no backend loads raw
-        // profiles, so a policy that is only a profile would enforce nothing.
-        cx.warn(
-            at("spec.apparmor"),
-            "spec.apparmor",
-            "a raw AppArmor profile is not enforced by knoxctl (no enforcer here loads raw profiles): this part of the policy does nothing".into(),
-            Some("express it as process, file, network or capabilities rules".into()),
-        );
+    if let Some(raw) = spec.apparmor.as_deref().filter(|a| !a.trim().is_empty()) {
+        match raw_apparmor_problem(raw) {
+            // Pasted verbatim into a profile: a `}` too many would end knoxctl's profile
+            // and make the rest of the text something else.
+            Some(problem) => cx.error(
+                at("spec.apparmor"),
+                "spec.apparmor",
+                problem,
+                Some("raw AppArmor rules are the body of a profile: every { needs its }".into()),
+            ),
+            // Accepted as the CRD accepts it, but never silently: only one backend loads it.
+            None => cx.warn(
+                at("spec.apparmor"),
+                "spec.apparmor",
+                RAW_APPARMOR_WARNING.into(),
+                Some("to enforce it under every enforcer, express it as process, file, network or capabilities rules".into()),
+            ),
+        }
     }
     match policy.kind {
         Kind::KubeArmorHostPolicy => {

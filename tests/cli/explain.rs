@@ -192,3 +192,27 @@ fn invalid_input_explains_nothing() {
     );
     assert!(stderr(&out).contains("nothing to explain"));
 }
+
+/// spec.apparmor: the raw rules are shown per policy, said to be AppArmor-only, in the
+/// table output and in the JSON rule set.
+#[test]
+fn raw_apparmor_rules_are_shown_as_apparmor_only() {
+    let s = Scratch::new("explain-apparmor");
+    let f = s.write(
+        "raw.yaml",
+        "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorHostPolicy\nmetadata: {name: raw}\nspec:\n  nodeSelector: {matchLabels: {kubearmor.io/hostname: '*'}}\n  apparmor: |\n    deny /etc/knox-raw/** r,\n\n    deny ptrace,\n",
+    );
+    let out = run(&["policy", "explain", "-f", f.to_str().unwrap()]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("raw AppArmor rules of raw (spec.apparmor), enforced only by the AppArmor enforcer:\n  deny /etc/knox-raw/** r,\n  deny ptrace,\n"),
+        "{text}"
+    );
+    let out = run(&["policy", "explain", "-o", "json", "-f", f.to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v[0]["ruleSet"]["apparmor"],
+        serde_json::json!([{"policy": "raw", "lines": ["deny /etc/knox-raw/** r,", "deny ptrace,"]}])
+    );
+}

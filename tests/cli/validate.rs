@@ -430,23 +430,66 @@ fn container_commands_usage_errors_exit_2() {
     assert_eq!(out.status.code(), Some(1));
 }
 
-/// A raw AppArmor profile is valid for the CRD, but no knoxctl enforcer loads one: the user
-/// is told so at the field, never left to believe it is enforced.
+/// Raw AppArmor rules are valid for the CRD, and only the AppArmor enforcer loads them:
+/// the user is told so at the field, never left to believe every enforcer does. Rules
+/// that would close knoxctl's profile are an error.
 #[test]
-fn a_raw_apparmor_profile_is_valid_but_warned_as_not_enforced() {
+fn raw_apparmor_rules_are_valid_and_warned_as_apparmor_only() {
     let s = Scratch::new("validate-apparmor");
-    let p = s.write(
-        "aa.yaml",
-        "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorPolicy\nmetadata:\n  name: aa\n  namespace: container_namespace\nspec:\n  selector:\n    matchLabels: {app: web}\n  apparmor: |\n    deny /etc/shadow r,\n",
-    );
+    let doc = |raw: &str| {
+        format!(
+            "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorPolicy\nmetadata:\n  name: aa\n  namespace: container_namespace\nspec:\n  selector:\n    matchLabels: {{app: web}}\n  apparmor: |\n{raw}"
+        )
+    };
+    let p = s.write("aa.yaml", doc("    deny /etc/{shadow,gshadow} r,\n"));
     let out = run(&["policy", "validate", p.to_str().unwrap()]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(
         text.contains(&format!(
-            "{}:9:3: warning: spec.apparmor: a raw AppArmor profile is not enforced by knoxctl",
+            "{}:9:3: warning: spec.apparmor: raw AppArmor rules are enforced only by the AppArmor enforcer, which puts them into the profile of each target the policy selects; BPF-LSM and fanotify do not load them, and there this part of the policy does nothing",
             p.display()
         )),
         "{text}"
+    );
+    let p = s.write(
+        "escape.yaml",
+        doc("    deny /etc/x r,\n    }\n    profile other /** {\n"),
+    );
+    let out = run(&["policy", "validate", p.to_str().unwrap()]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("error: spec.apparmor: line 2: this } closes a block the rules did not open"),
+        "{text}"
+    );
+}
+
+/// `policy apply` says it at the field when the agent's enforcer (fanotify here) does not
+/// load raw AppArmor rules: "not enforced here", naming the enforcer, not the general rule.
+#[test]
+fn apply_says_raw_apparmor_rules_are_not_enforced_by_the_agents_enforcer() {
+    let root = unsafe { libc::geteuid() } == 0;
+    if !common::prerequisite(root, "policy apply needs an agent, which needs root") {
+        return;
+    }
+    let agent = common::Agent::start("raw-apparmor", "fanotify");
+    let p = agent.write(
+        "raw.yaml",
+        "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorHostPolicy\nmetadata:\n  name: raw\nspec:\n  nodeSelector:\n    matchLabels: {kubearmor.io/hostname: '*'}\n  apparmor: |\n    deny /etc/knox-raw/** r,\n",
+    );
+    let out = agent.cli(&["policy", "apply", "-f", p.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{}{err}", stdout(&out));
+    assert!(
+        err.contains(&format!(
+            "{}:8:3: warning: spec.apparmor: not enforced here: the agent enforces with fanotify, which does not load raw AppArmor rules (only the AppArmor enforcer does): this part of the policy does nothing",
+            p.display()
+        )),
+        "{err}"
+    );
+    assert!(
+        !err.contains("enforced only by the AppArmor enforcer"),
+        "{err}"
     );
 }

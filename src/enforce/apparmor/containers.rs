@@ -89,6 +89,16 @@ impl ContainerProfiles {
             let p = profile::container(&w.name, &w.set, &active.postures, &features);
             let name = p.names[0].clone();
             if self.loaded.get(&name) != Some(&p.text) {
+                // Raw rules the parser refuses: this container keeps what it had, and the
+                // others still get theirs.
+                if let Err(e) = super::check_raw(&active.parser, &w.set, &p.text) {
+                    tracing::warn!(profile = %name, error = %e, "container AppArmor profile not loaded");
+                    if let Some(old) = self.loaded.get(&name) {
+                        next.insert(name.clone(), old.clone());
+                    }
+                    out.insert(name, Err(e));
+                    continue;
+                }
                 changed.push_str(&p.text);
             }
             next.insert(name.clone(), p.text.clone());

@@ -46,6 +46,12 @@
 //!   eBPF monitor reports matched Audit rules, not the default posture). Network and
 //!   capabilities in allow-list mode with posture audit stay silent.
 //! - Audit rules never reach the kernel (as in KubeArmor): the monitor reports them.
+//! - Raw rules (`spec.apparmor`, KubeArmor's native AppArmor rules) are copied as written
+//!   after the rules' lines into `knoxctl-host` and every source profile (they hold for
+//!   every program of the target, as rules without fromSource do), and into a container's
+//!   profile, as KubeArmor puts them into the target's profile. Before a load the agent
+//!   compiles them alone and with the profiles ([`super::check_raw`]), so that a rule the
+//!   parser refuses fails the apply with its policy named and nothing replaced.
 //!
 //! knoxctl's own programs: `apparmor_parser` and the agent's binary are exempt. Attached
 //! to `/**`, `knoxctl-host` would otherwise also confine the parser the agent runs (and an
@@ -66,7 +72,7 @@
 use crate::enforce::Postures;
 use crate::policy::Action;
 use crate::policy::matcher::Posture;
-use crate::policy::normalize::{Category, Matcher, Rule, RuleSet};
+use crate::policy::normalize::{Category, Matcher, RawAppArmor, Rule, RuleSet};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt::Write as _;
 
@@ -242,6 +248,8 @@ pub struct Profiles {
     pub enforced: Vec<usize>,
     pub unenforceable: Vec<(usize, String)>,
     pub notes: Vec<String>,
+    /// The policies whose raw rules (`spec.apparmor`) the profiles hold.
+    pub raw: Vec<String>,
 }
 
 /// `(domain, type)` pairs of a protocol rule, or why AppArmor cannot express it.
@@ -446,6 +454,47 @@ fn lines(rule: &Rule, resolve: Resolve, exec: &str) -> Result<Vec<String>, Strin
     Ok(out)
 }
 
+/// Each rule of `set` the kernel is given, with its lines (`exec`: see [`lines`]); the
+/// others are recorded in `out`: unenforceable with the reason (device rules, what
+/// `refuse` says no to, what AppArmor cannot express), or left to the monitor (Audit
+/// rules never reach the kernel, syscall rules are audit-only). Enforced ones are added
+/// to `out.enforced`.
+fn place(
+    set: &RuleSet,
+    resolve: Resolve,
+    exec: &str,
+    out: &mut Profiles,
+    refuse: impl Fn(&Rule) -> Option<String>,
+) -> Vec<(usize, Vec<String>)> {
+    let mut placed = Vec::new();
+    for (idx, rule) in set.rules.iter().enumerate() {
+        match rule.category {
+            Category::Syscall => continue,
+            Category::Device => {
+                out.unenforceable
+                    .push((idx, "USB device rules are not enforced by AppArmor".into()));
+                continue;
+            }
+            _ => {}
+        }
+        if rule.action == Action::Audit {
+            continue;
+        }
+        if let Some(why) = refuse(rule) {
+            out.unenforceable.push((idx, why));
+            continue;
+        }
+        match lines(rule, resolve, exec) {
+            Ok(l) => {
+                placed.push((idx, l));
+                out.enforced.push(idx);
+            }
+            Err(why) => out.unenforceable.push((idx, why)),
+        }
+    }
+    placed
+}
+
 /// A profile name for a source path: `knoxctl-host-src-usr-bin-curl`.
 fn source_name(path: &str, taken: &mut BTreeSet<String>) -> String {
     let mut base = String::from(SOURCE_PREFIX);
@@ -483,6 +532,24 @@ impl Body {
         if line.starts_with('#') || self.seen.insert(line.clone()) {
             self.lines.push(line);
         }
+    }
+
+    /// A policy's raw rules, verbatim and all of them: a raw line may be one part of a
+    /// block (a `}` of a hat), which a repeat must not lose.
+    fn raw(&mut self, raw: &RawAppArmor) {
+        self.lines.push(format!("# {} spec.apparmor", raw.policy));
+        self.lines.extend(raw.lines.iter().cloned());
+    }
+}
+
+/// What the profiles of a target say about its raw rules.
+fn raw_note(set: &RuleSet, out: &mut Profiles, profiles: &str) {
+    out.raw = set.apparmor.iter().map(|r| r.policy.clone()).collect();
+    if !out.raw.is_empty() {
+        out.notes.push(format!(
+            "AppArmor: the raw rules (spec.apparmor) of {} are in {profiles} as written; their denials raise no knoxctl alert (no rule of the policy language names them)",
+            out.raw.join(", ")
+        ));
     }
 }
 
@@ -567,28 +634,7 @@ pub fn generate(set: &RuleSet, postures: &Postures, opts: &Options) -> Profiles 
     let resolve = opts.resolve;
     let mut out = Profiles::default();
     // Each enforceable rule's lines, and the sources it is limited to.
-    let mut placed: Vec<(usize, Vec<String>)> = Vec::new();
-    for (idx, rule) in set.rules.iter().enumerate() {
-        match rule.category {
-            Category::Syscall => continue,
-            Category::Device => {
-                out.unenforceable
-                    .push((idx, "USB device rules are not enforced by AppArmor".into()));
-                continue;
-            }
-            _ => {}
-        }
-        if rule.action == Action::Audit {
-            continue;
-        }
-        match lines(rule, resolve, "pix") {
-            Ok(l) => {
-                placed.push((idx, l));
-                out.enforced.push(idx);
-            }
-            Err(why) => out.unenforceable.push((idx, why)),
-        }
-    }
+    let placed = place(set, resolve, "pix", &mut out, |_| None);
     let mut taken = BTreeSet::new();
     taken.insert(HOST.to_string());
     // One profile per program: sources that are spellings of one file (/bin/bash and
@@ -666,6 +712,10 @@ pub fn generate(set: &RuleSet, postures: &Postures, opts: &Options) -> Profiles 
             for line in l {
                 b.push(line.clone());
             }
+        }
+        // Raw rules hold for every program of the target, as rules without fromSource.
+        for raw in &set.apparmor {
+            b.raw(raw);
         }
         let mut text = format!("profile {name} {attach} {FLAGS} {{\n");
         for l in &b.lines {
@@ -794,6 +844,11 @@ pub fn generate(set: &RuleSet, postures: &Postures, opts: &Options) -> Profiles 
     }
     out.text = text;
 
+    raw_note(
+        set,
+        &mut out,
+        "knoxctl-host and every knoxctl-host-src-* profile",
+    );
     out.notes.push(
         "AppArmor: knoxctl-host attaches to every program started after the apply (attachment /**); processes already running stay unconfined until they exec, and programs with their own, more specific AppArmor profile keep it and are not covered".into(),
     );
@@ -888,35 +943,9 @@ pub fn container_profile_name(name: &str) -> String {
 pub fn container(name: &str, set: &RuleSet, postures: &Postures, features: &Features) -> Profiles {
     let profile_name = container_profile_name(name);
     let mut out = Profiles::default();
-    let mut placed: Vec<(usize, Vec<String>)> = Vec::new();
-    for (idx, rule) in set.rules.iter().enumerate() {
-        match rule.category {
-            Category::Syscall => continue,
-            Category::Device => {
-                out.unenforceable
-                    .push((idx, "USB device rules are not enforced by AppArmor".into()));
-                continue;
-            }
-            _ => {}
-        }
-        if rule.action == Action::Audit {
-            continue;
-        }
-        if !rule.from_source.is_empty() {
-            out.unenforceable.push((
-                idx,
-                format!("fromSource: {profile_name} holds the rules of every program in the container; a source's own rules are not expressed in it"),
-            ));
-            continue;
-        }
-        match lines(rule, &|_| None, "ix") {
-            Ok(l) => {
-                placed.push((idx, l));
-                out.enforced.push(idx);
-            }
-            Err(why) => out.unenforceable.push((idx, why)),
-        }
-    }
+    let placed = place(set, &|_| None, "ix", &mut out, |rule| {
+        (!rule.from_source.is_empty()).then(|| format!("fromSource: {profile_name} holds the rules of every program in the container; a source's own rules are not expressed in it"))
+    });
     let allow = &set.allow_list;
     let mut b = Body::default();
     b.push("# everything the rules below do not deny".into());
@@ -953,6 +982,10 @@ pub fn container(name: &str, set: &RuleSet, postures: &Postures, features: &Feat
             b.push(line.clone());
         }
     }
+    for raw in &set.apparmor {
+        b.raw(raw);
+    }
+    raw_note(set, &mut out, &profile_name);
     let mut text = format!(
         "# Generated by knoxctl for container {name:?}: start it with\n# --security-opt apparmor={profile_name} (docker, podman) or runc's\n# process.apparmorProfile; edits are overwritten.\nprofile {profile_name} {FLAGS} {{\n"
     );

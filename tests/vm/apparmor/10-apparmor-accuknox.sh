@@ -152,6 +152,47 @@ expect_no_alert 'Action=Audit (Block)'
 expect_no_alert 'Enforcer=eBPF Monitor' "$FIM"
 expect_no_alert 'Enforcer=eBPF Monitor' "$PKG"
 
+# --- spec.apparmor: KubeArmor's raw rules go into knoxctl-host as written ---
+mkdir -p /etc/knox-raw
+echo raw >/etc/knox-raw/file
+raw_policy() {
+  cat <<POLICY
+apiVersion: security.kubearmor.com/v1
+kind: KubeArmorHostPolicy
+metadata:
+  name: $1
+spec:
+  nodeSelector:
+    matchLabels:
+      kubearmor.io/hostname: knox-vm
+  apparmor: |
+    $2
+POLICY
+}
+raw_policy raw-rules 'deny /etc/knox-raw/** r,' >raw.yaml
+apply_policy raw.yaml
+# Under AppArmor the rules are loaded: no "not enforced" warning.
+case $KNOX_OUT in *spec.apparmor*) fail "policy apply warned about spec.apparmor under AppArmor" ;; esac
+# cat, started after the apply, runs in knoxctl-host: its read fails with EACCES.
+expect_denied "Permission denied" cat /etc/knox-raw/file
+expect_ok cat /etc/hostname
+# A raw rule the parser refuses: the apply fails naming the policy, the field, the line
+# and the file, nothing is stored, and the profiles loaded before stay (the read is still denied).
+raw_policy raw-bad 'deny /etc/knox-raw2/** rz,' >raw-bad.yaml
+expect_fail "$KNOXCTL" policy apply -f raw-bad.yaml
+case $KNOX_OUT in
+  *'policy raw-bad: spec.apparmor (line 1: "deny /etc/knox-raw2/** rz,"): apparmor_parser refuses these raw rules'*) ;;
+  *) fail "the refused raw rule is not named" ;;
+esac
+case $KNOX_OUT in
+  *'(raw-bad is in raw-bad.yaml)'*) ;;
+  *) fail "the file of the refused raw rule is not named" ;;
+esac
+expect_fail "$KNOXCTL" policy get raw-bad
+expect_denied "Permission denied" cat /etc/knox-raw/file
+expect_ok "$KNOXCTL" policy delete raw-rules
+expect_ok cat /etc/knox-raw/file
+
 # --- policy delete, stop ---
 expect_ok "$KNOXCTL" policy delete harden-file-integrity-monitoring
 expect_ok sh -c 'touch /usr/lib/test_file'

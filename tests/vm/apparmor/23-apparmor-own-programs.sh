@@ -116,3 +116,39 @@ expect_ok "$KNOXCTL" policy delete caps-allow-list
 expect_output private cat /root/private/f
 stop_agent
 if profiles | grep -q '^knoxctl-'; then fail "knoxctl profiles left after the agent stopped"; fi
+
+# --- alerts from the kernel log: an agent that cannot join the audit multicast group ---
+# Without CAP_AUDIT_READ (dropped from the bounding set, as a confined or unprivileged
+# agent lacks it) the bind to AUDIT_NLGRP_READLOG fails and the agent reads the audit
+# records from /dev/kmsg, where the kernel prints them while no audit daemon runs (none
+# here). A denial still becomes an AppArmor alert naming the policy.
+printf '#!/bin/sh\nexec setpriv --bounding-set -audit_read -- %s "$@"\n' "$KNOXCTL" >/tmp/knoxctl-no-audit-read
+chmod +x /tmp/knoxctl-no-audit-read
+printf 'clusterName: default\n' >"$KNOX_AGENT_CONFIG"
+knoxctl_real=$KNOXCTL
+KNOXCTL=/tmp/knoxctl-no-audit-read
+start_agent --enforcer apparmor
+KNOXCTL=$knoxctl_real
+assert_grep 'read from the kernel log \(/dev/kmsg' "$KNOX_AGENT_LOG"
+log "the agent's $(grep CapEff /proc/"$KNOX_AGENT_PID"/status) (no bit 37, CAP_AUDIT_READ)"
+cat >kmsg.yaml <<'POLICY'
+apiVersion: security.kubearmor.com/v1
+kind: KubeArmorHostPolicy
+metadata:
+  name: block-kmsg-secret
+spec:
+  nodeSelector:
+    matchLabels:
+      kubearmor.io/hostname: knox-vm
+  file:
+    matchPaths:
+    - path: /tmp/knox-kmsg-secret
+  action: Block
+POLICY
+echo secret >/tmp/knox-kmsg-secret
+apply_policy kmsg.yaml
+expect_denied "Permission denied" cat /tmp/knox-kmsg-secret
+expect_alert PolicyName=block-kmsg-secret Enforcer=AppArmor "Result=Permission denied" \
+  Resource=/tmp/knox-kmsg-secret Operation=File ProcessName=/usr/bin/cat
+stop_agent
+if profiles | grep -q '^knoxctl-'; then fail "knoxctl profiles left after the agent stopped"; fi
