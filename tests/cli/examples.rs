@@ -19,7 +19,7 @@ fn every_example_is_valid_and_strict_clean() {
     assert!(all.len() >= 22, "{} examples", all.len());
     for p in all {
         // Two examples keep one warning on purpose: the AccuKnox page's stray key, and a
-        // raw AppArmor profile, which no knoxctl enforcer loads yet (the warning says so).
+        // raw AppArmor profile, which only the AppArmor enforcer loads (the warning says so).
         let strict = !p.ends_with("accuknox-block-pkg-mgmt-tools.yaml")
             && !p.ends_with("container-apparmor-raw.yaml");
         let mut args = vec!["policy", "validate"];
