@@ -274,6 +274,55 @@ fn monitor_findings(v: &Verdict) -> Vec<(usize, AlertAction)> {
     found
 }
 
+/// What the monitor made of one event.
+struct Judged {
+    alerts: Vec<Alert>,
+    /// A rule decided or audited the exec or open, alert or not: the enforcer reports
+    /// that rule itself (BPF-LSM reports every decision, fanotify its blocks), or it
+    /// refused the operation (a failed exec or open). Such an event is never logged.
+    matched: bool,
+    /// A successful relative exec's path resolved through the new image (read from /proc
+    /// once, for the alert and the log alike).
+    exe: Option<String>,
+}
+
+impl Judged {
+    fn alerts(alerts: Vec<Alert>) -> Judged {
+        Judged {
+            alerts,
+            matched: false,
+            exe: None,
+        }
+    }
+}
+
+/// Whether an open's flags ask to write.
+fn open_writes(flags: i32) -> bool {
+    let acc = flags & libc::O_ACCMODE;
+    acc == libc::O_WRONLY
+        || acc == libc::O_RDWR
+        || flags & (libc::O_APPEND | libc::O_TRUNC | libc::O_CREAT) != 0
+}
+
+/// The path a successful relative exec (`./x`) ran: the new image's.
+fn exec_image(ev: &MonitorEvent) -> Option<String> {
+    (ev.kind == EventKind::Exec && ev.retval >= 0 && !ev.path.starts_with('/')).then(|| {
+        std::fs::read_link(format!("/proc/{}/exe", ev.pid))
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| ev.path.clone())
+    })
+}
+
+fn operation_name(op: Operation) -> &'static str {
+    match op {
+        Operation::Process => "Process",
+        Operation::File => "File",
+        Operation::Network => "Network",
+        Operation::Capabilities => "Capabilities",
+    }
+}
+
+/// Judges an event once: its alerts, and whether a rule matched it (see [`Judged`]).
 /// `root`: where the process's paths are: `/` for the host's, the container's root for a
 /// container's (an `ownerOnly` rule compares with the owner of the container's file).
 fn monitor_alerts(
@@ -281,30 +330,20 @@ fn monitor_alerts(
     host: &HostRules,
     ctx: &AlertContext,
     root: &std::path::Path,
-) -> Vec<Alert> {
-    let (operation, path, write) = match ev.kind {
-        EventKind::Syscall => return syscall_alert(ev, host, ctx, root).into_iter().collect(),
-        EventKind::Exec if ev.retval >= 0 => (Operation::Process, ev.path.clone(), false),
-        EventKind::Open if ev.retval >= 0 => {
-            let acc = ev.flags & libc::O_ACCMODE;
-            let write = acc == libc::O_WRONLY
-                || acc == libc::O_RDWR
-                || ev.flags & (libc::O_APPEND | libc::O_TRUNC | libc::O_CREAT) != 0;
-            (Operation::File, ev.path.clone(), write)
+) -> Judged {
+    let (operation, write) = match ev.kind {
+        EventKind::Syscall => {
+            return Judged::alerts(syscall_alert(ev, host, ctx, root).into_iter().collect());
         }
-        _ => return Vec::new(),
+        EventKind::Exec => (Operation::Process, false),
+        EventKind::Open => (Operation::File, open_writes(ev.flags)),
+        _ => return Judged::alerts(Vec::new()),
     };
     if operation == Operation::Process && host.exec_inert {
-        return Vec::new();
+        return Judged::alerts(Vec::new());
     }
-    // Relative exec paths (`./x`) are resolved through the new image.
-    let path = if path.starts_with('/') {
-        path
-    } else {
-        std::fs::read_link(format!("/proc/{}/exe", ev.pid))
-            .map(|p| p.to_string_lossy().into_owned())
-            .unwrap_or(path)
-    };
+    let exe = exec_image(ev);
+    let path = exe.as_deref().unwrap_or(&ev.path);
     let mut subject = LazySubject {
         uid: ev.uid,
         source_pid: if operation == Operation::Process {
@@ -315,14 +354,23 @@ fn monitor_alerts(
         source: None,
     };
     let owner = if needs_owner(host) {
-        owner_of(root, &path)
+        owner_of(root, path)
     } else {
         u32::MAX
     };
     let verdict = match operation {
-        Operation::Process => host.compiled.exec(&path, owner, &mut subject),
-        _ => host.compiled.open(&path, write, owner, &mut subject),
+        Operation::Process => host.compiled.exec(path, owner, &mut subject),
+        _ => host.compiled.open(path, write, owner, &mut subject),
     };
+    let matched = matches!(verdict.decision, Decision::Deny { .. }) || !verdict.audits.is_empty();
+    // A refused exec or open is the enforcer's to report.
+    if ev.retval < 0 {
+        return Judged {
+            alerts: Vec::new(),
+            matched,
+            exe,
+        };
+    }
     let mut found = monitor_findings(&verdict);
     found.retain(|(rule, _)| !host.enforcer_reports.contains(rule));
     // `ld.so PROGRAM`: the loader reads PROGRAM and maps it, no exec of it happens. The
@@ -339,7 +387,7 @@ fn monitor_alerts(
             source_pid: ev.ppid,
             source: None,
         };
-        found = monitor_findings(&host.compiled.exec(&path, owner, &mut parent));
+        found = monitor_findings(&host.compiled.exec(path, owner, &mut parent));
         found.retain(|(rule, _)| !host.enforcer_reports.contains(rule));
         loaded = !found.is_empty();
     }
@@ -349,43 +397,94 @@ fn monitor_alerts(
         operation
     };
     let Some(&(rule, action)) = found.first() else {
-        return Vec::new();
+        return Judged {
+            alerts: Vec::new(),
+            matched,
+            exe,
+        };
     };
-    let process = monitor_process(ev, &path);
-    let mut a = base_alert(ctx, &process, ev.timestamp_ns);
-    set_rule(&mut a, host.set.rules.get(rule));
-    a.operation = operation.to_string();
-    a.resource = path.clone();
-    a.enforcer = "eBPF Monitor".to_string();
-    a.action = action.as_str().to_string();
-    a.result = crate::alert::result_text(ev.retval);
-    match operation {
-        Operation::Process => {
-            a.data = if loaded {
-                format!("syscall=SYS_OPENAT loader={}", process.exe)
-            } else {
-                "syscall=SYS_EXECVE".to_string()
-            };
-            a.process_name = path;
-            a.parent_process_name = process.parent_exe.clone();
-            a.source = process.parent_exe.clone();
+    // The process's facts are borrowed from the cache: copied once, into the alert.
+    let a = PROCS.with_borrow_mut(|c| {
+        let p = c.get(
+            ev.pid as i32,
+            ev.ppid as i32,
+            &ev.comm,
+            ev.kind == EventKind::Exec,
+        );
+        let p_exe = if p.exe.is_empty() { path } else { &p.exe };
+        let mut a = event_alert(ctx, ev, p);
+        set_rule(&mut a, host.set.rules.get(rule));
+        a.operation = operation_name(operation).to_string();
+        a.resource = path.to_string();
+        a.enforcer = "eBPF Monitor".to_string();
+        a.action = action.as_str().to_string();
+        a.result = crate::alert::result_text(ev.retval);
+        a.parent_process_name = p.parent_exe.clone();
+        match operation {
+            Operation::Process => {
+                a.data = if loaded {
+                    format!("syscall=SYS_OPENAT loader={p_exe}")
+                } else {
+                    "syscall=SYS_EXECVE".to_string()
+                };
+                a.process_name = path.to_string();
+                a.source = p.parent_exe.clone();
+            }
+            _ => {
+                a.data = monitor_open_data(ev.flags);
+                a.process_name = p_exe.to_string();
+                a.source = p.cmdline.clone();
+            }
         }
-        _ => {
-            a.data = monitor_open_data(ev.flags);
-            a.process_name = process.exe.clone();
-            a.parent_process_name = process.parent_exe.clone();
-            a.source = process.cmdline.clone();
-        }
+        a
+    });
+    Judged {
+        alerts: vec![a],
+        matched,
+        exe,
     }
-    vec![a]
+}
+
+/// [`base_alert`] of a monitor event: the kernel's pid, parent and uid, the rest from
+/// the process's cached facts.
+fn event_alert(ctx: &AlertContext, ev: &MonitorEvent, p: &ProcessInfo) -> Alert {
+    let secs = (ev.timestamp_ns / 1_000_000_000) as i64;
+    let nanos = (ev.timestamp_ns % 1_000_000_000) as u32;
+    Alert {
+        timestamp: secs,
+        updated_time: format_rfc3339(secs, nanos),
+        cluster_name: ctx.cluster_name.clone(),
+        host_name: ctx.host_name.clone(),
+        host_pid: ev.pid as i32,
+        host_ppid: ev.ppid as i32,
+        pid: ev.pid as i32,
+        ppid: ev.ppid as i32,
+        uid: ev.uid as i32,
+        cwd: dir_with_slash(&p.cwd),
+        tty: p.tty.clone(),
+        kind: "MatchedHostPolicy".to_string(),
+        ..Alert::default()
+    }
+}
+
+thread_local! {
+    /// The last open flags rendered and their `Data`: a process opens with the same
+    /// flags again and again, and rendering them is most of an alert's formatting.
+    static OPEN_DATA: std::cell::RefCell<(i32, String)> = const { std::cell::RefCell::new((0, String::new())) };
 }
 
 /// `Data` of an open the monitor saw.
 fn monitor_open_data(flags: i32) -> String {
-    format!(
-        "syscall=SYS_OPENAT flags={}",
-        crate::kernel::flags::open_flags(flags as u32)
-    )
+    OPEN_DATA.with_borrow_mut(|(last, data)| {
+        if data.is_empty() || *last != flags {
+            *data = format!(
+                "syscall=SYS_OPENAT flags={}",
+                crate::kernel::flags::open_flags(flags as u32)
+            );
+            *last = flags;
+        }
+        data.clone()
+    })
 }
 
 /// The names of a two-path syscall's paths, for `Data`.
@@ -574,19 +673,19 @@ pub fn run_monitor_events(
             continue;
         }
         let member = containers.member(ev.pid, ev.cgroup_id);
-        let found = match &member {
+        let judged = match &member {
             None => monitor_alerts(&ev, &host.read(), &ctx, std::path::Path::new("/")),
             Some(member) => container_monitor_alerts(&ev, member, &ctx),
         };
-        if found.is_empty() {
+        if judged.alerts.is_empty() {
             if let Some(sink) = &logs {
                 let visible = match &member {
                     None => sink.visibility.host,
                     Some(_) => sink.visibility.containers,
                 };
                 if family_visible(ev.kind, &visible)
-                    && !matched_by_rule(&ev, &host, member.as_deref())
-                    && let Some(mut log) = monitor_log(&ev, &ctx, &visible)
+                    && !judged.matched
+                    && let Some(mut log) = monitor_log_of(&ev, &ctx, &visible, judged.exe)
                 {
                     if let Some(m) = &member {
                         set_container_log(&mut log, &m.container, &ev);
@@ -596,65 +695,9 @@ pub fn run_monitor_events(
             }
             continue;
         }
-        for a in found {
+        for a in judged.alerts {
             alerts.send(a);
         }
-    }
-}
-
-/// Whether a rule decided or audited the event although the monitor raised no alert for
-/// it: the enforcer reports that rule itself (BPF-LSM reports every decision, fanotify its
-/// blocks), or it refused the operation (a failed exec or open). Such an event is an
-/// alert, and is never logged as well.
-fn matched_by_rule(ev: &MonitorEvent, host: &SharedRules, member: Option<&Member>) -> bool {
-    let (exec, write) = match ev.kind {
-        EventKind::Exec => (true, false),
-        EventKind::Open => {
-            let acc = ev.flags & libc::O_ACCMODE;
-            let write = acc == libc::O_WRONLY
-                || acc == libc::O_RDWR
-                || ev.flags & (libc::O_APPEND | libc::O_TRUNC | libc::O_CREAT) != 0;
-            (false, write)
-        }
-        _ => return false,
-    };
-    let judge = |rules: &HostRules, root: &std::path::Path| {
-        if exec && rules.exec_inert {
-            return false;
-        }
-        let path = if exec && !ev.path.starts_with('/') && ev.retval >= 0 {
-            std::fs::read_link(format!("/proc/{}/exe", ev.pid))
-                .map(|p| p.to_string_lossy().into_owned())
-                .unwrap_or_else(|_| ev.path.clone())
-        } else {
-            ev.path.clone()
-        };
-        let mut subject = LazySubject {
-            uid: ev.uid,
-            source_pid: if exec { ev.ppid } else { ev.pid },
-            source: None,
-        };
-        // As in monitor_alerts: a stat() per event only where a rule compares owners.
-        let owner = if needs_owner(rules) {
-            owner_of(root, &path)
-        } else {
-            u32::MAX
-        };
-        let v = if exec {
-            rules.compiled.exec(&path, owner, &mut subject)
-        } else {
-            rules.compiled.open(&path, write, owner, &mut subject)
-        };
-        matches!(v.decision, Decision::Deny { .. }) || !v.audits.is_empty()
-    };
-    match member {
-        None => judge(&host.read(), std::path::Path::new("/")),
-        Some(m) => m.rules.as_ref().is_some_and(|rules| {
-            judge(
-                rules,
-                &std::path::PathBuf::from(format!("/proc/{}/root", m.container.pid)),
-            )
-        }),
     }
 }
 
@@ -674,18 +717,22 @@ fn family_visible(kind: EventKind, visible: &Families) -> bool {
 /// (Source, Resource, Data, Result as KubeArmor fills them), no policy and no action.
 /// None when its family is not visible.
 pub fn monitor_log(ev: &MonitorEvent, ctx: &AlertContext, visible: &Families) -> Option<Alert> {
+    monitor_log_of(ev, ctx, visible, exec_image(ev))
+}
+
+/// [`monitor_log`] with the relative exec's image already read (`exe`, see
+/// [`exec_image`]).
+fn monitor_log_of(
+    ev: &MonitorEvent,
+    ctx: &AlertContext,
+    visible: &Families,
+    exe: Option<String>,
+) -> Option<Alert> {
     if !family_visible(ev.kind, visible) {
         return None;
     }
     // A successful exec names the new image; a failed one what the caller asked for.
-    let exe = match ev.kind {
-        EventKind::Exec if ev.retval >= 0 && !ev.path.starts_with('/') => {
-            std::fs::read_link(format!("/proc/{}/exe", ev.pid))
-                .map(|p| p.to_string_lossy().into_owned())
-                .unwrap_or_else(|_| ev.path.clone())
-        }
-        _ => ev.path.clone(),
-    };
+    let exe = exe.unwrap_or_else(|| ev.path.clone());
     let process = monitor_process(ev, &exe);
     let mut a = base_alert(ctx, &process, ev.timestamp_ns);
     a.kind = "HostLog".to_string();
@@ -791,9 +838,9 @@ fn network_fields(ev: &MonitorEvent) -> (String, String) {
 
 /// The monitor's alerts about a process in a container: those of its container's rules
 /// that its enforcer does not report itself, with the container's fields.
-fn container_monitor_alerts(ev: &MonitorEvent, member: &Member, ctx: &AlertContext) -> Vec<Alert> {
+fn container_monitor_alerts(ev: &MonitorEvent, member: &Member, ctx: &AlertContext) -> Judged {
     let Some(rules) = &member.rules else {
-        return Vec::new();
+        return Judged::alerts(Vec::new());
     };
     let root = std::path::PathBuf::from(format!("/proc/{}/root", member.container.pid));
     let mut found = monitor_alerts(ev, rules, ctx, &root);
@@ -803,7 +850,7 @@ fn container_monitor_alerts(ev: &MonitorEvent, member: &Member, ctx: &AlertConte
         ns_ppid: ev.ns_ppid as i32,
         ..ProcessInfo::default()
     };
-    for a in &mut found {
+    for a in &mut found.alerts {
         set_container(a, &member.container, &p);
     }
     found

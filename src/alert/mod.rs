@@ -3,6 +3,7 @@
 //! logs exported from KubeArmor (`karmor logs --json`) and ours are interchangeable.
 
 pub mod filter;
+pub mod packed;
 pub mod scan;
 pub mod store;
 pub mod summary;
@@ -137,12 +138,38 @@ pub fn format_rfc3339(secs: i64, nanos: u32) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = if m <= 2 { y + 1 } else { y };
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    // Digits written directly: this runs for every alert, and `format!` was most of it.
+    let mut out = String::with_capacity(30);
+    if (0..=9999).contains(&y) {
+        push_digits(&mut out, y as u64, 4);
+    } else {
+        out.push_str(&format!("{y:04}"));
+    }
+    for (sep, n, width) in [
+        ('-', m as u64, 2),
+        ('-', d as u64, 2),
+        ('T', (rem / 3600) as u64, 2),
+        (':', (rem % 3600 / 60) as u64, 2),
+        (':', (rem % 60) as u64, 2),
+        ('.', u64::from(nanos), 9),
+    ] {
+        out.push(sep);
+        push_digits(&mut out, n, width);
+    }
+    out.push('Z');
+    out
+}
+
+/// `n` with at least `width` (≤ 20) digits, zero-padded.
+fn push_digits(out: &mut String, mut n: u64, width: usize) {
+    let mut buf = [b'0'; 20];
+    let mut at = buf.len();
+    while n > 0 || buf.len() - at < width {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    out.push_str(std::str::from_utf8(&buf[at..]).unwrap_or_default());
 }
 
 /// Epoch seconds of an RFC 3339 time (`2026-12-06T08:54:00Z`, `...08:54:00.5+01:00`, a
@@ -274,6 +301,14 @@ mod tests {
         assert_eq!(
             format_rfc3339(1_716_918_832, 5),
             "2024-05-28T17:53:52.000000005Z"
+        );
+        assert_eq!(
+            format_rfc3339(1_796_547_240, 999_999_999),
+            "2026-12-06T08:54:00.999999999Z"
+        );
+        assert_eq!(
+            format_rfc3339(-62_167_219_201, 0),
+            "-001-12-31T23:59:59.000000000Z"
         );
     }
 

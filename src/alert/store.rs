@@ -27,12 +27,15 @@
 //!
 //! Writing. One thread owns the write connection and commits in batches (up to
 //! [`WriterOptions::max_batch`] alerts or every [`WriterOptions::flush_interval`]); another
-//! copies the WAL into the database. Producers never block: [`AlertSender::send`] drops the
+//! copies the WAL into the database. Alerts reach it packed into one buffer each
+//! ([`Packed`], made on the sender's thread), and are unpacked only for throttling and
+//! the commit hook. Producers never block: [`AlertSender::send`] drops the
 //! alert and counts it when the queue is full, because an enforcement path must not wait on
 //! a disk.
 
 use super::Alert;
 use super::filter::{Field, FieldValue, Filter, Op, Operand};
+use super::packed::{INTERNED_FIELDS, Packed, View};
 use crate::kernel::clock::now_epoch;
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, OpenFlags, Row, params, params_from_iter};
@@ -188,40 +191,46 @@ fn all_columns() -> String {
         .join(", ")
 }
 
-/// The interned fields, in the order `insert_batch` destructures them.
-const INTERNED: [fn(&Alert) -> &str; 22] = [
-    |a| &a.cluster_name,
-    |a| &a.host_name,
-    |a| &a.namespace_name,
-    |a| &a.pod_name,
-    |a| &a.labels,
-    |a| &a.container_id,
-    |a| &a.container_name,
-    |a| &a.container_image,
-    |a| &a.parent_process_name,
-    |a| &a.process_name,
-    |a| &a.policy_name,
-    |a| &a.severity,
-    |a| &a.tags,
-    |a| &a.message,
-    |a| &a.kind,
-    |a| &a.operation,
-    |a| &a.data,
-    |a| &a.enforcer,
-    |a| &a.action,
-    |a| &a.result,
-    |a| &a.cwd,
-    |a| &a.tty,
-];
+/// Parameters per row: id, every field, severity_n.
+const PARAMS_PER_ROW: usize = Field::ALL.len() + 2;
 
+/// One row per statement: a statement of many rows makes SQLite keep a statement journal
+/// (a temporary file written with every page the statement touches), which cost a third
+/// of the writer's time when tried, more than it saved.
 fn insert_sql() -> String {
     let names: Vec<&str> = Field::ALL.iter().map(|f| column(*f)).collect();
-    let marks: Vec<String> = (1..=names.len() + 2).map(|i| format!("?{i}")).collect();
+    let marks: Vec<String> = (1..=PARAMS_PER_ROW).map(|i| format!("?{i}")).collect();
     format!(
         "INSERT INTO alerts (id, {}, severity_n) VALUES ({})",
         names.join(", "),
         marks.join(", ")
     )
+}
+
+static INSERT: std::sync::LazyLock<String> = std::sync::LazyLock::new(insert_sql);
+
+/// Text bound straight from a packed alert's bytes (UTF-8: packed from `&str`s).
+struct Utf8<'a>(&'a [u8]);
+
+impl rusqlite::ToSql for Utf8<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(rusqlite::types::ToSqlOutput::Borrowed(ValueRef::Text(
+            self.0,
+        )))
+    }
+}
+
+/// Binds one row's parameters in order.
+struct Binder<'s, 'c> {
+    stmt: &'s mut rusqlite::CachedStatement<'c>,
+    at: usize,
+}
+
+impl Binder<'_, '_> {
+    fn put<T: rusqlite::ToSql>(&mut self, v: T) -> rusqlite::Result<()> {
+        self.at += 1;
+        self.stmt.raw_bind_parameter(self.at, v)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -551,6 +560,12 @@ impl Store {
 
     /// Writes alerts in one transaction, returning the id of the last.
     pub fn insert_batch(&mut self, alerts: &[Alert]) -> Result<i64, StoreError> {
+        let packed: Vec<Packed> = alerts.iter().map(Packed::new).collect();
+        self.insert_packed(&packed)
+    }
+
+    /// [`Store::insert_batch`] of packed alerts (what the writer thread receives).
+    pub fn insert_packed(&mut self, alerts: &[Packed]) -> Result<i64, StoreError> {
         if self.intern.is_none() {
             let map = self.load_intern().map_err(|e| self.err(e))?;
             self.intern = Some(map);
@@ -574,18 +589,19 @@ impl Store {
         rows.collect()
     }
 
-    fn insert_batch_inner(&mut self, alerts: &[Alert]) -> rusqlite::Result<i64> {
+    fn insert_batch_inner(&mut self, alerts: &[Packed]) -> rusqlite::Result<i64> {
         let mut id = self.last_id;
         let Store { conn, intern, .. } = self;
         let intern = intern.as_mut().expect("loaded by insert_batch");
         let tx = Self::write_tx(conn)?;
         {
-            let mut ins = tx.prepare_cached(&insert_sql())?;
+            let mut ins = tx.prepare_cached(&INSERT)?;
             let mut ins_str = tx.prepare_cached("INSERT INTO strings (s) VALUES (?1)")?;
-            let mut sid = |s: &str| -> rusqlite::Result<i64> {
+            let mut sid = |s: &[u8]| -> rusqlite::Result<i64> {
                 if s.is_empty() {
                     return Ok(0);
                 }
+                let s = std::str::from_utf8(s)?;
                 if let Some(&id) = intern.get(s) {
                     return Ok(id);
                 }
@@ -594,87 +610,106 @@ impl Store {
                 Ok(id)
             };
             let mut atags = String::new();
-            let mut ids = [0i64; INTERNED.len()];
-            let mut prev: Option<&Alert> = None;
-            for a in alerts {
-                id += 1;
-                // Consecutive alerts mostly share their text: compare before hashing.
-                for (k, get) in INTERNED.iter().enumerate() {
-                    let s = get(a);
-                    if prev.is_none_or(|p| get(p) != s) {
-                        ids[k] = sid(s)?;
+            let mut severity_n: Option<i64> = None;
+            let mut ids = [0i64; INTERNED_FIELDS];
+            let mut prev: Option<View<'_>> = None;
+            for p in alerts {
+                {
+                    let a = p.view();
+                    id += 1;
+                    // Consecutive alerts mostly share their text: compare before hashing.
+                    for (k, s) in a.interned.iter().enumerate() {
+                        if prev.is_none_or(|p| p.interned[k] != *s) {
+                            ids[k] = sid(s)?;
+                        }
                     }
-                }
-                // Their tags too: the JSON is made again only when they differ.
-                if prev.is_none_or(|p| p.atags != a.atags) {
-                    atags.clear();
-                    if !a.atags.is_empty() {
-                        atags = serde_json::to_string(&a.atags)
-                            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
+                    if prev.is_none_or(|p| p.severity() != a.severity()) {
+                        severity_n = std::str::from_utf8(a.severity())
+                            .ok()
+                            .and_then(|s| s.trim().parse::<i64>().ok());
                     }
+                    // Their tags too: the JSON is made again only when they differ.
+                    if prev.is_none_or(|p| p.atags != a.atags) {
+                        atags.clear();
+                        if a.has_atags() {
+                            let tags = a
+                                .atags()
+                                .map(std::str::from_utf8)
+                                .collect::<Result<Vec<&str>, _>>()?;
+                            atags = serde_json::to_string(&tags)
+                                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
+                        }
+                    }
+                    prev = Some(a);
+                    let [
+                        cluster_name,
+                        host_name,
+                        namespace_name,
+                        pod_name,
+                        labels,
+                        container_id,
+                        container_name,
+                        container_image,
+                        parent_process_name,
+                        process_name,
+                        policy_name,
+                        severity,
+                        tags,
+                        message,
+                        kind,
+                        operation,
+                        data,
+                        enforcer,
+                        action,
+                        result,
+                        cwd,
+                        tty,
+                    ] = ids;
+                    // The order of `Field::ALL`, as `insert_sql` names the columns.
+                    let mut b = Binder {
+                        stmt: &mut ins,
+                        at: 0,
+                    };
+                    b.put(id)?;
+                    b.put(a.timestamp)?;
+                    b.put(Utf8(a.updated_time))?;
+                    for n in [
+                        cluster_name,
+                        host_name,
+                        namespace_name,
+                        pod_name,
+                        labels,
+                        container_id,
+                        container_name,
+                        container_image,
+                    ] {
+                        b.put(n)?;
+                    }
+                    for n in [a.host_ppid, a.host_pid, a.ppid, a.pid, a.uid] {
+                        b.put(n)?;
+                    }
+                    for n in [
+                        parent_process_name,
+                        process_name,
+                        policy_name,
+                        severity,
+                        tags,
+                    ] {
+                        b.put(n)?;
+                    }
+                    b.put(atags.as_str())?;
+                    b.put(message)?;
+                    b.put(kind)?;
+                    b.put(Utf8(a.source))?;
+                    b.put(operation)?;
+                    b.put(Utf8(a.resource))?;
+                    for n in [data, enforcer, action, result, cwd, tty] {
+                        b.put(n)?;
+                    }
+                    b.put(severity_n)?;
+                    debug_assert_eq!(b.at, PARAMS_PER_ROW);
                 }
-                prev = Some(a);
-                let severity_n = a.severity.trim().parse::<i64>().ok();
-                let [
-                    cluster_name,
-                    host_name,
-                    namespace_name,
-                    pod_name,
-                    labels,
-                    container_id,
-                    container_name,
-                    container_image,
-                    parent_process_name,
-                    process_name,
-                    policy_name,
-                    severity,
-                    tags,
-                    message,
-                    kind,
-                    operation,
-                    data,
-                    enforcer,
-                    action,
-                    result,
-                    cwd,
-                    tty,
-                ] = ids;
-                ins.execute(params![
-                    id,
-                    a.timestamp,
-                    a.updated_time,
-                    cluster_name,
-                    host_name,
-                    namespace_name,
-                    pod_name,
-                    labels,
-                    container_id,
-                    container_name,
-                    container_image,
-                    a.host_ppid,
-                    a.host_pid,
-                    a.ppid,
-                    a.pid,
-                    a.uid,
-                    parent_process_name,
-                    process_name,
-                    policy_name,
-                    severity,
-                    tags,
-                    atags,
-                    message,
-                    kind,
-                    a.source,
-                    operation,
-                    a.resource,
-                    data,
-                    enforcer,
-                    action,
-                    result,
-                    cwd,
-                    tty,
-                    severity_n,
-                ])?;
+                ins.raw_execute()?;
             }
             tx.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('last_id', ?1)",
@@ -1214,11 +1249,10 @@ impl Counters {
 
 /// What travels to the writer thread. `Stop` comes in the queue rather than through a
 /// flag, so that an idle writer sleeps in `recv` instead of waking up to look at one.
-/// Alerts travel unboxed, as before `Stop` joined them: the queue's slots are allocated
-/// once, and a box would cost an allocation per alert on the ingest path.
-#[allow(clippy::large_enum_variant)]
+/// Alerts travel packed (see [`Packed`]): one buffer, made and filled on the sender's
+/// thread while the alert's strings are still in its cache.
 enum Msg {
-    Alert(Alert),
+    Alert(Packed),
     Stop,
 }
 
@@ -1233,7 +1267,7 @@ impl AlertSender {
     /// Queues an alert without blocking. Returns false, and counts the alert as dropped, when
     /// the queue is full or the writer has stopped.
     pub fn send(&self, alert: Alert) -> bool {
-        match self.tx.try_send(Msg::Alert(alert)) {
+        match self.tx.try_send(Msg::Alert(Packed::new(&alert))) {
             Ok(()) => true,
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
                 self.counters.dropped.fetch_add(1, Ordering::Relaxed);
@@ -1246,7 +1280,7 @@ impl AlertSender {
     /// nothing, never for an enforcement path. Returns false (counted as dropped) when the
     /// writer has stopped.
     pub fn send_wait(&self, alert: Alert) -> bool {
-        let ok = self.tx.send(Msg::Alert(alert)).is_ok();
+        let ok = self.tx.send(Msg::Alert(Packed::new(&alert))).is_ok();
         if !ok {
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);
         }
@@ -1326,6 +1360,7 @@ impl AlertWriter {
             retention,
             throttle: super::throttle::Throttle::new(options.throttle),
             spare: Vec::new(),
+            unpacked: Vec::new(),
             options,
             checkpointer: Some((checkpointer, committed)),
             on_commit,
@@ -1388,6 +1423,8 @@ struct Worker {
     throttle: Option<super::throttle::Throttle>,
     /// The throttle's second batch, reused.
     spare: Vec<Alert>,
+    /// The batch unpacked, for throttling and the commit hook only.
+    unpacked: Vec<Alert>,
     /// The checkpointer thread, and the channel that wakes it after a commit (dropped to
     /// stop it).
     checkpointer: Option<(JoinHandle<()>, SyncSender<()>)>,
@@ -1438,7 +1475,7 @@ const IDLE_PRUNE: Duration = Duration::from_secs(600);
 
 impl Worker {
     fn run(mut self) {
-        let mut batch: Vec<Alert> = Vec::with_capacity(self.options.max_batch.min(65_536));
+        let mut batch: Vec<Packed> = Vec::with_capacity(self.options.max_batch.min(65_536));
         self.prune();
         let mut next_prune = Instant::now() + self.options.prune_interval;
         // Whether anything was committed since the last prune.
@@ -1520,7 +1557,7 @@ impl Worker {
     /// It naps instead of waiting in `recv`: a receiver waiting in the queue makes every
     /// producer's send wake it (a futex call and a context switch per alert, which on one
     /// core cost about as much as storing the alert); napping, it takes what came in bulk.
-    fn fill(&self, batch: &mut Vec<Alert>) -> bool {
+    fn fill(&self, batch: &mut Vec<Packed>) -> bool {
         let deadline = Instant::now() + self.options.flush_interval;
         while batch.len() < self.options.max_batch {
             match self.rx.try_recv() {
@@ -1540,7 +1577,7 @@ impl Worker {
 
     /// Folds what is over the rate limit out of `batch` and adds the summaries that are
     /// due (all of them with `all`).
-    fn fold_bursts(&mut self, batch: &mut Vec<Alert>, all: bool) {
+    fn fold_bursts(&mut self, batch: &mut Vec<Packed>, all: bool) {
         let Some(t) = &mut self.throttle else {
             return;
         };
@@ -1548,18 +1585,20 @@ impl Worker {
         let before = t.folded;
         let mut passed = std::mem::take(&mut self.spare);
         for a in batch.drain(..) {
-            t.admit(a, now, &mut passed);
+            t.admit(a.unpack(), now, &mut passed);
         }
         t.due(now, all, &mut passed);
         self.counters
             .folded
             .fetch_add(t.folded - before, Ordering::Relaxed);
-        self.spare = std::mem::replace(batch, passed);
+        batch.extend(passed.iter().map(Packed::new));
+        passed.clear();
+        self.spare = passed;
     }
 
-    fn commit(&mut self, batch: &mut Vec<Alert>) {
+    fn commit(&mut self, batch: &mut Vec<Packed>) {
         let n = batch.len() as u64;
-        match self.store.insert_batch(batch) {
+        match self.store.insert_packed(batch) {
             Ok(_) => {
                 self.counters.stored.fetch_add(n, Ordering::Relaxed);
                 self.counters.batches.fetch_add(1, Ordering::Relaxed);
@@ -1568,7 +1607,9 @@ impl Worker {
                     let _ = committed.try_send(());
                 }
                 if let Some(hook) = &mut self.on_commit {
-                    hook(batch);
+                    self.unpacked.extend(batch.iter().map(Packed::unpack));
+                    hook(&self.unpacked);
+                    self.unpacked.clear();
                 }
             }
             Err(e) => {
