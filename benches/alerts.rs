@@ -326,6 +326,12 @@ fn main() {
             "Resource~^/etc/(shadow|passwd)$",
             r#"select(.Resource | test("^/etc/(shadow|passwd)$"))"#,
         ),
+        // No index since the writer keeps only ts and policy_name: a scan of the table.
+        (
+            "unindexed",
+            "ProcessName=/usr/bin/apt",
+            r#"select(.ProcessName == "/usr/bin/apt")"#,
+        ),
     ];
     for (name, filter, jq) in cases {
         let q = Query {
