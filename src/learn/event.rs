@@ -188,8 +188,12 @@ fn program<'a>(name: &'a str, fallback: &'a str) -> &'a str {
     // runtime's init in a container, running from a memfd) is recorded so, and the
     // enforcers cannot name it either; its Source (`/usr/bin/runc init`) is a name no
     // enforcer would see.
-    let is_program = |p: &str| p.starts_with('/') && p.len() > 1 && !p.ends_with('/');
-    if name == "/" {
+    // Nor is a program run from a memfd (`/memfd:runc_cloned:/proc/self/exe`, runc's
+    // own copy): no file has that path, so no fromSource can name it.
+    let is_program = |p: &str| {
+        p.starts_with('/') && p.len() > 1 && !p.ends_with('/') && !p.starts_with("/memfd:")
+    };
+    if name == "/" || name.starts_with("/memfd:") {
         return "";
     }
     if is_program(name) {
