@@ -18,12 +18,21 @@
 //!   dynamic loader's files. Without it, an allow-list with a Block posture would lock the
 //!   operator out of the machine.
 //!
-//! Denied operations (Result other than Passed) are never learned.
+//! Denied operations (Permission denied, Operation not permitted) are never learned, nor
+//! opens and execs of paths that did not exist (no enforcer sees them). Other failures
+//! (a missing terminal: `No such device or address`) are what the program does and are
+//! learned: denying them would change the error it gets and raise an alert.
+//!
+//! For a container the lockout guard is narrower: an allow-list there cannot lock anyone
+//! out of the machine, and a guard that lets a shell run or open anything would make the
+//! allow-list of a shell-scripted service allow everything. Shells, sshd and login may
+//! still be started in the container (`podman exec -it c sh` starts), and every program may
+//! read the loader's files; what they run and open is what was learned.
 //!
 //! The output is deterministic: everything is kept in sorted maps, so the same records
 //! give byte-identical policies and reports whatever their order.
 
-use super::event::{Op, observe, passed};
+use super::event::{Filled, Lineage, Op, denied, learnable};
 use crate::alert::Alert;
 use crate::policy::matcher::Posture;
 use serde_json::{Value, json};
@@ -239,11 +248,14 @@ pub struct Discovery {
     files: BTreeMap<String, FileSeen>,
     protocols: BTreeMap<&'static str, Seen>,
     hosts: BTreeMap<String, u64>,
-    /// Records read, records of the target, operations learned, denied ones skipped.
+    lineage: Lineage,
+    /// Records read, records of the target, operations learned, denied ones skipped,
+    /// and those on paths that did not exist (skipped).
     pub records: u64,
     pub of_target: u64,
     pub learned: u64,
     pub denied: u64,
+    pub missing: u64,
     /// Operations of a category outside the scope, and records that are no operation.
     pub out_of_scope: u64,
     pub not_operations: u64,
@@ -269,15 +281,25 @@ fn escape_glob(s: &str) -> String {
 }
 
 /// `/proc/1234/status` → `/proc/[0-9]*/status` (every all-digit segment under /proc).
+/// `/proc/self/...` and `/proc/thread-self/...` too: the kernel resolves those links
+/// before any enforcer sees the open, which then names the process's own directory
+/// (`/proc/1234/status`, `/proc/1234/task/1235/comm`), while recorders keep the path the
+/// program gave.
 pub fn proc_pattern(path: &str) -> Option<String> {
     let rest = path.strip_prefix("/proc/")?;
     let mut changed = false;
     let parts: Vec<String> = rest
         .split('/')
-        .map(|seg| {
-            if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) {
+        .enumerate()
+        .map(|(i, seg)| {
+            if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit())
+                || (i == 0 && seg == "self")
+            {
                 changed = true;
                 "[0-9]*".to_string()
+            } else if i == 0 && seg == "thread-self" {
+                changed = true;
+                "[0-9]*/task/[0-9]*".to_string()
             } else {
                 escape_glob(seg)
             }
@@ -324,10 +346,12 @@ impl Discovery {
             files: BTreeMap::new(),
             protocols: BTreeMap::new(),
             hosts: BTreeMap::new(),
+            lineage: Lineage::default(),
             records: 0,
             of_target: 0,
             learned: 0,
             denied: 0,
+            missing: 0,
             out_of_scope: 0,
             not_operations: 0,
         }
@@ -343,12 +367,17 @@ impl Discovery {
             return;
         }
         self.of_target += 1;
-        let Some(op) = observe(a) else {
+        let mut filled = Filled::default();
+        let Some(op) = self.lineage.observe(a, &mut filled) else {
             self.not_operations += 1;
             return;
         };
-        if !passed(a) {
-            self.denied += 1;
+        if !learnable(a) {
+            if denied(a) {
+                self.denied += 1;
+            } else {
+                self.missing += 1;
+            }
             return;
         }
         let scope = self.opts.scope;
@@ -466,16 +495,37 @@ impl Discovery {
                 why: format!("{why}{access}; {src_why}"),
             }
         };
-        for (pattern, (f, distinct)) in &patterns {
+        if matches!(self.opts.target, Target::Container(_)) && !patterns.is_empty() {
+            // BPF-LSM does not enforce matchPatterns in containers: in allow-list mode
+            // the pattern would be missing and the runtime's own reads of /proc denied.
+            // A container's /proc shows its own processes only.
+            let mut all = FileSeen::default();
+            let mut distinct = 0;
+            for (f, n) in patterns.values() {
+                all.merge(f);
+                distinct += n;
+            }
             out.push(file_rule(
-                "matchPatterns",
-                pattern.clone(),
-                f,
-                false,
+                "matchDirectories",
+                "/proc/".to_string(),
+                &all,
+                true,
                 format!(
-                    "{distinct} paths that differ only in a process id (pids change between runs); "
+                    "{distinct} paths under /proc that differ only in a process id (pids change between runs; matchPatterns are not enforced in containers by BPF-LSM, and a container's /proc holds its own processes only): /proc/ recursive; "
                 ),
             ));
+        } else {
+            for (pattern, (f, distinct)) in &patterns {
+                out.push(file_rule(
+                    "matchPatterns",
+                    pattern.clone(),
+                    f,
+                    false,
+                    format!(
+                        "{distinct} paths that differ only in a process id (pids change between runs); "
+                    ),
+                ));
+            }
         }
         let threshold = self.opts.dir_threshold.max(1);
         for (dir, files) in by_dir {
@@ -562,6 +612,8 @@ impl Discovery {
 
     fn guard_rules(&self, sections: &BTreeSet<&'static str>) -> Vec<Explained> {
         let programs = self.guard_programs();
+        // A container's allow-list cannot lock anyone out of the machine (module doc).
+        let host = self.opts.target == Target::Host;
         let starters: Vec<String> = SSHD
             .iter()
             .chain(SHELLS)
@@ -594,10 +646,14 @@ impl Discovery {
                     "sshd, login shells, login/su/sudo and knoxctl can always be started",
                 ));
             }
-            out.push(guard("process", "matchDirectories", "/", true, false, &starters, "what sshd, a login shell, login, su or sudo starts may run, so a login session is usable"));
+            if host {
+                out.push(guard("process", "matchDirectories", "/", true, false, &starters, "what sshd, a login shell, login, su or sudo starts may run, so a login session is usable"));
+            }
         }
         if sections.contains("file") {
-            out.push(guard("file", "matchDirectories", "/", true, false, &programs, "sshd, login shells, login/su/sudo and knoxctl may open any file (accounts, PAM, keys, home directories, knoxctl's state)"));
+            if host {
+                out.push(guard("file", "matchDirectories", "/", true, false, &programs, "sshd, login shells, login/su/sudo and knoxctl may open any file (accounts, PAM, keys, home directories, knoxctl's state)"));
+            }
             out.push(guard(
                 "file",
                 "matchPaths",
@@ -619,7 +675,7 @@ impl Discovery {
                 ));
             }
         }
-        if sections.contains("network") {
+        if host && sections.contains("network") {
             for p in ["tcp", "udp"] {
                 out.push(guard(
                     "network",
@@ -743,7 +799,7 @@ impl Discovery {
         let _ = writeln!(r, "# Discovered policy {name}\n");
         let _ = writeln!(
             r,
-            "From {source}: {} records, {} of {target}; {} operations learned ({} executables, {} files, {} protocols); {} denied operations not learned; {} outside --scope; {} records that are no exec, open or socket.\n",
+            "From {source}: {} records, {} of {target}; {} operations learned ({} executables, {} files, {} protocols); {} denied operations not learned; {} on paths that did not exist not learned; {} outside --scope; {} records that are no exec, open or socket.\n",
             self.records,
             self.of_target,
             self.learned,
@@ -751,6 +807,7 @@ impl Discovery {
             self.files.len(),
             self.protocols.len(),
             self.denied,
+            self.missing,
             self.out_of_scope,
             self.not_operations,
         );
@@ -929,12 +986,106 @@ mod tests {
     }
 
     #[test]
+    fn containers_get_no_catch_all_guard_and_learn_harmless_failures() {
+        let mut o = opts();
+        o.target = Target::Container("svc".into());
+        let mut d = Discovery::new(o);
+        let mut r = |op, name: &str, res: &str, data, parent, result: &str| {
+            let mut a = rec(op, name, res, data, parent);
+            a.container_name = "svc".into();
+            a.result = result.into();
+            d.record(&a);
+        };
+        r("Process", "/usr/bin/cat", "", "", "/usr/bin/bash", "Passed");
+        r(
+            "File",
+            "/usr/bin/bash",
+            "/dev/tty",
+            "flags=O_RDWR",
+            "",
+            "No such device or address",
+        );
+        r(
+            "File",
+            "/usr/bin/bash",
+            "/etc/nope",
+            "flags=O_RDONLY",
+            "",
+            "No such file or directory",
+        );
+        r(
+            "File",
+            "/usr/bin/cat",
+            "/etc/shadow",
+            "flags=O_RDONLY",
+            "",
+            "Permission denied",
+        );
+        // A record that names the opened file as its program did not know the program;
+        // `/` is no program either.
+        r(
+            "File",
+            "/srv/conf",
+            "/srv/conf",
+            "flags=O_RDONLY",
+            "",
+            "Passed",
+        );
+        r("File", "/", "/etc/passwd", "flags=O_RDONLY", "", "Passed");
+        // No matchPatterns in a container: /proc/ itself.
+        r(
+            "File",
+            "/",
+            "/proc/42/status",
+            "flags=O_RDONLY",
+            "",
+            "Passed",
+        );
+        let (denied, missing) = (d.denied, d.missing);
+        let out = d.finish("t");
+        assert_eq!((denied, missing), (1, 1));
+        assert!(
+            out.report.contains("1 on paths that did not exist"),
+            "{}",
+            out.report
+        );
+        let tty = find(&out, "/dev/tty").unwrap();
+        assert!(!tty.read_only && tty.from_source == ["/usr/bin/bash"]);
+        assert!(find(&out, "/etc/nope").is_none() && find(&out, "/etc/shadow").is_none());
+        assert!(find(&out, "/srv/conf").unwrap().from_source.is_empty());
+        assert!(find(&out, "/etc/passwd").unwrap().from_source.is_empty());
+        // Shells may start, but nothing lets them run or open anything.
+        assert!(
+            out.rules
+                .iter()
+                .any(|r| r.value == "/usr/bin/bash" && r.section == "process")
+        );
+        assert!(
+            !out.rules
+                .iter()
+                .any(|r| r.value == "/" || r.section == "network")
+        );
+        assert!(out.rules.iter().any(|r| r.value == "/usr/lib/"));
+        let proc = find(&out, "/proc/").unwrap();
+        assert!(proc.recursive && proc.read_only && proc.list == "matchDirectories");
+        assert!(!out.rules.iter().any(|r| r.list == "matchPatterns"));
+    }
+
+    #[test]
     fn names_and_patterns() {
         assert_eq!(
             proc_pattern("/proc/12/task/13/comm").as_deref(),
             Some("/proc/[0-9]*/task/[0-9]*/comm")
         );
-        assert_eq!(proc_pattern("/proc/self/status"), None);
+        assert_eq!(
+            proc_pattern("/proc/self/status").as_deref(),
+            Some("/proc/[0-9]*/status")
+        );
+        assert_eq!(
+            proc_pattern("/proc/thread-self/comm").as_deref(),
+            Some("/proc/[0-9]*/task/[0-9]*/comm")
+        );
+        assert_eq!(proc_pattern("/proc/sys/kernel/cap_last_cap"), None);
         assert_eq!(
             proc_pattern("/proc/1/a*b").as_deref(),
             Some("/proc/[0-9]*/a\\*b")

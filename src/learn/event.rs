@@ -30,6 +30,92 @@ pub enum Op<'a> {
     },
 }
 
+/// The program each process runs, as the records' own exec records named it: fills in
+/// the acting program of a record that could not name it (a process the recorder saw
+/// too late), and an exec's parent from the exec record of its HostPPID. Enforcers know
+/// both at the time (fanotify and BPF-LSM read the process), so judging a record
+/// without them would predict denials that do not happen. Bounded: past
+/// [`LINEAGE_CAP`] processes it starts over.
+#[derive(Default)]
+pub struct Lineage {
+    exes: std::collections::HashMap<(String, i32), String>,
+}
+
+pub const LINEAGE_CAP: usize = 1 << 16;
+
+/// What [`Lineage::observe`] filled in, owned; the operation borrows from it.
+#[derive(Default)]
+pub struct Filled {
+    who: String,
+    path: String,
+}
+
+impl Lineage {
+    /// The operation of `a` ([`observe`]), with an unknown program or parent filled in
+    /// from the lineage (into `scratch`); then remembers what `a` exec'd.
+    pub fn observe<'a>(&mut self, a: &'a Alert, scratch: &'a mut Filled) -> Option<Op<'a>> {
+        let mut op = observe(a)?;
+        let Filled {
+            who: scratch,
+            path: own,
+        } = scratch;
+        // `/proc/self/...` is resolved by the kernel before any enforcer sees the open:
+        // they see the process's own directory.
+        if let Op::Open { path, .. } = &op
+            && let Some(rest) = path.strip_prefix("/proc/self")
+            && (rest.is_empty() || rest.starts_with('/'))
+        {
+            let pid = if a.pid > 0 { a.pid } else { a.host_pid };
+            if pid > 0 {
+                *own = format!("/proc/{pid}{rest}");
+            }
+        }
+        let known = |pid: i32| {
+            (pid > 0)
+                .then(|| self.exes.get(&(a.host_name.clone(), pid)))
+                .flatten()
+        };
+        match &mut op {
+            Op::Exec { path, parent } => {
+                if parent.is_empty()
+                    && let Some(p) = known(a.host_ppid)
+                {
+                    scratch.clone_from(p);
+                }
+                if a.host_pid > 0 && passed(a) {
+                    if self.exes.len() >= LINEAGE_CAP {
+                        self.exes.clear();
+                    }
+                    self.exes
+                        .insert((a.host_name.clone(), a.host_pid), path.to_string());
+                }
+            }
+            Op::Open { process, .. } | Op::Network { process, .. } => {
+                if process.is_empty()
+                    && let Some(p) = known(a.host_pid)
+                {
+                    scratch.clone_from(p);
+                }
+            }
+        }
+        let own: &'a String = own;
+        if !own.is_empty()
+            && let Op::Open { path, .. } = &mut op
+        {
+            *path = own.as_str();
+        }
+        let filled: &'a String = scratch;
+        if !filled.is_empty() {
+            match &mut op {
+                Op::Exec { parent: who, .. }
+                | Op::Open { process: who, .. }
+                | Op::Network { process: who, .. } => *who = filled.as_str(),
+            }
+        }
+        Some(op)
+    }
+}
+
 /// The protocol names a socket answers to, as the BPF-LSM enforcer computes them: the
 /// specific one (`tcp`), the socket type's (`stream`), and `all`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,6 +145,30 @@ pub fn passed(a: &Alert) -> bool {
     a.result.is_empty() || a.result == "Passed"
 }
 
+/// Whether the operation was refused by a security check (a policy, file permissions).
+pub fn denied(a: &Alert) -> bool {
+    matches!(
+        a.result.as_str(),
+        "Permission denied" | "Operation not permitted"
+    )
+}
+
+/// Whether the operation reached the point where enforcers decide. An open or exec of a
+/// path that does not exist fails in the lookup, before any permission check: no
+/// enforcer (BPF-LSM's file_open and bprm_check hooks, fanotify's permission events)
+/// ever sees it, so no policy can block it.
+pub fn reached_check(a: &Alert) -> bool {
+    a.result != "No such file or directory"
+}
+
+/// Whether a recorded operation is behaviour to allow: it passed, or it failed for a
+/// reason of its own (a terminal that is not there, a device that refused) that no
+/// security check gave. Such a failure is part of how the program runs; denying it
+/// would change the error the program sees and raise an alert for normal behaviour.
+pub fn learnable(a: &Alert) -> bool {
+    passed(a) || (reached_check(a) && !denied(a))
+}
+
 /// The first word of `s` (programs in `Source` carry their arguments).
 fn first_word(s: &str) -> &str {
     s.split_whitespace().next().unwrap_or("")
@@ -74,11 +184,23 @@ fn trim_dir(p: &str) -> &str {
 }
 
 fn program<'a>(name: &'a str, fallback: &'a str) -> &'a str {
-    if name.starts_with('/') {
+    // `/` is no program: a process whose executable cannot be named from the host (a
+    // runtime's init in a container, running from a memfd) is recorded so, and the
+    // enforcers cannot name it either; its Source (`/usr/bin/runc init`) is a name no
+    // enforcer would see.
+    // Nor is a program run from a memfd (`/memfd:runc_cloned:/proc/self/exe`, runc's
+    // own copy): no file has that path, so no fromSource can name it.
+    let is_program = |p: &str| {
+        p.starts_with('/') && p.len() > 1 && !p.ends_with('/') && !p.starts_with("/memfd:")
+    };
+    if name == "/" || name.starts_with("/memfd:") {
+        return "";
+    }
+    if is_program(name) {
         name
     } else {
         let w = first_word(fallback);
-        if w.starts_with('/') { w } else { name }
+        if is_program(w) { w } else { "" }
     }
 }
 
@@ -125,7 +247,15 @@ pub fn observe(a: &Alert) -> Option<Op<'_>> {
                 return None;
             }
             let parent = program(&a.parent_process_name, &a.source);
-            let parent = if parent.starts_with('/') { parent } else { "" };
+            // Without a parent, a recorder may put the program run in Source: that is
+            // no parent.
+            let parent = if parent.starts_with('/')
+                && !(a.parent_process_name.is_empty() && parent == path)
+            {
+                parent
+            } else {
+                ""
+            };
             Some(Op::Exec { path, parent })
         }
         "File" => {
@@ -137,7 +267,9 @@ pub fn observe(a: &Alert) -> Option<Op<'_>> {
                 return None;
             }
             let process = program(&a.process_name, &a.source);
-            let process = if process.starts_with('/') {
+            // A record that names the opened file as the acting program did not know the
+            // program (a process gone before its name was read): unknown, not the file.
+            let process = if process.starts_with('/') && process != path {
                 process
             } else {
                 ""

@@ -6,11 +6,20 @@
 //! and `Labels`), compiled with the same [`CompiledRules`] the enforcers use (process and
 //! file rules) and, for sockets, the protocol names the BPF-LSM enforcer matches.
 //!
-//! What the telemetry cannot say is assumed, and the assumption is stated: the owner of
+//! What would not have happened is not judged: an open or exec of a path that did not
+//! exist (it fails before any enforcer's check), and what a process did after an exec
+//! that the drafts would have blocked (the program would never have run: its opens,
+//! sockets and children are counted as `afterBlockedExec`). The latter follows the
+//! records' order, which for the store and for exports is the order things happened.
+//!
+//! What the telemetry cannot say is assumed, and the assumption is stated: a record that
+//! does not name its program (or an exec's parent) is taken to come from a program some
+//! `fromSource` names when that would allow it (enforcers read the program from the
+//! process, so a denial predicted only for want of the name would not happen); the owner of
 //! an opened file is taken to be the process's user (for `ownerOnly`), symlinks are not
 //! resolved (records carry resolved paths), and `pts`/`allowedArgs` are ignored.
 
-use super::event::{Op, Protocols, observe};
+use super::event::{Filled, Lineage, Op, Protocols, passed, reached_check};
 use crate::alert::Alert;
 use crate::container::Container;
 use crate::container::select::Compiled as Selector;
@@ -19,7 +28,7 @@ use crate::policy::matcher::{CompiledRules, Decision, Known, Posture, SourceMatc
 use crate::policy::normalize::{Category, Matcher, Rule, RuleSet};
 use crate::policy::{Action, Kind, Policy};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::rc::Rc;
 
 /// Examples kept per row.
@@ -33,6 +42,8 @@ struct Judge {
     net: Vec<(usize, Box<[SourceMatch]>)>,
     /// What the report calls the target.
     target: String,
+    /// Every program the rules' `fromSource` names, for records that name none.
+    sources: Vec<String>,
 }
 
 impl Judge {
@@ -56,11 +67,19 @@ impl Judge {
                 )
             })
             .collect();
+        let sources: BTreeSet<String> = set
+            .rules
+            .iter()
+            .flat_map(|r| r.from_source.iter())
+            .filter(|s| s.starts_with('/') && !s.ends_with('/'))
+            .map(|s| s.to_string())
+            .collect();
         Judge {
             set,
             rules,
             net,
             target,
+            sources: sources.into_iter().collect(),
         }
     }
 
@@ -171,6 +190,11 @@ pub struct Report {
     pub operations: u64,
     /// Operations of a target no draft policy selects.
     pub unselected: u64,
+    /// Opens and execs of paths that did not exist: no enforcer sees them.
+    pub missing_paths: u64,
+    /// Operations of processes whose exec the drafts would have blocked (and of their
+    /// children): they would not have happened.
+    pub after_blocked_exec: u64,
     pub posture: Posture,
     pub would_block: u64,
     pub would_audit: u64,
@@ -187,6 +211,9 @@ pub struct Replay {
     containers: HashMap<(String, String), Option<Rc<Judge>>>,
     rows: BTreeMap<(String, String, String), Row>,
     report: Report,
+    /// (HostName, HostPID) of processes whose recorded exec would have been blocked.
+    blocked: HashSet<(String, i32)>,
+    lineage: Lineage,
 }
 
 fn parse_labels(s: &str) -> BTreeMap<String, String> {
@@ -235,6 +262,8 @@ impl Replay {
                 posture,
                 ..Report::default()
             },
+            blocked: HashSet::new(),
+            lineage: Lineage::default(),
         }
     }
 
@@ -297,50 +326,72 @@ impl Replay {
     /// Judges one record (records that are not operations are counted and passed over).
     pub fn record(&mut self, a: &Alert) {
         self.report.records += 1;
-        let Some(op) = observe(a) else {
+        let mut filled = Filled::default();
+        let Some(op) = self.lineage.observe(a, &mut filled) else {
             return;
         };
+        if !reached_check(a) {
+            self.report.missing_paths += 1;
+            return;
+        }
+        if a.host_pid > 0 && !self.blocked.is_empty() {
+            let me = (a.host_name.clone(), a.host_pid);
+            let child =
+                a.host_ppid > 0 && self.blocked.contains(&(a.host_name.clone(), a.host_ppid));
+            if child || self.blocked.contains(&me) {
+                self.blocked.insert(me);
+                self.report.after_blocked_exec += 1;
+                return;
+            }
+        }
         self.report.operations += 1;
         let Some(judge) = self.judge_for(a) else {
             self.report.unselected += 1;
             return;
         };
         let uid = a.uid.max(0) as u32;
-        let (category, process, resource, (decision, audits)) = match op {
-            Op::Exec { path, parent } => {
-                let v = judge.rules.exec(
-                    path,
-                    uid,
-                    &mut Known {
-                        source: parent,
-                        uid,
-                    },
-                );
-                (Category::Process, parent, path, (v.decision, v.audits))
+        let posture = self.posture;
+        let eval = |source: &str| match &op {
+            Op::Exec { path, .. } => {
+                let v = judge.rules.exec(path, uid, &mut Known { source, uid });
+                (v.decision, v.audits)
             }
-            Op::Open {
-                path,
-                write,
-                process,
-            } => {
-                let v = judge.rules.open(
-                    path,
-                    write,
-                    uid,
-                    &mut Known {
-                        source: process,
-                        uid,
-                    },
-                );
-                (Category::File, process, path, (v.decision, v.audits))
+            Op::Open { path, write, .. } => {
+                let v = judge
+                    .rules
+                    .open(path, *write, uid, &mut Known { source, uid });
+                (v.decision, v.audits)
             }
+            Op::Network { protocols, .. } => judge.socket(protocols, source, posture),
+        };
+        let (category, process, resource) = match &op {
+            Op::Exec { path, parent } => (Category::Process, *parent, *path),
+            Op::Open { path, process, .. } => (Category::File, *process, *path),
             Op::Network { protocols, process } => (
                 Category::Network,
-                process,
+                *process,
                 protocols.primary().unwrap_or(""),
-                judge.socket(&protocols, process, self.posture),
             ),
         };
+        let (mut decision, mut audits) = eval(process);
+        if process.is_empty() && decision.denies() {
+            // The records do not name the program (the recorder missed it; the enforcer
+            // reads it from the process): if one a rule names would be allowed, it is
+            // taken to be that one rather than predicting a denial that does not happen.
+            if let Some((d, au)) = judge
+                .sources
+                .iter()
+                .map(|s| eval(s))
+                .find(|(d, _)| !d.denies())
+            {
+                (decision, audits) = (d, au);
+            }
+        }
+        // An exec that ran in the records but would have been blocked: what that
+        // process did next would not have happened.
+        if category == Category::Process && decision.denies() && passed(a) && a.host_pid > 0 {
+            self.blocked.insert((a.host_name.clone(), a.host_pid));
+        }
         // The acting program is what people recognise: for an exec, the program run.
         let shown = if category == Category::Process {
             resource
@@ -572,6 +623,71 @@ mod tests {
             .find(|r| r.matches == "/usr/bin/ls")
             .unwrap();
         assert_eq!(ls.would_allow, 1);
+    }
+
+    #[test]
+    fn what_would_not_have_happened_is_not_judged() {
+        let doc = format!(
+            "{HOST}  process:\n    matchPaths:\n    - path: /usr/bin/bash\n  file:\n    matchPaths:\n    - path: /etc/app.conf\n  action: Allow\n"
+        );
+        let mut r = Replay::new(policies(&doc), Posture::Block);
+        let with_pid = |mut a: Alert, pid: i32, ppid: i32| {
+            a.host_pid = pid;
+            a.host_ppid = ppid;
+            a
+        };
+        // curl would not have run: its opens and its child are consequences.
+        r.record(&with_pid(
+            rec(1, "Process", "/usr/bin/curl", "", "", "/usr/bin/bash"),
+            10,
+            1,
+        ));
+        r.record(&with_pid(
+            rec(2, "File", "/usr/bin/curl", "/usr/lib/libcurl.so", "", ""),
+            10,
+            1,
+        ));
+        r.record(&with_pid(
+            rec(3, "Process", "/usr/bin/sh", "", "", "/usr/bin/curl"),
+            11,
+            10,
+        ));
+        r.record(&with_pid(
+            rec(4, "File", "/usr/bin/sh", "/etc/x", "", ""),
+            11,
+            10,
+        ));
+        // bash's own read in allow-list mode: judged (another pid).
+        r.record(&with_pid(
+            rec(5, "File", "/usr/bin/bash", "/etc/shadow", "", ""),
+            1,
+            0,
+        ));
+        // A file that did not exist: no enforcer sees the open.
+        let mut missing = with_pid(rec(6, "File", "/usr/bin/bash", "/etc/nope", "", ""), 1, 0);
+        missing.result = "No such file or directory".into();
+        r.record(&missing);
+        // An exec the records show denied: the old image went on, its opens are real.
+        let mut denied = with_pid(
+            rec(7, "Process", "/usr/bin/nc", "", "", "/usr/bin/bash"),
+            12,
+            1,
+        );
+        denied.result = "Operation not permitted".into();
+        r.record(&denied);
+        r.record(&with_pid(
+            rec(8, "File", "/usr/bin/bash", "/etc/y", "", ""),
+            12,
+            1,
+        ));
+        let rep = r.finish();
+        assert_eq!((rep.after_blocked_exec, rep.missing_paths), (3, 1));
+        assert_eq!(rep.would_block, 4, "{:?}", rep.rules);
+        let blocked = blocked_resources(&rep);
+        assert_eq!(
+            blocked.into_iter().collect::<Vec<_>>(),
+            ["/etc/shadow", "/etc/y", "/usr/bin/curl", "/usr/bin/nc"]
+        );
     }
 
     #[test]

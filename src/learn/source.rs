@@ -115,6 +115,12 @@ struct Lite<'a> {
     timestamp: i64,
     #[serde(rename = "UID", default, deserialize_with = "number")]
     uid: i64,
+    #[serde(rename = "PID", default, deserialize_with = "number")]
+    pid: i64,
+    #[serde(rename = "HostPID", default, deserialize_with = "number")]
+    host_pid: i64,
+    #[serde(rename = "HostPPID", default, deserialize_with = "number")]
+    host_ppid: i64,
     #[serde(rename = "UpdatedTime", borrow, default)]
     updated_time: Cow<'a, str>,
     #[serde(rename = "HostName", borrow, default)]
@@ -164,6 +170,9 @@ impl Lite<'_> {
         Alert {
             timestamp: self.timestamp,
             uid: self.uid as i32,
+            pid: self.pid as i32,
+            host_pid: self.host_pid as i32,
+            host_ppid: self.host_ppid as i32,
             updated_time: self.updated_time.into_owned(),
             host_name: self.host_name.into_owned(),
             container_name: self.container_name.into_owned(),

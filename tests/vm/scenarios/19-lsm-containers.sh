@@ -9,75 +9,8 @@
 # shellcheck source-path=SCRIPTDIR/.. source=lib.sh
 . /knox/lib.sh
 
-command -v runc >/dev/null || fail "runc is not in the VM (tests/vm/binaries.txt)"
-# cgroup v2, as on current distributions; the agent reads the mount when it starts.
-if ! grep -q ' /sys/fs/cgroup cgroup2 ' /proc/mounts; then
-  mkdir -p /sys/fs/cgroup
-  mount -t cgroup2 cgroup2 /sys/fs/cgroup
-fi
-
-# rootfs DIR: a container root from the VM's binaries. Hard links (no copy in RAM); the
-# directories are the container's own, so rules on them are the container's alone.
-rootfs() {
-  mkdir -p "$1/usr" "$1/proc" "$1/dev" "$1/tmp" "$1/etc" "$1/root"
-  for d in bin sbin lib lib64 lib32; do
-    [ -L "/$d" ] && ln -s "$(readlink "/$d")" "$1/$d"
-  done
-  for d in bin sbin lib lib64; do
-    [ -d "/usr/$d" ] && cp -al "/usr/$d" "$1/usr/$d"
-  done
-  cp /etc/passwd /etc/group "$1/etc/"
-  chmod 1777 "$1/tmp"
-}
-
-# ctr_start NAME: a detached container NAME running `sleep`, registered by the hook.
-ctr_start() {
-  local name=$1 id b
-  id=$(printf '%s' "$name-$(date +%s%N)" | sha256sum | cut -c1-64)
-  b=/var/lib/knox-ctr/$name
-  rm -rf "$b"
-  mkdir -p "$b"
-  rootfs "$b/rootfs"
-  caps='"CAP_CHOWN","CAP_DAC_OVERRIDE","CAP_FOWNER","CAP_KILL","CAP_SETUID","CAP_SETGID","CAP_NET_RAW","CAP_SYS_ADMIN","CAP_SYS_CHROOT"'
-  hook='{"path":"/usr/local/bin/knoxctl","args":["knoxctl","oci-hook","--socket","'"$KNOX_SOCKET"'"],"timeout":5}'
-  cat >"$b/config.json" <<EOF
-{"ociVersion":"1.0.2",
- "process":{"terminal":false,"user":{"uid":0,"gid":0},"args":["/usr/bin/sleep","3600"],
-  "env":["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],"cwd":"/",
-  "capabilities":{"bounding":[$caps],"effective":[$caps],"permitted":[$caps]}},
- "root":{"path":"rootfs","readonly":false},
- "hostname":"$name",
- "mounts":[{"destination":"/proc","type":"proc","source":"proc"},
-  {"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["nosuid","mode=755","size=4096k"]}],
- "hooks":{"createRuntime":[$hook],"poststop":[$hook]},
- "annotations":{"io.kubernetes.cri.container-name":"$name","io.kubernetes.cri.image-name":"knox/vm-rootfs:1","app":"$name"},
- "linux":{"cgroupsPath":"/knox/$id","namespaces":[{"type":"pid"},{"type":"mount"},{"type":"ipc"},{"type":"uts"}]}}
-EOF
-  # On the initramfs there is nothing to pivot from: runc moves the root instead.
-  expect_ok sh -c "runc run -d --no-pivot --bundle $b $id </dev/null >$b/out.log 2>&1"
-  echo "$id" >"$b/id"
-  log "started $name: $id (cgroup /knox/$id)"
-}
-
-ctr_id() { cat "/var/lib/knox-ctr/$1/id"; }
-
-# in_ctr NAME CMD...: CMD inside container NAME.
-in_ctr() {
-  local id
-  id=$(ctr_id "$1")
-  shift
-  runc exec "$id" "$@"
-}
-
-ctr_rm() {
-  local id
-  id=$(ctr_id "$1")
-  runc kill "$id" KILL 2>/dev/null || true
-  sleep 0.5
-  expect_ok runc delete -f "$id"
-}
-
-ctr_pid() { runc state "$(ctr_id "$1")" | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p'; }
+# runc containers (ctr_* in lib.sh) need cgroup v2, mounted before the agent starts.
+ctr_cgroup2
 
 # map_entries NAME: how many entries the pinned map NAME holds (0 exactly when empty;
 # bpftool's JSON names a key twice per entry when the map has BTF).
