@@ -180,11 +180,24 @@ struct LazySubject {
     /// For exec the source is the parent's executable; for file access the process's own.
     source_pid: u32,
     source: Option<String>,
+    /// The process's paths are the host's (its exec'd path may be resolved here).
+    host: bool,
+}
+
+impl LazySubject {
+    fn new(uid: u32, source_pid: u32, root: &std::path::Path) -> LazySubject {
+        LazySubject {
+            uid,
+            source_pid,
+            source: None,
+            host: root == std::path::Path::new("/"),
+        }
+    }
 }
 
 impl Subject for LazySubject {
     fn source(&mut self) -> &str {
-        let pid = self.source_pid;
+        let (pid, host) = (self.source_pid, self.host);
         self.source.get_or_insert_with(|| {
             std::fs::read_link(format!("/proc/{pid}/exe"))
                 .map(|p| {
@@ -192,6 +205,8 @@ impl Subject for LazySubject {
                         .trim_end_matches(" (deleted)")
                         .to_string()
                 })
+                // Gone (or a zombie) before its event was read: what its exec said.
+                .or_else(|_| EXECS.with_borrow_mut(|e| e.resolved(pid, host)).ok_or(()))
                 .unwrap_or_default()
         })
     }
@@ -211,6 +226,106 @@ fn owner_of(root: &std::path::Path, path: &str) -> u32 {
     };
     md.map(|m| std::os::unix::fs::MetadataExt::uid(&m))
         .unwrap_or(u32::MAX)
+}
+
+/// The program each process last exec'd, as the monitor's exec events named it: a process
+/// that exits before its events are read leaves nothing in /proc, and a `fromSource` rule
+/// would not know what ran. The ring buffer orders a process's exec before its own events
+/// and its children's, so the path is known when they are judged. A fork inherits its
+/// parent's program; an exit keeps the entry a while longer (a parent's exit may be read
+/// before the exec of a child it did not wait for).
+struct ExecPaths {
+    paths: std::collections::HashMap<u32, ExecPath>,
+    /// Exited pids, oldest first: dropped once [`EXITED_KEPT`] later exits are read.
+    exited: std::collections::VecDeque<u32>,
+}
+
+struct ExecPath {
+    path: Arc<str>,
+    /// `path` is the file's real one (symlinks resolved, as /proc names it).
+    resolved: bool,
+    exited: bool,
+}
+
+/// Entries beyond which the map starts over (an exit lost by the kernel's ring would
+/// otherwise leave its entry forever): bounded memory, the processes then fall back to /proc.
+const EXEC_PATHS_MAX: usize = 65_536;
+/// Exited processes whose programs are still known.
+const EXITED_KEPT: usize = 1024;
+
+impl ExecPaths {
+    fn new() -> ExecPaths {
+        ExecPaths {
+            paths: std::collections::HashMap::new(),
+            exited: std::collections::VecDeque::new(),
+        }
+    }
+
+    fn set(&mut self, pid: u32, path: Arc<str>, resolved: bool) {
+        if self.paths.len() >= EXEC_PATHS_MAX && !self.paths.contains_key(&pid) {
+            self.paths.clear();
+            self.exited.clear();
+        }
+        self.paths.insert(
+            pid,
+            ExecPath {
+                path,
+                resolved,
+                exited: false,
+            },
+        );
+    }
+
+    /// A successful exec of `path` (absolute: relative ones are resolved by the caller).
+    fn exec(&mut self, pid: u32, path: &str) {
+        self.set(pid, Arc::from(path), false);
+    }
+
+    /// A new process runs its parent's program (no allocation: the path is shared).
+    fn fork(&mut self, pid: u32, parent: u32) {
+        match self.paths.get(&parent) {
+            Some(p) => {
+                let (path, resolved) = (p.path.clone(), p.resolved);
+                self.set(pid, path, resolved);
+            }
+            None => {
+                self.paths.remove(&pid);
+            }
+        }
+    }
+
+    fn exit(&mut self, pid: u32) {
+        if let Some(p) = self.paths.get_mut(&pid) {
+            p.exited = true;
+            self.exited.push_back(pid);
+        }
+        while self.exited.len() > EXITED_KEPT {
+            let Some(old) = self.exited.pop_front() else {
+                break;
+            };
+            if self.paths.get(&old).is_some_and(|p| p.exited) {
+                self.paths.remove(&old);
+            }
+        }
+    }
+
+    /// The real path of `pid`'s program, as /proc would have named it: resolved once, on
+    /// the host (`host`); a container's path stays as its exec named it.
+    fn resolved(&mut self, pid: u32, host: bool) -> Option<String> {
+        let p = self.paths.get_mut(&pid)?;
+        if host && !p.resolved {
+            if let Ok(real) = std::fs::canonicalize(&*p.path) {
+                p.path = Arc::from(real.to_string_lossy().as_ref());
+            }
+            p.resolved = true;
+        }
+        Some(p.path.to_string())
+    }
+}
+
+thread_local! {
+    /// Fed and read by the monitor's pipeline thread only.
+    static EXECS: std::cell::RefCell<ExecPaths> = std::cell::RefCell::new(ExecPaths::new());
 }
 
 /// How long the monitor's pipeline trusts what it read from /proc about a process (see
@@ -344,15 +459,15 @@ fn monitor_alerts(
     }
     let exe = exec_image(ev);
     let path = exe.as_deref().unwrap_or(&ev.path);
-    let mut subject = LazySubject {
-        uid: ev.uid,
-        source_pid: if operation == Operation::Process {
+    let mut subject = LazySubject::new(
+        ev.uid,
+        if operation == Operation::Process {
             ev.ppid
         } else {
             ev.pid
         },
-        source: None,
-    };
+        root,
+    );
     let owner = if needs_owner(host) {
         owner_of(root, path)
     } else {
@@ -382,11 +497,7 @@ fn monitor_alerts(
         && !host.exec_inert
         && crate::procfs::is_dynamic_loader(&ev.comm)
     {
-        let mut parent = LazySubject {
-            uid: ev.uid,
-            source_pid: ev.ppid,
-            source: None,
-        };
+        let mut parent = LazySubject::new(ev.uid, ev.ppid, root);
         found = monitor_findings(&host.compiled.exec(path, owner, &mut parent));
         found.retain(|(rule, _)| !host.enforcer_reports.contains(rule));
         loaded = !found.is_empty();
@@ -411,7 +522,18 @@ fn monitor_alerts(
             &ev.comm,
             ev.kind == EventKind::Exec,
         );
-        let p_exe = if p.exe.is_empty() { path } else { &p.exe };
+        // Gone before /proc was read: the programs their execs named.
+        let exec_of = |pid: u32| EXECS.with_borrow_mut(|e| e.resolved(pid, subject.host));
+        let exec_exe = p.exe.is_empty().then(|| exec_of(ev.pid)).flatten();
+        let p_exe = match &exec_exe {
+            _ if !p.exe.is_empty() => &p.exe,
+            Some(exe) => exe,
+            None => path,
+        };
+        let parent_exe = match p.parent_exe.is_empty() {
+            true => exec_of(ev.ppid).unwrap_or_default(),
+            false => p.parent_exe.clone(),
+        };
         let mut a = event_alert(ctx, ev, p);
         set_rule(&mut a, host.set.rules.get(rule));
         a.operation = operation_name(operation).to_string();
@@ -419,7 +541,7 @@ fn monitor_alerts(
         a.enforcer = "eBPF Monitor".to_string();
         a.action = action.as_str().to_string();
         a.result = crate::alert::result_text(ev.retval);
-        a.parent_process_name = p.parent_exe.clone();
+        a.parent_process_name = parent_exe;
         match operation {
             Operation::Process => {
                 a.data = if loaded {
@@ -428,12 +550,16 @@ fn monitor_alerts(
                     "syscall=SYS_EXECVE".to_string()
                 };
                 a.process_name = path.to_string();
-                a.source = p.parent_exe.clone();
+                a.source = a.parent_process_name.clone();
             }
             _ => {
                 a.data = monitor_open_data(ev.flags);
                 a.process_name = p_exe.to_string();
-                a.source = p.cmdline.clone();
+                // No command line left to read: the program at least.
+                a.source = match p.cmdline.is_empty() {
+                    true => a.process_name.clone(),
+                    false => p.cmdline.clone(),
+                };
             }
         }
         a
@@ -522,15 +648,10 @@ fn syscall_alert(
                 uid: ev.uid,
             },
         ),
-        None => host.syscalls.first_match(
-            name,
-            &complete,
-            &mut LazySubject {
-                uid: ev.uid,
-                source_pid: ev.pid,
-                source: None,
-            },
-        ),
+        None => {
+            host.syscalls
+                .first_match(name, &complete, &mut LazySubject::new(ev.uid, ev.pid, root))
+        }
     };
     let Some(found) = found else {
         // Not asked for by a syscall rule: watched (while file rules exist) because
@@ -617,11 +738,7 @@ fn name_change_alert(
     paths: &[Option<&str>],
     root: &std::path::Path,
 ) -> Option<Alert> {
-    let mut subject = LazySubject {
-        uid: ev.uid,
-        source_pid: ev.pid,
-        source: None,
-    };
+    let mut subject = LazySubject::new(ev.uid, ev.pid, root);
     let (rule, resource) = paths.iter().flatten().find_map(|p| {
         match host
             .compiled
@@ -669,6 +786,9 @@ pub fn run_monitor_events(
         if matches!(ev.kind, EventKind::Fork | EventKind::Exit) {
             if ev.kind == EventKind::Exit {
                 PROCS.with_borrow_mut(|c| c.forget(ev.pid as i32));
+                EXECS.with_borrow_mut(|e| e.exit(ev.pid));
+            } else {
+                EXECS.with_borrow_mut(|e| e.fork(ev.pid, ev.ppid));
             }
             continue;
         }
@@ -677,6 +797,19 @@ pub fn run_monitor_events(
             None => monitor_alerts(&ev, &host.read(), &ctx, std::path::Path::new("/")),
             Some(member) => container_monitor_alerts(&ev, member, &ctx),
         };
+        // Recorded after judging: an exec's rules look at its parent, not at the image.
+        if ev.kind == EventKind::Exec && ev.retval >= 0 {
+            match judged.exe.as_deref() {
+                Some(exe) if exe.starts_with('/') => EXECS.with_borrow_mut(|e| e.exec(ev.pid, exe)),
+                _ if ev.path.starts_with('/') => {
+                    EXECS.with_borrow_mut(|e| e.exec(ev.pid, &ev.path))
+                }
+                // A relative exec the rules did not resolve: /proc answers for it.
+                _ => EXECS.with_borrow_mut(|e| {
+                    e.paths.remove(&ev.pid);
+                }),
+            }
+        }
         if judged.alerts.is_empty() {
             if let Some(sink) = &logs {
                 let visible = match &member {
@@ -979,5 +1112,50 @@ mod tests {
                 assert_eq!(flags_of(d), want, "{flags:#o}: {datas:?}");
             }
         }
+    }
+
+    /// A pid no process has: /proc has nothing for it, as for a process already gone.
+    fn gone_pid() -> u32 {
+        (1_000_000..)
+            .find(|p| !std::path::Path::new(&format!("/proc/{p}")).exists())
+            .unwrap()
+    }
+
+    #[test]
+    fn exec_paths_answer_for_gone_processes_forks_and_recent_exits() {
+        let mut e = ExecPaths::new();
+        let (a, b, c) = (gone_pid(), gone_pid() + 1, gone_pid() + 2);
+        // On the host the real path, symlinks resolved (as /proc names it).
+        let real = std::fs::canonicalize("/proc/self/exe").unwrap();
+        let link = format!("/proc/{}/exe", std::process::id());
+        e.exec(a, &link);
+        e.fork(b, a);
+        assert_eq!(e.resolved(b, true).as_deref(), real.to_str());
+        // A container's path stays as its exec named it.
+        e.exec(c, "/bin/in-container");
+        assert_eq!(e.resolved(c, false).as_deref(), Some("/bin/in-container"));
+        // An exited process is known until EXITED_KEPT later exits are read.
+        e.exit(a);
+        assert!(e.resolved(a, true).is_some());
+        for p in 0..EXITED_KEPT as u32 {
+            e.exec(10 + p, "/x");
+            e.exit(10 + p);
+        }
+        assert!(e.resolved(a, true).is_none());
+        assert!(e.resolved(b, true).is_some(), "b never exited");
+        // A fork of a process whose exec was never seen: nothing, /proc answers.
+        e.fork(c, a);
+        assert!(e.resolved(c, false).is_none());
+    }
+
+    #[test]
+    fn source_of_a_gone_process_is_its_exec() {
+        let pid = gone_pid();
+        let mut subject = LazySubject::new(0, pid, std::path::Path::new("/"));
+        assert_eq!(subject.source(), "");
+        EXECS.with_borrow_mut(|e| e.exec(pid, "/usr/bin/env"));
+        let mut subject = LazySubject::new(0, pid, std::path::Path::new("/"));
+        let want = std::fs::canonicalize("/usr/bin/env").unwrap();
+        assert_eq!(subject.source(), want.to_str().unwrap());
     }
 }
