@@ -31,11 +31,10 @@
 //!   cannot be read count as a write, so `readOnly` fails closed. stop() allows whatever
 //!   is still queued.
 //! - Allow-list mode is per category (see [`crate::policy::matcher`]). Process allow-list
-//!   mode checks every exec (whole-filesystem exec marks); file allow-list mode on the
-//!   host cannot check every open, since a filesystem-wide open mark would make every
-//!   open on the host wait for the agent, so its default posture reaches only the opens
-//!   that file rules' marks see (the report says so). A container's own filesystems are
-//!   marked whole for opens in file allow-list mode: every open of its files is checked.
+//!   mode checks every exec (whole-filesystem exec marks); file allow-list mode cannot
+//!   check every open, since a filesystem-wide open mark would make every open on the
+//!   host wait for the agent, so its default posture reaches only the opens that file
+//!   rules' marks see. The report says so.
 
 mod plan;
 mod reader;

@@ -5,13 +5,9 @@
 //! (plus every subdirectory of a recursive rule, up to a bound), the nearest directory
 //! for glob rules, and whole-filesystem exec marks only where nothing narrower can see
 //! the operation (process allow-list mode, `execname`, a recursive process rule past the
-//! bound). On the host, filesystem-wide marks are never used for opens: they would make
-//! every open on the host wait for the agent, so file allow-list mode gives its default
-//! posture only to the opens that file rules' marks see anyway (reported with every
-//! apply). A container's own filesystems (its root overlay, the tmpfs its runtime made)
-//! are its alone: there file allow-list mode marks them whole for opens, so every open
-//! of the container's files is checked and the allow-list is complete (only the
-//! container's opens wait for a decision; the host's opens there are let through at once).
+//! bound). Filesystem-wide marks are never used for opens: they would make every open on
+//! the host wait for the agent. So file allow-list mode gives its default posture only to
+//! the opens that file rules' marks see anyway (reported with every apply).
 
 use super::{Options, sys};
 use crate::enforce::ApplyReport;
@@ -95,8 +91,6 @@ impl Identities {
 pub(super) struct Plan {
     inodes: BTreeMap<PathBuf, u64>,
     filesystems: BTreeMap<u64, PathBuf>,
-    /// A container's own filesystems, marked whole for opens (file allow-list mode).
-    open_filesystems: BTreeMap<u64, PathBuf>,
     /// The filesystems marked so that every exec is seen (process allow-list mode).
     exec_everywhere: bool,
     /// Devices of pseudo filesystems, which directory walks do not enter.
@@ -154,7 +148,6 @@ impl Plan {
             container_fs: None,
             inodes: BTreeMap::new(),
             filesystems: BTreeMap::new(),
-            open_filesystems: BTreeMap::new(),
             exec_everywhere: false,
             pseudo: None,
             rules: BTreeMap::new(),
@@ -312,23 +305,6 @@ impl Plan {
             );
         }
         let open_allow_list = compiled.open_allow_list();
-        let container = plan.root != Path::new("/");
-        if open_allow_list && container {
-            let (own, shared) = plan.container_fs().clone();
-            plan.open_filesystems.extend(own);
-            plan.notes.push(format!(
-                "file allow-list mode: every open on the container's own filesystems waits for the agent and opens no file rule allows get the default posture ({}){}",
-                compiled.posture(),
-                if shared.is_empty() {
-                    String::new()
-                } else {
-                    format!(
-                        "; opens under {} (filesystems the host shares) are checked only where file rules put marks",
-                        shared.join(", ")
-                    )
-                }
-            ));
-        }
         if exec_allow_list {
             plan.notes.push(format!(
                 "process allow-list mode: every exec waits for the agent and unlisted ones get the default posture ({}){}",
@@ -340,7 +316,7 @@ impl Plan {
                 }
             ));
         }
-        if open_allow_list && !container {
+        if open_allow_list {
             plan.notes.push(format!(
                 "file allow-list mode: opens no file rule allows get the default posture ({}) only on the paths and \
                  directories of file rules, the only opens watched; other files are not checked (that would take a \
@@ -619,13 +595,6 @@ impl Plan {
                 }
             }
         }
-        let mut open_fs_errors = Vec::new();
-        for path in self.open_filesystems.values() {
-            let flags = libc::FAN_MARK_ADD | libc::FAN_MARK_FILESYSTEM;
-            if let Err(e) = sys::mark(group, flags, OPEN, path) {
-                open_fs_errors.push(format!("{}: {e}", path.display()));
-            }
-        }
         let describe = |t: &Target| match t {
             Target::Inode(p) => p.display().to_string(),
             Target::Filesystem(_) => String::new(),
@@ -635,12 +604,6 @@ impl Plan {
             unenforceable: self.unenforceable,
             notes: self.notes,
         };
-        if !open_fs_errors.is_empty() {
-            report.notes.push(format!(
-                "file allow-list mode: the kernel refused a whole-filesystem open mark, opens there get the default posture only where file rules put marks ({})",
-                open_fs_errors.join("; ")
-            ));
-        }
         if self.exec_everywhere && !self.filesystems.is_empty() && fs_marked == 0 {
             let errors: Vec<&String> = failed
                 .iter()
