@@ -40,8 +40,10 @@ fn ready() -> bool {
 
 /// The service: reads its configuration, lists its directory, writes its state and log
 /// (bash redirections), naps, and calls its peer over TCP (bash's /dev/tcp). `changed`
-/// also runs a program and reads a file it never did before; their output goes to the
-/// terminal, not to a file, so the only new operations are that exec and that read.
+/// also runs a program it never ran and writes the configuration it only ever read; the
+/// program's output goes to the terminal, so the only new operations are that exec and
+/// that write. (Not an unseen read of another file: fanotify's file allow-list in a
+/// container sees only the opens under its rules' marks, see src/enforce/fanotify.rs.)
 const SERVICE: &str = r#"set -e
 port=$1
 cat /srv/conf/app.conf > /srv/data/state
@@ -53,7 +55,7 @@ exec 3>&-
 echo ok >> /srv/data/log
 if [ "$2" = changed ]; then
   curl --version || echo "curl rc=$?"
-  cat /etc/shadow || echo "cat rc=$?"
+  echo tampered >> /srv/conf/app.conf || echo "write rc=$?"
 fi
 "#;
 
@@ -255,12 +257,9 @@ fn learned_container_allow_list_runs_the_service_and_blocks_exactly_what_policy_
             .any(|m| m["path"] == what);
         assert!(found, "{what} not learned in {section}:\n{yaml}\n{report}");
     }
-    // Nothing the service never did: no curl, no /etc/shadow, and no guard that lets the
+    // Nothing the service never did: no curl, and no guard that lets the
     // shell run or open anything in a container.
-    assert!(
-        !yaml.contains("/usr/bin/curl") && !yaml.contains("/etc/shadow"),
-        "{yaml}"
-    );
+    assert!(!yaml.contains("/usr/bin/curl"), "{yaml}");
     for section in ["process", "file"] {
         let catch_all = policy["spec"][section]["matchDirectories"]
             .as_array()
@@ -318,10 +317,16 @@ fn learned_container_allow_list_runs_the_service_and_blocks_exactly_what_policy_
     std::thread::sleep(Duration::from_millis(1100));
     let (code, text) = service(&name, port, true);
     assert_eq!(code, 0, "{text}");
-    assert!(text.contains("curl ") && text.contains("root:"), "{text}");
-    // Stored once the changed run's last operation (the read of /etc/shadow) is.
+    assert!(text.contains("curl "), "{text}");
+    // Stored once the changed run's last operation (the write of app.conf) is.
     let start = Instant::now();
-    while logs(&agent, &name, &["Resource=/etc/shadow"]).is_empty() {
+    while logs(
+        &agent,
+        &name,
+        &["Resource=/srv/conf/app.conf", "Data~O_WRONLY"],
+    )
+    .is_empty()
+    {
         assert!(
             start.elapsed() < Duration::from_secs(10),
             "changed run not recorded"
@@ -344,7 +349,7 @@ fn learned_container_allow_list_runs_the_service_and_blocks_exactly_what_policy_
     let whole: Value = serde_json::from_slice(&o.stdout).unwrap();
     let blocked = whole["rules"].to_string();
     assert!(
-        blocked.contains("/usr/bin/curl") && blocked.contains("/etc/shadow"),
+        blocked.contains("/usr/bin/curl") && blocked.contains("/srv/conf/app.conf"),
         "{whole:#}"
     );
     // fanotify never sees opens on pseudo filesystems (/proc, /sys: the kernel refuses
@@ -385,7 +390,7 @@ fn learned_container_allow_list_runs_the_service_and_blocks_exactly_what_policy_
     let predicted = predicted_blocks(&rehearsal);
     let want: Blocks = [
         (("Process", "/usr/bin/curl", "/usr/bin/curl"), 1),
-        (("File", "/usr/bin/cat", "/etc/shadow"), 1),
+        (("File", "/usr/bin/bash", "/srv/conf/app.conf"), 1),
     ]
     .into_iter()
     .map(|((o, p, r), n)| ((o.to_string(), p.to_string(), r.to_string()), n))
@@ -406,10 +411,7 @@ fn learned_container_allow_list_runs_the_service_and_blocks_exactly_what_policy_
         .unwrap();
     assert_eq!(c["enforcement"]["backend"], "fanotify", "{c}");
     let notes = c["enforcement"]["notes"].to_string();
-    assert!(
-        notes.contains("every open on the container's own filesystems"),
-        "{c}"
-    );
+    assert!(notes.contains("file allow-list mode"), "{c}");
     for _ in 0..3 {
         let (code, text) = service(&name, port, false);
         assert_eq!(
@@ -429,7 +431,7 @@ fn learned_container_allow_list_runs_the_service_and_blocks_exactly_what_policy_
         "the learned service raised Block alerts: {early:#?}"
     );
 
-    // The changed service: the unseen exec and the unseen read are denied by the kernel.
+    // The changed service: the unseen exec and the unseen write are denied by the kernel.
     let (code, text) = service(&name, port, true);
     assert_eq!(code, 0, "{text}");
     assert!(
@@ -437,10 +439,9 @@ fn learned_container_allow_list_runs_the_service_and_blocks_exactly_what_policy_
         "curl was not denied: {text}"
     );
     assert!(
-        text.contains("cat: /etc/shadow: Operation not permitted") && text.contains("cat rc=1"),
-        "/etc/shadow was not denied: {text}"
+        text.contains("/srv/conf/app.conf: Operation not permitted") && text.contains("write rc=1"),
+        "the write of app.conf was not denied: {text}"
     );
-    assert!(!text.contains("root:"), "{text}");
     // Exactly the predicted Block alerts: same count, processes, resources, operations.
     agent.wait_alerts(&blocks_filter, 2);
     std::thread::sleep(Duration::from_millis(1000));
@@ -448,13 +449,16 @@ fn learned_container_allow_list_runs_the_service_and_blocks_exactly_what_policy_
     let mut happened = real_blocks(&real);
     // bash reads a program whose exec failed, to explain the failure (shell_execve in its
     // execute_cmd.c): a consequence of the denial, which no replay of a run without the
-    // policy can see. Exactly that read, once, is set aside.
+    // policy can see. That read, once at most (only where a mark sees it), is set aside.
     let diagnosis = (
         "File".to_string(),
         "/usr/bin/bash".to_string(),
         "/usr/bin/curl".to_string(),
     );
-    assert_eq!(happened.remove(&diagnosis), Some(1), "{real:#?}");
+    assert!(
+        matches!(happened.remove(&diagnosis), None | Some(1)),
+        "{real:#?}"
+    );
     assert_eq!(happened, predicted, "{real:#?}");
     for a in &real {
         assert_eq!(a["PolicyName"], "DefaultPosture", "{a}");
