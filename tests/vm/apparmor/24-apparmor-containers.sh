@@ -70,21 +70,7 @@ ctr_start() {
   [ "$KNOX_RC" -eq 0 ] || fail "runc could not start $1"
   log "started $1: $(ctr_id "$1")"
 }
-ctr_id() { cat "/var/lib/knox-ctr/$1/id"; }
-in_ctr() {
-  local id
-  id=$(ctr_id "$1")
-  shift
-  runc exec "$id" "$@"
-}
-ctr_rm() {
-  local id
-  id=$(ctr_id "$1")
-  runc kill "$id" KILL 2>/dev/null || true
-  sleep 0.5
-  expect_ok runc delete -f "$id"
-}
-ctr_pid() { runc state "$(ctr_id "$1")" | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p'; }
+# ctr_id, in_ctr, ctr_rm and ctr_pid come from lib.sh.
 
 # wait_containers REGEX: `knoxctl containers -o json` matches REGEX within 25 s (the agent
 # looks at a container's AppArmor label when its runtime reports it and every 10 s).
