@@ -18,6 +18,12 @@
 //! process, so a denial predicted only for want of the name would not happen); the owner of
 //! an opened file is taken to be the process's user (for `ownerOnly`), symlinks are not
 //! resolved (records carry resolved paths), and `pts`/`allowedArgs` are ignored.
+//!
+//! In file allow-list mode an open that AppArmor's `abstractions/base` grants every program
+//! (loader, libraries, locale, `/dev/null`: [`crate::policy::base_abstraction`]) and that
+//! no rule matches is not given the default posture, as the fanotify backend judges it
+//! and KubeArmor's AppArmor profiles (which include the abstraction) do: predictions of a
+//! learned allow-list are not flooded with library loads.
 
 use super::event::{Filled, Lineage, Op, Protocols, passed, reached_check};
 use crate::alert::Alert;
@@ -49,7 +55,9 @@ struct Judge {
 impl Judge {
     fn new(policies: &[Policy], posture: Posture, target: String) -> Judge {
         let set = RuleSet::from_policies(policies);
-        let rules = CompiledRules::new(&set, posture);
+        // As the fanotify backend judges a container's opens: what AppArmor's
+        // abstractions/base grants is not given the default posture.
+        let rules = CompiledRules::new(&set, posture).with_base_exemption();
         let net = set
             .rules
             .iter()

@@ -25,11 +25,15 @@
 //!   Allow rule puts execs in allow-list mode, a file Allow rule file opens; in that mode
 //!   what no rule of the category allows gets the default posture, which process and
 //!   file share (the file posture). Listing a few binaries leaves file opens alone.
+//! - Opt-in ([`CompiledRules::with_base_exemption`]): in file allow-list mode an open no
+//!   rule allows passes when AppArmor's `abstractions/base` grants it (libraries, locale,
+//!   `/dev/null`: [`super::base_abstraction`]), as under KubeArmor's AppArmor profiles.
 //! - Audit rules never change the decision; they are reported when they match an
 //!   operation that a Block rule with the same flags would deny (so an audited
 //!   `readOnly` rule reports writes, an audited `ownerOnly` rule reports non-owners).
 
 use super::Action;
+use super::base_abstraction;
 use super::normalize::{Category, Matcher, Rule, RuleSet};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -70,7 +74,8 @@ impl std::str::FromStr for Posture {
 /// The enforcement answer for one operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Decision {
-    /// No Allow or Block rule matched and the category is not in allow-list mode.
+    /// No Allow or Block rule matched and the category is not in allow-list mode (or the
+    /// open is one `abstractions/base` grants: [`CompiledRules::with_base_exemption`]).
     Pass,
     /// Allowed by this rule.
     Allow { rule: usize },
@@ -641,6 +646,9 @@ pub struct CompiledRules {
     invalid: Vec<(usize, String)>,
     /// Some file rule has `readOnly`: an open's flags can matter somewhere.
     any_read_only: bool,
+    /// File allow-list misses that [`base_abstraction`] grants pass (see
+    /// [`CompiledRules::with_base_exemption`]).
+    base_exemption: bool,
 }
 
 impl CompiledRules {
@@ -661,6 +669,7 @@ impl CompiledRules {
             posture,
             invalid: Vec::new(),
             any_read_only: false,
+            base_exemption: false,
         };
         let resolve = |p: &str| opts.resolve.and_then(|r| r(p)).filter(|r| r != p);
         for (idx, rule) in set.rules.iter().enumerate() {
@@ -734,6 +743,17 @@ impl CompiledRules {
         out
     }
 
+    /// In file allow-list mode, an open no rule matched passes (no default posture, no
+    /// alert) when AppArmor's `abstractions/base` grants it ([`base_abstraction`]: the
+    /// loader, shared libraries, locale, `/dev/null`...), as under KubeArmor's AppArmor
+    /// profiles, which include it. For backends that judge every open of a container
+    /// (fanotify) and for `policy test`, which predicts them. A matching Block rule,
+    /// `readOnly` or `ownerOnly` restriction still denies: only misses are exempt.
+    pub fn with_base_exemption(mut self) -> CompiledRules {
+        self.base_exemption = true;
+        self
+    }
+
     /// Exec of `path` (as the kernel reports it) whose file is owned by `owner`.
     pub fn exec(&self, path: &str, owner: u32, subject: &mut dyn Subject) -> Verdict {
         self.evaluate(&self.process, path, false, owner, subject)
@@ -742,12 +762,22 @@ impl CompiledRules {
     /// Open of `path`; `write` when the open asks for writing (O_WRONLY, O_RDWR,
     /// O_APPEND, O_TRUNC or O_CREAT).
     pub fn open(&self, path: &str, write: bool, owner: u32, subject: &mut dyn Subject) -> Verdict {
-        self.evaluate(&self.file, path, write, owner, subject)
+        let mut v = self.evaluate(&self.file, path, write, owner, subject);
+        if matches!(v.decision, Decision::DefaultPosture(_))
+            && self.exempts_base()
+            && base_abstraction::allows(path, write)
+        {
+            v.decision = Decision::Pass;
+        }
+        v
     }
 
     /// Whether the answer for an open of `path` can depend on reading vs writing (some
     /// candidate rule has `readOnly`). When not, callers can skip finding out.
     pub fn open_depends_on_write(&self, path: &str) -> bool {
+        if self.exempts_base() && base_abstraction::depends_on_write(path) {
+            return true;
+        }
         if !self.any_read_only {
             return false;
         }
@@ -777,6 +807,11 @@ impl CompiledRules {
     pub fn unmatched(&self, exec: bool) -> Decision {
         let table = if exec { &self.process } else { &self.file };
         Self::miss(table, self.posture)
+    }
+
+    /// Whether [`CompiledRules::with_base_exemption`] takes effect: file allow-list mode.
+    fn exempts_base(&self) -> bool {
+        self.base_exemption && self.file.allow_list
     }
 
     fn miss(table: &Table, posture: Posture) -> Decision {
@@ -1241,6 +1276,47 @@ mod tests {
             Decision::DefaultPosture(Posture::Block)
         );
         assert_eq!(read(&c, "/etc/passwd"), Decision::Pass);
+    }
+
+    #[test]
+    fn base_exemption_passes_only_file_allow_list_misses() {
+        let allow = "  file:\n    matchPaths:\n    - path: /srv/conf\n      action: Allow\n    - path: /usr/lib/x86_64-linux-gnu/libevil.so\n      action: Block\n    - path: /etc/ld.so.cache\n      action: Audit\n";
+        let plain = compile(allow);
+        let c = compile(allow).with_base_exemption();
+        let lib = "/usr/lib/x86_64-linux-gnu/libc.so.6";
+        assert_eq!(read(&plain, lib), Decision::DefaultPosture(Posture::Block));
+        assert_eq!(read(&c, lib), Decision::Pass);
+        // Libraries are read, not written; /dev/null is both.
+        assert_eq!(write(&c, lib), Decision::DefaultPosture(Posture::Block));
+        assert!(c.open_depends_on_write(lib) && !plain.open_depends_on_write(lib));
+        assert_eq!(write(&c, "/dev/null"), Decision::Pass);
+        assert!(!c.open_depends_on_write("/dev/null"));
+        // A Block rule still wins; Allow rules still allow; other files get the posture.
+        assert_eq!(
+            read(&c, "/usr/lib/x86_64-linux-gnu/libevil.so"),
+            Decision::Deny { rule: 1 }
+        );
+        assert_eq!(read(&c, "/srv/conf"), Decision::Allow { rule: 0 });
+        assert_eq!(
+            read(&c, "/etc/shadow"),
+            Decision::DefaultPosture(Posture::Block)
+        );
+        // Audit rules are still reported on exempt opens.
+        let v = c.open("/etc/ld.so.cache", false, 0, &mut root(""));
+        assert_eq!((v.decision, v.audits), (Decision::Pass, vec![2]));
+        // Execs are not files: a process allow-list is not exempted.
+        let p =
+            compile("  process:\n    matchPaths:\n    - path: /usr/bin/ls\n      action: Allow\n")
+                .with_base_exemption();
+        assert_eq!(
+            exec(&p, "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", ""),
+            Decision::DefaultPosture(Posture::Block)
+        );
+        // Outside file allow-list mode nothing changes.
+        let block =
+            compile("  file:\n    matchPaths:\n    - path: /etc/shadow\n").with_base_exemption();
+        assert_eq!(read(&block, lib), Decision::Pass);
+        assert!(!block.open_depends_on_write(lib));
     }
 
     #[test]

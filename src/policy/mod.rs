@@ -4,6 +4,7 @@
 //! Data flow: YAML bytes → [`crate::yaml`] tree → [`validate`] (CRD schema + semantic
 //! checks, with positions) → [`Policy`] → [`normalize::RuleSet`] per target.
 
+pub mod base_abstraction;
 pub mod files;
 pub mod id;
 pub mod matcher;
