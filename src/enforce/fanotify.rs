@@ -31,10 +31,15 @@
 //!   cannot be read count as a write, so `readOnly` fails closed. stop() allows whatever
 //!   is still queued.
 //! - Allow-list mode is per category (see [`crate::policy::matcher`]). Process allow-list
-//!   mode checks every exec (whole-filesystem exec marks); file allow-list mode cannot
-//!   check every open, since a filesystem-wide open mark would make every open on the
-//!   host wait for the agent, so its default posture reaches only the opens that file
-//!   rules' marks see. The report says so.
+//!   mode checks every exec (whole-filesystem exec marks); file allow-list mode on the
+//!   host cannot check every open, since a filesystem-wide open mark would make every
+//!   open on the host wait for the agent, so its default posture reaches only the opens
+//!   that file rules' marks see (the report says so). A container's own filesystems are
+//!   marked whole for opens in file allow-list mode (and the files its runtime
+//!   bind-mounts in get inode marks): every open of its files is checked. What AppArmor's
+//!   `abstractions/base` grants every program (loader, libraries, locale, `/dev/null`:
+//!   [`crate::policy::base_abstraction`]) is exempt from the default posture, as under
+//!   KubeArmor's AppArmor profiles, which include it; Block rules still deny it.
 
 mod plan;
 mod reader;
@@ -352,6 +357,9 @@ fn compile(rules: &RuleSet, posture: Posture, root: Option<&Path>) -> CompiledRu
         Some(root) => Some(crate::container::resolve_in_root(root, p)),
         None => resolve_path(p),
     };
+    // Every open of a container's own files is checked in file allow-list mode (see the
+    // plan), and the libraries and runtime files every program needs are granted as
+    // KubeArmor's AppArmor profiles grant them (`abstractions/base`).
     CompiledRules::with_options(
         rules,
         posture,
@@ -360,6 +368,7 @@ fn compile(rules: &RuleSet, posture: Posture, root: Option<&Path>) -> CompiledRu
             skip: Some(&skip),
         },
     )
+    .with_base_exemption()
 }
 
 /// The path the kernel reports for a rule path: events carry the object's real path,

@@ -5,9 +5,16 @@
 //! (plus every subdirectory of a recursive rule, up to a bound), the nearest directory
 //! for glob rules, and whole-filesystem exec marks only where nothing narrower can see
 //! the operation (process allow-list mode, `execname`, a recursive process rule past the
-//! bound). Filesystem-wide marks are never used for opens: they would make every open on
-//! the host wait for the agent. So file allow-list mode gives its default posture only to
-//! the opens that file rules' marks see anyway (reported with every apply).
+//! bound). On the host, filesystem-wide marks are never used for opens: they would make
+//! every open on the host wait for the agent, so file allow-list mode gives its default
+//! posture only to the opens that file rules' marks see anyway (reported with every
+//! apply). A container's own filesystems (its root overlay, the tmpfs its runtime made)
+//! are its alone: there file allow-list mode marks them whole for opens, and the files
+//! the runtime bind-mounts into it (`/etc/hosts`, `/etc/hostname`, `/etc/resolv.conf`)
+//! get an inode mark each, so every open of the container's files is checked (only the
+//! container's opens wait for a decision; the host's opens there are let through at
+//! once). What AppArmor's `abstractions/base` grants (libraries, locale, `/dev/null`)
+//! passes, as under KubeArmor's AppArmor profiles ([`crate::policy::base_abstraction`]).
 
 use super::{Options, sys};
 use crate::enforce::ApplyReport;
@@ -91,6 +98,8 @@ impl Identities {
 pub(super) struct Plan {
     inodes: BTreeMap<PathBuf, u64>,
     filesystems: BTreeMap<u64, PathBuf>,
+    /// A container's own filesystems, marked whole for opens (file allow-list mode).
+    open_filesystems: BTreeMap<u64, PathBuf>,
     /// The filesystems marked so that every exec is seen (process allow-list mode).
     exec_everywhere: bool,
     /// Devices of pseudo filesystems, which directory walks do not enter.
@@ -112,9 +121,18 @@ pub(super) struct Plan {
     container_fs: Option<Filesystems>,
 }
 
-/// A container's own filesystems (device, where in the container) and the mount points of
-/// those the host shares with it.
-type Filesystems = (Vec<(u64, PathBuf)>, Vec<String>);
+/// What a container has mounted, as its marks need it ([`container_filesystems`]).
+#[derive(Clone, Default)]
+struct Filesystems {
+    /// Its own filesystems: device, and where the agent reaches it.
+    own: Vec<(u64, PathBuf)>,
+    /// Mount points (as the container names them) of directories and programs on
+    /// filesystems the host shares with it (volumes).
+    shared: Vec<String>,
+    /// Single files on the host's filesystems mounted into it (the runtime's `/etc/hosts`,
+    /// `/etc/hostname`, `/etc/resolv.conf`), where the agent reaches them.
+    shared_files: Vec<PathBuf>,
+}
 
 /// Whose files a plan marks.
 pub(super) struct Scope<'a> {
@@ -148,6 +166,7 @@ impl Plan {
             container_fs: None,
             inodes: BTreeMap::new(),
             filesystems: BTreeMap::new(),
+            open_filesystems: BTreeMap::new(),
             exec_everywhere: false,
             pseudo: None,
             rules: BTreeMap::new(),
@@ -248,7 +267,7 @@ impl Plan {
             let fss = if plan.root == Path::new("/") {
                 filesystems(opts.exec_scope.as_deref())
             } else {
-                let (own, shared) = plan.container_fs().clone();
+                let Filesystems { own, shared, .. } = plan.container_fs().clone();
                 if !shared.is_empty() {
                     plan.notes.push(format!(
                         "execs from {} (on filesystems the host shares) are not checked against this container's {} rules: a whole-filesystem mark there would judge the host's execs too",
@@ -305,6 +324,30 @@ impl Plan {
             );
         }
         let open_allow_list = compiled.open_allow_list();
+        let container = plan.root != Path::new("/");
+        if open_allow_list && container {
+            let Filesystems {
+                own,
+                shared,
+                shared_files,
+            } = plan.container_fs().clone();
+            plan.open_filesystems.extend(own);
+            for f in shared_files {
+                *plan.inodes.entry(f).or_default() |= OPEN;
+            }
+            plan.notes.push(format!(
+                "file allow-list mode: every open on the container's own filesystems (and of the files its runtime mounts in, such as /etc/hosts) waits for the agent; opens no file rule allows get the default posture ({}), except what AppArmor's abstractions/base grants every program (its loader and libraries, ld.so.cache, locale and time zone data, /dev/null and the like), as KubeArmor's AppArmor profiles include it{}",
+                compiled.posture(),
+                if shared.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; opens under {} (filesystems the host shares) are checked only where file rules put marks",
+                        shared.join(", ")
+                    )
+                }
+            ));
+        }
         if exec_allow_list {
             plan.notes.push(format!(
                 "process allow-list mode: every exec waits for the agent and unlisted ones get the default posture ({}){}",
@@ -316,7 +359,7 @@ impl Plan {
                 }
             ));
         }
-        if open_allow_list {
+        if open_allow_list && !container {
             plan.notes.push(format!(
                 "file allow-list mode: opens no file rule allows get the default posture ({}) only on the paths and \
                  directories of file rules, the only opens watched; other files are not checked (that would take a \
@@ -526,7 +569,7 @@ impl Plan {
             && std::fs::metadata(dir).is_ok_and(|md| {
                 !self
                     .container_fs()
-                    .0
+                    .own
                     .iter()
                     .any(|(dev, _)| *dev == md.dev())
             });
@@ -595,6 +638,13 @@ impl Plan {
                 }
             }
         }
+        let mut open_fs_errors = Vec::new();
+        for path in self.open_filesystems.values() {
+            let flags = libc::FAN_MARK_ADD | libc::FAN_MARK_FILESYSTEM;
+            if let Err(e) = sys::mark(group, flags, OPEN, path) {
+                open_fs_errors.push(format!("{}: {e}", path.display()));
+            }
+        }
         let describe = |t: &Target| match t {
             Target::Inode(p) => p.display().to_string(),
             Target::Filesystem(_) => String::new(),
@@ -604,6 +654,12 @@ impl Plan {
             unenforceable: self.unenforceable,
             notes: self.notes,
         };
+        if !open_fs_errors.is_empty() {
+            report.notes.push(format!(
+                "file allow-list mode: the kernel refused a whole-filesystem open mark, opens there get the default posture only where file rules put marks ({})",
+                open_fs_errors.join("; ")
+            ));
+        }
         if self.exec_everywhere && !self.filesystems.is_empty() && fs_marked == 0 {
             let errors: Vec<&String> = failed
                 .iter()
@@ -730,14 +786,16 @@ pub(super) fn filesystems(scope: Option<&[PathBuf]>) -> Vec<(u64, PathBuf)> {
     out.into_iter().collect()
 }
 
-/// The filesystems a container's execs can come from that are its own: its root, and the
-/// mounts of its namespace whose filesystem the host does not have mounted (tmpfs and the
-/// like a runtime makes for it). Returned second: the mount points (as the container
+/// The filesystems a container's execs and opens can come from that are its own: its
+/// root, and the mounts of its namespace whose filesystem the host does not have mounted
+/// (tmpfs and the like a runtime makes for it). Also: the mount points (as the container
 /// names them) of filesystems the host shares, bind-mounted volumes — a whole-filesystem
-/// exec mark on those would make the host's execs wait for this container's group.
+/// mark on those would make the host's execs or opens wait for this container's group —
+/// and the single files mounted from the host, which an inode mark covers alone.
 fn container_filesystems(root: &Path) -> Filesystems {
     let mut own = filesystems(Some(&[root.to_path_buf()]));
     let mut shared = Vec::new();
+    let mut shared_files = Vec::new();
     // Only a live process's root has a namespace to read (not a bundle's rootfs).
     let Some(proc_dir) = root
         .strip_prefix("/proc")
@@ -745,7 +803,10 @@ fn container_filesystems(root: &Path) -> Filesystems {
         .filter(|rest| rest.components().count() == 2 && rest.ends_with("root"))
         .and_then(|_| root.parent())
     else {
-        return (own, shared);
+        return Filesystems {
+            own,
+            ..Filesystems::default()
+        };
     };
     let host: BTreeSet<u64> = mounts()
         .into_iter()
@@ -767,15 +828,24 @@ fn container_filesystems(root: &Path) -> Filesystems {
             continue;
         }
         if host.contains(&md.dev()) {
-            // Files like /etc/hosts are bind-mounted too; only what can be run matters.
+            // Files like /etc/hosts are bind-mounted too: runnable ones are noted with
+            // the directories (the exec marks do not reach them); any file can get an
+            // inode mark of its own for opens.
             if md.is_dir() || md.mode() & 0o111 != 0 {
                 shared.push(mount.display().to_string());
+            }
+            if md.is_file() {
+                shared_files.push(root.join(rest));
             }
         } else {
             own.push((md.dev(), root.join(rest)));
         }
     }
-    (own, shared)
+    Filesystems {
+        own,
+        shared,
+        shared_files,
+    }
 }
 
 #[cfg(test)]
@@ -965,6 +1035,52 @@ mod tests {
         let p = build(&format!("{proc_allow}{file_allow}"));
         assert!(p.exec_everywhere);
         assert!(has(&p, "process allow-list mode") && has(&p, "file allow-list mode"));
+        assert!(
+            p.open_filesystems.is_empty(),
+            "no open mark on a host filesystem"
+        );
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn a_containers_file_allow_list_marks_its_own_filesystems_for_opens() {
+        // A bundle's rootfs stands for the container's root (no namespace to read).
+        let base = tree();
+        let build = |body: &str| {
+            let s = set(body);
+            let c = CompiledRules::new(&s, Posture::Block);
+            let scope = Scope {
+                root: &base,
+                audits: true,
+            };
+            Plan::build(&s, &c, &Options::new(Posture::Block), &scope)
+        };
+        let p = build("  file:\n    matchPaths:\n    - path: /f\n      action: Allow\n");
+        let dev = std::fs::metadata(&base).unwrap().dev();
+        assert_eq!(
+            p.open_filesystems.keys().collect::<Vec<_>>(),
+            vec![&dev],
+            "the root's filesystem"
+        );
+        assert!(
+            p.filesystems.is_empty(),
+            "no exec mark: execs are not allow-listed"
+        );
+        let note = p
+            .notes
+            .iter()
+            .find(|n| n.starts_with("file allow-list mode"))
+            .unwrap();
+        assert!(
+            note.contains("every open on the container's own filesystems")
+                && note.contains("abstractions/base"),
+            "{note}"
+        );
+        // A Block list or a process allow-list marks no filesystem for opens.
+        let p = build("  file:\n    matchPaths:\n    - path: /f\n      action: Block\n");
+        assert!(p.open_filesystems.is_empty());
+        let p = build("  process:\n    matchPaths:\n    - path: /f\n      action: Allow\n");
+        assert!(p.open_filesystems.is_empty());
         std::fs::remove_dir_all(&base).unwrap();
     }
 }
