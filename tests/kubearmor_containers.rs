@@ -12,9 +12,10 @@
 //! condition in the Resource, the action; blocked or Passed). We also check the command's
 //! exit status against `result`, which the script leaves out. A scenario that fanotify
 //! cannot enforce is on the short list below with its reason, and the agent must say so
-//! for that container too; a command whose outcome differs for a known reason (a fanotify
-//! limit the agent reports, or a known bug named with its place in src/) is on a second
-//! list and must differ exactly that way; every other command must pass. The table goes to
+//! for that container too; every other command must pass, file allow-lists' default
+//! posture included (fanotify marks a container's own filesystems whole for opens, and
+//! the files its runtime bind-mounts in, such as /etc/hosts; what AppArmor's
+//! abstractions/base grants, which KubeArmor's profiles include, passes). The table goes to
 //! `$CARGO_TARGET_TMPDIR/kubearmor-k8s-containers-fanotify.txt`, which scripts/test.sh
 //! prints in the suite summary. Containers and podman's API service are removed in guards
 //! even when the test fails.
@@ -87,26 +88,6 @@ const UNSUPPORTED: &[(&str, &str)] = &[
         "network rule (raw): fanotify sees file opens and execs, not sockets",
     ),
 ];
-
-/// Commands whose outcome differs from KubeArmor's for a known reason (scenario, cmd file,
-/// kind). Each entry is checked to fail exactly that way: an entry that passes, or fails
-/// otherwise, fails the test, so the list cannot go stale.
-const KNOWN: &[(&str, &str, Known)] = &[
-    ("github_test_05", "cmd2", Known::FileDefaultPosture),
-    ("multiubuntu_test_08", "cmd2", Known::FileDefaultPosture),
-    ("multiubuntu_test_17", "cmd2", Known::FileDefaultPosture),
-    ("multiubuntu_test_19", "cmd3", Known::FileDefaultPosture),
-];
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Known {
-    /// Not supported: the default posture of a file allow-list is due to an open of a file
-    /// no rule names (`cat /etc/hosts` under an Allow for /secret.txt). fanotify watches
-    /// only the paths file rules name (a filesystem-wide open mark would make every open
-    /// wait for the agent), so such an open is not checked; the agent says so in the
-    /// container's enforcement notes ("file allow-list mode: ..."), which is verified.
-    FileDefaultPosture,
-}
 
 /// One `cmdN` file: `key: value` lines (two YAML documents), read as KubeArmor's script
 /// reads them (the value is everything after the first space).
@@ -199,26 +180,8 @@ fn exec(container: &str, cmd: &str) -> (bool, String) {
     (o.status.success(), out(&o))
 }
 
-/// What one command did.
-struct Run {
-    /// The check as KubeArmor's script makes it; Err says what went wrong.
-    verdict: Result<(), String>,
-    /// The command's exit status was 0.
-    passed: bool,
-}
-
-/// Runs and checks one command.
-fn check(agent: &Agent, container: &str, policy: &str, c: &Cmd) -> Run {
-    let (verdict, passed, _) = check_inner(agent, container, policy, c);
-    Run { verdict, passed }
-}
-
-fn check_inner(
-    agent: &Agent,
-    container: &str,
-    policy: &str,
-    c: &Cmd,
-) -> (Result<(), String>, bool, Vec<Value>) {
+/// Runs one command and checks it as KubeArmor's script does; Err says what went wrong.
+fn check(agent: &Agent, container: &str, policy: &str, c: &Cmd) -> Result<(), String> {
     // KubeArmor's script: `result: default` means the default posture decides; it runs
     // with the posture set to block, so the command must fail with a DefaultPosture Block.
     let (mut result, mut policy, mut action) =
@@ -235,8 +198,7 @@ fn check_inner(
     let want_passed = result == "passed";
     if passed != want_passed {
         std::thread::sleep(Duration::from_millis(500));
-        let alerts = agent.alerts(&[]).into_iter().skip(before).collect();
-        let e = Err(format!(
+        return Err(format!(
             "{}: `{}` {} but KubeArmor expects it {}: {}",
             c.file,
             c.cmd,
@@ -244,7 +206,6 @@ fn check_inner(
             result,
             output.replace('\n', " ")
         ));
-        return (e, passed, alerts);
     }
     let matching = |a: &Value| {
         a["ContainerName"] == container
@@ -289,11 +250,10 @@ fn check_inner(
                 .any(|a| matching(a) && blocked(a))
         }
     };
-    let alerts = new(agent.alerts(&[]));
     if ok {
-        (Ok(()), passed, alerts)
+        Ok(())
     } else {
-        let seen: Vec<String> = alerts
+        let seen: Vec<String> = new(agent.alerts(&[]))
             .iter()
             .filter(|a| a["ContainerName"] == container)
             .map(|a| {
@@ -303,38 +263,14 @@ fn check_inner(
                 )
             })
             .collect();
-        let e = Err(format!(
+        Err(format!(
             "{}: `{}`: expected {what} ({policy}, {}, `{}`, {action}); alerts: [{}]",
             c.file,
             c.cmd,
             c.operation,
             c.condition,
             seen.join("; ")
-        ));
-        (e, passed, alerts)
-    }
-}
-
-/// Whether a command on the KNOWN list went exactly the known way; Err says how not.
-fn known_as_expected(kind: Known, run: &Run, c: &Cmd, notes: &[String]) -> Result<(), String> {
-    if run.verdict.is_ok() {
-        return Err(format!(
-            "{}: `{}` is listed as {kind:?} but now passes: take it off the list",
-            c.file, c.cmd
-        ));
-    }
-    match kind {
-        Known::FileDefaultPosture => {
-            let noted = notes.iter().any(|n| n.starts_with("file allow-list mode"));
-            if run.passed && noted {
-                Ok(())
-            } else {
-                Err(format!(
-                    "{}: `{}`: listed as an unwatched open under a file allow-list, but passed={} notes={notes:?}",
-                    c.file, c.cmd, run.passed
-                ))
-            }
-        }
+        ))
     }
 }
 
@@ -436,7 +372,7 @@ fn kubearmor_k8s_container_scenarios() {
     let mut table = Vec::new();
     let mut failures = Vec::new();
     let mut passed = 0;
-    let (mut failed_known, mut partly, mut not_supported) = (0, 0, 0);
+    let (mut failed_known, mut not_supported) = (0, 0);
     for dir in &scenarios {
         let scenario = dir.file_name().unwrap().to_string_lossy().into_owned();
         let (file, text) = policy_text(&corpus, dir);
@@ -515,55 +451,20 @@ fn kubearmor_k8s_container_scenarios() {
                 common::stderr(&applied).trim()
             )
         } else {
-            let mut errs = Vec::new();
-            let mut unsupported = Vec::new();
-            for c in &cmds {
-                let (cname, id) = &ids[&c.source];
-                let run = check(&agent, cname, &name, c);
-                let listed = KNOWN
-                    .iter()
-                    .find(|(s, f, _)| *s == scenario && *f == c.file)
-                    .map(|(_, _, k)| *k);
-                match (listed, &run.verdict) {
-                    (None, Ok(())) => {}
-                    (None, Err(e)) => errs.push(e.clone()),
-                    (Some(kind), _) => {
-                        let notes: Vec<String> = containers(&agent)
-                            .into_iter()
-                            .find(|x| x["id"] == id.as_str())
-                            .and_then(|x| x["enforcement"]["notes"].as_array().cloned())
-                            .unwrap_or_default()
-                            .iter()
-                            .filter_map(|n| n.as_str().map(str::to_string))
-                            .collect();
-                        match known_as_expected(kind, &run, c, &notes) {
-                            Err(e) => errs.push(e),
-                            Ok(()) => unsupported.push(format!("{} `{}`", c.file, c.cmd)),
-                        }
-                    }
-                }
-            }
-            let mut parts = Vec::new();
-            if !errs.is_empty() {
-                failures.push(format!("{scenario}: {}", errs.join(" | ")));
-                parts.push(format!("FAILED: {}", errs.join(" | ")));
-            }
-            if !unsupported.is_empty() {
-                partly += 1;
-                parts.push(format!(
-                    "not supported (a file allow-list's default posture for a file no rule names: fanotify watches only the rules' paths; the agent notes it): {}",
-                    unsupported.join(", ")
-                ));
-            }
-            if parts.is_empty() {
+            let errs: Vec<String> = cmds
+                .iter()
+                .filter_map(|c| check(&agent, &ids[&c.source].0, &name, c).err())
+                .collect();
+            if errs.is_empty() {
                 passed += 1;
                 format!("passed ({} commands)", cmds.len())
             } else {
-                let ok = cmds.len() - errs.len() - unsupported.len();
+                failures.push(format!("{scenario}: {}", errs.join(" | ")));
                 format!(
-                    "{ok} of {} commands passed; {}",
+                    "{} of {} commands passed; FAILED: {}",
+                    cmds.len() - errs.len(),
                     cmds.len(),
-                    parts.join("; ")
+                    errs.join(" | ")
                 )
             }
         };
@@ -578,7 +479,7 @@ fn kubearmor_k8s_container_scenarios() {
         .map(|l| format!("kubearmor-k8s fanotify {l}"))
         .collect();
     report.push(format!(
-        "kubearmor-k8s fanotify passed {passed} of {} scenarios; {not_supported} not supported on fanotify, {partly} with commands not supported, {failed_known} FAILED-known, {} FAILED (policies' namespaces multiubuntu/github rewritten to container_namespace; default postures block, as KubeArmor's script runs)",
+        "kubearmor-k8s fanotify passed {passed} of {} scenarios; {not_supported} not supported on fanotify, {failed_known} FAILED-known, {} FAILED (policies' namespaces multiubuntu/github rewritten to container_namespace; default postures block, as KubeArmor's script runs)",
         scenarios.len(),
         failures.len()
     ));
