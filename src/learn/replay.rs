@@ -23,7 +23,10 @@
 //! (loader, libraries, locale, `/dev/null`: [`crate::policy::base_abstraction`]) and that
 //! no rule matches is not given the default posture, as the fanotify backend judges it
 //! and KubeArmor's AppArmor profiles (which include the abstraction) do: predictions of a
-//! learned allow-list are not flooded with library loads.
+//! learned allow-list are not flooded with library loads. knoxctl's BPF-LSM and AppArmor
+//! backends do not grant these yet; a policy `harden discover` learned allows the loader's
+//! cache and `/usr/lib` itself (its lockout guards), so there the prediction can miss only
+//! denials of the rest of the list (locale, `/dev/null`...) that learning did not see.
 
 use super::event::{Filled, Lineage, Op, Protocols, passed, reached_check};
 use crate::alert::Alert;
