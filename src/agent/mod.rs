@@ -576,9 +576,14 @@ impl Needs {
         if !rules.kernel_reports && rules.set.rules.iter().any(|r| r.category == Category::File) {
             syscalls.extend(pipeline::NAME_CHANGES.iter().map(|s| s.to_string()));
         }
+        // Rules of an enforcer that does not reach every process (AppArmor: one running
+        // since before the profile was loaded): an exec or open they name that succeeded
+        // is alerted (pipeline::unreached_block), so the monitor reports those families.
+        let unreached =
+            |c: Category| rules.unreached && rules.set.rules.iter().any(|r| r.category == c);
         Needs {
-            exec: !rules.kernel_reports || has(Category::Process),
-            files: has(Category::File) || audited_programs,
+            exec: !rules.kernel_reports || has(Category::Process) || unreached(Category::Process),
+            files: has(Category::File) || audited_programs || unreached(Category::File),
             network: has(Category::Network),
             syscalls,
         }
@@ -704,4 +709,41 @@ impl Follower {
 pub fn release_free_memory() {
     // SAFETY: malloc_trim only releases memory that is already free.
     unsafe { libc::malloc_trim(0) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::enforce::ApplyReport;
+    use crate::policy::matcher::Posture;
+    use crate::policy::normalize::RuleSet;
+
+    fn host_rules(yaml: &str, enforced: Vec<usize>, kernel_reports: bool) -> core::HostRules {
+        let r =
+            crate::policy::validate::validate_bytes("p.yaml", yaml.as_bytes(), Default::default());
+        let policies: Vec<_> = r.policies().map(|p| p.clone().defaulted()).collect();
+        assert!(!policies.is_empty(), "{yaml}");
+        let report = ApplyReport {
+            enforced,
+            ..Default::default()
+        };
+        core::HostRules::for_container(
+            RuleSet::from_policies(&policies),
+            report,
+            Posture::Audit,
+            kernel_reports,
+        )
+    }
+
+    const HOSTS: &str = "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorHostPolicy\nmetadata: {name: p}\nspec:\n  nodeSelector: {matchLabels: {kubearmor.io/hostname: '*'}}\n  file:\n    matchPaths:\n    - path: /etc/hosts\n  action: Block\n";
+
+    /// AppArmor's Block rules still need the monitor's events: a process running since
+    /// before the profile was loaded is not refused, and its operations are alerted.
+    #[test]
+    fn rules_of_an_enforcer_that_does_not_reach_every_process_are_watched() {
+        let mut rules = host_rules(HOSTS, vec![0], true);
+        assert!(!Needs::of(&rules).files);
+        rules.unreached = true;
+        assert!(Needs::of(&rules).files);
+    }
 }
