@@ -380,6 +380,9 @@ pub struct HostEffect {
     pub unprotected: usize,
     /// Syscall rules that raise no alerts here (or not for every syscall they name).
     pub unaudited: usize,
+    /// The policy has raw AppArmor rules (`spec.apparmor`); only the AppArmor backend
+    /// loads them.
+    pub raw_apparmor: bool,
 }
 
 /// Why a host policy does not select this host: the host's name and labels, and for each
@@ -667,6 +670,7 @@ impl Core {
                     observed,
                     unprotected,
                     unaudited,
+                    raw_apparmor: host.set.apparmor.iter().any(|r| r.policy == key),
                 })
             }
             Kind::KubeArmorHostPolicy => Effect::OtherHosts(self.not_selected(p)),
