@@ -581,8 +581,20 @@ impl Needs {
         // is alerted (pipeline::unreached_block), so the monitor reports those families.
         let unreached =
             |c: Category| rules.unreached && rules.set.rules.iter().any(|r| r.category == c);
+        // fromSource on a rule the monitor judges: a process gone before its event is read
+        // has no /proc/PID/exe, and its program is the one its exec event named (the
+        // pipeline's exec map), so execs are needed even where no process rule asks for
+        // them (BPF-LSM or AppArmor enforcing, a file Audit rule with fromSource).
+        let sourced = rules.set.rules.iter().enumerate().any(|(i, r)| {
+            r.category != Category::Syscall
+                && !r.from_source.is_empty()
+                && (rules.unreached || !rules.enforcer_reports.contains(&i))
+        });
         Needs {
-            exec: !rules.kernel_reports || has(Category::Process) || unreached(Category::Process),
+            exec: !rules.kernel_reports
+                || has(Category::Process)
+                || unreached(Category::Process)
+                || sourced,
             files: has(Category::File) || audited_programs || unreached(Category::File),
             network: has(Category::Network),
             syscalls,
@@ -735,7 +747,20 @@ mod tests {
         )
     }
 
+    const HOSTS_FROM_CAT: &str = "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorHostPolicy\nmetadata: {name: p}\nspec:\n  nodeSelector: {matchLabels: {kubearmor.io/hostname: '*'}}\n  file:\n    matchPaths:\n    - path: /etc/hosts\n      fromSource: [{path: /usr/bin/cat}]\n  action: Audit\n";
     const HOSTS: &str = "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorHostPolicy\nmetadata: {name: p}\nspec:\n  nodeSelector: {matchLabels: {kubearmor.io/hostname: '*'}}\n  file:\n    matchPaths:\n    - path: /etc/hosts\n  action: Block\n";
+
+    /// A file Audit rule with fromSource under an enforcer that reports from the kernel
+    /// (BPF-LSM, AppArmor) still needs exec events: a `cat` gone before its open is read
+    /// is known by its exec (the AppArmor VM suite's hosts-fromsource-audit).
+    #[test]
+    fn from_source_on_a_monitored_rule_needs_exec_events() {
+        let n = Needs::of(&host_rules(HOSTS_FROM_CAT, vec![], true));
+        assert!(n.files && n.exec, "{n:?}");
+        // The enforcer reports the rule itself: neither family.
+        let n = Needs::of(&host_rules(HOSTS_FROM_CAT, vec![0], true));
+        assert!(!n.files && !n.exec, "{n:?}");
+    }
 
     /// AppArmor's Block rules still need the monitor's events: a process running since
     /// before the profile was loaded is not refused, and its operations are alerted.
