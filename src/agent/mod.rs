@@ -576,11 +576,14 @@ impl Needs {
         if !rules.kernel_reports && rules.set.rules.iter().any(|r| r.category == Category::File) {
             syscalls.extend(pipeline::NAME_CHANGES.iter().map(|s| s.to_string()));
         }
-        // Rules of an enforcer that does not reach every process (AppArmor: one running
-        // since before the profile was loaded): an exec or open they name that succeeded
-        // is alerted (pipeline::unreached_block), so the monitor reports those families.
-        let unreached =
-            |c: Category| rules.unreached && rules.set.rules.iter().any(|r| r.category == c);
+        // File rules of an enforcer that does not reach every process (AppArmor: one
+        // running since before the profile was loaded): an open they name that succeeded
+        // is alerted (pipeline::unreached_block), so the monitor reports opens. Not execs:
+        // AppArmor refuses a blocked program whatever its caller (an unconfined caller's
+        // program runs in a profile that grants nothing, and is alerted from its records),
+        // so exec events would cost every exec for nothing.
+        let unreached_files =
+            rules.unreached && rules.set.rules.iter().any(|r| r.category == Category::File);
         // fromSource on a rule the monitor judges: a process gone before its event is read
         // has no /proc/PID/exe, and its program is the one its exec event named (the
         // pipeline's exec map), so execs are needed even where no process rule asks for
@@ -591,11 +594,8 @@ impl Needs {
                 && (rules.unreached || !rules.enforcer_reports.contains(&i))
         });
         Needs {
-            exec: !rules.kernel_reports
-                || has(Category::Process)
-                || unreached(Category::Process)
-                || sourced,
-            files: has(Category::File) || audited_programs || unreached(Category::File),
+            exec: !rules.kernel_reports || has(Category::Process) || sourced,
+            files: has(Category::File) || audited_programs || unreached_files,
             network: has(Category::Network),
             syscalls,
         }
@@ -762,13 +762,15 @@ mod tests {
         assert!(!n.files && !n.exec, "{n:?}");
     }
 
-    /// AppArmor's Block rules still need the monitor's events: a process running since
-    /// before the profile was loaded is not refused, and its operations are alerted.
+    /// AppArmor's file rules still need the monitor's opens: a process running since
+    /// before the profile was loaded is not refused, and its opens are alerted. Its execs
+    /// are not needed (AppArmor refuses a blocked program whatever the caller).
     #[test]
     fn rules_of_an_enforcer_that_does_not_reach_every_process_are_watched() {
         let mut rules = host_rules(HOSTS, vec![0], true);
         assert!(!Needs::of(&rules).files);
         rules.unreached = true;
-        assert!(Needs::of(&rules).files);
+        let n = Needs::of(&rules);
+        assert!(n.files && !n.exec, "{n:?}");
     }
 }

@@ -26,8 +26,8 @@
 //!
 //! Limits (also in [`probe`]'s coverage): processes already running when a profile is
 //! first loaded are not confined until they exec, and programs with their own, more
-//! specific profile keep it: their operations are not refused, but those a Block rule
-//! names are alerted from the eBPF monitor's events ([`unconfined`]).
+//! specific profile keep it: their operations are not refused, but the opens a Block
+//! rule names are alerted from the eBPF monitor's events ([`unconfined`]).
 
 pub mod alerts;
 pub mod audit;
@@ -266,7 +266,7 @@ fn coverage(usable: bool) -> Vec<Coverage> {
                 match op {
                     Op::Exec => (
                         Level::Enforced,
-                        "every program started after the apply runs in knoxctl-host (attached to /**), services started by init included; processes already running are not confined until they exec, and programs with their own, more specific AppArmor profile keep it: their execs and opens that a Block rule names are not refused but alerted by the eBPF monitor (Action Audit (Block), Result Passed)",
+                        "every program started after the apply runs in knoxctl-host (attached to /**), services started by init included; processes already running are not confined until they exec, and programs with their own, more specific AppArmor profile keep it: their opens that a Block rule names are not refused but alerted by the eBPF monitor (Action Audit (Block), Result Passed)",
                     ),
                     Op::FileRead | Op::FileWrite => (
                         Level::Enforced,
