@@ -37,6 +37,11 @@ pub struct HostRules {
     pub enforcer_reports: std::collections::BTreeSet<usize>,
     /// The enforcer reports from the kernel (BPF-LSM), not only what it denies.
     pub kernel_reports: bool,
+    /// The enforcer does not reach every process (AppArmor confines a process at its next
+    /// exec, so one running since before the profile was loaded is unconfined): the monitor
+    /// still watches the execs and opens of its rules, and alerts those a Block rule names
+    /// that succeeded ([`crate::enforce::apparmor::unconfined`]).
+    pub unreached: bool,
     /// The syscall rules, matched against the monitor's syscall events.
     pub syscalls: Arc<SyscallRules>,
     /// Syscall rules that raise no alerts (or not for every syscall they name), and why:
@@ -95,6 +100,7 @@ impl HostRules {
             exec_inert,
             enforcer_reports,
             kernel_reports,
+            unreached: false,
             syscalls,
             unaudited,
             generation: None,
@@ -374,6 +380,9 @@ pub struct HostEffect {
     pub unprotected: usize,
     /// Syscall rules that raise no alerts here (or not for every syscall they name).
     pub unaudited: usize,
+    /// The policy has raw AppArmor rules (`spec.apparmor`); only the AppArmor backend
+    /// loads them.
+    pub raw_apparmor: bool,
 }
 
 /// Why a host policy does not select this host: the host's name and labels, and for each
@@ -549,6 +558,7 @@ impl Core {
         let posture = self.config.default_posture.file;
         let kernel_reports = self.enforcer.reports_every_decision();
         let mut rules = HostRules::new(set, report, posture, kernel_reports);
+        rules.unreached = self.enforcer.backend() == Backend::Apparmor;
         rules.generation = Some(self.enforcer.generation());
         if let Some(tell) = &self.on_rules {
             rules.unaudited = tell(&rules);
@@ -660,6 +670,7 @@ impl Core {
                     observed,
                     unprotected,
                     unaudited,
+                    raw_apparmor: host.set.apparmor.iter().any(|r| r.policy == key),
                 })
             }
             Kind::KubeArmorHostPolicy => Effect::OtherHosts(self.not_selected(p)),

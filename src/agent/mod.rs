@@ -576,9 +576,26 @@ impl Needs {
         if !rules.kernel_reports && rules.set.rules.iter().any(|r| r.category == Category::File) {
             syscalls.extend(pipeline::NAME_CHANGES.iter().map(|s| s.to_string()));
         }
+        // File rules of an enforcer that does not reach every process (AppArmor: one
+        // running since before the profile was loaded): an open they name that succeeded
+        // is alerted (pipeline::unreached_block), so the monitor reports opens. Not execs:
+        // AppArmor refuses a blocked program whatever its caller (an unconfined caller's
+        // program runs in a profile that grants nothing, and is alerted from its records),
+        // so exec events would cost every exec for nothing.
+        let unreached_files =
+            rules.unreached && rules.set.rules.iter().any(|r| r.category == Category::File);
+        // fromSource on a rule the monitor judges: a process gone before its event is read
+        // has no /proc/PID/exe, and its program is the one its exec event named (the
+        // pipeline's exec map), so execs are needed even where no process rule asks for
+        // them (BPF-LSM or AppArmor enforcing, a file Audit rule with fromSource).
+        let sourced = rules.set.rules.iter().enumerate().any(|(i, r)| {
+            r.category != Category::Syscall
+                && !r.from_source.is_empty()
+                && (rules.unreached || !rules.enforcer_reports.contains(&i))
+        });
         Needs {
-            exec: !rules.kernel_reports || has(Category::Process),
-            files: has(Category::File) || audited_programs,
+            exec: !rules.kernel_reports || has(Category::Process) || sourced,
+            files: has(Category::File) || audited_programs || unreached_files,
             network: has(Category::Network),
             syscalls,
         }
@@ -704,4 +721,56 @@ impl Follower {
 pub fn release_free_memory() {
     // SAFETY: malloc_trim only releases memory that is already free.
     unsafe { libc::malloc_trim(0) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::enforce::ApplyReport;
+    use crate::policy::matcher::Posture;
+    use crate::policy::normalize::RuleSet;
+
+    fn host_rules(yaml: &str, enforced: Vec<usize>, kernel_reports: bool) -> core::HostRules {
+        let r =
+            crate::policy::validate::validate_bytes("p.yaml", yaml.as_bytes(), Default::default());
+        let policies: Vec<_> = r.policies().map(|p| p.clone().defaulted()).collect();
+        assert!(!policies.is_empty(), "{yaml}");
+        let report = ApplyReport {
+            enforced,
+            ..Default::default()
+        };
+        core::HostRules::for_container(
+            RuleSet::from_policies(&policies),
+            report,
+            Posture::Audit,
+            kernel_reports,
+        )
+    }
+
+    const HOSTS_FROM_CAT: &str = "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorHostPolicy\nmetadata: {name: p}\nspec:\n  nodeSelector: {matchLabels: {kubearmor.io/hostname: '*'}}\n  file:\n    matchPaths:\n    - path: /etc/hosts\n      fromSource: [{path: /usr/bin/cat}]\n  action: Audit\n";
+    const HOSTS: &str = "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorHostPolicy\nmetadata: {name: p}\nspec:\n  nodeSelector: {matchLabels: {kubearmor.io/hostname: '*'}}\n  file:\n    matchPaths:\n    - path: /etc/hosts\n  action: Block\n";
+
+    /// A file Audit rule with fromSource under an enforcer that reports from the kernel
+    /// (BPF-LSM, AppArmor) still needs exec events: a `cat` gone before its open is read
+    /// is known by its exec (the AppArmor VM suite's hosts-fromsource-audit).
+    #[test]
+    fn from_source_on_a_monitored_rule_needs_exec_events() {
+        let n = Needs::of(&host_rules(HOSTS_FROM_CAT, vec![], true));
+        assert!(n.files && n.exec, "{n:?}");
+        // The enforcer reports the rule itself: neither family.
+        let n = Needs::of(&host_rules(HOSTS_FROM_CAT, vec![0], true));
+        assert!(!n.files && !n.exec, "{n:?}");
+    }
+
+    /// AppArmor's file rules still need the monitor's opens: a process running since
+    /// before the profile was loaded is not refused, and its opens are alerted. Its execs
+    /// are not needed (AppArmor refuses a blocked program whatever the caller).
+    #[test]
+    fn rules_of_an_enforcer_that_does_not_reach_every_process_are_watched() {
+        let mut rules = host_rules(HOSTS, vec![0], true);
+        assert!(!Needs::of(&rules).files);
+        rules.unreached = true;
+        let n = Needs::of(&rules);
+        assert!(n.files && !n.exec, "{n:?}");
+    }
 }

@@ -507,6 +507,13 @@ fn monitor_alerts(
     } else {
         operation
     };
+    let mut enforcer = std::borrow::Cow::Borrowed("eBPF Monitor");
+    if found.is_empty()
+        && let Some((rule, why)) = unreached_block(ev, &verdict, host)
+    {
+        found.push((rule, AlertAction::AuditBlock));
+        enforcer = why.into();
+    }
     let Some(&(rule, action)) = found.first() else {
         return Judged {
             alerts: Vec::new(),
@@ -538,7 +545,7 @@ fn monitor_alerts(
         set_rule(&mut a, host.set.rules.get(rule));
         a.operation = operation_name(operation).to_string();
         a.resource = path.to_string();
-        a.enforcer = "eBPF Monitor".to_string();
+        a.enforcer = enforcer.into_owned();
         a.action = action.as_str().to_string();
         a.result = crate::alert::result_text(ev.retval);
         a.parent_process_name = parent_exe;
@@ -569,6 +576,23 @@ fn monitor_alerts(
         matched,
         exe,
     }
+}
+
+/// A Block rule the enforcer holds (and reports itself) whose exec or open of a host
+/// process succeeded all the same, because the enforcer does not reach that process
+/// (AppArmor: running since before its profile was loaded): the rule, and the alert's
+/// `Enforcer` saying why. Looked at only for such operations, which are rare: the
+/// enforcer refuses the others (`retval < 0`) and alerts them itself.
+fn unreached_block(ev: &MonitorEvent, v: &Verdict, host: &HostRules) -> Option<(usize, String)> {
+    let Decision::Deny { rule } = v.decision else {
+        return None;
+    };
+    if !host.unreached || ev.retval < 0 || !host.enforcer_reports.contains(&rule) {
+        return None;
+    }
+    let why =
+        crate::enforce::apparmor::unconfined::reach(ev.pid, ev.ppid, ev.kind == EventKind::Exec)?;
+    Some((rule, why))
 }
 
 /// [`base_alert`] of a monitor event: the kernel's pid, parent and uid, the rest from

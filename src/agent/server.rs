@@ -8,6 +8,7 @@ use super::core::{
     Refused,
 };
 use super::{container_enforce, containers};
+use crate::enforce::Backend;
 use crate::policy::id::ResolveError;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -361,10 +362,25 @@ fn effect(e: &Effect) -> String {
 
 fn host_effect(h: &HostEffect) -> String {
     let (observed, unprotected) = (h.observed, h.unprotected);
+    // Raw AppArmor rules go into profiles, which only the AppArmor backend loads (the
+    // warning at the policy's spec.apparmor says the same).
+    let raw_ignored = h.raw_apparmor && h.backend != Backend::Apparmor;
+    if raw_ignored && h.rules == 0 && h.syscall_rules == 0 {
+        return format!(
+            "not enforced on this host: its only rules are spec.apparmor raw AppArmor rules, which the agent's enforcer ({}) does not load (only the AppArmor enforcer does)",
+            h.backend
+        );
+    }
     let mut enforced = match observed + unprotected {
         0 => format!("enforced on this host ({})", h.backend),
         _ => format!("on this host ({})", h.backend),
     };
+    if raw_ignored {
+        enforced.push_str(&format!(
+            "; its spec.apparmor raw AppArmor rules are not enforced here ({} does not load them)",
+            h.backend
+        ));
+    }
     if observed > 0 {
         enforced.push_str(&format!(
             "; {observed} rule(s) observed only (alerted, not blocked)"
@@ -480,5 +496,46 @@ mod tests {
         assert!(!group.allows(1000, 1000, None));
         assert_eq!(group_gid("root"), Some(0));
         assert_eq!(group_gid("no-such-group-knoxctl"), None);
+    }
+
+    /// Raw AppArmor rules are enforced by the AppArmor backend only: a policy of nothing
+    /// else is not "enforced" under another one, and one with other rules says which part
+    /// is not.
+    #[test]
+    fn raw_apparmor_rules_are_enforced_only_under_apparmor() {
+        let effect = |backend, rules, raw_apparmor| {
+            host_effect(&HostEffect {
+                backend,
+                rules,
+                syscall_rules: 0,
+                observed: 0,
+                unprotected: 0,
+                unaudited: 0,
+                raw_apparmor,
+            })
+        };
+        for backend in [Backend::Fanotify, Backend::BpfLsm, Backend::MonitorOnly] {
+            let raw_only = effect(backend, 0, true);
+            assert!(
+                raw_only.starts_with("not enforced on this host: its only rules are spec.apparmor"),
+                "{raw_only}"
+            );
+            assert!(raw_only.contains(&format!("({backend})")), "{raw_only}");
+            let mixed = effect(backend, 2, true);
+            assert_eq!(
+                mixed,
+                format!(
+                    "enforced on this host ({backend}); its spec.apparmor raw AppArmor rules are not enforced here ({backend} does not load them)"
+                )
+            );
+        }
+        assert_eq!(
+            effect(Backend::Apparmor, 0, true),
+            "enforced on this host (apparmor)"
+        );
+        assert_eq!(
+            effect(Backend::Fanotify, 1, false),
+            "enforced on this host (fanotify)"
+        );
     }
 }

@@ -492,4 +492,26 @@ fn apply_says_raw_apparmor_rules_are_not_enforced_by_the_agents_enforcer() {
         !err.contains("enforced only by the AppArmor enforcer"),
         "{err}"
     );
+    // Nor does the policy's effect call it enforced: raw rules are all it has.
+    let out_text = stdout(&out);
+    assert!(
+        out_text.contains("kubearmorhostpolicy/raw created: not enforced on this host: its only rules are spec.apparmor raw AppArmor rules, which the agent's enforcer (fanotify) does not load"),
+        "{out_text}"
+    );
+    assert!(
+        !out_text.contains("enforced on this host (fanotify)"),
+        "{out_text}"
+    );
+    // With a rule fanotify enforces, the policy is enforced, all but its raw rules.
+    let mixed = agent.write(
+        "mixed.yaml",
+        "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorHostPolicy\nmetadata:\n  name: mixed\nspec:\n  nodeSelector:\n    matchLabels: {kubearmor.io/hostname: '*'}\n  file:\n    matchPaths:\n    - path: /etc/knox-raw-mixed\n  action: Block\n  apparmor: |\n    deny /etc/knox-raw/** r,\n",
+    );
+    let out = agent.cli(&["policy", "apply", "-f", mixed.to_str().unwrap()]);
+    let out_text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{out_text}{}", stderr(&out));
+    assert!(
+        out_text.contains("kubearmorhostpolicy/mixed created: enforced on this host (fanotify); its spec.apparmor raw AppArmor rules are not enforced here (fanotify does not load them)"),
+        "{out_text}"
+    );
 }

@@ -25,13 +25,15 @@
 //! container's runtime must start it in; host applies leave those profiles alone.
 //!
 //! Limits (also in [`probe`]'s coverage): processes already running when a profile is
-//! first loaded are not confined until they exec (their operations are neither refused
-//! nor alerted); programs with their own, more specific profile keep it.
+//! first loaded are not confined until they exec, and programs with their own, more
+//! specific profile keep it: their operations are not refused, but the opens a Block
+//! rule names are alerted from the eBPF monitor's events ([`unconfined`]).
 
 pub mod alerts;
 pub mod audit;
 pub mod containers;
 pub mod profile;
+pub mod unconfined;
 
 use super::{
     ApplyReport, Backend, Coverage, EnforceError, Enforcer, EnforcerEvent, Generation, Level, Op,
@@ -264,7 +266,7 @@ fn coverage(usable: bool) -> Vec<Coverage> {
                 match op {
                     Op::Exec => (
                         Level::Enforced,
-                        "every program started after the apply runs in knoxctl-host (attached to /**), services started by init included; processes already running are not confined until they exec, and programs with their own, more specific AppArmor profile keep it",
+                        "every program started after the apply runs in knoxctl-host (attached to /**), services started by init included; processes already running are not confined until they exec, and programs with their own, more specific AppArmor profile keep it: their opens that a Block rule names are not refused but alerted by the eBPF monitor (Action Audit (Block), Result Passed)",
                     ),
                     Op::FileRead | Op::FileWrite => (
                         Level::Enforced,
@@ -358,6 +360,7 @@ impl AppArmorEnforcer {
             tracing::warn!(reason = %alert_note, "AppArmor denials raise no alerts");
         }
         let parser = parser().expect("probed");
+        unconfined::set_active(true);
         containers::set_active(Some(Arc::new(containers::Active {
             parser: parser.clone(),
             postures,
@@ -387,6 +390,7 @@ impl AppArmorEnforcer {
     /// no longer loaded from here on.
     fn stop_alerts(&mut self) {
         containers::set_active(None);
+        unconfined::set_active(false);
         if let Some((shared, thread)) = self.alerts.take() {
             shared.stop.store(true, Ordering::SeqCst);
             let _ = thread.join();
@@ -445,6 +449,8 @@ impl Enforcer for AppArmorEnforcer {
             unload(name).map_err(|e| error(format!("unloading profile {name}: {e}")))?;
         }
         self.loaded = keep;
+        // A process confined by a profile just unloaded is unconfined now.
+        unconfined::forget_all();
         self.generation = self.generation.next();
         if let Some((shared, _)) = &self.alerts {
             // The records are judged by the matcher the other backends use, on the rules

@@ -7,18 +7,15 @@
 # (tests/vm/lib.sh, ka_host_policy_suite). A case passes on the kernel's outcome; its alert
 # checks are counted apart (`outcome N/M, alerts K/M`).
 #
-# The two alert checks that fail here (alerts 10/12) and why:
+# The alert check that fails here (alerts 11/12) and why:
 # - unlink-syscall-audit: the semantic difference BPF-LSM's scenario lists (the policy
 #   audits unlink under /home/, the It unlinks /tmp/dummy); the unlink under /home/ does
 #   alert (eBPF Monitor), checked in the case.
-# - hosts-fromsource-audit: an Audit rule never reaches AppArmor (under BPF-LSM the
-#   enforcer reports it), so its alert is the eBPF monitor's, whose pipeline judges
-#   fromSource by reading /proc/PID/exe when the open event is processed
-#   (src/agent/pipeline.rs, LazySubject::source). `cat /etc/hosts` has exited by then:
-#   the source reads as "", /usr/bin/cat does not match, no alert. Shown in the VM: the
-#   same rule alerts for a cat kept alive after its open (`sleep 3 | cat /etc/hosts -`)
-#   and for a short cat when the rule has no fromSource. fanotify (whose audits are the
-#   monitor's too) has the same gap.
+# hosts-fromsource-audit passes: an Audit rule never reaches AppArmor, so its alert is the
+# eBPF monitor's, which judges fromSource by the program of the process; `cat /etc/hosts`
+# has exited before its open is read, and its program comes from its exec event, which
+# the monitor reports for such a rule even though no process rule asks for execs (it did
+# not, and this case missed its alert: src/agent/mod.rs, Needs::of).
 # shellcheck source-path=SCRIPTDIR/.. source=lib.sh
 . /knox/lib.sh
 

@@ -9,7 +9,10 @@
 # stopped. Each route prints `# bypass apparmor ROUTE: blocked` or `NOT STOPPED (reason)`;
 # a route AppArmor is expected to stop that is not stopped fails the scenario, and so does
 # a route documented as not stopped that is (README.md, "AppArmor: bypass routes", must
-# stay true).
+# stay true). A process that was running before the apply is not stopped either, but what
+# it does that a Block rule names is alerted (`Audit (Block)`, `Result: Passed`, the
+# Enforcer saying it is unconfined), and only once: a confined process's denial is
+# AppArmor's alert alone.
 #
 # Commands run as children of this shell, so in knoxctl-host (this shell was started
 # before the load and is unconfined; its children are attached to /**): the exec routes
@@ -70,6 +73,8 @@ spec:
     - dir: /srv/tools/
       recursive: true
   file:
+    matchPaths:
+    - path: /root/secret
     matchDirectories:
     - dir: /opt/fim/
       recursive: true
@@ -77,8 +82,34 @@ spec:
   action: Block
 POLICY
 
+# A process started before the apply that never execs (shell builtins only; its `sleep`s
+# are children that exec, and are confined): AppArmor attaches profiles at exec, so it
+# stays unconfined and its reads of /root/secret are not refused.
+echo secret >/root/secret
+sh -c 'while :; do if read -r x </root/secret; then echo "read $x"; else echo denied; fi >/tmp/early.out 2>&1; sleep 0.2; done' &
+early=$!
+
 start_agent --enforcer apparmor
 apply_policy bypass.yaml
+
+# --- a process running since before the apply: not stopped, alerted ---
+sleep 1
+log "early process $early: $(cat "/proc/$early/attr/current"), its read: $(cat /tmp/early.out)"
+[ "$(cat "/proc/$early/attr/current")" = unconfined ] || fail "the early process is confined: $(cat "/proc/$early/attr/current")"
+stopped=0
+[ "$(cat /tmp/early.out)" = "read secret" ] || stopped=1
+route "process running before the apply" open "AppArmor attaches profiles at exec; its opens a Block rule names are alerted: Audit (Block), Result Passed"
+UNCONFINED="Enforcer=AppArmor (unconfined: started before the profile)"
+expect_alert PolicyName=block-apt Operation=File Resource=/root/secret "HostPID=$early" \
+  'Action=Audit (Block)' Result=Passed "$UNCONFINED" Type=MatchedHostPolicy 'Data~O_RDONLY'
+kill "$early"
+# A process started now (cat, exec'd by this shell) is confined: its read is refused, and
+# alerted once, by AppArmor (not also as unconfined, nor by the monitor).
+expect_denied "Permission denied" cat /root/secret
+expect_alert PolicyName=block-apt Resource=/root/secret Enforcer=AppArmor Action=Block \
+  'Result=Permission denied' "HostPID!=$early"
+expect_no_alert Resource=/root/secret "HostPID!=$early" Result=Passed
+expect_no_alert Resource=/root/secret 'Enforcer=eBPF Monitor'
 
 # --- exec routes (11-lsm-bypass.sh) ---
 try sh -c '/usr/bin/apt --version'

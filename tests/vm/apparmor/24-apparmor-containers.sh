@@ -4,7 +4,8 @@
 # `knoxctl oci-hook`. A policy naming container `web` makes the agent load knoxctl-c-web
 # before any such container exists; `web` is started by runc with
 # process.apparmorProfile=knoxctl-c-web, and the kernel denies a blocked exec and a blocked
-# read inside it, with alerts carrying the container's fields and Enforcer AppArmor.
+# read inside it, with alerts carrying the container's fields and Enforcer AppArmor, and a
+# raw rule (spec.apparmor) in web's policy refuses a read inside it.
 # Container `plain`, started without the profile, is reported as running without it
 # (policy apply, knoxctl containers) and falls back to fanotify. A runtime refuses to start
 # a container in a profile that is not loaded. Deleting the policy keeps web's profile
@@ -179,6 +180,33 @@ sed 's|    - path: /usr/bin/date|    - path: /usr/bin/date\n    - path: /usr/bin
 apply_policy web2.yaml
 expect_denied "Permission denied" in_ctr web sh -c /usr/bin/id
 expect_alert ContainerName=web Enforcer=AppArmor PolicyName=web-block Resource=/usr/bin/id
+
+# --- spec.apparmor: KubeArmor's raw rules go into web's profile as written ---
+echo "raw secret" >/var/lib/knox-ctr/web/rootfs/etc/knox-ctr-raw
+cat >web-raw.yaml <<'POLICY'
+apiVersion: security.kubearmor.com/v1
+kind: KubeArmorPolicy
+metadata:
+  name: web-raw
+  namespace: container_namespace
+spec:
+  selector:
+    matchLabels:
+      kubearmor.io/container.name: web
+  apparmor: |
+    deny /etc/knox-ctr-raw r,
+POLICY
+apply_policy web-raw.yaml
+# Under AppArmor the raw rules are loaded: no "not enforced" warning.
+case $KNOX_OUT in *"not enforced"*) fail "policy apply says web-raw is not enforced under AppArmor" ;; esac
+expect_denied "Permission denied" in_ctr web cat /etc/knox-ctr-raw
+expect_ok in_ctr web cat /etc/passwd
+# The host is not the container: its own file of that name stays readable.
+echo "host raw" >/etc/knox-ctr-raw
+expect_ok cat /etc/knox-ctr-raw
+expect_ok "$KNOXCTL" policy delete web-raw
+expect_output 'raw secret' in_ctr web cat /etc/knox-ctr-raw
+log "apparmor container web: spec.apparmor raw rule (deny /etc/knox-ctr-raw r) refused a read inside the container, not on the host; gone after delete"
 
 # --- delete: web keeps an empty profile while it runs in it (later execs need it) ---
 expect_ok "$KNOXCTL" policy delete web-block
