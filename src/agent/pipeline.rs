@@ -174,40 +174,30 @@ pub fn run_enforcer_events(
     }
 }
 
-/// Process facts for a monitor event, read from /proc only when a rule needs them.
+/// Process facts for a monitor event, read only when a rule needs them.
 struct LazySubject {
     uid: u32,
     /// For exec the source is the parent's executable; for file access the process's own.
     source_pid: u32,
     source: Option<String>,
-    /// The process's paths are the host's (its exec'd path may be resolved here).
-    host: bool,
 }
 
 impl LazySubject {
-    fn new(uid: u32, source_pid: u32, root: &std::path::Path) -> LazySubject {
+    fn new(uid: u32, source_pid: u32) -> LazySubject {
         LazySubject {
             uid,
             source_pid,
             source: None,
-            host: root == std::path::Path::new("/"),
         }
     }
 }
 
 impl Subject for LazySubject {
     fn source(&mut self) -> &str {
-        let (pid, host) = (self.source_pid, self.host);
-        self.source.get_or_insert_with(|| {
-            std::fs::read_link(format!("/proc/{pid}/exe"))
-                .map(|p| {
-                    p.to_string_lossy()
-                        .trim_end_matches(" (deleted)")
-                        .to_string()
-                })
-                // Gone (or a zombie) before its event was read: what its exec said.
-                .or_else(|_| EXECS.with_borrow_mut(|e| e.resolved(pid, host)).ok_or(()))
-                .unwrap_or_default()
+        let pid = self.source_pid;
+        self.source.get_or_insert_with(|| match program_of(pid) {
+            Some(exe) => exe.to_string(),
+            None => proc_exe(pid),
         })
     }
 
@@ -228,11 +218,15 @@ fn owner_of(root: &std::path::Path, path: &str) -> u32 {
         .unwrap_or(u32::MAX)
 }
 
-/// The program each process last exec'd, as the monitor's exec events named it: a process
-/// that exits before its events are read leaves nothing in /proc, and a `fromSource` rule
-/// would not know what ran. The ring buffer orders a process's exec before its own events
-/// and its children's, so the path is known when they are judged. A fork inherits its
-/// parent's program; an exit keeps the entry a while longer (a parent's exit may be read
+/// The program each process runs, in the order of the monitor's events: what its last exec
+/// named (symlinks resolved, as /proc names it), or, until its own exec is read, the
+/// program of the process that forked it. This answers before /proc does: /proc
+/// tells what a process runs when its event is read, which for an event that came before
+/// an exec is already the next program (a shell's `cat x > f` opens `f` in the forked
+/// shell, then execs cat; BPF-LSM sees the shell open it), and for a process that exited
+/// is nothing. The ring buffer orders a process's fork, its events and its exec as they
+/// happened. /proc still answers for processes whose exec this map never saw (started
+/// before the agent). An exit keeps the entry a while longer (a parent's exit may be read
 /// before the exec of a child it did not wait for).
 struct ExecPaths {
     paths: std::collections::HashMap<u32, ExecPath>,
@@ -242,8 +236,6 @@ struct ExecPaths {
 
 struct ExecPath {
     path: Arc<str>,
-    /// `path` is the file's real one (symlinks resolved, as /proc names it).
-    resolved: bool,
     exited: bool,
 }
 
@@ -261,7 +253,7 @@ impl ExecPaths {
         }
     }
 
-    fn set(&mut self, pid: u32, path: Arc<str>, resolved: bool) {
+    fn set(&mut self, pid: u32, path: Arc<str>) {
         if self.paths.len() >= EXEC_PATHS_MAX && !self.paths.contains_key(&pid) {
             self.paths.clear();
             self.exited.clear();
@@ -270,24 +262,45 @@ impl ExecPaths {
             pid,
             ExecPath {
                 path,
-                resolved,
                 exited: false,
             },
         );
     }
 
-    /// A successful exec of `path` (absolute: relative ones are resolved by the caller).
-    fn exec(&mut self, pid: u32, path: &str) {
-        self.set(pid, Arc::from(path), false);
+    /// A successful exec of `path` (absolute: relative ones are resolved by the caller) by
+    /// a process whose root is `root` (`/` on the host, `/proc/PID/root` in a container).
+    /// A path that names the caller's own files (`/proc/self/fd/7`, `/dev/fd/3`: runc
+    /// running its init from a sealed memfd copy of itself, fexecve) means nothing here:
+    /// /proc names that program, now rather than later (runc's init soon execs the
+    /// container's program, whose name its own opens must not get). Gone already, it
+    /// stays unnamed, and so do the processes it forked, rather than be named after what
+    /// /proc would say later.
+    fn exec(&mut self, pid: u32, path: &str, root: &std::path::Path) {
+        // Running itself again: the program it ran (as the events knew it) goes on.
+        if path == "/proc/self/exe" && self.paths.contains_key(&pid) {
+            return;
+        }
+        let program = resolve_program(root, path).unwrap_or_else(|| proc_exe(pid));
+        self.set(pid, Arc::from(program));
     }
 
-    /// A new process runs its parent's program (no allocation: the path is shared).
+    /// A new process runs the program of the process that forked it (`parent`; no
+    /// allocation: the path is shared). A parent whose exec was never seen is asked of
+    /// /proc once, for both of them.
     fn fork(&mut self, pid: u32, parent: u32) {
-        match self.paths.get(&parent) {
-            Some(p) => {
-                let (path, resolved) = (p.path.clone(), p.resolved);
-                self.set(pid, path, resolved);
+        let path = match self.paths.get(&parent) {
+            Some(p) => Some(p.path.clone()),
+            None => {
+                let exe = proc_exe(parent);
+                (!exe.is_empty()).then(|| {
+                    let exe: Arc<str> = Arc::from(exe);
+                    self.set(parent, exe.clone());
+                    exe
+                })
             }
+        };
+        match path {
+            Some(path) => self.set(pid, path),
             None => {
                 self.paths.remove(&pid);
             }
@@ -309,18 +322,82 @@ impl ExecPaths {
         }
     }
 
-    /// The real path of `pid`'s program, as /proc would have named it: resolved once, on
-    /// the host (`host`); a container's path stays as its exec named it.
-    fn resolved(&mut self, pid: u32, host: bool) -> Option<String> {
-        let p = self.paths.get_mut(&pid)?;
-        if host && !p.resolved {
-            if let Ok(real) = std::fs::canonicalize(&*p.path) {
-                p.path = Arc::from(real.to_string_lossy().as_ref());
-            }
-            p.resolved = true;
-        }
-        Some(p.path.to_string())
+    /// The program `pid` runs as of the events read so far, if its exec or fork was seen.
+    fn get(&self, pid: u32) -> Option<Arc<str>> {
+        self.paths.get(&pid).map(|p| p.path.clone())
     }
+}
+
+/// `/proc/PID/exe` now: the program a process runs when its event is read.
+fn proc_exe(pid: u32) -> String {
+    std::fs::read_link(format!("/proc/{pid}/exe"))
+        .map(|p| {
+            p.to_string_lossy()
+                .trim_end_matches(" (deleted)")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+/// The program a process runs as of the events read so far ([`ExecPaths`]); None for the
+/// processes whose exec and fork the monitor never saw (/proc answers for those).
+fn program_of(pid: u32) -> Option<Arc<str>> {
+    EXECS.with_borrow(|e| e.get(pid))
+}
+
+/// How many symlinks a path may go through before it is given up (the kernel's limit).
+const MAX_SYMLINKS: usize = 40;
+
+/// `path` as a process whose root is `root` would find it, with every symlink resolved
+/// (`/bin/sh` → `/usr/bin/dash`): the name /proc and BPF-LSM give the program. Resolved
+/// under `root` one component at a time, so that a container's absolute links stay in
+/// its own tree. None for names relative to the caller (`/proc/self/...`, `/dev/fd/N`),
+/// which only the caller could resolve; a path that cannot be followed (gone since) stays
+/// as named.
+fn resolve_program(root: &std::path::Path, path: &str) -> Option<String> {
+    if path.starts_with("/proc/") || path.starts_with("/dev/fd/") {
+        return None;
+    }
+    let host = root == std::path::Path::new("/");
+    if host {
+        return Some(
+            std::fs::canonicalize(path)
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_else(|_| path.to_string()),
+        );
+    }
+    let mut done: Vec<String> = Vec::new();
+    // Components still to walk, the next one last.
+    let mut todo: Vec<String> = path.rsplit('/').map(str::to_string).collect();
+    let mut links = 0;
+    while let Some(c) = todo.pop() {
+        match c.as_str() {
+            "" | "." => continue,
+            ".." => {
+                done.pop();
+                continue;
+            }
+            _ => done.push(c),
+        }
+        match std::fs::read_link(root.join(done.join("/"))) {
+            Ok(target) => {
+                links += 1;
+                if links > MAX_SYMLINKS {
+                    return Some(path.to_string());
+                }
+                done.pop();
+                let target = target.to_string_lossy();
+                if target.starts_with('/') {
+                    done.clear();
+                }
+                todo.extend(target.rsplit('/').map(str::to_string));
+            }
+            // Not a link.
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {}
+            Err(_) => return Some(path.to_string()),
+        }
+    }
+    Some(format!("/{}", done.join("/")))
 }
 
 thread_local! {
@@ -338,24 +415,62 @@ thread_local! {
     static PROCS: std::cell::RefCell<ProcCache> = std::cell::RefCell::new(ProcCache::new(PROC_TTL));
 }
 
-/// The facts a monitor event carries, completed from /proc while the process may still run.
-fn monitor_process(ev: &MonitorEvent, exe: &str) -> ProcessInfo {
-    let mut p = PROCS.with_borrow_mut(|c| {
-        c.get(
+/// The facts a monitor event carries, completed from /proc while the process may still run,
+/// with the programs as of the event ([`actor`]). `known`: the program the kernel read
+/// with the event itself (a syscall's), when it could.
+fn monitor_process(ev: &MonitorEvent, known: Option<&str>) -> ProcessInfo {
+    PROCS.with_borrow_mut(|c| {
+        let cached = c.get(
             ev.pid as i32,
             ev.ppid as i32,
             &ev.comm,
             ev.kind == EventKind::Exec,
-        )
-        .clone()
-    });
-    p.pid = ev.pid as i32;
-    p.ppid = ev.ppid as i32;
-    p.uid = ev.uid;
-    if p.exe.is_empty() {
-        p.exe = exe.to_string();
+        );
+        let who = actor(cached, ev, known);
+        let mut p = cached.clone();
+        p.pid = ev.pid as i32;
+        p.ppid = ev.ppid as i32;
+        p.uid = ev.uid;
+        if !who.cmdline {
+            p.cmdline.clear();
+        }
+        p.exe = who.exe;
+        p.parent_exe = who.parent_exe;
+        p
+    })
+}
+
+/// Who did what an event says, as of the event: the programs of the process and of its
+/// parent.
+struct Actor {
+    exe: String,
+    parent_exe: String,
+    /// /proc's command line is this program's: /proc was read while the process ran it
+    /// (not after an exec the event came before).
+    cmdline: bool,
+}
+
+/// The programs of `ev`'s process and of its parent: the kernel's own reading (`known`)
+/// first, then [`ExecPaths`] (the order of events), then what /proc said (`p`) for the
+/// processes whose exec and fork the monitor never saw. A process is never named after
+/// the file it opened: without a program it stays unnamed.
+fn actor(p: &ProcessInfo, ev: &MonitorEvent, known: Option<&str>) -> Actor {
+    let exe = match known.filter(|k| !k.is_empty()) {
+        Some(k) => k.to_string(),
+        None => match program_of(ev.pid) {
+            Some(e) => e.to_string(),
+            None => p.exe.clone(),
+        },
+    };
+    let parent_exe = match program_of(ev.ppid) {
+        Some(e) => e.to_string(),
+        None => p.parent_exe.clone(),
+    };
+    Actor {
+        cmdline: exe == p.exe,
+        exe,
+        parent_exe,
     }
-    p
 }
 
 thread_local! {
@@ -466,7 +581,6 @@ fn monitor_alerts(
         } else {
             ev.pid
         },
-        root,
     );
     let owner = if needs_owner(host) {
         owner_of(root, path)
@@ -497,7 +611,7 @@ fn monitor_alerts(
         && !host.exec_inert
         && crate::procfs::is_dynamic_loader(&ev.comm)
     {
-        let mut parent = LazySubject::new(ev.uid, ev.ppid, root);
+        let mut parent = LazySubject::new(ev.uid, ev.ppid);
         found = monitor_findings(&host.compiled.exec(path, owner, &mut parent));
         found.retain(|(rule, _)| !host.enforcer_reports.contains(rule));
         loaded = !found.is_empty();
@@ -529,18 +643,8 @@ fn monitor_alerts(
             &ev.comm,
             ev.kind == EventKind::Exec,
         );
-        // Gone before /proc was read: the programs their execs named.
-        let exec_of = |pid: u32| EXECS.with_borrow_mut(|e| e.resolved(pid, subject.host));
-        let exec_exe = p.exe.is_empty().then(|| exec_of(ev.pid)).flatten();
-        let p_exe = match &exec_exe {
-            _ if !p.exe.is_empty() => &p.exe,
-            Some(exe) => exe,
-            None => path,
-        };
-        let parent_exe = match p.parent_exe.is_empty() {
-            true => exec_of(ev.ppid).unwrap_or_default(),
-            false => p.parent_exe.clone(),
-        };
+        let who = actor(p, ev, None);
+        let p_exe = who.exe.as_str();
         let mut a = event_alert(ctx, ev, p);
         set_rule(&mut a, host.set.rules.get(rule));
         a.operation = operation_name(operation).to_string();
@@ -548,7 +652,7 @@ fn monitor_alerts(
         a.enforcer = enforcer.into_owned();
         a.action = action.as_str().to_string();
         a.result = crate::alert::result_text(ev.retval);
-        a.parent_process_name = parent_exe;
+        a.parent_process_name = who.parent_exe.clone();
         match operation {
             Operation::Process => {
                 a.data = if loaded {
@@ -562,8 +666,9 @@ fn monitor_alerts(
             _ => {
                 a.data = monitor_open_data(ev.flags);
                 a.process_name = p_exe.to_string();
-                // No command line left to read: the program at least.
-                a.source = match p.cmdline.is_empty() {
+                // No command line left to read, or it is the next program's: the program
+                // at least.
+                a.source = match p.cmdline.is_empty() || !who.cmdline {
                     true => a.process_name.clone(),
                     false => p.cmdline.clone(),
                 };
@@ -672,10 +777,9 @@ fn syscall_alert(
                 uid: ev.uid,
             },
         ),
-        None => {
-            host.syscalls
-                .first_match(name, &complete, &mut LazySubject::new(ev.uid, ev.pid, root))
-        }
+        None => host
+            .syscalls
+            .first_match(name, &complete, &mut LazySubject::new(ev.uid, ev.pid)),
     };
     let Some(found) = found else {
         // Not asked for by a syscall rule: watched (while file rules exist) because
@@ -719,8 +823,7 @@ fn syscall_event_alert(
         let (o, n) = path_names(name);
         data.push_str(&format!(" {o}={} {n}={}", old.path, new.path));
     }
-    let exe = detail.and_then(|d| d.exe.as_deref()).unwrap_or_default();
-    let process = monitor_process(ev, exe);
+    let process = monitor_process(ev, detail.and_then(|d| d.exe.as_deref()));
     let mut a = base_alert(ctx, &process, ev.timestamp_ns);
     set_rule(&mut a, rule);
     a.operation = operation.to_string();
@@ -762,7 +865,7 @@ fn name_change_alert(
     paths: &[Option<&str>],
     root: &std::path::Path,
 ) -> Option<Alert> {
-    let mut subject = LazySubject::new(ev.uid, ev.pid, root);
+    let mut subject = LazySubject::new(ev.uid, ev.pid);
     let (rule, resource) = paths.iter().flatten().find_map(|p| {
         match host
             .compiled
@@ -812,7 +915,12 @@ pub fn run_monitor_events(
                 PROCS.with_borrow_mut(|c| c.forget(ev.pid as i32));
                 EXECS.with_borrow_mut(|e| e.exit(ev.pid));
             } else {
-                EXECS.with_borrow_mut(|e| e.fork(ev.pid, ev.ppid));
+                // The program of the process that forked it (see EventKind::Fork).
+                let forker = u32::try_from(ev.retval)
+                    .ok()
+                    .filter(|&f| f > 0)
+                    .unwrap_or(ev.ppid);
+                EXECS.with_borrow_mut(|e| e.fork(ev.pid, forker));
             }
             continue;
         }
@@ -823,10 +931,17 @@ pub fn run_monitor_events(
         };
         // Recorded after judging: an exec's rules look at its parent, not at the image.
         if ev.kind == EventKind::Exec && ev.retval >= 0 {
+            let root = match &member {
+                None => std::path::PathBuf::from("/"),
+                Some(m) => std::path::PathBuf::from(format!("/proc/{}/root", m.container.pid)),
+            };
             match judged.exe.as_deref() {
-                Some(exe) if exe.starts_with('/') => EXECS.with_borrow_mut(|e| e.exec(ev.pid, exe)),
+                // Read from /proc: already the real path.
+                Some(exe) if exe.starts_with('/') => {
+                    EXECS.with_borrow_mut(|e| e.set(ev.pid, Arc::from(exe)))
+                }
                 _ if ev.path.starts_with('/') => {
-                    EXECS.with_borrow_mut(|e| e.exec(ev.pid, &ev.path))
+                    EXECS.with_borrow_mut(|e| e.exec(ev.pid, &ev.path, &root))
                 }
                 // A relative exec the rules did not resolve: /proc answers for it.
                 _ => EXECS.with_borrow_mut(|e| {
@@ -890,7 +1005,7 @@ fn monitor_log_of(
     }
     // A successful exec names the new image; a failed one what the caller asked for.
     let exe = exe.unwrap_or_else(|| ev.path.clone());
-    let process = monitor_process(ev, &exe);
+    let process = monitor_process(ev, None);
     let mut a = base_alert(ctx, &process, ev.timestamp_ns);
     a.kind = "HostLog".to_string();
     a.result = crate::alert::result_text(ev.retval);
@@ -1148,38 +1263,127 @@ mod tests {
     #[test]
     fn exec_paths_answer_for_gone_processes_forks_and_recent_exits() {
         let mut e = ExecPaths::new();
+        let host = std::path::Path::new("/");
         let (a, b, c) = (gone_pid(), gone_pid() + 1, gone_pid() + 2);
         // On the host the real path, symlinks resolved (as /proc names it).
         let real = std::fs::canonicalize("/proc/self/exe").unwrap();
-        let link = format!("/proc/{}/exe", std::process::id());
-        e.exec(a, &link);
+        e.exec(a, real.to_str().unwrap(), host);
         e.fork(b, a);
-        assert_eq!(e.resolved(b, true).as_deref(), real.to_str());
-        // A container's path stays as its exec named it.
-        e.exec(c, "/bin/in-container");
-        assert_eq!(e.resolved(c, false).as_deref(), Some("/bin/in-container"));
+        assert_eq!(e.get(b).as_deref(), real.to_str());
+        // Names of the caller's own files mean nothing here: /proc names the program
+        // while the process runs, and it stays unnamed once it is gone.
+        let me = std::process::id();
+        e.exec(me, "/proc/self/fd/7", host);
+        assert_eq!(e.get(me).as_deref(), real.to_str());
+        e.exec(b, "/dev/fd/3", host);
+        assert_eq!(e.get(b).as_deref(), Some(""));
+        e.set(c, Arc::from("/usr/bin/runc"));
+        e.exec(c, "/proc/self/exe", host);
+        assert_eq!(e.get(c).as_deref(), Some("/usr/bin/runc"));
+        e.fork(c, b);
+        assert_eq!(e.get(c).as_deref(), Some(""));
+        e.fork(b, a);
         // An exited process is known until EXITED_KEPT later exits are read.
         e.exit(a);
-        assert!(e.resolved(a, true).is_some());
+        assert!(e.get(a).is_some());
         for p in 0..EXITED_KEPT as u32 {
-            e.exec(10 + p, "/x");
+            e.exec(10 + p, "/x", host);
             e.exit(10 + p);
         }
-        assert!(e.resolved(a, true).is_none());
-        assert!(e.resolved(b, true).is_some(), "b never exited");
-        // A fork of a process whose exec was never seen: nothing, /proc answers.
+        assert!(e.get(a).is_none());
+        assert!(e.get(b).is_some(), "b never exited");
+        // A fork of a process whose exec was never seen, and that /proc cannot name:
+        // nothing, /proc answers for the child.
+        e.exec(c, "/x", host);
         e.fork(c, a);
-        assert!(e.resolved(c, false).is_none());
+        assert!(e.get(c).is_none());
+        // A running parent never seen: /proc names it, for it and its child.
+        e.paths.remove(&me);
+        e.fork(c, me);
+        assert_eq!(e.get(c).as_deref(), real.to_str());
+        assert_eq!(e.get(me).as_deref(), real.to_str());
+    }
+
+    /// A container's programs are resolved in its own tree: its absolute links lead to its
+    /// own files, never the host's.
+    #[test]
+    fn programs_resolve_under_a_containers_root() {
+        let root = std::env::temp_dir().join(format!("knox-resolve-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("usr/bin")).unwrap();
+        std::fs::write(root.join("usr/bin/dash"), "").unwrap();
+        std::os::unix::fs::symlink("usr/bin", root.join("bin")).unwrap();
+        std::os::unix::fs::symlink("/usr/bin/dash", root.join("usr/bin/sh")).unwrap();
+        std::os::unix::fs::symlink("../bin/sh", root.join("usr/bin/rel")).unwrap();
+        let r = |p: &str| resolve_program(&root, p);
+        assert_eq!(r("/bin/sh").as_deref(), Some("/usr/bin/dash"));
+        assert_eq!(r("/usr/bin/rel").as_deref(), Some("/usr/bin/dash"));
+        assert_eq!(
+            r("/usr/./bin/../bin/dash").as_deref(),
+            Some("/usr/bin/dash")
+        );
+        // Gone since: as named.
+        assert_eq!(r("/bin/gone").as_deref(), Some("/bin/gone"));
+        assert_eq!(r("/proc/self/exe"), None);
+        // A loop is given up, as the kernel does.
+        std::os::unix::fs::symlink("/loop", root.join("loop")).unwrap();
+        assert_eq!(r("/loop").as_deref(), Some("/loop"));
+        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]
     fn source_of_a_gone_process_is_its_exec() {
         let pid = gone_pid();
-        let mut subject = LazySubject::new(0, pid, std::path::Path::new("/"));
+        let mut subject = LazySubject::new(0, pid);
         assert_eq!(subject.source(), "");
-        EXECS.with_borrow_mut(|e| e.exec(pid, "/usr/bin/env"));
-        let mut subject = LazySubject::new(0, pid, std::path::Path::new("/"));
+        EXECS.with_borrow_mut(|e| e.exec(pid, "/usr/bin/env", std::path::Path::new("/")));
+        let mut subject = LazySubject::new(0, pid);
         let want = std::fs::canonicalize("/usr/bin/env").unwrap();
         assert_eq!(subject.source(), want.to_str().unwrap());
+    }
+
+    /// Events read after the process exec'd are named after the program that did them:
+    /// the one of the events' order, not /proc's, which already names the next one.
+    #[test]
+    fn events_before_an_exec_are_the_old_programs() {
+        let me = std::process::id();
+        let real = std::fs::canonicalize("/proc/self/exe").unwrap();
+        let real = real.to_str().unwrap();
+        let mut ev = event(EventKind::Open);
+        ev.path = "/etc/hostname".into();
+        // Never seen: /proc's.
+        EXECS.with_borrow_mut(|e| e.paths.remove(&me));
+        let p = monitor_process(&ev, None);
+        assert_eq!(p.exe, real);
+        assert!(!p.cmdline.is_empty());
+        // As the events say (a shell before its exec): its program, and no command line
+        // of the program /proc saw.
+        EXECS.with_borrow_mut(|e| e.set(me, Arc::from("/usr/bin/bash")));
+        let p = monitor_process(&ev, None);
+        assert_eq!(p.exe, "/usr/bin/bash");
+        assert!(p.cmdline.is_empty(), "{p:?}");
+        let ctx = AlertContext {
+            cluster_name: "c".into(),
+            host_name: "h".into(),
+        };
+        let files = Families {
+            process: false,
+            file: true,
+            network: false,
+            capabilities: false,
+        };
+        let log = monitor_log(&ev, &ctx, &files).unwrap();
+        assert_eq!(log.process_name, "/usr/bin/bash");
+        assert_eq!(log.source, "/usr/bin/bash");
+        // The kernel's own reading beats both.
+        assert_eq!(monitor_process(&ev, Some("/k")).exe, "/k");
+        // Nor is a process whose program nobody knows named after the file it opened.
+        let mut gone = event(EventKind::Open);
+        gone.pid = gone_pid();
+        gone.ppid = gone.pid;
+        gone.path = "/etc/hostname".into();
+        let log = monitor_log(&gone, &ctx, &files).unwrap();
+        assert_eq!(log.process_name, "");
+        EXECS.with_borrow_mut(|e| e.paths.remove(&me));
     }
 }

@@ -320,7 +320,9 @@ impl fmt::Display for EventKind {
 /// - `Exit`: the last thread of a process ended; `retval` is the wait(2) status
 ///   (`code << 8`, or the terminating signal in the low 7 bits).
 /// - `Fork`: a new process (new threads are not reported); `pid`/`tid` are the child's,
-///   `ppid` its parent, `comm` and `uid` inherited from the parent.
+///   `ppid` its parent, `comm` and `uid` inherited from the parent; `retval` the process
+///   that forked it, whose program the child runs (not always the parent: `CLONE_PARENT`
+///   gives the child its forker's parent).
 /// - `Open`: open/openat/openat2/creat; `path` as passed (relative paths stay relative),
 ///   `flags` the open flags, `retval` the fd or -errno.
 /// - `Connect`/`Bind`: the caller's address, `retval` 0 or -errno (a non-blocking connect

@@ -420,8 +420,11 @@ int sched_fork(__u64 *ctx)
 	struct event *e = new_event(EV_FORK);
 	if (!e)
 		return 0;
-	/* The event is about the child; CLONE_PARENT may give it another parent than us. */
+	/* The event is about the child; CLONE_PARENT may give it another parent than us
+	 * (runc's nsexec does). The child runs the forker's program, not its parent's:
+	 * retval names the forker (new_event's tgid, before it becomes the child's). */
 	struct task_struct *parent = READ_KERN(child->real_parent);
+	e->retval = e->tgid;
 	e->tgid = tgid;
 	e->tid = pid;
 	e->ppid = READ_KERN(parent->tgid);
