@@ -14,39 +14,13 @@ mod common;
 
 use common::*;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 const RUNS: usize = 3;
 
-fn host_policy(agent: &Agent, name: &str, body: &str) -> PathBuf {
-    let host = knoxctl::identity::hostname();
-    agent.write(
-        &format!("{name}.yaml"),
-        &format!(
-            "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorHostPolicy\nmetadata:\n  name: {name}\nspec:\n  nodeSelector:\n    matchLabels:\n      kubearmor.io/hostname: {host}\n{body}  action: Audit\n"
-        ),
-    )
-}
-
-fn apply(agent: &Agent, policy: &Path) {
-    let o = agent.cli(&["policy", "apply", "-f", policy.to_str().unwrap()]);
-    assert!(o.status.success(), "{}", out(&o));
-}
-
 fn s(p: &Path) -> String {
     p.to_str().unwrap().to_string()
-}
-
-fn exactly(agent: &Agent, filters: &[&str], want: usize) -> Vec<serde_json::Value> {
-    let got = agent.wait_alerts(filters, want);
-    assert_eq!(
-        got.len(),
-        want,
-        "alerts matching {filters:?}: {got:#?}\nagent log:\n{}",
-        agent.log()
-    );
-    got
 }
 
 #[test]
@@ -73,26 +47,26 @@ fn a_redirect_before_an_exec_is_the_shells_and_the_programs_opens_are_its_own() 
     let output = dir.join("output");
 
     // Every open of the two files, whoever makes it; and cat's exec, asked for by the shell.
-    let files = host_policy(
-        &agent,
+    let files = agent.host_policy(
         "attrib-file",
         &format!(
             "  file:\n    matchPaths:\n    - path: {}\n    - path: {}\n",
             s(&input),
             s(&output)
         ),
+        "Audit",
     );
-    apply(&agent, &files);
-    let process = host_policy(
-        &agent,
+    agent.apply_ok(&files);
+    let process = agent.host_policy(
         "attrib-exec",
         &format!(
             "  process:\n    matchPaths:\n    - path: {}\n      fromSource:\n      - path: {}\n",
             s(&cat),
             s(&bash)
         ),
+        "Audit",
     );
-    apply(&agent, &process);
+    agent.apply_ok(&process);
 
     for run in 1..=RUNS {
         // `; :` keeps the shell from exec'ing cat in its own place: a forked shell opens
@@ -107,28 +81,25 @@ fn a_redirect_before_an_exec_is_the_shells_and_the_programs_opens_are_its_own() 
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        exactly(
-            &agent,
+        agent.exact_alerts(
             &["PolicyName=attrib-file", &format!("Resource={}", s(&input))],
             run,
         );
-        exactly(
-            &agent,
+        agent.exact_alerts(
             &[
                 "PolicyName=attrib-file",
                 &format!("Resource={}", s(&output)),
             ],
             run,
         );
-        exactly(&agent, &["PolicyName=attrib-exec"], run);
+        agent.exact_alerts(&["PolicyName=attrib-exec"], run);
         let mut stdin = child.stdin.take().unwrap();
         stdin.write_all(b"done\n").unwrap();
         drop(stdin);
         assert!(child.wait().unwrap().success());
     }
 
-    for a in exactly(
-        &agent,
+    for a in agent.exact_alerts(
         &[
             "PolicyName=attrib-file",
             &format!("Resource={}", s(&output)),
@@ -145,8 +116,7 @@ fn a_redirect_before_an_exec_is_the_shells_and_the_programs_opens_are_its_own() 
         assert_eq!(a["Source"], s(&bash), "{a:#}");
         assert_eq!(a["ParentProcessName"], s(&bash), "{a:#}");
     }
-    for a in exactly(
-        &agent,
+    for a in agent.exact_alerts(
         &["PolicyName=attrib-file", &format!("Resource={}", s(&input))],
         RUNS,
     ) {
@@ -155,7 +125,7 @@ fn a_redirect_before_an_exec_is_the_shells_and_the_programs_opens_are_its_own() 
         assert!(source.starts_with(&s(&cat)), "{a:#}");
         assert_eq!(a["ParentProcessName"], s(&bash), "{a:#}");
     }
-    for a in exactly(&agent, &["PolicyName=attrib-exec"], RUNS) {
+    for a in agent.exact_alerts(&["PolicyName=attrib-exec"], RUNS) {
         assert_eq!(a["Operation"], "Process", "{a:#}");
         assert_eq!(a["ProcessName"], s(&cat), "{a:#}");
         assert_eq!(a["ParentProcessName"], s(&bash), "{a:#}");
@@ -184,12 +154,12 @@ fn a_clone_parent_child_runs_its_forkers_program() {
     std::fs::create_dir_all(&dir).unwrap();
     let watched = dir.join("watched");
     std::fs::write(&watched, "x").unwrap();
-    let policy = host_policy(
-        &agent,
+    let policy = agent.host_policy(
         "attrib-cp",
         &format!("  file:\n    matchPaths:\n    - path: {}\n", s(&watched)),
+        "Audit",
     );
-    apply(&agent, &policy);
+    agent.apply_ok(&policy);
     // clone(CLONE_PARENT | SIGCHLD) as a raw syscall (56 on x86_64): the child is this
     // test's, made by python, which exits at once.
     let script = "import ctypes, os, sys\n\
@@ -205,7 +175,7 @@ fn a_clone_parent_child_runs_its_forkers_program() {
             .unwrap();
         assert!(st.success());
     }
-    for a in exactly(&agent, &["PolicyName=attrib-cp"], RUNS) {
+    for a in agent.exact_alerts(&["PolicyName=attrib-cp"], RUNS) {
         assert_eq!(a["ProcessName"], s(&python), "{a:#}");
         assert_eq!(a["ParentProcessName"], s(&me), "{a:#}");
     }

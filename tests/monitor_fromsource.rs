@@ -10,27 +10,11 @@
 mod common;
 
 use common::*;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 /// How many times each short-lived program runs; every run must raise its alert.
 const RUNS: usize = 5;
-
-fn host_policy(agent: &Agent, name: &str, body: &str) -> PathBuf {
-    let host = knoxctl::identity::hostname();
-    agent.write(
-        &format!("{name}.yaml"),
-        &format!(
-            "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorHostPolicy\nmetadata:\n  name: {name}\nspec:\n  nodeSelector:\n    matchLabels:\n      kubearmor.io/hostname: {host}\n{body}  action: Audit\n"
-        ),
-    )
-}
-
-fn apply(agent: &Agent, policy: &Path) -> String {
-    let o = agent.cli(&["policy", "apply", "-f", policy.to_str().unwrap()]);
-    assert!(o.status.success(), "{}", out(&o));
-    stdout(&o)
-}
 
 fn s(p: &Path) -> String {
     p.to_str().unwrap().to_string()
@@ -50,17 +34,6 @@ fn run(program: &Path, args: &[&str]) -> bool {
         .status()
         .unwrap()
         .success()
-}
-
-fn all_alerts(agent: &Agent, filters: &[&str], want: usize) -> Vec<serde_json::Value> {
-    let got = agent.wait_alerts(filters, want);
-    assert_eq!(
-        got.len(),
-        want,
-        "alerts matching {filters:?}: {got:#?}\nagent log:\n{}",
-        agent.log()
-    );
-    got
 }
 
 #[test]
@@ -87,27 +60,27 @@ fn from_source_matches_programs_that_exited_before_their_events_were_read() {
     let secret = dir.join("secret");
     std::fs::write(&secret, "x").unwrap();
 
-    let file_policy = host_policy(
-        &agent,
+    let file_policy = agent.host_policy(
         "fromsrc-file",
         &format!(
             "  file:\n    matchPaths:\n    - path: {}\n      fromSource:\n      - path: {}\n",
             s(&secret),
             s(&cat)
         ),
+        "Audit",
     );
-    apply(&agent, &file_policy);
+    agent.apply_ok(&file_policy);
     // The parent's executable for process rules: a shell that runs the program and exits.
-    let process_policy = host_policy(
-        &agent,
+    let process_policy = agent.host_policy(
         "fromsrc-process",
         &format!(
             "  process:\n    matchPaths:\n    - path: {}\n      fromSource:\n      - path: {}\n",
             s(&tru),
             s(&sh)
         ),
+        "Audit",
     );
-    apply(&agent, &process_policy);
+    agent.apply_ok(&process_policy);
 
     for _ in 0..RUNS {
         assert!(run(&cat, &[&s(&secret)]));
@@ -115,7 +88,7 @@ fn from_source_matches_programs_that_exited_before_their_events_were_read() {
         assert!(run(&sh, &["-c", &format!("{}; :", s(&tru))]));
     }
 
-    let files = all_alerts(&agent, &["PolicyName=fromsrc-file"], RUNS);
+    let files = agent.exact_alerts(&["PolicyName=fromsrc-file"], RUNS);
     for a in &files {
         assert_eq!(a["Operation"], "File", "{a:#}");
         assert_eq!(a["Action"], "Audit", "{a:#}");
@@ -126,7 +99,7 @@ fn from_source_matches_programs_that_exited_before_their_events_were_read() {
         let source = a["Source"].as_str().unwrap_or_default();
         assert!(source.starts_with(&s(&cat)), "{a:#}");
     }
-    let execs = all_alerts(&agent, &["PolicyName=fromsrc-process"], RUNS);
+    let execs = agent.exact_alerts(&["PolicyName=fromsrc-process"], RUNS);
     for a in &execs {
         assert_eq!(a["Operation"], "Process", "{a:#}");
         assert_eq!(a["Action"], "Audit", "{a:#}");

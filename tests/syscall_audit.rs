@@ -22,12 +22,6 @@ fn host_policy(agent: &Agent, name: &str, syscalls: &str) -> PathBuf {
     )
 }
 
-fn apply(agent: &Agent, policy: &Path) -> String {
-    let o = agent.cli(&["policy", "apply", "-f", policy.to_str().unwrap()]);
-    assert!(o.status.success(), "{}", out(&o));
-    stdout(&o)
-}
-
 /// A scratch directory under the agent's, by its real path (the one the kernel reports).
 fn scratch(agent: &Agent, name: &str) -> PathBuf {
     let dir = agent.dir.join(name);
@@ -75,7 +69,7 @@ fn unlink_is_audited_with_its_path_result_and_process() {
         "audit-unlink",
         "    matchSyscalls:\n    - syscall: [unlink]\n    severity: 7\n    message: Unlink used\n",
     );
-    let applied = apply(&agent, &policy);
+    let applied = agent.apply_ok(&policy);
     assert!(
         applied.contains(
             "kubearmorhostpolicy/audit-unlink created: audited on this host: 1 syscall rule(s) audited by the eBPF monitor"
@@ -87,7 +81,7 @@ fn unlink_is_audited_with_its_path_result_and_process() {
         "audit-sentinel",
         "    matchSyscalls:\n    - syscall: [mkdir]\n",
     );
-    apply(&agent, &sentinel);
+    agent.apply_ok(&sentinel);
     let dir = scratch(&agent, "files");
 
     // `unlink FILE`: the unlink syscall, on an absolute path.
@@ -192,7 +186,7 @@ fn match_paths_directories_and_from_source() {
             d = s(&dir)
         ),
     );
-    let applied = apply(&agent, &policy);
+    let applied = agent.apply_ok(&policy);
     assert!(
         applied.contains("audited on this host: 3 syscall rule(s) audited by the eBPF monitor"),
         "{applied}"
@@ -257,7 +251,7 @@ fn untraceable_syscalls_are_reported_not_ignored() {
         "audit-afs",
         "    matchSyscalls:\n    - syscall: [afs_syscall]\n",
     );
-    let applied = apply(&agent, &policy);
+    let applied = agent.apply_ok(&policy);
     assert!(
         applied.contains(
             "audit-afs created: on this host; 1 of 1 syscall rule(s) raise no alerts here, see `knoxctl probe`"

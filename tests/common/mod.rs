@@ -137,6 +137,40 @@ impl Agent {
         p
     }
 
+    /// `NAME.yaml`: a KubeArmorHostPolicy selecting this host, with `spec` (spec lines
+    /// indented two spaces, ending in a newline) and the action `action`.
+    pub fn host_policy(&self, name: &str, spec: &str, action: &str) -> PathBuf {
+        let host = knoxctl::identity::hostname();
+        self.write(
+            &format!("{name}.yaml"),
+            &format!(
+                "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorHostPolicy\nmetadata:\n  name: {name}\nspec:\n  nodeSelector:\n    matchLabels:\n      kubearmor.io/hostname: {host}\n{spec}  action: {action}\n"
+            ),
+        )
+    }
+
+    /// `policy apply -f POLICY`, which must succeed; its stdout.
+    #[track_caller]
+    pub fn apply_ok(&self, policy: &Path) -> String {
+        let o = self.cli(&["policy", "apply", "-f", policy.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", out(&o));
+        stdout(&o)
+    }
+
+    /// The alerts matching every filter once `want` of them are in (or 10 s passed), which
+    /// must be exactly `want`: one more is as wrong as one fewer.
+    #[track_caller]
+    pub fn exact_alerts(&self, filters: &[&str], want: usize) -> Vec<serde_json::Value> {
+        let got = self.wait_alerts(filters, want);
+        assert_eq!(
+            got.len(),
+            want,
+            "alerts matching {filters:?}: {got:#?}\nagent log:\n{}",
+            self.log()
+        );
+        got
+    }
+
     /// The stored alerts matching every `--filter`, oldest first.
     pub fn alerts(&self, filters: &[&str]) -> Vec<serde_json::Value> {
         let mut args = vec![
