@@ -706,7 +706,21 @@ impl Follower {
         if let Err(e) = monitor.set_families(all.exec, files, all.network) {
             tracing::warn!(error = %e, "cannot switch monitor families");
         }
-        let scan = || crate::enforce::apparmor::unconfined::scan();
+        let scan = || {
+            use crate::enforce::apparmor::unconfined::{Label, scan};
+            use crate::monitor::Unreached;
+            scan()
+                .into_iter()
+                .map(|(pid, label)| {
+                    let why = match label {
+                        Some(Label::Unconfined) => Some(Unreached::Unconfined),
+                        Some(Label::Other(_)) => Some(Unreached::OtherProfile),
+                        Some(Label::Knoxctl) | None => None,
+                    };
+                    (pid, why)
+                })
+                .collect()
+        };
         let filter: Option<&dyn Fn() -> crate::monitor::UnreachedScan> =
             all.opens_of_unreached_only().then_some(&scan);
         if let Err(e) = monitor.set_unreached(filter) {

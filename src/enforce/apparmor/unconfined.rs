@@ -123,10 +123,10 @@ pub fn reach(pid: u32, ppid: u32, exec: bool) -> Option<String> {
 /// PF_KTHREAD in /proc/PID/stat's flags: a kernel thread.
 const PF_KTHREAD: u64 = 0x0020_0000;
 
-/// The processes outside knoxctl's profiles now, for the eBPF monitor's in-kernel filter
-/// of opens (`crate::monitor::Monitor::set_unreached`): every process of /proc whose
-/// label is not a knoxctl profile, except the agent and kernel threads (`None`: seen, and
-/// not watched). Read at each apply; from then on the kernel follows forks (a child keeps
+/// The processes outside knoxctl's profiles now, with their label, for the eBPF monitor's
+/// in-kernel filter of opens (the agent hands them to `Monitor::set_unreached`): every
+/// process of /proc whose label is not a knoxctl profile, except the agent and kernel
+/// threads (`None`: seen, and not watched). Read at each apply; from then on the kernel follows forks (a child keeps
 /// its forker's label), execs (an unconfined process's next exec puts it under
 /// `knoxctl-host`, which attaches to every program) and exits.
 ///
@@ -135,8 +135,7 @@ const PF_KTHREAD: u64 = 0x0020_0000;
 /// knoxctl's, decides them), and a process started after the apply that enters such a
 /// profile. A process already under another profile at the apply stays watched across its
 /// execs (such profiles may keep it, or make it unconfined).
-pub fn scan() -> crate::monitor::UnreachedScan {
-    use crate::monitor::Unreached;
+pub fn scan() -> Vec<(u32, Option<Label>)> {
     let me = std::process::id();
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
@@ -147,13 +146,11 @@ pub fn scan() -> crate::monitor::UnreachedScan {
             if pid == me || kernel_thread(pid) {
                 return (pid, None);
             }
-            let why = match label(pid).map(|l| Label::of(&l)) {
-                Some(Label::Unconfined) => Some(Unreached::Unconfined),
-                Some(Label::Other(_)) => Some(Unreached::OtherProfile),
-                // Gone, or a process /proc hides the label of: judged by the pipeline.
-                Some(Label::Knoxctl) | None => None,
-            };
-            (pid, why)
+            // Gone, or a process /proc hides the label of: judged by the pipeline.
+            let outside = label(pid)
+                .map(|l| Label::of(&l))
+                .filter(|l| *l != Label::Knoxctl);
+            (pid, outside)
         })
         .collect()
 }
@@ -195,7 +192,7 @@ mod tests {
         let listed_parent = listed
             .iter()
             .find(|(p, _)| *p == parent)
-            .and_then(|(_, w)| *w);
+            .and_then(|(_, w)| w.as_ref());
         assert_eq!(listed_parent.map(|_| ()), expected, "{listed_parent:?}");
     }
 
