@@ -536,12 +536,23 @@ async fn watchdog(
 #[derive(Clone, Debug, Default, PartialEq)]
 struct Needs {
     exec: bool,
+    /// Every open.
     files: bool,
+    /// The opens of processes the enforcer does not reach (AppArmor: outside knoxctl's
+    /// profiles), which `files` includes; alone, the monitor filters opens in the kernel.
+    unreached_opens: bool,
     network: bool,
     syscalls: std::collections::BTreeSet<String>,
 }
 
 impl Needs {
+    /// Opens are needed only for processes the enforcer does not reach: the monitor reports
+    /// theirs alone ([`crate::monitor::Monitor::set_unreached`]), and every other process's
+    /// open costs a map lookup, not an event.
+    fn opens_of_unreached_only(&self) -> bool {
+        self.unreached_opens && !self.files
+    }
+
     fn of(rules: &core::HostRules) -> Needs {
         use crate::policy::normalize::Category;
         // Rules the enforcer reports itself (BPF-LSM sees every operation in the kernel;
@@ -595,7 +606,8 @@ impl Needs {
         });
         Needs {
             exec: !rules.kernel_reports || has(Category::Process) || sourced,
-            files: has(Category::File) || audited_programs || unreached_files,
+            files: has(Category::File) || audited_programs,
+            unreached_opens: unreached_files,
             network: has(Category::Network),
             syscalls,
         }
@@ -607,6 +619,7 @@ impl Needs {
         Needs {
             exec: v.host.process || v.containers.process,
             files: v.host.file || v.containers.file,
+            unreached_opens: false,
             network: v.host.network || v.containers.network,
             syscalls: Default::default(),
         }
@@ -615,6 +628,7 @@ impl Needs {
     fn add(&mut self, other: &Needs) {
         self.exec |= other.exec;
         self.files |= other.files;
+        self.unreached_opens |= other.unreached_opens;
         self.network |= other.network;
         self.syscalls.extend(other.syscalls.iter().cloned());
     }
@@ -688,8 +702,29 @@ impl Follower {
         let mut all = host.clone();
         all.add(containers);
         all.add(&self.visibility);
-        if let Err(e) = monitor.set_families(all.exec, all.files, all.network) {
+        let files = all.files || all.unreached_opens;
+        if let Err(e) = monitor.set_families(all.exec, files, all.network) {
             tracing::warn!(error = %e, "cannot switch monitor families");
+        }
+        let scan = || {
+            use crate::enforce::apparmor::unconfined::{Label, scan};
+            use crate::monitor::Unreached;
+            scan()
+                .into_iter()
+                .map(|(pid, label)| {
+                    let why = match label {
+                        Some(Label::Unconfined) => Some(Unreached::Unconfined),
+                        Some(Label::Other(_)) => Some(Unreached::OtherProfile),
+                        Some(Label::Knoxctl) | None => None,
+                    };
+                    (pid, why)
+                })
+                .collect()
+        };
+        let filter: Option<&dyn Fn() -> crate::monitor::UnreachedScan> =
+            all.opens_of_unreached_only().then_some(&scan);
+        if let Err(e) = monitor.set_unreached(filter) {
+            tracing::warn!(error = %e, "cannot filter the monitor's opens; every open is reported");
         }
         let watch: Vec<SyscallWatch> = all
             .syscalls
@@ -771,6 +806,39 @@ mod tests {
         assert!(!Needs::of(&rules).files);
         rules.unreached = true;
         let n = Needs::of(&rules);
-        assert!(n.files && !n.exec, "{n:?}");
+        assert!(n.unreached_opens && !n.files && !n.exec, "{n:?}");
+    }
+
+    /// Opens are filtered in the kernel (only those of processes outside knoxctl's
+    /// profiles) when nothing else needs every open: not with an Audit file rule the
+    /// monitor judges, nor with file visibility, nor with a container's file rule.
+    #[test]
+    fn opens_are_filtered_only_when_unreached_processes_alone_need_them() {
+        let mut rules = host_rules(HOSTS, vec![0], true);
+        rules.unreached = true;
+        let only = Needs::of(&rules);
+        assert!(only.opens_of_unreached_only(), "{only:?}");
+
+        // An Audit file rule the enforcer does not report: every open.
+        let mut audit = host_rules(HOSTS_FROM_CAT, vec![], true);
+        audit.unreached = true;
+        let mut all = only.clone();
+        all.add(&Needs::of(&audit));
+        assert!(all.files && !all.opens_of_unreached_only(), "{all:?}");
+
+        // File visibility: every open.
+        let mut visible = config::Visibility::default();
+        visible.host.file = true;
+        let mut all = only.clone();
+        all.add(&Needs::of_visibility(&visible));
+        assert!(!all.opens_of_unreached_only(), "{all:?}");
+
+        // A container's file rule the monitor judges (no unreached flag there).
+        let mut all = only.clone();
+        all.add(&Needs::of(&host_rules(HOSTS, vec![], false)));
+        assert!(!all.opens_of_unreached_only(), "{all:?}");
+
+        // No rule at all: no opens.
+        assert!(!Needs::default().opens_of_unreached_only());
     }
 }

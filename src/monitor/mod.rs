@@ -6,7 +6,8 @@
 //! This module owns loading `bpf/monitor.bpf.o` (embedded in the binary, so `cargo build`
 //! needs no clang; `scripts/build-bpf.sh` regenerates it), attaching its programs, the
 //! reader thread that decodes the ring buffer into [`MonitorEvent`]s, and the in-kernel
-//! switches (which families are reported, which syscalls, which pids are ignored).
+//! switches (which families are reported, which syscalls, which pids are ignored, whose
+//! opens are reported: [`Monitor::set_unreached`]).
 //!
 //! Back-pressure never grows memory: the kernel drops into a per-CPU counter when the ring
 //! buffer is full, and the reader drops into a counter when the bounded channel to the
@@ -54,6 +55,16 @@ const POLL_TIMEOUT: kernel::ring::PollTimeout = kernel::ring::PollTimeout {
 const CONFIG_EXEC: u32 = 0;
 const CONFIG_FILES: u32 = 1;
 const CONFIG_NETWORK: u32 = 2;
+const CONFIG_UNREACHED: u32 = 3;
+
+// Values of config[CONFIG_UNREACHED] (UNREACHED_* in monitor.bpf.c).
+const UNREACHED_OFF: u32 = 0;
+const UNREACHED_TRACK: u32 = 1;
+const UNREACHED_FILTER: u32 = 2;
+
+/// Programs that keep `unreached_tgids` current (forks add, execs and exits remove): they
+/// are attached while it is in use, whatever the process family's switch.
+const LINEAGE: [&str; 3] = ["sched_exec", "sched_exit", "sched_fork"];
 
 // Event kinds (EV_* in monitor.bpf.c).
 const KIND_EXEC: u32 = 1;
@@ -268,6 +279,21 @@ impl Default for MonitorConfig {
     }
 }
 
+/// Why a process is in `unreached_tgids` (UNREACHED_LABEL_* in monitor.bpf.c): what its
+/// next exec does to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unreached {
+    /// Outside every profile: its next exec puts it under one (it leaves the map).
+    Unconfined = 1,
+    /// Under a profile of someone else's (a distribution's): its execs stay under such
+    /// profiles as far as the monitor knows (it stays in the map).
+    OtherProfile = 2,
+}
+
+/// Processes whose opens are reported, from /proc: `(tgid, Some(why))` to report,
+/// `(tgid, None)` for a process seen and not to report.
+pub type UnreachedScan = Vec<(u32, Option<Unreached>)>;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum EventKind {
     Exec,
@@ -477,8 +503,13 @@ struct Kernel {
     ebpf: Ebpf,
     config: Array<MapData, u32>,
     ignore: HashMap<MapData, u32, u8>,
-    /// Attached links, per family (indexed like `config`).
-    links: [Vec<Link>; 3],
+    unreached_tgids: HashMap<MapData, u32, u8>,
+    /// Which families are on (indexed like `config`).
+    on: [bool; 3],
+    /// config[CONFIG_UNREACHED] as last written by userspace.
+    unreached: u32,
+    /// Attached links, per program (indexed like `PROGRAMS`).
+    links: Vec<Option<Link>>,
     /// What the syscall programs report, by syscall number.
     syscalls: Array<MapData, syscalls::Shape>,
     /// The enter and exit links of each traced syscall.
@@ -497,24 +528,120 @@ impl Kernel {
     /// when the program returns at once (on the 2-core dev VM, open+close went from ~3.3
     /// to ~4.2-5.2 us with the open programs attached but switched off).
     fn set_families(&mut self, on: [bool; 3]) -> Result<(), MonitorError> {
+        let before = std::mem::replace(&mut self.on, on);
+        if let Err(e) = self.attach_wanted() {
+            self.on = before;
+            self.detach_unwanted();
+            return Err(e);
+        }
         for family in FAMILIES {
             let i = family as usize;
-            if on[i] && self.links[i].is_empty() {
-                self.attach(family)?;
-            }
             self.config
                 .set(i as u32, u32::from(on[i]), 0)
                 .map_err(map_err("config"))?;
-            if !on[i] {
-                detach_all(std::mem::take(&mut self.links[i]));
-            }
         }
+        self.detach_unwanted();
         Ok(())
     }
 
-    fn attach(&mut self, family: Family) -> Result<(), MonitorError> {
-        let mut links = Vec::new();
-        for &(name, _, hook) in PROGRAMS.iter().filter(|p| p.1 == family) {
+    /// Whether program `i` of `PROGRAMS` should be attached.
+    fn wanted(&self, i: usize) -> bool {
+        let (name, family, _) = PROGRAMS[i];
+        self.on[family as usize] || (self.unreached != UNREACHED_OFF && LINEAGE.contains(&name))
+    }
+
+    fn detach_unwanted(&mut self) {
+        let unwanted: Vec<usize> = (0..PROGRAMS.len()).filter(|&i| !self.wanted(i)).collect();
+        let unwanted: Vec<Link> = unwanted
+            .into_iter()
+            .filter_map(|i| self.links[i].take())
+            .collect();
+        detach_all(unwanted);
+    }
+
+    /// Reports only the opens of the processes `scan` lists, and of their descendants that
+    /// have not exec'd since (None: every open, as far as the files family is on). Each
+    /// call with a scan rebuilds the set. Returns whether opens are filtered: not when the
+    /// set does not fit `unreached_tgids` (every open is then reported).
+    fn set_unreached(
+        &mut self,
+        scan: Option<&dyn Fn() -> UnreachedScan>,
+    ) -> Result<bool, MonitorError> {
+        let Some(scan) = scan else {
+            self.write_unreached(UNREACHED_OFF)?;
+            self.detach_unwanted();
+            let keys: Vec<u32> = self.unreached_tgids.keys().filter_map(Result::ok).collect();
+            for k in keys {
+                let _ = self.unreached_tgids.remove(&k);
+            }
+            return Ok(false);
+        };
+        if self.unreached == UNREACHED_FILTER
+            && self.config.get(&CONFIG_UNREACHED, 0).ok() == Some(UNREACHED_TRACK)
+        {
+            tracing::warn!(
+                "eBPF monitor: unreached_tgids was full at a fork; every open was reported since"
+            );
+        }
+        // Followed first, then filled: what forks from a listed process during the scan
+        // is added by the kernel, whether or not the scan saw it.
+        let before = self.unreached;
+        self.unreached = UNREACHED_TRACK;
+        if let Err(e) = self.attach_wanted() {
+            self.unreached = before;
+            self.detach_unwanted();
+            return Err(e);
+        }
+        self.write_unreached(UNREACHED_TRACK)?;
+        let listed = scan();
+        let seen: std::collections::HashSet<u32> = listed.iter().map(|(p, _)| *p).collect();
+        let mut full = false;
+        for (pid, why) in listed {
+            match why {
+                Some(why) => {
+                    if let Err(e) = self.unreached_tgids.insert(pid, why as u8, 0) {
+                        tracing::warn!(error = %chain(&e), "eBPF monitor: unreached_tgids is full; every open is reported");
+                        full = true;
+                        break;
+                    }
+                }
+                None => {
+                    let _ = self.unreached_tgids.remove(&pid);
+                }
+            }
+        }
+        // Entries of processes gone while nothing followed them (the map is kept while
+        // the filter is off only until this call).
+        let stale: Vec<u32> = self
+            .unreached_tgids
+            .keys()
+            .filter_map(Result::ok)
+            .filter(|p| !seen.contains(p) && !Path::new(&format!("/proc/{p}")).exists())
+            .collect();
+        for p in stale {
+            let _ = self.unreached_tgids.remove(&p);
+        }
+        if full {
+            return Ok(false);
+        }
+        self.write_unreached(UNREACHED_FILTER)?;
+        Ok(true)
+    }
+
+    fn write_unreached(&mut self, mode: u32) -> Result<(), MonitorError> {
+        self.config
+            .set(CONFIG_UNREACHED, mode, 0)
+            .map_err(map_err("config"))?;
+        self.unreached = mode;
+        Ok(())
+    }
+
+    /// Attaches every wanted program that is not attached yet.
+    fn attach_wanted(&mut self) -> Result<(), MonitorError> {
+        for (i, &(name, _, hook)) in PROGRAMS.iter().enumerate() {
+            if !self.wanted(i) || self.links[i].is_some() {
+                continue;
+            }
             let hook_name = match hook {
                 Hook::TracePoint { category, name, .. } => format!("{category}/{name}"),
                 Hook::BtfTracePoint(name) => format!("tp_btf/{name}"),
@@ -551,9 +678,8 @@ impl Kernel {
                     Link::Btf(program.take_link(id).map_err(|e| err(chain(&e)))?)
                 }
             };
-            links.push(link);
+            self.links[i] = Some(link);
         }
-        self.links[family as usize] = links;
         Ok(())
     }
 
@@ -765,6 +891,8 @@ impl Monitor {
         for pid in &config.ignore_pids {
             ignore.insert(pid, 1, 0).map_err(map_err("ignore_pids"))?;
         }
+        let unreached_tgids = HashMap::try_from(take_map(&mut ebpf, "unreached_tgids")?)
+            .map_err(map_err("unreached_tgids"))?;
         let lost = PerCpuArray::try_from(take_map(&mut ebpf, "lost")?).map_err(map_err("lost"))?;
         let ring = RingBuf::try_from(take_map(&mut ebpf, "events")?).map_err(map_err("events"))?;
         let syscalls_map =
@@ -774,7 +902,10 @@ impl Monitor {
             ebpf,
             config: config_map,
             ignore,
-            links: Default::default(),
+            unreached_tgids,
+            on: [false; 3],
+            unreached: UNREACHED_OFF,
+            links: PROGRAMS.iter().map(|_| None).collect(),
             syscalls: syscalls_map,
             syscall_links: BTreeMap::new(),
             syscall_support,
@@ -823,6 +954,22 @@ impl Monitor {
         match kernel.as_mut() {
             Some(kernel) => kernel.set_families([exec, files, network]),
             None => Ok(()),
+        }
+    }
+
+    /// Which opens the files family reports: with `scan`, only those of the processes it
+    /// lists (an enforcer does not reach them) and of what they fork without exec'ing, the
+    /// kernel following forks, execs and exits from then on; without, every open. Each
+    /// call with a scan re-reads it. Returns whether opens are filtered (not when the set
+    /// outgrows the kernel's map: every open is then reported, the safe side).
+    pub fn set_unreached(
+        &self,
+        scan: Option<&dyn Fn() -> UnreachedScan>,
+    ) -> Result<bool, MonitorError> {
+        let mut kernel = self.kernel.lock().unwrap_or_else(|p| p.into_inner());
+        match kernel.as_mut() {
+            Some(kernel) => kernel.set_unreached(scan),
+            None => Ok(false),
         }
     }
 
@@ -885,7 +1032,7 @@ impl Monitor {
             .unwrap_or_else(|p| p.into_inner())
             .take();
         if let Some(mut kernel) = kernel {
-            let mut links: Vec<Link> = kernel.links.iter_mut().flat_map(std::mem::take).collect();
+            let mut links: Vec<Link> = kernel.links.iter_mut().filter_map(Option::take).collect();
             links.extend(
                 std::mem::take(&mut kernel.syscall_links)
                     .into_values()
@@ -1350,6 +1497,23 @@ mod tests {
                 Family::Network => "NETWORK",
             };
             assert!(cfg.contains(&(name.to_string(), family as u64)), "{cfg:?}");
+        }
+        assert!(cfg.contains(&("UNREACHED".to_string(), u64::from(CONFIG_UNREACHED))));
+        let modes = crate::kernel::c_defines(SOURCE, "UNREACHED_");
+        for (name, value) in [
+            ("OFF", UNREACHED_OFF),
+            ("TRACK", UNREACHED_TRACK),
+            ("FILTER", UNREACHED_FILTER),
+            ("LABEL_UNCONFINED", Unreached::Unconfined as u32),
+            ("LABEL_OTHER", Unreached::OtherProfile as u32),
+        ] {
+            assert!(
+                modes.contains(&(name.to_string(), u64::from(value))),
+                "{name}: {modes:?}"
+            );
+        }
+        for name in LINEAGE {
+            assert!(PROGRAMS.iter().any(|p| p.0 == name), "{name}");
         }
         let sc_max = crate::kernel::c_defines(SOURCE, "SC_MAX");
         assert_eq!(sc_max, [(String::new(), u64::from(SC_MAX))]);

@@ -11,7 +11,8 @@
 //! labels. The pipeline asks only about operations that matched a Block rule AppArmor holds
 //! and succeeded (a confined process's are refused, and their audit records are the
 //! alerts), so a label is read for bypassing processes only, once per process
-//! ([`TTL`]).
+//! ([`TTL`]). And [`scan`]: the processes outside knoxctl's profiles at an apply, which
+//! the monitor's kernel filter then follows, so that only their opens are events.
 
 use super::containers::label;
 use std::collections::HashMap;
@@ -119,9 +120,81 @@ pub fn reach(pid: u32, ppid: u32, exec: bool) -> Option<String> {
     l.enforcer()
 }
 
+/// PF_KTHREAD in /proc/PID/stat's flags: a kernel thread.
+const PF_KTHREAD: u64 = 0x0020_0000;
+
+/// The processes outside knoxctl's profiles now, with their label, for the eBPF monitor's
+/// in-kernel filter of opens (the agent hands them to `Monitor::set_unreached`): every
+/// process of /proc whose label is not a knoxctl profile, except the agent and kernel
+/// threads (`None`: seen, and not watched). Read at each apply; from then on the kernel follows forks (a child keeps
+/// its forker's label), execs (an unconfined process's next exec puts it under
+/// `knoxctl-host`, which attaches to every program) and exits.
+///
+/// Not followed: an unconfined process that execs a program with a distribution profile of
+/// its own after the apply (its opens are no longer watched, though that profile, not
+/// knoxctl's, decides them), and a process started after the apply that enters such a
+/// profile. A process already under another profile at the apply stays watched across its
+/// execs (such profiles may keep it, or make it unconfined).
+pub fn scan() -> Vec<(u32, Option<Label>)> {
+    let me = std::process::id();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .map(|pid| {
+            if pid == me || kernel_thread(pid) {
+                return (pid, None);
+            }
+            // Gone, or a process /proc hides the label of: judged by the pipeline.
+            let outside = label(pid)
+                .map(|l| Label::of(&l))
+                .filter(|l| *l != Label::Knoxctl);
+            (pid, outside)
+        })
+        .collect()
+}
+
+/// Whether `pid` is a kernel thread (a gone process is not).
+fn kernel_thread(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // After the comm's closing parenthesis: state, ppid, pgrp, session, tty_nr, tpgid, flags.
+    stat.rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().nth(6)?.parse::<u64>().ok())
+        .is_some_and(|flags| flags & PF_KTHREAD != 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The scan lists this test process (unconfined, or under whatever profile runs the
+    /// tests, never a knoxctl one here) and skips kernel threads (kthreadd is pid 2).
+    #[test]
+    fn scan_lists_processes_outside_knoxctl_profiles_and_skips_kernel_threads() {
+        assert!(kernel_thread(2));
+        assert!(!kernel_thread(std::process::id()));
+        let listed = scan();
+        let me = listed.iter().find(|(p, _)| *p == std::process::id());
+        assert_eq!(
+            me,
+            Some(&(std::process::id(), None)),
+            "the agent itself is never listed"
+        );
+        let kthreadd = listed.iter().find(|(p, _)| *p == 2);
+        assert_eq!(kthreadd, Some(&(2, None)));
+        // This test's parent (cargo's test harness) runs outside knoxctl's profiles; with
+        // AppArmor off in this kernel, /proc has no label and nothing is listed.
+        let parent = std::os::unix::process::parent_id();
+        let expected = label(parent).map(|_| ());
+        let listed_parent = listed
+            .iter()
+            .find(|(p, _)| *p == parent)
+            .and_then(|(_, w)| w.as_ref());
+        assert_eq!(listed_parent.map(|_| ()), expected, "{listed_parent:?}");
+    }
 
     #[test]
     fn labels_say_what_confines_the_process() {

@@ -50,7 +50,18 @@
 #define CFG_EXEC 0
 #define CFG_FILES 1
 #define CFG_NETWORK 2
+/* Opens of which processes are reported (UNREACHED_*); see `unreached_tgids`. */
+#define CFG_UNREACHED 3
 #define CFG_LEN 4
+
+/* Values of config[CFG_UNREACHED]; mirrored by `UNREACHED_*` in mod.rs. */
+#define UNREACHED_OFF 0 /* every open (when CFG_FILES is on); unreached_tgids unused */
+#define UNREACHED_TRACK 1 /* every open; unreached_tgids follows forks, execs and exits */
+#define UNREACHED_FILTER 2 /* only the opens of processes in unreached_tgids; followed */
+
+/* Values of unreached_tgids; mirrored by `UNREACHED_LABEL_*` in mod.rs. */
+#define UNREACHED_LABEL_UNCONFINED 1 /* its next exec puts it under a profile: removed */
+#define UNREACHED_LABEL_OTHER 2 /* under another profile, kept across execs */
 
 /*
  * Bytes of `path` in the scratch event. A syscall event holds up to three strings of at
@@ -134,6 +145,24 @@ struct {
 	__type(value, __u32);
 } config SEC(".maps");
 
+/*
+ * Processes (tgid) whose opens are reported while config[CFG_UNREACHED] is
+ * UNREACHED_FILTER: those an enforcer does not reach (AppArmor: running outside its
+ * profiles since before they were loaded), so that the opens of every other process, the
+ * host's bulk, cost one lookup and no event. mod.rs fills it from /proc at each apply
+ * (UNREACHED_TRACK first, so that what forks meanwhile is followed); the sched programs
+ * keep it current: a child inherits its forker's entry (and label), an exec removes an
+ * UNREACHED_LABEL_UNCONFINED entry (AppArmor attaches a profile at exec), an exit removes
+ * it. When a fork finds it full, the program switches back to UNREACHED_TRACK: every open
+ * is reported again, the safe side, until the next apply refills it.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u8);
+} unreached_tgids SEC(".maps");
+
 /* Processes (tgid) whose activity is not reported: the agent itself. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -181,6 +210,31 @@ static __always_inline bool enabled(__u32 family)
 {
 	__u32 *on = bpf_map_lookup_elem(&config, &family);
 	return on && *on;
+}
+
+/* config[CFG_UNREACHED], UNREACHED_OFF when unset. */
+static __always_inline __u32 unreached_mode(void)
+{
+	__u32 key = CFG_UNREACHED;
+	__u32 *mode = bpf_map_lookup_elem(&config, &key);
+	return mode ? *mode : UNREACHED_OFF;
+}
+
+/* unreached_tgids is full: report every open again (see unreached_tgids). */
+static __always_inline void unreached_overflow(void)
+{
+	__u32 key = CFG_UNREACHED;
+	__u32 track = UNREACHED_TRACK;
+	bpf_map_update_elem(&config, &key, &track, BPF_ANY);
+}
+
+/* Whether the current process's opens are reported (CFG_FILES being on). */
+static __always_inline bool opens_watched(void)
+{
+	if (unreached_mode() != UNREACHED_FILTER)
+		return true;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	return bpf_map_lookup_elem(&unreached_tgids, &tgid) != 0;
 }
 
 static __always_inline bool ignored(void)
@@ -294,7 +348,12 @@ static __always_inline void submit(struct event *e)
 
 static __always_inline int stash(__u32 family, __u32 kind, __u64 ptr, __s64 arg)
 {
-	if (!enabled(family) || ignored())
+	if (!enabled(family))
+		return 0;
+	/* Before any other work: with the filter on, most opens stop here. */
+	if (family == CFG_FILES && !opens_watched())
+		return 0;
+	if (ignored())
 		return 0;
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct pending p = { .ptr = ptr, .arg = arg, .kind = kind };
@@ -362,6 +421,12 @@ int exit_execveat(struct sys_exit_ctx *ctx)
 SEC("tracepoint/sched/sched_process_exec")
 int sched_exec(struct trace_event_raw_sched_process_exec *ctx)
 {
+	if (unreached_mode() != UNREACHED_OFF) {
+		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+		__u8 *label = bpf_map_lookup_elem(&unreached_tgids, &tgid);
+		if (label && *label == UNREACHED_LABEL_UNCONFINED)
+			bpf_map_delete_elem(&unreached_tgids, &tgid);
+	}
 	if (!enabled(CFG_EXEC) || ignored())
 		return 0;
 	/* The stash is keyed by the tid that called exec, which de_thread() may have
@@ -387,13 +452,21 @@ int sched_exec(struct trace_event_raw_sched_process_exec *ctx)
 SEC("tracepoint/sched/sched_process_exit")
 int sched_exit(void *ctx)
 {
-	if (!enabled(CFG_EXEC) || ignored())
+	bool track = unreached_mode() != UNREACHED_OFF;
+	bool report = enabled(CFG_EXEC) && !ignored();
+	if (!track && !report)
 		return 0;
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	/* Fires for every thread; only the last one (signal->live already decremented to
 	 * zero by do_exit) ends the process. */
 	struct signal_struct *signal = READ_KERN(task->signal);
 	if (READ_KERN(signal->live.counter) != 0)
+		return 0;
+	if (track) {
+		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+		bpf_map_delete_elem(&unreached_tgids, &tgid);
+	}
+	if (!report)
 		return 0;
 	struct event *e = new_event(EV_EXIT);
 	if (!e)
@@ -411,12 +484,27 @@ SEC("tp_btf/sched_process_fork")
 int sched_fork(__u64 *ctx)
 {
 	struct task_struct *child = (struct task_struct *)ctx[1];
-	if (!enabled(CFG_EXEC) || ignored())
+	bool track = unreached_mode() != UNREACHED_OFF;
+	bool report = enabled(CFG_EXEC) && !ignored();
+	if (!track && !report)
 		return 0;
 	__u32 pid = READ_KERN(child->pid);
 	__u32 tgid = READ_KERN(child->tgid);
 	if (pid != tgid)
 		return 0; /* a thread */
+	if (track) {
+		/* The child runs under its forker's label (the current task's, whatever its
+		 * real_parent after CLONE_PARENT). */
+		__u32 forker = bpf_get_current_pid_tgid() >> 32;
+		__u8 *label = bpf_map_lookup_elem(&unreached_tgids, &forker);
+		if (label) {
+			__u8 l = *label;
+			if (bpf_map_update_elem(&unreached_tgids, &tgid, &l, BPF_ANY) != 0)
+				unreached_overflow();
+		}
+	}
+	if (!report)
+		return 0;
 	struct event *e = new_event(EV_FORK);
 	if (!e)
 		return 0;
@@ -458,7 +546,7 @@ int enter_openat2(struct sys_enter_ctx *ctx)
 {
 	/* struct open_how starts with `__u64 flags` (uapi). */
 	__u64 flags = 0;
-	if (!enabled(CFG_FILES) || ignored())
+	if (!enabled(CFG_FILES) || !opens_watched() || ignored())
 		return 0;
 	bpf_probe_read_user(&flags, sizeof(flags), (void *)ctx->args[2]);
 	return stash(CFG_FILES, EV_OPEN, ctx->args[1], (__s32)flags);
