@@ -8,6 +8,8 @@
 //! reported is performed and awaited; the ring buffer is ordered, so once the sentinel's
 //! event has arrived, X's event would have arrived before it.
 
+mod common;
+
 use knoxctl::monitor::{
     self, EventKind, Monitor, MonitorConfig, MonitorEvent, SyscallWatch, open_flags,
 };
@@ -371,15 +373,6 @@ fn ignored_pids_produce_nothing() {
     drop(mon);
 }
 
-/// BPF links this process holds (each attached program is one).
-fn bpf_links() -> usize {
-    std::fs::read_dir("/proc/self/fdinfo")
-        .unwrap()
-        .filter_map(|e| std::fs::read_to_string(e.unwrap().path()).ok())
-        .filter(|info| info.contains("link_type:"))
-        .count()
-}
-
 #[test]
 fn families_switch_off_and_on() {
     let _serial = serial();
@@ -393,11 +386,11 @@ fn families_switch_off_and_on() {
     });
 
     // exec, execveat (enter and exit), sched_process_exec/exit, tp_btf sched_process_fork.
-    assert_eq!(bpf_links(), 7);
+    assert_eq!(common::bpf_links(), 7);
 
     mon.set_families(false, false, false).unwrap();
     // Switched-off families are detached, not just muted: they cost the host nothing.
-    assert_eq!(bpf_links(), 0);
+    assert_eq!(common::bpf_links(), 0);
     let mut child = Command::new("/bin/true").spawn().unwrap();
     let second = child.id();
     child.wait().unwrap();

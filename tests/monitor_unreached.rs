@@ -7,6 +7,8 @@
 //! listed process's open has arrived, the earlier processes' opens would have arrived
 //! before it.
 
+mod common;
+
 use knoxctl::monitor::{EventKind, Monitor, MonitorConfig, MonitorEvent, Unreached};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -81,15 +83,6 @@ fn opened(seen: &[MonitorEvent], path: &Path) -> bool {
         .any(|e| e.kind == EventKind::Open && e.path == s(path) && e.pid != std::process::id())
 }
 
-/// BPF links this process holds (each attached program is one).
-fn bpf_links() -> usize {
-    std::fs::read_dir("/proc/self/fdinfo")
-        .unwrap()
-        .filter_map(|e| std::fs::read_to_string(e.unwrap().path()).ok())
-        .filter(|info| info.contains("link_type:"))
-        .count()
-}
-
 #[test]
 fn only_the_opens_of_listed_processes_and_their_forks_are_reported() {
     let (mon, rx) = Monitor::start(MonitorConfig {
@@ -100,7 +93,7 @@ fn only_the_opens_of_listed_processes_and_their_forks_are_reported() {
         ignore_pids: Vec::new(),
     })
     .unwrap_or_else(|e| panic!("the eBPF monitor did not start (needs root on a BTF kernel): {e}"));
-    let without = bpf_links();
+    let without = common::bpf_links();
     let dir = temp_dir();
     let mark = |n: &str| {
         let p = dir.join(n);
@@ -135,7 +128,7 @@ fn only_the_opens_of_listed_processes_and_their_forks_are_reported() {
     };
     assert!(mon.set_unreached(Some(&scan)).unwrap(), "the filter is on");
     // The fork/exec/exit programs that follow the list are attached with it.
-    assert_eq!(bpf_links(), without + 3);
+    assert_eq!(common::bpf_links(), without + 3);
 
     go(unconfined);
     go(unlisted);
@@ -154,7 +147,7 @@ fn only_the_opens_of_listed_processes_and_their_forks_are_reported() {
 
     // Off: every open again (ours too), and the followers are detached.
     assert!(!mon.set_unreached(None).unwrap());
-    assert_eq!(bpf_links(), without);
+    assert_eq!(common::bpf_links(), without);
     Command::new("/bin/cat")
         .arg(&after)
         .stdout(Stdio::null())

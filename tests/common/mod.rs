@@ -262,3 +262,12 @@ pub fn conformance_dir() -> Option<PathBuf> {
         None
     }
 }
+
+/// BPF links this process holds (each attached program is one).
+pub fn bpf_links() -> usize {
+    std::fs::read_dir("/proc/self/fdinfo")
+        .unwrap()
+        .filter_map(|e| std::fs::read_to_string(e.unwrap().path()).ok())
+        .filter(|info| info.contains("link_type:"))
+        .count()
+}
