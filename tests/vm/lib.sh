@@ -301,20 +301,27 @@ ctr_rootfs() {
   chmod 1777 "$1/tmp"
 }
 
-# ctr_start NAME: a detached container NAME running `sleep`, registered by the hook.
-ctr_start() {
-  local name=$1 id b
+# The capabilities ctr_run gives a container unless CTR_CAPS names others (JSON strings).
+CTR_DEFAULT_CAPS='"CAP_CHOWN","CAP_DAC_OVERRIDE","CAP_FOWNER","CAP_KILL","CAP_SETUID","CAP_SETGID","CAP_NET_RAW","CAP_SYS_ADMIN","CAP_SYS_CHROOT"'
+
+# ctr_run NAME [PROFILE]: runc runs a detached container NAME (`sleep`) from a fresh
+# bundle, registered by the hook, in AppArmor profile PROFILE when given; sets
+# KNOX_RC/KNOX_OUT, so that a caller can expect the runtime to refuse it (ctr_start
+# fails instead).
+ctr_run() {
+  local name=$1 aa="" id b caps hook
+  [ -n "${2:-}" ] && aa='"apparmorProfile":"'"$2"'",'
   id=$(printf '%s' "$name-$(date +%s%N)" | sha256sum | cut -c1-64)
   b=/var/lib/knox-ctr/$name
   rm -rf "$b"
   mkdir -p "$b"
   ctr_rootfs "$b/rootfs"
-  caps='"CAP_CHOWN","CAP_DAC_OVERRIDE","CAP_FOWNER","CAP_KILL","CAP_SETUID","CAP_SETGID","CAP_NET_RAW","CAP_SYS_ADMIN","CAP_SYS_CHROOT"'
+  caps=${CTR_CAPS:-$CTR_DEFAULT_CAPS}
   hook='{"path":"/usr/local/bin/knoxctl","args":["knoxctl","oci-hook","--socket","'"$KNOX_SOCKET"'"],"timeout":5}'
   cat >"$b/config.json" <<EOF
 {"ociVersion":"1.0.2",
  "process":{"terminal":false,"user":{"uid":0,"gid":0},"args":["/usr/bin/sleep","3600"],
-  "env":["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],"cwd":"/",
+  "env":["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],"cwd":"/",$aa
   "capabilities":{"bounding":[$caps],"effective":[$caps],"permitted":[$caps]}},
  "root":{"path":"rootfs","readonly":false},
  "hostname":"$name",
@@ -324,10 +331,17 @@ ctr_start() {
  "annotations":{"io.kubernetes.cri.container-name":"$name","io.kubernetes.cri.image-name":"knox/vm-rootfs:1","app":"$name"},
  "linux":{"cgroupsPath":"/knox/$id","namespaces":[{"type":"pid"},{"type":"mount"},{"type":"ipc"},{"type":"uts"}]}}
 EOF
-  # On the initramfs there is nothing to pivot from: runc moves the root instead.
-  expect_ok sh -c "runc run -d --no-pivot --bundle $b $id </dev/null >$b/out.log 2>&1"
+  # Written first, so that a refused container can still be deleted by its id.
   echo "$id" >"$b/id"
-  log "started $name: $id (cgroup /knox/$id)"
+  # On the initramfs there is nothing to pivot from: runc moves the root instead.
+  _knox_run sh -c "runc run -d --no-pivot --bundle $b $id </dev/null >$b/out.log 2>&1; st=\$?; cat $b/out.log; exit \$st"
+}
+
+# ctr_start NAME [PROFILE]: ctr_run, which must start the container.
+ctr_start() {
+  ctr_run "$@"
+  [ "$KNOX_RC" -eq 0 ] || fail "runc could not start $1 (exit $KNOX_RC)"
+  log "started $1: $(ctr_id "$1") (cgroup /knox/$(ctr_id "$1"))"
 }
 
 ctr_id() { cat "/var/lib/knox-ctr/$1/id"; }

@@ -18,60 +18,10 @@
 profiles() { cat /sys/kernel/security/apparmor/profiles; }
 
 grep -qw apparmor /sys/kernel/security/lsm || skip "AppArmor is not active (lsm: $(cat /sys/kernel/security/lsm))"
-command -v runc >/dev/null || fail "runc is not in the VM (tests/vm/binaries.txt)"
-if ! grep -q ' /sys/fs/cgroup cgroup2 ' /proc/mounts; then
-  mkdir -p /sys/fs/cgroup
-  mount -t cgroup2 cgroup2 /sys/fs/cgroup
-fi
-
-# rootfs DIR: a container root from the VM's binaries (hard links, as in 19).
-rootfs() {
-  mkdir -p "$1/usr" "$1/proc" "$1/dev" "$1/tmp" "$1/etc" "$1/root"
-  for d in bin sbin lib lib64 lib32; do
-    [ -L "/$d" ] && ln -s "$(readlink "/$d")" "$1/$d"
-  done
-  for d in bin sbin lib lib64; do
-    [ -d "/usr/$d" ] && cp -al "/usr/$d" "$1/usr/$d"
-  done
-  cp /etc/passwd /etc/group "$1/etc/"
-  echo "container secret" >"$1/etc/knox-secret"
-  chmod 1777 "$1/tmp"
-}
-
-# ctr_run NAME [PROFILE]: runc runs a detached container NAME (`sleep`), registered by
-# the hook, in AppArmor profile PROFILE when given; sets KNOX_RC/KNOX_OUT.
-ctr_run() {
-  local name=$1 aa="" id b
-  [ -n "${2:-}" ] && aa='"apparmorProfile":"'"$2"'",'
-  id=$(printf '%s' "$name-$(date +%s%N)" | sha256sum | cut -c1-64)
-  b=/var/lib/knox-ctr/$name
-  rm -rf "$b"
-  mkdir -p "$b"
-  rootfs "$b/rootfs"
-  caps='"CAP_CHOWN","CAP_DAC_OVERRIDE","CAP_FOWNER","CAP_KILL","CAP_SETUID","CAP_SETGID","CAP_NET_RAW"'
-  hook='{"path":"/usr/local/bin/knoxctl","args":["knoxctl","oci-hook","--socket","'"$KNOX_SOCKET"'"],"timeout":5}'
-  cat >"$b/config.json" <<EOF
-{"ociVersion":"1.0.2",
- "process":{"terminal":false,"user":{"uid":0,"gid":0},"args":["/usr/bin/sleep","3600"],
-  "env":["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],"cwd":"/",$aa
-  "capabilities":{"bounding":[$caps],"effective":[$caps],"permitted":[$caps]}},
- "root":{"path":"rootfs","readonly":false},
- "hostname":"$name",
- "mounts":[{"destination":"/proc","type":"proc","source":"proc"},
-  {"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["nosuid","mode=755","size=4096k"]}],
- "hooks":{"createRuntime":[$hook],"poststop":[$hook]},
- "annotations":{"io.kubernetes.cri.container-name":"$name","io.kubernetes.cri.image-name":"knox/vm-rootfs:1","app":"$name"},
- "linux":{"cgroupsPath":"/knox/$id","namespaces":[{"type":"pid"},{"type":"mount"},{"type":"ipc"},{"type":"uts"}]}}
-EOF
-  echo "$id" >"$b/id"
-  _knox_run sh -c "runc run -d --no-pivot --bundle $b $id </dev/null >$b/out.log 2>&1; st=\$?; cat $b/out.log; exit \$st"
-}
-ctr_start() {
-  ctr_run "$@"
-  [ "$KNOX_RC" -eq 0 ] || fail "runc could not start $1"
-  log "started $1: $(ctr_id "$1")"
-}
-# ctr_id, in_ctr, ctr_rm and ctr_pid come from lib.sh.
+ctr_cgroup2
+# What 19's containers may do but CAP_SYS_ADMIN and CAP_SYS_CHROOT.
+CTR_CAPS='"CAP_CHOWN","CAP_DAC_OVERRIDE","CAP_FOWNER","CAP_KILL","CAP_SETUID","CAP_SETGID","CAP_NET_RAW"'
+# ctr_run, ctr_start, ctr_id, in_ctr, ctr_rm and ctr_pid come from lib.sh.
 
 # wait_containers REGEX: `knoxctl containers -o json` matches REGEX within 25 s (the agent
 # looks at a container's AppArmor label when its runtime reports it and every 10 s).
@@ -125,6 +75,7 @@ runc delete -f "$(ctr_id ghost)" 2>/dev/null || true
 log "container in an unloaded profile: refused by runc"
 
 ctr_start web knoxctl-c-web
+echo "container secret" >/var/lib/knox-ctr/web/rootfs/etc/knox-secret
 ctr_start plain
 id=$(ctr_id web)
 log "web init: $(cat "/proc/$(ctr_pid web)/attr/current"), plain init: $(cat "/proc/$(ctr_pid plain)/attr/current")"
