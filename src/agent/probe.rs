@@ -28,6 +28,13 @@ pub struct MonitorProbe {
     pub syscalls_usable: bool,
     #[serde(rename = "syscallsReason")]
     pub syscalls_reason: Option<String>,
+    /// How open events are traced: `fexit` (on the open syscalls: only opens pay) or
+    /// `tracepoints` (syscall tracepoints: every syscall takes the slow path while on).
+    #[serde(rename = "opensVia")]
+    pub opens_via: &'static str,
+    /// Why not fexit.
+    #[serde(rename = "opensFexitReason")]
+    pub opens_fexit_reason: Option<String>,
 }
 
 /// Tries every backend and the monitor.
@@ -53,6 +60,10 @@ pub fn probe_report() -> ProbeReport {
         Ok(outcome) => outcome.syscalls.clone(),
         Err(e) => Err(e.clone()),
     };
+    let open_fexit = match &monitor {
+        Ok(outcome) => outcome.open_fexit.clone(),
+        Err(e) => Err(e.clone()),
+    };
     ProbeReport {
         selected: auto.unwrap_or(Backend::MonitorOnly),
         enforcement_available: auto.is_some(),
@@ -62,6 +73,12 @@ pub fn probe_report() -> ProbeReport {
             reason: monitor.err(),
             syscalls_usable: syscalls.is_ok(),
             syscalls_reason: syscalls.err(),
+            opens_via: if open_fexit.is_ok() {
+                "fexit"
+            } else {
+                "tracepoints"
+            },
+            opens_fexit_reason: open_fexit.err(),
         },
     }
 }

@@ -126,6 +126,7 @@ struct cred {
 struct pt_regs {
 	unsigned long dx;
 	unsigned long si;
+	unsigned long di;
 	unsigned long orig_ax;
 };
 

@@ -159,6 +159,16 @@ pub fn run(args: ProbeArgs, conn: &AgentConn) -> anyhow::Result<ExitStatus> {
                 ),
                 (Some(e), _) => println!("eBPF monitor: not usable: {e}"),
             }
+            if report.monitor.usable {
+                match &report.monitor.opens_fexit_reason {
+                    None => println!(
+                        "eBPF monitor file events: fexit on the open syscalls (only opens pay for them)"
+                    ),
+                    Some(r) => println!(
+                        "eBPF monitor file events: syscall tracepoints (every syscall takes the slow path while file events are on); fexit not usable: {r}"
+                    ),
+                }
+            }
             match &status {
                 Some(s) => {
                     println!(

@@ -18,9 +18,10 @@ mod syscalls;
 
 use crate::kernel::{self, wake::EventFd};
 use aya::maps::{Array, HashMap, MapData, PerCpuArray, RingBuf};
+use aya::programs::fexit::FExitLink;
 use aya::programs::tp_btf::BtfTracePointLink;
 use aya::programs::trace_point::TracePointLink;
-use aya::programs::{BtfTracePoint, TracePoint};
+use aya::programs::{BtfTracePoint, FExit, TracePoint};
 use aya::{Btf, Ebpf, EbpfLoader};
 use std::collections::BTreeMap;
 use std::error::Error as _;
@@ -116,6 +117,9 @@ enum Hook {
     },
     /// A BTF-typed raw tracepoint.
     BtfTracePoint(&'static str),
+    /// fexit on a kernel function: the open programs' cheaper route, used instead of the
+    /// open tracepoints where the kernel accepts trampolines ([`Kernel::open_fexit`]).
+    FExit(&'static str),
 }
 
 const fn tp(category: &'static str, name: &'static str) -> Hook {
@@ -211,6 +215,18 @@ const PROGRAMS: &[(&str, Family, Hook)] = &[
         Family::Files,
         optional_tp("syscalls", "sys_exit_creat"),
     ),
+    (
+        "fexit_openat",
+        Family::Files,
+        Hook::FExit("__x64_sys_openat"),
+    ),
+    (
+        "fexit_openat2",
+        Family::Files,
+        Hook::FExit("__x64_sys_openat2"),
+    ),
+    ("fexit_open", Family::Files, Hook::FExit("__x64_sys_open")),
+    ("fexit_creat", Family::Files, Hook::FExit("__x64_sys_creat")),
     (
         "enter_connect",
         Family::Network,
@@ -496,6 +512,7 @@ struct Counters {
 enum Link {
     TracePoint(TracePointLink),
     Btf(BtfTracePointLink),
+    FExit(FExitLink),
 }
 
 /// The loaded programs and the maps userspace writes, behind one lock.
@@ -517,6 +534,9 @@ struct Kernel {
     /// Whether the kernel accepted the syscall programs (they need bpf_loop, Linux 5.17);
     /// without them the other families still work.
     syscall_support: Result<(), String>,
+    /// Whether opens are reported by the fexit programs (the kernel loaded and attached
+    /// them) rather than by the open syscall tracepoints, or why not.
+    open_fexit: Result<(), String>,
 }
 
 impl Kernel {
@@ -546,7 +566,12 @@ impl Kernel {
 
     /// Whether program `i` of `PROGRAMS` should be attached.
     fn wanted(&self, i: usize) -> bool {
-        let (name, family, _) = PROGRAMS[i];
+        let (name, family, hook) = PROGRAMS[i];
+        if family == Family::Files {
+            // One route for opens: fexit where it works, the tracepoints otherwise.
+            let fexit = matches!(hook, Hook::FExit(_));
+            return self.on[family as usize] && fexit == self.open_fexit.is_ok();
+        }
         self.on[family as usize] || (self.unreached != UNREACHED_OFF && LINEAGE.contains(&name))
     }
 
@@ -645,6 +670,7 @@ impl Kernel {
             let hook_name = match hook {
                 Hook::TracePoint { category, name, .. } => format!("{category}/{name}"),
                 Hook::BtfTracePoint(name) => format!("tp_btf/{name}"),
+                Hook::FExit(function) => format!("fexit/{function}"),
             };
             let err = |reason: String| MonitorError::Attach {
                 program: name.into(),
@@ -676,6 +702,28 @@ impl Kernel {
                         program.try_into().map_err(|e| err(chain(&e)))?;
                     let id = program.attach().map_err(|e| err(chain(&e)))?;
                     Link::Btf(program.take_link(id).map_err(|e| err(chain(&e)))?)
+                }
+                Hook::FExit(_) => {
+                    let attached = <&mut FExit>::try_from(program)
+                        .map_err(|e| chain(&e))
+                        .and_then(|p| {
+                            let id = p.attach().map_err(|e| chain(&e))?;
+                            p.take_link(id).map_err(|e| chain(&e))
+                        });
+                    match attached {
+                        Ok(link) => Link::FExit(link),
+                        Err(reason) => {
+                            // Loaded but not attachable: the tracepoints take over.
+                            tracing::warn!(
+                                program = name,
+                                %reason,
+                                "eBPF monitor: fexit refused; opens are traced by syscall tracepoints"
+                            );
+                            self.open_fexit = Err(reason);
+                            self.detach_unwanted();
+                            return self.attach_wanted();
+                        }
+                    }
                 }
             };
             self.links[i] = Some(link);
@@ -877,6 +925,7 @@ impl Monitor {
         // Every program is verified now, even those of families that are off, so that a
         // program this kernel rejects fails start() rather than a later set_families().
         load_all(&mut ebpf, &btf)?;
+        let open_fexit = load_open_fexit(&mut ebpf, &btf);
         let syscall_support = load_syscall_programs(&mut ebpf).map_err(|e| {
             tracing::warn!(error = %e, "eBPF monitor: no syscall events on this kernel");
             kernel::verifier::shorten(&e.to_string())
@@ -909,6 +958,7 @@ impl Monitor {
             syscalls: syscalls_map,
             syscall_links: BTreeMap::new(),
             syscall_support,
+            open_fexit,
         };
         kernel.set_families([config.exec, config.files, config.network])?;
 
@@ -932,6 +982,12 @@ impl Monitor {
                     source,
                 })?
         };
+        match &kernel.open_fexit {
+            Ok(()) => tracing::info!("eBPF monitor: opens traced by fexit on the open syscalls"),
+            Err(reason) => {
+                tracing::info!(%reason, "eBPF monitor: opens traced by syscall tracepoints (fexit not usable)")
+            }
+        }
         tracing::debug!(ring_bytes, ?config, "eBPF monitor started");
         Ok((
             Monitor {
@@ -944,6 +1000,16 @@ impl Monitor {
             },
             rx,
         ))
+    }
+
+    /// Whether opens are reported from fexit programs, or why the open syscall
+    /// tracepoints report them (see monitor.bpf.c, open_fexit).
+    pub fn open_fexit(&self) -> Result<(), String> {
+        let kernel = self.kernel.lock().unwrap_or_else(|p| p.into_inner());
+        match kernel.as_ref() {
+            Some(kernel) => kernel.open_fexit.clone(),
+            None => Err("the monitor is stopped".into()),
+        }
     }
 
     /// Turns event families on or off, effective immediately in the kernel (a syscall
@@ -1061,6 +1127,9 @@ impl Drop for Monitor {
 pub struct ProbeOutcome {
     /// Whether syscall events (syscall rules) work, or why not.
     pub syscalls: Result<(), String>,
+    /// Whether opens are reported from fexit programs (no syscall slow path), or why the
+    /// syscall tracepoints report them.
+    pub open_fexit: Result<(), String>,
 }
 
 /// Loads and attaches every program, checks that events of our own reach userspace (an
@@ -1109,9 +1178,13 @@ pub fn probe() -> Result<ProbeOutcome, MonitorError> {
             }
             Err(e) => Err(e.to_string()),
         };
+    let open_fexit = monitor.open_fexit();
     monitor.stop();
     if open_seen {
-        Ok(ProbeOutcome { syscalls })
+        Ok(ProbeOutcome {
+            syscalls,
+            open_fexit,
+        })
     } else {
         Err(MonitorError::Unsupported(
             "programs attached, but no event reached the ring buffer within 2 s".into(),
@@ -1153,8 +1226,33 @@ fn page_size() -> u32 {
     if n > 0 { n as u32 } else { 4096 }
 }
 
+/// Loads the fexit route for opens; an error says why the open tracepoints are used
+/// instead (no trampolines on this kernel, not x86-64, ...). All or nothing: the two
+/// routes are never mixed.
+fn load_open_fexit(ebpf: &mut Ebpf, btf: &Btf) -> Result<(), String> {
+    if !cfg!(target_arch = "x86_64") {
+        return Err("the fexit programs read x86-64 syscall registers".into());
+    }
+    for &(name, _, hook) in PROGRAMS {
+        let Hook::FExit(function) = hook else {
+            continue;
+        };
+        let program: &mut FExit = ebpf
+            .program_mut(name)
+            .ok_or_else(|| format!("program {name} missing from the object"))?
+            .try_into()
+            .map_err(|e| format!("program {name}: {}", chain(&e)))?;
+        program.load(function, btf).map_err(|e| {
+            let reason = format!("program {name}: {}", chain(&e));
+            tracing::debug!(%reason, "eBPF monitor: opens are traced by syscall tracepoints");
+            kernel::verifier::shorten(&reason)
+        })?;
+    }
+    Ok(())
+}
+
 /// Loads (verifies) every program but the optional ones whose tracepoint this kernel
-/// lacks (Kernel::attach skips those too).
+/// lacks (Kernel::attach skips those too) and the fexit ones ([`load_open_fexit`]).
 fn load_all(ebpf: &mut Ebpf, btf: &Btf) -> Result<(), MonitorError> {
     for &(name, _, hook) in PROGRAMS {
         let missing = || MonitorError::Load(format!("program {name} missing from the object"));
@@ -1185,6 +1283,7 @@ fn load_all(ebpf: &mut Ebpf, btf: &Btf) -> Result<(), MonitorError> {
                     .load(tracepoint, btf)
                     .map_err(|e| load_error(name, &e))?;
             }
+            Hook::FExit(_) => {}
         }
     }
     Ok(())
@@ -1485,6 +1584,38 @@ mod tests {
             assert_eq!(kind.to_string().to_uppercase(), name);
         }
         assert!(EventKind::from_raw(0).is_none());
+    }
+
+    /// The two routes for opens cover the same syscalls, and each fexit program is in the
+    /// C under the section mod.rs attaches it by.
+    #[test]
+    fn open_routes_cover_the_same_syscalls() {
+        let mut traced: Vec<&str> = PROGRAMS
+            .iter()
+            .filter_map(|(_, family, hook)| match hook {
+                Hook::TracePoint { name, .. } if *family == Family::Files => {
+                    name.strip_prefix("sys_enter_")
+                }
+                _ => None,
+            })
+            .collect();
+        let mut fexit: Vec<&str> = PROGRAMS
+            .iter()
+            .filter_map(|(name, family, hook)| match hook {
+                Hook::FExit(function) => {
+                    assert_eq!(*family, Family::Files, "{name}");
+                    assert!(
+                        SOURCE.contains(&format!("SEC(\"fexit/{function}\")\nint {name}(")),
+                        "{name}"
+                    );
+                    function.strip_prefix("__x64_sys_")
+                }
+                _ => None,
+            })
+            .collect();
+        traced.sort_unstable();
+        fexit.sort_unstable();
+        assert_eq!(traced, fexit);
     }
 
     #[test]

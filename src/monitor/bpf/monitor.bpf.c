@@ -6,9 +6,10 @@
  * src/monitor/mod.rs loads this object (committed as monitor.bpf.o, rebuilt by
  * scripts/build-bpf.sh) and decodes `struct event`; the two must agree on its layout.
  *
- * Only tracepoints are used: kernels knoxctl runs on may lack kprobes or refuse fentry and
- * BPF-LSM (the 6.18 dev and CI VMs do both), while syscall and sched tracepoints and
- * tp_btf load there.
+ * Tracepoints carry everything: kernels knoxctl runs on may lack kprobes or refuse fentry
+ * and BPF-LSM (the 6.18 dev and CI machines do both), while syscall and sched tracepoints
+ * and tp_btf load there. The one exception is an optional cheaper route for opens (fexit,
+ * see open_fexit) used only where the kernel accepts it.
  *
  * Syscalls are traced in two halves: the enter tracepoint stashes the user pointers and
  * flags per thread (`pending`), the exit tracepoint reads them back, adds the return value
@@ -589,6 +590,64 @@ SEC("tracepoint/syscalls/sys_exit_openat2")
 int exit_openat2(struct sys_exit_ctx *ctx)
 {
 	return open_exit(ctx);
+}
+
+/*
+ * The same open events from fexit programs on the x86-64 syscall functions, which mod.rs
+ * attaches instead of the tracepoints above where the kernel allows trampolines (it loads
+ * them first and falls back when refused: the 6.18 dev machine refuses them, Debian's and
+ * Ubuntu's kernels do not). Why: attaching any syscall tracepoint flags every task for
+ * the syscall slow path, so every syscall on the host (not only opens) pays for it while
+ * the files family is on; a trampoline costs only the traced function. With AppArmor's
+ * unconfined-process watch the files family is on for as long as file rules are loaded,
+ * and this was most of the watch's cost (BENCHMARKS.md, "AppArmor enforcer").
+ * One program per syscall runs after it: the arguments are still in the caller's saved
+ * registers, so no enter half and no `pending` entry are needed.
+ */
+static __always_inline int open_fexit(__u64 ptr, __s32 flags, __s64 ret)
+{
+	if (!enabled(CFG_FILES) || !opens_watched() || ignored())
+		return 0;
+	struct event *e = new_event(EV_OPEN);
+	if (!e)
+		return 0;
+	e->retval = ret;
+	e->flags = flags;
+	set_path_len(e, bpf_probe_read_user_str(e->path, PATH_MAX, (void *)ptr));
+	submit(e);
+	return 0;
+}
+
+/* ctx[0] is the syscall's `const struct pt_regs *`, ctx[1] its return value. */
+SEC("fexit/__x64_sys_openat")
+int fexit_openat(__u64 *ctx)
+{
+	struct pt_regs *regs = (void *)ctx[0];
+	return open_fexit(READ_KERN(regs->si), (__s32)READ_KERN(regs->dx), (__s64)ctx[1]);
+}
+
+SEC("fexit/__x64_sys_openat2")
+int fexit_openat2(__u64 *ctx)
+{
+	struct pt_regs *regs = (void *)ctx[0];
+	/* struct open_how starts with `__u64 flags` (uapi). */
+	__u64 flags = 0;
+	bpf_probe_read_user(&flags, sizeof(flags), (void *)READ_KERN(regs->dx));
+	return open_fexit(READ_KERN(regs->si), (__s32)flags, (__s64)ctx[1]);
+}
+
+SEC("fexit/__x64_sys_open")
+int fexit_open(__u64 *ctx)
+{
+	struct pt_regs *regs = (void *)ctx[0];
+	return open_fexit(READ_KERN(regs->di), (__s32)READ_KERN(regs->si), (__s64)ctx[1]);
+}
+
+SEC("fexit/__x64_sys_creat")
+int fexit_creat(__u64 *ctx)
+{
+	struct pt_regs *regs = (void *)ctx[0];
+	return open_fexit(READ_KERN(regs->di), O_CREAT | O_WRONLY | O_TRUNC, (__s64)ctx[1]);
 }
 
 /* ---- network: connect, accept, accept4, bind ---- */

@@ -8,7 +8,11 @@
 expect_ok knoxctl probe -o json
 printf '%s\n' "$KNOX_OUT" | grep -q '"bpf-lsm"' || fail "probe output does not mention bpf-lsm"
 printf '%s\n' "$KNOX_OUT" | grep -q '"selected": *"bpf-lsm"' || fail "auto does not pick bpf-lsm"
+# Debian's kernel accepts trampolines: opens are traced by fexit, not by syscall
+# tracepoints that would put every syscall on the slow path.
+printf '%s\n' "$KNOX_OUT" | grep -q '"opensVia": *"fexit"' || fail "probe: opens not traced by fexit"
 expect_output '^bpf-lsm +yes +<-' knoxctl probe
+expect_output '^eBPF monitor file events: fexit' knoxctl probe
 
 start_agent
 assert_grep 'auto: BPF-LSM works here' "$KNOX_AGENT_LOG"
