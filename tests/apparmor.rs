@@ -311,7 +311,7 @@ fn raw_rules_the_parser_refuses_name_their_policy_field_and_line() {
     let set = rule_set(Path::new("good.yaml"), good.as_bytes()).unwrap();
     let p = generate(&set, &Postures::default());
     assert!(
-        p.text.contains("  deny /etc/knox-raw/** r,\n"),
+        p.text.contains("  audit deny /etc/knox-raw/** r,\n"),
         "{}",
         p.text
     );

@@ -18,12 +18,12 @@ profile knoxctl-host /** flags=(attach_disconnected,mediate_deleted) {
   change_profile,
   audit deny change_profile -> unconfined,
   # hsp-raw-rules spec.apparmor
-  deny /etc/knox-raw/** r,
+  audit deny /etc/knox-raw/** r,
   # braces of a glob stay balanced
   audit deny /etc/{shadow,gshadow} w,
-  deny ptrace (trace),
+  audit deny ptrace (trace),
   # hsp-raw-only spec.apparmor
-  deny /etc/knox-raw/** r,
+  audit deny /etc/knox-raw/** r,
 }
 
 # /usr/sbin/apparmor_parser: knoxctl's own, confined by none of the rules
@@ -76,17 +76,17 @@ profile knoxctl-host-src-usr-bin-bash "/usr/bin/bash" flags=(attach_disconnected
   # hsp-raw-rules spec.process.matchPaths[0]
   audit deny "/usr/bin/curl" mx,
   # hsp-raw-rules spec.apparmor
-  deny /etc/knox-raw/** r,
+  audit deny /etc/knox-raw/** r,
   # braces of a glob stay balanced
   audit deny /etc/{shadow,gshadow} w,
-  deny ptrace (trace),
+  audit deny ptrace (trace),
   # hsp-raw-only spec.apparmor
-  deny /etc/knox-raw/** r,
+  audit deny /etc/knox-raw/** r,
 }
 
 # --- report (not part of the profile) ---
 # enforced: spec.process.matchPaths[0]
-# note: AppArmor: the raw rules (spec.apparmor) of hsp-raw-rules, hsp-raw-only are in knoxctl-host and every knoxctl-host-src-* profile as written; their denials raise no knoxctl alert (no rule of the policy language names them)
+# note: AppArmor: the raw rules (spec.apparmor) of hsp-raw-rules, hsp-raw-only are in knoxctl-host and every knoxctl-host-src-* profile as written, `deny` lines as `audit deny` so that the kernel records their denials; a denial no rule explains is a Block alert naming the policy whose raw lines refuse it (Severity, Tags and Message of its first rule); on the host a policy of nothing but raw rules has no rule to name it by, and its denials are counted, not alerted
 # note: AppArmor: knoxctl-host attaches to every program started after the apply (attachment /**); processes already running stay unconfined until they exec, and programs with their own, more specific AppArmor profile keep it and are not covered
 # note: AppArmor: each fromSource program runs in its own profile (knoxctl-host-src-*); under no_new_privs the kernel refuses execs that change profile
 # raw rules: hsp-raw-rules

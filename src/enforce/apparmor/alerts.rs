@@ -21,8 +21,12 @@
 //! blocked program an unconfined process started), and the path, operation and mask are
 //! judged again by [`CompiledRules`], the matcher the other backends and the monitor use:
 //! the denying rule names the policy, a default-posture denial (allow-list mode, posture
-//! block) is `DefaultPosture`. A record no rule explains (a rule set replaced between the
-//! denial and its record) is counted, not guessed at.
+//! block) is `DefaultPosture`. A denial no rule explains in a profile holding raw rules
+//! (`spec.apparmor`, whose `deny` lines the profile writes as `audit deny`) is a Block of
+//! the policy whose raw lines refuse it ([`raw_match`]), as KubeArmor reports denials of
+//! any line of its profiles. A record still without a source (a rule set replaced between
+//! the denial and its record, a host policy of raw rules only: the pipeline names a host
+//! policy by one of its rules) is counted, not guessed at.
 //!
 //! Process facts are read from /proc when the record arrives; a process that is gone by
 //! then is described by the record (pid, comm, fsuid) and, when the task had an audit
@@ -30,13 +34,13 @@
 //! line), waited for at most [`WAIT_EXTRA`].
 
 use super::audit::{self, Avc, Extra, Record};
-use super::profile;
+use super::{profile, raw_match};
 use crate::enforce::{
-    AlertAction, Backend, EnforcerEvent, Generation, OpResult, Operation, RuleRef,
+    AlertAction, Backend, ContainerTarget, EnforcerEvent, Generation, OpResult, Operation, RuleRef,
 };
 use crate::policy::Action;
 use crate::policy::matcher::{CompiledRules, Decision, Known, Verdict};
-use crate::policy::normalize::{Category, Matcher, RuleSet};
+use crate::policy::normalize::{Category, Matcher, Rule, RuleSet};
 use crate::procfs::{self, ProcessInfo};
 use std::collections::{BTreeMap, HashMap};
 use std::io;
@@ -312,6 +316,9 @@ pub struct Finding {
     /// The denial is of a blocked program's start (`knoxctl-host-block-N`): the acting
     /// process is the program itself, so its parent is the one that started it.
     pub started: bool,
+    /// The denial is of this policy's raw rules (`spec.apparmor`): `rule` is then another
+    /// rule of that policy, or None when it has none (the reader names it otherwise).
+    pub raw_policy: Option<String>,
 }
 
 struct Pending {
@@ -333,6 +340,9 @@ struct Reader {
     pending: BTreeMap<u64, Pending>,
     /// Blocked programs already reported, by pid: their loader is refused several files.
     started: HashMap<i32, Instant>,
+    /// Per container profile, its target and that target with stand-in rules for its
+    /// policies of raw rules only ([`with_raw_rules`]), made once per set of rules.
+    raw_targets: HashMap<String, (Arc<ContainerTarget>, Arc<ContainerTarget>)>,
 }
 
 impl Reader {
@@ -341,7 +351,24 @@ impl Reader {
             shared,
             pending: BTreeMap::new(),
             started: HashMap::new(),
+            raw_targets: HashMap::new(),
         }
+    }
+
+    /// `target` (of container profile `profile`) with its raw policies' stand-in rules.
+    fn raw_target(&mut self, profile: &str, target: &Arc<ContainerTarget>) -> Arc<ContainerTarget> {
+        if let Some((of, with)) = self.raw_targets.get(profile)
+            && Arc::ptr_eq(of, target)
+        {
+            return with.clone();
+        }
+        if self.raw_targets.len() > 1024 {
+            self.raw_targets.clear();
+        }
+        let with = Arc::new(with_raw_rules(target));
+        self.raw_targets
+            .insert(profile.to_string(), (target.clone(), with.clone()));
+        with
     }
 
     fn run(mut self, source: &Source) {
@@ -437,7 +464,29 @@ impl Reader {
             self.started.insert(avc.pid, now);
         }
         let exe = (!process.exe.is_empty()).then(|| process.exe.clone());
-        let findings = findings(avc, &rules, exe.as_deref());
+        let mut findings = findings(avc, &rules, exe.as_deref());
+        let mut container = container;
+        let unnamed = |f: &Finding| f.raw_policy.is_some() && f.rule.is_none();
+        if findings.iter().any(unnamed) {
+            match &container {
+                // The event carries the container's rules: a stand-in rule names the
+                // policy of raw rules only.
+                Some(t) => {
+                    let t = self.raw_target(base, t);
+                    for f in findings.iter_mut().filter(|f| unnamed(f)) {
+                        f.rule = t
+                            .set
+                            .rules
+                            .iter()
+                            .position(|r| Some(&r.policy) == f.raw_policy.as_ref());
+                    }
+                    container = Some(t);
+                }
+                // The host's alerts are named from the agent's rule set, where a policy
+                // of raw rules only has no rule: counted below, not alerted.
+                None => findings.retain(|f| !unnamed(f)),
+            }
+        }
         if findings.is_empty() {
             self.shared.unattributed.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(?avc, "an AppArmor denial no rule explains");
@@ -599,7 +648,107 @@ pub fn findings(avc: &Avc, rules: &Rules, exe: Option<&str>) -> Vec<Finding> {
     } else {
         None
     };
+    // No rule explains it: the profile's raw rules (every profile of the target holds
+    // them all) are what is left that denies.
+    if one.is_none() && avc.verdict == "DENIED" && !rules.set.apparmor.is_empty() {
+        return raw(avc, rules).into_iter().collect();
+    }
     one.into_iter().collect()
+}
+
+/// A denial of a policy's raw rules (`spec.apparmor`), as KubeArmor reports a denial of
+/// any line of its profiles: a Block of the policy whose raw lines refuse it
+/// ([`raw_match::policy_of`]), with the operation the record says. The alert pipeline
+/// names a policy by one of its rules: the policy's first rule when it has one (its
+/// Severity, Tags and Message go into the alert); a policy of raw rules only has none,
+/// and the reader gives it one where it can ([`Reader::denial`]).
+fn raw(avc: &Avc, rules: &Rules) -> Option<Finding> {
+    let policy = raw_match::policy_of(&rules.set.apparmor, avc)?;
+    let rule = rules.set.rules.iter().position(|r| r.policy == policy);
+    let (operation, resource, data, result) = if avc.is_capability() {
+        let (resource, data) = cap_resource(avc);
+        (
+            Operation::Capabilities,
+            resource,
+            data,
+            OpResult::OperationNotPermitted,
+        )
+    } else if avc.is_network() {
+        let (resource, data) = net_resource(avc);
+        (
+            Operation::Network,
+            resource,
+            data,
+            OpResult::PermissionDenied,
+        )
+    } else {
+        let exec = avc.operation == "exec" || avc.mask().contains('x');
+        let data = if exec {
+            "syscall=SYS_EXECVE".to_string()
+        } else {
+            format!(
+                "operation={} requested_mask={} denied_mask={}",
+                avc.operation, avc.requested_mask, avc.denied_mask
+            )
+        };
+        let operation = if exec {
+            Operation::Process
+        } else {
+            Operation::File
+        };
+        (
+            operation,
+            avc.name.clone(),
+            data,
+            OpResult::PermissionDenied,
+        )
+    };
+    Some(Finding {
+        operation,
+        resource,
+        data,
+        rule,
+        result,
+        action: AlertAction::Block,
+        started: false,
+        raw_policy: Some(policy.to_string()),
+    })
+}
+
+/// A raw policy's stand-in rule, for a policy of raw rules only: the alert pipeline reads
+/// the policy's name from it (no Severity, Tags or Message: the rule set keeps none of a
+/// policy that has no rule).
+fn raw_rule(policy: &str) -> Rule {
+    Rule {
+        category: Category::File,
+        matcher: Matcher::Pattern {
+            pattern: "spec.apparmor".into(),
+        },
+        action: Action::Block,
+        severity: None,
+        tags: Vec::new(),
+        message: None,
+        read_only: false,
+        owner_only: false,
+        pts: None,
+        from_source: Vec::new(),
+        allowed_args: Vec::new(),
+        policy: policy.to_string(),
+        field: "spec.apparmor".into(),
+    }
+}
+
+/// `target` with a stand-in rule appended for each policy of its raw rules that has no
+/// rule of its own, so that a container alert can name it (the pipeline looks the rule
+/// up in the event's target).
+fn with_raw_rules(target: &ContainerTarget) -> ContainerTarget {
+    let mut t = target.clone();
+    for raw in &target.set.apparmor {
+        if !t.set.rules.iter().any(|r| r.policy == raw.policy) {
+            t.set.rules.push(raw_rule(&raw.policy));
+        }
+    }
+    t
 }
 
 /// An operation the kernel let pass and audited (the allow-everything line of an
@@ -650,6 +799,7 @@ fn audited(avc: &Avc, rules: &Rules, sources: &[&str]) -> Option<Finding> {
         result: OpResult::Passed,
         action: AlertAction::Audit,
         started: false,
+        raw_policy: None,
     })
 }
 
@@ -689,6 +839,7 @@ fn file(avc: &Avc, rules: &Rules, sources: &[&str]) -> Option<Finding> {
         result: OpResult::PermissionDenied,
         action: AlertAction::Block,
         started: false,
+        raw_policy: None,
     };
     if mask.contains('x') || avc.operation == "exec" {
         let rule = judge(sources, exec)?;
@@ -756,14 +907,8 @@ fn first_block(
     }
 }
 
-fn network(avc: &Avc, rules: &Rules, sources: &[&str]) -> Option<Finding> {
-    let rule = first_block(
-        rules,
-        Category::Network,
-        sources,
-        rules.set.allow_list.network,
-        |m| matches!(m, Matcher::Protocol { protocol } if protocol_covers(protocol, &avc.family, &avc.sock_type)),
-    )?;
+/// A socket denial's Resource and Data, as KubeArmor words them.
+fn net_resource(avc: &Avc) -> (String, String) {
     let resource = format!(
         "domain=AF_{} type=SOCK_{} protocol={}",
         avc.family.to_uppercase(),
@@ -774,6 +919,25 @@ fn network(avc: &Avc, rules: &Rules, sources: &[&str]) -> Option<Finding> {
         "create" => format!("syscall=SYS_SOCKET {resource}"),
         op => format!("operation={op} {resource}"),
     };
+    (resource, data)
+}
+
+/// A capability denial's Resource and Data.
+fn cap_resource(avc: &Avc) -> (String, String) {
+    let cap = format!("CAP_{}", avc.capname.to_uppercase());
+    let data = format!("operation=capable cap={cap}");
+    (cap, data)
+}
+
+fn network(avc: &Avc, rules: &Rules, sources: &[&str]) -> Option<Finding> {
+    let rule = first_block(
+        rules,
+        Category::Network,
+        sources,
+        rules.set.allow_list.network,
+        |m| matches!(m, Matcher::Protocol { protocol } if protocol_covers(protocol, &avc.family, &avc.sock_type)),
+    )?;
+    let (resource, data) = net_resource(avc);
     Some(Finding {
         operation: Operation::Network,
         resource,
@@ -782,6 +946,7 @@ fn network(avc: &Avc, rules: &Rules, sources: &[&str]) -> Option<Finding> {
         result: OpResult::PermissionDenied,
         action: AlertAction::Block,
         started: false,
+        raw_policy: None,
     })
 }
 
@@ -794,16 +959,17 @@ fn capability(avc: &Avc, rules: &Rules, sources: &[&str]) -> Option<Finding> {
         rules.set.allow_list.capabilities,
         |m| matches!(m, Matcher::Capability { capability } if *capability == name),
     )?;
-    let cap = format!("CAP_{}", name.to_uppercase());
+    let (resource, data) = cap_resource(avc);
     Some(Finding {
         operation: Operation::Capabilities,
-        data: format!("operation=capable cap={cap}"),
-        resource: cap,
+        data,
+        resource,
         rule,
         // capable() fails with EPERM.
         result: OpResult::OperationNotPermitted,
         action: AlertAction::Block,
         started: false,
+        raw_policy: None,
     })
 }
 
@@ -863,6 +1029,7 @@ fn started(avc: &Avc, rules: &Rules, exe: Option<&str>) -> Option<Finding> {
         result: OpResult::PermissionDenied,
         action: AlertAction::Block,
         started: true,
+        raw_policy: None,
     })
 }
 
@@ -1069,6 +1236,133 @@ mod tests {
         let f = findings(&d, &b, None);
         assert_eq!(f[0].action, AlertAction::Block);
         assert_eq!(f[0].result, OpResult::PermissionDenied);
+    }
+
+    const RAW: &str = "  apparmor: |\n    deny /etc/knox-raw/** r,\n    deny capability net_raw,\n";
+
+    fn denied_open(profile: &str, name: &str, mask: &str) -> Avc {
+        avc(&format!(
+            r#"audit(1.0:1): apparmor="DENIED" operation="open" class="file" profile="{profile}" name="{name}" pid=9 comm="cat" requested_mask="{mask}" denied_mask="{mask}" fsuid=0 ouid=0"#
+        ))
+    }
+
+    #[test]
+    fn raw_rule_denials_name_the_policy_by_its_first_rule() {
+        // Recorded on the VM: `audit deny /etc/knox-raw/** r,` refusing `cat`.
+        let body = format!(
+            "  severity: 7\n  tags: [raw]\n  message: raw rules\n  action: Block\n  file:\n    matchPaths:\n    - path: /etc/knox-file\n{RAW}"
+        );
+        let r = rules(&format!(
+            "{}---\n{}",
+            policy("pkg", PKG),
+            policy("raw", &body)
+        ));
+        for profile in [HOST_PROFILE, "knoxctl-host-src-usr-bin-cat"] {
+            let f = findings(&denied_open(profile, "/etc/knox-raw/file", "r"), &r, None);
+            assert_eq!(f.len(), 1, "{profile}");
+            let f = &f[0];
+            assert_eq!(f.raw_policy.as_deref(), Some("raw"));
+            let rule = &r.set.rules[f.rule.expect("the policy's rule")];
+            assert_eq!(rule.policy, "raw");
+            assert_eq!(rule.severity, Some(7));
+            assert_eq!(rule.message.as_deref(), Some("raw rules"));
+            assert_eq!(f.operation, Operation::File);
+            assert_eq!(f.resource, "/etc/knox-raw/file");
+            assert_eq!(f.action, AlertAction::Block);
+            assert_eq!(f.result, OpResult::PermissionDenied);
+            assert_eq!(f.data, "operation=open requested_mask=r denied_mask=r");
+        }
+        // A denial a rule explains stays that rule's.
+        let exec = avc(
+            r#"audit(1.0:1): apparmor="DENIED" operation="exec" class="file" profile="knoxctl-host" name="/usr/bin/dpkg" pid=9 comm="sh" requested_mask="x" denied_mask="x" fsuid=0 ouid=0"#,
+        );
+        let f = &findings(&exec, &r, None)[0];
+        assert_eq!(f.raw_policy, None);
+        assert_eq!(r.set.rules[f.rule.unwrap()].policy, "pkg");
+        // A capability the raw rules refuse.
+        let cap = avc(
+            r#"audit(1.0:3): apparmor="DENIED" operation="capable" class="cap" profile="knoxctl-host" pid=5 comm="ping" capability=13  capname="net_raw""#,
+        );
+        let f = &findings(&cap, &r, None)[0];
+        assert_eq!(f.raw_policy.as_deref(), Some("raw"));
+        assert_eq!(f.operation, Operation::Capabilities);
+        assert_eq!(f.resource, "CAP_NET_RAW");
+        // Not refused by any raw line (all judged): no source, no finding.
+        assert!(findings(&denied_open(HOST_PROFILE, "/etc/other", "r"), &r, None).is_empty());
+        // An audited operation is not a raw denial.
+        let audit = avc(
+            r#"audit(1.0:1): apparmor="AUDIT" operation="open" class="file" profile="knoxctl-host" name="/etc/knox-raw/file" pid=9 comm="cat" requested_mask="r" fsuid=0 ouid=0"#,
+        );
+        assert!(findings(&audit, &r, None).is_empty());
+    }
+
+    #[test]
+    fn several_raw_policies_are_told_apart_by_their_lines() {
+        let a = "  apparmor: |\n    deny /etc/a/** r,\n  process:\n    matchPaths:\n    - path: /usr/bin/a\n  action: Block\n";
+        let b = "  apparmor: |\n    deny /etc/{b,c}/* w,\n  process:\n    matchPaths:\n    - path: /usr/bin/b\n  action: Block\n";
+        let r = rules(&format!("{}---\n{}", policy("pa", a), policy("pb", b)));
+        let named = |name: &str, mask: &str| {
+            findings(&denied_open(HOST_PROFILE, name, mask), &r, None)
+                .first()
+                .and_then(|f| f.raw_policy.clone())
+        };
+        assert_eq!(named("/etc/a/x", "r").as_deref(), Some("pa"));
+        assert_eq!(named("/etc/c/x", "wc").as_deref(), Some("pb"));
+        assert_eq!(named("/etc/c/x", "r"), None);
+    }
+
+    #[test]
+    fn host_raw_only_denials_are_counted_container_ones_alerted() {
+        let r = rules(&policy("raw-only", RAW));
+        let f = &findings(&denied_open(HOST_PROFILE, "/etc/knox-raw/f", "r"), &r, None)[0];
+        assert_eq!((f.raw_policy.as_deref(), f.rule), (Some("raw-only"), None));
+
+        let (tx, rx) = std::sync::mpsc::sync_channel(8);
+        let shared = Arc::new(Shared::new(tx));
+        shared.set_rules(rules(&policy("raw-only", RAW)));
+        let target = Arc::new(ContainerTarget {
+            container: crate::container::Container {
+                name: "web".into(),
+                ..Default::default()
+            },
+            set: r.set.clone(),
+            root: "/".into(),
+        });
+        shared.set_containers(BTreeMap::from([(
+            "knoxctl-c-web".to_string(),
+            Arc::new(super::super::containers::ContainerRules {
+                target: target.clone(),
+                rules: Arc::new(rules(&policy("raw-only", RAW))),
+            }),
+        )]));
+        let mut reader = Reader::new(shared.clone());
+        let me = std::process::id();
+        let text = |profile: &str| {
+            format!(
+                r#"audit(1765100000.123:9): apparmor="DENIED" operation="open" class="file" profile="{profile}" name="/etc/knox-raw/f" pid={me} comm="cat" requested_mask="r" denied_mask="r" fsuid=0 ouid=0"#
+            )
+        };
+        // The host's pipeline has no rule of a raw-only policy to name it by.
+        reader.record(&audit::parse(audit::AUDIT_AVC, &text(HOST_PROFILE)).unwrap());
+        assert!(rx.try_recv().is_err());
+        assert_eq!(shared.unattributed.load(Ordering::Relaxed), 1);
+        // A container's event carries its rules, with a stand-in rule of the policy.
+        for _ in 0..2 {
+            reader.record(&audit::parse(audit::AUDIT_AVC, &text("knoxctl-c-web")).unwrap());
+            let ev = rx.try_recv().expect("a container alert");
+            let t = ev.container.expect("the container");
+            assert_eq!(t.container.name, "web");
+            let rule = &t.set.rules[ev.rule.unwrap().index];
+            assert_eq!(rule.policy, "raw-only");
+            assert_eq!(rule.field, "spec.apparmor");
+            assert_eq!(ev.action, AlertAction::Block);
+            assert_eq!(ev.result, OpResult::PermissionDenied);
+            assert_eq!(ev.operation, Operation::File);
+            assert_eq!(ev.resource, "/etc/knox-raw/f");
+        }
+        // Made once for the container's rules.
+        assert_eq!(reader.raw_targets.len(), 1);
+        assert_eq!(shared.unattributed.load(Ordering::Relaxed), 1);
     }
 
     #[test]

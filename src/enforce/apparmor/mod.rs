@@ -33,6 +33,7 @@ pub mod alerts;
 pub mod audit;
 pub mod containers;
 pub mod profile;
+pub mod raw_match;
 pub mod unconfined;
 
 use super::{

@@ -538,7 +538,9 @@ impl Body {
     /// block (a `}` of a hat), which a repeat must not lose.
     fn raw(&mut self, raw: &RawAppArmor) {
         self.lines.push(format!("# {} spec.apparmor", raw.policy));
-        self.lines.extend(raw.lines.iter().cloned());
+        // `deny` as `audit deny`: a plain deny writes no audit record, and no alert.
+        self.lines
+            .extend(raw.lines.iter().map(|l| super::raw_match::audited(l)));
     }
 }
 
@@ -547,8 +549,13 @@ fn raw_note(set: &RuleSet, out: &mut Profiles, profiles: &str) {
     out.raw = set.apparmor.iter().map(|r| r.policy.clone()).collect();
     if !out.raw.is_empty() {
         out.notes.push(format!(
-            "AppArmor: the raw rules (spec.apparmor) of {} are in {profiles} as written; their denials raise no knoxctl alert (no rule of the policy language names them)",
-            out.raw.join(", ")
+            "AppArmor: the raw rules (spec.apparmor) of {} are in {profiles} as written, `deny` lines as `audit deny` so that the kernel records their denials; a denial no rule explains is a Block alert naming the policy whose raw lines refuse it (Severity, Tags and Message of its first rule){}",
+            out.raw.join(", "),
+            if profiles.starts_with(CONTAINER_PREFIX) {
+                ""
+            } else {
+                "; on the host a policy of nothing but raw rules has no rule to name it by, and its denials are counted, not alerted"
+            }
         ));
     }
 }

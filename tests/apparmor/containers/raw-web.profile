@@ -35,12 +35,12 @@ profile knoxctl-c-raw-web flags=(attach_disconnected,mediate_deleted) {
   # container_namespace/web-raw spec.file.matchPaths[0]
   audit deny "/etc/shadow" mrwlk,
   # container_namespace/web-raw spec.apparmor
-  deny ptrace,
-  deny /etc/knox-raw/** r,
+  audit deny ptrace,
+  audit deny /etc/knox-raw/** r,
 }
 
 # --- report (not part of the profile) ---
 # enforced: spec.file.matchPaths[0]
-# note: AppArmor: the raw rules (spec.apparmor) of container_namespace/web-raw are in knoxctl-c-raw-web as written; their denials raise no knoxctl alert (no rule of the policy language names them)
+# note: AppArmor: the raw rules (spec.apparmor) of container_namespace/web-raw are in knoxctl-c-raw-web as written, `deny` lines as `audit deny` so that the kernel records their denials; a denial no rule explains is a Block alert naming the policy whose raw lines refuse it (Severity, Tags and Message of its first rule)
 # note: AppArmor: knoxctl-c-raw-web confines the container only if its runtime started it in that profile; a running container's profile cannot be changed
 # raw rules: container_namespace/web-raw

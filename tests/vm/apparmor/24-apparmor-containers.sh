@@ -151,13 +151,17 @@ apply_policy web-raw.yaml
 # Under AppArmor the raw rules are loaded: no "not enforced" warning.
 case $KNOX_OUT in *"not enforced"*) fail "policy apply says web-raw is not enforced under AppArmor" ;; esac
 expect_denied "Permission denied" in_ctr web cat /etc/knox-ctr-raw
+# The raw deny is written audit deny: its denial is an alert naming the policy, which has
+# no other rule (the container's event carries a stand-in rule of it).
+expect_alert ContainerName=web PolicyName=web-raw Enforcer=AppArmor Operation=File \
+  Resource=/etc/knox-ctr-raw Action=Block "Result=Permission denied" Type=MatchedPolicy
 expect_ok in_ctr web cat /etc/passwd
 # The host is not the container: its own file of that name stays readable.
 echo "host raw" >/etc/knox-ctr-raw
 expect_ok cat /etc/knox-ctr-raw
 expect_ok "$KNOXCTL" policy delete web-raw
 expect_output 'raw secret' in_ctr web cat /etc/knox-ctr-raw
-log "apparmor container web: spec.apparmor raw rule (deny /etc/knox-ctr-raw r) refused a read inside the container, not on the host; gone after delete"
+log "apparmor container web: spec.apparmor raw rule (deny /etc/knox-ctr-raw r) refused a read inside the container (alert PolicyName web-raw, Enforcer AppArmor), not on the host; gone after delete"
 
 # --- delete: web keeps an empty profile while it runs in it (later execs need it) ---
 expect_ok "$KNOXCTL" policy delete web-block
