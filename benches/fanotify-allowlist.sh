@@ -100,8 +100,10 @@ stop_agent() {
 enforce() {
   KNOXCTL_SOCKET="$dir/sock" "$bin" policy apply -f "$dir/allow.yaml" >/dev/null
   for _ in $(seq 150); do
+    # `; true`: bash forks for cat instead of exec'ing it, so cat runs from bash (allowed)
+    # and only its open of /etc/shadow is refused.
     if KNOXCTL_SOCKET="$dir/sock" "$bin" containers -o json | grep -q '"backend": *"fanotify"' &&
-      ! podman exec "$name" bash -c 'cat /etc/shadow' >/dev/null 2>&1; then
+      [[ $(podman exec "$name" bash -c 'cat /etc/shadow; true' 2>&1) == *'/etc/shadow: Operation not permitted'* ]]; then
       # Denies what the allow-list does not name; must allow what the loops do.
       podman exec "$name" bash -c 'cat /etc/hostname >/dev/null && read -r x </etc/passwd' && return
       echo "fanotify-allowlist: the allow-list denies the loops; agent log:" >&2
