@@ -53,6 +53,10 @@ const CACHE_CAP: usize = 16 * 1024;
 const INTERP_CAP: usize = 4096;
 /// The ELF interpreter is opened within the same execve, microseconds after the binary.
 const INTERP_WINDOW: Duration = Duration::from_secs(5);
+/// How long a thread found in a container's cgroup is taken to still be there (see
+/// [`Members`]): procfs's per-pid cache window.
+const MEMBER_WINDOW: Duration = Duration::from_millis(100);
+const MEMBER_CAP: usize = 4096;
 
 #[derive(Default)]
 pub(super) struct Counters {
@@ -127,6 +131,7 @@ pub(super) fn spawn(
                 scope,
                 cache: FastMap::default(),
                 interps: FastMap::default(),
+                members: Members::default(),
                 link: Vec::new(),
                 scratch: Vec::new(),
             }
@@ -401,6 +406,8 @@ struct Reader {
     cache: FastMap<Key, Vec<Rc<Cached>>>,
     /// Per thread: the ELF interpreter its exec, allowed a moment ago, will load next.
     interps: FastMap<i32, Expected>,
+    /// A container's group: the threads recently found in its cgroup.
+    members: Members,
     link: Vec<u8>,
     scratch: Vec<u8>,
 }
@@ -505,11 +512,18 @@ impl Reader {
         let tid = meta.pid;
         // Guarded like deciding: an unwind here would leave the event unanswered. In
         // doubt the thread is judged.
-        if let Some(scope) = &self.scope
-            && !catch_unwind(|| in_container(tid, &scope.container)).unwrap_or(true)
-        {
-            self.answer(fd.as_raw_fd(), true);
-            return;
+        if let Some(scope) = &self.scope {
+            let now = Instant::now();
+            if !self.members.known(tid, now) {
+                match catch_unwind(|| in_container(tid, &scope.container)) {
+                    Ok(false) => {
+                        self.answer(fd.as_raw_fd(), true);
+                        return;
+                    }
+                    Ok(true) => self.members.remember(tid, now),
+                    Err(_) => {}
+                }
+            }
         }
         let outcome =
             match catch_unwind(AssertUnwindSafe(|| self.decide(fd.as_raw_fd(), perm, tid))) {
@@ -948,10 +962,43 @@ fn exec_data(tid: i32) -> String {
     }
 }
 
+/// The threads a container's group found in the container's cgroup in the last
+/// [`MEMBER_WINDOW`], so that the other opens of a program (its loader, libraries, files)
+/// do not each read `/proc/<tid>/cgroup` again (that read was a fifth of the reader's time
+/// per event). Only membership is remembered: a thread found outside is asked again at its
+/// next event, because `runc exec` and `podman exec` start a process on the host and move
+/// it in. Stale answers are bounded by the window: a tid is not given to another thread
+/// within it (the kernel hands out pids cyclically up to `pid_max`), and a thread moved
+/// out of the container by the host's root is judged by the container's rules for at most
+/// that long (from inside, a container cannot leave its cgroup subtree).
+#[derive(Default)]
+struct Members {
+    seen: FastMap<i32, Instant>,
+}
+
+impl Members {
+    fn known(&self, tid: i32, now: Instant) -> bool {
+        self.seen
+            .get(&tid)
+            .is_some_and(|&at| now.saturating_duration_since(at) < MEMBER_WINDOW)
+    }
+
+    fn remember(&mut self, tid: i32, now: Instant) {
+        if self.seen.len() >= MEMBER_CAP {
+            self.seen
+                .retain(|_, at| now.saturating_duration_since(*at) < MEMBER_WINDOW);
+            if self.seen.len() >= MEMBER_CAP {
+                self.seen.clear();
+            }
+        }
+        self.seen.insert(tid, now);
+    }
+}
+
 /// Whether thread `tid` runs in container `c`: its unified cgroup is the container's or
 /// below it (a root process that makes a sub-cgroup and moves into it stays judged, whatever
-/// it names it), or, without a cgroup2 hierarchy, its cgroup path names the container. Read
-/// for each event: a cached answer could outlive the thread and be given to a reused tid.
+/// it names it), or, without a cgroup2 hierarchy, its cgroup path names the container. A
+/// positive answer is kept for a short while ([`Members`]).
 fn in_container(tid: i32, c: &crate::container::Container) -> bool {
     // Hybrid hierarchies list a dozen controllers; 4 KiB holds them.
     let mut buf = [0u8; 4096];
@@ -1002,6 +1049,38 @@ mod tests {
             f(libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NONBLOCK),
             "O_RDONLY|O_NONBLOCK|O_DIRECTORY"
         );
+    }
+
+    #[test]
+    fn container_members_are_remembered_for_a_short_window_only() {
+        let t0 = Instant::now();
+        let mut m = Members::default();
+        assert!(!m.known(42, t0), "nothing is known before it is found");
+        m.remember(42, t0);
+        assert!(m.known(42, t0));
+        assert!(m.known(42, t0 + MEMBER_WINDOW - Duration::from_millis(1)));
+        assert!(
+            !m.known(42, t0 + MEMBER_WINDOW),
+            "asked again after the window"
+        );
+        assert!(!m.known(43, t0), "per thread");
+        // Full: the stale entries are dropped; if all are fresh, all are (bounded memory,
+        // and a forgotten member is only asked again).
+        for tid in 1000..1000 + MEMBER_CAP as i32 - 1 {
+            m.remember(tid, t0);
+        }
+        assert_eq!(m.seen.len(), MEMBER_CAP);
+        let after = t0 + MEMBER_WINDOW + Duration::from_millis(1);
+        m.remember(7, after);
+        assert!(m.known(7, after) && !m.known(42, after));
+        assert_eq!(m.seen.len(), 1, "the stale entries were dropped");
+        for tid in 1000..1000 + MEMBER_CAP as i32 - 1 {
+            m.remember(tid, after);
+        }
+        assert_eq!(m.seen.len(), MEMBER_CAP);
+        m.remember(8, after);
+        assert!(m.known(8, after) && !m.known(1000, after));
+        assert_eq!(m.seen.len(), 1);
     }
 
     #[test]
