@@ -49,6 +49,10 @@ pub struct HostRules {
     pub unaudited: Vec<(usize, String)>,
     /// The enforcer's generation of these rules; None before the first apply.
     pub generation: Option<Generation>,
+    /// One stand-in rule per raw AppArmor entry of `set` (`set.apparmor`), indexed after
+    /// `set.rules` ([`crate::enforce::apparmor::alerts::raw_rule_index`]): the rule an
+    /// alert about a raw line's denial names.
+    pub raw_rules: Vec<crate::policy::normalize::Rule>,
     /// Rules of earlier generations, oldest first: the enforcer's decisions reach the
     /// pipeline after the apply that replaced their rules may have returned (fanotify's
     /// retiring group, the queue between enforcer and pipeline), and are attributed with
@@ -61,6 +65,7 @@ pub struct EarlierRules {
     pub generation: Generation,
     pub set: RuleSet,
     pub enforcer_reports: BTreeSet<usize>,
+    pub raw_rules: Vec<crate::policy::normalize::Rule>,
 }
 
 /// Earlier generations kept: the pipeline normally lags by at most one apply (the one
@@ -93,7 +98,14 @@ impl HostRules {
             .filter(|(_, r)| r.category == Category::Syscall)
             .map(|(i, _)| (i, NO_MONITOR.to_string()))
             .collect();
+        // AppArmor names a denial by a raw line (`spec.apparmor`) after the set's rules.
+        let raw_rules = set
+            .apparmor
+            .iter()
+            .map(|r| crate::enforce::apparmor::alerts::raw_rule(&r.policy))
+            .collect();
         HostRules {
+            raw_rules,
             set,
             report,
             compiled,
@@ -133,6 +145,7 @@ impl HostRules {
                 generation,
                 set: old.set,
                 enforcer_reports: old.enforcer_reports,
+                raw_rules: old.raw_rules,
             }));
         }
         let excess = earlier.len().saturating_sub(KEPT_GENERATIONS);
@@ -146,13 +159,26 @@ impl HostRules {
     /// applied anything, which it re-applies from the same persisted policies) is looked
     /// up in the current rules.
     pub fn decider(&self, r: RuleRef) -> Option<Decider<'_>> {
-        fn of<'a>(set: &'a RuleSet, reports: &BTreeSet<usize>, index: usize) -> Decider<'a> {
+        fn of<'a>(
+            set: &'a RuleSet,
+            raw_rules: &'a [crate::policy::normalize::Rule],
+            reports: &BTreeSet<usize>,
+            index: usize,
+        ) -> Decider<'a> {
+            let raw = || raw_rules.get(index.checked_sub(set.rules.len())?);
             Decider {
-                rule: set.rules.get(index),
+                rule: set.rules.get(index).or_else(raw),
                 enforcer_reports: reports.contains(&index),
             }
         }
-        let current = || Some(of(&self.set, &self.enforcer_reports, r.index));
+        let current = || {
+            Some(of(
+                &self.set,
+                &self.raw_rules,
+                &self.enforcer_reports,
+                r.index,
+            ))
+        };
         match self.generation {
             Some(g) if g == r.generation => current(),
             None => None,
@@ -163,7 +189,7 @@ impl HostRules {
                 .rev()
                 .find(|e| e.generation == r.generation)
             {
-                Some(e) => Some(of(&e.set, &e.enforcer_reports, r.index)),
+                Some(e) => Some(of(&e.set, &e.raw_rules, &e.enforcer_reports, r.index)),
                 None => current(),
             },
         }
@@ -885,6 +911,34 @@ mod tests {
         };
         h.decider(r)
             .map(|d| d.rule.map(|r| r.policy.clone()).unwrap_or_default())
+    }
+
+    /// AppArmor names a denial of a policy of raw rules only by an index past the rules.
+    #[test]
+    fn a_raw_only_policy_is_named_by_its_stand_in_rule() {
+        let doc = "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorHostPolicy\nmetadata: {name: raw}\nspec:\n  nodeSelector: {matchLabels: {kubearmor.io/hostname: '*'}}\n  apparmor: |\n    deny /etc/x r,\n";
+        let r = validate_bytes("t.yaml", doc.as_bytes(), Options::default());
+        let policies: Vec<Policy> = r.policies().cloned().collect();
+        let mut h = HostRules::new(
+            RuleSet::from_policies(&policies),
+            ApplyReport::default(),
+            Posture::Audit,
+            false,
+        );
+        h.generation = Some(Generation(1));
+        let index = crate::enforce::apparmor::alerts::raw_rule_index(&h.set, 0);
+        let name = |h: &HostRules, generation| {
+            h.decider(RuleRef {
+                generation: Generation(generation),
+                index,
+            })
+            .and_then(|d| d.rule.map(|r| r.policy.clone()))
+        };
+        assert_eq!(name(&h, 1).as_deref(), Some("raw"));
+        // Still named once a later apply has replaced the rules.
+        let mut next = rules("b", Some(2));
+        next.succeed(h);
+        assert_eq!(name(&next, 1).as_deref(), Some("raw"));
     }
 
     #[test]

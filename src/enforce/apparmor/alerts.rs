@@ -24,9 +24,10 @@
 //! block) is `DefaultPosture`. A denial no rule explains in a profile holding raw rules
 //! (`spec.apparmor`, whose `deny` lines the profile writes as `audit deny`) is a Block of
 //! the policy whose raw lines refuse it ([`raw_match`]), as KubeArmor reports denials of
-//! any line of its profiles. A record still without a source (a rule set replaced between
-//! the denial and its record, a host policy of raw rules only: the pipeline names a host
-//! policy by one of its rules) is counted, not guessed at.
+//! any line of its profiles (a policy of raw rules only is named by a stand-in rule: the
+//! container target's gets one appended, the host's are kept by the agent after its rules,
+//! [`raw_rule_index`]). A record still without a source (a rule set replaced between the
+//! denial and its record) is counted, not guessed at.
 //!
 //! Process facts are read from /proc when the record arrives; a process that is gone by
 //! then is described by the record (pid, comm, fsuid) and, when the task had an audit
@@ -482,9 +483,19 @@ impl Reader {
                     }
                     container = Some(t);
                 }
-                // The host's alerts are named from the agent's rule set, where a policy
-                // of raw rules only has no rule: counted below, not alerted.
-                None => findings.retain(|f| !unnamed(f)),
+                // The host's alerts are named from the agent's rule set, which holds a
+                // stand-in rule per raw entry after its rules ([`raw_rule_index`]).
+                None => {
+                    for f in findings.iter_mut().filter(|f| unnamed(f)) {
+                        f.rule = rules
+                            .set
+                            .apparmor
+                            .iter()
+                            .position(|r| Some(&r.policy) == f.raw_policy.as_ref())
+                            .map(|k| raw_rule_index(&rules.set, k));
+                    }
+                    findings.retain(|f| f.rule.is_some());
+                }
             }
         }
         if findings.is_empty() {
@@ -715,10 +726,17 @@ fn raw(avc: &Avc, rules: &Rules) -> Option<Finding> {
     })
 }
 
+/// The index an alert about the `k`th raw entry of the host's rule set names: past the
+/// set's rules, where the agent keeps a [`raw_rule`] per raw entry (`HostRules`), so that
+/// a denial by a policy of raw rules only names that policy.
+pub fn raw_rule_index(set: &RuleSet, k: usize) -> usize {
+    set.rules.len() + k
+}
+
 /// A raw policy's stand-in rule, for a policy of raw rules only: the alert pipeline reads
 /// the policy's name from it (no Severity, Tags or Message: the rule set keeps none of a
 /// policy that has no rule).
-fn raw_rule(policy: &str) -> Rule {
+pub fn raw_rule(policy: &str) -> Rule {
     Rule {
         category: Category::File,
         matcher: Matcher::Pattern {
@@ -1312,7 +1330,7 @@ mod tests {
     }
 
     #[test]
-    fn host_raw_only_denials_are_counted_container_ones_alerted() {
+    fn raw_only_denials_are_alerted_on_the_host_and_in_containers() {
         let r = rules(&policy("raw-only", RAW));
         let f = &findings(&denied_open(HOST_PROFILE, "/etc/knox-raw/f", "r"), &r, None)[0];
         assert_eq!((f.raw_policy.as_deref(), f.rule), (Some("raw-only"), None));
@@ -1342,10 +1360,13 @@ mod tests {
                 r#"audit(1765100000.123:9): apparmor="DENIED" operation="open" class="file" profile="{profile}" name="/etc/knox-raw/f" pid={me} comm="cat" requested_mask="r" denied_mask="r" fsuid=0 ouid=0"#
             )
         };
-        // The host's pipeline has no rule of a raw-only policy to name it by.
+        // The host's: the stand-in rule after the set's rules, which the agent keeps.
         reader.record(&audit::parse(audit::AUDIT_AVC, &text(HOST_PROFILE)).unwrap());
-        assert!(rx.try_recv().is_err());
-        assert_eq!(shared.unattributed.load(Ordering::Relaxed), 1);
+        let ev = rx.try_recv().expect("a host alert");
+        assert!(ev.container.is_none());
+        assert_eq!(ev.rule.unwrap().index, raw_rule_index(&r.set, 0));
+        assert_eq!(ev.action, AlertAction::Block);
+        assert_eq!(shared.unattributed.load(Ordering::Relaxed), 0);
         // A container's event carries its rules, with a stand-in rule of the policy.
         for _ in 0..2 {
             reader.record(&audit::parse(audit::AUDIT_AVC, &text("knoxctl-c-web")).unwrap());
@@ -1362,7 +1383,7 @@ mod tests {
         }
         // Made once for the container's rules.
         assert_eq!(reader.raw_targets.len(), 1);
-        assert_eq!(shared.unattributed.load(Ordering::Relaxed), 1);
+        assert_eq!(shared.unattributed.load(Ordering::Relaxed), 0);
     }
 
     #[test]

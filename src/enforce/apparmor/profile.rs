@@ -549,13 +549,8 @@ fn raw_note(set: &RuleSet, out: &mut Profiles, profiles: &str) {
     out.raw = set.apparmor.iter().map(|r| r.policy.clone()).collect();
     if !out.raw.is_empty() {
         out.notes.push(format!(
-            "AppArmor: the raw rules (spec.apparmor) of {} are in {profiles} as written, `deny` lines as `audit deny` so that the kernel records their denials; a denial no rule explains is a Block alert naming the policy whose raw lines refuse it (Severity, Tags and Message of its first rule){}",
+            "AppArmor: the raw rules (spec.apparmor) of {} are in {profiles} as written, `deny` lines as `audit deny` so that the kernel records their denials; a denial no rule explains is a Block alert naming the policy whose raw lines refuse it (Severity, Tags and Message of its first rule, none for a policy of raw rules only)",
             out.raw.join(", "),
-            if profiles.starts_with(CONTAINER_PREFIX) {
-                ""
-            } else {
-                "; on the host a policy of nothing but raw rules has no rule to name it by, and its denials are counted, not alerted"
-            }
         ));
     }
 }

@@ -176,9 +176,9 @@ case $KNOX_OUT in *spec.apparmor*) fail "policy apply warned about spec.apparmor
 # cat, started after the apply, runs in knoxctl-host: its read fails with EACCES.
 expect_denied "Permission denied" cat /etc/knox-raw/file
 expect_ok cat /etc/hostname
-# raw-rules has no rule of the policy language: the host's alerts cannot name it, so its
-# denial is counted, never reported as some other policy's or the default posture's.
-expect_no_alert Resource=/etc/knox-raw/file
+# raw-rules has no rule of the policy language: a stand-in rule names it (no severity).
+expect_alert PolicyName=raw-rules Enforcer=AppArmor Operation=File Resource=/etc/knox-raw/file \
+  Action=Block "Result=Permission denied"
 # A raw rule the parser refuses: the apply fails naming the policy, the field, the line
 # and the file, nothing is stored, and the profiles loaded before stay (the read is still denied).
 raw_policy raw-bad 'deny /etc/knox-raw2/** rz,' >raw-bad.yaml
@@ -222,7 +222,7 @@ expect_alert PolicyName=raw-mixed Enforcer=AppArmor Operation=File Resource=/etc
   Action=Block "Result=Permission denied" Severity=6 Tags=RAW "Message=raw rule denied"
 expect_ok "$KNOXCTL" policy delete raw-mixed
 expect_ok cat /etc/knox-raw/file
-log "apparmor: raw rules' denials: alert naming raw-mixed (Block, Permission denied, AppArmor); raw-only raw-rules counted, no alert"
+log "apparmor: raw rules' denials: alert naming raw-mixed (Block, Permission denied, AppArmor); and naming raw-only raw-rules"
 
 # --- policy delete, stop ---
 expect_ok "$KNOXCTL" policy delete harden-file-integrity-monitoring
