@@ -428,6 +428,21 @@ int exit_execveat(struct sys_exit_ctx *ctx)
 	return exec_exit(ctx);
 }
 
+/*
+ * An EV_UNREACHED_EXEC (a header, no path) wakes the reader at once, unlike submit's
+ * batching: until it answers, every open of the process is reported, and one put under
+ * knoxctl-host may be a shell's loop of them.
+ */
+static __always_inline void submit_unreached_exec(struct event *e)
+{
+	if (bpf_ringbuf_output(&events, e, EVENT_HDR_SIZE, BPF_RB_FORCE_WAKEUP) != 0) {
+		__u32 zero = 0;
+		__u64 *n = bpf_map_lookup_elem(&lost, &zero);
+		if (n)
+			*n += 1;
+	}
+}
+
 SEC("tracepoint/sched/sched_process_exec")
 int sched_exec(struct trace_event_raw_sched_process_exec *ctx)
 {
@@ -440,7 +455,7 @@ int sched_exec(struct trace_event_raw_sched_process_exec *ctx)
 			*label = UNREACHED_LABEL_EXECED;
 			struct event *n = new_event(EV_UNREACHED_EXEC);
 			if (n)
-				submit(n);
+				submit_unreached_exec(n);
 		}
 	}
 	if (!enabled(CFG_EXEC) || ignored())
