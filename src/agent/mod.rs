@@ -17,7 +17,8 @@ pub mod server;
 pub mod state;
 
 use crate::alert::store::{AlertWriter, Retention, StoreKind, WriterOptions};
-use crate::monitor::{Monitor, MonitorConfig, MonitorEvent, SyscallWatch, Untraced};
+use crate::enforce::apparmor::unconfined::{self, Label};
+use crate::monitor::{Monitor, MonitorConfig, MonitorEvent, SyscallWatch, Unreached, Untraced};
 use config::{Config, EnforcerChoice};
 use std::os::unix::io::AsRawFd;
 use std::path::PathBuf;
@@ -532,6 +533,34 @@ async fn watchdog(
     }
 }
 
+/// The processes outside knoxctl's AppArmor profiles, as the monitor's filter of opens
+/// asks about them: the enforcer's labels mapped to the monitor's [`Unreached`] (the
+/// enforcer and the monitor do not know each other).
+struct AppArmorUnreached;
+
+impl AppArmorUnreached {
+    fn why(label: Option<Label>) -> Option<Unreached> {
+        match label? {
+            Label::Unconfined => Some(Unreached::Unconfined),
+            Label::Other(_) => Some(Unreached::OtherProfile),
+            Label::Knoxctl => None,
+        }
+    }
+}
+
+impl crate::monitor::Unreachable for AppArmorUnreached {
+    fn scan(&self) -> crate::monitor::UnreachedScan {
+        unconfined::scan()
+            .into_iter()
+            .map(|(pid, label)| (pid, Self::why(label)))
+            .collect()
+    }
+
+    fn after_exec(&self, tgid: u32) -> Option<Unreached> {
+        Self::why(unconfined::after_exec(tgid))
+    }
+}
+
 /// What the monitor must report for one rule set: which families, which syscalls.
 #[derive(Clone, Debug, Default, PartialEq)]
 struct Needs {
@@ -706,23 +735,9 @@ impl Follower {
         if let Err(e) = monitor.set_families(all.exec, files, all.network) {
             tracing::warn!(error = %e, "cannot switch monitor families");
         }
-        let scan = || {
-            use crate::enforce::apparmor::unconfined::{Label, scan};
-            use crate::monitor::Unreached;
-            scan()
-                .into_iter()
-                .map(|(pid, label)| {
-                    let why = match label {
-                        Some(Label::Unconfined) => Some(Unreached::Unconfined),
-                        Some(Label::Other(_)) => Some(Unreached::OtherProfile),
-                        Some(Label::Knoxctl) | None => None,
-                    };
-                    (pid, why)
-                })
-                .collect()
-        };
-        let filter: Option<&dyn Fn() -> crate::monitor::UnreachedScan> =
-            all.opens_of_unreached_only().then_some(&scan);
+        let filter = all
+            .opens_of_unreached_only()
+            .then(|| Arc::new(AppArmorUnreached) as Arc<dyn crate::monitor::Unreachable>);
         if let Err(e) = monitor.set_unreached(filter) {
             tracing::warn!(error = %e, "cannot filter the monitor's opens; every open is reported");
         }

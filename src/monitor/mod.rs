@@ -63,8 +63,8 @@ const UNREACHED_OFF: u32 = 0;
 const UNREACHED_TRACK: u32 = 1;
 const UNREACHED_FILTER: u32 = 2;
 
-/// Programs that keep `unreached_tgids` current (forks add, execs and exits remove): they
-/// are attached while it is in use, whatever the process family's switch.
+/// Programs that keep `unreached_tgids` current (forks add, execs mark, exits remove):
+/// they are attached while it is in use, whatever the process family's switch.
 const LINEAGE: [&str; 3] = ["sched_exec", "sched_exit", "sched_fork"];
 
 // Event kinds (EV_* in monitor.bpf.c).
@@ -76,6 +76,8 @@ const KIND_CONNECT: u32 = 5;
 const KIND_ACCEPT: u32 = 6;
 const KIND_BIND: u32 = 7;
 const KIND_SYSCALL: u32 = 8;
+/// Not an event: a watched process exec'd (see [`Relabel`]).
+const KIND_UNREACHED_EXEC: u32 = 9;
 
 /// Entries of the `syscalls` map (SC_MAX in monitor.bpf.c).
 const SC_MAX: u32 = 512;
@@ -299,16 +301,33 @@ impl Default for MonitorConfig {
 /// next exec does to it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Unreached {
-    /// Outside every profile: its next exec puts it under one (it leaves the map).
+    /// Outside every profile: its next exec puts it under one, the enforcer's or another
+    /// (a program with a profile of its own), which [`Unreachable::after_exec`] tells.
     Unconfined = 1,
     /// Under a profile of someone else's (a distribution's): its execs stay under such
     /// profiles as far as the monitor knows (it stays in the map).
     OtherProfile = 2,
 }
 
+/// UNREACHED_LABEL_EXECED: exec'd since it was Unconfined, label not read yet (watched).
+#[cfg(test)]
+const UNREACHED_LABEL_EXECED: u32 = 3;
+
 /// Processes whose opens are reported, from /proc: `(tgid, Some(why))` to report,
 /// `(tgid, None)` for a process seen and not to report.
 pub type UnreachedScan = Vec<(u32, Option<Unreached>)>;
+
+/// Which processes an enforcer does not reach, as the monitor's in-kernel filter of opens
+/// asks it ([`Monitor::set_unreached`]): the enforcer's knowledge (AppArmor labels), which
+/// the monitor does not have.
+pub trait Unreachable: Send + Sync {
+    /// Every process now, from /proc.
+    fn scan(&self) -> UnreachedScan;
+    /// Why `tgid`, an [`Unreached::Unconfined`] process that has just exec'd, is still
+    /// not reached; None when it is now, or is gone. Called from the monitor's reader
+    /// thread, before the events that follow the exec are handed on.
+    fn after_exec(&self, tgid: u32) -> Option<Unreached>;
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum EventKind {
@@ -515,6 +534,58 @@ enum Link {
     FExit(FExitLink),
 }
 
+/// Resolves the EV_UNREACHED_EXEC records in the reader thread: the kernel marked the
+/// process's entry UNREACHED_LABEL_EXECED (still watched); [`Unreachable::after_exec`]
+/// says what it runs under now, and the entry is removed or relabelled. Its own handles
+/// of the maps, so that the reader never waits for [`Kernel`]'s lock.
+struct Relabel {
+    source: Arc<Mutex<Option<Arc<dyn Unreachable>>>>,
+    tgids: HashMap<MapData, u32, u8>,
+    config: Array<MapData, u32>,
+}
+
+impl Relabel {
+    fn exec(&mut self, tgid: u32) {
+        let source = self
+            .source
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        // Off: set_unreached(None) clears the map.
+        let Some(source) = source else {
+            return;
+        };
+        match source.after_exec(tgid) {
+            None => {
+                let _ = self.tgids.remove(&tgid);
+            }
+            // In place when the entry is there (an exit may have removed it since, then
+            // this one only lingers until the next scan's sweep); a full map is the
+            // kernel's overflow: every open is reported until the next apply.
+            Some(why) => {
+                if let Err(e) = self.tgids.insert(tgid, why as u8, 0) {
+                    tracing::warn!(error = %chain(&e), "eBPF monitor: unreached_tgids is full; every open is reported");
+                    let _ = self.config.set(CONFIG_UNREACHED, UNREACHED_TRACK, 0);
+                }
+            }
+        }
+    }
+}
+
+/// Another handle of the same kernel map.
+fn dup_map(map: &MapData, name: &'static str) -> Result<MapData, MonitorError> {
+    use std::os::fd::AsFd;
+    let fd = map
+        .fd()
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(|source| MonitorError::Io {
+            context: "duplicating a map's fd",
+            source,
+        })?;
+    MapData::from_fd(fd).map_err(map_err(name))
+}
+
 /// The loaded programs and the maps userspace writes, behind one lock.
 struct Kernel {
     ebpf: Ebpf,
@@ -525,6 +596,8 @@ struct Kernel {
     on: [bool; 3],
     /// config[CONFIG_UNREACHED] as last written by userspace.
     unreached: u32,
+    /// Who answers for the watched processes' execs (shared with the reader's [`Relabel`]).
+    unreached_source: Arc<Mutex<Option<Arc<dyn Unreachable>>>>,
     /// Attached links, per program (indexed like `PROGRAMS`).
     links: Vec<Option<Link>>,
     /// What the syscall programs report, by syscall number.
@@ -584,15 +657,20 @@ impl Kernel {
         detach_all(unwanted);
     }
 
-    /// Reports only the opens of the processes `scan` lists, and of their descendants that
-    /// have not exec'd since (None: every open, as far as the files family is on). Each
-    /// call with a scan rebuilds the set. Returns whether opens are filtered: not when the
-    /// set does not fit `unreached_tgids` (every open is then reported).
+    /// Reports only the opens of the processes `source` lists, and of their descendants
+    /// while it says they are not reached (None: every open, as far as the files family is
+    /// on). Each call with a source rebuilds the set. Returns whether opens are filtered:
+    /// not when the set does not fit `unreached_tgids` (every open is then reported).
     fn set_unreached(
         &mut self,
-        scan: Option<&dyn Fn() -> UnreachedScan>,
+        source: Option<Arc<dyn Unreachable>>,
     ) -> Result<bool, MonitorError> {
-        let Some(scan) = scan else {
+        // Before the scan: what execs while it runs is resolved too.
+        *self
+            .unreached_source
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = source.clone();
+        let Some(source) = source else {
             self.write_unreached(UNREACHED_OFF)?;
             self.detach_unwanted();
             let keys: Vec<u32> = self.unreached_tgids.keys().filter_map(Result::ok).collect();
@@ -604,9 +682,7 @@ impl Kernel {
         if self.unreached == UNREACHED_FILTER
             && self.config.get(&CONFIG_UNREACHED, 0).ok() == Some(UNREACHED_TRACK)
         {
-            tracing::warn!(
-                "eBPF monitor: unreached_tgids was full at a fork; every open was reported since"
-            );
+            tracing::warn!("eBPF monitor: unreached_tgids was full; every open was reported since");
         }
         // Followed first, then filled: what forks from a listed process during the scan
         // is added by the kernel, whether or not the scan saw it.
@@ -618,7 +694,7 @@ impl Kernel {
             return Err(e);
         }
         self.write_unreached(UNREACHED_TRACK)?;
-        let listed = scan();
+        let listed = source.scan();
         let seen: std::collections::HashSet<u32> = listed.iter().map(|(p, _)| *p).collect();
         let mut full = false;
         for (pid, why) in listed {
@@ -940,8 +1016,26 @@ impl Monitor {
         for pid in &config.ignore_pids {
             ignore.insert(pid, 1, 0).map_err(map_err("ignore_pids"))?;
         }
-        let unreached_tgids = HashMap::try_from(take_map(&mut ebpf, "unreached_tgids")?)
-            .map_err(map_err("unreached_tgids"))?;
+        let unreached_tgids: HashMap<MapData, u32, u8> =
+            HashMap::try_from(take_map(&mut ebpf, "unreached_tgids")?)
+                .map_err(map_err("unreached_tgids"))?;
+        let unreached_source = Arc::new(Mutex::new(None));
+        let relabel = {
+            use aya::maps::IterableMap;
+            Relabel {
+                source: unreached_source.clone(),
+                tgids: HashMap::try_from(aya::maps::Map::HashMap(dup_map(
+                    unreached_tgids.map(),
+                    "unreached_tgids",
+                )?))
+                .map_err(map_err("unreached_tgids"))?,
+                config: Array::try_from(aya::maps::Map::Array(dup_map(
+                    config_map.map(),
+                    "config",
+                )?))
+                .map_err(map_err("config"))?,
+            }
+        };
         let lost = PerCpuArray::try_from(take_map(&mut ebpf, "lost")?).map_err(map_err("lost"))?;
         let ring = RingBuf::try_from(take_map(&mut ebpf, "events")?).map_err(map_err("events"))?;
         let syscalls_map =
@@ -954,6 +1048,7 @@ impl Monitor {
             unreached_tgids,
             on: [false; 3],
             unreached: UNREACHED_OFF,
+            unreached_source: unreached_source.clone(),
             links: PROGRAMS.iter().map(|_| None).collect(),
             syscalls: syscalls_map,
             syscall_links: BTreeMap::new(),
@@ -976,7 +1071,7 @@ impl Monitor {
             let wake = wake.clone();
             std::thread::Builder::new()
                 .name("knoxctl-monitor".into())
-                .spawn(move || read_loop(ring, tx, &counters, &stopping, &wake))
+                .spawn(move || read_loop(ring, tx, relabel, &counters, &stopping, &wake))
                 .map_err(|source| MonitorError::Io {
                     context: "spawning the monitor reader thread",
                     source,
@@ -1023,18 +1118,20 @@ impl Monitor {
         }
     }
 
-    /// Which opens the files family reports: with `scan`, only those of the processes it
-    /// lists (an enforcer does not reach them) and of what they fork without exec'ing, the
-    /// kernel following forks, execs and exits from then on; without, every open. Each
-    /// call with a scan re-reads it. Returns whether opens are filtered (not when the set
-    /// outgrows the kernel's map: every open is then reported, the safe side).
+    /// Which opens the files family reports: with `source`, only those of the processes
+    /// its scan lists (an enforcer does not reach them) and of what they fork, the kernel
+    /// following forks and exits from then on, and `source` telling what an
+    /// [`Unreached::Unconfined`] process's exec put it under (still watched until it
+    /// has); without, every open. Each call with a source re-reads its scan. Returns
+    /// whether opens are filtered (not when the set outgrows the kernel's map: every open
+    /// is then reported, the safe side).
     pub fn set_unreached(
         &self,
-        scan: Option<&dyn Fn() -> UnreachedScan>,
+        source: Option<Arc<dyn Unreachable>>,
     ) -> Result<bool, MonitorError> {
         let mut kernel = self.kernel.lock().unwrap_or_else(|p| p.into_inner());
         match kernel.as_mut() {
-            Some(kernel) => kernel.set_unreached(scan),
+            Some(kernel) => kernel.set_unreached(source),
             None => Ok(false),
         }
     }
@@ -1331,6 +1428,7 @@ fn load_error(program: &str, e: &aya::programs::ProgramError) -> MonitorError {
 fn read_loop(
     ring: RingBuf<MapData>,
     tx: SyncSender<MonitorEvent>,
+    mut relabel: Relabel,
     counters: &Counters,
     stopping: &AtomicBool,
     wake: &EventFd,
@@ -1343,6 +1441,13 @@ fn read_loop(
         POLL_TIMEOUT,
         "eBPF monitor",
         |item, offset| {
+            // Resolved here, before the process's next events are handed on.
+            if let Some((h, _)) = EventHeader::parse(item)
+                && h.kind == KIND_UNREACHED_EXEC
+            {
+                relabel.exec(h.tgid);
+                return;
+            }
             let Some(event) = decode(item, offset) else {
                 return;
             };
@@ -1577,8 +1682,13 @@ mod tests {
 
     #[test]
     fn event_kinds_agree_with_the_c() {
-        let defined = crate::kernel::c_defines(SOURCE, "EV_");
-        assert_eq!(defined.len(), 8, "{defined:?}");
+        let mut defined = crate::kernel::c_defines(SOURCE, "EV_");
+        assert_eq!(defined.len(), 9, "{defined:?}");
+        let notice = ("UNREACHED_EXEC".to_string(), u64::from(KIND_UNREACHED_EXEC));
+        assert!(defined.contains(&notice), "{defined:?}");
+        defined.retain(|d| *d != notice);
+        // Consumed by the reader, never an event.
+        assert!(EventKind::from_raw(KIND_UNREACHED_EXEC).is_none());
         for (name, value) in defined {
             let kind = EventKind::from_raw(value as u32).unwrap_or_else(|| panic!("EV_{name}"));
             assert_eq!(kind.to_string().to_uppercase(), name);
@@ -1637,6 +1747,7 @@ mod tests {
             ("FILTER", UNREACHED_FILTER),
             ("LABEL_UNCONFINED", Unreached::Unconfined as u32),
             ("LABEL_OTHER", Unreached::OtherProfile as u32),
+            ("LABEL_EXECED", UNREACHED_LABEL_EXECED),
         ] {
             assert!(
                 modes.contains(&(name.to_string(), u64::from(value))),

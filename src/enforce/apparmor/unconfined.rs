@@ -12,7 +12,8 @@
 //! and succeeded (a confined process's are refused, and their audit records are the
 //! alerts), so a label is read for bypassing processes only, once per process
 //! ([`TTL`]). And [`scan`]: the processes outside knoxctl's profiles at an apply, which
-//! the monitor's kernel filter then follows, so that only their opens are events.
+//! the monitor's kernel filter then follows, so that only their opens are events, with
+//! [`after_exec`] telling it what an unconfined one's exec put it under.
 
 use super::containers::label;
 use std::collections::HashMap;
@@ -126,15 +127,15 @@ const PF_KTHREAD: u64 = 0x0020_0000;
 /// The processes outside knoxctl's profiles now, with their label, for the eBPF monitor's
 /// in-kernel filter of opens (the agent hands them to `Monitor::set_unreached`): every
 /// process of /proc whose label is not a knoxctl profile, except the agent and kernel
-/// threads (`None`: seen, and not watched). Read at each apply; from then on the kernel follows forks (a child keeps
-/// its forker's label), execs (an unconfined process's next exec puts it under
-/// `knoxctl-host`, which attaches to every program) and exits.
+/// threads (`None`: seen, and not watched). Read at each apply; from then on the kernel
+/// follows forks (a child keeps its forker's label) and exits, and asks [`after_exec`]
+/// about an unconfined process's exec: usually it is under `knoxctl-host` then (which
+/// attaches to every program) and is no longer watched; a program with a more specific
+/// profile of its own (a distribution's) keeps it watched.
 ///
-/// Not followed: an unconfined process that execs a program with a distribution profile of
-/// its own after the apply (its opens are no longer watched, though that profile, not
-/// knoxctl's, decides them), and a process started after the apply that enters such a
-/// profile. A process already under another profile at the apply stays watched across its
-/// execs (such profiles may keep it, or make it unconfined).
+/// Not followed: a process started after the apply that enters such a profile. A process
+/// already under another profile at the apply stays watched across its execs (such
+/// profiles may keep it, or make it unconfined).
 pub fn scan() -> Vec<(u32, Option<Label>)> {
     let me = std::process::id();
     let Ok(dir) = std::fs::read_dir("/proc") else {
@@ -153,6 +154,18 @@ pub fn scan() -> Vec<(u32, Option<Label>)> {
             (pid, outside)
         })
         .collect()
+}
+
+/// What `pid`, outside knoxctl's profiles before, runs under after an exec: read afresh
+/// (and cached for [`reach`], so that its next operations are judged by the new label);
+/// None when it is gone.
+pub fn after_exec(pid: u32) -> Option<Label> {
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(map) = cache.as_mut() {
+        map.remove(&pid);
+    }
+    drop(cache);
+    cached(pid, Instant::now())
 }
 
 /// Whether `pid` is a kernel thread (a gone process is not).
@@ -207,6 +220,23 @@ mod tests {
         let other = Label::of("/usr/sbin/cupsd").enforcer().unwrap();
         assert!(other.contains("/usr/sbin/cupsd"), "{other}");
         assert!(other.starts_with("AppArmor ("), "{other}");
+    }
+
+    #[test]
+    fn after_exec_reads_the_label_afresh() {
+        let me = std::process::id();
+        let now = Instant::now();
+        CACHE
+            .lock()
+            .unwrap()
+            .get_or_insert_with(HashMap::new)
+            .insert(me, (now, Label::Other("stale".into())));
+        // With AppArmor off in this kernel /proc has no label; with it on, the test runner
+        // is never in a knoxctl profile: either way, not the stale cached one.
+        let read = label(me).map(|l| Label::of(&l));
+        assert_eq!(after_exec(me), read);
+        assert_ne!(read, Some(Label::Other("stale".into())));
+        assert_eq!(after_exec(u32::MAX), None, "a gone process");
     }
 
     #[test]

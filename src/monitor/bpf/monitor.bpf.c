@@ -46,6 +46,9 @@
 #define EV_ACCEPT 6
 #define EV_BIND 7
 #define EV_SYSCALL 8
+/* A watched process exec'd under an unknown label (see unreached_tgids): for mod.rs's
+ * reader only, which reads the new label and relabels or removes the entry. */
+#define EV_UNREACHED_EXEC 9
 
 /* Indexes into `config`; mirrored by `CONFIG_*` in mod.rs. */
 #define CFG_EXEC 0
@@ -61,8 +64,9 @@
 #define UNREACHED_FILTER 2 /* only the opens of processes in unreached_tgids; followed */
 
 /* Values of unreached_tgids; mirrored by `UNREACHED_LABEL_*` in mod.rs. */
-#define UNREACHED_LABEL_UNCONFINED 1 /* its next exec puts it under a profile: removed */
+#define UNREACHED_LABEL_UNCONFINED 1 /* its next exec puts it under a profile: see below */
 #define UNREACHED_LABEL_OTHER 2 /* under another profile, kept across execs */
+#define UNREACHED_LABEL_EXECED 3 /* exec'd since: label unknown until userspace reads it */
 
 /*
  * Bytes of `path` in the scratch event. A syscall event holds up to three strings of at
@@ -152,10 +156,16 @@ struct {
  * profiles since before they were loaded), so that the opens of every other process, the
  * host's bulk, cost one lookup and no event. mod.rs fills it from /proc at each apply
  * (UNREACHED_TRACK first, so that what forks meanwhile is followed); the sched programs
- * keep it current: a child inherits its forker's entry (and label), an exec removes an
- * UNREACHED_LABEL_UNCONFINED entry (AppArmor attaches a profile at exec), an exit removes
- * it. When a fork finds it full, the program switches back to UNREACHED_TRACK: every open
- * is reported again, the safe side, until the next apply refills it.
+ * keep it current: a child inherits its forker's entry (and label), an exit removes it.
+ * An exec of an UNREACHED_LABEL_UNCONFINED (or _EXECED) process puts it under a profile
+ * (AppArmor attaches one at exec), knoxctl's or, for a program with a more specific
+ * profile of its own, someone else's: the entry becomes UNREACHED_LABEL_EXECED, still
+ * watched, and an EV_UNREACHED_EXEC event asks userspace, which knows AppArmor, to read
+ * the label (the program does not: where AppArmor keeps it is kernel-specific) and remove
+ * the entry or relabel it. Its opens meanwhile are reported; those knoxctl's profile
+ * refuses fail and are not alerted as bypasses. When a fork finds the map full, the
+ * program switches back to UNREACHED_TRACK: every open is reported again, the safe side,
+ * until the next apply refills it.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -419,14 +429,35 @@ int exit_execveat(struct sys_exit_ctx *ctx)
 	return exec_exit(ctx);
 }
 
+/*
+ * An EV_UNREACHED_EXEC (a header, no path) wakes the reader at once, unlike submit's
+ * batching: until it answers, every open of the process is reported, and one put under
+ * knoxctl-host may be a shell's loop of them.
+ */
+static __always_inline void submit_unreached_exec(struct event *e)
+{
+	if (bpf_ringbuf_output(&events, e, EVENT_HDR_SIZE, BPF_RB_FORCE_WAKEUP) != 0) {
+		__u32 zero = 0;
+		__u64 *n = bpf_map_lookup_elem(&lost, &zero);
+		if (n)
+			*n += 1;
+	}
+}
+
 SEC("tracepoint/sched/sched_process_exec")
 int sched_exec(struct trace_event_raw_sched_process_exec *ctx)
 {
 	if (unreached_mode() != UNREACHED_OFF) {
 		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 		__u8 *label = bpf_map_lookup_elem(&unreached_tgids, &tgid);
-		if (label && *label == UNREACHED_LABEL_UNCONFINED)
-			bpf_map_delete_elem(&unreached_tgids, &tgid);
+		/* Whatever the exec family's switch: such processes are rare. In place, so
+		 * that a full map cannot refuse it. */
+		if (label && *label != UNREACHED_LABEL_OTHER) {
+			*label = UNREACHED_LABEL_EXECED;
+			struct event *n = new_event(EV_UNREACHED_EXEC);
+			if (n)
+				submit_unreached_exec(n);
+		}
 	}
 	if (!enabled(CFG_EXEC) || ignored())
 		return 0;

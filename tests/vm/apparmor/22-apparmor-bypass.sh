@@ -13,7 +13,10 @@
 # it does that a Block rule names is alerted (`Audit (Block)`, `Result: Passed`, the
 # Enforcer saying it is unconfined), and only once: a confined process's denial is
 # AppArmor's alert alone; the opens of confined processes do not even reach the monitor
-# (its kernel filter reports only the opens of processes outside knoxctl's profiles).
+# (its kernel filter reports only the opens of processes outside knoxctl's profiles). Nor
+# is a process started before the apply that execs, after it, a program with a profile of
+# its own (a distribution's, here the test profile knox-distro): that profile, not
+# knoxctl's, decides its opens, and they are alerted, the Enforcer naming the profile.
 #
 # Commands run as children of this shell, so in knoxctl-host (this shell was started
 # before the load and is unconfined; its children are attached to /**): the exec routes
@@ -90,6 +93,21 @@ echo secret >/root/secret
 sh -c 'while :; do if read -r x </root/secret; then echo "read $x"; else echo denied; fi >/tmp/early.out 2>&1; sleep 0.2; done' &
 early=$!
 
+# A distribution-style profile of one program (cat's copy), more specific than
+# knoxctl-host's /** and allowing every file access; and a process started now that execs
+# it once told to (through a FIFO), after the apply. The program then waits on another
+# FIFO: its label is read while it runs (one gone with its open is judged by its parent).
+cp /bin/cat /usr/local/bin/knox-distro-reader
+cat >/tmp/knox-distro.profile <<'PROFILE'
+profile knox-distro /usr/local/bin/knox-distro-reader {
+  file,
+}
+PROFILE
+expect_ok apparmor_parser -r /tmp/knox-distro.profile
+mkfifo /tmp/distro.go /tmp/distro.hold
+sh -c 'read -r x </tmp/distro.go; exec /usr/local/bin/knox-distro-reader /root/secret /tmp/distro.hold >/tmp/distro.out 2>&1' &
+distro=$!
+
 start_agent --enforcer apparmor
 apply_policy bypass.yaml
 
@@ -121,6 +139,20 @@ after=$(monitor_events)
 log "monitor events around 2000 confined opens: $before -> $after"
 [ -n "$before" ] && [ -n "$after" ] || fail "no monitor event count in knoxctl probe"
 [ $((after - before)) -lt 500 ] || fail "a confined process's opens reach the monitor: $before -> $after"
+
+# --- a process running since before the apply that execs a program with its own profile ---
+echo go >/tmp/distro.go
+expect_alert PolicyName=block-apt Operation=File Resource=/root/secret "HostPID=$distro" \
+  'Action=Audit (Block)' Result=Passed "Enforcer=AppArmor (confined by its own profile knox-distro, not by knoxctl's)"
+log "process $distro: $(cat "/proc/$distro/attr/current")"
+: >/tmp/distro.hold
+wait "$distro" || true
+log "process $distro exec'd knox-distro-reader, its read: $(cat /tmp/distro.out)"
+stopped=0
+[ "$(cat /tmp/distro.out)" = secret ] || stopped=1
+route "process running before the apply, exec'ing a program with its own profile" open "that profile, not knoxctl-host, decides its opens; those a Block rule names are alerted: Audit (Block), Result Passed"
+expect_ok apparmor_parser -R /tmp/knox-distro.profile
+rm -f /usr/local/bin/knox-distro-reader /tmp/knox-distro.profile /tmp/distro.go /tmp/distro.hold
 
 # --- exec routes (11-lsm-bypass.sh) ---
 try sh -c '/usr/bin/apt --version'
