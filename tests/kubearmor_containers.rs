@@ -427,14 +427,19 @@ fn kubearmor_k8s_container_scenarios() {
                     format!("not supported: {why} (agent: {s})")
                 }
                 // FAILED-known: a KubeArmorPolicy whose only content is `spec.apparmor` (a
-                // raw AppArmor profile) is accepted with no warning and nothing listed as
-                // unenforced, yet no backend here reads that field (src/policy/normalize.rs
-                // makes no rule of it). Listed, not hidden: the day the agent reports it,
-                // this line becomes "not supported" by itself.
+                // raw AppArmor profile). `policy validate` warns that only the AppArmor
+                // enforcer loads raw rules, and `policy apply` that fanotify does not load
+                // them, but the container's enforcement (`knoxctl containers`) lists
+                // nothing as unenforced: src/policy/normalize.rs makes no rule of the field,
+                // so there is no rule to list. Listed, not hidden: the day the container's
+                // enforcement reports it, this line becomes "not supported" by itself.
                 None if file.starts_with("nsp-") => {
                     failed_known += 1;
+                    let warned =
+                        common::stderr(&applied).contains("which does not load raw AppArmor rules");
                     format!(
-                        "FAILED-known: not supported ({why}), and the agent accepts the raw profile silently: no rule is made of spec.apparmor, neither `policy validate` nor the container's enforcement says it is not enforced"
+                        "FAILED-known: not supported ({why}); `policy apply` {} that fanotify does not load the raw rules, but the container's enforcement lists nothing as unenforced (no rule is made of spec.apparmor)",
+                        if warned { "warns" } else { "does NOT warn" }
                     )
                 }
                 None => {

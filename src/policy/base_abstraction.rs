@@ -26,7 +26,7 @@ use std::sync::OnceLock;
 
 /// What `abstractions/base` grants on a path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Access {
+pub enum Access {
     /// `r` (or `mr`).
     Read,
     /// `w`: sockets and the log device, which are written only.
@@ -92,6 +92,13 @@ fn grants() -> &'static [(Glob, Access)] {
             })
             .collect()
     })
+}
+
+/// The grants as written: (AppArmor glob, access), in the list's order. The backends
+/// that cannot ask [`allows`] on every open (AppArmor profiles, BPF-LSM's maps) generate
+/// their form of the exemption from this, so that every backend grants from one list.
+pub fn grants_written() -> impl Iterator<Item = (&'static str, Access)> {
+    GRANTS.iter().copied()
 }
 
 /// The first directory of every grant: most paths are ruled out by it alone.

@@ -37,7 +37,10 @@
 //!   by name. `deny` is `audit deny` so that denials reach the audit log (plain `deny` is
 //!   silent).
 //! - allow-list mode with posture block: the matching "allow everything" line is left
-//!   out and only the Allow rules' lines grant. With posture audit (files and execs) the
+//!   out and only the Allow rules' lines grant; for files also what AppArmor's
+//!   `abstractions/base` grants every program (loader, libraries, locale, `/dev/null`),
+//!   written inline from [`crate::policy::base_abstraction`], as KubeArmor's host and
+//!   container profiles include it (deny rules still win there). With posture audit (files and execs) the
 //!   allow-everything line carries `audit` (`audit "/{,**}" pix,`; for files `rwlk`
 //!   audited and `m` not, so that mapping a library is not a second record of its open):
 //!   the kernel writes a record of each such operation, and since AppArmor unions the
@@ -71,6 +74,7 @@
 
 use crate::enforce::Postures;
 use crate::policy::Action;
+use crate::policy::base_abstraction::{self, Access};
 use crate::policy::matcher::Posture;
 use crate::policy::normalize::{Category, Matcher, RawAppArmor, Rule, RuleSet};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -146,6 +150,37 @@ const ALLOW_REST: &[&str] = &[
     // Escaping the rules by changing to no profile at all is not allowed.
     "audit deny change_profile -> unconfined,",
 ];
+
+/// The file grants of AppArmor's `abstractions/base` as profile lines, generated from
+/// [`base_abstraction`] (the list the fanotify backend and `policy test` apply), for a
+/// file allow-list with posture block: KubeArmor's profiles `#include` it, so there every
+/// program still loads its libraries, locale and time zone and writes `/dev/null`. Inline
+/// rather than `#include <abstractions/base>`: a VM or host may not ship the abstraction
+/// files. A read grant is `mr` (base maps the loader, libraries and `ld.so.cache`
+/// executable). Deny rules win over them in AppArmor, so Block rules, readOnly and
+/// ownerOnly still hold on these paths.
+fn base_lines() -> Vec<String> {
+    base_abstraction::grants_written()
+        .map(|(glob, access)| {
+            let perms = match access {
+                Access::Read => "mr",
+                Access::Write => "w",
+                Access::ReadWrite => "rw",
+            };
+            // A fixed list, checked by a unit test: every grant is a valid pattern.
+            let g = pattern(glob).unwrap_or_else(|e| panic!("base grant {glob}: {e}"));
+            format!("{g} {perms},")
+        })
+        .collect()
+}
+
+/// Pushes the `abstractions/base` grants ([`base_lines`]) with a comment saying why.
+fn push_base(b: &mut Body) {
+    b.push("# abstractions/base: what every program needs (file allow-list, posture block)".into());
+    for l in base_lines() {
+        b.push(l);
+    }
+}
 
 /// Rule classes of AppArmor 4 the allow-everything part grants where both the kernel
 /// and the parser know them: (rule, the kernel's feature file under
@@ -703,6 +738,9 @@ pub fn generate(set: &RuleSet, postures: &Postures, opts: &Options) -> Profiles 
         for l in &opts.features.rules {
             b.push(l.clone());
         }
+        if block_file {
+            push_base(&mut b);
+        }
         for (idx, l) in &placed {
             let rule = &set.rules[*idx];
             let applies = rule.from_source.is_empty()
@@ -936,8 +974,10 @@ pub fn container_profile_name(name: &str) -> String {
 /// runc's `process.apparmorProfile`), which every process of the container inherits
 /// (execs are `ix`: inside a container, an attachment lookup could land in the host's
 /// `/**` profile). It allows everything docker-default allows, keeps docker-default's
-/// denials, and adds the rules' lines as on the host; paths are the container's own (the
-/// kernel names a file from the container's root: `attach_disconnected`).
+/// denials, and adds the rules' lines as on the host (a file allow-list with posture
+/// block keeps `abstractions/base`'s grants, as on the host: [`base_lines`]); paths are
+/// the container's own (the kernel names a file from the container's root:
+/// `attach_disconnected`).
 ///
 /// fromSource rules are not written (each source would need a child profile and an
 /// exec transition, which the kernel refuses under no_new_privs, as docker's
@@ -951,7 +991,8 @@ pub fn container(name: &str, set: &RuleSet, postures: &Postures, features: &Feat
     let allow = &set.allow_list;
     let mut b = Body::default();
     b.push("# everything the rules below do not deny".into());
-    if !(allow.file && postures.file == Posture::Block) {
+    let block_file = allow.file && postures.file == Posture::Block;
+    if !block_file {
         b.push("\"/{,**}\" mrwlk,".into());
     }
     if !(allow.process && postures.file == Posture::Block) {
@@ -972,6 +1013,9 @@ pub fn container(name: &str, set: &RuleSet, postures: &Postures, features: &Feat
     }
     for l in &features.rules {
         b.push(l.clone());
+    }
+    if block_file {
+        push_base(&mut b);
     }
     b.push("# docker-default's denials".into());
     for l in CONTAINER_HARDENING {
@@ -1357,6 +1401,68 @@ mod tests {
         assert!(b.contains(&"\"/{,**}\" ix,".to_string()));
         assert!(!b.iter().any(|l| l.contains("pix")));
         assert!(b.contains(&"deny mount,".to_string()));
+    }
+
+    #[test]
+    fn a_file_allow_list_with_posture_block_keeps_abstractions_base() {
+        let s = set(
+            "  file:\n    matchPaths:\n    - path: /srv/data\n      action: Allow\n    - path: /usr/lib/x86_64-linux-gnu/libevil.so\n      action: Block\n",
+        );
+        let block = Postures {
+            file: Posture::Block,
+            ..Postures::default()
+        };
+        let lib = "\"/{usr/,}lib{,32,64}/**\" mr,".to_string();
+        let null = "\"/dev/{null,zero,full}\" rw,".to_string();
+        // Every grant of the list, once, in the host's profile and in a container's.
+        let host_body = body(&host(&s, &block), HOST);
+        let c = container("web", &s, &block, &Features::default());
+        let c_body = body(&c, "knoxctl-c-web");
+        for b in [&host_body, &c_body] {
+            assert!(b.contains(&lib) && b.contains(&null), "{b:?}");
+            assert!(b.contains(&"\"/dev/log\" w,".to_string()));
+            assert!(b.contains(&"\"/proc/[1-9]*/{maps,auxv,status}\" mr,".to_string()));
+            assert_eq!(
+                b.iter().filter(|l| base_lines().contains(l)).count(),
+                base_abstraction::grants_written().count()
+            );
+            // The Block rule's deny is still there (AppArmor: deny wins over the grant).
+            assert!(b.contains(
+                &"audit deny \"/usr/lib/x86_64-linux-gnu/libevil.so\" mrwlk,".to_string()
+            ));
+            assert!(!b.contains(&"\"/{,**}\" mrwlk,".to_string()));
+        }
+        assert!(
+            c.text
+                .contains("# abstractions/base: what every program needs")
+        );
+        // With posture audit everything is granted already; without a file allow-list
+        // nothing changes.
+        for (set, postures) in [
+            (&s, Postures::default()),
+            (
+                &set("  process:\n    matchPaths:\n    - path: /bin/ls\n      action: Allow\n"),
+                block,
+            ),
+        ] {
+            assert!(!host(set, &postures).text.contains(&lib));
+            assert!(
+                !container("web", set, &postures, &Features::default())
+                    .text
+                    .contains(&lib)
+            );
+        }
+        // A blocked program's own profile still grants nothing (its libraries included).
+        let p = host(
+            &set(
+                "  process:\n    matchPaths:\n    - path: /usr/bin/apt\n  file:\n    matchPaths:\n    - path: /srv/data\n      action: Allow\n",
+            ),
+            &block,
+        );
+        assert_eq!(
+            body(&p, "knoxctl-host-block-1"),
+            vec!["audit deny \"/{,**}\" mrwlkx,".to_string()]
+        );
     }
 
     #[test]

@@ -11,7 +11,11 @@
 //!
 //! Semantics are those of src/policy/matcher.rs (the reference, used by the other
 //! backends; tests below compare the two on the same rule sets), allow-list mode per
-//! category included.
+//! category included, and so is its base exemption: in file allow-list mode what AppArmor's
+//! `abstractions/base` grants every program ([`crate::policy::base_abstraction`]) is
+//! stored as Allow slots of rule [`BASE_RULE`] on that list's paths (read grants
+//! readOnly), so an open no rule allows passes there instead of getting the default
+//! posture, while a Block rule, or a write where base grants reading only, does not.
 
 use super::glob::{self, Dfa};
 use crate::enforce::Postures;
@@ -65,6 +69,10 @@ pub const T_ENABLE: u32 = 0xff | T_GLOB_PROC | T_GLOB_FILE | T_ANCESTORS | T_DIR
 /// Rule indices fit in the low bits of a slot's rule: the maps' writer puts the low bits
 /// of the apply's generation above them (see `bpf_lsm::tagged`).
 pub const MAX_RULES: usize = 1 << 24;
+
+/// The rule index of the base exemption's slots: no rule has it (rule indexes stop below
+/// it), and an Allow slot is never reported, so it names nothing to the user.
+pub const BASE_RULE: u32 = (MAX_RULES - 1) as u32;
 
 /// DFA rows in one half of the kernel's table (lsm.bpf.c's GLOB_ROWS / 2): an apply
 /// writes the half no live scope points at, then switches the scopes over.
@@ -358,6 +366,7 @@ pub fn compile(set: &RuleSet, postures: &Postures, resolve: Resolve) -> Compiled
         k.rule(idx, rule);
     }
     k.patterns();
+    k.base(set);
     k.path_tables();
     k.ancestors();
     k.dir_ids();
@@ -398,6 +407,7 @@ pub fn compile_container(
     for (idx, rule) in set.rules.iter().enumerate() {
         k.rule(idx, rule);
     }
+    k.base(set);
     k.path_tables();
     k.ancestors();
     k.dir_ids();
@@ -431,6 +441,9 @@ struct Compiler<'a> {
     inode_rules: BTreeMap<(u32, u32, u64), (Option<u32>, Rules)>,
     proc_globs: Vec<(usize, Glob, Slot)>,
     file_globs: Vec<(usize, Glob, Slot)>,
+    /// The base exemption's anchors ([`base_anchors`]): file table entries only, not
+    /// protected directories (they protect nothing) nor directory identities.
+    base_anchors: Vec<(Anchor, Slot)>,
 }
 
 impl<'a> Compiler<'a> {
@@ -445,6 +458,7 @@ impl<'a> Compiler<'a> {
             inode_rules: BTreeMap::new(),
             proc_globs: Vec::new(),
             file_globs: Vec::new(),
+            base_anchors: Vec::new(),
         }
     }
 
@@ -472,9 +486,9 @@ impl<'a> Compiler<'a> {
             Category::Device => return Err("USB device rules are not enforced by bpf-lsm".into()),
             _ => {}
         }
-        if idx >= MAX_RULES {
+        if idx >= BASE_RULE as usize {
             return Err(format!(
-                "bpf-lsm names at most {MAX_RULES} rules in its maps; split the policies"
+                "bpf-lsm names at most {BASE_RULE} rules in its maps; split the policies"
             ));
         }
         if !rule.allowed_args.is_empty() {
@@ -719,6 +733,20 @@ impl<'a> Compiler<'a> {
         }
     }
 
+    /// In file allow-list mode, the base exemption (see the module documentation): its
+    /// anchors, and a note naming the grants the path tables cannot hold.
+    fn base(&mut self, set: &RuleSet) {
+        if !set.allow_list.file {
+            return;
+        }
+        let (anchors, left_out) = base_anchors();
+        self.base_anchors = anchors;
+        self.c.notes.push(format!(
+            "file allow-list: what AppArmor's abstractions/base grants every program (loader, libraries, locale, /dev/null) passes, as under KubeArmor's AppArmor profiles; these grants (or some of their alternatives: a wildcard inside the path, or write-only sockets) are not in bpf-lsm's path tables and get the default posture: {}",
+            left_out.join(", ")
+        ));
+    }
+
     /// The LPM entries of the path and directory anchors, and the inode table.
     fn path_tables(&mut self) {
         let c = &mut self.c;
@@ -727,11 +755,9 @@ impl<'a> Compiler<'a> {
             scope(self.target, KIND_PROCESS),
             &mut c.paths,
         );
-        lpm_entries(
-            &self.file_anchors,
-            scope(self.target, KIND_FILE),
-            &mut c.paths,
-        );
+        let mut files = self.file_anchors.clone();
+        files.extend(self.base_anchors.iter().cloned());
+        lpm_entries(&files, scope(self.target, KIND_FILE), &mut c.paths);
         if !self.inode_rules.is_empty() {
             c.target_flags |= T_INODES;
         }
@@ -950,7 +976,14 @@ impl<'a> Compiler<'a> {
         for r in all {
             squeeze(r);
             if r.slots.len() > MAX_SLOTS {
-                overflow.extend(r.slots[MAX_SLOTS..].iter().map(|s| s.rule as usize));
+                // The base exemption sorts last (the highest index) and goes first; losing
+                // it there leaves the default posture, and no rule to report.
+                overflow.extend(
+                    r.slots[MAX_SLOTS..]
+                        .iter()
+                        .filter(|s| s.rule != BASE_RULE)
+                        .map(|s| s.rule as usize),
+                );
                 r.slots.truncate(MAX_SLOTS);
             }
         }
@@ -980,6 +1013,99 @@ impl<'a> Compiler<'a> {
         self.c.unenforceable.sort();
         self.c
     }
+}
+
+/// The alternatives of a glob's `{a,b}` groups, expanded (`/{,usr/}etc/x` is `/etc/x` and
+/// `/usr/etc/x`); nested groups too.
+fn alternatives(p: &str) -> Vec<String> {
+    let bytes = p.as_bytes();
+    let Some(open) = bytes.iter().position(|&b| b == b'{') else {
+        return vec![p.to_string()];
+    };
+    let (mut depth, mut close, mut commas) = (0usize, None, Vec::new());
+    for (i, &b) in bytes.iter().enumerate().skip(open) {
+        match b {
+            b'{' => depth += 1,
+            b'}' => {
+                depth -= 1;
+                if depth == 0 {
+                    close = Some(i);
+                    break;
+                }
+            }
+            b',' if depth == 1 => commas.push(i),
+            _ => {}
+        }
+    }
+    let Some(close) = close else {
+        return vec![p.to_string()];
+    };
+    let mut cuts = vec![open];
+    cuts.extend(commas);
+    cuts.push(close);
+    let (head, tail) = (&p[..open], &p[close + 1..]);
+    cuts.windows(2)
+        .flat_map(|w| alternatives(&format!("{head}{}{tail}", &p[w[0] + 1..w[1]])))
+        .collect()
+}
+
+/// One alternative of a base grant as a path-table anchor: a path, `D/**` (everything
+/// below D) or `D/*` (D's entries), with no other wildcard; a trailing `/` names the
+/// directory. A directory anchor also covers the directory itself, which reading lists.
+fn base_anchor(p: &str) -> Option<Anchor> {
+    let wild = |s: &str| s.contains(['*', '?', '[', ']', '{', '}', '\\']);
+    for (suffix, recursive) in [("/**", true), ("/*", false)] {
+        if let Some(dir) = p.strip_suffix(suffix).filter(|d| !wild(d)) {
+            return Some(Anchor::Dir {
+                dir: dir.to_string(),
+                recursive,
+            });
+        }
+    }
+    if wild(p) {
+        return None;
+    }
+    let exact = p.trim_end_matches('/');
+    Some(Anchor::Exact(
+        if exact.is_empty() { "/" } else { exact }.to_string(),
+    ))
+}
+
+/// [`crate::policy::base_abstraction`]'s grants as anchors with their Allow slots (reads
+/// readOnly), and the grants left out: those with a wildcard inside the path, which the
+/// path tables cannot hold (containers have no pattern table), and the write-only ones,
+/// which are sockets (`/dev/log`): connecting to a socket opens no file, and a slot cannot
+/// allow writing alone.
+fn base_anchors() -> (Vec<(Anchor, Slot)>, Vec<&'static str>) {
+    use crate::policy::base_abstraction::{Access, grants_written};
+    let mut anchors: Vec<(Anchor, Slot)> = Vec::new();
+    let mut left_out = Vec::new();
+    for (glob, access) in grants_written() {
+        let flags = match access {
+            Access::Read => SL_ALLOW | SL_READ_ONLY,
+            Access::ReadWrite => SL_ALLOW,
+            Access::Write => {
+                left_out.push(glob);
+                continue;
+            }
+        };
+        let slot = Slot {
+            rule: BASE_RULE,
+            flags,
+            src_set: 0,
+        };
+        let mut whole = true;
+        for alt in alternatives(glob) {
+            match base_anchor(&alt) {
+                Some(a) if alt.len() < KEY_PATH => anchors.push((a, slot)),
+                _ => whole = false,
+            }
+        }
+        if !whole {
+            left_out.push(glob);
+        }
+    }
+    (anchors, left_out)
 }
 
 /// Adds a rule to an entry that matches what it covers unconditionally (not a directory
@@ -1036,6 +1162,10 @@ mod tests {
                 } else {
                     s.flags & SL_ALLOW == 0
                 };
+                // An Allow rule whose condition fails allows nothing (eval_slot).
+                if d && s.flags & SL_ALLOW != 0 {
+                    continue;
+                }
                 let slot = if d { &mut deny } else { &mut allow };
                 *slot = Some(slot.map_or(s.rule, |x: u32| x.min(s.rule)));
             }
@@ -1076,6 +1206,140 @@ mod tests {
             let got = kernel(&c, KIND_FILE, path, write).0.is_some();
             assert_eq!(got, want, "{path} write={write}");
         }
+    }
+
+    #[test]
+    fn alternatives_expand_and_base_grants_become_anchors() {
+        assert_eq!(
+            alternatives("/{,usr/}etc/ld.so.conf.d/{,*.conf}"),
+            vec![
+                "/etc/ld.so.conf.d/",
+                "/etc/ld.so.conf.d/*.conf",
+                "/usr/etc/ld.so.conf.d/",
+                "/usr/etc/ld.so.conf.d/*.conf"
+            ]
+        );
+        assert_eq!(alternatives("/{a,{b,c}d}/x").len(), 3);
+        assert_eq!(alternatives("/plain"), vec!["/plain"]);
+        assert!(matches!(
+            base_anchor("/usr/lib32/**"),
+            Some(Anchor::Dir {
+                recursive: true,
+                ..
+            })
+        ));
+        assert!(matches!(
+            base_anchor("/proc/sys/crypto/*"),
+            Some(Anchor::Dir {
+                recursive: false,
+                ..
+            })
+        ));
+        assert!(
+            matches!(base_anchor("/usr/share/zoneinfo/"), Some(Anchor::Exact(p)) if p == "/usr/share/zoneinfo")
+        );
+        assert!(base_anchor("/proc/[1-9]*/maps").is_none());
+        assert!(base_anchor("/usr/share/**/locale/**").is_none());
+        let (anchors, left_out) = base_anchors();
+        assert!(anchors.iter().all(|(_, s)| s.rule == BASE_RULE));
+        assert!(left_out.contains(&"/dev/log"));
+        assert!(left_out.contains(&"/proc/[1-9]*/{maps,auxv,status}"));
+        assert!(!left_out.contains(&"/{usr/,}lib{,32,64}/**"));
+    }
+
+    #[test]
+    fn a_file_allow_list_keeps_the_base_exemption_and_block_rules_still_win() {
+        let s = set(
+            "  file:\n    matchPaths:\n    - path: /srv/data\n      action: Allow\n    - path: /usr/lib/x86_64-linux-gnu/libevil.so\n      action: Block\n    - path: /etc/ld.so.cache\n      ownerOnly: true\n      action: Allow\n    matchDirectories:\n    - dir: /usr/share/zoneinfo/\n      recursive: true\n      action: Block\n",
+        );
+        let block = Postures {
+            file: Posture::Block,
+            ..Postures::default()
+        };
+        let c = compile(&s, &block, &none);
+        let m =
+            crate::policy::matcher::CompiledRules::new(&s, Posture::Block).with_base_exemption();
+        for (path, write) in [
+            ("/usr/lib/x86_64-linux-gnu/libc.so.6", false),
+            ("/usr/lib/x86_64-linux-gnu/libc.so.6", true),
+            ("/lib64/ld-linux-x86-64.so.2", false),
+            ("/lib/x86_64-linux-gnu/libtinfo.so.6", false),
+            ("/usr/lib/x86_64-linux-gnu/libevil.so", false),
+            ("/etc/ld.so.cache", false),
+            ("/etc/ld.so.cache", true),
+            ("/etc/localtime", false),
+            ("/usr/share/zoneinfo/Etc/UTC", false),
+            ("/usr/share/locale/de/LC_MESSAGES/x.mo", false),
+            ("/dev/null", true),
+            ("/dev/null", false),
+            ("/dev/urandom", false),
+            ("/dev/urandom", true),
+            ("/proc/meminfo", false),
+            ("/sys/devices/system/cpu/online", false),
+            ("/srv/data", true),
+            ("/etc/shadow", false),
+            ("/etc/passwd", false),
+            ("/usr/bin/cat", false),
+            ("/usr/libexec/x", false),
+            ("/dev/tty", false),
+        ] {
+            let v = m.open(
+                path,
+                write,
+                0,
+                &mut crate::policy::matcher::Known { source: "", uid: 0 },
+            );
+            let (deny, allow) = kernel(&c, KIND_FILE, path, write);
+            // The kernel passes what has an allow and no deny; the rest of an allow-list
+            // gets the posture (block).
+            let passes = deny.is_none() && allow.is_some();
+            assert_eq!(passes, !v.decision.denies(), "{path} write={write}: {v:?}");
+            if deny.is_some() {
+                assert_ne!(deny, Some(BASE_RULE), "{path}");
+            }
+        }
+        assert!(c.notes.iter().any(|n| n.contains("abstractions/base")));
+        // No file allow-list: nothing is added.
+        let plain = compile(
+            &set("  file:\n    matchPaths:\n    - path: /etc/shadow\n"),
+            &block,
+            &none,
+        );
+        assert!(
+            plain
+                .paths
+                .values()
+                .flat_map(|r| &r.slots)
+                .all(|s| s.rule != BASE_RULE)
+        );
+        // A container's target gets the same entries in its own scope; no protected
+        // directories or directory identities come with them.
+        let ino = |p: &str| p.bytes().fold(7u64, |h, b| h * 31 + u64::from(b));
+        let dirs = |p: &str| PathFacts {
+            dir: Some((1, ino(p), None)),
+            ..PathFacts::default()
+        };
+        let ct = compile_container(&s, &block, 3, &dirs);
+        let key = (scope(3, KIND_FILE), b"/usr/lib/".to_vec());
+        assert!(
+            ct.paths[&key]
+                .slots
+                .iter()
+                .any(|s| s.rule == BASE_RULE && s.flags & SL_READ_ONLY != 0)
+        );
+        assert!(ct.dir_ids.values().all(|d| d.path == "/usr/share/zoneinfo"));
+        assert!(
+            !ct.ancestors
+                .keys()
+                .any(|k| k.2 == ino("/dev") || k.2 == ino("/usr/lib32"))
+        );
+        assert!(
+            ct.ancestors
+                .values()
+                .flat_map(|(_, r)| &r.slots)
+                .all(|s| s.rule != BASE_RULE)
+        );
+        assert!(!ct.enforced.is_empty() && ct.unenforceable.is_empty());
     }
 
     #[test]

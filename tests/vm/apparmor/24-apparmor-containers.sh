@@ -187,3 +187,48 @@ if profiles | grep -q '^knoxctl-'; then
   fail "knoxctl profiles left after the agent stopped"
 fi
 log "apparmor containers: no knoxctl-* profile left after stop"
+
+# ==== BEGIN issue #18: a file allow-list with posture block keeps abstractions/base ====
+# knoxctl-c-base carries abstractions/base's grants inline (generated from
+# src/policy/base_abstraction.rs; no #include: the VM has no abstraction files), as
+# KubeArmor's container profiles include it: programs in the container load their
+# libraries under an allow-list that names only its data, while an unlisted read and a
+# write under /usr/lib are refused by the kernel (EACCES).
+printf 'clusterName: default\ndefaultPosture:\n  file: block\n' >"$KNOX_AGENT_CONFIG"
+start_agent --enforcer apparmor
+cat >base.yaml <<'POLICY'
+apiVersion: security.kubearmor.com/v1
+kind: KubeArmorPolicy
+metadata:
+  name: base-allow-list
+  namespace: container_namespace
+spec:
+  selector:
+    matchLabels:
+      kubearmor.io/container.name: base
+  file:
+    matchPaths:
+    - path: /srv/knox-data
+  action: Allow
+POLICY
+expect_output 'AppArmor profile loaded: knoxctl-c-base' "$KNOXCTL" policy apply -f base.yaml
+ctr_start base knoxctl-c-base
+root=/var/lib/knox-ctr/base/rootfs
+mkdir -p "$root/srv"
+echo "base data" >"$root/srv/knox-data"
+echo "base shadow" >"$root/etc/knox-shadow"
+grep -qa 'libc\.so' "$root/usr/bin/cat" || fail "cat is not dynamically linked here"
+# Read from the host: the allow-list leaves /proc/self/attr out inside.
+expect_output '^knoxctl-c-base \(enforce\)' cat "/proc/$(ctr_pid base)/attr/current"
+wait_containers '"backend":"AppArmor"'
+# sh and the cat it runs start in knoxctl-c-base: their libraries, and sh's /dev/null.
+expect_output "base data" in_ctr base sh -c 'cat /srv/knox-data 2>/dev/null'
+expect_denied "Permission denied" in_ctr base sh -c 'cat /etc/knox-shadow'
+expect_denied "Permission denied" in_ctr base sh -c 'touch /usr/lib/knox-base-new'
+[ ! -e "$root/usr/lib/knox-base-new" ] || fail "a write under /usr/lib passed (base grants reading only)"
+expect_alert ContainerName=base Enforcer=AppArmor Resource=/etc/knox-shadow Action=Block "Result=Permission denied"
+expect_no_alert ContainerName=base 'Resource~^/(usr/)?lib(32|64)?/.*\.so'
+log "apparmor container base (file allow-list, posture block): sh and cat load their libraries (abstractions/base inline), an unlisted read and a write under /usr/lib denied by the kernel"
+ctr_rm base
+stop_agent
+# ==== END issue #18 ====

@@ -5,7 +5,8 @@
 # policy in a container named `ubuntu` (alerts with every container field), a process
 # Block rule, a network rule, an `unshare`d process, and that a container started after
 # a removed one (in a new cgroup, possibly reusing its namespace inodes) inherits nothing.
-# knox-timeout: 400
+# Then (issue #18) a file allow-list with posture block: abstractions/base stays allowed.
+# knox-timeout: 480
 # shellcheck source-path=SCRIPTDIR/.. source=lib.sh
 . /knox/lib.sh
 
@@ -144,3 +145,51 @@ else
 fi
 ctr_rm web
 ctr_rm fresh
+
+# --- a file allow-list with posture block keeps abstractions/base (issue #18) ---
+# KubeArmor's AppArmor profiles include abstractions/base, and `policy test` predicts it
+# (src/policy/base_abstraction.rs): a container allow-list naming only its data still
+# runs dynamically linked programs (the loader's opens of libc and the other libraries
+# are base's), while an unlisted file and a write under /usr/lib get the posture (EACCES).
+stop_agent
+printf 'clusterName: default\ndefaultPosture:\n  file: block\n' >"$KNOX_AGENT_CONFIG"
+start_agent --enforcer bpf-lsm
+ctr_start base
+root=/var/lib/knox-ctr/base/rootfs
+mkdir -p "$root/srv"
+echo "base data" >"$root/srv/knox-data"
+echo "base shadow" >"$root/etc/knox-shadow"
+cat >base.yaml <<'POLICY'
+apiVersion: security.kubearmor.com/v1
+kind: KubeArmorPolicy
+metadata:
+  name: base-allow-list
+  namespace: container_namespace
+spec:
+  selector:
+    matchLabels:
+      kubearmor.io/container.name: base
+  file:
+    matchPaths:
+    - path: /srv/knox-data
+    # runc's init reads these in the container before it execs the program.
+    - path: /etc/passwd
+    - path: /etc/group
+    matchDirectories:
+    - dir: /proc/
+      recursive: true
+  action: Allow
+POLICY
+apply_policy base.yaml
+expect_output "BPF-LSM" "$KNOXCTL" containers
+grep -qa 'libc\.so' "$root/usr/bin/cat" || fail "cat is not dynamically linked here"
+expect_output "base data" in_ctr base cat /srv/knox-data
+expect_output "base data" in_ctr base sh -c 'cat /srv/knox-data 2>/dev/null'
+expect_denied "Permission denied" in_ctr base cat /etc/knox-shadow
+expect_denied "Permission denied" in_ctr base touch /usr/lib/knox-base-new
+expect_alert ContainerName=base PolicyName=DefaultPosture Resource=/etc/knox-shadow Action=Block Result="Permission denied"
+expect_alert ContainerName=base Resource=/usr/lib/knox-base-new Action=Block
+expect_no_alert ContainerName=base 'Resource~^/(usr/)?lib(32|64)?/.*\.so'
+expect_no_alert ContainerName=base Resource=/dev/null
+log "container bpf-lsm file allow-list (posture block): cat and sh load their libraries (abstractions/base), an unlisted read and a write under /usr/lib denied with EACCES"
+ctr_rm base
