@@ -86,7 +86,7 @@ profile knoxctl-host-src-usr-bin-bash "/usr/bin/bash" flags=(attach_disconnected
 
 # --- report (not part of the profile) ---
 # enforced: spec.process.matchPaths[0]
-# note: AppArmor: the raw rules (spec.apparmor) of hsp-raw-rules, hsp-raw-only are in knoxctl-host and every knoxctl-host-src-* profile as written, `deny` lines as `audit deny` so that the kernel records their denials; a denial no rule explains is a Block alert naming the policy whose raw lines refuse it (Severity, Tags and Message of its first rule); on the host a policy of nothing but raw rules has no rule to name it by, and its denials are counted, not alerted
+# note: AppArmor: the raw rules (spec.apparmor) of hsp-raw-rules, hsp-raw-only are in knoxctl-host and every knoxctl-host-src-* profile as written, `deny` lines as `audit deny` so that the kernel records their denials; a denial no rule explains is a Block alert naming the policy whose raw lines refuse it (Severity, Tags and Message of its first rule, none for a policy of raw rules only)
 # note: AppArmor: knoxctl-host attaches to every program started after the apply (attachment /**); processes already running stay unconfined until they exec, and programs with their own, more specific AppArmor profile keep it and are not covered
 # note: AppArmor: each fromSource program runs in its own profile (knoxctl-host-src-*); under no_new_privs the kernel refuses execs that change profile
 # raw rules: hsp-raw-rules

@@ -41,6 +41,6 @@ profile knoxctl-c-raw-web flags=(attach_disconnected,mediate_deleted) {
 
 # --- report (not part of the profile) ---
 # enforced: spec.file.matchPaths[0]
-# note: AppArmor: the raw rules (spec.apparmor) of container_namespace/web-raw are in knoxctl-c-raw-web as written, `deny` lines as `audit deny` so that the kernel records their denials; a denial no rule explains is a Block alert naming the policy whose raw lines refuse it (Severity, Tags and Message of its first rule)
+# note: AppArmor: the raw rules (spec.apparmor) of container_namespace/web-raw are in knoxctl-c-raw-web as written, `deny` lines as `audit deny` so that the kernel records their denials; a denial no rule explains is a Block alert naming the policy whose raw lines refuse it (Severity, Tags and Message of its first rule, none for a policy of raw rules only)
 # note: AppArmor: knoxctl-c-raw-web confines the container only if its runtime started it in that profile; a running container's profile cannot be changed
 # raw rules: container_namespace/web-raw
