@@ -342,6 +342,45 @@ fn expand_braces(chars: &[char]) -> Result<Vec<Vec<char>>, GlobError> {
     Ok(out)
 }
 
+/// The bracket expression opening at `chars[open]` (`[...]`, `[^...]` or `[!...]`, with
+/// `\` escapes and `a-z` ranges; a `]` right after the opening is a member): whether it
+/// is negated, its ranges, and the index of its closing `]`. Shared with AppArmor's raw
+/// rule globs, which spell bracket expressions the same way.
+pub(crate) fn bracket_class(
+    chars: &[char],
+    open: usize,
+) -> Result<(bool, Vec<(char, char)>, usize), GlobError> {
+    let mut j = open + 1;
+    let negated = matches!(chars.get(j), Some('^') | Some('!'));
+    if negated {
+        j += 1;
+    }
+    let mut ranges = Vec::new();
+    let mut first = true;
+    loop {
+        let Some(&c) = chars.get(j) else {
+            return Err(GlobError::UnclosedClass);
+        };
+        if c == ']' && !first {
+            return Ok((negated, ranges, j));
+        }
+        first = false;
+        let lo = if c == '\\' {
+            j += 1;
+            *chars.get(j).ok_or(GlobError::UnclosedClass)?
+        } else {
+            c
+        };
+        if chars.get(j + 1) == Some(&'-') && chars.get(j + 2).is_some_and(|&c| c != ']') {
+            ranges.push((lo, chars[j + 2]));
+            j += 3;
+        } else {
+            ranges.push((lo, lo));
+            j += 1;
+        }
+    }
+}
+
 fn tokenize(chars: &[char]) -> Result<Vec<Tok>, GlobError> {
     let mut out = Vec::new();
     let mut i = 0;
@@ -366,41 +405,12 @@ fn tokenize(chars: &[char]) -> Result<Vec<Tok>, GlobError> {
                 i += 1;
             }
             '[' => {
-                let mut j = i + 1;
-                let negated = matches!(chars.get(j), Some('^') | Some('!'));
-                if negated {
-                    j += 1;
-                }
-                let mut ranges = Vec::new();
-                let mut first = true;
-                loop {
-                    let Some(&c) = chars.get(j) else {
-                        return Err(GlobError::UnclosedClass);
-                    };
-                    if c == ']' && !first {
-                        break;
-                    }
-                    first = false;
-                    let lo = if c == '\\' {
-                        j += 1;
-                        *chars.get(j).ok_or(GlobError::UnclosedClass)?
-                    } else {
-                        c
-                    };
-                    if chars.get(j + 1) == Some(&'-') && chars.get(j + 2).is_some_and(|&c| c != ']')
-                    {
-                        ranges.push((lo, chars[j + 2]));
-                        j += 3;
-                    } else {
-                        ranges.push((lo, lo));
-                        j += 1;
-                    }
-                }
+                let (negated, ranges, close) = bracket_class(chars, i)?;
                 out.push(Tok::Class {
                     negated,
                     ranges: ranges.into_boxed_slice(),
                 });
-                i = j + 1;
+                i = close + 1;
             }
             c => {
                 out.push(Tok::Lit(c));

@@ -481,34 +481,10 @@ fn tokens(pattern: &str) -> Option<Vec<Tok>> {
             }
             '?' => out.push(Tok::One),
             '[' => {
-                let mut j = i + 1;
-                let negated = matches!(chars.get(j), Some('^') | Some('!'));
-                if negated {
-                    j += 1;
-                }
-                let mut ranges = Vec::new();
-                let mut first = true;
-                loop {
-                    let mut c = *chars.get(j)?;
-                    if c == ']' && !first {
-                        break;
-                    }
-                    first = false;
-                    if c == '\\' {
-                        j += 1;
-                        c = *chars.get(j)?;
-                    }
-                    if chars.get(j + 1) == Some(&'-') && chars.get(j + 2).is_some_and(|e| *e != ']')
-                    {
-                        ranges.push((c, chars[j + 2]));
-                        j += 3;
-                    } else {
-                        ranges.push((c, c));
-                        j += 1;
-                    }
-                }
+                let (negated, ranges, close) =
+                    crate::policy::matcher::bracket_class(&chars, i).ok()?;
                 out.push(Tok::Class { negated, ranges });
-                i = j;
+                i = close;
             }
             c => out.push(Tok::Lit(c)),
         }
