@@ -342,14 +342,20 @@ fn expand_braces(chars: &[char]) -> Result<Vec<Vec<char>>, GlobError> {
     Ok(out)
 }
 
+/// A parsed bracket expression ([`bracket_class`]).
+pub(crate) struct BracketClass {
+    pub negated: bool,
+    /// Inclusive ranges; a single character is `(c, c)`.
+    pub ranges: Vec<(char, char)>,
+    /// The index of the closing `]`.
+    pub close: usize,
+}
+
 /// The bracket expression opening at `chars[open]` (`[...]`, `[^...]` or `[!...]`, with
 /// `\` escapes and `a-z` ranges; a `]` right after the opening is a member): whether it
 /// is negated, its ranges, and the index of its closing `]`. Shared with AppArmor's raw
 /// rule globs, which spell bracket expressions the same way.
-pub(crate) fn bracket_class(
-    chars: &[char],
-    open: usize,
-) -> Result<(bool, Vec<(char, char)>, usize), GlobError> {
+pub(crate) fn bracket_class(chars: &[char], open: usize) -> Result<BracketClass, GlobError> {
     let mut j = open + 1;
     let negated = matches!(chars.get(j), Some('^') | Some('!'));
     if negated {
@@ -362,7 +368,11 @@ pub(crate) fn bracket_class(
             return Err(GlobError::UnclosedClass);
         };
         if c == ']' && !first {
-            return Ok((negated, ranges, j));
+            return Ok(BracketClass {
+                negated,
+                ranges,
+                close: j,
+            });
         }
         first = false;
         let lo = if c == '\\' {
@@ -405,12 +415,12 @@ fn tokenize(chars: &[char]) -> Result<Vec<Tok>, GlobError> {
                 i += 1;
             }
             '[' => {
-                let (negated, ranges, close) = bracket_class(chars, i)?;
+                let class = bracket_class(chars, i)?;
                 out.push(Tok::Class {
-                    negated,
-                    ranges: ranges.into_boxed_slice(),
+                    negated: class.negated,
+                    ranges: class.ranges.into_boxed_slice(),
                 });
-                i = close + 1;
+                i = class.close + 1;
             }
             c => {
                 out.push(Tok::Lit(c));

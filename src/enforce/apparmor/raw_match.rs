@@ -481,10 +481,12 @@ fn tokens(pattern: &str) -> Option<Vec<Tok>> {
             }
             '?' => out.push(Tok::One),
             '[' => {
-                let (negated, ranges, close) =
-                    crate::policy::matcher::bracket_class(&chars, i).ok()?;
-                out.push(Tok::Class { negated, ranges });
-                i = close;
+                let class = crate::policy::matcher::bracket_class(&chars, i).ok()?;
+                out.push(Tok::Class {
+                    negated: class.negated,
+                    ranges: class.ranges,
+                });
+                i = class.close;
             }
             c => out.push(Tok::Lit(c)),
         }
