@@ -892,16 +892,20 @@ mod tests {
         let doc = format!(
             "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorHostPolicy\nmetadata: {{name: {name}}}\nspec:\n  nodeSelector: {{matchLabels: {{kubearmor.io/hostname: '*'}}}}\n  action: Block\n  process:\n    matchPaths: [{{path: /bin/{name}}}]\n"
         );
+        let mut h = host_rules_of(&doc);
+        h.generation = generation.map(Generation);
+        h
+    }
+
+    fn host_rules_of(doc: &str) -> HostRules {
         let r = validate_bytes("t.yaml", doc.as_bytes(), Options::default());
         let policies: Vec<Policy> = r.policies().cloned().collect();
-        let mut h = HostRules::new(
+        HostRules::new(
             RuleSet::from_policies(&policies),
             ApplyReport::default(),
             Posture::Audit,
             false,
-        );
-        h.generation = generation.map(Generation);
-        h
+        )
     }
 
     fn policy_of(h: &HostRules, generation: u32) -> Option<String> {
@@ -917,14 +921,7 @@ mod tests {
     #[test]
     fn a_raw_only_policy_is_named_by_its_stand_in_rule() {
         let doc = "apiVersion: security.kubearmor.com/v1\nkind: KubeArmorHostPolicy\nmetadata: {name: raw}\nspec:\n  nodeSelector: {matchLabels: {kubearmor.io/hostname: '*'}}\n  apparmor: |\n    deny /etc/x r,\n";
-        let r = validate_bytes("t.yaml", doc.as_bytes(), Options::default());
-        let policies: Vec<Policy> = r.policies().cloned().collect();
-        let mut h = HostRules::new(
-            RuleSet::from_policies(&policies),
-            ApplyReport::default(),
-            Posture::Audit,
-            false,
-        );
+        let mut h = host_rules_of(doc);
         h.generation = Some(Generation(1));
         let index = crate::enforce::apparmor::alerts::raw_rule_index(&h.set, 0);
         let name = |h: &HostRules, generation| {

@@ -343,19 +343,18 @@ fn expand_braces(chars: &[char]) -> Result<Vec<Vec<char>>, GlobError> {
 }
 
 /// A parsed bracket expression ([`bracket_class`]).
-pub(crate) struct BracketClass {
-    pub negated: bool,
+struct BracketClass {
+    negated: bool,
     /// Inclusive ranges; a single character is `(c, c)`.
-    pub ranges: Vec<(char, char)>,
+    ranges: Vec<(char, char)>,
     /// The index of the closing `]`.
-    pub close: usize,
+    close: usize,
 }
 
 /// The bracket expression opening at `chars[open]` (`[...]`, `[^...]` or `[!...]`, with
 /// `\` escapes and `a-z` ranges; a `]` right after the opening is a member): whether it
-/// is negated, its ranges, and the index of its closing `]`. Shared with AppArmor's raw
-/// rule globs, which spell bracket expressions the same way.
-pub(crate) fn bracket_class(chars: &[char], open: usize) -> Result<BracketClass, GlobError> {
+/// is negated, its ranges, and the index of its closing `]`.
+fn bracket_class(chars: &[char], open: usize) -> Result<BracketClass, GlobError> {
     let mut j = open + 1;
     let negated = matches!(chars.get(j), Some('^') | Some('!'));
     if negated {

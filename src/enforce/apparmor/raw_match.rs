@@ -6,10 +6,8 @@
 //! a second AppArmor.
 
 use super::audit::Avc;
+use crate::policy::matcher::{Glob, Tok};
 use crate::policy::normalize::RawAppArmor;
-
-/// More alternatives than this in one glob (`{a,b}{c,d}...`) is not judged.
-const MAX_ALTERNATIVES: usize = 256;
 
 /// `line` as it goes into a profile: a `deny` rule becomes `audit deny`, because AppArmor
 /// writes no audit record of what a plain `deny` refuses (it quiets it), and the record is
@@ -354,145 +352,60 @@ fn words(line: &str) -> Option<Vec<Word>> {
     Some(out)
 }
 
-/// One element of a glob without alternations.
-#[derive(Clone, Debug, PartialEq)]
-enum Tok {
-    Lit(char),
-    /// `?`, and the first character of a `*` or `**` right after a `/`.
-    One,
-    /// `*`: any run of characters but `/`.
-    Star,
-    /// `**`: any run of characters.
-    Stars,
-    /// `[...]`: one character (not `/`) in (or, negated, not in) the ranges.
-    Class {
-        negated: bool,
-        ranges: Vec<(char, char)>,
-    },
-}
-
 /// Whether AppArmor's glob `pattern` matches `path`: `*` (no `/`), `**` (any), `?` (one
 /// character but `/`), `{a,b}` (nested), `[abc]`, `[a-z]`, `[^...]`, `\` escapes; a `*` or
 /// `**` right after a `/` and at the end or before a `/` matches at least one character
-/// (`/dir/*` is not `/dir/`), as apparmor_parser compiles it. None when the pattern cannot be judged: variables
-/// (`@{HOME}`), an unclosed brace or bracket, too many alternatives.
+/// (`/dir/*` is not `/dir/`), as apparmor_parser compiles it. None when the pattern cannot
+/// be judged: variables (`@{HOME}`), an unbalanced brace or bracket, too many
+/// alternatives. Parsed by the policy matcher's [`Glob`] (the same AppArmor glob syntax),
+/// with that one rule of apparmor_parser's added.
 pub fn glob(pattern: &str, path: &str) -> Option<bool> {
-    if pattern.contains("@{") {
+    if pattern.contains("@{") || stray_close_brace(pattern) {
         return None;
     }
+    let glob = Glob::new(pattern).ok()?;
     let path: Vec<char> = path.chars().collect();
-    for alt in alternatives(pattern)? {
-        if matches(&tokens(&alt)?, &path) {
-            return Some(true);
-        }
-    }
-    Some(false)
+    Some(
+        glob.alternatives()
+            .any(|toks| matches(&nonempty_components(toks), &path)),
+    )
 }
 
-/// `pattern` with its `{a,b}` alternations expanded.
-fn alternatives(pattern: &str) -> Option<Vec<String>> {
-    let chars: Vec<char> = pattern.chars().collect();
-    // The first top-level `{` (not escaped, not in a bracket).
-    let mut i = 0;
-    let mut open = None;
-    let mut bracket = false;
-    while i < chars.len() {
-        match chars[i] {
-            '\\' => i += 1,
-            '[' => bracket = true,
-            ']' => bracket = false,
-            '{' if !bracket => {
-                open = Some(i);
-                break;
-            }
-            '}' if !bracket => return None,
-            _ => {}
-        }
-        i += 1;
-    }
-    let Some(open) = open else {
-        return Some(vec![pattern.to_string()]);
-    };
-    // Its `}` and the top-level commas between.
-    let mut depth = 0;
-    let mut commas = Vec::new();
-    let mut close = None;
-    let mut j = open + 1;
-    while j < chars.len() {
-        match chars[j] {
-            '\\' => j += 1,
-            '{' => depth += 1,
-            '}' if depth == 0 => {
-                close = Some(j);
-                break;
-            }
-            '}' => depth -= 1,
-            ',' if depth == 0 => commas.push(j),
-            _ => {}
-        }
-        j += 1;
-    }
-    let close = close?;
-    let head: String = chars[..open].iter().collect();
-    let tail: String = chars[close + 1..].iter().collect();
-    let mut bounds = vec![open];
-    bounds.extend(&commas);
-    bounds.push(close);
-    let mut out = Vec::new();
-    for w in bounds.windows(2) {
-        let choice: String = chars[w[0] + 1..w[1]].iter().collect();
-        for rest in alternatives(&format!("{choice}{tail}"))? {
-            out.push(format!("{head}{rest}"));
-            if out.len() > MAX_ALTERNATIVES {
-                return None;
-            }
-        }
-    }
-    Some(out)
-}
-
-/// The tokens of a glob without alternations; None for an unclosed bracket.
-fn tokens(pattern: &str) -> Option<Vec<Tok>> {
-    let chars: Vec<char> = pattern.chars().collect();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
+/// A `}` that closes nothing (the matcher would take it literally; apparmor_parser refuses
+/// it).
+fn stray_close_brace(pattern: &str) -> bool {
+    let mut chars = pattern.chars();
+    let (mut depth, mut bracket) = (0usize, false);
+    while let Some(c) = chars.next() {
         match c {
             '\\' => {
-                i += 1;
-                out.push(Tok::Lit(*chars.get(i)?));
+                chars.next();
             }
-            '*' => {
-                let mut n = 1;
-                while chars.get(i + 1) == Some(&'*') {
-                    i += 1;
-                    n += 1;
-                }
-                // Right after a `/` and at the end or before a `/`, at least one
-                // character: `/dir/*` is not `/dir/`, `//x` is no `/*/x`, but `/dir/*x`
-                // is `/dir/x`.
-                if out.last() == Some(&Tok::Lit('/'))
-                    && matches!(chars.get(i + 1), None | Some('/'))
-                {
-                    out.push(Tok::One);
-                }
-                out.push(if n == 1 { Tok::Star } else { Tok::Stars });
-            }
-            '?' => out.push(Tok::One),
-            '[' => {
-                let class = crate::policy::matcher::bracket_class(&chars, i).ok()?;
-                out.push(Tok::Class {
-                    negated: class.negated,
-                    ranges: class.ranges,
-                });
-                i = class.close;
-            }
-            c => out.push(Tok::Lit(c)),
+            '[' => bracket = true,
+            ']' => bracket = false,
+            '{' if !bracket => depth += 1,
+            '}' if !bracket && depth == 0 => return true,
+            '}' if !bracket => depth -= 1,
+            _ => {}
         }
-        i += 1;
     }
-    Some(out)
+    false
+}
+
+/// `toks` with a `?` put before each `*` or `**` that fills a whole path component (right
+/// after a `/`, and at the end or before a `/`): there it matches at least one character.
+fn nonempty_components(toks: &[Tok]) -> Vec<Tok> {
+    let mut out = Vec::with_capacity(toks.len() + 1);
+    for (i, t) in toks.iter().enumerate() {
+        if matches!(t, Tok::Star | Tok::DStar)
+            && out.last() == Some(&Tok::Lit('/'))
+            && matches!(toks.get(i + 1), None | Some(Tok::Lit('/')))
+        {
+            out.push(Tok::One);
+        }
+        out.push(t.clone());
+    }
+    out
 }
 
 /// Whether `toks` match all of `path` (dynamic programming: linear in tokens × path).
@@ -514,7 +427,7 @@ fn matches(toks: &[Tok], path: &[char]) -> bool {
                     }) && next[j + 1]
                 }
                 Tok::Star => next[j] || (here.is_some_and(|h| h != '/') && cur[j + 1]),
-                Tok::Stars => next[j] || (here.is_some() && cur[j + 1]),
+                Tok::DStar => next[j] || (here.is_some() && cur[j + 1]),
             };
         }
         next = cur;
